@@ -1,0 +1,2 @@
+// Placeholder entry point; the CLI work replaces it with run | list | check | bench.
+return 0;

@@ -1,0 +1,63 @@
+namespace GraphEngine.Kernels;
+
+/// <summary>
+/// An ordered queue of device work. Kernel families enqueue onto it; capture records everything
+/// enqueued between <see cref="BeginCapture"/> and <see cref="EndCapture"/> into a replayable graph.
+/// </summary>
+public abstract class ComputeStream : IDisposable
+{
+    protected ComputeStream(Device device) => Device = device;
+
+    public Device Device { get; }
+    public abstract bool IsCapturing { get; }
+
+    /// <summary>Blocks until all work on this stream has finished. Illegal while capturing.</summary>
+    public abstract void Synchronize();
+
+    /// <summary>Starts recording. Capture is per thread (CUDA's thread-local mode), see docs/design.md.</summary>
+    public abstract void BeginCapture();
+
+    /// <summary>
+    /// Ends recording and returns an instantiated graph. When <paramref name="updateTarget"/> is given the
+    /// recorded work replaces that graph's in place if the topology allows, and the same object comes back.
+    /// </summary>
+    public abstract DeviceGraph EndCapture(DeviceGraph? updateTarget = null);
+
+    /// <summary>Ends a capture that failed part-way and discards whatever was recorded; never throws.</summary>
+    public abstract void AbortCapture();
+
+    public abstract void CopyAsync(DevicePtr dst, DevicePtr src, long bytes);
+
+    /// <summary>Fills <paramref name="count"/> 32-bit words; used for the token-count scalar and NaN poisoning.</summary>
+    public abstract void Fill32Async(DevicePtr dst, uint value, long count);
+
+    /// <summary>Fills <paramref name="count"/> 16-bit words (bf16/fp16 NaN poisoning).</summary>
+    public abstract void Fill16Async(DevicePtr dst, ushort value, long count);
+
+    public abstract void Fill8Async(DevicePtr dst, byte value, long count);
+
+    public abstract void Dispose();
+}
+
+/// <summary>An instantiated, launchable graph.</summary>
+public abstract class DeviceGraph : IDisposable
+{
+    public abstract int NodeCount { get; }
+
+    /// <summary>Time spent instantiating (or updating) the executable graph.</summary>
+    public TimeSpan InstantiateTime { get; protected internal set; }
+
+    public abstract void Launch(ComputeStream stream);
+    public abstract void Dispose();
+}
+
+/// <summary>A point in a stream's timeline, for GPU timing.</summary>
+public abstract class DeviceEvent : IDisposable
+{
+    public abstract void Record(ComputeStream stream);
+    public abstract void Synchronize();
+
+    /// <summary>Milliseconds between two recorded events (both must have completed).</summary>
+    public abstract float ElapsedMillisecondsSince(DeviceEvent start);
+    public abstract void Dispose();
+}

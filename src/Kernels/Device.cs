@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Logging;
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels;
+
+public enum BackendKind { Cuda, Reference }
+
+/// <summary>Which backend <see cref="Device.Open"/> should pick.</summary>
+public enum BackendPreference { Auto, Cuda, Reference }
+
+/// <summary>What a device is; the reference backend reports the host's figures.</summary>
+public sealed record DeviceInfo(
+    BackendKind Backend,
+    string Name,
+    int ComputeMajor,
+    int ComputeMinor,
+    int SmCount,
+    long TotalMemoryBytes,
+    long L2CacheBytes,
+    string DriverVersion)
+{
+    public string Architecture => Backend == BackendKind.Cuda ? $"sm_{ComputeMajor}{ComputeMinor}" : "host";
+    public override string ToString() =>
+        Backend == BackendKind.Cuda
+            ? $"{Name} ({Architecture}, {SmCount} SMs, {TotalMemoryBytes / (1L << 30)} GiB, L2 {L2CacheBytes / (1 << 20)} MiB, driver {DriverVersion})"
+            : $"CPU reference backend ({Name})";
+}
+
+/// <summary>
+/// One compute device: CUDA or the managed reference. Both backends honour the same contract:
+/// memory, ordered streams, stream capture into replayable graphs, and every kernel family.
+/// </summary>
+public abstract class Device : IDisposable
+{
+    private long _allocatedBytes;
+    private int _liveAllocations;
+    private bool _disposed;
+
+    public abstract BackendKind Kind { get; }
+    public abstract DeviceInfo Info { get; }
+
+    /// <summary>The stream used for load-time work (weight upload, quantization) and synchronous copies.</summary>
+    public abstract ComputeStream DefaultStream { get; }
+
+    public abstract ComputeStream CreateStream();
+    public abstract DeviceEvent CreateEvent();
+
+    /// <summary>Bytes held by live <see cref="DeviceBuffer"/>s of this device (pools included).</summary>
+    public long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
+    public int LiveAllocations => Volatile.Read(ref _liveAllocations);
+
+    /// <summary>Allocates device memory. Illegal while any stream of this device is capturing.</summary>
+    public DeviceBuffer Allocate(long bytes, string tag = "")
+    {
+        ThrowIfDisposed();
+        if (bytes <= 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"allocation '{tag}' must be > 0 bytes");
+        ThrowIfCapturing($"allocate {bytes} bytes for '{tag}'");
+        var ptr = AllocRaw(bytes);
+        Interlocked.Add(ref _allocatedBytes, bytes);
+        Interlocked.Increment(ref _liveAllocations);
+        return new DeviceBuffer(this, ptr, bytes, tag);
+    }
+
+    internal void Release(DeviceBuffer buffer)
+    {
+        FreeRaw(buffer.Ptr);
+        Interlocked.Add(ref _allocatedBytes, -buffer.Bytes);
+        Interlocked.Decrement(ref _liveAllocations);
+    }
+
+    /// <summary>Allocates and wraps a tensor in one step; the caller disposes the buffer.</summary>
+    public DeviceBuffer AllocateTensor(DType dtype, long[] shape, out Tensor tensor, string tag = "")
+    {
+        long elements = Tensor.CountElements(shape);
+        var buf = Allocate(Math.Max(1, dtype.ByteCount(elements)), tag);
+        tensor = new Tensor(this, buf.Ptr, dtype, shape);
+        return buf;
+    }
+
+    protected abstract DevicePtr AllocRaw(long bytes);
+    protected abstract void FreeRaw(DevicePtr ptr);
+
+    /// <summary>Synchronous host-to-device copy (completes all prior work on the default stream first).</summary>
+    public abstract void CopyToDevice(DevicePtr dst, ReadOnlySpan<byte> src);
+
+    /// <summary>Synchronous device-to-host copy (completes all prior work on the default stream first).</summary>
+    public abstract void CopyToHost(Span<byte> dst, DevicePtr src);
+
+    /// <summary>Blocks until every stream of the device is idle.</summary>
+    public abstract void Synchronize();
+
+    /// <summary>True while any stream of this device is capturing (host copies and allocation are then refused).</summary>
+    public abstract bool AnyStreamCapturing { get; }
+
+    protected void ThrowIfCapturing(string what)
+    {
+        if (AnyStreamCapturing)
+            throw new StreamCaptureException($"cannot {what} while a stream of {Info.Name} is capturing a graph");
+    }
+
+    protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>
+    /// Opens a device. Auto picks CUDA when libcuda loads and a GPU is present, otherwise the reference
+    /// backend, and logs the choice once. Cuda fails with <see cref="DeviceUnavailableException"/> when no GPU.
+    /// </summary>
+    public static Device Open(BackendPreference preference = BackendPreference.Auto, ILogger? logger = null, int ordinal = 0)
+    {
+        switch (preference)
+        {
+            case BackendPreference.Reference:
+                logger?.LogInformation("backend: CPU reference (forced by configuration)");
+                return new ReferenceDevice();
+            case BackendPreference.Cuda:
+                return CudaDevice.Open(ordinal, logger);
+            default:
+                if (CudaDevice.TryOpen(ordinal, logger, out var cuda, out string reason))
+                {
+                    logger?.LogInformation("backend: CUDA on {Device}", cuda!.Info);
+                    return cuda!;
+                }
+                logger?.LogInformation("backend: CPU reference ({Reason})", reason);
+                return new ReferenceDevice();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DisposeCore();
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract void DisposeCore();
+}

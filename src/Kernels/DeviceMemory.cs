@@ -1,0 +1,47 @@
+namespace GraphEngine.Kernels;
+
+/// <summary>A contiguous range of device memory that can be viewed as tensors.</summary>
+public abstract class DeviceMemory : IDisposable
+{
+    protected DeviceMemory(Device device, DevicePtr ptr, long bytes, string tag)
+    {
+        Device = device;
+        Ptr = ptr;
+        Bytes = bytes;
+        Tag = tag;
+    }
+
+    public Device Device { get; }
+    public DevicePtr Ptr { get; }
+    public long Bytes { get; }
+    public string Tag { get; }
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Views the start of this memory as a tensor; the shape must fit.</summary>
+    public Tensor AsTensor(DType dtype, params long[] shape)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var t = new Tensor(Device, Ptr, dtype, shape);
+        if (t.ByteCount > Bytes)
+            throw new ArgumentException(
+                $"tensor {dtype}[{string.Join(",", shape)}] needs {t.ByteCount} bytes but '{Tag}' holds {Bytes}", nameof(shape));
+        return t;
+    }
+
+    public void Dispose()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract void Free();
+}
+
+/// <summary>An owning device allocation, released exactly once.</summary>
+public sealed class DeviceBuffer : DeviceMemory
+{
+    internal DeviceBuffer(Device device, DevicePtr ptr, long bytes, string tag) : base(device, ptr, bytes, tag) { }
+    protected override void Free() => Device.Release(this);
+}

@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace GraphEngine.Kernels.Numerics;
+
+/// <summary>Host transfers of float data to and from bf16 / fp16 / f32 tensors (synchronous).</summary>
+public static class TensorHostExtensions
+{
+    /// <summary>Rounds <paramref name="values"/> to the tensor's type and uploads them.</summary>
+    public static void UploadFloats(this Tensor t, ReadOnlySpan<float> values)
+    {
+        if (values.Length != t.ElementCount)
+            throw new ArgumentException($"{values.Length} values for {t} ({t.ElementCount} elements)", nameof(values));
+        switch (t.DType)
+        {
+            case DType.F32:
+                t.CopyFrom(values);
+                break;
+            case DType.BF16:
+            case DType.F16:
+                var bits = new ushort[values.Length];
+                for (int i = 0; i < bits.Length; i++) bits[i] = HalfBits.FromFloat(values[i], t.DType);
+                t.CopyFrom<ushort>(bits);
+                break;
+            default:
+                throw new ArgumentException($"UploadFloats needs a BF16, F16 or F32 tensor, got {t}", nameof(t));
+        }
+    }
+
+    public static float[] DownloadFloats(this Tensor t)
+    {
+        switch (t.DType)
+        {
+            case DType.F32:
+                return t.ToArray<float>();
+            case DType.BF16:
+            case DType.F16:
+                var bits = t.ToArray<ushort>();
+                var result = new float[bits.Length];
+                for (int i = 0; i < bits.Length; i++) result[i] = HalfBits.ToFloat(bits[i], t.DType);
+                return result;
+            default:
+                throw new ArgumentException($"DownloadFloats needs a BF16, F16 or F32 tensor, got {t}", nameof(t));
+        }
+    }
+
+    /// <summary>Fills the tensor with NaN (or 0xFF.. for integer types) on the stream, to catch unwritten outputs.</summary>
+    public static void Poison(this Tensor t, ComputeStream stream)
+    {
+        switch (t.DType)
+        {
+            case DType.F32: stream.Fill32Async(t.Ptr, 0x7FC0_0000u, t.ElementCount); break;
+            case DType.BF16: stream.Fill16Async(t.Ptr, Bf16.CanonicalNaN, t.ElementCount); break;
+            case DType.F16: stream.Fill16Async(t.Ptr, 0x7FFF, t.ElementCount); break;
+            default: stream.Fill8Async(t.Ptr, 0xFF, t.ByteCount); break;
+        }
+    }
+
+    public static byte[] DownloadBytes(this Tensor t) => t.ToArray<byte>();
+    public static void UploadBytes(this Tensor t, ReadOnlySpan<byte> bytes) => t.CopyFrom(bytes);
+    public static void UploadInts(this Tensor t, ReadOnlySpan<int> v) => t.Require(nameof(t), DType.I32).CopyFrom(v);
+    public static int[] DownloadInts(this Tensor t) => t.Require(nameof(t), DType.I32).ToArray<int>();
+    internal static Span<byte> AsBytes<T>(Span<T> s) where T : unmanaged => MemoryMarshal.AsBytes(s);
+}

@@ -1,0 +1,117 @@
+namespace GraphEngine.Kernels.Reference;
+
+/// <summary>
+/// Executes each enqueued operation at once, in order; while capturing it records them instead, which
+/// is the same contract as CUDA stream capture. Operations must read their dynamic inputs (such as the
+/// device token count) when they run, not when they are enqueued, so a replay sees current values.
+/// </summary>
+public sealed unsafe class ReferenceStream : ComputeStream
+{
+    private List<Action>? _recording;
+
+    internal ReferenceStream(ReferenceDevice device) : base(device) { }
+
+    public override bool IsCapturing => _recording is not null;
+    internal int CaptureThread { get; private set; } = -1;
+
+    /// <summary>Runs <paramref name="op"/> now, or records it while capturing.</summary>
+    public void Enqueue(Action op)
+    {
+        ArgumentNullException.ThrowIfNull(op);
+        if (_recording is not null) _recording.Add(op);
+        else op();
+    }
+
+    public override void Synchronize()
+    {
+        if (IsCapturing) throw new StreamCaptureException("cannot synchronize a stream while it is capturing a graph");
+    }
+
+    public override void BeginCapture()
+    {
+        if (IsCapturing) throw new StreamCaptureException("stream is already capturing");
+        _recording = new List<Action>();
+        CaptureThread = Environment.CurrentManagedThreadId;
+    }
+
+    public override DeviceGraph EndCapture(DeviceGraph? updateTarget = null)
+    {
+        var ops = _recording ?? throw new StreamCaptureException("EndCapture called on a stream that is not capturing");
+        _recording = null;
+        CaptureThread = -1;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        if (updateTarget is ReferenceGraph g)
+        {
+            g.Replace(ops);
+            g.InstantiateTime = sw.Elapsed;
+            return g;
+        }
+        return new ReferenceGraph(ops.ToArray()) { InstantiateTime = sw.Elapsed };
+    }
+
+    public override void AbortCapture()
+    {
+        _recording = null;
+        CaptureThread = -1;
+    }
+
+    public override void CopyAsync(DevicePtr dst, DevicePtr src, long bytes) =>
+        Enqueue(() => Buffer.MemoryCopy((void*)src.Address, (void*)dst.Address, bytes, bytes));
+
+    public override void Fill32Async(DevicePtr dst, uint value, long count) =>
+        Enqueue(() => new Span<uint>((void*)dst.Address, checked((int)count)).Fill(value));
+
+    public override void Fill16Async(DevicePtr dst, ushort value, long count) =>
+        Enqueue(() => new Span<ushort>((void*)dst.Address, checked((int)count)).Fill(value));
+
+    public override void Fill8Async(DevicePtr dst, byte value, long count) =>
+        Enqueue(() => new Span<byte>((void*)dst.Address, checked((int)count)).Fill(value));
+
+    public override void Dispose() => _recording = null;
+}
+
+/// <summary>A recorded list of operations; launching runs them in order.</summary>
+public sealed class ReferenceGraph : DeviceGraph
+{
+    private Action[] _ops;
+    private bool _disposed;
+
+    internal ReferenceGraph(Action[] ops) => _ops = ops;
+
+    public override int NodeCount => _ops.Length;
+
+    internal void Replace(List<Action> ops) => _ops = ops.ToArray();
+
+    public override void Launch(ComputeStream stream)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (stream is not ReferenceStream rs)
+            throw new ArgumentException($"a reference graph cannot launch on {stream.GetType().Name}", nameof(stream));
+        foreach (var op in _ops) rs.Enqueue(op);
+    }
+
+    public override void Dispose()
+    {
+        _disposed = true;
+        _ops = Array.Empty<Action>();
+    }
+}
+
+/// <summary>Reference streams complete work as it is enqueued, so an event is a host timestamp.</summary>
+public sealed class ReferenceEvent : DeviceEvent
+{
+    private long _ticks;
+
+    public override void Record(ComputeStream stream)
+    {
+        if (stream is ReferenceStream rs) rs.Enqueue(() => _ticks = System.Diagnostics.Stopwatch.GetTimestamp());
+        else throw new ArgumentException("reference event on a non-reference stream", nameof(stream));
+    }
+
+    public override void Synchronize() { }
+
+    public override float ElapsedMillisecondsSince(DeviceEvent start) =>
+        (float)((_ticks - ((ReferenceEvent)start)._ticks) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+
+    public override void Dispose() { }
+}

@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+
+namespace GraphEngine.Kernels;
+
+/// <summary>
+/// A non-owning view of device memory: address, element type and row-major shape. Slicing never copies.
+/// The memory belongs to a <see cref="DeviceMemory"/> (a buffer or a pool block).
+/// </summary>
+public readonly struct Tensor
+{
+    private readonly long[] _shape;
+
+    public Tensor(Device device, DevicePtr ptr, DType dtype, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(shape);
+        CountElements(shape);
+        if (dtype.IsPacked() && shape.Length > 0 && (shape[^1] & 1) != 0)
+            throw new ArgumentException($"{dtype} packs two per byte: innermost dimension {shape[^1]} must be even", nameof(shape));
+        Device = device;
+        Ptr = ptr;
+        DType = dtype;
+        _shape = (long[])shape.Clone();
+    }
+
+    public Device Device { get; }
+    public DevicePtr Ptr { get; }
+    public DType DType { get; }
+    public ReadOnlySpan<long> Shape => _shape;
+    public int Rank => _shape?.Length ?? 0;
+    public bool IsEmpty => _shape is null;
+    public long Dim(int i) => i >= 0 && i < Rank ? _shape[i] : throw new ArgumentOutOfRangeException(nameof(i), i, $"tensor of rank {Rank}");
+    public long ElementCount => CountElements(_shape);
+    public long ByteCount => DType.ByteCount(ElementCount);
+
+    /// <summary>Rows = the first dimension; a row is everything after it.</summary>
+    public long Rows => Dim(0);
+    public long RowElements => Rank <= 1 ? 1 : ElementCount / Math.Max(1, _shape[0]);
+    public long RowBytes => DType.ByteCount(RowElements);
+
+    public string ShapeText => $"[{string.Join(", ", _shape ?? Array.Empty<long>())}]";
+    public override string ToString() => $"{DType}{ShapeText}@{Ptr}";
+
+    internal static long CountElements(ReadOnlySpan<long> shape)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentOutOfRangeException(nameof(shape), d, "dimensions must be >= 0");
+            n = checked(n * d);
+        }
+        return n;
+    }
+
+    /// <summary>Rows [start, start + count) as a view of the same memory.</summary>
+    public Tensor SliceRows(long start, long count)
+    {
+        if (Rank == 0) throw new InvalidOperationException("cannot slice rows of a scalar tensor");
+        if (start < 0 || count < 0 || start + count > Rows)
+            throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) outside tensor {this} of {Rows} rows");
+        var shape = (long[])_shape.Clone();
+        shape[0] = count;
+        return new Tensor(Device, Ptr + start * RowBytes, DType, shape);
+    }
+
+    /// <summary>Same memory, another shape with the same element count.</summary>
+    public Tensor Reshape(params long[] shape)
+    {
+        long n = CountElements(shape);
+        if (n != ElementCount)
+            throw new ArgumentException($"cannot reshape {this} ({ElementCount} elements) to [{string.Join(", ", shape)}] ({n})", nameof(shape));
+        return new Tensor(Device, Ptr, DType, shape);
+    }
+
+    // ----- validation used by every kernel family and layer: messages name the argument and the value -----
+
+    public Tensor Require(string name, DType dtype)
+    {
+        if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
+        if (DType != dtype) throw new ArgumentException($"{name} must be {dtype}, got {this}", name);
+        return this;
+    }
+
+    public Tensor Require(string name, DType dtype, params long[] shape)
+    {
+        Require(name, dtype);
+        if (!Shape.SequenceEqual(shape))
+            throw new ArgumentException($"{name} must have shape [{string.Join(", ", shape)}], got {this}", name);
+        return this;
+    }
+
+    public Tensor RequireRank(string name, int rank)
+    {
+        if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
+        if (Rank != rank) throw new ArgumentException($"{name} must have rank {rank}, got {this}", name);
+        return this;
+    }
+
+    public Tensor RequireDevice(string name, Device device)
+    {
+        if (!ReferenceEquals(Device, device))
+            throw new ArgumentException($"{name} lives on {Device.Info.Name}, not on {device.Info.Name}", name);
+        return this;
+    }
+
+    // ----- synchronous host transfers (illegal while capturing) -----
+
+    public void CopyFrom<T>(ReadOnlySpan<T> source) where T : unmanaged
+    {
+        var bytes = MemoryMarshal.AsBytes(source);
+        if (bytes.Length != ByteCount)
+            throw new ArgumentException($"source holds {bytes.Length} bytes but {this} needs {ByteCount}", nameof(source));
+        Device.CopyToDevice(Ptr, bytes);
+    }
+
+    public void CopyTo<T>(Span<T> destination) where T : unmanaged
+    {
+        var bytes = MemoryMarshal.AsBytes(destination);
+        if (bytes.Length != ByteCount)
+            throw new ArgumentException($"destination holds {bytes.Length} bytes but {this} has {ByteCount}", nameof(destination));
+        Device.CopyToHost(bytes, Ptr);
+    }
+
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (ByteCount % size != 0)
+            throw new ArgumentException($"{this} ({ByteCount} bytes) is not a whole number of {typeof(T).Name}");
+        var result = new T[ByteCount / size];
+        CopyTo<T>(result);
+        return result;
+    }
+}

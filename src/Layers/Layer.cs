@@ -1,0 +1,87 @@
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Layers;
+
+public enum LayerKind { RmsNorm, Linear, Moe, Custom }
+
+/// <summary>Whether a layer's forward may be captured into a graph, and if not, why.</summary>
+public readonly record struct Capturability(bool CanCapture, string? Reason)
+{
+    public static readonly Capturability Yes = new(true, null);
+    public static Capturability No(string reason) => new(false, reason);
+}
+
+/// <summary>
+/// What every layer is built with. Activations live in engine-owned buffers rented from
+/// <see cref="Pool"/> and sized for <see cref="MaxTokens"/> rows; <see cref="TokenCount"/> is the
+/// device-side int32 holding the valid row count of the current step (contract 3 of docs/design.md).
+/// </summary>
+public sealed record LayerContext(Device Device, DevicePool Pool, int MaxTokens, DevicePtr TokenCount)
+{
+    public ComputeStream LoadStream => Device.DefaultStream;
+}
+
+/// <summary>
+/// A layer of the prefill stack. Forward enqueues work on a stream and must be capturable when
+/// <see cref="Capturability"/> says so: no allocation, synchronization or host read inside it.
+/// Input and Output are fixed max-size buffers; Forward processes rows [0, paddedTokens) where
+/// paddedTokens is a host-known upper bound, and kernels that can read the valid count from
+/// <see cref="LayerContext.TokenCount"/> skip rows past it.
+/// </summary>
+public abstract class Layer : IDisposable
+{
+    private readonly List<IDisposable> _owned = new();
+    private bool _disposed;
+
+    protected Layer(LayerContext context, string name)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("layer name must not be empty", nameof(name));
+        Context = context;
+        Name = name;
+    }
+
+    public LayerContext Context { get; }
+    public Device Device => Context.Device;
+    public string Name { get; }
+    public abstract LayerKind Kind { get; }
+    public abstract QuantMode Quant { get; }
+
+    /// <summary>The quant mode as shown in the listing (for example "wint4/g128").</summary>
+    public virtual string QuantLabel => Quant.Label();
+
+    public virtual Capturability Capturability => Capturability.Yes;
+    public abstract Tensor Input { get; }
+    public abstract Tensor Output { get; }
+
+    /// <summary>Bytes of weights (and scales) this layer reads per forward.</summary>
+    public abstract long WeightBytes { get; }
+
+    public abstract void Forward(ComputeStream stream, int paddedTokens);
+
+    protected void ValidatePadded(int paddedTokens)
+    {
+        if (paddedTokens < 1 || paddedTokens > Context.MaxTokens)
+            throw new ArgumentOutOfRangeException(nameof(paddedTokens), paddedTokens,
+                $"layer '{Name}': padded token count must be in [1, {Context.MaxTokens}]");
+    }
+
+    /// <summary>Takes ownership: disposed with the layer, in reverse order of adoption.</summary>
+    protected T Own<T>(T resource) where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Dispose(true);
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _owned.Clear();
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing) { }
+}

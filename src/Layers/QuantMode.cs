@@ -1,0 +1,52 @@
+namespace GraphEngine.Layers;
+
+/// <summary>Weight (and activation) quantization of a layer, named as in FastDeploy.</summary>
+public enum QuantMode
+{
+    /// <summary>Unquantized bf16/fp16 weights.</summary>
+    None,
+    WInt8,
+    WInt4,
+    BlockWiseFp8,
+    W4AFp8,
+    Wi4A16,
+    Nvfp4,
+}
+
+public static class QuantModes
+{
+    /// <summary>FastDeploy's name for the mode.</summary>
+    public static string Label(this QuantMode m) => m switch
+    {
+        QuantMode.None => "none",
+        QuantMode.WInt8 => "wint8",
+        QuantMode.WInt4 => "wint4",
+        QuantMode.BlockWiseFp8 => "block_wise_fp8",
+        QuantMode.W4AFp8 => "w4afp8",
+        QuantMode.Wi4A16 => "wi4a16",
+        QuantMode.Nvfp4 => "nvfp4",
+        _ => throw new ArgumentOutOfRangeException(nameof(m), m, "unknown quant mode"),
+    };
+
+    /// <summary>Accepted spellings, lower case; "modelopt_fp4" is FastDeploy's name for nvfp4.</summary>
+    public static readonly IReadOnlyDictionary<string, QuantMode> ByName = new Dictionary<string, QuantMode>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["none"] = QuantMode.None,
+        ["bf16"] = QuantMode.None,
+        ["fp16"] = QuantMode.None,
+        ["wint8"] = QuantMode.WInt8,
+        ["wint4"] = QuantMode.WInt4,
+        ["block_wise_fp8"] = QuantMode.BlockWiseFp8,
+        ["w4afp8"] = QuantMode.W4AFp8,
+        ["wi4a16"] = QuantMode.Wi4A16,
+        ["nvfp4"] = QuantMode.Nvfp4,
+        ["modelopt_fp4"] = QuantMode.Nvfp4,
+    };
+
+    public static QuantMode Parse(string name, string source)
+    {
+        if (name is not null && ByName.TryGetValue(name.Trim(), out var m)) return m;
+        throw new ArgumentException(
+            $"unknown quantization '{name}' (from {source}); accepted: {string.Join(", ", ByName.Keys)}");
+    }
+}
