@@ -201,7 +201,8 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
         throw new QuantConfigException($"group_size {group} (from {source}) does not apply to {mode.Label()}, which uses {fixedGroup}");
     }
 
-    private static void CheckNvfp4Backend(string backend, string source)
+    /// <summary>Accepts only the dequant path; names the value and the accepted one otherwise.</summary>
+    public static void CheckNvfp4Backend(string backend, string source)
     {
         if (string.Equals(backend, DefaultNvfp4Backend, StringComparison.OrdinalIgnoreCase)) return;
         if (NativeNvfp4Backends.Contains(backend, StringComparer.OrdinalIgnoreCase))
