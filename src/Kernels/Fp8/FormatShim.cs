@@ -21,9 +21,9 @@ internal static class FormatShim
         }
         else
         {
-            int e = (int)Math.Floor(Math.Log2(a));
-            if (Math.ScaleB(1, e) > a) e--;
-            if (Math.ScaleB(1, e + 1) <= a) e++;
+            // Normal range: the float's own exponent field; the mantissa is rounded to 3 bits, nearest even.
+            float af = MathF.Abs(f);
+            int e = (int)((BitConverter.SingleToUInt32Bits(af) >> 23) & 0xFF) - 127;
             double m = Math.Round((a / Math.ScaleB(1, e) - 1) * 8, MidpointRounding.ToEven);
             int bits = ((e + 7) << 3) + (int)m;
             mag = (byte)Math.Min(bits, 0x7E);

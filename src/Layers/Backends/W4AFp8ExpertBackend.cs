@@ -210,6 +210,9 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     /// <summary>The activation workspace (e4m3 [MaxRows, Kp], scales [MaxRows]), exposed for checks.</summary>
     internal (Tensor Q, Tensor Scales) ActivationWorkspace => (_aq, _as);
 
+    /// <summary>The stored int4 weights [E, Np, Kp] and scales [E, G, Np] (with the 512), exposed for checks.</summary>
+    internal (Tensor Q, Tensor Scales) Stored => (_q, _s);
+
     public void Dispose()
     {
         if (_disposed) return;
