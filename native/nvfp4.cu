@@ -70,8 +70,10 @@ GE_DEVICE float nv_e4m3_to_float(unsigned b) {
     return (b & 0x80u) ? -v : v;
 }
 
-// float -> e2m1, nearest even, saturating to 6; the sign bit is kept (also for -0).
+// float -> e2m1 as cuda_fp4.h's __nv_cvt_float_to_fp4 (cudaRoundNearest): nearest even, saturating
+// to 6, the sign kept (also for -0), NaN -> +6. Written out so it is plainly the host's definition.
 GE_DEVICE unsigned nv_float_to_e2m1(float f) {
+    if (f != f) return 7u;
     unsigned sign = (__float_as_uint(f) >> 31) << 3;
     float a = fabsf(f);
     unsigned c = a <= 0.25f ? 0u : a < 0.75f ? 1u : a <= 1.25f ? 2u : a < 1.75f ? 3u

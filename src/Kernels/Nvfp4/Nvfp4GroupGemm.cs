@@ -1,6 +1,7 @@
 using GraphEngine.Kernels.Cuda;
 using GraphEngine.Kernels.Fp8;
 using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Nvfp4;
@@ -112,12 +113,12 @@ public abstract class Nvfp4GroupGemm
                     block[j] = r < n && c < k ? w[r * k + c] : 0f;
                     bmax = MathF.Max(bmax, MathF.Abs(block[j]));
                 }
-                byte bs = FormatShim.E4M3FromFloat(bmax / E2M1Max / gs);
-                float denom = FormatShim.E4M3ToFloat(bs) * gs;
+                byte bs = Fp8E4M3.FromFloat(bmax / E2M1Max / gs);
+                float denom = Fp8E4M3.ToFloat(bs) * gs;
                 scales[ScaleIndex(np, r, b * BlockSize)] = bs;
                 for (int j = 0; j < BlockSize; j++)
                 {
-                    byte code = denom > 0 ? FormatShim.E2M1FromFloat(block[j] / denom) : (byte)0;
+                    byte code = denom > 0 ? Fp4E2M1.FromFloat(block[j] / denom) : (byte)0;
                     var (pos, hi) = Position(b * BlockSize + j);
                     q[r * (kp / 2) + pos] |= (byte)(code << (4 * hi));
                 }
@@ -136,7 +137,7 @@ public abstract class Nvfp4GroupGemm
             {
                 var (pos, hi) = Position(c);
                 int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
-                result[(long)r * k + c] = FormatShim.E2M1ToFloat((byte)code) * FormatShim.E4M3ToFloat(scales[ScaleIndex(np, r, c)]) * globalScale;
+                result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c)]) * globalScale;
             }
         return result;
     }
