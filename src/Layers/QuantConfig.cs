@@ -73,7 +73,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     {
         if (string.IsNullOrWhiteSpace(text)) return Unquantized;
         text = text.Trim();
-        var config = text.StartsWith('{') ? ParseJson(text, source) : ParsePlain(text, source, null);
+        var config = text[0] is '{' or '[' ? ParseJson(text, source) : ParsePlain(text, source, null);
         if (!modelHasMoe && config.DenseMode == QuantMode.None && MoeOnlyModes.Contains(config.MoeMode))
             throw new QuantConfigException(
                 $"quantization '{config.MoeMode.Label()}' (from {source}) is a MoE-only quant type and the model has no MoE layers; " +
