@@ -13,18 +13,18 @@
 #define BF_BK 128
 #define BF_THREADS 256
 
-GE_DEVICE unsigned ge_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+GE_DEVICE unsigned bf_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 
 // 16-byte async copy; when pred is false nothing is read and the destination is zero-filled.
-GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) {
+GE_DEVICE void bf_cp_async16(void* dst, const void* src, bool pred) {
     int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(ge_smem(dst)), "l"(src), "r"(n));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(bf_smem(dst)), "l"(src), "r"(n));
 }
-GE_DEVICE void ge_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-GE_DEVICE void ge_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-GE_DEVICE void ge_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
+GE_DEVICE void bf_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+GE_DEVICE void bf_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+GE_DEVICE void bf_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
 
-GE_DEVICE void ge_mma_e4m3(float* d, const unsigned* a, const unsigned* b) {
+GE_DEVICE void bf_mma_e4m3(float* d, const unsigned* a, const unsigned* b) {
     asm volatile(
         "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -33,10 +33,29 @@ GE_DEVICE void ge_mma_e4m3(float* d, const unsigned* a, const unsigned* b) {
 
 // Rows of 128 bytes, 16-byte chunks XOR-swizzled by (row & 7): the 8 rows a fragment load touches
 // land in 8 different chunks, so the 32 lanes hit 32 different banks.
-GE_DEVICE int ge_swz128(int row, int chunk) { return row * 128 + ((chunk ^ (row & 7)) << 4); }
+GE_DEVICE int bf_swz128(int row, int chunk) { return row * 128 + ((chunk ^ (row & 7)) << 4); }
 
-GE_DEVICE unsigned ge_lds32(const unsigned char* base, int offset) {
+GE_DEVICE unsigned bf_lds32(const unsigned char* base, int offset) {
     return *reinterpret_cast<const unsigned*>(base + offset);
+}
+
+// One pipeline stage: the 64 x 128 activation tile (rows past `valid` zero-filled) and the 128 x 128
+// weight tile of K block kb, 16 bytes per cp.async.
+GE_DEVICE void bf_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
+                             int m0, int n0, int valid, int kp, int kb, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
+        bool ok = m0 + r < valid;
+        const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
+        bf_cp_async16(sa + bf_swz128(r, ch), src, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
+        bf_cp_async16(sw + bf_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
+    }
+    bf_cp_commit();
 }
 
 template <typename T>
@@ -57,22 +76,6 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
 
-    auto load = [&](int kb, int buf) {
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-            int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
-            bool ok = m0 + r < valid;
-            const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
-            ge_cp_async16(&s_a[buf][ge_swz128(r, ch)], src, ok);
-        }
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
-            ge_cp_async16(&s_w[buf][ge_swz128(r, ch)], w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
-        }
-        ge_cp_commit();
-    };
-
     float acc[2][4][4], part[2][4][4];
 #pragma unroll
     for (int i = 0; i < 2; i++)
@@ -81,11 +84,11 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = part[i][j][r] = 0.0f;
 
-    load(0, 0);
+    bf_load_stage(s_a[0], s_w[0], a, w, m0, n0, valid, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { load(kb + 1, buf ^ 1); ge_cp_wait_one(); }
-        else ge_cp_wait_all();
+        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); bf_cp_wait_one(); }
+        else bf_cp_wait_all();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
         const unsigned char* sw = s_w[buf];
@@ -95,21 +98,21 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++) {
                 int r = wm * 32 + mt * 16 + g;
-                af[mt][0] = ge_lds32(sa, ge_swz128(r, ks * 2) + 4 * t);
-                af[mt][1] = ge_lds32(sa, ge_swz128(r + 8, ks * 2) + 4 * t);
-                af[mt][2] = ge_lds32(sa, ge_swz128(r, ks * 2 + 1) + 4 * t);
-                af[mt][3] = ge_lds32(sa, ge_swz128(r + 8, ks * 2 + 1) + 4 * t);
+                af[mt][0] = bf_lds32(sa, bf_swz128(r, ks * 2) + 4 * t);
+                af[mt][1] = bf_lds32(sa, bf_swz128(r + 8, ks * 2) + 4 * t);
+                af[mt][2] = bf_lds32(sa, bf_swz128(r, ks * 2 + 1) + 4 * t);
+                af[mt][3] = bf_lds32(sa, bf_swz128(r + 8, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
                 int col = wn * 32 + nt * 8 + g;
-                bfr[nt][0] = ge_lds32(sw, ge_swz128(col, ks * 2) + 4 * t);
-                bfr[nt][1] = ge_lds32(sw, ge_swz128(col, ks * 2 + 1) + 4 * t);
+                bfr[nt][0] = bf_lds32(sw, bf_swz128(col, ks * 2) + 4 * t);
+                bfr[nt][1] = bf_lds32(sw, bf_swz128(col, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) ge_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
+                for (int nt = 0; nt < 4; nt++) bf_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         // One weight scale covers the whole 128-wide N tile; activation scales are per row.
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];

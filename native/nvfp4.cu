@@ -106,6 +106,28 @@ GE_DEVICE bool nv_find_tile(const int* offsets, int experts, int rows_bound, int
     return false;
 }
 
+// One pipeline stage of K block kb: the 64 x 64 activation tile (rows past row_end and columns past k
+// zero-filled), the 128 x 64 fp4 weight tile (32 bytes a row) and its 128 x 4 block scales.
+template <typename T>
+GE_DEVICE void nv_load_stage(unsigned char* sa, unsigned char* sw, unsigned char* ss, const T* a, const unsigned char* qe,
+                             const unsigned char* se, int row0, int row_end, int n0, int k, int np, int kp, int kb, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        int idx = tid + i * NV_THREADS, r = idx >> 3, ch = idx & 7;
+        int col = kb * NV_BK + ch * 8;
+        bool ok = row0 + r < row_end && col < k;
+        const T* src = ok ? a + (long long)(row0 + r) * k + col : a;
+        nv_cp_async16(sa + nv_swz128(r, ch), src, ok);
+    }
+    {
+        int r = tid >> 1, ch = tid & 1;
+        nv_cp_async16(sw + r * 32 + ch * 16, qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
+    }
+    if (tid < NV_BN * 4 / 16)
+        nv_cp_async16(ss + tid * 16, se + ((long long)kb * np + n0) * 4 + tid * 16, true);
+    nv_cp_commit();
+}
+
 template <typename T, int PREFIX>
 __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
     const T* __restrict__ a,                  // [total_rows, k], k % 8 == 0
@@ -128,24 +150,6 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
     const unsigned char* qe = q + (long long)expert * np * (kp / 2);
     const unsigned char* se = scales + (long long)expert * kblocks * np * 4;
 
-    auto load = [&](int kb, int buf) {
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-            int idx = tid + i * NV_THREADS, r = idx >> 3, ch = idx & 7;
-            int col = kb * NV_BK + ch * 8;
-            bool ok = row0 + r < row_end && col < k;
-            const T* src = ok ? a + (long long)(row0 + r) * k + col : a;
-            nv_cp_async16(&s_a[buf][nv_swz128(r, ch)], src, ok);
-        }
-        {
-            int r = tid >> 1, ch = tid & 1;
-            nv_cp_async16(&s_w[buf][r * 32 + ch * 16], qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
-        }
-        if (tid < NV_BN * 4 / 16)
-            nv_cp_async16(&s_s[buf][tid * 16], se + ((long long)kb * np + n0) * 4 + tid * 16, true);
-        nv_cp_commit();
-    };
-
     float acc[2][4][4];
 #pragma unroll
     for (int i = 0; i < 2; i++)
@@ -154,10 +158,10 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-    load(0, 0);
+    nv_load_stage<T>(s_a[0], s_w[0], s_s[0], a, qe, se, row0, row_end, n0, k, np, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { load(kb + 1, buf ^ 1); nv_cp_wait_one(); }
+        if (kb + 1 < kblocks) { nv_load_stage<T>(s_a[buf ^ 1], s_w[buf ^ 1], s_s[buf ^ 1], a, qe, se, row0, row_end, n0, k, np, kp, kb + 1, tid); nv_cp_wait_one(); }
         else nv_cp_wait_all();
         __syncthreads();
         const unsigned char* sa = s_a[buf];

@@ -78,6 +78,25 @@ GE_DEVICE bool wa_find_tile(const int* offsets, int experts, int rows_bound, int
     return false;
 }
 
+// One pipeline stage: the 64 x 128 e4m3 activation tile (rows past row_end zero-filled) and the
+// 128 x 128 int4 weight tile (64 bytes a row) of K block kb.
+GE_DEVICE void wa_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* we,
+                             int row0, int row_end, int n0, int kp, int kb, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        int idx = tid + i * WA_THREADS, r = idx >> 3, ch = idx & 7;
+        bool ok = row0 + r < row_end;
+        const unsigned char* src = ok ? a + (long long)(row0 + r) * kp + kb * WA_BK + ch * 16 : a;
+        wa_cp_async16(sa + wa_swz_a(r, ch), src, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        int idx = tid + i * WA_THREADS, r = idx >> 2, ch = idx & 3;
+        wa_cp_async16(sw + wa_swz_w(r, ch), we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
+    }
+    wa_cp_commit();
+}
+
 template <typename T, int PREFIX, int GROUPED>
 __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     const unsigned char* __restrict__ a,      // [total_rows, kp] e4m3 (total_rows = rows_bound or E * rows_bound)
@@ -99,22 +118,6 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     const unsigned char* we = w + (long long)expert * np * (kp / 2);
     const float* wse = w_scale + (long long)expert * (GROUPED ? kblocks : 1) * np;
 
-    auto load = [&](int kb, int buf) {
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-            int idx = tid + i * WA_THREADS, r = idx >> 3, ch = idx & 7;
-            bool ok = row0 + r < row_end;
-            const unsigned char* src = ok ? a + (long long)(row0 + r) * kp + kb * WA_BK + ch * 16 : a;
-            wa_cp_async16(&s_a[buf][wa_swz_a(r, ch)], src, ok);
-        }
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-            int idx = tid + i * WA_THREADS, r = idx >> 2, ch = idx & 3;
-            wa_cp_async16(&s_w[buf][wa_swz_w(r, ch)], we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
-        }
-        wa_cp_commit();
-    };
-
     float acc[2][4][4], part[2][4][4];
 #pragma unroll
     for (int i = 0; i < 2; i++)
@@ -123,10 +126,10 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = part[i][j][r] = 0.0f;
 
-    load(0, 0);
+    wa_load_stage(s_a[0], s_w[0], a, we, row0, row_end, n0, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { load(kb + 1, buf ^ 1); wa_cp_wait_one(); }
+        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); wa_cp_wait_one(); }
         else wa_cp_wait_all();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
