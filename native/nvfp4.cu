@@ -24,6 +24,9 @@
 #define NV_BN 128
 #define NV_BK 64
 #define NV_THREADS 256
+// A 3-deep cp.async ring: at small token counts the kernel streams weights, and two tiles in flight per
+// block (plus two blocks per SM) keep enough bytes outstanding to approach the memory bandwidth.
+#define NV_STAGES 3
 
 GE_DEVICE unsigned nv_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 GE_DEVICE void nv_cp_async16(void* dst, const void* src, bool pred) {
@@ -33,6 +36,7 @@ GE_DEVICE void nv_cp_async16(void* dst, const void* src, bool pred) {
 GE_DEVICE void nv_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 GE_DEVICE void nv_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
 GE_DEVICE void nv_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
+template <int N> GE_DEVICE void nv_cp_wait_n() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 GE_DEVICE void nv_mma(float* d, const unsigned* a, const unsigned* b, const __nv_bfloat16*) {
     asm volatile(
@@ -137,9 +141,9 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
     const float* __restrict__ global_scale,   // [E]
     T* __restrict__ c,                        // [total_rows, n]
     int experts, int rows_bound, int n, int k, int np, int kp) {
-    __shared__ __align__(128) unsigned char s_a[2][NV_BM * NV_BK * 2];
-    __shared__ __align__(128) unsigned char s_w[2][NV_BN * NV_BK / 2];
-    __shared__ __align__(128) unsigned char s_s[2][NV_BN * 4];
+    __shared__ __align__(128) unsigned char s_a[NV_STAGES][NV_BM * NV_BK * 2];
+    __shared__ __align__(128) unsigned char s_w[NV_STAGES][NV_BN * NV_BK / 2];
+    __shared__ __align__(128) unsigned char s_s[NV_STAGES][NV_BN * 4];
 
     int expert, row0, row_end;
     if (!nv_find_tile<PREFIX>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
@@ -158,12 +162,20 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-    nv_load_stage<T>(s_a[0], s_w[0], s_s[0], a, qe, se, row0, row_end, n0, k, np, kp, 0, tid);
+#pragma unroll
+    for (int st = 0; st < NV_STAGES - 1; st++) {
+        if (st < kblocks) nv_load_stage<T>(s_a[st], s_w[st], s_s[st], a, qe, se, row0, row_end, n0, k, np, kp, st, tid);
+        else nv_cp_commit();                       // keep one commit group per stage so the waits count right
+    }
     for (int kb = 0; kb < kblocks; kb++) {
-        int buf = kb & 1;
-        if (kb + 1 < kblocks) { nv_load_stage<T>(s_a[buf ^ 1], s_w[buf ^ 1], s_s[buf ^ 1], a, qe, se, row0, row_end, n0, k, np, kp, kb + 1, tid); nv_cp_wait_one(); }
-        else nv_cp_wait_all();
+        nv_cp_wait_n<NV_STAGES - 2>();
         __syncthreads();
+        // The slot refilled now was read in iteration kb - 1, which every warp has finished (barrier above).
+        int nk = kb + NV_STAGES - 1;
+        if (nk < kblocks) nv_load_stage<T>(s_a[nk % NV_STAGES], s_w[nk % NV_STAGES], s_s[nk % NV_STAGES], a, qe, se,
+                                           row0, row_end, n0, k, np, kp, nk, tid);
+        else nv_cp_commit();
+        const int buf = kb % NV_STAGES;
         const unsigned char* sa = s_a[buf];
         uint2 wv[4];
         unsigned sc[4];
@@ -196,7 +208,6 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
                 for (int nt = 0; nt < 4; nt++) nv_mma(acc[mt][nt], af[mt], bfr[nt], (const T*)0);
         }
-        __syncthreads();
     }
 
     const float gs = global_scale[expert];
