@@ -158,32 +158,41 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     const int ldx = chunks_per_split * CHUNK_K + 8;           // +16 bytes: ldmatrix rows hit distinct banks
     const int k0 = c0 * CHUNK_K;
 
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int ntile = blockIdx.x * WO_SMALL_WARPS + warp;
+    const bool active = ntile < Npad / 16;
+    const uint4* wp = wq + ((long long)(active ? ntile : 0) * chunks_k + c0) * 32 + lane;
+
+    // The first weight loads go out before the activations are staged, so the two latencies overlap;
+    // afterwards the next ITER chunks are always in flight while the current ones are multiplied.
+    uint4 wv[ITER];
+#pragma unroll
+    for (int j = 0; j < ITER; ++j)
+        wv[j] = active && j < cn ? __ldg(wp + (long long)j * 32) : make_uint4(0u, 0u, 0u, 0u);
+
     for (int i = threadIdx.x; i < MT * (cn * CHUNK_K / 8); i += blockDim.x) {
         int r = i / (cn * CHUNK_K / 8);
         int kk = (i - r * (cn * CHUNK_K / 8)) * 8;
         wo_stage8(xs + r * ldx + kk, x, r, valid, k0 + kk, K, x_aligned);
     }
     __syncthreads();
-
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int g = lane >> 2, t = lane & 3;
-    const int ntile = blockIdx.x * WO_SMALL_WARPS + warp;
-    const bool active = ntile < Npad / 16;
     float acc[NT][4];
 #pragma unroll
     for (int i = 0; i < NT; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
 
     if (active) {
-        const uint4* wp = wq + ((long long)ntile * chunks_k + c0) * 32 + lane;
         const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
         const int mcol = ((lane >> 3) & 1) * 8;
         const unsigned sbase = (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol);
         float part[NT][4];
         for (int c = 0; c < cn; c += ITER) {
-            uint4 wv[ITER];
+            uint4 cur[ITER];
 #pragma unroll
-            for (int j = 0; j < ITER; ++j)
-                wv[j] = c + j < cn ? __ldg(wp + (long long)(c + j) * 32) : make_uint4(0u, 0u, 0u, 0u);
+            for (int j = 0; j < ITER; ++j) {
+                cur[j] = wv[j];
+                wv[j] = c + ITER + j < cn ? __ldg(wp + (long long)(c + ITER + j) * 32) : make_uint4(0u, 0u, 0u, 0u);
+            }
 #pragma unroll
             for (int j = 0; j < ITER; ++j) {
                 if (c + j >= cn) break;
@@ -194,7 +203,7 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
 #pragma unroll
                 for (int kt = 0; kt < KT; ++kt) {
                     unsigned a[4];
-                    wo_a_frag<T, INT4>(wv[j], kt, a);
+                    wo_a_frag<T, INT4>(cur[j], kt, a);
                     unsigned addr = sbase + (unsigned)(((c + j) * CHUNK_K + kt * 16) * (int)sizeof(T));
                     unsigned b[4];
                     if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
