@@ -310,7 +310,10 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
     constexpr int KT = CHUNK_K / 16;
     constexpr int CPS = 64 / CHUNK_K;       // chunks per 64-k step
     constexpr int NT8 = TOK / 16;           // n8 token tiles per warp
-    __shared__ __align__(16) T xs[2][TOK][72];
+    // Raw bytes, viewed as T[2][TOK][72]: a __shared__ array of a class type (bf16, half) would need
+    // a trivial constructor, which the raw buffer avoids depending on.
+    __shared__ __align__(16) unsigned char xs_raw[2 * TOK * 72 * sizeof(T)];
+    T (*xs)[TOK][72] = reinterpret_cast<T (*)[TOK][72]>(xs_raw);
 
     const int valid = ge_valid_rows(n_tokens, rows);
     const int tok0 = blockIdx.y * TOK;
