@@ -249,7 +249,7 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
             for (int e = 0; e < 4; ++e) {
                 int tok = i * 8 + 2 * t + (e & 1);
                 int n = ntile * 16 + g + (e >> 1) * 8;
-                partial[((long long)split * 16 + tok) * Npad + n] = acc[i][e];
+                if (tok < valid) partial[((long long)split * 16 + tok) * Npad + n] = acc[i][e];   // only valid rows are summed
             }
     }
     __threadfence();
