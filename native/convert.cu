@@ -1,6 +1,7 @@
-// Format conversions done by the device's own intrinsics (cuda_fp8.h, cuda_fp4.h, cuda_bf16.h,
-// cuda_fp16.h; fp4 lives in convert_fp4.cu so a header problem there cannot take fp8 down). They exist so `graphengine check` can compare the host encoders in
-// src/Kernels/Numerics with what the GPU does, bit for bit. One element per thread step, grid-stride.
+// Format conversions done by the device's own intrinsics (cuda_fp8.h, cuda_bf16.h, cuda_fp16.h).
+// They exist so `graphengine check` can compare the host encoders in src/Kernels/Numerics with what
+// the GPU does, bit for bit. One element per thread step, grid-stride. fp4 lives in convert_fp4.cu,
+// so a problem with cuda_fp4.h under NVRTC cannot take the fp8 checks down with it.
 #include "common.cuh"
 #include <cuda_fp8.h>
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Convert;
@@ -18,6 +19,10 @@ namespace GraphEngine.Graph.Conformance;
 public static class FormatCases
 {
     private const string Area = "format";
+
+    // One launcher per device, so its compiled kernels are fetched once for the whole area.
+    private static readonly ConditionalWeakTable<Device, FormatConvert> Converters = new();
+    private static FormatConvert ConverterFor(Device device) => Converters.GetValue(device, FormatConvert.Create);
 
     public static IEnumerable<ConformanceCase> Cases()
     {
@@ -307,7 +312,7 @@ public static class FormatCases
     /// <summary>Uploads <paramref name="inputs"/>, converts into an output pre-filled with 0x00, then again with 0xFF.</summary>
     private static byte[][] RunTwice(Device device, DType inType, DType outType, float[] inputs, ConvertOp convert, int elements)
     {
-        var conv = FormatConvert.Create(device);
+        var conv = ConverterFor(device);
         using var inBuf = device.AllocateTensor(inType, new long[] { elements }, out var x, "format-in");
         using var outBuf = device.AllocateTensor(outType, new long[] { elements }, out var y, "format-out");
         x.CopyFrom<float>(inputs);
@@ -325,7 +330,7 @@ public static class FormatCases
 
     private static float[][] DeviceDecode(Device device, DType dtype, byte[] input, int elements)
     {
-        var conv = FormatConvert.Create(device);
+        var conv = ConverterFor(device);
         using var inBuf = device.AllocateTensor(dtype, new long[] { elements }, out var x, "format-in");
         using var outBuf = device.AllocateTensor(DType.F32, new long[] { elements }, out var y, "format-out");
         x.CopyFrom<byte>(input);
