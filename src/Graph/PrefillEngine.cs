@@ -418,6 +418,14 @@ public sealed class PrefillEngine : IDisposable
         if (_debug) LogForward(slot, n, b);
     }
 
+    /// <summary>Writes the device token count outside a step (harnesses that run layers by hand), keeping Forward's cache right.</summary>
+    internal void WriteTokenCount(int n)
+    {
+        CheckTokens(n);
+        Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
+        _lastWrittenN = n;
+    }
+
     private void RunEager(Slot slot, int n, int bucket)
     {
         slot.Layer.Forward(Stream, n);
