@@ -37,10 +37,15 @@ public sealed class PrefillEngine : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be >= 1");
-        foreach (var s in options.Sizes ?? throw new ArgumentException("options.Sizes is null", nameof(options)))
+        var sizes = options.Sizes ?? throw new ArgumentException("options.Sizes is null", nameof(options));
+        // The built-in list runs to 2048; an engine with fewer tokens simply has fewer sizes. So does one
+        // with graphs off, where sizes mean nothing. A list someone wrote must fit.
+        if (ReferenceEquals(sizes, BlockWiseGraphOptions.DefaultSizes) || !options.Enabled)
+            sizes = sizes.Where(s => s >= 1 && s <= maxTokens).ToArray();
+        foreach (var s in sizes)
             if (s < 1 || s > maxTokens)
                 throw new ArgumentOutOfRangeException(nameof(options), s, $"graph size {s} must be in [1, MaxTokens={maxTokens}]");
-        if (options.Enabled && options.Sizes.Count == 0)
+        if (options.Enabled && sizes.Count == 0)
             throw new ArgumentException("graphs are enabled but options.Sizes is empty; list a size or set Enabled = false", nameof(options));
 
         Device = device;
@@ -48,7 +53,7 @@ public sealed class PrefillEngine : IDisposable
         MaxTokens = maxTokens;
         _logger = logger;
         _debug = options.Debug && logger is not null;
-        _sizes = options.Sizes.Distinct().Order().ToArray();
+        _sizes = sizes.Distinct().Order().ToArray();
         _bucketOf = BuildBuckets(_sizes, maxTokens);
 
         Stream = device.CreateStream();
@@ -364,7 +369,7 @@ public sealed class PrefillEngine : IDisposable
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
         int b = _bucketOf[n];
-        if (b < 0) _stepsAboveLargest++;
+        if (b < 0 && Options.Enabled) _stepsAboveLargest++;
         var plan = _plan;
         for (int i = 0; i < plan.Length; i++)
         {
@@ -456,7 +461,8 @@ public sealed class PrefillEngine : IDisposable
     private void LogStep(int n, int b, Unit[] plan)
     {
         var sb = new StringBuilder();
-        sb.Append("prefill n=").Append(n).Append(b >= 0 ? $" (padded {_sizes[b]})" : " (above the largest size)").Append(':');
+        sb.Append("prefill n=").Append(n)
+          .Append(!Options.Enabled ? " (graphs disabled)" : b >= 0 ? $" (padded {_sizes[b]})" : " (above the largest size)").Append(':');
         foreach (var u in plan)
         {
             bool graph = b >= 0 && u.Graphs?[b] is not null;

@@ -126,6 +126,11 @@ public class EngineConfigurationTests : IDisposable
         Assert.Contains("Sizes:1", e.Message);
         Assert.Contains("bad.json", e.Message);
 
+        string empty = JsonFile("""{ "GraphEngine": { "BlockWiseCudaGraph": { "Sizes": [] } } }""", "empty.json");
+        var e2 = Assert.Throws<EngineConfigurationException>(() => Bind(json: empty));
+        Assert.Contains("empty", e2.Message);
+        Assert.Contains("empty.json", e2.Message);
+
         string str = JsonFile("""{ "GraphEngine": { "BlockWiseCudaGraph": { "Sizes": "4, 2" } } }""", "str.json");
         Assert.Equal(new[] { 2, 4 }, Bind(json: str).Sizes);
     }
@@ -157,6 +162,10 @@ public class EngineConfigurationTests : IDisposable
         var e2 = Assert.Throws<EngineConfigurationException>(() => EngineConfiguration.Build(notJson, Array.Empty<string>(), new Dictionary<string, string?>()));
         Assert.Contains("notjson.json", e2.Message);
         Assert.Contains("JSON", e2.Message);
+
+        string array = JsonFile("[1, 2, 4]", "array.json");
+        var e3 = Assert.Throws<EngineConfigurationException>(() => EngineConfiguration.Build(array, Array.Empty<string>(), new Dictionary<string, string?>()));
+        Assert.Contains("array.json", e3.Message);
     }
 
     [Fact]
