@@ -23,6 +23,7 @@ public sealed class PrefillEngine : IDisposable
     private readonly int[] _bucketOf;           // n -> index into _sizes of the smallest size >= n; -1 above the largest
     private readonly List<Slot> _slots = new();
     private readonly Dictionary<Layer, Slot> _slotOf = new(ReferenceEqualityComparer.Instance);
+    private readonly List<Layer> _layers = new();
     private readonly List<PoolBlock> _activations = new();
     private readonly PoolBlock _tokenCount;
     private Unit[] _plan = Array.Empty<Unit>();
@@ -84,7 +85,7 @@ public sealed class PrefillEngine : IDisposable
 
     /// <summary>The sizes actually captured: Options.Sizes sorted, without duplicates.</summary>
     public IReadOnlyList<int> Sizes => _sizes;
-    public IReadOnlyList<Layer> Layers => _slots.Select(s => s.Layer).ToArray();
+    public IReadOnlyList<Layer> Layers => _layers.AsReadOnly();
     public bool IsCaptured => _captured;
 
     /// <summary>The padded size a step of <paramref name="n"/> tokens replays at, or null when n is above the largest size.</summary>
@@ -107,7 +108,7 @@ public sealed class PrefillEngine : IDisposable
         return tensor;
     }
 
-    /// <summary>Bytes of the activation blocks (and the token-count scalar) the engine holds.</summary>
+    /// <summary>Bytes of the activation blocks rented through <see cref="Activation"/>.</summary>
     public long ActivationBytes => _activations.Sum(b => b.Bytes);
 
     /// <summary>
@@ -134,6 +135,7 @@ public sealed class PrefillEngine : IDisposable
         slot.Static = StaticReason(layer);
         _slots.Add(slot);
         _slotOf.Add(layer, slot);
+        _layers.Add(layer);
         _plan = BuildPlan(Array.Empty<Unit>());
         return layer;
     }
@@ -162,6 +164,7 @@ public sealed class PrefillEngine : IDisposable
         var queue = new Queue<(int First, int Last)>(InitialRanges());
         int total = queue.Count * _sizes.Length, done = 0;
         bool freeMeasured = false;
+        Unit? unit = null;
 
         try
         {
@@ -169,7 +172,7 @@ public sealed class PrefillEngine : IDisposable
             while (queue.Count > 0)
             {
                 var (first, last) = queue.Dequeue();
-                var unit = new Unit(UnitName(first, last), first, last, _sizes.Length);
+                unit = new Unit(UnitName(first, last), first, last, _sizes.Length);
                 int captured = 0;
                 for (int si = _sizes.Length - 1; si >= 0; si--)
                 {
@@ -193,12 +196,14 @@ public sealed class PrefillEngine : IDisposable
                 units.Add(unit);
                 for (int si = _sizes.Length - 1; si >= 0; si--)
                     entries.Add(new CaptureEntry(unit.Name, _sizes[si], unit.CaptureMs[si], unit.InstantiateMs[si], unit.Bytes[si], unit.Graphs![si]!.NodeCount));
+                unit = null;
             }
         }
         catch
         {
             // A layer that cannot even run eagerly is a bug in the layer, not a capture fallback: leave the
             // engine uncaptured (everything eager) and let the caller see the error.
+            unit?.DisposeGraphs();      // the unit being captured when the error came (idempotent if already listed)
             foreach (var u in units) u.DisposeGraphs();
             _plan = BuildPlan(Array.Empty<Unit>());
             _lastWrittenN = -1;
@@ -570,6 +575,7 @@ public sealed class PrefillEngine : IDisposable
         for (int i = _slots.Count - 1; i >= 0; i--) _slots[i].Layer.Dispose();
         _slots.Clear();
         _slotOf.Clear();
+        _layers.Clear();
         foreach (var b in _activations) b.Dispose();
         _activations.Clear();
         _tokenCount.Dispose();

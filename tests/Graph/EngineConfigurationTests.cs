@@ -38,8 +38,7 @@ public class EngineConfigurationTests : IDisposable
     [Fact]
     public void Default_sizes_above_max_tokens_are_left_out()
     {
-        Assert.Equal(new[] { 1, 2, 4, 8, 16, 32, 64, 100 }.Where(s => s <= 64), Bind(maxTokens: 100).Sizes.Where(s => s <= 64));
-        Assert.Equal(64, Bind(maxTokens: 100).Sizes.Max());
+        Assert.Equal(new[] { 1, 2, 4, 8, 16, 32, 64 }, Bind(maxTokens: 100).Sizes);
     }
 
     public static TheoryData<string, int[]> AcceptedSizes() => new()

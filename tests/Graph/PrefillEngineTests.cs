@@ -153,7 +153,25 @@ public class PrefillEngineTests
             var input = graphs.RandomInput(n, n);
             Assert.Equal(eager.Prefill(n, input), graphs.Prefill(n, input));
         }
-        Assert.Equal(4, l.EagerRuns + graphs.Engine.Listing().Layers.Single(x => x.Name == "alloc").EagerRuns - l.EagerRuns);
+        Assert.Equal(4, graphs.Engine.Listing().Layers.Single(x => x.Name == "alloc").EagerRuns);
+        Assert.All(graphs.Engine.Listing().Layers.Where(x => x.Name != "alloc"), x => Assert.Equal(4, x.Replays));
+    }
+
+    [Fact]
+    public void A_layer_that_fails_its_eager_warm_up_stops_capture_and_leaves_the_engine_uncaptured()
+    {
+        using var device = new ReferenceDevice();
+        using var engine = new PrefillEngine(device, new BlockWiseGraphOptions { Sizes = new[] { 2, 8 } }, 8);
+        var x = engine.Activation("x", DType.F32, 2);
+        var y = engine.Activation("y", DType.F32, 2);
+        engine.Add(new RecordingLayer(engine.Context, "ok", x, y));
+        engine.Add(new BrokenLayer(engine.Context, "broken", y, x));
+        var e = Assert.Throws<GraphEngineException>(() => engine.Capture());
+        Assert.Contains("'broken'", e.Message);
+        Assert.Contains("8 tokens", e.Message);
+        Assert.False(engine.IsCaptured);
+        Assert.False(engine.Stream.IsCapturing);
+        Assert.All(engine.Listing().Layers, l => Assert.Equal(FallbackKind.NotCaptured, l.Fallback));
     }
 
     [Fact]

@@ -72,3 +72,20 @@ internal sealed class AllocatingCopyLayer : Layer
         stream.Synchronize();       // scratch is freed on return
     }
 }
+
+/// <summary>Broken outright: throws whenever it runs, captured or not.</summary>
+internal sealed class BrokenLayer : Layer
+{
+    public BrokenLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+    public override void Forward(ComputeStream stream, int paddedTokens) => throw new InvalidOperationException("broken layer");
+}
