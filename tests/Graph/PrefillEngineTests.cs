@@ -27,7 +27,7 @@ public class PrefillEngineTests
         var kind = GraphLayerKinds.All.Single(k => k.Kind == kindName);
         using var device = new ReferenceDevice();
         var options = new BlockWiseGraphOptions { Granularity = granularity, Sizes = new[] { 1, 8, 64, 256 } };
-        using var stack = GraphStack.Build(device, options, 256, kind.DType, GraphCases.InWidth, GraphCases.StackOf(kind));
+        using var stack = GraphStack.Build(device, options, 256, kind.DType, kind.StackWidths[0], GraphCases.StackOf(kind));
         stack.Engine.Capture();
         foreach (int n in new[] { 1, 3, 64, 100, 256 })
         {
