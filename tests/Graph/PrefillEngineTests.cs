@@ -174,6 +174,37 @@ public class PrefillEngineTests
         Assert.All(engine.Listing().Layers, l => Assert.Equal(FallbackKind.NotCaptured, l.Fallback));
     }
 
+    [Theory]
+    [InlineData(Granularity.Layer)]
+    [InlineData(Granularity.Segment)]
+    public void Recapture_picks_up_changed_parameters_and_keeps_working(Granularity granularity)
+    {
+        using var device = new ReferenceDevice();
+        using var engine = new PrefillEngine(device, new BlockWiseGraphOptions { Sizes = new[] { 2, 8 }, Granularity = granularity }, 8);
+        var x = engine.Activation("x", DType.F32, 3);
+        var y = engine.Activation("y", DType.F32, 3);
+        var z = engine.Activation("z", DType.F32, 3);
+        var c = engine.Add(new ConstantLayer(engine.Context, "const", x, y));
+        engine.Add(new RecordingLayer(engine.Context, "copy", y, z));
+        float[] Run(int n)
+        {
+            engine.Prefill(n);
+            engine.Stream.Synchronize();
+            return z.SliceRows(0, n).DownloadFloatsOf();
+        }
+        var first = engine.Capture();
+        Assert.All(Run(5), v => Assert.Equal(1f, v));
+        c.Value = 2f;
+        Assert.All(Run(5), v => Assert.Equal(1f, v));      // the graph holds the captured argument
+        var second = engine.Recapture();
+        Assert.Equal(first.Graphs, second.Graphs);
+        Assert.All(Run(5), v => Assert.Equal(2f, v));
+        Assert.All(Run(2), v => Assert.Equal(2f, v));
+        c.Value = 3f;
+        engine.Recapture();
+        Assert.All(Run(1), v => Assert.Equal(3f, v));
+    }
+
     [Fact]
     public void Before_capture_and_after_a_late_add_every_layer_runs_eagerly_with_a_reason()
     {
