@@ -452,10 +452,16 @@ public sealed class PrefillEngine : IDisposable
         if (_debug) LogForward(slot, n, b);
     }
 
-    /// <summary>Writes the device token count outside a step (harnesses that run layers by hand), keeping Forward's cache right.</summary>
-    internal void WriteTokenCount(int n)
+    /// <summary>
+    /// Writes <paramref name="n"/> to the device token count on <see cref="Stream"/>, for code that runs
+    /// layers by hand (layer.Forward(engine.Stream, padded)). Use this rather than writing
+    /// <see cref="LayerContext.TokenCount"/> directly: <see cref="Forward"/> skips the write when n equals
+    /// the last value the engine wrote, so a write behind its back could leave a stale count.
+    /// </summary>
+    public void WriteTokenCount(int n)
     {
         CheckTokens(n);
+        ThrowIfDisposed();
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
     }

@@ -206,6 +206,30 @@ public class PrefillEngineTests
     }
 
     [Fact]
+    public void Forward_writes_the_token_count_when_it_changed_including_after_a_manual_write()
+    {
+        using var device = new ReferenceDevice();
+        using var stack = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = new[] { 8 } }, 8, DType.BF16, 4,
+            new List<StackLayer> { new("host", (c, n, i, o) => new HostPlannedCopyLayer(c, n, i, o), 4) });
+        var input = stack.RandomInput(8, 1);
+        int Copied()
+        {
+            var all = stack.ReadOutput(8);
+            return Enumerable.Range(0, 8).Count(r => float.IsFinite(all[r * 4]));
+        }
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.Forward(stack.Layers[0], 5);
+        Assert.Equal(5, Copied());                     // the layer copies exactly the device count of rows
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.WriteTokenCount(2);
+        stack.Engine.Forward(stack.Layers[0], 5);      // must write 5 again, not trust its last write
+        Assert.Equal(5, Copied());
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.Forward(stack.Layers[0], 3);
+        Assert.Equal(3, Copied());
+    }
+
+    [Fact]
     public void Before_capture_and_after_a_late_add_every_layer_runs_eagerly_with_a_reason()
     {
         using var device = new ReferenceDevice();
