@@ -2,6 +2,7 @@ using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
+using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Graph.Conformance;
 
@@ -28,15 +29,26 @@ internal static class GraphLayerKinds
         new("gemm/bf16", DType.BF16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
         new("gemm/fp16", DType.F16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
         new("copy/bf16", DType.BF16, true, (ctx, name, i, o) => new CopyCaseLayer(ctx, name, i, o)),
-        // The dense and MoE layers join here as they land, one line each. These were run against the
-        // dense branch's layers on the reference backend (all passing) and need only its merge:
-        // new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) =>
-        //     { var l = new RmsNorm(ctx, name, (int)i.Dim(1), i.DType, 1e-6f, i, o); l.RandomizeWeight(Seed(name)); return l; }),
-        // new("linear/bf16", DType.BF16, false, (ctx, name, i, o) => Linear.Create(ctx, name, i, o, QuantMode.None, 0,
-        //     LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))))),
-        // new("linear/wint8", ... QuantMode.WInt8, 0, ...),
-        // new("linear/wint4/g64", ... QuantMode.WInt4, 64, ...), new long[] { 64, 64, 64, 24 }),   // K % 64 == 0 (ran with 128,192,64,24: 1-4 s on the reference; 64s keep CI fast)
+        new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
+        new("rmsnorm/fp16", DType.F16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
+        new("linear/bf16", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
+        new("linear/fp16", DType.F16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
+        new("linear/wint8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt8, 0)),
+        // Group-wise int4 needs K % group == 0; 64-wide activations keep the reference backend fast in CI.
+        new("linear/wint4/g64", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 24 }),
+        new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, 0), new long[] { 64, 64, 64, 24 }),
     };
+
+    private static Layer Norm(LayerContext ctx, string name, Tensor i, Tensor o)
+    {
+        var l = new RmsNorm(ctx, name, (int)i.Dim(1), i.DType, 1e-6f, i, o);
+        l.RandomizeWeight(Seed(name));
+        return l;
+    }
+
+    // Scale 1/sqrt(in) keeps chained layers at unit-scale activations.
+    private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
+        Linear.Create(ctx, name, i, o, mode, group, LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))));
 
     /// <summary>Weights depend on the layer's name only, so two engines built alike hold equal weights.</summary>
     public static uint Seed(string name)

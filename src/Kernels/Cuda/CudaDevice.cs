@@ -156,6 +156,13 @@ public sealed unsafe class CudaDevice : Device
         return ((long)free, (long)total);
     }
 
+    /// <summary>Graph instantiation takes device memory our allocator never sees; the driver's free count does.</summary>
+    public override bool TryGetFreeMemory(out long freeBytes)
+    {
+        freeBytes = MemoryInfo().Free;
+        return true;
+    }
+
     // ----- streams, events, ownership -----
 
     public override ComputeStream CreateStream()
