@@ -36,47 +36,60 @@ template <> GE_DEVICE void ge_mma16816<__half>(float* d, const unsigned* a, cons
 
 GE_DEVICE unsigned ge_pack2(unsigned short lo, unsigned short hi) { return (unsigned)lo | ((unsigned)hi << 16); }
 
-// Eight consecutive K elements of weight row n, decoded to activation bits. `zero` is used by GG_INT4_ZP.
-template <typename T, int WMODE>
-GE_DEVICE uint4 ge_load_w8(const void* w, int n, int k, int K, bool vec, float zero) {
-    unsigned short h[8];
+// Raw bytes of eight consecutive K elements of weight row n (zero past K): 16 bytes of halves, 8 of
+// int8 (x, y) or 4 of nibbles (x). Split from decoding so the next tile's loads are in flight while the
+// current tile multiplies.
+template <int WMODE>
+GE_DEVICE uint4 ge_load_w_raw(const void* w, int n, int k, int K, bool vec) {
+    uint4 r = make_uint4(0u, 0u, 0u, 0u);
     if (WMODE == GG_HALF) {
         const unsigned short* src = reinterpret_cast<const unsigned short*>(w) + (long long)n * K + k;
         if (vec && k + 8 <= K) return *reinterpret_cast<const uint4*>(src);
+        unsigned short h[8];
 #pragma unroll
         for (int j = 0; j < 8; ++j) h[j] = (k + j < K) ? src[j] : (unsigned short)0;
+        r.x = ge_pack2(h[0], h[1]); r.y = ge_pack2(h[2], h[3]);
+        r.z = ge_pack2(h[4], h[5]); r.w = ge_pack2(h[6], h[7]);
     } else if (WMODE == GG_INT8) {
-        const signed char* src = reinterpret_cast<const signed char*>(w) + (long long)n * K + k;
+        const unsigned char* src = reinterpret_cast<const unsigned char*>(w) + (long long)n * K + k;
         if (vec && k + 8 <= K) {
             uint2 v = *reinterpret_cast<const uint2*>(src);
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                int q = (int)(signed char)(((j < 4 ? v.x : v.y) >> (8 * (j & 3))) & 0xff);
-                h[j] = ge_bits_from_float<T>((float)q);
-            }
+            r.x = v.x; r.y = v.y;
         } else {
 #pragma unroll
-            for (int j = 0; j < 8; ++j) h[j] = (k + j < K) ? ge_bits_from_float<T>((float)src[j]) : (unsigned short)0;
+            for (int j = 0; j < 8; ++j)
+                if (k + j < K) { if (j < 4) r.x |= (unsigned)src[j] << (8 * j); else r.y |= (unsigned)src[j] << (8 * (j - 4)); }
         }
     } else {
         // Packed nibbles, low nibble = even k. Rows start on a byte since K is even.
         const unsigned char* row = reinterpret_cast<const unsigned char*>(w) + (long long)n * (K >> 1);
-        unsigned word = 0;
         if (vec && k + 8 <= K) {
-            word = *reinterpret_cast<const unsigned*>(row + (k >> 1));
+            r.x = *reinterpret_cast<const unsigned*>(row + (k >> 1));
         } else {
 #pragma unroll
             for (int j = 0; j < 8; j += 2)
-                if (k + j < K) word |= (unsigned)row[(k + j) >> 1] << (4 * j);
+                if (k + j < K) r.x |= (unsigned)row[(k + j) >> 1] << (4 * j);
         }
+    }
+    return r;
+}
+
+// Raw weight bytes -> eight activation-type values. Integer codes convert exactly; wi4a16 subtracts its
+// zero point first. Codes past K decode to finite values and meet zero activations.
+template <typename T, int WMODE>
+GE_DEVICE uint4 ge_decode_w8(uint4 raw, float zero) {
+    if (WMODE == GG_HALF) return raw;
+    unsigned short h[8];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            int q = (int)((word >> (4 * j)) & 15u);
-            float v;
-            if (WMODE == GG_INT4) v = (float)(q >= 8 ? q - 16 : q);
-            else v = (float)q - zero;
-            h[j] = (k + j < K) ? ge_bits_from_float<T>(v) : (unsigned short)0;
+    for (int j = 0; j < 8; ++j) {
+        float v;
+        if (WMODE == GG_INT8) {
+            v = (float)(int)(signed char)(((j < 4 ? raw.x : raw.y) >> (8 * (j & 3))) & 0xffu);
+        } else {
+            const int q = (int)((raw.x >> (4 * j)) & 15u);
+            v = (WMODE == GG_INT4) ? (float)(q >= 8 ? q - 16 : q) : (float)q - zero;
         }
+        h[j] = ge_bits_from_float<T>(v);
     }
     uint4 r;
     r.x = ge_pack2(h[0], h[1]);
@@ -84,6 +97,48 @@ GE_DEVICE uint4 ge_load_w8(const void* w, int n, int k, int K, bool vec, float z
     r.z = ge_pack2(h[4], h[5]);
     r.w = ge_pack2(h[6], h[7]);
     return r;
+}
+
+// Global -> registers for the K tile at k0 (A rows past row_end and columns past K are zero).
+template <int WMODE, int BM>
+GE_DEVICE void ge_load_tile(const unsigned short* __restrict__ A, int row_begin, int row_end,
+                            const void* __restrict__ w, const float* __restrict__ zeros,
+                            int N, int K, int group_size, int groups, int n0, int k0, bool vec,
+                            uint4 (&ra)[BM * 8 / GG_THREADS], uint4 (&rw)[GG_BN * 8 / GG_THREADS],
+                            float (&rz)[GG_BN * 8 / GG_THREADS]) {
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int i = 0; i < BM * 8 / GG_THREADS; ++i) {
+        const int chunk = tid + i * GG_THREADS;
+        const int r = chunk >> 3, k = k0 + (chunk & 7) * 8;
+        const int row = row_begin + r;
+        uint4 v = make_uint4(0u, 0u, 0u, 0u);
+        if (row < row_end) {
+            const unsigned short* src = A + (long long)row * K + k;
+            if (vec && k + 8 <= K) {
+                v = *reinterpret_cast<const uint4*>(src);
+            } else {
+                unsigned short h[8];
+#pragma unroll
+                for (int j = 0; j < 8; ++j) h[j] = (k + j < K) ? src[j] : (unsigned short)0;
+                v.x = ge_pack2(h[0], h[1]); v.y = ge_pack2(h[2], h[3]);
+                v.z = ge_pack2(h[4], h[5]); v.w = ge_pack2(h[6], h[7]);
+            }
+        }
+        ra[i] = v;
+    }
+    const int grp = k0 / group_size;
+#pragma unroll
+    for (int i = 0; i < GG_BN * 8 / GG_THREADS; ++i) {
+        const int chunk = tid + i * GG_THREADS;
+        const int n = n0 + (chunk >> 3), k = k0 + (chunk & 7) * 8;
+        rw[i] = make_uint4(0u, 0u, 0u, 0u);
+        rz[i] = 0.0f;
+        if (n < N) {
+            rw[i] = ge_load_w_raw<WMODE>(w, n, k, K, vec);
+            if (WMODE == GG_INT4_ZP) rz[i] = zeros[(long long)n * groups + grp];
+        }
+    }
 }
 
 // One BM x 64 tile: rows [row_begin, row_end) of A and C (absolute rows), columns [n0, n0 + 64).
@@ -116,43 +171,27 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 #pragma unroll
         for (int i = 0; i < 4; ++i) { acc[j][i] = 0.0f; part[j][i] = 0.0f; }
 
+    constexpr int A_CHUNKS = BM * 8 / GG_THREADS;      // 16-byte chunks of the A tile per thread
+    constexpr int W_CHUNKS = GG_BN * 8 / GG_THREADS;   // chunks of the W tile per thread
+    uint4 ra[A_CHUNKS], rw[W_CHUNKS];
+    float rz[W_CHUNKS];
+
+    ge_load_tile<WMODE, BM>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, n0, 0, vec, ra, rw, rz);
     for (int k0 = 0; k0 < K; k0 += GG_BK) {
-        // A tile: BM rows x 64 k, 8 halves per chunk.
+        // Registers -> shared (decoding the weights), then start the next tile's loads before the math.
 #pragma unroll
-        for (int i = 0; i < BM * 8 / GG_THREADS; ++i) {
+        for (int i = 0; i < A_CHUNKS; ++i) {
             const int chunk = tid + i * GG_THREADS;
-            const int r = chunk >> 3, kc = (chunk & 7) * 8;
-            const int row = row_begin + r, k = k0 + kc;
-            uint4 v = make_uint4(0u, 0u, 0u, 0u);
-            if (row < row_end) {
-                const unsigned short* src = A + (long long)row * K + k;
-                if (vec && k + 8 <= K) {
-                    v = *reinterpret_cast<const uint4*>(src);
-                } else {
-                    unsigned short h[8];
-#pragma unroll
-                    for (int j = 0; j < 8; ++j) h[j] = (k + j < K) ? src[j] : (unsigned short)0;
-                    v.x = ge_pack2(h[0], h[1]); v.y = ge_pack2(h[2], h[3]);
-                    v.z = ge_pack2(h[4], h[5]); v.w = ge_pack2(h[6], h[7]);
-                }
-            }
-            *reinterpret_cast<uint4*>(&As[r][kc]) = v;
+            *reinterpret_cast<uint4*>(&As[chunk >> 3][(chunk & 7) * 8]) = ra[i];
         }
-        // W tile: 64 rows (n) x 64 k.
-        const int grp = k0 / group_size;
 #pragma unroll
-        for (int i = 0; i < GG_BN * 8 / GG_THREADS; ++i) {
+        for (int i = 0; i < W_CHUNKS; ++i) {
             const int chunk = tid + i * GG_THREADS;
-            const int r = chunk >> 3, kc = (chunk & 7) * 8;
-            const int n = n0 + r;
-            uint4 v = make_uint4(0u, 0u, 0u, 0u);
-            if (n < N) {
-                const float zero = (WMODE == GG_INT4_ZP) ? zeros[(long long)n * groups + grp] : 0.0f;
-                v = ge_load_w8<T, WMODE>(w, n, k0 + kc, K, vec, zero);
-            }
-            *reinterpret_cast<uint4*>(&Ws[r][kc]) = v;
+            *reinterpret_cast<uint4*>(&Ws[chunk >> 3][(chunk & 7) * 8]) = ge_decode_w8<T, WMODE>(rw[i], rz[i]);
         }
         __syncthreads();
+        if (k0 + GG_BK < K) ge_load_tile<WMODE, BM>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, n0, k0 + GG_BK, vec, ra, rw, rz);
+        const int grp = k0 / group_size;
 
 #pragma unroll
         for (int kk = 0; kk < GG_BK; kk += 16) {
