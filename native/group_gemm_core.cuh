@@ -9,9 +9,9 @@
 
 #define GG_BN 64
 #define GG_THREADS 128
-// K tile BK is a template argument (64, or 128 for int4 at BM = 16 so each block keeps as many weight
-// bytes in flight as a bf16 block does). Shared rows are BK + 8 halves: 144 or 272 bytes keep 16-byte
-// stores aligned and put the 8 rows of an mma fragment load in distinct banks.
+// K tile BK is a template argument: 128 at BM = 16, where small n is memory-bound and each block should
+// keep more weight bytes in flight; 64 at BM = 64. Shared rows are BK + 8 halves: 144 or 272 bytes keep
+// 16-byte stores aligned and put the 8 rows of an mma fragment load in distinct banks.
 
 // Weight storage modes (template argument WMODE).
 #define GG_HALF 0      // [N, K] activation type

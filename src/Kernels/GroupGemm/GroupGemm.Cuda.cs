@@ -44,15 +44,15 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     }
 
     /// <summary>
-    /// K tile: 128 for int4 weights at BM = 16, so a block keeps as many weight bytes in flight as a bf16
-    /// block (int4 is a quarter of the bytes per element); 64 otherwise. A K tile must not span two scale
-    /// groups, so grouped weights need the group size to be a multiple of it.
+    /// K tile: 128 at BM = 16 (the memory-bound case: twice the weight bytes in flight per block, which
+    /// the few blocks of a small n need to approach full bandwidth), 64 at BM = 64 (registers go to the
+    /// larger accumulator tile). A K tile must not span two scale groups, so grouped weights use 128 only
+    /// when it divides the group size.
     /// </summary>
     internal static int TileK(ExpertWeightFormat f, int groupSize, int tileM)
     {
-        bool int4 = f is ExpertWeightFormat.Int4PerChannel or ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
         bool grouped = f is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
-        return int4 && tileM == 16 && (!grouped || groupSize % 128 == 0) ? 128 : 64;
+        return tileM == 16 && (!grouped || groupSize % 128 == 0) ? 128 : 64;
     }
 
     /// <summary>Upper bound on the M tiles of all experts together, from host bounds only.</summary>

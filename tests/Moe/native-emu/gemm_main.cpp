@@ -107,6 +107,8 @@ int main() {
     fails += quant(2, 5, 256, 128);
     fails += quant(3, 5, 256, 128);
     fails += run<0, 16, 64>(3, 70, 70, 0, false, 0, {3, 0, 17});       // scalar path (K % 8 != 0), N tail
+    fails += run<0, 16, 128>(3, 70, 300, 0, false, 0, {3, 0, 17});     // BK 128, K tail inside a tile
+    fails += run<1, 16, 128>(2, 72, 260, 0, true, 20, {20, 7});        // int8 BK 128 padded
     fails += run<0, 64, 64>(3, 130, 136, 0, false, 0, {70, 0, 5});     // vec path, two M tiles
     fails += run<0, 16, 64>(3, 64, 128, 0, true, 20, {3, 0, 20});      // padded
     fails += run<1, 16, 64>(2, 72, 200, 0, false, 0, {5, 9});          // int8, K tail with vec
