@@ -21,6 +21,7 @@ namespace GraphEngine.Layers;
 /// <param name="Quant">Quant mode of the expert weights (the gate and the shared experts stay bf16/fp16).</param>
 /// <param name="GroupSize">wint4: 0 = per-channel, else the group along K (128 in FastDeploy); wi4a16: 0 or 128; others 0.</param>
 /// <param name="Seed">Seed of the random weights generated on the device.</param>
+/// <param name="Nvfp4Backend">nvfp4 only: the fp4 path (QuantConfig's nvfp4_backend); only the Hopper dequant path exists.</param>
 public sealed record MoeOptions(
     int Experts,
     int TopK,
@@ -31,7 +32,8 @@ public sealed record MoeOptions(
     TokenLayout Layout = TokenLayout.PrefixSum,
     QuantMode Quant = QuantMode.None,
     int GroupSize = 0,
-    uint Seed = 1)
+    uint Seed = 1,
+    string Nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
 {
     public void Validate(string layer)
     {
@@ -127,8 +129,8 @@ public sealed class Moe : Layer
                 fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
                 fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
                 int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
-                GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound));
-                Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound));
+                GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
+                Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
                 load.Synchronize();   // the sources are freed here; quantization must have read them
             }
 

@@ -90,13 +90,20 @@ public class MoeLayerTests
     [Theory]
     [InlineData(QuantMode.W4AFp8)]
     [InlineData(QuantMode.Nvfp4)]
-    public void Low_precision_modes_come_from_elsewhere(QuantMode mode)
+    public void Low_precision_modes_need_the_layer_context_for_their_workspace(QuantMode mode)
     {
         using var device = new ReferenceDevice();
         using var sb = device.AllocateTensor(DType.BF16, new long[] { 2, 8, 128 }, out var src);
-        var e = Assert.Throws<NotSupportedException>(() =>
+        var e = Assert.Throws<ArgumentNullException>(() =>
             ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
-        Assert.Contains("low-precision", e.Message);
+        Assert.Contains(mode.Label(), e.Message);
+        using var pool = new DevicePool(device, 0);
+        using var cb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var count);
+        var ctx = new LayerContext(device, pool, 16, count.Ptr);
+        using var backend = ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16, ctx);
+        Assert.Equal(mode, backend.Mode);
+        Assert.Equal(8, backend.N);
+        Assert.Equal(128, backend.K);
     }
 
     [Fact]

@@ -36,6 +36,9 @@ internal static class GraphLayerKinds
         new("linear/wint8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt8, 0)),
         // Group-wise int4 needs K % group == 0; 64-wide activations keep the reference backend fast in CI.
         new("linear/wint4/g64", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 24 }),
+        new("moe/bf16", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.None), new long[] { 64, 64, 64, 64 }),
+        new("moe/wint4-g64", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 64 }),
+        new("moe/nvfp4", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.Nvfp4), new long[] { 64, 64, 64, 64 }),
         new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, 0), new long[] { 64, 64, 64, 24 }),
     };
 
@@ -49,6 +52,11 @@ internal static class GraphLayerKinds
     // Scale 1/sqrt(in) keeps chained layers at unit-scale activations.
     private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
         Linear.Create(ctx, name, i, o, mode, group, LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))));
+
+    // Small on purpose (the reference backend runs every captured size in CI): 6 experts, top-2, FFN 64,
+    // shared experts on, so routing, both group GEMMs, SwiGLU, combine and the shared path are all captured.
+    private static Layer Experts(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group = 0) =>
+        new Moe(ctx, name, new MoeOptions(6, 2, (int)i.Dim(1), 64, SharedFfn: 64, Quant: mode, GroupSize: group, Seed: Seed(name)), i, o);
 
     /// <summary>Weights depend on the layer's name only, so two engines built alike hold equal weights.</summary>
     public static uint Seed(string name)

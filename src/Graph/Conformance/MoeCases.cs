@@ -31,7 +31,7 @@ public static class MoeCases
             string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
             foreach (var (mode, group) in Modes)
             {
-                var shape = group > 0 || mode == QuantMode.Wi4A16 ? grouped : small;
+                var shape = group > 0 || mode is QuantMode.Wi4A16 or QuantMode.W4AFp8 or QuantMode.Nvfp4 ? grouped : small;
                 string m = ModeName(mode, group);
                 yield return Layer($"moe/layer/{m}/{l}/n=5/s=8", new Spec(shape, layout, mode, group, 5, 8));
                 yield return Layer($"moe/layer/{m}/{l}/shared/n=7/s=16", new Spec(shape, layout, mode, group, 7, 16, SharedFfn: 40));
@@ -64,7 +64,16 @@ public static class MoeCases
     private static readonly (QuantMode Mode, int Group)[] Modes =
     {
         (QuantMode.None, 0), (QuantMode.WInt8, 0), (QuantMode.WInt4, 0), (QuantMode.WInt4, 128), (QuantMode.Wi4A16, 0),
+        (QuantMode.W4AFp8, 0), (QuantMode.W4AFp8, 128), (QuantMode.Nvfp4, 0),
     };
+
+    // The oracle here runs on dequantized weights and unquantized activations. w4afp8 also quantizes the
+    // activations of both GEMMs to e4m3 per token (3 mantissa bits: up to 2^-4 relative error per value),
+    // which the layer oracle does not model, so its bound is wider; lowprec/w4afp8 checks the kernel at
+    // 1e-2 against the quantized activations themselves.
+    private static (double Bound, string Reason) ToleranceFor(QuantMode mode) => mode == QuantMode.W4AFp8
+        ? (6e-2, "e4m3 activation quantization in both GEMMs (~3e-2 RMS) not modelled by the oracle, plus bf16 roundings")
+        : (Tolerance, ToleranceReason);
 
     private static string ModeName(QuantMode m, int group) => m == QuantMode.None ? "bf16" : group > 0 ? $"{m.Label()}-g{group}" : m.Label();
 
@@ -166,7 +175,7 @@ public static class MoeCases
         var picked = new float[rows.Length * spec.Shape.Hidden];
         for (int i = 0; i < rows.Length; i++)
             Array.Copy(actual, (long)rows[i] * spec.Shape.Hidden, picked, (long)i * spec.Shape.Hidden, spec.Shape.Hidden);
-        var numeric = Checks.Close($"{rig.Layer.QuantLabel} {spec.Layout} n={spec.Tokens} ({rows.Length} tokens checked)", expected, picked, Tolerance, ToleranceReason);
+        var numeric = Checks.Close($"{rig.Layer.QuantLabel} {spec.Layout} n={spec.Tokens} ({rows.Length} tokens checked)", expected, picked, ToleranceFor(spec.Mode).Bound, ToleranceFor(spec.Mode).Reason);
         var written = Checks.True(ErrorMetrics.FirstNonFinite(actual) < 0, "every valid output element written");
         var extra = spec.ZeroGate
             ? Checks.Equal("counts with every logit tied", AllOnFirst(spec), rig.Layer.Counts.DownloadInts())

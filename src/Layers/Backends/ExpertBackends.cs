@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.W4AFp8;
 
 namespace GraphEngine.Layers.Backends;
 
@@ -15,9 +16,13 @@ public static class ExpertBackends
     /// <param name="groupSize">wint4: 0 = per-channel, else the group along K (a multiple of 64 dividing K; 128 in
     /// FastDeploy). wint8 and bf16/fp16: must be 0. wi4a16: 0 or 128.</param>
     /// <param name="layout">Token layout the backend will see (wi4a16 sizes its tile plan with it).</param>
-    /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity).</param>
+    /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity; the fp8
+    /// activation workspace of w4afp8).</param>
+    /// <param name="context">The layer's context: w4afp8 and nvfp4 rent their activation workspace from its pool.</param>
+    /// <param name="nvfp4Backend">nvfp4 only: which fp4 path (see QuantConfig); only the Hopper dequant path exists.</param>
     public static IExpertBackend Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize,
-                                        TokenLayout layout, int maxRowsBound)
+                                        TokenLayout layout, int maxRowsBound, LayerContext? context = null,
+                                        string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(loadStream);
@@ -39,12 +44,28 @@ public static class ExpertBackends
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"wi4a16 uses group size {Wi4A16GroupGemm.GroupSize}");
                 return new Wi4A16ExpertBackend(device, loadStream, source, layout, maxRowsBound);
             case QuantMode.W4AFp8:
+                // 0 means per output channel here as for wint4; the w4afp8 family spells that -1.
+                if (groupSize != 0 && groupSize != W4AFp8GroupGemm.GroupSize)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"w4afp8 scales are per channel (0) or per group of {W4AFp8GroupGemm.GroupSize}");
+                // Its fp8 activation workspace holds every row of a problem: E slabs of P rows when padded.
+                int rows = layout == TokenLayout.Padded ? checked((int)source.Dim(0) * maxRowsBound) : maxRowsBound;
+                return W4AFp8ExpertBackend.Quantize(RequireContext(mode, context, device), source, rows, groupSize == 0 ? -1 : groupSize);
             case QuantMode.Nvfp4:
-                throw new NotSupportedException(
-                    $"MoE quant mode {mode.Label()} comes from the low-precision work (its expert backend is merged by the lead), not from ExpertBackends");
+                if (groupSize != 0)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass 0");
+                return Nvfp4ExpertBackend.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
             default:
                 throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert backend (it is a dense Linear mode)");
         }
+    }
+
+    private static LayerContext RequireContext(QuantMode mode, LayerContext? context, Device device)
+    {
+        if (context is null)
+            throw new ArgumentNullException(nameof(context), $"{mode.Label()} expert weights rent their activation workspace from a layer context's pool; pass one");
+        if (!ReferenceEquals(context.Device, device))
+            throw new ArgumentException($"context is on {context.Device.Info.Name}, weights on {device.Info.Name}", nameof(context));
+        return context;
     }
 
     private static void RequirePerChannel(QuantMode mode, int groupSize)
