@@ -1,2 +1,1 @@
-// Placeholder entry point; the CLI work replaces it with run | list | check | bench.
-return 0;
+return GraphEngine.Cli.CliApp.Start(args);
