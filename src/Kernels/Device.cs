@@ -87,6 +87,17 @@ public abstract class Device : IDisposable
     /// <summary>Synchronous device-to-host copy (completes all prior work on the default stream first).</summary>
     public abstract void CopyToHost(Span<byte> dst, DevicePtr src);
 
+    /// <summary>
+    /// Free device memory as the driver reports it (cuMemGetInfo on CUDA), which also sees memory our
+    /// allocator does not, such as what graph instantiation takes. False where the backend cannot tell
+    /// (the reference backend); then only <see cref="AllocatedBytes"/> is known.
+    /// </summary>
+    public virtual bool TryGetFreeMemory(out long freeBytes)
+    {
+        freeBytes = 0;
+        return false;
+    }
+
     /// <summary>Blocks until every stream of the device is idle.</summary>
     public abstract void Synchronize();
 

@@ -1,0 +1,71 @@
+namespace GraphEngine.Graph;
+
+/// <summary>What one graph covers: a single layer (FastDeploy's block-wise graphs) or a maximal run of
+/// consecutive capturable layers (vLLM's and SGLang's piecewise graphs).</summary>
+public enum Granularity { Layer, Segment }
+
+/// <summary>
+/// The engine's graph settings, section <c>GraphEngine:BlockWiseCudaGraph</c> of the configuration
+/// (see <see cref="EngineConfiguration"/>). Build by hand in code, or bind with
+/// <see cref="EngineConfiguration.BindOptions"/> for strict parsing with errors naming the source.
+/// </summary>
+public sealed class BlockWiseGraphOptions
+{
+    /// <summary>FastDeploy's default list of padded token counts.</summary>
+    public static readonly IReadOnlyList<int> DefaultSizes = new[] { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048 };
+
+    /// <summary>When false every layer runs eagerly (reason: graphs disabled).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Padded token counts to capture; the engine sorts them and drops duplicates.</summary>
+    public IReadOnlyList<int> Sizes { get; init; } = DefaultSizes;
+
+    /// <summary>Log every prefill step's path per layer (FD_BLOCK_WISE_DEBUG).</summary>
+    public bool Debug { get; init; }
+
+    /// <summary>Layer-name patterns that stay eager; '*' matches any run of characters, case-insensitive.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = Array.Empty<string>();
+
+    public Granularity Granularity { get; init; } = Granularity.Layer;
+
+    /// <summary>The first pattern of <see cref="Exclude"/> that matches <paramref name="layerName"/>, or null.</summary>
+    public string? ExcludedBy(string layerName)
+    {
+        foreach (var p in Exclude)
+            if (Wildcard.Matches(p, layerName)) return p;
+        return null;
+    }
+
+    public override string ToString() =>
+        $"Enabled={Enabled}, Sizes=[{string.Join(",", Sizes)}], Debug={Debug}, Exclude=[{string.Join(",", Exclude)}], Granularity={Granularity}";
+}
+
+/// <summary>Glob matching with '*' only (no '?', no classes): layer names are dotted paths, not files.</summary>
+internal static class Wildcard
+{
+    public static bool Matches(string pattern, string text)
+    {
+        // Greedy matcher with one backtrack point: linear for the patterns people write.
+        int p = 0, t = 0, star = -1, mark = 0;
+        while (t < text.Length)
+        {
+            if (p < pattern.Length && pattern[p] != '*' && char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(text[t]))
+            {
+                p++; t++;
+            }
+            else if (p < pattern.Length && pattern[p] == '*')
+            {
+                star = p++;
+                mark = t;
+            }
+            else if (star >= 0)
+            {
+                p = star + 1;
+                t = ++mark;
+            }
+            else return false;
+        }
+        while (p < pattern.Length && pattern[p] == '*') p++;
+        return p == pattern.Length;
+    }
+}

@@ -1,0 +1,349 @@
+using System.Collections;
+using System.Globalization;
+using GraphEngine.Kernels;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+
+namespace GraphEngine.Graph;
+
+/// <summary>A configuration value that cannot be used; the message names the value and where it came from.</summary>
+public sealed class EngineConfigurationException : GraphEngineException
+{
+    public EngineConfigurationException(string message) : base(message) { }
+    public EngineConfigurationException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// Builds the engine's configuration and binds <see cref="BlockWiseGraphOptions"/> from it, strictly.
+/// Priority, lowest first: built-in defaults (the property initialisers of the options), the JSON file,
+/// FastDeploy's FD_ variables, GRAPHENGINE__ environment variables, command-line switches.
+/// FD_ variables sit above the file because FastDeploy users expect them to win over files; they sit
+/// below GRAPHENGINE__ and the command line because those name this engine's keys exactly and are the
+/// more deliberate, more specific setting. docs/engine.md has the table.
+/// </summary>
+public static class EngineConfiguration
+{
+    public const string Section = "GraphEngine:BlockWiseCudaGraph";
+    public const string DefaultFileName = "graphengine.json";
+    public const string EnvironmentPrefix = "GRAPHENGINE__";
+
+    public const string FdUseGraph = "FD_USE_BLOCK_WISE_CUDA_GRAPH";
+    public const string FdSizes = "FD_BLOCK_WISE_CUDA_GRAPH_SIZES";
+    public const string FdDebug = "FD_BLOCK_WISE_DEBUG";
+
+    private static readonly string[] KnownKeys = { "Enabled", "Sizes", "Debug", "Exclude", "Granularity" };
+
+    /// <summary>Short command-line switches; the long form --GraphEngine:BlockWiseCudaGraph:Key=value works too.</summary>
+    public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["--graph-enabled"] = Section + ":Enabled",
+        ["--graph-sizes"] = Section + ":Sizes",
+        ["--graph-debug"] = Section + ":Debug",
+        ["--graph-exclude"] = Section + ":Exclude",
+        ["--graph-granularity"] = Section + ":Granularity",
+    };
+
+    /// <summary>
+    /// Layers the sources. <paramref name="jsonPath"/> null reads graphengine.json from the working
+    /// directory when it exists; a given path must exist and hold JSON, else the error names it.
+    /// <paramref name="environment"/> null reads the process environment (tests inject a dictionary).
+    /// </summary>
+    public static IConfigurationRoot Build(string? jsonPath, IReadOnlyList<string> commandLineArgs, IDictionary<string, string?>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(commandLineArgs);
+        var builder = new ConfigurationBuilder();
+
+        string? file = ResolveJsonFile(jsonPath);
+        if (file is not null)
+        {
+            builder.Add(new JsonConfigurationSource
+            {
+                FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(file)!),
+                Path = Path.GetFileName(file),
+                Optional = false,
+                ReloadOnChange = false,
+            });
+        }
+
+        var env = environment ?? ProcessEnvironment();
+        builder.Add(FastDeploySource(env));
+        builder.Add(GraphEngineEnvironmentSource(env));
+        builder.AddCommandLine(commandLineArgs.ToArray(), SwitchMappings.ToDictionary(kv => kv.Key, kv => kv.Value));
+
+        try
+        {
+            return builder.Build();
+        }
+        catch (Exception e) when (file is not null && e is FormatException or InvalidDataException or System.Text.Json.JsonException
+                                  && IsJsonFailure(e))
+        {
+            throw new EngineConfigurationException($"configuration file '{file}' is not valid JSON: {Innermost(e).Message}", e);
+        }
+        catch (FormatException e)
+        {
+            throw new EngineConfigurationException($"command line: {e.Message}", e);
+        }
+    }
+
+    private static string? ResolveJsonFile(string? jsonPath)
+    {
+        if (jsonPath is null)
+        {
+            string dflt = Path.Combine(Directory.GetCurrentDirectory(), DefaultFileName);
+            return File.Exists(dflt) ? dflt : null;
+        }
+        if (string.IsNullOrWhiteSpace(jsonPath))
+            throw new EngineConfigurationException("configuration file path is empty");
+        string full = Path.GetFullPath(jsonPath);
+        if (!File.Exists(full))
+            throw new EngineConfigurationException($"configuration file '{jsonPath}' does not exist (looked for {full})");
+        return full;
+    }
+
+    private static bool IsJsonFailure(Exception e)
+    {
+        // The JSON provider wraps its parse error; the command-line provider throws a bare FormatException.
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is System.Text.Json.JsonException || x.StackTrace?.Contains("Json", StringComparison.Ordinal) == true)
+                return true;
+        return e is InvalidDataException;
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+
+    private static Dictionary<string, string?> ProcessEnvironment()
+    {
+        var d = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
+            d[(string)e.Key] = e.Value as string;
+        return d;
+    }
+
+    private static OriginConfigurationSource FastDeploySource(IDictionary<string, string?> env)
+    {
+        var src = new OriginConfigurationSource("FastDeploy variables");
+        if (env.TryGetValue(FdUseGraph, out var use) && use is not null)
+            src.Set(Section + ":Enabled", use, $"environment variable {FdUseGraph}", zeroOrOne: true);
+        if (env.TryGetValue(FdSizes, out var sizes) && sizes is not null)
+            src.Set(Section + ":Sizes", sizes, $"environment variable {FdSizes}", zeroOrOne: false);
+        if (env.TryGetValue(FdDebug, out var dbg) && dbg is not null)
+            src.Set(Section + ":Debug", dbg, $"environment variable {FdDebug}", zeroOrOne: true);
+        return src;
+    }
+
+    private static OriginConfigurationSource GraphEngineEnvironmentSource(IDictionary<string, string?> env)
+    {
+        var src = new OriginConfigurationSource("GRAPHENGINE__ variables");
+        foreach (var (name, value) in env)
+        {
+            if (value is null || !name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)) continue;
+            // GRAPHENGINE__BlockWiseCudaGraph__Sizes -> GraphEngine:BlockWiseCudaGraph:Sizes (keys are case-insensitive).
+            string key = name.Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal);
+            src.Set(key, value, $"environment variable {name}", zeroOrOne: false);
+        }
+        return src;
+    }
+
+    // ------------------------------------------------------------------ binding
+
+    /// <summary>
+    /// Reads section <see cref="Section"/> strictly: unknown keys, bad booleans, bad granularity and every
+    /// bad size entry fail with an <see cref="EngineConfigurationException"/> naming the entry and the key
+    /// or variable it came from. Sizes are trimmed, deduplicated and sorted.
+    /// </summary>
+    public static BlockWiseGraphOptions BindOptions(IConfiguration config, int maxTokens)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be >= 1");
+
+        foreach (var child in config.GetSection(Section).GetChildren())
+            if (!KnownKeys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                throw new EngineConfigurationException(
+                    $"unknown setting '{child.Key}' in {Describe(config, child.Path)}; known: {string.Join(", ", KnownKeys)}");
+
+        var dflt = new BlockWiseGraphOptions();
+        bool enabled = ReadBool(config, "Enabled") ?? dflt.Enabled;
+        bool debug = ReadBool(config, "Debug") ?? dflt.Debug;
+        var granularity = ReadGranularity(config) ?? dflt.Granularity;
+        var sizes = ReadList(config, "Sizes") is { } s ? ParseSizes(s, maxTokens) : dflt.Sizes.Where(x => x <= maxTokens).ToArray();
+        var exclude = ReadList(config, "Exclude") is { } e ? ParseExclude(e) : dflt.Exclude;
+        return new BlockWiseGraphOptions { Enabled = enabled, Debug = debug, Granularity = granularity, Sizes = sizes, Exclude = exclude };
+    }
+
+    /// <summary>One raw setting: its text and where it came from (for error messages).</summary>
+    private readonly record struct Raw(string Text, string Origin, string Key, bool ZeroOrOne);
+
+    private static bool? ReadBool(IConfiguration config, string name)
+    {
+        if (Find(config, name) is not { } raw) return null;
+        string t = raw.Text.Trim();
+        if (t == "1") return true;
+        if (t == "0") return false;
+        if (!raw.ZeroOrOne)
+        {
+            if (t.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
+            if (t.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
+        }
+        string accepted = raw.ZeroOrOne ? "0 or 1" : "true, false, 1 or 0";
+        throw new EngineConfigurationException($"invalid value '{raw.Text}' for {name} in {raw.Origin}: expected {accepted}");
+    }
+
+    private static Granularity? ReadGranularity(IConfiguration config)
+    {
+        if (Find(config, "Granularity") is not { } raw) return null;
+        string t = raw.Text.Trim();
+        foreach (var g in Enum.GetValues<Granularity>())
+            if (t.Equals(g.ToString(), StringComparison.OrdinalIgnoreCase)) return g;
+        throw new EngineConfigurationException($"invalid value '{raw.Text}' for Granularity in {raw.Origin}: expected Layer or Segment");
+    }
+
+    /// <summary>A list setting is either one comma-separated string or an array (Key:0, Key:1, ...),
+    /// taken whole from the highest-priority source that sets it so arrays never merge across sources.</summary>
+    private static List<Raw>? ReadList(IConfiguration config, string name)
+    {
+        string key = Section + ":" + name;
+        if (config is IConfigurationRoot root)
+        {
+            foreach (var p in root.Providers.Reverse())
+            {
+                bool hasValue = p.TryGet(key, out string? value) && value is not null;
+                var children = p.GetChildKeys(Enumerable.Empty<string>(), key).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                if (hasValue) return SplitCommas(new Raw(value!, Origin(p, key), key, false));
+                if (children.Count > 0)
+                {
+                    var items = new List<Raw>();
+                    foreach (var c in children.OrderBy(c => c, ConfigurationKeyComparer.Instance))
+                    {
+                        string ck = key + ":" + c;
+                        p.TryGet(ck, out string? cv);
+                        items.Add(new Raw(cv ?? "", Origin(p, ck), ck, false));
+                    }
+                    return items;
+                }
+                if (p.TryGet(key, out _)) return new List<Raw>();   // an empty JSON array
+            }
+            return null;
+        }
+        var section = config.GetSection(key);
+        if (section.Value is { } v) return SplitCommas(new Raw(v, $"configuration key {key}", key, false));
+        var kids = section.GetChildren().ToList();
+        if (kids.Count == 0) return null;
+        return kids.Select(k => new Raw(k.Value ?? "", $"configuration key {k.Path}", k.Path, false)).ToList();
+    }
+
+    private static List<Raw> SplitCommas(Raw whole)
+    {
+        var parts = whole.Text.Split(',');
+        var list = new List<Raw>(parts.Length);
+        for (int i = 0; i < parts.Length; i++)
+            list.Add(whole with { Text = parts[i], Origin = parts.Length > 1 ? $"{whole.Origin} (entry {i + 1} of \"{whole.Text}\")" : whole.Origin });
+        return list;
+    }
+
+    private static int[] ParseSizes(List<Raw> entries, int maxTokens)
+    {
+        if (entries.Count == 0 || (entries.Count == 1 && entries[0].Text.Trim().Length == 0))
+            throw new EngineConfigurationException(
+                $"Sizes is empty in {(entries.Count > 0 ? entries[0].Origin : "the configuration")}: list at least one token count, or set Enabled to false");
+        var set = new SortedSet<int>();
+        foreach (var e in entries)
+        {
+            string t = e.Text.Trim();
+            if (t.Length == 0)
+                throw new EngineConfigurationException($"empty graph size entry in {e.Origin}: sizes are separated by single commas");
+            if (t.StartsWith('-') && t.Length > 1 && t[1..].All(char.IsAsciiDigit))
+                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is negative: sizes must be >= 1");
+            if (!t.All(char.IsAsciiDigit))
+            {
+                string hint = t.Any(c => c is ';' or ' ' or ':' or '|' or '/' or '\t')
+                    ? " (separate sizes with commas only)" : "";
+                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is not a whole number{hint}");
+            }
+            if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long v) || v > maxTokens)
+                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is above the engine's MaxTokens {maxTokens}");
+            if (v == 0)
+                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is zero: sizes must be >= 1");
+            set.Add((int)v);
+        }
+        return set.ToArray();
+    }
+
+    private static string[] ParseExclude(List<Raw> entries)
+    {
+        var list = new List<string>();
+        if (entries.Count == 1 && entries[0].Text.Trim().Length == 0) return Array.Empty<string>();
+        foreach (var e in entries)
+        {
+            string t = e.Text.Trim();
+            if (t.Length == 0)
+                throw new EngineConfigurationException($"empty Exclude pattern in {e.Origin}: patterns are separated by single commas");
+            if (!list.Contains(t, StringComparer.OrdinalIgnoreCase)) list.Add(t);
+        }
+        return list.ToArray();
+    }
+
+    private static Raw? Find(IConfiguration config, string name)
+    {
+        string key = Section + ":" + name;
+        if (config is IConfigurationRoot root)
+        {
+            foreach (var p in root.Providers.Reverse())
+                if (p.TryGet(key, out string? v) && v is not null)
+                    return new Raw(v, Origin(p, key), key, p is OriginConfigurationProvider op && op.IsZeroOrOne(key));
+            return null;
+        }
+        return config[key] is { } value ? new Raw(value, $"configuration key {key}", key, false) : null;
+    }
+
+    private static string Describe(IConfiguration config, string key)
+    {
+        if (config is IConfigurationRoot root)
+            foreach (var p in root.Providers.Reverse())
+                if (p.TryGet(key, out _) || p.GetChildKeys(Enumerable.Empty<string>(), key).Any())
+                    return Origin(p, key);
+        return $"configuration key {key}";
+    }
+
+    private static string Origin(IConfigurationProvider p, string key) => p switch
+    {
+        OriginConfigurationProvider o => o.OriginOf(key),
+        JsonConfigurationProvider j => $"key {key} of {JsonPath(j)}",
+        CommandLineConfigurationProvider => $"command-line switch for {key}",
+        _ => $"configuration key {key}",
+    };
+
+    private static string JsonPath(JsonConfigurationProvider j) =>
+        j.Source.FileProvider is PhysicalFileProvider pf ? Path.Combine(pf.Root, j.Source.Path ?? "") : j.Source.Path ?? "JSON file";
+}
+
+/// <summary>In-memory settings that remember where each value came from (which variable).</summary>
+internal sealed class OriginConfigurationSource : IConfigurationSource
+{
+    public OriginConfigurationSource(string name) => Name = name;
+    public string Name { get; }
+    internal Dictionary<string, (string Value, string Origin, bool ZeroOrOne)> Entries { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public void Set(string key, string value, string origin, bool zeroOrOne) => Entries[key] = (value, origin, zeroOrOne);
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => new OriginConfigurationProvider(this);
+}
+
+internal sealed class OriginConfigurationProvider : ConfigurationProvider
+{
+    private readonly OriginConfigurationSource _source;
+    public OriginConfigurationProvider(OriginConfigurationSource source) => _source = source;
+
+    public override void Load()
+    {
+        foreach (var (k, e) in _source.Entries) Data[k] = e.Value;
+    }
+
+    public string OriginOf(string key) => _source.Entries.TryGetValue(key, out var e) ? e.Origin : $"{_source.Name} ({key})";
+    public bool IsZeroOrOne(string key) => _source.Entries.TryGetValue(key, out var e) && e.ZeroOrOne;
+    public override string ToString() => _source.Name;
+}

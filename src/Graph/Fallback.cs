@@ -1,0 +1,39 @@
+namespace GraphEngine.Graph;
+
+/// <summary>Why a layer (or one step of it) ran eagerly instead of replaying a graph.</summary>
+public enum FallbackKind
+{
+    /// <summary>No fallback: the layer replays graphs.</summary>
+    None,
+    /// <summary>Graphs are turned off (Enabled = false, FD_USE_BLOCK_WISE_CUDA_GRAPH=0).</summary>
+    GraphsDisabled,
+    /// <summary>The step's token count is above the largest captured size (per step, not per layer).</summary>
+    AboveLargestSize,
+    /// <summary>An Exclude pattern matches the layer's name.</summary>
+    Excluded,
+    /// <summary>The layer declares itself not capturable (its quant mode, e.g. wi4a16).</summary>
+    NotCapturable,
+    /// <summary>Capturing the layer threw; the capture was aborted and the error kept.</summary>
+    CaptureFailed,
+    /// <summary>Capture() has not run since the layer was added (or since the last Recapture failed part-way).</summary>
+    NotCaptured,
+    /// <summary>Segment granularity: Forward(layer, n) on a layer that shares its segment's graph with others runs eagerly.</summary>
+    SegmentMember,
+}
+
+/// <summary>A fallback and its human text (the pattern, the layer's own reason, the error message).</summary>
+public readonly record struct FallbackReason(FallbackKind Kind, string Text)
+{
+    public static FallbackReason Disabled() => new(FallbackKind.GraphsDisabled, "graphs disabled by configuration");
+    public static FallbackReason AboveLargest(int n, int largest) =>
+        new(FallbackKind.AboveLargestSize, $"n={n} is above the largest captured size {largest}");
+    public static FallbackReason ExcludedBy(string pattern) => new(FallbackKind.Excluded, $"excluded by config pattern '{pattern}'");
+    public static FallbackReason NotCapturable(string? reason) =>
+        new(FallbackKind.NotCapturable, $"quant mode not capturable: {reason ?? "the layer declares itself not capturable"}");
+    public static FallbackReason CaptureFailed(string error) => new(FallbackKind.CaptureFailed, $"capture failed: {error}");
+    public static FallbackReason NotCaptured() => new(FallbackKind.NotCaptured, "not captured yet: call Capture()");
+    public static FallbackReason SegmentMember(string segment) =>
+        new(FallbackKind.SegmentMember, $"segment granularity: Forward(layer) cannot replay part of segment {segment}");
+
+    public override string ToString() => Text;
+}
