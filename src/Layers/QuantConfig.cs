@@ -1,0 +1,256 @@
+using System.Text.Json;
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Layers;
+
+/// <summary>A quantization setting that cannot be parsed, is not allowed where it was used, or cannot run on the device.</summary>
+public sealed class QuantConfigException : GraphEngineException
+{
+    public QuantConfigException(string message) : base(message) { }
+    public QuantConfigException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// FastDeploy's quantization setting, resolved into the mode of dense (Linear) layers and the mode of
+/// MoE expert layers. Accepted forms (docs/quantization.md):
+/// <list type="bullet">
+/// <item>a plain mode name: "wint8", "wint4", "block_wise_fp8", "w4afp8", "wi4a16", "nvfp4" / "modelopt_fp4",
+/// "none" / "bf16" / "fp16";</item>
+/// <item>a JSON object, either {"quantization": "&lt;plain mode&gt;"} or FastDeploy's mix_quant:
+/// {"quantization":"mix_quant","dense_quant_type":"block_wise_fp8","is_moe_quantized":true,"moe_quant_type":"modelopt_fp4"},
+/// optionally with "group_size" (-1 = per channel, or 128) and "nvfp4_backend".</item>
+/// </list>
+/// Decisions: wint8 and wint4 apply to both kinds of layer. A MoE-only mode (w4afp8, wi4a16, nvfp4)
+/// given as the plain mode quantizes the MoE layers and leaves dense layers unquantized (FastDeploy's
+/// behaviour for these methods, which only implement the MoE path); it is an error when the model has
+/// no MoE layers, and always an error as "dense_quant_type". block_wise_fp8 as the plain mode applies to
+/// dense layers only: this engine has no block-fp8 MoE kernel, so MoE layers stay unquantized (use
+/// mix_quant to pick a MoE type).
+/// </summary>
+public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? DenseGroupSize, int? MoeGroupSize, string Nvfp4Backend)
+{
+    public static readonly QuantConfig Unquantized = new(QuantMode.None, QuantMode.None, null, null, DefaultNvfp4Backend);
+
+    /// <summary>The only nvfp4 path this engine has: fp4 dequantized to bf16 in registers, bf16 MMA.</summary>
+    public const string DefaultNvfp4Backend = "dequant";
+
+    /// <summary>Backends FastDeploy knows for nvfp4 that need SM100 fp4 tensor cores; refused with a message.</summary>
+    public static readonly IReadOnlyList<string> NativeNvfp4Backends = new[] { "native", "flashinfer-cutlass", "flashinfer-cutedsl", "flashinfer-trtllm" };
+
+    public static readonly IReadOnlyList<QuantMode> MoeOnlyModes = new[] { QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
+
+    /// <summary>Modes a dense layer accepts.</summary>
+    public static readonly IReadOnlyList<QuantMode> DenseModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.BlockWiseFp8 };
+
+    /// <summary>Modes a MoE layer accepts as "moe_quant_type".</summary>
+    public static readonly IReadOnlyList<QuantMode> MoeModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
+
+    private static readonly string[] JsonKeys = { "quantization", "dense_quant_type", "is_moe_quantized", "moe_quant_type", "group_size", "nvfp4_backend" };
+
+    public bool IsMixed => DenseMode != MoeMode;
+
+    /// <summary>For the listing: "wint4/g128", or "mix_quant(dense=block_wise_fp8, moe=nvfp4)".</summary>
+    public string Label => IsMixed
+        ? $"mix_quant(dense={ModeLabel(DenseMode, DenseGroupSize)}, moe={ModeLabel(MoeMode, MoeGroupSize)})"
+        : ModeLabel(DenseMode, DenseGroupSize);
+
+    public string DenseLabel => ModeLabel(DenseMode, DenseGroupSize);
+    public string MoeLabel => ModeLabel(MoeMode, MoeGroupSize);
+
+    private static string ModeLabel(QuantMode m, int? group) => group switch
+    {
+        null => m.Label(),
+        -1 => $"{m.Label()}/channel",
+        _ => $"{m.Label()}/g{group}",
+    };
+
+    /// <summary>
+    /// Parses a plain mode name or a JSON object. <paramref name="source"/> names where the text came
+    /// from (a config key, a file) and appears in every error. <paramref name="modelHasMoe"/> false makes a
+    /// MoE-only plain mode an error, since it would leave the model silently unquantized.
+    /// </summary>
+    public static QuantConfig Parse(string? text, string source, bool modelHasMoe = true)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return Unquantized;
+        text = text.Trim();
+        var config = text.StartsWith('{') ? ParseJson(text, source) : ParsePlain(text, source, null);
+        if (!modelHasMoe && config.DenseMode == QuantMode.None && MoeOnlyModes.Contains(config.MoeMode))
+            throw new QuantConfigException(
+                $"quantization '{config.MoeMode.Label()}' (from {source}) is a MoE-only quant type and the model has no MoE layers; " +
+                $"dense layers accept: {Names(DenseModes)}");
+        return config;
+    }
+
+    private static QuantConfig ParsePlain(string name, string source, int? groupSize)
+    {
+        if (string.Equals(name, "mix_quant", StringComparison.OrdinalIgnoreCase))
+            throw new QuantConfigException(
+                $"quantization 'mix_quant' (from {source}) needs the JSON form with dense_quant_type and moe_quant_type, " +
+                "e.g. {\"quantization\":\"mix_quant\",\"dense_quant_type\":\"block_wise_fp8\",\"is_moe_quantized\":true,\"moe_quant_type\":\"w4afp8\"}");
+        var mode = ParseMode(name, source, "quantization", AllNames);
+        return mode switch
+        {
+            QuantMode.None => Unquantized,
+            QuantMode.WInt8 or QuantMode.WInt4 => new(mode, mode, CheckGroup(mode, groupSize, source), CheckGroup(mode, groupSize, source), DefaultNvfp4Backend),
+            QuantMode.BlockWiseFp8 => new(mode, QuantMode.None, null, null, DefaultNvfp4Backend),
+            _ => new(QuantMode.None, mode, null, CheckGroup(mode, groupSize, source), DefaultNvfp4Backend),
+        };
+    }
+
+    private static QuantConfig ParseJson(string text, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            throw new QuantConfigException($"quantization (from {source}) is not valid JSON: {e.Message} in '{text}'", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new QuantConfigException($"quantization (from {source}) must be a mode name or a JSON object, got '{text}'");
+            foreach (var p in root.EnumerateObject())
+                if (!JsonKeys.Contains(p.Name))
+                    throw new QuantConfigException($"unknown quantization key '{p.Name}' (from {source}); accepted keys: {string.Join(", ", JsonKeys)}");
+
+            string quantization = GetString(root, "quantization", source)
+                ?? throw new QuantConfigException($"quantization JSON (from {source}) has no \"quantization\" key: '{text}'");
+            int? groupSize = GetGroupSize(root, source);
+            string backend = GetString(root, "nvfp4_backend", source) ?? DefaultNvfp4Backend;
+            CheckNvfp4Backend(backend, source);
+
+            QuantConfig config;
+            if (!string.Equals(quantization, "mix_quant", StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var key in new[] { "dense_quant_type", "moe_quant_type", "is_moe_quantized" })
+                    if (root.TryGetProperty(key, out _))
+                        throw new QuantConfigException($"quantization key '{key}' (from {source}) only applies to \"mix_quant\", not to '{quantization}'");
+                config = ParsePlain(quantization, source, groupSize);
+            }
+            else
+            {
+                string denseName = GetString(root, "dense_quant_type", source) ?? "none";
+                var dense = ParseMode(denseName, source, "dense_quant_type", DenseNames);
+                if (!DenseModes.Contains(dense))
+                    throw new QuantConfigException(
+                        $"dense_quant_type '{denseName}' (from {source}) is a MoE-only quant type; dense layers accept: {Names(DenseModes)}");
+
+                bool moeQuantized = true;
+                if (root.TryGetProperty("is_moe_quantized", out var flag))
+                {
+                    if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                        throw new QuantConfigException($"is_moe_quantized (from {source}) must be true or false, got {flag.GetRawText()}");
+                    moeQuantized = flag.GetBoolean();
+                }
+                string? moeName = GetString(root, "moe_quant_type", source);
+                var moe = QuantMode.None;
+                if (moeQuantized)
+                {
+                    if (moeName is null)
+                        throw new QuantConfigException($"mix_quant (from {source}) has is_moe_quantized true but no moe_quant_type; accepted: {Names(MoeModes)}");
+                    moe = ParseMode(moeName, source, "moe_quant_type", MoeNames);
+                    if (!MoeModes.Contains(moe))
+                        throw new QuantConfigException(
+                            $"moe_quant_type '{moeName}' (from {source}) has no MoE kernel in this engine; accepted: {Names(MoeModes)}");
+                }
+                config = new QuantConfig(dense, moe,
+                    dense is QuantMode.WInt4 or QuantMode.WInt8 ? CheckGroup(dense, groupSize, source) : null,
+                    moe == QuantMode.None ? null : CheckGroup(moe, groupSize, source), DefaultNvfp4Backend);
+            }
+            return config with { Nvfp4Backend = backend };
+        }
+    }
+
+    private static string? GetString(JsonElement root, string key, string source)
+    {
+        if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.String)
+            throw new QuantConfigException($"quantization key '{key}' (from {source}) must be a string, got {v.GetRawText()}");
+        return v.GetString()!.Trim();
+    }
+
+    private static int? GetGroupSize(JsonElement root, string source)
+    {
+        if (!root.TryGetProperty("group_size", out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int g))
+            throw new QuantConfigException($"group_size (from {source}) must be an integer, got {v.GetRawText()}");
+        return g;
+    }
+
+    /// <summary>wint4 / wint8 / w4afp8 take per-channel (-1) or 128-wide groups; the other modes fix their own grouping.</summary>
+    private static int? CheckGroup(QuantMode mode, int? group, string source)
+    {
+        if (group is null) return null;
+        if (mode is QuantMode.WInt4 or QuantMode.WInt8 or QuantMode.W4AFp8)
+        {
+            if (group is -1 or 128) return group;
+            throw new QuantConfigException($"group_size {group} (from {source}) is not supported for {mode.Label()}; accepted: -1 (per channel), 128");
+        }
+        string fixedGroup = mode switch
+        {
+            QuantMode.Wi4A16 => "128",
+            QuantMode.Nvfp4 => "16 (fp4 block scales)",
+            _ => "its own fixed grouping",
+        };
+        if (mode == QuantMode.Wi4A16 && group == 128) return 128;
+        if (mode == QuantMode.Nvfp4 && group == 16) return 16;
+        throw new QuantConfigException($"group_size {group} (from {source}) does not apply to {mode.Label()}, which uses {fixedGroup}");
+    }
+
+    private static void CheckNvfp4Backend(string backend, string source)
+    {
+        if (string.Equals(backend, DefaultNvfp4Backend, StringComparison.OrdinalIgnoreCase)) return;
+        if (NativeNvfp4Backends.Contains(backend, StringComparer.OrdinalIgnoreCase))
+            throw new QuantConfigException(
+                $"nvfp4_backend '{backend}' (from {source}) needs native SM100 fp4 tensor cores (tcgen05), which this engine does not implement; " +
+                $"accepted: {DefaultNvfp4Backend} (fp4 dequantized to bf16 in registers, bf16 MMA)");
+        throw new QuantConfigException($"unknown nvfp4_backend '{backend}' (from {source}); accepted: {DefaultNvfp4Backend}");
+    }
+
+    private static readonly string[] AllNames = QuantModes.ByName.Keys.Append("mix_quant").ToArray();
+    private static string[] DenseNames => QuantModes.ByName.Where(kv => DenseModes.Contains(kv.Value)).Select(kv => kv.Key).ToArray();
+    private static string[] MoeNames => QuantModes.ByName.Where(kv => MoeModes.Contains(kv.Value)).Select(kv => kv.Key).ToArray();
+
+    private static QuantMode ParseMode(string name, string source, string key, string[] accepted)
+    {
+        if (QuantModes.ByName.TryGetValue(name, out var m)) return m;
+        throw new QuantConfigException($"unknown {key} '{name}' (from {source}); accepted: {string.Join(", ", accepted)}");
+    }
+
+    private static string Names(IEnumerable<QuantMode> modes) =>
+        string.Join(", ", QuantModes.ByName.Where(kv => modes.Contains(kv.Value)).Select(kv => kv.Key));
+
+    /// <summary>Throws when a mode of this config cannot run on <paramref name="device"/>; the reference backend runs everything.</summary>
+    public void EnsureSupported(DeviceInfo device)
+    {
+        EnsureSupported(DenseMode, device);
+        EnsureSupported(MoeMode, device);
+    }
+
+    /// <summary>
+    /// fp8 modes (block_wise_fp8, w4afp8) need fp8 tensor cores: compute capability 8.9 or newer.
+    /// nvfp4 runs through bf16 mma.sync (8.0 or newer), on Hopper and on newer GPUs alike.
+    /// </summary>
+    public static void EnsureSupported(QuantMode mode, DeviceInfo device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device.Backend == BackendKind.Reference) return;
+        int cc = device.ComputeMajor * 10 + device.ComputeMinor;
+        int need = Need(mode);
+        if (cc < need)
+            throw new QuantConfigException(
+                $"quant mode '{mode.Label()}' needs compute capability >= {need / 10}.{need % 10}, but {device.Name} is {device.Architecture}; " +
+                $"modes this GPU runs: {string.Join(", ", Enum.GetValues<QuantMode>().Where(m => Need(m) <= cc).Select(m => m.Label()))}");
+    }
+
+    private static int Need(QuantMode m) => m switch
+    {
+        QuantMode.BlockWiseFp8 or QuantMode.W4AFp8 => 89,
+        QuantMode.Nvfp4 or QuantMode.Wi4A16 => 80,
+        _ => 0,
+    };
+}
