@@ -1,0 +1,82 @@
+// The data movement around the expert GEMMs: scatter tokens into expert-sorted rows, SwiGLU between
+// the two group GEMMs, and the weighted combine back to token order (plus the shared experts).
+#include "common.cuh"
+
+// Row-validity modes shared by SwiGLU: which permuted rows hold real data this step.
+#define GE_ROWS_DENSE 0     // rows < *n_tokens (shared experts)
+#define GE_ROWS_PREFIX 1    // rows < offsets[experts] (prefix-sum layout)
+#define GE_ROWS_PADDED 2    // row % P < counts[row / P] (padded layout)
+
+// Copies `count` 16-bit elements; 16-byte vectors when the row length allows.
+GE_DEVICE void ge_copy_row16(unsigned short* dst, const unsigned short* src, int count) {
+    if ((count & 7) == 0) {
+        const uint4* s = reinterpret_cast<const uint4*>(src);
+        uint4* d = reinterpret_cast<uint4*>(dst);
+        for (int i = threadIdx.x; i < (count >> 3); i += blockDim.x) d[i] = s[i];
+    } else {
+        for (int i = threadIdx.x; i < count; i += blockDim.x) dst[i] = src[i];
+    }
+}
+
+// One block per assignment (token t, slot s): copy x[t] to the row routing gave it.
+extern "C" __global__ void moe_scatter(const unsigned short* __restrict__ x, // [rows, hidden] bf16/fp16 bits
+                                       const int* __restrict__ inverse,      // [rows * top_k]
+                                       unsigned short* __restrict__ a,       // [permuted rows, hidden]
+                                       const int* n_tokens, int rows, int top_k, int hidden) {
+    const int asg = blockIdx.x;
+    const int t = asg / top_k;
+    if (t >= ge_valid_rows(n_tokens, rows)) return;
+    const int dst = inverse[asg];
+    if (dst < 0) return;
+    ge_copy_row16(a + (long long)dst * hidden, x + (long long)t * hidden, hidden);
+}
+
+// out = silu(gate) * up in fp32, rounded once. h holds gate in columns [0, F) and up in [F, 2F).
+template <typename T>
+__global__ void moe_swiglu(const T* __restrict__ h,    // [rows, 2 * ffn]
+                           T* __restrict__ out,        // [rows, ffn]
+                           const int* __restrict__ valid_info, // PREFIX: offsets [E + 1]; PADDED: counts [E]
+                           const int* n_tokens, int rows, int ffn, int mode, int experts, int slots) {
+    const int r = blockIdx.x;
+    if (r >= rows) return;
+    bool valid;
+    if (mode == GE_ROWS_PREFIX) valid = r < valid_info[experts];
+    else if (mode == GE_ROWS_PADDED) valid = (r % slots) < valid_info[r / slots];
+    else valid = r < ge_valid_rows(n_tokens, rows);
+    if (!valid) return;
+    const T* gate = h + (long long)r * 2 * ffn;
+    const T* up = gate + ffn;
+    T* o = out + (long long)r * ffn;
+    for (int c = threadIdx.x; c < ffn; c += blockDim.x) {
+        float g = ge_to_float(gate[c]);
+        float silu = g / (1.0f + expf(-g));
+        o[c] = ge_from_float<T>(silu * ge_to_float(up[c]));
+    }
+}
+
+// One block per token: out[t] = sum over slots (in slot order, fp32) of weight * y[row of (t, slot)]
+// (+ shared[t]), rounded once. Padded tokens get zeros so the output is fully defined.
+template <typename T>
+__global__ void moe_combine(const T* __restrict__ y,        // [permuted rows, hidden]
+                            const int* __restrict__ inverse, // [rows * top_k]
+                            const float* __restrict__ weights, // [rows, top_k]
+                            const T* __restrict__ shared,   // [rows, hidden] or null
+                            T* __restrict__ out,            // [rows, hidden]
+                            const int* n_tokens, int rows, int top_k, int hidden) {
+    const int t = blockIdx.x;
+    if (t >= rows) return;
+    T* o = out + (long long)t * hidden;
+    if (t >= ge_valid_rows(n_tokens, rows)) {
+        for (int c = threadIdx.x; c < hidden; c += blockDim.x) o[c] = ge_from_float<T>(0.0f);
+        return;
+    }
+    const int* inv = inverse + (long long)t * top_k;
+    const float* w = weights + (long long)t * top_k;
+    for (int c = threadIdx.x; c < hidden; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int s = 0; s < top_k; ++s)
+            acc = __fmaf_rn(w[s], ge_to_float(y[(long long)inv[s] * hidden + c]), acc);
+        if (shared) acc = __fadd_rn(acc, ge_to_float(shared[(long long)t * hidden + c]));
+        o[c] = ge_from_float<T>(acc);
+    }
+}

@@ -1,0 +1,135 @@
+// MoE routing: top-k softmax over the gate logits, then per-expert counts, prefix sums and the
+// (stable) permutation of assignments into expert-sorted rows. No host involvement anywhere, so the
+// whole routing is capturable; rows at or past *n_tokens never reach an expert.
+#include "common.cuh"
+
+#define GE_NONE 0x7fffffff
+
+// (v, e) beats (bv, be): larger value wins, equal values go to the lower expert index; "no expert"
+// (GE_NONE) never wins. The host rule in MoeRoutingHost.TopK is the same.
+GE_DEVICE bool ge_route_better(float v, int e, float bv, int be) {
+    if (e == GE_NONE) return false;
+    if (be == GE_NONE) return true;
+    return v > bv || (v == bv && e < be);
+}
+
+// One warp per token; lane l holds experts l, l + 32, ... (E <= 1024, so a 32-bit "taken" mask per lane).
+template <typename T>
+__global__ void moe_topk_softmax(const T* __restrict__ logits, // [rows, experts]
+                                 int* __restrict__ ids,          // [rows, top_k]
+                                 float* __restrict__ weights,    // [rows, top_k]
+                                 const int* n_tokens, int rows, int experts, int top_k, int renormalize) {
+    const int lane = threadIdx.x & 31;
+    const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (t >= rows) return;
+    int* out_ids = ids + (long long)t * top_k;
+    float* out_w = weights + (long long)t * top_k;
+    if (t >= ge_valid_rows(n_tokens, rows)) {
+        for (int s = lane; s < top_k; s += 32) { out_ids[s] = -1; out_w[s] = 0.0f; }
+        return;
+    }
+    const T* row = logits + (long long)t * experts;
+
+    float mx = __int_as_float(0xff800000);  // -inf
+    for (int e = lane; e < experts; e += 32) mx = fmaxf(mx, ge_to_float(row[e]));
+    mx = ge_warp_max(mx);
+    float sum = 0.0f;
+    for (int e = lane; e < experts; e += 32) sum += expf(ge_to_float(row[e]) - mx);
+    sum = ge_warp_sum(sum);
+
+    unsigned taken = 0u;
+    float chosen = 0.0f;
+    for (int s = 0; s < top_k; ++s) {
+        float bv = __int_as_float(0xff800000);
+        int be = GE_NONE;
+        int j = 0;
+        for (int e = lane; e < experts; e += 32, ++j) {
+            if (taken & (1u << j)) continue;
+            float v = ge_to_float(row[e]);
+            if (be == GE_NONE || v > bv) { bv = v; be = e; }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oe = __shfl_xor_sync(0xffffffffu, be, o);
+            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; }
+        }
+        if ((be & 31) == lane) taken |= 1u << (be >> 5);
+        float w = expf(bv - mx) / sum;
+        chosen += w;
+        if (lane == 0) { out_ids[s] = be; out_w[s] = w; }
+    }
+    if (renormalize) {
+        __syncwarp();
+        for (int s = lane; s < top_k; s += 32) out_w[s] = out_w[s] / chosen;
+    }
+}
+
+// Block-wide sum of an int; every thread gets the total. `scratch` holds 32 ints.
+GE_DEVICE int ge_block_sum_int(int v, int* scratch) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    int total = 0;
+    for (int w = 0; w < warps; ++w) total += scratch[w];
+    return total;
+}
+
+// One block per expert. Pass 1 counts assignments below and at this expert (the prefix sum is then
+// just the count of lower ids, no cross-block step). Pass 2 walks the assignments in order (token, then
+// slot) with a ballot-based block scan, so the rows of an expert are stable and deterministic.
+// padded_slots = 0: prefix-sum layout (row = offsets[e] + rank); > 0: padded layout (row = e * P + rank).
+extern "C" __global__ void moe_assign(const int* __restrict__ ids, // [rows * top_k]
+                                      int* __restrict__ offsets,   // [experts + 1]
+                                      int* __restrict__ counts,    // [experts]
+                                      int* __restrict__ permutation, // [rows * top_k] or [experts * P]
+                                      int* __restrict__ inverse,   // [rows * top_k]
+                                      const int* n_tokens, int rows, int top_k, int experts, int padded_slots) {
+    __shared__ int scratch[32];
+    __shared__ int warp_counts[32];
+    const int e = blockIdx.x;
+    const int total = ge_valid_rows(n_tokens, rows) * top_k;
+
+    int lt = 0, eq = 0;
+    for (int a = threadIdx.x; a < total; a += blockDim.x) {
+        int id = ids[a];
+        if ((unsigned)id < (unsigned)experts) { lt += id < e; eq += id == e; }
+    }
+    lt = ge_block_sum_int(lt, scratch);
+    eq = ge_block_sum_int(eq, scratch);
+    if (threadIdx.x == 0) {
+        counts[e] = eq;
+        offsets[e] = lt;
+        if (e == experts - 1) offsets[experts] = lt + eq;
+    }
+    const int base = padded_slots > 0 ? e * padded_slots : lt;
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    const unsigned below = (1u << lane) - 1u;
+    int running = 0;
+    for (int chunk = 0; chunk < total; chunk += blockDim.x) {
+        const int a = chunk + threadIdx.x;
+        const bool mine = a < total && ids[a] == e;
+        const unsigned ballot = __ballot_sync(0xffffffffu, mine);
+        __syncthreads();
+        if (lane == 0) warp_counts[warp] = __popc(ballot);
+        __syncthreads();
+        int before = 0, chunk_count = 0;
+        for (int w = 0; w < warps; ++w) {
+            int c = warp_counts[w];
+            if (w < warp) before += c;
+            chunk_count += c;
+        }
+        if (mine) {
+            const int row = base + running + before + __popc(ballot & below);
+            permutation[row] = a;
+            inverse[a] = row;
+        }
+        running += chunk_count;
+    }
+    if (e == 0)
+        for (int a = total + threadIdx.x; a < rows * top_k; a += blockDim.x) inverse[a] = -1;
+}

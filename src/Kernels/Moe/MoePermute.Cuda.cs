@@ -1,0 +1,50 @@
+using GraphEngine.Kernels.Cuda;
+
+namespace GraphEngine.Kernels.Moe;
+
+internal sealed unsafe class MoePermuteCuda : MoePermute
+{
+    private const string Source = "moe_permute.cu";
+    private const uint Threads = 256;
+
+    private readonly CudaDevice _device;
+    private readonly Dictionary<string, CudaKernel> _kernels = new();
+
+    public MoePermuteCuda(CudaDevice device) => _device = device;
+
+    private CudaKernel Kernel(string name)
+    {
+        lock (_kernels)
+        {
+            if (!_kernels.TryGetValue(name, out var k)) _kernels[name] = k = _device.GetKernel(Source, name);
+            return k;
+        }
+    }
+
+    protected override void ScatterCore(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted)
+    {
+        ulong px = x.Ptr.Address, pv = inverse.Ptr.Address, pa = permuted.Ptr.Address, pn = tokenCount.Address;
+        int hidden = (int)x.Dim(1);
+        void** args = stackalloc void*[] { &px, &pv, &pa, &pn, &rows, &topK, &hidden };
+        Kernel("moe_scatter").Launch((CudaStream)stream, new Dim3((uint)(rows * topK)), new Dim3(Threads), 0, args);
+    }
+
+    protected override void SwiGluCore(ComputeStream stream, Tensor h, Tensor output, int rows, RowValidity validity, Tensor validInfo,
+                                       DevicePtr tokenCount, int experts, int slotsPerExpert)
+    {
+        ulong ph = h.Ptr.Address, po = output.Ptr.Address, pi = validInfo.IsEmpty ? 0 : validInfo.Ptr.Address, pn = tokenCount.Address;
+        int ffn = (int)output.Dim(1), mode = (int)validity, slots = Math.Max(1, slotsPerExpert);
+        void** args = stackalloc void*[] { &ph, &po, &pi, &pn, &rows, &ffn, &mode, &experts, &slots };
+        Kernel($"moe_swiglu<{h.DType.CudaTypeName()}>").Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(Threads), 0, args);
+    }
+
+    protected override void CombineCore(ComputeStream stream, Tensor y, Tensor inverse, Tensor weights, Tensor? shared, int rows,
+                                        DevicePtr tokenCount, int topK, Tensor output)
+    {
+        ulong py = y.Ptr.Address, pv = inverse.Ptr.Address, pw = weights.Ptr.Address, ps = shared?.Ptr.Address ?? 0,
+              po = output.Ptr.Address, pn = tokenCount.Address;
+        int hidden = (int)y.Dim(1);
+        void** args = stackalloc void*[] { &py, &pv, &pw, &ps, &po, &pn, &rows, &topK, &hidden };
+        Kernel($"moe_combine<{y.DType.CudaTypeName()}>").Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(Threads), 0, args);
+    }
+}

@@ -1,0 +1,105 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>
+/// MoE routing on the device, in two kernels and without any host read:
+/// <list type="number">
+/// <item><see cref="TopKSoftmax"/>: gate logits -> top-k experts per token and their softmax weights.
+/// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
+/// backends; ties go to the LOWER expert index. Weights are the fp32 softmax over all experts of the
+/// chosen ones, divided by their sum when renormalizing.</item>
+/// <item><see cref="Assign"/>: per-expert counts, prefix sums, the permutation (permuted row -> assignment
+/// t*topK+slot) and its inverse (assignment -> permuted row). Rows of one expert are ordered by token
+/// index, then slot (stable), so the result is a pure function of the ids.</item>
+/// </list>
+/// Rows at or past the device token count are ignored: their ids are written as -1 and they never reach
+/// an expert or change a count, whatever their logits hold (NaN included).
+/// </summary>
+public abstract class MoeRouting
+{
+    public static MoeRouting Create(Device device) => device switch
+    {
+        CudaDevice cuda => new MoeRoutingCuda(cuda),
+        ReferenceDevice => new MoeRoutingReference(),
+        _ => throw new ArgumentException($"no MoeRouting for backend {device.Kind}", nameof(device)),
+    };
+
+    /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count; null = all rows valid.</param>
+    /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
+    /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
+    public void TopKSoftmax(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
+                            Tensor ids, Tensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        logits.RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
+        if (!logits.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(logits)} must be BF16 or F16, got {logits}", nameof(logits));
+        int experts = checked((int)logits.Dim(1));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(logits), experts, $"expert count (columns of logits) must be in [1, {MaxExperts}]");
+        if (topK < 1 || topK > experts)
+            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"topK must be in [1, experts = {experts}]");
+        RequireRows(nameof(logits), logits, rows);
+        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
+        weights.Require(nameof(weights), DType.F32).RequireRank(nameof(weights), 2).RequireDevice(nameof(weights), stream.Device);
+        if (ids.Dim(1) != topK) throw new ArgumentException($"{nameof(ids)} must have {topK} columns, got {ids}", nameof(ids));
+        if (weights.Dim(1) != topK) throw new ArgumentException($"{nameof(weights)} must have {topK} columns, got {weights}", nameof(weights));
+        RequireRows(nameof(ids), ids, rows);
+        RequireRows(nameof(weights), weights, rows);
+        if (rows == 0) return;
+        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, renormalize, ids, weights);
+    }
+
+    /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax"/>.</param>
+    /// <param name="slotsPerExpert">Padded layout only: P, the rows of each expert's slab (>= rows).</param>
+    /// <param name="offsets">[E + 1] int32 prefix sums of the counts (offsets[0] = 0).</param>
+    /// <param name="counts">[E] int32 rows per expert.</param>
+    /// <param name="permutation">Permuted row -> assignment (t*topK+slot): [rows*topK] for PrefixSum, [E*P] for Padded;
+    /// entries of rows past an expert's count are left as they were.</param>
+    /// <param name="inverse">[rows*topK] assignment -> permuted row (PrefixSum: offsets[e] + rank, Padded: e*P + rank);
+    /// -1 for ignored tokens.</param>
+    public void Assign(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
+                       int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
+        int topK = checked((int)ids.Dim(1));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(experts), experts, $"must be in [1, {MaxExperts}]");
+        if (topK < 1 || topK > experts) throw new ArgumentOutOfRangeException(nameof(ids), topK, $"topK (columns of ids) must be in [1, {experts}]");
+        RequireRows(nameof(ids), ids, rows);
+        offsets.Require(nameof(offsets), DType.I32, experts + 1).RequireDevice(nameof(offsets), stream.Device);
+        counts.Require(nameof(counts), DType.I32, experts).RequireDevice(nameof(counts), stream.Device);
+        permutation.Require(nameof(permutation), DType.I32).RequireDevice(nameof(permutation), stream.Device);
+        inverse.Require(nameof(inverse), DType.I32).RequireDevice(nameof(inverse), stream.Device);
+        long assignments = (long)rows * topK;
+        if (inverse.ElementCount < assignments)
+            throw new ArgumentException($"{nameof(inverse)} must hold >= {assignments} entries (rows {rows} x topK {topK}), got {inverse}", nameof(inverse));
+        long permRows = layout == TokenLayout.PrefixSum ? assignments : (long)experts * slotsPerExpert;
+        if (layout == TokenLayout.Padded && slotsPerExpert < rows)
+            throw new ArgumentOutOfRangeException(nameof(slotsPerExpert), slotsPerExpert, $"padded layout needs P >= rows ({rows}): one token reaches an expert at most once");
+        if (permutation.ElementCount < permRows)
+            throw new ArgumentException($"{nameof(permutation)} must hold >= {permRows} entries for layout {layout}, got {permutation}", nameof(permutation));
+        if (rows == 0) return;
+        AssignCore(stream, ids, rows, tokenCount, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
+    }
+
+    /// <summary>Experts the routing kernels handle (one thread per expert in the assignment kernel's block).</summary>
+    public const int MaxExperts = 1024;
+
+    private static void RequireRows(string name, Tensor t, int rows)
+    {
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "must be >= 0");
+        if (t.Rows < rows) throw new ArgumentException($"{name} must have >= {rows} rows, got {t}", name);
+    }
+
+    protected abstract void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
+                                            Tensor ids, Tensor weights);
+
+    protected abstract void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
+                                       int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse);
+}
