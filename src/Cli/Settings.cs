@@ -1,6 +1,7 @@
-using System.Text.Json;
 using GraphEngine.Graph.Models;
+using GraphEngine.Graph;
 using GraphEngine.Kernels;
+using GraphEngine.Layers;
 using Microsoft.Extensions.Configuration;
 
 namespace GraphEngine.Cli;
@@ -27,14 +28,14 @@ public sealed record CliOptions(
 /// </summary>
 public sealed record RunSettings(
     ModelPreset Preset,
-    string Quant,
+    QuantConfig Quant,
     BackendPreference Backend,
     int[] TokenCounts,
     bool Debug,
     bool Json)
 {
     public const string Section = "GraphEngine:Run";
-    public const string GraphSection = "GraphEngine:BlockWiseCudaGraph";
+    
 
     public static RunSettings Bind(IConfiguration config, CliOptions cli)
     {
@@ -54,14 +55,22 @@ public sealed record RunSettings(
             _ => throw new UsageException($"unknown backend '{backendText}' (from {Source(cli.Backend, "--backend", "Backend")}); accepted: cuda, reference, auto"),
         };
         bool debug = cli.Debug || ParseBool(run["Debug"], $"{Section}:Debug") ||
-                     ParseBool(config[$"{GraphSection}:Debug"], $"{GraphSection}:Debug");
+                     ParseBool(config[$"{EngineConfiguration.Section}:Debug"], $"{EngineConfiguration.Section}:Debug");
         // Token counts are checked now, against the preset's max tokens, so a bad list fails before any work.
         string? tokensText = run["Tokens"];
         int[] tokens = tokensText is null
             ? preset.DefaultTokens.Where(t => t <= preset.MaxTokens).ToArray()
             : TokenList.Parse(tokensText, Source(cli.Tokens, "--tokens", "Tokens"), preset.MaxTokens);
-        QuantChoice.Parse(quant, Source(cli.Quant, "--quant", "Quant"));
-        return new RunSettings(preset, quant, backend, tokens, debug, cli.Json);
+        QuantConfig qc;
+        try
+        {
+            qc = QuantConfig.Parse(quant, Source(cli.Quant, "--quant", "Quant"), preset.IsMoe);
+        }
+        catch (QuantConfigException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json);
     }
 
     internal static string Source(string? cliValue, string option, string key) =>
@@ -80,46 +89,22 @@ public sealed record RunSettings(
 }
 
 /// <summary>Builds the configuration the CLI and the engine share.</summary>
-public static partial class CliConfiguration
+public static class CliConfiguration
 {
     /// <summary>
-    /// Checks the config file up front so a missing or malformed file is one clear line
-    /// (the configuration provider's own exceptions are wrapped several levels deep).
-    /// </summary>
-    public static void ValidateFile(string path)
-    {
-        if (!File.Exists(path))
-            throw new UsageException($"config file '{path}' not found");
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path),
-                new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new UsageException($"config file '{path}' must hold a JSON object, not {doc.RootElement.ValueKind}");
-        }
-        catch (JsonException e)
-        {
-            throw new UsageException($"config file '{path}' is not JSON: {e.Message}");
-        }
-    }
-
-    /// <summary>
-    /// The whole configuration: the file (given, else ./graphengine.json when present), the environment
-    /// (<paramref name="environment"/>, or the process's), then the command line.
+    /// The whole configuration, through the engine's own builder so the CLI's options and the engine's
+    /// share one precedence: file (given, else ./graphengine.json when present) &lt; FD_ variables &lt;
+    /// GRAPHENGINE__ variables (<paramref name="environment"/>, or the process's) &lt; the command line.
     /// </summary>
     public static IConfigurationRoot Build(CliOptions cli, IDictionary<string, string?>? environment)
     {
-        string? path = cli.ConfigPath;
-        if (path is not null) ValidateFile(path);
-        else if (File.Exists("graphengine.json")) { path = Path.GetFullPath("graphengine.json"); ValidateFile(path); }
-        var args = CommandLineArgs(cli);
         try
         {
-            return BuildCore(path is null ? null : Path.GetFullPath(path), args, environment);
+            return EngineConfiguration.Build(cli.ConfigPath, CommandLineArgs(cli), environment);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException)
+        catch (EngineConfigurationException e)
         {
-            throw new UsageException($"config file '{path}': {e.Message}");
+            throw new UsageException(e.Message, e);
         }
     }
 
@@ -135,9 +120,9 @@ public static partial class CliConfiguration
         Add($"{RunSettings.Section}:Quant", cli.Quant);
         Add($"{RunSettings.Section}:Backend", cli.Backend);
         Add($"{RunSettings.Section}:Tokens", cli.Tokens);
-        Add($"{RunSettings.GraphSection}:Sizes", cli.Sizes);
-        Add($"{RunSettings.GraphSection}:Granularity", cli.Granularity);
-        if (cli.Debug) Add($"{RunSettings.GraphSection}:Debug", "true");
+        Add($"{EngineConfiguration.Section}:Sizes", cli.Sizes);
+        Add($"{EngineConfiguration.Section}:Granularity", cli.Granularity);
+        if (cli.Debug) Add($"{EngineConfiguration.Section}:Debug", "true");
         return args;
     }
 }

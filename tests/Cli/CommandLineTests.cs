@@ -96,15 +96,11 @@ public class CommandLineTests
     }
 
     [Fact]
-    public void Quant_accepts_a_mode_and_fastdeploy_mix_quant_json()
+    public void Quant_accepts_fastdeploy_mix_quant_json_and_names_a_bad_type()
     {
-        var single = QuantChoice.Parse("wint4", "test");
-        Assert.Equal(GraphEngine.Layers.QuantMode.WInt4, single.Dense);
-        Assert.Equal(GraphEngine.Layers.QuantMode.WInt4, single.Moe);
-        var mix = QuantChoice.Parse("""{"quantization":"mix_quant","dense_quant_type":"wint8","moe_quant_type":"w4afp8"}""", "test");
-        Assert.Equal(GraphEngine.Layers.QuantMode.WInt8, mix.Dense);
-        Assert.Equal(GraphEngine.Layers.QuantMode.W4AFp8, mix.Moe);
-        var e = Assert.Throws<UsageException>(() => QuantChoice.Parse("""{"moe_quant_type":"int3"}""", "test"));
-        Assert.Contains("int3", e.Message);
+        var ok = CliHarness.Run(new[] { "check", "--filter", "device", "--backend", "reference", "--quant",
+            """{"quantization":"mix_quant","dense_quant_type":"wint8","is_moe_quantized":true,"moe_quant_type":"wint4"}""" });
+        Assert.True(ok.Exit == 0, ok.Err);
+        CliHarness.AssertUsageError(CliHarness.Run(new[] { "check", "--quant", """{"quantization":"mix_quant","dense_quant_type":"wint8","moe_quant_type":"int3"}""" }), "int3");
     }
 }

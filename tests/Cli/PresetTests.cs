@@ -8,7 +8,7 @@ public class PresetTests
     public void Llama3_8b_plan_has_the_issue_shapes()
     {
         var plan = ModelPresets.Llama3_8B.Plan();
-        Assert.Equal(32 * 6, plan.Count);
+        Assert.Equal(32 * 7, plan.Count);
         Assert.Contains(plan, s => s.Name == "layers.0.self_attn.qkv_proj" && s.In == 4096 && s.Out == 6144);
         Assert.Contains(plan, s => s.Name == "layers.0.self_attn.o_proj" && s.In == 4096 && s.Out == 4096);
         Assert.Contains(plan, s => s.Name == "layers.0.mlp.gate_up_proj" && s.In == 4096 && s.Out == 28672 && s.SwiGluOut == 14336);

@@ -1,6 +1,6 @@
 namespace GraphEngine.Graph.Models;
 
-public enum LayerSpecKind { RmsNorm, Linear, Moe }
+public enum LayerSpecKind { RmsNorm, Linear, Moe, SwiGlu }
 
 /// <summary>
 /// One layer of a preset's stack. <see cref="In"/> and <see cref="Out"/> are feature widths; for an
@@ -42,6 +42,7 @@ public static class LayerPlan
             else
             {
                 list.Add(new LayerSpec($"{l}.mlp.gate_up_proj", LayerSpecKind.Linear, p.Hidden, 2 * p.Intermediate, SwiGluOut: p.Intermediate));
+                list.Add(new LayerSpec($"{l}.mlp.act_fn", LayerSpecKind.SwiGlu, 2 * p.Intermediate, p.Intermediate));
                 list.Add(new LayerSpec($"{l}.mlp.down_proj", LayerSpecKind.Linear, p.Intermediate, p.Hidden));
             }
         }
