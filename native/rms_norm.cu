@@ -1,0 +1,83 @@
+// RMSNorm, plain and with the residual add fused in front (FastDeploy's / vLLM's fused_add_rms_norm):
+//   plain:    out = x * rsqrt(mean(x^2) + eps) * w
+//   residual: z = x + r (rounded to T, written back to r); out = z * rsqrt(mean(z^2) + eps) * w
+// One block per row; each thread keeps ITEMS vectors of VEC elements in registers, so global memory
+// is read once and written once (the residual variant reads x and r and writes r and out). fp32
+// accumulation. VEC is the widest vector the hidden size allows (8 -> 16-byte loads); rows at or past
+// the device token count are skipped.
+#include "common.cuh"
+
+template <int BYTES> struct RnVec;
+template <> struct RnVec<16> { typedef uint4 type; };
+template <> struct RnVec<8> { typedef uint2 type; };
+template <> struct RnVec<4> { typedef unsigned int type; };
+template <> struct RnVec<2> { typedef unsigned short type; };
+
+GE_DEVICE float rn_block_sum(float v, float* scratch) {
+    v = ge_warp_sum(v);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float s = lane < (int)((blockDim.x + 31) >> 5) ? scratch[lane] : 0.0f;
+        s = ge_warp_sum(s);
+        if (lane == 0) scratch[0] = s;
+    }
+    __syncthreads();
+    return scratch[0];
+}
+
+template <typename T, int VEC, int ITEMS, bool RESIDUAL>
+__global__ void rms_norm(const T* x,                    // [rows, hidden] (may alias out)
+                         T* residual,                   // [rows, hidden], read and written (RESIDUAL only)
+                         const T* __restrict__ weight,  // [hidden]
+                         T* out,                        // [rows, hidden]
+                         const int* __restrict__ n_tokens,
+                         int rows, int hidden, float eps) {
+    typedef typename RnVec<VEC * sizeof(T)>::type V;
+    __shared__ float scratch[32];
+    const int row = blockIdx.x;
+    if (row >= ge_valid_rows(n_tokens, rows)) return;
+    const long long base = (long long)row * hidden;
+
+    float v[ITEMS][VEC];
+    float ss = 0.0f;
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
+        if (i0 >= hidden) continue;   // hidden is a multiple of VEC: a vector is whole or absent
+        V raw = *reinterpret_cast<const V*>(x + base + i0);
+        const T* e = reinterpret_cast<const T*>(&raw);
+        if (RESIDUAL) {
+            V rraw = *reinterpret_cast<const V*>(residual + base + i0);
+            const T* re = reinterpret_cast<const T*>(&rraw);
+            V zraw;
+            T* ze = reinterpret_cast<T*>(&zraw);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                ze[j] = ge_from_float<T>(ge_to_float(e[j]) + ge_to_float(re[j]));
+                v[it][j] = ge_to_float(ze[j]);
+            }
+            *reinterpret_cast<V*>(residual + base + i0) = zraw;
+        } else {
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) v[it][j] = ge_to_float(e[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) ss += v[it][j] * v[it][j];
+    }
+    const float inv = rsqrtf(rn_block_sum(ss, scratch) / (float)hidden + eps);
+
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
+        if (i0 >= hidden) continue;
+        V wraw = *reinterpret_cast<const V*>(weight + i0);
+        const T* we = reinterpret_cast<const T*>(&wraw);
+        V oraw;
+        T* oe = reinterpret_cast<T*>(&oraw);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) oe[j] = ge_from_float<T>(v[it][j] * inv * ge_to_float(we[j]));
+        *reinterpret_cast<V*>(out + base + i0) = oraw;
+    }
+}

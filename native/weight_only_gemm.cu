@@ -1,0 +1,418 @@
+// Weight-only GEMM (wint8 / wint4): out[rows, N] = x[rows, K] · (q · scale)ᵀ (+ bias), fp32 accumulation.
+//
+// Both variants compute the transposed product outᵀ = W · xᵀ with mma.sync m16n8k16: the weights are
+// the A operand (16 output channels x 16 k) and the activations the B operand (16 k x 8 tokens). With
+// few tokens this wastes nothing (8 tokens per n8 tile instead of 16 per m16), and it lets the weights
+// go straight from global memory into A-fragment registers with no shared-memory round trip.
+//
+// Packed weight layout (written by weight_quantize.cu's repack, read here):
+//   packed[ntile = n / 16][chunk = k / CHUNK_K][lane 0..31][16 bytes]
+// CHUNK_K = 64 for int4 (4 k-tiles of 16), 32 for int8 (2 k-tiles). One 16-byte load per lane gives
+// that lane exactly its A-fragment values for CHUNK_K / 16 mma instructions, and a warp's 32 loads of
+// one chunk are 512 contiguous bytes (fully coalesced). N is padded to 16 and K to 64 with zeros.
+// A-fragment element e (0..7) of lane (g = lane / 4, t = lane % 4) in a k-tile is
+//   row g + 8 * ((e >> 1) & 1), col 2t + (e & 1) + 8 * (e >> 2)
+// (PTX ISA's m16n8k16 A layout: registers {e0,e1}, {e2,e3}, {e4,e5}, {e6,e7}).
+//   int8: byte 8 * kt + e holds q + 128 (unsigned, so the conversion below is a byte permute).
+//   int4: 32-bit word kt holds the 8 nibbles q + 8 in the order [e0 e2 e4 e6 e1 e3 e5 e7] (nibble 0
+//         lowest), so register r = {e_2r, e_2r+1} is (word >> 4r) & 0x000F000F: one shift and one
+//         lop3 put two nibbles into the low mantissa bits of two 16-bit floats at once.
+// Scales: fp32 [groups, Npad] (groups = 1 per channel). fp32 so the device quantizer and the host
+// quantizer store identical bits and the per-group rescale adds no rounding of its own.
+#include "common.cuh"
+
+#ifndef WO_SMALL_WARPS
+#define WO_SMALL_WARPS 4
+#endif
+
+template <typename T> struct WoBits;
+template <> struct WoBits<__nv_bfloat16> {
+    // 0x4300 is bf16 128.0 (ulp 1): OR-ing a nibble n into the mantissa gives 128 + n; 136 = 128 + 8.
+    static constexpr unsigned MAGIC4 = 0x43004300u;
+    static constexpr unsigned BIAS4 = 0x43084308u;
+};
+template <> struct WoBits<__half> {
+    // 0x6400 is fp16 1024.0 (ulp 1): OR-ing a nibble gives 1024 + n; 1032 = 1024 + 8.
+    static constexpr unsigned MAGIC4 = 0x64006400u;
+    static constexpr unsigned BIAS4 = 0x64086408u;
+};
+
+GE_DEVICE unsigned wo_sub2(unsigned a, unsigned b, __nv_bfloat16) {
+    __nv_bfloat162 x = *reinterpret_cast<__nv_bfloat162*>(&a);
+    __nv_bfloat162 y = *reinterpret_cast<__nv_bfloat162*>(&b);
+    __nv_bfloat162 r = __hsub2(x, y);
+    return *reinterpret_cast<unsigned*>(&r);
+}
+GE_DEVICE unsigned wo_sub2(unsigned a, unsigned b, __half) {
+    __half2 x = *reinterpret_cast<__half2*>(&a);
+    __half2 y = *reinterpret_cast<__half2*>(&b);
+    __half2 r = __hsub2(x, y);
+    return *reinterpret_cast<unsigned*>(&r);
+}
+
+// Eight int4 values of one k-tile -> four A registers; exact (small integers are exact in both types).
+template <typename T>
+GE_DEVICE void wo_dequant_int4(unsigned w, unsigned (&a)[4]) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+        unsigned v = ((w >> (4 * r)) & 0x000F000Fu) | WoBits<T>::MAGIC4;   // one lop3
+        a[r] = wo_sub2(v, WoBits<T>::BIAS4, T());
+    }
+}
+
+// Four biased int8 values (q + 128) -> two registers {b0, b1}, {b2, b3}.
+GE_DEVICE void wo_dequant_int8x4(unsigned w, unsigned& lo, unsigned& hi, __half) {
+    // 0x64XX is fp16 1024 + XX for XX < 256; 1152 = 1024 + 128 removes both offsets.
+    const unsigned bias = 0x64806480u;
+    lo = wo_sub2(__byte_perm(w, 0x64646464u, 0x4140), bias, __half());
+    hi = wo_sub2(__byte_perm(w, 0x64646464u, 0x4342), bias, __half());
+}
+GE_DEVICE void wo_dequant_int8x4(unsigned w, unsigned& lo, unsigned& hi, __nv_bfloat16) {
+    // bf16 has only 7 mantissa bits, so go through fp32: 0x4B0000XX is 2^23 + XX exactly.
+    float f0 = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7650)) - 8388736.0f;
+    float f1 = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7651)) - 8388736.0f;
+    float f2 = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7652)) - 8388736.0f;
+    float f3 = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7653)) - 8388736.0f;
+    __nv_bfloat162 p = __floats2bfloat162_rn(f0, f1);
+    __nv_bfloat162 q = __floats2bfloat162_rn(f2, f3);
+    lo = *reinterpret_cast<unsigned*>(&p);
+    hi = *reinterpret_cast<unsigned*>(&q);
+}
+
+// A registers of k-tile kt from one lane's 16-byte chunk.
+template <typename T, bool INT4>
+GE_DEVICE void wo_a_frag(const uint4& c, int kt, unsigned (&a)[4]) {
+    const unsigned words[4] = {c.x, c.y, c.z, c.w};
+    if (INT4) {
+        wo_dequant_int4<T>(words[kt], a);
+    } else {
+        wo_dequant_int8x4(words[2 * kt], a[0], a[1], T());
+        wo_dequant_int8x4(words[2 * kt + 1], a[2], a[3], T());
+    }
+}
+
+GE_DEVICE void wo_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, __nv_bfloat16) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+GE_DEVICE void wo_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, __half) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+GE_DEVICE void wo_ldsm_x4(unsigned addr, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+}
+GE_DEVICE void wo_ldsm_x2(unsigned addr, unsigned& r0, unsigned& r1) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(addr));
+}
+
+// Eight activations x[row, k .. k+8) into shared memory, zero past K or past the valid rows (padded
+// rows may hold NaN; the matching weights are zero but 0 * NaN is not).
+template <typename T>
+GE_DEVICE void wo_stage8(T* dst, const T* x, int row, int valid, int k, int K, int x_aligned) {
+    if (row < valid && x_aligned && k + 8 <= K) {
+        *reinterpret_cast<uint4*>(dst) = __ldg(reinterpret_cast<const uint4*>(x + (long long)row * K + k));
+        return;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; ++e)
+        dst[e] = (row < valid && k + e < K) ? x[(long long)row * K + k + e] : ge_from_float<T>(0.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Few tokens (1..16): memory-bound. A block is WO_SMALL_WARPS warps on consecutive 16-channel tiles
+// and one K split; every warp streams its tile's weights once with 16-byte loads (4 chunks in
+// flight). Splits (grid.y) are reduced deterministically: each block writes fp32 partials, the last
+// block of an n range to arrive (atomic ticket) sums them in split order 0..S-1 and writes the
+// output, then re-arms the ticket. The result does not depend on which block finishes last.
+// NT = number of n8 token tiles (1: up to 8 tokens, 2: up to 16). GROUP = 0 (per channel) or 64/128.
+template <typename T, bool INT4, int GROUP, int NT>
+__global__ void __launch_bounds__(WO_SMALL_WARPS * 32)
+wo_gemm_small(const T* __restrict__ x,              // [rows, K]
+              const uint4* __restrict__ wq,         // [Npad/16, chunks_k, 32] x 16 bytes
+              const float* __restrict__ scales,     // [groups, Npad]
+              const T* __restrict__ bias,           // [N] or null
+              T* __restrict__ out,                  // [rows, N]
+              float* __restrict__ partial,          // [splits, 16, Npad] when gridDim.y > 1
+              int* __restrict__ counters,           // [gridDim.x], zero between launches
+              const int* __restrict__ n_tokens,     // device scalar or null
+              int rows, int N, int K, int Npad, int chunks_k, int chunks_per_split, int x_aligned) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int MT = NT * 8;
+    constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;   // chunks per scale group
+    constexpr int ITER = 4;                                   // chunks in flight per warp
+    extern __shared__ __align__(16) unsigned char wo_smem[];
+    T* xs = reinterpret_cast<T*>(wo_smem);                    // [MT, ldx]
+    __shared__ int is_last;
+
+    const int valid = ge_valid_rows(n_tokens, rows);
+    if (valid <= 0) return;
+    const int split = blockIdx.y;
+    const int c0 = split * chunks_per_split;
+    const int cn = min(chunks_k, c0 + chunks_per_split) - c0;
+    const int ldx = chunks_per_split * CHUNK_K + 8;           // +16 bytes: ldmatrix rows hit distinct banks
+    const int k0 = c0 * CHUNK_K;
+
+    for (int i = threadIdx.x; i < MT * (cn * CHUNK_K / 8); i += blockDim.x) {
+        int r = i / (cn * CHUNK_K / 8);
+        int kk = (i - r * (cn * CHUNK_K / 8)) * 8;
+        wo_stage8(xs + r * ldx + kk, x, r, valid, k0 + kk, K, x_aligned);
+    }
+    __syncthreads();
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int ntile = blockIdx.x * WO_SMALL_WARPS + warp;
+    const bool active = ntile < Npad / 16;
+    float acc[NT][4];
+#pragma unroll
+    for (int i = 0; i < NT; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
+
+    if (active) {
+        const uint4* wp = wq + ((long long)ntile * chunks_k + c0) * 32 + lane;
+        const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
+        const int mcol = ((lane >> 3) & 1) * 8;
+        const unsigned sbase = (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol);
+        float part[NT][4];
+        for (int c = 0; c < cn; c += ITER) {
+            uint4 wv[ITER];
+#pragma unroll
+            for (int j = 0; j < ITER; ++j)
+                wv[j] = c + j < cn ? __ldg(wp + (long long)(c + j) * 32) : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+            for (int j = 0; j < ITER; ++j) {
+                if (c + j >= cn) break;
+                if (GROUP != 0 && j % CPG == 0) {
+#pragma unroll
+                    for (int i = 0; i < NT; ++i) part[i][0] = part[i][1] = part[i][2] = part[i][3] = 0.0f;
+                }
+#pragma unroll
+                for (int kt = 0; kt < KT; ++kt) {
+                    unsigned a[4];
+                    wo_a_frag<T, INT4>(wv[j], kt, a);
+                    unsigned addr = sbase + (unsigned)(((c + j) * CHUNK_K + kt * 16) * (int)sizeof(T));
+                    unsigned b[4];
+                    if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
+                    else wo_ldsm_x2(addr, b[0], b[1]);
+#pragma unroll
+                    for (int i = 0; i < NT; ++i) wo_mma(GROUP != 0 ? part[i] : acc[i], a, b[2 * i], b[2 * i + 1], T());
+                }
+                if (GROUP != 0 && (j % CPG == CPG - 1 || c + j == cn - 1)) {
+                    int gi = (k0 + (c + j) * CHUNK_K) / GROUP;
+                    float s_lo = scales[(long long)gi * Npad + ntile * 16 + g];
+                    float s_hi = scales[(long long)gi * Npad + ntile * 16 + g + 8];
+#pragma unroll
+                    for (int i = 0; i < NT; ++i) {
+                        acc[i][0] += s_lo * part[i][0]; acc[i][1] += s_lo * part[i][1];
+                        acc[i][2] += s_hi * part[i][2]; acc[i][3] += s_hi * part[i][3];
+                    }
+                }
+            }
+        }
+    }
+
+    if (gridDim.y == 1) {
+        if (!active) return;
+#pragma unroll
+        for (int i = 0; i < NT; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                int tok = i * 8 + 2 * t + (e & 1);
+                int n = ntile * 16 + g + (e >> 1) * 8;
+                if (tok >= valid || n >= N) continue;
+                float v = acc[i][e];
+                if (GROUP == 0) v *= scales[n];
+                if (bias) v += ge_to_float(bias[n]);
+                out[(long long)tok * N + n] = ge_from_float<T>(v);
+            }
+        return;
+    }
+
+    if (active) {
+#pragma unroll
+        for (int i = 0; i < NT; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                int tok = i * 8 + 2 * t + (e & 1);
+                int n = ntile * 16 + g + (e >> 1) * 8;
+                partial[((long long)split * 16 + tok) * Npad + n] = acc[i][e];
+            }
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) is_last = atomicAdd(&counters[blockIdx.x], 1) == (int)gridDim.y - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int width = WO_SMALL_WARPS * 16;
+    for (int idx = threadIdx.x; idx < MT * width; idx += blockDim.x) {
+        int tok = idx / width;
+        int n = blockIdx.x * width + (idx - tok * width);
+        if (tok >= valid || n >= N) continue;
+        float v = 0.0f;
+        for (int s = 0; s < (int)gridDim.y; ++s) v += __ldcg(partial + ((long long)s * 16 + tok) * Npad + n);
+        if (GROUP == 0) v *= scales[n];
+        if (bias) v += ge_to_float(bias[n]);
+        out[(long long)tok * N + n] = ge_from_float<T>(v);
+    }
+    if (threadIdx.x == 0) counters[blockIdx.x] = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many tokens: compute-bound tiles. A block is 8 warps = 4 along N (32 channels each) x 2 along the
+// tokens (TOK / 2 each), so a block covers 128 channels x TOK tokens. Activations go through a
+// double-buffered shared tile (cp.async, 64 k per step, rows padded by 16 bytes so ldmatrix is
+// conflict-free); weights go global -> registers one step ahead, dequantized right before the mma.
+GE_DEVICE void wo_cp_async16(unsigned saddr, const void* gptr) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(saddr), "l"(gptr));
+}
+GE_DEVICE void wo_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+GE_DEVICE void wo_cp_wait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
+GE_DEVICE void wo_cp_wait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+template <typename T, int TOK>
+GE_DEVICE void wo_tile_load_x(T (*xs)[72], const T* x, int tok0, int valid, int k, int K, int x_aligned) {
+    for (int i = threadIdx.x; i < TOK * 8; i += blockDim.x) {
+        int r = i >> 3, kk = (i & 7) * 8;
+        int row = tok0 + r;
+        T* dst = &xs[r][kk];
+        if (row < valid && x_aligned && k + kk + 8 <= K)
+            wo_cp_async16((unsigned)__cvta_generic_to_shared(dst), x + (long long)row * K + k + kk);
+        else
+            wo_stage8(dst, x, row, valid, k + kk, K, 0);
+    }
+}
+
+template <typename T, bool INT4, int GROUP, int TOK>
+__global__ void __launch_bounds__(256)
+wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
+              const uint4* __restrict__ wq,         // [Npad/16, chunks_k, 32] x 16 bytes
+              const float* __restrict__ scales,     // [groups, Npad]
+              const T* __restrict__ bias,           // [N] or null
+              T* __restrict__ out,                  // [rows, N]
+              const int* __restrict__ n_tokens,     // device scalar or null
+              int rows, int N, int K, int Npad, int chunks_k, int x_aligned) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int CPS = 64 / CHUNK_K;       // chunks per 64-k step
+    constexpr int NT8 = TOK / 16;           // n8 token tiles per warp
+    __shared__ __align__(16) T xs[2][TOK][72];
+
+    const int valid = ge_valid_rows(n_tokens, rows);
+    const int tok0 = blockIdx.y * TOK;
+    if (tok0 >= valid) return;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int wn = warp & 3, wt = warp >> 2;
+    const int g = lane >> 2, t = lane & 3;
+    const int tiles_n = Npad / 16;
+    int ntile[2];
+    ntile[0] = blockIdx.x * 8 + wn * 2;
+    ntile[1] = ntile[0] + 1;
+    const int nsteps = chunks_k / CPS;
+
+    float acc[2][NT8][4];
+    float part[2][NT8][4];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < NT8; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) { acc[i][j][e] = 0.0f; part[i][j][e] = 0.0f; }
+
+    uint4 wcur[2][CPS], wnext[2][CPS];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int c = 0; c < CPS; ++c)
+            wcur[i][c] = ntile[i] < tiles_n ? __ldg(wq + ((long long)ntile[i] * chunks_k + c) * 32 + lane)
+                                            : make_uint4(0u, 0u, 0u, 0u);
+    wo_tile_load_x<T, TOK>(xs[0], x, tok0, valid, 0, K, x_aligned);
+    wo_cp_commit();
+
+    const int mrow = (lane & 7) + ((lane >> 4) << 3);
+    const int mcol = ((lane >> 3) & 1) * 8;
+
+    for (int s = 0; s < nsteps; ++s) {
+        const bool more = s + 1 < nsteps;
+        if (more) {
+            wo_tile_load_x<T, TOK>(xs[(s + 1) & 1], x, tok0, valid, (s + 1) * 64, K, x_aligned);
+            wo_cp_commit();
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+#pragma unroll
+                for (int c = 0; c < CPS; ++c)
+                    wnext[i][c] = ntile[i] < tiles_n
+                        ? __ldg(wq + ((long long)ntile[i] * chunks_k + (s + 1) * CPS + c) * 32 + lane)
+                        : make_uint4(0u, 0u, 0u, 0u);
+            wo_cp_wait1();
+        } else {
+            wo_cp_wait0();
+        }
+        __syncthreads();
+
+        const unsigned sbase = (unsigned)__cvta_generic_to_shared(&xs[s & 1][wt * (TOK / 2) + mrow][mcol]);
+#pragma unroll
+        for (int c = 0; c < CPS; ++c)
+#pragma unroll
+            for (int kt = 0; kt < KT; ++kt) {
+                unsigned a0[4], a1[4];
+                wo_a_frag<T, INT4>(wcur[0][c], kt, a0);
+                wo_a_frag<T, INT4>(wcur[1][c], kt, a1);
+                const int kofs = c * CHUNK_K + kt * 16;
+#pragma unroll
+                for (int p = 0; p < NT8 / 2; ++p) {
+                    unsigned b0, b1, b2, b3;
+                    wo_ldsm_x4(sbase + (unsigned)((p * 16 * 72 + kofs) * (int)sizeof(T)), b0, b1, b2, b3);
+                    wo_mma(GROUP != 0 ? part[0][2 * p] : acc[0][2 * p], a0, b0, b1, T());
+                    wo_mma(GROUP != 0 ? part[0][2 * p + 1] : acc[0][2 * p + 1], a0, b2, b3, T());
+                    wo_mma(GROUP != 0 ? part[1][2 * p] : acc[1][2 * p], a1, b0, b1, T());
+                    wo_mma(GROUP != 0 ? part[1][2 * p + 1] : acc[1][2 * p + 1], a1, b2, b3, T());
+                }
+            }
+
+        if (GROUP != 0 && (((s + 1) * 64) % GROUP == 0 || !more)) {
+            const int gi = (s * 64) / GROUP;
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                float s_lo = 0.0f, s_hi = 0.0f;
+                if (ntile[i] < tiles_n) {
+                    s_lo = scales[(long long)gi * Npad + ntile[i] * 16 + g];
+                    s_hi = scales[(long long)gi * Npad + ntile[i] * 16 + g + 8];
+                }
+#pragma unroll
+                for (int j = 0; j < NT8; ++j) {
+                    acc[i][j][0] += s_lo * part[i][j][0]; acc[i][j][1] += s_lo * part[i][j][1];
+                    acc[i][j][2] += s_hi * part[i][j][2]; acc[i][j][3] += s_hi * part[i][j][3];
+                    part[i][j][0] = part[i][j][1] = part[i][j][2] = part[i][j][3] = 0.0f;
+                }
+            }
+        }
+        __syncthreads();   // every warp is done with xs[s & 1] before step s + 2 refills it
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int c = 0; c < CPS; ++c) wcur[i][c] = wnext[i][c];
+    }
+
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        if (ntile[i] >= tiles_n) continue;
+#pragma unroll
+        for (int j = 0; j < NT8; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                int tok = tok0 + wt * (TOK / 2) + j * 8 + 2 * t + (e & 1);
+                int n = ntile[i] * 16 + g + (e >> 1) * 8;
+                if (tok >= valid || n >= N) continue;
+                float v = acc[i][j][e];
+                if (GROUP == 0) v *= scales[n];
+                if (bias) v += ge_to_float(bias[n]);
+                out[(long long)tok * N + n] = ge_from_float<T>(v);
+            }
+    }
+}

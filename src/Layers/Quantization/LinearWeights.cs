@@ -1,0 +1,39 @@
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Layers.Quantization;
+
+/// <summary>Where a Linear layer's weights [out, in] come from.</summary>
+public abstract record LinearWeights(int OutFeatures, int InFeatures)
+{
+    /// <summary>A device tensor [N, K] of BF16, F16 or F32, copied (and quantized on the device) at load.</summary>
+    public static LinearWeights FromDevice(Tensor weights)
+    {
+        weights.RequireRank(nameof(weights), 2);
+        return new DeviceWeights(weights);
+    }
+
+    /// <summary>Host float weights, row-major [N, K].</summary>
+    public static LinearWeights FromHost(int outFeatures, int inFeatures, float[] weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Length != (long)outFeatures * inFeatures)
+            throw new ArgumentException($"host weights hold {weights.Length} values, expected [{outFeatures}, {inFeatures}]", nameof(weights));
+        return new HostWeights(outFeatures, inFeatures, weights);
+    }
+
+    /// <summary>Already-quantized weights with scales.</summary>
+    public static LinearWeights Offline(QuantizedWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        return new OfflineWeights(weights);
+    }
+
+    /// <summary>Uniform random weights in [-scale, scale], generated on the device (presets, benchmarks).</summary>
+    public static LinearWeights Random(int outFeatures, int inFeatures, uint seed, float scale) =>
+        new RandomWeights(outFeatures, inFeatures, seed, scale);
+}
+
+public sealed record DeviceWeights(Tensor Weights) : LinearWeights((int)Weights.Dim(0), (int)Weights.Dim(1));
+public sealed record HostWeights(int Out, int In, float[] Values) : LinearWeights(Out, In);
+public sealed record OfflineWeights(QuantizedWeights Quantized) : LinearWeights(Quantized.OutFeatures, Quantized.InFeatures);
+public sealed record RandomWeights(int Out, int In, uint Seed, float Scale) : LinearWeights(Out, In);

@@ -1,0 +1,87 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Normalization;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Random;
+
+namespace GraphEngine.Layers;
+
+/// <summary>
+/// RMSNorm over [tokens, hidden] with a weight of the activation type and fp32 accumulation. With a
+/// residual buffer it is the fused variant: r = x + r is written back to the residual buffer and
+/// out = norm(r) · w (FastDeploy's and vLLM's fused_add_rms_norm). The weight starts at 1 (as
+/// nn.RMSNorm does) and is set with <see cref="LoadWeight"/> or <see cref="RandomizeWeight"/>.
+/// Rows at or past the device token count are skipped: neither output nor residual is touched.
+/// </summary>
+public sealed class RmsNorm : Layer
+{
+    private readonly RmsNormKernel _kernel;
+    private readonly Tensor _weight;
+    private readonly Tensor? _residual;
+
+    public RmsNorm(LayerContext ctx, string name, int hidden, DType dtype, float eps, Tensor input, Tensor output, Tensor? residual = null)
+        : base(ctx, name)
+    {
+        if (!dtype.IsHalfPrecisionFloat())
+            throw new ArgumentException($"rmsnorm '{name}': dtype must be BF16 or F16, got {dtype}", nameof(dtype));
+        if (!(eps > 0f) || !float.IsFinite(eps))
+            throw new ArgumentOutOfRangeException(nameof(eps), eps, $"rmsnorm '{name}': epsilon must be finite and > 0");
+        _kernel = RmsNormKernel.Create(ctx.Device);
+        _kernel.ValidateHidden(hidden);
+        CheckActivation(ctx, name, "input", input, dtype, hidden);
+        CheckActivation(ctx, name, "output", output, dtype, hidden);
+        if (residual is { } r) CheckActivation(ctx, name, "residual", r, dtype, hidden);
+        _kernel.Prepare(dtype, hidden, residual is not null);
+
+        Own(ctx.Pool.RentTensor(dtype, new long[] { hidden }, out var w, $"{name}.weight"));
+        _weight = w;
+        var ones = new float[hidden];
+        Array.Fill(ones, 1f);
+        w.UploadFloats(ones);
+        _residual = residual;
+        Hidden = hidden;
+        DType = dtype;
+        Epsilon = eps;
+        Input = input;
+        Output = output;
+    }
+
+    private static void CheckActivation(LayerContext ctx, string name, string what, Tensor t, DType dtype, int hidden)
+    {
+        t.RequireRank($"{name}.{what}", 2).Require($"{name}.{what}", dtype).RequireDevice($"{name}.{what}", ctx.Device);
+        if (t.Dim(1) != hidden) throw new ArgumentException($"rmsnorm '{name}': {what} must have hidden={hidden} columns, got {t}", what);
+        if (t.Rows < ctx.MaxTokens) throw new ArgumentException($"rmsnorm '{name}': {what} {t} needs at least MaxTokens={ctx.MaxTokens} rows", what);
+    }
+
+    public int Hidden { get; }
+    public DType DType { get; }
+    public float Epsilon { get; }
+    public bool FusedResidual => _residual is not null;
+    public Tensor Weight => _weight;
+    public Tensor? Residual => _residual;
+    public override LayerKind Kind => LayerKind.RmsNorm;
+    public override QuantMode Quant => QuantMode.None;
+    public override string QuantLabel => DType == DType.BF16 ? "bf16" : "fp16";
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => _weight.ByteCount;
+
+    /// <summary>Sets the weight from host floats (rounded to the activation type). Synchronous; not during capture.</summary>
+    public void LoadWeight(ReadOnlySpan<float> weight)
+    {
+        if (weight.Length != Hidden) throw new ArgumentException($"rmsnorm '{Name}': {weight.Length} weights for hidden={Hidden}", nameof(weight));
+        _weight.UploadFloats(weight);
+    }
+
+    /// <summary>Uniform random weight in [1 - spread, 1 + spread], generated on the device.</summary>
+    public void RandomizeWeight(uint seed, float spread = 0.5f)
+    {
+        RandomFill.Create(Device).Uniform(Context.LoadStream, _weight, seed, spread, 1f);
+        Context.LoadStream.Synchronize();
+    }
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        _kernel.Run(stream, Input, _weight, Output, paddedTokens, Context.TokenCount, Epsilon, _residual);
+    }
+}

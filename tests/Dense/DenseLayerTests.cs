@@ -1,0 +1,194 @@
+using GraphEngine.Graph.Conformance;
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Normalization;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Reference;
+using GraphEngine.Kernels.WeightOnly;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Backends;
+using GraphEngine.Layers.Quantization;
+
+namespace GraphEngine.Tests.Dense;
+
+public class DenseLayerTests
+{
+    private static (ReferenceDevice Device, DenseCases.Rig Rig) Open(int maxTokens)
+    {
+        var d = new ReferenceDevice();
+        return (d, new DenseCases.Rig(d, maxTokens));
+    }
+
+    [Theory]
+    [InlineData(QuantMode.None, 0)]
+    [InlineData(QuantMode.WInt8, 0)]
+    [InlineData(QuantMode.WInt4, 128)]
+    public void Padded_rows_holding_nan_do_not_change_valid_rows(QuantMode mode, int group)
+    {
+        var (device, rig) = Open(16);
+        using var _ = device;
+        using var __ = rig;
+        const int k = 256, n = 40, tokens = 5;
+        using var bx = rig.Activation(DType.BF16, 16, k, out var x, "x");
+        using var bo = rig.Activation(DType.BF16, 16, n, out var o, "o");
+        using var layer = Linear.Create(rig.Context, "p", x, o, mode, group, LinearWeights.Random(n, k, 1, 0.2f));
+        var xv = DenseCases.Activations(16, tokens, k, 1, DType.BF16);     // NaN past the valid rows
+        rig.SetTokens(tokens);
+        x.UploadFloats(xv);
+        layer.Forward(rig.Stream, 16);
+        var withNan = o.DownloadFloats().AsSpan(0, tokens * n).ToArray();
+        for (int i = tokens * k; i < xv.Length; i++) xv[i] = 1e4f;
+        x.UploadFloats(xv);
+        layer.Forward(rig.Stream, 16);
+        var withLarge = o.DownloadFloats().AsSpan(0, tokens * n).ToArray();
+        Assert.Equal(0, ErrorMetrics.BitMismatches(withNan, withLarge));
+        Assert.Equal(-1, ErrorMetrics.FirstNonFinite(withNan));
+    }
+
+    [Fact]
+    public void Group_size_96_is_rejected_naming_the_value()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        long before = device.AllocatedBytes;
+        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 96, LinearWeights.Random(16, 192, 1, 1f), "up"));
+        Assert.Contains("96", e.Message);
+        Assert.Contains("up", e.Message);
+        Assert.Equal(before, device.AllocatedBytes);
+    }
+
+    [Fact]
+    public void K_not_a_multiple_of_the_group_is_rejected_naming_k()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Random(16, 770, 1, 1f)));
+        Assert.Contains("K=770", e.Message);
+        Assert.Contains("128", e.Message);
+    }
+
+    [Fact]
+    public void Wint8_with_groups_is_rejected()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 64, LinearWeights.Random(16, 128, 1, 1f)));
+        Assert.Contains("64", e.Message);
+    }
+
+    [Theory]
+    [InlineData(QuantMode.W4AFp8, "w4afp8")]
+    [InlineData(QuantMode.Wi4A16, "wi4a16")]
+    [InlineData(QuantMode.Nvfp4, "nvfp4")]
+    public void Moe_only_modes_are_refused_naming_the_mode_and_the_dense_modes(QuantMode mode, string label)
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, mode, 0, LinearWeights.Random(16, 64, 1, 1f)));
+        Assert.Contains(label, e.Message);
+        Assert.Contains("wint4", e.Message);
+    }
+
+    [Fact]
+    public void Block_wise_fp8_is_not_supported_here()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        var e = Assert.Throws<NotSupportedException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)));
+        Assert.Contains("block_wise_fp8", e.Message);
+    }
+
+    [Fact]
+    public void Linear_rejects_wrong_dtype_and_shapes_without_leaking()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
+        using var bo = rig.Activation(DType.BF16, 8, 32, out var o, "o");
+        using var bf = rig.Activation(DType.F16, 8, 32, out var of16, "o16");
+        long before = device.AllocatedBytes;
+        var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 48, 1, 1f));
+        var e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, o, backend));
+        Assert.Contains("48", e.Message);
+        Assert.Equal(before, device.AllocatedBytes);    // the refused backend was disposed
+
+        backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 64, 1, 1f));
+        e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, of16, backend));
+        Assert.Contains("F16", e.Message);
+
+        e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.F32, QuantMode.None, 0, LinearWeights.Random(32, 64, 1, 1f)));
+        Assert.Contains("F32", e.Message);
+        Assert.Equal(before, device.AllocatedBytes);
+    }
+
+    [Fact]
+    public void Offline_weights_out_of_range_or_mismatched_are_rejected()
+    {
+        var scheme = WeightOnlyScheme.Int4Group(64);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => QuantizedWeights.FromValues(scheme, 1, 64, Enumerable.Repeat((sbyte)9, 64).ToArray(), new[] { 1f }));
+        Assert.Contains("[-8, 7]", e.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromValues(scheme, 1, 64, new sbyte[64], new[] { 1f, 2f }));
+        Assert.Contains("2 scales", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromPackedInt4(128, 2, 129, new byte[129], new float[2]));
+        Assert.Contains("K=129", e3.Message);
+
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        var q = QuantizedWeights.FromValues(scheme, 2, 128, new sbyte[256], new[] { 1f, 1f, 1f, 1f });
+        var e4 = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Offline(q)));
+        Assert.Contains("wint4/g64", e4.Message);
+    }
+
+    [Fact]
+    public void RmsNorm_rejects_bad_hidden_dtype_and_epsilon()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
+        using var bo = rig.Activation(DType.BF16, 8, 64, out var o, "o");
+        var e = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 65, DType.BF16, 1e-6f, x, o));
+        Assert.Contains("65", e.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 64, DType.F16, 1e-6f, x, o));
+        Assert.Contains("F16", e2.Message);
+        var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => new RmsNorm(rig.Context, "n", 64, DType.BF16, 0f, x, o));
+        Assert.Contains("epsilon", e3.Message);
+        Assert.Equal(2 * 8 * 64 * 2, rig.Pool.InUseBytes);   // only x and o: no weight left rented by a refused layer
+    }
+
+    [Fact]
+    public void RmsNorm_forward_past_max_tokens_names_the_value()
+    {
+        var (device, rig) = Open(8);
+        using var _ = device;
+        using var __ = rig;
+        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
+        using var bo = rig.Activation(DType.BF16, 8, 64, out var o, "o");
+        using var norm = new RmsNorm(rig.Context, "n", 64, DType.BF16, 1e-6f, x, o);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => norm.Forward(rig.Stream, 9));
+        Assert.Contains("9", e.Message);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(769)]
+    [InlineData(2560)]
+    [InlineData(5125)]
+    [InlineData(7168)]
+    [InlineData(65536)]
+    public void RmsNorm_launch_config_covers_the_row_with_legal_blocks(int hidden)
+    {
+        var (vec, items, threads) = RmsNormKernelCuda.Config(hidden);
+        Assert.Equal(0, hidden % vec);
+        Assert.InRange(threads, 32, 1024);
+        Assert.Equal(0, threads % 32);
+        Assert.True((long)vec * items * threads >= hidden, $"vec {vec} x items {items} x threads {threads} < {hidden}");
+        if (hidden % 8 == 0) Assert.Equal(8, vec);   // 16-byte loads whenever the row allows
+    }
+}
