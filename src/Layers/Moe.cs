@@ -1,0 +1,224 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers.Backends;
+
+namespace GraphEngine.Layers;
+
+/// <summary>
+/// Shape and quantization of a MoE layer.
+/// </summary>
+/// <param name="Experts">Routed experts E.</param>
+/// <param name="TopK">Experts per token (1..E).</param>
+/// <param name="Hidden">Model width H (input and output columns).</param>
+/// <param name="ExpertFfn">Expert FFN width F: the fused gate/up projection is [2F, H] per expert
+/// (rows [0, F) are the gate, rows [F, 2F) the up projection), the down projection [H, F].</param>
+/// <param name="Renormalize">Divide the top-k softmax weights by their sum.</param>
+/// <param name="SharedFfn">Shared-expert FFN width (0 = no shared experts); a dense SwiGLU MLP added to the output.</param>
+/// <param name="Layout">Token layout of the group GEMMs.</param>
+/// <param name="Quant">Quant mode of the expert weights (the gate and the shared experts stay bf16/fp16).</param>
+/// <param name="GroupSize">wint4: 0 = per-channel, else the group along K (128 in FastDeploy); wi4a16: 0 or 128; others 0.</param>
+/// <param name="Seed">Seed of the random weights generated on the device.</param>
+public sealed record MoeOptions(
+    int Experts,
+    int TopK,
+    int Hidden,
+    int ExpertFfn,
+    bool Renormalize = true,
+    int SharedFfn = 0,
+    TokenLayout Layout = TokenLayout.PrefixSum,
+    QuantMode Quant = QuantMode.None,
+    int GroupSize = 0,
+    uint Seed = 1)
+{
+    public void Validate(string layer)
+    {
+        if (Experts < 1 || Experts > MoeRouting.MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(Experts), Experts, $"MoE layer '{layer}': experts must be in [1, {MoeRouting.MaxExperts}]");
+        if (TopK < 1 || TopK > Experts)
+            throw new ArgumentOutOfRangeException(nameof(TopK), TopK, $"MoE layer '{layer}': topK must be in [1, experts = {Experts}]");
+        if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, $"MoE layer '{layer}': hidden must be >= 1");
+        if (ExpertFfn < 1) throw new ArgumentOutOfRangeException(nameof(ExpertFfn), ExpertFfn, $"MoE layer '{layer}': expert FFN size must be >= 1");
+        if (SharedFfn < 0) throw new ArgumentOutOfRangeException(nameof(SharedFfn), SharedFfn, $"MoE layer '{layer}': shared FFN size must be >= 0 (0 = none)");
+        if (GroupSize < 0) throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, $"MoE layer '{layer}': group size must be >= 0 (0 = per-channel)");
+        if (GroupSize > 0)
+        {
+            if (Hidden % GroupSize != 0)
+                throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize} does not divide hidden = {Hidden} (K of the gate/up GEMM)", nameof(GroupSize));
+            if (ExpertFfn % GroupSize != 0)
+                throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize} does not divide expert FFN = {ExpertFfn} (K of the down GEMM)", nameof(GroupSize));
+        }
+    }
+}
+
+/// <summary>
+/// Mixture-of-experts FFN: gate GEMM -> top-k softmax routing (device) -> scatter tokens by expert ->
+/// group GEMM (fused gate/up) -> SwiGLU -> group GEMM (down) -> weighted combine back to token order,
+/// plus optional shared experts. Every step reads the device token count and skips padded rows, and all
+/// workspace is rented at construction for MaxTokens, so the forward is capturable whenever its expert
+/// backends are (wi4a16 is not: it plans tiles on the host).
+/// </summary>
+public sealed class Moe : Layer
+{
+    private readonly MoeOptions _o;
+    private readonly Gemm _gemm;
+    private readonly MoeRouting _routing;
+    private readonly MoePermute _permute;
+    private readonly int _maxRows;   // permuted rows at MaxTokens: T*k (prefix-sum) or E*T (padded)
+
+    public Moe(LayerContext context, string name, MoeOptions options, Tensor input, Tensor output) : base(context, name)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate(name);
+        _o = options;
+        int t = context.MaxTokens, h = options.Hidden, e = options.Experts, k = options.TopK, f = options.ExpertFfn;
+        input.RequireRank(nameof(input), 2).RequireDevice(nameof(input), context.Device);
+        if (!input.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"MoE layer '{name}': input must be BF16 or F16, got {input}", nameof(input));
+        if (input.Dim(1) != h) throw new ArgumentException($"MoE layer '{name}': input has {input.Dim(1)} columns but hidden = {h}", nameof(input));
+        if (input.Rows < t) throw new ArgumentException($"MoE layer '{name}': input must have >= MaxTokens = {t} rows, got {input}", nameof(input));
+        output.Require(nameof(output), input.DType).RequireRank(nameof(output), 2).RequireDevice(nameof(output), context.Device);
+        if (output.Dim(1) != h) throw new ArgumentException($"MoE layer '{name}': output has {output.Dim(1)} columns but hidden = {h}", nameof(output));
+        if (output.Rows < t) throw new ArgumentException($"MoE layer '{name}': output must have >= MaxTokens = {t} rows, got {output}", nameof(output));
+        Input = input;
+        Output = output;
+        Activation = input.DType;
+        _maxRows = checked(options.Layout == TokenLayout.PrefixSum ? t * k : e * t);
+
+        _gemm = Own(Gemm.Create(Device));
+        _routing = MoeRouting.Create(Device);
+        _permute = MoePermute.Create(Device);
+
+        var pool = context.Pool;
+        var act = Activation;
+        Own(pool.RentTensor(act, new long[] { t, e }, out var logits, $"{name}.logits"));
+        Own(pool.RentTensor(DType.I32, new long[] { t, k }, out var ids, $"{name}.topk_ids"));
+        Own(pool.RentTensor(DType.F32, new long[] { t, k }, out var weights, $"{name}.topk_weights"));
+        Own(pool.RentTensor(DType.I32, new long[] { e + 1 }, out var offsets, $"{name}.offsets"));
+        Own(pool.RentTensor(DType.I32, new long[] { e }, out var counts, $"{name}.counts"));
+        Own(pool.RentTensor(DType.I32, new long[] { _maxRows }, out var perm, $"{name}.permutation"));
+        Own(pool.RentTensor(DType.I32, new long[] { (long)t * k }, out var inverse, $"{name}.inverse"));
+        Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var permuted, $"{name}.permuted"));
+        Own(pool.RentTensor(act, new long[] { _maxRows, 2L * f }, out var gateUp, $"{name}.gate_up"));
+        Own(pool.RentTensor(act, new long[] { _maxRows, f }, out var swiglu, $"{name}.swiglu"));
+        Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var expertOut, $"{name}.expert_out"));
+        Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
+        Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
+
+        // Weights: random on the device, then quantized there by the backends.
+        var load = context.LoadStream;
+        var fill = RandomFill.Create(Device);
+        uint seed = options.Seed * 7919u;
+        Own(Device.AllocateTensor(act, new long[] { e, h }, out var gate, $"{name}.gate_weight"));
+        fill.Uniform(load, gate, seed++, 3f / MathF.Sqrt(h));
+        GateWeight = gate;
+        using (var upSrc = Device.AllocateTensor(act, new long[] { e, 2L * f, h }, out var upT, $"{name}.gate_up_source"))
+        using (var downSrc = Device.AllocateTensor(act, new long[] { e, h, f }, out var downT, $"{name}.down_source"))
+        {
+            fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
+            fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
+            int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
+            GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound));
+            Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound));
+            load.Synchronize();   // the sources are freed here; quantization must have read them
+        }
+
+        if (options.SharedFfn > 0)
+        {
+            int fs = options.SharedFfn;
+            Own(Device.AllocateTensor(act, new long[] { 2L * fs, h }, out var su, $"{name}.shared_gate_up"));
+            Own(Device.AllocateTensor(act, new long[] { h, fs }, out var sd, $"{name}.shared_down"));
+            fill.Uniform(load, su, seed++, 2f / MathF.Sqrt(h));
+            fill.Uniform(load, sd, seed++, 2f / MathF.Sqrt(fs));
+            Own(pool.RentTensor(act, new long[] { t, 2L * fs }, out var sh1, $"{name}.shared_gate_up_out"));
+            Own(pool.RentTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
+            Own(pool.RentTensor(act, new long[] { t, h }, out var sh3, $"{name}.shared_out"));
+            SharedGateUp = su; SharedDown = sd; _sharedH = sh1; _sharedAct = sh2; SharedOut = sh3;
+        }
+    }
+
+    private readonly Tensor _permuted, _gateUp, _swiglu, _expertOut, _sharedH, _sharedAct;
+
+    public MoeOptions Options => _o;
+    public DType Activation { get; }
+    public override LayerKind Kind => LayerKind.Moe;
+    public override QuantMode Quant => _o.Quant;
+    public override string QuantLabel => GateUp.Label;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+
+    /// <summary>Capturable only when both expert backends are; otherwise their reason (wi4a16's host tile planning).</summary>
+    public override Capturability Capturability =>
+        !GateUp.Capturability.CanCapture ? GateUp.Capturability : Down.Capturability;
+
+    /// <summary>Gate and shared weights plus every expert's (an upper bound: experts with no rows are not read).</summary>
+    public override long WeightBytes =>
+        Activation.ByteCount((long)_o.Experts * _o.Hidden)
+        + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert)
+        + Activation.ByteCount(3L * _o.SharedFfn * _o.Hidden);
+
+    public IExpertBackend GateUp { get; }
+    public IExpertBackend Down { get; }
+
+    // Workspace and weights, for checks.
+    internal Tensor GateWeight { get; }
+    internal Tensor SharedGateUp { get; }
+    internal Tensor SharedDown { get; }
+    internal Tensor SharedOut { get; }
+    internal Tensor Logits { get; }
+    internal Tensor TopIds { get; }
+    internal Tensor TopWeights { get; }
+    internal Tensor Offsets { get; }
+    internal Tensor Counts { get; }
+    internal Tensor Permutation { get; }
+    internal Tensor Inverse { get; }
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ValidatePadded(paddedTokens);
+        // Refuse before enqueuing anything, so a capture attempt fails cleanly with the reason.
+        if (stream.IsCapturing && Capturability is { CanCapture: false } c)
+            throw new StreamCaptureException($"MoE layer '{Name}' ({QuantLabel}) cannot be captured: {c.Reason}");
+        int s = paddedTokens, e = _o.Experts, k = _o.TopK, h = _o.Hidden, f = _o.ExpertFfn;
+        var tok = Context.TokenCount;
+        var layout = _o.Layout;
+        bool prefix = layout == TokenLayout.PrefixSum;
+        int rows = prefix ? s * k : e * s;   // permuted rows this step; padded slabs are [E, S, *]
+
+        _gemm.MatMul(stream, Input, GateWeight, Logits, s);
+        _routing.TopKSoftmax(stream, Logits, s, tok, k, _o.Renormalize, TopIds, TopWeights);
+        _routing.Assign(stream, TopIds, s, tok, e, layout, s, Offsets, Counts, Permutation, Inverse);
+
+        var a = View(_permuted, rows, h);
+        _permute.Scatter(stream, Input, Inverse, s, tok, k, a);
+
+        var h1 = View(_gateUp, rows, 2 * f);
+        GateUp.Forward(stream, Problem(layout, 2 * f, h, s, rows, a, h1));
+        var act = View(_swiglu, rows, f);
+        _permute.SwiGlu(stream, h1, act, rows, prefix ? RowValidity.PrefixSum : RowValidity.Padded, prefix ? Offsets : Counts, tok, e, s);
+        var y = View(_expertOut, rows, h);
+        Down.Forward(stream, Problem(layout, h, f, s, rows, act, y));
+
+        Tensor? shared = null;
+        if (_o.SharedFfn > 0)
+        {
+            _gemm.MatMul(stream, Input, SharedGateUp, _sharedH, s);
+            _permute.SwiGlu(stream, _sharedH, _sharedAct, s, RowValidity.Dense, default, tok, e, 0);
+            _gemm.MatMul(stream, _sharedAct, SharedDown, SharedOut, s);
+            shared = SharedOut;
+        }
+        _permute.Combine(stream, y, Inverse, TopWeights, shared, s, tok, k, Output);
+    }
+
+    private GroupGemmProblem Problem(TokenLayout layout, int n, int kdim, int s, int rows, Tensor a, Tensor c)
+    {
+        int e = _o.Experts;
+        return layout == TokenLayout.PrefixSum
+            ? new GroupGemmProblem(layout, e, n, kdim, rows, a, Offsets, c)
+            : new GroupGemmProblem(layout, e, n, kdim, s, a.Reshape(e, s, kdim), Counts, c.Reshape(e, s, n));
+    }
+
+    private static Tensor View(Tensor t, int rows, int cols) => new(t.Device, t.Ptr, t.DType, rows, cols);
+}

@@ -1,0 +1,95 @@
+using GraphEngine.Graph.Conformance;
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Reference;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Backends;
+
+namespace GraphEngine.Tests.Moe;
+
+public class MoeLayerTests
+{
+    private static readonly MoeCases.Shape Small = new(Experts: 6, TopK: 2, Hidden: 64, Ffn: 32);
+
+    [Fact]
+    public void Oracle_bound_catches_a_three_percent_error()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(Small, TokenLayout.PrefixSum, QuantMode.None, 0, 9, 16);
+        using var rig = new MoeCases.Rig(device, spec);
+        rig.FillInput(1, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var (_, expected) = MoeCases.Oracle(rig, spec.Tokens);
+        var actual = rig.ValidOutput(spec.Tokens);
+        Assert.True(Checks.Close("as computed", expected, actual, 1e-2, "bf16").Passed);
+        var wrong = actual.Select(v => v * 1.03f).ToArray();
+        Assert.False(Checks.Close("scaled by 1.03", expected, wrong, 1e-2, "bf16").Passed);
+    }
+
+    [Fact]
+    public void Padded_token_count_between_sizes_leaves_padded_output_rows_zero()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(Small, TokenLayout.Padded, QuantMode.WInt8, 0, 5, 16, SharedFfn: 16);
+        using var rig = new MoeCases.Rig(device, spec);
+        rig.FillInput(2, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var pad = rig.Output.SliceRows(spec.Tokens, spec.Padded - spec.Tokens).DownloadFloats();
+        Assert.All(pad, v => Assert.Equal(0f, v));
+        Assert.True(MoeCases.CheckRouting(rig, spec.Tokens).Passed);
+    }
+
+    [Fact]
+    public void Bad_options_name_the_value_and_leak_nothing()
+    {
+        using var device = new ReferenceDevice();
+        using var pool = new DevicePool(device, 0);
+        using var ib = device.AllocateTensor(DType.BF16, new long[] { 8, 64 }, out var input);
+        using var ob = device.AllocateTensor(DType.BF16, new long[] { 8, 64 }, out var output);
+        using var nb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
+        var ctx = new LayerContext(device, pool, 8, n.Ptr);
+        long before = device.AllocatedBytes;
+
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 5, 64, 32), input, output));
+        Assert.Contains("topK", e1.Message);
+        Assert.Contains("5", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 96, 32), input, output));
+        Assert.Contains("64 columns but hidden = 96", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: 128), input, output));
+        Assert.Contains("group size 128 does not divide hidden = 64", e3.Message);
+        Assert.Equal(before, device.AllocatedBytes);
+        Assert.Equal(0, pool.InUseBytes);
+    }
+
+    [Theory]
+    [InlineData(QuantMode.W4AFp8)]
+    [InlineData(QuantMode.Nvfp4)]
+    public void Low_precision_modes_come_from_elsewhere(QuantMode mode)
+    {
+        using var device = new ReferenceDevice();
+        using var sb = device.AllocateTensor(DType.BF16, new long[] { 2, 8, 128 }, out var src);
+        var e = Assert.Throws<NotSupportedException>(() =>
+            ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
+        Assert.Contains("low-precision", e.Message);
+    }
+
+    [Fact]
+    public void Wi4a16_declares_why_it_is_eager_and_capture_fails_cleanly()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(new MoeCases.Shape(4, 2, 128, 128), TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 3, 4);
+        using var rig = new MoeCases.Rig(device, spec);
+        Assert.False(rig.Layer.Capturability.CanCapture);
+        Assert.Contains("device-to-host read", rig.Layer.Capturability.Reason);
+        Assert.Equal("wi4a16/g128", rig.Layer.QuantLabel);
+        rig.Stream.BeginCapture();
+        var ex = Assert.Throws<StreamCaptureException>(() => rig.Layer.Forward(rig.Stream, spec.Padded));
+        rig.Stream.AbortCapture();
+        Assert.Contains("wi4a16", ex.Message);
+        rig.FillInput(4, nanPadding: true);
+        rig.Forward(spec.Tokens);   // still runs eagerly afterwards
+        Assert.True(MoeCases.CheckRouting(rig, spec.Tokens).Passed);
+    }
+}
