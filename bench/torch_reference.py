@@ -208,6 +208,11 @@ def kernel_fn(torch, item):
             one = torch.ones((), dtype=torch.float32, device="cuda")
             return "torch._scaled_mm (per-tensor)", lambda: torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=bf16)
         raise NotImplementedError(f"no torch peer for linear mode {mode}")
+    if op == "moe_layer":
+        stack = Stack(torch, {"hidden": item["hidden"], "ops": [dict(item, op="moe")]}, m)
+        replay, g = graphed(torch, stack.step, 2)
+        item["_keep"] = (stack, g)  # the graph must outlive its replays
+        return "torch MoE layer (torch.cuda.graph)", replay
     if op == "grouped_mm":
         e, n, k, rows = item["experts"], item["n"], item["k"], item["rows"]
         counts = torch.tensor(item["counts"], dtype=torch.int32, device="cuda")
@@ -230,6 +235,8 @@ def run_kernel(torch, item, reps, warmup, results):
             torch.cuda.synchronize()
         except Exception:  # noqa: BLE001
             pass
+    finally:
+        item.pop("_keep", None)
 
 
 def main():

@@ -75,7 +75,7 @@ public static class CliApp
             var config = CliConfiguration.Build(cli, environment);
             var settings = RunSettings.Bind(config, cli);
             debug = settings.Debug;
-            using var ctx = new CommandContext(console, cli, config, settings);
+            using var ctx = new CommandContext(console, cli, config, settings, pr.Tokens.Select(t => t.Value).ToArray());
             return body(ctx);
         }
         catch (UsageException e)

@@ -51,4 +51,12 @@ public sealed class CliConsole
     }
 
     public void Render(Spectre.Console.Rendering.IRenderable renderable) => Ui.Write(renderable);
+
+    /// <summary>A table with ASCII borders when output is not a terminal (files, pipes, CI logs).</summary>
+    public Table Table(string title)
+    {
+        var t = new Table().Title(title);
+        if (!Interactive) t.Border(TableBorder.Ascii);
+        return t;
+    }
 }

@@ -7,8 +7,9 @@ namespace GraphEngine.Cli;
 /// <summary>Everything a command needs, resolved from the command line, the file and the environment.</summary>
 public sealed class CommandContext : IDisposable
 {
-    public CommandContext(CliConsole console, CliOptions options, IConfigurationRoot config, RunSettings settings)
+    public CommandContext(CliConsole console, CliOptions options, IConfigurationRoot config, RunSettings settings, IReadOnlyList<string>? args = null)
     {
+        Args = args ?? Array.Empty<string>();
         Console = console;
         Options = options;
         Config = config;
@@ -22,6 +23,8 @@ public sealed class CommandContext : IDisposable
         });
     }
 
+    /// <summary>The command line as given (for the bench report).</summary>
+    public IReadOnlyList<string> Args { get; }
     public CliConsole Console { get; }
     public CliOptions Options { get; }
     public IConfigurationRoot Config { get; }

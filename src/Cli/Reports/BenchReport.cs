@@ -44,6 +44,9 @@ public sealed record KernelPoint(
     public double FloorRatio => FloorMs > 0 ? Ms / FloorMs : double.NaN;
 }
 
+/// <summary>A single measured figure (capture time, host dispatch per layer, ...) with the target it is held to.</summary>
+public sealed record Figure(string Group, string Name, double Value, string Unit, string? Target = null, string? Note = null);
+
 /// <summary>A benchmark that could not run: a layer or mode not built yet, or a peer that failed.</summary>
 public sealed record Missing(string What, string Reason);
 
@@ -60,6 +63,7 @@ public sealed class BenchReport
     public List<PrefillPoint> Prefill { get; } = new();
     public List<KernelPoint> Kernels { get; } = new();
     public List<Missing> Missing { get; } = new();
+    public List<Figure> Figures { get; } = new();
 
     /// <summary>Peer times keyed by "preset|quant|mode|tokens" (prefill) or "family|variant|shape|tokens" (kernels).</summary>
     public Dictionary<string, PeerTime> Peers { get; } = new();

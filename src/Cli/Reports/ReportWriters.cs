@@ -51,6 +51,7 @@ public static class ReportWriters
             k.Family, k.Variant, k.Shape, k.Tokens, k.Ms, k.FloorMs, k.FloorBound, floorRatio = Finite(k.FloorRatio), k.Note,
             peer = r.Peer(BenchReport.KernelKey(k.Family, k.Variant, k.Shape, k.Tokens)),
         }),
+        r.Figures,
         r.Missing,
     }, JsonOptions);
 
@@ -103,6 +104,17 @@ public static class ReportWriters
                 sb.AppendLine($"| {Cell(k.Variant)} | {Cell(k.Shape)} | {k.Tokens} | {F(k.Ms, 4)} | {F(k.FloorMs, 4)} ({k.FloorBound}) | {F(k.FloorRatio, 2)}x | " +
                               $"{Cell(peer?.Name ?? "")} | {PeerCell(peer)} | {Ratio(k.Ms, peer)} | {Cell(k.Note ?? "")} |");
             }
+        }
+
+        if (r.Figures.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("## Figures");
+            sb.AppendLine();
+            sb.AppendLine("| group | figure | value | target | note |");
+            sb.AppendLine("|---|---|---:|---|---|");
+            foreach (var f in r.Figures)
+                sb.AppendLine($"| {Cell(f.Group)} | {Cell(f.Name)} | {F(f.Value, 3)} {Cell(f.Unit)} | {Cell(f.Target ?? "")} | {Cell(f.Note ?? "")} |");
         }
 
         if (r.Missing.Count > 0)
