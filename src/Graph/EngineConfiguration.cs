@@ -58,13 +58,16 @@ public static class EngineConfiguration
         string? file = ResolveJsonFile(jsonPath);
         if (file is not null)
         {
-            builder.Add(new JsonConfigurationSource
+            // Parsed once on its own first, so a broken file is reported as the file's fault, by name.
+            try
             {
-                FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(file)!),
-                Path = Path.GetFileName(file),
-                Optional = false,
-                ReloadOnChange = false,
-            });
+                new ConfigurationBuilder().Add(JsonSource(file)).Build();
+            }
+            catch (Exception e)
+            {
+                throw new EngineConfigurationException($"configuration file '{file}' is not valid JSON configuration: {Innermost(e).Message}", e);
+            }
+            builder.Add(JsonSource(file));
         }
 
         var env = environment ?? ProcessEnvironment();
@@ -76,16 +79,19 @@ public static class EngineConfiguration
         {
             return builder.Build();
         }
-        catch (Exception e) when (file is not null && e is FormatException or InvalidDataException or System.Text.Json.JsonException
-                                  && IsJsonFailure(e))
-        {
-            throw new EngineConfigurationException($"configuration file '{file}' is not valid JSON: {Innermost(e).Message}", e);
-        }
         catch (FormatException e)
         {
             throw new EngineConfigurationException($"command line: {e.Message}", e);
         }
     }
+
+    private static JsonConfigurationSource JsonSource(string file) => new()
+    {
+        FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(file)!),
+        Path = Path.GetFileName(file),
+        Optional = false,
+        ReloadOnChange = false,
+    };
 
     private static string? ResolveJsonFile(string? jsonPath)
     {
@@ -100,15 +106,6 @@ public static class EngineConfiguration
         if (!File.Exists(full))
             throw new EngineConfigurationException($"configuration file '{jsonPath}' does not exist (looked for {full})");
         return full;
-    }
-
-    private static bool IsJsonFailure(Exception e)
-    {
-        // The JSON provider wraps its parse error; the command-line provider throws a bare FormatException.
-        for (var x = e; x is not null; x = x.InnerException)
-            if (x is System.Text.Json.JsonException || x.StackTrace?.Contains("Json", StringComparison.Ordinal) == true)
-                return true;
-        return e is InvalidDataException;
     }
 
     private static Exception Innermost(Exception e)

@@ -23,6 +23,7 @@ public sealed class PrefillEngine : IDisposable
     private readonly int[] _bucketOf;           // n -> index into _sizes of the smallest size >= n; -1 above the largest
     private readonly List<Slot> _slots = new();
     private readonly Dictionary<Layer, Slot> _slotOf = new(ReferenceEqualityComparer.Instance);
+    private readonly List<Layer> _layers = new();
     private readonly List<PoolBlock> _activations = new();
     private readonly PoolBlock _tokenCount;
     private Unit[] _plan = Array.Empty<Unit>();
@@ -37,10 +38,15 @@ public sealed class PrefillEngine : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be >= 1");
-        foreach (var s in options.Sizes ?? throw new ArgumentException("options.Sizes is null", nameof(options)))
+        var sizes = options.Sizes ?? throw new ArgumentException("options.Sizes is null", nameof(options));
+        // The built-in list runs to 2048; an engine with fewer tokens simply has fewer sizes. So does one
+        // with graphs off, where sizes mean nothing. A list someone wrote must fit.
+        if (ReferenceEquals(sizes, BlockWiseGraphOptions.DefaultSizes) || !options.Enabled)
+            sizes = sizes.Where(s => s >= 1 && s <= maxTokens).ToArray();
+        foreach (var s in sizes)
             if (s < 1 || s > maxTokens)
                 throw new ArgumentOutOfRangeException(nameof(options), s, $"graph size {s} must be in [1, MaxTokens={maxTokens}]");
-        if (options.Enabled && options.Sizes.Count == 0)
+        if (options.Enabled && sizes.Count == 0)
             throw new ArgumentException("graphs are enabled but options.Sizes is empty; list a size or set Enabled = false", nameof(options));
 
         Device = device;
@@ -48,7 +54,7 @@ public sealed class PrefillEngine : IDisposable
         MaxTokens = maxTokens;
         _logger = logger;
         _debug = options.Debug && logger is not null;
-        _sizes = options.Sizes.Distinct().Order().ToArray();
+        _sizes = sizes.Distinct().Order().ToArray();
         _bucketOf = BuildBuckets(_sizes, maxTokens);
 
         Stream = device.CreateStream();
@@ -79,7 +85,7 @@ public sealed class PrefillEngine : IDisposable
 
     /// <summary>The sizes actually captured: Options.Sizes sorted, without duplicates.</summary>
     public IReadOnlyList<int> Sizes => _sizes;
-    public IReadOnlyList<Layer> Layers => _slots.Select(s => s.Layer).ToArray();
+    public IReadOnlyList<Layer> Layers => _layers.AsReadOnly();
     public bool IsCaptured => _captured;
 
     /// <summary>The padded size a step of <paramref name="n"/> tokens replays at, or null when n is above the largest size.</summary>
@@ -102,7 +108,7 @@ public sealed class PrefillEngine : IDisposable
         return tensor;
     }
 
-    /// <summary>Bytes of the activation blocks (and the token-count scalar) the engine holds.</summary>
+    /// <summary>Bytes of the activation blocks rented through <see cref="Activation"/>.</summary>
     public long ActivationBytes => _activations.Sum(b => b.Bytes);
 
     /// <summary>
@@ -129,6 +135,7 @@ public sealed class PrefillEngine : IDisposable
         slot.Static = StaticReason(layer);
         _slots.Add(slot);
         _slotOf.Add(layer, slot);
+        _layers.Add(layer);
         _plan = BuildPlan(Array.Empty<Unit>());
         return layer;
     }
@@ -157,6 +164,7 @@ public sealed class PrefillEngine : IDisposable
         var queue = new Queue<(int First, int Last)>(InitialRanges());
         int total = queue.Count * _sizes.Length, done = 0;
         bool freeMeasured = false;
+        Unit? unit = null;
 
         try
         {
@@ -164,7 +172,7 @@ public sealed class PrefillEngine : IDisposable
             while (queue.Count > 0)
             {
                 var (first, last) = queue.Dequeue();
-                var unit = new Unit(UnitName(first, last), first, last, _sizes.Length);
+                unit = new Unit(UnitName(first, last), first, last, _sizes.Length);
                 int captured = 0;
                 for (int si = _sizes.Length - 1; si >= 0; si--)
                 {
@@ -188,12 +196,14 @@ public sealed class PrefillEngine : IDisposable
                 units.Add(unit);
                 for (int si = _sizes.Length - 1; si >= 0; si--)
                     entries.Add(new CaptureEntry(unit.Name, _sizes[si], unit.CaptureMs[si], unit.InstantiateMs[si], unit.Bytes[si], unit.Graphs![si]!.NodeCount));
+                unit = null;
             }
         }
         catch
         {
             // A layer that cannot even run eagerly is a bug in the layer, not a capture fallback: leave the
             // engine uncaptured (everything eager) and let the caller see the error.
+            unit?.DisposeGraphs();      // the unit being captured when the error came (idempotent if already listed)
             foreach (var u in units) u.DisposeGraphs();
             _plan = BuildPlan(Array.Empty<Unit>());
             _lastWrittenN = -1;
@@ -364,7 +374,7 @@ public sealed class PrefillEngine : IDisposable
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
         int b = _bucketOf[n];
-        if (b < 0) _stepsAboveLargest++;
+        if (b < 0 && Options.Enabled) _stepsAboveLargest++;
         var plan = _plan;
         for (int i = 0; i < plan.Length; i++)
         {
@@ -418,6 +428,14 @@ public sealed class PrefillEngine : IDisposable
         if (_debug) LogForward(slot, n, b);
     }
 
+    /// <summary>Writes the device token count outside a step (harnesses that run layers by hand), keeping Forward's cache right.</summary>
+    internal void WriteTokenCount(int n)
+    {
+        CheckTokens(n);
+        Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
+        _lastWrittenN = n;
+    }
+
     private void RunEager(Slot slot, int n, int bucket)
     {
         slot.Layer.Forward(Stream, n);
@@ -448,7 +466,8 @@ public sealed class PrefillEngine : IDisposable
     private void LogStep(int n, int b, Unit[] plan)
     {
         var sb = new StringBuilder();
-        sb.Append("prefill n=").Append(n).Append(b >= 0 ? $" (padded {_sizes[b]})" : " (above the largest size)").Append(':');
+        sb.Append("prefill n=").Append(n)
+          .Append(!Options.Enabled ? " (graphs disabled)" : b >= 0 ? $" (padded {_sizes[b]})" : " (above the largest size)").Append(':');
         foreach (var u in plan)
         {
             bool graph = b >= 0 && u.Graphs?[b] is not null;
@@ -556,6 +575,7 @@ public sealed class PrefillEngine : IDisposable
         for (int i = _slots.Count - 1; i >= 0; i--) _slots[i].Layer.Dispose();
         _slots.Clear();
         _slotOf.Clear();
+        _layers.Clear();
         foreach (var b in _activations) b.Dispose();
         _activations.Clear();
         _tokenCount.Dispose();

@@ -1,0 +1,161 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers;
+
+namespace GraphEngine.Graph.Conformance;
+
+/// <summary>
+/// One layer kind the graph cases run over: how to build an instance that reads <c>input</c> and writes
+/// <c>output</c> (both [MaxTokens, width] engine activations). Adding a layer kind to every graph case
+/// and test is one line in <see cref="GraphLayerKinds.All"/>. <see cref="SameWidth"/> says the kind needs
+/// input and output of equal width (RMSNorm, MoE).
+/// </summary>
+internal sealed record GraphLayerFactory(string Kind, DType DType, bool SameWidth, Func<LayerContext, string, Tensor, Tensor, Layer> Create)
+{
+    public override string ToString() => Kind;
+}
+
+/// <summary>The layer kinds every graph case and test runs over.</summary>
+internal static class GraphLayerKinds
+{
+    public static IReadOnlyList<GraphLayerFactory> All { get; } = new GraphLayerFactory[]
+    {
+        new("gemm/bf16", DType.BF16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
+        new("gemm/fp16", DType.F16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
+        new("copy/bf16", DType.BF16, true, (ctx, name, i, o) => new CopyCaseLayer(ctx, name, i, o)),
+        // The dense and MoE layers join here as they land, one line each, e.g.
+        // new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) => new RmsNorm(ctx, name, i, o, ...)),
+    };
+
+    /// <summary>Weights depend on the layer's name only, so two engines built alike hold equal weights.</summary>
+    public static uint Seed(string name)
+    {
+        uint h = 2166136261;
+        foreach (char c in name) h = (h ^ c) * 16777619;
+        return h;
+    }
+}
+
+/// <summary>
+/// A Linear-like layer over the Gemm family: output = input · Wᵀ with W [out, in] drawn by RandomFill
+/// with scale 1/sqrt(in) so chained layers keep unit-scale activations. Capturable (cuBLASLt with a
+/// preallocated workspace on CUDA).
+/// </summary>
+internal sealed class GemmCaseLayer : Layer
+{
+    private readonly Gemm _gemm;
+    private readonly Tensor _weight;
+
+    public GemmCaseLayer(LayerContext context, string name, Tensor input, Tensor output, uint seed) : base(context, name)
+    {
+        input.RequireRank(nameof(input), 2).RequireDevice(nameof(input), context.Device);
+        output.RequireRank(nameof(output), 2).Require(nameof(output), input.DType).RequireDevice(nameof(output), context.Device);
+        if (input.Rows < context.MaxTokens || output.Rows < context.MaxTokens)
+            throw new ArgumentException($"layer '{name}': activations need {context.MaxTokens} rows, got {input} and {output}");
+        Input = input;
+        Output = output;
+        _gemm = Own(Gemm.Create(context.Device));
+        Own(context.Device.AllocateTensor(input.DType, new[] { output.Dim(1), input.Dim(1) }, out _weight, $"{name}.weight"));
+        RandomFill.Create(context.Device).Uniform(context.LoadStream, _weight, seed, 1f / MathF.Sqrt(input.Dim(1)));
+        context.LoadStream.Synchronize();
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override string QuantLabel => Input.DType == DType.BF16 ? "bf16" : "fp16";
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => _weight.ByteCount;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        _gemm.MatMul(stream, Input, _weight, Output, paddedTokens);
+    }
+}
+
+/// <summary>Copies rows [0, padded) of input to output with one device copy (a memcpy node in a graph).</summary>
+internal sealed class CopyCaseLayer : Layer
+{
+    public CopyCaseLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        if (input.DType != output.DType || input.RowBytes != output.RowBytes)
+            throw new ArgumentException($"layer '{name}': copy needs equal row types, got {input} and {output}");
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        stream.CopyAsync(Output.Ptr, Input.Ptr, paddedTokens * Input.RowBytes);
+    }
+}
+
+/// <summary>
+/// Declares itself not capturable, as wi4a16 does, and for the same reason: it reads the device token
+/// count back to the host inside its forward and copies exactly that many rows.
+/// </summary>
+internal sealed class HostPlannedCopyLayer : Layer
+{
+    public const string Reason = "plans its copy on the host from the device token count (like wi4a16)";
+
+    public HostPlannedCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        if (input.DType != output.DType || input.RowBytes != output.RowBytes)
+            throw new ArgumentException($"layer '{name}': copy needs equal row types, got {input} and {output}");
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.Wi4A16;
+    public override Capturability Capturability => Capturability.No(Reason);
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        stream.Synchronize();                       // the count was written on this stream
+        Span<int> count = stackalloc int[1];
+        Device.CopyToHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(count), Context.TokenCount);
+        int rows = Math.Min(count[0], paddedTokens);
+        if (rows > 0) stream.CopyAsync(Output.Ptr, Input.Ptr, rows * Input.RowBytes);
+    }
+}
+
+/// <summary>
+/// Claims to be capturable but throws while its stream is capturing, after enqueueing part of its work:
+/// the engine must abort the capture, keep the error and run the layer eagerly.
+/// </summary>
+internal sealed class FailsWhileCapturingLayer : Layer
+{
+    public const string Message = "test layer refuses to be captured";
+    private readonly GemmCaseLayer _inner;
+
+    public FailsWhileCapturingLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        _inner = Own(new GemmCaseLayer(context, name + ".inner", input, output, GraphLayerKinds.Seed(name)));
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input => _inner.Input;
+    public override Tensor Output => _inner.Output;
+    public override long WeightBytes => _inner.WeightBytes;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        _inner.Forward(stream, paddedTokens);
+        if (stream.IsCapturing) throw new InvalidOperationException(Message);
+    }
+}

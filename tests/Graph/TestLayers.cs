@@ -1,0 +1,91 @@
+using GraphEngine.Kernels;
+using GraphEngine.Layers;
+
+namespace GraphEngine.Tests.Graph;
+
+/// <summary>Capturable and does nothing: isolates the engine's own host cost.</summary>
+internal sealed class NoOpLayer : Layer
+{
+    public NoOpLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+    public override void Forward(ComputeStream stream, int paddedTokens) => ValidatePadded(paddedTokens);
+}
+
+/// <summary>Records every Forward call (padded size, whether capturing) to check the capture protocol.</summary>
+internal sealed class RecordingLayer : Layer
+{
+    public RecordingLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public List<(int Padded, bool Capturing)> Calls { get; } = new();
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        Calls.Add((paddedTokens, stream.IsCapturing));
+        stream.CopyAsync(Output.Ptr, Input.Ptr, paddedTokens * Input.RowBytes);
+    }
+}
+
+/// <summary>
+/// A real capture failure: allocates a scratch buffer inside Forward, which the device refuses while
+/// capturing (StreamCaptureException), as cuMemAlloc inside stream capture fails on CUDA.
+/// </summary>
+internal sealed class AllocatingCopyLayer : Layer
+{
+    public AllocatingCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        long bytes = paddedTokens * Input.RowBytes;
+        using var scratch = Device.Allocate(bytes, $"{Name}.scratch");
+        stream.CopyAsync(scratch.Ptr, Input.Ptr, bytes);
+        stream.CopyAsync(Output.Ptr, scratch.Ptr, bytes);
+        stream.Synchronize();       // scratch is freed on return
+    }
+}
+
+/// <summary>Broken outright: throws whenever it runs, captured or not.</summary>
+internal sealed class BrokenLayer : Layer
+{
+    public BrokenLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+    public override void Forward(ComputeStream stream, int paddedTokens) => throw new InvalidOperationException("broken layer");
+}
