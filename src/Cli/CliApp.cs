@@ -30,12 +30,14 @@ public static class CliApp
         var filter = new Option<string>("--filter") { Description = "Comma-separated substrings; cases whose name contains any run" };
         var listCases = new Option<bool>("--list") { Description = "Print the selected case names and exit" };
         var full = new Option<bool>("--full") { Description = "Include Full-tier (large) cases on the reference backend too" };
+        var tier = new Option<string>("--tier") { Description = "ci or full: the largest case tier to run (default: full on CUDA, ci on the reference backend)" };
         var check = new Command("check", "Run the conformance suite on the chosen device; prints failures and 'N passed, N failed'");
         check.Options.Add(filter);
         check.Options.Add(listCases);
         check.Options.Add(full);
+        check.Options.Add(tier);
         check.SetAction(pr => Execute(pr, shared, console, environment,
-            ctx => CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), pr.GetValue(full))));
+            ctx => CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
         root.Subcommands.Add(check);
 
         var bench = new BenchCommandLine();

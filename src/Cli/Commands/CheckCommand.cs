@@ -11,7 +11,16 @@ namespace GraphEngine.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public static int Execute(CommandContext ctx, string? filter, bool listOnly, bool full)
+    /// <summary>--tier ci|full (null: chosen by backend); --full is --tier full.</summary>
+    public static CaseTier? ParseTier(string? tier, bool full) => tier?.Trim().ToLowerInvariant() switch
+    {
+        null => full ? CaseTier.Full : null,
+        "ci" => CaseTier.Ci,
+        "full" => CaseTier.Full,
+        _ => throw new UsageException($"unknown tier '{tier}' (from --tier); accepted: ci, full"),
+    };
+
+    public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier)
     {
         var console = ctx.Console;
         if (listOnly)
@@ -24,7 +33,7 @@ public static class CheckCommand
 
         using var device = ctx.OpenDevice();
         console.Line($"device: {device.Info}");
-        var tier = full || device.Kind == BackendKind.Cuda ? CaseTier.Full : CaseTier.Ci;
+        var tier = maxTier ?? (device.Kind == BackendKind.Cuda ? CaseTier.Full : CaseTier.Ci);
         var cases = ConformanceSuite.Select(filter, tier).ToList();
         if (cases.Count == 0)
             throw new UsageException($"--filter '{filter}' selects no conformance case (see check --list)");

@@ -1,37 +1,294 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using Microsoft.Extensions.Logging;
+using static GraphEngine.Kernels.Interop;
 
 namespace GraphEngine.Kernels.Cuda;
 
 /// <summary>
-/// A CUDA GPU through the driver API (primary context). STUB: signatures are the contract the kernel
-/// families code against; the foundation work fills in the bodies.
+/// A CUDA GPU through the driver API, on its primary context. Every entry point makes the context current
+/// on the calling thread first, so any thread may drive the device. The device owns what it creates and
+/// releases children before parents: graph execs and graphs, modules, cuBLASLt objects, streams and
+/// events, allocations, then the primary context.
 /// </summary>
-public sealed class CudaDevice : Device
+public sealed unsafe class CudaDevice : Device
 {
-    private CudaDevice() => throw new NotImplementedException();
+    private readonly int _ordinal;
+    private readonly PrimaryContextHandle _context;
+    private readonly DeviceInfo _info;
+    private readonly ILogger? _logger;
+    private readonly CudaStream _default;
+    private readonly List<CudaStream> _streams = new();
+    private readonly Dictionary<OwnedKind, HashSet<IDisposable>> _owned = new();
+    private readonly Dictionary<ulong, DeviceAllocationHandle> _allocations = new();
+    private readonly Dictionary<(string Source, string Name, string Defines), CudaKernel> _kernels = new();
+    private readonly List<ModuleHandle> _modules = new();
+    private readonly object _lock = new();
+    private KernelCompiler? _compiler;
+    private string? _kernelCacheDirectory;
+    private volatile bool _released;
 
+    /// <summary>Children in the order they are released.</summary>
+    internal enum OwnedKind { Graph, Blas, Event }
+
+    private CudaDevice(int ordinal, ILogger? logger)
+    {
+        _ordinal = ordinal;
+        _logger = logger;
+        int dev;
+        CudaException.ThrowIfFailed(CuDriver.cuDeviceGet(&dev, ordinal));
+        IntPtr ctx;
+        CudaException.ThrowIfFailed(CuDriver.cuDevicePrimaryCtxRetain(&ctx, dev));
+        _context = new PrimaryContextHandle(ctx, dev);
+        foreach (OwnedKind k in Enum.GetValues<OwnedKind>()) _owned[k] = new HashSet<IDisposable>();
+        try
+        {
+            EnsureCurrent();
+            _info = QueryInfo(dev);
+            MaxSharedMemoryPerBlockOptin = Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+            // A created non-blocking stream: capture on the legacy NULL stream is illegal.
+            _default = new CudaStream(this);
+        }
+        catch
+        {
+            _context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens GPU <paramref name="ordinal"/>. False with a reason when libcuda is missing, cuInit fails or
+    /// there is no such device.
+    /// </summary>
     public static bool TryOpen(int ordinal, ILogger? logger, out CudaDevice? device, out string reason)
     {
         device = null;
-        reason = "CUDA backend not built yet";
-        return false;
+        if (!Libraries.TryLoad(Libraries.CuDriver, out reason)) return false;
+        try
+        {
+            int st = CuDriver.cuInit(0);
+            if (st != 0)
+            {
+                reason = $"cuInit failed: {CudaException.DescribeName(st)} ({st}): {CudaException.DescribeText(st)}";
+                return false;
+            }
+            int count;
+            st = CuDriver.cuDeviceGetCount(&count);
+            if (st != 0)
+            {
+                reason = $"cuDeviceGetCount failed: {CudaException.DescribeName(st)}";
+                return false;
+            }
+            if (count == 0)
+            {
+                reason = "the CUDA driver reports 0 devices";
+                return false;
+            }
+            if (ordinal < 0 || ordinal >= count)
+            {
+                reason = $"device ordinal {ordinal} is out of range: the driver reports {count} device(s)";
+                return false;
+            }
+            device = new CudaDevice(ordinal, logger);
+            reason = "";
+            return true;
+        }
+        catch (Exception e) when (e is GraphEngineException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            reason = e.Message;
+            return false;
+        }
     }
 
     public static CudaDevice Open(int ordinal, ILogger? logger) =>
-        throw new DeviceUnavailableException("CUDA backend not built yet");
+        TryOpen(ordinal, logger, out var d, out string reason) ? d! : throw new DeviceUnavailableException($"CUDA device {ordinal}: {reason}");
 
     public override BackendKind Kind => BackendKind.Cuda;
-    public override DeviceInfo Info => throw new NotImplementedException();
-    public override ComputeStream DefaultStream => throw new NotImplementedException();
-    public override ComputeStream CreateStream() => throw new NotImplementedException();
-    public override DeviceEvent CreateEvent() => throw new NotImplementedException();
-    public override bool AnyStreamCapturing => throw new NotImplementedException();
-    protected override DevicePtr AllocRaw(long bytes) => throw new NotImplementedException();
-    protected override void FreeRaw(DevicePtr ptr) => throw new NotImplementedException();
-    public override void CopyToDevice(DevicePtr dst, ReadOnlySpan<byte> src) => throw new NotImplementedException();
-    public override void CopyToHost(Span<byte> dst, DevicePtr src) => throw new NotImplementedException();
-    public override void Synchronize() => throw new NotImplementedException();
-    protected override void DisposeCore() { }
+    public override DeviceInfo Info => _info;
+    public int Ordinal => _ordinal;
+    public override ComputeStream DefaultStream => _default;
+
+    /// <summary>Largest dynamic shared memory a block may opt into (cuFuncSetAttribute).</summary>
+    public int MaxSharedMemoryPerBlockOptin { get; }
+
+    internal IntPtr ContextHandle => _context.Value;
+    internal ILogger? Logger => _logger;
+
+    /// <summary>Makes this device's context current on the calling thread (cheap when it already is).</summary>
+    internal void EnsureCurrent()
+    {
+        ThrowIfDisposed();
+        CudaContext.MakeCurrent(_context.Value);
+    }
+
+    private static DeviceInfo QueryInfo(int dev)
+    {
+        byte* name = stackalloc byte[256];
+        CudaException.ThrowIfFailed(CuDriver.cuDeviceGetName(name, 256, dev));
+        nuint total;
+        CudaException.ThrowIfFailed(CuDriver.cuDeviceTotalMem(&total, dev));
+        int driver;
+        CudaException.ThrowIfFailed(CuDriver.cuDriverGetVersion(&driver));
+        return new DeviceInfo(
+            BackendKind.Cuda,
+            Marshal.PtrToStringUTF8((IntPtr)name) ?? $"CUDA device {dev}",
+            Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
+            Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
+            Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+            (long)total,
+            Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE),
+            $"{driver / 1000}.{driver % 1000 / 10}");
+    }
+
+    private static int Attribute(int dev, int attribute)
+    {
+        int v;
+        CudaException.ThrowIfFailed(CuDriver.cuDeviceGetAttribute(&v, attribute, dev));
+        return v;
+    }
+
+    /// <summary>Free and total device memory, as the driver reports them.</summary>
+    public (long Free, long Total) MemoryInfo()
+    {
+        EnsureCurrent();
+        nuint free, total;
+        CudaException.ThrowIfFailed(CuDriver.cuMemGetInfo(&free, &total));
+        return ((long)free, (long)total);
+    }
+
+    // ----- streams, events, ownership -----
+
+    public override ComputeStream CreateStream()
+    {
+        EnsureCurrent();
+        return new CudaStream(this);
+    }
+
+    public override DeviceEvent CreateEvent()
+    {
+        EnsureCurrent();
+        return new CudaEvent(this);
+    }
+
+    internal void TrackStream(CudaStream s)
+    {
+        lock (_lock) _streams.Add(s);
+    }
+
+    internal void UntrackStream(CudaStream s)
+    {
+        lock (_lock) _streams.Remove(s);
+    }
+
+    internal void Track(OwnedKind kind, IDisposable child)
+    {
+        lock (_lock) _owned[kind].Add(child);
+    }
+
+    internal void Untrack(OwnedKind kind, IDisposable child)
+    {
+        lock (_lock) _owned[kind].Remove(child);
+    }
+
+    /// <summary>True when a stream of this device is capturing on the calling thread (thread-local capture).</summary>
+    public override bool AnyStreamCapturing
+    {
+        get
+        {
+            int me = Environment.CurrentManagedThreadId;
+            lock (_lock)
+                foreach (var s in _streams)
+                    if (s.IsCapturing && s.CaptureThread == me) return true;
+            return false;
+        }
+    }
+
+    // ----- memory -----
+
+    protected override DevicePtr AllocRaw(long bytes)
+    {
+        EnsureCurrent();
+        ulong p;
+        int st = CuDriver.cuMemAlloc(&p, (nuint)bytes);
+        if (st != 0)
+        {
+            var e = CudaException.Create(st, $"cuMemAlloc_v2({bytes} bytes)");
+            throw new OutOfMemoryException($"{Info.Name}: {e.Message} ({AllocatedBytes} bytes already allocated by this device)", e);
+        }
+        lock (_lock) _allocations[p] = new DeviceAllocationHandle(p, _context.Value);
+        return new DevicePtr(p);
+    }
+
+    protected override void FreeRaw(DevicePtr ptr)
+    {
+        DeviceAllocationHandle? h;
+        lock (_lock)
+            if (!_allocations.Remove(ptr.Address, out h))
+            {
+                if (_released) return;   // the device already freed it on Dispose
+                throw new InvalidOperationException($"{ptr} is not a live allocation of {Info.Name}");
+            }
+        h.Dispose();
+    }
+
+    /// <summary>Completes the work of every stream (so its results are visible), then copies synchronously.</summary>
+    public override void CopyToDevice(DevicePtr dst, ReadOnlySpan<byte> src)
+    {
+        ThrowIfCapturing("copy host to device");
+        EnsureCurrent();
+        if (src.IsEmpty) return;
+        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+        fixed (byte* p = src)
+            CudaException.ThrowIfFailed(CuDriver.cuMemcpyHtoD(dst.Address, p, (nuint)src.Length));
+    }
+
+    public override void CopyToHost(Span<byte> dst, DevicePtr src)
+    {
+        ThrowIfCapturing("copy device to host");
+        EnsureCurrent();
+        if (dst.IsEmpty) return;
+        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+        fixed (byte* p = dst)
+            CudaException.ThrowIfFailed(CuDriver.cuMemcpyDtoH(p, src.Address, (nuint)dst.Length));
+    }
+
+    public override void Synchronize()
+    {
+        ThrowIfCapturing("synchronize the device");
+        EnsureCurrent();
+        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+    }
+
+    // ----- kernels -----
+
+    /// <summary>
+    /// Where compiled cubins are cached; null until set = GRAPHENGINE_KERNEL_CACHE, else the user's cache
+    /// directory. Set it before the first <see cref="GetKernel"/>.
+    /// </summary>
+    public string? KernelCacheDirectory
+    {
+        get => _compiler?.CacheDirectory ?? _kernelCacheDirectory;
+        set
+        {
+            lock (_lock)
+            {
+                if (_compiler is not null)
+                    throw new InvalidOperationException($"kernel cache directory is already {_compiler.CacheDirectory}; set it before the first GetKernel");
+                _kernelCacheDirectory = value;
+            }
+        }
+    }
+
+    /// <summary>The NVRTC compiler for this device's architecture (created on first use).</summary>
+    public KernelCompiler Compiler
+    {
+        get
+        {
+            lock (_lock)
+                return _compiler ??= new KernelCompiler(KernelCompiler.ArchitectureFor(_info.ComputeMajor, _info.ComputeMinor),
+                    _kernelCacheDirectory, _logger);
+        }
+    }
 
     /// <summary>
     /// Compiles (or loads from the cubin cache) <paramref name="sourceFile"/> from native/ with the given
@@ -39,8 +296,108 @@ public sealed class CudaDevice : Device
     /// instantiation such as "rms_norm&lt;__nv_bfloat16, 8&gt;". Cached per (source, defines, name):
     /// call at layer construction, not per launch.
     /// </summary>
-    public CudaKernel GetKernel(string sourceFile, string kernelName, params KernelDefine[] defines) =>
-        throw new NotImplementedException();
+    public CudaKernel GetKernel(string sourceFile, string kernelName, params KernelDefine[] defines)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourceFile);
+        ArgumentException.ThrowIfNullOrEmpty(kernelName);
+        defines ??= Array.Empty<KernelDefine>();
+        var key = (sourceFile, kernelName, string.Join(" ", defines.Select(d => d.ToString())));
+        lock (_kernels)
+        {
+            if (_kernels.TryGetValue(key, out var cached)) return cached;
+            EnsureCurrent();
+            var compiler = Compiler;
+            var compiled = compiler.Compile(sourceFile, kernelName, defines);
+            var kernel = Load(compiled, () => compiler.Compile(sourceFile, kernelName, defines));
+            _kernels[key] = kernel;
+            return kernel;
+        }
+    }
+
+    /// <summary>Compiles raw CUDA source (not from native/) and loads <paramref name="kernelName"/>; for device cases.</summary>
+    internal CudaKernel CompileForTest(string source, string kernelName)
+    {
+        EnsureCurrent();
+        var compiler = Compiler;
+        var compiled = compiler.CompileSource("test.cu", source, kernelName, Array.Empty<KernelDefine>());
+        return Load(compiled, () => compiler.CompileSource("test.cu", source, kernelName, Array.Empty<KernelDefine>()));
+    }
+
+    // A cubin from the disk cache that the driver rejects is treated as corrupt: drop it, compile afresh.
+    private CudaKernel Load(CompiledKernel compiled, Func<CompiledKernel> rebuild)
+    {
+        int st = TryLoadModule(compiled.Cubin, out var module);
+        if (st != 0 && compiled.FromCache)
+        {
+            _logger?.LogWarning("cached cubin {Key} for {Kernel} was rejected by the driver ({Error}); rebuilding",
+                compiled.CacheKey, compiled.KernelName, CudaException.DescribeName(st));
+            Compiler.Cache.Remove(compiled.CacheKey);
+            compiled = rebuild();
+            st = TryLoadModule(compiled.Cubin, out module);
+        }
+        if (st != 0) throw CudaException.Create(st, $"cuModuleLoadData(cubin of {compiled.KernelName}, {compiled.Cubin.Length} bytes)");
+        lock (_lock) _modules.Add(module!);
+        IntPtr fn;
+        var lowered = Encoding.UTF8.GetBytes(compiled.LoweredName + "\0");
+        fixed (byte* p = lowered)
+        {
+            int s = CuDriver.cuModuleGetFunction(&fn, module!.Value, p);
+            if (s != 0) throw CudaException.Create(s, $"cuModuleGetFunction({compiled.KernelName} = {compiled.LoweredName})");
+        }
+        return new CudaKernel(this, fn, compiled.KernelName, compiled.LoweredName);
+    }
+
+    private int TryLoadModule(byte[] cubin, out ModuleHandle? module)
+    {
+        IntPtr m;
+        int st;
+        fixed (byte* p = cubin) st = CuDriver.cuModuleLoadData(&m, p);
+        module = st == 0 ? new ModuleHandle(m, _context.Value) : null;
+        return st;
+    }
+
+    protected override void DisposeCore()
+    {
+        // Children first; nothing here may throw, so each release swallows its own failure.
+        _released = true;
+        try { CudaContext.TryMakeCurrent(_context.Value); } catch { }
+        IDisposable[] Take(OwnedKind k)
+        {
+            lock (_lock)
+            {
+                var a = _owned[k].ToArray();
+                _owned[k].Clear();
+                return a;
+            }
+        }
+        foreach (var g in Take(OwnedKind.Graph)) SafeDispose(g);
+        lock (_lock)
+        {
+            foreach (var m in _modules) SafeDispose(m);
+            _modules.Clear();
+            _kernels.Clear();
+        }
+        foreach (var b in Take(OwnedKind.Blas)) SafeDispose(b);
+        CudaStream[] streams;
+        lock (_lock) streams = _streams.ToArray();
+        foreach (var s in streams) SafeDispose(s);
+        foreach (var e in Take(OwnedKind.Event)) SafeDispose(e);
+        DeviceAllocationHandle[] allocations;
+        lock (_lock)
+        {
+            allocations = _allocations.Values.ToArray();
+            _allocations.Clear();
+        }
+        if (allocations.Length > 0)
+            _logger?.LogWarning("{Count} device allocation(s) were still live when {Device} was disposed; freeing them", allocations.Length, _info.Name);
+        foreach (var a in allocations) SafeDispose(a);
+        _context.Dispose();
+    }
+
+    private static void SafeDispose(IDisposable d)
+    {
+        try { d.Dispose(); } catch { }
+    }
 }
 
 /// <summary>A -D define baked into an NVRTC compile.</summary>

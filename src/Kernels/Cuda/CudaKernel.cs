@@ -1,22 +1,63 @@
+using static GraphEngine.Kernels.Interop;
+
 namespace GraphEngine.Kernels.Cuda;
 
 /// <summary>
-/// STUB: a compiled kernel (CUfunction) inside a loaded module. Launch is allocation-free: pass a
+/// A compiled kernel (CUfunction) inside a module the device owns. Launch is allocation-free: pass a
 /// stackalloc'd array of pointers to each argument value, in the kernel's parameter order.
 /// </summary>
 public sealed unsafe class CudaKernel
 {
-    internal CudaKernel() => throw new NotImplementedException();
+    private readonly CudaDevice _device;
+    private readonly IntPtr _function;
+    private int _dynamicSharedLimit;
 
-    public string Name => throw new NotImplementedException();
+    internal CudaKernel(CudaDevice device, IntPtr function, string name, string loweredName)
+    {
+        _device = device;
+        _function = function;
+        Name = name;
+        LoweredName = loweredName;
+        RegistersPerThread = Attribute(CuDriver.CU_FUNC_ATTRIBUTE_NUM_REGS);
+        MaxThreadsPerBlock = Attribute(CuDriver.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+        StaticSharedBytes = Attribute(CuDriver.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
+    }
+
+    public string Name { get; }
+
+    /// <summary>The mangled symbol NVRTC produced for <see cref="Name"/>.</summary>
+    public string LoweredName { get; }
 
     /// <summary>Registers used per thread and static shared memory, for launch-config math.</summary>
-    public int RegistersPerThread => throw new NotImplementedException();
-    public int MaxThreadsPerBlock => throw new NotImplementedException();
+    public int RegistersPerThread { get; }
+    public int MaxThreadsPerBlock { get; }
+    public int StaticSharedBytes { get; }
+
+    private int Attribute(int attribute)
+    {
+        int v;
+        CudaException.ThrowIfFailed(CuDriver.cuFuncGetAttribute(&v, attribute, _function));
+        return v;
+    }
 
     /// <summary>Raises the kernel's dynamic shared memory limit (needed above 48 KiB); idempotent.</summary>
-    public void EnsureDynamicSharedMemory(int bytes) => throw new NotImplementedException();
+    public void EnsureDynamicSharedMemory(int bytes)
+    {
+        if (bytes < 0 || bytes > _device.MaxSharedMemoryPerBlockOptin)
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
+                $"{Name}: dynamic shared memory must be in [0, {_device.MaxSharedMemoryPerBlockOptin}] on {_device.Info.Name}");
+        if (bytes <= Volatile.Read(ref _dynamicSharedLimit)) return;
+        _device.EnsureCurrent();
+        CudaException.ThrowIfFailed(CuDriver.cuFuncSetAttribute(_function, CuDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
+        Volatile.Write(ref _dynamicSharedLimit, bytes);
+    }
 
-    public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, void** args) =>
-        throw new NotImplementedException();
+    public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, void** args)
+    {
+        IntPtr s = stream.Handle;
+        _device.EnsureCurrent();
+        int st = CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, s, args, null);
+        if (st != 0)
+            throw CudaException.Create(st, $"cuLaunchKernel({Name}, grid ({grid.X},{grid.Y},{grid.Z}), block ({block.X},{block.Y},{block.Z}), {sharedBytes} B shared)");
+    }
 }

@@ -1,12 +1,38 @@
 using GraphEngine.Kernels.Cuda;
+using static GraphEngine.Kernels.Interop;
 
 namespace GraphEngine.Kernels.Gemm;
 
-/// <summary>STUB: cuBLASLt matmul; the foundation work fills it in.</summary>
+/// <summary>
+/// cuBLASLt bf16/fp16 GEMM, fp32 compute and scale, bias through the BIAS epilogue. The first call of a
+/// shape (eager, at warm-up) picks the algorithm; later calls, captured ones included, only launch.
+/// </summary>
 internal sealed class GemmCuda : Gemm
 {
-    public GemmCuda(CudaDevice device) => throw new NotImplementedException();
+    private readonly CudaDevice _device;
+    private readonly CublasLtMatmul _lt;
 
-    protected override void MatMulCore(ComputeStream stream, Tensor a, Tensor w, Tensor c, int rows, Tensor? bias) =>
-        throw new NotImplementedException();
+    public GemmCuda(CudaDevice device)
+    {
+        _device = device;
+        _lt = new CublasLtMatmul(device);
+        device.Track(CudaDevice.OwnedKind.Blas, this);
+    }
+
+    /// <summary>Distinct problem shapes planned so far.</summary>
+    public int PlanCount => _lt.PlanCount;
+
+    protected override void MatMulCore(ComputeStream stream, Tensor a, Tensor w, Tensor c, int rows, Tensor? bias)
+    {
+        if (stream is not CudaStream cs) throw new ArgumentException($"stream is a {stream.GetType().Name}, not a CUDA stream", nameof(stream));
+        int type = a.DType == DType.BF16 ? CublasLt.CUDA_R_16BF : CublasLt.CUDA_R_16F;
+        _lt.Run(cs, rows, checked((int)w.Dim(0)), checked((int)a.Dim(1)), type, type,
+            a.Ptr.Address, w.Ptr.Address, c.Ptr.Address, bias?.Ptr.Address ?? 0, 0, 0);
+    }
+
+    public override void Dispose()
+    {
+        _device.Untrack(CudaDevice.OwnedKind.Blas, this);
+        _lt.Dispose();
+    }
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without .NET needs into .device/ (git-ignored): a framework-dependent publish
+# of the CLI, the .NET runtime from this machine's SDK (once), and the run script.
+#   scripts/device-pack.sh [OUTDIR]      (default .device)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-.device}
+mkdir -p "$out"
+dotnet publish src/Cli -c Release -o "$out/app" --nologo -v quiet
+if [ ! -f "$out/dotnet.tar.xz" ]; then
+  root=${DOTNET_ROOT:-/usr/share/dotnet}
+  [ -x "$root/dotnet" ] || { echo "no .NET runtime at $root (set DOTNET_ROOT)" >&2; exit 1; }
+  tar cJf "$out/dotnet.tar.xz" -C "$root" dotnet host shared/Microsoft.NETCore.App
+fi
+cp scripts/device-run.sh "$out/device-run.sh"
+chmod +x "$out/device-run.sh"
+echo "packed $(du -sh "$out" | cut -f1) into $out; on the GPU machine: bash $out/device-run.sh check"

@@ -1,0 +1,59 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Gemm;
+
+/// <summary>
+/// FP8 GEMM with one fp32 scale per tensor: C[m, n] (bf16) = aScale · wScale · A[m, k] · W[n, k]ᵀ with
+/// e4m3 operands and fp32 accumulation. On CUDA this is cuBLASLt's fp8 path; it is the peer that the
+/// block_wise_fp8 kernels are measured against. Scales live on the device and are read when the work runs.
+/// </summary>
+public abstract class Fp8PerTensorGemm : IDisposable
+{
+    /// <summary>cuBLASLt's fp8 kernels need 16-byte aligned leading dimensions.</summary>
+    public const int DimensionMultiple = 16;
+
+    public static Fp8PerTensorGemm Create(Device device) => device switch
+    {
+        CudaDevice cuda => new Fp8PerTensorGemmCuda(cuda),
+        ReferenceDevice => new Fp8PerTensorGemmReference(),
+        _ => throw new ArgumentException($"no Fp8PerTensorGemm for backend {device.Kind}", nameof(device)),
+    };
+
+    /// <summary>Multiplies rows [0, <paramref name="rows"/>) of <paramref name="a"/>; rows is a host-known bound.</summary>
+    public void MatMul(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        a.RequireRank(nameof(a), 2).Require(nameof(a), DType.Fp8E4M3).RequireDevice(nameof(a), stream.Device);
+        long k = a.Dim(1);
+        if (k % DimensionMultiple != 0)
+            throw new ArgumentException($"{nameof(a)}: k = {k} must be a multiple of {DimensionMultiple} for fp8 GEMM, got {a}", nameof(a));
+        w.RequireRank(nameof(w), 2).Require(nameof(w), DType.Fp8E4M3).RequireDevice(nameof(w), stream.Device);
+        long n = w.Dim(0);
+        if (w.Dim(1) != k) throw new ArgumentException($"{nameof(w)} must be [{n}, {k}] to match {a}, got {w}", nameof(w));
+        if (n % DimensionMultiple != 0)
+            throw new ArgumentException($"{nameof(w)}: n = {n} must be a multiple of {DimensionMultiple} for fp8 GEMM, got {w}", nameof(w));
+        aScale.Require(nameof(aScale), DType.F32, 1).RequireDevice(nameof(aScale), stream.Device);
+        wScale.Require(nameof(wScale), DType.F32, 1).RequireDevice(nameof(wScale), stream.Device);
+        c.RequireRank(nameof(c), 2).Require(nameof(c), DType.BF16).RequireDevice(nameof(c), stream.Device);
+        if (c.Dim(1) != n) throw new ArgumentException($"{nameof(c)} must have {n} columns, got {c}", nameof(c));
+        if (rows < 0 || rows > a.Rows || rows > c.Rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, min({a.Rows}, {c.Rows})]");
+        if (rows == 0) return;
+        MatMulCore(stream, a, aScale, w, wScale, c, rows);
+    }
+
+    protected abstract void MatMulCore(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows);
+
+    public virtual void Dispose() { }
+
+    /// <summary>Decodes an e4m3 byte (bias 7, no infinities, 0x7F/0xFF are NaN) exactly, as cuda_fp8.h does.</summary>
+    public static float DecodeE4M3(byte bits)
+    {
+        int sign = bits >> 7, exp = (bits >> 3) & 0xF, mant = bits & 7;
+        if (exp == 0xF && mant == 7) return float.NaN;
+        float magnitude = exp == 0 ? mant * (1f / 512f)                                // subnormal: m/8 · 2^-6
+                                   : (1f + mant / 8f) * MathF.Pow(2f, exp - 7);
+        return sign != 0 ? -magnitude : magnitude;
+    }
+}
