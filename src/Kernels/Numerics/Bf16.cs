@@ -5,7 +5,7 @@ namespace GraphEngine.Kernels.Numerics;
 /// <summary>bfloat16 bit conversions with the rules of cuda_bf16.h's __float2bfloat16_rn.</summary>
 public static class Bf16
 {
-    /// <summary>The NaN CUDA produces for any NaN input.</summary>
+    /// <summary>The NaN CUDA produces for any NaN input (cuda_bf16.hpp drops sign and payload; cvt.rn.bf16.f32 too).</summary>
     public const ushort CanonicalNaN = 0x7FFF;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -13,7 +13,8 @@ public static class Bf16
     {
         uint u = BitConverter.SingleToUInt32Bits(f);
         if ((u & 0x7FFF_FFFF) > 0x7F80_0000) return CanonicalNaN;
-        // Round to nearest even: add half an ulp of bf16 plus the tie-break bit, then truncate.
+        // Round to nearest even: add half an ulp of bf16 plus the tie-break bit, then truncate. A carry
+        // out of the mantissa bumps the exponent, so the largest finite values round up to infinity.
         u += 0x7FFF + ((u >> 16) & 1);
         return (ushort)(u >> 16);
     }

@@ -3,6 +3,11 @@ namespace GraphEngine.Kernels.Numerics;
 /// <summary>IEEE fp16 bit conversions (System.Half rounds to nearest even, as __float2half_rn does).</summary>
 public static class HalfBits
 {
+    /// <summary>
+    /// As __float2half_rn: nearest even, subnormals kept, 65520 and above to infinity (System.Half's
+    /// rules too); every NaN, whatever its sign and payload, becomes CUDA's canonical 0x7FFF, where
+    /// System.Half would keep them.
+    /// </summary>
     public static ushort FromFloat(float f) => float.IsNaN(f) ? (ushort)0x7FFF : BitConverter.HalfToUInt16Bits((Half)f);
     public static float ToFloat(ushort h) => (float)BitConverter.UInt16BitsToHalf(h);
     public static float Round(float f) => ToFloat(FromFloat(f));

@@ -1,0 +1,74 @@
+namespace GraphEngine.Kernels.Numerics;
+
+/// <summary>
+/// FP4 E2M1 (cuda_fp4.h's __nv_fp4_e2m1, the element type of NVFP4 / MXFP4): 1 sign, 2 exponent
+/// (bias 1), 1 mantissa bit; values ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}. With sixteen codes there is no room
+/// for infinity or NaN, so every code is a number and out-of-range inputs must land on one.
+/// A nibble holds one element; a byte holds two, element 0 in the LOW nibble (as cuda_fp4.h's
+/// __nv_cvt_float2_to_fp4x2 packs x.x, and as the nvfp4 kernels read them).
+/// </summary>
+public static class Fp4E2M1
+{
+    public const byte MaxFinite = 0x7;
+    public const float MaxValue = 6f;
+
+    private const int MantissaBits = 1;
+    private const int MinNormalExponent = 0;
+
+    private static readonly float[] Values = BuildValues();
+
+    /// <summary>
+    /// As __nv_cvt_float_to_fp4(x, __NV_E2M1, cudaRoundNearest): nearest, ties to even; anything above 6
+    /// (and ±infinity) saturates to ±6; NaN becomes +6 (0x7). Float and double inputs behave the same.
+    /// </summary>
+    public static byte FromFloat(float x) => FromDouble(x);
+
+    /// <summary>As __nv_cvt_double_to_fp4(x, __NV_E2M1, cudaRoundNearest).</summary>
+    public static byte FromDouble(double x)
+    {
+        // CUDA's converter has only one out-of-range answer (the largest magnitude), and it drops the
+        // sign of a NaN, so NaN reads back as +6 and a quantizer that meets one does not flip signs.
+        if (double.IsNaN(x)) return MaxFinite;
+        byte sign = double.IsNegative(x) ? (byte)0x8 : (byte)0;
+        double magnitude = Math.Abs(x);
+        int code = double.IsInfinity(magnitude) ? int.MaxValue : MiniFloat.RoundToCode(magnitude, MantissaBits, MinNormalExponent);
+        return (byte)(sign | Math.Min(code, MaxFinite));
+    }
+
+    /// <summary>The exact value of the low nibble of <paramref name="nibble"/>.</summary>
+    public static float ToFloat(byte nibble) => Values[nibble & 0xF];
+
+    /// <summary>Encodes pairs of values into bytes, element 2i in the low nibble of byte i.</summary>
+    public static void Pack(ReadOnlySpan<float> values, Span<byte> destination)
+    {
+        if ((values.Length & 1) != 0)
+            throw new ArgumentException($"fp4 packs two values per byte; got an odd count {values.Length}", nameof(values));
+        if (destination.Length < values.Length / 2)
+            throw new ArgumentException($"{nameof(destination)} holds {destination.Length} bytes, {values.Length} values need {values.Length / 2}", nameof(destination));
+        for (int i = 0; i < values.Length / 2; i++)
+            destination[i] = (byte)(FromFloat(values[2 * i]) | (FromFloat(values[2 * i + 1]) << 4));
+    }
+
+    /// <summary>Decodes every nibble of <paramref name="packed"/>, low nibble first.</summary>
+    public static void Unpack(ReadOnlySpan<byte> packed, Span<float> destination)
+    {
+        if (destination.Length < packed.Length * 2)
+            throw new ArgumentException($"{nameof(destination)} holds {destination.Length} values, {packed.Length} bytes hold {packed.Length * 2}", nameof(destination));
+        for (int i = 0; i < packed.Length; i++)
+        {
+            destination[2 * i] = Values[packed[i] & 0xF];
+            destination[2 * i + 1] = Values[packed[i] >> 4];
+        }
+    }
+
+    private static float[] BuildValues()
+    {
+        var v = new float[16];
+        for (int code = 0; code < 8; code++)
+        {
+            v[code] = (float)MiniFloat.CodeValue(code, MantissaBits, MinNormalExponent);
+            v[code | 8] = -v[code];
+        }
+        return v;
+    }
+}

@@ -1,0 +1,63 @@
+namespace GraphEngine.Kernels.Numerics;
+
+/// <summary>
+/// FP8 E4M3, the "fn" (finite) variant of cuda_fp8.h's __nv_fp8_e4m3: 1 sign, 4 exponent (bias 7),
+/// 3 mantissa bits. It gives the all-ones exponent back to ordinary numbers instead of spending it on
+/// infinities, which doubles the top binade and lifts the largest value to 448 (an IEEE-like layout
+/// would stop at 240). So there is no infinity, and only S.1111.111 (0x7F, 0xFF) is NaN.
+/// Encoding rounds to nearest, ties to even, exactly as __nv_cvt_float_to_fp8 / __nv_cvt_double_to_fp8.
+/// </summary>
+public static class Fp8E4M3
+{
+    public const byte MaxFinite = 0x7E;
+    public const byte NaN = 0x7F;
+    public const float MaxValue = 448f;
+
+    private const int MantissaBits = 3;
+    private const int MinNormalExponent = -6;
+
+    /// <summary>As __nv_cvt_float_to_fp8(x, saturation, __NV_E4M3).</summary>
+    public static byte FromFloat(float x, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
+        // CUDA swaps any float NaN for the positive canonical one before converting (and the device's
+        // cvt.rn.satfinite does the same), so sign and payload are lost.
+        float.IsNaN(x) ? NaN : FromDouble(x, saturation);
+
+    /// <summary>
+    /// As __nv_cvt_double_to_fp8(x, saturation, __NV_E4M3). It differs from the float entry only on NaN:
+    /// a double NaN keeps its sign (0xFF for a negative NaN), a float NaN never does.
+    /// </summary>
+    public static byte FromDouble(double x, Fp8Saturation saturation = Fp8Saturation.SatFinite)
+    {
+        byte sign = double.IsNegative(x) ? (byte)0x80 : (byte)0;
+        if (double.IsNaN(x)) return (byte)(sign | NaN);
+        double magnitude = Math.Abs(x);
+        int code = double.IsInfinity(magnitude) ? int.MaxValue : MiniFloat.RoundToCode(magnitude, MantissaBits, MinNormalExponent);
+        // Rounding past 448 (anything above 464, the midpoint to the would-be 480) overflows; with no
+        // infinity to go to, NOSAT can only say NaN.
+        if (code > MaxFinite) code = saturation == Fp8Saturation.SatFinite ? MaxFinite : NaN;
+        return (byte)(sign | code);
+    }
+
+    /// <summary>The exact value; NaN patterns give the NaN CUDA's host path gives (fp16 0x7FFF widened).</summary>
+    public static float ToFloat(byte bits)
+    {
+        int code = bits & 0x7F;
+        if (code == NaN) return NarrowFloat.DecodedNaN;
+        float v = (float)MiniFloat.CodeValue(code, MantissaBits, MinNormalExponent);
+        return (bits & 0x80) != 0 ? -v : v;
+    }
+
+    public static bool IsNaN(byte bits) => (bits & 0x7F) == NaN;
+
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, Fp8Saturation saturation = Fp8Saturation.SatFinite)
+    {
+        NarrowFloat.RequireRoom(source.Length, destination.Length, nameof(destination));
+        for (int i = 0; i < source.Length; i++) destination[i] = FromFloat(source[i], saturation);
+    }
+
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        NarrowFloat.RequireRoom(source.Length, destination.Length, nameof(destination));
+        for (int i = 0; i < source.Length; i++) destination[i] = ToFloat(source[i]);
+    }
+}
