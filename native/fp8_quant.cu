@@ -10,13 +10,13 @@
 
 #define FP8_MAX 448.0f
 
-GE_DEVICE unsigned char ge_e4m3(float v) {
+GE_DEVICE unsigned char fq_e4m3(float v) {
     return (unsigned char)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
 }
 
 // A block of zeros has amax 0: its scale is stored as 0 and every q is 0 (never 0 / 0).
-GE_DEVICE unsigned char ge_quant_e4m3(float x, float scale) {
-    return scale > 0.0f ? ge_e4m3(__fdiv_rn(x, scale)) : (unsigned char)0;
+GE_DEVICE unsigned char fq_quant_e4m3(float x, float scale) {
+    return scale > 0.0f ? fq_e4m3(__fdiv_rn(x, scale)) : (unsigned char)0;
 }
 
 // One block per row, one warp per 128-channel group (4 channels per lane).
@@ -46,7 +46,7 @@ __global__ void fp8_quant_act_group128(const T* __restrict__ x,          // [row
         float scale = __fdiv_rn(amax, FP8_MAX);
         unsigned int packed = 0;
 #pragma unroll
-        for (int i = 0; i < 4; i++) packed |= (unsigned int)ge_quant_e4m3(v[i], scale) << (8 * i);
+        for (int i = 0; i < 4; i++) packed |= (unsigned int)fq_quant_e4m3(v[i], scale) << (8 * i);
         *reinterpret_cast<unsigned int*>(qr + c0) = packed;
         if (lane == 0) scales[(long long)row * groups + g] = scale;
     }
@@ -73,7 +73,7 @@ __global__ void fp8_quant_act_per_token(const T* __restrict__ x,         // [row
     amax = ge_warp_max(amax);
     float scale = __fdiv_rn(amax, FP8_MAX);
     for (int c = threadIdx.x; c < kp; c += blockDim.x)
-        qr[c] = c < k ? ge_quant_e4m3(ge_to_float(xr[c]), scale) : (unsigned char)0;
+        qr[c] = c < k ? fq_quant_e4m3(ge_to_float(xr[c]), scale) : (unsigned char)0;
     if (threadIdx.x == 0) scales[row] = scale;
 }
 
@@ -101,7 +101,7 @@ __global__ void fp8_quant_weight_block128(const T* __restrict__ w,       // [n, 
     for (int i = threadIdx.x; i < 128 * 128; i += blockDim.x) {
         int r = r0 + (i >> 7), c = c0 + (i & 127);
         float v = (r < n && c < k) ? ge_to_float(w[(long long)r * k + c]) : 0.0f;
-        q[(long long)r * kp + c] = ge_quant_e4m3(v, scale);
+        q[(long long)r * kp + c] = fq_quant_e4m3(v, scale);
     }
     if (threadIdx.x == 0) scales[nb * (kp >> 7) + kb] = scale;
 }

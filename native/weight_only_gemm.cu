@@ -158,32 +158,41 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     const int ldx = chunks_per_split * CHUNK_K + 8;           // +16 bytes: ldmatrix rows hit distinct banks
     const int k0 = c0 * CHUNK_K;
 
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int ntile = blockIdx.x * WO_SMALL_WARPS + warp;
+    const bool active = ntile < Npad / 16;
+    const uint4* wp = wq + ((long long)(active ? ntile : 0) * chunks_k + c0) * 32 + lane;
+
+    // The first weight loads go out before the activations are staged, so the two latencies overlap;
+    // afterwards the next ITER chunks are always in flight while the current ones are multiplied.
+    uint4 wv[ITER];
+#pragma unroll
+    for (int j = 0; j < ITER; ++j)
+        wv[j] = active && j < cn ? __ldg(wp + (long long)j * 32) : make_uint4(0u, 0u, 0u, 0u);
+
     for (int i = threadIdx.x; i < MT * (cn * CHUNK_K / 8); i += blockDim.x) {
         int r = i / (cn * CHUNK_K / 8);
         int kk = (i - r * (cn * CHUNK_K / 8)) * 8;
         wo_stage8(xs + r * ldx + kk, x, r, valid, k0 + kk, K, x_aligned);
     }
     __syncthreads();
-
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int g = lane >> 2, t = lane & 3;
-    const int ntile = blockIdx.x * WO_SMALL_WARPS + warp;
-    const bool active = ntile < Npad / 16;
     float acc[NT][4];
 #pragma unroll
     for (int i = 0; i < NT; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
 
     if (active) {
-        const uint4* wp = wq + ((long long)ntile * chunks_k + c0) * 32 + lane;
         const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
         const int mcol = ((lane >> 3) & 1) * 8;
         const unsigned sbase = (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol);
         float part[NT][4];
         for (int c = 0; c < cn; c += ITER) {
-            uint4 wv[ITER];
+            uint4 cur[ITER];
 #pragma unroll
-            for (int j = 0; j < ITER; ++j)
-                wv[j] = c + j < cn ? __ldg(wp + (long long)(c + j) * 32) : make_uint4(0u, 0u, 0u, 0u);
+            for (int j = 0; j < ITER; ++j) {
+                cur[j] = wv[j];
+                wv[j] = c + ITER + j < cn ? __ldg(wp + (long long)(c + ITER + j) * 32) : make_uint4(0u, 0u, 0u, 0u);
+            }
 #pragma unroll
             for (int j = 0; j < ITER; ++j) {
                 if (c + j >= cn) break;
@@ -194,7 +203,7 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
 #pragma unroll
                 for (int kt = 0; kt < KT; ++kt) {
                     unsigned a[4];
-                    wo_a_frag<T, INT4>(wv[j], kt, a);
+                    wo_a_frag<T, INT4>(cur[j], kt, a);
                     unsigned addr = sbase + (unsigned)(((c + j) * CHUNK_K + kt * 16) * (int)sizeof(T));
                     unsigned b[4];
                     if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
@@ -240,7 +249,7 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
             for (int e = 0; e < 4; ++e) {
                 int tok = i * 8 + 2 * t + (e & 1);
                 int n = ntile * 16 + g + (e >> 1) * 8;
-                partial[((long long)split * 16 + tok) * Npad + n] = acc[i][e];
+                if (tok < valid) partial[((long long)split * 16 + tok) * Npad + n] = acc[i][e];   // only valid rows are summed
             }
     }
     __threadfence();
@@ -301,7 +310,10 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
     constexpr int KT = CHUNK_K / 16;
     constexpr int CPS = 64 / CHUNK_K;       // chunks per 64-k step
     constexpr int NT8 = TOK / 16;           // n8 token tiles per warp
-    __shared__ __align__(16) T xs[2][TOK][72];
+    // Raw bytes, viewed as T[2][TOK][72]: a __shared__ array of a class type (bf16, half) would need
+    // a trivial constructor, which the raw buffer avoids depending on.
+    __shared__ __align__(16) unsigned char xs_raw[2 * TOK * 72 * sizeof(T)];
+    T (*xs)[TOK][72] = reinterpret_cast<T (*)[TOK][72]>(xs_raw);
 
     const int valid = ge_valid_rows(n_tokens, rows);
     const int tok0 = blockIdx.y * TOK;

@@ -81,7 +81,7 @@ __global__ void wq_repack(const signed char* __restrict__ q,  // [N, K]
 }
 
 // scales [N, groups] -> [groups, Npad], zero in the padding.
-__global__ void wq_repack_scales(const float* __restrict__ s,  // [N, groups]
+extern "C" __global__ void wq_repack_scales(const float* __restrict__ s,  // [N, groups]
                                  float* __restrict__ out,      // [groups, Npad]
                                  int N, int groups, int Npad) {
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;

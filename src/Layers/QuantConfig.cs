@@ -73,7 +73,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     {
         if (string.IsNullOrWhiteSpace(text)) return Unquantized;
         text = text.Trim();
-        var config = text.StartsWith('{') ? ParseJson(text, source) : ParsePlain(text, source, null);
+        var config = text[0] is '{' or '[' ? ParseJson(text, source) : ParsePlain(text, source, null);
         if (!modelHasMoe && config.DenseMode == QuantMode.None && MoeOnlyModes.Contains(config.MoeMode))
             throw new QuantConfigException(
                 $"quantization '{config.MoeMode.Label()}' (from {source}) is a MoE-only quant type and the model has no MoE layers; " +
@@ -201,7 +201,8 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
         throw new QuantConfigException($"group_size {group} (from {source}) does not apply to {mode.Label()}, which uses {fixedGroup}");
     }
 
-    private static void CheckNvfp4Backend(string backend, string source)
+    /// <summary>Accepts only the dequant path; names the value and the accepted one otherwise.</summary>
+    public static void CheckNvfp4Backend(string backend, string source)
     {
         if (string.Equals(backend, DefaultNvfp4Backend, StringComparison.OrdinalIgnoreCase)) return;
         if (NativeNvfp4Backends.Contains(backend, StringComparer.OrdinalIgnoreCase))

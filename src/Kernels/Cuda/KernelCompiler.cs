@@ -168,7 +168,7 @@ public sealed unsafe class KernelCompiler
         Add("kernel", kernelName);
         Add("nvrtc", nvrtcVersion);
         Add("arch", architecture);
-        return Convert.ToHexStringLower(h.GetHashAndReset());
+        return System.Convert.ToHexStringLower(h.GetHashAndReset());
     }
 
     private static string QueryNvrtcVersion()

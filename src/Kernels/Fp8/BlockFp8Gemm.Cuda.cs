@@ -2,13 +2,33 @@ using GraphEngine.Kernels.Cuda;
 
 namespace GraphEngine.Kernels.Fp8;
 
+/// <summary>
+/// Two kernels: the mma.sync one (sm_89+, default) and an sm_90a wgmma one, opt-in through the
+/// environment variable GE_BLOCK_FP8_GEMM=wgmma until it has passed `graphengine check` on a GPU
+/// (docs/quantization.md). The choice is made once, at construction.
+/// </summary>
 internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
 {
-    private const int TileM = 64, TileN = 128;
+    public const string VariantVariable = "GE_BLOCK_FP8_GEMM";
+    private const int TileM = 64, TileN = 128, WgmmaStages = 4;
+    private const int WgmmaSharedBytes = WgmmaStages * (64 * 128 + 128 * 128) + 1024;
     private readonly CudaDevice _device;
+    private readonly bool _wgmma;
     private readonly Dictionary<DType, CudaKernel> _kernels = new();
 
-    public BlockFp8GemmCuda(CudaDevice device) => _device = device;
+    public BlockFp8GemmCuda(CudaDevice device)
+    {
+        _device = device;
+        string variant = (Environment.GetEnvironmentVariable(VariantVariable) ?? "mma").Trim().ToLowerInvariant();
+        _wgmma = variant switch
+        {
+            "mma" or "" => false,
+            "wgmma" => true,
+            _ => throw new ArgumentException($"{VariantVariable}='{variant}' is not a block_fp8 GEMM variant; accepted: mma, wgmma"),
+        };
+        if (_wgmma && (device.Info.ComputeMajor, device.Info.ComputeMinor) != (9, 0))
+            throw new NotSupportedException($"{VariantVariable}=wgmma needs an sm_90a GPU (Hopper); {device.Info.Name} is {device.Info.Architecture}");
+    }
 
     public override void Prepare(DType output) => _ = Kernel(output);
 
@@ -17,7 +37,13 @@ internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
         lock (_kernels)
         {
             if (!_kernels.TryGetValue(output, out var k))
-                _kernels[output] = k = _device.GetKernel("block_fp8_gemm.cu", $"block_fp8_gemm<{output.CudaTypeName()}>");
+            {
+                string name = _wgmma
+                    ? $"block_fp8_gemm_wgmma<{output.CudaTypeName()}, {WgmmaStages}>"
+                    : $"block_fp8_gemm<{output.CudaTypeName()}>";
+                _kernels[output] = k = _device.GetKernel("block_fp8_gemm.cu", name);
+                if (_wgmma) k.EnsureDynamicSharedMemory(WgmmaSharedBytes);
+            }
             return k;
         }
     }
@@ -30,6 +56,7 @@ internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
         ulong pc = c.Ptr.Address, pn = tokenCount.Address;
         void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &kp, &pn };
         var grid = new Dim3((uint)((n + TileN - 1) / TileN), (uint)((rows + TileM - 1) / TileM));
-        kernel.Launch((CudaStream)stream, grid, new Dim3(256), 0, args);
+        if (_wgmma) kernel.Launch((CudaStream)stream, grid, new Dim3(128), WgmmaSharedBytes, args);
+        else kernel.Launch((CudaStream)stream, grid, new Dim3(256), 0, args);
     }
 }

@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Fp8;
@@ -87,11 +88,11 @@ public abstract class Fp8Quant
 
     public static float ScaleOf(float amax) => amax / E4M3Max;
 
-    public static byte Quantize(float x, float scale) => scale > 0 ? FormatShim.E4M3FromFloat(x / scale) : (byte)0;
+    public static byte Quantize(float x, float scale) => scale > 0 ? Fp8E4M3.FromFloat(x / scale) : (byte)0;
 
     public static float Decode(byte q) => DecodeTable[q];
 
-    private static readonly float[] DecodeTable = Enumerable.Range(0, 256).Select(b => FormatShim.E4M3ToFloat((byte)b)).ToArray();
+    private static readonly float[] DecodeTable = Enumerable.Range(0, 256).Select(b => Fp8E4M3.ToFloat((byte)b)).ToArray();
 
     /// <summary>Compiles what a forward with <paramref name="activation"/> inputs launches, so the first
     /// forward (possibly inside a capture) does not compile. No-op on the reference backend.</summary>

@@ -166,6 +166,9 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
     /// <summary>Activation quantization workspace, exposed for checks: e4m3 [MaxTokens, Kp] and scales [MaxTokens, Kp/128].</summary>
     internal (Tensor Q, Tensor Scales) ActivationWorkspace => (_aq, _as);
 
+    /// <summary>The stored e4m3 weights [Np, Kp] and block scales, exposed for checks.</summary>
+    internal (Tensor Weights, Tensor Scales) Stored => (_w, _ws);
+
     public void Dispose()
     {
         if (_disposed) return;
