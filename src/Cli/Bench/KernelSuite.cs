@@ -93,6 +93,7 @@ public sealed class KernelSuite
                 var x = engine.Activation("x", DType.BF16, h);
                 var y = engine.Activation("y", DType.BF16, h);
                 RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 5, 1f);
+                _device.DefaultStream.Synchronize();
                 var norm = engine.Add(new RmsNorm(engine.Context, $"rmsnorm.{h}", h, DType.BF16, ModelFactory.RmsEps, x, y));
                 norm.RandomizeWeight(6, 0.25f);
                 foreach (int n in ns)
@@ -130,6 +131,7 @@ public sealed class KernelSuite
                     var x = engine.Activation("x", DType.BF16, k);
                     var y = engine.Activation("y", DType.BF16, nOut);
                     RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 7, 1f);
+                    _device.DefaultStream.Synchronize();
                     var lin = engine.Add(Linear.Create(engine.Context, $"linear.{m.Variant}", x, y, m.Mode, m.Group,
                         LinearWeights.Random(nOut, k, 8, 1f / MathF.Sqrt(k))));
                     foreach (int n in ns)
@@ -159,6 +161,7 @@ public sealed class KernelSuite
                 var x = engine.Activation("x", DType.BF16, k);
                 var y = engine.Activation("y", DType.BF16, nOut);
                 RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 9, 1f);
+                _device.DefaultStream.Synchronize();
                 var lin = engine.Add(ModelFactory.BlockFp8Linear(engine.Context, "linear.fp8", nOut, k, 10, 1f / MathF.Sqrt(k), x, y));
                 foreach (int m in ms)
                 {
@@ -195,6 +198,7 @@ public sealed class KernelSuite
                 var x = engine.Activation("x", DType.BF16, p.Hidden);
                 var y = engine.Activation("y", DType.BF16, p.Hidden);
                 RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 11, 1f);
+                _device.DefaultStream.Synchronize();
                 var layer = engine.Add(new Moe(engine.Context, $"moe.{m.Variant}", new MoeOptions(moe.Experts, moe.TopK, p.Hidden, moe.ExpertFfn,
                     Quant: m.Mode, GroupSize: m.Group, Seed: 12), x, y));
                 double perExpert = layer.GateUp.WeightBytesPerExpert + layer.Down.WeightBytesPerExpert;
@@ -252,6 +256,7 @@ public sealed class KernelSuite
             using (var ob = _device.AllocateTensor(DType.I32, new long[] { e }, out var counts, "w4afp8 seed counts"))
             {
                 RandomFill.Create(_device).Uniform(_device.DefaultStream, aAll, 22, 1f);
+                _device.DefaultStream.Synchronize();
                 for (int i = 0; i < ms.Length; i++)
                 {
                     int m = ms[i];
@@ -314,6 +319,7 @@ public sealed class KernelSuite
                 using (var ob = _device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var offsets, "expert offsets"))
                 {
                     RandomFill.Create(_device).Uniform(_device.DefaultStream, aAll, 32, 1f);
+                    _device.DefaultStream.Synchronize();
                     foreach (int n in ns)
                     {
                         int rows = n * moe.TopK;

@@ -5,8 +5,8 @@ public enum LayerSpecKind { RmsNorm, Linear, Moe, SwiGlu }
 /// <summary>
 /// One layer of a preset's stack. <see cref="In"/> and <see cref="Out"/> are feature widths; for an
 /// RMSNorm both are the hidden size; for a MoE they are hidden and the expert shape is the preset's.
-/// <see cref="FusedResidual"/>: the post-attention RMSNorm also adds the residual stream (as
-/// FastDeploy's fused_add_rms_norm does), so the stack reads it once.
+/// <see cref="FusedResidual"/>: the norm first adds its input into the residual stream and normalizes
+/// the sum (FastDeploy's and vLLM's fused_add_rms_norm): every norm but the very first one.
 /// <see cref="SwiGluOut"/>: a dense FFN's gate_up projection whose output is gated (SwiGLU) to
 /// this width before the down projection.
 /// </summary>
@@ -30,7 +30,8 @@ public static class LayerPlan
         for (int i = 0; i < p.Layers; i++)
         {
             string l = $"layers.{i}";
-            list.Add(new LayerSpec($"{l}.input_layernorm", LayerSpecKind.RmsNorm, p.Hidden, p.Hidden));
+            // From the second layer on, the input norm also adds the previous MLP's output to the residual stream.
+            list.Add(new LayerSpec($"{l}.input_layernorm", LayerSpecKind.RmsNorm, p.Hidden, p.Hidden, FusedResidual: i > 0));
             list.Add(new LayerSpec($"{l}.self_attn.qkv_proj", LayerSpecKind.Linear, p.Hidden, p.QkvOut));
             // The attention kernel would sit here and turn [q|k|v] into the attention output; no preset has one.
             list.Add(new LayerSpec($"{l}.self_attn.o_proj", LayerSpecKind.Linear, p.AttentionOut, p.Hidden));

@@ -120,11 +120,11 @@ public static class ModelFactory
             var spec = plan[i];
             progress?.Report((i, plan.Count, spec.Name));
             s += 101;
-            bool firstNorm = i == 0;
+            bool postAttention = spec.Name.EndsWith(".post_attention_layernorm", StringComparison.Ordinal);
             Layer layer = spec.Kind switch
             {
-                LayerSpecKind.RmsNorm when spec.FusedResidual => Norm(ctx, spec.Name, h, activation, o, normed, resid, s),
-                LayerSpecKind.RmsNorm when firstNorm => Norm(ctx, spec.Name, h, activation, resid, normed, null, s),
+                LayerSpecKind.RmsNorm when !spec.FusedResidual => Norm(ctx, spec.Name, h, activation, resid, normed, null, s),
+                LayerSpecKind.RmsNorm when postAttention => Norm(ctx, spec.Name, h, activation, o, normed, resid, s),
                 LayerSpecKind.RmsNorm => Norm(ctx, spec.Name, h, activation, mlpOut, normed, resid, s),
                 LayerSpecKind.Linear => DenseLinear(ctx, spec, quant, s, Wiring(spec, normed, qkv, attn, o, gu, act, mlpOut)),
                 LayerSpecKind.SwiGlu => new SwiGlu(ctx, spec.Name, gu, act),
