@@ -47,6 +47,12 @@ public sealed class ModelSession : IDisposable
     public static ModelSession Create(CommandContext ctx, Device device, ModelPreset preset, QuantConfig quant,
         BlockWiseGraphOptions options, bool quiet = false)
     {
+        // The reference backend keeps weights in host memory and computes them in managed code: a
+        // full-size preset would take tens of GB and hours, so say so instead of starting.
+        const long referenceLimit = 4L << 30;
+        if (device.Kind == BackendKind.Reference && preset.Bf16WeightBytes > referenceLimit)
+            throw new UsageException($"preset '{preset.Name}' has {preset.Bf16WeightBytes / 1e9:F1} GB of weights; the CPU reference backend " +
+                                     $"runs presets up to {referenceLimit >> 30} GiB (use --preset tiny, or a GPU with --backend cuda)");
         var logger = ctx.LoggerFactory.CreateLogger("GraphEngine.Engine");
         var engine = new PrefillEngine(device, options, preset.MaxTokens, logger);
         try

@@ -45,4 +45,13 @@ public class PresetTests
         Assert.Contains("'gpt2'", e.Message);
         Assert.Contains("ernie45-21b-a3b", e.Message);
     }
+
+    [Fact]
+    public void Weight_bytes_match_the_published_model_sizes()
+    {
+        // ERNIE-4.5-21B-A3B: about 21e9 parameters without embeddings/attention kernels; Llama-3-8B: about 7e9 in the decoder stack.
+        Assert.InRange(ModelPresets.Ernie45_21B_A3B.Bf16WeightBytes / 2.0, 19e9, 22e9);
+        Assert.InRange(ModelPresets.Llama3_8B.Bf16WeightBytes / 2.0, 6.5e9, 7.2e9);
+        Assert.InRange(ModelPresets.Tiny.Bf16WeightBytes, 1, 64L << 20);
+    }
 }

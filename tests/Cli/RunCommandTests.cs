@@ -60,4 +60,11 @@ public class RunCommandTests
     {
         CliHarness.AssertUsageError(CliHarness.Run("list --backend reference --granularity Block"), "Block");
     }
+
+    [Fact]
+    public void Full_size_presets_are_refused_on_the_reference_backend_before_allocating()
+    {
+        CliHarness.AssertUsageError(CliHarness.Run("run --backend reference --preset ernie45-21b-a3b"), "ernie45-21b-a3b");
+        CliHarness.AssertUsageError(CliHarness.Run("list --backend reference --preset llama3-8b"), "llama3-8b");
+    }
 }

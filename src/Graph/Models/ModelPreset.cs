@@ -26,6 +26,11 @@ public sealed record ModelPreset(
     public int QkvOut => (Heads + 2 * KvHeads) * HeadDim;
     public int AttentionOut => Heads * HeadDim;
 
+    /// <summary>Bytes of the weights unquantized (bf16), all experts included.</summary>
+    public long Bf16WeightBytes =>
+        2L * (Plan().Sum(s => s.DenseWeightElements) +
+              (Moe is { } m ? (long)Layers * m.Experts * (3L * Hidden * m.ExpertFfn + Hidden) : 0));
+
     /// <summary>The layers of the stack in execution order, with their shapes.</summary>
     public IReadOnlyList<LayerSpec> Plan() => LayerPlan.Build(this);
 
