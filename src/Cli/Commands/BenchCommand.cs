@@ -22,7 +22,8 @@ public static class BenchCommand
             Command = "graphengine " + string.Join(" ", ctx.Args),
             Repetitions = o.Repetitions,
             Warmup = o.Warmup,
-            BusyTimeMethod = PrefillSuite.BusyMethod,
+            BusyTimeMethod = gpu ? PrefillSuite.BusyMethod
+                : "reference backend: the sum of each layer's forward timed alone (the reference stream runs work as it is enqueued, so there are no launch gaps to hide); figures are the host CPU's.",
         };
         console.Line($"device: {device.Info}");
         report.Ceilings = CeilingProbe.Measure(device, o.Warmup, o.Repetitions, report.Missing);
