@@ -12,7 +12,7 @@ template <> struct gg_bytes<GG_INT8> { static constexpr int x2 = 2; };
 template <> struct gg_bytes<GG_INT4> { static constexpr int x2 = 1; };
 
 // padded_slots = 0: prefix-sum layout, offsets [E + 1]; > 0: padded layout [E, P, *], offsets = counts [E].
-template <typename T, int WMODE, int BM>
+template <typename T, int WMODE, int BM, int BK>
 __global__ void __launch_bounds__(GG_THREADS) group_gemm(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
@@ -35,7 +35,7 @@ __global__ void __launch_bounds__(GG_THREADS) group_gemm(
     const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
     const char* we = reinterpret_cast<const char*>(W) + (long long)e * wbytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
-    ge_group_tile<T, WMODE, BM>(A, begin + m0, begin + min(m0 + BM, count), we, se, nullptr, C,
+    ge_group_tile<T, WMODE, BM, BK>(A, begin + m0, begin + min(m0 + BM, count), we, se, nullptr, C,
                                 N, K, group_size, groups, blockIdx.x * GG_BN);
 }
 

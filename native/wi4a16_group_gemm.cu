@@ -6,7 +6,7 @@
 #include "group_gemm_core.cuh"
 
 // One block per (64-column tile, planned M tile). tiles[i] = {expert, first row, end row, 0}.
-template <typename T, int BM>
+template <typename T, int BM, int BK>
 __global__ void __launch_bounds__(GG_THREADS) wi4a16_group_gemm(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const unsigned char* __restrict__ W,  // [E, N, K/2] unsigned nibbles, low nibble = even k
@@ -17,7 +17,7 @@ __global__ void __launch_bounds__(GG_THREADS) wi4a16_group_gemm(
     int N, int K, int group_size, int groups) {
     const int4 t = tiles[blockIdx.y];
     const long long e = t.x;
-    ge_group_tile<T, GG_INT4_ZP, BM>(A, t.y, t.z, W + e * N * (K >> 1), scales + e * N * groups, zeros + e * N * groups,
+    ge_group_tile<T, GG_INT4_ZP, BM, BK>(A, t.y, t.z, W + e * N * (K >> 1), scales + e * N * groups, zeros + e * N * groups,
                                      C, N, K, group_size, groups, blockIdx.x * GG_BN);
 }
 

@@ -12,7 +12,7 @@ public enum Granularity { Layer, Segment }
 public sealed class BlockWiseGraphOptions
 {
     /// <summary>FastDeploy's default list of padded token counts.</summary>
-    public static readonly IReadOnlyList<int> DefaultSizes = new[] { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048 };
+    public static readonly IReadOnlyList<int> DefaultSizes = Array.AsReadOnly(new[] { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048 });
 
     /// <summary>When false every layer runs eagerly (reason: graphs disabled).</summary>
     public bool Enabled { get; init; } = true;

@@ -153,7 +153,10 @@ public sealed class PrefillEngine : IDisposable
     {
         ThrowIfDisposed();
         if (Stream.IsCapturing) throw new InvalidOperationException("the engine's stream is already capturing");
-        DisposeGraphs();
+        // Earlier graphs of a unit that is captured again over the same layers are updated in place
+        // (cuGraphExecUpdate: no new exec, no new instantiation memory when the topology holds); the
+        // rest are destroyed at the end.
+        var previous = TakeGraphs();
         _captured = false;
         foreach (var s in _slots) s.Static = StaticReason(s.Layer);
 
@@ -179,7 +182,7 @@ public sealed class PrefillEngine : IDisposable
                     int size = _sizes[si];
                     progress?.Report(new CaptureProgress(done, total, unit.Name, size));
                     WarmUp(first, last, size);
-                    if (!TryCaptureOnce(unit, si, out int culprit, out string error, ref freeMeasured))
+                    if (!TryCaptureOnce(unit, si, previous, out int culprit, out string error, ref freeMeasured))
                     {
                         unit.DisposeGraphs();
                         total -= _sizes.Length - captured;
@@ -205,11 +208,13 @@ public sealed class PrefillEngine : IDisposable
             // engine uncaptured (everything eager) and let the caller see the error.
             unit?.DisposeGraphs();      // the unit being captured when the error came (idempotent if already listed)
             foreach (var u in units) u.DisposeGraphs();
+            foreach (var g in previous.Values) g.Dispose();
             _plan = BuildPlan(Array.Empty<Unit>());
             _lastWrittenN = -1;
             throw;
         }
 
+        foreach (var g in previous.Values) g.Dispose();
         units.Sort((a, b) => a.First.CompareTo(b.First));
         _plan = BuildPlan(units);
         _captured = true;
@@ -244,9 +249,27 @@ public sealed class PrefillEngine : IDisposable
         Stream.Synchronize();
     }
 
-    private bool TryCaptureOnce(Unit unit, int si, out int culprit, out string error, ref bool freeMeasured)
+    /// <summary>Moves every graph out of the plan, keyed by (first layer, last layer, size index), for reuse as update targets.</summary>
+    private Dictionary<(int, int, int), DeviceGraph> TakeGraphs()
+    {
+        var taken = new Dictionary<(int, int, int), DeviceGraph>();
+        foreach (var u in _plan)
+        {
+            if (u.Graphs is not { } graphs) continue;
+            for (int si = 0; si < graphs.Length; si++)
+                if (graphs[si] is { } g) taken[(u.First, u.Last, si)] = g;
+            u.ForgetGraphs();
+        }
+        _plan = BuildPlan(Array.Empty<Unit>());
+        return taken;
+    }
+
+    private bool TryCaptureOnce(Unit unit, int si, Dictionary<(int, int, int), DeviceGraph> previous,
+        out int culprit, out string error, ref bool freeMeasured)
     {
         int size = _sizes[si];
+        var key = (unit.First, unit.Last, si);
+        previous.TryGetValue(key, out var target);
         long allocBefore = Device.AllocatedBytes;
         bool hasFree = Device.TryGetFreeMemory(out long freeBefore);
         long t0 = Stopwatch.GetTimestamp();
@@ -257,7 +280,8 @@ public sealed class PrefillEngine : IDisposable
         {
             for (; k <= unit.Last; k++) _slots[k].Layer.Forward(Stream, size);
             k = -1;     // past the layers: a failure now is EndCapture's and names no single layer
-            graph = Stream.EndCapture();
+            graph = Stream.EndCapture(target);
+            if (target is not null) previous.Remove(key);    // now the unit's; a failed update leaves it for disposal
         }
         catch (Exception e)
         {
@@ -428,10 +452,16 @@ public sealed class PrefillEngine : IDisposable
         if (_debug) LogForward(slot, n, b);
     }
 
-    /// <summary>Writes the device token count outside a step (harnesses that run layers by hand), keeping Forward's cache right.</summary>
-    internal void WriteTokenCount(int n)
+    /// <summary>
+    /// Writes <paramref name="n"/> to the device token count on <see cref="Stream"/>, for code that runs
+    /// layers by hand (layer.Forward(engine.Stream, padded)). Use this rather than writing
+    /// <see cref="LayerContext.TokenCount"/> directly: <see cref="Forward"/> skips the write when n equals
+    /// the last value the engine wrote, so a write behind its back could leave a stale count.
+    /// </summary>
+    public void WriteTokenCount(int n)
     {
         CheckTokens(n);
+        ThrowIfDisposed();
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
     }
@@ -626,6 +656,9 @@ public sealed class PrefillEngine : IDisposable
         public double[] InstantiateMs { get; } = Array.Empty<double>();
         public long[] Bytes { get; } = Array.Empty<long>();
         public long Replays;
+
+        /// <summary>Drops the references without disposing (the graphs moved elsewhere).</summary>
+        public void ForgetGraphs() => Graphs = null;
 
         public void DisposeGraphs()
         {

@@ -43,6 +43,12 @@ public sealed record MoeOptions(
         if (ExpertFfn < 1) throw new ArgumentOutOfRangeException(nameof(ExpertFfn), ExpertFfn, $"MoE layer '{layer}': expert FFN size must be >= 1");
         if (SharedFfn < 0) throw new ArgumentOutOfRangeException(nameof(SharedFfn), SharedFfn, $"MoE layer '{layer}': shared FFN size must be >= 0 (0 = none)");
         if (GroupSize < 0) throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, $"MoE layer '{layer}': group size must be >= 0 (0 = per-channel)");
+        if (Quant is QuantMode.WInt4 or QuantMode.Wi4A16 && (Hidden % 2 != 0 || ExpertFfn % 2 != 0))
+            throw new ArgumentException(
+                $"MoE layer '{layer}': {Quant.Label()} packs two weights per byte, so hidden ({Hidden}) and expert FFN ({ExpertFfn}) must be even", nameof(Quant));
+        if (Quant == QuantMode.Wi4A16 && (Hidden % 128 != 0 || ExpertFfn % 128 != 0))
+            throw new ArgumentException(
+                $"MoE layer '{layer}': wi4a16 uses groups of 128 along K, which must divide hidden ({Hidden}) and expert FFN ({ExpertFfn})", nameof(Quant));
         if (GroupSize > 0)
         {
             if (Hidden % GroupSize != 0)
@@ -90,51 +96,59 @@ public sealed class Moe : Layer
         _routing = MoeRouting.Create(Device);
         _permute = MoePermute.Create(Device);
 
-        var pool = context.Pool;
-        var act = Activation;
-        Own(pool.RentTensor(act, new long[] { t, e }, out var logits, $"{name}.logits"));
-        Own(pool.RentTensor(DType.I32, new long[] { t, k }, out var ids, $"{name}.topk_ids"));
-        Own(pool.RentTensor(DType.F32, new long[] { t, k }, out var weights, $"{name}.topk_weights"));
-        Own(pool.RentTensor(DType.I32, new long[] { e + 1 }, out var offsets, $"{name}.offsets"));
-        Own(pool.RentTensor(DType.I32, new long[] { e }, out var counts, $"{name}.counts"));
-        Own(pool.RentTensor(DType.I32, new long[] { _maxRows }, out var perm, $"{name}.permutation"));
-        Own(pool.RentTensor(DType.I32, new long[] { (long)t * k }, out var inverse, $"{name}.inverse"));
-        Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var permuted, $"{name}.permuted"));
-        Own(pool.RentTensor(act, new long[] { _maxRows, 2L * f }, out var gateUp, $"{name}.gate_up"));
-        Own(pool.RentTensor(act, new long[] { _maxRows, f }, out var swiglu, $"{name}.swiglu"));
-        Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var expertOut, $"{name}.expert_out"));
-        Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
-        Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
-
-        // Weights: random on the device, then quantized there by the backends.
-        var load = context.LoadStream;
-        var fill = RandomFill.Create(Device);
-        uint seed = options.Seed * 7919u;
-        Own(Device.AllocateTensor(act, new long[] { e, h }, out var gate, $"{name}.gate_weight"));
-        fill.Uniform(load, gate, seed++, 3f / MathF.Sqrt(h));
-        GateWeight = gate;
-        using (var upSrc = Device.AllocateTensor(act, new long[] { e, 2L * f, h }, out var upT, $"{name}.gate_up_source"))
-        using (var downSrc = Device.AllocateTensor(act, new long[] { e, h, f }, out var downT, $"{name}.down_source"))
+        try
         {
-            fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
-            fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
-            int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
-            GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound));
-            Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound));
-            load.Synchronize();   // the sources are freed here; quantization must have read them
+            var pool = context.Pool;
+            var act = Activation;
+            Own(pool.RentTensor(act, new long[] { t, e }, out var logits, $"{name}.logits"));
+            Own(pool.RentTensor(DType.I32, new long[] { t, k }, out var ids, $"{name}.topk_ids"));
+            Own(pool.RentTensor(DType.F32, new long[] { t, k }, out var weights, $"{name}.topk_weights"));
+            Own(pool.RentTensor(DType.I32, new long[] { e + 1 }, out var offsets, $"{name}.offsets"));
+            Own(pool.RentTensor(DType.I32, new long[] { e }, out var counts, $"{name}.counts"));
+            Own(pool.RentTensor(DType.I32, new long[] { _maxRows }, out var perm, $"{name}.permutation"));
+            Own(pool.RentTensor(DType.I32, new long[] { (long)t * k }, out var inverse, $"{name}.inverse"));
+            Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var permuted, $"{name}.permuted"));
+            Own(pool.RentTensor(act, new long[] { _maxRows, 2L * f }, out var gateUp, $"{name}.gate_up"));
+            Own(pool.RentTensor(act, new long[] { _maxRows, f }, out var swiglu, $"{name}.swiglu"));
+            Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var expertOut, $"{name}.expert_out"));
+            Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
+            Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
+
+            // Weights: random on the device, then quantized there by the backends.
+            var load = context.LoadStream;
+            var fill = RandomFill.Create(Device);
+            uint seed = options.Seed * 7919u;
+            Own(Device.AllocateTensor(act, new long[] { e, h }, out var gate, $"{name}.gate_weight"));
+            fill.Uniform(load, gate, seed++, 3f / MathF.Sqrt(h));
+            GateWeight = gate;
+            using (var upSrc = Device.AllocateTensor(act, new long[] { e, 2L * f, h }, out var upT, $"{name}.gate_up_source"))
+            using (var downSrc = Device.AllocateTensor(act, new long[] { e, h, f }, out var downT, $"{name}.down_source"))
+            {
+                fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
+                fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
+                int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
+                GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound));
+                Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound));
+                load.Synchronize();   // the sources are freed here; quantization must have read them
+            }
+
+            if (options.SharedFfn > 0)
+            {
+                int fs = options.SharedFfn;
+                Own(Device.AllocateTensor(act, new long[] { 2L * fs, h }, out var su, $"{name}.shared_gate_up"));
+                Own(Device.AllocateTensor(act, new long[] { h, fs }, out var sd, $"{name}.shared_down"));
+                fill.Uniform(load, su, seed++, 2f / MathF.Sqrt(h));
+                fill.Uniform(load, sd, seed++, 2f / MathF.Sqrt(fs));
+                Own(pool.RentTensor(act, new long[] { t, 2L * fs }, out var sh1, $"{name}.shared_gate_up_out"));
+                Own(pool.RentTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
+                Own(pool.RentTensor(act, new long[] { t, h }, out var sh3, $"{name}.shared_out"));
+                SharedGateUp = su; SharedDown = sd; _sharedH = sh1; _sharedAct = sh2; SharedOut = sh3;
+            }
         }
-
-        if (options.SharedFfn > 0)
+        catch
         {
-            int fs = options.SharedFfn;
-            Own(Device.AllocateTensor(act, new long[] { 2L * fs, h }, out var su, $"{name}.shared_gate_up"));
-            Own(Device.AllocateTensor(act, new long[] { h, fs }, out var sd, $"{name}.shared_down"));
-            fill.Uniform(load, su, seed++, 2f / MathF.Sqrt(h));
-            fill.Uniform(load, sd, seed++, 2f / MathF.Sqrt(fs));
-            Own(pool.RentTensor(act, new long[] { t, 2L * fs }, out var sh1, $"{name}.shared_gate_up_out"));
-            Own(pool.RentTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
-            Own(pool.RentTensor(act, new long[] { t, h }, out var sh3, $"{name}.shared_out"));
-            SharedGateUp = su; SharedDown = sd; _sharedH = sh1; _sharedAct = sh2; SharedOut = sh3;
+            Dispose();   // whatever was rented or allocated so far goes back
+            throw;
         }
     }
 

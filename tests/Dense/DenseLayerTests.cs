@@ -93,13 +93,23 @@ public class DenseLayerTests
     }
 
     [Fact]
-    public void Block_wise_fp8_is_not_supported_here()
+    public void Block_wise_fp8_comes_from_the_factory_and_refuses_offline_int_weights()
     {
         var (device, rig) = Open(8);
         using var _ = device;
         using var __ = rig;
-        var e = Assert.Throws<NotSupportedException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)));
-        Assert.Contains("block_wise_fp8", e.Message);
+        using (var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)))
+        {
+            Assert.Equal(QuantMode.BlockWiseFp8, backend.Mode);
+            Assert.Equal(16, backend.OutFeatures);
+            Assert.Equal(64, backend.InFeatures);
+        }
+        var offline = LinearWeights.Offline(QuantizedWeights.Quantize(new WeightOnlyScheme(WeightOnlyFormat.Int8, 0), 16, 64,
+            Enumerable.Range(0, 16 * 64).Select(i => MathF.Sin(i)).ToArray()));
+        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, offline));
+        Assert.Contains("FromPrequantized", e.Message);
+        var g = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 128, LinearWeights.Random(16, 64, 1, 1f)));
+        Assert.Contains("128", g.Message);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public class PrefillEngineTests
         var kind = GraphLayerKinds.All.Single(k => k.Kind == kindName);
         using var device = new ReferenceDevice();
         var options = new BlockWiseGraphOptions { Granularity = granularity, Sizes = new[] { 1, 8, 64, 256 } };
-        using var stack = GraphStack.Build(device, options, 256, kind.DType, GraphCases.InWidth, GraphCases.StackOf(kind));
+        using var stack = GraphStack.Build(device, options, 256, kind.DType, kind.StackWidths[0], GraphCases.StackOf(kind));
         stack.Engine.Capture();
         foreach (int n in new[] { 1, 3, 64, 100, 256 })
         {
@@ -172,6 +172,61 @@ public class PrefillEngineTests
         Assert.False(engine.IsCaptured);
         Assert.False(engine.Stream.IsCapturing);
         Assert.All(engine.Listing().Layers, l => Assert.Equal(FallbackKind.NotCaptured, l.Fallback));
+    }
+
+    [Theory]
+    [InlineData(Granularity.Layer)]
+    [InlineData(Granularity.Segment)]
+    public void Recapture_picks_up_changed_parameters_and_keeps_working(Granularity granularity)
+    {
+        using var device = new ReferenceDevice();
+        using var engine = new PrefillEngine(device, new BlockWiseGraphOptions { Sizes = new[] { 2, 8 }, Granularity = granularity }, 8);
+        var x = engine.Activation("x", DType.F32, 3);
+        var y = engine.Activation("y", DType.F32, 3);
+        var z = engine.Activation("z", DType.F32, 3);
+        var c = engine.Add(new ConstantLayer(engine.Context, "const", x, y));
+        engine.Add(new RecordingLayer(engine.Context, "copy", y, z));
+        float[] Run(int n)
+        {
+            engine.Prefill(n);
+            engine.Stream.Synchronize();
+            return z.SliceRows(0, n).DownloadFloatsOf();
+        }
+        var first = engine.Capture();
+        Assert.All(Run(5), v => Assert.Equal(1f, v));
+        c.Value = 2f;
+        Assert.All(Run(5), v => Assert.Equal(1f, v));      // the graph holds the captured argument
+        var second = engine.Recapture();
+        Assert.Equal(first.Graphs, second.Graphs);
+        Assert.All(Run(5), v => Assert.Equal(2f, v));
+        Assert.All(Run(2), v => Assert.Equal(2f, v));
+        c.Value = 3f;
+        engine.Recapture();
+        Assert.All(Run(1), v => Assert.Equal(3f, v));
+    }
+
+    [Fact]
+    public void Forward_writes_the_token_count_when_it_changed_including_after_a_manual_write()
+    {
+        using var device = new ReferenceDevice();
+        using var stack = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = new[] { 8 } }, 8, DType.BF16, 4,
+            new List<StackLayer> { new("host", (c, n, i, o) => new HostPlannedCopyLayer(c, n, i, o), 4) });
+        var input = stack.RandomInput(8, 1);
+        int Copied()
+        {
+            var all = stack.ReadOutput(8);
+            return Enumerable.Range(0, 8).Count(r => float.IsFinite(all[r * 4]));
+        }
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.Forward(stack.Layers[0], 5);
+        Assert.Equal(5, Copied());                     // the layer copies exactly the device count of rows
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.WriteTokenCount(2);
+        stack.Engine.Forward(stack.Layers[0], 5);      // must write 5 again, not trust its last write
+        Assert.Equal(5, Copied());
+        stack.PoisonAndLoad(8, input);
+        stack.Engine.Forward(stack.Layers[0], 3);
+        Assert.Equal(3, Copied());
     }
 
     [Fact]

@@ -89,3 +89,29 @@ internal sealed class BrokenLayer : Layer
     public override long WeightBytes => 0;
     public override void Forward(ComputeStream stream, int paddedTokens) => throw new InvalidOperationException("broken layer");
 }
+
+/// <summary>
+/// Writes a constant that is a kernel parameter, not device data: a graph keeps the value it was
+/// captured with, as a CUDA graph keeps kernel arguments, so changing it needs a recapture.
+/// </summary>
+internal sealed class ConstantLayer : Layer
+{
+    public ConstantLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    {
+        Input = input;
+        Output = output.Require(nameof(output), DType.F32);
+    }
+
+    public float Value { get; set; } = 1f;
+    public override LayerKind Kind => LayerKind.Custom;
+    public override QuantMode Quant => QuantMode.None;
+    public override Tensor Input { get; }
+    public override Tensor Output { get; }
+    public override long WeightBytes => 0;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        stream.Fill32Async(Output.Ptr, BitConverter.SingleToUInt32Bits(Value), paddedTokens * Output.Dim(1));
+    }
+}

@@ -63,6 +63,30 @@ public class MoeLayerTests
         Assert.Equal(0, pool.InUseBytes);
     }
 
+    [Fact]
+    public void Failure_after_workspace_is_rented_returns_everything()
+    {
+        using var device = new ReferenceDevice();
+        using var pool = new DevicePool(device, 0);
+        using var ib = device.AllocateTensor(DType.BF16, new long[] { 8, 192 }, out var input);
+        using var ob = device.AllocateTensor(DType.BF16, new long[] { 8, 192 }, out var output);
+        using var nb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
+        var ctx = new LayerContext(device, pool, 8, n.Ptr);
+        long before = device.AllocatedBytes;
+        int buffers = device.LiveAllocations;
+        // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the
+        // backend finds after the layer has rented its workspace and made its gate weights.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: 96), input, output));
+        Assert.Contains("96", e.Message);
+        Assert.Equal(0, pool.InUseBytes);
+        Assert.Equal(before, device.AllocatedBytes - pool.ReservedBytes);
+        Assert.Equal(buffers, device.LiveAllocations - (pool.ReservedBytes > 0 ? 1 : 0));
+        var odd = Assert.Throws<ArgumentException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 45, Quant: QuantMode.WInt4), input, output));
+        Assert.Contains("45", odd.Message);
+    }
+
     [Theory]
     [InlineData(QuantMode.W4AFp8)]
     [InlineData(QuantMode.Nvfp4)]

@@ -2,6 +2,7 @@ using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
+using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Graph.Conformance;
 
@@ -9,10 +10,14 @@ namespace GraphEngine.Graph.Conformance;
 /// One layer kind the graph cases run over: how to build an instance that reads <c>input</c> and writes
 /// <c>output</c> (both [MaxTokens, width] engine activations). Adding a layer kind to every graph case
 /// and test is one line in <see cref="GraphLayerKinds.All"/>. <see cref="SameWidth"/> says the kind needs
-/// input and output of equal width (RMSNorm, MoE).
+/// input and output of equal width (RMSNorm, MoE). <see cref="Widths"/> are the widths of the four
+/// activations of a three-layer test stack; by default odd ones (not multiples of any tile or vector
+/// width), which a kind with alignment rules (a kernel that needs hidden % 8 == 0) overrides.
 /// </summary>
-internal sealed record GraphLayerFactory(string Kind, DType DType, bool SameWidth, Func<LayerContext, string, Tensor, Tensor, Layer> Create)
+internal sealed record GraphLayerFactory(string Kind, DType DType, bool SameWidth, Func<LayerContext, string, Tensor, Tensor, Layer> Create,
+    IReadOnlyList<long>? Widths = null)
 {
+    public IReadOnlyList<long> StackWidths => Widths ?? (SameWidth ? new long[] { 19, 19, 19, 19 } : new long[] { 19, 40, 33, 24 });
     public override string ToString() => Kind;
 }
 
@@ -24,9 +29,26 @@ internal static class GraphLayerKinds
         new("gemm/bf16", DType.BF16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
         new("gemm/fp16", DType.F16, false, (ctx, name, i, o) => new GemmCaseLayer(ctx, name, i, o, Seed(name))),
         new("copy/bf16", DType.BF16, true, (ctx, name, i, o) => new CopyCaseLayer(ctx, name, i, o)),
-        // The dense and MoE layers join here as they land, one line each, e.g.
-        // new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) => new RmsNorm(ctx, name, i, o, ...)),
+        new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
+        new("rmsnorm/fp16", DType.F16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
+        new("linear/bf16", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
+        new("linear/fp16", DType.F16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
+        new("linear/wint8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt8, 0)),
+        // Group-wise int4 needs K % group == 0; 64-wide activations keep the reference backend fast in CI.
+        new("linear/wint4/g64", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 24 }),
+        new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, 0), new long[] { 64, 64, 64, 24 }),
     };
+
+    private static Layer Norm(LayerContext ctx, string name, Tensor i, Tensor o)
+    {
+        var l = new RmsNorm(ctx, name, (int)i.Dim(1), i.DType, 1e-6f, i, o);
+        l.RandomizeWeight(Seed(name));
+        return l;
+    }
+
+    // Scale 1/sqrt(in) keeps chained layers at unit-scale activations.
+    private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
+        Linear.Create(ctx, name, i, o, mode, group, LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))));
 
     /// <summary>Weights depend on the layer's name only, so two engines built alike hold equal weights.</summary>
     public static uint Seed(string name)

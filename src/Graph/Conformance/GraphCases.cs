@@ -26,18 +26,19 @@ public static class GraphCases
         yield return new ConformanceCase("graph/two-engines-in-parallel", "graph", TwoEnginesInParallel);
     }
 
-    /// <summary>Three layers of one kind at odd widths (not multiples of any tile).</summary>
+    /// <summary>Three layers of one kind at the kind's stack widths (odd by default).</summary>
     internal static List<StackLayer> StackOf(GraphLayerFactory kind)
     {
-        long[] w = kind.SameWidth ? new long[] { 19, 19, 19 } : new long[] { 40, 33, 24 };
+        var w = kind.StackWidths;
         return new List<StackLayer>
         {
-            new($"{kind.Kind}.0", kind.Create, w[0]),
-            new($"{kind.Kind}.1", kind.Create, w[1]),
-            new($"{kind.Kind}.2", kind.Create, w[2]),
+            new($"{kind.Kind}.0", kind.Create, w[1]),
+            new($"{kind.Kind}.1", kind.Create, w[2]),
+            new($"{kind.Kind}.2", kind.Create, w[3]),
         };
     }
 
+    /// <summary>Input width of the mixed stacks.</summary>
     internal const long InWidth = 19;
 
     /// <summary>Every captured size and the counts between them.</summary>
@@ -52,7 +53,7 @@ public static class GraphCases
     private static CaseResult ReplayEqualsEager(Device device, GraphLayerFactory kind, Granularity granularity)
     {
         var options = new BlockWiseGraphOptions { Granularity = granularity };
-        using var stack = GraphStack.Build(device, options, MaxTokens, kind.DType, InWidth, StackOf(kind));
+        using var stack = GraphStack.Build(device, options, MaxTokens, kind.DType, kind.StackWidths[0], StackOf(kind));
         var report = stack.Engine.Capture();
         var parts = new List<CaseResult>
         {
@@ -219,7 +220,7 @@ public static class GraphCases
         float[][] Run(Granularity g)
         {
             using var stack = GraphStack.Build(device, new BlockWiseGraphOptions { Granularity = g, Sizes = new[] { 1, 4, 64, 512 } },
-                maxTokens, kind.DType, InWidth, StackOf(kind));
+                maxTokens, kind.DType, kind.StackWidths[0], StackOf(kind));
             stack.Engine.Capture();
             var outs = new float[counts.Length][];
             for (int rep = 0; rep < 3; rep++)

@@ -1,3 +1,4 @@
+using GraphEngine.Kernels.Gemm;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -156,6 +157,13 @@ public sealed unsafe class CudaDevice : Device
         return ((long)free, (long)total);
     }
 
+    /// <summary>Graph instantiation takes device memory our allocator never sees; the driver's free count does.</summary>
+    public override bool TryGetFreeMemory(out long freeBytes)
+    {
+        freeBytes = MemoryInfo().Free;
+        return true;
+    }
+
     // ----- streams, events, ownership -----
 
     public override ComputeStream CreateStream()
@@ -177,7 +185,33 @@ public sealed unsafe class CudaDevice : Device
 
     internal void UntrackStream(CudaStream s)
     {
-        lock (_lock) _streams.Remove(s);
+        CublasLtMatmul? matmul;
+        lock (_lock)
+        {
+            _streams.Remove(s);
+            matmul = _matmul;
+        }
+        matmul?.ReleaseStream(s.Handle);
+    }
+
+    private CublasLtMatmul? _matmul;
+
+    /// <summary>The device's shared cuBLASLt state (handle, plans, per-stream workspaces), made on first use.</summary>
+    internal CublasLtMatmul Matmul
+    {
+        get
+        {
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                if (_matmul is null)
+                {
+                    _matmul = new CublasLtMatmul(this);
+                    _owned[OwnedKind.Blas].Add(_matmul);
+                }
+                return _matmul;
+            }
+        }
     }
 
     internal void Track(OwnedKind kind, IDisposable child)

@@ -4,9 +4,12 @@ using static GraphEngine.Kernels.Interop;
 namespace GraphEngine.Kernels.Gemm;
 
 /// <summary>
-/// The cuBLASLt plumbing both GEMMs share: a handle, a 32 MiB workspace allocated once, and a plan per
-/// problem (descriptor, layouts, heuristic-chosen algorithm) built on the first, eager call. A captured
-/// call then only launches cublasLtMatmul, which neither allocates nor synchronizes.
+/// The cuBLASLt plumbing every GEMM of a device shares: one handle, one plan per problem (descriptor,
+/// layouts, heuristic-chosen algorithm) built on the first, eager call, and one 32 MiB workspace per
+/// stream (streams may run concurrently, so they cannot share one), allocated on the stream's first
+/// eager call and freed with the stream. A captured call then only launches cublasLtMatmul, which
+/// neither allocates nor synchronizes. Sharing matters: a 32-layer model has over a hundred GEMMs, and a
+/// workspace each would hold gigabytes.
 /// Row-major C[m, n] = A[m, k] · W[n, k]ᵀ is, read column-major, Cᵀ (n×m) = op(W) · Aᵀ with W as a k×n
 /// column-major matrix transposed: the "TN" layout, which fp8 requires anyway.
 /// </summary>
@@ -16,7 +19,7 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
 
     private readonly CudaDevice _device;
     private readonly CublasLtHandle _handle;
-    private readonly DeviceBuffer _workspace;
+    private readonly Dictionary<IntPtr, DeviceBuffer> _workspaces = new();
     private readonly Dictionary<PlanKey, Plan> _plans = new();
     private bool _disposed;
 
@@ -46,14 +49,28 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
         IntPtr h;
         CublasException.ThrowIfFailed(CublasLt.cublasLtCreate(&h));
         _handle = new CublasLtHandle(h, device.ContextHandle);
-        try
+    }
+
+    /// <summary>
+    /// The stream's workspace; the first call on a stream allocates it, which is refused while capturing, so
+    /// a GEMM must run once eagerly on a stream before it is captured there (the engine's warm-up does).
+    /// </summary>
+    private DeviceBuffer WorkspaceFor(CudaStream stream)
+    {
+        lock (_workspaces)
         {
-            _workspace = device.Allocate(WorkspaceBytes, "cuBLASLt workspace");
+            if (!_workspaces.TryGetValue(stream.Handle, out var ws))
+                _workspaces[stream.Handle] = ws = _device.Allocate(WorkspaceBytes, "cuBLASLt workspace");
+            return ws;
         }
-        catch
+    }
+
+    /// <summary>Frees a disposed stream's workspace; a no-op for streams that never ran a GEMM.</summary>
+    public void ReleaseStream(IntPtr streamHandle)
+    {
+        lock (_workspaces)
         {
-            _handle.Dispose();
-            throw;
+            if (_workspaces.Remove(streamHandle, out var ws)) ws.Dispose();
         }
     }
 
@@ -75,6 +92,7 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var key = new PlanKey(m, n, k, inType, outType, bias != 0, aScale != 0 || wScale != 0, Alignment(a), Alignment(w), Alignment(c));
         IntPtr streamHandle = stream.Handle;
+        var workspace = WorkspaceFor(stream);
         _device.EnsureCurrent();
         Plan plan;
         lock (_plans)
@@ -92,7 +110,7 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
             float alpha = 1f, beta = 0f;
             var algo = plan.Algo;
             int st = CublasLt.cublasLtMatmul(_handle.Value, plan.Desc.Value, &alpha, w, plan.W.Value, a, plan.A.Value,
-                &beta, c, plan.C.Value, c, plan.C.Value, &algo, _workspace.Ptr.Address, (nuint)WorkspaceBytes, streamHandle);
+                &beta, c, plan.C.Value, c, plan.C.Value, &algo, workspace.Ptr.Address, (nuint)WorkspaceBytes, streamHandle);
             if (st != 0)
                 throw new CublasException(st, "cublasLtMatmul",
                     $"cublasLtMatmul (m={m}, n={n}, k={k}) failed: {CublasException.StatusName(st)} ({st})");
@@ -173,6 +191,10 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
             _plans.Clear();
         }
         _handle.Dispose();
-        _workspace.Dispose();
+        lock (_workspaces)
+        {
+            foreach (var ws in _workspaces.Values) ws.Dispose();
+            _workspaces.Clear();
+        }
     }
 }

@@ -14,8 +14,7 @@ internal sealed class Fp8PerTensorGemmCuda : Fp8PerTensorGemm
         if (device.Info.ComputeMajor * 10 + device.Info.ComputeMinor < 89)
             throw new DeviceUnavailableException($"fp8 GEMM needs compute capability 8.9 or newer; {device.Info.Name} is {device.Info.Architecture}");
         _device = device;
-        _lt = new CublasLtMatmul(device);
-        device.Track(CudaDevice.OwnedKind.Blas, this);
+        _lt = device.Matmul;
     }
 
     protected override void MatMulCore(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows)
@@ -25,9 +24,5 @@ internal sealed class Fp8PerTensorGemmCuda : Fp8PerTensorGemm
             a.Ptr.Address, w.Ptr.Address, c.Ptr.Address, 0, aScale.Ptr.Address, wScale.Ptr.Address);
     }
 
-    public override void Dispose()
-    {
-        _device.Untrack(CudaDevice.OwnedKind.Blas, this);
-        _lt.Dispose();
-    }
+    // The cuBLASLt state belongs to the device and is shared; nothing of its own to release.
 }

@@ -15,8 +15,7 @@ internal sealed class GemmCuda : Gemm
     public GemmCuda(CudaDevice device)
     {
         _device = device;
-        _lt = new CublasLtMatmul(device);
-        device.Track(CudaDevice.OwnedKind.Blas, this);
+        _lt = device.Matmul;
     }
 
     /// <summary>Distinct problem shapes planned so far.</summary>
@@ -30,9 +29,5 @@ internal sealed class GemmCuda : Gemm
             a.Ptr.Address, w.Ptr.Address, c.Ptr.Address, bias?.Ptr.Address ?? 0, 0, 0);
     }
 
-    public override void Dispose()
-    {
-        _device.Untrack(CudaDevice.OwnedKind.Blas, this);
-        _lt.Dispose();
-    }
+    // The cuBLASLt state belongs to the device and is shared; nothing of its own to release.
 }

@@ -43,6 +43,18 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return rowsPerExpert >= 48 ? 64 : 16;
     }
 
+    /// <summary>
+    /// K tile: 128 at BM = 16 (the memory-bound case: twice the weight bytes in flight per block, which
+    /// the few blocks of a small n need to approach full bandwidth), 64 at BM = 64 (registers go to the
+    /// larger accumulator tile). A K tile must not span two scale groups, so grouped weights use 128 only
+    /// when it divides the group size.
+    /// </summary>
+    internal static int TileK(ExpertWeightFormat f, int groupSize, int tileM)
+    {
+        bool grouped = f is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
+        return tileM == 16 && (!grouped || groupSize % 128 == 0) ? 128 : 64;
+    }
+
     /// <summary>Upper bound on the M tiles of all experts together, from host bounds only.</summary>
     internal static long TileBound(GroupGemmProblem p, int tileM)
     {
@@ -58,7 +70,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         long tiles = TileBound(p, bm);
         if (tiles > 65535)
             throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
-        var kernel = Kernel($"group_gemm<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {bm}>");
+        int bk = TileK(w.Format, w.GroupSize, bm);
+        var kernel = Kernel($"group_gemm<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {bm}, {bk}>");
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
               po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K;

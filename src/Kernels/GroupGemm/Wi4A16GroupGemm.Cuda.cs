@@ -36,7 +36,8 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, Wi4A16TilePlan plan, int tiles, int tileM)
     {
         if (tiles > 65535) throw new ArgumentException($"wi4a16 plan of {tiles} tiles exceeds the grid's 65535", nameof(plan));
-        var kernel = Kernel($"wi4a16_group_gemm<{p.A.DType.CudaTypeName()}, {tileM}>");
+        int tileK = GroupGemmCuda.TileK(w.Format, w.GroupSize, tileM);
+        var kernel = Kernel($"wi4a16_group_gemm<{p.A.DType.CudaTypeName()}, {tileM}, {tileK}>");
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.Ptr.Address, pz = w.Zeros.Ptr.Address,
               pt = plan.DevicePtr.Address, pc = p.C.Ptr.Address;
         int n = p.N, k = p.K, group = w.GroupSize, groups = w.Groups;

@@ -1,0 +1,94 @@
+// Host emulation of the CUDA execution model, just enough for the MoE kernels: one OS thread per CUDA
+// thread, std::barrier for __syncthreads and for each warp's collective operations (shuffles, ballots,
+// mma.sync). Blocks run one after another, so `__shared__` becomes a function-local static. It checks
+// indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
+// it cannot show timing, memory-model or PTX-level problems.
+#pragma once
+#include <barrier>
+#include <memory>
+#include <thread>
+#include <cmath>
+#include <cstring>
+#include <vector>
+#include <functional>
+#include <algorithm>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(x)
+#define __align__(n)
+#define __shared__ alignas(16) static
+#define __restrict__ __restrict
+struct dim3 { unsigned x = 0, y = 0, z = 0; };
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim;
+struct uint4 { unsigned x, y, z, w; };
+struct uint2 { unsigned x, y; };
+struct int4 { int x, y, z, w; };
+inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline std::barrier<>* g_block;
+inline std::vector<std::barrier<>*> g_warp;
+inline float g_fx[64][32]; inline int g_ix[64][32]; inline unsigned g_bal[64][32];
+inline void __syncthreads() { g_block->arrive_and_wait(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { g_warp[threadIdx.x / 32]->arrive_and_wait(); }
+inline float __shfl_xor_sync(unsigned, float v, int o) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_fx[w][l] = v; g_warp[w]->arrive_and_wait(); float r = g_fx[w][l ^ o]; g_warp[w]->arrive_and_wait(); return r;
+}
+inline int __shfl_xor_sync(unsigned, int v, int o) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_ix[w][l] = v; g_warp[w]->arrive_and_wait(); int r = g_ix[w][l ^ o]; g_warp[w]->arrive_and_wait(); return r;
+}
+inline unsigned __ballot_sync(unsigned, int p) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_bal[w][l] = p ? 1u : 0u; g_warp[w]->arrive_and_wait();
+    unsigned m = 0; for (int i = 0; i < 32; ++i) m |= g_bal[w][i] << i;
+    g_warp[w]->arrive_and_wait(); return m;
+}
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
+inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
+    blockDim = {threads, 1, 1};
+    for (unsigned by = 0; by < gy; ++by)
+    for (unsigned bx = 0; bx < gx; ++bx) {
+        std::barrier<> blk(threads);
+        std::vector<std::unique_ptr<std::barrier<>>> ws;
+        g_warp.clear();
+        for (unsigned w = 0; w < threads / 32; ++w) { ws.emplace_back(new std::barrier<>(32)); g_warp.push_back(ws.back().get()); }
+        g_block = &blk;
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); });
+        for (auto& t : ts) t.join();
+    }
+}
+
+
+// mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes
+// its own four D entries with the fragment layout of the PTX ISA.
+inline unsigned g_afrag[64][32][4], g_bfrag[64][32][2];
+inline float ge_emu_half(unsigned short v, bool bf16);
+inline void ge_emulated_mma(float* d, const unsigned* a, const unsigned* b, bool bf16) {
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int i = 0; i < 4; ++i) g_afrag[warp][lane][i] = a[i];
+    for (int i = 0; i < 2; ++i) g_bfrag[warp][lane][i] = b[i];
+    g_warp[warp]->arrive_and_wait();
+    auto half = [](unsigned w, int k) { return (unsigned short)(k % 2 ? w >> 16 : w & 0xffff); };
+    auto A = [&](int r, int k) { return ge_emu_half(half(g_afrag[warp][(r % 8) * 4 + (k % 8) / 2][r / 8 + 2 * (k / 8)], k), bf16); };
+    auto B = [&](int k, int n) { return ge_emu_half(half(g_bfrag[warp][n * 4 + (k % 8) / 2][k / 8], k), bf16); };
+    int g = lane / 4, c = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+        int r = g + 8 * (i / 2), n = 2 * c + (i % 2);
+        float s = d[i];
+        for (int k = 0; k < 16; ++k) s += A(r, k) * B(k, n);
+        d[i] = s;
+    }
+    g_warp[warp]->arrive_and_wait();
+}
+#define GE_EMULATED_MMA 1
