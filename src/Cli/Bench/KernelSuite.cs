@@ -162,7 +162,7 @@ public sealed class KernelSuite
                 var y = engine.Activation("y", DType.BF16, nOut);
                 RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 9, 1f);
                 _device.DefaultStream.Synchronize();
-                var lin = engine.Add(ModelFactory.BlockFp8Linear(engine.Context, "linear.fp8", nOut, k, 10, 1f / MathF.Sqrt(k), x, y));
+                var lin = engine.Add(Linear.Create(engine.Context, "linear.fp8", x, y, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(nOut, k, 10, 1f / MathF.Sqrt(k))));
                 foreach (int m in ms)
                 {
                     double t = Time(engine, lin, m);

@@ -160,19 +160,8 @@ public static class ModelFactory
     {
         // 1/sqrt(in) keeps outputs O(1) so no later layer sees infinities.
         float scale = 1f / MathF.Sqrt(spec.In);
-        if (quant.DenseMode == QuantMode.BlockWiseFp8) return BlockFp8Linear(ctx, spec.Name, spec.Out, spec.In, seed, scale, io.In, io.Out);
         var weights = LinearWeights.Random(spec.Out, spec.In, seed, scale);
         return Linear.Create(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), weights);
-    }
-
-    /// <summary>block_wise_fp8: random bf16 weights in a temporary device buffer, quantized there (128x128 block scales).</summary>
-    public static Linear BlockFp8Linear(LayerContext ctx, string name, int outFeatures, int inFeatures, uint seed, float scale, Tensor input, Tensor output)
-    {
-        using var tmp = ctx.Device.AllocateTensor(input.DType, new long[] { outFeatures, inFeatures }, out var w, $"{name}.weight.bf16");
-        RandomFill.Create(ctx.Device).Uniform(ctx.LoadStream, w, seed, scale);
-        var backend = BlockWiseFp8LinearBackend.Quantize(ctx, w);
-        ctx.LoadStream.Synchronize();
-        return new Linear(ctx, name, input, output, backend);
     }
 
     private static Moe MoeLayer(LayerContext ctx, string name, ModelPreset preset, QuantConfig quant, uint seed, Tensor input, Tensor output)
