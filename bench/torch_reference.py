@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""PyTorch peers for `graphengine bench --torch`.
+
+Reads a spec (JSON, written by the C# bench) that lists the stacks and kernels to time, builds each
+with torch's own kernels (F.rms_norm, F.linear, torch._grouped_mm, torch._weight_int8pack_mm,
+torch._weight_int4pack_mm, torch._scaled_mm), times it eagerly and under torch.cuda.graph with CUDA
+events (median of --reps after --warmup), and prints one JSON document on stdout:
+
+  {"torch": "2.11.0", "device": "...", "results": [{"key": ..., "name": ..., "ms": ...} |
+                                                   {"key": ..., "name": ..., "error": "..."}]}
+
+Every item is independent: an item that fails (a kernel torch lacks, out of memory) is reported with
+its error and the rest go on. Inputs are random (never zeros). Nothing here is part of the product.
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import traceback
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def median_ms(torch, fn, reps, warmup):
+    """Median of per-call CUDA-event times (ms). Each call is bracketed by its own events."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for i in range(reps):
+        starts[i].record()
+        fn()
+        ends[i].record()
+    torch.cuda.synchronize()
+    return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends))
+
+
+def graphed(torch, fn, warmup):
+    """Captures fn into a CUDA graph (after warm-up on a side stream, as torch's docs ask); returns replay."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(max(1, warmup)):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        fn()
+    torch.cuda.synchronize()
+    return g.replay, g
+
+
+def rand(torch, shape, dtype, scale=1.0, device="cuda"):
+    """Uniform in [-scale, scale): random non-zero data, as every figure here must be timed on."""
+    t = torch.empty(shape, dtype=dtype, device=device)
+    t.uniform_(-scale, scale)
+    return t
+
+
+# ----------------------------------------------------------------------------- stacks
+
+class Stack:
+    """A prefill stack from the spec's op list, with buffers sized for max_tokens rows."""
+
+    def __init__(self, torch, spec, max_tokens):
+        self.torch = torch
+        F = torch.nn.functional
+        self.F = F
+        bf16 = torch.bfloat16
+        self.ops = []
+        self.eps = 1e-6
+        hidden = spec["hidden"]
+        self.x = rand(torch, (max_tokens, hidden), bf16)
+        self.residual = rand(torch, (max_tokens, hidden), bf16)
+        self.max_tokens = max_tokens
+        for op in spec["ops"]:
+            kind = op["op"]
+            if kind == "rmsnorm":
+                w = rand(torch, (op["hidden"],), bf16, 0.5).add_(1.0)
+                self.ops.append(("rmsnorm", w, bool(op.get("residual", False))))
+            elif kind == "linear":
+                w = rand(torch, (op["out"], op["in"]), bf16, 1.0 / math.sqrt(op["in"]))
+                fresh = rand(torch, (max_tokens, op["in"]), bf16) if op.get("fresh_input") else None
+                self.ops.append(("linear", w, fresh, bool(op.get("swiglu", False))))
+            elif kind == "moe":
+                e, k, ffn, h = op["experts"], op["top_k"], op["expert_ffn"], op["hidden"]
+                gate = rand(torch, (e, h), bf16, 1.0 / math.sqrt(h))
+                # [E, N, K] contiguous, passed to _grouped_mm as its [E, K, N] transpose (column-major B).
+                w1 = rand(torch, (e, 2 * ffn, h), bf16, 1.0 / math.sqrt(h))
+                w2 = rand(torch, (e, h, ffn), bf16, 1.0 / math.sqrt(ffn))
+                self.ops.append(("moe", gate, w1, w2, e, k, ffn))
+            else:
+                raise ValueError(f"unknown op {kind!r}")
+        self.n = max_tokens
+
+    def moe(self, x, gate, w1, w2, e, k, ffn):
+        torch, F = self.torch, self.F
+        n = x.shape[0]
+        logits = F.linear(x, gate).float()
+        weights, ids = torch.topk(torch.softmax(logits, dim=-1), k, dim=-1)
+        weights = (weights / weights.sum(dim=-1, keepdim=True)).to(x.dtype)
+        flat = ids.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        token = order // k
+        counts = torch.zeros(e, dtype=torch.int32, device=x.device)
+        counts.scatter_add_(0, flat.to(torch.int64), torch.ones_like(flat, dtype=torch.int32))
+        offs = torch.cumsum(counts, 0, dtype=torch.int32)
+        xs = x.index_select(0, token)
+        h1 = torch._grouped_mm(xs, w1.transpose(1, 2), offs=offs)
+        g, u = h1.chunk(2, dim=-1)
+        a = F.silu(g) * u
+        h2 = torch._grouped_mm(a, w2.transpose(1, 2), offs=offs)
+        h2 = h2 * weights.reshape(-1)[order].unsqueeze(-1)
+        out = torch.zeros_like(x)
+        out.index_add_(0, token, h2)
+        return out
+
+    def step(self):
+        F = self.F
+        n = self.n
+        x = self.x[:n]
+        res = self.residual[:n]
+        for op in self.ops:
+            if op[0] == "rmsnorm":
+                _, w, fused = op
+                if fused:
+                    res = x + res
+                    x = F.rms_norm(res, (w.shape[0],), w, self.eps)
+                else:
+                    x = F.rms_norm(x, (w.shape[0],), w, self.eps)
+            elif op[0] == "linear":
+                _, w, fresh, swiglu = op
+                inp = fresh[:n] if fresh is not None else x
+                x = F.linear(inp, w)
+                if swiglu:
+                    g, u = x.chunk(2, dim=-1)
+                    x = F.silu(g) * u
+            else:
+                x = self.moe(x, *op[1:])
+        return x
+
+
+def run_stack(torch, item, reps, warmup, results):
+    tokens = item["tokens"]
+    try:
+        stack = Stack(torch, item, max(tokens))
+    except Exception as e:  # noqa: BLE001 - report and go on
+        for n in tokens:
+            for mode in ("eager", "graph"):
+                results.append({"key": item["keys"][mode][str(n)], "name": f"torch {mode}", "error": f"{type(e).__name__}: {e}"})
+        return
+    for n in tokens:
+        stack.n = n
+        for mode in ("eager", "graph"):
+            key = item["keys"][mode][str(n)]
+            try:
+                if mode == "eager":
+                    ms = median_ms(torch, stack.step, reps, warmup)
+                else:
+                    replay, g = graphed(torch, stack.step, warmup)
+                    ms = median_ms(torch, replay, reps, warmup)
+                    del g
+                results.append({"key": key, "name": f"torch {mode}", "ms": ms})
+            except Exception as e:  # noqa: BLE001
+                results.append({"key": key, "name": f"torch {mode}", "error": f"{type(e).__name__}: {e}"})
+                torch.cuda.synchronize()
+    del stack
+    torch.cuda.empty_cache()
+
+
+# ----------------------------------------------------------------------------- kernels
+
+def kernel_fn(torch, item):
+    """Returns (name, fn) for one kernel item; raises when torch lacks the kernel."""
+    F = torch.nn.functional
+    bf16 = torch.bfloat16
+    op = item["op"]
+    m = item["tokens"]
+    if op == "rmsnorm":
+        h = item["hidden"]
+        x = rand(torch, (m, h), bf16)
+        w = rand(torch, (h,), bf16, 0.5).add_(1.0)
+        return "F.rms_norm", lambda: F.rms_norm(x, (h,), w, 1e-6)
+    if op == "linear":
+        k, n, mode = item["k"], item["n"], item["mode"]
+        x = rand(torch, (m, k), bf16)
+        if mode == "bf16":
+            w = rand(torch, (n, k), bf16, 1.0 / math.sqrt(k))
+            return "F.linear", lambda: F.linear(x, w)
+        if mode == "wint8":
+            wq = torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda")
+            scales = rand(torch, (n,), bf16, 0.01).abs_().add_(1e-3)
+            return "torch._weight_int8pack_mm", lambda: torch._weight_int8pack_mm(x, wq, scales)
+        if mode == "wint4":
+            group = item.get("group", 128)
+            wu8 = torch.randint(0, 256, (n, k // 2), dtype=torch.uint8, device="cuda")
+            packed = torch._convert_weight_to_int4pack(wu8, 8)
+            sz = rand(torch, (k // group, n, 2), bf16, 0.01)
+            return "torch._weight_int4pack_mm", lambda: torch._weight_int4pack_mm(x, packed, group, sz)
+        if mode == "fp8_tensor":
+            a = rand(torch, (m, k), torch.float32).to(torch.float8_e4m3fn)
+            b = rand(torch, (n, k), torch.float32).to(torch.float8_e4m3fn)
+            one = torch.ones((), dtype=torch.float32, device="cuda")
+            return "torch._scaled_mm (per-tensor)", lambda: torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=bf16)
+        raise NotImplementedError(f"no torch peer for linear mode {mode}")
+    if op == "moe_layer":
+        stack = Stack(torch, {"hidden": item["hidden"], "ops": [dict(item, op="moe")]}, m)
+        replay, g = graphed(torch, stack.step, 2)
+        item["_keep"] = (stack, g)  # the graph must outlive its replays
+        return "torch MoE layer (torch.cuda.graph)", replay
+    if op == "grouped_mm":
+        e, n, k, rows = item["experts"], item["n"], item["k"], item["rows"]
+        counts = torch.tensor(item["counts"], dtype=torch.int32, device="cuda")
+        offs = torch.cumsum(counts, 0, dtype=torch.int32)
+        a = rand(torch, (rows, k), bf16)
+        w = rand(torch, (e, n, k), bf16, 1.0 / math.sqrt(k))
+        return "torch._grouped_mm", lambda: torch._grouped_mm(a, w.transpose(1, 2), offs=offs)
+    raise NotImplementedError(f"no torch peer for op {op}")
+
+
+def run_kernel(torch, item, reps, warmup, results):
+    name = item.get("peer", item["op"])
+    try:
+        name, fn = kernel_fn(torch, item)
+        ms = median_ms(torch, fn, reps, warmup)
+        results.append({"key": item["key"], "name": name, "ms": ms})
+    except Exception as e:  # noqa: BLE001
+        results.append({"key": item["key"], "name": name, "error": f"{type(e).__name__}: {e}"})
+        try:
+            torch.cuda.synchronize()
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        item.pop("_keep", None)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", required=True, help="JSON spec written by graphengine bench")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    args = ap.parse_args()
+    with open(args.spec, encoding="utf-8") as f:
+        spec = json.load(f)
+    out = {"torch": None, "device": None, "results": []}
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001
+        out["error"] = f"cannot import torch: {type(e).__name__}: {e}"
+        print(json.dumps(out))
+        return 0
+    out["torch"] = torch.__version__
+    if not torch.cuda.is_available():
+        out["error"] = "torch sees no CUDA device"
+        print(json.dumps(out))
+        return 0
+    out["device"] = torch.cuda.get_device_name(0)
+    torch.manual_seed(1234)
+    for item in spec.get("stacks", []):
+        log(f"torch: stack {item.get('name')}")
+        run_stack(torch, item, args.reps, args.warmup, out["results"])
+    for item in spec.get("kernels", []):
+        run_kernel(torch, item, args.reps, args.warmup, out["results"])
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:  # noqa: BLE001 - the C# side reads one JSON document whatever happens
+        traceback.print_exc(file=sys.stderr)
+        print(json.dumps({"torch": None, "results": [], "error": f"{type(e).__name__}: {e}"}))
+        sys.exit(0)

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using GraphEngine.Cli.Commands;
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Cli;
+
+/// <summary>The graphengine command line: run | list | check | bench.</summary>
+public static class CliApp
+{
+    public static int Start(string[] args) => Run(args, CliConsole.ForProcess());
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>. <paramref name="environment"/> replaces the process's
+    /// environment variables as a configuration source (tests pass their own).
+    /// </summary>
+    public static int Run(string[] args, CliConsole console, IDictionary<string, string?>? environment = null)
+    {
+        var shared = new SharedOptions();
+        var root = new RootCommand("GraphEngine: block-wise CUDA graphs for LLM prefill layers");
+        foreach (var o in shared.All) root.Options.Add(o);
+
+        var run = new Command("run", "Build a preset with random weights, capture, and run prefill steps (eager and graph)");
+        run.SetAction(pr => Execute(pr, shared, console, environment, ctx => RunCommand.Execute(ctx)));
+        root.Subcommands.Add(run);
+
+        var list = new Command("list", "Capture and print the engine's listing (graph/eager per layer, sizes, reasons)");
+        list.SetAction(pr => Execute(pr, shared, console, environment, ctx => ListCommand.Execute(ctx)));
+        root.Subcommands.Add(list);
+
+        var filter = new Option<string>("--filter") { Description = "Comma-separated substrings; cases whose name contains any run" };
+        var listCases = new Option<bool>("--list") { Description = "Print the selected case names and exit" };
+        var full = new Option<bool>("--full") { Description = "Include Full-tier (large) cases on the reference backend too" };
+        var tier = new Option<string>("--tier") { Description = "ci or full: the largest case tier to run (default: full on CUDA, ci on the reference backend)" };
+        var check = new Command("check", "Run the conformance suite on the chosen device; prints failures and 'N passed, N failed'");
+        check.Options.Add(filter);
+        check.Options.Add(listCases);
+        check.Options.Add(full);
+        check.Options.Add(tier);
+        check.SetAction(pr => Execute(pr, shared, console, environment,
+            ctx => CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
+        root.Subcommands.Add(check);
+
+        var bench = new BenchCommandLine();
+        var benchCmd = new Command("bench", "The prefill sweep and kernel micro-benchmarks; writes JSON, markdown and SVG into --out");
+        foreach (var o in bench.All) benchCmd.Options.Add(o);
+        benchCmd.SetAction(pr => Execute(pr, shared, console, environment, ctx => BenchCommand.Execute(ctx, bench.Bind(pr))));
+        root.Subcommands.Add(benchCmd);
+
+        root.SetAction(pr =>
+        {
+            console.Error.WriteLine("graphengine: error: a command is required (run, list, check, bench); see --help");
+            return ExitCodes.Usage;
+        });
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line naming the offending token; System.CommandLine's own handler prints the whole help.
+            console.Error.WriteLine($"graphengine: error: {parsed.Errors[0].Message}");
+            return ExitCodes.Usage;
+        }
+        return parsed.Invoke(new InvocationConfiguration
+        {
+            Output = console.Out,
+            Error = console.Error,
+            EnableDefaultExceptionHandler = false,
+        });
+    }
+
+    private static int Execute(ParseResult pr, SharedOptions shared, CliConsole console,
+        IDictionary<string, string?>? environment, Func<CommandContext, int> body)
+    {
+        var cli = shared.Bind(pr);
+        bool debug = cli.Debug;
+        try
+        {
+            var config = CliConfiguration.Build(cli, environment);
+            var settings = RunSettings.Bind(config, cli);
+            debug = settings.Debug;
+            using var ctx = new CommandContext(console, cli, config, settings, pr.Tokens.Select(t => t.Value).ToArray());
+            return body(ctx);
+        }
+        catch (UsageException e)
+        {
+            console.Error.WriteLine($"graphengine: error: {e.Message}");
+            if (debug) console.Error.WriteLine(e);
+            return ExitCodes.Usage;
+        }
+        catch (Exception e)
+        {
+            console.Error.WriteLine($"graphengine: error: {e.GetType().Name}: {e.Message}");
+            if (debug) console.Error.WriteLine(e);
+            else console.Error.WriteLine("(run with --debug for the stack trace)");
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>Options every command takes; all recursive so they may follow the command name.</summary>
+    private sealed class SharedOptions
+    {
+        public readonly Option<string> Config = new("--config") { Description = "JSON configuration file (default: ./graphengine.json when present)", Recursive = true };
+        public readonly Option<string> Preset = new("--preset") { Description = "Model preset: tiny (default), ernie45-21b-a3b, llama3-8b", Recursive = true };
+        public readonly Option<string> Quant = new("--quant") { Description = "Quantization: a mode (bf16, wint8, wint4, block_wise_fp8, w4afp8, wi4a16, nvfp4) or FastDeploy's mix_quant JSON", Recursive = true };
+        public readonly Option<string> Sizes = new("--sizes") { Description = "Captured token counts, comma-separated (GraphEngine:BlockWiseCudaGraph:Sizes)", Recursive = true };
+        public readonly Option<string> Granularity = new("--granularity") { Description = "Layer or Segment", Recursive = true };
+        public readonly Option<string> Backend = new("--backend") { Description = "cuda, reference or auto (default)", Recursive = true };
+        public readonly Option<string> Tokens = new("--tokens") { Description = "Token counts of the prefill steps, comma-separated (default: the preset's spread)", Recursive = true };
+        public readonly Option<bool> Debug = new("--debug") { Description = "Engine debug log and stack traces on errors", Recursive = true };
+        public readonly Option<bool> Json = new("--json") { Description = "Print data as JSON instead of tables", Recursive = true };
+
+        public Option[] All => new Option[] { Config, Preset, Quant, Sizes, Granularity, Backend, Tokens, Debug, Json };
+
+        public CliOptions Bind(ParseResult pr) => new(
+            pr.GetValue(Config), pr.GetValue(Preset), pr.GetValue(Quant), pr.GetValue(Sizes), pr.GetValue(Granularity),
+            pr.GetValue(Backend), pr.GetValue(Tokens), pr.GetValue(Debug), pr.GetValue(Json));
+    }
+}

@@ -1,0 +1,90 @@
+using GraphEngine.Cli.Bench;
+using GraphEngine.Cli.Reports;
+using GraphEngine.Kernels;
+using Spectre.Console;
+
+namespace GraphEngine.Cli.Commands;
+
+/// <summary>
+/// `graphengine bench`: ceilings, then the prefill sweep and/or the kernel suite, then (with --torch)
+/// the PyTorch peers from the same call; prints the tables and writes bench.json, bench.md, bench.svg.
+/// </summary>
+public static class BenchCommand
+{
+    public static int Execute(CommandContext ctx, BenchOptions o)
+    {
+        var console = ctx.Console;
+        using var device = ctx.OpenDevice();
+        bool gpu = device.Kind == BackendKind.Cuda;
+        var report = new BenchReport
+        {
+            Device = device.Info.ToString(),
+            Command = "graphengine " + string.Join(" ", ctx.Args),
+            Repetitions = o.Repetitions,
+            Warmup = o.Warmup,
+            BusyTimeMethod = gpu ? PrefillSuite.BusyMethod
+                : "reference backend: the sum of each layer's forward timed alone (the reference stream runs work as it is enqueued, so there are no launch gaps to hide); figures are the host CPU's.",
+        };
+        console.Line($"device: {device.Info}");
+        report.Ceilings = CeilingProbe.Measure(device, o.Warmup, o.Repetitions, report.Missing);
+        console.Line($"ceilings: copy {report.Ceilings.CopyGBps:F0} GB/s (read + written), bf16 matrix {report.Ceilings.MatrixTflops:G4} TFLOP/s ({report.Ceilings.MatrixShape})");
+
+        var torch = new TorchPeers();
+        using var blocker = gpu ? new Blocker(device, 128L << 20) : null;
+        var prefill = new PrefillSuite(ctx, device, report, blocker, o, torch);
+        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) prefill.Run();
+        if (o.Suite is BenchSuite.Kernels or BenchSuite.All)
+            new KernelSuite(device, report, blocker, o, torch, prefill.Floor, console).Run();
+
+        if (o.Torch)
+        {
+            // Our buffers are freed by now (each suite disposes its engines), so torch gets the memory.
+            torch.Run(report, o.Python, o.TorchScript, o.Repetitions, o.Warmup, console);
+            if (report.TorchError is not null) console.Line($"torch peers unavailable: {report.TorchError}");
+        }
+
+        Summarize(console, report);
+        var files = ReportWriters.WriteAll(report, o.OutDir);
+        console.Line($"wrote {string.Join(", ", files)}");
+        return ExitCodes.Ok;
+    }
+
+    private static void Summarize(CliConsole console, BenchReport r)
+    {
+        foreach (var g in r.Prefill.GroupBy(p => (p.Preset, p.Quant)))
+        {
+            var t = console.Table($"prefill {g.Key.Preset} ({g.Key.Quant})");
+            foreach (var c in new[] { "n", "mode", "wall ms", "busy ms", "busy/wall", "floor ms", "wall/floor", "torch eager", "torch graph", "ours/torch graph" })
+                t.AddColumn(new TableColumn(c).RightAligned());
+            foreach (var p in g.OrderBy(p => p.Tokens).ThenBy(p => ReportWriters.ModeOrder(p.Mode)))
+            {
+                var te = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "eager", p.Tokens));
+                var tg = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "graph", p.Tokens));
+                t.AddRow(p.Tokens.ToString(), p.Mode, F(p.WallMs), F(p.BusyMs), $"{p.BusyFraction * 100:F0}%", $"{F(p.FloorMs)} {p.FloorBound[0]}",
+                    $"{p.FloorRatio:F2}x", Peer(te), Peer(tg), tg?.Ms is { } ms && ms > 0 ? $"{p.WallMs / ms:F2}x" : "");
+            }
+            console.Render(t);
+        }
+        if (r.Kernels.Count > 0)
+        {
+            var t = console.Table("kernels (GPU time, median)");
+            foreach (var c in new[] { "family", "variant", "shape", "n", "us", "floor us", "x floor", "peer", "peer us", "ours/peer" })
+                t.AddColumn(new TableColumn(c));
+            foreach (var k in r.Kernels)
+            {
+                var peer = r.Peer(BenchReport.KernelKey(k.Family, k.Variant, k.Shape, k.Tokens));
+                t.AddRow(Markup.Escape(k.Family), Markup.Escape(k.Variant), Markup.Escape(k.Shape), k.Tokens.ToString(), F(k.Ms * 1e3, 1), F(k.FloorMs * 1e3, 1),
+                    $"{k.FloorRatio:F2}x", Markup.Escape(peer?.Name ?? ""), peer?.Ms is { } pm ? F(pm * 1e3, 1) : peer is null ? "" : "n/a",
+                    peer?.Ms is { } pms && pms > 0 ? $"{k.Ms / pms:F2}x" : "");
+            }
+            console.Render(t);
+        }
+        foreach (var f in r.Figures)
+            console.Line($"{f.Group}: {f.Name} = {F(f.Value)} {f.Unit}{(f.Target is null ? "" : $" (target {f.Target})")}");
+        foreach (var m in r.Missing)
+            console.Line($"not measured: {m.What}: {m.Reason}");
+    }
+
+    private static string Peer(PeerTime? p) => p is null ? "" : p.Ms is { } ms ? F(ms) : "n/a";
+    private static string F(double v, int d = 3) => double.IsFinite(v) ? v.ToString("F" + d, System.Globalization.CultureInfo.InvariantCulture) : "";
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+
+namespace GraphEngine.Cli.Commands;
+
+public enum BenchSuite { Prefill, Kernels, All }
+
+/// <summary>Options of `graphengine bench`.</summary>
+public sealed record BenchOptions(
+    string OutDir,
+    bool Torch,
+    BenchSuite Suite,
+    int Repetitions,
+    int Warmup,
+    string Python,
+    string? TorchScript);
+
+internal sealed class BenchCommandLine
+{
+    public readonly Option<string> Out = new("--out") { Description = "Directory for bench.json, bench.md and bench.svg (default: bench-out)" };
+    public readonly Option<bool> Torch = new("--torch") { Description = "Also run bench/torch_reference.py and print ours / theirs" };
+    public readonly Option<string> Suite = new("--suite") { Description = "prefill (default), kernels or all" };
+    public readonly Option<int> Reps = new("--reps") { Description = "Timed repetitions per point (median reported); default 20", DefaultValueFactory = _ => 20 };
+    public readonly Option<int> Warmup = new("--warmup") { Description = "Untimed repetitions before timing; default 3", DefaultValueFactory = _ => 3 };
+    public readonly Option<string> Python = new("--python") { Description = "Python interpreter for --torch (default: python3)" };
+    public readonly Option<string> Script = new("--torch-script") { Description = "Path of torch_reference.py (default: found beside the program or in bench/)" };
+
+    public Option[] All => new Option[] { Out, Torch, Suite, Reps, Warmup, Python, Script };
+
+    public BenchOptions Bind(ParseResult pr)
+    {
+        string suiteText = pr.GetValue(Suite) ?? "prefill";
+        var suite = suiteText.Trim().ToLowerInvariant() switch
+        {
+            "prefill" => BenchSuite.Prefill,
+            "kernels" => BenchSuite.Kernels,
+            "all" => BenchSuite.All,
+            _ => throw new UsageException($"unknown bench suite '{suiteText}' (from --suite); accepted: prefill, kernels, all"),
+        };
+        int reps = pr.GetValue(Reps), warm = pr.GetValue(Warmup);
+        if (reps < 1) throw new UsageException($"--reps {reps} must be >= 1");
+        if (warm < 0) throw new UsageException($"--warmup {warm} must be >= 0");
+        return new BenchOptions(pr.GetValue(Out) ?? "bench-out", pr.GetValue(Torch), suite, reps, warm,
+            pr.GetValue(Python) ?? "python3", pr.GetValue(Script));
+    }
+}

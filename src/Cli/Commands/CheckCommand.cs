@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using GraphEngine.Graph.Conformance;
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Cli.Commands;
+
+/// <summary>
+/// `graphengine check`: the conformance suite on the chosen device. Prints the device, one line per
+/// failure (case and detail), then exactly "N passed, N failed"; exit 1 on any failure.
+/// Full-tier cases (large shapes) run on CUDA, and on the reference backend only with --full.
+/// </summary>
+public static class CheckCommand
+{
+    /// <summary>--tier ci|full (null: chosen by backend); --full is --tier full.</summary>
+    public static CaseTier? ParseTier(string? tier, bool full) => tier?.Trim().ToLowerInvariant() switch
+    {
+        null => full ? CaseTier.Full : null,
+        "ci" => CaseTier.Ci,
+        "full" => CaseTier.Full,
+        _ => throw new UsageException($"unknown tier '{tier}' (from --tier); accepted: ci, full"),
+    };
+
+    public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier)
+    {
+        var console = ctx.Console;
+        if (listOnly)
+        {
+            var names = ConformanceSuite.Select(filter).ToList();
+            foreach (var c in names) console.Line($"{c.Name}  [{c.Area}, {c.Tier}]");
+            console.Line($"{names.Count} cases");
+            return ExitCodes.Ok;
+        }
+
+        using var device = ctx.OpenDevice();
+        console.Line($"device: {device.Info}");
+        var tier = maxTier ?? (device.Kind == BackendKind.Cuda ? CaseTier.Full : CaseTier.Ci);
+        var cases = ConformanceSuite.Select(filter, tier).ToList();
+        if (cases.Count == 0)
+            throw new UsageException($"--filter '{filter}' selects no conformance case (see check --list)");
+
+        int passed = 0, failed = 0;
+        var results = new List<(ConformanceCase Case, CaseResult Result, double Ms)>();
+        foreach (var c in cases)
+        {
+            var sw = Stopwatch.StartNew();
+            var r = ConformanceSuite.RunOne(c, device);
+            double ms = sw.Elapsed.TotalMilliseconds;
+            results.Add((c, r, ms));
+            if (r.Passed)
+            {
+                passed++;
+                if (ctx.Settings.Debug) console.Line($"pass {c.Name} ({ms:F0} ms): {r.Detail}");
+            }
+            else
+            {
+                failed++;
+                console.Line($"FAIL {c.Name}: {OneLine(r.Detail)}");
+            }
+        }
+        if (ctx.Settings.Json)
+        {
+            var rows = results.Select(x => new { name = x.Case.Name, area = x.Case.Area, passed = x.Result.Passed, detail = x.Result.Detail, ms = Math.Round(x.Ms, 2) });
+            console.Line(System.Text.Json.JsonSerializer.Serialize(new { device = device.Info.ToString(), cases = rows }));
+        }
+        console.Line($"{passed} passed, {failed} failed");
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" | ");
+}
