@@ -4,9 +4,16 @@
 #   scripts/device-pack.sh [OUTDIR]      (default .device)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-.device}
+out=.device
+[ -n "${1:-}" ] && [ "${1}" != "--bench" ] && out=$1
 mkdir -p "$out"
 dotnet publish src/Cli -c Release -o "$out/app" --nologo -v quiet
+# The BenchmarkDotNet host-cost suite (in-process toolchain: the GPU machine has no SDK). It publishes
+# Roslyn along with BenchmarkDotNet (~70 MB), more than a device call carries, so it goes to its own
+# folder and only when asked: scripts/device-pack.sh --bench.
+if [ "${2:-}" = "--bench" ] || [ "${1:-}" = "--bench" ]; then
+  dotnet publish bench -c Release -o "${out%/}-bench" --nologo -v quiet
+fi
 if [ ! -f "$out/dotnet.tar.xz" ]; then
   root=${DOTNET_ROOT:-/usr/share/dotnet}
   [ -x "$root/dotnet" ] || { echo "no .NET runtime at $root (set DOTNET_ROOT)" >&2; exit 1; }

@@ -61,7 +61,7 @@ public sealed class KernelSuite
     private double Time(PrefillEngine engine, Layer layer, int n)
     {
         var s = engine.Stream;
-        s.Fill32Async(engine.Context.TokenCount, (uint)n, 1);
+        engine.WriteTokenCount(n);
         return Timing.GpuBusy(s, _blocker, () => layer.Forward(s, n), _o.Warmup, _o.Repetitions).Ms;
     }
 

@@ -140,7 +140,7 @@ public sealed class PrefillSuite
         bool hostBound = false;
         foreach (var layer in s.Model.Layers)
         {
-            stream.Fill32Async(s.Engine.Context.TokenCount, (uint)n, 1);
+            s.Engine.WriteTokenCount(n);
             var (ms, hb) = Timing.GpuBusy(stream, _blocker, () => layer.Forward(stream, padded), 1, BusyReps);
             sum += ms;
             hostBound |= hb;
@@ -201,7 +201,7 @@ public sealed class PrefillSuite
                         busy = 0;
                         foreach (var l in layers)
                         {
-                            engine.Stream.Fill32Async(engine.Context.TokenCount, (uint)n, 1);
+                            engine.WriteTokenCount(n);
                             busy += Timing.GpuBusy(engine.Stream, _blocker, () => l.Forward(engine.Stream, padded), 1, BusyReps).Ms;
                         }
                         busyCache[(n, padded)] = busy;
@@ -239,7 +239,7 @@ public sealed class PrefillSuite
 
     private static void EagerStep(PrefillEngine engine, List<Layer> layers, int n)
     {
-        engine.Stream.Fill32Async(engine.Context.TokenCount, (uint)n, 1);
+        engine.WriteTokenCount(n);
         foreach (var l in layers) l.Forward(engine.Stream, n);
     }
 }
