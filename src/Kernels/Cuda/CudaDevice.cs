@@ -274,6 +274,10 @@ public sealed unsafe class CudaDevice : Device
         CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
         fixed (byte* p = src)
             CudaException.ThrowIfFailed(CuDriver.cuMemcpyHtoD(dst.Address, p, (nuint)src.Length));
+        // From pageable memory cuMemcpyHtoD may return once the data is staged, before the DMA has landed,
+        // and it runs on the legacy stream, which our non-blocking streams do not wait for: without this a
+        // kernel launched next can read the old contents.
+        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
     }
 
     public override void CopyToHost(Span<byte> dst, DevicePtr src)

@@ -148,8 +148,12 @@ public sealed unsafe class CudaStream : ComputeStream
     {
         if (_disposed) return;
         AbortCapture();
-        _disposed = true;
+        // Drain pending work (status ignored: Dispose never throws), then untrack while the handle is still
+        // readable: the device frees this stream's cuBLASLt workspace by it, which pending kernels may use.
+        _device.EnsureCurrent();
+        _ = CuDriver.cuStreamSynchronize(_handle.Value);
         _device.UntrackStream(this);
+        _disposed = true;
         _handle.Dispose();
     }
 }
