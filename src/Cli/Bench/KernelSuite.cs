@@ -46,13 +46,16 @@ public sealed class KernelSuite
 
     public void Run()
     {
-        RmsNorms();
-        Linears();
-        BlockFp8();
-        MoeLayers();
-        ExpertGemms();
-        W4AFp8Seed();
+        if (Wanted("rmsnorm")) RmsNorms();
+        if (Wanted("linear")) Linears();
+        if (Wanted("block_fp8")) BlockFp8();
+        if (Wanted("moe")) MoeLayers();
+        if (Wanted("moe_gemm")) ExpertGemms();
+        if (Wanted("w4afp8")) W4AFp8Seed();
     }
+
+    private bool Wanted(string family) =>
+        _o.Families is null || _o.Families.Contains(family, StringComparer.OrdinalIgnoreCase);
 
     // An engine with graphs off: its context and pool give layers their buffers.
     private PrefillEngine Engine(int maxTokens) =>

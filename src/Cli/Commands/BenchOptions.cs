@@ -12,7 +12,8 @@ public sealed record BenchOptions(
     int Repetitions,
     int Warmup,
     string Python,
-    string? TorchScript);
+    string? TorchScript,
+    IReadOnlyList<string>? Families = null);
 
 internal sealed class BenchCommandLine
 {
@@ -24,7 +25,14 @@ internal sealed class BenchCommandLine
     public readonly Option<string> Python = new("--python") { Description = "Python interpreter for --torch (default: python3)" };
     public readonly Option<string> Script = new("--torch-script") { Description = "Path of torch_reference.py (default: found beside the program or in bench/)" };
 
-    public Option[] All => new Option[] { Out, Torch, Suite, Reps, Warmup, Python, Script };
+    public readonly Option<string> Families = new("--families")
+    {
+        Description = "Kernel suite only: comma-separated families to run (rmsnorm, linear, block_fp8, moe, moe_gemm, w4afp8); default all",
+    };
+
+    public Option[] All => new Option[] { Out, Torch, Suite, Reps, Warmup, Python, Script, Families };
+
+    private static readonly string[] KnownFamilies = { "rmsnorm", "linear", "block_fp8", "moe", "moe_gemm", "w4afp8" };
 
     public BenchOptions Bind(ParseResult pr)
     {
@@ -39,7 +47,15 @@ internal sealed class BenchCommandLine
         int reps = pr.GetValue(Reps), warm = pr.GetValue(Warmup);
         if (reps < 1) throw new UsageException($"--reps {reps} must be >= 1");
         if (warm < 0) throw new UsageException($"--warmup {warm} must be >= 0");
+        string[]? families = null;
+        if (pr.GetValue(Families) is { } fam)
+        {
+            families = fam.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            foreach (var f in families)
+                if (!KnownFamilies.Contains(f, StringComparer.OrdinalIgnoreCase))
+                    throw new UsageException($"unknown kernel family '{f}' (from --families); accepted: {string.Join(", ", KnownFamilies)}");
+        }
         return new BenchOptions(pr.GetValue(Out) ?? "bench-out", pr.GetValue(Torch), suite, reps, warm,
-            pr.GetValue(Python) ?? "python3", pr.GetValue(Script));
+            pr.GetValue(Python) ?? "python3", pr.GetValue(Script), families);
     }
 }
