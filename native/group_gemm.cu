@@ -11,7 +11,23 @@ template <> struct gg_bytes<GG_HALF> { static constexpr int x2 = 4; };
 template <> struct gg_bytes<GG_INT8> { static constexpr int x2 = 2; };
 template <> struct gg_bytes<GG_INT4> { static constexpr int x2 = 1; };
 
+// Maps global M tile `tile` to (expert, first row, row count) by walking the per-expert tile counts.
 // padded_slots = 0: prefix-sum layout, offsets [E + 1]; > 0: padded layout [E, P, *], offsets = counts [E].
+// Returns false past the last real tile (the block exits at once).
+template <int BM>
+GE_DEVICE bool gg_find_tile(const int* __restrict__ offsets, int experts, int padded_slots, int tile,
+                            int& e, int& begin, int& count, int& m0) {
+    for (int i = 0; i < experts; ++i) {
+        int b, cnt;
+        if (padded_slots > 0) { b = i * padded_slots; cnt = min(max(offsets[i], 0), padded_slots); }
+        else { b = offsets[i]; cnt = max(offsets[i + 1] - b, 0); }
+        const int tiles = (cnt + BM - 1) / BM;
+        if (tile < tiles) { e = i; begin = b; count = cnt; m0 = tile * BM; return true; }
+        tile -= tiles;
+    }
+    return false;
+}
+
 template <typename T, int WMODE, int BM, int BK>
 __global__ void __launch_bounds__(GG_THREADS) group_gemm(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
@@ -20,23 +36,39 @@ __global__ void __launch_bounds__(GG_THREADS) group_gemm(
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
     unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
-    int tile = blockIdx.y;
-    int e = -1, begin = 0, count = 0;
-    for (int i = 0; i < experts; ++i) {
-        int b, cnt;
-        if (padded_slots > 0) { b = i * padded_slots; cnt = min(max(offsets[i], 0), padded_slots); }
-        else { b = offsets[i]; cnt = max(offsets[i + 1] - b, 0); }
-        const int tiles = (cnt + BM - 1) / BM;
-        if (tile < tiles) { e = i; begin = b; count = cnt; break; }
-        tile -= tiles;
-    }
-    if (e < 0) return;
-    const int m0 = tile * BM;
+    int e, begin, count, m0;
+    if (!gg_find_tile<BM>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
     const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
     const char* we = reinterpret_cast<const char*>(W) + (long long)e * wbytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
     ge_group_tile<T, WMODE, BM, BK>(A, begin + m0, begin + min(m0 + BM, count), we, se, nullptr, C,
                                 N, K, group_size, groups, blockIdx.x * GG_BN);
+}
+
+// The pipelined variant (group_gemm_core.cuh, ge_pipe_tile): 256 threads, BM x BN tiles, dynamic shared
+// memory of gp_smem<...>::bytes. Same schedule and arguments as group_gemm. Two blocks per SM where the
+// accumulators allow (no per-group partial sums).
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int STAGES, int WM_WARPS>
+__global__ void __launch_bounds__(GP_THREADS, (GROUPED && BM >= 128) ? 1 : 2) group_gemm_pipe(
+    const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
+    const void* __restrict__ W,           // [E, N, K] in WMODE's storage
+    const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
+    const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    int experts, int N, int K, int group_size, int groups, int padded_slots) {
+#ifdef GE_EMULATED_MMA
+    unsigned char* smem = ge_emulated_dynamic_smem();
+#else
+    extern __shared__ __align__(128) unsigned char gg_dyn_smem[];
+    unsigned char* smem = gg_dyn_smem;
+#endif
+    int e, begin, count, m0;
+    if (!gg_find_tile<BM>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
+    const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
+    const unsigned char* we = reinterpret_cast<const unsigned char*>(W) + (long long)e * wbytes;
+    const float* se = scales ? scales + (long long)e * N * groups : nullptr;
+    ge_pipe_tile<T, WMODE, GROUPED, BM, BN, BK, STAGES, WM_WARPS>(smem, A, begin + m0, begin + min(m0 + BM, count), we, se, C,
+                                                                 N, K, group_size, groups, blockIdx.x * BN);
 }
 
 // One warp per (row, group) segment of the [E * N, K] source: scale = max|w| / qmax, q = rint(w / scale)

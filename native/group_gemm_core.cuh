@@ -257,3 +257,264 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Pipelined tile (group_gemm.cu's main variants): 256 threads (8 warps, WM_WARPS along M), a BM x BN
+// tile of C, K tiles of BK staged through a STAGES-deep cp.async ring in dynamic shared memory, fragments
+// by ldmatrix, mma.sync m16n8k16. Integer weights arrive raw (int8 or int4 bytes, a third or a quarter
+// of the bytes) and each K tile is decoded once per block into a shared half tile, so the MMA loop is the
+// same for every format. Requires K % BK == 0 and group_size % BK == 0 (the launcher checks); rows past
+// row_end and weight rows past N are zero-filled by the copy itself, so padded rows (NaN included) are
+// never read.
+// ---------------------------------------------------------------------------------------------------
+#define GP_THREADS 256
+#define GP_PAD 8   // halves of padding per shared row: rows of BK + 8 halves put ldmatrix's 8 row reads in distinct banks
+
+#ifdef GE_EMULATED_MMA
+GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) { ge_emulated_cp_async16(dst, src, pred); }
+GE_DEVICE void ge_cp_commit() {}
+template <int N> GE_DEVICE void ge_cp_wait() {}
+GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) { ge_emulated_ldmatrix_x4(r, p); }
+#else
+GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) {
+    // src-size 0 zero-fills the 16 bytes without reading src.
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    const int n = pred ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
+}
+GE_DEVICE void ge_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> GE_DEVICE void ge_cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) {
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a) : "memory");
+}
+#endif
+
+// Two floats (exact small integers here) -> packed activation-type pair, low half first.
+template <typename T> GE_DEVICE unsigned ge_pack_float2(float lo, float hi) {
+    return ge_pack2(ge_bits_from_float<T>(lo), ge_bits_from_float<T>(hi));
+}
+
+// Eight weight codes -> eight activation-type values, without I2F (a quarter-rate instruction): a code
+// biased to an unsigned u is OR-ed into the mantissa of 2^23 (exact: u < 2^8), the float subtraction of
+// 2^23 + bias leaves the signed code exactly, and codes of at most 8 bits convert exactly to bf16/fp16.
+// The values equal ge_decode_w8's for GG_INT8 / GG_INT4.
+template <typename T, int WMODE>
+GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
+    float f[8];
+    if (WMODE == GG_INT8) {
+        const unsigned x0 = lo ^ 0x80808080u, x1 = hi ^ 0x80808080u;   // two's complement byte q -> q + 128
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            f[j] = __uint_as_float(0x4B000000u | ((x0 >> (8 * j)) & 0xffu)) - 8388736.0f;
+            f[j + 4] = __uint_as_float(0x4B000000u | ((x1 >> (8 * j)) & 0xffu)) - 8388736.0f;
+        }
+    } else {
+        const unsigned x = lo ^ 0x88888888u;                            // two's complement nibble q -> q + 8
+#pragma unroll
+        for (int j = 0; j < 8; ++j) f[j] = __uint_as_float(0x4B000000u | ((x >> (4 * j)) & 0xfu)) - 8388616.0f;
+    }
+    uint4 r;
+    r.x = ge_pack_float2<T>(f[0], f[1]);
+    r.y = ge_pack_float2<T>(f[2], f[3]);
+    r.z = ge_pack_float2<T>(f[4], f[5]);
+    r.w = ge_pack_float2<T>(f[6], f[7]);
+    return r;
+}
+
+// Shared-memory layout of the pipelined tile, in bytes (the launcher computes the same sum).
+template <int WMODE, int BM, int BN, int BK, int STAGES>
+struct gp_smem {
+    static constexpr int a_stage = BM * (BK + GP_PAD) * 2;
+    // Half weights are read by ldmatrix straight from the stage (padded rows); raw codes are read once
+    // by the decoder, row-contiguous.
+    static constexpr int w_row = WMODE == GG_HALF ? (BK + GP_PAD) * 2 : WMODE == GG_INT8 ? BK : BK / 2;
+    static constexpr int w_stage = BN * w_row;
+    static constexpr int decoded = WMODE == GG_HALF ? 0 : BN * (BK + GP_PAD) * 2;
+    static constexpr int bytes = STAGES * (a_stage + w_stage) + decoded;
+};
+
+// Issues the copies of K tile kt into ring slot `slot`: A rows [row_begin, row_end) and weight rows [n0, n0 + BN).
+template <int WMODE, int BM, int BN, int BK, int STAGES>
+GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
+                             const unsigned short* __restrict__ A, int row_begin, int row_end,
+                             const unsigned char* __restrict__ w, int N, int K, int n0) {
+    typedef gp_smem<WMODE, BM, BN, BK, STAGES> L;
+    const int tid = threadIdx.x;
+    const int k0 = kt * BK;
+    unsigned short* as = reinterpret_cast<unsigned short*>(smem + slot * L::a_stage);
+    constexpr int A_CPR = BK / 8;
+    for (int c = tid; c < BM * A_CPR; c += GP_THREADS) {
+        const int r = c / A_CPR, kc = c % A_CPR;
+        const int row = row_begin + r;
+        const bool ok = row < row_end;
+        const unsigned short* src = ok ? A + (long long)row * K + k0 + kc * 8 : A;
+        ge_cp_async16(as + r * (BK + GP_PAD) + kc * 8, src, ok);
+    }
+    unsigned char* ws = smem + STAGES * L::a_stage + slot * L::w_stage;
+    // 16-byte chunks per weight row of the K tile, and bytes per weight row in global memory.
+    constexpr int W_CPR = WMODE == GG_HALF ? BK / 8 : WMODE == GG_INT8 ? BK / 16 : BK / 32;
+    const long long grow = WMODE == GG_HALF ? (long long)K * 2 : WMODE == GG_INT8 ? (long long)K : (long long)(K >> 1);
+    const int gk = WMODE == GG_HALF ? k0 * 2 : WMODE == GG_INT8 ? k0 : (k0 >> 1);
+    for (int c = tid; c < BN * W_CPR; c += GP_THREADS) {
+        const int r = c / W_CPR, kc = c % W_CPR;
+        const int n = n0 + r;
+        const bool ok = n < N;
+        const unsigned char* src = ok ? w + (long long)n * grow + gk + kc * 16 : w;
+        ge_cp_async16(ws + r * L::w_row + kc * 16, src, ok);
+    }
+}
+
+// One BM x BN tile of C: rows [row_begin, row_end), columns [n0, n0 + BN). w/scales point at this
+// expert's slice. GROUPED: scales per group of group_size along K folded at each group's end; otherwise
+// one scale per channel applied at the end (Half: none).
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int STAGES, int WM_WARPS>
+GE_DEVICE void ge_pipe_tile(unsigned char* smem,
+                            const unsigned short* __restrict__ A, // [rows, K] activation bits
+                            int row_begin, int row_end,
+                            const unsigned char* __restrict__ w,  // this expert's [N, K] weights (raw bytes)
+                            const float* __restrict__ scales,     // this expert's [N, groups] or null
+                            unsigned short* __restrict__ C,       // [rows, N] output bits
+                            int N, int K, int group_size, int groups, int n0) {
+    typedef gp_smem<WMODE, BM, BN, BK, STAGES> L;
+    constexpr int WN_WARPS = 8 / WM_WARPS;
+    constexpr int WTM = BM / WM_WARPS, WTN = BN / WN_WARPS;   // warp tile
+    constexpr int MT = WTM / 16, NT = WTN / 8;
+    constexpr bool QUANT = WMODE != GG_HALF;
+    static_assert(WM_WARPS * WN_WARPS == 8 && MT * 16 == WTM && NT * 8 == WTN && NT % 2 == 0, "warp tiling");
+    static_assert(BK % 32 == 0, "K tile");
+    constexpr int LDS = BK + GP_PAD;   // halves per shared row
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WN_WARPS, wn = warp % WN_WARPS;
+    const int KT = K / BK;
+
+    float acc[MT][NT][4];
+    float part[GROUPED ? MT : 1][GROUPED ? NT : 1][4];
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+#pragma unroll
+            for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
+    if (GROUPED) {
+#pragma unroll
+        for (int i = 0; i < (GROUPED ? MT : 1); ++i)
+#pragma unroll
+            for (int j = 0; j < (GROUPED ? NT : 1); ++j)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) part[i][j][q] = 0.0f;
+    }
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < KT) gp_load_stage<WMODE, BM, BN, BK, STAGES>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
+        ge_cp_commit();
+    }
+
+    unsigned short* wd = reinterpret_cast<unsigned short*>(smem + STAGES * (L::a_stage + L::w_stage));
+    for (int kt = 0; kt < KT; ++kt) {
+        // Tile kt has landed (at most STAGES - 2 later groups pending), and every thread is past the
+        // math of kt - 1, so its slot (and the decoded tile) may be refilled.
+        ge_cp_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            const int nk = kt + STAGES - 1;
+            if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, STAGES>(smem, nk % STAGES, nk, A, row_begin, row_end, w, N, K, n0);
+            ge_cp_commit();
+        }
+        const int slot = kt % STAGES;
+        const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage);
+        const unsigned short* ws;
+        if (QUANT) {
+            // Decode the raw K tile once for the whole block: 8 codes -> one 16-byte row chunk.
+            const unsigned char* raw = smem + STAGES * L::a_stage + slot * L::w_stage;
+            constexpr int CPR = BK / 8;
+            for (int c = tid; c < BN * CPR; c += GP_THREADS) {
+                const int r = c / CPR, kc = c % CPR;
+                unsigned lo, hi = 0u;
+                if (WMODE == GG_INT8) {
+                    const uint2 v = *reinterpret_cast<const uint2*>(raw + r * L::w_row + kc * 8);
+                    lo = v.x; hi = v.y;
+                } else {
+                    lo = *reinterpret_cast<const unsigned*>(raw + r * L::w_row + kc * 4);
+                }
+                *reinterpret_cast<uint4*>(wd + r * LDS + kc * 8) = ge_decode_fast8<T, WMODE>(lo, hi);
+            }
+            __syncthreads();
+            ws = wd;
+        } else {
+            ws = reinterpret_cast<const unsigned short*>(smem + STAGES * L::a_stage + slot * L::w_stage);
+        }
+
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            unsigned a[MT][4], b[NT][2];
+#pragma unroll
+            for (int i = 0; i < MT; ++i)
+                ge_ldmatrix_x4(a[i], as + (wm * WTM + i * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
+#pragma unroll
+            for (int j = 0; j < NT; j += 2) {
+                unsigned r[4];
+                ge_ldmatrix_x4(r, ws + (wn * WTN + j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8);
+                b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int i = 0; i < MT; ++i)
+#pragma unroll
+                for (int j = 0; j < NT; ++j) {
+                    if (GROUPED) ge_mma16816<T>(part[GROUPED ? i : 0][GROUPED ? j : 0], a[i], b[j]);
+                    else ge_mma16816<T>(acc[i][j], a[i], b[j]);
+                }
+        }
+
+        if (GROUPED && ((kt + 1) * BK) % group_size == 0) {
+            const int grp = kt * BK / group_size;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+                const int n = n0 + wn * WTN + j * 8 + 2 * (lane & 3);
+                const float s0 = n < N ? scales[(long long)n * groups + grp] : 0.0f;
+                const float s1 = n + 1 < N ? scales[(long long)(n + 1) * groups + grp] : 0.0f;
+#pragma unroll
+                for (int i = 0; i < MT; ++i) {
+                    float* p = part[GROUPED ? i : 0][GROUPED ? j : 0];
+                    acc[i][j][0] = __fmaf_rn(p[0], s0, acc[i][j][0]);
+                    acc[i][j][1] = __fmaf_rn(p[1], s1, acc[i][j][1]);
+                    acc[i][j][2] = __fmaf_rn(p[2], s0, acc[i][j][2]);
+                    acc[i][j][3] = __fmaf_rn(p[3], s1, acc[i][j][3]);
+                    p[0] = 0.0f; p[1] = 0.0f; p[2] = 0.0f; p[3] = 0.0f;
+                }
+            }
+        }
+    }
+
+    // Epilogue: fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile. Per-channel scales
+    // multiply the fp32 sum once here (the same single rounding as a fold at the end of K).
+    const int g = lane >> 2, c2 = 2 * (lane & 3);
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        const int n = n0 + wn * WTN + j * 8 + c2;
+        float s0 = 1.0f, s1 = 1.0f;
+        if (QUANT && !GROUPED) {
+            s0 = n < N ? scales[(long long)n * groups] : 0.0f;
+            s1 = n + 1 < N ? scales[(long long)(n + 1) * groups] : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = row_begin + wm * WTM + i * 16 + g + 8 * h;
+                if (row >= row_end || n >= N) continue;
+                float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+                if (QUANT && !GROUPED) { v0 = __fmaf_rn(v0, s0, 0.0f); v1 = __fmaf_rn(v1, s1, 0.0f); }
+                unsigned short* out = C + (long long)row * N + n;
+                if (n + 1 < N && (N & 1) == 0) {
+                    *reinterpret_cast<unsigned*>(out) = ge_pack2(ge_bits_from_float<T>(v0), ge_bits_from_float<T>(v1));
+                } else {
+                    out[0] = ge_bits_from_float<T>(v0);
+                    if (n + 1 < N) out[1] = ge_bits_from_float<T>(v1);
+                }
+            }
+    }
+}

@@ -7,6 +7,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal const string Source = "group_gemm.cu";
     internal const int TileN = 64;
     private const uint Threads = 128;
+    private const uint PipeThreads = 256;
 
     /// <summary>Per-channel formats fold their scale once, at the end of K: a group larger than any K.</summary>
     internal const int PerChannelGroup = 1 << 30;
@@ -16,11 +17,17 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     public GroupGemmCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
+    private CudaKernel Kernel(string name, int dynamicSharedBytes = 0)
     {
         lock (_kernels)
         {
-            if (!_kernels.TryGetValue(name, out var k)) _kernels[name] = k = _device.GetKernel(Source, name);
+            if (!_kernels.TryGetValue(name, out var k))
+            {
+                k = _device.GetKernel(Source, name);
+                // Raised once, when the kernel is first fetched (normally at warm-up, before any capture).
+                if (dynamicSharedBytes > 48 * 1024) k.EnsureDynamicSharedMemory(dynamicSharedBytes);
+                _kernels[name] = k;
+            }
             return k;
         }
     }
@@ -64,8 +71,59 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
             : perExpert * p.Experts;
     }
 
+    /// <summary>
+    /// A configuration of the pipelined kernel (group_gemm_pipe): BM x BN tiles of C, K tiles of BK through
+    /// a ring of <paramref name="Stages"/> cp.async stages, 8 warps with <paramref name="WarpsM"/> along M.
+    /// </summary>
+    internal readonly record struct PipeConfig(int TileM, int TileN, int TileK, int Stages, int WarpsM)
+    {
+        /// <summary>Dynamic shared memory in bytes; the same sum as gp_smem in group_gemm_core.cuh.</summary>
+        public int SharedBytes(ExpertWeightFormat f)
+        {
+            const int pad = 8;
+            int aStage = TileM * (TileK + pad) * 2;
+            int wRow = f == ExpertWeightFormat.Half ? (TileK + pad) * 2 : f == ExpertWeightFormat.Int8PerChannel ? TileK : TileK / 2;
+            int decoded = f == ExpertWeightFormat.Half ? 0 : TileN * (TileK + pad) * 2;
+            return Stages * (aStage + TileN * wRow) + decoded;
+        }
+    }
+
+    /// <summary>Rows per expert the launcher plans for: the average for prefix sums (the per-expert split is
+    /// only known on the device), P / 8 for padded slabs (P is the step's padded token count).</summary>
+    internal static long RowsPerExpert(GroupGemmProblem p) =>
+        p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
+
+    /// <summary>
+    /// The pipelined configuration for a problem, or null for the register-staged tile (BM = 16 half
+    /// weights at few rows, where it already streams the weights near the bandwidth, and shapes the
+    /// pipeline cannot take: K or the group size not a multiple of its K tile).
+    /// Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp, so each shared fragment load feeds
+    /// enough MMAs. Tens of rows: 64 x 128, one M tile per expert, the weights streamed once.
+    /// Few rows with integer weights: 16 x 128 with K tiles of 128 (64 where the group size needs it), so a
+    /// block keeps 3 stages of weight bytes in flight and the decode runs once per block and K tile.
+    /// </summary>
+    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w)
+    {
+        long rpe = RowsPerExpert(p);
+        bool grouped = w.IsGrouped;
+        bool Fits(int bk) => p.K % bk == 0 && (!grouped || w.GroupSize % bk == 0);
+        if (rpe >= 96) return Fits(32) ? new PipeConfig(128, 128, 32, 4, 2) : null;
+        if (rpe >= 24) return Fits(32) ? new PipeConfig(64, 128, 32, 4, 2) : null;
+        if (w.Format == ExpertWeightFormat.Half) return null;
+        // int8 tiles of 128 are twice the bytes of int4's: 3 stages keep two blocks per SM.
+        int stages = w.Format == ExpertWeightFormat.Int8PerChannel ? 3 : 4;
+        if (Fits(128)) return new PipeConfig(16, 128, 128, stages, 1);
+        if (Fits(64)) return new PipeConfig(16, 128, 64, 4, 1);
+        return null;
+    }
+
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
+        if (Pipe(p, w) is { } cfg)
+        {
+            RunPipe(stream, p, w, cfg);
+            return;
+        }
         int bm = TileM(p);
         long tiles = TileBound(p, bm);
         if (tiles > 65535)
@@ -79,6 +137,23 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
         kernel.Launch((CudaStream)stream, new Dim3((uint)((n + TileN - 1) / TileN), (uint)tiles), new Dim3(Threads), 0, args);
+    }
+
+    private void RunPipe(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, PipeConfig cfg)
+    {
+        long tiles = TileBound(p, cfg.TileM);
+        if (tiles > 65535)
+            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
+        int smem = cfg.SharedBytes(w.Format);
+        int grouped = w.IsGrouped ? 1 : 0;
+        var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.Stages}, {cfg.WarpsM}>", smem);
+        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
+              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
+        int experts = p.Experts, n = p.N, k = p.K;
+        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
+        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
+        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + cfg.TileN - 1) / cfg.TileN), (uint)tiles), new Dim3(PipeThreads), (uint)smem, args);
     }
 
     protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)

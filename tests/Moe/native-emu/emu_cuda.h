@@ -15,7 +15,7 @@
 #define __global__
 #define __device__
 #define __forceinline__ inline
-#define __launch_bounds__(x)
+#define __launch_bounds__(...)
 #define __align__(n)
 #define __shared__ alignas(16) static
 #define __restrict__ __restrict
@@ -28,6 +28,9 @@ struct int4 { int x, y, z, w; };
 inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline int max(int a, int b) { return a > b ? a : b; }
+// Dynamic shared memory: blocks run one after another, so one buffer serves them all. Poisoned per
+// block launch by `launch` so a read of a byte nothing wrote shows up as NaN.
+alignas(128) inline unsigned char g_dyn_smem[256 * 1024];
 inline std::barrier<>* g_block;
 inline std::vector<std::barrier<>*> g_warp;
 inline float g_fx[64][32]; inline int g_ix[64][32]; inline unsigned g_bal[64][32];
@@ -63,12 +66,29 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
         g_warp.clear();
         for (unsigned w = 0; w < threads / 32; ++w) { ws.emplace_back(new std::barrier<>(32)); g_warp.push_back(ws.back().get()); }
         g_block = &blk;
+        memset(g_dyn_smem, 0xff, sizeof g_dyn_smem);
         std::vector<std::thread> ts;
         for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); });
         for (auto& t : ts) t.join();
     }
 }
 
+// cp.async (16 bytes, zero-filled when pred is false) completes at once here: the waits are no-ops, so
+// the emulation checks the ring's indexing and the barriers that order slot reuse, not the async timing.
+inline void ge_emulated_cp_async16(void* dst, const void* src, bool pred) {
+    if (pred) memcpy(dst, src, 16); else memset(dst, 0, 16);
+}
+// ldmatrix.x4 (b16, no transpose): lane L gives the row address of matrix L / 8, row L % 8; matrix j
+// hands lane L the 32-bit word (L % 4) of row L / 4.
+inline const void* g_ldm_ptr[64][32];
+inline void ge_emulated_ldmatrix_x4(unsigned (&r)[4], const void* p) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_ldm_ptr[w][l] = p; g_warp[w]->arrive_and_wait();
+    for (int j = 0; j < 4; ++j) memcpy(&r[j], static_cast<const unsigned char*>(g_ldm_ptr[w][j * 8 + l / 4]) + 4 * (l % 4), 4);
+    g_warp[w]->arrive_and_wait();
+}
+inline unsigned char* ge_emulated_dynamic_smem() { return g_dyn_smem; }
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 
 // mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes
 // its own four D entries with the fragment layout of the PTX ISA.

@@ -10,7 +10,9 @@ static unsigned short f2bf(float f) { return __float2bfloat16_rn(f).x; }
 static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b}); }
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
-template <int WMODE, int BM, int BK>
+// STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
+// WMW warps along M (256 threads, dynamic shared memory).
+template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WMW = 1>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
     int groups = (WMODE >= 2 && G < K) || WMODE == 3 ? K / G : 1;
     int gsz = groups == 1 && WMODE != 3 ? (1 << 30) : G;
@@ -42,7 +44,16 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
     } else {
         long perExpert = ((padded ? P : total) + BM - 1) / BM;
         long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
-        launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        if constexpr (STAGES == 0)
+            launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        else {
+            static_assert(gp_smem<WMODE, BM, BN, BK, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
+            auto body = [&] {
+                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, STAGES, WMW>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, STAGES, WMW>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+            };
+            launch((N + BN - 1) / BN, ty, 256, body);
+        }
     }
     double num = 0, den = 0; int bad = 0, unwritten = 0;
     for (int e = 0; e < E; ++e) {
@@ -63,7 +74,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * N]))) bad++;
     }
     double err = std::sqrt(num / den);
-    printf("mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
+    printf("%s mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", STAGES ? "pipe" : "tile", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
     return err < 4e-3 && unwritten == 0 && bad == 0 ? 0 : 1;
 }
 
@@ -118,6 +129,17 @@ int main() {
     fails += run<2, 64, 64>(2, 64, 192, 64, true, 70, {66, 3});        // int4 g64 BK 64 padded
     fails += run<3, 16, 128>(3, 64, 256, 128, false, 0, {5, 0, 18});   // wi4a16
     fails += run<3, 64, 64>(2, 72, 256, 128, true, 70, {67, 2});       // wi4a16 BM 64 padded
+    // Pipelined variants (K % BK == 0 and group % BK == 0, as the launcher requires): N tails, empty
+    // experts, several M tiles per expert, more K tiles than stages and fewer, both layouts.
+    fails += run<0, 128, 32, 128, 4, 2>(3, 136, 192, 0, false, 0, {130, 0, 9});   // bf16 L: 2 M tiles, N tail
+    fails += run<0, 64, 32, 128, 4, 2>(3, 200, 64, 0, true, 70, {65, 0, 3});      // bf16 M padded, KT < stages
+    fails += run<0, 16, 64, 128, 4, 1>(3, 130, 320, 0, false, 0, {3, 0, 17});     // bf16 S
+    fails += run<1, 128, 32, 128, 4, 2>(2, 128, 160, 0, false, 0, {140, 5});      // int8 L per channel
+    fails += run<1, 16, 128, 128, 4, 1>(3, 72, 384, 0, true, 20, {20, 0, 7});     // int8 S padded, N tail
+    fails += run<2, 64, 32, 128, 4, 2>(2, 136, 256, 128, false, 0, {70, 33});     // int4 g128 M
+    fails += run<2, 128, 32, 128, 4, 2>(2, 128, 256, 64, true, 130, {129, 4});    // int4 g64 L padded
+    fails += run<2, 16, 128, 128, 4, 1>(3, 256, 512, 128, false, 0, {4, 0, 16}); // int4 g128 S
+    fails += run<2, 16, 128, 128, 4, 1>(2, 64, 256, 1 << 30, false, 0, {3, 2});  // int4 per channel S
     printf("%d failed\n", fails);
     return fails;
 }
