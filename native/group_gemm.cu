@@ -45,11 +45,11 @@ __global__ void __launch_bounds__(GG_THREADS) group_gemm(
                                 N, K, group_size, groups, blockIdx.x * GG_BN);
 }
 
-// The pipelined variant (group_gemm_core.cuh, ge_pipe_tile): 256 threads, BM x BN tiles, dynamic shared
-// memory of gp_smem<...>::bytes. Same schedule and arguments as group_gemm. Two blocks per SM where the
-// accumulators allow (no per-group partial sums).
-template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int STAGES, int WM_WARPS>
-__global__ void __launch_bounds__(GP_THREADS, (GROUPED && BM >= 128) ? 1 : 2) group_gemm_pipe(
+// The pipelined variant (group_gemm_core.cuh, ge_pipe_tile): 32 * WM * WN threads, BM x BN tiles,
+// dynamic shared memory of gp_smem<...>::bytes. Same schedule and arguments as group_gemm. MINB is
+// the blocks per SM the register allocation must allow.
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM, int WN, int MINB>
+__global__ void __launch_bounds__(32 * WM * WN, MINB) group_gemm_pipe(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
     const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
@@ -67,8 +67,8 @@ __global__ void __launch_bounds__(GP_THREADS, (GROUPED && BM >= 128) ? 1 : 2) gr
     const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
     const unsigned char* we = reinterpret_cast<const unsigned char*>(W) + (long long)e * wbytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
-    ge_pipe_tile<T, WMODE, GROUPED, BM, BN, BK, STAGES, WM_WARPS>(smem, A, begin + m0, begin + min(m0 + BM, count), we, se, C,
-                                                                 N, K, group_size, groups, blockIdx.x * BN);
+    ge_pipe_tile<T, WMODE, GROUPED, BM, BN, BK, KS, STAGES, WM, WN>(smem, A, begin + m0, begin + min(m0 + BM, count), we, se, C,
+                                                                   N, K, group_size, groups, blockIdx.x * BN);
 }
 
 // One warp per (row, group) segment of the [E * N, K] source: scale = max|w| / qmax, q = rint(w / scale)

@@ -259,22 +259,26 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Pipelined tile (group_gemm.cu's main variants): 256 threads (8 warps, WM_WARPS along M), a BM x BN
-// tile of C, K tiles of BK staged through a STAGES-deep cp.async ring in dynamic shared memory, fragments
-// by ldmatrix, mma.sync m16n8k16. Integer weights arrive raw (int8 or int4 bytes, a third or a quarter
-// of the bytes) and each K tile is decoded once per block into a shared half tile, so the MMA loop is the
-// same for every format. Requires K % BK == 0 and group_size % BK == 0 (the launcher checks); rows past
-// row_end and weight rows past N are zero-filled by the copy itself, so padded rows (NaN included) are
-// never read.
+// Pipelined tile (group_gemm.cu's main variants): WM x WN warps, a BM x BN tile of C, K tiles of BK
+// staged through a STAGES-deep cp.async ring in dynamic shared memory, fragments by ldmatrix, mma.sync
+// m16n8k16. Each weight row contributes BK * bytes-per-code contiguous bytes per stage (the launcher
+// keeps that at 128-256 bytes: shorter pieces of many rows cost DRAM efficiency). Integer weights arrive
+// raw (int8 or int4, a half or a quarter of the bytes) and are decoded once per block, KS columns at a
+// time, into a shared half tile, so the MMA loop is the same for every format. Requires K % BK == 0,
+// BK % KS == 0 and, grouped, group_size % KS == 0 (the launcher checks); rows past row_end and weight
+// rows past N are zero-filled by the copy itself, so padded rows (NaN included) are never read.
 // ---------------------------------------------------------------------------------------------------
-#define GP_THREADS 256
 #define GP_PAD 8   // halves of padding per shared row: rows of BK + 8 halves put ldmatrix's 8 row reads in distinct banks
+
+template <typename T> struct ge_is_bf16 { static constexpr bool value = false; };
+template <> struct ge_is_bf16<__nv_bfloat16> { static constexpr bool value = true; };
 
 #ifdef GE_EMULATED_MMA
 GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) { ge_emulated_cp_async16(dst, src, pred); }
 GE_DEVICE void ge_cp_commit() {}
 template <int N> GE_DEVICE void ge_cp_wait() {}
 GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) { ge_emulated_ldmatrix_x4(r, p); }
+template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c) { return ge_emulated_fma2(a, b, c, ge_is_bf16<T>::value); }
 #else
 GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) {
     // src-size 0 zero-fills the 16 bytes without reading src.
@@ -289,63 +293,98 @@ GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a) : "memory");
 }
+// Packed pair a * b + c, rounded once (exact wherever it is used here: small integers).
+template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c);
+template <> GE_DEVICE unsigned ge_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+template <> GE_DEVICE unsigned ge_fma2<__half>(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
 #endif
+
+template <typename T> struct ge_magic;   // bit patterns of 1.0, the 2^k base an OR-ed code sits on, and minus (base + bias)
+// bf16: 0x4300 = 128 (ulp 1 up to 256); 0xC308 = -136 = -(128 + 8); 0x3F80 = 1.
+// minus_int8 is unused: 8-bit codes do not fit bf16's mantissa (see ge_decode_fast8).
+template <> struct ge_magic<__nv_bfloat16> { static constexpr unsigned one = 0x3F803F80u, base = 0x43004300u, minus_int4 = 0xC308C308u, minus_int8 = 0u; };
+// fp16: 0x6400 = 1024 (ulp 1 up to 2048); 0xE408 = -1032; 0xE480 = -1152 = -(1024 + 128); 0x3C00 = 1.
+template <> struct ge_magic<__half> { static constexpr unsigned one = 0x3C003C00u, base = 0x64006400u, minus_int4 = 0xE408E408u, minus_int8 = 0xE480E480u; };
 
 // Two floats (exact small integers here) -> packed activation-type pair, low half first.
 template <typename T> GE_DEVICE unsigned ge_pack_float2(float lo, float hi) {
     return ge_pack2(ge_bits_from_float<T>(lo), ge_bits_from_float<T>(hi));
 }
 
-// Eight weight codes -> eight activation-type values, without I2F (a quarter-rate instruction): a code
-// biased to an unsigned u is OR-ed into the mantissa of 2^23 (exact: u < 2^8), the float subtraction of
-// 2^23 + bias leaves the signed code exactly, and codes of at most 8 bits convert exactly to bf16/fp16.
-// The values equal ge_decode_w8's for GG_INT8 / GG_INT4.
+// Eight weight codes -> eight activation-type values with a few integer and packed-half instructions
+// and no I2F (quarter rate). A code biased to unsigned u (q + 8 for int4, q + 128 for int8) is placed in
+// the mantissa of a power of two whose ulp is 1, and one packed FMA subtracts that power plus the bias:
+// every step is exact, so the values equal ge_decode_w8's. bf16 has too few mantissa bits for 8-bit codes,
+// so int8 -> bf16 goes through the same trick in fp32 (2^23) and one exact conversion per pair.
 template <typename T, int WMODE>
 GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
-    float f[8];
-    if (WMODE == GG_INT8) {
+    unsigned o[4];
+    if (WMODE == GG_INT4) {
+        const unsigned x = lo ^ 0x88888888u;   // two's complement nibble q -> q + 8
+        const unsigned y = x >> 4;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            // Byte i of x (low nibble: code 2i) and of y (low nibble: code 2i + 1) into the two halves.
+            const unsigned t = __byte_perm(x, y, (unsigned)(i | (i << 4) | ((4 + i) << 8) | ((4 + i) << 12)));
+            o[i] = ge_fma2<T>((t & 0x000F000Fu) | ge_magic<T>::base, ge_magic<T>::one, ge_magic<T>::minus_int4);
+        }
+    } else if (ge_is_bf16<T>::value) {
         const unsigned x0 = lo ^ 0x80808080u, x1 = hi ^ 0x80808080u;   // two's complement byte q -> q + 128
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            f[j] = __uint_as_float(0x4B000000u | ((x0 >> (8 * j)) & 0xffu)) - 8388736.0f;
-            f[j + 4] = __uint_as_float(0x4B000000u | ((x1 >> (8 * j)) & 0xffu)) - 8388736.0f;
+        for (int i = 0; i < 4; ++i) {
+            const unsigned x = i < 2 ? x0 : x1;
+            const int b = (i & 1) * 2;
+            // 0x4B0000uu = 2^23 + u as fp32.
+            const float f0 = __uint_as_float(__byte_perm(x, 0x4B000000u, (unsigned)(b | (4 << 4) | (4 << 8) | (7 << 12)))) - 8388736.0f;
+            const float f1 = __uint_as_float(__byte_perm(x, 0x4B000000u, (unsigned)((b + 1) | (4 << 4) | (4 << 8) | (7 << 12)))) - 8388736.0f;
+            o[i] = ge_pack_float2<T>(f0, f1);
         }
     } else {
-        const unsigned x = lo ^ 0x88888888u;                            // two's complement nibble q -> q + 8
+        const unsigned x0 = lo ^ 0x80808080u, x1 = hi ^ 0x80808080u;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) f[j] = __uint_as_float(0x4B000000u | ((x >> (4 * j)) & 0xfu)) - 8388616.0f;
+        for (int i = 0; i < 4; ++i) {
+            const unsigned x = i < 2 ? x0 : x1;
+            const int b = (i & 1) * 2;
+            // Halves 0x64uu = 1024 + u: bytes (u_b, 0x64, u_b+1, 0x64); y's byte 3 (selector 7) is 0x64.
+            const unsigned t = __byte_perm(x, 0x64000000u, (unsigned)(b | (7 << 4) | ((b + 1) << 8) | (7 << 12)));
+            o[i] = ge_fma2<T>(t, ge_magic<T>::one, ge_magic<T>::minus_int8);
+        }
     }
-    uint4 r;
-    r.x = ge_pack_float2<T>(f[0], f[1]);
-    r.y = ge_pack_float2<T>(f[2], f[3]);
-    r.z = ge_pack_float2<T>(f[4], f[5]);
-    r.w = ge_pack_float2<T>(f[6], f[7]);
-    return r;
+    return make_uint4(o[0], o[1], o[2], o[3]);
 }
 
 // Shared-memory layout of the pipelined tile, in bytes (the launcher computes the same sum).
-template <int WMODE, int BM, int BN, int BK, int STAGES>
+template <int WMODE, int BM, int BN, int BK, int KS, int STAGES>
 struct gp_smem {
     static constexpr int a_stage = BM * (BK + GP_PAD) * 2;
     // Half weights are read by ldmatrix straight from the stage (padded rows); raw codes are read once
     // by the decoder, row-contiguous.
     static constexpr int w_row = WMODE == GG_HALF ? (BK + GP_PAD) * 2 : WMODE == GG_INT8 ? BK : BK / 2;
     static constexpr int w_stage = BN * w_row;
-    static constexpr int decoded = WMODE == GG_HALF ? 0 : BN * (BK + GP_PAD) * 2;
+    static constexpr int decoded = WMODE == GG_HALF ? 0 : BN * (KS + GP_PAD) * 2;
     static constexpr int bytes = STAGES * (a_stage + w_stage) + decoded;
 };
 
 // Issues the copies of K tile kt into ring slot `slot`: A rows [row_begin, row_end) and weight rows [n0, n0 + BN).
-template <int WMODE, int BM, int BN, int BK, int STAGES>
+template <int WMODE, int BM, int BN, int BK, int KS, int STAGES, int NTHREADS>
 GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
                              const unsigned short* __restrict__ A, int row_begin, int row_end,
                              const unsigned char* __restrict__ w, int N, int K, int n0) {
-    typedef gp_smem<WMODE, BM, BN, BK, STAGES> L;
+    typedef gp_smem<WMODE, BM, BN, BK, KS, STAGES> L;
     const int tid = threadIdx.x;
     const int k0 = kt * BK;
     unsigned short* as = reinterpret_cast<unsigned short*>(smem + slot * L::a_stage);
     constexpr int A_CPR = BK / 8;
-    for (int c = tid; c < BM * A_CPR; c += GP_THREADS) {
+#pragma unroll 4
+    for (int c = tid; c < BM * A_CPR; c += NTHREADS) {
         const int r = c / A_CPR, kc = c % A_CPR;
         const int row = row_begin + r;
         const bool ok = row < row_end;
@@ -357,7 +396,8 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
     constexpr int W_CPR = WMODE == GG_HALF ? BK / 8 : WMODE == GG_INT8 ? BK / 16 : BK / 32;
     const long long grow = WMODE == GG_HALF ? (long long)K * 2 : WMODE == GG_INT8 ? (long long)K : (long long)(K >> 1);
     const int gk = WMODE == GG_HALF ? k0 * 2 : WMODE == GG_INT8 ? k0 : (k0 >> 1);
-    for (int c = tid; c < BN * W_CPR; c += GP_THREADS) {
+#pragma unroll 4
+    for (int c = tid; c < BN * W_CPR; c += NTHREADS) {
         const int r = c / W_CPR, kc = c % W_CPR;
         const int n = n0 + r;
         const bool ok = n < N;
@@ -366,10 +406,33 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
     }
 }
 
+// MMAs of one K slice of KW columns: A from `as` (row stride LDA halves, starting at the slice), weights
+// from `ws` (row stride LDW).
+template <typename T, int MT, int NT, int KW, int LDA, int LDW>
+GE_DEVICE void gp_mma_slice(float (&acc)[MT][NT][4], const unsigned short* as, const unsigned short* ws, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < KW; kk += 16) {
+        unsigned a[MT][4], b[NT][2];
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+            ge_ldmatrix_x4(a[i], as + (i * 16 + (lane & 15)) * LDA + kk + (lane >> 4) * 8);
+#pragma unroll
+        for (int j = 0; j < NT; j += 2) {
+            unsigned r[4];
+            ge_ldmatrix_x4(r, ws + (j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDW + kk + ((lane >> 3) & 1) * 8);
+            b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
+        }
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j) ge_mma16816<T>(acc[i][j], a[i], b[j]);
+    }
+}
+
 // One BM x BN tile of C: rows [row_begin, row_end), columns [n0, n0 + BN). w/scales point at this
 // expert's slice. GROUPED: scales per group of group_size along K folded at each group's end; otherwise
 // one scale per channel applied at the end (Half: none).
-template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int STAGES, int WM_WARPS>
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM_WARPS, int WN_WARPS>
 GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                             const unsigned short* __restrict__ A, // [rows, K] activation bits
                             int row_begin, int row_end,
@@ -377,14 +440,16 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                             const float* __restrict__ scales,     // this expert's [N, groups] or null
                             unsigned short* __restrict__ C,       // [rows, N] output bits
                             int N, int K, int group_size, int groups, int n0) {
-    typedef gp_smem<WMODE, BM, BN, BK, STAGES> L;
-    constexpr int WN_WARPS = 8 / WM_WARPS;
+    typedef gp_smem<WMODE, BM, BN, BK, KS, STAGES> L;
+    constexpr int NTHREADS = 32 * WM_WARPS * WN_WARPS;
     constexpr int WTM = BM / WM_WARPS, WTN = BN / WN_WARPS;   // warp tile
     constexpr int MT = WTM / 16, NT = WTN / 8;
     constexpr bool QUANT = WMODE != GG_HALF;
-    static_assert(WM_WARPS * WN_WARPS == 8 && MT * 16 == WTM && NT * 8 == WTN && NT % 2 == 0, "warp tiling");
-    static_assert(BK % 32 == 0, "K tile");
-    constexpr int LDS = BK + GP_PAD;   // halves per shared row
+    constexpr int KW = QUANT ? KS : BK;   // columns per MMA slice
+    static_assert(MT * 16 == WTM && NT * 8 == WTN && NT % 2 == 0, "warp tiling");
+    static_assert(BK % 32 == 0 && BK % KW == 0 && KW % 16 == 0, "K tile");
+    constexpr int LDA = BK + GP_PAD;                        // halves per shared A row
+    constexpr int LDW = QUANT ? KS + GP_PAD : BK + GP_PAD;  // halves per shared weight row read by ldmatrix
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WN_WARPS, wn = warp % WN_WARPS;
@@ -398,22 +463,21 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
         for (int j = 0; j < NT; ++j)
 #pragma unroll
             for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
-    if (GROUPED) {
 #pragma unroll
-        for (int i = 0; i < (GROUPED ? MT : 1); ++i)
+    for (int i = 0; i < (GROUPED ? MT : 1); ++i)
 #pragma unroll
-            for (int j = 0; j < (GROUPED ? NT : 1); ++j)
+        for (int j = 0; j < (GROUPED ? NT : 1); ++j)
 #pragma unroll
-                for (int q = 0; q < 4; ++q) part[i][j][q] = 0.0f;
-    }
+            for (int q = 0; q < 4; ++q) part[i][j][q] = 0.0f;
 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        if (s < KT) gp_load_stage<WMODE, BM, BN, BK, STAGES>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
+        if (s < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
         ge_cp_commit();
     }
 
     unsigned short* wd = reinterpret_cast<unsigned short*>(smem + STAGES * (L::a_stage + L::w_stage));
+    int slot = 0;
     for (int kt = 0; kt < KT; ++kt) {
         // Tile kt has landed (at most STAGES - 2 later groups pending), and every thread is past the
         // math of kt - 1, so its slot (and the decoded tile) may be refilled.
@@ -421,72 +485,62 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
         __syncthreads();
         {
             const int nk = kt + STAGES - 1;
-            if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, STAGES>(smem, nk % STAGES, nk, A, row_begin, row_end, w, N, K, n0);
+            int ns = slot + STAGES - 1;
+            if (ns >= STAGES) ns -= STAGES;
+            if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, ns, nk, A, row_begin, row_end, w, N, K, n0);
             ge_cp_commit();
         }
-        const int slot = kt % STAGES;
-        const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage);
-        const unsigned short* ws;
-        if (QUANT) {
-            // Decode the raw K tile once for the whole block: 8 codes -> one 16-byte row chunk.
-            const unsigned char* raw = smem + STAGES * L::a_stage + slot * L::w_stage;
-            constexpr int CPR = BK / 8;
-            for (int c = tid; c < BN * CPR; c += GP_THREADS) {
-                const int r = c / CPR, kc = c % CPR;
-                unsigned lo, hi = 0u;
-                if (WMODE == GG_INT8) {
-                    const uint2 v = *reinterpret_cast<const uint2*>(raw + r * L::w_row + kc * 8);
-                    lo = v.x; hi = v.y;
-                } else {
-                    lo = *reinterpret_cast<const unsigned*>(raw + r * L::w_row + kc * 4);
-                }
-                *reinterpret_cast<uint4*>(wd + r * LDS + kc * 8) = ge_decode_fast8<T, WMODE>(lo, hi);
-            }
-            __syncthreads();
-            ws = wd;
+        const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage) + wm * WTM * LDA;
+        if (!QUANT) {
+            const unsigned short* ws = reinterpret_cast<const unsigned short*>(smem + STAGES * L::a_stage + slot * L::w_stage) + wn * WTN * LDW;
+            gp_mma_slice<T, MT, NT, KW, LDA, LDW>(acc, as, ws, lane);
         } else {
-            ws = reinterpret_cast<const unsigned short*>(smem + STAGES * L::a_stage + slot * L::w_stage);
-        }
-
-#pragma unroll
-        for (int kk = 0; kk < BK; kk += 16) {
-            unsigned a[MT][4], b[NT][2];
-#pragma unroll
-            for (int i = 0; i < MT; ++i)
-                ge_ldmatrix_x4(a[i], as + (wm * WTM + i * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
-#pragma unroll
-            for (int j = 0; j < NT; j += 2) {
-                unsigned r[4];
-                ge_ldmatrix_x4(r, ws + (wn * WTN + j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDS + kk + ((lane >> 3) & 1) * 8);
-                b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
-            }
-#pragma unroll
-            for (int i = 0; i < MT; ++i)
-#pragma unroll
-                for (int j = 0; j < NT; ++j) {
-                    if (GROUPED) ge_mma16816<T>(part[GROUPED ? i : 0][GROUPED ? j : 0], a[i], b[j]);
-                    else ge_mma16816<T>(acc[i][j], a[i], b[j]);
+            const unsigned char* raw = smem + STAGES * L::a_stage + slot * L::w_stage;
+#pragma unroll 1
+            for (int ks = 0; ks < BK; ks += KS) {
+                if (ks > 0) __syncthreads();   // the previous slice's readers are done with wd
+                // Decode KS columns of the raw tile once for the whole block: 8 codes -> one 16-byte chunk.
+                constexpr int CPR = KS / 8;
+#pragma unroll 4
+                for (int c = tid; c < BN * CPR; c += NTHREADS) {
+                    const int r = c / CPR, kc = c % CPR;
+                    unsigned lo, hi = 0u;
+                    if (WMODE == GG_INT8) {
+                        const uint2 v = *reinterpret_cast<const uint2*>(raw + r * L::w_row + ks + kc * 8);
+                        lo = v.x; hi = v.y;
+                    } else {
+                        lo = *reinterpret_cast<const unsigned*>(raw + r * L::w_row + (ks >> 1) + kc * 4);
+                    }
+                    *reinterpret_cast<uint4*>(wd + r * LDW + kc * 8) = ge_decode_fast8<T, WMODE>(lo, hi);
                 }
-        }
-
-        if (GROUPED && ((kt + 1) * BK) % group_size == 0) {
-            const int grp = kt * BK / group_size;
+                __syncthreads();
+                if constexpr (GROUPED != 0) {
+                    gp_mma_slice<T, MT, NT, KW, LDA, LDW>(part, as + ks, wd + wn * WTN * LDW, lane);
+                    const int kend = kt * BK + ks + KS;
+                    if (kend % group_size == 0) {
+                        const int grp = kend / group_size - 1;
 #pragma unroll
-            for (int j = 0; j < NT; ++j) {
-                const int n = n0 + wn * WTN + j * 8 + 2 * (lane & 3);
-                const float s0 = n < N ? scales[(long long)n * groups + grp] : 0.0f;
-                const float s1 = n + 1 < N ? scales[(long long)(n + 1) * groups + grp] : 0.0f;
+                        for (int j = 0; j < NT; ++j) {
+                            const int n = n0 + wn * WTN + j * 8 + 2 * (lane & 3);
+                            const float s0 = n < N ? scales[(long long)n * groups + grp] : 0.0f;
+                            const float s1 = n + 1 < N ? scales[(long long)(n + 1) * groups + grp] : 0.0f;
 #pragma unroll
-                for (int i = 0; i < MT; ++i) {
-                    float* p = part[GROUPED ? i : 0][GROUPED ? j : 0];
-                    acc[i][j][0] = __fmaf_rn(p[0], s0, acc[i][j][0]);
-                    acc[i][j][1] = __fmaf_rn(p[1], s1, acc[i][j][1]);
-                    acc[i][j][2] = __fmaf_rn(p[2], s0, acc[i][j][2]);
-                    acc[i][j][3] = __fmaf_rn(p[3], s1, acc[i][j][3]);
-                    p[0] = 0.0f; p[1] = 0.0f; p[2] = 0.0f; p[3] = 0.0f;
+                            for (int i = 0; i < MT; ++i) {
+                                float* p = part[GROUPED ? i : 0][GROUPED ? j : 0];
+                                acc[i][j][0] = __fmaf_rn(p[0], s0, acc[i][j][0]);
+                                acc[i][j][1] = __fmaf_rn(p[1], s1, acc[i][j][1]);
+                                acc[i][j][2] = __fmaf_rn(p[2], s0, acc[i][j][2]);
+                                acc[i][j][3] = __fmaf_rn(p[3], s1, acc[i][j][3]);
+                                p[0] = 0.0f; p[1] = 0.0f; p[2] = 0.0f; p[3] = 0.0f;
+                            }
+                        }
+                    }
+                } else {
+                    gp_mma_slice<T, MT, NT, KW, LDA, LDW>(acc, as + ks, wd + wn * WTN * LDW, lane);
                 }
             }
         }
+        if (++slot == STAGES) slot = 0;
     }
 
     // Epilogue: fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile. Per-channel scales

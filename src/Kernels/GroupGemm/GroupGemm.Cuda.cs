@@ -7,7 +7,6 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal const string Source = "group_gemm.cu";
     internal const int TileN = 64;
     private const uint Threads = 128;
-    private const uint PipeThreads = 256;
 
     /// <summary>Per-channel formats fold their scale once, at the end of K: a group larger than any K.</summary>
     internal const int PerChannelGroup = 1 << 30;
@@ -73,18 +72,37 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// A configuration of the pipelined kernel (group_gemm_pipe): BM x BN tiles of C, K tiles of BK through
-    /// a ring of <paramref name="Stages"/> cp.async stages, 8 warps with <paramref name="WarpsM"/> along M.
+    /// a ring of <paramref name="Stages"/> cp.async stages, WM x WN warps, integer weights decoded
+    /// <paramref name="SliceK"/> columns at a time, registers capped for <paramref name="MinBlocks"/> blocks per SM.
     /// </summary>
-    internal readonly record struct PipeConfig(int TileM, int TileN, int TileK, int Stages, int WarpsM)
+    internal readonly record struct PipeConfig(int TileM, int TileN, int TileK, int SliceK, int Stages, int WarpsM, int WarpsN, int MinBlocks)
     {
+        public int Threads => 32 * WarpsM * WarpsN;
+
         /// <summary>Dynamic shared memory in bytes; the same sum as gp_smem in group_gemm_core.cuh.</summary>
         public int SharedBytes(ExpertWeightFormat f)
         {
             const int pad = 8;
             int aStage = TileM * (TileK + pad) * 2;
             int wRow = f == ExpertWeightFormat.Half ? (TileK + pad) * 2 : f == ExpertWeightFormat.Int8PerChannel ? TileK : TileK / 2;
-            int decoded = f == ExpertWeightFormat.Half ? 0 : TileN * (TileK + pad) * 2;
+            int decoded = f == ExpertWeightFormat.Half ? 0 : TileN * (SliceK + pad) * 2;
             return Stages * (aStage + TileN * wRow) + decoded;
+        }
+
+        public bool Fits(GroupGemmProblem p, ExpertWeights w) =>
+            TileK >= 32 && p.K % TileK == 0 && TileK % SliceK == 0 && (!w.IsGrouped || w.GroupSize % SliceK == 0);
+
+        /// <summary>This configuration, or the nearest with a smaller K tile / slice that the shape allows.</summary>
+        public PipeConfig? FitTo(GroupGemmProblem p, ExpertWeights w)
+        {
+            var c = this;
+            while (c.TileK >= 32)
+            {
+                if (c.Fits(p, w)) return c;
+                if (w.IsGrouped && w.GroupSize % c.SliceK != 0 && c.SliceK > 64) c = c with { SliceK = c.SliceK / 2 };
+                else c = c with { TileK = c.TileK / 2, SliceK = Math.Min(c.SliceK, c.TileK / 2) };
+            }
+            return null;
         }
     }
 
@@ -94,32 +112,51 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
 
     /// <summary>
-    /// The pipelined configuration for a problem, or null for the register-staged tile (BM = 16 half
-    /// weights at few rows, where it already streams the weights near the bandwidth, and shapes the
-    /// pipeline cannot take: K or the group size not a multiple of its K tile).
-    /// Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp, so each shared fragment load feeds
-    /// enough MMAs. Tens of rows: 64 x 128, one M tile per expert, the weights streamed once.
-    /// Few rows with integer weights: 16 x 128 with K tiles of 128 (64 where the group size needs it), so a
-    /// block keeps 3 stages of weight bytes in flight and the decode runs once per block and K tile.
+    /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET): 0 (default) the tuned
+    /// configurations, 1 the alternatives, 2 the register-staged tile everywhere.
     /// </summary>
-    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w)
+    internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
+
+    /// <summary>
+    /// The pipelined configuration for a problem, or null for the register-staged tile (half weights at few
+    /// rows, where it already streams the weights near the bandwidth, and shapes the pipeline cannot take).
+    /// Each weight row contributes 128-256 contiguous bytes per stage: shorter pieces of many rows cost DRAM
+    /// efficiency (64-byte pieces streamed at half the bandwidth of 256-byte ones on the H200).
+    /// Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp, so each shared fragment load feeds
+    /// enough MMAs. Tens of rows (memory-bound): 64-row tiles, one per expert, the weights streamed once.
+    /// Few rows with integer weights: 16-row tiles; the decode runs once per block and weight element.
+    /// </summary>
+    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w, int preset)
     {
+        if (preset == 2) return null;
         long rpe = RowsPerExpert(p);
-        bool grouped = w.IsGrouped;
-        bool Fits(int bk) => p.K % bk == 0 && (!grouped || w.GroupSize % bk == 0);
-        if (rpe >= 96) return Fits(32) ? new PipeConfig(128, 128, 32, 4, 2) : null;
-        if (rpe >= 24) return Fits(32) ? new PipeConfig(64, 128, 32, 4, 2) : null;
-        if (w.Format == ExpertWeightFormat.Half) return null;
-        // int8 tiles of 128 are twice the bytes of int4's: 3 stages keep two blocks per SM.
-        int stages = w.Format == ExpertWeightFormat.Int8PerChannel ? 3 : 4;
-        if (Fits(128)) return new PipeConfig(16, 128, 128, stages, 1);
-        if (Fits(64)) return new PipeConfig(16, 128, 64, 4, 1);
-        return null;
+        var f = w.Format;
+        bool alt = preset == 1;
+        PipeConfig? c;
+        if (rpe >= 96)
+            c = f == ExpertWeightFormat.Half
+                ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, alt ? 2 : 1)
+                : new PipeConfig(128, 128, 128, alt ? 128 : 64, 3, 2, 4, 1);
+        else if (rpe >= 24)
+            c = f switch
+            {
+                ExpertWeightFormat.Half => alt ? new PipeConfig(64, 128, 128, 128, 3, 2, 4, 1) : new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                ExpertWeightFormat.Int8PerChannel => alt ? new PipeConfig(64, 128, 128, 128, 3, 2, 4, 1) : new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                _ => alt ? new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2) : new PipeConfig(64, 128, 256, 128, 3, 2, 4, 1),
+            };
+        else
+            c = f switch
+            {
+                ExpertWeightFormat.Half => alt ? new PipeConfig(16, 64, 128, 128, 4, 1, 4, 2) : null,
+                ExpertWeightFormat.Int8PerChannel => alt ? new PipeConfig(16, 128, 128, 128, 3, 1, 8, 2) : new PipeConfig(16, 64, 128, 128, 4, 1, 4, 2),
+                _ => alt ? new PipeConfig(16, 128, 256, 128, 3, 1, 8, 1) : new PipeConfig(16, 64, 256, 128, 4, 1, 4, 2),
+            };
+        return c?.FitTo(p, w);
     }
 
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
-        if (Pipe(p, w) is { } cfg)
+        if (Pipe(p, w, Preset) is { } cfg)
         {
             RunPipe(stream, p, w, cfg);
             return;
@@ -146,14 +183,14 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
             throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
         int smem = cfg.SharedBytes(w.Format);
         int grouped = w.IsGrouped ? 1 : 0;
-        var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.Stages}, {cfg.WarpsM}>", smem);
+        var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.SliceK}, {cfg.Stages}, {cfg.WarpsM}, {cfg.WarpsN}, {cfg.MinBlocks}>", smem);
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
               po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K;
         int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + cfg.TileN - 1) / cfg.TileN), (uint)tiles), new Dim3(PipeThreads), (uint)smem, args);
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + cfg.TileN - 1) / cfg.TileN), (uint)tiles), new Dim3((uint)cfg.Threads), (uint)smem, args);
     }
 
     protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)

@@ -88,6 +88,24 @@ inline void ge_emulated_ldmatrix_x4(unsigned (&r)[4], const void* p) {
     g_warp[w]->arrive_and_wait();
 }
 inline unsigned char* ge_emulated_dynamic_smem() { return g_dyn_smem; }
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+    unsigned long long v = ((unsigned long long)y << 32) | x;
+    unsigned r = 0;
+    for (int i = 0; i < 4; ++i) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xffu) << (8 * i);
+    return r;
+}
+// Packed-pair fma (fma.rn.bf16x2 / f16x2): each half in float, rounded once (exact for the small
+// integers the decoders produce, which is what the emulation checks).
+inline unsigned short ge_emu_round(float v, bool bf16);
+inline float ge_emu_half(unsigned short v, bool bf16);
+inline unsigned ge_emulated_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
+    unsigned r = 0;
+    for (int h = 0; h < 2; ++h) {
+        auto part = [&](unsigned w) { return ge_emu_half((unsigned short)(w >> (16 * h)), bf16); };
+        r |= (unsigned)ge_emu_round(std::fma(part(a), part(b), part(c)), bf16) << (16 * h);
+    }
+    return r;
+}
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 
 // mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes

@@ -11,8 +11,8 @@ static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b});
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
 // STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
-// WMW warps along M (256 threads, dynamic shared memory).
-template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WMW = 1>
+// WM x WN warps and decode slices of KS (dynamic shared memory).
+template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
     int groups = (WMODE >= 2 && G < K) || WMODE == 3 ? K / G : 1;
     int gsz = groups == 1 && WMODE != 3 ? (1 << 30) : G;
@@ -47,12 +47,12 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         if constexpr (STAGES == 0)
             launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
         else {
-            static_assert(gp_smem<WMODE, BM, BN, BK, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
+            static_assert(gp_smem<WMODE, BM, BN, BK, KS, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
             auto body = [&] {
-                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, STAGES, WMW>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
-                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, STAGES, WMW>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
             };
-            launch((N + BN - 1) / BN, ty, 256, body);
+            launch((N + BN - 1) / BN, ty, 32 * WM * WN, body);
         }
     }
     double num = 0, den = 0; int bad = 0, unwritten = 0;
@@ -110,6 +110,25 @@ int quant(int mode, long long rows, int K, int G) {
     return bad;
 }
 
+// The fast decoders against the plain ones, every code, both activation types.
+template <typename T, int WMODE>
+int decode_check_one() {
+    int bad = 0;
+    for (unsigned v = 0; v < 256; ++v) {
+        unsigned w = v * 0x01010101u ^ 0x5a3c0f00u;   // every byte value in every position over the loop
+        uint4 raw = make_uint4(w, w * 2654435761u, 0, 0);
+        uint4 slow = ge_decode_w8<T, WMODE>(raw, 0.0f), fast = ge_decode_fast8<T, WMODE>(raw.x, raw.y);
+        bad += slow.x != fast.x || slow.y != fast.y || slow.z != fast.z || slow.w != fast.w;
+    }
+    return bad;
+}
+int decode_check() {
+    int bad = decode_check_one<__nv_bfloat16, GG_INT8>() + decode_check_one<__half, GG_INT8>() +
+              decode_check_one<__nv_bfloat16, GG_INT4>() + decode_check_one<__half, GG_INT4>();
+    printf("fast decode vs plain decode: %d mismatching words\n", bad);
+    return bad != 0;
+}
+
 int main() {
     int fails = 0;
     fails += quant(1, 6, 70, 70);
@@ -129,17 +148,24 @@ int main() {
     fails += run<2, 64, 64>(2, 64, 192, 64, true, 70, {66, 3});        // int4 g64 BK 64 padded
     fails += run<3, 16, 128>(3, 64, 256, 128, false, 0, {5, 0, 18});   // wi4a16
     fails += run<3, 64, 64>(2, 72, 256, 128, true, 70, {67, 2});       // wi4a16 BM 64 padded
-    // Pipelined variants (K % BK == 0 and group % BK == 0, as the launcher requires): N tails, empty
-    // experts, several M tiles per expert, more K tiles than stages and fewer, both layouts.
-    fails += run<0, 128, 32, 128, 4, 2>(3, 136, 192, 0, false, 0, {130, 0, 9});   // bf16 L: 2 M tiles, N tail
-    fails += run<0, 64, 32, 128, 4, 2>(3, 200, 64, 0, true, 70, {65, 0, 3});      // bf16 M padded, KT < stages
-    fails += run<0, 16, 64, 128, 4, 1>(3, 130, 320, 0, false, 0, {3, 0, 17});     // bf16 S
-    fails += run<1, 128, 32, 128, 4, 2>(2, 128, 160, 0, false, 0, {140, 5});      // int8 L per channel
-    fails += run<1, 16, 128, 128, 4, 1>(3, 72, 384, 0, true, 20, {20, 0, 7});     // int8 S padded, N tail
-    fails += run<2, 64, 32, 128, 4, 2>(2, 136, 256, 128, false, 0, {70, 33});     // int4 g128 M
-    fails += run<2, 128, 32, 128, 4, 2>(2, 128, 256, 64, true, 130, {129, 4});    // int4 g64 L padded
-    fails += run<2, 16, 128, 128, 4, 1>(3, 256, 512, 128, false, 0, {4, 0, 16}); // int4 g128 S
-    fails += run<2, 16, 128, 128, 4, 1>(2, 64, 256, 1 << 30, false, 0, {3, 2});  // int4 per channel S
+    fails += decode_check();
+    // Pipelined variants (K % BK == 0, BK % KS == 0, group % KS == 0, as the launcher requires): N tails,
+    // empty experts, several M tiles per expert, more K tiles than stages and fewer, several decode
+    // slices per stage with group ends inside a stage, both layouts. The launcher's configurations first.
+    fails += run<0, 128, 64, 128, 3, 2, 4>(3, 136, 192, 0, false, 0, {130, 0, 9});          // bf16 L: 2 M tiles, N tail
+    fails += run<0, 64, 128, 64, 3, 2, 2>(3, 200, 256, 0, true, 70, {65, 0, 3});           // bf16 M padded, KT < stages
+    fails += run<1, 128, 128, 128, 3, 2, 4, 64>(2, 128, 384, 0, false, 0, {140, 5});       // int8 L per channel
+    fails += run<2, 128, 128, 128, 3, 2, 4, 64>(2, 136, 256, 64, true, 130, {129, 4});     // int4 g64 L padded
+    fails += run<1, 64, 128, 64, 3, 2, 2, 128>(2, 72, 256, 0, false, 0, {70, 33});         // int8 M
+    fails += run<2, 64, 256, 64, 3, 2, 2, 128>(2, 136, 512, 128, false, 0, {70, 33});      // int4 g128 M, 2 slices/stage
+    fails += run<1, 16, 128, 64, 4, 1, 4, 128>(3, 72, 384, 0, true, 20, {20, 0, 7});       // int8 S padded, N tail
+    fails += run<2, 16, 256, 64, 4, 1, 4, 128>(3, 256, 768, 128, false, 0, {4, 0, 16});    // int4 g128 S
+    fails += run<2, 16, 256, 64, 4, 1, 4, 128>(2, 64, 256, 1 << 30, false, 0, {3, 2});     // int4 per channel S, KT = 1
+    fails += run<2, 16, 512, 128, 3, 1, 8, 128>(2, 128, 1024, 128, true, 16, {16, 5});     // int4 S, 4 slices/stage
+    fails += run<0, 16, 64, 128, 4, 1, 8>(3, 130, 320, 0, false, 0, {3, 0, 17});           // bf16 S, 256 threads
+    fails += run<2, 64, 256, 128, 3, 2, 4, 128>(2, 136, 512, 128, true, 70, {64, 9});      // int4 M 8 warps
+    fails += run<0, 16, 128, 64, 4, 1, 4>(3, 70, 384, 0, true, 16, {16, 0, 2});            // bf16 S 4 warps
+    fails += run<0, 64, 128, 128, 3, 2, 4>(2, 128, 512, 0, false, 0, {64, 30});            // bf16 M 8 warps
     printf("%d failed\n", fails);
     return fails;
 }
