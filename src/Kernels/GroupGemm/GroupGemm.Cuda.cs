@@ -112,44 +112,45 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
 
     /// <summary>
-    /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET): 0 (default) the tuned
-    /// configurations, 1 the alternatives, 2 the register-staged tile everywhere.
+    /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET, read once): 0 (default) the
+    /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline).
     /// </summary>
     internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
 
     /// <summary>
     /// The pipelined configuration for a problem, or null for the register-staged tile (half weights at few
-    /// rows, where it already streams the weights near the bandwidth, and shapes the pipeline cannot take).
+    /// rows, where it measured as fast or faster, and shapes the pipeline cannot take). Chosen from A/B runs
+    /// on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
     /// Each weight row contributes 128-256 contiguous bytes per stage: shorter pieces of many rows cost DRAM
-    /// efficiency (64-byte pieces streamed at half the bandwidth of 256-byte ones on the H200).
-    /// Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp, so each shared fragment load feeds
-    /// enough MMAs. Tens of rows (memory-bound): 64-row tiles, one per expert, the weights streamed once.
-    /// Few rows with integer weights: 16-row tiles; the decode runs once per block and weight element.
+    /// efficiency. Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp; half weights with registers
+    /// capped for two blocks per SM (1.4x faster than one block of more registers), integer weights decoded
+    /// 128 columns at a time. Tens of rows (memory-bound): 64-row tiles, one per expert, the weights
+    /// streamed once. Few rows with integer weights: 16 x 128 tiles of 8 warps; the decode runs once per
+    /// block and weight element.
     /// </summary>
     internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w, int preset)
     {
         if (preset == 2) return null;
         long rpe = RowsPerExpert(p);
         var f = w.Format;
-        bool alt = preset == 1;
         PipeConfig? c;
         if (rpe >= 96)
             c = f == ExpertWeightFormat.Half
-                ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, alt ? 2 : 1)
-                : new PipeConfig(128, 128, 128, alt ? 128 : 64, 3, 2, 4, 1);
+                ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, 2)
+                : new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1);
         else if (rpe >= 24)
             c = f switch
             {
-                ExpertWeightFormat.Half => alt ? new PipeConfig(64, 128, 128, 128, 3, 2, 4, 1) : new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
-                ExpertWeightFormat.Int8PerChannel => alt ? new PipeConfig(64, 128, 128, 128, 3, 2, 4, 1) : new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
-                _ => alt ? new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2) : new PipeConfig(64, 128, 256, 128, 3, 2, 4, 1),
+                ExpertWeightFormat.Half => new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                ExpertWeightFormat.Int8PerChannel => new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                _ => new PipeConfig(64, 128, 256, 128, 3, 2, 4, 1),
             };
         else
             c = f switch
             {
-                ExpertWeightFormat.Half => alt ? new PipeConfig(16, 64, 128, 128, 4, 1, 4, 2) : null,
-                ExpertWeightFormat.Int8PerChannel => alt ? new PipeConfig(16, 128, 128, 128, 3, 1, 8, 2) : new PipeConfig(16, 64, 128, 128, 4, 1, 4, 2),
-                _ => alt ? new PipeConfig(16, 128, 256, 128, 3, 1, 8, 1) : new PipeConfig(16, 64, 256, 128, 4, 1, 4, 2),
+                ExpertWeightFormat.Half => null,
+                ExpertWeightFormat.Int8PerChannel => new PipeConfig(16, 128, 128, 128, 3, 1, 8, 2),
+                _ => new PipeConfig(16, 128, 256, 128, 3, 1, 8, 1),
             };
         return c?.FitTo(p, w);
     }

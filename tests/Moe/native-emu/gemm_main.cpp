@@ -166,6 +166,9 @@ int main() {
     fails += run<2, 64, 256, 128, 3, 2, 4, 128>(2, 136, 512, 128, true, 70, {64, 9});      // int4 M 8 warps
     fails += run<0, 16, 128, 64, 4, 1, 4>(3, 70, 384, 0, true, 16, {16, 0, 2});            // bf16 S 4 warps
     fails += run<0, 64, 128, 128, 3, 2, 4>(2, 128, 512, 0, false, 0, {64, 30});            // bf16 M 8 warps
+    fails += run<2, 128, 128, 128, 3, 2, 4, 128>(2, 136, 512, 128, false, 0, {131, 20});   // int4 g128 L, slice 128
+    fails += run<1, 16, 128, 128, 3, 1, 8, 128>(3, 200, 384, 0, true, 16, {16, 0, 3});     // int8 S 8 warps
+    fails += run<2, 16, 256, 128, 3, 1, 8, 128>(3, 136, 768, 128, false, 0, {2, 0, 17});   // int4 S 8 warps
     printf("%d failed\n", fails);
     return fails;
 }
