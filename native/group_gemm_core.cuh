@@ -572,3 +572,125 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
             }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Strip tile (group_gemm.cu's group_gemm_strip, few rows): each warp owns an n8 strip of one expert's
+// weights for 16 rows and streams it from global memory straight into B fragments: no shared memory, no
+// barriers, the decode in registers. Inside each chunk of KC = 4 * CPL columns, lane c of a fragment row
+// holds CPL consecutive codes (one 16-byte load); MMA step s takes its fragment K slots {2c, 2c+1, 2c+8,
+// 2c+9} from codes {4s .. 4s+3} of every lane, and A is read in the same order, so the product over each
+// chunk is the plain dot product with the K order permuted for A and B alike. Requires K % KC == 0 and,
+// grouped, group_size % KC == 0.
+// ---------------------------------------------------------------------------------------------------
+template <int WMODE> struct gs_codes;   // codes per 16 bytes
+template <> struct gs_codes<GG_HALF> { static constexpr int v = 8; };
+template <> struct gs_codes<GG_INT8> { static constexpr int v = 16; };
+template <> struct gs_codes<GG_INT4> { static constexpr int v = 32; };
+
+// Codes -> fragment pairs: b[s][0..1] for the CPL / 4 MMA steps of one 16-byte chunk.
+template <typename T, int WMODE>
+GE_DEVICE void gs_decode(uint4 raw, unsigned (&b)[gs_codes<WMODE>::v / 4][2]) {
+    if constexpr (WMODE == GG_HALF) {
+        b[0][0] = raw.x; b[0][1] = raw.y; b[1][0] = raw.z; b[1][1] = raw.w;
+    } else if constexpr (WMODE == GG_INT8) {
+        // Word j holds codes 4j .. 4j + 3 = step j.
+        const uint4 p = ge_decode_fast8<T, GG_INT8>(raw.x, raw.y);
+        const uint4 q = ge_decode_fast8<T, GG_INT8>(raw.z, raw.w);
+        b[0][0] = p.x; b[0][1] = p.y; b[1][0] = p.z; b[1][1] = p.w;
+        b[2][0] = q.x; b[2][1] = q.y; b[3][0] = q.z; b[3][1] = q.w;
+    } else {
+        // Word j holds codes 8j .. 8j + 7 = steps 2j, 2j + 1.
+        const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const uint4 p = ge_decode_fast8<T, GG_INT4>(words[j], 0u);
+            b[2 * j][0] = p.x; b[2 * j][1] = p.y;
+            b[2 * j + 1][0] = p.z; b[2 * j + 1][1] = p.w;
+        }
+    }
+}
+
+template <typename T, int WMODE, int GROUPED, int U>
+GE_DEVICE void ge_strip_tile(const unsigned short* __restrict__ A, // [rows, K] activation bits
+                             int row_begin, int row_end,             // at most 16 rows
+                             const unsigned char* __restrict__ w,    // this expert's [N, K] weights (raw bytes)
+                             const float* __restrict__ scales,       // this expert's [N, groups] or null
+                             unsigned short* __restrict__ C,         // [rows, N] output bits
+                             int N, int K, int group_size, int groups, int nb) {
+    constexpr int CPL = gs_codes<WMODE>::v, KC = 4 * CPL, STEPS = CPL / 4;
+    constexpr bool QUANT = WMODE != GG_HALF;
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int r0 = row_begin + g, r1 = r0 + 8;
+    const bool v0 = r0 < row_end, v1 = r1 < row_end;
+    const int n = nb + g;
+    const bool vn = n < N;
+    const long long row_bytes = WMODE == GG_HALF ? (long long)K * 2 : WMODE == GG_INT8 ? (long long)K : (long long)(K >> 1);
+    const uint4* wrow = reinterpret_cast<const uint4*>(w + (vn ? (long long)n * row_bytes : 0));
+    const uint4* a0 = reinterpret_cast<const uint4*>(A + (v0 ? (long long)r0 * K : 0));
+    const uint4* a1 = reinterpret_cast<const uint4*>(A + (v1 ? (long long)r1 * K : 0));
+    const int chunks = K / KC;
+
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}, part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    uint4 cur[U], nxt[U];
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+    for (int u = 0; u < U; ++u) cur[u] = (vn && u < chunks) ? wrow[4 * u + c] : zero;
+    for (int q0 = 0; q0 < chunks; q0 += U) {
+        // The next U chunks' weights are in flight while these multiply: U * 64 contiguous bytes per row.
+#pragma unroll
+        for (int u = 0; u < U; ++u) nxt[u] = (vn && q0 + U + u < chunks) ? wrow[4 * (q0 + U + u) + c] : zero;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int q = q0 + u;
+            if (q >= chunks) break;
+            unsigned b[STEPS][2];
+            gs_decode<T, WMODE>(cur[u], b);
+            // Lane c's A codes of this chunk: CPL halves from column q * KC + c * CPL, 8 per uint4 = 2 steps.
+#pragma unroll
+            for (int t = 0; t < CPL / 8; ++t) {
+                const int idx = (q * KC + c * CPL) / 8 + t;
+                const uint4 x0 = v0 ? a0[idx] : zero;
+                const uint4 x1 = v1 ? a1[idx] : zero;
+                unsigned a[4];
+                a[0] = x0.x; a[1] = x1.x; a[2] = x0.y; a[3] = x1.y;
+                if constexpr (GROUPED != 0) ge_mma16816<T>(part, a, b[2 * t]); else ge_mma16816<T>(acc, a, b[2 * t]);
+                a[0] = x0.z; a[1] = x1.z; a[2] = x0.w; a[3] = x1.w;
+                if constexpr (GROUPED != 0) ge_mma16816<T>(part, a, b[2 * t + 1]); else ge_mma16816<T>(acc, a, b[2 * t + 1]);
+            }
+            if (GROUPED != 0 && ((q + 1) * KC) % group_size == 0) {
+                const int grp = q * KC / group_size;
+                const int cn = nb + 2 * c;
+                const float s0 = cn < N ? scales[(long long)cn * groups + grp] : 0.0f;
+                const float s1 = cn + 1 < N ? scales[(long long)(cn + 1) * groups + grp] : 0.0f;
+                acc[0] = __fmaf_rn(part[0], s0, acc[0]);
+                acc[1] = __fmaf_rn(part[1], s1, acc[1]);
+                acc[2] = __fmaf_rn(part[2], s0, acc[2]);
+                acc[3] = __fmaf_rn(part[3], s1, acc[3]);
+                part[0] = 0.0f; part[1] = 0.0f; part[2] = 0.0f; part[3] = 0.0f;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) cur[u] = nxt[u];
+    }
+
+    const int cn = nb + 2 * c;
+    float s0 = 1.0f, s1 = 1.0f;
+    if (QUANT && !GROUPED) {
+        s0 = cn < N ? scales[(long long)cn * groups] : 0.0f;
+        s1 = cn + 1 < N ? scales[(long long)(cn + 1) * groups] : 0.0f;
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int row = h ? r1 : r0;
+        if (row >= row_end || cn >= N) continue;
+        float x0 = acc[2 * h], x1 = acc[2 * h + 1];
+        if (QUANT && !GROUPED) { x0 = __fmaf_rn(x0, s0, 0.0f); x1 = __fmaf_rn(x1, s1, 0.0f); }
+        unsigned short* out = C + (long long)row * N + cn;
+        if (cn + 1 < N && (N & 1) == 0) {
+            *reinterpret_cast<unsigned*>(out) = ge_pack2(ge_bits_from_float<T>(x0), ge_bits_from_float<T>(x1));
+        } else {
+            out[0] = ge_bits_from_float<T>(x0);
+            if (cn + 1 < N) out[1] = ge_bits_from_float<T>(x1);
+        }
+    }
+}

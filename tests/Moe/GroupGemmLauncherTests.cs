@@ -67,4 +67,18 @@ public class GroupGemmLauncherTests
         var big = p with { RowsBound = 12288 };
         Assert.Null(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0), 2));
     }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Strip_kernel_is_chosen_only_where_its_chunks_divide_the_shape(ExpertWeightFormat f, int group, int k, TokenLayout layout, int rows)
+    {
+        var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
+        var w = new ExpertWeights(f, default, default, default, group);
+        Assert.False(GroupGemmCuda.UseStrip(p, w, 0));   // opt-in until measured on a GPU
+        if (!GroupGemmCuda.UseStrip(p, w, 3)) return;
+        int kc = GroupGemmCuda.StripChunkK(f);
+        Assert.Equal(0, k % kc);
+        if (w.IsGrouped) Assert.Equal(0, group % kc);
+        Assert.True(GroupGemmCuda.RowsPerExpert(p) < 24);
+    }
 }

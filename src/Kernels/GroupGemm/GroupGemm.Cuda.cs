@@ -113,7 +113,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET, read once): 0 (default) the
-    /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline).
+    /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline),
+    /// 3 the tuned choice with the strip kernel at few rows (not yet measured on a GPU; see docs/moe.md).
     /// </summary>
     internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
 
@@ -155,8 +156,53 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return c?.FitTo(p, w);
     }
 
+    /// <summary>Warps per block and chunks in flight per lane of the strip kernel (group_gemm_strip).</summary>
+    internal const int StripWarps = 4, StripChunks = 4;
+
+    /// <summary>K columns per 16-byte chunk of one lane's weight codes, times the 4 lanes of a fragment row.</summary>
+    internal static int StripChunkK(ExpertWeightFormat f) => f switch
+    {
+        ExpertWeightFormat.Half => 32,
+        ExpertWeightFormat.Int8PerChannel => 64,
+        _ => 128,
+    };
+
+    /// <summary>
+    /// The strip kernel for few rows (preset 3): each warp streams an n8 strip of an expert's weights
+    /// straight into MMA fragments, decoding in registers, with no shared memory or barriers. It needs
+    /// K and the group size to be multiples of its chunk.
+    /// </summary>
+    internal static bool UseStrip(GroupGemmProblem p, ExpertWeights w, int preset)
+    {
+        if (preset != 3 || RowsPerExpert(p) >= 24 || w.Format == ExpertWeightFormat.Int4ZeroPointGroup) return false;
+        int kc = StripChunkK(w.Format);
+        return p.K % kc == 0 && (!w.IsGrouped || w.GroupSize % kc == 0);
+    }
+
+    private void RunStrip(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
+    {
+        long tiles = TileBound(p, 16);
+        if (tiles > 65535)
+            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
+        int grouped = w.IsGrouped ? 1 : 0;
+        var kernel = Kernel($"group_gemm_strip<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {StripWarps}, {StripChunks}>");
+        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
+              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
+        int experts = p.Experts, n = p.N, k = p.K;
+        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
+        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
+        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
+        const int columns = 8 * StripWarps;
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columns - 1) / columns), (uint)tiles), new Dim3(32 * StripWarps), 0, args);
+    }
+
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
+        if (UseStrip(p, w, Preset))
+        {
+            RunStrip(stream, p, w);
+            return;
+        }
         if (Pipe(p, w, Preset) is { } cfg)
         {
             RunPipe(stream, p, w, cfg);
