@@ -114,7 +114,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>
     /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET, read once): 0 (default) the
     /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline),
-    /// 3 the tuned choice with the strip kernel at few rows (not yet measured on a GPU; see docs/moe.md).
+    /// 3 the tuned choice with the strip kernel at few rows, 4 the tuned choice with 4-warp 128 x 128 tiles
+    /// (64 x 64 per warp: fewer shared-memory fragment loads per MMA) at many rows; 3 and 4 are not yet
+    /// measured on a GPU (docs/moe.md).
     /// </summary>
     internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
 
@@ -135,7 +137,12 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         long rpe = RowsPerExpert(p);
         var f = w.Format;
         PipeConfig? c;
-        if (rpe >= 96)
+        if (rpe >= 96 && preset == 4)
+            c = f == ExpertWeightFormat.Half ? new PipeConfig(128, 128, 64, 64, 3, 2, 2, 2)
+                // Grouped scales need a second accumulator set: 64 x 64 per warp would not fit the registers.
+                : w.IsGrouped ? new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1)
+                : new PipeConfig(128, 128, 128, 128, 3, 2, 2, 1);
+        else if (rpe >= 96)
             c = f == ExpertWeightFormat.Half
                 ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, 2)
                 : new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1);
