@@ -37,28 +37,40 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
     typedef typename RnVec<VEC * sizeof(T)>::type V;
     __shared__ float scratch[32];
     const int row = blockIdx.x;
-    if (row >= ge_valid_rows(n_tokens, rows)) return;
     const long long base = (long long)row * hidden;
+
+    // The row (and r), the weight and the token count are read before any of them is waited on: a row
+    // below `rows` is in bounds whatever the count says, so reading it early is safe, and whether it
+    // is valid is only needed before the stores. This removes the count -> row round trip that led a
+    // few-row launch. (ptxas still sinks the weight load below the sum of squares; once one block has
+    // touched the weight it is an L2 hit for the rest.)
+    V xraw[ITEMS], rraw[ITEMS], wraw[ITEMS];
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
+        if (i0 >= hidden) continue;   // hidden is a multiple of VEC: a vector is whole or absent
+        xraw[it] = *reinterpret_cast<const V*>(x + base + i0);
+        if (RESIDUAL) rraw[it] = *reinterpret_cast<const V*>(residual + base + i0);
+        wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));
+    }
+    const int valid = ge_valid_rows(n_tokens, rows);
 
     float v[ITEMS][VEC];
     float ss = 0.0f;
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
-        if (i0 >= hidden) continue;   // hidden is a multiple of VEC: a vector is whole or absent
-        V raw = *reinterpret_cast<const V*>(x + base + i0);
-        const T* e = reinterpret_cast<const T*>(&raw);
+        if (i0 >= hidden) continue;
+        const T* e = reinterpret_cast<const T*>(&xraw[it]);
         if (RESIDUAL) {
-            V rraw = *reinterpret_cast<const V*>(residual + base + i0);
-            const T* re = reinterpret_cast<const T*>(&rraw);
-            V zraw;
-            T* ze = reinterpret_cast<T*>(&zraw);
+            const T* re = reinterpret_cast<const T*>(&rraw[it]);
+            T* ze = reinterpret_cast<T*>(&rraw[it]);   // z replaces r in place: it is what gets stored
 #pragma unroll
             for (int j = 0; j < VEC; ++j) {
-                ze[j] = ge_from_float<T>(ge_to_float(e[j]) + ge_to_float(re[j]));
-                v[it][j] = ge_to_float(ze[j]);
+                const T z = ge_from_float<T>(ge_to_float(e[j]) + ge_to_float(re[j]));
+                ze[j] = z;
+                v[it][j] = ge_to_float(z);
             }
-            *reinterpret_cast<V*>(residual + base + i0) = zraw;
         } else {
 #pragma unroll
             for (int j = 0; j < VEC; ++j) v[it][j] = ge_to_float(e[j]);
@@ -67,13 +79,14 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
         for (int j = 0; j < VEC; ++j) ss += v[it][j] * v[it][j];
     }
     const float inv = rsqrtf(rn_block_sum(ss, scratch) / (float)hidden + eps);
+    if (row >= valid) return;   // uniform per block, after the block sum's barriers: nothing is stored
 
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
         if (i0 >= hidden) continue;
-        V wraw = *reinterpret_cast<const V*>(weight + i0);
-        const T* we = reinterpret_cast<const T*>(&wraw);
+        if (RESIDUAL) *reinterpret_cast<V*>(residual + base + i0) = rraw[it];
+        const T* we = reinterpret_cast<const T*>(&wraw[it]);
         V oraw;
         T* oe = reinterpret_cast<T*>(&oraw);
 #pragma unroll

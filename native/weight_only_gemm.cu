@@ -272,17 +272,198 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     if (threadIdx.x == 0) counters[blockIdx.x] = 0;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Many tokens: compute-bound tiles. A block is 8 warps = 4 along N (32 channels each) x 2 along the
-// tokens (TOK / 2 each), so a block covers 128 channels x TOK tokens. Activations go through a
-// double-buffered shared tile (cp.async, 64 k per step, rows padded by 16 bytes so ldmatrix is
-// conflict-free); weights go global -> registers one step ahead, dequantized right before the mma.
 GE_DEVICE void wo_cp_async16(unsigned saddr, const void* gptr) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(saddr), "l"(gptr));
 }
 GE_DEVICE void wo_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 GE_DEVICE void wo_cp_wait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
 GE_DEVICE void wo_cp_wait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+// ---------------------------------------------------------------------------------------------
+// Few tokens (1..16), one pass: a block is WO_GEMV_WARPS warps on the same TN 16-channel tiles, each
+// warp a contiguous K range (whole scale groups), so the K split is reduced inside the block through
+// shared memory (fixed warp order: deterministic) and nothing goes through global memory twice. Every
+// global load a block needs (its weights, the activations of all `rows` rows, the scales and the bias)
+// is issued before the first wait, so a launch costs about one memory round trip plus the streaming
+// time. The weights go straight into registers: U 16-byte loads per lane in flight per batch (U = 16
+// units of 512 bytes per warp, so ~8 KiB per warp and 64 KiB per block are in flight). The activations
+// are staged once per block and read with ldmatrix; lanes whose token is at or past the device count
+// read a 16-byte zero row instead, so padded rows (which may hold NaN) never reach an mma.
+// Shared memory (dynamic), byte offsets:
+//   [0, 16)              zero row for ldmatrix
+//   ss  float [groups][TN*16] scales of the block's channels (groups = 1 per channel)
+//   sb  float [TN*16]    bias (0 without one)
+//   xs  T [rows][ldx]    activations, ldx = Kpad + 8 (16-byte pad: ldmatrix rows on distinct banks);
+//                        reused after the main loop as float red[WARPS][TN*NT*4][32] for the K reduction
+#ifndef WO_GEMV_WARPS
+#define WO_GEMV_WARPS 8
+#endif
+
+template <typename T, bool INT4, int GROUP, int NT, int TN>
+__global__ void __launch_bounds__(WO_GEMV_WARPS * 32, 2)
+wo_gemv(const T* __restrict__ x,              // [rows, K]
+        const uint4* __restrict__ wq,         // [Npad/16, chunks_k, 32] x 16 bytes
+        const float* __restrict__ scales,     // [groups, Npad]
+        const T* __restrict__ bias,           // [N] or null
+        T* __restrict__ out,                  // [rows, N]
+        const int* __restrict__ n_tokens,     // device scalar or null
+        int rows, int N, int K, int Npad, int chunks_k, int chunks_per_warp, int groups, int x_aligned) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;            // chunks per scale group
+    constexpr int UNITS = (TN * NT >= 8) ? 8 : 16;                   // 16-byte loads per lane per batch
+    constexpr int S0 = UNITS / TN;
+    constexpr int S = S0 < CPG ? CPG : S0;                           // chunks per batch (whole groups)
+    constexpr int V = TN * NT * 4;                                    // accumulators per lane
+    constexpr int WARPS = WO_GEMV_WARPS;
+    constexpr int GDIV = GROUP == 0 ? 1 : GROUP;
+    extern __shared__ __align__(16) unsigned char wo_smem[];
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2;
+    const int tiles = Npad / 16;
+    const int tile0 = blockIdx.x * TN;
+    const int Kpad = chunks_k * CHUNK_K;
+    const int ldx = Kpad + 8;
+    float* ss = reinterpret_cast<float*>(wo_smem + 16);
+    float* sb = ss + groups * TN * 16;
+    T* xs = reinterpret_cast<T*>(wo_smem + ((16 + (groups + 1) * TN * 16 * 4 + 15) & ~15));
+
+    const int cb = warp * chunks_per_warp;
+    const int ce = min(chunks_k, cb + chunks_per_warp);
+
+    // 1. Weights of the first batch (independent of everything else).
+    uint4 w[S][TN];
+#pragma unroll
+    for (int j = 0; j < S; ++j)
+#pragma unroll
+        for (int i = 0; i < TN; ++i)
+            w[j][i] = (cb + j < ce && tile0 + i < tiles)
+                ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + cb + j) * 32 + lane)
+                : make_uint4(0u, 0u, 0u, 0u);
+
+    // 2. Activations of every row the host launched for (not only the valid ones: waiting for the
+    //    token count first would put a second round trip in front of the multiply), scales and bias,
+    //    all with cp.async so every load is in flight at once.
+    const int vecs = Kpad / 8;
+    for (int i = threadIdx.x; i < rows * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int kk = (i - r * vecs) * 8;
+        T* dst = xs + r * ldx + kk;
+        if (x_aligned && kk + 8 <= K)
+            wo_cp_async16((unsigned)__cvta_generic_to_shared(dst), x + (long long)r * K + kk);
+        else
+            wo_stage8(dst, x, r, rows, kk, K, 0);
+    }
+    for (int i = threadIdx.x; i < groups * TN * 4; i += blockDim.x) {
+        int gi = i / (TN * 4), c = (i - gi * (TN * 4)) * 4;
+        int n = tile0 * 16 + c;   // Npad is a multiple of 16: a vector of 4 is wholly in or out
+        if (n < Npad) wo_cp_async16((unsigned)__cvta_generic_to_shared(ss + gi * (TN * 16) + c), scales + (long long)gi * Npad + n);
+        else *reinterpret_cast<float4*>(ss + gi * (TN * 16) + c) = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+    wo_cp_commit();
+    for (int c = threadIdx.x; c < TN * 16; c += blockDim.x) {
+        int n = tile0 * 16 + c;
+        sb[c] = (bias && n < N) ? ge_to_float(bias[n]) : 0.0f;
+    }
+    if (threadIdx.x < 4) reinterpret_cast<unsigned*>(wo_smem)[threadIdx.x] = 0u;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    wo_cp_wait0();
+    __syncthreads();
+    if (valid <= 0) return;   // uniform across the block
+
+    // ldmatrix row addresses: rows at or past the valid count read the zero row (stride 0).
+    const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
+    const int mcol = ((lane >> 3) & 1) * 8;
+    const bool row_ok = mrow < valid;
+    const unsigned zero_addr = (unsigned)__cvta_generic_to_shared(wo_smem);
+    const unsigned lane_base = row_ok ? (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol) : zero_addr;
+    const unsigned kmul = row_ok ? (unsigned)sizeof(T) : 0u;
+
+    float acc[TN][NT][4];
+    float part[TN][NT][4];
+#pragma unroll
+    for (int i = 0; i < TN; ++i)
+#pragma unroll
+        for (int q = 0; q < NT; ++q)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) { acc[i][q][e] = 0.0f; part[i][q][e] = 0.0f; }
+
+    for (int c = cb; c < ce; c += S) {
+        if (c != cb) {
+#pragma unroll
+            for (int j = 0; j < S; ++j)
+#pragma unroll
+                for (int i = 0; i < TN; ++i)
+                    w[j][i] = (c + j < ce && tile0 + i < tiles)
+                        ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + c + j) * 32 + lane)
+                        : make_uint4(0u, 0u, 0u, 0u);
+        }
+#pragma unroll
+        for (int j = 0; j < S; ++j) {
+            if (c + j >= ce) break;   // ranges hold whole groups, so this never splits one
+#pragma unroll
+            for (int kt = 0; kt < KT; ++kt) {
+                unsigned b[4];
+                const unsigned addr = lane_base + (unsigned)((c + j) * CHUNK_K + kt * 16) * kmul;
+                if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
+                else { wo_ldsm_x2(addr, b[0], b[1]); b[2] = b[3] = 0u; }
+#pragma unroll
+                for (int i = 0; i < TN; ++i) {
+                    unsigned a[4];
+                    wo_a_frag<T, INT4>(w[j][i], kt, a);
+#pragma unroll
+                    for (int q = 0; q < NT; ++q) wo_mma(GROUP != 0 ? part[i][q] : acc[i][q], a, b[2 * q], b[2 * q + 1], T());
+                }
+            }
+            if (GROUP != 0 && j % CPG == CPG - 1) {
+                const float* sg = ss + ((c + j) * CHUNK_K / GDIV) * (TN * 16);
+#pragma unroll
+                for (int i = 0; i < TN; ++i) {
+                    const float s_lo = sg[i * 16 + g], s_hi = sg[i * 16 + g + 8];
+#pragma unroll
+                    for (int q = 0; q < NT; ++q) {
+                        acc[i][q][0] += s_lo * part[i][q][0]; acc[i][q][1] += s_lo * part[i][q][1];
+                        acc[i][q][2] += s_hi * part[i][q][2]; acc[i][q][3] += s_hi * part[i][q][3];
+                        part[i][q][0] = part[i][q][1] = part[i][q][2] = part[i][q][3] = 0.0f;
+                    }
+                }
+            }
+        }
+    }
+
+    // 3. K reduction across the warps, in warp order (deterministic), then scale, bias, store.
+    __syncthreads();   // every warp is done with xs
+    float* red = reinterpret_cast<float*>(xs);
+#pragma unroll
+    for (int i = 0; i < TN; ++i)
+#pragma unroll
+        for (int q = 0; q < NT; ++q)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) red[(warp * V + (i * NT + q) * 4 + e) * 32 + lane] = acc[i][q][e];
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < V * 32; idx += blockDim.x) {
+        const int l = idx & 31, qe = idx >> 5;
+        const int e = qe & 3, iq = qe >> 2;
+        const int i = iq / NT, q = iq - i * NT;
+        const int tok = q * 8 + 2 * (l & 3) + (e & 1);
+        const int c = i * 16 + (l >> 2) + (e >> 1) * 8;
+        const int n = tile0 * 16 + c;
+        if (tok >= valid || n >= N) continue;
+        float v = 0.0f;
+#pragma unroll
+        for (int wi = 0; wi < WARPS; ++wi) v += red[wi * V * 32 + idx];
+        if (GROUP == 0) v *= ss[c];
+        v += sb[c];
+        out[(long long)tok * N + n] = ge_from_float<T>(v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many tokens: compute-bound tiles. A block is 8 warps = 4 along N (32 channels each) x 2 along the
+// tokens (TOK / 2 each), so a block covers 128 channels x TOK tokens. Activations go through a
+// double-buffered shared tile (cp.async, 64 k per step, rows padded by 16 bytes so ldmatrix is
+// conflict-free); weights go global -> registers one step ahead, dequantized right before the mma.
 
 template <typename T, int TOK>
 GE_DEVICE void wo_tile_load_x(T (*xs)[72], const T* x, int tok0, int valid, int k, int K, int x_aligned) {
