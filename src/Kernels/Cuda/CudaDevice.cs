@@ -19,6 +19,13 @@ public sealed unsafe class CudaDevice : Device
     private readonly DeviceInfo _info;
     private readonly ILogger? _logger;
     private readonly CudaStream _default;
+
+    // Host copies run here, never captured, so they work while another thread captures on its own stream.
+    private readonly CudaStream _transfer;
+
+    // Held while synchronizing every idle stream and while a stream begins capturing, so no stream can start
+    // capturing in between (synchronizing a capturing stream would invalidate that thread's capture).
+    internal readonly object CaptureGate = new();
     private readonly List<CudaStream> _streams = new();
     private readonly Dictionary<OwnedKind, HashSet<IDisposable>> _owned = new();
     private readonly Dictionary<ulong, DeviceAllocationHandle> _allocations = new();
@@ -49,6 +56,7 @@ public sealed unsafe class CudaDevice : Device
             MaxSharedMemoryPerBlockOptin = Attribute(dev, CuDriver.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
             // A created non-blocking stream: capture on the legacy NULL stream is illegal.
             _default = new CudaStream(this);
+            _transfer = new CudaStream(this);
         }
         catch
         {
@@ -271,13 +279,12 @@ public sealed unsafe class CudaDevice : Device
         ThrowIfCapturing("copy host to device");
         EnsureCurrent();
         if (src.IsEmpty) return;
-        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+        SynchronizeIdleStreams();
+        // Async on our own stream and then wait for it: from pageable memory the synchronous copy may return
+        // before its DMA has landed, on the legacy stream that our non-blocking streams never wait for.
         fixed (byte* p = src)
-            CudaException.ThrowIfFailed(CuDriver.cuMemcpyHtoD(dst.Address, p, (nuint)src.Length));
-        // From pageable memory cuMemcpyHtoD may return once the data is staged, before the DMA has landed,
-        // and it runs on the legacy stream, which our non-blocking streams do not wait for: without this a
-        // kernel launched next can read the old contents.
-        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+            CudaException.ThrowIfFailed(CuDriver.cuMemcpyHtoDAsync(dst.Address, p, (nuint)src.Length, _transfer.Handle));
+        CudaException.ThrowIfFailed(CuDriver.cuStreamSynchronize(_transfer.Handle));
     }
 
     public override void CopyToHost(Span<byte> dst, DevicePtr src)
@@ -285,16 +292,43 @@ public sealed unsafe class CudaDevice : Device
         ThrowIfCapturing("copy device to host");
         EnsureCurrent();
         if (dst.IsEmpty) return;
-        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+        SynchronizeIdleStreams();
         fixed (byte* p = dst)
-            CudaException.ThrowIfFailed(CuDriver.cuMemcpyDtoH(p, src.Address, (nuint)dst.Length));
+            CudaException.ThrowIfFailed(CuDriver.cuMemcpyDtoHAsync(p, src.Address, (nuint)dst.Length, _transfer.Handle));
+        CudaException.ThrowIfFailed(CuDriver.cuStreamSynchronize(_transfer.Handle));
     }
 
+    /// <summary>Waits for every stream of the device that is not capturing a graph.</summary>
     public override void Synchronize()
     {
         ThrowIfCapturing("synchronize the device");
         EnsureCurrent();
-        CudaException.ThrowIfFailed(CuDriver.cuCtxSynchronize());
+        SynchronizeIdleStreams();
+    }
+
+    /// <summary>
+    /// cuCtxSynchronize is refused while any stream of the context captures, even another thread's in
+    /// thread-local mode, so instead every stream not capturing is synchronized; a capturing stream has no
+    /// work running, only work being recorded.
+    /// </summary>
+    private void SynchronizeIdleStreams()
+    {
+        lock (CaptureGate)
+        {
+            CudaStream[] streams;
+            lock (_lock) streams = _streams.ToArray();
+            foreach (var s in streams)
+                if (!s.IsCapturing && !s.IsDisposed)
+                    CudaException.ThrowIfFailed(CuDriver.cuStreamSynchronize(s.Handle));
+        }
+    }
+
+    /// <summary>What a stream needs before it captures: the cuBLASLt workspace cannot be allocated inside.</summary>
+    internal void PrepareCapture(CudaStream stream)
+    {
+        CublasLtMatmul? matmul;
+        lock (_lock) matmul = _matmul;
+        matmul?.EnsureWorkspace(stream);
     }
 
     // ----- kernels -----

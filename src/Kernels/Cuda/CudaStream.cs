@@ -34,6 +34,8 @@ public sealed unsafe class CudaStream : ComputeStream
 
     public override bool IsCapturing => _capturing;
 
+    internal bool IsDisposed => _disposed;
+
     /// <summary>Managed id of the thread that began the capture; -1 when not capturing.</summary>
     internal int CaptureThread { get; private set; } = -1;
 
@@ -54,9 +56,13 @@ public sealed unsafe class CudaStream : ComputeStream
     public override void BeginCapture()
     {
         if (_capturing) throw new StreamCaptureException("stream is already capturing");
-        CudaException.ThrowIfFailed(CuDriver.cuStreamBeginCapture(Enter(), CuDriver.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-        CaptureThread = Environment.CurrentManagedThreadId;
-        _capturing = true;
+        _device.PrepareCapture(this);
+        lock (_device.CaptureGate)
+        {
+            CudaException.ThrowIfFailed(CuDriver.cuStreamBeginCapture(Enter(), CuDriver.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+            CaptureThread = Environment.CurrentManagedThreadId;
+            _capturing = true;
+        }
     }
 
     /// <summary>What the driver says about this stream's capture (active, invalidated, none).</summary>

@@ -52,8 +52,8 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
     }
 
     /// <summary>
-    /// The stream's workspace; the first call on a stream allocates it, which is refused while capturing, so
-    /// a GEMM must run once eagerly on a stream before it is captured there (the engine's warm-up does).
+    /// The stream's workspace; the first call on a stream allocates it. Allocation is refused while capturing,
+    /// so CudaStream.BeginCapture makes it first whenever the device has cuBLASLt state.
     /// </summary>
     private DeviceBuffer WorkspaceFor(CudaStream stream)
     {
@@ -64,6 +64,9 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
             return ws;
         }
     }
+
+    /// <summary>Allocates the stream's workspace now, before a capture on it begins (allocation is refused inside).</summary>
+    public void EnsureWorkspace(CudaStream stream) => WorkspaceFor(stream);
 
     /// <summary>Frees a disposed stream's workspace; a no-op for streams that never ran a GEMM.</summary>
     public void ReleaseStream(IntPtr streamHandle)

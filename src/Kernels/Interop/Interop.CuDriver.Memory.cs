@@ -21,6 +21,12 @@ internal static partial class Interop
         [LibraryImport(Libraries.CuDriver, EntryPoint = "cuMemcpyDtoH_v2")]
         internal static partial int cuMemcpyDtoH(void* dst, ulong src, nuint bytes);
 
+        [LibraryImport(Libraries.CuDriver, EntryPoint = "cuMemcpyHtoDAsync_v2")]
+        internal static partial int cuMemcpyHtoDAsync(ulong dst, void* src, nuint bytes, IntPtr stream);
+
+        [LibraryImport(Libraries.CuDriver, EntryPoint = "cuMemcpyDtoHAsync_v2")]
+        internal static partial int cuMemcpyDtoHAsync(void* dst, ulong src, nuint bytes, IntPtr stream);
+
         [LibraryImport(Libraries.CuDriver, EntryPoint = "cuMemcpyDtoDAsync_v2")]
         internal static partial int cuMemcpyDtoDAsync(ulong dst, ulong src, nuint bytes, IntPtr stream);
 
