@@ -609,3 +609,55 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
             }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Many tokens, dequantize-then-GEMM: the packed weights are expanded to T [N, K] (w = q * scale in
+// fp32, rounded once to T), then the dense GEMM (cuBLASLt) runs on them. One thread per lane-chunk:
+// its 16 bytes give the A-fragment values of CHUNK_K / 16 k-tiles, whose (row, column) follow from
+// the fragment layout above; pairs of adjacent columns go out as one 4-byte store when K is even.
+template <typename T, bool INT4, int GROUP>
+__global__ void __launch_bounds__(256)
+wo_dequantize(const uint4* __restrict__ wq,       // [Npad/16, chunks_k, 32] x 16 bytes
+              const float* __restrict__ scales,   // [groups, Npad]
+              T* __restrict__ w,                  // [N, K]
+              int N, int K, int Npad, int chunks_k) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int GDIV = GROUP == 0 ? 1 << 30 : GROUP;
+    const long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x;   // (tile, chunk, lane)
+    const long long total = (long long)(Npad / 16) * chunks_k * 32;
+    if (item >= total) return;
+    const int lane = (int)(item & 31);
+    const long long tc = item >> 5;
+    const int tile = (int)(tc / chunks_k), chunk = (int)(tc - (long long)tile * chunks_k);
+    const int g = lane >> 2, t = lane & 3;
+    const uint4 c = __ldg(wq + item);
+    const int gi = GROUP == 0 ? 0 : chunk * CHUNK_K / GDIV;   // a chunk never straddles a group
+    const int n_lo = tile * 16 + g, n_hi = n_lo + 8;
+    const float s_lo = scales[(long long)gi * Npad + n_lo];
+    const float s_hi = scales[(long long)gi * Npad + n_hi];
+    const bool pairs = (K & 1) == 0;
+#pragma unroll
+    for (int kt = 0; kt < KT; ++kt) {
+        unsigned a[4];
+        wo_a_frag<T, INT4>(c, kt, a);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            const int n = (r & 1) ? n_hi : n_lo;
+            const int k = chunk * CHUNK_K + kt * 16 + 2 * t + 8 * (r >> 1);
+            if (n >= N || k >= K) continue;
+            const float s = (r & 1) ? s_hi : s_lo;
+            const T* q = reinterpret_cast<const T*>(&a[r]);
+            const T v0 = ge_from_float<T>(ge_to_float(q[0]) * s);
+            const T v1 = ge_from_float<T>(ge_to_float(q[1]) * s);
+            T* dst = w + (long long)n * K + k;
+            if (pairs) {
+                T pair[2] = {v0, v1};   // k is even and K is even: 4-byte aligned, and k + 1 < K
+                *reinterpret_cast<unsigned*>(dst) = *reinterpret_cast<const unsigned*>(pair);
+            } else {
+                dst[0] = v0;
+                if (k + 1 < K) dst[1] = v1;
+            }
+        }
+    }
+}

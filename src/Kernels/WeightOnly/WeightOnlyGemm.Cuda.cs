@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Cuda;
+using GemmFamily = GraphEngine.Kernels.Gemm.Gemm;
 
 namespace GraphEngine.Kernels.WeightOnly;
 
@@ -17,6 +18,13 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
     private const int WarpsPerSm = 16;
     private const int MaxSplitK = 1024;   // keeps the staged activations (16 x 1024 bf16) under 48 KiB
     internal const int GemvWarps = 8;      // WO_GEMV_WARPS in the .cu file
+
+    /// <summary>
+    /// Above this many rows the product is compute-bound: the weights are expanded to the activation
+    /// type (one memory-bound kernel, ~10 us for 4096 x 4096) and cuBLASLt runs on them, which beats
+    /// the register-dequantizing tiled kernel ~4-5x at 1024-2048 rows. Costs N x K x 2 bytes per plan.
+    /// </summary>
+    internal const int DenseMinRows = 128;
     private const int GemvBlocksPerSm = 2; // __launch_bounds__(256, 2)
     private const int SharedReservedPerBlock = 1024;   // what the driver keeps per resident block
 
@@ -113,6 +121,17 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         var tiled64 = maxRows > SmallMaxRows ? _device.GetKernel(Source, $"wo_gemm_tiled<{t}, {i4}, {group}, 64>") : null;
         var tiled128 = maxRows > 64 ? _device.GetKernel(Source, $"wo_gemm_tiled<{t}, {i4}, {group}, 128>") : null;
 
+        DeviceBuffer? dense = null;
+        Tensor denseW = default;
+        CudaKernel? dequant = null;
+        GemmFamily? denseGemm = null;
+        if (maxRows > DenseMinRows)
+        {
+            dequant = _device.GetKernel(Source, $"wo_dequantize<{t}, {i4}, {group}>");
+            dense = _device.AllocateTensor(activation, new long[] { w.N, w.K }, out denseW, "weight-only dense expansion");
+            denseGemm = GemmFamily.Create(_device);
+        }
+
         DeviceBuffer? partial = null, counters = null;
         if (splits > 1)
         {
@@ -126,7 +145,11 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         {
             Splits = splits,
             ChunksPerSplit = cps,
-            WorkspaceBytes = (partial?.Bytes ?? 0) + (counters?.Bytes ?? 0),
+            WorkspaceBytes = (partial?.Bytes ?? 0) + (counters?.Bytes ?? 0) + (dense?.Bytes ?? 0),
+            Dense = dense,
+            DenseWeights = denseW,
+            Dequantize = dequant,
+            DenseGemm = denseGemm,
             BlocksN = blocksN,
             Small1 = small1,
             Small2 = small2,
@@ -151,6 +174,18 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         int n = w.N, k = w.K, npad = w.PaddedN, chunks = w.ChunksK;
         int aligned = k % 8 == 0 ? 1 : 0;
         int elem = a.DType == DType.F32 ? 4 : 2;
+
+        if (rows > DenseMinRows && p.DenseGemm is not null)
+        {
+            // Expand the weights, then cuBLASLt. It computes the padded rows too (it cannot read the
+            // device count), as the bf16 path does; padded rows never touch valid ones.
+            long items = (long)(npad / WeightOnlyPacking.TileN) * chunks * 32;
+            ulong pd = p.DenseWeights.Ptr.Address;
+            void** dargs = stackalloc void*[] { &pw, &ps, &pd, &n, &k, &npad, &chunks };
+            p.Dequantize!.Launch(cs, new Dim3((uint)((items + 255) / 256)), new Dim3(256), 0, dargs);
+            p.DenseGemm.MatMul(stream, a, p.DenseWeights, c, rows, bias);
+            return;
+        }
 
         int nt0 = rows <= 8 ? 1 : 2;
         var gemv = nt0 == 1 ? p.Gemv1 : p.Gemv2;
@@ -196,12 +231,18 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         public CudaKernel? Tiled64 { get; init; }
         public CudaKernel? Tiled128 { get; init; }
         public DeviceBuffer? Partial { get; init; }
+        public DeviceBuffer? Dense { get; init; }
+        public Tensor DenseWeights { get; init; }
+        public CudaKernel? Dequantize { get; init; }
+        public GemmFamily? DenseGemm { get; init; }
         public DeviceBuffer? Counters { get; init; }
 
         public override void Dispose()
         {
             Counters?.Dispose();
             Partial?.Dispose();
+            DenseGemm?.Dispose();
+            Dense?.Dispose();
         }
     }
 }
