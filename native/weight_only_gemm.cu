@@ -295,6 +295,68 @@ GE_DEVICE void wo_cp_wait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
 //   sb  float [TN*16]    bias (0 without one)
 //   xs  T [rows][ldx]    activations, ldx = Kpad + 8 (16-byte pad: ldmatrix rows on distinct banks);
 //                        reused after the main loop as float red[WARPS][TN*NT*4][32] for the K reduction
+// One batch of S chunks x TN tiles of weights into registers (zero past the warp's range or the tiles).
+template <int S, int TN>
+GE_DEVICE void wo_gemv_load(uint4 (&w)[S][TN], const uint4* __restrict__ wq, int tile0, int tiles, int chunks_k,
+                            int c, int ce, int lane) {
+#pragma unroll
+    for (int j = 0; j < S; ++j)
+#pragma unroll
+        for (int i = 0; i < TN; ++i)
+            w[j][i] = (c + j < ce && tile0 + i < tiles)
+                ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + c + j) * 32 + lane)
+                : make_uint4(0u, 0u, 0u, 0u);
+}
+
+// The mma work of one batch: chunks c .. c + S - 1 (those below ce) of TN tiles against NT token tiles
+// read from shared memory; group partials are rescaled into acc at each group's end. With H = 2 the
+// even and odd k-tiles go to separate accumulators: two dependent mma chains instead of one, for the
+// shapes (TN * NT <= 2) that would otherwise wait on a single chain.
+template <typename T, bool INT4, int GROUP, int NT, int TN, int S, int H>
+GE_DEVICE void wo_gemv_batch(const uint4 (&w)[S][TN], int c, int ce, unsigned lane_base, unsigned kmul,
+                             const float* ss, int g, float (&acc)[H][TN][NT][4], float (&part)[H][TN][NT][4]) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;
+    constexpr int GDIV = GROUP == 0 ? 1 : GROUP;
+#pragma unroll
+    for (int j = 0; j < S; ++j) {
+        if (c + j >= ce) break;   // ranges hold whole groups, so this never splits one
+#pragma unroll
+        for (int kt = 0; kt < KT; ++kt) {
+            unsigned b[4];
+            const unsigned addr = lane_base + (unsigned)((c + j) * CHUNK_K + kt * 16) * kmul;
+            if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
+            else { wo_ldsm_x2(addr, b[0], b[1]); b[2] = b[3] = 0u; }
+#pragma unroll
+            for (int i = 0; i < TN; ++i) {
+                unsigned a[4];
+                wo_a_frag<T, INT4>(w[j][i], kt, a);
+#pragma unroll
+                for (int q = 0; q < NT; ++q)
+                    wo_mma(GROUP != 0 ? part[kt % H][i][q] : acc[kt % H][i][q], a, b[2 * q], b[2 * q + 1], T());
+            }
+        }
+        if (GROUP != 0 && (c + j) % CPG == CPG - 1) {
+            const float* sg = ss + ((c + j) * CHUNK_K / GDIV) * (TN * 16);
+#pragma unroll
+            for (int i = 0; i < TN; ++i) {
+                const float s_lo = sg[i * 16 + g], s_hi = sg[i * 16 + g + 8];
+#pragma unroll
+                for (int q = 0; q < NT; ++q)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        float p = part[0][i][q][e];
+                        if (H == 2) p += part[H - 1][i][q][e];
+                        acc[0][i][q][e] += (e < 2 ? s_lo : s_hi) * p;
+#pragma unroll
+                        for (int h = 0; h < H; ++h) part[h][i][q][e] = 0.0f;
+                    }
+            }
+        }
+    }
+}
+
 #ifndef WO_GEMV_WARPS
 #define WO_GEMV_WARPS 8
 #endif
@@ -309,14 +371,13 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
         const int* __restrict__ n_tokens,     // device scalar or null
         int rows, int N, int K, int Npad, int chunks_k, int chunks_per_warp, int groups, int x_aligned) {
     constexpr int CHUNK_K = INT4 ? 64 : 32;
-    constexpr int KT = CHUNK_K / 16;
     constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;            // chunks per scale group
-    constexpr int UNITS = (TN * NT >= 8) ? 8 : 16;                   // 16-byte loads per lane per batch
+    constexpr int UNITS = (TN * NT >= 8) ? 4 : 8;                    // 16-byte loads per lane per batch
     constexpr int S0 = UNITS / TN;
     constexpr int S = S0 < CPG ? CPG : S0;                           // chunks per batch (whole groups)
     constexpr int V = TN * NT * 4;                                    // accumulators per lane
+    constexpr int H = TN * NT <= 2 ? 2 : 1;                           // mma chains per accumulator
     constexpr int WARPS = WO_GEMV_WARPS;
-    constexpr int GDIV = GROUP == 0 ? 1 : GROUP;
     extern __shared__ __align__(16) unsigned char wo_smem[];
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -332,15 +393,11 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     const int cb = warp * chunks_per_warp;
     const int ce = min(chunks_k, cb + chunks_per_warp);
 
-    // 1. Weights of the first batch (independent of everything else).
-    uint4 w[S][TN];
-#pragma unroll
-    for (int j = 0; j < S; ++j)
-#pragma unroll
-        for (int i = 0; i < TN; ++i)
-            w[j][i] = (cb + j < ce && tile0 + i < tiles)
-                ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + cb + j) * 32 + lane)
-                : make_uint4(0u, 0u, 0u, 0u);
+    // 1. Weights of the first two batches (independent of everything else). Two batches alternate
+    //    from here on: one is multiplied while the other is in flight.
+    uint4 wa[S][TN], wb[S][TN];
+    wo_gemv_load<S, TN>(wa, wq, tile0, tiles, chunks_k, cb, ce, lane);
+    wo_gemv_load<S, TN>(wb, wq, tile0, tiles, chunks_k, cb + S, ce, lane);
 
     // 2. Activations of every row the host launched for (not only the valid ones: waiting for the
     //    token count first would put a second round trip in front of the multiply), scales and bias,
@@ -380,56 +437,22 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     const unsigned lane_base = row_ok ? (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol) : zero_addr;
     const unsigned kmul = row_ok ? (unsigned)sizeof(T) : 0u;
 
-    float acc[TN][NT][4];
-    float part[TN][NT][4];
+    float acc[H][TN][NT][4];
+    float part[H][TN][NT][4];
 #pragma unroll
-    for (int i = 0; i < TN; ++i)
+    for (int h = 0; h < H; ++h)
 #pragma unroll
-        for (int q = 0; q < NT; ++q)
+        for (int i = 0; i < TN; ++i)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) { acc[i][q][e] = 0.0f; part[i][q][e] = 0.0f; }
+            for (int q = 0; q < NT; ++q)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) { acc[h][i][q][e] = 0.0f; part[h][i][q][e] = 0.0f; }
 
-    for (int c = cb; c < ce; c += S) {
-        if (c != cb) {
-#pragma unroll
-            for (int j = 0; j < S; ++j)
-#pragma unroll
-                for (int i = 0; i < TN; ++i)
-                    w[j][i] = (c + j < ce && tile0 + i < tiles)
-                        ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + c + j) * 32 + lane)
-                        : make_uint4(0u, 0u, 0u, 0u);
-        }
-#pragma unroll
-        for (int j = 0; j < S; ++j) {
-            if (c + j >= ce) break;   // ranges hold whole groups, so this never splits one
-#pragma unroll
-            for (int kt = 0; kt < KT; ++kt) {
-                unsigned b[4];
-                const unsigned addr = lane_base + (unsigned)((c + j) * CHUNK_K + kt * 16) * kmul;
-                if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
-                else { wo_ldsm_x2(addr, b[0], b[1]); b[2] = b[3] = 0u; }
-#pragma unroll
-                for (int i = 0; i < TN; ++i) {
-                    unsigned a[4];
-                    wo_a_frag<T, INT4>(w[j][i], kt, a);
-#pragma unroll
-                    for (int q = 0; q < NT; ++q) wo_mma(GROUP != 0 ? part[i][q] : acc[i][q], a, b[2 * q], b[2 * q + 1], T());
-                }
-            }
-            if (GROUP != 0 && j % CPG == CPG - 1) {
-                const float* sg = ss + ((c + j) * CHUNK_K / GDIV) * (TN * 16);
-#pragma unroll
-                for (int i = 0; i < TN; ++i) {
-                    const float s_lo = sg[i * 16 + g], s_hi = sg[i * 16 + g + 8];
-#pragma unroll
-                    for (int q = 0; q < NT; ++q) {
-                        acc[i][q][0] += s_lo * part[i][q][0]; acc[i][q][1] += s_lo * part[i][q][1];
-                        acc[i][q][2] += s_hi * part[i][q][2]; acc[i][q][3] += s_hi * part[i][q][3];
-                        part[i][q][0] = part[i][q][1] = part[i][q][2] = part[i][q][3] = 0.0f;
-                    }
-                }
-            }
-        }
+    for (int c = cb; c < ce; c += 2 * S) {
+        wo_gemv_batch<T, INT4, GROUP, NT, TN, S, H>(wa, c, ce, lane_base, kmul, ss, g, acc, part);
+        wo_gemv_load<S, TN>(wa, wq, tile0, tiles, chunks_k, c + 2 * S, ce, lane);
+        wo_gemv_batch<T, INT4, GROUP, NT, TN, S, H>(wb, c + S, ce, lane_base, kmul, ss, g, acc, part);
+        wo_gemv_load<S, TN>(wb, wq, tile0, tiles, chunks_k, c + 3 * S, ce, lane);
     }
 
     // 3. K reduction across the warps, in warp order (deterministic), then scale, bias, store.
@@ -440,7 +463,11 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
 #pragma unroll
         for (int q = 0; q < NT; ++q)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) red[(warp * V + (i * NT + q) * 4 + e) * 32 + lane] = acc[i][q][e];
+            for (int e = 0; e < 4; ++e) {
+                float v = acc[0][i][q][e];
+                if (H == 2 && GROUP == 0) v += acc[H - 1][i][q][e];   // groups fold both chains into acc[0]
+                red[(warp * V + (i * NT + q) * 4 + e) * 32 + lane] = v;
+            }
     __syncthreads();
     for (int idx = threadIdx.x; idx < V * 32; idx += blockDim.x) {
         const int l = idx & 31, qe = idx >> 5;
@@ -612,11 +639,13 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
 
 // ---------------------------------------------------------------------------------------------
 // Many tokens, dequantize-then-GEMM: the packed weights are expanded to T [N, K] (w = q * scale in
-// fp32, rounded once to T), then the dense GEMM (cuBLASLt) runs on them. One thread per lane-chunk:
-// its 16 bytes give the A-fragment values of CHUNK_K / 16 k-tiles, whose (row, column) follow from
-// the fragment layout above; pairs of adjacent columns go out as one 4-byte store when K is even.
+// fp32, rounded once to T), then the dense GEMM (cuBLASLt) runs on them. A block is 8 warps on one
+// 16-channel tile and 8 consecutive chunks: each lane dequantizes its 16 bytes (A-fragment values of
+// CHUNK_K / 16 k-tiles) into a shared [16][8 * CHUNK_K] tile, which then goes out as whole rows with
+// 16-byte stores (the fragment order would make 4-byte stores scattered over 8 rows).
+#define WO_DQ_CHUNKS 8
 template <typename T, bool INT4, int GROUP>
-__global__ void __launch_bounds__(256)
+__global__ void __launch_bounds__(WO_DQ_CHUNKS * 32)
 wo_dequantize(const uint4* __restrict__ wq,       // [Npad/16, chunks_k, 32] x 16 bytes
               const float* __restrict__ scales,   // [groups, Npad]
               T* __restrict__ w,                  // [N, K]
@@ -624,40 +653,48 @@ wo_dequantize(const uint4* __restrict__ wq,       // [Npad/16, chunks_k, 32] x 1
     constexpr int CHUNK_K = INT4 ? 64 : 32;
     constexpr int KT = CHUNK_K / 16;
     constexpr int GDIV = GROUP == 0 ? 1 << 30 : GROUP;
-    const long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x;   // (tile, chunk, lane)
-    const long long total = (long long)(Npad / 16) * chunks_k * 32;
-    if (item >= total) return;
-    const int lane = (int)(item & 31);
-    const long long tc = item >> 5;
-    const int tile = (int)(tc / chunks_k), chunk = (int)(tc - (long long)tile * chunks_k);
+    constexpr int COLS = WO_DQ_CHUNKS * CHUNK_K;
+    constexpr int LD = COLS + 8;                     // 16-byte pad between rows
+    __shared__ __align__(16) unsigned char dq_raw[16 * LD * sizeof(T)];
+    T* tile_s = reinterpret_cast<T*>(dq_raw);
+
+    const int tile = blockIdx.y;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const uint4 c = __ldg(wq + item);
-    const int gi = GROUP == 0 ? 0 : chunk * CHUNK_K / GDIV;   // a chunk never straddles a group
-    const int n_lo = tile * 16 + g, n_hi = n_lo + 8;
-    const float s_lo = scales[(long long)gi * Npad + n_lo];
-    const float s_hi = scales[(long long)gi * Npad + n_hi];
-    const bool pairs = (K & 1) == 0;
+    const int chunk = blockIdx.x * WO_DQ_CHUNKS + warp;
+    if (chunk < chunks_k) {
+        const uint4 c = __ldg(wq + ((long long)tile * chunks_k + chunk) * 32 + lane);
+        const int gi = GROUP == 0 ? 0 : chunk * CHUNK_K / GDIV;   // a chunk never straddles a group
+        const float s_lo = scales[(long long)gi * Npad + tile * 16 + g];
+        const float s_hi = scales[(long long)gi * Npad + tile * 16 + g + 8];
 #pragma unroll
-    for (int kt = 0; kt < KT; ++kt) {
-        unsigned a[4];
-        wo_a_frag<T, INT4>(c, kt, a);
+        for (int kt = 0; kt < KT; ++kt) {
+            unsigned a[4];
+            wo_a_frag<T, INT4>(c, kt, a);
 #pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int n = (r & 1) ? n_hi : n_lo;
-            const int k = chunk * CHUNK_K + kt * 16 + 2 * t + 8 * (r >> 1);
-            if (n >= N || k >= K) continue;
-            const float s = (r & 1) ? s_hi : s_lo;
-            const T* q = reinterpret_cast<const T*>(&a[r]);
-            const T v0 = ge_from_float<T>(ge_to_float(q[0]) * s);
-            const T v1 = ge_from_float<T>(ge_to_float(q[1]) * s);
-            T* dst = w + (long long)n * K + k;
-            if (pairs) {
-                T pair[2] = {v0, v1};   // k is even and K is even: 4-byte aligned, and k + 1 < K
-                *reinterpret_cast<unsigned*>(dst) = *reinterpret_cast<const unsigned*>(pair);
-            } else {
-                dst[0] = v0;
-                if (k + 1 < K) dst[1] = v1;
+            for (int r = 0; r < 4; ++r) {
+                const float s = (r & 1) ? s_hi : s_lo;
+                const T* q = reinterpret_cast<const T*>(&a[r]);
+                T pair[2] = {ge_from_float<T>(ge_to_float(q[0]) * s), ge_from_float<T>(ge_to_float(q[1]) * s)};
+                const int row = g + 8 * (r & 1);
+                const int col = warp * CHUNK_K + kt * 16 + 2 * t + 8 * (r >> 1);
+                *reinterpret_cast<unsigned*>(tile_s + row * LD + col) = *reinterpret_cast<const unsigned*>(pair);
             }
+        }
+    }
+    __syncthreads();
+    const int k0 = blockIdx.x * COLS;
+    const bool vec_ok = (K & 7) == 0;
+    for (int i = threadIdx.x; i < 16 * (COLS / 8); i += blockDim.x) {
+        const int row = i / (COLS / 8), col = (i - row * (COLS / 8)) * 8;
+        const int n = tile * 16 + row, k = k0 + col;
+        if (n >= N || k >= K) continue;
+        const T* src = tile_s + row * LD + col;
+        T* dst = w + (long long)n * K + k;
+        if (vec_ok) {
+            *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);   // k + 8 <= K (K % 8 == 0)
+        } else {
+            for (int e = 0; e < 8 && k + e < K; ++e) dst[e] = src[e];
         }
     }
 }

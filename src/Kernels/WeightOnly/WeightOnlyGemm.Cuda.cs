@@ -18,6 +18,7 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
     private const int WarpsPerSm = 16;
     private const int MaxSplitK = 1024;   // keeps the staged activations (16 x 1024 bf16) under 48 KiB
     internal const int GemvWarps = 8;      // WO_GEMV_WARPS in the .cu file
+    internal const int GemvTinyRows = 2;   // rows of the first wo_gemv range (see PlanCore)
 
     /// <summary>
     /// Above this many rows the product is compute-bound: the weights are expanded to the activation
@@ -25,6 +26,7 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
     /// the register-dequantizing tiled kernel ~4-5x at 1024-2048 rows. Costs N x K x 2 bytes per plan.
     /// </summary>
     internal const int DenseMinRows = 128;
+    private const int DequantChunks = 8;   // WO_DQ_CHUNKS in the .cu file
     private const int GemvBlocksPerSm = 2; // __launch_bounds__(256, 2)
     private const int SharedReservedPerBlock = 1024;   // what the driver keeps per resident block
 
@@ -45,18 +47,23 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
     }
 
     /// <summary>
-    /// TN (tiles per block) for wo_gemv: the smallest of 1, 2, 4 whose blocks all fit on the SMs at once
-    /// (two per SM where shared memory allows, else one); K is split evenly among the warps in whole
-    /// scale groups. Null when even TN = 1 needs more shared memory than a block may have.
+    /// TN (tiles per block) for wo_gemv launched with up to <paramref name="rows"/> rows: the smallest of
+    /// 1, 2, 4 whose blocks all fit on the SMs at once (two per SM where shared memory allows, else one);
+    /// K is split evenly among the warps in whole scale groups. Null when even TN = 1 needs more shared
+    /// memory than a block may have.
     /// </summary>
-    internal static GemvShape? Gemv(int tiles, int chunks, int chunkK, int chunksPerGroup, int groups, int nt, int smCount, int maxSharedPerBlock)
+    internal static GemvShape? Gemv(int tiles, int chunks, int chunkK, int chunksPerGroup, int groups, int nt, int rows, int smCount, int maxSharedPerBlock)
     {
         int cpw = (chunks + GemvWarps - 1) / GemvWarps;
         cpw = (cpw + chunksPerGroup - 1) / chunksPerGroup * chunksPerGroup;
         GemvShape? best = null;
+        // 16 token rows with two-chunk groups and 4 tiles would need more than 128 registers (the
+        // double-buffered weights of a whole group per tile plus two accumulator sets): stop at 2.
+        int maxTn = nt == 2 && chunksPerGroup > 1 ? 2 : 4;
         foreach (int tn in new[] { 1, 2, 4 })
         {
-            int smem = GemvSharedBytes(tn, nt, nt * 8, chunks, chunkK, groups);
+            if (tn > maxTn) break;
+            int smem = GemvSharedBytes(tn, nt, rows, chunks, chunkK, groups);
             if (smem > maxSharedPerBlock) break;
             int perSm = Math.Clamp((maxSharedPerBlock + SharedReservedPerBlock) / (smem + SharedReservedPerBlock), 1, GemvBlocksPerSm);
             int blocks = (tiles + tn - 1) / tn;
@@ -101,8 +108,12 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         string t = activation.CudaTypeName(), i4 = Bool(f == WeightOnlyFormat.Int4);
         int group = w.Scheme.GroupSize;
         int optin = _device.MaxSharedMemoryPerBlockOptin;
-        var gemv1 = Gemv(tilesN, chunks, chunkK, cpg, groups, 1, _device.Info.SmCount, optin);
-        var gemv2 = maxRows > 8 ? Gemv(tilesN, chunks, chunkK, cpg, groups, 2, _device.Info.SmCount, optin) : null;
+        // Three row ranges: 1-2 rows (little staged activation, so often a smaller TN and more blocks),
+        // 3-8 (one n8 token tile), 9-16 (two).
+        int sms = _device.Info.SmCount;
+        var gemv0 = Gemv(tilesN, chunks, chunkK, cpg, groups, 1, GemvTinyRows, sms, optin);
+        var gemv1 = maxRows > GemvTinyRows ? Gemv(tilesN, chunks, chunkK, cpg, groups, 1, 8, sms, optin) : null;
+        var gemv2 = maxRows > 8 ? Gemv(tilesN, chunks, chunkK, cpg, groups, 2, 16, sms, optin) : null;
         CudaKernel? GemvKernel(GemvShape? shape, int nt)
         {
             if (shape is not { } sh) return null;
@@ -110,10 +121,11 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             kernel.EnsureDynamicSharedMemory(sh.MaxSharedBytes);
             return kernel;
         }
+        var g0 = GemvKernel(gemv0, 1);
         var g1 = GemvKernel(gemv1, 1);
         var g2 = GemvKernel(gemv2, 2);
         // The split-K variant stays for the token counts wo_gemv cannot stage (16 rows at very large K).
-        bool needSmall1 = g1 is null, needSmall2 = maxRows > 8 && g2 is null;
+        bool needSmall1 = g0 is null || (maxRows > GemvTinyRows && g1 is null), needSmall2 = maxRows > 8 && g2 is null;
         var (splits, cps) = needSmall1 || needSmall2 ? SplitK(chunks, chunkK, cpg, blocksN, _device.Info.SmCount) : (1, chunks);
 
         var small1 = needSmall1 ? _device.GetKernel(Source, $"wo_gemm_small<{t}, {i4}, {group}, 1>") : null;
@@ -153,8 +165,10 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             BlocksN = blocksN,
             Small1 = small1,
             Small2 = small2,
+            Gemv0 = g0,
             Gemv1 = g1,
             Gemv2 = g2,
+            Gemv0Shape = gemv0 ?? default,
             Gemv1Shape = gemv1 ?? default,
             Gemv2Shape = gemv2 ?? default,
             Tiled64 = tiled64,
@@ -179,19 +193,19 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         {
             // Expand the weights, then cuBLASLt. It computes the padded rows too (it cannot read the
             // device count), as the bf16 path does; padded rows never touch valid ones.
-            long items = (long)(npad / WeightOnlyPacking.TileN) * chunks * 32;
             ulong pd = p.DenseWeights.Ptr.Address;
             void** dargs = stackalloc void*[] { &pw, &ps, &pd, &n, &k, &npad, &chunks };
-            p.Dequantize!.Launch(cs, new Dim3((uint)((items + 255) / 256)), new Dim3(256), 0, dargs);
+            var dgrid = new Dim3((uint)((chunks + DequantChunks - 1) / DequantChunks), (uint)(npad / WeightOnlyPacking.TileN));
+            p.Dequantize!.Launch(cs, dgrid, new Dim3(DequantChunks * 32), 0, dargs);
             p.DenseGemm.MatMul(stream, a, p.DenseWeights, c, rows, bias);
             return;
         }
 
         int nt0 = rows <= 8 ? 1 : 2;
-        var gemv = nt0 == 1 ? p.Gemv1 : p.Gemv2;
+        var gemv = rows <= GemvTinyRows ? p.Gemv0 : nt0 == 1 ? p.Gemv1 : p.Gemv2;
         if (rows <= SmallMaxRows && gemv is not null)
         {
-            var sh = nt0 == 1 ? p.Gemv1Shape : p.Gemv2Shape;
+            var sh = rows <= GemvTinyRows ? p.Gemv0Shape : nt0 == 1 ? p.Gemv1Shape : p.Gemv2Shape;
             int cpw = sh.ChunksPerWarp, groups = w.Groups;
             uint smem = (uint)GemvSharedBytes(sh.Tn, nt0, rows, chunks, WeightOnlyPacking.ChunkK(w.Scheme.Format), groups);
             void** args = stackalloc void*[] { &px, &pw, &ps, &pb, &pc, &pt, &rows, &n, &k, &npad, &chunks, &cpw, &groups, &aligned };
@@ -223,8 +237,10 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
 
         public int BlocksN { get; init; }
         public CudaKernel? Small1 { get; init; }
+        public CudaKernel? Gemv0 { get; init; }
         public CudaKernel? Gemv1 { get; init; }
         public CudaKernel? Gemv2 { get; init; }
+        public GemvShape Gemv0Shape { get; init; }
         public GemvShape Gemv1Shape { get; init; }
         public GemvShape Gemv2Shape { get; init; }
         public CudaKernel? Small2 { get; init; }
