@@ -7,8 +7,9 @@ namespace GraphEngine.Kernels.WeightOnly;
 /// Launcher of native/weight_only_gemm.cu. Up to 16 rows: the one-pass memory-bound variant wo_gemv
 /// (a block of 8 warps on TN 16-channel tiles splits K among its warps and reduces in shared memory;
 /// TN is chosen so every SM gets one or two blocks), or, where its staged activations do not fit in
-/// shared memory (16 rows at very large K), the split-K variant with a last-block reduction. Above 16
-/// rows: the tiled variant (128 channels x 64 or 128 tokens per block).
+/// shared memory (16 rows at very large K), the split-K variant with a last-block reduction. 17-128
+/// rows: the tiled variant (128 channels x 64 or 128 tokens per block). Above: expand the weights to
+/// the activation type and run cuBLASLt (see <see cref="DenseMinRows"/>).
 /// </summary>
 internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
 {
