@@ -3,9 +3,9 @@ using GraphEngine.Kernels.Cuda;
 namespace GraphEngine.Kernels.Fp8;
 
 /// <summary>
-/// Two kernels: the mma.sync one (sm_89+, default) and an sm_90a wgmma one, opt-in through the
-/// environment variable GE_BLOCK_FP8_GEMM=wgmma until it has passed `graphengine check` on a GPU
-/// (docs/quantization.md). The choice is made once, at construction.
+/// Two kernels: an sm_90a wgmma one, the default on Hopper (2.2-2.9x the mma.sync kernel on an H200,
+/// docs/quantization.md), and the mma.sync one for sm_89 or when GE_BLOCK_FP8_GEMM=mma forces it.
+/// The choice is made once, at construction.
 /// </summary>
 internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
 {
@@ -19,10 +19,12 @@ internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
     public BlockFp8GemmCuda(CudaDevice device)
     {
         _device = device;
-        string variant = (Environment.GetEnvironmentVariable(VariantVariable) ?? "mma").Trim().ToLowerInvariant();
+        bool hopper = (device.Info.ComputeMajor, device.Info.ComputeMinor) == (9, 0);
+        string variant = (Environment.GetEnvironmentVariable(VariantVariable) ?? "").Trim().ToLowerInvariant();
         _wgmma = variant switch
         {
-            "mma" or "" => false,
+            "" => hopper,
+            "mma" => false,
             "wgmma" => true,
             _ => throw new ArgumentException($"{VariantVariable}='{variant}' is not a block_fp8 GEMM variant; accepted: mma, wgmma"),
         };
