@@ -9,7 +9,6 @@ using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers.Backends;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Cli.Bench;
 
@@ -61,6 +60,26 @@ public sealed class KernelSuite
     private PrefillEngine Engine(int maxTokens) =>
         new(_device, new BlockWiseGraphOptions { Enabled = false, Sizes = Array.Empty<int>() }, maxTokens);
 
+    // bf16 activations x [rows, inWidth] and y [rows, outWidth] of the engine; x random (never time on zeros).
+    private (Tensor X, Tensor Y) Activations(PrefillEngine engine, int inWidth, int outWidth, uint seed)
+    {
+        var x = engine.Activation("x", DType.BF16, inWidth);
+        var y = engine.Activation("y", DType.BF16, outWidth);
+        RandomFill.Create(_device).Uniform(_device.DefaultStream, x, seed, 1f);
+        _device.DefaultStream.Synchronize();
+        return (x, y);
+    }
+
+    // Expert backend built by make from random bf16 weights [e, nOut, k] scaled 1/sqrt(k), freed once it is built.
+    private T FromRandomExperts<T>(int e, int nOut, int k, uint seed, string tag, Func<Tensor, T> make)
+    {
+        using var tmp = _device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, tag);
+        RandomFill.Create(_device).Uniform(_device.DefaultStream, w, seed, 1f / MathF.Sqrt(k));
+        var backend = make(w);
+        _device.DefaultStream.Synchronize();
+        return backend;
+    }
+
     private double Time(PrefillEngine engine, Layer layer, int n)
     {
         var s = engine.Stream;
@@ -93,12 +112,8 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                var x = engine.Activation("x", DType.BF16, h);
-                var y = engine.Activation("y", DType.BF16, h);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 5, 1f);
-                _device.DefaultStream.Synchronize();
-                var norm = engine.Add(new RmsNorm(engine.Context, $"rmsnorm.{h}", h, DType.BF16, ModelFactory.RmsEps, x, y));
-                norm.RandomizeWeight(6, 0.25f);
+                var (x, y) = Activations(engine, h, h, 5);
+                var norm = engine.Add(ModelFactory.RandomNorm(engine.Context, $"rmsnorm.{h}", x, y, null, 6));
                 foreach (int n in ns)
                 {
                     string shape = $"hidden={h}";
@@ -131,12 +146,8 @@ public sealed class KernelSuite
                 try
                 {
                     using var engine = Engine(ns.Max());
-                    var x = engine.Activation("x", DType.BF16, k);
-                    var y = engine.Activation("y", DType.BF16, nOut);
-                    RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 7, 1f);
-                    _device.DefaultStream.Synchronize();
-                    var lin = engine.Add(Linear.Create(engine.Context, $"linear.{m.Variant}", x, y, m.Mode, m.Group,
-                        LinearWeights.Random(nOut, k, 8, 1f / MathF.Sqrt(k))));
+                    var (x, y) = Activations(engine, k, nOut, 7);
+                    var lin = engine.Add(ModelFactory.RandomLinear(engine.Context, $"linear.{m.Variant}", x, y, m.Mode, m.Group, 8));
                     foreach (int n in ns)
                     {
                         double ms = Time(engine, lin, n);
@@ -161,11 +172,8 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ms.Max());
-                var x = engine.Activation("x", DType.BF16, k);
-                var y = engine.Activation("y", DType.BF16, nOut);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 9, 1f);
-                _device.DefaultStream.Synchronize();
-                var lin = engine.Add(Linear.Create(engine.Context, "linear.fp8", x, y, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(nOut, k, 10, 1f / MathF.Sqrt(k))));
+                var (x, y) = Activations(engine, k, nOut, 9);
+                var lin = engine.Add(ModelFactory.RandomLinear(engine.Context, "linear.fp8", x, y, QuantMode.BlockWiseFp8, 0, 10));
                 foreach (int m in ms)
                 {
                     double t = Time(engine, lin, m);
@@ -198,10 +206,7 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                var x = engine.Activation("x", DType.BF16, p.Hidden);
-                var y = engine.Activation("y", DType.BF16, p.Hidden);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 11, 1f);
-                _device.DefaultStream.Synchronize();
+                var (x, y) = Activations(engine, p.Hidden, p.Hidden, 11);
                 var layer = engine.Add(new Moe(engine.Context, $"moe.{m.Variant}", new MoeOptions(moe.Experts, moe.TopK, p.Hidden, moe.ExpertFfn,
                     Quant: m.Mode, GroupSize: m.Group, Seed: 12), x, y));
                 double perExpert = layer.GateUp.WeightBytesPerExpert + layer.Down.WeightBytesPerExpert;
@@ -246,13 +251,7 @@ public sealed class KernelSuite
         {
             int maxM = ms.Max();
             using var engine = Engine(maxM);
-            W4AFp8ExpertBackend backend;
-            using (var tmp = _device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, "w4afp8 seed weights"))
-            {
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, w, 21, 1f / MathF.Sqrt(k));
-                backend = W4AFp8ExpertBackend.Quantize(engine.Context, w, e * maxM);
-                _device.DefaultStream.Synchronize();
-            }
+            var backend = FromRandomExperts(e, nOut, k, 21, "w4afp8 seed weights", w => W4AFp8ExpertBackend.Quantize(engine.Context, w, e * maxM));
             using (backend)
             using (var ab = _device.AllocateTensor(DType.BF16, new long[] { e, maxM, k }, out var aAll, "w4afp8 seed A"))
             using (var cb = _device.AllocateTensor(DType.BF16, new long[] { e, maxM, nOut }, out var cAll, "w4afp8 seed C"))
@@ -309,13 +308,7 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                IExpertBackend backend;
-                using (var tmp = _device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, "expert weights"))
-                {
-                    RandomFill.Create(_device).Uniform(_device.DefaultStream, w, 31, 1f / MathF.Sqrt(k));
-                    backend = mode.Make(engine.Context, w);
-                    _device.DefaultStream.Synchronize();
-                }
+                var backend = FromRandomExperts(e, nOut, k, 31, "expert weights", w => mode.Make(engine.Context, w));
                 using (backend)
                 using (var ab = _device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A"))
                 using (var cb = _device.AllocateTensor(DType.BF16, new long[] { maxRows, nOut }, out var cAll, "expert C"))

@@ -6,7 +6,6 @@ using GraphEngine.Graph.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Cli.Bench;
 
@@ -227,11 +226,8 @@ public sealed class PrefillSuite
         var layers = new List<Layer>();
         for (int i = 0; i < pairs; i++)
         {
-            var norm = new RmsNorm(ctx, $"norm.{i}", h, DType.BF16, ModelFactory.RmsEps, a, b);
-            norm.RandomizeWeight((uint)(1000 + i), 0.25f);
-            layers.Add(engine.Add(norm));
-            var lin = Linear.Create(ctx, $"linear.{i}", b, a, QuantMode.None, 0, LinearWeights.Random(h, h, (uint)(2000 + i), 1f / MathF.Sqrt(h)));
-            layers.Add(engine.Add(lin));
+            layers.Add(engine.Add(ModelFactory.RandomNorm(ctx, $"norm.{i}", a, b, null, (uint)(1000 + i))));
+            layers.Add(engine.Add(ModelFactory.RandomLinear(ctx, $"linear.{i}", b, a, QuantMode.None, 0, (uint)(2000 + i))));
         }
         engine.Device.DefaultStream.Synchronize();
         return layers;

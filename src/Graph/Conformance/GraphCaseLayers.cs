@@ -1,8 +1,8 @@
+using GraphEngine.Graph.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Graph.Conformance;
 
@@ -49,9 +49,8 @@ internal static class GraphLayerKinds
         return l;
     }
 
-    // Scale 1/sqrt(in) keeps chained layers at unit-scale activations.
     private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
-        Linear.Create(ctx, name, i, o, mode, group, LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))));
+        ModelFactory.RandomLinear(ctx, name, i, o, mode, group, Seed(name));
 
     // Small on purpose (the reference backend runs every captured size in CI): 6 experts, top-2, FFN 64,
     // shared experts on, so routing, both group GEMMs, SwiGLU, combine and the shared path are all captured.
