@@ -46,10 +46,7 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
     {
         ArgumentNullException.ThrowIfNull(ctx);
         QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
-        weights.RequireRank(nameof(weights), 3).RequireDevice(nameof(weights), ctx.Device);
-        if (!weights.DType.IsHalfPrecisionFloat())
-            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [E, N, K], got {weights}", nameof(weights));
-        int e = checked((int)weights.Dim(0)), n = checked((int)weights.Dim(1)), k = checked((int)weights.Dim(2));
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
         Check(ctx, e, n, k);
         var memory = new OwnedMemory();
         try

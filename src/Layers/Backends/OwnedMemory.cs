@@ -1,5 +1,4 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.GroupGemm;
 
 namespace GraphEngine.Layers.Backends;
 
@@ -31,25 +30,5 @@ internal sealed class OwnedMemory : IDisposable
     {
         for (int i = _items.Count - 1; i >= 0; i--) _items[i].Dispose();
         _items.Clear();
-    }
-}
-
-/// <summary>Argument checks every expert backend makes the same way.</summary>
-internal static class ExpertBackendChecks
-{
-    /// <summary>The problem must be in the backend's activation type (in and out) and of its E, N, K.</summary>
-    public static void CheckProblem(this IExpertBackend backend, DType activation, ComputeStream stream, GroupGemmProblem problem)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        problem.Validate(activation, activation);
-        if (problem.Experts != backend.Experts || problem.N != backend.N || problem.K != backend.K)
-            throw new ArgumentException($"problem is E={problem.Experts}, N={problem.N}, K={problem.K}; these weights are " +
-                $"E={backend.Experts}, N={backend.N}, K={backend.K}", nameof(problem));
-    }
-
-    public static void CheckExpert(this IExpertBackend backend, int expert)
-    {
-        if (expert < 0 || expert >= backend.Experts)
-            throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {backend.Experts})");
     }
 }

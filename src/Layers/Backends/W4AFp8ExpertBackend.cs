@@ -59,11 +59,8 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     public static W4AFp8ExpertBackend Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        weights.RequireRank(nameof(weights), 3).RequireDevice(nameof(weights), ctx.Device);
-        if (!weights.DType.IsHalfPrecisionFloat())
-            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [E, N, K], got {weights}", nameof(weights));
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
         bool grouped = CheckGroup(groupSize);
-        int e = checked((int)weights.Dim(0)), n = checked((int)weights.Dim(1)), k = checked((int)weights.Dim(2));
         Check(ctx, e, n, k, maxRows);
         var memory = new OwnedMemory();
         try
