@@ -272,17 +272,225 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     if (threadIdx.x == 0) counters[blockIdx.x] = 0;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Many tokens: compute-bound tiles. A block is 8 warps = 4 along N (32 channels each) x 2 along the
-// tokens (TOK / 2 each), so a block covers 128 channels x TOK tokens. Activations go through a
-// double-buffered shared tile (cp.async, 64 k per step, rows padded by 16 bytes so ldmatrix is
-// conflict-free); weights go global -> registers one step ahead, dequantized right before the mma.
 GE_DEVICE void wo_cp_async16(unsigned saddr, const void* gptr) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(saddr), "l"(gptr));
 }
 GE_DEVICE void wo_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 GE_DEVICE void wo_cp_wait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
 GE_DEVICE void wo_cp_wait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+// ---------------------------------------------------------------------------------------------
+// Few tokens (1..16), one pass: a block is WO_GEMV_WARPS warps on the same TN 16-channel tiles, each
+// warp a contiguous K range (whole scale groups), so the K split is reduced inside the block through
+// shared memory (fixed warp order: deterministic) and nothing goes through global memory twice. Every
+// global load a block needs (its weights, the activations of all `rows` rows, the scales and the bias)
+// is issued before the first wait, so a launch costs about one memory round trip plus the streaming
+// time. The weights go straight into registers: U 16-byte loads per lane in flight per batch (U = 16
+// units of 512 bytes per warp, so ~8 KiB per warp and 64 KiB per block are in flight). The activations
+// are staged once per block and read with ldmatrix; lanes whose token is at or past the device count
+// read a 16-byte zero row instead, so padded rows (which may hold NaN) never reach an mma.
+// Shared memory (dynamic), byte offsets:
+//   [0, 16)              zero row for ldmatrix
+//   ss  float [groups][TN*16] scales of the block's channels (groups = 1 per channel)
+//   sb  float [TN*16]    bias (0 without one)
+//   xs  T [rows][ldx]    activations, ldx = Kpad + 8 (16-byte pad: ldmatrix rows on distinct banks);
+//                        reused after the main loop as float red[WARPS][TN*NT*4][32] for the K reduction
+// One batch of S chunks x TN tiles of weights into registers (zero past the warp's range or the tiles).
+template <int S, int TN>
+GE_DEVICE void wo_gemv_load(uint4 (&w)[S][TN], const uint4* __restrict__ wq, int tile0, int tiles, int chunks_k,
+                            int c, int ce, int lane) {
+#pragma unroll
+    for (int j = 0; j < S; ++j)
+#pragma unroll
+        for (int i = 0; i < TN; ++i)
+            w[j][i] = (c + j < ce && tile0 + i < tiles)
+                ? __ldg(wq + ((long long)(tile0 + i) * chunks_k + c + j) * 32 + lane)
+                : make_uint4(0u, 0u, 0u, 0u);
+}
+
+// The mma work of one batch: chunks c .. c + S - 1 (those below ce) of TN tiles against NT token tiles
+// read from shared memory; group partials are rescaled into acc at each group's end. With H = 2 the
+// even and odd k-tiles go to separate accumulators: two dependent mma chains instead of one, for the
+// shapes (TN * NT <= 2) that would otherwise wait on a single chain.
+template <typename T, bool INT4, int GROUP, int NT, int TN, int S, int H>
+GE_DEVICE void wo_gemv_batch(const uint4 (&w)[S][TN], int c, int ce, unsigned lane_base, unsigned kmul,
+                             const float* ss, int g, float (&acc)[H][TN][NT][4], float (&part)[H][TN][NT][4]) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;
+    constexpr int GDIV = GROUP == 0 ? 1 : GROUP;
+#pragma unroll
+    for (int j = 0; j < S; ++j) {
+        if (c + j >= ce) break;   // ranges hold whole groups, so this never splits one
+#pragma unroll
+        for (int kt = 0; kt < KT; ++kt) {
+            unsigned b[4];
+            const unsigned addr = lane_base + (unsigned)((c + j) * CHUNK_K + kt * 16) * kmul;
+            if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
+            else { wo_ldsm_x2(addr, b[0], b[1]); b[2] = b[3] = 0u; }
+#pragma unroll
+            for (int i = 0; i < TN; ++i) {
+                unsigned a[4];
+                wo_a_frag<T, INT4>(w[j][i], kt, a);
+#pragma unroll
+                for (int q = 0; q < NT; ++q)
+                    wo_mma(GROUP != 0 ? part[kt % H][i][q] : acc[kt % H][i][q], a, b[2 * q], b[2 * q + 1], T());
+            }
+        }
+        if (GROUP != 0 && (c + j) % CPG == CPG - 1) {
+            const float* sg = ss + ((c + j) * CHUNK_K / GDIV) * (TN * 16);
+#pragma unroll
+            for (int i = 0; i < TN; ++i) {
+                const float s_lo = sg[i * 16 + g], s_hi = sg[i * 16 + g + 8];
+#pragma unroll
+                for (int q = 0; q < NT; ++q)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        float p = part[0][i][q][e];
+                        if (H == 2) p += part[H - 1][i][q][e];
+                        acc[0][i][q][e] += (e < 2 ? s_lo : s_hi) * p;
+#pragma unroll
+                        for (int h = 0; h < H; ++h) part[h][i][q][e] = 0.0f;
+                    }
+            }
+        }
+    }
+}
+
+#ifndef WO_GEMV_WARPS
+#define WO_GEMV_WARPS 8
+#endif
+
+template <typename T, bool INT4, int GROUP, int NT, int TN>
+__global__ void __launch_bounds__(WO_GEMV_WARPS * 32, 2)
+wo_gemv(const T* __restrict__ x,              // [rows, K]
+        const uint4* __restrict__ wq,         // [Npad/16, chunks_k, 32] x 16 bytes
+        const float* __restrict__ scales,     // [groups, Npad]
+        const T* __restrict__ bias,           // [N] or null
+        T* __restrict__ out,                  // [rows, N]
+        const int* __restrict__ n_tokens,     // device scalar or null
+        int rows, int N, int K, int Npad, int chunks_k, int chunks_per_warp, int groups, int x_aligned) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int CPG = GROUP == 0 ? 1 : GROUP / CHUNK_K;            // chunks per scale group
+    constexpr int UNITS = (TN * NT >= 8) ? 4 : 8;                    // 16-byte loads per lane per batch
+    constexpr int S0 = UNITS / TN;
+    constexpr int S = S0 < CPG ? CPG : S0;                           // chunks per batch (whole groups)
+    constexpr int V = TN * NT * 4;                                    // accumulators per lane
+    constexpr int H = TN * NT <= 2 ? 2 : 1;                           // mma chains per accumulator
+    constexpr int WARPS = WO_GEMV_WARPS;
+    extern __shared__ __align__(16) unsigned char wo_smem[];
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2;
+    const int tiles = Npad / 16;
+    const int tile0 = blockIdx.x * TN;
+    const int Kpad = chunks_k * CHUNK_K;
+    const int ldx = Kpad + 8;
+    float* ss = reinterpret_cast<float*>(wo_smem + 16);
+    float* sb = ss + groups * TN * 16;
+    T* xs = reinterpret_cast<T*>(wo_smem + ((16 + (groups + 1) * TN * 16 * 4 + 15) & ~15));
+
+    const int cb = warp * chunks_per_warp;
+    const int ce = min(chunks_k, cb + chunks_per_warp);
+
+    // 1. Weights of the first two batches (independent of everything else). Two batches alternate
+    //    from here on: one is multiplied while the other is in flight.
+    uint4 wa[S][TN], wb[S][TN];
+    wo_gemv_load<S, TN>(wa, wq, tile0, tiles, chunks_k, cb, ce, lane);
+    wo_gemv_load<S, TN>(wb, wq, tile0, tiles, chunks_k, cb + S, ce, lane);
+
+    // 2. Activations of every row the host launched for (not only the valid ones: waiting for the
+    //    token count first would put a second round trip in front of the multiply), scales and bias,
+    //    all with cp.async so every load is in flight at once.
+    const int vecs = Kpad / 8;
+    for (int i = threadIdx.x; i < rows * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int kk = (i - r * vecs) * 8;
+        T* dst = xs + r * ldx + kk;
+        if (x_aligned && kk + 8 <= K)
+            wo_cp_async16((unsigned)__cvta_generic_to_shared(dst), x + (long long)r * K + kk);
+        else
+            wo_stage8(dst, x, r, rows, kk, K, 0);
+    }
+    for (int i = threadIdx.x; i < groups * TN * 4; i += blockDim.x) {
+        int gi = i / (TN * 4), c = (i - gi * (TN * 4)) * 4;
+        int n = tile0 * 16 + c;   // Npad is a multiple of 16: a vector of 4 is wholly in or out
+        if (n < Npad) wo_cp_async16((unsigned)__cvta_generic_to_shared(ss + gi * (TN * 16) + c), scales + (long long)gi * Npad + n);
+        else *reinterpret_cast<float4*>(ss + gi * (TN * 16) + c) = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+    wo_cp_commit();
+    for (int c = threadIdx.x; c < TN * 16; c += blockDim.x) {
+        int n = tile0 * 16 + c;
+        sb[c] = (bias && n < N) ? ge_to_float(bias[n]) : 0.0f;
+    }
+    if (threadIdx.x < 4) reinterpret_cast<unsigned*>(wo_smem)[threadIdx.x] = 0u;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    wo_cp_wait0();
+    __syncthreads();
+    if (valid <= 0) return;   // uniform across the block
+
+    // ldmatrix row addresses: rows at or past the valid count read the zero row (stride 0).
+    const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
+    const int mcol = ((lane >> 3) & 1) * 8;
+    const bool row_ok = mrow < valid;
+    const unsigned zero_addr = (unsigned)__cvta_generic_to_shared(wo_smem);
+    const unsigned lane_base = row_ok ? (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol) : zero_addr;
+    const unsigned kmul = row_ok ? (unsigned)sizeof(T) : 0u;
+
+    float acc[H][TN][NT][4];
+    float part[H][TN][NT][4];
+#pragma unroll
+    for (int h = 0; h < H; ++h)
+#pragma unroll
+        for (int i = 0; i < TN; ++i)
+#pragma unroll
+            for (int q = 0; q < NT; ++q)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) { acc[h][i][q][e] = 0.0f; part[h][i][q][e] = 0.0f; }
+
+    for (int c = cb; c < ce; c += 2 * S) {
+        wo_gemv_batch<T, INT4, GROUP, NT, TN, S, H>(wa, c, ce, lane_base, kmul, ss, g, acc, part);
+        wo_gemv_load<S, TN>(wa, wq, tile0, tiles, chunks_k, c + 2 * S, ce, lane);
+        wo_gemv_batch<T, INT4, GROUP, NT, TN, S, H>(wb, c + S, ce, lane_base, kmul, ss, g, acc, part);
+        wo_gemv_load<S, TN>(wb, wq, tile0, tiles, chunks_k, c + 3 * S, ce, lane);
+    }
+
+    // 3. K reduction across the warps, in warp order (deterministic), then scale, bias, store.
+    __syncthreads();   // every warp is done with xs
+    float* red = reinterpret_cast<float*>(xs);
+#pragma unroll
+    for (int i = 0; i < TN; ++i)
+#pragma unroll
+        for (int q = 0; q < NT; ++q)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                float v = acc[0][i][q][e];
+                if (H == 2 && GROUP == 0) v += acc[H - 1][i][q][e];   // groups fold both chains into acc[0]
+                red[(warp * V + (i * NT + q) * 4 + e) * 32 + lane] = v;
+            }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < V * 32; idx += blockDim.x) {
+        const int l = idx & 31, qe = idx >> 5;
+        const int e = qe & 3, iq = qe >> 2;
+        const int i = iq / NT, q = iq - i * NT;
+        const int tok = q * 8 + 2 * (l & 3) + (e & 1);
+        const int c = i * 16 + (l >> 2) + (e >> 1) * 8;
+        const int n = tile0 * 16 + c;
+        if (tok >= valid || n >= N) continue;
+        float v = 0.0f;
+#pragma unroll
+        for (int wi = 0; wi < WARPS; ++wi) v += red[wi * V * 32 + idx];
+        if (GROUP == 0) v *= ss[c];
+        v += sb[c];
+        out[(long long)tok * N + n] = ge_from_float<T>(v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many tokens: compute-bound tiles. A block is 8 warps = 4 along N (32 channels each) x 2 along the
+// tokens (TOK / 2 each), so a block covers 128 channels x TOK tokens. Activations go through a
+// double-buffered shared tile (cp.async, 64 k per step, rows padded by 16 bytes so ldmatrix is
+// conflict-free); weights go global -> registers one step ahead, dequantized right before the mma.
 
 template <typename T, int TOK>
 GE_DEVICE void wo_tile_load_x(T (*xs)[72], const T* x, int tok0, int valid, int k, int K, int x_aligned) {
@@ -426,5 +634,67 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
                 if (bias) v += ge_to_float(bias[n]);
                 out[(long long)tok * N + n] = ge_from_float<T>(v);
             }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many tokens, dequantize-then-GEMM: the packed weights are expanded to T [N, K] (w = q * scale in
+// fp32, rounded once to T), then the dense GEMM (cuBLASLt) runs on them. A block is 8 warps on one
+// 16-channel tile and 8 consecutive chunks: each lane dequantizes its 16 bytes (A-fragment values of
+// CHUNK_K / 16 k-tiles) into a shared [16][8 * CHUNK_K] tile, which then goes out as whole rows with
+// 16-byte stores (the fragment order would make 4-byte stores scattered over 8 rows).
+#define WO_DQ_CHUNKS 8
+template <typename T, bool INT4, int GROUP>
+__global__ void __launch_bounds__(WO_DQ_CHUNKS * 32)
+wo_dequantize(const uint4* __restrict__ wq,       // [Npad/16, chunks_k, 32] x 16 bytes
+              const float* __restrict__ scales,   // [groups, Npad]
+              T* __restrict__ w,                  // [N, K]
+              int N, int K, int Npad, int chunks_k) {
+    constexpr int CHUNK_K = INT4 ? 64 : 32;
+    constexpr int KT = CHUNK_K / 16;
+    constexpr int GDIV = GROUP == 0 ? 1 << 30 : GROUP;
+    constexpr int COLS = WO_DQ_CHUNKS * CHUNK_K;
+    constexpr int LD = COLS + 8;                     // 16-byte pad between rows
+    __shared__ __align__(16) unsigned char dq_raw[16 * LD * sizeof(T)];
+    T* tile_s = reinterpret_cast<T*>(dq_raw);
+
+    const int tile = blockIdx.y;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int chunk = blockIdx.x * WO_DQ_CHUNKS + warp;
+    if (chunk < chunks_k) {
+        const uint4 c = __ldg(wq + ((long long)tile * chunks_k + chunk) * 32 + lane);
+        const int gi = GROUP == 0 ? 0 : chunk * CHUNK_K / GDIV;   // a chunk never straddles a group
+        const float s_lo = scales[(long long)gi * Npad + tile * 16 + g];
+        const float s_hi = scales[(long long)gi * Npad + tile * 16 + g + 8];
+#pragma unroll
+        for (int kt = 0; kt < KT; ++kt) {
+            unsigned a[4];
+            wo_a_frag<T, INT4>(c, kt, a);
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                const float s = (r & 1) ? s_hi : s_lo;
+                const T* q = reinterpret_cast<const T*>(&a[r]);
+                T pair[2] = {ge_from_float<T>(ge_to_float(q[0]) * s), ge_from_float<T>(ge_to_float(q[1]) * s)};
+                const int row = g + 8 * (r & 1);
+                const int col = warp * CHUNK_K + kt * 16 + 2 * t + 8 * (r >> 1);
+                *reinterpret_cast<unsigned*>(tile_s + row * LD + col) = *reinterpret_cast<const unsigned*>(pair);
+            }
+        }
+    }
+    __syncthreads();
+    const int k0 = blockIdx.x * COLS;
+    const bool vec_ok = (K & 7) == 0;
+    for (int i = threadIdx.x; i < 16 * (COLS / 8); i += blockDim.x) {
+        const int row = i / (COLS / 8), col = (i - row * (COLS / 8)) * 8;
+        const int n = tile * 16 + row, k = k0 + col;
+        if (n >= N || k >= K) continue;
+        const T* src = tile_s + row * LD + col;
+        T* dst = w + (long long)n * K + k;
+        if (vec_ok) {
+            *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);   // k + 8 <= K (K % 8 == 0)
+        } else {
+            for (int e = 0; e < 8 && k + e < K; ++e) dst[e] = src[e];
+        }
     }
 }

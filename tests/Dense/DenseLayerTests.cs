@@ -12,10 +12,35 @@ namespace GraphEngine.Tests.Dense;
 
 public class DenseLayerTests
 {
-    private static (ReferenceDevice Device, DenseCases.Rig Rig) Open(int maxTokens)
+    /// <summary>
+    /// A reference device, a dense rig on it and the activations rented from the rig's pool; disposed
+    /// activations first (newest first), then the rig, then the device.
+    /// </summary>
+    private sealed class Setup : IDisposable
     {
-        var d = new ReferenceDevice();
-        return (d, new DenseCases.Rig(d, maxTokens));
+        private readonly List<PoolBlock> _blocks = new();
+
+        public Setup(int maxTokens)
+        {
+            Device = new ReferenceDevice();
+            Rig = new DenseCases.Rig(Device, maxTokens);
+        }
+
+        public ReferenceDevice Device { get; }
+        public DenseCases.Rig Rig { get; }
+
+        public Tensor Activation(DType dtype, int rows, int cols, string tag)
+        {
+            _blocks.Add(Rig.Activation(dtype, rows, cols, out var t, tag));
+            return t;
+        }
+
+        public void Dispose()
+        {
+            for (int i = _blocks.Count - 1; i >= 0; i--) _blocks[i].Dispose();
+            Rig.Dispose();
+            Device.Dispose();
+        }
     }
 
     [Theory]
@@ -24,12 +49,11 @@ public class DenseLayerTests
     [InlineData(QuantMode.WInt4, 128)]
     public void Padded_rows_holding_nan_do_not_change_valid_rows(QuantMode mode, int group)
     {
-        var (device, rig) = Open(16);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(16);
+        var rig = setup.Rig;
         const int k = 256, n = 40, tokens = 5;
-        using var bx = rig.Activation(DType.BF16, 16, k, out var x, "x");
-        using var bo = rig.Activation(DType.BF16, 16, n, out var o, "o");
+        var x = setup.Activation(DType.BF16, 16, k, "x");
+        var o = setup.Activation(DType.BF16, 16, n, "o");
         using var layer = Linear.Create(rig.Context, "p", x, o, mode, group, LinearWeights.Random(n, k, 1, 0.2f));
         var xv = DenseCases.Activations(16, tokens, k, 1, DType.BF16);     // NaN past the valid rows
         rig.SetTokens(tokens);
@@ -47,22 +71,20 @@ public class DenseLayerTests
     [Fact]
     public void Group_size_96_is_rejected_naming_the_value()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
-        long before = device.AllocatedBytes;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
+        long before = setup.Device.AllocatedBytes;
         var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 96, LinearWeights.Random(16, 192, 1, 1f), "up"));
         Assert.Contains("96", e.Message);
         Assert.Contains("up", e.Message);
-        Assert.Equal(before, device.AllocatedBytes);
+        Assert.Equal(before, setup.Device.AllocatedBytes);
     }
 
     [Fact]
     public void K_not_a_multiple_of_the_group_is_rejected_naming_k()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
         var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Random(16, 770, 1, 1f)));
         Assert.Contains("K=770", e.Message);
         Assert.Contains("128", e.Message);
@@ -71,9 +93,8 @@ public class DenseLayerTests
     [Fact]
     public void Wint8_with_groups_is_rejected()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
         var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 64, LinearWeights.Random(16, 128, 1, 1f)));
         Assert.Contains("64", e.Message);
     }
@@ -84,9 +105,8 @@ public class DenseLayerTests
     [InlineData(QuantMode.Nvfp4, "nvfp4")]
     public void Moe_only_modes_are_refused_naming_the_mode_and_the_dense_modes(QuantMode mode, string label)
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
         var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, mode, 0, LinearWeights.Random(16, 64, 1, 1f)));
         Assert.Contains(label, e.Message);
         Assert.Contains("wint4", e.Message);
@@ -95,9 +115,8 @@ public class DenseLayerTests
     [Fact]
     public void Block_wise_fp8_comes_from_the_factory_and_refuses_offline_int_weights()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
         using (var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)))
         {
             Assert.Equal(QuantMode.BlockWiseFp8, backend.Mode);
@@ -115,17 +134,16 @@ public class DenseLayerTests
     [Fact]
     public void Linear_rejects_wrong_dtype_and_shapes_without_leaking()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
-        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
-        using var bo = rig.Activation(DType.BF16, 8, 32, out var o, "o");
-        using var bf = rig.Activation(DType.F16, 8, 32, out var of16, "o16");
-        long before = device.AllocatedBytes;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
+        var x = setup.Activation(DType.BF16, 8, 64, "x");
+        var o = setup.Activation(DType.BF16, 8, 32, "o");
+        var of16 = setup.Activation(DType.F16, 8, 32, "o16");
+        long before = setup.Device.AllocatedBytes;
         var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 48, 1, 1f));
         var e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, o, backend));
         Assert.Contains("48", e.Message);
-        Assert.Equal(before, device.AllocatedBytes);    // the refused backend was disposed
+        Assert.Equal(before, setup.Device.AllocatedBytes);    // the refused backend was disposed
 
         backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 64, 1, 1f));
         e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, of16, backend));
@@ -133,7 +151,7 @@ public class DenseLayerTests
 
         e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.F32, QuantMode.None, 0, LinearWeights.Random(32, 64, 1, 1f)));
         Assert.Contains("F32", e.Message);
-        Assert.Equal(before, device.AllocatedBytes);
+        Assert.Equal(before, setup.Device.AllocatedBytes);
     }
 
     [Fact]
@@ -147,9 +165,8 @@ public class DenseLayerTests
         var e3 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromPackedInt4(128, 2, 129, new byte[129], new float[2]));
         Assert.Contains("K=129", e3.Message);
 
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
         var q = QuantizedWeights.FromValues(scheme, 2, 128, new sbyte[256], new[] { 1f, 1f, 1f, 1f });
         var e4 = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Offline(q)));
         Assert.Contains("wint4/g64", e4.Message);
@@ -158,11 +175,10 @@ public class DenseLayerTests
     [Fact]
     public void RmsNorm_rejects_bad_hidden_dtype_and_epsilon()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
-        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
-        using var bo = rig.Activation(DType.BF16, 8, 64, out var o, "o");
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
+        var x = setup.Activation(DType.BF16, 8, 64, "x");
+        var o = setup.Activation(DType.BF16, 8, 64, "o");
         var e = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 65, DType.BF16, 1e-6f, x, o));
         Assert.Contains("65", e.Message);
         var e2 = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 64, DType.F16, 1e-6f, x, o));
@@ -175,11 +191,10 @@ public class DenseLayerTests
     [Fact]
     public void RmsNorm_forward_past_max_tokens_names_the_value()
     {
-        var (device, rig) = Open(8);
-        using var _ = device;
-        using var __ = rig;
-        using var bx = rig.Activation(DType.BF16, 8, 64, out var x, "x");
-        using var bo = rig.Activation(DType.BF16, 8, 64, out var o, "o");
+        using var setup = new Setup(8);
+        var rig = setup.Rig;
+        var x = setup.Activation(DType.BF16, 8, 64, "x");
+        var o = setup.Activation(DType.BF16, 8, 64, "o");
         using var norm = new RmsNorm(rig.Context, "n", 64, DType.BF16, 1e-6f, x, o);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => norm.Forward(rig.Stream, 9));
         Assert.Contains("9", e.Message);

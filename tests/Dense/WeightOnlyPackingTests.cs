@@ -160,4 +160,41 @@ public class WeightOnlyPackingTests
         Assert.True(splits * cps >= chunks && (splits - 1) * cps < chunks, $"{splits} splits of {cps} for {chunks} chunks");
         if (n >= 4096) Assert.True(splits * blocksN * 4 >= sms * 8, $"only {splits * blocksN * 4} warps for {sms} SMs");
     }
+
+    // wo_gemv's launch shape, as the CUDA launcher computes it (no GPU needed). 232448 bytes is the
+    // H100/H200 opt-in shared memory per block, 132 their SM count.
+    [Theory]
+    [InlineData(WeightOnlyFormat.Int4, 4096, 4096, 128, 1, 2, 1)]    // 256 tiles fit two per SM at TN 1
+    [InlineData(WeightOnlyFormat.Int4, 8192, 4096, 128, 1, 8, 2)]
+    [InlineData(WeightOnlyFormat.Int8, 4096, 8192, 0, 1, 8, 2)]      // 131 KiB staged: one block per SM
+    [InlineData(WeightOnlyFormat.Int4, 4096, 4096, 128, 2, 16, 2)]   // g128 at 16 rows stops at TN 2
+    [InlineData(WeightOnlyFormat.Int4, 8192, 8192, 64, 1, 8, 4)]
+    [InlineData(WeightOnlyFormat.Int4, 77, 769, 0, 1, 8, 1)]
+    public void Gemv_shape_covers_k_in_whole_groups_and_fits_shared_memory(WeightOnlyFormat f, int n, int k, int group, int nt, int rows, int expectTn)
+    {
+        const int optin = 232448, sms = 132;
+        int chunks = WeightOnlyPacking.ChunksK(f, k), chunkK = WeightOnlyPacking.ChunkK(f);
+        int cpg = group == 0 ? 1 : group / chunkK;
+        int groups = group == 0 ? 1 : k / group;
+        int tiles = WeightOnlyPacking.PaddedN(n) / WeightOnlyPacking.TileN;
+        var shape = WeightOnlyGemmCuda.Gemv(tiles, chunks, chunkK, cpg, groups, nt, rows, sms, optin);
+        Assert.NotNull(shape);
+        var sh = shape!.Value;
+        Assert.Equal(expectTn, sh.Tn);
+        Assert.Equal(0, sh.ChunksPerWarp % cpg);
+        Assert.True(sh.ChunksPerWarp * WeightOnlyGemmCuda.GemvWarps >= chunks, $"{sh.ChunksPerWarp} chunks x {WeightOnlyGemmCuda.GemvWarps} warps < {chunks}");
+        Assert.True(sh.Blocks * sh.Tn >= tiles && (sh.Blocks - 1) * sh.Tn < tiles, $"{sh.Blocks} blocks of {sh.Tn} tiles for {tiles}");
+        Assert.True(sh.MaxSharedBytes <= optin, $"{sh.MaxSharedBytes} bytes of shared memory");
+        for (int r = 1; r <= rows; r++)
+            Assert.True(WeightOnlyGemmCuda.GemvSharedBytes(sh.Tn, nt, r, chunks, chunkK, groups) <= sh.MaxSharedBytes);
+    }
+
+    [Fact]
+    public void Gemv_declines_what_shared_memory_cannot_stage()
+    {
+        // 16 rows of K = 8192 activations are 262 KiB: the split-K kernel takes that case.
+        var f = WeightOnlyFormat.Int4;
+        int chunks = WeightOnlyPacking.ChunksK(f, 8192), chunkK = WeightOnlyPacking.ChunkK(f);
+        Assert.Null(WeightOnlyGemmCuda.Gemv(256, chunks, chunkK, 2, 64, 2, 16, 132, 232448));
+    }
 }

@@ -1,46 +1,28 @@
+using GraphEngine.Graph.Conformance;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Graph;
 
 /// <summary>Capturable and does nothing: isolates the engine's own host cost.</summary>
-internal sealed class NoOpLayer : Layer
+internal sealed class NoOpLayer : CaseLayer
 {
-    public NoOpLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        Input = input;
-        Output = output;
-    }
+    public NoOpLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output) { }
 
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
     public override void Forward(ComputeStream stream, int paddedTokens) => ValidatePadded(paddedTokens);
 }
 
-/// <summary>Records every Forward call (padded size, whether capturing) to check the capture protocol.</summary>
-internal sealed class RecordingLayer : Layer
+/// <summary>The conformance copy layer that also records every Forward call (padded size, whether capturing) to check the capture protocol.</summary>
+internal sealed class RecordingLayer : CopyCaseLayer
 {
-    public RecordingLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        Input = input;
-        Output = output;
-    }
+    public RecordingLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output) { }
 
     public List<(int Padded, bool Capturing)> Calls { get; } = new();
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
-        ValidatePadded(paddedTokens);
+        base.Forward(stream, paddedTokens);
         Calls.Add((paddedTokens, stream.IsCapturing));
-        stream.CopyAsync(Output.Ptr, Input.Ptr, paddedTokens * Input.RowBytes);
     }
 }
 
@@ -48,19 +30,10 @@ internal sealed class RecordingLayer : Layer
 /// A real capture failure: allocates a scratch buffer inside Forward, which the device refuses while
 /// capturing (StreamCaptureException), as cuMemAlloc inside stream capture fails on CUDA.
 /// </summary>
-internal sealed class AllocatingCopyLayer : Layer
+internal sealed class AllocatingCopyLayer : CaseLayer
 {
-    public AllocatingCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        Input = input;
-        Output = output;
-    }
+    public AllocatingCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output) { }
 
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
@@ -74,19 +47,10 @@ internal sealed class AllocatingCopyLayer : Layer
 }
 
 /// <summary>Broken outright: throws whenever it runs, captured or not.</summary>
-internal sealed class BrokenLayer : Layer
+internal sealed class BrokenLayer : CaseLayer
 {
-    public BrokenLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        Input = input;
-        Output = output;
-    }
+    public BrokenLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output) { }
 
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
     public override void Forward(ComputeStream stream, int paddedTokens) => throw new InvalidOperationException("broken layer");
 }
 
@@ -94,20 +58,12 @@ internal sealed class BrokenLayer : Layer
 /// Writes a constant that is a kernel parameter, not device data: a graph keeps the value it was
 /// captured with, as a CUDA graph keeps kernel arguments, so changing it needs a recapture.
 /// </summary>
-internal sealed class ConstantLayer : Layer
+internal sealed class ConstantLayer : CaseLayer
 {
-    public ConstantLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        Input = input;
-        Output = output.Require(nameof(output), DType.F32);
-    }
+    public ConstantLayer(LayerContext context, string name, Tensor input, Tensor output)
+        : base(context, name, input, output.Require(nameof(output), DType.F32)) { }
 
     public float Value { get; set; } = 1f;
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {

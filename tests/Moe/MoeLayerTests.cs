@@ -12,6 +12,38 @@ public class MoeLayerTests
 {
     private static readonly MoeCases.Shape Small = new(Experts: 6, TopK: 2, Hidden: 64, Ffn: 32);
 
+    /// <summary>
+    /// A layer context for 8 tokens on its own pool (no reserve, so whatever a refused layer keeps shows up
+    /// as bytes in use) and bf16 input/output [8, hidden] allocated outside the pool.
+    /// </summary>
+    private sealed class Context8 : IDisposable
+    {
+        private readonly DeviceBuffer _input, _output, _count;
+
+        public Context8(Device device, int hidden)
+        {
+            Pool = new DevicePool(device, 0);
+            _input = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var input);
+            _output = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var output);
+            _count = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
+            (Input, Output) = (input, output);
+            Context = new LayerContext(device, Pool, 8, n.Ptr);
+        }
+
+        public DevicePool Pool { get; }
+        public Tensor Input { get; }
+        public Tensor Output { get; }
+        public LayerContext Context { get; }
+
+        public void Dispose()
+        {
+            _count.Dispose();
+            _output.Dispose();
+            _input.Dispose();
+            Pool.Dispose();
+        }
+    }
+
     [Fact]
     public void Oracle_bound_catches_a_three_percent_error()
     {
@@ -44,11 +76,8 @@ public class MoeLayerTests
     public void Bad_options_name_the_value_and_leak_nothing()
     {
         using var device = new ReferenceDevice();
-        using var pool = new DevicePool(device, 0);
-        using var ib = device.AllocateTensor(DType.BF16, new long[] { 8, 64 }, out var input);
-        using var ob = device.AllocateTensor(DType.BF16, new long[] { 8, 64 }, out var output);
-        using var nb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
-        var ctx = new LayerContext(device, pool, 8, n.Ptr);
+        using var setup = new Context8(device, 64);
+        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
         long before = device.AllocatedBytes;
 
         var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 5, 64, 32), input, output));
@@ -67,11 +96,8 @@ public class MoeLayerTests
     public void Failure_after_workspace_is_rented_returns_everything()
     {
         using var device = new ReferenceDevice();
-        using var pool = new DevicePool(device, 0);
-        using var ib = device.AllocateTensor(DType.BF16, new long[] { 8, 192 }, out var input);
-        using var ob = device.AllocateTensor(DType.BF16, new long[] { 8, 192 }, out var output);
-        using var nb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
-        var ctx = new LayerContext(device, pool, 8, n.Ptr);
+        using var setup = new Context8(device, 192);
+        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
         long before = device.AllocatedBytes;
         int buffers = device.LiveAllocations;
         // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the

@@ -9,7 +9,6 @@ using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers.Backends;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Cli.Bench;
 
@@ -22,27 +21,14 @@ namespace GraphEngine.Cli.Bench;
 /// </summary>
 public sealed class KernelSuite
 {
-    private readonly Device _device;
-    private readonly BenchReport _report;
-    private readonly Blocker? _blocker;
-    private readonly BenchOptions _o;
-    private readonly TorchPeers _torch;
-    private readonly Func<double, double, (double, string)> _floor;
+    private readonly BenchRun _run;
     private readonly CliConsole _console;
 
-    public KernelSuite(Device device, BenchReport report, Blocker? blocker, BenchOptions o, TorchPeers torch,
-        Func<double, double, (double, string)> floor, CliConsole console)
+    public KernelSuite(BenchRun run, CliConsole console)
     {
-        _device = device;
-        _report = report;
-        _blocker = blocker;
-        _o = o;
-        _torch = torch;
-        _floor = floor;
+        _run = run;
         _console = console;
     }
-
-    private bool Gpu => _device.Kind == BackendKind.Cuda;
 
     public void Run()
     {
@@ -55,28 +41,53 @@ public sealed class KernelSuite
     }
 
     private bool Wanted(string family) =>
-        _o.Families is null || _o.Families.Contains(family, StringComparer.OrdinalIgnoreCase);
+        _run.Options.Families is null || _run.Options.Families.Contains(family, StringComparer.OrdinalIgnoreCase);
 
     // An engine with graphs off: its context and pool give layers their buffers.
     private PrefillEngine Engine(int maxTokens) =>
-        new(_device, new BlockWiseGraphOptions { Enabled = false, Sizes = Array.Empty<int>() }, maxTokens);
+        new(_run.Device, new BlockWiseGraphOptions { Enabled = false, Sizes = Array.Empty<int>() }, maxTokens);
+
+    // bf16 activations x [rows, inWidth] and y [rows, outWidth] of the engine; x random (never time on zeros).
+    private (Tensor X, Tensor Y) Activations(PrefillEngine engine, int inWidth, int outWidth, uint seed)
+    {
+        var x = engine.Activation("x", DType.BF16, inWidth);
+        var y = engine.Activation("y", DType.BF16, outWidth);
+        RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, x, seed, 1f);
+        _run.Device.DefaultStream.Synchronize();
+        return (x, y);
+    }
+
+    // Expert backend built by make from random bf16 weights [e, nOut, k] scaled 1/sqrt(k), freed once it is built.
+    private T FromRandomExperts<T>(int e, int nOut, int k, uint seed, string tag, Func<Tensor, T> make)
+    {
+        using var tmp = _run.Device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, tag);
+        RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, w, seed, 1f / MathF.Sqrt(k));
+        var backend = make(w);
+        _run.Device.DefaultStream.Synchronize();
+        return backend;
+    }
 
     private double Time(PrefillEngine engine, Layer layer, int n)
     {
-        var s = engine.Stream;
         engine.WriteTokenCount(n);
-        return Timing.GpuBusy(s, _blocker, () => layer.Forward(s, n), _o.Warmup, _o.Repetitions).Ms;
+        return Time(engine.Stream, () => layer.Forward(engine.Stream, n));
     }
+
+    private double Time(PrefillEngine engine, IExpertBackend backend, GroupGemmProblem problem) =>
+        Time(engine.Stream, () => backend.Forward(engine.Stream, problem));
+
+    private double Time(ComputeStream s, Action work) =>
+        Timing.GpuBusy(s, _run.Blocker, work, _run.Options.Warmup, _run.Options.Repetitions).Ms;
 
     private void Add(string family, string variant, string shape, int n, double ms, double bytes, double flops, string? note = null)
     {
-        var (floor, bound) = _floor(bytes, flops);
-        _report.Kernels.Add(new KernelPoint(family, variant, shape, n, ms, floor, bound, note));
+        var (floor, bound) = _run.Floor(bytes, flops);
+        _run.Report.Kernels.Add(new KernelPoint(family, variant, shape, n, ms, floor, bound, note));
         _console.Line($"  {family} {variant} {shape} n={n}: {ms * 1e3:F1} us (floor {floor * 1e3:F1} us, {bound})");
     }
 
     private void Fail(string what, Exception e) =>
-        _report.Missing.Add(new Missing(what, $"not built: {e.GetType().Name}: {e.Message}"));
+        _run.Report.Missing.Add(new Missing(what, $"not built: {e.GetType().Name}: {e.Message}"));
 
     private static bool Expected(Exception e) =>
         e is NotSupportedException or NotImplementedException or GraphEngineException or ArgumentException or InvalidOperationException;
@@ -85,27 +96,23 @@ public sealed class KernelSuite
 
     private void RmsNorms()
     {
-        int[] hiddens = Gpu ? new[] { 2560, 4096, 7168 } : new[] { 256 };
-        int[] ns = Gpu ? new[] { 1, 16, 128, 512, 1024, 2048 } : new[] { 1, 16, 64 };
+        int[] hiddens = _run.Gpu ? new[] { 2560, 4096, 7168 } : new[] { 256 };
+        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 1024, 2048 } : new[] { 1, 16, 64 };
         _console.Line("kernels: rmsnorm");
         foreach (int h in hiddens)
         {
             try
             {
                 using var engine = Engine(ns.Max());
-                var x = engine.Activation("x", DType.BF16, h);
-                var y = engine.Activation("y", DType.BF16, h);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 5, 1f);
-                _device.DefaultStream.Synchronize();
-                var norm = engine.Add(new RmsNorm(engine.Context, $"rmsnorm.{h}", h, DType.BF16, ModelFactory.RmsEps, x, y));
-                norm.RandomizeWeight(6, 0.25f);
+                var (x, y) = Activations(engine, h, h, 5);
+                var norm = engine.Add(ModelFactory.RandomNorm(engine.Context, $"rmsnorm.{h}", x, y, null, 6));
                 foreach (int n in ns)
                 {
                     string shape = $"hidden={h}";
                     double ms = Time(engine, norm, n);
                     // Bytes: read x, write y (bf16), read the weight once.
                     Add("rmsnorm", "bf16", shape, n, ms, 2.0 * n * h * 2 + 2.0 * h, 0);
-                    _torch.AddKernel("rmsnorm", "bf16", shape, n, new JsonObject { ["op"] = "rmsnorm", ["hidden"] = h });
+                    _run.Torch.AddKernel("rmsnorm", "bf16", shape, n, new JsonObject { ["op"] = "rmsnorm", ["hidden"] = h });
                 }
             }
             catch (Exception e) when (Expected(e)) { Fail($"rmsnorm hidden={h}", e); }
@@ -116,8 +123,8 @@ public sealed class KernelSuite
 
     private void Linears()
     {
-        var shapes = Gpu ? new[] { (4096, 4096), (4096, 8192), (8192, 4096), (8192, 8192) } : new[] { (256, 256) };
-        int[] ns = Gpu ? new[] { 1, 2, 4, 8, 16, 1024, 2048 } : new[] { 1, 16, 64 };
+        var shapes = _run.Gpu ? new[] { (4096, 4096), (4096, 8192), (8192, 4096), (8192, 8192) } : new[] { (256, 256) };
+        int[] ns = _run.Gpu ? new[] { 1, 2, 4, 8, 16, 1024, 2048 } : new[] { 1, 16, 64 };
         var modes = new (string Variant, QuantMode Mode, int Group)[]
         {
             ("bf16", QuantMode.None, 0), ("wint8", QuantMode.WInt8, 0), ("wint4/g128", QuantMode.WInt4, 128),
@@ -131,18 +138,14 @@ public sealed class KernelSuite
                 try
                 {
                     using var engine = Engine(ns.Max());
-                    var x = engine.Activation("x", DType.BF16, k);
-                    var y = engine.Activation("y", DType.BF16, nOut);
-                    RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 7, 1f);
-                    _device.DefaultStream.Synchronize();
-                    var lin = engine.Add(Linear.Create(engine.Context, $"linear.{m.Variant}", x, y, m.Mode, m.Group,
-                        LinearWeights.Random(nOut, k, 8, 1f / MathF.Sqrt(k))));
+                    var (x, y) = Activations(engine, k, nOut, 7);
+                    var lin = engine.Add(ModelFactory.RandomLinear(engine.Context, $"linear.{m.Variant}", x, y, m.Mode, m.Group, 8));
                     foreach (int n in ns)
                     {
                         double ms = Time(engine, lin, n);
                         Add("linear", m.Variant, shape, n, ms, lin.WeightBytes + 2.0 * n * (k + nOut), 2.0 * n * k * nOut);
                         string torchMode = m.Mode switch { QuantMode.None => "bf16", QuantMode.WInt8 => "wint8", _ => "wint4" };
-                        _torch.AddKernel("linear", m.Variant, shape, n, new JsonObject { ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = torchMode, ["group"] = 128 });
+                        _run.Torch.AddKernel("linear", m.Variant, shape, n, new JsonObject { ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = torchMode, ["group"] = 128 });
                     }
                 }
                 catch (Exception e) when (Expected(e)) { Fail($"linear {m.Variant} {shape}", e); }
@@ -152,8 +155,8 @@ public sealed class KernelSuite
 
     private void BlockFp8()
     {
-        var shapes = Gpu ? new[] { (4096, 4096), (4096, 7168), (7168, 4096), (7168, 7168) } : new[] { (256, 256) };
-        int[] ms = Gpu ? new[] { 128, 1024, 4096 } : new[] { 16, 64 };
+        var shapes = _run.Gpu ? new[] { (4096, 4096), (4096, 7168), (7168, 4096), (7168, 7168) } : new[] { (256, 256) };
+        int[] ms = _run.Gpu ? new[] { 128, 1024, 4096 } : new[] { 16, 64 };
         _console.Line("kernels: block_wise_fp8 linear");
         foreach (var (k, nOut) in shapes)
         {
@@ -161,18 +164,15 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ms.Max());
-                var x = engine.Activation("x", DType.BF16, k);
-                var y = engine.Activation("y", DType.BF16, nOut);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 9, 1f);
-                _device.DefaultStream.Synchronize();
-                var lin = engine.Add(Linear.Create(engine.Context, "linear.fp8", x, y, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(nOut, k, 10, 1f / MathF.Sqrt(k))));
+                var (x, y) = Activations(engine, k, nOut, 9);
+                var lin = engine.Add(ModelFactory.RandomLinear(engine.Context, "linear.fp8", x, y, QuantMode.BlockWiseFp8, 0, 10));
                 foreach (int m in ms)
                 {
                     double t = Time(engine, lin, m);
                     double flops = 2.0 * m * k * nOut;
                     Add("block_fp8", "block_wise_fp8", shape, m, t, lin.WeightBytes + m * (2.0 * k + 2.0 * nOut), flops,
                         $"{flops / (t * 1e-3) / 1e12:F0} TFLOP/s (DeepGEMM H800: 352-645 at M=128, 775-1520 at M=4096)");
-                    _torch.AddKernel("block_fp8", "block_wise_fp8", shape, m, new JsonObject { ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = "fp8_tensor" });
+                    _run.Torch.AddKernel("block_fp8", "block_wise_fp8", shape, m, new JsonObject { ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = "fp8_tensor" });
                 }
             }
             catch (Exception e) when (Expected(e)) { Fail($"block_wise_fp8 linear {shape}", e); }
@@ -183,9 +183,9 @@ public sealed class KernelSuite
 
     private void MoeLayers()
     {
-        var p = Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
+        var p = _run.Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
         var moe = p.Moe!;
-        int[] ns = Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16, 64 };
+        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16, 64 };
         var modes = new (string Variant, QuantMode Mode, int Group)[]
         {
             ("bf16", QuantMode.None, 0), ("wint8", QuantMode.WInt8, 0), ("wint4/g128", QuantMode.WInt4, 128),
@@ -198,10 +198,7 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                var x = engine.Activation("x", DType.BF16, p.Hidden);
-                var y = engine.Activation("y", DType.BF16, p.Hidden);
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, x, 11, 1f);
-                _device.DefaultStream.Synchronize();
+                var (x, y) = Activations(engine, p.Hidden, p.Hidden, 11);
                 var layer = engine.Add(new Moe(engine.Context, $"moe.{m.Variant}", new MoeOptions(moe.Experts, moe.TopK, p.Hidden, moe.ExpertFfn,
                     Quant: m.Mode, GroupSize: m.Group, Seed: 12), x, y));
                 double perExpert = layer.GateUp.WeightBytesPerExpert + layer.Down.WeightBytesPerExpert;
@@ -217,7 +214,7 @@ public sealed class KernelSuite
                     {
                         // The peer is the same layer in torch (F.linear router, topk, torch._grouped_mm x2, SwiGLU,
                         // index_add combine) replayed under torch.cuda.graph.
-                        _torch.AddKernel("moe", m.Variant, shape, n, new JsonObject
+                        _run.Torch.AddKernel("moe", m.Variant, shape, n, new JsonObject
                         {
                             ["op"] = "moe_layer", ["hidden"] = p.Hidden, ["experts"] = moe.Experts, ["top_k"] = moe.TopK, ["expert_ffn"] = moe.ExpertFfn,
                         });
@@ -237,8 +234,8 @@ public sealed class KernelSuite
     /// </summary>
     private void W4AFp8Seed()
     {
-        int e = 8, nOut = Gpu ? 7168 : 256, k = Gpu ? 8192 : 256;
-        int[] ms = Gpu ? new[] { 64, 128, 256, 512, 1024, 2048, 4096 } : new[] { 16, 64 };
+        int e = 8, nOut = _run.Gpu ? 7168 : 256, k = _run.Gpu ? 8192 : 256;
+        int[] ms = _run.Gpu ? new[] { 64, 128, 256, 512, 1024, 2048, 4096 } : new[] { 16, 64 };
         double[] seedUs = { 114, 131, 209, 362, 730, 1440, 2810 };
         string shape = $"E={e},N={nOut},K={k}";
         _console.Line("kernels: w4afp8 group GEMM (seed shape)");
@@ -246,20 +243,14 @@ public sealed class KernelSuite
         {
             int maxM = ms.Max();
             using var engine = Engine(maxM);
-            W4AFp8ExpertBackend backend;
-            using (var tmp = _device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, "w4afp8 seed weights"))
-            {
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, w, 21, 1f / MathF.Sqrt(k));
-                backend = W4AFp8ExpertBackend.Quantize(engine.Context, w, e * maxM);
-                _device.DefaultStream.Synchronize();
-            }
+            var backend = FromRandomExperts(e, nOut, k, 21, "w4afp8 seed weights", w => W4AFp8ExpertBackend.Quantize(engine.Context, w, e * maxM));
             using (backend)
-            using (var ab = _device.AllocateTensor(DType.BF16, new long[] { e, maxM, k }, out var aAll, "w4afp8 seed A"))
-            using (var cb = _device.AllocateTensor(DType.BF16, new long[] { e, maxM, nOut }, out var cAll, "w4afp8 seed C"))
-            using (var ob = _device.AllocateTensor(DType.I32, new long[] { e }, out var counts, "w4afp8 seed counts"))
+            using (var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { e, maxM, k }, out var aAll, "w4afp8 seed A"))
+            using (var cb = _run.Device.AllocateTensor(DType.BF16, new long[] { e, maxM, nOut }, out var cAll, "w4afp8 seed C"))
+            using (var ob = _run.Device.AllocateTensor(DType.I32, new long[] { e }, out var counts, "w4afp8 seed counts"))
             {
-                RandomFill.Create(_device).Uniform(_device.DefaultStream, aAll, 22, 1f);
-                _device.DefaultStream.Synchronize();
+                RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, aAll, 22, 1f);
+                _run.Device.DefaultStream.Synchronize();
                 for (int i = 0; i < ms.Length; i++)
                 {
                     int m = ms[i];
@@ -267,12 +258,11 @@ public sealed class KernelSuite
                     var a = aAll.Reshape((long)e * maxM * k).SliceRows(0, (long)e * m * k).Reshape(e, m, k);
                     var c = cAll.Reshape((long)e * maxM * nOut).SliceRows(0, (long)e * m * nOut).Reshape(e, m, nOut);
                     var problem = new GroupGemmProblem(TokenLayout.Padded, e, nOut, k, m, a, counts, c);
-                    var s = engine.Stream;
-                    double t = Timing.GpuBusy(s, _blocker, () => backend.Forward(s, problem), _o.Warmup, _o.Repetitions).Ms;
+                    double t = Time(engine, backend, problem);
                     double flops = 2.0 * e * m * (double)nOut * k;
                     double bytes = backend.WeightBytesPerExpert * (double)e + e * (double)m * (k * 2.0 + nOut * 2.0);
                     string note = $"{flops / (t * 1e-3) / 1e12:F0} TFLOP/s; floor uses the measured bf16 rate (fp8 peak is 2x)" +
-                                  (Gpu ? $"; seed (H800-class): {seedUs[i]} us" : "");
+                                  (_run.Gpu ? $"; seed (H800-class): {seedUs[i]} us" : "");
                     Add("w4afp8_gemm", backend.Label, shape, m, t, bytes, flops, note);
                 }
             }
@@ -289,10 +279,10 @@ public sealed class KernelSuite
     /// </summary>
     private void ExpertGemms()
     {
-        var p = Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
+        var p = _run.Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
         var moe = p.Moe!;
         int e = moe.Experts, nOut = 2 * moe.ExpertFfn, k = p.Hidden;
-        int[] ns = Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16 };
+        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16 };
         int maxRows = ns.Max() * moe.TopK;
         string shape = $"E={e},N={nOut},K={k}";
         var modes = new (string Variant, Func<LayerContext, Tensor, IExpertBackend> Make)[]
@@ -309,20 +299,14 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                IExpertBackend backend;
-                using (var tmp = _device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, "expert weights"))
-                {
-                    RandomFill.Create(_device).Uniform(_device.DefaultStream, w, 31, 1f / MathF.Sqrt(k));
-                    backend = mode.Make(engine.Context, w);
-                    _device.DefaultStream.Synchronize();
-                }
+                var backend = FromRandomExperts(e, nOut, k, 31, "expert weights", w => mode.Make(engine.Context, w));
                 using (backend)
-                using (var ab = _device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A"))
-                using (var cb = _device.AllocateTensor(DType.BF16, new long[] { maxRows, nOut }, out var cAll, "expert C"))
-                using (var ob = _device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var offsets, "expert offsets"))
+                using (var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A"))
+                using (var cb = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, nOut }, out var cAll, "expert C"))
+                using (var ob = _run.Device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var offsets, "expert offsets"))
                 {
-                    RandomFill.Create(_device).Uniform(_device.DefaultStream, aAll, 32, 1f);
-                    _device.DefaultStream.Synchronize();
+                    RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, aAll, 32, 1f);
+                    _run.Device.DefaultStream.Synchronize();
                     foreach (int n in ns)
                     {
                         int rows = n * moe.TopK;
@@ -331,14 +315,13 @@ public sealed class KernelSuite
                         for (int i = 0; i < e; i++) prefix[i + 1] = prefix[i] + counts[i];
                         offsets.UploadInts(prefix);
                         var problem = new GroupGemmProblem(TokenLayout.PrefixSum, e, nOut, k, rows, aAll.SliceRows(0, rows), offsets, cAll.SliceRows(0, rows));
-                        var s = engine.Stream;
-                        double t = Timing.GpuBusy(s, _blocker, () => backend.Forward(s, problem), _o.Warmup, _o.Repetitions).Ms;
+                        double t = Time(engine, backend, problem);
                         int hit = counts.Count(c => c > 0);
                         double bytes = hit * (double)backend.WeightBytesPerExpert + rows * (2.0 * k + 2.0 * nOut);
                         Add("moe_gemm", mode.Variant, shape, n, t, bytes, 2.0 * rows * nOut * (double)k,
                             $"{hit} of {e} experts hit ({rows} rows); {bytes / (t * 1e-3) / 1e9:F0} GB/s on the bytes touched");
                         if (mode.Variant == "bf16")
-                            _torch.AddKernel("moe_gemm", mode.Variant, shape, n, new JsonObject
+                            _run.Torch.AddKernel("moe_gemm", mode.Variant, shape, n, new JsonObject
                             {
                                 ["op"] = "grouped_mm", ["experts"] = e, ["n"] = nOut, ["k"] = k, ["rows"] = rows,
                                 ["counts"] = new JsonArray(counts.Select(c => (JsonNode)c).ToArray()),

@@ -6,7 +6,6 @@ using GraphEngine.Graph.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Cli.Bench;
 
@@ -26,30 +25,20 @@ public sealed class PrefillSuite
         "Layers whose dispatch outlasted the copy are flagged in the notes.";
 
     private readonly CommandContext _ctx;
-    private readonly Device _device;
-    private readonly BenchReport _report;
-    private readonly Blocker? _blocker;
-    private readonly BenchOptions _o;
-    private readonly TorchPeers _torch;
+    private readonly BenchRun _run;
 
-    public PrefillSuite(CommandContext ctx, Device device, BenchReport report, Blocker? blocker, BenchOptions o, TorchPeers torch)
+    public PrefillSuite(CommandContext ctx, BenchRun run)
     {
         _ctx = ctx;
-        _device = device;
-        _report = report;
-        _blocker = blocker;
-        _o = o;
-        _torch = torch;
+        _run = run;
     }
-
-    private bool Gpu => _device.Kind == BackendKind.Cuda;
-    private int BusyReps => Math.Min(_o.Repetitions, 10);
+    private int BusyReps => Math.Min(_run.Options.Repetitions, 10);
 
     public void Run()
     {
         bool explicitPreset = _ctx.Config[$"{RunSettings.Section}:Preset"] is not null;
         var presets = explicitPreset ? new[] { _ctx.Settings.Preset }
-            : Gpu ? new[] { ModelPresets.Ernie45_21B_A3B, ModelPresets.Llama3_8B } : new[] { ModelPresets.Tiny };
+            : _run.Gpu ? new[] { ModelPresets.Ernie45_21B_A3B, ModelPresets.Llama3_8B } : new[] { ModelPresets.Tiny };
         foreach (var p in presets) RunPreset(p);
         RunStack64();
     }
@@ -65,15 +54,15 @@ public sealed class PrefillSuite
         var quant = _ctx.Settings.Quant;
         if (!preset.IsMoe && quant.DenseMode == QuantMode.None && quant.MoeMode != QuantMode.None)
         {
-            _report.Missing.Add(new Missing($"prefill {preset.Name} ({quant.Label})", "the quantization is MoE-only and the preset is dense"));
+            _run.Report.Missing.Add(new Missing($"prefill {preset.Name} ({quant.Label})", "the quantization is MoE-only and the preset is dense"));
             return;
         }
         var tokens = TokensFor(preset);
         var baseOptions = ModelSession.BindOptions(_ctx, preset.MaxTokens);
         var busyCache = new Dictionary<(int N, int P), (double Ms, bool HostBound)>();
         string label = quant.Label;
-        if (_ctx.Settings.Quant.DenseMode == QuantMode.None && _ctx.Settings.Quant.MoeMode == QuantMode.None) _torch.AddPreset(preset, label, tokens);
-        else _report.Missing.Add(new Missing($"torch peer {preset.Name} ({label})", "the PyTorch stack is bf16 only"));
+        if (_ctx.Settings.Quant.DenseMode == QuantMode.None && _ctx.Settings.Quant.MoeMode == QuantMode.None) _run.Torch.AddPreset(preset, label, tokens);
+        else _run.Report.Missing.Add(new Missing($"torch peer {preset.Name} ({label})", "the PyTorch stack is bf16 only"));
 
         foreach (var mode in Modes)
         {
@@ -83,32 +72,32 @@ public sealed class PrefillSuite
             ModelSession session;
             try
             {
-                session = ModelSession.Create(_ctx, _device, preset, quant, options, quiet: true);
+                session = ModelSession.Create(_ctx, _run.Device, preset, quant, options, quiet: true);
             }
             catch (Exception e) when (e is NotSupportedException or NotImplementedException or GraphEngineException or ArgumentException or OutOfMemoryException)
             {
-                _report.Missing.Add(new Missing($"prefill {preset.Name} ({label}) {mode}", $"not built: {e.GetType().Name}: {e.Message}"));
+                _run.Report.Missing.Add(new Missing($"prefill {preset.Name} ({label}) {mode}", $"not built: {e.GetType().Name}: {e.Message}"));
                 continue;
             }
             using (session)
             {
                 if (session.Capture is { } c)
                 {
-                    _report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: {c.Graphs} graphs, capture + instantiate", c.CaptureMs + c.InstantiateMs, "ms"));
-                    _report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: graph memory", c.GraphBytes / 1048576.0, "MiB",
+                    _run.Report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: {c.Graphs} graphs, capture + instantiate", c.CaptureMs + c.InstantiateMs, "ms"));
+                    _run.Report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: graph memory", c.GraphBytes / 1048576.0, "MiB",
                         Note: c.FreeMemoryMeasured ? "driver free-memory delta" : "allocator delta only"));
                 }
                 foreach (int n in tokens)
                 {
                     var engine = session.Engine;
                     Action step = mode == "eager" ? () => session.EagerStep(n) : () => engine.Prefill(n);
-                    var t = Timing.Step(engine.Stream, step, _o.Warmup, _o.Repetitions);
+                    var t = Timing.Step(engine.Stream, step, _run.Options.Warmup, _run.Options.Repetitions);
                     int padded = mode == "eager" ? n : engine.PaddedSize(n) ?? n;
                     if (!busyCache.TryGetValue((n, padded), out var busy))
                         busyCache[(n, padded)] = busy = Busy(session, n, padded);
-                    _report.Prefill.Add(Point(session.Model, preset, label, mode, n, t, busy.Ms));
+                    _run.Report.Prefill.Add(Point(session.Model, preset, label, mode, n, t, busy.Ms));
                     if (busy.HostBound)
-                        _report.Missing.Add(new Missing($"busy time {preset.Name} n={n}", "some layer's dispatch outlasted the blocker copy: busy time may include launch gaps"));
+                        _run.Report.Missing.Add(new Missing($"busy time {preset.Name} n={n}", "some layer's dispatch outlasted the blocker copy: busy time may include launch gaps"));
                     _ctx.Console.Line($"  n={n,5}: wall {t.WallMs,9:F3} ms, GPU span {t.GpuMs,9:F3} ms, busy {busy.Ms,9:F3} ms");
                 }
             }
@@ -120,17 +109,8 @@ public sealed class PrefillSuite
         double hit = preset.Moe is { } m ? LayerPlan.ExpectedExpertsHit(m, n) : 0;
         double bytes = model.StepWeightBytes(hit);
         double flops = LayerPlan.StepFlops(preset, n);
-        var (floor, bound) = Floor(bytes, flops);
+        var (floor, bound) = _run.Floor(bytes, flops);
         return new PrefillPoint(preset.Name, label, mode, n, t.WallMs, t.GpuMs, busyMs, floor, bound, bytes, hit, flops);
-    }
-
-    /// <summary>max(bytes / copy bandwidth, flops / matrix rate), in ms, and which one binds.</summary>
-    public (double Ms, string Bound) Floor(double bytes, double flops)
-    {
-        var c = _report.Ceilings!;
-        double mem = bytes / (c.CopyGBps * 1e9) * 1e3;
-        double cmp = double.IsFinite(c.MatrixTflops) ? flops / (c.MatrixTflops * 1e12) * 1e3 : double.NaN;
-        return !(cmp > mem) ? (mem, "memory") : (cmp, "compute");
     }
 
     private (double Ms, bool HostBound) Busy(ModelSession s, int n, int padded)
@@ -141,7 +121,7 @@ public sealed class PrefillSuite
         foreach (var layer in s.Model.Layers)
         {
             s.Engine.WriteTokenCount(n);
-            var (ms, hb) = Timing.GpuBusy(stream, _blocker, () => layer.Forward(stream, padded), 1, BusyReps);
+            var (ms, hb) = Timing.GpuBusy(stream, _run.Blocker, () => layer.Forward(stream, padded), 1, BusyReps);
             sum += ms;
             hostBound |= hb;
         }
@@ -153,8 +133,8 @@ public sealed class PrefillSuite
     private void RunStack64()
     {
         const int hidden = 2560, pairs = 32, maxTokens = 2048;
-        int[] tokens = Gpu ? new[] { 1, 16, 64, 128 } : new[] { 1, 16 };
-        int h = Gpu ? hidden : 256;
+        int[] tokens = _run.Gpu ? new[] { 1, 16, 64, 128 } : new[] { 1, 16 };
+        int h = _run.Gpu ? hidden : 256;
         string name = $"stack64(rmsnorm+linear {h})";
         var ops = new JsonArray();
         for (int i = 0; i < pairs; i++)
@@ -162,8 +142,8 @@ public sealed class PrefillSuite
             ops.Add(new JsonObject { ["op"] = "rmsnorm", ["hidden"] = h, ["residual"] = false });
             ops.Add(new JsonObject { ["op"] = "linear", ["in"] = h, ["out"] = h });
         }
-        _torch.AddStack(name, "bf16", h, ops, tokens);
-        var baseOptions = ModelSession.BindOptions(_ctx, Gpu ? maxTokens : 256);
+        _run.Torch.AddStack(name, "bf16", h, ops, tokens);
+        var baseOptions = ModelSession.BindOptions(_ctx, _run.Gpu ? maxTokens : 256);
         var busyCache = new Dictionary<(int, int), double>();
         foreach (var mode in Modes)
         {
@@ -172,11 +152,11 @@ public sealed class PrefillSuite
             PrefillEngine engine;
             try
             {
-                engine = new PrefillEngine(_device, options, Gpu ? maxTokens : 256);
+                engine = new PrefillEngine(_run.Device, options, _run.Gpu ? maxTokens : 256);
             }
             catch (Exception e) when (e is ArgumentException or GraphEngineException)
             {
-                _report.Missing.Add(new Missing($"{name} {mode}", e.Message));
+                _run.Report.Missing.Add(new Missing($"{name} {mode}", e.Message));
                 continue;
             }
             using (engine)
@@ -185,16 +165,16 @@ public sealed class PrefillSuite
                 CaptureReport? cap = options.Enabled ? engine.Capture() : null;
                 if (cap is not null)
                 {
-                    _report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: capture + instantiate, {cap.Graphs} graphs at {engine.Sizes.Count} sizes",
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: capture + instantiate, {cap.Graphs} graphs at {engine.Sizes.Count} sizes",
                         cap.CaptureMs + cap.InstantiateMs, "ms", "<= 2000 ms for 12 sizes"));
-                    _report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: graph memory beyond activations", cap.GraphBytes / 1048576.0, "MiB", "<= 64 MiB",
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: graph memory beyond activations", cap.GraphBytes / 1048576.0, "MiB", "<= 64 MiB",
                         cap.FreeMemoryMeasured ? "driver free-memory delta" : "allocator delta only"));
                 }
                 long weightBytes = layers.Sum(l => l.WeightBytes);
                 foreach (int n in tokens)
                 {
                     Action step = mode == "eager" ? () => EagerStep(engine, layers, n) : () => engine.Prefill(n);
-                    var t = Timing.Step(engine.Stream, step, _o.Warmup, _o.Repetitions);
+                    var t = Timing.Step(engine.Stream, step, _run.Options.Warmup, _run.Options.Repetitions);
                     int padded = mode == "eager" ? n : engine.PaddedSize(n) ?? n;
                     if (!busyCache.TryGetValue((n, padded), out double busy))
                     {
@@ -202,16 +182,16 @@ public sealed class PrefillSuite
                         foreach (var l in layers)
                         {
                             engine.WriteTokenCount(n);
-                            busy += Timing.GpuBusy(engine.Stream, _blocker, () => l.Forward(engine.Stream, padded), 1, BusyReps).Ms;
+                            busy += Timing.GpuBusy(engine.Stream, _run.Blocker, () => l.Forward(engine.Stream, padded), 1, BusyReps).Ms;
                         }
                         busyCache[(n, padded)] = busy;
                     }
-                    var (floor, bound) = Floor(weightBytes, 2.0 * n * h * (double)h * pairs);
-                    _report.Prefill.Add(new PrefillPoint(name, "bf16", mode, n, t.WallMs, t.GpuMs, busy, floor, bound, weightBytes, 0, 2.0 * n * h * (double)h * pairs));
+                    var (floor, bound) = _run.Floor(weightBytes, 2.0 * n * h * (double)h * pairs);
+                    _run.Report.Prefill.Add(new PrefillPoint(name, "bf16", mode, n, t.WallMs, t.GpuMs, busy, floor, bound, weightBytes, 0, 2.0 * n * h * (double)h * pairs));
                     if (mode != "eager")
-                        _report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: host dispatch per layer, n={n}", t.HostMs * 1e3 / layers.Count, "us",
+                        _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: host dispatch per layer, n={n}", t.HostMs * 1e3 / layers.Count, "us",
                             mode == "layer" ? "<= 2 us per replayed layer" : null, "host time of Prefill(n) until it returns, over 64 layers"));
-                    _report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: step wall / GPU busy, n={n}", t.WallMs / busy, "x",
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: step wall / GPU busy, n={n}", t.WallMs / busy, "x",
                         mode == "layer" ? "<= 1.15x" : mode == "segment" ? "<= 1.05x" : "eager, for comparison"));
                 }
             }
@@ -227,11 +207,8 @@ public sealed class PrefillSuite
         var layers = new List<Layer>();
         for (int i = 0; i < pairs; i++)
         {
-            var norm = new RmsNorm(ctx, $"norm.{i}", h, DType.BF16, ModelFactory.RmsEps, a, b);
-            norm.RandomizeWeight((uint)(1000 + i), 0.25f);
-            layers.Add(engine.Add(norm));
-            var lin = Linear.Create(ctx, $"linear.{i}", b, a, QuantMode.None, 0, LinearWeights.Random(h, h, (uint)(2000 + i), 1f / MathF.Sqrt(h)));
-            layers.Add(engine.Add(lin));
+            layers.Add(engine.Add(ModelFactory.RandomNorm(ctx, $"norm.{i}", a, b, null, (uint)(1000 + i))));
+            layers.Add(engine.Add(ModelFactory.RandomLinear(ctx, $"linear.{i}", b, a, QuantMode.None, 0, (uint)(2000 + i))));
         }
         engine.Device.DefaultStream.Synchronize();
         return layers;

@@ -31,10 +31,9 @@ public static class BenchCommand
 
         var torch = new TorchPeers();
         using var blocker = gpu ? new Blocker(device, 128L << 20) : null;
-        var prefill = new PrefillSuite(ctx, device, report, blocker, o, torch);
-        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) prefill.Run();
-        if (o.Suite is BenchSuite.Kernels or BenchSuite.All)
-            new KernelSuite(device, report, blocker, o, torch, prefill.Floor, console).Run();
+        var run = new BenchRun(device, report, blocker, o, torch);
+        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) new PrefillSuite(ctx, run).Run();
+        if (o.Suite is BenchSuite.Kernels or BenchSuite.All) new KernelSuite(run, console).Run();
 
         if (o.Torch)
         {

@@ -1,8 +1,8 @@
+using GraphEngine.Graph.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Graph.Conformance;
 
@@ -49,9 +49,8 @@ internal static class GraphLayerKinds
         return l;
     }
 
-    // Scale 1/sqrt(in) keeps chained layers at unit-scale activations.
     private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
-        Linear.Create(ctx, name, i, o, mode, group, LinearWeights.Random((int)o.Dim(1), (int)i.Dim(1), Seed(name), 1f / MathF.Sqrt(i.Dim(1))));
+        ModelFactory.RandomLinear(ctx, name, i, o, mode, group, Seed(name));
 
     // Small on purpose (the reference backend runs every captured size in CI): 6 experts, top-2, FFN 64,
     // shared experts on, so routing, both group GEMMs, SwiGLU, combine and the shared path are all captured.
@@ -68,50 +67,13 @@ internal static class GraphLayerKinds
 }
 
 /// <summary>
-/// A Linear-like layer over the Gemm family: output = input · Wᵀ with W [out, in] drawn by RandomFill
-/// with scale 1/sqrt(in) so chained layers keep unit-scale activations. Capturable (cuBLASLt with a
-/// preallocated workspace on CUDA).
+/// A test layer over given activations with no weights of its own (Custom, unquantized): what the
+/// case layers here and the engine tests' layers share, so each says only what its Forward does.
 /// </summary>
-internal sealed class GemmCaseLayer : Layer
+internal abstract class CaseLayer : Layer
 {
-    private readonly Gemm _gemm;
-    private readonly Tensor _weight;
-
-    public GemmCaseLayer(LayerContext context, string name, Tensor input, Tensor output, uint seed) : base(context, name)
+    protected CaseLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
     {
-        input.RequireRank(nameof(input), 2).RequireDevice(nameof(input), context.Device);
-        output.RequireRank(nameof(output), 2).Require(nameof(output), input.DType).RequireDevice(nameof(output), context.Device);
-        if (input.Rows < context.MaxTokens || output.Rows < context.MaxTokens)
-            throw new ArgumentException($"layer '{name}': activations need {context.MaxTokens} rows, got {input} and {output}");
-        Input = input;
-        Output = output;
-        _gemm = Own(Gemm.Create(context.Device));
-        Own(context.Device.AllocateTensor(input.DType, new[] { output.Dim(1), input.Dim(1) }, out _weight, $"{name}.weight"));
-        RandomFill.Create(context.Device).Uniform(context.LoadStream, _weight, seed, 1f / MathF.Sqrt(input.Dim(1)));
-        context.LoadStream.Synchronize();
-    }
-
-    public override LayerKind Kind => LayerKind.Custom;
-    public override QuantMode Quant => QuantMode.None;
-    public override string QuantLabel => Input.DType == DType.BF16 ? "bf16" : "fp16";
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => _weight.ByteCount;
-
-    public override void Forward(ComputeStream stream, int paddedTokens)
-    {
-        ValidatePadded(paddedTokens);
-        _gemm.MatMul(stream, Input, _weight, Output, paddedTokens);
-    }
-}
-
-/// <summary>Copies rows [0, padded) of input to output with one device copy (a memcpy node in a graph).</summary>
-internal sealed class CopyCaseLayer : Layer
-{
-    public CopyCaseLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
-    {
-        if (input.DType != output.DType || input.RowBytes != output.RowBytes)
-            throw new ArgumentException($"layer '{name}': copy needs equal row types, got {input} and {output}");
         Input = input;
         Output = output;
     }
@@ -121,6 +83,56 @@ internal sealed class CopyCaseLayer : Layer
     public override Tensor Input { get; }
     public override Tensor Output { get; }
     public override long WeightBytes => 0;
+}
+
+/// <summary>
+/// A Linear-like layer over the Gemm family: output = input · Wᵀ with W [out, in] drawn by RandomFill
+/// with scale 1/sqrt(in) so chained layers keep unit-scale activations. Capturable (cuBLASLt with a
+/// preallocated workspace on CUDA).
+/// </summary>
+internal sealed class GemmCaseLayer : CaseLayer
+{
+    private readonly Gemm _gemm;
+    private readonly Tensor _weight;
+
+    public GemmCaseLayer(LayerContext context, string name, Tensor input, Tensor output, uint seed) : base(context, name, input, output)
+    {
+        input.RequireRank(nameof(input), 2).RequireDevice(nameof(input), context.Device);
+        output.RequireRank(nameof(output), 2).Require(nameof(output), input.DType).RequireDevice(nameof(output), context.Device);
+        if (input.Rows < context.MaxTokens || output.Rows < context.MaxTokens)
+            throw new ArgumentException($"layer '{name}': activations need {context.MaxTokens} rows, got {input} and {output}");
+        _gemm = Own(Gemm.Create(context.Device));
+        Own(context.Device.AllocateTensor(input.DType, new[] { output.Dim(1), input.Dim(1) }, out _weight, $"{name}.weight"));
+        RandomFill.Create(context.Device).Uniform(context.LoadStream, _weight, seed, 1f / MathF.Sqrt(input.Dim(1)));
+        context.LoadStream.Synchronize();
+    }
+
+    public override string QuantLabel => Input.DType == DType.BF16 ? "bf16" : "fp16";
+    public override long WeightBytes => _weight.ByteCount;
+
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        ValidatePadded(paddedTokens);
+        _gemm.MatMul(stream, Input, _weight, Output, paddedTokens);
+    }
+}
+
+/// <summary>
+/// Copies rows [0, padded) of input to output with one device copy (a memcpy node in a graph). Not
+/// sealed: the engine tests' recording layer is this copy plus a log of its calls.
+/// </summary>
+internal class CopyCaseLayer : CaseLayer
+{
+    public CopyCaseLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output)
+    {
+        RequireEqualRows(name, input, output);
+    }
+
+    internal static void RequireEqualRows(string name, Tensor input, Tensor output)
+    {
+        if (input.DType != output.DType || input.RowBytes != output.RowBytes)
+            throw new ArgumentException($"layer '{name}': copy needs equal row types, got {input} and {output}");
+    }
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
@@ -133,24 +145,17 @@ internal sealed class CopyCaseLayer : Layer
 /// Declares itself not capturable, as wi4a16 does, and for the same reason: it reads the device token
 /// count back to the host inside its forward and copies exactly that many rows.
 /// </summary>
-internal sealed class HostPlannedCopyLayer : Layer
+internal sealed class HostPlannedCopyLayer : CaseLayer
 {
     public const string Reason = "plans its copy on the host from the device token count (like wi4a16)";
 
-    public HostPlannedCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
+    public HostPlannedCopyLayer(LayerContext context, string name, Tensor input, Tensor output) : base(context, name, input, output)
     {
-        if (input.DType != output.DType || input.RowBytes != output.RowBytes)
-            throw new ArgumentException($"layer '{name}': copy needs equal row types, got {input} and {output}");
-        Input = input;
-        Output = output;
+        CopyCaseLayer.RequireEqualRows(name, input, output);
     }
 
-    public override LayerKind Kind => LayerKind.Custom;
     public override QuantMode Quant => QuantMode.Wi4A16;
     public override Capturability Capturability => Capturability.No(Reason);
-    public override Tensor Input { get; }
-    public override Tensor Output { get; }
-    public override long WeightBytes => 0;
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {

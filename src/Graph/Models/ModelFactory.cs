@@ -123,9 +123,9 @@ public static class ModelFactory
             bool postAttention = spec.Name.EndsWith(".post_attention_layernorm", StringComparison.Ordinal);
             Layer layer = spec.Kind switch
             {
-                LayerSpecKind.RmsNorm when !spec.FusedResidual => Norm(ctx, spec.Name, h, activation, resid, normed, null, s),
-                LayerSpecKind.RmsNorm when postAttention => Norm(ctx, spec.Name, h, activation, o, normed, resid, s),
-                LayerSpecKind.RmsNorm => Norm(ctx, spec.Name, h, activation, mlpOut, normed, resid, s),
+                LayerSpecKind.RmsNorm when !spec.FusedResidual => RandomNorm(ctx, spec.Name, resid, normed, null, s),
+                LayerSpecKind.RmsNorm when postAttention => RandomNorm(ctx, spec.Name, o, normed, resid, s),
+                LayerSpecKind.RmsNorm => RandomNorm(ctx, spec.Name, mlpOut, normed, resid, s),
                 LayerSpecKind.Linear => DenseLinear(ctx, spec, quant, s, Wiring(spec, normed, qkv, attn, o, gu, act, mlpOut)),
                 LayerSpecKind.SwiGlu => new SwiGlu(ctx, spec.Name, gu, act),
                 LayerSpecKind.Moe => MoeLayer(ctx, spec.Name, preset, quant, s, normed, mlpOut),
@@ -149,20 +149,30 @@ public static class ModelFactory
         throw new InvalidOperationException($"no wiring for linear '{spec.Name}'");
     }
 
-    private static RmsNorm Norm(LayerContext ctx, string name, int hidden, DType dtype, Tensor input, Tensor output, Tensor? residual, uint seed)
+    /// <summary>
+    /// An RMSNorm over <paramref name="input"/>'s width (in its type, with <see cref="RmsEps"/>) whose weight
+    /// is random around 1 (spread 0.25): what every preset's norms and the benchmarks' norms are.
+    /// </summary>
+    public static RmsNorm RandomNorm(LayerContext ctx, string name, Tensor input, Tensor output, Tensor? residual, uint seed)
     {
-        var norm = new RmsNorm(ctx, name, hidden, dtype, RmsEps, input, output, residual);
+        var norm = new RmsNorm(ctx, name, checked((int)input.Dim(1)), input.DType, RmsEps, input, output, residual);
         norm.RandomizeWeight(seed, 0.25f);
         return norm;
     }
 
-    private static Linear DenseLinear(LayerContext ctx, LayerSpec spec, QuantConfig quant, uint seed, (Tensor In, Tensor Out) io)
+    /// <summary>
+    /// A Linear from <paramref name="input"/>'s width to <paramref name="output"/>'s in <paramref name="mode"/>,
+    /// with random weights scaled 1/sqrt(in): that keeps outputs O(1), so no later layer of a stack sees infinities.
+    /// </summary>
+    public static Linear RandomLinear(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, int groupSize, uint seed)
     {
-        // 1/sqrt(in) keeps outputs O(1) so no later layer sees infinities.
-        float scale = 1f / MathF.Sqrt(spec.In);
-        var weights = LinearWeights.Random(spec.Out, spec.In, seed, scale);
-        return Linear.Create(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), weights);
+        int inWidth = checked((int)input.Dim(1)), outWidth = checked((int)output.Dim(1));
+        var weights = LinearWeights.Random(outWidth, inWidth, seed, 1f / MathF.Sqrt(inWidth));
+        return Linear.Create(ctx, name, input, output, mode, groupSize, weights);
     }
+
+    private static Linear DenseLinear(LayerContext ctx, LayerSpec spec, QuantConfig quant, uint seed, (Tensor In, Tensor Out) io) =>
+        RandomLinear(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), seed);
 
     private static Moe MoeLayer(LayerContext ctx, string name, ModelPreset preset, QuantConfig quant, uint seed, Tensor input, Tensor output)
     {

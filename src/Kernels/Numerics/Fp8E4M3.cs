@@ -49,15 +49,8 @@ public static class Fp8E4M3
 
     public static bool IsNaN(byte bits) => (bits & 0x7F) == NaN;
 
-    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, Fp8Saturation saturation = Fp8Saturation.SatFinite)
-    {
-        NarrowFloat.RequireRoom(source.Length, destination.Length, nameof(destination));
-        for (int i = 0; i < source.Length; i++) destination[i] = FromFloat(source[i], saturation);
-    }
+    public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
+        NarrowFloat.Convert(source, destination, x => FromFloat(x, saturation));
 
-    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        NarrowFloat.RequireRoom(source.Length, destination.Length, nameof(destination));
-        for (int i = 0; i < source.Length; i++) destination[i] = ToFloat(source[i]);
-    }
+    public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => NarrowFloat.Convert(source, destination, ToFloat);
 }

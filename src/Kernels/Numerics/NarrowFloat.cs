@@ -1,6 +1,6 @@
 namespace GraphEngine.Kernels.Numerics;
 
-/// <summary>What the narrow formats share: the decoded NaN and span checks.</summary>
+/// <summary>What the narrow formats share: the decoded NaN and the span conversions.</summary>
 internal static class NarrowFloat
 {
     /// <summary>
@@ -10,9 +10,16 @@ internal static class NarrowFloat
     /// </summary>
     public static readonly float DecodedNaN = BitConverter.UInt32BitsToSingle(0x7FFF_FFFF);
 
-    public static void RequireRoom(int sourceLength, int destinationLength, string name)
+    private static void RequireRoom(int sourceLength, int destinationLength, string name)
     {
         if (destinationLength < sourceLength)
             throw new ArgumentException($"{name} holds {destinationLength} values, source {sourceLength}", name);
+    }
+
+    /// <summary>Converts every element of <paramref name="source"/> with a format's scalar converter.</summary>
+    public static void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination, Func<TFrom, TTo> convert)
+    {
+        RequireRoom(source.Length, destination.Length, nameof(destination));
+        for (int i = 0; i < source.Length; i++) destination[i] = convert(source[i]);
     }
 }

@@ -6,12 +6,14 @@ namespace GraphEngine.Kernels.Normalization;
 /// Launcher of native/rms_norm.cu: one block per row. The vector width is the widest the hidden size
 /// divides (8 elements = 16 bytes when possible); ITEMS vectors per thread keep the row in registers,
 /// chosen so a block has at most 256 threads (1024 for unaligned hidden sizes) and several loads in
-/// flight per thread at large hidden sizes.
+/// flight per thread at large hidden sizes. Up to two rows per SM the variant that loads the weight
+/// together with the row is used (launch latency is what counts); above, the one that loads it after
+/// the block sum (fewer live registers, more rows in flight per SM).
 /// </summary>
 internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
 {
     private readonly CudaDevice _device;
-    private readonly Dictionary<(DType, int, bool), (CudaKernel Kernel, uint Threads)> _variants = new();
+    private readonly Dictionary<(DType, int, bool, bool), (CudaKernel Kernel, uint Threads)> _variants = new();
 
     public RmsNormKernelCuda(CudaDevice device) => _device = device;
 
@@ -37,17 +39,25 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
         _ = items;
     }
 
-    public override void Prepare(DType dtype, int hidden, bool residual) => Variant(dtype, hidden, residual);
+    public override void Prepare(DType dtype, int hidden, bool residual)
+    {
+        Variant(dtype, hidden, residual, true);
+        Variant(dtype, hidden, residual, false);
+    }
 
-    private (CudaKernel Kernel, uint Threads) Variant(DType dtype, int hidden, bool residual)
+    /// <summary>Rows up to which the weight is loaded with the row (see the class summary).</summary>
+    private int EarlyWeightMaxRows => 2 * _device.Info.SmCount;
+
+    private (CudaKernel Kernel, uint Threads) Variant(DType dtype, int hidden, bool residual, bool earlyWeight)
     {
         lock (_variants)
         {
-            if (_variants.TryGetValue((dtype, hidden, residual), out var v)) return v;
+            if (_variants.TryGetValue((dtype, hidden, residual, earlyWeight), out var v)) return v;
             var (vec, items, threads) = Config(hidden);
-            var kernel = _device.GetKernel("rms_norm.cu", $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}>");
+            var kernel = _device.GetKernel("rms_norm.cu",
+                $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}, {(earlyWeight ? "true" : "false")}>");
             v = (kernel, (uint)threads);
-            _variants[(dtype, hidden, residual)] = v;
+            _variants[(dtype, hidden, residual, earlyWeight)] = v;
             return v;
         }
     }
@@ -55,7 +65,7 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
     protected override void RunCore(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual)
     {
         int hidden = (int)x.Dim(1);
-        var (kernel, threads) = Variant(x.DType, hidden, residual is not null);
+        var (kernel, threads) = Variant(x.DType, hidden, residual is not null, rows <= EarlyWeightMaxRows);
         ulong px = x.Ptr.Address, pr = residual?.Ptr.Address ?? 0, pw = weight.Ptr.Address, po = output.Ptr.Address, pt = tokenCount.Address;
         void** args = stackalloc void*[] { &px, &pr, &pw, &po, &pt, &rows, &hidden, &eps };
         kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(threads), 0, args);

@@ -16,9 +16,7 @@ internal sealed unsafe class W4AFp8GroupGemmReference : W4AFp8GroupGemm
         {
             for (int x = 0; x < e; x++)
             {
-                var wf = new float[(long)n * k];
-                var bits = new ReadOnlySpan<ushort>((ushort*)pw + (long)x * n * k, wf.Length);
-                for (int i = 0; i < wf.Length; i++) wf[i] = HalfBits.ToFloat(bits[i], dtype);
+                var wf = ReferenceReads.HalfToFloats((ushort*)pw + (long)x * n * k, (long)n * k, dtype);
                 HostQuantize(wf, n, k, grouped, new Span<byte>((byte*)pq + (long)x * np * kp / 2, np * kp / 2),
                     new Span<float>((float*)ps + (long)x * groups * np, groups * np));
             }
@@ -36,20 +34,9 @@ internal sealed unsafe class W4AFp8GroupGemmReference : W4AFp8GroupGemm
         int groups = ScaleGroups(kp, grouped), kb = kp / GroupSize;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int* off = (int*)po;
             for (int e = 0; e < experts; e++)
             {
-                int start, end;
-                if (layout == TokenLayout.PrefixSum)
-                {
-                    start = Math.Clamp(off[e], 0, rowsBound);
-                    end = Math.Clamp(off[e + 1], start, rowsBound);
-                }
-                else
-                {
-                    start = e * rowsBound;
-                    end = start + Math.Clamp(off[e], 0, rowsBound);
-                }
+                var (start, end) = ReferenceReads.ExpertRows(layout, (int*)po, e, rowsBound);
                 if (end <= start) continue;
                 var eq = new ReadOnlySpan<byte>((byte*)pq + (long)e * np * kp / 2, np * kp / 2);
                 var wf = new float[(long)n * kp];

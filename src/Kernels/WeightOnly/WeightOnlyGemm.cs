@@ -6,8 +6,10 @@ namespace GraphEngine.Kernels.WeightOnly;
 /// <summary>
 /// Weight-only GEMM: C[rows, N] = A[rows, K] · (q · scale)ᵀ (+ bias[N]), bf16/fp16 activations, int8 or
 /// int4 weights dequantized in registers, fp32 accumulation. Rows at or past the device token count
-/// are skipped (neither read nor written). A <see cref="WeightOnlyPlan"/> made at construction holds
-/// the variant choice and any split-K workspace, so <see cref="MatMul"/> never allocates (capturable).
+/// are skipped (neither read nor written), except on the CUDA many-row path (more than
+/// WeightOnlyGemmCuda.DenseMinRows host rows), which expands the weights and runs cuBLASLt over every
+/// padded row as the bf16 Linear does. A <see cref="WeightOnlyPlan"/> made at construction holds the
+/// variant choice and any workspace, so <see cref="MatMul"/> never allocates (capturable).
 /// </summary>
 public abstract class WeightOnlyGemm
 {

@@ -13,37 +13,25 @@ namespace GraphEngine.Layers.Backends;
 /// </summary>
 public sealed class BlockWiseFp8LinearBackend : ILinearBackend
 {
-    private readonly DeviceBuffer _weights;
-    private readonly DeviceBuffer _scales;
-    private readonly PoolBlock _actQ;
-    private readonly PoolBlock _actScales;
+    private readonly OwnedMemory _memory;
     private readonly Fp8Quant _quant;
     private readonly BlockFp8Gemm _gemm;
     private readonly Tensor _w, _ws, _aq, _as;
     private readonly int _maxRows;
     private bool _disposed;
 
-    private BlockWiseFp8LinearBackend(LayerContext ctx, int n, int k, DType activation, DeviceBuffer weights, DeviceBuffer scales)
+    private BlockWiseFp8LinearBackend(LayerContext ctx, int n, int k, DType activation, OwnedMemory memory, (Tensor Weights, Tensor Scales) stored)
     {
         InFeatures = k;
         OutFeatures = n;
         Activation = activation;
         _maxRows = ctx.MaxTokens;
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        _weights = weights;
-        _scales = scales;
-        _w = weights.AsTensor(DType.Fp8E4M3, np, kp);
-        _ws = scales.AsTensor(DType.F32, np / Fp8Quant.Block, kp / Fp8Quant.Block);
-        try
-        {
-            _actQ = ctx.Pool.RentTensor(DType.Fp8E4M3, new long[] { ctx.MaxTokens, kp }, out _aq, "block_fp8 act q");
-            _actScales = ctx.Pool.RentTensor(DType.F32, new long[] { ctx.MaxTokens, kp / Fp8Quant.Block }, out _as, "block_fp8 act scales");
-        }
-        catch
-        {
-            _actQ?.Dispose();
-            throw;
-        }
+        int kp = Fp8Quant.Pad128(k);
+        _memory = memory;
+        (_w, _ws) = stored;
+        // Rented into the same memory: if the constructor throws, the caller's dispose frees these too.
+        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { ctx.MaxTokens, kp }, "block_fp8 act q");
+        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { ctx.MaxTokens, kp / Fp8Quant.Block }, "block_fp8 act scales");
         _quant = Fp8Quant.Create(ctx.Device);
         _gemm = BlockFp8Gemm.Create(ctx.Device);
         _quant.Prepare(activation, Fp8ActScaling.PerToken128);
@@ -67,19 +55,17 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
         QuantConfig.EnsureSupported(QuantMode.BlockWiseFp8, ctx.Device.Info);
         int n = checked((int)weights.Dim(0)), k = checked((int)weights.Dim(1));
         if (n < 1 || k < 1) throw new ArgumentException($"{nameof(weights)} must be non-empty, got {weights}", nameof(weights));
-        var (qBuf, sBuf) = Allocate(ctx, n, k);
+        var memory = new OwnedMemory();
         try
         {
-            int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-            Fp8Quant.Create(ctx.Device).QuantizeWeightsBlock128(ctx.LoadStream, weights,
-                qBuf.AsTensor(DType.Fp8E4M3, np, kp), sBuf.AsTensor(DType.F32, np / Fp8Quant.Block, kp / Fp8Quant.Block));
+            var stored = Allocate(ctx, memory, n, k);
+            Fp8Quant.Create(ctx.Device).QuantizeWeightsBlock128(ctx.LoadStream, weights, stored.Weights, stored.Scales);
             ctx.LoadStream.Synchronize();
-            return new BlockWiseFp8LinearBackend(ctx, n, k, weights.DType, qBuf, sBuf);
+            return new BlockWiseFp8LinearBackend(ctx, n, k, weights.DType, memory, stored);
         }
         catch
         {
-            qBuf.Dispose();
-            sBuf.Dispose();
+            memory.Dispose();
             throw;
         }
     }
@@ -105,34 +91,27 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
         QuantConfig.EnsureSupported(QuantMode.BlockWiseFp8, ctx.Device.Info);
         var padded = new byte[(long)np * kp];
         for (int r = 0; r < n; r++) weightsE4M3.Slice(r * k, k).CopyTo(padded.AsSpan(r * kp, k));
-        var (qBuf, sBuf) = Allocate(ctx, n, k);
+        var memory = new OwnedMemory();
         try
         {
-            qBuf.AsTensor(DType.Fp8E4M3, np, kp).CopyFrom<byte>(padded);
-            sBuf.AsTensor(DType.F32, nb, kb).CopyFrom(blockScales);
-            return new BlockWiseFp8LinearBackend(ctx, n, k, activation, qBuf, sBuf);
+            var stored = Allocate(ctx, memory, n, k);
+            stored.Weights.CopyFrom<byte>(padded);
+            stored.Scales.CopyFrom(blockScales);
+            return new BlockWiseFp8LinearBackend(ctx, n, k, activation, memory, stored);
         }
         catch
         {
-            qBuf.Dispose();
-            sBuf.Dispose();
+            memory.Dispose();
             throw;
         }
     }
 
-    private static (DeviceBuffer, DeviceBuffer) Allocate(LayerContext ctx, int n, int k)
+    private static (Tensor Weights, Tensor Scales) Allocate(LayerContext ctx, OwnedMemory memory, int n, int k)
     {
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        var q = ctx.Device.Allocate((long)np * kp, "block_fp8 weights");
-        try
-        {
-            return (q, ctx.Device.Allocate((long)np / Fp8Quant.Block * (kp / Fp8Quant.Block) * 4, "block_fp8 weight scales"));
-        }
-        catch
-        {
-            q.Dispose();
-            throw;
-        }
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), nb = np / Fp8Quant.Block, kb = kp / Fp8Quant.Block;
+        return (
+            memory.Allocate(ctx.Device, (long)np * kp, "block_fp8 weights", DType.Fp8E4M3, np, kp),
+            memory.Allocate(ctx.Device, (long)nb * kb * 4, "block_fp8 weight scales", DType.F32, nb, kb));
     }
 
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount)
@@ -173,9 +152,6 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
     {
         if (_disposed) return;
         _disposed = true;
-        _actScales.Dispose();
-        _actQ.Dispose();
-        _scales.Dispose();
-        _weights.Dispose();
+        _memory.Dispose();
     }
 }

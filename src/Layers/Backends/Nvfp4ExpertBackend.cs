@@ -14,26 +14,19 @@ namespace GraphEngine.Layers.Backends;
 /// </summary>
 public sealed class Nvfp4ExpertBackend : IExpertBackend
 {
-    private readonly DeviceBuffer _weights;
-    private readonly DeviceBuffer _scales;
-    private readonly DeviceBuffer _global;
+    private readonly OwnedMemory _memory;
     private readonly Tensor _q, _s, _g;
     private readonly Nvfp4GroupGemm _gemm;
     private bool _disposed;
 
-    private Nvfp4ExpertBackend(LayerContext ctx, int experts, int n, int k, DType activation, DeviceBuffer weights, DeviceBuffer scales, DeviceBuffer global)
+    private Nvfp4ExpertBackend(LayerContext ctx, int experts, int n, int k, DType activation, OwnedMemory memory, (Tensor Q, Tensor BlockScales, Tensor Global) stored)
     {
         Experts = experts;
         N = n;
         K = k;
         Activation = activation;
-        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
-        _weights = weights;
-        _scales = scales;
-        _global = global;
-        _q = weights.AsTensor(DType.Fp4E2M1, experts, np, kp);
-        _s = scales.AsTensor(DType.Fp8E4M3, experts, kp / Nvfp4GroupGemm.KAlign, np, 4);
-        _g = global.AsTensor(DType.F32, experts);
+        _memory = memory;
+        (_q, _s, _g) = stored;
         _gemm = Nvfp4GroupGemm.Create(ctx.Device);
         _gemm.Prepare(activation, TokenLayout.PrefixSum);
         _gemm.Prepare(activation, TokenLayout.Padded);
@@ -53,28 +46,22 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
     {
         ArgumentNullException.ThrowIfNull(ctx);
         QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
-        weights.RequireRank(nameof(weights), 3).RequireDevice(nameof(weights), ctx.Device);
-        if (!weights.DType.IsHalfPrecisionFloat())
-            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [E, N, K], got {weights}", nameof(weights));
-        int e = checked((int)weights.Dim(0)), n = checked((int)weights.Dim(1)), k = checked((int)weights.Dim(2));
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
         Check(ctx, e, n, k);
-        var (q, s, g) = Allocate(ctx, e, n, k);
+        var memory = new OwnedMemory();
         try
         {
-            int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
+            var stored = Allocate(ctx, memory, e, n, k);
             using (var amax = ctx.Device.AllocateTensor(DType.I32, new long[] { e }, out var amaxT, "nvfp4 amax"))
             {
-                Nvfp4GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, q.AsTensor(DType.Fp4E2M1, e, np, kp),
-                    s.AsTensor(DType.Fp8E4M3, e, kp / Nvfp4GroupGemm.KAlign, np, 4), g.AsTensor(DType.F32, e), amaxT);
+                Nvfp4GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.BlockScales, stored.Global, amaxT);
                 ctx.LoadStream.Synchronize();
             }
-            return new Nvfp4ExpertBackend(ctx, e, n, k, weights.DType, q, s, g);
+            return new Nvfp4ExpertBackend(ctx, e, n, k, weights.DType, memory, stored);
         }
         catch
         {
-            q.Dispose();
-            s.Dispose();
-            g.Dispose();
+            memory.Dispose();
             throw;
         }
     }
@@ -116,19 +103,18 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
                         s[(long)e * np * kp / Nvfp4GroupGemm.BlockSize + Nvfp4GroupGemm.ScaleIndex(np, r, c)] =
                             blockScales[(int)((((long)e * n + r) * k + c) / Nvfp4GroupGemm.BlockSize)];
                 }
-        var (qb, sb, gb) = Allocate(ctx, experts, n, k);
+        var memory = new OwnedMemory();
         try
         {
-            qb.AsTensor(DType.U8, q.Length).CopyFrom<byte>(q);
-            sb.AsTensor(DType.U8, s.Length).CopyFrom<byte>(s);
-            gb.AsTensor(DType.F32, experts).CopyFrom(globalScales);
-            return new Nvfp4ExpertBackend(ctx, experts, n, k, activation, qb, sb, gb);
+            var stored = Allocate(ctx, memory, experts, n, k);
+            stored.Q.CopyFrom<byte>(q);
+            stored.BlockScales.CopyFrom<byte>(s);
+            stored.Global.CopyFrom(globalScales);
+            return new Nvfp4ExpertBackend(ctx, experts, n, k, activation, memory, stored);
         }
         catch
         {
-            qb.Dispose();
-            sb.Dispose();
-            gb.Dispose();
+            memory.Dispose();
             throw;
         }
     }
@@ -140,38 +126,27 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
         QuantConfig.EnsureSupported(QuantMode.Nvfp4, ctx.Device.Info);
     }
 
-    private static (DeviceBuffer, DeviceBuffer, DeviceBuffer) Allocate(LayerContext ctx, int e, int n, int k)
+    private static (Tensor Q, Tensor BlockScales, Tensor Global) Allocate(LayerContext ctx, OwnedMemory memory, int e, int n, int k)
     {
         int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
-        DeviceBuffer? q = null, s = null;
-        try
-        {
-            q = ctx.Device.Allocate((long)e * np * kp / 2, "nvfp4 weights");
-            s = ctx.Device.Allocate((long)e * np * kp / Nvfp4GroupGemm.BlockSize, "nvfp4 block scales");
-            return (q, s, ctx.Device.Allocate(4L * e, "nvfp4 global scales"));
-        }
-        catch
-        {
-            q?.Dispose();
-            s?.Dispose();
-            throw;
-        }
+        return (
+            memory.Allocate(ctx.Device, (long)e * np * kp / 2, "nvfp4 weights", DType.Fp4E2M1, e, np, kp),
+            memory.Allocate(ctx.Device, (long)e * np * kp / Nvfp4GroupGemm.BlockSize, "nvfp4 block scales",
+                DType.Fp8E4M3, e, kp / Nvfp4GroupGemm.KAlign, np, 4),
+            memory.Allocate(ctx.Device, 4L * e, "nvfp4 global scales", DType.F32, e));
     }
 
     public void Forward(ComputeStream stream, GroupGemmProblem problem)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(stream);
-        problem.Validate(Activation, Activation);
-        if (problem.Experts != Experts || problem.N != N || problem.K != K)
-            throw new ArgumentException($"problem is E={problem.Experts}, N={problem.N}, K={problem.K}; these weights are E={Experts}, N={N}, K={K}", nameof(problem));
+        this.CheckProblem(Activation, stream, problem);
         _gemm.Run(stream, problem, _q, _s, _g);
     }
 
     public float[] DequantizedWeights(int expert)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (expert < 0 || expert >= Experts) throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {Experts})");
+        this.CheckExpert(expert);
         int np = Fp8Quant.Pad128(N), kp = Nvfp4GroupGemm.PadK(K);
         int qBytes = np * kp / 2, sBytes = np * kp / Nvfp4GroupGemm.BlockSize;
         var q = _q.ToArray<byte>();
@@ -187,8 +162,6 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
     {
         if (_disposed) return;
         _disposed = true;
-        _global.Dispose();
-        _scales.Dispose();
-        _weights.Dispose();
+        _memory.Dispose();
     }
 }

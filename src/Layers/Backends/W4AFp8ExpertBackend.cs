@@ -13,10 +13,7 @@ namespace GraphEngine.Layers.Backends;
 /// </summary>
 public sealed class W4AFp8ExpertBackend : IExpertBackend
 {
-    private readonly DeviceBuffer _weights;
-    private readonly DeviceBuffer _scales;
-    private readonly PoolBlock _actQ;
-    private readonly PoolBlock _actScales;
+    private readonly OwnedMemory _memory;
     private readonly Tensor _q, _s, _aq, _as;
     private readonly Fp8Quant _quant;
     private readonly W4AFp8GroupGemm _gemm;
@@ -24,7 +21,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     private bool _disposed;
 
     private W4AFp8ExpertBackend(LayerContext ctx, int experts, int n, int k, bool grouped, DType activation, int maxRows,
-        DeviceBuffer weights, DeviceBuffer scales)
+        OwnedMemory memory, (Tensor Q, Tensor Scales) stored)
     {
         Experts = experts;
         N = n;
@@ -32,21 +29,12 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
         _grouped = grouped;
         Activation = activation;
         MaxRows = maxRows;
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        _weights = weights;
-        _scales = scales;
-        _q = weights.AsTensor(DType.Int4, experts, np, kp);
-        _s = scales.AsTensor(DType.F32, experts, W4AFp8GroupGemm.ScaleGroups(kp, grouped), np);
-        _actQ = ctx.Pool.RentTensor(DType.Fp8E4M3, new long[] { maxRows, kp }, out _aq, "w4afp8 act q");
-        try
-        {
-            _actScales = ctx.Pool.RentTensor(DType.F32, new long[] { maxRows }, out _as, "w4afp8 act scales");
-        }
-        catch
-        {
-            _actQ.Dispose();
-            throw;
-        }
+        int kp = Fp8Quant.Pad128(k);
+        _memory = memory;
+        (_q, _s) = stored;
+        // Rented into the same memory: if the constructor throws, the caller's dispose frees these too.
+        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { maxRows, kp }, "w4afp8 act q");
+        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { maxRows }, "w4afp8 act scales");
         _quant = Fp8Quant.Create(ctx.Device);
         _gemm = W4AFp8GroupGemm.Create(ctx.Device);
         _quant.Prepare(activation, Fp8ActScaling.PerToken);
@@ -71,25 +59,20 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     public static W4AFp8ExpertBackend Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        weights.RequireRank(nameof(weights), 3).RequireDevice(nameof(weights), ctx.Device);
-        if (!weights.DType.IsHalfPrecisionFloat())
-            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [E, N, K], got {weights}", nameof(weights));
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
         bool grouped = CheckGroup(groupSize);
-        int e = checked((int)weights.Dim(0)), n = checked((int)weights.Dim(1)), k = checked((int)weights.Dim(2));
         Check(ctx, e, n, k, maxRows);
-        var (qBuf, sBuf) = Allocate(ctx, e, n, k, grouped);
+        var memory = new OwnedMemory();
         try
         {
-            int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-            W4AFp8GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, qBuf.AsTensor(DType.Int4, e, np, kp),
-                sBuf.AsTensor(DType.F32, e, W4AFp8GroupGemm.ScaleGroups(kp, grouped), np), grouped);
+            var stored = Allocate(ctx, memory, e, n, k, grouped);
+            W4AFp8GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.Scales, grouped);
             ctx.LoadStream.Synchronize();
-            return new W4AFp8ExpertBackend(ctx, e, n, k, grouped, weights.DType, maxRows, qBuf, sBuf);
+            return new W4AFp8ExpertBackend(ctx, e, n, k, grouped, weights.DType, maxRows, memory, stored);
         }
         catch
         {
-            qBuf.Dispose();
-            sBuf.Dispose();
+            memory.Dispose();
             throw;
         }
     }
@@ -132,17 +115,17 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
                     stored[((long)e * groups + g) * np + r] = s * W4AFp8GroupGemm.NibbleFactor;
                 }
             }
-        var (qBuf, sBuf) = Allocate(ctx, experts, n, k, grouped);
+        var memory = new OwnedMemory();
         try
         {
-            qBuf.AsTensor(DType.U8, packed.Length).CopyFrom<byte>(packed);
-            sBuf.AsTensor(DType.F32, stored.Length).CopyFrom<float>(stored);
-            return new W4AFp8ExpertBackend(ctx, experts, n, k, grouped, activation, maxRows, qBuf, sBuf);
+            var tensors = Allocate(ctx, memory, experts, n, k, grouped);
+            tensors.Q.CopyFrom<byte>(packed);
+            tensors.Scales.CopyFrom<float>(stored);
+            return new W4AFp8ExpertBackend(ctx, experts, n, k, grouped, activation, maxRows, memory, tensors);
         }
         catch
         {
-            qBuf.Dispose();
-            sBuf.Dispose();
+            memory.Dispose();
             throw;
         }
     }
@@ -161,28 +144,18 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
         QuantConfig.EnsureSupported(QuantMode.W4AFp8, ctx.Device.Info);
     }
 
-    private static (DeviceBuffer, DeviceBuffer) Allocate(LayerContext ctx, int e, int n, int k, bool grouped)
+    private static (Tensor Q, Tensor Scales) Allocate(LayerContext ctx, OwnedMemory memory, int e, int n, int k, bool grouped)
     {
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        var q = ctx.Device.Allocate((long)e * np * kp / 2, "w4afp8 weights");
-        try
-        {
-            return (q, ctx.Device.Allocate((long)e * W4AFp8GroupGemm.ScaleGroups(kp, grouped) * np * 4, "w4afp8 scales"));
-        }
-        catch
-        {
-            q.Dispose();
-            throw;
-        }
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, grouped);
+        return (
+            memory.Allocate(ctx.Device, (long)e * np * kp / 2, "w4afp8 weights", DType.Int4, e, np, kp),
+            memory.Allocate(ctx.Device, (long)e * groups * np * 4, "w4afp8 scales", DType.F32, e, groups, np));
     }
 
     public void Forward(ComputeStream stream, GroupGemmProblem problem)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(stream);
-        problem.Validate(Activation, Activation);
-        if (problem.Experts != Experts || problem.N != N || problem.K != K)
-            throw new ArgumentException($"problem is E={problem.Experts}, N={problem.N}, K={problem.K}; these weights are E={Experts}, N={N}, K={K}", nameof(problem));
+        this.CheckProblem(Activation, stream, problem);
         bool prefix = problem.Layout == TokenLayout.PrefixSum;
         int totalRows = prefix ? problem.RowsBound : checked(Experts * problem.RowsBound);
         if (totalRows > MaxRows)
@@ -199,7 +172,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     public float[] DequantizedWeights(int expert)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (expert < 0 || expert >= Experts) throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {Experts})");
+        this.CheckExpert(expert);
         int np = Fp8Quant.Pad128(N), kp = Fp8Quant.Pad128(K), groups = W4AFp8GroupGemm.ScaleGroups(kp, _grouped);
         var q = _q.ToArray<byte>();
         var s = _s.ToArray<float>();
@@ -217,9 +190,6 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     {
         if (_disposed) return;
         _disposed = true;
-        _actScales.Dispose();
-        _actQ.Dispose();
-        _scales.Dispose();
-        _weights.Dispose();
+        _memory.Dispose();
     }
 }
