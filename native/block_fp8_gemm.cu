@@ -5,39 +5,13 @@
 // Tile 64 x 128 x 128, 8 warps (2 along M x 4 along N, 32 x 32 each), cp.async double buffering.
 // K and N are padded to 128 at quantization time (zeros), so loads need no K or N bounds; rows past
 // the valid token count are zero-filled and never written.
-#include "common.cuh"
+#include "lowp_tile.cuh"
 #include <cuda_fp8.h>
 
 #define BF_BM 64
 #define BF_BN 128
 #define BF_BK 128
 #define BF_THREADS 256
-
-GE_DEVICE unsigned bf_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
-
-// 16-byte async copy; when pred is false nothing is read and the destination is zero-filled.
-GE_DEVICE void bf_cp_async16(void* dst, const void* src, bool pred) {
-    int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(bf_smem(dst)), "l"(src), "r"(n));
-}
-GE_DEVICE void bf_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-GE_DEVICE void bf_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-GE_DEVICE void bf_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
-
-GE_DEVICE void bf_mma_e4m3(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-// Rows of 128 bytes, 16-byte chunks XOR-swizzled by (row & 7): the 8 rows a fragment load touches
-// land in 8 different chunks, so the 32 lanes hit 32 different banks.
-GE_DEVICE int bf_swz128(int row, int chunk) { return row * 128 + ((chunk ^ (row & 7)) << 4); }
-
-GE_DEVICE unsigned bf_lds32(const unsigned char* base, int offset) {
-    return *reinterpret_cast<const unsigned*>(base + offset);
-}
 
 // One pipeline stage: the 64 x 128 activation tile (rows past `valid` zero-filled) and the 128 x 128
 // weight tile of K block kb, 16 bytes per cp.async.
@@ -48,14 +22,14 @@ GE_DEVICE void bf_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
         bool ok = m0 + r < valid;
         const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
-        bf_cp_async16(sa + bf_swz128(r, ch), src, ok);
+        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
-        bf_cp_async16(sw + bf_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
+        lp_cp_async16(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
     }
-    bf_cp_commit();
+    lp_cp_commit();
 }
 
 template <typename T>
@@ -87,8 +61,8 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
     bf_load_stage(s_a[0], s_w[0], a, w, m0, n0, valid, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); bf_cp_wait_one(); }
-        else bf_cp_wait_all();
+        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); lp_cp_wait_one(); }
+        else lp_cp_wait_all();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
         const unsigned char* sw = s_w[buf];
@@ -98,21 +72,21 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++) {
                 int r = wm * 32 + mt * 16 + g;
-                af[mt][0] = bf_lds32(sa, bf_swz128(r, ks * 2) + 4 * t);
-                af[mt][1] = bf_lds32(sa, bf_swz128(r + 8, ks * 2) + 4 * t);
-                af[mt][2] = bf_lds32(sa, bf_swz128(r, ks * 2 + 1) + 4 * t);
-                af[mt][3] = bf_lds32(sa, bf_swz128(r + 8, ks * 2 + 1) + 4 * t);
+                af[mt][0] = lp_lds32(sa, lp_swz128(r, ks * 2) + 4 * t);
+                af[mt][1] = lp_lds32(sa, lp_swz128(r + 8, ks * 2) + 4 * t);
+                af[mt][2] = lp_lds32(sa, lp_swz128(r, ks * 2 + 1) + 4 * t);
+                af[mt][3] = lp_lds32(sa, lp_swz128(r + 8, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
                 int col = wn * 32 + nt * 8 + g;
-                bfr[nt][0] = bf_lds32(sw, bf_swz128(col, ks * 2) + 4 * t);
-                bfr[nt][1] = bf_lds32(sw, bf_swz128(col, ks * 2 + 1) + 4 * t);
+                bfr[nt][0] = lp_lds32(sw, lp_swz128(col, ks * 2) + 4 * t);
+                bfr[nt][1] = lp_lds32(sw, lp_swz128(col, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) bf_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
+                for (int nt = 0; nt < 4; nt++) lp_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         // One weight scale covers the whole 128-wide N tile; activation scales are per row.
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];
@@ -158,7 +132,7 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 // Compiled to a trap where wgmma is unavailable, so this file still builds for sm_89.
 
 GE_DEVICE unsigned long long bf_wgmma_desc(const unsigned char* tile, int byte_offset) {
-    unsigned addr = bf_smem(tile) + byte_offset;
+    unsigned addr = lp_smem(tile) + byte_offset;
     unsigned long long desc = 0;
     desc |= (unsigned long long)((addr & 0x3FFFF) >> 4);         // start address, 16-byte units
     desc |= (unsigned long long)(1024 >> 4) << 32;               // stride between 8-row atoms
@@ -208,7 +182,6 @@ GE_DEVICE void bf_fence_operands(float* d) {
 #pragma unroll
     for (int i = 0; i < 64; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
-template <int N> GE_DEVICE void bf_cp_wait_n() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 // 128 threads; the same stage loader as above but for a 128-thread block.
 GE_DEVICE void bf_load_stage_wg(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
@@ -218,12 +191,12 @@ GE_DEVICE void bf_load_stage_wg(unsigned char* sa, unsigned char* sw, const unsi
         int idx = tid + i * 128, r = idx >> 3, ch = idx & 7;
         bool ok = m0 + r < valid;
         const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
-        bf_cp_async16(sa + bf_swz128(r, ch), src, ok);
+        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         int idx = tid + i * 128, r = idx >> 3, ch = idx & 7;
-        bf_cp_async16(sw + bf_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
+        lp_cp_async16(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
     }
 }
 
@@ -237,7 +210,7 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
     T* __restrict__ c,                        // [rows, n]
     int rows, int n, int kp, const int* n_tokens) {
     extern __shared__ unsigned char bf_dyn_smem[];
-    unsigned char* base = bf_dyn_smem + ((1024 - (bf_smem(bf_dyn_smem) & 1023)) & 1023);
+    unsigned char* base = bf_dyn_smem + ((1024 - (lp_smem(bf_dyn_smem) & 1023)) & 1023);
     unsigned char* s_a = base;                                // [STAGES][64 * 128]
     unsigned char* s_w = base + STAGES * BF_BM * BF_BK;       // [STAGES][128 * 128]
 
@@ -254,11 +227,11 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < kblocks) bf_load_stage_wg(s_a + s * BF_BM * BF_BK, s_w + s * BF_BN * BF_BK, a, w, m0, n0, valid, kp, s, tid);
-        bf_cp_commit();
+        lp_cp_commit();
     }
     const int r0 = m0 + warp * 16 + g, r1 = r0 + 8;
     for (int kb = 0; kb < kblocks; kb++) {
-        bf_cp_wait_n<STAGES - 2>();
+        lp_cp_wait_n<STAGES - 2>();
         bf_fence_async_shared();
         __syncthreads();
         // The slot refilled now was read by the wgmma of iteration kb - 1, which every warp has waited for.
@@ -267,7 +240,7 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
             int slot = nk % STAGES;
             bf_load_stage_wg(s_a + slot * BF_BM * BF_BK, s_w + slot * BF_BN * BF_BK, a, w, m0, n0, valid, kp, nk, tid);
         }
-        bf_cp_commit();
+        lp_cp_commit();
         int slot = kb % STAGES;
         const unsigned char* ta = s_a + slot * BF_BM * BF_BK;
         const unsigned char* tw = s_w + slot * BF_BN * BF_BK;

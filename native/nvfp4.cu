@@ -17,7 +17,7 @@
 //           all four k-steps of the chunk are one 8-byte load.
 //   scales  [E, kp / 64, np, 4] e4m3: the 4 block scales of a row's 64-wide chunk, contiguous.
 //   global  [E] fp32.
-#include "common.cuh"
+#include "lowp_tile.cuh"
 #include <cuda_fp8.h>
 
 #define NV_BM 64
@@ -27,16 +27,6 @@
 // A 3-deep cp.async ring: at small token counts the kernel streams weights, and two tiles in flight per
 // block (plus two blocks per SM) keep enough bytes outstanding to approach the memory bandwidth.
 #define NV_STAGES 3
-
-GE_DEVICE unsigned nv_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
-GE_DEVICE void nv_cp_async16(void* dst, const void* src, bool pred) {
-    int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(nv_smem(dst)), "l"(src), "r"(n));
-}
-GE_DEVICE void nv_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-GE_DEVICE void nv_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-GE_DEVICE void nv_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
-template <int N> GE_DEVICE void nv_cp_wait_n() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 GE_DEVICE void nv_mma(float* d, const unsigned* a, const unsigned* b, const __nv_bfloat16*) {
     asm volatile(
@@ -85,30 +75,7 @@ GE_DEVICE unsigned nv_float_to_e2m1(float f) {
     return sign | c;
 }
 
-GE_DEVICE int nv_swz128(int row, int chunk) { return row * 128 + ((chunk ^ (row & 7)) << 4); }
 
-template <int PREFIX>
-GE_DEVICE bool nv_find_tile(const int* offsets, int experts, int rows_bound, int tile, int& expert, int& row0, int& row_end) {
-    for (int e = 0; e < experts; e++) {
-        int start, end;
-        if (PREFIX) {
-            start = min(max(offsets[e], 0), rows_bound);
-            end = min(max(offsets[e + 1], start), rows_bound);
-        } else {
-            start = e * rows_bound;
-            end = start + min(max(offsets[e], 0), rows_bound);
-        }
-        int tiles = (end - start + NV_BM - 1) / NV_BM;
-        if (tile < tiles) {
-            expert = e;
-            row0 = start + tile * NV_BM;
-            row_end = end;
-            return true;
-        }
-        tile -= tiles;
-    }
-    return false;
-}
 
 // One pipeline stage of K block kb: the 64 x 64 activation tile (rows past row_end and columns past k
 // zero-filled), the 128 x 64 fp4 weight tile (32 bytes a row) and its 128 x 4 block scales.
@@ -121,15 +88,15 @@ GE_DEVICE void nv_load_stage(unsigned char* sa, unsigned char* sw, unsigned char
         int col = kb * NV_BK + ch * 8;
         bool ok = row0 + r < row_end && col < k;
         const T* src = ok ? a + (long long)(row0 + r) * k + col : a;
-        nv_cp_async16(sa + nv_swz128(r, ch), src, ok);
+        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
     }
     {
         int r = tid >> 1, ch = tid & 1;
-        nv_cp_async16(sw + r * 32 + ch * 16, qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
+        lp_cp_async16(sw + r * 32 + ch * 16, qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
     }
     if (tid < NV_BN * 4 / 16)
-        nv_cp_async16(ss + tid * 16, se + ((long long)kb * np + n0) * 4 + tid * 16, true);
-    nv_cp_commit();
+        lp_cp_async16(ss + tid * 16, se + ((long long)kb * np + n0) * 4 + tid * 16, true);
+    lp_cp_commit();
 }
 
 template <typename T, int PREFIX>
@@ -146,7 +113,7 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
     __shared__ __align__(128) unsigned char s_s[NV_STAGES][NV_BN * 4];
 
     int expert, row0, row_end;
-    if (!nv_find_tile<PREFIX>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
+    if (!lp_find_tile<PREFIX, NV_BM>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
     const int n0 = blockIdx.x * NV_BN;
     const int kblocks = kp / NV_BK;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -165,16 +132,16 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
     for (int st = 0; st < NV_STAGES - 1; st++) {
         if (st < kblocks) nv_load_stage<T>(s_a[st], s_w[st], s_s[st], a, qe, se, row0, row_end, n0, k, np, kp, st, tid);
-        else nv_cp_commit();                       // keep one commit group per stage so the waits count right
+        else lp_cp_commit();                       // keep one commit group per stage so the waits count right
     }
     for (int kb = 0; kb < kblocks; kb++) {
-        nv_cp_wait_n<NV_STAGES - 2>();
+        lp_cp_wait_n<NV_STAGES - 2>();
         __syncthreads();
         // The slot refilled now was read in iteration kb - 1, which every warp has finished (barrier above).
         int nk = kb + NV_STAGES - 1;
         if (nk < kblocks) nv_load_stage<T>(s_a[nk % NV_STAGES], s_w[nk % NV_STAGES], s_s[nk % NV_STAGES], a, qe, se,
                                            row0, row_end, n0, k, np, kp, nk, tid);
-        else nv_cp_commit();
+        else lp_cp_commit();
         const int buf = kb % NV_STAGES;
         const unsigned char* sa = s_a[buf];
         uint2 wv[4];
@@ -191,10 +158,10 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++) {
                 int r = wm * 32 + mt * 16 + g;
-                af[mt][0] = *reinterpret_cast<const unsigned*>(sa + nv_swz128(r, ks * 2) + 4 * t);
-                af[mt][1] = *reinterpret_cast<const unsigned*>(sa + nv_swz128(r + 8, ks * 2) + 4 * t);
-                af[mt][2] = *reinterpret_cast<const unsigned*>(sa + nv_swz128(r, ks * 2 + 1) + 4 * t);
-                af[mt][3] = *reinterpret_cast<const unsigned*>(sa + nv_swz128(r + 8, ks * 2 + 1) + 4 * t);
+                af[mt][0] = *reinterpret_cast<const unsigned*>(sa + lp_swz128(r, ks * 2) + 4 * t);
+                af[mt][1] = *reinterpret_cast<const unsigned*>(sa + lp_swz128(r + 8, ks * 2) + 4 * t);
+                af[mt][2] = *reinterpret_cast<const unsigned*>(sa + lp_swz128(r, ks * 2 + 1) + 4 * t);
+                af[mt][3] = *reinterpret_cast<const unsigned*>(sa + lp_swz128(r + 8, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {

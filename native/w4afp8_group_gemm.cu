@@ -19,7 +19,7 @@
 // row (16 bytes), byte b holds element b in its low nibble and element b + 16 in its high nibble, so
 // the 32-bit word a lane reads for mma.m16n8k32's B fragment (k = 4t..4t+3 and 16+4t..16+4t+3) is
 // exactly its 8 values: low nibbles -> b[0], high nibbles -> b[1].
-#include "common.cuh"
+#include "lowp_tile.cuh"
 #include <cuda_fp8.h>
 
 #define WA_BM 64
@@ -27,56 +27,13 @@
 #define WA_BK 128
 #define WA_THREADS 256
 
-GE_DEVICE unsigned wa_smem(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
-GE_DEVICE void wa_cp_async16(void* dst, const void* src, bool pred) {
-    int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(wa_smem(dst)), "l"(src), "r"(n));
-}
-GE_DEVICE void wa_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-GE_DEVICE void wa_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-GE_DEVICE void wa_cp_wait_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
-
-GE_DEVICE void wa_mma_e4m3(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
 // Four sign-magnitude nibbles (one per byte, bits 0..3) -> four e4m3 bytes worth m * 2^-9.
 GE_DEVICE unsigned wa_nibbles_to_e4m3(unsigned x) { return ((x & 0x08080808u) << 4) | (x & 0x07070707u); }
 
 // Activation tiles: rows of 128 bytes, chunks swizzled by (row & 7). Weight tiles: rows of 64 bytes
 // (4 chunks), swizzled by ((row >> 1) & 3): a fragment load reads rows g = 0..7, and the pair
 // (g & 1, chunk ^ (g >> 1)) is distinct for all 8, so the 32 lanes hit 32 different banks.
-GE_DEVICE int wa_swz_a(int row, int chunk) { return row * 128 + ((chunk ^ (row & 7)) << 4); }
 GE_DEVICE int wa_swz_w(int row, int chunk) { return row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4); }
-GE_DEVICE unsigned wa_lds32(const unsigned char* base, int offset) { return *reinterpret_cast<const unsigned*>(base + offset); }
-
-// Maps a linear M-tile index to (expert, first row, end row); false when past the last real tile.
-// Counts and offsets are clamped to [0, rows_bound] so garbage can never address outside the buffers.
-template <int PREFIX>
-GE_DEVICE bool wa_find_tile(const int* offsets, int experts, int rows_bound, int tile, int& expert, int& row0, int& row_end) {
-    for (int e = 0; e < experts; e++) {
-        int start, end;
-        if (PREFIX) {
-            start = min(max(offsets[e], 0), rows_bound);
-            end = min(max(offsets[e + 1], start), rows_bound);
-        } else {
-            start = e * rows_bound;
-            end = start + min(max(offsets[e], 0), rows_bound);
-        }
-        int tiles = (end - start + WA_BM - 1) / WA_BM;
-        if (tile < tiles) {
-            expert = e;
-            row0 = start + tile * WA_BM;
-            row_end = end;
-            return true;
-        }
-        tile -= tiles;
-    }
-    return false;
-}
 
 // One pipeline stage: the 64 x 128 e4m3 activation tile (rows past row_end zero-filled) and the
 // 128 x 128 int4 weight tile (64 bytes a row) of K block kb.
@@ -87,14 +44,14 @@ GE_DEVICE void wa_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         int idx = tid + i * WA_THREADS, r = idx >> 3, ch = idx & 7;
         bool ok = row0 + r < row_end;
         const unsigned char* src = ok ? a + (long long)(row0 + r) * kp + kb * WA_BK + ch * 16 : a;
-        wa_cp_async16(sa + wa_swz_a(r, ch), src, ok);
+        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
         int idx = tid + i * WA_THREADS, r = idx >> 2, ch = idx & 3;
-        wa_cp_async16(sw + wa_swz_w(r, ch), we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
+        lp_cp_async16(sw + wa_swz_w(r, ch), we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
     }
-    wa_cp_commit();
+    lp_cp_commit();
 }
 
 template <typename T, int PREFIX, int GROUPED>
@@ -110,7 +67,7 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     __shared__ __align__(128) unsigned char s_w[2][WA_BN * WA_BK / 2];
 
     int expert, row0, row_end;
-    if (!wa_find_tile<PREFIX>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
+    if (!lp_find_tile<PREFIX, WA_BM>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
     const int n0 = blockIdx.x * WA_BN;
     const int kblocks = kp / WA_BK;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -129,8 +86,8 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     wa_load_stage(s_a[0], s_w[0], a, we, row0, row_end, n0, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); wa_cp_wait_one(); }
-        else wa_cp_wait_all();
+        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); lp_cp_wait_one(); }
+        else lp_cp_wait_all();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
         const unsigned char* sw = s_w[buf];
@@ -140,21 +97,21 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++) {
                 int r = wm * 32 + mt * 16 + g;
-                af[mt][0] = wa_lds32(sa, wa_swz_a(r, ks * 2) + 4 * t);
-                af[mt][1] = wa_lds32(sa, wa_swz_a(r + 8, ks * 2) + 4 * t);
-                af[mt][2] = wa_lds32(sa, wa_swz_a(r, ks * 2 + 1) + 4 * t);
-                af[mt][3] = wa_lds32(sa, wa_swz_a(r + 8, ks * 2 + 1) + 4 * t);
+                af[mt][0] = lp_lds32(sa, lp_swz128(r, ks * 2) + 4 * t);
+                af[mt][1] = lp_lds32(sa, lp_swz128(r + 8, ks * 2) + 4 * t);
+                af[mt][2] = lp_lds32(sa, lp_swz128(r, ks * 2 + 1) + 4 * t);
+                af[mt][3] = lp_lds32(sa, lp_swz128(r + 8, ks * 2 + 1) + 4 * t);
             }
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
-                unsigned packed = wa_lds32(sw, wa_swz_w(wn * 32 + nt * 8 + g, ks) + 4 * t);
+                unsigned packed = lp_lds32(sw, wa_swz_w(wn * 32 + nt * 8 + g, ks) + 4 * t);
                 bfr[nt][0] = wa_nibbles_to_e4m3(packed & 0x0F0F0F0Fu);
                 bfr[nt][1] = wa_nibbles_to_e4m3((packed >> 4) & 0x0F0F0F0Fu);
             }
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) wa_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
+                for (int nt = 0; nt < 4; nt++) lp_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         if (GROUPED) {
             // Group scales differ per output column and per K block: scale this block's partial now.
