@@ -7,7 +7,6 @@ internal sealed unsafe class FormatConvertCuda : FormatConvert
 {
     private const uint Threads = 256;
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public FormatConvertCuda(CudaDevice device) => _device = device;
 
@@ -47,13 +46,5 @@ internal sealed unsafe class FormatConvertCuda : FormatConvert
         kernel.Launch((CudaStream)stream, new Dim3(blocks), new Dim3(Threads), 0, args);
     }
 
-    private CudaKernel KernelFor(string file, string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k))
-                _kernels[name] = k = _device.GetKernel(file, name);
-            return k;
-        }
-    }
+    private CudaKernel KernelFor(string file, string name) => _device.GetKernel(file, name);
 }

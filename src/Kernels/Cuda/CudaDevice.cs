@@ -366,14 +366,15 @@ public sealed unsafe class CudaDevice : Device
     /// Compiles (or loads from the cubin cache) <paramref name="sourceFile"/> from native/ with the given
     /// defines and returns the kernel <paramref name="kernelName"/>: an extern "C" name or a template
     /// instantiation such as "rms_norm&lt;__nv_bfloat16, 8&gt;". Cached per (source, defines, name):
-    /// call at layer construction, not per launch.
+    /// A cache hit is a lock and a dictionary lookup, so launchers may fetch by name at each launch.
     /// </summary>
     public CudaKernel GetKernel(string sourceFile, string kernelName, params KernelDefine[] defines)
     {
         ArgumentException.ThrowIfNullOrEmpty(sourceFile);
         ArgumentException.ThrowIfNullOrEmpty(kernelName);
         defines ??= Array.Empty<KernelDefine>();
-        var key = (sourceFile, kernelName, string.Join(" ", defines.Select(d => d.ToString())));
+        // Launchers fetch by name on every launch and rely on this cache, so a hit without defines allocates nothing.
+        var key = (sourceFile, kernelName, defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString())));
         lock (_kernels)
         {
             if (_kernels.TryGetValue(key, out var cached)) return cached;

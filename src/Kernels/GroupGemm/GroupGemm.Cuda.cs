@@ -12,23 +12,15 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal const int PerChannelGroup = 1 << 30;
 
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public GroupGemmCuda(CudaDevice device) => _device = device;
 
     private CudaKernel Kernel(string name, int dynamicSharedBytes = 0)
     {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k))
-            {
-                k = _device.GetKernel(Source, name);
-                // Raised once, when the kernel is first fetched (normally at warm-up, before any capture).
-                if (dynamicSharedBytes > 48 * 1024) k.EnsureDynamicSharedMemory(dynamicSharedBytes);
-                _kernels[name] = k;
-            }
-            return k;
-        }
+        var k = _device.GetKernel(Source, name);
+        // Idempotent: the driver is asked once, when the limit first rises (normally at warm-up, before capture).
+        if (dynamicSharedBytes > 48 * 1024) k.EnsureDynamicSharedMemory(dynamicSharedBytes);
+        return k;
     }
 
     internal static int WeightMode(ExpertWeightFormat f) => f switch
@@ -188,19 +180,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     private void RunStrip(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
-        long tiles = TileBound(p, 16);
-        if (tiles > 65535)
-            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
         int grouped = w.IsGrouped ? 1 : 0;
         var kernel = Kernel($"group_gemm_strip<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {StripWarps}, {StripChunks}>");
-        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
-              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
-        int experts = p.Experts, n = p.N, k = p.K;
-        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
-        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
-        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
-        const int columns = 8 * StripWarps;
-        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columns - 1) / columns), (uint)tiles), new Dim3(32 * StripWarps), 0, args);
+        Launch(kernel, stream, p, w, columnsPerBlock: 8 * StripWarps, MTiles(p, 16), threads: 32 * StripWarps, sharedBytes: 0);
     }
 
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
@@ -216,35 +198,43 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
             return;
         }
         int bm = TileM(p);
-        long tiles = TileBound(p, bm);
-        if (tiles > 65535)
-            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
         int bk = TileK(w.Format, w.GroupSize, bm);
         var kernel = Kernel($"group_gemm<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {bm}, {bk}>");
-        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
-              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
-        int experts = p.Experts, n = p.N, k = p.K;
-        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
-        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
-        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + TileN - 1) / TileN), (uint)tiles), new Dim3(Threads), 0, args);
+        Launch(kernel, stream, p, w, TileN, MTiles(p, bm), (int)Threads, sharedBytes: 0);
     }
 
     private void RunPipe(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, PipeConfig cfg)
     {
-        long tiles = TileBound(p, cfg.TileM);
-        if (tiles > 65535)
-            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
         int smem = cfg.SharedBytes(w.Format);
         int grouped = w.IsGrouped ? 1 : 0;
         var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.SliceK}, {cfg.Stages}, {cfg.WarpsM}, {cfg.WarpsN}, {cfg.MinBlocks}>", smem);
+        Launch(kernel, stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
+    }
+
+    /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>
+    private static uint MTiles(GroupGemmProblem p, int bm)
+    {
+        long tiles = TileBound(p, bm);
+        if (tiles > 65535)
+            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
+        return (uint)tiles;
+    }
+
+    /// <summary>
+    /// Every group-GEMM variant takes the same arguments (A, W, scales, offsets, C, experts, N, K, group,
+    /// groups, padded rows) on a grid of (N / columnsPerBlock, M tiles); only the tile shape differs.
+    /// </summary>
+    private static void Launch(CudaKernel kernel, ComputeStream stream, GroupGemmProblem p, ExpertWeights w,
+                               int columnsPerBlock, uint mTiles, int threads, int sharedBytes)
+    {
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
               po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K;
         int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + cfg.TileN - 1) / cfg.TileN), (uint)tiles), new Dim3((uint)cfg.Threads), (uint)smem, args);
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columnsPerBlock - 1) / columnsPerBlock), mTiles),
+            new Dim3((uint)threads), (uint)sharedBytes, args);
     }
 
     protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)

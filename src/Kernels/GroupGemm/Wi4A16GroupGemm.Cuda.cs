@@ -8,18 +8,10 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
     private const uint Threads = 128;
 
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public Wi4A16GroupGemmCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k)) _kernels[name] = k = _device.GetKernel(Source, name);
-            return k;
-        }
-    }
+    private CudaKernel Kernel(string name) => _device.GetKernel(Source, name);
 
     protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)
     {

@@ -8,18 +8,10 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
     private const uint Threads = 256;
 
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public MoePermuteCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k)) _kernels[name] = k = _device.GetKernel(Source, name);
-            return k;
-        }
-    }
+    private CudaKernel Kernel(string name) => _device.GetKernel(Source, name);
 
     protected override void ScatterCore(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted)
     {

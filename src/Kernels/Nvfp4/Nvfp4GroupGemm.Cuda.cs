@@ -7,19 +7,10 @@ internal sealed unsafe class Nvfp4GroupGemmCuda : Nvfp4GroupGemm
 {
     private const int TileM = 64, TileN = 128;
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public Nvfp4GroupGemmCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k))
-                _kernels[name] = k = _device.GetKernel("nvfp4.cu", name);
-            return k;
-        }
-    }
+    private CudaKernel Kernel(string name) => _device.GetKernel("nvfp4.cu", name);
 
     private static string GemmName(DType t, TokenLayout layout) =>
         $"nvfp4_group_gemm<{t.CudaTypeName()}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}>";

@@ -7,19 +7,10 @@ internal sealed unsafe class W4AFp8GroupGemmCuda : W4AFp8GroupGemm
 {
     private const int TileM = 64, TileN = 128;
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public W4AFp8GroupGemmCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k))
-                _kernels[name] = k = _device.GetKernel("w4afp8_group_gemm.cu", name);
-            return k;
-        }
-    }
+    private CudaKernel Kernel(string name) => _device.GetKernel("w4afp8_group_gemm.cu", name);
 
     private static string GemmName(DType output, TokenLayout layout, bool grouped) =>
         $"w4afp8_group_gemm<{output.CudaTypeName()}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}, {(grouped ? 1 : 0)}>";

@@ -6,18 +6,10 @@ internal sealed unsafe class WeightQuantizeCuda : WeightQuantize
 {
     private const string Source = "weight_quantize.cu";
     private readonly CudaDevice _device;
-    private readonly Dictionary<string, CudaKernel> _kernels = new();
 
     public WeightQuantizeCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name)
-    {
-        lock (_kernels)
-        {
-            if (!_kernels.TryGetValue(name, out var k)) _kernels[name] = k = _device.GetKernel(Source, name);
-            return k;
-        }
-    }
+    private CudaKernel Kernel(string name) => _device.GetKernel(Source, name);
 
     protected override void QuantizeCore(ComputeStream stream, Tensor weights, WeightOnlyScheme scheme, Tensor q, Tensor scales)
     {
