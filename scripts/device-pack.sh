@@ -10,7 +10,7 @@ dotnet publish src/Cli -c Release -o "$out/app" --nologo -v quiet
 # The BenchmarkDotNet host-cost suite (in-process toolchain: the GPU machine has no SDK). Published for
 # linux-x64 only (27 MB instead of 73 MB of every platform's native assets), without TraceEvent's
 # Windows-only natives, so the whole folder still travels in one device call (64 MiB).
-dotnet publish bench -c Release -r linux-x64 --self-contained false -o "$out/bench" --nologo -v quiet
+dotnet publish bench/HostCosts -c Release -r linux-x64 --self-contained false -o "$out/bench" --nologo -v quiet
 rm -rf "$out/bench/amd64" "$out/bench/x86" "$out/bench/arm64"
 if [ ! -f "$out/dotnet.tar.xz" ]; then
   root=${DOTNET_ROOT:-/usr/share/dotnet}

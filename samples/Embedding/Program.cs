@@ -1,5 +1,5 @@
 using GraphEngine.Graph;
-using GraphEngine.Graph.Models;
+using GraphEngine.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Layers;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using GraphEngine.Cli.Commands;
 using GraphEngine.Kernels;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli;
 

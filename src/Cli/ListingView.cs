@@ -1,5 +1,6 @@
 using GraphEngine.Graph;
 using Spectre.Console;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli;
 

@@ -1,5 +1,5 @@
 using GraphEngine.Kernels;
-using GraphEngine.Layers.Backends;
+using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Layers;

@@ -1,9 +1,8 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.GroupGemm;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Random;
-using GraphEngine.Layers.Backends;
+using GraphEngine.Layers.Methods;
 
 namespace GraphEngine.Layers;
 
@@ -178,17 +177,17 @@ public sealed class Moe : Layer
     public IExpertBackend Down { get; }
 
     // Workspace and weights, for checks.
-    internal Tensor GateWeight { get; }
-    internal Tensor SharedGateUp { get; }
-    internal Tensor SharedDown { get; }
+    public Tensor GateWeight { get; }
+    public Tensor SharedGateUp { get; }
+    public Tensor SharedDown { get; }
     internal Tensor SharedOut { get; }
-    internal Tensor Logits { get; }
-    internal Tensor TopIds { get; }
-    internal Tensor TopWeights { get; }
-    internal Tensor Offsets { get; }
-    internal Tensor Counts { get; }
-    internal Tensor Permutation { get; }
-    internal Tensor Inverse { get; }
+    public Tensor Logits { get; }
+    public Tensor TopIds { get; }
+    public Tensor TopWeights { get; }
+    public Tensor Offsets { get; }
+    public Tensor Counts { get; }
+    public Tensor Permutation { get; }
+    public Tensor Inverse { get; }
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {

@@ -1,5 +1,5 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Normalization;
+using GraphEngine.Kernels.Norm;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Random;
 

@@ -1,4 +1,5 @@
 using GraphEngine.Cli;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Tests.Cli;
 

@@ -1,5 +1,5 @@
 using GraphEngine.Graph;
-using GraphEngine.Graph.Conformance;
+using GraphEngine.Conformance;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Reference;
 using Microsoft.Extensions.Logging;

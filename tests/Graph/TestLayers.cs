@@ -1,4 +1,4 @@
-using GraphEngine.Graph.Conformance;
+using GraphEngine.Conformance;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 

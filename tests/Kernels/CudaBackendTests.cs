@@ -94,12 +94,12 @@ public class CudaBackendTests
     [Fact]
     public void Native_sources_are_embedded_and_unknown_names_are_rejected_by_name()
     {
-        Assert.Contains("random.cu", KernelCompiler.EmbeddedSources.Keys);
+        Assert.Contains("random/random.cu", KernelCompiler.EmbeddedSources.Keys);
         Assert.Contains(KernelCompiler.Headers, h => h.Key == "common.cuh");
         Assert.DoesNotContain(KernelCompiler.Headers, h => h.Key.EndsWith(".cu", StringComparison.Ordinal));
         var e = Assert.Throws<ArgumentException>(() => KernelCompiler.SourceText("rms_nrom.cu"));
         Assert.Contains("rms_nrom.cu", e.Message);
-        Assert.Contains("random.cu", e.Message);
+        Assert.Contains("random/random.cu", e.Message);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
-using GraphEngine.Cli.Bench;
-using GraphEngine.Cli.Reports;
+using GraphEngine.Bench;
+using GraphEngine.Bench.Reports;
 using GraphEngine.Kernels;
 using Spectre.Console;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli.Commands;
 

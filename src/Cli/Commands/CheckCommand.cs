@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using GraphEngine.Graph.Conformance;
+using GraphEngine.Conformance;
 using GraphEngine.Kernels;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli.Commands;
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
-using GraphEngine.Cli.Bench;
+using GraphEngine.Bench;
 using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using Spectre.Console;
+using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli.Commands;
 

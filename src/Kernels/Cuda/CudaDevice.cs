@@ -388,7 +388,7 @@ public sealed unsafe class CudaDevice : Device
     }
 
     /// <summary>Compiles raw CUDA source (not from native/) and loads <paramref name="kernelName"/>; for device cases.</summary>
-    internal CudaKernel CompileForTest(string source, string kernelName)
+    public CudaKernel CompileForTest(string source, string kernelName)
     {
         EnsureCurrent();
         var compiler = Compiler;

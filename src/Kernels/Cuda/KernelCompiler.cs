@@ -48,7 +48,7 @@ public sealed unsafe class KernelCompiler
 
     public string NvrtcVersion => _nvrtcVersion.Value;
 
-    /// <summary>native/ files embedded in the assembly, by file name ("random.cu", "common.cuh").</summary>
+    /// <summary>native/ files embedded in the assembly, by file name ("random/random.cu", "common.cuh").</summary>
     public static IReadOnlyDictionary<string, string> EmbeddedSources => s_sources.Value;
 
     private static IReadOnlyDictionary<string, string> LoadEmbeddedSources()

@@ -4,7 +4,7 @@ namespace GraphEngine.Kernels.Moe;
 
 internal sealed unsafe class MoePermuteCuda : MoePermute
 {
-    private const string Source = "moe_permute.cu";
+    private const string Source = "moe/moe_permute.cu";
     private const uint Threads = 256;
 
     private readonly CudaDevice _device;

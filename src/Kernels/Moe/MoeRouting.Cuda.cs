@@ -1,11 +1,11 @@
 using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Moe;
 
 namespace GraphEngine.Kernels.Moe;
 
 internal sealed unsafe class MoeRoutingCuda : MoeRouting
 {
-    private const string Source = "moe_routing.cu";
+    private const string Source = "moe/moe_routing.cu";
     private const uint TopKWarpsPerBlock = 4;
     private const uint AssignThreads = 512;
 

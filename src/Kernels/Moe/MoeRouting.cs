@@ -1,5 +1,5 @@
 using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;

@@ -1,4 +1,4 @@
-using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Moe;
 
 namespace GraphEngine.Kernels.Moe;
 

@@ -14,7 +14,7 @@ internal sealed unsafe class RandomFillCuda : RandomFill
         lock (_kernels)
         {
             if (!_kernels.TryGetValue(t, out var k))
-                _kernels[t] = k = _device.GetKernel("random.cu", $"random_uniform<{t.CudaTypeName()}>");
+                _kernels[t] = k = _device.GetKernel("random/random.cu", $"random_uniform<{t.CudaTypeName()}>");
             return k;
         }
     }

@@ -1,4 +1,4 @@
-using GraphEngine.Kernels.GroupGemm;
+using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 
 namespace GraphEngine.Kernels.Reference;

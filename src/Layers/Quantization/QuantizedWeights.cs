@@ -1,4 +1,5 @@
-using GraphEngine.Kernels.WeightOnly;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Quantization;
 

@@ -1,0 +1,222 @@
+using System.Text.Json.Nodes;
+using GraphEngine.Hosting;
+using GraphEngine.Bench.Reports;
+using GraphEngine.Graph;
+using GraphEngine.Models;
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers;
+
+namespace GraphEngine.Bench;
+
+/// <summary>
+/// The prefill sweep: for each preset and token count, eager, Layer graphs and Segment graphs, each in
+/// its own engine (the model is rebuilt per mode so only one copy of the weights is on the device at a
+/// time). Plus issue 3's graph-engine stack: 64 layers alternating RMSNorm(2560) and Linear(2560->2560).
+/// </summary>
+public sealed class PrefillSuite
+{
+    public static readonly string[] Modes = { "eager", "layer", "segment" };
+
+    public const string BusyMethod =
+        "sum over the step's layers of each layer's eager forward (at the step's padded size, device token count = n) timed " +
+        "with CUDA events behind a 128 MiB device-to-device copy, so the host has queued all of the layer's launches before " +
+        "the GPU reaches them and the events time its kernels back to back without launch gaps; median per layer. " +
+        "Layers whose dispatch outlasted the copy are flagged in the notes.";
+
+    private readonly CommandContext _ctx;
+    private readonly BenchRun _run;
+
+    public PrefillSuite(CommandContext ctx, BenchRun run)
+    {
+        _ctx = ctx;
+        _run = run;
+    }
+    private int BusyReps => Math.Min(_run.Options.Repetitions, 10);
+
+    public void Run()
+    {
+        bool explicitPreset = _ctx.Config[$"{RunSettings.Section}:Preset"] is not null;
+        var presets = explicitPreset ? new[] { _ctx.Settings.Preset }
+            : _run.Gpu ? new[] { ModelPresets.Ernie45_21B_A3B, ModelPresets.Llama3_8B } : new[] { ModelPresets.Tiny };
+        foreach (var p in presets) RunPreset(p);
+        RunStack64();
+    }
+
+    private int[] TokensFor(ModelPreset p)
+    {
+        string? text = _ctx.Config[$"{RunSettings.Section}:Tokens"];
+        return text is null ? p.DefaultTokens.ToArray() : TokenList.Parse(text, "--tokens", p.MaxTokens);
+    }
+
+    private void RunPreset(ModelPreset preset)
+    {
+        var quant = _ctx.Settings.Quant;
+        if (!preset.IsMoe && quant.DenseMode == QuantMode.None && quant.MoeMode != QuantMode.None)
+        {
+            _run.Report.Missing.Add(new Missing($"prefill {preset.Name} ({quant.Label})", "the quantization is MoE-only and the preset is dense"));
+            return;
+        }
+        var tokens = TokensFor(preset);
+        var baseOptions = ModelSession.BindOptions(_ctx, preset.MaxTokens);
+        var busyCache = new Dictionary<(int N, int P), (double Ms, bool HostBound)>();
+        string label = quant.Label;
+        if (_ctx.Settings.Quant.DenseMode == QuantMode.None && _ctx.Settings.Quant.MoeMode == QuantMode.None) _run.Torch.AddPreset(preset, label, tokens);
+        else _run.Report.Missing.Add(new Missing($"torch peer {preset.Name} ({label})", "the PyTorch stack is bf16 only"));
+
+        foreach (var mode in Modes)
+        {
+            var options = ModelSession.With(baseOptions, enabled: mode != "eager",
+                granularity: mode == "segment" ? Granularity.Segment : Granularity.Layer, debug: false);
+            _ctx.Console.Line($"prefill {preset.Name} ({label}), {mode}: building...");
+            ModelSession session;
+            try
+            {
+                session = ModelSession.Create(_ctx, _run.Device, preset, quant, options, quiet: true);
+            }
+            catch (Exception e) when (e is NotSupportedException or NotImplementedException or GraphEngineException or ArgumentException or OutOfMemoryException)
+            {
+                _run.Report.Missing.Add(new Missing($"prefill {preset.Name} ({label}) {mode}", $"not built: {e.GetType().Name}: {e.Message}"));
+                continue;
+            }
+            using (session)
+            {
+                if (session.Capture is { } c)
+                {
+                    _run.Report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: {c.Graphs} graphs, capture + instantiate", c.CaptureMs + c.InstantiateMs, "ms"));
+                    _run.Report.Figures.Add(new Figure($"capture {preset.Name} ({label})", $"{mode}: graph memory", c.GraphBytes / 1048576.0, "MiB",
+                        Note: c.FreeMemoryMeasured ? "driver free-memory delta" : "allocator delta only"));
+                }
+                foreach (int n in tokens)
+                {
+                    var engine = session.Engine;
+                    Action step = mode == "eager" ? () => session.EagerStep(n) : () => engine.Prefill(n);
+                    var t = Timing.Step(engine.Stream, step, _run.Options.Warmup, _run.Options.Repetitions);
+                    int padded = mode == "eager" ? n : engine.PaddedSize(n) ?? n;
+                    if (!busyCache.TryGetValue((n, padded), out var busy))
+                        busyCache[(n, padded)] = busy = Busy(session, n, padded);
+                    _run.Report.Prefill.Add(Point(session.Model, preset, label, mode, n, t, busy.Ms));
+                    if (busy.HostBound)
+                        _run.Report.Missing.Add(new Missing($"busy time {preset.Name} n={n}", "some layer's dispatch outlasted the blocker copy: busy time may include launch gaps"));
+                    _ctx.Console.Line($"  n={n,5}: wall {t.WallMs,9:F3} ms, GPU span {t.GpuMs,9:F3} ms, busy {busy.Ms,9:F3} ms");
+                }
+            }
+        }
+    }
+
+    private PrefillPoint Point(BuiltModel model, ModelPreset preset, string label, string mode, int n, StepTime t, double busyMs)
+    {
+        double hit = preset.Moe is { } m ? LayerPlan.ExpectedExpertsHit(m, n) : 0;
+        double bytes = model.StepWeightBytes(hit);
+        double flops = LayerPlan.StepFlops(preset, n);
+        var (floor, bound) = _run.Floor(bytes, flops);
+        return new PrefillPoint(preset.Name, label, mode, n, t.WallMs, t.GpuMs, busyMs, floor, bound, bytes, hit, flops);
+    }
+
+    private (double Ms, bool HostBound) Busy(ModelSession s, int n, int padded)
+    {
+        var stream = s.Engine.Stream;
+        double sum = 0;
+        bool hostBound = false;
+        foreach (var layer in s.Model.Layers)
+        {
+            s.Engine.WriteTokenCount(n);
+            var (ms, hb) = Timing.GpuBusy(stream, _run.Blocker, () => layer.Forward(stream, padded), 1, BusyReps);
+            sum += ms;
+            hostBound |= hb;
+        }
+        return (sum, hostBound);
+    }
+
+    // ------------------------------------------------------------ issue 3: 64 alternating layers
+
+    private void RunStack64()
+    {
+        const int hidden = 2560, pairs = 32, maxTokens = 2048;
+        int[] tokens = _run.Gpu ? new[] { 1, 16, 64, 128 } : new[] { 1, 16 };
+        int h = _run.Gpu ? hidden : 256;
+        string name = $"stack64(rmsnorm+linear {h})";
+        var ops = new JsonArray();
+        for (int i = 0; i < pairs; i++)
+        {
+            ops.Add(new JsonObject { ["op"] = "rmsnorm", ["hidden"] = h, ["residual"] = false });
+            ops.Add(new JsonObject { ["op"] = "linear", ["in"] = h, ["out"] = h });
+        }
+        _run.Torch.AddStack(name, "bf16", h, ops, tokens);
+        var baseOptions = ModelSession.BindOptions(_ctx, _run.Gpu ? maxTokens : 256);
+        var busyCache = new Dictionary<(int, int), double>();
+        foreach (var mode in Modes)
+        {
+            var options = ModelSession.With(baseOptions, enabled: mode != "eager",
+                granularity: mode == "segment" ? Granularity.Segment : Granularity.Layer, debug: false);
+            PrefillEngine engine;
+            try
+            {
+                engine = new PrefillEngine(_run.Device, options, _run.Gpu ? maxTokens : 256);
+            }
+            catch (Exception e) when (e is ArgumentException or GraphEngineException)
+            {
+                _run.Report.Missing.Add(new Missing($"{name} {mode}", e.Message));
+                continue;
+            }
+            using (engine)
+            {
+                var layers = BuildStack64(engine, h, pairs);
+                CaptureReport? cap = options.Enabled ? engine.Capture() : null;
+                if (cap is not null)
+                {
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: capture + instantiate, {cap.Graphs} graphs at {engine.Sizes.Count} sizes",
+                        cap.CaptureMs + cap.InstantiateMs, "ms", "<= 2000 ms for 12 sizes"));
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: graph memory beyond activations", cap.GraphBytes / 1048576.0, "MiB", "<= 64 MiB",
+                        cap.FreeMemoryMeasured ? "driver free-memory delta" : "allocator delta only"));
+                }
+                long weightBytes = layers.Sum(l => l.WeightBytes);
+                foreach (int n in tokens)
+                {
+                    Action step = mode == "eager" ? () => EagerStep(engine, layers, n) : () => engine.Prefill(n);
+                    var t = Timing.Step(engine.Stream, step, _run.Options.Warmup, _run.Options.Repetitions);
+                    int padded = mode == "eager" ? n : engine.PaddedSize(n) ?? n;
+                    if (!busyCache.TryGetValue((n, padded), out double busy))
+                    {
+                        busy = 0;
+                        foreach (var l in layers)
+                        {
+                            engine.WriteTokenCount(n);
+                            busy += Timing.GpuBusy(engine.Stream, _run.Blocker, () => l.Forward(engine.Stream, padded), 1, BusyReps).Ms;
+                        }
+                        busyCache[(n, padded)] = busy;
+                    }
+                    var (floor, bound) = _run.Floor(weightBytes, 2.0 * n * h * (double)h * pairs);
+                    _run.Report.Prefill.Add(new PrefillPoint(name, "bf16", mode, n, t.WallMs, t.GpuMs, busy, floor, bound, weightBytes, 0, 2.0 * n * h * (double)h * pairs));
+                    if (mode != "eager")
+                        _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: host dispatch per layer, n={n}", t.HostMs * 1e3 / layers.Count, "us",
+                            mode == "layer" ? "<= 2 us per replayed layer" : null, "host time of Prefill(n) until it returns, over 64 layers"));
+                    _run.Report.Figures.Add(new Figure("graph engine (issue 3)", $"{mode}: step wall / GPU busy, n={n}", t.WallMs / busy, "x",
+                        mode == "layer" ? "<= 1.15x" : mode == "segment" ? "<= 1.05x" : "eager, for comparison"));
+                }
+            }
+        }
+    }
+
+    private static List<Layer> BuildStack64(PrefillEngine engine, int h, int pairs)
+    {
+        var ctx = engine.Context;
+        var a = engine.Activation("a", DType.BF16, h);
+        var b = engine.Activation("b", DType.BF16, h);
+        RandomFill.Create(engine.Device).Uniform(engine.Device.DefaultStream, a, 99, 1f);
+        var layers = new List<Layer>();
+        for (int i = 0; i < pairs; i++)
+        {
+            layers.Add(engine.Add(ModelFactory.RandomNorm(ctx, $"norm.{i}", a, b, null, (uint)(1000 + i))));
+            layers.Add(engine.Add(ModelFactory.RandomLinear(ctx, $"linear.{i}", b, a, QuantMode.None, 0, (uint)(2000 + i))));
+        }
+        engine.Device.DefaultStream.Synchronize();
+        return layers;
+    }
+
+    private static void EagerStep(PrefillEngine engine, List<Layer> layers, int n)
+    {
+        engine.WriteTokenCount(n);
+        foreach (var l in layers) l.Forward(engine.Stream, n);
+    }
+}

@@ -1,0 +1,78 @@
+namespace GraphEngine.Bench.Reports;
+
+/// <summary>The two ceilings, measured in the same run as every figure that is compared with them.</summary>
+public sealed record Ceilings(
+    double CopyGBps,
+    long CopyBufferBytes,
+    double MatrixTflops,
+    string MatrixShape,
+    string Method);
+
+/// <summary>One prefill step of one preset, mode (eager / layer / segment) and token count.</summary>
+public sealed record PrefillPoint(
+    string Preset,
+    string Quant,
+    string Mode,
+    int Tokens,
+    double WallMs,
+    double GpuSpanMs,
+    double BusyMs,
+    double FloorMs,
+    string FloorBound,
+    double WeightBytesRead,
+    double ExpertsHit,
+    double Flops)
+{
+    public double FloorRatio => FloorMs > 0 ? WallMs / FloorMs : double.NaN;
+    public double BusyFraction => WallMs > 0 ? BusyMs / WallMs : double.NaN;
+}
+
+/// <summary>A PyTorch peer's time for the same point, or why it is missing.</summary>
+public sealed record PeerTime(string Name, double? Ms, string? Error);
+
+/// <summary>One kernel micro-benchmark figure beside its floor and its peer.</summary>
+public sealed record KernelPoint(
+    string Family,
+    string Variant,
+    string Shape,
+    int Tokens,
+    double Ms,
+    double FloorMs,
+    string FloorBound,
+    string? Note = null)
+{
+    public double FloorRatio => FloorMs > 0 ? Ms / FloorMs : double.NaN;
+}
+
+/// <summary>A single measured figure (capture time, host dispatch per layer, ...) with the target it is held to.</summary>
+public sealed record Figure(string Group, string Name, double Value, string Unit, string? Target = null, string? Note = null);
+
+/// <summary>A benchmark that could not run: a layer or mode not built yet, or a peer that failed.</summary>
+public sealed record Missing(string What, string Reason);
+
+/// <summary>Everything one `graphengine bench` call measured.</summary>
+public sealed class BenchReport
+{
+    public string Device { get; init; } = "";
+    public string Command { get; init; } = "";
+    public DateTimeOffset When { get; init; } = DateTimeOffset.UtcNow;
+    public int Repetitions { get; init; }
+    public int Warmup { get; init; }
+    public string BusyTimeMethod { get; init; } = "";
+    public Ceilings? Ceilings { get; set; }
+    public List<PrefillPoint> Prefill { get; } = new();
+    public List<KernelPoint> Kernels { get; } = new();
+    public List<Missing> Missing { get; } = new();
+    public List<Figure> Figures { get; } = new();
+
+    /// <summary>Peer times keyed by "preset|quant|mode|tokens" (prefill) or "family|variant|shape|tokens" (kernels).</summary>
+    public Dictionary<string, PeerTime> Peers { get; } = new();
+
+    public string? TorchVersion { get; set; }
+    public string? TorchError { get; set; }
+
+    public static string PrefillKey(string preset, string quant, string mode, int tokens) => $"prefill|{preset}|{quant}|{mode}|{tokens}";
+    public static string KernelKey(string family, string variant, string shape, int tokens) => $"kernel|{family}|{variant}|{shape}|{tokens}";
+
+    public PeerTime? Peer(string key) => Peers.TryGetValue(key, out var p) ? p : null;
+}

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GraphEngine.Bench.Reports;
+using GraphEngine.Models;
+using GraphEngine.Hosting;
+
+namespace GraphEngine.Bench;
+
+/// <summary>
+/// The spec handed to bench/torch_reference.py (the same stacks and kernel shapes we time), and the
+/// reading of its answer into <see cref="BenchReport.Peers"/>. A peer that fails, or a script that
+/// cannot run at all, is recorded as unavailable with its error; it never fails the bench.
+/// </summary>
+public sealed class TorchPeers
+{
+    private readonly JsonArray _stacks = new();
+    private readonly JsonArray _kernels = new();
+
+    public int Count => _stacks.Count + _kernels.Count;
+
+    /// <summary>A preset's stack (bf16), eager and under torch.cuda.graph at each token count.</summary>
+    public void AddPreset(ModelPreset p, string quantLabel, IReadOnlyList<int> tokens)
+    {
+        var ops = new JsonArray();
+        foreach (var s in p.Plan())
+        {
+            switch (s.Kind)
+            {
+                case LayerSpecKind.RmsNorm:
+                    ops.Add(new JsonObject { ["op"] = "rmsnorm", ["hidden"] = s.In, ["residual"] = s.FusedResidual });
+                    break;
+                case LayerSpecKind.Linear:
+                    ops.Add(new JsonObject
+                    {
+                        ["op"] = "linear", ["in"] = s.In, ["out"] = s.Out,
+                        // o_proj reads the attention stand-in buffer, as ours does.
+                        ["fresh_input"] = s.Name.EndsWith(".o_proj", StringComparison.Ordinal),
+                        ["swiglu"] = s.SwiGluOut > 0,
+                    });
+                    break;
+                case LayerSpecKind.SwiGlu:
+                    break; // folded into the gate_up op above
+                case LayerSpecKind.Moe:
+                    ops.Add(new JsonObject { ["op"] = "moe", ["hidden"] = p.Hidden, ["experts"] = p.Moe!.Experts, ["top_k"] = p.Moe.TopK, ["expert_ffn"] = p.Moe.ExpertFfn });
+                    break;
+            }
+        }
+        AddStack(p.Name, quantLabel, p.Hidden, ops, tokens);
+    }
+
+    public void AddStack(string name, string quantLabel, int hidden, JsonArray ops, IReadOnlyList<int> tokens)
+    {
+        var keys = new JsonObject();
+        foreach (var mode in new[] { "eager", "graph" })
+        {
+            var byN = new JsonObject();
+            foreach (int n in tokens) byN[n.ToString()] = BenchReport.PrefillKey(name, quantLabel, mode, n);
+            keys[mode] = byN;
+        }
+        _stacks.Add(new JsonObject
+        {
+            ["name"] = name, ["hidden"] = hidden, ["ops"] = ops,
+            ["tokens"] = new JsonArray(tokens.Select(t => (JsonNode)t).ToArray()), ["keys"] = keys,
+        });
+    }
+
+    /// <summary>One kernel point; <paramref name="args"/> are the op's fields (op, k, n, mode, hidden, ...).</summary>
+    public void AddKernel(string family, string variant, string shape, int tokens, JsonObject args)
+    {
+        args["key"] = BenchReport.KernelKey(family, variant, shape, tokens);
+        args["tokens"] = tokens;
+        _kernels.Add(args);
+    }
+
+    /// <summary>Runs the script and merges its results into the report.</summary>
+    public void Run(BenchReport report, string python, string? scriptPath, int reps, int warmup, CliConsole console)
+    {
+        if (Count == 0) return;
+        string? script = scriptPath ?? FindScript();
+        if (script is null || !File.Exists(script))
+        {
+            report.TorchError = $"torch_reference.py not found{(scriptPath is null ? " beside the program or in bench/" : $" at '{scriptPath}'")}";
+            return;
+        }
+        string spec = Path.Combine(Path.GetTempPath(), $"graphengine-torch-spec-{Environment.ProcessId}.json");
+        File.WriteAllText(spec, new JsonObject { ["stacks"] = _stacks.DeepClone(), ["kernels"] = _kernels.DeepClone() }.ToJsonString());
+        try
+        {
+            console.Line($"torch peers: {python} {script} ({_stacks.Count} stacks, {_kernels.Count} kernels)");
+            var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { script, "--spec", spec, "--reps", reps.ToString(), "--warmup", warmup.ToString() }) psi.ArgumentList.Add(a);
+            using var proc = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {python}");
+            // Read stderr concurrently so a chatty script cannot fill its pipe and stall.
+            var errTask = proc.StandardError.ReadToEndAsync();
+            string stdout = proc.StandardOutput.ReadToEnd();
+            proc.WaitForExit();
+            string stderr = errTask.Result;
+            Merge(report, stdout, stderr, proc.ExitCode);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            report.TorchError = $"could not run {python}: {e.Message}";
+        }
+        finally
+        {
+            File.Delete(spec);
+        }
+    }
+
+    /// <summary>Reads the script's JSON (the last line that parses) into the report.</summary>
+    public static void Merge(BenchReport report, string stdout, string stderr, int exitCode)
+    {
+        JsonNode? doc = null;
+        foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse())
+        {
+            try { doc = JsonNode.Parse(line); break; }
+            catch (JsonException) { }
+        }
+        if (doc is null)
+        {
+            string tail = stderr.Length > 600 ? stderr[^600..] : stderr;
+            report.TorchError = $"torch_reference.py exited {exitCode} without JSON: {tail.ReplaceLineEndings(" ").Trim()}";
+            return;
+        }
+        report.TorchVersion = doc["torch"]?.GetValue<string>();
+        if (doc["error"] is { } err) report.TorchError = err.GetValue<string>();
+        foreach (var r in doc["results"]?.AsArray() ?? new JsonArray())
+        {
+            if (r?["key"]?.GetValue<string>() is not { } key) continue;
+            string name = r["name"]?.GetValue<string>() ?? "torch";
+            double? ms = r["ms"] is { } m ? m.GetValue<double>() : null;
+            report.Peers[key] = new PeerTime(name, ms, r["error"]?.GetValue<string>());
+        }
+    }
+
+    private static string? FindScript()
+    {
+        foreach (var dir in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var d = new DirectoryInfo(dir); d is not null; d = d.Parent)
+            {
+                foreach (var candidate in new[] { Path.Combine(d.FullName, "torch_reference.py"), Path.Combine(d.FullName, "bench", "torch_reference.py") })
+                    if (File.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,28 @@
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Conformance;
+
+/// <summary>Where a case runs: Ci cases are small enough for the reference backend in CI; Full cases
+/// (large shapes) run only in `graphengine check`.</summary>
+public enum CaseTier { Ci, Full }
+
+/// <summary>The outcome of one case: passed or not, and the measured figure against its bound.</summary>
+public sealed record CaseResult(bool Passed, string Detail)
+{
+    public static CaseResult Pass(string detail) => new(true, detail);
+    public static CaseResult Fail(string detail) => new(false, detail);
+
+    /// <summary>Combines sub-checks: passes only if all pass; details joined.</summary>
+    public static CaseResult All(params CaseResult[] parts) =>
+        new(parts.All(p => p.Passed), string.Join("; ", parts.Select(p => p.Detail)));
+}
+
+/// <summary>
+/// One conformance case: runs a kernel, layer or graph path on a device and compares it with a
+/// float64 (or exact) reference. The same list drives `graphengine check` on the GPU and the xunit
+/// tests on the reference backend.
+/// </summary>
+public sealed record ConformanceCase(string Name, string Area, Func<Device, CaseResult> Run, CaseTier Tier = CaseTier.Ci)
+{
+    public override string ToString() => Name;
+}

@@ -1,0 +1,574 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
+
+namespace GraphEngine.Conformance;
+
+/// <summary>
+/// Conformance cases of the low-precision modes (block_wise_fp8, w4afp8, nvfp4). Each mode is checked
+/// twice against float64: against the dequantized weights and the quantized activations (measures the
+/// kernel: bound 1e-2), and against the unquantized inputs (measures the format: a bound per mode, see
+/// <see cref="FormatBound"/>). Quantizers are checked byte for byte against the host definition.
+/// </summary>
+public static class LowPrecisionCases
+{
+    /// <summary>
+    /// Kernel bound. The kernels multiply exactly representable operands (e4m3 x e4m3, or bf16 x exact bf16
+    /// weights), accumulate in fp32 and apply the scales in fp32, so the only sizeable error is the final
+    /// rounding of each output to bf16/fp16: at most 2^-9 (bf16) relative per element, well under 1e-2 in
+    /// Frobenius norm, with room for fp32 accumulation over K up to 8192 (about 1e-5).
+    /// </summary>
+    public const double KernelBound = 1e-2;
+    private const string KernelReason = "fp32 accumulation of exact products, one bf16/fp16 rounding per output";
+
+    /// <summary>
+    /// Format bounds against unquantized bf16 inputs (random uniform data, relative Frobenius of the output):
+    /// block_wise_fp8: e4m3 keeps 3 mantissa bits, relative rounding error up to 2^-4 per element, about
+    /// 2.5% RMS on each side, so about 4% on the product; bound 0.08.
+    /// w4afp8: 7 int4 levels per side of amax: step amax/7, RMS error step/sqrt(12) = 0.041 amax against
+    /// an RMS value of 0.58 amax (uniform), about 7% on weights, plus 2.5% from fp8 activations; bound 0.15.
+    /// nvfp4: e2m1 values {0, .5, 1, 1.5, 2, 3, 4, 6} with a scale per 16: relative error up to 1/6 near
+    /// the top, larger for small values; measured about 9-10% on uniform data; bound 0.18.
+    /// </summary>
+    public static double FormatBound(QuantMode mode) => mode switch
+    {
+        QuantMode.BlockWiseFp8 => 0.08,
+        QuantMode.W4AFp8 => 0.15,
+        QuantMode.Nvfp4 => 0.18,
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "not a low-precision mode"),
+    };
+
+    public static IEnumerable<ConformanceCase> Cases()
+    {
+        foreach (int m in new[] { 1, 7, 83 })
+            yield return new ConformanceCase($"lowprec/block_fp8/linear/bf16/m={m}/n=136/k=200", "lowprec",
+                d => BlockFp8Linear(d, DType.BF16, m, 136, 200, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/block_fp8/linear/bf16/m=1000/n=136/k=136", "lowprec",
+            d => BlockFp8Linear(d, DType.BF16, 1000, 136, 136, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/block_fp8/linear/f16/m=83/n=256/k=384", "lowprec",
+            d => BlockFp8Linear(d, DType.F16, 83, 256, 384, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/block_fp8/linear/zero-block/m=7/n=130/k=260", "lowprec", d => BlockFp8ZeroBlocks(d));
+        yield return new ConformanceCase("lowprec/block_fp8/graph-replay/m=83", "lowprec", d => BlockFp8Replay(d));
+
+        foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+            foreach (int group in new[] { 128, -1 })
+            {
+                string g = group == 128 ? "g128" : "channel";
+                yield return new ConformanceCase($"lowprec/w4afp8/{layout}/{g}/e=4/n=136/k=200", "lowprec",
+                    d => W4AFp8Experts(d, layout, group, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0));
+            }
+        yield return new ConformanceCase("lowprec/w4afp8/PrefixSum/g128/e=3/n=24/k=264/m=1000", "lowprec",
+            d => W4AFp8Experts(d, TokenLayout.PrefixSum, 128, new[] { 700, 299, 1 }, 24, 264, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/w4afp8/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4AFp8));
+
+        foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+            yield return new ConformanceCase($"lowprec/nvfp4/{layout}/e=4/n=136/k=200", "lowprec",
+                d => Nvfp4Experts(d, layout, DType.BF16, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/nvfp4/PrefixSum/f16/e=2/n=136/k=256/m=1000", "lowprec",
+            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.F16, new[] { 7, 993 }, 136, 256, sampleRows: 0));
+        yield return new ConformanceCase("lowprec/nvfp4/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.Nvfp4));
+        yield return new ConformanceCase("lowprec/nvfp4/native-backend-refused", "lowprec", d => Nvfp4NativeRefused(d));
+
+        // Full tier: the benchmark shapes, checked on a sample of rows (a float64 oracle of every row at
+        // 4096 x 7168 x 7168 would take minutes on the host).
+        foreach (var (m, n, k) in new[] { (128, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 7168) })
+            yield return new ConformanceCase($"lowprec/block_fp8/linear/full/m={m}/n={n}/k={k}", "lowprec",
+                d => BlockFp8Linear(d, DType.BF16, m, n, k, sampleRows: 24), CaseTier.Full);
+        // w4afp8 at the seed's K with a reduced N (the host oracle of 8 x 7168 x 8192 weights is too big);
+        // the full 8 x 7168 x 8192 shape runs in the benchmark.
+        foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+            yield return new ConformanceCase($"lowprec/w4afp8/full/{layout}/e=8/n=1024/k=8192/m=512", "lowprec",
+                d => W4AFp8Experts(d, layout, 128, Enumerable.Repeat(512, 8).ToArray(), 1024, 8192, sampleRows: 16), CaseTier.Full);
+        yield return new ConformanceCase("lowprec/nvfp4/full/PrefixSum/e=8/n=2048/k=7168/m=16", "lowprec",
+            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.BF16, new[] { 3, 0, 1, 16, 2, 5, 0, 9 }, 2048, 7168, sampleRows: 0), CaseTier.Full);
+    }
+
+    // ------------------------------------------------------------------ block_wise_fp8
+
+    private static CaseResult BlockFp8Linear(Device device, DType dtype, int m, int n, int k, int sampleRows)
+    {
+        int padded = m + 5;                          // rows [m, padded) are padding, filled with NaN
+        using var rig = new Rig(device, padded, m);
+        var w = RandomValues(n * k, 11, 0.05f, dtype);
+        using var wBuf = device.AllocateTensor(dtype, new long[] { n, k }, out var wT, "w");
+        wT.UploadFloats(w);
+        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        var x = RandomActivations(padded, k, m, 12, dtype);
+        using var xb = rig.Pool.RentTensor(dtype, new long[] { padded, k }, out var xT, "x");
+        using var yb = rig.Pool.RentTensor(dtype, new long[] { padded, n }, out var yT, "y");
+        xT.UploadFloats(x);
+        yT.Poison(rig.Stream);
+        backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+        rig.Stream.Synchronize();
+        var y = yT.DownloadFloats().AsSpan(0, m * n).ToArray();
+
+        // Quantizers: the device's bytes are the host definition's.
+        int kp = Fp8Quant.Pad128(k), np = Fp8Quant.Pad128(n);
+        var hostQ = new byte[(long)np * kp];
+        var hostS = new float[np / 128 * (kp / 128)];
+        Fp8Quant.HostQuantizeWeights(w, n, k, hostQ, hostS);
+        var (aq, asc) = backend.ActivationWorkspace;
+        var devAq = aq.SliceRows(0, m).DownloadBytes();
+        var devAs = asc.SliceRows(0, m).ToArray<float>();
+        var hostAq = new byte[m * kp];
+        var hostAs = new float[m * (kp / 128)];
+        var aDeq = new double[(long)m * k];
+        for (int r = 0; r < m; r++)
+        {
+            HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, hostAq.AsSpan(r * kp, kp), hostAs.AsSpan(r * (kp / 128), kp / 128));
+            for (int c = 0; c < k; c++) aDeq[(long)r * k + c] = (double)Fp8Quant.Decode(hostAq[r * kp + c]) * hostAs[r * (kp / 128) + c / 128];
+        }
+        var wDeq = backend.DequantizedWeights();
+        var rows = SampleRows(m, sampleRows);
+        return CaseResult.All(
+            Checks.Equal("weight e4m3 bytes vs host quantizer", hostQ, backend.Stored.Weights.DownloadBytes()),
+            Checks.Equal("activation e4m3 bytes vs host quantizer", hostAq, devAq),
+            Checks.BitEqual("activation 1x128 scales vs host quantizer", hostAs, devAs),
+            Checks.Close($"block_fp8 [{m}x{k}]·[{n}x{k}]ᵀ vs float64 on dequantized operands", Oracle(aDeq, wDeq, rows, n, k), Pick(y, rows, n),
+                KernelBound, KernelReason),
+            FormatCheck(QuantMode.BlockWiseFp8, x, w, y, rows, n, k));
+    }
+
+    // Whole 128x128 weight blocks and 1x128 activation groups of zeros: scale 0, q 0, output still finite and exact.
+    private static CaseResult BlockFp8ZeroBlocks(Device device)
+    {
+        const int m = 7, n = 130, k = 260;
+        using var rig = new Rig(device, m, m);
+        var w = RandomValues(n * k, 21, 0.05f, DType.BF16);
+        for (int r = 0; r < 128; r++) for (int c = 0; c < 128; c++) w[r * k + c] = 0;
+        var x = RandomActivations(m, k, m, 22, DType.BF16);
+        for (int r = 0; r < m; r++) for (int c = 128; c < 256; c++) x[r * k + c] = 0;
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { n, k }, out var wT, "w");
+        wT.UploadFloats(w);
+        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { m, k }, out var xT, "x");
+        using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { m, n }, out var yT, "y");
+        xT.UploadFloats(x);
+        yT.Poison(rig.Stream);
+        backend.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
+        rig.Stream.Synchronize();
+        var y = yT.DownloadFloats();
+        var scales = backend.ActivationWorkspace.Scales.SliceRows(0, m).ToArray<float>();
+        var wDeq = backend.DequantizedWeights();
+        var aDeq = new double[m * k];
+        int kp = Fp8Quant.Pad128(k);
+        var q = new byte[kp];
+        var s = new float[kp / 128];
+        for (int r = 0; r < m; r++)
+        {
+            HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, q, s);
+            for (int c = 0; c < k; c++) aDeq[r * k + c] = (double)Fp8Quant.Decode(q[c]) * s[c / 128];
+        }
+        var rows = Enumerable.Range(0, m).ToArray();
+        return CaseResult.All(
+            Checks.True(Enumerable.Range(0, m).All(r => scales[r * 3 + 1] == 0f), "all-zero 1x128 groups get scale 0"),
+            Checks.True(wDeq.Take(128).All(v => v == 0f), "all-zero 128x128 weight block dequantizes to 0"),
+            Checks.Close("block_fp8 with zero blocks vs float64", Oracle(aDeq, wDeq, rows, n, k), y, KernelBound, KernelReason));
+    }
+
+    // Capture at one token count, replay at another: the replay equals an eager run bit for bit.
+    private static CaseResult BlockFp8Replay(Device device)
+    {
+        const int padded = 96, n = 136, k = 200;
+        using var rig = new Rig(device, padded, 83);
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { n, k }, out var wT, "w");
+        wT.UploadFloats(RandomValues(n * k, 31, 0.05f, DType.BF16));
+        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, k }, out var xT, "x");
+        using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, n }, out var yT, "y");
+        xT.UploadFloats(RandomActivations(padded, k, 83, 32, DType.BF16));
+        rig.Stream.BeginCapture();
+        DeviceGraph graph;
+        try
+        {
+            backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+        }
+        finally
+        {
+            graph = rig.Stream.EndCapture();
+        }
+        using (graph)
+        {
+            // New step: another token count and other inputs, replayed through the same addresses.
+            rig.SetTokens(61);
+            xT.UploadFloats(RandomActivations(padded, k, 61, 33, DType.BF16));
+            yT.Poison(rig.Stream);
+            graph.Launch(rig.Stream);
+            rig.Stream.Synchronize();
+            var replayed = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
+            yT.Poison(rig.Stream);
+            backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+            rig.Stream.Synchronize();
+            var eager = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
+            return CaseResult.All(
+                Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row"),
+                Checks.BitEqual("block_fp8 replay at n=61 vs eager", eager, replayed));
+        }
+    }
+
+    // ------------------------------------------------------------------ MoE: w4afp8 and nvfp4
+
+    private sealed class ExpertRun
+    {
+        public required float[] A;            // layer-type values of A as laid out on the device
+        public required int[] RowExpert;      // expert of each valid row (-1 for padding)
+        public required int[] ValidRows;      // indices of valid rows in A / C
+        public required float[] C;            // device output (all rows)
+    }
+
+    private static (TokenLayout, int rowsBound, int totalRows, int[] offsets, int[] rowExpert) Layout(TokenLayout layout, int[] counts)
+    {
+        int e = counts.Length;
+        if (layout == TokenLayout.PrefixSum)
+        {
+            int total = counts.Sum(), bound = total + 3;        // 3 padding rows past the last expert
+            var off = new int[e + 1];
+            for (int i = 0; i < e; i++) off[i + 1] = off[i] + counts[i];
+            var rowExpert = Enumerable.Repeat(-1, bound).ToArray();
+            for (int i = 0; i < e; i++) for (int r = off[i]; r < off[i + 1]; r++) rowExpert[r] = i;
+            return (layout, bound, bound, off, rowExpert);
+        }
+        else
+        {
+            int p = counts.Max() + 2;                          // every slab has at least 2 padding rows
+            var rowExpert = Enumerable.Repeat(-1, e * p).ToArray();
+            for (int i = 0; i < e; i++) for (int r = 0; r < counts[i]; r++) rowExpert[i * p + r] = i;
+            return (layout, p, e * p, counts.ToArray(), rowExpert);
+        }
+    }
+
+    private static ExpertRun RunExperts(Rig rig, IExpertBackend backend, TokenLayout layout, int[] counts, int n, int k, DType dtype, uint seed)
+    {
+        var (_, bound, total, offsets, rowExpert) = Layout(layout, counts);
+        int e = counts.Length;
+        var valid = Enumerable.Range(0, total).Where(r => rowExpert[r] >= 0).ToArray();
+        var a = RandomValues(total * k, seed, 1f, dtype);
+        for (int r = 0; r < total; r++)
+        {
+            float rowScale = 1 + r % 5;
+            for (int c = 0; c < k; c++) a[r * k + c] = rowExpert[r] < 0 ? float.NaN : Round(a[r * k + c] * rowScale, dtype);
+        }
+        long[] aShape = layout == TokenLayout.PrefixSum ? new long[] { total, k } : new long[] { e, bound, k };
+        long[] cShape = layout == TokenLayout.PrefixSum ? new long[] { total, n } : new long[] { e, bound, n };
+        using var ab = rig.Pool.RentTensor(dtype, aShape, out var aT, "A");
+        using var cb = rig.Pool.RentTensor(dtype, cShape, out var cT, "C");
+        using var ob = rig.Pool.RentTensor(DType.I32, new long[] { offsets.Length }, out var oT, "offsets");
+        aT.UploadFloats(a);
+        oT.UploadInts(offsets);
+        cT.Poison(rig.Stream);
+        backend.Forward(rig.Stream, new GroupGemmProblem(layout, e, n, k, bound, aT, oT, cT));
+        rig.Stream.Synchronize();
+        return new ExpertRun { A = a, RowExpert = rowExpert, ValidRows = valid, C = cT.DownloadFloats() };
+    }
+
+    private static CaseResult W4AFp8Experts(Device device, TokenLayout layout, int group, int[] counts, int n, int k, int sampleRows)
+    {
+        int e = counts.Length;
+        var (_, _, total, _, _) = Layout(layout, counts);
+        using var rig = new Rig(device, total, total);
+        var w = RandomValues((long)e * n * k, 41, 0.05f, DType.BF16);
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
+        wT.UploadFloats(w);
+        using var backend = W4AFp8ExpertBackend.Quantize(rig.Context, wT, total, group);
+        var run = RunExperts(rig, backend, layout, counts, n, k, DType.BF16, 42);
+
+        // Host definition of the weight bytes for expert 0 and the last one.
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
+        var parts = new List<CaseResult>();
+        var (qT, sT) = backend.Stored;
+        var devQ = qT.ToArray<byte>();
+        var devS = sT.ToArray<float>();
+        foreach (int x in new[] { 0, e - 1 })
+        {
+            var hq = new byte[np * kp / 2];
+            var hs = new float[groups * np];
+            W4AFp8GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, group == 128, hq, hs);
+            parts.Add(Checks.Equal($"expert {x} int4 bytes vs host quantizer", hq, devQ.AsSpan(x * hq.Length, hq.Length).ToArray()));
+            parts.Add(Checks.BitEqual($"expert {x} scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
+        }
+        // Per-token activation bytes on the valid rows.
+        var (aq, asc) = backend.ActivationWorkspace;
+        var devAq = aq.SliceRows(0, total).DownloadBytes();
+        var devAs = asc.SliceRows(0, total).ToArray<float>();
+        var rows = SampleRows(run.ValidRows, sampleRows);
+        var aDeq = new double[(long)rows.Length * k];
+        var q = new byte[kp];
+        var s = new float[1];
+        int mismatched = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = rows[i];
+            HostQuantizeActRow(run.A, r, k, Fp8ActScaling.PerToken, q, s);
+            if (!q.AsSpan().SequenceEqual(devAq.AsSpan(r * kp, kp)) || BitConverter.SingleToInt32Bits(s[0]) != BitConverter.SingleToInt32Bits(devAs[r])) mismatched++;
+            for (int c = 0; c < k; c++) aDeq[(long)i * k + c] = (double)Fp8Quant.Decode(q[c]) * s[0];
+        }
+        parts.Add(Checks.True(mismatched == 0, $"per-token e4m3 activations vs host quantizer: {mismatched} of {rows.Length} rows differ"));
+        parts.Add(ExpertKernelCheck("w4afp8", backend, run, rows, aDeq, n, k));
+        parts.Add(ExpertFormatCheck(QuantMode.W4AFp8, w, run, rows, n, k));
+        return CaseResult.All(parts.ToArray());
+    }
+
+    private static CaseResult Nvfp4Experts(Device device, TokenLayout layout, DType dtype, int[] counts, int n, int k, int sampleRows)
+    {
+        int e = counts.Length;
+        var (_, _, total, _, _) = Layout(layout, counts);
+        using var rig = new Rig(device, total, total);
+        var w = RandomValues((long)e * n * k, 51, 0.05f, dtype);
+        for (int x = 0; x < e; x++) w[(long)x * n * k] *= 8;        // one outlier per expert: global scale varies
+        using var wBuf = device.AllocateTensor(dtype, new long[] { e, n, k }, out var wT, "w");
+        wT.UploadFloats(w);
+        w = wT.DownloadFloats();                                     // the bf16/fp16 values the device quantized
+        using var backend = Nvfp4ExpertBackend.Quantize(rig.Context, wT);
+        var run = RunExperts(rig, backend, layout, counts, n, k, dtype, 52);
+
+        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
+        var (qT, sT, gT) = backend.Stored;
+        var devQ = qT.ToArray<byte>();
+        var devS = sT.ToArray<byte>();
+        var devG = gT.ToArray<float>();
+        var parts = new List<CaseResult>();
+        foreach (int x in new[] { 0, e - 1 })
+        {
+            var hq = new byte[np * kp / 2];
+            var hs = new byte[np * kp / Nvfp4GroupGemm.BlockSize];
+            float hg = Nvfp4GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, hq, hs);
+            parts.Add(Checks.Equal($"expert {x} e2m1 bytes vs host quantizer", hq, devQ.AsSpan(x * hq.Length, hq.Length).ToArray()));
+            parts.Add(Checks.Equal($"expert {x} e4m3 block scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
+            parts.Add(Checks.BitEqual($"expert {x} global scale vs host quantizer", new[] { hg }, new[] { devG[x] }));
+        }
+        var rows = SampleRows(run.ValidRows, sampleRows);
+        var aDeq = new double[(long)rows.Length * k];
+        for (int i = 0; i < rows.Length; i++)
+            for (int c = 0; c < k; c++) aDeq[(long)i * k + c] = run.A[(long)rows[i] * k + c];
+        parts.Add(ExpertKernelCheck("nvfp4", backend, run, rows, aDeq, n, k));
+        parts.Add(ExpertFormatCheck(QuantMode.Nvfp4, w, run, rows, n, k));
+        return CaseResult.All(parts.ToArray());
+    }
+
+    private static CaseResult ExpertKernelCheck(string what, IExpertBackend backend, ExpertRun run, int[] rows, double[] aDeq, int n, int k)
+    {
+        var expected = new double[(long)rows.Length * n];
+        var actual = new float[(long)rows.Length * n];
+        var deq = new Dictionary<int, float[]>();
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int ex = run.RowExpert[rows[i]];
+            if (!deq.TryGetValue(ex, out var wd)) deq[ex] = wd = backend.DequantizedWeights(ex);
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int c = 0; c < k; c++) acc += aDeq[(long)i * k + c] * wd[(long)j * k + c];
+                expected[(long)i * n + j] = acc;
+                actual[(long)i * n + j] = run.C[(long)rows[i] * n + j];
+            }
+        }
+        return Checks.Close($"{what} group GEMM ({rows.Length} rows) vs float64 on dequantized operands", expected, actual, KernelBound, KernelReason);
+    }
+
+    private static CaseResult ExpertFormatCheck(QuantMode mode, float[] w, ExpertRun run, int[] rows, int n, int k)
+    {
+        var expected = new double[(long)rows.Length * n];
+        var actual = new float[(long)rows.Length * n];
+        Parallel.For(0, rows.Length, i =>
+        {
+            int r = rows[i], ex = run.RowExpert[r];
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                long wo = ((long)ex * n + j) * k;
+                for (int c = 0; c < k; c++) acc += (double)run.A[(long)r * k + c] * w[wo + c];
+                expected[(long)i * n + j] = acc;
+                actual[(long)i * n + j] = run.C[(long)r * n + j];
+            }
+        });
+        return Checks.Close($"{mode.Label()} format error vs unquantized inputs", expected, actual, FormatBound(mode), FormatReason(mode));
+    }
+
+    // Capture with one set of expert counts, replay with another: equals an eager run bit for bit.
+    private static CaseResult ExpertReplay(Device device, QuantMode mode)
+    {
+        const int e = 3, n = 136, k = 200, bound = 40;
+        using var rig = new Rig(device, bound, bound);
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
+        wT.UploadFloats(RandomValues((long)e * n * k, 61, 0.05f, DType.BF16));
+        using IExpertBackend backend = mode == QuantMode.W4AFp8
+            ? (IExpertBackend)W4AFp8ExpertBackend.Quantize(rig.Context, wT, bound)
+            : Nvfp4ExpertBackend.Quantize(rig.Context, wT);
+        using var ab = rig.Pool.RentTensor(DType.BF16, new long[] { bound, k }, out var aT, "A");
+        using var cb = rig.Pool.RentTensor(DType.BF16, new long[] { bound, n }, out var cT, "C");
+        using var ob = rig.Pool.RentTensor(DType.I32, new long[] { e + 1 }, out var oT, "offsets");
+        var problem = new GroupGemmProblem(TokenLayout.PrefixSum, e, n, k, bound, aT, oT, cT);
+        aT.UploadFloats(RandomValues((long)bound * k, 62, 1f, DType.BF16));
+        oT.UploadInts(new[] { 0, 10, 10, 30 });
+        rig.Stream.BeginCapture();
+        DeviceGraph graph;
+        try
+        {
+            backend.Forward(rig.Stream, problem);
+        }
+        finally
+        {
+            graph = rig.Stream.EndCapture();
+        }
+        using (graph)
+        {
+            var offsets = new[] { 0, 3, 20, 37 };                    // other counts, one empty expert gone
+            oT.UploadInts(offsets);
+            aT.UploadFloats(RandomValues((long)bound * k, 63, 1f, DType.BF16));
+            cT.Poison(rig.Stream);
+            graph.Launch(rig.Stream);
+            rig.Stream.Synchronize();
+            var replayed = cT.DownloadFloats().AsSpan(0, 37 * n).ToArray();
+            cT.Poison(rig.Stream);
+            backend.Forward(rig.Stream, problem);
+            rig.Stream.Synchronize();
+            var eager = cT.DownloadFloats().AsSpan(0, 37 * n).ToArray();
+            return CaseResult.All(
+                Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row"),
+                Checks.BitEqual($"{mode.Label()} replay with new expert counts vs eager", eager, replayed));
+        }
+    }
+
+    private static CaseResult Nvfp4NativeRefused(Device device)
+    {
+        using var rig = new Rig(device, 8, 8);
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { 1, 8, 16 }, out var wT, "w");
+        long before = device.AllocatedBytes;
+        try
+        {
+            using var b = Nvfp4ExpertBackend.Quantize(rig.Context, wT, "flashinfer-cutlass");
+            return CaseResult.Fail("nvfp4_backend 'flashinfer-cutlass' was accepted");
+        }
+        catch (QuantConfigException ex)
+        {
+            return CaseResult.All(
+                Checks.True(ex.Message.Contains("flashinfer-cutlass") && ex.Message.Contains(QuantConfig.DefaultNvfp4Backend),
+                    $"message names the value and the accepted one: {ex.Message}"),
+                Checks.True(device.AllocatedBytes == before, "nothing allocated"));
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static string FormatReason(QuantMode mode) => mode switch
+    {
+        QuantMode.BlockWiseFp8 => "e4m3 on both sides, about 2.5% RMS each",
+        QuantMode.W4AFp8 => "7 int4 levels per sign (about 7% RMS) plus e4m3 activations",
+        _ => "e2m1 with e4m3 scale per 16 (about 10% RMS on uniform data)",
+    };
+
+    private static CaseResult FormatCheck(QuantMode mode, float[] x, float[] w, float[] y, int[] rows, int n, int k)
+    {
+        var expected = new double[(long)rows.Length * n];
+        var actual = new float[(long)rows.Length * n];
+        Parallel.For(0, rows.Length, i =>
+        {
+            int r = rows[i];
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int c = 0; c < k; c++) acc += (double)x[(long)r * k + c] * w[(long)j * k + c];
+                expected[(long)i * n + j] = acc;
+                actual[(long)i * n + j] = y[(long)r * n + j];
+            }
+        });
+        return Checks.Close($"{mode.Label()} format error vs unquantized inputs", expected, actual, FormatBound(mode), FormatReason(mode));
+    }
+
+    private static double[] Oracle(double[] aDeq, float[] wDeq, int[] rows, int n, int k)
+    {
+        // aDeq holds every valid row (block fp8) indexed by row number.
+        var result = new double[(long)rows.Length * n];
+        Parallel.For(0, rows.Length, i =>
+        {
+            int r = rows[i];
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int c = 0; c < k; c++) acc += aDeq[(long)r * k + c] * wDeq[(long)j * k + c];
+                result[(long)i * n + j] = acc;
+            }
+        });
+        return result;
+    }
+
+    private static float[] Pick(float[] y, int[] rows, int n)
+    {
+        var result = new float[(long)rows.Length * n];
+        for (int i = 0; i < rows.Length; i++) Array.Copy(y, (long)rows[i] * n, result, (long)i * n, n);
+        return result;
+    }
+
+    private static int[] SampleRows(int m, int sample) => SampleRows(Enumerable.Range(0, m).ToArray(), sample);
+
+    /// <summary>All rows, or an even spread of <paramref name="sample"/> of them that keeps the first and last.</summary>
+    private static int[] SampleRows(int[] rows, int sample)
+    {
+        if (sample <= 0 || sample >= rows.Length) return rows;
+        return Enumerable.Range(0, sample).Select(i => rows[(int)((long)i * (rows.Length - 1) / (sample - 1))]).Distinct().ToArray();
+    }
+
+    private static void HostQuantizeActRow(float[] x, int row, int k, Fp8ActScaling scaling, Span<byte> q, Span<float> scales) =>
+        Fp8Quant.HostQuantizeRow(x.AsSpan(row * k, k), scaling, q, scales);
+
+    private static float Round(float v, DType dtype) => HalfBits.ToFloat(HalfBits.FromFloat(v, dtype), dtype);
+
+    /// <summary>Deterministic uniform values in [-scale, scale], already rounded to <paramref name="dtype"/>.</summary>
+    private static float[] RandomValues(long count, uint seed, float scale, DType dtype)
+    {
+        var v = new float[count];
+        Parallel.For(0, (int)((count + 65535) / 65536), blk =>
+        {
+            long end = Math.Min(count, (blk + 1) * 65536L);
+            for (long i = blk * 65536L; i < end; i++) v[i] = Round(RandomFill.UniformValue(i, seed, scale, 0f), dtype);
+        });
+        return v;
+    }
+
+    /// <summary>Activations [rows, k]: rows past <paramref name="valid"/> are NaN; row scales vary so per-token scales differ.</summary>
+    private static float[] RandomActivations(int rows, int k, int valid, uint seed, DType dtype)
+    {
+        var v = RandomValues((long)rows * k, seed, 1f, dtype);
+        for (int r = 0; r < rows; r++)
+        {
+            float s = 1 + r % 5;
+            for (int c = 0; c < k; c++) v[(long)r * k + c] = r >= valid ? float.NaN : Round(v[(long)r * k + c] * s, dtype);
+        }
+        return v;
+    }
+
+    /// <summary>A pool, a device token count and a stream for one case; disposes all of it.</summary>
+    private sealed class Rig : IDisposable
+    {
+        private readonly DeviceBuffer _tokens;
+        private readonly Tensor _tokenTensor;
+
+        public Rig(Device device, int maxTokens, int validTokens)
+        {
+            Pool = new DevicePool(device, initialBytes: 0, chunkBytes: 16L << 20);
+            _tokens = device.AllocateTensor(DType.I32, new long[] { 1 }, out _tokenTensor, "token count");
+            Stream = device.CreateStream();
+            SetTokens(validTokens);
+            Context = new LayerContext(device, Pool, maxTokens, _tokenTensor.Ptr);
+        }
+
+        public DevicePool Pool { get; }
+        public ComputeStream Stream { get; }
+        public LayerContext Context { get; }
+        public DevicePtr TokenCount => _tokenTensor.Ptr;
+
+        public void SetTokens(int n) => _tokenTensor.UploadInts(new[] { n });
+
+        public void Dispose()
+        {
+            Stream.Dispose();
+            Pool.Dispose();
+            _tokens.Dispose();
+        }
+    }
+}

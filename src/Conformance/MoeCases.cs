@@ -1,0 +1,384 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers;
+
+namespace GraphEngine.Conformance;
+
+/// <summary>
+/// Conformance cases of the Moe area: the whole layer against a float64 oracle with the same routing,
+/// routing (ids, counts, prefix sums, permutation, inverse) exactly against the host rules, padded rows
+/// of NaN changing nothing, graph replay bit-identical to eager, and wi4a16's refusal to be captured.
+/// </summary>
+public static class MoeCases
+{
+    // bf16 keeps 8 significant bits: the gate/up output, the SwiGLU output and each expert's output are
+    // rounded to it (relative 2^-9 each, independent across elements), which gives about 3e-3 relative
+    // Frobenius error against a float64 oracle that rounds nothing; fp32 accumulation adds far less.
+    private const double Tolerance = 1e-2;
+    private const string ToleranceReason = "three bf16 roundings of intermediates (~3e-3) vs a float64 oracle";
+
+    public static IEnumerable<ConformanceCase> Cases()
+    {
+        var small = new Shape(Experts: 8, TopK: 2, Hidden: 70, Ffn: 46);        // not multiples of any tile or vector
+        var grouped = new Shape(Experts: 8, TopK: 2, Hidden: 128, Ffn: 128);    // group 128 must divide H and F
+        var issue = new Shape(Experts: 64, TopK: 6, Hidden: 2560, Ffn: 1536);   // ERNIE-4.5-21B-A3B-like
+
+        foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+        {
+            string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
+            foreach (var (mode, group) in Modes)
+            {
+                var shape = group > 0 || mode is QuantMode.Wi4A16 or QuantMode.W4AFp8 or QuantMode.Nvfp4 ? grouped : small;
+                string m = ModeName(mode, group);
+                yield return Layer($"moe/layer/{m}/{l}/n=5/s=8", new Spec(shape, layout, mode, group, 5, 8));
+                yield return Layer($"moe/layer/{m}/{l}/shared/n=7/s=16", new Spec(shape, layout, mode, group, 7, 16, SharedFfn: 40));
+                if (mode != QuantMode.Wi4A16)
+                    yield return new ConformanceCase($"moe/graph/{m}/{l}/replay-equals-eager", "moe",
+                        d => GraphEqualsEager(d, new Spec(shape, layout, mode, group, 6, 16, SharedFfn: 24)));
+                // Every mode once at the issue's shape (the padded layout at that shape is covered by bf16 below).
+                if (layout == TokenLayout.PrefixSum && mode != QuantMode.None)
+                    yield return Layer($"moe/layer/{m}/{l}/issue-shape/n=128", new Spec(issue, layout, mode, group, 128, 128, SampleTokens: 24), CaseTier.Full);
+            }
+            foreach (int n in new[] { 1, 127 })
+                yield return Layer($"moe/layer/bf16/{l}/n={n}/s={RoundUp(n)}", new Spec(small, layout, QuantMode.None, 0, n, RoundUp(n)));
+            yield return Layer($"moe/layer/bf16/{l}/n=1000/s=1024", new Spec(small with { Experts = 16, TopK = 4 }, layout, QuantMode.None, 0, 1000, 1024), CaseTier.Full);
+            yield return Layer($"moe/layer/bf16/{l}/topk=1/n=9/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, 0, 9, 16));
+            yield return Layer($"moe/layer/bf16/{l}/topk=experts/n=9/s=16", new Spec(small with { TopK = 8 }, layout, QuantMode.None, 0, 9, 16, Renormalize: false));
+            yield return Layer($"moe/layer/bf16/{l}/all-tokens-one-expert/n=13/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, 0, 13, 16, ZeroGate: true));
+            yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, 0, 11, 16, Activation: DType.F16, SharedFfn: 24));
+            yield return new ConformanceCase($"moe/layer/bf16/{l}/nan-padding-changes-nothing", "moe",
+                d => NanPaddingChangesNothing(d, new Spec(small, layout, QuantMode.None, 0, 5, 16, SharedFfn: 24)));
+            foreach (int n in new[] { 1, 16, 128, 1000 })
+                yield return Layer($"moe/layer/bf16/{l}/issue-shape/n={n}", new Spec(issue, layout, QuantMode.None, 0, n, RoundUp(n), SampleTokens: 24), CaseTier.Full);
+            if (layout == TokenLayout.PrefixSum)
+                yield return Layer($"moe/layer/wint4-g128/{l}/issue-shape/n=1000", new Spec(issue, layout, QuantMode.WInt4, 128, 1000, 1024, SampleTokens: 24), CaseTier.Full);
+            yield return new ConformanceCase($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", "moe",
+                d => GraphEqualsEager(d, new Spec(issue, layout, QuantMode.None, 0, 100, 128)), CaseTier.Full);
+        }
+        yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 5, 8)));
+    }
+
+    private static readonly (QuantMode Mode, int Group)[] Modes =
+    {
+        (QuantMode.None, 0), (QuantMode.WInt8, 0), (QuantMode.WInt4, 0), (QuantMode.WInt4, 128), (QuantMode.Wi4A16, 0),
+        (QuantMode.W4AFp8, 0), (QuantMode.W4AFp8, 128), (QuantMode.Nvfp4, 0),
+    };
+
+    // The oracle here runs on dequantized weights and unquantized activations. w4afp8 also quantizes the
+    // activations of both GEMMs to e4m3 per token (3 mantissa bits: up to 2^-4 relative error per value),
+    // which the layer oracle does not model, so its bound is wider; lowprec/w4afp8 checks the kernel at
+    // 1e-2 against the quantized activations themselves.
+    private static (double Bound, string Reason) ToleranceFor(QuantMode mode) => mode == QuantMode.W4AFp8
+        ? (6e-2, "e4m3 activation quantization in both GEMMs (~3e-2 RMS) not modelled by the oracle, plus bf16 roundings")
+        : (Tolerance, ToleranceReason);
+
+    private static string ModeName(QuantMode m, int group) => m == QuantMode.None ? "bf16" : group > 0 ? $"{m.Label()}-g{group}" : m.Label();
+
+    private static int RoundUp(int n)
+    {
+        int s = 1;
+        while (s < n) s *= 2;
+        return Math.Max(s, 1);
+    }
+
+    private static ConformanceCase Layer(string name, Spec spec, CaseTier tier = CaseTier.Ci) =>
+        new(name, "moe", d => LayerMatchesOracle(d, spec), tier);
+
+    public sealed record Shape(int Experts, int TopK, int Hidden, int Ffn);
+
+    public sealed record Spec(Shape Shape, TokenLayout Layout, QuantMode Mode, int Group, int Tokens, int Padded,
+                              int SharedFfn = 0, bool Renormalize = true, bool ZeroGate = false, DType Activation = DType.BF16,
+                              int SampleTokens = 0)
+    {
+        public MoeOptions Options => new(Shape.Experts, Shape.TopK, Shape.Hidden, Shape.Ffn, Renormalize, SharedFfn, Layout, Mode, Group, Seed: 11);
+    }
+
+    /// <summary>A Moe layer with its own pool, token-count scalar and input/output buffers.</summary>
+    public sealed class Rig : IDisposable
+    {
+        private readonly List<IDisposable> _owned = new();
+
+        public Rig(Device device, Spec spec)
+        {
+            Device = device;
+            Spec = spec;
+            Stream = device.CreateStream();
+            _owned.Add(Stream);
+            var pool = new DevicePool(device, 0);
+            _owned.Add(pool);
+            _owned.Add(device.AllocateTensor(DType.I32, new long[] { 1 }, out var count, "moe rig token count"));
+            TokenCount = count;
+            int maxTokens = spec.Padded;
+            _owned.Add(pool.RentTensor(spec.Activation, new long[] { maxTokens, spec.Shape.Hidden }, out var input, "moe rig input"));
+            _owned.Add(pool.RentTensor(spec.Activation, new long[] { maxTokens, spec.Shape.Hidden }, out var output, "moe rig output"));
+            Input = input;
+            Output = output;
+            Layer = new Moe(new LayerContext(device, pool, maxTokens, count.Ptr), "moe", spec.Options, input, output);
+            _owned.Add(Layer);
+            if (spec.ZeroGate)
+            {
+                // All logits exactly 0: every expert ties, so top-k must pick experts 0..k-1 for every token.
+                Layer.GateWeight.UploadFloats(new float[Layer.GateWeight.ElementCount]);
+            }
+        }
+
+        public Device Device { get; }
+        public Spec Spec { get; }
+        public ComputeStream Stream { get; }
+        public Tensor TokenCount { get; }
+        public Tensor Input { get; }
+        public Tensor Output { get; }
+        public Moe Layer { get; }
+
+        /// <summary>Random valid rows; rows [n, S) hold NaN or random values.</summary>
+        public void FillInput(uint seed, bool nanPadding)
+        {
+            int h = Spec.Shape.Hidden;
+            RandomFill.Create(Device).Uniform(Stream, Input, seed, 1f);
+            if (nanPadding && Spec.Padded > Spec.Tokens)
+            {
+                var pad = Input.SliceRows(Spec.Tokens, Spec.Padded - Spec.Tokens);
+                pad.Poison(Stream);
+            }
+            _ = h;
+        }
+
+        public void SetTokens(int n) => Stream.Fill32Async(TokenCount.Ptr, (uint)n, 1);
+
+        public void Forward(int n)
+        {
+            SetTokens(n);
+            Output.Poison(Stream);
+            Layer.Forward(Stream, Spec.Padded);
+            Stream.Synchronize();
+        }
+
+        public float[] ValidOutput(int n) => Output.SliceRows(0, n).DownloadFloats();
+
+        public void Dispose()
+        {
+            for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        }
+    }
+
+    private static CaseResult LayerMatchesOracle(Device device, Spec spec)
+    {
+        using var rig = new Rig(device, spec);
+        rig.FillInput(seed: 5, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var routing = CheckRouting(rig, spec.Tokens);
+        var actual = rig.ValidOutput(spec.Tokens);
+        var (rows, expected) = Oracle(rig, spec.Tokens);
+        var picked = new float[rows.Length * spec.Shape.Hidden];
+        for (int i = 0; i < rows.Length; i++)
+            Array.Copy(actual, (long)rows[i] * spec.Shape.Hidden, picked, (long)i * spec.Shape.Hidden, spec.Shape.Hidden);
+        var numeric = Checks.Close($"{rig.Layer.QuantLabel} {spec.Layout} n={spec.Tokens} ({rows.Length} tokens checked)", expected, picked, ToleranceFor(spec.Mode).Bound, ToleranceFor(spec.Mode).Reason);
+        var written = Checks.True(ErrorMetrics.FirstNonFinite(actual) < 0, "every valid output element written");
+        var extra = spec.ZeroGate
+            ? Checks.Equal("counts with every logit tied", AllOnFirst(spec), rig.Layer.Counts.DownloadInts())
+            : CaseResult.Pass("");
+        return CaseResult.All(routing, numeric, written, extra);
+    }
+
+    private static int[] AllOnFirst(Spec spec)
+    {
+        var c = new int[spec.Shape.Experts];
+        for (int s = 0; s < spec.Shape.TopK; s++) c[s] = spec.Tokens;
+        return c;
+    }
+
+    /// <summary>Ids, counts, prefix sums, permutation and inverse exactly as the host rules give them from the device's logits.</summary>
+    internal static CaseResult CheckRouting(Rig rig, int n)
+    {
+        var spec = rig.Spec;
+        int e = spec.Shape.Experts, k = spec.Shape.TopK, s = spec.Padded;
+        var logits = rig.Layer.Logits.SliceRows(0, n).DownloadFloats();
+        var ids = rig.Layer.TopIds.SliceRows(0, n).DownloadInts();
+        var weights = rig.Layer.TopWeights.SliceRows(0, n).ToArray<float>();
+        var hostIds = new int[n * k];
+        var hostW = new float[n * k];
+        for (int t = 0; t < n; t++)
+            MoeRoutingHost.TopK(logits.AsSpan(t * e, e), k, spec.Renormalize, hostIds.AsSpan(t * k, k), hostW.AsSpan(t * k, k));
+        var a = MoeRoutingHost.Assign(hostIds, n, k, e, spec.Layout, s);
+        var perm = rig.Layer.Permutation.DownloadInts();
+        var permChecked = new int[a.Permutation.Length];
+        for (int i = 0; i < permChecked.Length; i++) permChecked[i] = a.Permutation[i] >= 0 ? perm[i] : -1;
+        var inverse = rig.Layer.Inverse.DownloadInts().AsSpan(0, n * k).ToArray();
+        var wd = Array.ConvertAll(hostW, x => (double)x);
+        return CaseResult.All(
+            Checks.Equal("top-k ids", hostIds, ids),
+            Checks.Close("top-k weights", wd, weights, 1e-5, "fp32 softmax; exp and summation order differ by ulps"),
+            Checks.Equal("expert counts", a.Counts, rig.Layer.Counts.DownloadInts()),
+            Checks.Equal("prefix sums", a.Offsets, rig.Layer.Offsets.DownloadInts()),
+            Checks.Equal("permutation", a.Permutation, permChecked),
+            Checks.Equal("inverse", a.Inverse, inverse));
+    }
+
+    /// <summary>
+    /// The whole MoE in float64 from the bf16 input, the weights as the kernels use them (dequantized) and
+    /// the device's routing; for big shapes only a sample of the tokens. Returns (tokens, values).
+    /// </summary>
+    internal static (int[] Rows, double[] Values) Oracle(Rig rig, int n)
+    {
+        var spec = rig.Spec;
+        var layer = rig.Layer;
+        int e = spec.Shape.Experts, k = spec.Shape.TopK, h = spec.Shape.Hidden, f = spec.Shape.Ffn;
+        int[] rows = spec.SampleTokens > 0 && n > spec.SampleTokens
+            ? Enumerable.Range(0, spec.SampleTokens).Select(i => (int)((long)i * n / spec.SampleTokens)).ToArray()
+            : Enumerable.Range(0, n).ToArray();
+        var x = rig.Input.SliceRows(0, n).DownloadFloats();
+        var ids = layer.TopIds.SliceRows(0, n).DownloadInts();
+        var w = layer.TopWeights.SliceRows(0, n).ToArray<float>();
+        var result = new double[rows.Length * h];
+
+        for (int ex = 0; ex < e; ex++)
+        {
+            var pairs = new List<(int Row, int Slot)>();
+            for (int i = 0; i < rows.Length; i++)
+                for (int s = 0; s < k; s++)
+                    if (ids[rows[i] * k + s] == ex) pairs.Add((i, s));
+            if (pairs.Count == 0) continue;
+            var up = layer.GateUp.DequantizedWeights(ex);
+            var down = layer.Down.DequantizedWeights(ex);
+            var contrib = new double[pairs.Count][];
+            Parallel.For(0, pairs.Count, p =>
+            {
+                var (i, s) = pairs[p];
+                var y = Mlp(x.AsSpan(rows[i] * h, h), up, down, h, f);
+                for (int c = 0; c < h; c++) y[c] *= w[rows[i] * k + s];
+                contrib[p] = y;
+            });
+            // Sum in slot order per token so the oracle does not depend on the expert loop.
+            for (int p = 0; p < pairs.Count; p++)
+                for (int c = 0; c < h; c++) result[pairs[p].Row * h + c] += contrib[p][c];
+        }
+        if (spec.SharedFfn > 0)
+        {
+            var su = layer.SharedGateUp.DownloadFloats();
+            var sd = layer.SharedDown.DownloadFloats();
+            Parallel.For(0, rows.Length, i =>
+            {
+                var y = Mlp(x.AsSpan(rows[i] * h, h), su, sd, h, spec.SharedFfn);
+                for (int c = 0; c < h; c++) result[i * h + c] += y[c];
+            });
+        }
+        return (rows, result);
+    }
+
+    /// <summary>down · (silu(gate · x) * (up · x)) in float64; gate = rows [0, F) of the fused [2F, H] weight.</summary>
+    private static double[] Mlp(ReadOnlySpan<float> x, float[] gateUp, float[] down, int h, int f)
+    {
+        var act = new double[f];
+        for (int j = 0; j < f; j++)
+        {
+            double g = 0, u = 0;
+            for (int c = 0; c < h; c++)
+            {
+                g += (double)gateUp[(long)j * h + c] * x[c];
+                u += (double)gateUp[(long)(f + j) * h + c] * x[c];
+            }
+            act[j] = g / (1 + Math.Exp(-g)) * u;
+        }
+        var y = new double[h];
+        for (int c = 0; c < h; c++)
+        {
+            double acc = 0;
+            for (int j = 0; j < f; j++) acc += (double)down[(long)c * f + j] * act[j];
+            y[c] = acc;
+        }
+        return y;
+    }
+
+    /// <summary>The same valid rows with random or NaN padding give bit-identical outputs and routing.</summary>
+    private static CaseResult NanPaddingChangesNothing(Device device, Spec spec)
+    {
+        using var rig = new Rig(device, spec);
+        rig.FillInput(seed: 9, nanPadding: false);
+        rig.Forward(spec.Tokens);
+        var clean = rig.ValidOutput(spec.Tokens);
+        var counts = rig.Layer.Counts.DownloadInts();
+        rig.FillInput(seed: 9, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var withNan = rig.ValidOutput(spec.Tokens);
+        return CaseResult.All(
+            Checks.BitEqual("valid rows with NaN padding vs random padding", clean, withNan),
+            Checks.Equal("expert counts with NaN padding", counts, rig.Layer.Counts.DownloadInts()),
+            CheckRouting(rig, spec.Tokens));
+    }
+
+    /// <summary>
+    /// Captures the layer at S, then replays it at a different valid count than the one captured and
+    /// compares with an eager forward at that count, bit for bit.
+    /// </summary>
+    private static CaseResult GraphEqualsEager(Device device, Spec spec)
+    {
+        using var rig = new Rig(device, spec);
+        rig.FillInput(seed: 21, nanPadding: true);
+        int replayN = Math.Max(1, spec.Tokens - 3);
+
+        rig.SetTokens(spec.Tokens);
+        rig.Stream.BeginCapture();
+        DeviceGraph graph;
+        try
+        {
+            rig.Layer.Forward(rig.Stream, spec.Padded);
+        }
+        catch
+        {
+            rig.Stream.AbortCapture();
+            throw;
+        }
+        graph = rig.Stream.EndCapture();
+        using (graph)
+        {
+            // All S rows are compared: rows past n are zeros by contract, so a replay that used the
+            // captured count instead of the current one would differ there (and in the counts).
+            rig.Forward(replayN);
+            var eager = rig.ValidOutput(spec.Padded);
+            var eagerCounts = rig.Layer.Counts.DownloadInts();
+
+            rig.SetTokens(replayN);
+            rig.Output.Poison(rig.Stream);
+            graph.Launch(rig.Stream);
+            rig.Stream.Synchronize();
+            var replay = rig.ValidOutput(spec.Padded);
+            return CaseResult.All(
+                Checks.BitEqual($"{rig.Layer.QuantLabel} graph replay (captured at n={spec.Tokens}, replayed at n={replayN}) vs eager", eager, replay),
+                Checks.Equal("expert counts replay vs eager", eagerCounts, rig.Layer.Counts.DownloadInts()),
+                Checks.True(ErrorMetrics.FirstNonFinite(replay) < 0, "replay wrote every valid element"));
+        }
+    }
+
+    /// <summary>wi4a16 says it cannot be captured and why; a capture attempt fails cleanly and eager still works.</summary>
+    private static CaseResult Wi4A16RefusesCapture(Device device, Spec spec)
+    {
+        using var rig = new Rig(device, spec);
+        var cap = rig.Layer.Capturability;
+        var declared = Checks.True(!cap.CanCapture && (cap.Reason ?? "").Contains("host", StringComparison.Ordinal),
+            $"wi4a16 capturability: {cap.CanCapture}, reason: {cap.Reason}");
+        rig.FillInput(seed: 3, nanPadding: true);
+        rig.SetTokens(spec.Tokens);
+        rig.Stream.BeginCapture();
+        string? error = null;
+        try
+        {
+            rig.Layer.Forward(rig.Stream, spec.Padded);
+        }
+        catch (StreamCaptureException e)
+        {
+            error = e.Message;
+        }
+        finally
+        {
+            rig.Stream.AbortCapture();
+        }
+        var refused = Checks.True(error is not null && !rig.Stream.IsCapturing, $"capture attempt refused: {error ?? "no error"}");
+        rig.Forward(spec.Tokens);
+        var (rows, expected) = Oracle(rig, spec.Tokens);
+        var eager = Checks.Close("wi4a16 eager after the refused capture", expected, rig.ValidOutput(spec.Tokens), Tolerance, ToleranceReason);
+        _ = rows;
+        return CaseResult.All(declared, refused, eager);
+    }
+}

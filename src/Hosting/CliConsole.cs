@@ -1,0 +1,62 @@
+using Spectre.Console;
+
+namespace GraphEngine.Hosting;
+
+/// <summary>
+/// Where the commands write. On a terminal: Spectre with colour and live progress bars. Redirected
+/// (the GPU machine pipes output to a file) or in tests: plain text, no ANSI codes, no live rendering,
+/// ASCII table borders and a wide fixed width so tables are not squeezed.
+/// </summary>
+public sealed class CliConsole
+{
+    public CliConsole(TextWriter output, TextWriter error, bool interactive)
+    {
+        Out = output;
+        Error = error;
+        Interactive = interactive;
+        Ui = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        if (!interactive)
+        {
+            Ui.Profile.Width = 240;
+            Ui.Profile.Capabilities.Unicode = false;
+            Ui.Profile.Capabilities.Links = false;
+        }
+    }
+
+    /// <summary>The process console: interactive only when stdout is a terminal.</summary>
+    public static CliConsole ForProcess() =>
+        new(Console.Out, Console.Error, !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null);
+
+    /// <summary>A console over writers (tests, captured output): always plain.</summary>
+    public static CliConsole Plain(TextWriter output, TextWriter error) => new(output, error, interactive: false);
+
+    public TextWriter Out { get; }
+    public TextWriter Error { get; }
+    public bool Interactive { get; }
+    public IAnsiConsole Ui { get; }
+
+    public void Line(string text = "") => Out.WriteLine(text);
+
+    /// <summary>Markup on a terminal, the plain text otherwise (markup is stripped, never printed raw).</summary>
+    public void Markup(string markup)
+    {
+        if (Interactive) Ui.MarkupLine(markup);
+        else Out.WriteLine(Spectre.Console.Markup.Remove(markup));
+    }
+
+    public void Render(Spectre.Console.Rendering.IRenderable renderable) => Ui.Write(renderable);
+
+    /// <summary>A table with ASCII borders when output is not a terminal (files, pipes, CI logs).</summary>
+    public Table Table(string title)
+    {
+        var t = new Table().Title(title);
+        if (!Interactive) t.Border(TableBorder.Ascii);
+        return t;
+    }
+}

@@ -1,0 +1,75 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+using GraphEngine.Kernels.Quant;
+
+namespace GraphEngine.Kernels.Gemm;
+
+/// <summary>
+/// Weight-only GEMM: C[rows, N] = A[rows, K] · (q · scale)ᵀ (+ bias[N]), bf16/fp16 activations, int8 or
+/// int4 weights dequantized in registers, fp32 accumulation. Rows at or past the device token count
+/// are skipped (neither read nor written), except on the CUDA many-row path (more than
+/// WeightOnlyGemmCuda.DenseMinRows host rows), which expands the weights and runs cuBLASLt over every
+/// padded row as the bf16 Linear does. A <see cref="WeightOnlyPlan"/> made at construction holds the
+/// variant choice and any workspace, so <see cref="MatMul"/> never allocates (capturable).
+/// </summary>
+public abstract class WeightOnlyGemm
+{
+    public static WeightOnlyGemm Create(Device device) => device switch
+    {
+        CudaDevice cuda => new WeightOnlyGemmCuda(cuda),
+        ReferenceDevice => new WeightOnlyGemmReference(),
+        _ => throw new ArgumentException($"no WeightOnlyGemm for backend {device.Kind}", nameof(device)),
+    };
+
+    /// <summary>Plans products with <paramref name="weights"/> for up to <paramref name="maxRows"/> rows. Allocates.</summary>
+    public WeightOnlyPlan Plan(WeightOnlyMatrix weights, DType activation, int maxRows)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (!activation.IsHalfPrecisionFloat())
+            throw new ArgumentException($"activation type must be BF16 or F16, got {activation}", nameof(activation));
+        if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "must be >= 1");
+        return PlanCore(weights, activation, maxRows);
+    }
+
+    protected abstract WeightOnlyPlan PlanCore(WeightOnlyMatrix weights, DType activation, int maxRows);
+
+    public void MatMul(ComputeStream stream, Tensor a, WeightOnlyPlan plan, Tensor c, int rows, DevicePtr tokenCount, Tensor? bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(plan);
+        var w = plan.Weights;
+        a.RequireRank(nameof(a), 2).Require(nameof(a), plan.Activation).RequireDevice(nameof(a), stream.Device);
+        if (a.Dim(1) != w.K) throw new ArgumentException($"{nameof(a)} must have K={w.K} columns, got {a}", nameof(a));
+        c.RequireRank(nameof(c), 2).Require(nameof(c), plan.Activation).RequireDevice(nameof(c), stream.Device);
+        if (c.Dim(1) != w.N) throw new ArgumentException($"{nameof(c)} must have N={w.N} columns, got {c}", nameof(c));
+        if (rows < 0 || rows > a.Rows || rows > c.Rows || rows > plan.MaxRows)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, min({a.Rows}, {c.Rows}, plan max {plan.MaxRows})]");
+        if (bias is { } b) b.Require(nameof(bias), plan.Activation, w.N).RequireDevice(nameof(bias), stream.Device);
+        if (rows == 0) return;
+        MatMulCore(stream, a, plan, c, rows, tokenCount, bias);
+    }
+
+    protected abstract void MatMulCore(ComputeStream stream, Tensor a, WeightOnlyPlan plan, Tensor c, int rows, DevicePtr tokenCount, Tensor? bias);
+}
+
+/// <summary>Launch decisions and workspace for one weight matrix; disposing frees the workspace.</summary>
+public class WeightOnlyPlan : IDisposable
+{
+    internal WeightOnlyPlan(WeightOnlyMatrix weights, DType activation, int maxRows)
+    {
+        Weights = weights;
+        Activation = activation;
+        MaxRows = maxRows;
+    }
+
+    public WeightOnlyMatrix Weights { get; }
+    public DType Activation { get; }
+    public int MaxRows { get; }
+
+    /// <summary>Split-K factor of the few-token variant (1 on the reference backend).</summary>
+    public int Splits { get; internal init; } = 1;
+    public int ChunksPerSplit { get; internal init; }
+    public long WorkspaceBytes { get; internal init; }
+
+    public virtual void Dispose() { }
+}

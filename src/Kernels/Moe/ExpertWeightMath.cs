@@ -1,0 +1,88 @@
+using GraphEngine.Kernels.Numerics;
+
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>
+/// The quantization and decoding rules of every expert weight format, as host functions: the reference
+/// backend runs them, the CUDA kernels implement the same arithmetic (so quantized bytes agree bit for
+/// bit), and checks use them to dequantize what a kernel reads.
+/// </summary>
+public static class ExpertWeightMath
+{
+    /// <summary>Largest quantized magnitude: symmetric int8 uses ±127, int4 ±7 (scale = max |w| / 7).</summary>
+    public static int QMax(ExpertWeightFormat f) => f == ExpertWeightFormat.Int8PerChannel ? 127 : 7;
+
+    /// <summary>The zero point wi4a16's symmetric quantizer stores: q = round(w / s) + 8 lies in 1..15.</summary>
+    public const float Wi4A16Zero = 8f;
+
+    /// <summary>
+    /// Quantizes one row segment (a whole row for per-channel formats, one group otherwise):
+    /// scale = max |w| / qmax; q = round-half-even(w / scale) clamped to ±qmax (0 when the segment is all zero).
+    /// Returns the scale; writes q (before any zero-point offset) to <paramref name="q"/>.
+    /// </summary>
+    public static float QuantizeSegment(ReadOnlySpan<float> w, int qmax, Span<int> q)
+    {
+        float maxAbs = 0f;
+        foreach (var v in w) maxAbs = MathF.Max(maxAbs, MathF.Abs(v));
+        float scale = maxAbs / qmax;
+        for (int i = 0; i < w.Length; i++)
+        {
+            float r = scale > 0f ? MathF.Round(w[i] / scale, MidpointRounding.ToEven) : 0f;
+            q[i] = (int)Math.Clamp(r, -qmax, qmax);
+        }
+        return scale;
+    }
+
+    /// <summary>Nibble <paramref name="k"/> of a packed int4 row (low nibble = even k).</summary>
+    public static int Nibble(ReadOnlySpan<byte> packed, long k) => (k & 1) == 0 ? packed[(int)(k >> 1)] & 15 : packed[(int)(k >> 1)] >> 4;
+
+    /// <summary>
+    /// The values one expert's kernel multiplies before scaling ([N, K], exact in bf16/fp16 for the integer
+    /// formats; wi4a16's q - zero rounded to the activation type), and the scale of every (n, group).
+    /// </summary>
+    public static void Decode(ExpertWeightFormat format, DType activation, int n, int k, int groupSize,
+                              ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros,
+                              Span<float> values)
+    {
+        int groups = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup ? k / groupSize : 1;
+        for (int r = 0; r < n; r++)
+        {
+            var row = values.Slice(r * k, k);
+            switch (format)
+            {
+                case ExpertWeightFormat.Half:
+                    var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(weights).Slice(r * k, k);
+                    for (int i = 0; i < k; i++) row[i] = HalfBits.ToFloat(bits[i], activation);
+                    break;
+                case ExpertWeightFormat.Int8PerChannel:
+                    for (int i = 0; i < k; i++) row[i] = (sbyte)weights[r * k + i];
+                    break;
+                case ExpertWeightFormat.Int4PerChannel:
+                case ExpertWeightFormat.Int4Group:
+                    var packed = weights.Slice(r * k / 2, k / 2);
+                    for (int i = 0; i < k; i++) { int q = Nibble(packed, i); row[i] = q >= 8 ? q - 16 : q; }
+                    break;
+                case ExpertWeightFormat.Int4ZeroPointGroup:
+                    var p = weights.Slice(r * k / 2, k / 2);
+                    for (int i = 0; i < k; i++)
+                        row[i] = HalfBits.ToFloat(HalfBits.FromFloat(Nibble(p, i) - zeros[r * groups + i / groupSize], activation), activation);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Decoded values times their scales: the weights [N, K] as the kernel effectively uses them.</summary>
+    public static float[] Dequantize(ExpertWeightFormat format, DType activation, int n, int k, int groupSize,
+                                     ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros)
+    {
+        var v = new float[(long)n * k];
+        Decode(format, activation, n, k, groupSize, weights, scales, zeros, v);
+        if (format == ExpertWeightFormat.Half) return v;
+        bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
+        int groups = grouped ? k / groupSize : 1;
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < k; i++)
+                v[(long)r * k + i] *= scales[r * groups + (grouped ? i / groupSize : 0)];
+        return v;
+    }
+}

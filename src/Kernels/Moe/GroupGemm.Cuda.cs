@@ -1,0 +1,260 @@
+using GraphEngine.Kernels.Cuda;
+
+namespace GraphEngine.Kernels.Moe;
+
+internal sealed unsafe class GroupGemmCuda : GroupGemm
+{
+    internal const string Source = "moe/group_gemm.cu";
+    internal const int TileN = 64;
+    private const uint Threads = 128;
+
+    /// <summary>Per-channel formats fold their scale once, at the end of K: a group larger than any K.</summary>
+    internal const int PerChannelGroup = 1 << 30;
+
+    private readonly CudaDevice _device;
+
+    public GroupGemmCuda(CudaDevice device) => _device = device;
+
+    private CudaKernel Kernel(string name, int dynamicSharedBytes = 0)
+    {
+        var k = _device.GetKernel(Source, name);
+        // Idempotent: the driver is asked once, when the limit first rises (normally at warm-up, before capture).
+        if (dynamicSharedBytes > 48 * 1024) k.EnsureDynamicSharedMemory(dynamicSharedBytes);
+        return k;
+    }
+
+    internal static int WeightMode(ExpertWeightFormat f) => f switch
+    {
+        ExpertWeightFormat.Half => 0,
+        ExpertWeightFormat.Int8PerChannel => 1,
+        ExpertWeightFormat.Int4PerChannel or ExpertWeightFormat.Int4Group => 2,
+        _ => 3,
+    };
+
+    /// <summary>
+    /// M tile: 16 rows when experts see few rows (memory-bound: each hit expert's weights stream once),
+    /// 64 when they see many (the weight tile is reused across 64 rows).
+    /// </summary>
+    internal static int TileM(GroupGemmProblem p)
+    {
+        long rowsPerExpert = p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
+        return rowsPerExpert >= 48 ? 64 : 16;
+    }
+
+    /// <summary>
+    /// K tile: 128 at BM = 16 (the memory-bound case: twice the weight bytes in flight per block, which
+    /// the few blocks of a small n need to approach full bandwidth), 64 at BM = 64 (registers go to the
+    /// larger accumulator tile). A K tile must not span two scale groups, so grouped weights use 128 only
+    /// when it divides the group size.
+    /// </summary>
+    internal static int TileK(ExpertWeightFormat f, int groupSize, int tileM)
+    {
+        bool grouped = f is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
+        return tileM == 16 && (!grouped || groupSize % 128 == 0) ? 128 : 64;
+    }
+
+    /// <summary>Upper bound on the M tiles of all experts together, from host bounds only.</summary>
+    internal static long TileBound(GroupGemmProblem p, int tileM)
+    {
+        long perExpert = (p.RowsBound + tileM - 1) / tileM;
+        return p.Layout == TokenLayout.PrefixSum
+            ? Math.Min(perExpert + p.Experts, perExpert * p.Experts)
+            : perExpert * p.Experts;
+    }
+
+    /// <summary>
+    /// A configuration of the pipelined kernel (group_gemm_pipe): BM x BN tiles of C, K tiles of BK through
+    /// a ring of <paramref name="Stages"/> cp.async stages, WM x WN warps, integer weights decoded
+    /// <paramref name="SliceK"/> columns at a time, registers capped for <paramref name="MinBlocks"/> blocks per SM.
+    /// </summary>
+    internal readonly record struct PipeConfig(int TileM, int TileN, int TileK, int SliceK, int Stages, int WarpsM, int WarpsN, int MinBlocks)
+    {
+        public int Threads => 32 * WarpsM * WarpsN;
+
+        /// <summary>Dynamic shared memory in bytes; the same sum as gp_smem in group_gemm_core.cuh.</summary>
+        public int SharedBytes(ExpertWeightFormat f)
+        {
+            const int pad = 8;
+            int aStage = TileM * (TileK + pad) * 2;
+            int wRow = f == ExpertWeightFormat.Half ? (TileK + pad) * 2 : f == ExpertWeightFormat.Int8PerChannel ? TileK : TileK / 2;
+            int decoded = f == ExpertWeightFormat.Half ? 0 : TileN * (SliceK + pad) * 2;
+            return Stages * (aStage + TileN * wRow) + decoded;
+        }
+
+        public bool Fits(GroupGemmProblem p, ExpertWeights w) =>
+            TileK >= 32 && p.K % TileK == 0 && TileK % SliceK == 0 && (!w.IsGrouped || w.GroupSize % SliceK == 0);
+
+        /// <summary>This configuration, or the nearest with a smaller K tile / slice that the shape allows.</summary>
+        public PipeConfig? FitTo(GroupGemmProblem p, ExpertWeights w)
+        {
+            var c = this;
+            while (c.TileK >= 32)
+            {
+                if (c.Fits(p, w)) return c;
+                if (w.IsGrouped && w.GroupSize % c.SliceK != 0 && c.SliceK > 64) c = c with { SliceK = c.SliceK / 2 };
+                else c = c with { TileK = c.TileK / 2, SliceK = Math.Min(c.SliceK, c.TileK / 2) };
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Rows per expert the launcher plans for: the average for prefix sums (the per-expert split is
+    /// only known on the device), P / 8 for padded slabs (P is the step's padded token count).</summary>
+    internal static long RowsPerExpert(GroupGemmProblem p) =>
+        p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
+
+    /// <summary>
+    /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET, read once): 0 (default) the
+    /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline),
+    /// 3 the tuned choice with the strip kernel at few rows, 4 the tuned choice with 4-warp 128 x 128 tiles
+    /// (64 x 64 per warp: fewer shared-memory fragment loads per MMA) at many rows; 3 and 4 are not yet
+    /// measured on a GPU (docs/moe.md).
+    /// </summary>
+    internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
+
+    /// <summary>
+    /// The pipelined configuration for a problem, or null for the register-staged tile (half weights at few
+    /// rows, where it measured as fast or faster, and shapes the pipeline cannot take). Chosen from A/B runs
+    /// on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
+    /// Each weight row contributes 128-256 contiguous bytes per stage: shorter pieces of many rows cost DRAM
+    /// efficiency. Many rows (compute-bound): 128 x 128 tiles, 64 x 32 per warp; half weights with registers
+    /// capped for two blocks per SM (1.4x faster than one block of more registers), integer weights decoded
+    /// 128 columns at a time. Tens of rows (memory-bound): 64-row tiles, one per expert, the weights
+    /// streamed once. Few rows with integer weights: 16 x 128 tiles of 8 warps; the decode runs once per
+    /// block and weight element.
+    /// </summary>
+    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w, int preset)
+    {
+        if (preset == 2) return null;
+        long rpe = RowsPerExpert(p);
+        var f = w.Format;
+        PipeConfig? c;
+        if (rpe >= 96 && preset == 4)
+            c = f == ExpertWeightFormat.Half ? new PipeConfig(128, 128, 64, 64, 3, 2, 2, 2)
+                // Grouped scales need a second accumulator set: 64 x 64 per warp would not fit the registers.
+                : w.IsGrouped ? new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1)
+                : new PipeConfig(128, 128, 128, 128, 3, 2, 2, 1);
+        else if (rpe >= 96)
+            c = f == ExpertWeightFormat.Half
+                ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, 2)
+                : new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1);
+        else if (rpe >= 24)
+            c = f switch
+            {
+                ExpertWeightFormat.Half => new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                ExpertWeightFormat.Int8PerChannel => new PipeConfig(64, 64, 128, 128, 3, 2, 2, 2),
+                _ => new PipeConfig(64, 128, 256, 128, 3, 2, 4, 1),
+            };
+        else
+            c = f switch
+            {
+                ExpertWeightFormat.Half => null,
+                ExpertWeightFormat.Int8PerChannel => new PipeConfig(16, 128, 128, 128, 3, 1, 8, 2),
+                _ => new PipeConfig(16, 128, 256, 128, 3, 1, 8, 1),
+            };
+        return c?.FitTo(p, w);
+    }
+
+    /// <summary>Warps per block and chunks in flight per lane of the strip kernel (group_gemm_strip).</summary>
+    internal const int StripWarps = 4, StripChunks = 4;
+
+    /// <summary>K columns per 16-byte chunk of one lane's weight codes, times the 4 lanes of a fragment row.</summary>
+    internal static int StripChunkK(ExpertWeightFormat f) => f switch
+    {
+        ExpertWeightFormat.Half => 32,
+        ExpertWeightFormat.Int8PerChannel => 64,
+        _ => 128,
+    };
+
+    /// <summary>
+    /// The strip kernel for few rows (preset 3): each warp streams an n8 strip of an expert's weights
+    /// straight into MMA fragments, decoding in registers, with no shared memory or barriers. It needs
+    /// K and the group size to be multiples of its chunk.
+    /// </summary>
+    internal static bool UseStrip(GroupGemmProblem p, ExpertWeights w, int preset)
+    {
+        if (preset != 3 || RowsPerExpert(p) >= 24 || w.Format == ExpertWeightFormat.Int4ZeroPointGroup) return false;
+        int kc = StripChunkK(w.Format);
+        return p.K % kc == 0 && (!w.IsGrouped || w.GroupSize % kc == 0);
+    }
+
+    private void RunStrip(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
+    {
+        int grouped = w.IsGrouped ? 1 : 0;
+        var kernel = Kernel($"group_gemm_strip<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {StripWarps}, {StripChunks}>");
+        Launch(kernel, stream, p, w, columnsPerBlock: 8 * StripWarps, MTiles(p, 16), threads: 32 * StripWarps, sharedBytes: 0);
+    }
+
+    protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
+    {
+        if (UseStrip(p, w, Preset))
+        {
+            RunStrip(stream, p, w);
+            return;
+        }
+        if (Pipe(p, w, Preset) is { } cfg)
+        {
+            RunPipe(stream, p, w, cfg);
+            return;
+        }
+        int bm = TileM(p);
+        int bk = TileK(w.Format, w.GroupSize, bm);
+        var kernel = Kernel($"group_gemm<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {bm}, {bk}>");
+        Launch(kernel, stream, p, w, TileN, MTiles(p, bm), (int)Threads, sharedBytes: 0);
+    }
+
+    private void RunPipe(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, PipeConfig cfg)
+    {
+        int smem = cfg.SharedBytes(w.Format);
+        int grouped = w.IsGrouped ? 1 : 0;
+        var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.SliceK}, {cfg.Stages}, {cfg.WarpsM}, {cfg.WarpsN}, {cfg.MinBlocks}>", smem);
+        Launch(kernel, stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
+    }
+
+    /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>
+    private static uint MTiles(GroupGemmProblem p, int bm)
+    {
+        long tiles = TileBound(p, bm);
+        if (tiles > 65535)
+            throw new ArgumentException($"group GEMM needs {tiles} M tiles (rows bound {p.RowsBound}, {p.Experts} experts), above the grid's 65535", nameof(p));
+        return (uint)tiles;
+    }
+
+    /// <summary>
+    /// Every group-GEMM variant takes the same arguments (A, W, scales, offsets, C, experts, N, K, group,
+    /// groups, padded rows) on a grid of (N / columnsPerBlock, M tiles); only the tile shape differs.
+    /// </summary>
+    private static void Launch(CudaKernel kernel, ComputeStream stream, GroupGemmProblem p, ExpertWeights w,
+                               int columnsPerBlock, uint mTiles, int threads, int sharedBytes)
+    {
+        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
+              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
+        int experts = p.Experts, n = p.N, k = p.K;
+        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
+        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
+        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columnsPerBlock - 1) / columnsPerBlock), mTiles),
+            new Dim3((uint)threads), (uint)sharedBytes, args);
+    }
+
+    protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)
+    {
+        var kernel = Kernel($"quantize_experts<{source.DType.CudaTypeName()}>");
+        long rows = source.Dim(0) * source.Dim(1);
+        int k = (int)source.Dim(2);
+        int group = dst.IsGrouped ? dst.GroupSize : k, groups = dst.Groups;
+        int qmax = ExpertWeightMath.QMax(dst.Format), int8 = dst.Format == ExpertWeightFormat.Int8PerChannel ? 1 : 0, zero = 0;
+        ulong pw = source.Ptr.Address, pq = dst.Weights.Ptr.Address, ps = dst.Scales.Ptr.Address, pz = 0;
+        LaunchQuantize(kernel, (CudaStream)stream, pw, pq, ps, pz, rows, k, group, groups, qmax, int8, zero);
+    }
+
+    internal static void LaunchQuantize(CudaKernel kernel, CudaStream stream, ulong pw, ulong pq, ulong ps, ulong pz,
+                                        long rows, int k, int group, int groups, int qmax, int int8, int zero)
+    {
+        const uint warpsPerBlock = 8;
+        long segments = rows * groups;
+        uint blocks = (uint)((segments + warpsPerBlock - 1) / warpsPerBlock);
+        void** args = stackalloc void*[] { &pw, &pq, &ps, &pz, &rows, &k, &group, &groups, &qmax, &int8, &zero };
+        kernel.Launch(stream, new Dim3(blocks), new Dim3(warpsPerBlock * 32), 0, args);
+    }
+}

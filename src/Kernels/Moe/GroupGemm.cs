@@ -1,0 +1,68 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>
+/// The capturable MoE group GEMM for bf16/fp16, wint8 and wint4 (per-channel or grouped) weights, in both
+/// token layouts: C_e = A_e · W_eᵀ per expert, fp32 accumulation, integer weights converted exactly to the
+/// activation type and scaled in fp32 (per channel at the end, per group at each group's end). The tile
+/// schedule is derived on the device from the offsets; experts with no rows are never read.
+/// Also quantizes bf16/fp16 expert weights on the device (<see cref="Quantize"/>).
+/// </summary>
+public abstract class GroupGemm
+{
+    public static GroupGemm Create(Device device) => device switch
+    {
+        CudaDevice cuda => new GroupGemmCuda(cuda),
+        ReferenceDevice => new GroupGemmReference(),
+        _ => throw new ArgumentException($"no GroupGemm for backend {device.Kind}", nameof(device)),
+    };
+
+    public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var act = problem.A.IsEmpty ? DType.BF16 : problem.A.DType;
+        if (!act.IsHalfPrecisionFloat()) throw new ArgumentException($"A must be BF16 or F16, got {problem.A}", nameof(problem));
+        problem.Validate(act, act);
+        if (weights.Format == ExpertWeightFormat.Int4ZeroPointGroup)
+            throw new ArgumentException("Int4ZeroPointGroup (wi4a16) weights run on Wi4A16GroupGemm, which plans its tiles on the host", nameof(weights));
+        weights.Validate(act, problem.Experts, problem.N, problem.K);
+        RequireDevice(stream.Device, problem, weights);
+        if (problem.RowsBound == 0) return;
+        RunCore(stream, problem, weights);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="source"/> ([E, N, K] bf16/fp16) into <paramref name="destination"/> by the
+    /// rules of <see cref="ExpertWeightMath"/>; Half copies.
+    /// </summary>
+    public void Quantize(ComputeStream stream, Tensor source, ExpertWeights destination)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        source.RequireRank(nameof(source), 3).RequireDevice(nameof(source), stream.Device);
+        if (!source.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(source)} must be BF16 or F16, got {source}", nameof(source));
+        if (destination.Format == ExpertWeightFormat.Int4ZeroPointGroup)
+            throw new ArgumentException("wi4a16 weights are quantized by Wi4A16GroupGemm.Quantize", nameof(destination));
+        destination.Validate(source.DType, (int)source.Dim(0), (int)source.Dim(1), (int)source.Dim(2));
+        if (destination.Format == ExpertWeightFormat.Half)
+        {
+            stream.CopyAsync(destination.Weights.Ptr, source.Ptr, source.ByteCount);
+            return;
+        }
+        QuantizeCore(stream, source, destination);
+    }
+
+    internal static void RequireDevice(Device device, GroupGemmProblem p, ExpertWeights w)
+    {
+        p.A.RequireDevice("A", device);
+        p.C.RequireDevice("C", device);
+        p.Offsets.RequireDevice("Offsets", device);
+        w.Weights.RequireDevice("Weights", device);
+        if (!w.Scales.IsEmpty) w.Scales.RequireDevice("Scales", device);
+        if (!w.Zeros.IsEmpty) w.Zeros.RequireDevice("Zeros", device);
+    }
+
+    protected abstract void RunCore(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights);
+    protected abstract void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights destination);
+}

@@ -1,0 +1,52 @@
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>The two device-side token layouts of a MoE group GEMM (seed 001).</summary>
+public enum TokenLayout
+{
+    /// <summary>Rows sorted by expert, contiguous [totalRows, K]; Offsets is int32 [E + 1] prefix sums (Offsets[0] = 0).</summary>
+    PrefixSum,
+
+    /// <summary>Per-expert slabs [E, P, K]; Offsets is int32 [E] real row counts (each &lt;= P).</summary>
+    Padded,
+}
+
+/// <summary>
+/// One group GEMM: for every expert e, C_e = A_e · W_eᵀ where W is [E, N, K] (out x in per expert, in
+/// whatever quantized layout the kernel family owns). Everything that varies per step lives on the
+/// device (Offsets); <see cref="RowsBound"/> is the host-known bound that sizes grids: total rows for
+/// PrefixSum, P for Padded. Blocks past an expert's real rows exit at once, so the problem is capturable.
+/// </summary>
+public readonly record struct GroupGemmProblem(
+    TokenLayout Layout,
+    int Experts,
+    int N,
+    int K,
+    int RowsBound,
+    Tensor A,
+    Tensor Offsets,
+    Tensor C)
+{
+    /// <summary>Checks shapes against the layout; messages name the tensor and its shape.</summary>
+    public void Validate(DType activation, DType output)
+    {
+        if (Experts < 1) throw new ArgumentOutOfRangeException(nameof(Experts), Experts, "must be >= 1");
+        if (N < 1 || K < 1) throw new ArgumentOutOfRangeException(nameof(N), $"N={N}, K={K} must be >= 1");
+        if (RowsBound < 0) throw new ArgumentOutOfRangeException(nameof(RowsBound), RowsBound, "must be >= 0");
+        A.Require(nameof(A), activation);
+        C.Require(nameof(C), output);
+        if (Layout == TokenLayout.PrefixSum)
+        {
+            A.RequireRank(nameof(A), 2);
+            C.RequireRank(nameof(C), 2);
+            if (A.Dim(1) != K || A.Rows < RowsBound) throw new ArgumentException($"A must be [>= {RowsBound}, {K}], got {A}", nameof(A));
+            if (C.Dim(1) != N || C.Rows < RowsBound) throw new ArgumentException($"C must be [>= {RowsBound}, {N}], got {C}", nameof(C));
+            Offsets.Require(nameof(Offsets), DType.I32, Experts + 1);
+        }
+        else
+        {
+            A.Require(nameof(A), activation, Experts, RowsBound, K);
+            C.Require(nameof(C), output, Experts, RowsBound, N);
+            Offsets.Require(nameof(Offsets), DType.I32, Experts);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>
+/// nvfp4 (ModelOpt fp4) MoE: the weight quantizer and a Hopper group GEMM that expands fp4 to bf16/fp16
+/// in registers (Hopper has no fp4 MMA). w = e2m1(q) · e4m3(block scale per 16 along K) · global (fp32
+/// per expert); global = amax / (448 · 6), block scale = e4m3(amax_block / 6 / global),
+/// q = e2m1(w / (block scale · global)), nearest even, saturating. Storage (N padded to 128, K to 64, with
+/// zeros): q Fp4E2M1 [E, Np, Kp] pre-shuffled (see native/nvfp4.cu), block scales e4m3 [E, Kp/64, Np, 4],
+/// global F32 [E]. Activations stay bf16/fp16 [rows, K] with K a multiple of 8 (16-byte loads).
+/// </summary>
+public abstract class Nvfp4GroupGemm
+{
+    public const int BlockSize = 16;
+    public const int KAlign = 64;
+    public const float E2M1Max = 6f;
+    public const float GlobalDivisor = Fp8Quant.E4M3Max * E2M1Max;
+
+    public static Nvfp4GroupGemm Create(Device device) => device switch
+    {
+        CudaDevice cuda => new Nvfp4GroupGemmCuda(cuda),
+        ReferenceDevice => new Nvfp4GroupGemmReference(),
+        _ => throw new ArgumentException($"no Nvfp4GroupGemm for backend {device.Kind}", nameof(device)),
+    };
+
+    public static int PadK(int k) => (k + KAlign - 1) / KAlign * KAlign;
+
+    /// <summary>
+    /// Quantizes bf16/fp16 weights [E, N, K]. <paramref name="amaxWorkspace"/> I32 [E] is scratch for the
+    /// per-expert amax (load time only).
+    /// </summary>
+    public void QuantizeWeights(ComputeStream stream, Tensor w, Tensor q, Tensor blockScales, Tensor globalScale, Tensor amaxWorkspace)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        w.RequireRank(nameof(w), 3).RequireDevice(nameof(w), stream.Device);
+        if (!w.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(w)} must be BF16 or F16 [E, N, K], got {w}", nameof(w));
+        int e = checked((int)w.Dim(0)), n = checked((int)w.Dim(1)), k = checked((int)w.Dim(2));
+        int np = Fp8Quant.Pad128(n), kp = PadK(k);
+        q.Require(nameof(q), DType.Fp4E2M1, e, np, kp).RequireDevice(nameof(q), stream.Device);
+        blockScales.Require(nameof(blockScales), DType.Fp8E4M3, e, kp / KAlign, np, 4).RequireDevice(nameof(blockScales), stream.Device);
+        globalScale.Require(nameof(globalScale), DType.F32, e).RequireDevice(nameof(globalScale), stream.Device);
+        amaxWorkspace.Require(nameof(amaxWorkspace), DType.I32, e).RequireDevice(nameof(amaxWorkspace), stream.Device);
+        if (e == 0) return;
+        QuantizeCore(stream, w, q, blockScales, globalScale, amaxWorkspace, e, n, k, np, kp);
+    }
+
+    /// <summary>C_e = A_e · dequant(W_e)ᵀ for every expert, in either token layout. A and C are the layer's type.</summary>
+    public void Run(ComputeStream stream, GroupGemmProblem problem, Tensor q, Tensor blockScales, Tensor globalScale)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var dtype = problem.A.DType;
+        if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"problem.A must be BF16 or F16, got {problem.A}", nameof(problem));
+        problem.Validate(dtype, dtype);
+        problem.A.RequireDevice("problem.A", stream.Device);
+        problem.C.RequireDevice("problem.C", stream.Device);
+        problem.Offsets.RequireDevice("problem.Offsets", stream.Device);
+        if (problem.K % 8 != 0)
+            throw new ArgumentException($"nvfp4 needs K to be a multiple of 8 (16-byte activation loads), got K={problem.K}", nameof(problem));
+        int np = Fp8Quant.Pad128(problem.N), kp = PadK(problem.K);
+        q.Require(nameof(q), DType.Fp4E2M1, problem.Experts, np, kp).RequireDevice(nameof(q), stream.Device);
+        blockScales.Require(nameof(blockScales), DType.Fp8E4M3, problem.Experts, kp / KAlign, np, 4).RequireDevice(nameof(blockScales), stream.Device);
+        globalScale.Require(nameof(globalScale), DType.F32, problem.Experts).RequireDevice(nameof(globalScale), stream.Device);
+        if (problem.RowsBound == 0) return;
+        RunCore(stream, problem, q, blockScales, globalScale, np, kp);
+    }
+
+    /// <summary>Compiles the GEMM variant now (no-op on the reference backend).</summary>
+    public virtual void Prepare(DType activation, TokenLayout layout) { }
+
+    protected abstract void QuantizeCore(ComputeStream stream, Tensor w, Tensor q, Tensor blockScales, Tensor globalScale, Tensor amax,
+        int e, int n, int k, int np, int kp);
+
+    protected abstract void RunCore(ComputeStream stream, GroupGemmProblem problem, Tensor q, Tensor blockScales, Tensor globalScale, int np, int kp);
+
+    // ----- the definition (host) -----
+
+    /// <summary>Byte offset in a row, and nibble (0 low / 1 high), of element k in the shuffled layout.</summary>
+    public static (int Byte, int High) Position(int k)
+    {
+        int chunk = k / KAlign, j = (k % KAlign) / 2;
+        int s = j / 8, u = j % 8;
+        return (chunk * 32 + (u % 4) * 8 + s * 2 + u / 4, k & 1);
+    }
+
+    /// <summary>Index of the e4m3 block scale of (row, k) in one expert's [Kp/64, Np, 4] scales.</summary>
+    public static int ScaleIndex(int np, int row, int k) => ((k / KAlign) * np + row) * 4 + (k % KAlign) / BlockSize;
+
+    public static float GlobalScaleOf(float amax) => amax > 0 ? amax / GlobalDivisor : 1f;
+
+    /// <summary>One expert [N, K] into q [Np · Kp / 2] bytes, scales [Kp/64 · Np · 4] bytes and its global scale.</summary>
+    public static float HostQuantize(ReadOnlySpan<float> w, int n, int k, Span<byte> q, Span<byte> scales)
+    {
+        int np = Fp8Quant.Pad128(n), kp = PadK(k);
+        if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != (long)np * kp / BlockSize)
+            throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {np * kp / BlockSize})");
+        float amax = 0;
+        foreach (float v in w) amax = MathF.Max(amax, MathF.Abs(v));
+        float gs = GlobalScaleOf(amax);
+        q.Clear();
+        var block = new float[BlockSize];
+        for (int r = 0; r < np; r++)
+            for (int b = 0; b < kp / BlockSize; b++)
+            {
+                float bmax = 0;
+                for (int j = 0; j < BlockSize; j++)
+                {
+                    int c = b * BlockSize + j;
+                    block[j] = r < n && c < k ? w[r * k + c] : 0f;
+                    bmax = MathF.Max(bmax, MathF.Abs(block[j]));
+                }
+                byte bs = Fp8E4M3.FromFloat(bmax / E2M1Max / gs);
+                float denom = Fp8E4M3.ToFloat(bs) * gs;
+                scales[ScaleIndex(np, r, b * BlockSize)] = bs;
+                for (int j = 0; j < BlockSize; j++)
+                {
+                    byte code = denom > 0 ? Fp4E2M1.FromFloat(block[j] / denom) : (byte)0;
+                    var (pos, hi) = Position(b * BlockSize + j);
+                    q[r * (kp / 2) + pos] |= (byte)(code << (4 * hi));
+                }
+            }
+        return gs;
+    }
+
+    /// <summary>One expert's weights as the kernel sees them, float [N, K] (without the global scale when
+    /// <paramref name="globalScale"/> is 1).</summary>
+    public static float[] HostDequantize(ReadOnlySpan<byte> q, ReadOnlySpan<byte> scales, float globalScale, int n, int k)
+    {
+        int np = Fp8Quant.Pad128(n), kp = PadK(k);
+        var result = new float[(long)n * k];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+            {
+                var (pos, hi) = Position(c);
+                int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
+                result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c)]) * globalScale;
+            }
+        return result;
+    }
+}

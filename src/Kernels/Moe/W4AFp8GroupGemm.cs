@@ -1,0 +1,151 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Moe;
+
+/// <summary>
+/// w4afp8 MoE group GEMM (seed 001) and its weight quantizer. Weights: int4 sign-magnitude (nibble s.mmm),
+/// stored [E, Np, Kp] (two per byte, pre-shuffled for the kernel: within each 32-wide K chunk, byte b holds
+/// element b low and element b + 16 high), N and K zero-padded to 128. Scales fp32 [E, G, Np] with
+/// G = Kp / 128 (group 128) or 1 (per channel), stored as (amax / 7) · 512 because the kernel turns a
+/// nibble into the e4m3 byte worth m · 2^-9. Activations: e4m3 [rows, Kp] with one scale per token
+/// (<see cref="Fp8Quant"/>, <see cref="Fp8ActScaling.PerToken"/>). Both token layouts; capturable.
+/// </summary>
+public abstract class W4AFp8GroupGemm
+{
+    public const int GroupSize = 128;
+
+    /// <summary>The e4m3 value of a nibble with magnitude m is m · 2^-9; the stored scale carries 512.</summary>
+    public const float NibbleFactor = 512f;
+
+    public static W4AFp8GroupGemm Create(Device device) => device switch
+    {
+        CudaDevice cuda => new W4AFp8GroupGemmCuda(cuda),
+        ReferenceDevice => new W4AFp8GroupGemmReference(),
+        _ => throw new ArgumentException($"no W4AFp8GroupGemm for backend {device.Kind}", nameof(device)),
+    };
+
+    public static int ScaleGroups(int kp, bool grouped) => grouped ? kp / GroupSize : 1;
+
+    /// <summary>Quantizes bf16/fp16 weights [E, N, K] into <paramref name="q"/> Int4 [E, Np, Kp] and <paramref name="scales"/> F32 [E, G, Np].</summary>
+    public void QuantizeWeights(ComputeStream stream, Tensor w, Tensor q, Tensor scales, bool grouped)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        w.RequireRank(nameof(w), 3).RequireDevice(nameof(w), stream.Device);
+        if (!w.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(w)} must be BF16 or F16 [E, N, K], got {w}", nameof(w));
+        int e = checked((int)w.Dim(0)), n = checked((int)w.Dim(1)), k = checked((int)w.Dim(2));
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
+        if (grouped && kp / GroupSize > 256)
+            throw new ArgumentOutOfRangeException(nameof(w), $"K={k} exceeds the quantizer's 256 groups of 128 (K <= 32768)");
+        q.Require(nameof(q), DType.Int4, e, np, kp).RequireDevice(nameof(q), stream.Device);
+        scales.Require(nameof(scales), DType.F32, e, ScaleGroups(kp, grouped), np).RequireDevice(nameof(scales), stream.Device);
+        if (e == 0 || n == 0 || k == 0) return;
+        QuantizeCore(stream, w, q, scales, e, n, k, np, kp, grouped);
+    }
+
+    /// <summary>
+    /// C = dequant(A) · dequant(W_e)ᵀ per expert. <paramref name="a"/> e4m3 [totalRows, Kp] and
+    /// <paramref name="aScales"/> [totalRows], <paramref name="c"/> [totalRows, N], where totalRows is
+    /// <paramref name="rowsBound"/> (PrefixSum) or experts · rowsBound (Padded, slab e at rows e · rowsBound).
+    /// </summary>
+    public void Run(ComputeStream stream, TokenLayout layout, int experts, int rowsBound, Tensor a, Tensor aScales, Tensor offsets,
+        Tensor q, Tensor scales, bool grouped, Tensor c)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (experts < 1) throw new ArgumentOutOfRangeException(nameof(experts), experts, "must be >= 1");
+        if (rowsBound < 0) throw new ArgumentOutOfRangeException(nameof(rowsBound), rowsBound, "must be >= 0");
+        q.RequireRank(nameof(q), 3).Require(nameof(q), DType.Int4).RequireDevice(nameof(q), stream.Device);
+        if (q.Dim(0) != experts) throw new ArgumentException($"{nameof(q)} holds {q.Dim(0)} experts, expected {experts}", nameof(q));
+        int np = checked((int)q.Dim(1)), kp = checked((int)q.Dim(2));
+        if (np % GroupSize != 0 || kp % GroupSize != 0) throw new ArgumentException($"{nameof(q)} must be padded to multiples of 128, got {q}", nameof(q));
+        scales.Require(nameof(scales), DType.F32, experts, ScaleGroups(kp, grouped), np).RequireDevice(nameof(scales), stream.Device);
+        long totalRows = layout == TokenLayout.PrefixSum ? rowsBound : (long)experts * rowsBound;
+        a.RequireRank(nameof(a), 2).Require(nameof(a), DType.Fp8E4M3).RequireDevice(nameof(a), stream.Device);
+        if (a.Dim(1) != kp || a.Rows < totalRows) throw new ArgumentException($"{nameof(a)} must be [>= {totalRows}, {kp}], got {a}", nameof(a));
+        aScales.RequireRank(nameof(aScales), 1).Require(nameof(aScales), DType.F32).RequireDevice(nameof(aScales), stream.Device);
+        if (aScales.Rows < totalRows) throw new ArgumentException($"{nameof(aScales)} must hold >= {totalRows} rows, got {aScales}", nameof(aScales));
+        offsets.Require(nameof(offsets), DType.I32, layout == TokenLayout.PrefixSum ? experts + 1 : experts).RequireDevice(nameof(offsets), stream.Device);
+        c.RequireRank(nameof(c), 2).RequireDevice(nameof(c), stream.Device);
+        if (!c.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(c)} must be BF16 or F16, got {c}", nameof(c));
+        int n = checked((int)c.Dim(1));
+        if (Fp8Quant.Pad128(n) != np) throw new ArgumentException($"{nameof(c)} has {n} columns but {nameof(q)} holds {np} padded rows", nameof(c));
+        if (c.Rows < totalRows) throw new ArgumentException($"{nameof(c)} must hold >= {totalRows} rows, got {c}", nameof(c));
+        if (rowsBound == 0) return;
+        RunCore(stream, layout, experts, rowsBound, a, aScales, offsets, q, scales, grouped, c, n, np, kp);
+    }
+
+    /// <summary>Compiles the GEMM variant now (no-op on the reference backend).</summary>
+    public virtual void Prepare(DType output, TokenLayout layout, bool grouped) { }
+
+    protected abstract void QuantizeCore(ComputeStream stream, Tensor w, Tensor q, Tensor scales, int e, int n, int k, int np, int kp, bool grouped);
+
+    protected abstract void RunCore(ComputeStream stream, TokenLayout layout, int experts, int rowsBound, Tensor a, Tensor aScales,
+        Tensor offsets, Tensor q, Tensor scales, bool grouped, Tensor c, int n, int np, int kp);
+
+    // ----- the definition (host) -----
+
+    /// <summary>Signed value q in [-7, 7] as a sign-magnitude nibble.</summary>
+    public static byte ToNibble(int q) => (byte)(q < 0 ? 8 | -q : q);
+
+    public static int FromNibble(int nibble) => (nibble & 8) != 0 ? -(nibble & 7) : nibble & 7;
+
+    /// <summary>Byte offset and nibble (0 low, 1 high) of element k inside a row of the shuffled layout.</summary>
+    public static (int Byte, int High) Position(int k) => ((k >> 5) * 16 + (k & 15), (k >> 4) & 1);
+
+    public static int QuantizeValue(float v, float scale)
+    {
+        if (!(scale > 0)) return 0;
+        return Math.Clamp((int)MathF.Round(v / scale, MidpointRounding.ToEven), -7, 7);
+    }
+
+    /// <summary>One expert: <paramref name="w"/> [N, K] into q [Np, Kp / 2] bytes and scales [G, Np] (with the 512).</summary>
+    public static void HostQuantize(ReadOnlySpan<float> w, int n, int k, bool grouped, Span<byte> q, Span<float> scales)
+    {
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = ScaleGroups(kp, grouped);
+        if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != groups * np)
+            throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {groups}x{np})");
+        var s = new float[groups];
+        for (int r = 0; r < np; r++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                int c0 = grouped ? g * GroupSize : 0, c1 = grouped ? c0 + GroupSize : kp;
+                float amax = 0;
+                if (r < n)
+                    for (int c = c0; c < Math.Min(c1, k); c++) amax = MathF.Max(amax, MathF.Abs(w[r * k + c]));
+                s[g] = amax / 7f;
+                scales[g * np + r] = s[g] * NibbleFactor;
+            }
+            var row = q.Slice(r * (kp / 2), kp / 2);
+            row.Clear();
+            for (int c = 0; c < kp; c++)
+            {
+                float v = r < n && c < k ? w[r * k + c] : 0f;
+                int nib = ToNibble(QuantizeValue(v, s[grouped ? c / GroupSize : 0]));
+                var (b, hi) = Position(c);
+                row[b] |= (byte)(nib << (4 * hi));
+            }
+        }
+    }
+
+    /// <summary>The signed int4 value of element (row, k) of one expert's shuffled bytes.</summary>
+    public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k)
+    {
+        var (b, hi) = Position(k);
+        return FromNibble((expertQ[row * (kp / 2) + b] >> (4 * hi)) & 0xF);
+    }
+
+    /// <summary>One expert's weights as the kernel sees them: q · (stored scale / 512), float [N, K].</summary>
+    public static float[] HostDequantize(ReadOnlySpan<byte> expertQ, ReadOnlySpan<float> expertScales, int n, int k, bool grouped)
+    {
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
+        var result = new float[(long)n * k];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+                result[(long)r * k + c] = ValueAt(expertQ, kp, r, c) * (expertScales[(grouped ? c / GroupSize : 0) * np + r] / NibbleFactor);
+        return result;
+    }
+}

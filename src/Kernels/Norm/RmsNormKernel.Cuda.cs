@@ -1,0 +1,73 @@
+using GraphEngine.Kernels.Cuda;
+
+namespace GraphEngine.Kernels.Norm;
+
+/// <summary>
+/// Launcher of native/rms_norm.cu: one block per row. The vector width is the widest the hidden size
+/// divides (8 elements = 16 bytes when possible); ITEMS vectors per thread keep the row in registers,
+/// chosen so a block has at most 256 threads (1024 for unaligned hidden sizes) and several loads in
+/// flight per thread at large hidden sizes. Up to two rows per SM the variant that loads the weight
+/// together with the row is used (launch latency is what counts); above, the one that loads it after
+/// the block sum (fewer live registers, more rows in flight per SM).
+/// </summary>
+internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
+{
+    private readonly CudaDevice _device;
+    private readonly Dictionary<(DType, int, bool, bool), (CudaKernel Kernel, uint Threads)> _variants = new();
+
+    public RmsNormKernelCuda(CudaDevice device) => _device = device;
+
+    internal static (int Vec, int Items, int Threads) Config(int hidden)
+    {
+        int vec = hidden % 8 == 0 ? 8 : hidden % 4 == 0 ? 4 : hidden % 2 == 0 ? 2 : 1;
+        int vectors = hidden / vec;
+        int items = 1;
+        int threadCap = vec == 8 ? 256 : 1024;
+        while (items < 8 && (vectors + items - 1) / items > threadCap) items *= 2;
+        while (items < 16 && (vectors + items - 1) / items > 1024) items *= 2;
+        int threads = Math.Max(32, ((vectors + items - 1) / items + 31) / 32 * 32);
+        return (vec, items, threads);
+    }
+
+    public override void ValidateHidden(int hidden)
+    {
+        base.ValidateHidden(hidden);
+        var (vec, items, threads) = Config(hidden);
+        if (threads > 1024)
+            throw new ArgumentOutOfRangeException(nameof(hidden), hidden,
+                $"RMSNorm hidden size {hidden} needs {threads} threads at vector width {vec}; sizes above {1024 * 16 * vec} must be a multiple of 8");
+        _ = items;
+    }
+
+    public override void Prepare(DType dtype, int hidden, bool residual)
+    {
+        Variant(dtype, hidden, residual, true);
+        Variant(dtype, hidden, residual, false);
+    }
+
+    /// <summary>Rows up to which the weight is loaded with the row (see the class summary).</summary>
+    private int EarlyWeightMaxRows => 2 * _device.Info.SmCount;
+
+    private (CudaKernel Kernel, uint Threads) Variant(DType dtype, int hidden, bool residual, bool earlyWeight)
+    {
+        lock (_variants)
+        {
+            if (_variants.TryGetValue((dtype, hidden, residual, earlyWeight), out var v)) return v;
+            var (vec, items, threads) = Config(hidden);
+            var kernel = _device.GetKernel("norm/rms_norm.cu",
+                $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}, {(earlyWeight ? "true" : "false")}>");
+            v = (kernel, (uint)threads);
+            _variants[(dtype, hidden, residual, earlyWeight)] = v;
+            return v;
+        }
+    }
+
+    protected override void RunCore(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual)
+    {
+        int hidden = (int)x.Dim(1);
+        var (kernel, threads) = Variant(x.DType, hidden, residual is not null, rows <= EarlyWeightMaxRows);
+        ulong px = x.Ptr.Address, pr = residual?.Ptr.Address ?? 0, pw = weight.Ptr.Address, po = output.Ptr.Address, pt = tokenCount.Address;
+        void** args = stackalloc void*[] { &px, &pr, &pw, &po, &pt, &rows, &hidden, &eps };
+        kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(threads), 0, args);
+    }
+}

@@ -1,0 +1,66 @@
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels.Norm;
+
+/// <summary>
+/// RMSNorm over the last dimension with fp32 accumulation: out = x · rsqrt(mean(x²) + eps) · w.
+/// With a residual it is the fused variant: z = x + r (rounded to the activation type) is written back
+/// to r and normalized. Rows at or past the device token count are skipped (left untouched).
+/// </summary>
+public abstract class RmsNormKernel
+{
+    /// <summary>Largest hidden size a row kept in registers allows (1024 threads x 8 items x 8 elements).</summary>
+    public const int MaxHidden = 65536;
+
+    public static RmsNormKernel Create(Device device) => device switch
+    {
+        CudaDevice cuda => new RmsNormKernelCuda(cuda),
+        ReferenceDevice => new RmsNormKernelReference(),
+        _ => throw new ArgumentException($"no RmsNorm kernel for backend {device.Kind}", nameof(device)),
+    };
+
+    /// <summary>Checks a hidden size this backend can run, naming the value.</summary>
+    public virtual void ValidateHidden(int hidden)
+    {
+        if (hidden < 1 || hidden > MaxHidden)
+            throw new ArgumentOutOfRangeException(nameof(hidden), hidden, $"RMSNorm hidden size must be in [1, {MaxHidden}]");
+    }
+
+    /// <summary>Prepares (compiles) what <see cref="Run"/> needs for this shape; call at construction.</summary>
+    public virtual void Prepare(DType dtype, int hidden, bool residual) { }
+
+    public void Run(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        x.RequireRank(nameof(x), 2).RequireDevice(nameof(x), stream.Device);
+        if (!x.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(x)} must be BF16 or F16, got {x}", nameof(x));
+        int hidden = checked((int)x.Dim(1));
+        ValidateHidden(hidden);
+        weight.Require(nameof(weight), x.DType, hidden).RequireDevice(nameof(weight), stream.Device);
+        output.RequireRank(nameof(output), 2).Require(nameof(output), x.DType).RequireDevice(nameof(output), stream.Device);
+        if (output.Dim(1) != hidden) throw new ArgumentException($"{nameof(output)} must have {hidden} columns, got {output}", nameof(output));
+        if (residual is { } r)
+        {
+            r.RequireRank(nameof(residual), 2).Require(nameof(residual), x.DType).RequireDevice(nameof(residual), stream.Device);
+            if (r.Dim(1) != hidden) throw new ArgumentException($"{nameof(residual)} must have {hidden} columns, got {r}", nameof(residual));
+            if (rows > r.Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"residual {r} has fewer rows");
+        }
+        if (!(eps > 0f) || !float.IsFinite(eps)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "epsilon must be finite and > 0");
+        if (rows < 0 || rows > x.Rows || rows > output.Rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, min({x.Rows}, {output.Rows})]");
+        if (rows == 0) return;
+        RunCore(stream, x, weight, output, rows, tokenCount, eps, residual);
+    }
+
+    protected abstract void RunCore(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual);
+
+    /// <summary>The normalization of one row in fp32, as both backends define it (host oracle helper).</summary>
+    public static void NormalizeRow(ReadOnlySpan<float> z, ReadOnlySpan<float> weight, float eps, Span<float> destination)
+    {
+        float ss = 0f;
+        for (int i = 0; i < z.Length; i++) ss += z[i] * z[i];
+        float inv = 1f / MathF.Sqrt(ss / z.Length + eps);
+        for (int i = 0; i < z.Length; i++) destination[i] = z[i] * inv * weight[i];
+    }
+}

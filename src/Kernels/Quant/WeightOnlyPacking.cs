@@ -1,0 +1,164 @@
+namespace GraphEngine.Kernels.Quant;
+
+/// <summary>
+/// Host definition of the weight-only quantization and of the packed layout the GPU kernel reads
+/// (native/weight_only_gemm.cu documents the layout and why). The device quantizer and repack kernels
+/// (native/weight_quantize.cu) implement exactly these functions; tests compare bytes.
+/// </summary>
+public static class WeightOnlyPacking
+{
+    /// <summary>Channels per A tile (the mma's m16).</summary>
+    public const int TileN = 16;
+
+    /// <summary>K is padded to this (the tiled kernel's step; also a multiple of both chunk sizes).</summary>
+    public const int PadK = 64;
+
+    public static int ChunkK(WeightOnlyFormat f) => f == WeightOnlyFormat.Int4 ? 64 : 32;
+    public static int PaddedN(int n) => (n + TileN - 1) / TileN * TileN;
+    public static int PaddedK(int k) => (k + PadK - 1) / PadK * PadK;
+    public static int ChunksK(WeightOnlyFormat f, int k) => PaddedK(k) / ChunkK(f);
+
+    /// <summary>Bytes of the packed weights: 16 per lane, 32 lanes per (16-channel tile, chunk).</summary>
+    public static long PackedBytes(WeightOnlyFormat f, int n, int k) => (long)PaddedN(n) / TileN * ChunksK(f, k) * 32 * 16;
+
+    /// <summary>
+    /// Quantizes one row-major [n, k] float matrix: per (row, group) scale = max|w| / qmax in fp32,
+    /// q = round-half-even(w / scale) clamped to [-qmax, qmax]; NaN weights quantize to 0.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> w, int n, int k, WeightOnlyScheme scheme, Span<sbyte> q, Span<float> scales)
+    {
+        scheme.Validate(n, k, "quantize");
+        int groups = scheme.Groups(k), group = k / groups, qmax = scheme.QMax;
+        if (w.Length != (long)n * k) throw new ArgumentException($"weights hold {w.Length} values, expected {n}x{k}", nameof(w));
+        if (q.Length != (long)n * k) throw new ArgumentException($"q holds {q.Length} values, expected {n}x{k}", nameof(q));
+        if (scales.Length != (long)n * groups) throw new ArgumentException($"scales hold {scales.Length} values, expected {n}x{groups}", nameof(scales));
+        for (int r = 0; r < n; r++)
+            for (int gi = 0; gi < groups; gi++)
+            {
+                int b = r * k + gi * group;
+                float m = 0f;
+                for (int i = 0; i < group; i++)
+                {
+                    float a = MathF.Abs(w[b + i]);
+                    if (a > m) m = a;
+                }
+                float scale = m / qmax;
+                for (int i = 0; i < group; i++) q[b + i] = QuantizeValue(w[b + i], scale, qmax);
+                scales[r * groups + gi] = scale;
+            }
+    }
+
+    public static sbyte QuantizeValue(float w, float scale, int qmax)
+    {
+        float v = scale == 0f ? 0f : MathF.Round(w / scale, MidpointRounding.ToEven);
+        if (float.IsNaN(v)) v = 0f;
+        v = Math.Clamp(v, -qmax, qmax);
+        return (sbyte)(int)v;
+    }
+
+    /// <summary>Lane-fragment coordinates of element e of lane's k-tile (the mma A layout).</summary>
+    private static void FragmentCoordinates(int lane, int e, out int row, out int col)
+    {
+        int g = lane >> 2, t = lane & 3;
+        row = g + ((e >> 1) & 1) * 8;
+        col = 2 * t + (e & 1) + (e >> 2) * 8;
+    }
+
+    /// <summary>Element of byte b (and nibble h for int4) of a lane's 16 bytes: k-tile and fragment index.</summary>
+    private static (int Kt, int E) ByteElement(WeightOnlyFormat f, int b, int h)
+    {
+        if (f == WeightOnlyFormat.Int8) return (b >> 3, b & 7);
+        int p = 2 * (b & 3) + h;
+        return (b >> 2, p < 4 ? 2 * p : 2 * (p - 4) + 1);
+    }
+
+    /// <summary>Logical q [n, k] -> packed bytes (see the layout in native/weight_only_gemm.cu).</summary>
+    public static void Repack(WeightOnlyFormat f, ReadOnlySpan<sbyte> q, int n, int k, Span<byte> packed)
+    {
+        if (packed.Length != PackedBytes(f, n, k)) throw new ArgumentException($"packed holds {packed.Length} bytes, expected {PackedBytes(f, n, k)}", nameof(packed));
+        int chunks = ChunksK(f, k), chunkK = ChunkK(f), halves = f == WeightOnlyFormat.Int4 ? 2 : 1;
+        int tiles = PaddedN(n) / TileN;
+        for (int tile = 0; tile < tiles; tile++)
+            for (int c = 0; c < chunks; c++)
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    long off = (((long)tile * chunks + c) * 32 + lane) * 16;
+                    for (int b = 0; b < 16; b++)
+                    {
+                        int v = 0;
+                        for (int h = 0; h < halves; h++)
+                        {
+                            var (kt, e) = ByteElement(f, b, h);
+                            FragmentCoordinates(lane, e, out int row, out int col);
+                            int nn = tile * TileN + row, kk = c * chunkK + kt * 16 + col;
+                            int qv = nn < n && kk < k ? q[nn * k + kk] : 0;
+                            if (f == WeightOnlyFormat.Int4) v |= ((qv + 8) & 0xF) << (4 * h);
+                            else v = (qv + 128) & 0xFF;
+                        }
+                        packed[(int)(off + b)] = (byte)v;
+                    }
+                }
+    }
+
+    /// <summary>Packed bytes -> logical q [n, k] (inverse of <see cref="Repack"/> on the unpadded part).</summary>
+    public static void Unpack(WeightOnlyFormat f, ReadOnlySpan<byte> packed, int n, int k, Span<sbyte> q)
+    {
+        if (packed.Length != PackedBytes(f, n, k)) throw new ArgumentException($"packed holds {packed.Length} bytes, expected {PackedBytes(f, n, k)}", nameof(packed));
+        if (q.Length != (long)n * k) throw new ArgumentException($"q holds {q.Length} values, expected {n}x{k}", nameof(q));
+        int chunks = ChunksK(f, k), chunkK = ChunkK(f), halves = f == WeightOnlyFormat.Int4 ? 2 : 1;
+        int tiles = PaddedN(n) / TileN;
+        for (int tile = 0; tile < tiles; tile++)
+            for (int c = 0; c < chunks; c++)
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    long off = (((long)tile * chunks + c) * 32 + lane) * 16;
+                    for (int b = 0; b < 16; b++)
+                    {
+                        int v = packed[(int)(off + b)];
+                        for (int h = 0; h < halves; h++)
+                        {
+                            var (kt, e) = ByteElement(f, b, h);
+                            FragmentCoordinates(lane, e, out int row, out int col);
+                            int nn = tile * TileN + row, kk = c * chunkK + kt * 16 + col;
+                            if (nn >= n || kk >= k) continue;
+                            int qv = f == WeightOnlyFormat.Int4 ? ((v >> (4 * h)) & 0xF) - 8 : v - 128;
+                            q[nn * k + kk] = (sbyte)qv;
+                        }
+                    }
+                }
+    }
+
+    /// <summary>Scales [n, groups] -> [groups, Npad], zero in the padding.</summary>
+    public static void RepackScales(ReadOnlySpan<float> scales, int n, int groups, Span<float> packed)
+    {
+        int npad = PaddedN(n);
+        if (packed.Length != groups * npad) throw new ArgumentException($"packed scales hold {packed.Length}, expected {groups}x{npad}", nameof(packed));
+        for (int gi = 0; gi < groups; gi++)
+            for (int c = 0; c < npad; c++)
+                packed[gi * npad + c] = c < n ? scales[c * groups + gi] : 0f;
+    }
+
+    /// <summary>Dequantized weights [n, k] = q * scale (fp32 product), from the packed form.</summary>
+    public static float[] Dequantize(WeightOnlyScheme scheme, ReadOnlySpan<byte> packed, ReadOnlySpan<float> packedScales, int n, int k)
+    {
+        var q = new sbyte[(long)n * k];
+        Unpack(scheme.Format, packed, n, k, q);
+        int groups = scheme.Groups(k), group = k / groups, npad = PaddedN(n);
+        var w = new float[q.Length];
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < k; i++)
+                w[r * k + i] = q[r * k + i] * packedScales[(i / group) * npad + r];
+        return w;
+    }
+
+    /// <summary>int4 values packed two per byte, low nibble first, two's complement -> one sbyte each.</summary>
+    public static void UnpackInt4Bytes(ReadOnlySpan<byte> packed, Span<sbyte> values)
+    {
+        if (values.Length != packed.Length * 2) throw new ArgumentException($"{packed.Length} packed bytes hold {packed.Length * 2} values, destination {values.Length}", nameof(values));
+        for (int i = 0; i < packed.Length; i++)
+        {
+            values[2 * i] = (sbyte)((sbyte)(packed[i] << 4) >> 4);
+            values[2 * i + 1] = (sbyte)((sbyte)packed[i] >> 4);
+        }
+    }
+}

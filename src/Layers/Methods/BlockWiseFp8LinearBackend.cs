@@ -1,0 +1,158 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>
+/// block_wise_fp8 Linear: weights fp8 e4m3 with one fp32 scale per 128x128 block, activations
+/// quantized inside every forward to e4m3 with one scale per token per 128 channels, and the fp8 GEMM
+/// that applies both scales per K block. N and K are zero-padded to multiples of 128 at quantization
+/// (padded weight rows and columns are 0, so they add nothing). No bias: FastDeploy's block-wise fp8
+/// linear layers have none. Forward is capturable: the activation workspace is rented once, at
+/// construction, for <see cref="LayerContext.MaxTokens"/> rows.
+/// </summary>
+public sealed class BlockWiseFp8LinearBackend : ILinearBackend
+{
+    private readonly OwnedMemory _memory;
+    private readonly Fp8Quant _quant;
+    private readonly BlockFp8Gemm _gemm;
+    private readonly Tensor _w, _ws, _aq, _as;
+    private readonly int _maxRows;
+    private bool _disposed;
+
+    private BlockWiseFp8LinearBackend(LayerContext ctx, int n, int k, DType activation, OwnedMemory memory, (Tensor Weights, Tensor Scales) stored)
+    {
+        InFeatures = k;
+        OutFeatures = n;
+        Activation = activation;
+        _maxRows = ctx.MaxTokens;
+        int kp = Fp8Quant.Pad128(k);
+        _memory = memory;
+        (_w, _ws) = stored;
+        // Rented into the same memory: if the constructor throws, the caller's dispose frees these too.
+        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { ctx.MaxTokens, kp }, "block_fp8 act q");
+        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { ctx.MaxTokens, kp / Fp8Quant.Block }, "block_fp8 act scales");
+        _quant = Fp8Quant.Create(ctx.Device);
+        _gemm = BlockFp8Gemm.Create(ctx.Device);
+        _quant.Prepare(activation, Fp8ActScaling.PerToken128);
+        _gemm.Prepare(activation);
+    }
+
+    public QuantMode Mode => QuantMode.BlockWiseFp8;
+    public string Label => "block_wise_fp8/128x128";
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public DType Activation { get; }
+    public long WeightBytes => _w.ByteCount + _ws.ByteCount;
+
+    /// <summary>Quantizes bf16/fp16 device weights [N, K] on the device (128x128 block scales, amax / 448).</summary>
+    public static BlockWiseFp8LinearBackend Quantize(LayerContext ctx, Tensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        weights.RequireRank(nameof(weights), 2).RequireDevice(nameof(weights), ctx.Device);
+        if (!weights.DType.IsHalfPrecisionFloat())
+            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [N, K], got {weights}", nameof(weights));
+        QuantConfig.EnsureSupported(QuantMode.BlockWiseFp8, ctx.Device.Info);
+        int n = checked((int)weights.Dim(0)), k = checked((int)weights.Dim(1));
+        if (n < 1 || k < 1) throw new ArgumentException($"{nameof(weights)} must be non-empty, got {weights}", nameof(weights));
+        var memory = new OwnedMemory();
+        try
+        {
+            var stored = Allocate(ctx, memory, n, k);
+            Fp8Quant.Create(ctx.Device).QuantizeWeightsBlock128(ctx.LoadStream, weights, stored.Weights, stored.Scales);
+            ctx.LoadStream.Synchronize();
+            return new BlockWiseFp8LinearBackend(ctx, n, k, weights.DType, memory, stored);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a checkpoint's pre-quantized weights: e4m3 bytes [N, K] and fp32 dequantization scales
+    /// [ceil(N/128), ceil(K/128)] (DeepSeek / FastDeploy "weight_scale_inv": w = q * scale).
+    /// </summary>
+    public static BlockWiseFp8LinearBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> weightsE4M3, ReadOnlySpan<float> blockScales,
+        int n, int k, DType activation)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        if (n < 1 || k < 1) throw new ArgumentOutOfRangeException(nameof(n), $"N={n}, K={k} must be >= 1");
+        if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), nb = np / Fp8Quant.Block, kb = kp / Fp8Quant.Block;
+        if (weightsE4M3.Length != (long)n * k)
+            throw new ArgumentException($"{nameof(weightsE4M3)} holds {weightsE4M3.Length} bytes, expected N*K = {n}*{k}", nameof(weightsE4M3));
+        if (blockScales.Length != nb * kb)
+            throw new ArgumentException($"{nameof(blockScales)} holds {blockScales.Length} values, expected [{nb}, {kb}]", nameof(blockScales));
+        for (int i = 0; i < blockScales.Length; i++)
+            if (!float.IsFinite(blockScales[i]) || blockScales[i] < 0)
+                throw new ArgumentException($"{nameof(blockScales)}[{i / kb}, {i % kb}] = {blockScales[i]} must be finite and >= 0", nameof(blockScales));
+        QuantConfig.EnsureSupported(QuantMode.BlockWiseFp8, ctx.Device.Info);
+        var padded = new byte[(long)np * kp];
+        for (int r = 0; r < n; r++) weightsE4M3.Slice(r * k, k).CopyTo(padded.AsSpan(r * kp, k));
+        var memory = new OwnedMemory();
+        try
+        {
+            var stored = Allocate(ctx, memory, n, k);
+            stored.Weights.CopyFrom<byte>(padded);
+            stored.Scales.CopyFrom(blockScales);
+            return new BlockWiseFp8LinearBackend(ctx, n, k, activation, memory, stored);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private static (Tensor Weights, Tensor Scales) Allocate(LayerContext ctx, OwnedMemory memory, int n, int k)
+    {
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), nb = np / Fp8Quant.Block, kb = kp / Fp8Quant.Block;
+        return (
+            memory.Allocate(ctx.Device, (long)np * kp, "block_fp8 weights", DType.Fp8E4M3, np, kp),
+            memory.Allocate(ctx.Device, (long)nb * kb * 4, "block_fp8 weight scales", DType.F32, nb, kb));
+    }
+
+    public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(stream);
+        input.RequireRank(nameof(input), 2).Require(nameof(input), Activation);
+        if (input.Dim(1) != InFeatures) throw new ArgumentException($"{nameof(input)} must be [rows, {InFeatures}], got {input}", nameof(input));
+        output.RequireRank(nameof(output), 2).Require(nameof(output), Activation);
+        if (output.Dim(1) != OutFeatures) throw new ArgumentException($"{nameof(output)} must be [rows, {OutFeatures}], got {output}", nameof(output));
+        if (paddedRows < 1 || paddedRows > _maxRows || paddedRows > input.Rows || paddedRows > output.Rows)
+            throw new ArgumentOutOfRangeException(nameof(paddedRows), paddedRows,
+                $"must be in [1, min({_maxRows} (max tokens), {input.Rows}, {output.Rows})]");
+        _quant.QuantizeActivations(stream, input, _aq, _as, Fp8ActScaling.PerToken128, paddedRows, tokenCount);
+        _gemm.MatMul(stream, _aq, _as, _w, _ws, output, paddedRows, tokenCount);
+    }
+
+    public float[] DequantizedWeights()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var q = _w.ToArray<byte>();
+        var s = _ws.ToArray<float>();
+        int kp = (int)_w.Dim(1), kb = kp / Fp8Quant.Block;
+        var result = new float[(long)OutFeatures * InFeatures];
+        for (int r = 0; r < OutFeatures; r++)
+            for (int c = 0; c < InFeatures; c++)
+                result[(long)r * InFeatures + c] = Fp8Quant.Decode(q[(long)r * kp + c]) * s[r / Fp8Quant.Block * kb + c / Fp8Quant.Block];
+        return result;
+    }
+
+    /// <summary>Activation quantization workspace, exposed for checks: e4m3 [MaxTokens, Kp] and scales [MaxTokens, Kp/128].</summary>
+    public (Tensor Q, Tensor Scales) ActivationWorkspace => (_aq, _as);
+
+    /// <summary>The stored e4m3 weights [Np, Kp] and block scales, exposed for checks.</summary>
+    public (Tensor Weights, Tensor Scales) Stored => (_w, _ws);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _memory.Dispose();
+    }
+}

@@ -1,0 +1,175 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>Picks the expert backend of a quant mode.</summary>
+public static class ExpertBackends
+{
+    /// <summary>
+    /// Builds the expert weights of one group GEMM in <paramref name="mode"/> from bf16/fp16 weights
+    /// <paramref name="source"/> [E, N, K] already on the device (quantized there, on
+    /// <paramref name="loadStream"/>); the caller keeps ownership of <paramref name="source"/>, which may be
+    /// freed once <paramref name="loadStream"/> has finished.
+    /// </summary>
+    /// <param name="groupSize">wint4: 0 = per-channel, else the group along K (a multiple of 64 dividing K; 128 in
+    /// FastDeploy). wint8 and bf16/fp16: must be 0. wi4a16: 0 or 128.</param>
+    /// <param name="layout">Token layout the backend will see (wi4a16 sizes its tile plan with it).</param>
+    /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity; the fp8
+    /// activation workspace of w4afp8).</param>
+    /// <param name="context">The layer's context: w4afp8 and nvfp4 rent their activation workspace from its pool.</param>
+    /// <param name="nvfp4Backend">nvfp4 only: which fp4 path (see QuantConfig); only the Hopper dequant path exists.</param>
+    public static IExpertBackend Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize,
+                                        TokenLayout layout, int maxRowsBound, LayerContext? context = null,
+                                        string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(loadStream);
+        source.RequireRank(nameof(source), 3).RequireDevice(nameof(source), device);
+        if (!source.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(source)} must be BF16 or F16, got {source}", nameof(source));
+        if (groupSize < 0) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "must be >= 0 (0 = per-channel)");
+        switch (mode)
+        {
+            case QuantMode.None:
+                RequirePerChannel(mode, groupSize);
+                return new HalfExpertBackend(device, loadStream, source);
+            case QuantMode.WInt8:
+                RequirePerChannel(mode, groupSize);
+                return new WeightOnlyExpertBackend(mode, device, loadStream, source, 0);
+            case QuantMode.WInt4:
+                return new WeightOnlyExpertBackend(mode, device, loadStream, source, groupSize);
+            case QuantMode.Wi4A16:
+                if (groupSize != 0 && groupSize != Wi4A16GroupGemm.GroupSize)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"wi4a16 uses group size {Wi4A16GroupGemm.GroupSize}");
+                return new Wi4A16ExpertBackend(device, loadStream, source, layout, maxRowsBound);
+            case QuantMode.W4AFp8:
+                // 0 means per output channel here as for wint4; the w4afp8 family spells that -1.
+                if (groupSize != 0 && groupSize != W4AFp8GroupGemm.GroupSize)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"w4afp8 scales are per channel (0) or per group of {W4AFp8GroupGemm.GroupSize}");
+                // Its fp8 activation workspace holds every row of a problem: E slabs of P rows when padded.
+                int rows = layout == TokenLayout.Padded ? checked((int)source.Dim(0) * maxRowsBound) : maxRowsBound;
+                return W4AFp8ExpertBackend.Quantize(RequireContext(mode, context, device), source, rows, groupSize == 0 ? -1 : groupSize);
+            case QuantMode.Nvfp4:
+                if (groupSize != 0)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass 0");
+                return Nvfp4ExpertBackend.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
+            default:
+                throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert backend (it is a dense Linear mode)");
+        }
+    }
+
+    private static LayerContext RequireContext(QuantMode mode, LayerContext? context, Device device)
+    {
+        if (context is null)
+            throw new ArgumentNullException(nameof(context), $"{mode.Label()} expert weights rent their activation workspace from a layer context's pool; pass one");
+        if (!ReferenceEquals(context.Device, device))
+            throw new ArgumentException($"context is on {context.Device.Info.Name}, weights on {device.Info.Name}", nameof(context));
+        return context;
+    }
+
+    private static void RequirePerChannel(QuantMode mode, int groupSize)
+    {
+        if (groupSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"{mode.Label()} expert weights have no group size; pass 0");
+    }
+}
+
+/// <summary>
+/// Shared half of the expert backends: owns the weight (+ scale, zero) buffers in the layout the kernel
+/// reads, and dequantizes an expert on the host for checks.
+/// </summary>
+public abstract class ExpertBackendBase : IExpertBackend
+{
+    private readonly List<DeviceBuffer> _buffers = new();
+    private bool _disposed;
+
+    protected ExpertBackendBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, int groupSize)
+    {
+        Mode = mode;
+        Device = device;
+        Activation = source.DType;
+        Experts = (int)source.Dim(0);
+        N = (int)source.Dim(1);
+        K = (int)source.Dim(2);
+        var wtype = ExpertWeights.WeightType(format, Activation);
+        if (wtype.IsPacked() && (K & 1) != 0)
+            throw new ArgumentException($"{mode.Label()} packs two weights per byte: K = {K} must be even", nameof(source));
+        try
+        {
+            var w = Own(device.AllocateTensor(wtype, new long[] { Experts, N, K }, out var wt, $"{mode.Label()} expert weights"));
+            int groups = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup ? CheckGroups(groupSize) : 1;
+            Tensor scales = default, zeros = default;
+            if (format != ExpertWeightFormat.Half)
+                Own(device.AllocateTensor(DType.F32, new long[] { Experts, N, groups }, out scales, $"{mode.Label()} expert scales"));
+            if (format == ExpertWeightFormat.Int4ZeroPointGroup)
+                Own(device.AllocateTensor(DType.F32, new long[] { Experts, N, groups }, out zeros, $"{mode.Label()} expert zeros"));
+            Weights = new ExpertWeights(format, wt, scales, zeros, groupSize);
+            Weights.Validate(Activation, Experts, N, K);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private int CheckGroups(int groupSize)
+    {
+        if (groupSize < ExpertWeights.GroupGranule || groupSize % ExpertWeights.GroupGranule != 0)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"{Mode.Label()} group size must be a positive multiple of {ExpertWeights.GroupGranule}");
+        if (K % groupSize != 0)
+            throw new ArgumentException($"{Mode.Label()} group size {groupSize} does not divide K = {K}", nameof(groupSize));
+        return K / groupSize;
+    }
+
+    private DeviceBuffer Own(DeviceBuffer b)
+    {
+        _buffers.Add(b);
+        return b;
+    }
+
+    protected Device Device { get; }
+    public DType Activation { get; }
+    public ExpertWeights Weights { get; }
+    public QuantMode Mode { get; }
+    public abstract string Label { get; }
+    public int Experts { get; }
+    public int N { get; }
+    public int K { get; }
+    public long WeightBytesPerExpert => Weights.BytesPerExpert(Activation);
+    public virtual Capturability Capturability => Capturability.Yes;
+
+    public abstract void Forward(ComputeStream stream, GroupGemmProblem problem);
+
+    public float[] DequantizedWeights(int expert)
+    {
+        if (expert < 0 || expert >= Experts) throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {Experts})");
+        long wbytes = Weights.Weights.DType.ByteCount((long)N * K);
+        var bytes = new byte[wbytes];
+        Device.CopyToHost(bytes, Weights.Weights.Ptr + expert * wbytes);
+        int groups = Weights.Groups;
+        float[] scales = Array.Empty<float>(), zeros = Array.Empty<float>();
+        if (!Weights.Scales.IsEmpty) scales = Download(Weights.Scales.Ptr + 4L * expert * N * groups, N * groups);
+        if (!Weights.Zeros.IsEmpty) zeros = Download(Weights.Zeros.Ptr + 4L * expert * N * groups, N * groups);
+        return ExpertWeightMath.Dequantize(Weights.Format, Activation, N, K, Weights.GroupSize, bytes, scales, zeros);
+    }
+
+    private float[] Download(DevicePtr ptr, int count)
+    {
+        var f = new float[count];
+        Device.CopyToHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(f.AsSpan()), ptr);
+        return f;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DisposeCore();
+        for (int i = _buffers.Count - 1; i >= 0; i--) _buffers[i].Dispose();
+        _buffers.Clear();
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void DisposeCore() { }
+}

@@ -1,0 +1,21 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>Unquantized bf16/fp16 expert weights on the capturable group GEMM.</summary>
+public sealed class HalfExpertBackend : ExpertBackendBase
+{
+    private readonly GroupGemm _gemm;
+
+    public HalfExpertBackend(Device device, ComputeStream loadStream, Tensor source)
+        : base(QuantMode.None, device, source, ExpertWeightFormat.Half, 0)
+    {
+        _gemm = GroupGemm.Create(device);
+        _gemm.Quantize(loadStream, source, Weights);
+    }
+
+    public override string Label => Activation == DType.BF16 ? "bf16" : "fp16";
+
+    public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
+}

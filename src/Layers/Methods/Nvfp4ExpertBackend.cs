@@ -1,0 +1,167 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>
+/// nvfp4 (modelopt_fp4) expert weights on the dequant path: fp4 e2m1 weights with e4m3 scales per 16
+/// along K and an fp32 global scale per expert, expanded to bf16/fp16 in registers by the group GEMM
+/// (Hopper has no fp4 MMA). Native SM100 fp4 (tcgen05, FlashInfer-CUTLASS) is not implemented; asking
+/// for it is refused (<see cref="QuantConfig.CheckNvfp4Backend"/>). Activations stay in the layer's
+/// type, so Forward needs no workspace and is capturable.
+/// </summary>
+public sealed class Nvfp4ExpertBackend : IExpertBackend
+{
+    private readonly OwnedMemory _memory;
+    private readonly Tensor _q, _s, _g;
+    private readonly Nvfp4GroupGemm _gemm;
+    private bool _disposed;
+
+    private Nvfp4ExpertBackend(LayerContext ctx, int experts, int n, int k, DType activation, OwnedMemory memory, (Tensor Q, Tensor BlockScales, Tensor Global) stored)
+    {
+        Experts = experts;
+        N = n;
+        K = k;
+        Activation = activation;
+        _memory = memory;
+        (_q, _s, _g) = stored;
+        _gemm = Nvfp4GroupGemm.Create(ctx.Device);
+        _gemm.Prepare(activation, TokenLayout.PrefixSum);
+        _gemm.Prepare(activation, TokenLayout.Padded);
+    }
+
+    public QuantMode Mode => QuantMode.Nvfp4;
+    public string Label => "nvfp4/g16 (dequant)";
+    public int Experts { get; }
+    public int N { get; }
+    public int K { get; }
+    public DType Activation { get; }
+    public long WeightBytesPerExpert => (_q.ByteCount + _s.ByteCount + _g.ByteCount) / Experts;
+    public Capturability Capturability => Capturability.Yes;
+
+    /// <summary>Quantizes bf16/fp16 device weights [E, N, K] on the device.</summary>
+    public static Nvfp4ExpertBackend Quantize(LayerContext ctx, Tensor weights, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
+        Check(ctx, e, n, k);
+        var memory = new OwnedMemory();
+        try
+        {
+            var stored = Allocate(ctx, memory, e, n, k);
+            using (var amax = ctx.Device.AllocateTensor(DType.I32, new long[] { e }, out var amaxT, "nvfp4 amax"))
+            {
+                Nvfp4GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.BlockScales, stored.Global, amaxT);
+                ctx.LoadStream.Synchronize();
+            }
+            return new Nvfp4ExpertBackend(ctx, e, n, k, weights.DType, memory, stored);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a ModelOpt checkpoint's tensors: weight [E, N, K/2] bytes (two e2m1 per byte, low nibble
+    /// first), weight_scale [E, N, K/16] e4m3 bytes, weight_scale_2 [E] fp32 (w = q · scale · scale_2).
+    /// They are padded and shuffled here into the kernel's layout. K must be a multiple of 16.
+    /// </summary>
+    public static Nvfp4ExpertBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> packed, ReadOnlySpan<byte> blockScales,
+        ReadOnlySpan<float> globalScales, int experts, int n, int k, DType activation, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
+        Check(ctx, experts, n, k);
+        if (k % Nvfp4GroupGemm.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "pre-quantized nvfp4 weights need K to be a multiple of 16");
+        if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
+        if (packed.Length != (long)experts * n * k / 2)
+            throw new ArgumentException($"{nameof(packed)} holds {packed.Length} bytes, expected [{experts}, {n}, {k / 2}]", nameof(packed));
+        if (blockScales.Length != (long)experts * n * k / Nvfp4GroupGemm.BlockSize)
+            throw new ArgumentException($"{nameof(blockScales)} holds {blockScales.Length} bytes, expected [{experts}, {n}, {k / 16}]", nameof(blockScales));
+        if (globalScales.Length != experts)
+            throw new ArgumentException($"{nameof(globalScales)} holds {globalScales.Length} values, expected {experts}", nameof(globalScales));
+        for (int i = 0; i < experts; i++)
+            if (!float.IsFinite(globalScales[i]) || globalScales[i] <= 0)
+                throw new ArgumentException($"{nameof(globalScales)}[{i}] = {globalScales[i]} must be finite and > 0", nameof(globalScales));
+        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
+        var q = new byte[(long)experts * np * kp / 2];
+        var s = new byte[(long)experts * np * kp / Nvfp4GroupGemm.BlockSize];
+        for (int e = 0; e < experts; e++)
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < k; c++)
+                {
+                    long src = ((long)e * n + r) * k + c;
+                    int code = (packed[(int)(src / 2)] >> (4 * (c & 1))) & 0xF;
+                    var (pos, hi) = Nvfp4GroupGemm.Position(c);
+                    q[((long)e * np + r) * (kp / 2) + pos] |= (byte)(code << (4 * hi));
+                    if (c % Nvfp4GroupGemm.BlockSize == 0)
+                        s[(long)e * np * kp / Nvfp4GroupGemm.BlockSize + Nvfp4GroupGemm.ScaleIndex(np, r, c)] =
+                            blockScales[(int)((((long)e * n + r) * k + c) / Nvfp4GroupGemm.BlockSize)];
+                }
+        var memory = new OwnedMemory();
+        try
+        {
+            var stored = Allocate(ctx, memory, experts, n, k);
+            stored.Q.CopyFrom<byte>(q);
+            stored.BlockScales.CopyFrom<byte>(s);
+            stored.Global.CopyFrom(globalScales);
+            return new Nvfp4ExpertBackend(ctx, experts, n, k, activation, memory, stored);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private static void Check(LayerContext ctx, int e, int n, int k)
+    {
+        if (e < 1 || n < 1 || k < 1) throw new ArgumentOutOfRangeException(nameof(e), $"E={e}, N={n}, K={k} must be >= 1");
+        if (k % 8 != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "nvfp4 needs K to be a multiple of 8 (16-byte activation loads)");
+        QuantConfig.EnsureSupported(QuantMode.Nvfp4, ctx.Device.Info);
+    }
+
+    private static (Tensor Q, Tensor BlockScales, Tensor Global) Allocate(LayerContext ctx, OwnedMemory memory, int e, int n, int k)
+    {
+        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
+        return (
+            memory.Allocate(ctx.Device, (long)e * np * kp / 2, "nvfp4 weights", DType.Fp4E2M1, e, np, kp),
+            memory.Allocate(ctx.Device, (long)e * np * kp / Nvfp4GroupGemm.BlockSize, "nvfp4 block scales",
+                DType.Fp8E4M3, e, kp / Nvfp4GroupGemm.KAlign, np, 4),
+            memory.Allocate(ctx.Device, 4L * e, "nvfp4 global scales", DType.F32, e));
+    }
+
+    public void Forward(ComputeStream stream, GroupGemmProblem problem)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        this.CheckProblem(Activation, stream, problem);
+        _gemm.Run(stream, problem, _q, _s, _g);
+    }
+
+    public float[] DequantizedWeights(int expert)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        this.CheckExpert(expert);
+        int np = Fp8Quant.Pad128(N), kp = Nvfp4GroupGemm.PadK(K);
+        int qBytes = np * kp / 2, sBytes = np * kp / Nvfp4GroupGemm.BlockSize;
+        var q = _q.ToArray<byte>();
+        var s = _s.ToArray<byte>();
+        var g = _g.ToArray<float>();
+        return Nvfp4GroupGemm.HostDequantize(q.AsSpan(expert * qBytes, qBytes), s.AsSpan(expert * sBytes, sBytes), g[expert], N, K);
+    }
+
+    /// <summary>The stored tensors (shuffled q, block scales, global scales), exposed for checks.</summary>
+    public (Tensor Q, Tensor BlockScales, Tensor Global) Stored => (_q, _s, _g);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _memory.Dispose();
+    }
+}

@@ -1,0 +1,195 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>
+/// w4afp8 expert weights (seed 001): int4 sign-magnitude weights with per-channel or group-128 scales,
+/// activations quantized inside every forward to e4m3 with one scale per token, and the fp8 group GEMM.
+/// The activation workspace is rented at construction for <c>maxRows</c> rows (the most rows any
+/// problem will carry: tokens x top-k for prefix sums, E x P for padded slabs), so Forward is capturable.
+/// </summary>
+public sealed class W4AFp8ExpertBackend : IExpertBackend
+{
+    private readonly OwnedMemory _memory;
+    private readonly Tensor _q, _s, _aq, _as;
+    private readonly Fp8Quant _quant;
+    private readonly W4AFp8GroupGemm _gemm;
+    private readonly bool _grouped;
+    private bool _disposed;
+
+    private W4AFp8ExpertBackend(LayerContext ctx, int experts, int n, int k, bool grouped, DType activation, int maxRows,
+        OwnedMemory memory, (Tensor Q, Tensor Scales) stored)
+    {
+        Experts = experts;
+        N = n;
+        K = k;
+        _grouped = grouped;
+        Activation = activation;
+        MaxRows = maxRows;
+        int kp = Fp8Quant.Pad128(k);
+        _memory = memory;
+        (_q, _s) = stored;
+        // Rented into the same memory: if the constructor throws, the caller's dispose frees these too.
+        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { maxRows, kp }, "w4afp8 act q");
+        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { maxRows }, "w4afp8 act scales");
+        _quant = Fp8Quant.Create(ctx.Device);
+        _gemm = W4AFp8GroupGemm.Create(ctx.Device);
+        _quant.Prepare(activation, Fp8ActScaling.PerToken);
+        _gemm.Prepare(activation, TokenLayout.PrefixSum, grouped);
+        _gemm.Prepare(activation, TokenLayout.Padded, grouped);
+    }
+
+    public QuantMode Mode => QuantMode.W4AFp8;
+    public string Label => _grouped ? "w4afp8/g128" : "w4afp8/channel";
+    public int Experts { get; }
+    public int N { get; }
+    public int K { get; }
+    public DType Activation { get; }
+    public int MaxRows { get; }
+    public long WeightBytesPerExpert => (_q.ByteCount + _s.ByteCount) / Experts;
+    public Capturability Capturability => Capturability.Yes;
+
+    /// <summary>
+    /// Quantizes bf16/fp16 device weights [E, N, K] on the device. <paramref name="groupSize"/>: 128
+    /// (one scale per 128 along K) or -1 (one per output channel).
+    /// </summary>
+    public static W4AFp8ExpertBackend Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
+        bool grouped = CheckGroup(groupSize);
+        Check(ctx, e, n, k, maxRows);
+        var memory = new OwnedMemory();
+        try
+        {
+            var stored = Allocate(ctx, memory, e, n, k, grouped);
+            W4AFp8GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.Scales, grouped);
+            ctx.LoadStream.Synchronize();
+            return new W4AFp8ExpertBackend(ctx, e, n, k, grouped, weights.DType, maxRows, memory, stored);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads pre-quantized weights: signed int4 values in [-7, 7], one per sbyte, [E, N, K], and their
+    /// dequantization scales (w = q · scale) [E, G, N] with G = ceil(K / 128) or 1 for per channel.
+    /// They are packed and shuffled here into the kernel's layout.
+    /// </summary>
+    public static W4AFp8ExpertBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales,
+        int experts, int n, int k, int groupSize, DType activation, int maxRows)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        bool grouped = CheckGroup(groupSize);
+        Check(ctx, experts, n, k, maxRows);
+        if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, grouped);
+        if (values.Length != (long)experts * n * k)
+            throw new ArgumentException($"{nameof(values)} holds {values.Length} values, expected E*N*K = {experts}*{n}*{k}", nameof(values));
+        if (scales.Length != (long)experts * groups * n)
+            throw new ArgumentException($"{nameof(scales)} holds {scales.Length} values, expected [{experts}, {groups}, {n}]", nameof(scales));
+        var packed = new byte[(long)experts * np * kp / 2];
+        var stored = new float[(long)experts * groups * np];
+        for (int e = 0; e < experts; e++)
+            for (int r = 0; r < n; r++)
+            {
+                for (int c = 0; c < k; c++)
+                {
+                    int v = values[(int)(((long)e * n + r) * k + c)];
+                    if (v < -7 || v > 7)
+                        throw new ArgumentOutOfRangeException(nameof(values), v, $"int4 value at [{e}, {r}, {c}] must be in [-7, 7] (sign-magnitude)");
+                    var (b, hi) = W4AFp8GroupGemm.Position(c);
+                    packed[((long)e * np + r) * (kp / 2) + b] |= (byte)(W4AFp8GroupGemm.ToNibble(v) << (4 * hi));
+                }
+                for (int g = 0; g < groups; g++)
+                {
+                    float s = scales[(int)(((long)e * groups + g) * n + r)];
+                    if (!float.IsFinite(s) || s < 0)
+                        throw new ArgumentException($"{nameof(scales)}[{e}, {g}, {r}] = {s} must be finite and >= 0", nameof(scales));
+                    stored[((long)e * groups + g) * np + r] = s * W4AFp8GroupGemm.NibbleFactor;
+                }
+            }
+        var memory = new OwnedMemory();
+        try
+        {
+            var tensors = Allocate(ctx, memory, experts, n, k, grouped);
+            tensors.Q.CopyFrom<byte>(packed);
+            tensors.Scales.CopyFrom<float>(stored);
+            return new W4AFp8ExpertBackend(ctx, experts, n, k, grouped, activation, maxRows, memory, tensors);
+        }
+        catch
+        {
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private static bool CheckGroup(int groupSize) => groupSize switch
+    {
+        W4AFp8GroupGemm.GroupSize => true,
+        -1 => false,
+        _ => throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "w4afp8 group size must be 128 or -1 (per channel)"),
+    };
+
+    private static void Check(LayerContext ctx, int e, int n, int k, int maxRows)
+    {
+        if (e < 1 || n < 1 || k < 1) throw new ArgumentOutOfRangeException(nameof(e), $"E={e}, N={n}, K={k} must be >= 1");
+        if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "must be >= 1");
+        QuantConfig.EnsureSupported(QuantMode.W4AFp8, ctx.Device.Info);
+    }
+
+    private static (Tensor Q, Tensor Scales) Allocate(LayerContext ctx, OwnedMemory memory, int e, int n, int k, bool grouped)
+    {
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, grouped);
+        return (
+            memory.Allocate(ctx.Device, (long)e * np * kp / 2, "w4afp8 weights", DType.Int4, e, np, kp),
+            memory.Allocate(ctx.Device, (long)e * groups * np * 4, "w4afp8 scales", DType.F32, e, groups, np));
+    }
+
+    public void Forward(ComputeStream stream, GroupGemmProblem problem)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        this.CheckProblem(Activation, stream, problem);
+        bool prefix = problem.Layout == TokenLayout.PrefixSum;
+        int totalRows = prefix ? problem.RowsBound : checked(Experts * problem.RowsBound);
+        if (totalRows > MaxRows)
+            throw new ArgumentOutOfRangeException(nameof(problem), totalRows, $"problem carries {totalRows} rows; this backend was built for at most {MaxRows}");
+        if (totalRows == 0) return;
+        var a = problem.A.Reshape(problem.A.ElementCount / K, K);
+        var c = problem.C.Reshape(problem.C.ElementCount / N, N);
+        // With prefix sums, offsets[E] is the real row count: rows past it are not quantized.
+        var valid = prefix ? problem.Offsets.Ptr + 4L * Experts : DevicePtr.Null;
+        _quant.QuantizeActivations(stream, a, _aq, _as, Fp8ActScaling.PerToken, totalRows, valid);
+        _gemm.Run(stream, problem.Layout, Experts, problem.RowsBound, _aq, _as, problem.Offsets, _q, _s, _grouped, c);
+    }
+
+    public float[] DequantizedWeights(int expert)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        this.CheckExpert(expert);
+        int np = Fp8Quant.Pad128(N), kp = Fp8Quant.Pad128(K), groups = W4AFp8GroupGemm.ScaleGroups(kp, _grouped);
+        var q = _q.ToArray<byte>();
+        var s = _s.ToArray<float>();
+        return W4AFp8GroupGemm.HostDequantize(q.AsSpan((int)((long)expert * np * kp / 2), np * kp / 2),
+            s.AsSpan(expert * groups * np, groups * np), N, K, _grouped);
+    }
+
+    /// <summary>The activation workspace (e4m3 [MaxRows, Kp], scales [MaxRows]), exposed for checks.</summary>
+    public (Tensor Q, Tensor Scales) ActivationWorkspace => (_aq, _as);
+
+    /// <summary>The stored int4 weights [E, Np, Kp] and scales [E, G, Np] (with the 512), exposed for checks.</summary>
+    public (Tensor Q, Tensor Scales) Stored => (_q, _s);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _memory.Dispose();
+    }
+}

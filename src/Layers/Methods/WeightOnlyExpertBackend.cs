@@ -1,0 +1,31 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>
+/// Weight-only quantized experts (W8A16 / W4A16): int8 per-channel, int4 per-channel or int4 per group,
+/// quantized on the device, dequantized in registers by the capturable group GEMM.
+/// </summary>
+public sealed class WeightOnlyExpertBackend : ExpertBackendBase
+{
+    private readonly GroupGemm _gemm;
+
+    public WeightOnlyExpertBackend(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize)
+        : base(mode, device, source, FormatOf(mode, groupSize), groupSize)
+    {
+        _gemm = GroupGemm.Create(device);
+        _gemm.Quantize(loadStream, source, Weights);
+    }
+
+    private static ExpertWeightFormat FormatOf(QuantMode mode, int groupSize) => mode switch
+    {
+        QuantMode.WInt8 when groupSize == 0 => ExpertWeightFormat.Int8PerChannel,
+        QuantMode.WInt4 => groupSize == 0 ? ExpertWeightFormat.Int4PerChannel : ExpertWeightFormat.Int4Group,
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, $"weight-only experts are wint8 (per-channel) or wint4; got {mode.Label()} with group size {groupSize}"),
+    };
+
+    public override string Label => Weights.IsGrouped ? $"{Mode.Label()}/g{Weights.GroupSize}" : Mode.Label();
+
+    public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
+}

@@ -1,0 +1,196 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
+using GraphEngine.Layers.Quantization;
+using GraphEngine.Graph;
+
+namespace GraphEngine.Models;
+
+/// <summary>
+/// A preset built into an engine: its layers in order, the buffers a caller fills and reads, and the
+/// figures the benchmark's floor needs.
+/// </summary>
+public sealed class BuiltModel
+{
+    internal BuiltModel(PrefillEngine engine, ModelPreset preset, QuantConfig quant, Tensor input, Tensor output,
+        Tensor attentionOut, Tensor qkv, IReadOnlyList<Layer> layers)
+    {
+        Engine = engine;
+        Preset = preset;
+        Quant = quant;
+        Input = input;
+        Output = output;
+        AttentionOut = attentionOut;
+        Qkv = qkv;
+        Layers = layers;
+    }
+
+    public PrefillEngine Engine { get; }
+    public ModelPreset Preset { get; }
+    public QuantConfig Quant { get; }
+
+    /// <summary>[MaxTokens, hidden]: the residual stream; rows [0, n) are the step's input, updated in place.</summary>
+    public Tensor Input { get; }
+
+    /// <summary>[MaxTokens, hidden]: the last layer's output (the final MLP's, before the residual add).</summary>
+    public Tensor Output { get; }
+
+    /// <summary>[MaxTokens, heads x head_dim]: what o_proj reads. No preset computes attention; a caller that
+    /// does (samples/Embedding) writes it from <see cref="Qkv"/> between qkv_proj and o_proj.</summary>
+    public Tensor AttentionOut { get; }
+
+    /// <summary>[MaxTokens, (heads + 2 kv_heads) x head_dim]: qkv_proj's output.</summary>
+    public Tensor Qkv { get; }
+
+    public IReadOnlyList<Layer> Layers { get; }
+
+    /// <summary>Bytes every step reads whatever the routing: all dense weights and norms.</summary>
+    public long DenseWeightBytes => Layers.Where(l => l is not Moe).Sum(l => l.WeightBytes);
+
+    /// <summary>Bytes of one expert (gate_up + down) summed over the MoE layers; times the experts hit per
+    /// layer gives the expert bytes a step reads.</summary>
+    public long ExpertBytesPerExpertAllLayers =>
+        Layers.OfType<Moe>().Sum(m => m.GateUp.WeightBytesPerExpert + m.Down.WeightBytesPerExpert);
+
+    /// <summary>Weight bytes read by a step that hits <paramref name="expertsHitPerLayer"/> experts in each MoE layer
+    /// (the router's gate weight is part of <see cref="DenseWeightBytes"/> only where the MoE layer counts it
+    /// outside the experts; here it is approximated by the experts' bytes, the dominant term).</summary>
+    public double StepWeightBytes(double expertsHitPerLayer) =>
+        DenseWeightBytes + expertsHitPerLayer * ExpertBytesPerExpertAllLayers;
+
+    /// <summary>Fills the residual stream and the attention stand-in with random values (never zeros).</summary>
+    public void RandomizeInputs(uint seed)
+    {
+        var fill = RandomFill.Create(Engine.Device);
+        var s = Engine.Device.DefaultStream;
+        fill.Uniform(s, Input, seed, 1f);
+        fill.Uniform(s, AttentionOut, seed + 1, 1f);
+        s.Synchronize();
+    }
+}
+
+/// <summary>
+/// Builds a preset's stack into a <see cref="PrefillEngine"/> with random weights generated on the
+/// device, quantized per <see cref="QuantConfig"/>: Linear layers get the dense mode, MoE experts the
+/// MoE mode; norms, the router gate and the SwiGLU stay in the activation type.
+/// Wiring (one set of buffers reused by every decoder layer, so activation memory does not grow with depth):
+/// <code>
+/// layer 0:  input_layernorm(resid) -> normed                       (later layers: fused add of the previous MLP output)
+///           qkv_proj(normed) -> qkv        [attention would turn qkv into attn; no preset has it]
+///           o_proj(attn) -> o
+///           post_attention_layernorm(o, residual += o) -> normed
+///           MoE(normed) -> mlp_out        |  gate_up_proj(normed) -> gu, act_fn(gu) -> act, down_proj(act) -> mlp_out
+/// </code>
+/// </summary>
+public static class ModelFactory
+{
+    public const float RmsEps = 1e-6f;
+
+    public static BuiltModel Build(PrefillEngine engine, ModelPreset preset, QuantConfig quant, uint seed = 1,
+        DType activation = DType.BF16, IProgress<(int Done, int Total, string Layer)>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(preset);
+        ArgumentNullException.ThrowIfNull(quant);
+        if (engine.MaxTokens > preset.MaxTokens)
+            throw new ArgumentException($"engine MaxTokens={engine.MaxTokens} is above preset '{preset.Name}' max tokens {preset.MaxTokens}");
+        if (!preset.IsMoe && quant.MoeMode != QuantMode.None && quant.DenseMode == QuantMode.None)
+            throw new ArgumentException($"quantization {quant.Label} quantizes MoE layers only and preset '{preset.Name}' has none");
+
+        var ctx = engine.Context;
+        int h = preset.Hidden;
+        var resid = engine.Activation("resid", activation, h);
+        var normed = engine.Activation("normed", activation, h);
+        var qkv = engine.Activation("qkv", activation, preset.QkvOut);
+        var attn = engine.Activation("attn", activation, preset.AttentionOut);
+        var o = engine.Activation("o", activation, h);
+        var mlpOut = engine.Activation("mlp_out", activation, h);
+        Tensor gu = default, act = default;
+        if (!preset.IsMoe)
+        {
+            gu = engine.Activation("gate_up", activation, 2L * preset.Intermediate);
+            act = engine.Activation("act", activation, preset.Intermediate);
+        }
+
+        var plan = preset.Plan();
+        var layers = new List<Layer>(plan.Count);
+        uint s = seed * 7919u;
+        for (int i = 0; i < plan.Count; i++)
+        {
+            var spec = plan[i];
+            progress?.Report((i, plan.Count, spec.Name));
+            s += 101;
+            bool postAttention = spec.Name.EndsWith(".post_attention_layernorm", StringComparison.Ordinal);
+            Layer layer = spec.Kind switch
+            {
+                LayerSpecKind.RmsNorm when !spec.FusedResidual => RandomNorm(ctx, spec.Name, resid, normed, null, s),
+                LayerSpecKind.RmsNorm when postAttention => RandomNorm(ctx, spec.Name, o, normed, resid, s),
+                LayerSpecKind.RmsNorm => RandomNorm(ctx, spec.Name, mlpOut, normed, resid, s),
+                LayerSpecKind.Linear => DenseLinear(ctx, spec, quant, s, Wiring(spec, normed, qkv, attn, o, gu, act, mlpOut)),
+                LayerSpecKind.SwiGlu => new SwiGlu(ctx, spec.Name, gu, act),
+                LayerSpecKind.Moe => MoeLayer(ctx, spec.Name, preset, quant, s, normed, mlpOut),
+                _ => throw new InvalidOperationException($"unknown layer kind {spec.Kind}"),
+            };
+            engine.Add(layer);
+            layers.Add(layer);
+        }
+        progress?.Report((plan.Count, plan.Count, "done"));
+        var model = new BuiltModel(engine, preset, quant, resid, mlpOut, attn, qkv, layers);
+        model.RandomizeInputs(seed);
+        return model;
+    }
+
+    private static (Tensor In, Tensor Out) Wiring(LayerSpec spec, Tensor normed, Tensor qkv, Tensor attn, Tensor o, Tensor gu, Tensor act, Tensor mlpOut)
+    {
+        if (spec.Name.EndsWith(".qkv_proj", StringComparison.Ordinal)) return (normed, qkv);
+        if (spec.Name.EndsWith(".o_proj", StringComparison.Ordinal)) return (attn, o);
+        if (spec.Name.EndsWith(".gate_up_proj", StringComparison.Ordinal)) return (normed, gu);
+        if (spec.Name.EndsWith(".down_proj", StringComparison.Ordinal)) return (act, mlpOut);
+        throw new InvalidOperationException($"no wiring for linear '{spec.Name}'");
+    }
+
+    /// <summary>
+    /// An RMSNorm over <paramref name="input"/>'s width (in its type, with <see cref="RmsEps"/>) whose weight
+    /// is random around 1 (spread 0.25): what every preset's norms and the benchmarks' norms are.
+    /// </summary>
+    public static RmsNorm RandomNorm(LayerContext ctx, string name, Tensor input, Tensor output, Tensor? residual, uint seed)
+    {
+        var norm = new RmsNorm(ctx, name, checked((int)input.Dim(1)), input.DType, RmsEps, input, output, residual);
+        norm.RandomizeWeight(seed, 0.25f);
+        return norm;
+    }
+
+    /// <summary>
+    /// A Linear from <paramref name="input"/>'s width to <paramref name="output"/>'s in <paramref name="mode"/>,
+    /// with random weights scaled 1/sqrt(in): that keeps outputs O(1), so no later layer of a stack sees infinities.
+    /// </summary>
+    public static Linear RandomLinear(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, int groupSize, uint seed)
+    {
+        int inWidth = checked((int)input.Dim(1)), outWidth = checked((int)output.Dim(1));
+        var weights = LinearWeights.Random(outWidth, inWidth, seed, 1f / MathF.Sqrt(inWidth));
+        return Linear.Create(ctx, name, input, output, mode, groupSize, weights);
+    }
+
+    private static Linear DenseLinear(LayerContext ctx, LayerSpec spec, QuantConfig quant, uint seed, (Tensor In, Tensor Out) io) =>
+        RandomLinear(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), seed);
+
+    private static Moe MoeLayer(LayerContext ctx, string name, ModelPreset preset, QuantConfig quant, uint seed, Tensor input, Tensor output)
+    {
+        var m = preset.Moe!;
+        var options = new MoeOptions(m.Experts, m.TopK, preset.Hidden, m.ExpertFfn,
+            Quant: quant.MoeMode, GroupSize: MoeGroupSize(quant), Seed: seed);
+        return new Moe(ctx, name, options, input, output);
+    }
+
+    // QuantConfig: null = the mode's default, -1 = per channel, else the group. Layers: 0 = per channel.
+    private static int DenseGroupSize(QuantConfig q) => q.DenseMode == QuantMode.WInt4 ? GroupOrChannel(q.DenseGroupSize) : 0;
+
+    private static int MoeGroupSize(QuantConfig q) => q.MoeMode switch
+    {
+        QuantMode.WInt4 or QuantMode.Wi4A16 => GroupOrChannel(q.MoeGroupSize),
+        _ => 0,
+    };
+
+    private static int GroupOrChannel(int? g) => g switch { null => 128, -1 => 0, _ => g.Value };
+}

@@ -1,0 +1,88 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Tests.Kernels.Moe;
+
+/// <summary>
+/// The CUDA launcher's variant choice is host arithmetic, so it is checked here without a GPU: every
+/// pipelined configuration it picks must satisfy the kernel's static requirements (group_gemm_core.cuh,
+/// ge_pipe_tile) and fit the H100/H200 shared-memory limit, over shapes that divide the preferred tiles
+/// and shapes that do not.
+/// </summary>
+public class GroupGemmLauncherTests
+{
+    // cudaDevAttrMaxSharedMemoryPerBlockOptin on sm_90 (227 KiB).
+    private const int SharedLimit = 232448;
+
+    public static IEnumerable<object[]> Shapes()
+    {
+        var formats = new (ExpertWeightFormat F, int G)[]
+        {
+            (ExpertWeightFormat.Half, 0), (ExpertWeightFormat.Int8PerChannel, 0), (ExpertWeightFormat.Int4PerChannel, 0),
+            (ExpertWeightFormat.Int4Group, 128), (ExpertWeightFormat.Int4Group, 64),
+        };
+        foreach (var (f, g) in formats)
+            foreach (int k in new[] { 2560, 1536, 192, 320, 200 })
+                foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+                    foreach (int rows in new[] { 1, 16, 96, 768, 3072, 12288 })
+                        if (g == 0 || k % g == 0)
+                            yield return new object[] { f, g, k, layout, rows };
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Chosen_configuration_meets_the_kernel_requirements(ExpertWeightFormat f, int group, int k, TokenLayout layout, int rows)
+    {
+        var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
+        var w = new ExpertWeights(f, default, default, default, group);
+        foreach (int preset in new[] { 0, 4 })
+            if (GroupGemmCuda.Pipe(p, w, preset) is { } cfg) Meets(cfg, f, group, k, p, w);
+    }
+
+    private static void Meets(GroupGemmCuda.PipeConfig cfg, ExpertWeightFormat f, int group, int k, GroupGemmProblem p, ExpertWeights w)
+    {
+        Assert.True(cfg.Fits(p, w), $"{cfg} does not fit K={k}, group {group}");
+        Assert.Equal(0, k % cfg.TileK);
+        Assert.Equal(0, cfg.TileK % cfg.SliceK);
+        if (w.IsGrouped) Assert.Equal(0, group % cfg.SliceK);
+        Assert.Equal(0, cfg.TileM / cfg.WarpsM % 16);
+        Assert.Equal(0, cfg.TileN / cfg.WarpsN % 16);   // n8 tiles per warp come in ldmatrix.x4 pairs
+        Assert.InRange(cfg.SharedBytes(f), 1, SharedLimit);
+        Assert.InRange(cfg.Threads, 64, 1024);
+    }
+
+    [Theory]
+    [InlineData(ExpertWeightFormat.Half, 12288, 128)]          // ERNIE n = 2048: 192 rows per expert
+    [InlineData(ExpertWeightFormat.Half, 3072, 64)]            // n = 512: 48 rows per expert
+    [InlineData(ExpertWeightFormat.Int4Group, 96, 16)]         // n = 16
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 6, 16)]     // n = 1
+    public void Tile_rows_follow_the_rows_per_expert(ExpertWeightFormat f, int rows, int tileM)
+    {
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default);
+        var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? 128 : 0);
+        Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w, 0)!.Value.TileM);
+    }
+
+    [Fact]
+    public void Half_weights_at_few_rows_and_the_baseline_preset_use_the_register_staged_tile()
+    {
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 96, default, default, default);
+        Assert.Null(GroupGemmCuda.Pipe(p, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0), 0));
+        var big = p with { RowsBound = 12288 };
+        Assert.Null(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0), 2));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Strip_kernel_is_chosen_only_where_its_chunks_divide_the_shape(ExpertWeightFormat f, int group, int k, TokenLayout layout, int rows)
+    {
+        var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
+        var w = new ExpertWeights(f, default, default, default, group);
+        Assert.False(GroupGemmCuda.UseStrip(p, w, 0));   // opt-in until measured on a GPU
+        if (!GroupGemmCuda.UseStrip(p, w, 3)) return;
+        int kc = GroupGemmCuda.StripChunkK(f);
+        Assert.Equal(0, k % kc);
+        if (w.IsGrouped) Assert.Equal(0, group % kc);
+        Assert.True(GroupGemmCuda.RowsPerExpert(p) < 24);
+    }
+}

@@ -1,0 +1,190 @@
+// Group GEMM kernels (native/moe/group_gemm.cu, moe/wi4a16_group_gemm.cu) under host emulation against a
+// float64 product with the kernel's own semantics: every mode, both layouts, tails, BM/BK variants.
+#include "moe/group_gemm.cu"
+#include "moe/wi4a16_group_gemm.cu"
+#include <cstdio>
+#include <random>
+// Reference with the kernel's semantics: values decoded exactly, scales applied per group, fp32/f64 sum.
+static std::mt19937 rng(5);
+static unsigned short f2bf(float f) { return __float2bfloat16_rn(f).x; }
+static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b}); }
+static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
+
+// STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
+// WM x WN warps and decode slices of KS (dynamic shared memory). STRIP_U > 0: group_gemm_strip with WN
+// warps per block and STRIP_U chunks in flight (BM must be 16).
+template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK, int STRIP_U = 0>
+int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
+    int groups = (WMODE >= 2 && G < K) || WMODE == 3 ? K / G : 1;
+    int gsz = groups == 1 && WMODE != 3 ? (1 << 30) : G;
+    if (WMODE == GG_HALF) { groups = 1; }
+    int total = 0; for (int c : counts) total += c;
+    int rows = padded ? E * P : total;
+    std::vector<unsigned short> A((size_t)rows * K), C((size_t)rows * N, 0x7fff);
+    for (auto& a : A) a = f2bf(urand());
+    std::vector<int> off;
+    if (padded) off = counts; else { off.push_back(0); for (int c : counts) off.push_back(off.back() + c); }
+    // weights
+    size_t bytesPer = WMODE == 0 ? (size_t)N * K * 2 : WMODE == 1 ? (size_t)N * K : (size_t)N * K / 2;
+    std::vector<unsigned char> W(bytesPer * E);
+    std::vector<float> vals((size_t)E * N * K), S((size_t)E * N * groups), Z((size_t)E * N * groups, 8.0f);
+    for (auto& s : S) s = 0.01f + 0.1f * std::fabs(urand());
+    for (int e = 0; e < E; ++e)
+        for (int n = 0; n < N; ++n)
+            for (int k = 0; k < K; ++k) {
+                size_t idx = ((size_t)e * N + n) * K + k;
+                if (WMODE == 0) { unsigned short b = f2bf(urand()); memcpy(&W[idx * 2], &b, 2); vals[idx] = bf2f(b); }
+                else if (WMODE == 1) { int q = (int)(rng() % 255) - 127; W[idx] = (unsigned char)(signed char)q; vals[idx] = (float)q; }
+                else { int q = (int)(rng() % 16); unsigned char& byte = W[idx / 2]; byte = (k & 1) ? (byte & 0x0f) | (q << 4) : (byte & 0xf0) | q;
+                       vals[idx] = WMODE == 2 ? (float)(q >= 8 ? q - 16 : q) : (float)q - 8.0f; }
+            }
+    if constexpr (WMODE == 3) {
+        std::vector<int4> tiles;
+        for (int e = 0; e < E; ++e) { int b = padded ? e * P : off[e]; int c = counts[e]; for (int m = 0; m < c; m += BM) tiles.push_back({e, b + m, b + std::min(m + BM, c), 0}); }
+        launch((N + 63) / 64, tiles.size(), 128, [&] { wi4a16_group_gemm<__nv_bfloat16, BM, BK>(A.data(), W.data(), S.data(), Z.data(), tiles.data(), C.data(), N, K, G, groups); });
+    } else {
+        long perExpert = ((padded ? P : total) + BM - 1) / BM;
+        long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
+        if constexpr (STRIP_U > 0) {
+            auto body = [&] {
+                if (gsz < K) group_gemm_strip<__nv_bfloat16, WMODE, 1, WN, STRIP_U>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                else group_gemm_strip<__nv_bfloat16, WMODE, 0, WN, STRIP_U>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+            };
+            launch((N + 8 * WN - 1) / (8 * WN), ty, 32 * WN, body);
+        } else if constexpr (STAGES == 0)
+            launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        else {
+            static_assert(gp_smem<WMODE, BM, BN, BK, KS, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
+            auto body = [&] {
+                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+            };
+            launch((N + BN - 1) / BN, ty, 32 * WM * WN, body);
+        }
+    }
+    double num = 0, den = 0; int bad = 0, unwritten = 0;
+    for (int e = 0; e < E; ++e) {
+        int b = padded ? e * P : off[e];
+        for (int r = b; r < b + counts[e]; ++r)
+            for (int n = 0; n < N; ++n) {
+                double acc = 0;
+                for (int g = 0; g < groups; ++g) {
+                    double part = 0;
+                    int k0 = groups == 1 ? 0 : g * G, k1 = groups == 1 ? K : k0 + G;
+                    for (int k = k0; k < k1; ++k) part += (double)bf2f(A[(size_t)r * K + k]) * vals[((size_t)e * N + n) * K + k];
+                    acc += part * (WMODE == 0 ? 1.0 : S[((size_t)e * N + n) * groups + g]);
+                }
+                float got = bf2f(C[(size_t)r * N + n]);
+                if (std::isnan(got)) { unwritten++; continue; }
+                num += (got - acc) * (got - acc); den += acc * acc;
+            }
+        if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * N]))) bad++;
+    }
+    double err = std::sqrt(num / den);
+    printf("%s mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", STRIP_U ? "strip" : STAGES ? "pipe" : "tile", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
+    return err < 4e-3 && unwritten == 0 && bad == 0 ? 0 : 1;
+}
+
+
+// Quantizers against the host rule of ExpertWeightMath.QuantizeSegment (scale = max|w| / qmax,
+// q = round-half-even(w / scale) clamped), byte for byte. mode: 1 int8, 2 int4, 3 wi4a16.
+int quant(int mode, long long rows, int K, int G) {
+    int groups = K / G, qmax = mode == 1 ? 127 : 7;
+    std::vector<__nv_bfloat16> w((size_t)rows * K);
+    for (auto& v : w) v = __float2bfloat16_rn(urand());
+    size_t qbytes = mode == 1 ? (size_t)rows * K : (size_t)rows * K / 2;
+    std::vector<unsigned char> q(qbytes, 0xAA), hq(qbytes, 0);
+    std::vector<float> s((size_t)rows * groups, -1), z((size_t)rows * groups, -1), hs((size_t)rows * groups);
+    long long segs = rows * groups;
+    unsigned blocks = (unsigned)((segs + 7) / 8);
+    if (mode == 3) launch(blocks, 1, 256, [&] { wi4a16_quantize<__nv_bfloat16>(w.data(), q.data(), s.data(), z.data(), rows, K, G); });
+    else launch(blocks, 1, 256, [&] { quantize_experts<__nv_bfloat16>(w.data(), q.data(), s.data(), nullptr, rows, K, G, groups, qmax, mode == 1, 0); });
+    for (long long r = 0; r < rows; ++r)
+        for (int g = 0; g < groups; ++g) {
+            float mx = 0;
+            for (int k = g * G; k < (g + 1) * G; ++k) mx = std::fmax(mx, std::fabs(__bfloat162float(w[r * K + k])));
+            float sc = mx / (float)qmax;
+            hs[r * groups + g] = sc;
+            for (int k = g * G; k < (g + 1) * G; ++k) {
+                float v = sc > 0 ? std::nearbyint(__bfloat162float(w[r * K + k]) / sc) : 0.0f;
+                int qi = (int)std::fmin(std::fmax(v, (float)-qmax), (float)qmax);
+                if (mode == 1) hq[r * K + k] = (unsigned char)(signed char)qi;
+                else { int nib = (qi + (mode == 3 ? 8 : 0)) & 15; unsigned char& b = hq[(r * K + k) / 2]; b = (k & 1) ? (b & 0x0f) | (nib << 4) : (b & 0xf0) | nib; }
+            }
+        }
+    int bad = (q != hq) + (s != hs) + (mode == 3 && std::any_of(z.begin(), z.end(), [](float v) { return v != 8.0f; }));
+    printf("quantize mode %d rows %lld K %d G %d: mismatching tensors %d\n", mode, rows, K, G, bad);
+    return bad;
+}
+
+// The fast decoders against the plain ones, every code, both activation types.
+template <typename T, int WMODE>
+int decode_check_one() {
+    int bad = 0;
+    for (unsigned v = 0; v < 256; ++v) {
+        unsigned w = v * 0x01010101u ^ 0x5a3c0f00u;   // every byte value in every position over the loop
+        uint4 raw = make_uint4(w, w * 2654435761u, 0, 0);
+        uint4 slow = ge_decode_w8<T, WMODE>(raw, 0.0f), fast = ge_decode_fast8<T, WMODE>(raw.x, raw.y);
+        bad += slow.x != fast.x || slow.y != fast.y || slow.z != fast.z || slow.w != fast.w;
+    }
+    return bad;
+}
+int decode_check() {
+    int bad = decode_check_one<__nv_bfloat16, GG_INT8>() + decode_check_one<__half, GG_INT8>() +
+              decode_check_one<__nv_bfloat16, GG_INT4>() + decode_check_one<__half, GG_INT4>();
+    printf("fast decode vs plain decode: %d mismatching words\n", bad);
+    return bad != 0;
+}
+
+int main() {
+    int fails = 0;
+    fails += quant(1, 6, 70, 70);
+    fails += quant(1, 3, 69, 69);   // odd int8 row
+    fails += quant(2, 6, 64, 64);
+    fails += quant(2, 5, 256, 128);
+    fails += quant(3, 5, 256, 128);
+    fails += run<0, 16, 64>(3, 70, 70, 0, false, 0, {3, 0, 17});       // scalar path (K % 8 != 0), N tail
+    fails += run<0, 16, 128>(3, 70, 300, 0, false, 0, {3, 0, 17});     // BK 128, K tail inside a tile
+    fails += run<1, 16, 128>(2, 72, 260, 0, true, 20, {20, 7});        // int8 BK 128 padded
+    fails += run<0, 64, 64>(3, 130, 136, 0, false, 0, {70, 0, 5});     // vec path, two M tiles
+    fails += run<0, 16, 64>(3, 64, 128, 0, true, 20, {3, 0, 20});      // padded
+    fails += run<1, 16, 64>(2, 72, 200, 0, false, 0, {5, 9});          // int8, K tail with vec
+    fails += run<1, 64, 64>(2, 72, 66, 0, true, 70, {65, 1});          // int8 scalar, padded
+    fails += run<2, 16, 128>(3, 64, 256, 128, false, 0, {4, 0, 16});   // int4 g128, BK 128
+    fails += run<2, 16, 128>(2, 40, 200, 1 << 30, false, 0, {3, 2});   // int4 per-channel, BK 128, K tail
+    fails += run<2, 64, 64>(2, 64, 192, 64, true, 70, {66, 3});        // int4 g64 BK 64 padded
+    fails += run<3, 16, 128>(3, 64, 256, 128, false, 0, {5, 0, 18});   // wi4a16
+    fails += run<3, 64, 64>(2, 72, 256, 128, true, 70, {67, 2});       // wi4a16 BM 64 padded
+    fails += decode_check();
+    // Strip kernel (BM 16; template: mode, 16, BK unused, BN unused, STAGES 0, WM 1, WN = warps, KS unused, U).
+    fails += run<0, 16, 32, 64, 0, 1, 4, 32, 4>(3, 72, 32 * 9, 0, false, 0, {3, 0, 17});        // bf16, U tail, 2 M tiles
+    fails += run<0, 16, 32, 64, 0, 1, 2, 32, 2>(2, 20, 64, 0, true, 20, {16, 9});              // bf16 padded, N tail in a warp
+    fails += run<1, 16, 64, 64, 0, 1, 4, 64, 4>(3, 136, 64 * 6, 0, false, 0, {5, 0, 16});      // int8
+    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 4>(3, 64, 128 * 5, 128, true, 24, {24, 0, 1});  // int4 g128 padded
+    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 2>(2, 40, 256, 1 << 30, false, 0, {7, 12});      // int4 per channel
+    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 4>(2, 64, 512, 256, false, 0, {2, 30});          // int4 g256
+    // Pipelined variants (K % BK == 0, BK % KS == 0, group % KS == 0, as the launcher requires): N tails,
+    // empty experts, several M tiles per expert, more K tiles than stages and fewer, several decode
+    // slices per stage with group ends inside a stage, both layouts. The launcher's configurations first.
+    fails += run<0, 128, 64, 128, 3, 2, 4>(3, 136, 192, 0, false, 0, {130, 0, 9});          // bf16 L: 2 M tiles, N tail
+    fails += run<0, 64, 128, 64, 3, 2, 2>(3, 200, 256, 0, true, 70, {65, 0, 3});           // bf16 M padded, KT < stages
+    fails += run<1, 128, 128, 128, 3, 2, 4, 64>(2, 128, 384, 0, false, 0, {140, 5});       // int8 L per channel
+    fails += run<2, 128, 128, 128, 3, 2, 4, 64>(2, 136, 256, 64, true, 130, {129, 4});     // int4 g64 L padded
+    fails += run<1, 64, 128, 64, 3, 2, 2, 128>(2, 72, 256, 0, false, 0, {70, 33});         // int8 M
+    fails += run<2, 64, 256, 64, 3, 2, 2, 128>(2, 136, 512, 128, false, 0, {70, 33});      // int4 g128 M, 2 slices/stage
+    fails += run<1, 16, 128, 64, 4, 1, 4, 128>(3, 72, 384, 0, true, 20, {20, 0, 7});       // int8 S padded, N tail
+    fails += run<2, 16, 256, 64, 4, 1, 4, 128>(3, 256, 768, 128, false, 0, {4, 0, 16});    // int4 g128 S
+    fails += run<2, 16, 256, 64, 4, 1, 4, 128>(2, 64, 256, 1 << 30, false, 0, {3, 2});     // int4 per channel S, KT = 1
+    fails += run<2, 16, 512, 128, 3, 1, 8, 128>(2, 128, 1024, 128, true, 16, {16, 5});     // int4 S, 4 slices/stage
+    fails += run<0, 16, 64, 128, 4, 1, 8>(3, 130, 320, 0, false, 0, {3, 0, 17});           // bf16 S, 256 threads
+    fails += run<2, 64, 256, 128, 3, 2, 4, 128>(2, 136, 512, 128, true, 70, {64, 9});      // int4 M 8 warps
+    fails += run<0, 16, 128, 64, 4, 1, 4>(3, 70, 384, 0, true, 16, {16, 0, 2});            // bf16 S 4 warps
+    fails += run<0, 64, 128, 128, 3, 2, 4>(2, 128, 512, 0, false, 0, {64, 30});            // bf16 M 8 warps
+    fails += run<2, 128, 128, 128, 3, 2, 4, 128>(2, 136, 512, 128, false, 0, {131, 20});   // int4 g128 L, slice 128
+    fails += run<0, 128, 64, 128, 3, 2, 2>(2, 200, 256, 0, false, 0, {140, 7});             // bf16 L 4 warps, 64 x 64 per warp
+    fails += run<2, 128, 128, 128, 3, 2, 2, 128>(2, 136, 256, 128, true, 130, {129, 3});   // int4 L 4 warps
+    fails += run<1, 16, 128, 128, 3, 1, 8, 128>(3, 200, 384, 0, true, 16, {16, 0, 3});     // int8 S 8 warps
+    fails += run<2, 16, 256, 128, 3, 1, 8, 128>(3, 136, 768, 128, false, 0, {2, 0, 17});   // int4 S 8 warps
+    printf("%d failed\n", fails);
+    return fails;
+}

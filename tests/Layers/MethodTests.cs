@@ -1,0 +1,173 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Random;
+using GraphEngine.Kernels.Reference;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
+
+namespace GraphEngine.Tests.Layers;
+
+public class BackendTests
+{
+    private static float[] Values(long n, uint seed, float scale) =>
+        Enumerable.Range(0, (int)n).Select(i => Bf16.Round(RandomFill.UniformValue(i, seed, scale, 0))).ToArray();
+
+    private sealed class Rig : IDisposable
+    {
+        public readonly ReferenceDevice Device = new();
+        public readonly DevicePool Pool;
+        public readonly LayerContext Ctx;
+        private readonly DeviceBuffer _tok;
+
+        public Rig(int maxTokens)
+        {
+            Pool = new DevicePool(Device, 0, 1 << 20);
+            _tok = Device.AllocateTensor(DType.I32, new long[] { 1 }, out var t, "tokens");
+            t.UploadInts(new[] { maxTokens });
+            Ctx = new LayerContext(Device, Pool, maxTokens, t.Ptr);
+        }
+
+        public DeviceBuffer Upload(float[] v, long[] shape, out Tensor t)
+        {
+            var b = Device.AllocateTensor(DType.BF16, shape, out t, "w");
+            t.UploadFloats(v);
+            return b;
+        }
+
+        public void Dispose()
+        {
+            Pool.Dispose();
+            _tok.Dispose();
+            Assert.Equal(0, Device.AllocatedBytes);        // nothing leaked
+            Device.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Block_fp8_prequantized_weights_equal_the_online_quantizer()
+    {
+        const int n = 130, k = 200;
+        using var rig = new Rig(16);
+        var w = Values(n * k, 3, 0.1f);
+        using var wb = rig.Upload(w, new long[] { n, k }, out var wT);
+        using var online = BlockWiseFp8LinearBackend.Quantize(rig.Ctx, wT);
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
+        var q = new byte[np * kp];
+        var s = new float[np / 128 * (kp / 128)];
+        Fp8Quant.HostQuantizeWeights(w, n, k, q, s);
+        var unpadded = new byte[n * k];
+        for (int r = 0; r < n; r++) Array.Copy(q, r * kp, unpadded, r * k, k);
+        using var loaded = BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, unpadded, s, n, k, DType.BF16);
+        Assert.Equal(online.DequantizedWeights(), loaded.DequantizedWeights());
+        Assert.Equal(online.WeightBytes, loaded.WeightBytes);
+        Assert.Equal(QuantMode.BlockWiseFp8, loaded.Mode);
+    }
+
+    [Fact]
+    public void Block_fp8_forward_rejects_bad_shapes_and_row_counts()
+    {
+        using var rig = new Rig(8);
+        using var wb = rig.Upload(Values(64 * 32, 1, 0.1f), new long[] { 64, 32 }, out var wT);
+        using var b = BlockWiseFp8LinearBackend.Quantize(rig.Ctx, wT);
+        using var x = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 32 }, out var xT);
+        using var y = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 64 }, out var yT);
+        var s = rig.Device.DefaultStream;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => b.Forward(s, xT, yT, 9, rig.Ctx.TokenCount));
+        Assert.Contains("9", e.Message);
+        Assert.Contains("8", e.Message);
+        Assert.Throws<ArgumentException>(() => b.Forward(s, xT.Reshape(32, 16), yT, 4, rig.Ctx.TokenCount));
+        Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, new byte[10], new float[1], 64, 32, DType.BF16));
+        var bad = Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, new byte[64 * 32], new[] { float.NaN }, 64, 32, DType.BF16));
+        Assert.Contains("NaN", bad.Message);
+    }
+
+    [Fact]
+    public void W4afp8_prequantized_values_equal_the_online_quantizer()
+    {
+        const int e = 2, n = 40, k = 300;
+        using var rig = new Rig(16);
+        var w = Values(e * n * k, 5, 0.1f);
+        using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
+        foreach (int group in new[] { 128, -1 })
+        {
+            using var online = W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, 16, group);
+            int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
+            var values = new sbyte[e * n * k];
+            var scales = new float[e * groups * n];
+            for (int x = 0; x < e; x++)
+            {
+                var q = new byte[np * kp / 2];
+                var s = new float[groups * np];
+                W4AFp8GroupGemm.HostQuantize(w.AsSpan(x * n * k, n * k), n, k, group == 128, q, s);
+                for (int r = 0; r < n; r++)
+                {
+                    for (int c = 0; c < k; c++) values[(x * n + r) * k + c] = (sbyte)W4AFp8GroupGemm.ValueAt(q, kp, r, c);
+                    for (int g = 0; g < groups; g++) scales[(x * groups + g) * n + r] = s[g * np + r] / W4AFp8GroupGemm.NibbleFactor;
+                }
+            }
+            using var loaded = W4AFp8ExpertBackend.FromPrequantized(rig.Ctx, values, scales, e, n, k, group, DType.BF16, 16);
+            for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
+            Assert.Equal(group == 128 ? "w4afp8/g128" : "w4afp8/channel", loaded.Label);
+        }
+    }
+
+    [Fact]
+    public void W4afp8_rejects_out_of_range_values_group_sizes_and_oversized_problems()
+    {
+        using var rig = new Rig(16);
+        var values = new sbyte[8 * 16];
+        values[5] = 8;
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            W4AFp8ExpertBackend.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, 128, DType.BF16, 16));
+        Assert.Contains("[0, 0, 5]", ex.Message);
+        using var wb = rig.Upload(Values(2 * 8 * 16, 1, 0.1f), new long[] { 2, 8, 16 }, out var wT);
+        Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, 16, 64));
+        using var b = W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, maxRows: 10);
+        using var a = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 16 }, out var aT);
+        using var c = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 8 }, out var cT);
+        using var o = rig.Pool.RentTensor(DType.I32, new long[] { 2 }, out var oT);
+        var big = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            b.Forward(rig.Device.DefaultStream, new GroupGemmProblem(TokenLayout.Padded, 2, 8, 16, 6, aT, oT, cT)));
+        Assert.Contains("12", big.Message);
+        Assert.Contains("10", big.Message);
+    }
+
+    [Fact]
+    public void Nvfp4_prequantized_modelopt_tensors_equal_the_online_quantizer()
+    {
+        const int e = 2, n = 24, k = 96;
+        using var rig = new Rig(16);
+        var w = Values(e * n * k, 7, 0.1f);
+        using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
+        using var online = Nvfp4ExpertBackend.Quantize(rig.Ctx, wT);
+        // Rebuild ModelOpt's natural layout: weight [E, N, K/2] low nibble first, weight_scale [E, N, K/16].
+        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
+        var packed = new byte[e * n * k / 2];
+        var scales = new byte[e * n * k / 16];
+        var global = new float[e];
+        for (int x = 0; x < e; x++)
+        {
+            var q = new byte[np * kp / 2];
+            var s = new byte[np * kp / 16];
+            global[x] = Nvfp4GroupGemm.HostQuantize(w.AsSpan(x * n * k, n * k), n, k, q, s);
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < k; c++)
+                {
+                    var (pos, hi) = Nvfp4GroupGemm.Position(c);
+                    int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
+                    int idx = (x * n + r) * k + c;
+                    packed[idx / 2] |= (byte)(code << (4 * (c & 1)));
+                    if (c % 16 == 0) scales[idx / 16] = s[Nvfp4GroupGemm.ScaleIndex(np, r, c)];
+                }
+        }
+        using var loaded = Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16);
+        for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
+        var bad = Assert.Throws<QuantConfigException>(() =>
+            Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16, "native"));
+        Assert.Contains("'native'", bad.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, 100, DType.BF16));
+    }
+}

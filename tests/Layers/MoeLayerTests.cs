@@ -1,0 +1,152 @@
+using GraphEngine.Conformance;
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Reference;
+using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
+
+namespace GraphEngine.Tests.Layers;
+
+public class MoeLayerTests
+{
+    private static readonly MoeCases.Shape Small = new(Experts: 6, TopK: 2, Hidden: 64, Ffn: 32);
+
+    /// <summary>
+    /// A layer context for 8 tokens on its own pool (no reserve, so whatever a refused layer keeps shows up
+    /// as bytes in use) and bf16 input/output [8, hidden] allocated outside the pool.
+    /// </summary>
+    private sealed class Context8 : IDisposable
+    {
+        private readonly DeviceBuffer _input, _output, _count;
+
+        public Context8(Device device, int hidden)
+        {
+            Pool = new DevicePool(device, 0);
+            _input = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var input);
+            _output = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var output);
+            _count = device.AllocateTensor(DType.I32, new long[] { 1 }, out var n);
+            (Input, Output) = (input, output);
+            Context = new LayerContext(device, Pool, 8, n.Ptr);
+        }
+
+        public DevicePool Pool { get; }
+        public Tensor Input { get; }
+        public Tensor Output { get; }
+        public LayerContext Context { get; }
+
+        public void Dispose()
+        {
+            _count.Dispose();
+            _output.Dispose();
+            _input.Dispose();
+            Pool.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Oracle_bound_catches_a_three_percent_error()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(Small, TokenLayout.PrefixSum, QuantMode.None, 0, 9, 16);
+        using var rig = new MoeCases.Rig(device, spec);
+        rig.FillInput(1, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var (_, expected) = MoeCases.Oracle(rig, spec.Tokens);
+        var actual = rig.ValidOutput(spec.Tokens);
+        Assert.True(Checks.Close("as computed", expected, actual, 1e-2, "bf16").Passed);
+        var wrong = actual.Select(v => v * 1.03f).ToArray();
+        Assert.False(Checks.Close("scaled by 1.03", expected, wrong, 1e-2, "bf16").Passed);
+    }
+
+    [Fact]
+    public void Padded_token_count_between_sizes_leaves_padded_output_rows_zero()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(Small, TokenLayout.Padded, QuantMode.WInt8, 0, 5, 16, SharedFfn: 16);
+        using var rig = new MoeCases.Rig(device, spec);
+        rig.FillInput(2, nanPadding: true);
+        rig.Forward(spec.Tokens);
+        var pad = rig.Output.SliceRows(spec.Tokens, spec.Padded - spec.Tokens).DownloadFloats();
+        Assert.All(pad, v => Assert.Equal(0f, v));
+        Assert.True(MoeCases.CheckRouting(rig, spec.Tokens).Passed);
+    }
+
+    [Fact]
+    public void Bad_options_name_the_value_and_leak_nothing()
+    {
+        using var device = new ReferenceDevice();
+        using var setup = new Context8(device, 64);
+        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
+        long before = device.AllocatedBytes;
+
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 5, 64, 32), input, output));
+        Assert.Contains("topK", e1.Message);
+        Assert.Contains("5", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 96, 32), input, output));
+        Assert.Contains("64 columns but hidden = 96", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: 128), input, output));
+        Assert.Contains("group size 128 does not divide hidden = 64", e3.Message);
+        Assert.Equal(before, device.AllocatedBytes);
+        Assert.Equal(0, pool.InUseBytes);
+    }
+
+    [Fact]
+    public void Failure_after_workspace_is_rented_returns_everything()
+    {
+        using var device = new ReferenceDevice();
+        using var setup = new Context8(device, 192);
+        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
+        long before = device.AllocatedBytes;
+        int buffers = device.LiveAllocations;
+        // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the
+        // backend finds after the layer has rented its workspace and made its gate weights.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: 96), input, output));
+        Assert.Contains("96", e.Message);
+        Assert.Equal(0, pool.InUseBytes);
+        Assert.Equal(before, device.AllocatedBytes - pool.ReservedBytes);
+        Assert.Equal(buffers, device.LiveAllocations - (pool.ReservedBytes > 0 ? 1 : 0));
+        var odd = Assert.Throws<ArgumentException>(() =>
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 45, Quant: QuantMode.WInt4), input, output));
+        Assert.Contains("45", odd.Message);
+    }
+
+    [Theory]
+    [InlineData(QuantMode.W4AFp8)]
+    [InlineData(QuantMode.Nvfp4)]
+    public void Low_precision_modes_need_the_layer_context_for_their_workspace(QuantMode mode)
+    {
+        using var device = new ReferenceDevice();
+        using var sb = device.AllocateTensor(DType.BF16, new long[] { 2, 8, 128 }, out var src);
+        var e = Assert.Throws<ArgumentNullException>(() =>
+            ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
+        Assert.Contains(mode.Label(), e.Message);
+        using var pool = new DevicePool(device, 0);
+        using var cb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var count);
+        var ctx = new LayerContext(device, pool, 16, count.Ptr);
+        using var backend = ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16, ctx);
+        Assert.Equal(mode, backend.Mode);
+        Assert.Equal(8, backend.N);
+        Assert.Equal(128, backend.K);
+    }
+
+    [Fact]
+    public void Wi4a16_declares_why_it_is_eager_and_capture_fails_cleanly()
+    {
+        using var device = new ReferenceDevice();
+        var spec = new MoeCases.Spec(new MoeCases.Shape(4, 2, 128, 128), TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 3, 4);
+        using var rig = new MoeCases.Rig(device, spec);
+        Assert.False(rig.Layer.Capturability.CanCapture);
+        Assert.Contains("device-to-host read", rig.Layer.Capturability.Reason);
+        Assert.Equal("wi4a16/g128", rig.Layer.QuantLabel);
+        rig.Stream.BeginCapture();
+        var ex = Assert.Throws<StreamCaptureException>(() => rig.Layer.Forward(rig.Stream, spec.Padded));
+        rig.Stream.AbortCapture();
+        Assert.Contains("wi4a16", ex.Message);
+        rig.FillInput(4, nanPadding: true);
+        rig.Forward(spec.Tokens);   // still runs eagerly afterwards
+        Assert.True(MoeCases.CheckRouting(rig, spec.Tokens).Passed);
+    }
+}
