@@ -1,9 +1,5 @@
 namespace GraphEngine.Graph;
 
-/// <summary>What one graph covers: a single layer (FastDeploy's block-wise graphs) or a maximal run of
-/// consecutive capturable layers (vLLM's and SGLang's piecewise graphs).</summary>
-public enum Granularity { Layer, Segment }
-
 /// <summary>
 /// The engine's graph settings, section <c>GraphEngine:BlockWiseCudaGraph</c> of the configuration
 /// (see <see cref="EngineConfiguration"/>). Build by hand in code, or bind with
@@ -38,34 +34,4 @@ public sealed class BlockWiseGraphOptions
 
     public override string ToString() =>
         $"Enabled={Enabled}, Sizes=[{string.Join(",", Sizes)}], Debug={Debug}, Exclude=[{string.Join(",", Exclude)}], Granularity={Granularity}";
-}
-
-/// <summary>Glob matching with '*' only (no '?', no classes): layer names are dotted paths, not files.</summary>
-internal static class Wildcard
-{
-    public static bool Matches(string pattern, string text)
-    {
-        // Greedy matcher with one backtrack point: linear for the patterns people write.
-        int p = 0, t = 0, star = -1, mark = 0;
-        while (t < text.Length)
-        {
-            if (p < pattern.Length && pattern[p] != '*' && char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(text[t]))
-            {
-                p++; t++;
-            }
-            else if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = t;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                t = ++mark;
-            }
-            else return false;
-        }
-        while (p < pattern.Length && pattern[p] == '*') p++;
-        return p == pattern.Length;
-    }
 }

@@ -8,13 +8,6 @@ using Microsoft.Extensions.FileProviders;
 
 namespace GraphEngine.Graph;
 
-/// <summary>A configuration value that cannot be used; the message names the value and where it came from.</summary>
-public sealed class EngineConfigurationException : GraphEngineException
-{
-    public EngineConfigurationException(string message) : base(message) { }
-    public EngineConfigurationException(string message, Exception inner) : base(message, inner) { }
-}
-
 /// <summary>
 /// Builds the engine's configuration and binds <see cref="BlockWiseGraphOptions"/> from it, strictly.
 /// Priority, lowest first: built-in defaults (the property initialisers of the options), the JSON file,
@@ -317,30 +310,4 @@ public static class EngineConfiguration
 
     private static string JsonPath(JsonConfigurationProvider j) =>
         j.Source.FileProvider is PhysicalFileProvider pf ? Path.Combine(pf.Root, j.Source.Path ?? "") : j.Source.Path ?? "JSON file";
-}
-
-/// <summary>In-memory settings that remember where each value came from (which variable).</summary>
-internal sealed class OriginConfigurationSource : IConfigurationSource
-{
-    public OriginConfigurationSource(string name) => Name = name;
-    public string Name { get; }
-    internal Dictionary<string, (string Value, string Origin, bool ZeroOrOne)> Entries { get; } = new(StringComparer.OrdinalIgnoreCase);
-
-    public void Set(string key, string value, string origin, bool zeroOrOne) => Entries[key] = (value, origin, zeroOrOne);
-    public IConfigurationProvider Build(IConfigurationBuilder builder) => new OriginConfigurationProvider(this);
-}
-
-internal sealed class OriginConfigurationProvider : ConfigurationProvider
-{
-    private readonly OriginConfigurationSource _source;
-    public OriginConfigurationProvider(OriginConfigurationSource source) => _source = source;
-
-    public override void Load()
-    {
-        foreach (var (k, e) in _source.Entries) Data[k] = e.Value;
-    }
-
-    public string OriginOf(string key) => _source.Entries.TryGetValue(key, out var e) ? e.Origin : $"{_source.Name} ({key})";
-    public bool IsZeroOrOne(string key) => _source.Entries.TryGetValue(key, out var e) && e.ZeroOrOne;
-    public override string ToString() => _source.Name;
 }

@@ -2,25 +2,6 @@ using GraphEngine.Kernels;
 
 namespace GraphEngine.Layers;
 
-public enum LayerKind { RmsNorm, Linear, Moe, Custom }
-
-/// <summary>Whether a layer's forward may be captured into a graph, and if not, why.</summary>
-public readonly record struct Capturability(bool CanCapture, string? Reason)
-{
-    public static readonly Capturability Yes = new(true, null);
-    public static Capturability No(string reason) => new(false, reason);
-}
-
-/// <summary>
-/// What every layer is built with. Activations live in engine-owned buffers rented from
-/// <see cref="Pool"/> and sized for <see cref="MaxTokens"/> rows; <see cref="TokenCount"/> is the
-/// device-side int32 holding the valid row count of the current step (contract 3 of docs/design.md).
-/// </summary>
-public sealed record LayerContext(Device Device, DevicePool Pool, int MaxTokens, DevicePtr TokenCount)
-{
-    public ComputeStream LoadStream => Device.DefaultStream;
-}
-
 /// <summary>
 /// A layer of the prefill stack. Forward enqueues work on a stream and must be capturable when
 /// <see cref="Capturability"/> says so: no allocation, synchronization or host read inside it.

@@ -472,11 +472,3 @@ public sealed unsafe class CudaDevice : Device
         try { d.Dispose(); } catch { }
     }
 }
-
-/// <summary>A -D define baked into an NVRTC compile.</summary>
-public readonly record struct KernelDefine(string Name, string Value)
-{
-    public override string ToString() => $"-D{Name}={Value}";
-}
-
-public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1);

@@ -38,26 +38,3 @@ public abstract class ComputeStream : IDisposable
 
     public abstract void Dispose();
 }
-
-/// <summary>An instantiated, launchable graph.</summary>
-public abstract class DeviceGraph : IDisposable
-{
-    public abstract int NodeCount { get; }
-
-    /// <summary>Time spent instantiating (or updating) the executable graph.</summary>
-    public TimeSpan InstantiateTime { get; protected internal set; }
-
-    public abstract void Launch(ComputeStream stream);
-    public abstract void Dispose();
-}
-
-/// <summary>A point in a stream's timeline, for GPU timing.</summary>
-public abstract class DeviceEvent : IDisposable
-{
-    public abstract void Record(ComputeStream stream);
-    public abstract void Synchronize();
-
-    /// <summary>Milliseconds between two recorded events (both must have completed).</summary>
-    public abstract float ElapsedMillisecondsSince(DeviceEvent start);
-    public abstract void Dispose();
-}

@@ -4,29 +4,6 @@ using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels;
 
-public enum BackendKind { Cuda, Reference }
-
-/// <summary>Which backend <see cref="Device.Open"/> should pick.</summary>
-public enum BackendPreference { Auto, Cuda, Reference }
-
-/// <summary>What a device is; the reference backend reports the host's figures.</summary>
-public sealed record DeviceInfo(
-    BackendKind Backend,
-    string Name,
-    int ComputeMajor,
-    int ComputeMinor,
-    int SmCount,
-    long TotalMemoryBytes,
-    long L2CacheBytes,
-    string DriverVersion)
-{
-    public string Architecture => Backend == BackendKind.Cuda ? $"sm_{ComputeMajor}{ComputeMinor}" : "host";
-    public override string ToString() =>
-        Backend == BackendKind.Cuda
-            ? $"{Name} ({Architecture}, {SmCount} SMs, {TotalMemoryBytes / (1L << 30)} GiB, L2 {L2CacheBytes / (1 << 20)} MiB, driver {DriverVersion})"
-            : $"CPU reference backend ({Name})";
-}
-
 /// <summary>
 /// One compute device: CUDA or the managed reference. Both backends honour the same contract:
 /// memory, ordered streams, stream capture into replayable graphs, and every kernel family.

@@ -1,0 +1,16 @@
+using System.Collections;
+using System.Globalization;
+using GraphEngine.Kernels;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+
+namespace GraphEngine.Graph;
+
+/// <summary>A configuration value that cannot be used; the message names the value and where it came from.</summary>
+public sealed class EngineConfigurationException : GraphEngineException
+{
+    public EngineConfigurationException(string message) : base(message) { }
+    public EngineConfigurationException(string message, Exception inner) : base(message, inner) { }
+}

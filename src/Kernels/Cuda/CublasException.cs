@@ -1,0 +1,50 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace GraphEngine.Kernels.Cuda;
+
+/// <summary>A cuBLASLt call failed; the message names the call and the status name.</summary>
+public sealed class CublasException : GraphEngineException
+{
+    public CublasException(int status, string call, string message) : base(message)
+    {
+        Status = status;
+        Call = call;
+    }
+
+    public int Status { get; }
+    public string Call { get; }
+
+    public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
+    {
+        if (status != Interop.CublasLt.CUBLAS_STATUS_SUCCESS)
+            throw new CublasException(status, call, $"{call} failed: {StatusName(status)} ({status})");
+    }
+
+    /// <summary>cublasStatus_t names (the library's own names when it is loaded).</summary>
+    public static unsafe string StatusName(int status)
+    {
+        try
+        {
+            byte* p = Interop.CublasLt.cublasLtGetStatusName(status);
+            if (p != null) return Marshal.PtrToStringUTF8((IntPtr)p) ?? Fallback(status);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
+        return Fallback(status);
+
+        static string Fallback(int s) => s switch
+        {
+            0 => "CUBLAS_STATUS_SUCCESS",
+            1 => "CUBLAS_STATUS_NOT_INITIALIZED",
+            3 => "CUBLAS_STATUS_ALLOC_FAILED",
+            7 => "CUBLAS_STATUS_INVALID_VALUE",
+            8 => "CUBLAS_STATUS_ARCH_MISMATCH",
+            11 => "CUBLAS_STATUS_MAPPING_ERROR",
+            13 => "CUBLAS_STATUS_EXECUTION_FAILED",
+            14 => "CUBLAS_STATUS_INTERNAL_ERROR",
+            15 => "CUBLAS_STATUS_NOT_SUPPORTED",
+            16 => "CUBLAS_STATUS_LICENSE_ERROR",
+            _ => $"cublasStatus {s}",
+        };
+    }
+}

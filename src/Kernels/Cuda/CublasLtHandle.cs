@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+using static GraphEngine.Kernels.Interop;
+
+namespace GraphEngine.Kernels.Cuda;
+
+internal sealed class CublasLtHandle : CudaSafeHandle
+{
+    internal CublasLtHandle(IntPtr value, IntPtr context) : base(value, context) { }
+    protected override int Release(IntPtr value) => CublasLt.cublasLtDestroy(value);
+}

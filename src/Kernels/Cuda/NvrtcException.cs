@@ -1,0 +1,36 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace GraphEngine.Kernels.Cuda;
+
+/// <summary>An NVRTC call failed; a compile failure carries the compiler's log and the options used.</summary>
+public sealed class NvrtcException : GraphEngineException
+{
+    public NvrtcException(int status, string message, string log) : base(message)
+    {
+        Status = status;
+        Log = log;
+    }
+
+    public int Status { get; }
+
+    /// <summary>NVRTC's program log (empty when the failure was not a compile).</summary>
+    public string Log { get; }
+
+    public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
+    {
+        if (status != Interop.Nvrtc.NVRTC_SUCCESS)
+            throw new NvrtcException(status, $"{call} failed: {Describe(status)} ({status})", "");
+    }
+
+    internal static unsafe string Describe(int status)
+    {
+        try
+        {
+            byte* p = Interop.Nvrtc.nvrtcGetErrorString(status);
+            if (p != null) return Marshal.PtrToStringUTF8((IntPtr)p) ?? $"nvrtcResult {status}";
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
+        return $"nvrtcResult {status}";
+    }
+}

@@ -1,0 +1,7 @@
+using Microsoft.Extensions.Logging;
+using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Reference;
+
+namespace GraphEngine.Kernels;
+
+public enum BackendKind { Cuda, Reference }

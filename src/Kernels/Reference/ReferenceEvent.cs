@@ -1,0 +1,20 @@
+namespace GraphEngine.Kernels.Reference;
+
+/// <summary>Reference streams complete work as it is enqueued, so an event is a host timestamp.</summary>
+public sealed class ReferenceEvent : DeviceEvent
+{
+    private long _ticks;
+
+    public override void Record(ComputeStream stream)
+    {
+        if (stream is ReferenceStream rs) rs.Enqueue(() => _ticks = System.Diagnostics.Stopwatch.GetTimestamp());
+        else throw new ArgumentException("reference event on a non-reference stream", nameof(stream));
+    }
+
+    public override void Synchronize() { }
+
+    public override float ElapsedMillisecondsSince(DeviceEvent start) =>
+        (float)((_ticks - ((ReferenceEvent)start)._ticks) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+
+    public override void Dispose() { }
+}

@@ -1,0 +1,5 @@
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Layers;
+
+public enum LayerKind { RmsNorm, Linear, Moe, Custom }
