@@ -57,14 +57,14 @@ public sealed class KernelSuite
         return (x, y);
     }
 
-    // Expert backend built by make from random bf16 weights [e, nOut, k] scaled 1/sqrt(k), freed once it is built.
+    // Expert method built by make from random bf16 weights [e, nOut, k] scaled 1/sqrt(k), freed once it is built.
     private T FromRandomExperts<T>(int e, int nOut, int k, uint seed, string tag, Func<Tensor, T> make)
     {
         using var tmp = _run.Device.AllocateTensor(DType.BF16, new long[] { e, nOut, k }, out var w, tag);
         RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, w, seed, 1f / MathF.Sqrt(k));
-        var backend = make(w);
+        var method = make(w);
         _run.Device.DefaultStream.Synchronize();
-        return backend;
+        return method;
     }
 
     private double Time(PrefillEngine engine, Layer layer, int n)
@@ -73,8 +73,8 @@ public sealed class KernelSuite
         return Time(engine.Stream, () => layer.Forward(engine.Stream, n));
     }
 
-    private double Time(PrefillEngine engine, IExpertBackend backend, GroupGemmProblem problem) =>
-        Time(engine.Stream, () => backend.Forward(engine.Stream, problem));
+    private double Time(PrefillEngine engine, IMoeMethod method, GroupGemmProblem problem) =>
+        Time(engine.Stream, () => method.Forward(engine.Stream, problem));
 
     private double Time(ComputeStream s, Action work) =>
         Timing.GpuBusy(s, _run.Blocker, work, _run.Options.Warmup, _run.Options.Repetitions).Ms;
@@ -229,7 +229,7 @@ public sealed class KernelSuite
 
     /// <summary>
     /// The w4afp8 group GEMM alone, as seed 001 measured it: 8 experts, N = 7168, K = 8192, M tokens per
-    /// expert, padded layout. Timed through the expert backend, so the figure includes the per-token fp8
+    /// expert, padded layout. Timed through the expert method, so the figure includes the per-token fp8
     /// quantization of the activations that precedes the GEMM.
     /// </summary>
     private void W4AFp8Seed()
@@ -243,8 +243,8 @@ public sealed class KernelSuite
         {
             int maxM = ms.Max();
             using var engine = Engine(maxM);
-            var backend = FromRandomExperts(e, nOut, k, 21, "w4afp8 seed weights", w => W4AFp8ExpertBackend.Quantize(engine.Context, w, e * maxM));
-            using (backend)
+            var method = FromRandomExperts(e, nOut, k, 21, "w4afp8 seed weights", w => W4AFp8MoeMethod.Quantize(engine.Context, w, e * maxM));
+            using (method)
             using (var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { e, maxM, k }, out var aAll, "w4afp8 seed A"))
             using (var cb = _run.Device.AllocateTensor(DType.BF16, new long[] { e, maxM, nOut }, out var cAll, "w4afp8 seed C"))
             using (var ob = _run.Device.AllocateTensor(DType.I32, new long[] { e }, out var counts, "w4afp8 seed counts"))
@@ -258,12 +258,12 @@ public sealed class KernelSuite
                     var a = aAll.Reshape((long)e * maxM * k).SliceRows(0, (long)e * m * k).Reshape(e, m, k);
                     var c = cAll.Reshape((long)e * maxM * nOut).SliceRows(0, (long)e * m * nOut).Reshape(e, m, nOut);
                     var problem = new GroupGemmProblem(TokenLayout.Padded, e, nOut, k, m, a, counts, c);
-                    double t = Time(engine, backend, problem);
+                    double t = Time(engine, method, problem);
                     double flops = 2.0 * e * m * (double)nOut * k;
-                    double bytes = backend.WeightBytesPerExpert * (double)e + e * (double)m * (k * 2.0 + nOut * 2.0);
+                    double bytes = method.WeightBytesPerExpert * (double)e + e * (double)m * (k * 2.0 + nOut * 2.0);
                     string note = $"{flops / (t * 1e-3) / 1e12:F0} TFLOP/s; floor uses the measured bf16 rate (fp8 peak is 2x)" +
                                   (_run.Gpu ? $"; seed (H800-class): {seedUs[i]} us" : "");
-                    Add("w4afp8_gemm", backend.Label, shape, m, t, bytes, flops, note);
+                    Add("w4afp8_gemm", method.Label, shape, m, t, bytes, flops, note);
                 }
             }
         }
@@ -285,13 +285,13 @@ public sealed class KernelSuite
         int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16 };
         int maxRows = ns.Max() * moe.TopK;
         string shape = $"E={e},N={nOut},K={k}";
-        var modes = new (string Variant, Func<LayerContext, Tensor, IExpertBackend> Make)[]
+        var modes = new (string Variant, Func<LayerContext, Tensor, IMoeMethod> Make)[]
         {
-            ("bf16", (ctx, w) => ExpertBackends.Create(QuantMode.None, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
-            ("wint8", (ctx, w) => ExpertBackends.Create(QuantMode.WInt8, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
-            ("wint4/g128", (ctx, w) => ExpertBackends.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, 128, TokenLayout.PrefixSum, maxRows)),
-            ("w4afp8", (ctx, w) => W4AFp8ExpertBackend.Quantize(ctx, w, maxRows)),
-            ("nvfp4", (ctx, w) => Nvfp4ExpertBackend.Quantize(ctx, w)),
+            ("bf16", (ctx, w) => MoeMethods.Create(QuantMode.None, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
+            ("wint8", (ctx, w) => MoeMethods.Create(QuantMode.WInt8, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
+            ("wint4/g128", (ctx, w) => MoeMethods.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, 128, TokenLayout.PrefixSum, maxRows)),
+            ("w4afp8", (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
+            ("nvfp4", (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
         };
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
@@ -299,8 +299,8 @@ public sealed class KernelSuite
             try
             {
                 using var engine = Engine(ns.Max());
-                var backend = FromRandomExperts(e, nOut, k, 31, "expert weights", w => mode.Make(engine.Context, w));
-                using (backend)
+                var method = FromRandomExperts(e, nOut, k, 31, "expert weights", w => mode.Make(engine.Context, w));
+                using (method)
                 using (var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A"))
                 using (var cb = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, nOut }, out var cAll, "expert C"))
                 using (var ob = _run.Device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var offsets, "expert offsets"))
@@ -315,9 +315,9 @@ public sealed class KernelSuite
                         for (int i = 0; i < e; i++) prefix[i + 1] = prefix[i] + counts[i];
                         offsets.UploadInts(prefix);
                         var problem = new GroupGemmProblem(TokenLayout.PrefixSum, e, nOut, k, rows, aAll.SliceRows(0, rows), offsets, cAll.SliceRows(0, rows));
-                        double t = Time(engine, backend, problem);
+                        double t = Time(engine, method, problem);
                         int hit = counts.Count(c => c > 0);
-                        double bytes = hit * (double)backend.WeightBytesPerExpert + rows * (2.0 * k + 2.0 * nOut);
+                        double bytes = hit * (double)method.WeightBytesPerExpert + rows * (2.0 * k + 2.0 * nOut);
                         Add("moe_gemm", mode.Variant, shape, n, t, bytes, 2.0 * rows * nOut * (double)k,
                             $"{hit} of {e} experts hit ({rows} rows); {bytes / (t * 1e-3) / 1e9:F0} GB/s on the bytes touched");
                         if (mode.Variant == "bf16")

@@ -310,7 +310,7 @@ public static class DenseCases
         rig.Stream.Synchronize();
         var outv = o.DownloadFloats();
 
-        var wq = layer.Backend.DequantizedWeights();
+        var wq = layer.Method.DequantizedWeights();
         var rows = SampleRows(tokens);
         var expected = Oracle(xv, k, wq, n, bias ? biasv : null, rows);
         var actual = Pick(outv, rows, n);
@@ -362,14 +362,14 @@ public static class DenseCases
             using var bw = device.AllocateTensor(dtype, new long[] { n, k }, out var wt, "weights");
             wt.UploadFloats(w);
             var wr = wt.DownloadFloats();   // what the device quantizer reads (rounded for bf16)
-            using var backend = new WeightOnlyLinearBackend(rig.Context, DType.BF16, scheme, LinearWeights.FromDevice(wt), "q");
+            using var method = new WeightOnlyLinearMethod(rig.Context, DType.BF16, scheme, LinearWeights.FromDevice(wt), "q");
             var host = QuantizedWeights.Quantize(scheme, n, k, wr);
             var packed = new byte[WeightOnlyPacking.PackedBytes(scheme.Format, n, k)];
             WeightOnlyPacking.Repack(scheme.Format, host.Values, n, k, packed);
             var scales = new float[scheme.Groups(k) * WeightOnlyPacking.PaddedN(n)];
             WeightOnlyPacking.RepackScales(host.Scales, n, scheme.Groups(k), scales);
-            parts.Add(Checks.Equal($"{scheme.Label} packed bytes from {dtype}", packed, backend.Matrix.Packed.DownloadBytes()));
-            parts.Add(Checks.BitEqual($"{scheme.Label} scales from {dtype}", scales, backend.Matrix.Scales.DownloadFloats()));
+            parts.Add(Checks.Equal($"{scheme.Label} packed bytes from {dtype}", packed, method.Matrix.Packed.DownloadBytes()));
+            parts.Add(Checks.BitEqual($"{scheme.Label} scales from {dtype}", scales, method.Matrix.Scales.DownloadFloats()));
         }
         return CaseResult.All(parts.ToArray());
     }
@@ -395,8 +395,8 @@ public static class DenseCases
             q = QuantizedWeights.FromValues(scheme, n, k, v, scales);
         }
         using var rig = new Rig(device, 8);
-        using var backend = LinearBackends.Create(rig.Context, DType.BF16, mode, group, LinearWeights.Offline(q), "offline");
-        return Checks.BitEqual($"offline {scheme.Label} [{n}, {k}] dequantized", q.Dequantize(), backend.DequantizedWeights());
+        using var method = LinearMethods.Create(rig.Context, DType.BF16, mode, group, LinearWeights.Offline(q), "offline");
+        return Checks.BitEqual($"offline {scheme.Label} [{n}, {k}] dequantized", q.Dequantize(), method.DequantizedWeights());
     }
 
     private static CaseResult LinearCaptureCase(Device device, QuantMode mode, int group)

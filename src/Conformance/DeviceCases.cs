@@ -9,7 +9,7 @@ namespace GraphEngine.Conformance;
 /// <summary>
 /// Conformance cases of the device layer: memory, copies, fills, compile, launch, capture and replay,
 /// and the dense GEMMs. Cases named cuda/... check a CUDA-only mechanism on a GPU and the reference
-/// backend's equivalent behaviour elsewhere; both halves really check something.
+/// method's equivalent behaviour elsewhere; both halves really check something.
 /// </summary>
 public static class DeviceCases
 {

@@ -11,7 +11,7 @@ namespace GraphEngine.Conformance;
 /// Conformance cases of the Format area: the host conversions of src/Kernels/Numerics against the
 /// device's own intrinsics (through <see cref="FormatConvert"/>), bit for bit, over every pattern of the
 /// narrow types and over sweeps of float inputs that hit every rounding boundary. On the reference
-/// backend FormatConvert IS the host code, so the sweeps are trivially equal there; what checks the
+/// method FormatConvert IS the host code, so the sweeps are trivially equal there; what checks the
 /// host code in CI is the known-answer case, whose expected bits are written out by hand.
 /// Every device run is done twice, over outputs pre-filled with 0x00 and with 0xFF bytes: an element
 /// the kernel never wrote cannot match the expected value under both.

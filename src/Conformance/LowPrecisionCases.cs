@@ -97,13 +97,13 @@ public static class LowPrecisionCases
         var w = RandomValues(n * k, 11, 0.05f, dtype);
         using var wBuf = device.AllocateTensor(dtype, new long[] { n, k }, out var wT, "w");
         wT.UploadFloats(w);
-        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        using var method = BlockWiseFp8LinearMethod.Quantize(rig.Context, wT);
         var x = RandomActivations(padded, k, m, 12, dtype);
         using var xb = rig.Pool.RentTensor(dtype, new long[] { padded, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(dtype, new long[] { padded, n }, out var yT, "y");
         xT.UploadFloats(x);
         yT.Poison(rig.Stream);
-        backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+        method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
         rig.Stream.Synchronize();
         var y = yT.DownloadFloats().AsSpan(0, m * n).ToArray();
 
@@ -112,7 +112,7 @@ public static class LowPrecisionCases
         var hostQ = new byte[(long)np * kp];
         var hostS = new float[np / 128 * (kp / 128)];
         Fp8Quant.HostQuantizeWeights(w, n, k, hostQ, hostS);
-        var (aq, asc) = backend.ActivationWorkspace;
+        var (aq, asc) = method.ActivationWorkspace;
         var devAq = aq.SliceRows(0, m).DownloadBytes();
         var devAs = asc.SliceRows(0, m).ToArray<float>();
         var hostAq = new byte[m * kp];
@@ -123,10 +123,10 @@ public static class LowPrecisionCases
             HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, hostAq.AsSpan(r * kp, kp), hostAs.AsSpan(r * (kp / 128), kp / 128));
             for (int c = 0; c < k; c++) aDeq[(long)r * k + c] = (double)Fp8Quant.Decode(hostAq[r * kp + c]) * hostAs[r * (kp / 128) + c / 128];
         }
-        var wDeq = backend.DequantizedWeights();
+        var wDeq = method.DequantizedWeights();
         var rows = SampleRows(m, sampleRows);
         return CaseResult.All(
-            Checks.Equal("weight e4m3 bytes vs host quantizer", hostQ, backend.Stored.Weights.DownloadBytes()),
+            Checks.Equal("weight e4m3 bytes vs host quantizer", hostQ, method.Stored.Weights.DownloadBytes()),
             Checks.Equal("activation e4m3 bytes vs host quantizer", hostAq, devAq),
             Checks.BitEqual("activation 1x128 scales vs host quantizer", hostAs, devAs),
             Checks.Close($"block_fp8 [{m}x{k}]·[{n}x{k}]ᵀ vs float64 on dequantized operands", Oracle(aDeq, wDeq, rows, n, k), Pick(y, rows, n),
@@ -145,16 +145,16 @@ public static class LowPrecisionCases
         for (int r = 0; r < m; r++) for (int c = 128; c < 256; c++) x[r * k + c] = 0;
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { n, k }, out var wT, "w");
         wT.UploadFloats(w);
-        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        using var method = BlockWiseFp8LinearMethod.Quantize(rig.Context, wT);
         using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { m, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { m, n }, out var yT, "y");
         xT.UploadFloats(x);
         yT.Poison(rig.Stream);
-        backend.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
+        method.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
         rig.Stream.Synchronize();
         var y = yT.DownloadFloats();
-        var scales = backend.ActivationWorkspace.Scales.SliceRows(0, m).ToArray<float>();
-        var wDeq = backend.DequantizedWeights();
+        var scales = method.ActivationWorkspace.Scales.SliceRows(0, m).ToArray<float>();
+        var wDeq = method.DequantizedWeights();
         var aDeq = new double[m * k];
         int kp = Fp8Quant.Pad128(k);
         var q = new byte[kp];
@@ -178,7 +178,7 @@ public static class LowPrecisionCases
         using var rig = new Rig(device, padded, 83);
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { n, k }, out var wT, "w");
         wT.UploadFloats(RandomValues(n * k, 31, 0.05f, DType.BF16));
-        using var backend = BlockWiseFp8LinearBackend.Quantize(rig.Context, wT);
+        using var method = BlockWiseFp8LinearMethod.Quantize(rig.Context, wT);
         using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, n }, out var yT, "y");
         xT.UploadFloats(RandomActivations(padded, k, 83, 32, DType.BF16));
@@ -186,7 +186,7 @@ public static class LowPrecisionCases
         DeviceGraph graph;
         try
         {
-            backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+            method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
         }
         finally
         {
@@ -202,7 +202,7 @@ public static class LowPrecisionCases
             rig.Stream.Synchronize();
             var replayed = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
             yT.Poison(rig.Stream);
-            backend.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
+            method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
             rig.Stream.Synchronize();
             var eager = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
             return CaseResult.All(
@@ -242,7 +242,7 @@ public static class LowPrecisionCases
         }
     }
 
-    private static ExpertRun RunExperts(Rig rig, IExpertBackend backend, TokenLayout layout, int[] counts, int n, int k, DType dtype, uint seed)
+    private static ExpertRun RunExperts(Rig rig, IMoeMethod method, TokenLayout layout, int[] counts, int n, int k, DType dtype, uint seed)
     {
         var (_, bound, total, offsets, rowExpert) = Layout(layout, counts);
         int e = counts.Length;
@@ -261,7 +261,7 @@ public static class LowPrecisionCases
         aT.UploadFloats(a);
         oT.UploadInts(offsets);
         cT.Poison(rig.Stream);
-        backend.Forward(rig.Stream, new GroupGemmProblem(layout, e, n, k, bound, aT, oT, cT));
+        method.Forward(rig.Stream, new GroupGemmProblem(layout, e, n, k, bound, aT, oT, cT));
         rig.Stream.Synchronize();
         return new ExpertRun { A = a, RowExpert = rowExpert, ValidRows = valid, C = cT.DownloadFloats() };
     }
@@ -274,13 +274,13 @@ public static class LowPrecisionCases
         var w = RandomValues((long)e * n * k, 41, 0.05f, DType.BF16);
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
         wT.UploadFloats(w);
-        using var backend = W4AFp8ExpertBackend.Quantize(rig.Context, wT, total, group);
-        var run = RunExperts(rig, backend, layout, counts, n, k, DType.BF16, 42);
+        using var method = W4AFp8MoeMethod.Quantize(rig.Context, wT, total, group);
+        var run = RunExperts(rig, method, layout, counts, n, k, DType.BF16, 42);
 
         // Host definition of the weight bytes for expert 0 and the last one.
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
         var parts = new List<CaseResult>();
-        var (qT, sT) = backend.Stored;
+        var (qT, sT) = method.Stored;
         var devQ = qT.ToArray<byte>();
         var devS = sT.ToArray<float>();
         foreach (int x in new[] { 0, e - 1 })
@@ -292,7 +292,7 @@ public static class LowPrecisionCases
             parts.Add(Checks.BitEqual($"expert {x} scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
         }
         // Per-token activation bytes on the valid rows.
-        var (aq, asc) = backend.ActivationWorkspace;
+        var (aq, asc) = method.ActivationWorkspace;
         var devAq = aq.SliceRows(0, total).DownloadBytes();
         var devAs = asc.SliceRows(0, total).ToArray<float>();
         var rows = SampleRows(run.ValidRows, sampleRows);
@@ -308,7 +308,7 @@ public static class LowPrecisionCases
             for (int c = 0; c < k; c++) aDeq[(long)i * k + c] = (double)Fp8Quant.Decode(q[c]) * s[0];
         }
         parts.Add(Checks.True(mismatched == 0, $"per-token e4m3 activations vs host quantizer: {mismatched} of {rows.Length} rows differ"));
-        parts.Add(ExpertKernelCheck("w4afp8", backend, run, rows, aDeq, n, k));
+        parts.Add(ExpertKernelCheck("w4afp8", method, run, rows, aDeq, n, k));
         parts.Add(ExpertFormatCheck(QuantMode.W4AFp8, w, run, rows, n, k));
         return CaseResult.All(parts.ToArray());
     }
@@ -323,11 +323,11 @@ public static class LowPrecisionCases
         using var wBuf = device.AllocateTensor(dtype, new long[] { e, n, k }, out var wT, "w");
         wT.UploadFloats(w);
         w = wT.DownloadFloats();                                     // the bf16/fp16 values the device quantized
-        using var backend = Nvfp4ExpertBackend.Quantize(rig.Context, wT);
-        var run = RunExperts(rig, backend, layout, counts, n, k, dtype, 52);
+        using var method = Nvfp4MoeMethod.Quantize(rig.Context, wT);
+        var run = RunExperts(rig, method, layout, counts, n, k, dtype, 52);
 
         int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
-        var (qT, sT, gT) = backend.Stored;
+        var (qT, sT, gT) = method.Stored;
         var devQ = qT.ToArray<byte>();
         var devS = sT.ToArray<byte>();
         var devG = gT.ToArray<float>();
@@ -345,12 +345,12 @@ public static class LowPrecisionCases
         var aDeq = new double[(long)rows.Length * k];
         for (int i = 0; i < rows.Length; i++)
             for (int c = 0; c < k; c++) aDeq[(long)i * k + c] = run.A[(long)rows[i] * k + c];
-        parts.Add(ExpertKernelCheck("nvfp4", backend, run, rows, aDeq, n, k));
+        parts.Add(ExpertKernelCheck("nvfp4", method, run, rows, aDeq, n, k));
         parts.Add(ExpertFormatCheck(QuantMode.Nvfp4, w, run, rows, n, k));
         return CaseResult.All(parts.ToArray());
     }
 
-    private static CaseResult ExpertKernelCheck(string what, IExpertBackend backend, ExpertRun run, int[] rows, double[] aDeq, int n, int k)
+    private static CaseResult ExpertKernelCheck(string what, IMoeMethod method, ExpertRun run, int[] rows, double[] aDeq, int n, int k)
     {
         var expected = new double[(long)rows.Length * n];
         var actual = new float[(long)rows.Length * n];
@@ -358,7 +358,7 @@ public static class LowPrecisionCases
         for (int i = 0; i < rows.Length; i++)
         {
             int ex = run.RowExpert[rows[i]];
-            if (!deq.TryGetValue(ex, out var wd)) deq[ex] = wd = backend.DequantizedWeights(ex);
+            if (!deq.TryGetValue(ex, out var wd)) deq[ex] = wd = method.DequantizedWeights(ex);
             for (int j = 0; j < n; j++)
             {
                 double acc = 0;
@@ -396,9 +396,9 @@ public static class LowPrecisionCases
         using var rig = new Rig(device, bound, bound);
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
         wT.UploadFloats(RandomValues((long)e * n * k, 61, 0.05f, DType.BF16));
-        using IExpertBackend backend = mode == QuantMode.W4AFp8
-            ? (IExpertBackend)W4AFp8ExpertBackend.Quantize(rig.Context, wT, bound)
-            : Nvfp4ExpertBackend.Quantize(rig.Context, wT);
+        using IMoeMethod method = mode == QuantMode.W4AFp8
+            ? (IMoeMethod)W4AFp8MoeMethod.Quantize(rig.Context, wT, bound)
+            : Nvfp4MoeMethod.Quantize(rig.Context, wT);
         using var ab = rig.Pool.RentTensor(DType.BF16, new long[] { bound, k }, out var aT, "A");
         using var cb = rig.Pool.RentTensor(DType.BF16, new long[] { bound, n }, out var cT, "C");
         using var ob = rig.Pool.RentTensor(DType.I32, new long[] { e + 1 }, out var oT, "offsets");
@@ -409,7 +409,7 @@ public static class LowPrecisionCases
         DeviceGraph graph;
         try
         {
-            backend.Forward(rig.Stream, problem);
+            method.Forward(rig.Stream, problem);
         }
         finally
         {
@@ -425,7 +425,7 @@ public static class LowPrecisionCases
             rig.Stream.Synchronize();
             var replayed = cT.DownloadFloats().AsSpan(0, 37 * n).ToArray();
             cT.Poison(rig.Stream);
-            backend.Forward(rig.Stream, problem);
+            method.Forward(rig.Stream, problem);
             rig.Stream.Synchronize();
             var eager = cT.DownloadFloats().AsSpan(0, 37 * n).ToArray();
             return CaseResult.All(
@@ -441,7 +441,7 @@ public static class LowPrecisionCases
         long before = device.AllocatedBytes;
         try
         {
-            using var b = Nvfp4ExpertBackend.Quantize(rig.Context, wT, "flashinfer-cutlass");
+            using var b = Nvfp4MoeMethod.Quantize(rig.Context, wT, "flashinfer-cutlass");
             return CaseResult.Fail("nvfp4_backend 'flashinfer-cutlass' was accepted");
         }
         catch (QuantConfigException ex)

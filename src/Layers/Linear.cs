@@ -5,22 +5,22 @@ using GraphEngine.Layers.Quantization;
 namespace GraphEngine.Layers;
 
 /// <summary>
-/// output[rows, out] = input[rows, in] · Wᵀ (+ bias), in the quant mode of its backend, which it owns.
+/// output[rows, out] = input[rows, in] · Wᵀ (+ bias), in the quant mode of its method, which it owns.
 /// Input and output are engine-owned buffers of at least MaxTokens rows. The bias (optional, [out] of
-/// the activation type) stays owned by the caller and is added in the backend's epilogue.
+/// the activation type) stays owned by the caller and is added in the method's epilogue.
 /// </summary>
 public sealed class Linear : Layer
 {
-    private readonly ILinearBackend _backend;
+    private readonly ILinearMethod _method;
     private readonly Tensor? _bias;
 
-    public Linear(LayerContext ctx, string name, Tensor input, Tensor output, ILinearBackend backend, Tensor? bias = null)
+    public Linear(LayerContext ctx, string name, Tensor input, Tensor output, ILinearMethod method, Tensor? bias = null)
         : base(ctx, name)
     {
-        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(method);
         try
         {
-            int k = backend.InFeatures, n = backend.OutFeatures;
+            int k = method.InFeatures, n = method.OutFeatures;
             input.RequireRank($"{name}.input", 2).RequireDevice($"{name}.input", ctx.Device);
             output.RequireRank($"{name}.output", 2).RequireDevice($"{name}.output", ctx.Device);
             if (!input.DType.IsHalfPrecisionFloat())
@@ -34,44 +34,44 @@ public sealed class Linear : Layer
             if (bias is { } b)
             {
                 b.Require($"{name}.bias", input.DType, n).RequireDevice($"{name}.bias", ctx.Device);
-                if (backend is not ILinearBiasBackend)
-                    throw new ArgumentException($"linear '{name}': backend {backend.Label} cannot add a bias", nameof(bias));
+                if (method is not ILinearBiasMethod)
+                    throw new ArgumentException($"linear '{name}': method {method.Label} cannot add a bias", nameof(bias));
             }
         }
         catch
         {
-            backend.Dispose();
+            method.Dispose();
             throw;
         }
-        _backend = Own(backend);
+        _method = Own(method);
         _bias = bias;
         Input = input;
         Output = output;
     }
 
-    /// <summary>Builds the backend for (mode, group size, weights) and the layer around it.</summary>
+    /// <summary>Builds the method for (mode, group size, weights) and the layer around it.</summary>
     public static Linear Create(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, int groupSize,
         LinearWeights weights, Tensor? bias = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var backend = LinearBackends.Create(ctx, input.DType, mode, groupSize, weights, name);
-        return new Linear(ctx, name, input, output, backend, bias);
+        var method = LinearMethods.Create(ctx, input.DType, mode, groupSize, weights, name);
+        return new Linear(ctx, name, input, output, method, bias);
     }
 
     public override LayerKind Kind => LayerKind.Linear;
-    public override QuantMode Quant => _backend.Mode;
-    public override string QuantLabel => _backend.Label;
+    public override QuantMode Quant => _method.Mode;
+    public override string QuantLabel => _method.Label;
     public override Tensor Input { get; }
     public override Tensor Output { get; }
-    public override long WeightBytes => _backend.WeightBytes + (_bias?.ByteCount ?? 0);
-    public ILinearBackend Backend => _backend;
-    public int InFeatures => _backend.InFeatures;
-    public int OutFeatures => _backend.OutFeatures;
+    public override long WeightBytes => _method.WeightBytes + (_bias?.ByteCount ?? 0);
+    public ILinearMethod Method => _method;
+    public int InFeatures => _method.InFeatures;
+    public int OutFeatures => _method.OutFeatures;
 
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
         ValidatePadded(paddedTokens);
-        if (_bias is { } b) ((ILinearBiasBackend)_backend).Forward(stream, Input, Output, paddedTokens, Context.TokenCount, b);
-        else _backend.Forward(stream, Input, Output, paddedTokens, Context.TokenCount);
+        if (_bias is { } b) ((ILinearBiasMethod)_method).Forward(stream, Input, Output, paddedTokens, Context.TokenCount, b);
+        else _method.Forward(stream, Input, Output, paddedTokens, Context.TokenCount);
     }
 }

@@ -65,7 +65,7 @@ public sealed record MoeOptions(
 /// group GEMM (fused gate/up) -> SwiGLU -> group GEMM (down) -> weighted combine back to token order,
 /// plus optional shared experts. Every step reads the device token count and skips padded rows, and all
 /// workspace is rented at construction for MaxTokens, so the forward is capturable whenever its expert
-/// backends are (wi4a16 is not: it plans tiles on the host).
+/// methods are (wi4a16 is not: it plans tiles on the host).
 /// </summary>
 public sealed class Moe : Layer
 {
@@ -115,7 +115,7 @@ public sealed class Moe : Layer
             Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
             Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
 
-            // Weights: random on the device, then quantized there by the backends.
+            // Weights: random on the device, then quantized there by the methods.
             var load = context.LoadStream;
             var fill = RandomFill.Create(Device);
             uint seed = options.Seed * 7919u;
@@ -128,8 +128,8 @@ public sealed class Moe : Layer
                 fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
                 fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
                 int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
-                GateUp = Own(ExpertBackends.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
-                Down = Own(ExpertBackends.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
+                GateUp = Own(MoeMethods.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
+                Down = Own(MoeMethods.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
                 load.Synchronize();   // the sources are freed here; quantization must have read them
             }
 
@@ -163,7 +163,7 @@ public sealed class Moe : Layer
     public override Tensor Input { get; }
     public override Tensor Output { get; }
 
-    /// <summary>Capturable only when both expert backends are; otherwise their reason (wi4a16's host tile planning).</summary>
+    /// <summary>Capturable only when both expert methods are; otherwise their reason (wi4a16's host tile planning).</summary>
     public override Capturability Capturability =>
         !GateUp.Capturability.CanCapture ? GateUp.Capturability : Down.Capturability;
 
@@ -173,8 +173,8 @@ public sealed class Moe : Layer
         + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert)
         + Activation.ByteCount(3L * _o.SharedFfn * _o.Hidden);
 
-    public IExpertBackend GateUp { get; }
-    public IExpertBackend Down { get; }
+    public IMoeMethod GateUp { get; }
+    public IMoeMethod Down { get; }
 
     // Workspace and weights, for checks.
     public Tensor GateWeight { get; }

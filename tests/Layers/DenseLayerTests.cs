@@ -75,7 +75,7 @@ public class DenseLayerTests
         using var setup = new Setup(8);
         var rig = setup.Rig;
         long before = setup.Device.AllocatedBytes;
-        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 96, LinearWeights.Random(16, 192, 1, 1f), "up"));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 96, LinearWeights.Random(16, 192, 1, 1f), "up"));
         Assert.Contains("96", e.Message);
         Assert.Contains("up", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);
@@ -86,7 +86,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Random(16, 770, 1, 1f)));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Random(16, 770, 1, 1f)));
         Assert.Contains("K=770", e.Message);
         Assert.Contains("128", e.Message);
     }
@@ -96,7 +96,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 64, LinearWeights.Random(16, 128, 1, 1f)));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 64, LinearWeights.Random(16, 128, 1, 1f)));
         Assert.Contains("64", e.Message);
     }
 
@@ -108,7 +108,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, mode, 0, LinearWeights.Random(16, 64, 1, 1f)));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, mode, 0, LinearWeights.Random(16, 64, 1, 1f)));
         Assert.Contains(label, e.Message);
         Assert.Contains("wint4", e.Message);
     }
@@ -118,17 +118,17 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        using (var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)))
+        using (var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)))
         {
-            Assert.Equal(QuantMode.BlockWiseFp8, backend.Mode);
-            Assert.Equal(16, backend.OutFeatures);
-            Assert.Equal(64, backend.InFeatures);
+            Assert.Equal(QuantMode.BlockWiseFp8, method.Mode);
+            Assert.Equal(16, method.OutFeatures);
+            Assert.Equal(64, method.InFeatures);
         }
         var offline = LinearWeights.Offline(QuantizedWeights.Quantize(new WeightOnlyScheme(WeightOnlyFormat.Int8, 0), 16, 64,
             Enumerable.Range(0, 16 * 64).Select(i => MathF.Sin(i)).ToArray()));
-        var e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, offline));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, offline));
         Assert.Contains("FromPrequantized", e.Message);
-        var g = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 128, LinearWeights.Random(16, 64, 1, 1f)));
+        var g = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 128, LinearWeights.Random(16, 64, 1, 1f)));
         Assert.Contains("128", g.Message);
     }
 
@@ -141,16 +141,16 @@ public class DenseLayerTests
         var o = setup.Activation(DType.BF16, 8, 32, "o");
         var of16 = setup.Activation(DType.F16, 8, 32, "o16");
         long before = setup.Device.AllocatedBytes;
-        var backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 48, 1, 1f));
-        var e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, o, backend));
+        var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 48, 1, 1f));
+        var e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, o, method));
         Assert.Contains("48", e.Message);
-        Assert.Equal(before, setup.Device.AllocatedBytes);    // the refused backend was disposed
+        Assert.Equal(before, setup.Device.AllocatedBytes);    // the refused method was disposed
 
-        backend = LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 64, 1, 1f));
-        e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, of16, backend));
+        method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 64, 1, 1f));
+        e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, of16, method));
         Assert.Contains("F16", e.Message);
 
-        e = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.F32, QuantMode.None, 0, LinearWeights.Random(32, 64, 1, 1f)));
+        e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.F32, QuantMode.None, 0, LinearWeights.Random(32, 64, 1, 1f)));
         Assert.Contains("F32", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);
     }
@@ -169,7 +169,7 @@ public class DenseLayerTests
         using var setup = new Setup(8);
         var rig = setup.Rig;
         var q = QuantizedWeights.FromValues(scheme, 2, 128, new sbyte[256], new[] { 1f, 1f, 1f, 1f });
-        var e4 = Assert.Throws<ArgumentException>(() => LinearBackends.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Offline(q)));
+        var e4 = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Offline(q)));
         Assert.Contains("wint4/g64", e4.Message);
     }
 

@@ -53,14 +53,14 @@ public class BackendTests
         using var rig = new Rig(16);
         var w = Values(n * k, 3, 0.1f);
         using var wb = rig.Upload(w, new long[] { n, k }, out var wT);
-        using var online = BlockWiseFp8LinearBackend.Quantize(rig.Ctx, wT);
+        using var online = BlockWiseFp8LinearMethod.Quantize(rig.Ctx, wT);
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
         var q = new byte[np * kp];
         var s = new float[np / 128 * (kp / 128)];
         Fp8Quant.HostQuantizeWeights(w, n, k, q, s);
         var unpadded = new byte[n * k];
         for (int r = 0; r < n; r++) Array.Copy(q, r * kp, unpadded, r * k, k);
-        using var loaded = BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, unpadded, s, n, k, DType.BF16);
+        using var loaded = BlockWiseFp8LinearMethod.FromPrequantized(rig.Ctx, unpadded, s, n, k, DType.BF16);
         Assert.Equal(online.DequantizedWeights(), loaded.DequantizedWeights());
         Assert.Equal(online.WeightBytes, loaded.WeightBytes);
         Assert.Equal(QuantMode.BlockWiseFp8, loaded.Mode);
@@ -71,7 +71,7 @@ public class BackendTests
     {
         using var rig = new Rig(8);
         using var wb = rig.Upload(Values(64 * 32, 1, 0.1f), new long[] { 64, 32 }, out var wT);
-        using var b = BlockWiseFp8LinearBackend.Quantize(rig.Ctx, wT);
+        using var b = BlockWiseFp8LinearMethod.Quantize(rig.Ctx, wT);
         using var x = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 32 }, out var xT);
         using var y = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 64 }, out var yT);
         var s = rig.Device.DefaultStream;
@@ -79,8 +79,8 @@ public class BackendTests
         Assert.Contains("9", e.Message);
         Assert.Contains("8", e.Message);
         Assert.Throws<ArgumentException>(() => b.Forward(s, xT.Reshape(32, 16), yT, 4, rig.Ctx.TokenCount));
-        Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, new byte[10], new float[1], 64, 32, DType.BF16));
-        var bad = Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearBackend.FromPrequantized(rig.Ctx, new byte[64 * 32], new[] { float.NaN }, 64, 32, DType.BF16));
+        Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearMethod.FromPrequantized(rig.Ctx, new byte[10], new float[1], 64, 32, DType.BF16));
+        var bad = Assert.Throws<ArgumentException>(() => BlockWiseFp8LinearMethod.FromPrequantized(rig.Ctx, new byte[64 * 32], new[] { float.NaN }, 64, 32, DType.BF16));
         Assert.Contains("NaN", bad.Message);
     }
 
@@ -93,7 +93,7 @@ public class BackendTests
         using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
         foreach (int group in new[] { 128, -1 })
         {
-            using var online = W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, 16, group);
+            using var online = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, group);
             int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
             var values = new sbyte[e * n * k];
             var scales = new float[e * groups * n];
@@ -108,7 +108,7 @@ public class BackendTests
                     for (int g = 0; g < groups; g++) scales[(x * groups + g) * n + r] = s[g * np + r] / W4AFp8GroupGemm.NibbleFactor;
                 }
             }
-            using var loaded = W4AFp8ExpertBackend.FromPrequantized(rig.Ctx, values, scales, e, n, k, group, DType.BF16, 16);
+            using var loaded = W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, scales, e, n, k, group, DType.BF16, 16);
             for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
             Assert.Equal(group == 128 ? "w4afp8/g128" : "w4afp8/channel", loaded.Label);
         }
@@ -121,11 +121,11 @@ public class BackendTests
         var values = new sbyte[8 * 16];
         values[5] = 8;
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            W4AFp8ExpertBackend.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, 128, DType.BF16, 16));
+            W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, 128, DType.BF16, 16));
         Assert.Contains("[0, 0, 5]", ex.Message);
         using var wb = rig.Upload(Values(2 * 8 * 16, 1, 0.1f), new long[] { 2, 8, 16 }, out var wT);
-        Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, 16, 64));
-        using var b = W4AFp8ExpertBackend.Quantize(rig.Ctx, wT, maxRows: 10);
+        Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, 64));
+        using var b = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, maxRows: 10);
         using var a = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 16 }, out var aT);
         using var c = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 8 }, out var cT);
         using var o = rig.Pool.RentTensor(DType.I32, new long[] { 2 }, out var oT);
@@ -142,7 +142,7 @@ public class BackendTests
         using var rig = new Rig(16);
         var w = Values(e * n * k, 7, 0.1f);
         using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
-        using var online = Nvfp4ExpertBackend.Quantize(rig.Ctx, wT);
+        using var online = Nvfp4MoeMethod.Quantize(rig.Ctx, wT);
         // Rebuild ModelOpt's natural layout: weight [E, N, K/2] low nibble first, weight_scale [E, N, K/16].
         int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
         var packed = new byte[e * n * k / 2];
@@ -163,11 +163,11 @@ public class BackendTests
                     if (c % 16 == 0) scales[idx / 16] = s[Nvfp4GroupGemm.ScaleIndex(np, r, c)];
                 }
         }
-        using var loaded = Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16);
+        using var loaded = Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16);
         for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
         var bad = Assert.Throws<QuantConfigException>(() =>
-            Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16, "native"));
+            Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16, "native"));
         Assert.Contains("'native'", bad.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => Nvfp4ExpertBackend.FromPrequantized(rig.Ctx, packed, scales, global, e, n, 100, DType.BF16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, 100, DType.BF16));
     }
 }

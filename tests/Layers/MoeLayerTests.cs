@@ -101,7 +101,7 @@ public class MoeLayerTests
         long before = device.AllocatedBytes;
         int buffers = device.LiveAllocations;
         // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the
-        // backend finds after the layer has rented its workspace and made its gate weights.
+        // method finds after the layer has rented its workspace and made its gate weights.
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
             new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: 96), input, output));
         Assert.Contains("96", e.Message);
@@ -121,15 +121,15 @@ public class MoeLayerTests
         using var device = new ReferenceDevice();
         using var sb = device.AllocateTensor(DType.BF16, new long[] { 2, 8, 128 }, out var src);
         var e = Assert.Throws<ArgumentNullException>(() =>
-            ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
+            MoeMethods.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
         Assert.Contains(mode.Label(), e.Message);
         using var pool = new DevicePool(device, 0);
         using var cb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var count);
         var ctx = new LayerContext(device, pool, 16, count.Ptr);
-        using var backend = ExpertBackends.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16, ctx);
-        Assert.Equal(mode, backend.Mode);
-        Assert.Equal(8, backend.N);
-        Assert.Equal(128, backend.K);
+        using var method = MoeMethods.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16, ctx);
+        Assert.Equal(mode, method.Mode);
+        Assert.Equal(8, method.N);
+        Assert.Equal(128, method.K);
     }
 
     [Fact]

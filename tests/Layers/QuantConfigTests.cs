@@ -75,7 +75,7 @@ public class QuantConfigTests
     [InlineData("{\"quantization\":\"wint4\",\"group_size\":64}", "group_size 64", "128")]
     [InlineData("{\"quantization\":\"nvfp4\",\"group_size\":128}", "group_size 128", "16")]
     [InlineData("{\"quantization\":\"wint4\",\"group_size\":\"big\"}", "group_size", "\"big\"")]
-    // native fp4 backends are refused by name
+    // native fp4 methods are refused by name
     [InlineData("{\"quantization\":\"nvfp4\",\"nvfp4_backend\":\"flashinfer-cutlass\"}", "'flashinfer-cutlass'", "dequant")]
     [InlineData("{\"quantization\":\"mix_quant\",\"dense_quant_type\":\"block_wise_fp8\",\"moe_quant_type\":\"modelopt_fp4\",\"nvfp4_backend\":\"native\"}", "'native'", "dequant")]
     [InlineData("{\"quantization\":\"nvfp4\",\"nvfp4_backend\":\"turbo\"}", "'turbo'", "dequant")]

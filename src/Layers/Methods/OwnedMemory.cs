@@ -3,9 +3,9 @@ using GraphEngine.Kernels;
 namespace GraphEngine.Layers.Methods;
 
 /// <summary>
-/// The device memory one backend owns (weight and scale buffers, its activation workspace), collected as
+/// The device memory one method owns (weight and scale buffers, its activation workspace), collected as
 /// it is allocated: a loader that fails half-way disposes this and frees exactly what it got, and the
-/// backend's Dispose frees the rest, newest first.
+/// method's Dispose frees the rest, newest first.
 /// </summary>
 internal sealed class OwnedMemory : IDisposable
 {

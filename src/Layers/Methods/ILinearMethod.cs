@@ -7,7 +7,7 @@ namespace GraphEngine.Layers.Methods;
 /// fastest and computes output[rows, N] = input[rows, K] · Wᵀ (+ bias). One implementation per mode
 /// family (cuBLASLt bf16/fp16, weight-only int8/int4, block-wise fp8); the Linear layer picks one.
 /// </summary>
-public interface ILinearBackend : IDisposable
+public interface ILinearMethod : IDisposable
 {
     QuantMode Mode { get; }
 
@@ -33,7 +33,7 @@ public interface ILinearBackend : IDisposable
 /// <summary>
 /// The expert weights of one MoE group GEMM ([E, N, K]) in a quant mode, and the kernel that runs it.
 /// </summary>
-public interface IExpertBackend : IDisposable
+public interface IMoeMethod : IDisposable
 {
     QuantMode Mode { get; }
     string Label { get; }

@@ -12,7 +12,7 @@ namespace GraphEngine.Layers.Methods;
 /// linear layers have none. Forward is capturable: the activation workspace is rented once, at
 /// construction, for <see cref="LayerContext.MaxTokens"/> rows.
 /// </summary>
-public sealed class BlockWiseFp8LinearBackend : ILinearBackend
+public sealed class BlockWiseFp8LinearMethod : ILinearMethod
 {
     private readonly OwnedMemory _memory;
     private readonly Fp8Quant _quant;
@@ -21,7 +21,7 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
     private readonly int _maxRows;
     private bool _disposed;
 
-    private BlockWiseFp8LinearBackend(LayerContext ctx, int n, int k, DType activation, OwnedMemory memory, (Tensor Weights, Tensor Scales) stored)
+    private BlockWiseFp8LinearMethod(LayerContext ctx, int n, int k, DType activation, OwnedMemory memory, (Tensor Weights, Tensor Scales) stored)
     {
         InFeatures = k;
         OutFeatures = n;
@@ -47,7 +47,7 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
     public long WeightBytes => _w.ByteCount + _ws.ByteCount;
 
     /// <summary>Quantizes bf16/fp16 device weights [N, K] on the device (128x128 block scales, amax / 448).</summary>
-    public static BlockWiseFp8LinearBackend Quantize(LayerContext ctx, Tensor weights)
+    public static BlockWiseFp8LinearMethod Quantize(LayerContext ctx, Tensor weights)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         weights.RequireRank(nameof(weights), 2).RequireDevice(nameof(weights), ctx.Device);
@@ -62,7 +62,7 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
             var stored = Allocate(ctx, memory, n, k);
             Fp8Quant.Create(ctx.Device).QuantizeWeightsBlock128(ctx.LoadStream, weights, stored.Weights, stored.Scales);
             ctx.LoadStream.Synchronize();
-            return new BlockWiseFp8LinearBackend(ctx, n, k, weights.DType, memory, stored);
+            return new BlockWiseFp8LinearMethod(ctx, n, k, weights.DType, memory, stored);
         }
         catch
         {
@@ -75,7 +75,7 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
     /// Loads a checkpoint's pre-quantized weights: e4m3 bytes [N, K] and fp32 dequantization scales
     /// [ceil(N/128), ceil(K/128)] (DeepSeek / FastDeploy "weight_scale_inv": w = q * scale).
     /// </summary>
-    public static BlockWiseFp8LinearBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> weightsE4M3, ReadOnlySpan<float> blockScales,
+    public static BlockWiseFp8LinearMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> weightsE4M3, ReadOnlySpan<float> blockScales,
         int n, int k, DType activation)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -98,7 +98,7 @@ public sealed class BlockWiseFp8LinearBackend : ILinearBackend
             var stored = Allocate(ctx, memory, n, k);
             stored.Weights.CopyFrom<byte>(padded);
             stored.Scales.CopyFrom(blockScales);
-            return new BlockWiseFp8LinearBackend(ctx, n, k, activation, memory, stored);
+            return new BlockWiseFp8LinearMethod(ctx, n, k, activation, memory, stored);
         }
         catch
         {

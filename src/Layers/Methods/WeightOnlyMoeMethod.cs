@@ -7,11 +7,11 @@ namespace GraphEngine.Layers.Methods;
 /// Weight-only quantized experts (W8A16 / W4A16): int8 per-channel, int4 per-channel or int4 per group,
 /// quantized on the device, dequantized in registers by the capturable group GEMM.
 /// </summary>
-public sealed class WeightOnlyExpertBackend : ExpertBackendBase
+public sealed class WeightOnlyMoeMethod : MoeMethodBase
 {
     private readonly GroupGemm _gemm;
 
-    public WeightOnlyExpertBackend(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize)
+    public WeightOnlyMoeMethod(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize)
         : base(mode, device, source, FormatOf(mode, groupSize), groupSize)
     {
         _gemm = GroupGemm.Create(device);

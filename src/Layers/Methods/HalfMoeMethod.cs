@@ -4,11 +4,11 @@ using GraphEngine.Kernels.Moe;
 namespace GraphEngine.Layers.Methods;
 
 /// <summary>Unquantized bf16/fp16 expert weights on the capturable group GEMM.</summary>
-public sealed class HalfExpertBackend : ExpertBackendBase
+public sealed class HalfMoeMethod : MoeMethodBase
 {
     private readonly GroupGemm _gemm;
 
-    public HalfExpertBackend(Device device, ComputeStream loadStream, Tensor source)
+    public HalfMoeMethod(Device device, ComputeStream loadStream, Tensor source)
         : base(QuantMode.None, device, source, ExpertWeightFormat.Half, 0)
     {
         _gemm = GroupGemm.Create(device);

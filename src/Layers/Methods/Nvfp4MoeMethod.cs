@@ -12,14 +12,14 @@ namespace GraphEngine.Layers.Methods;
 /// for it is refused (<see cref="QuantConfig.CheckNvfp4Backend"/>). Activations stay in the layer's
 /// type, so Forward needs no workspace and is capturable.
 /// </summary>
-public sealed class Nvfp4ExpertBackend : IExpertBackend
+public sealed class Nvfp4MoeMethod : IMoeMethod
 {
     private readonly OwnedMemory _memory;
     private readonly Tensor _q, _s, _g;
     private readonly Nvfp4GroupGemm _gemm;
     private bool _disposed;
 
-    private Nvfp4ExpertBackend(LayerContext ctx, int experts, int n, int k, DType activation, OwnedMemory memory, (Tensor Q, Tensor BlockScales, Tensor Global) stored)
+    private Nvfp4MoeMethod(LayerContext ctx, int experts, int n, int k, DType activation, OwnedMemory memory, (Tensor Q, Tensor BlockScales, Tensor Global) stored)
     {
         Experts = experts;
         N = n;
@@ -42,11 +42,11 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
     public Capturability Capturability => Capturability.Yes;
 
     /// <summary>Quantizes bf16/fp16 device weights [E, N, K] on the device.</summary>
-    public static Nvfp4ExpertBackend Quantize(LayerContext ctx, Tensor weights, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    public static Nvfp4MoeMethod Quantize(LayerContext ctx, Tensor weights, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
-        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
+        var (e, n, k) = MoeMethodChecks.SourceWeights(weights, ctx.Device);
         Check(ctx, e, n, k);
         var memory = new OwnedMemory();
         try
@@ -57,7 +57,7 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
                 Nvfp4GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.BlockScales, stored.Global, amaxT);
                 ctx.LoadStream.Synchronize();
             }
-            return new Nvfp4ExpertBackend(ctx, e, n, k, weights.DType, memory, stored);
+            return new Nvfp4MoeMethod(ctx, e, n, k, weights.DType, memory, stored);
         }
         catch
         {
@@ -71,7 +71,7 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
     /// first), weight_scale [E, N, K/16] e4m3 bytes, weight_scale_2 [E] fp32 (w = q · scale · scale_2).
     /// They are padded and shuffled here into the kernel's layout. K must be a multiple of 16.
     /// </summary>
-    public static Nvfp4ExpertBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> packed, ReadOnlySpan<byte> blockScales,
+    public static Nvfp4MoeMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> packed, ReadOnlySpan<byte> blockScales,
         ReadOnlySpan<float> globalScales, int experts, int n, int k, DType activation, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -110,7 +110,7 @@ public sealed class Nvfp4ExpertBackend : IExpertBackend
             stored.Q.CopyFrom<byte>(q);
             stored.BlockScales.CopyFrom<byte>(s);
             stored.Global.CopyFrom(globalScales);
-            return new Nvfp4ExpertBackend(ctx, experts, n, k, activation, memory, stored);
+            return new Nvfp4MoeMethod(ctx, experts, n, k, activation, memory, stored);
         }
         catch
         {

@@ -7,12 +7,12 @@ namespace GraphEngine.Layers.Methods;
 /// wi4a16 experts (seed 000): int4 group-128 symmetric weights with zeros, fp16/bf16 activations. Its group
 /// GEMM plans tiles on the host from the per-expert counts, so it is not capturable and says why.
 /// </summary>
-public sealed class Wi4A16ExpertBackend : ExpertBackendBase
+public sealed class Wi4A16MoeMethod : MoeMethodBase
 {
     private readonly Wi4A16GroupGemm _gemm;
     private readonly Wi4A16TilePlan _plan;
 
-    public Wi4A16ExpertBackend(Device device, ComputeStream loadStream, Tensor source, TokenLayout layout, int maxRowsBound)
+    public Wi4A16MoeMethod(Device device, ComputeStream loadStream, Tensor source, TokenLayout layout, int maxRowsBound)
         : base(QuantMode.Wi4A16, device, source, ExpertWeightFormat.Int4ZeroPointGroup, Wi4A16GroupGemm.GroupSize)
     {
         _gemm = Wi4A16GroupGemm.Create(device);

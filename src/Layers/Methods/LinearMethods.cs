@@ -6,24 +6,24 @@ using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Layers.Methods;
 
-/// <summary>A linear backend that can add a bias in its own kernel epilogue.</summary>
-public interface ILinearBiasBackend : ILinearBackend
+/// <summary>A linear method that can add a bias in its own kernel epilogue.</summary>
+public interface ILinearBiasMethod : ILinearMethod
 {
     void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias);
 }
 
-/// <summary>Picks the backend for a dense quant mode.</summary>
-public static class LinearBackends
+/// <summary>Picks the method for a dense quant mode.</summary>
+public static class LinearMethods
 {
     /// <summary>Quant modes a dense Linear accepts here, for messages.</summary>
     public const string DenseModes = "none (bf16/fp16), wint8, wint4 (per channel, group 64, group 128), block_wise_fp8";
 
     /// <summary>
-    /// Builds the backend for <paramref name="mode"/>: None -> cuBLASLt (Gemm family), WInt8 / WInt4 ->
+    /// Builds the method for <paramref name="mode"/>: None -> cuBLASLt (Gemm family), WInt8 / WInt4 ->
     /// the weight-only kernels. <paramref name="groupSize"/> is 0 (per channel), 64 or 128 for wint4 and
     /// must be 0 otherwise. Loads (and quantizes) the weights on the device; allocates.
     /// </summary>
-    public static ILinearBackend Create(LayerContext ctx, DType activation, QuantMode mode, int groupSize, LinearWeights weights, string name = "linear")
+    public static ILinearMethod Create(LayerContext ctx, DType activation, QuantMode mode, int groupSize, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(weights);
@@ -32,15 +32,15 @@ public static class LinearBackends
             case QuantMode.None:
                 if (groupSize != 0)
                     throw new ArgumentException($"linear '{name}': group size {groupSize} given for unquantized weights (mode none); use 0", nameof(groupSize));
-                return new CublasLinearBackend(ctx, activation, weights, name);
+                return new CublasLinearMethod(ctx, activation, weights, name);
             case QuantMode.WInt8:
-                return new WeightOnlyLinearBackend(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int8, groupSize), weights, name);
+                return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int8, groupSize), weights, name);
             case QuantMode.WInt4:
-                return new WeightOnlyLinearBackend(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int4, groupSize), weights, name);
+                return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int4, groupSize), weights, name);
             case QuantMode.BlockWiseFp8:
                 if (groupSize != 0)
                     throw new ArgumentException($"linear '{name}': block_wise_fp8 uses fixed 128x128 blocks; group size {groupSize} given, use 0", nameof(groupSize));
-                return WithHalfWeights(ctx, activation, weights, name, w => BlockWiseFp8LinearBackend.Quantize(ctx, w));
+                return WithHalfWeights(ctx, activation, weights, name, w => BlockWiseFp8LinearMethod.Quantize(ctx, w));
             default:
                 throw new ArgumentException(
                     $"linear '{name}': quant mode {mode.Label()} is MoE-only; a dense Linear accepts {DenseModes}", nameof(mode));
@@ -70,10 +70,10 @@ public static class LinearBackends
                 break;
             default:
                 throw new ArgumentException(
-                    $"linear '{name}': {weights.GetType().Name} cannot be quantized online to this mode; load pre-quantized block_wise_fp8 weights with BlockWiseFp8LinearBackend.FromPrequantized", nameof(weights));
+                    $"linear '{name}': {weights.GetType().Name} cannot be quantized online to this mode; load pre-quantized block_wise_fp8 weights with BlockWiseFp8LinearMethod.FromPrequantized", nameof(weights));
         }
-        var backend = quantize(w);
+        var method = quantize(w);
         ctx.LoadStream.Synchronize();
-        return backend;
+        return method;
     }
 }

@@ -11,7 +11,7 @@ namespace GraphEngine.Layers.Methods;
 /// The activation workspace is rented at construction for <c>maxRows</c> rows (the most rows any
 /// problem will carry: tokens x top-k for prefix sums, E x P for padded slabs), so Forward is capturable.
 /// </summary>
-public sealed class W4AFp8ExpertBackend : IExpertBackend
+public sealed class W4AFp8MoeMethod : IMoeMethod
 {
     private readonly OwnedMemory _memory;
     private readonly Tensor _q, _s, _aq, _as;
@@ -20,7 +20,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     private readonly bool _grouped;
     private bool _disposed;
 
-    private W4AFp8ExpertBackend(LayerContext ctx, int experts, int n, int k, bool grouped, DType activation, int maxRows,
+    private W4AFp8MoeMethod(LayerContext ctx, int experts, int n, int k, bool grouped, DType activation, int maxRows,
         OwnedMemory memory, (Tensor Q, Tensor Scales) stored)
     {
         Experts = experts;
@@ -56,10 +56,10 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     /// Quantizes bf16/fp16 device weights [E, N, K] on the device. <paramref name="groupSize"/>: 128
     /// (one scale per 128 along K) or -1 (one per output channel).
     /// </summary>
-    public static W4AFp8ExpertBackend Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
+    public static W4AFp8MoeMethod Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var (e, n, k) = ExpertBackendChecks.SourceWeights(weights, ctx.Device);
+        var (e, n, k) = MoeMethodChecks.SourceWeights(weights, ctx.Device);
         bool grouped = CheckGroup(groupSize);
         Check(ctx, e, n, k, maxRows);
         var memory = new OwnedMemory();
@@ -68,7 +68,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
             var stored = Allocate(ctx, memory, e, n, k, grouped);
             W4AFp8GroupGemm.Create(ctx.Device).QuantizeWeights(ctx.LoadStream, weights, stored.Q, stored.Scales, grouped);
             ctx.LoadStream.Synchronize();
-            return new W4AFp8ExpertBackend(ctx, e, n, k, grouped, weights.DType, maxRows, memory, stored);
+            return new W4AFp8MoeMethod(ctx, e, n, k, grouped, weights.DType, maxRows, memory, stored);
         }
         catch
         {
@@ -82,7 +82,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
     /// dequantization scales (w = q · scale) [E, G, N] with G = ceil(K / 128) or 1 for per channel.
     /// They are packed and shuffled here into the kernel's layout.
     /// </summary>
-    public static W4AFp8ExpertBackend FromPrequantized(LayerContext ctx, ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales,
+    public static W4AFp8MoeMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales,
         int experts, int n, int k, int groupSize, DType activation, int maxRows)
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -121,7 +121,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
             var tensors = Allocate(ctx, memory, experts, n, k, grouped);
             tensors.Q.CopyFrom<byte>(packed);
             tensors.Scales.CopyFrom<float>(stored);
-            return new W4AFp8ExpertBackend(ctx, experts, n, k, grouped, activation, maxRows, memory, tensors);
+            return new W4AFp8MoeMethod(ctx, experts, n, k, grouped, activation, maxRows, memory, tensors);
         }
         catch
         {
@@ -159,7 +159,7 @@ public sealed class W4AFp8ExpertBackend : IExpertBackend
         bool prefix = problem.Layout == TokenLayout.PrefixSum;
         int totalRows = prefix ? problem.RowsBound : checked(Experts * problem.RowsBound);
         if (totalRows > MaxRows)
-            throw new ArgumentOutOfRangeException(nameof(problem), totalRows, $"problem carries {totalRows} rows; this backend was built for at most {MaxRows}");
+            throw new ArgumentOutOfRangeException(nameof(problem), totalRows, $"problem carries {totalRows} rows; this method was built for at most {MaxRows}");
         if (totalRows == 0) return;
         var a = problem.A.Reshape(problem.A.ElementCount / K, K);
         var c = problem.C.Reshape(problem.C.ElementCount / N, N);

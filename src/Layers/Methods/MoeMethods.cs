@@ -3,8 +3,8 @@ using GraphEngine.Kernels.Moe;
 
 namespace GraphEngine.Layers.Methods;
 
-/// <summary>Picks the expert backend of a quant mode.</summary>
-public static class ExpertBackends
+/// <summary>Picks the expert method of a quant mode.</summary>
+public static class MoeMethods
 {
     /// <summary>
     /// Builds the expert weights of one group GEMM in <paramref name="mode"/> from bf16/fp16 weights
@@ -14,12 +14,12 @@ public static class ExpertBackends
     /// </summary>
     /// <param name="groupSize">wint4: 0 = per-channel, else the group along K (a multiple of 64 dividing K; 128 in
     /// FastDeploy). wint8 and bf16/fp16: must be 0. wi4a16: 0 or 128.</param>
-    /// <param name="layout">Token layout the backend will see (wi4a16 sizes its tile plan with it).</param>
+    /// <param name="layout">Token layout the method will see (wi4a16 sizes its tile plan with it).</param>
     /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity; the fp8
     /// activation workspace of w4afp8).</param>
     /// <param name="context">The layer's context: w4afp8 and nvfp4 rent their activation workspace from its pool.</param>
     /// <param name="nvfp4Backend">nvfp4 only: which fp4 path (see QuantConfig); only the Hopper dequant path exists.</param>
-    public static IExpertBackend Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize,
+    public static IMoeMethod Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize,
                                         TokenLayout layout, int maxRowsBound, LayerContext? context = null,
                                         string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
@@ -32,29 +32,29 @@ public static class ExpertBackends
         {
             case QuantMode.None:
                 RequirePerChannel(mode, groupSize);
-                return new HalfExpertBackend(device, loadStream, source);
+                return new HalfMoeMethod(device, loadStream, source);
             case QuantMode.WInt8:
                 RequirePerChannel(mode, groupSize);
-                return new WeightOnlyExpertBackend(mode, device, loadStream, source, 0);
+                return new WeightOnlyMoeMethod(mode, device, loadStream, source, 0);
             case QuantMode.WInt4:
-                return new WeightOnlyExpertBackend(mode, device, loadStream, source, groupSize);
+                return new WeightOnlyMoeMethod(mode, device, loadStream, source, groupSize);
             case QuantMode.Wi4A16:
                 if (groupSize != 0 && groupSize != Wi4A16GroupGemm.GroupSize)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"wi4a16 uses group size {Wi4A16GroupGemm.GroupSize}");
-                return new Wi4A16ExpertBackend(device, loadStream, source, layout, maxRowsBound);
+                return new Wi4A16MoeMethod(device, loadStream, source, layout, maxRowsBound);
             case QuantMode.W4AFp8:
                 // 0 means per output channel here as for wint4; the w4afp8 family spells that -1.
                 if (groupSize != 0 && groupSize != W4AFp8GroupGemm.GroupSize)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"w4afp8 scales are per channel (0) or per group of {W4AFp8GroupGemm.GroupSize}");
                 // Its fp8 activation workspace holds every row of a problem: E slabs of P rows when padded.
                 int rows = layout == TokenLayout.Padded ? checked((int)source.Dim(0) * maxRowsBound) : maxRowsBound;
-                return W4AFp8ExpertBackend.Quantize(RequireContext(mode, context, device), source, rows, groupSize == 0 ? -1 : groupSize);
+                return W4AFp8MoeMethod.Quantize(RequireContext(mode, context, device), source, rows, groupSize == 0 ? -1 : groupSize);
             case QuantMode.Nvfp4:
                 if (groupSize != 0)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass 0");
-                return Nvfp4ExpertBackend.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
+                return Nvfp4MoeMethod.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
             default:
-                throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert backend (it is a dense Linear mode)");
+                throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)");
         }
     }
 
@@ -75,15 +75,15 @@ public static class ExpertBackends
 }
 
 /// <summary>
-/// Shared half of the expert backends: owns the weight (+ scale, zero) buffers in the layout the kernel
+/// Shared half of the expert methods: owns the weight (+ scale, zero) buffers in the layout the kernel
 /// reads, and dequantizes an expert on the host for checks.
 /// </summary>
-public abstract class ExpertBackendBase : IExpertBackend
+public abstract class MoeMethodBase : IMoeMethod
 {
     private readonly List<DeviceBuffer> _buffers = new();
     private bool _disposed;
 
-    protected ExpertBackendBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, int groupSize)
+    protected MoeMethodBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, int groupSize)
     {
         Mode = mode;
         Device = device;

@@ -7,12 +7,12 @@ using GraphEngine.Layers.Quantization;
 namespace GraphEngine.Layers.Methods;
 
 /// <summary>Unquantized bf16/fp16 weights [N, K] through the Gemm family (cuBLASLt on CUDA).</summary>
-public sealed class CublasLinearBackend : ILinearBiasBackend
+public sealed class CublasLinearMethod : ILinearBiasMethod
 {
     private readonly DeviceBuffer _weightBuf;
     private readonly Gemm _gemm;
 
-    public CublasLinearBackend(LayerContext ctx, DType activation, LinearWeights weights, string name = "linear")
+    public CublasLinearMethod(LayerContext ctx, DType activation, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(weights);

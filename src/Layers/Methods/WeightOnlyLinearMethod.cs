@@ -12,13 +12,13 @@ namespace GraphEngine.Layers.Methods;
 /// in a temporary bf16 buffer, then quantized), or already quantized with scales (offline). Temporaries
 /// live only during construction.
 /// </summary>
-public sealed class WeightOnlyLinearBackend : ILinearBiasBackend
+public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
 {
     private readonly WeightOnlyMatrix _matrix;
     private readonly WeightOnlyGemm _gemm;
     private readonly WeightOnlyPlan _plan;
 
-    public WeightOnlyLinearBackend(LayerContext ctx, DType activation, WeightOnlyScheme scheme, LinearWeights weights, string name = "linear")
+    public WeightOnlyLinearMethod(LayerContext ctx, DType activation, WeightOnlyScheme scheme, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(weights);

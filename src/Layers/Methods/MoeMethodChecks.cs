@@ -1,0 +1,33 @@
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Moe;
+
+namespace GraphEngine.Layers.Methods;
+
+/// <summary>Argument checks every expert method makes the same way.</summary>
+internal static class MoeMethodChecks
+{
+    /// <summary>The problem must be in the method's activation type (in and out) and of its E, N, K.</summary>
+    public static void CheckProblem(this IMoeMethod method, DType activation, ComputeStream stream, GroupGemmProblem problem)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        problem.Validate(activation, activation);
+        if (problem.Experts != method.Experts || problem.N != method.N || problem.K != method.K)
+            throw new ArgumentException($"problem is E={problem.Experts}, N={problem.N}, K={problem.K}; these weights are " +
+                $"E={method.Experts}, N={method.N}, K={method.K}", nameof(problem));
+    }
+
+    /// <summary>The bf16/fp16 weights [E, N, K] on <paramref name="device"/> that a method quantizes there; gives E, N, K.</summary>
+    public static (int E, int N, int K) SourceWeights(Tensor weights, Device device)
+    {
+        weights.RequireRank(nameof(weights), 3).RequireDevice(nameof(weights), device);
+        if (!weights.DType.IsHalfPrecisionFloat())
+            throw new ArgumentException($"{nameof(weights)} must be BF16 or F16 [E, N, K], got {weights}", nameof(weights));
+        return (checked((int)weights.Dim(0)), checked((int)weights.Dim(1)), checked((int)weights.Dim(2)));
+    }
+
+    public static void CheckExpert(this IMoeMethod method, int expert)
+    {
+        if (expert < 0 || expert >= method.Experts)
+            throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {method.Experts})");
+    }
+}
