@@ -17,6 +17,7 @@ internal static partial class Interop
         internal const string CuDriver = "cuda";
         internal const string Nvrtc = "nvrtc";
         internal const string CublasLt = "cublasLt";
+        internal const string Cupti = "cupti";
 
         private static readonly object s_lock = new();
         private static readonly Dictionary<string, IntPtr> s_loaded = new();
@@ -28,18 +29,28 @@ internal static partial class Interop
             CuDriver => new[] { "libcuda.so.1", "libcuda.so" },
             Nvrtc => WithToolkitDirs("libnvrtc.so.13", "libnvrtc.so.12"),
             CublasLt => WithToolkitDirs("libcublasLt.so.13", "libcublasLt.so.12"),
+            Cupti => WithToolkitDirs(["extras/CUPTI/lib64"], "libcupti.so.13", "libcupti.so.12"),
             _ => new[] { library },
         };
 
         // The toolkit's libraries are often not on the loader path; look where CUDA installs them too.
-        private static string[] WithToolkitDirs(params string[] names)
+        private static string[] WithToolkitDirs(params string[] names) => WithToolkitDirs([], names);
+
+        // CUPTI ships outside lib64 in some toolkits (extras/CUPTI/lib64), hence the extra subdirectories.
+        private static string[] WithToolkitDirs(string[] extraSubdirs, params string[] names)
         {
             var dirs = new List<string>();
+            var roots = new List<string>();
             foreach (var env in new[] { "CUDA_HOME", "CUDA_PATH" })
                 if (Environment.GetEnvironmentVariable(env) is { Length: > 0 } root)
-                    dirs.Add(Path.Combine(root, "lib64"));
-            dirs.Add("/usr/local/cuda/lib64");
-            dirs.Add("/usr/local/cuda/targets/x86_64-linux/lib");
+                    roots.Add(root);
+            roots.Add("/usr/local/cuda");
+            foreach (var root in roots)
+            {
+                dirs.Add(Path.Combine(root, "lib64"));
+                if (root == "/usr/local/cuda") dirs.Add("/usr/local/cuda/targets/x86_64-linux/lib");
+                foreach (var sub in extraSubdirs) dirs.Add(Path.Combine(root, sub));
+            }
             var result = new List<string>();
             foreach (var n in names)
             {
@@ -98,6 +109,6 @@ internal static partial class Interop
 #pragma warning restore CA2255
 
         private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path) =>
-            name is CuDriver or Nvrtc or CublasLt ? Load(name) : IntPtr.Zero;
+            name is CuDriver or Nvrtc or CublasLt or Cupti ? Load(name) : IntPtr.Zero;
     }
 }
