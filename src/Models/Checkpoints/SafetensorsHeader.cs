@@ -114,7 +114,8 @@ internal sealed class SafetensorsHeader
         foreach (var kv in value.EnumerateObject())
         {
             if (kv.Value.ValueKind != JsonValueKind.String)
-                throw new CheckpointException(path, $"{MetadataKey}.{kv.Name}", $"metadata values must be strings, got {Describe(kv.Value)}");
+                throw new CheckpointException(path, $"{MetadataKey}.{kv.Name}",
+                    $"metadata values must be strings, got {Describe(kv.Value)}");
             if (!into.TryAdd(kv.Name, kv.Value.GetString()!))
                 throw new CheckpointException(path, $"{MetadataKey}.{kv.Name}", "appears twice in the metadata");
         }
