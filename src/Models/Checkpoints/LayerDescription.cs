@@ -1,0 +1,7 @@
+namespace GraphEngine.Models.Checkpoints;
+
+/// <summary>One decoder layer: a dense SwiGLU FFN of width <see cref="DenseFfn"/>, or the model's MoE block.</summary>
+public sealed record LayerDescription(int Index, MoeDescription? Moe, int DenseFfn)
+{
+    public bool IsMoe => Moe is not null;
+}

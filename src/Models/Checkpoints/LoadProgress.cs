@@ -1,0 +1,20 @@
+namespace GraphEngine.Models.Checkpoints;
+
+/// <summary>
+/// Where an upload stands after one chunk. <see cref="TensorBytesDone"/> counts the current tensor;
+/// <see cref="TotalBytesDone"/> and <see cref="Elapsed"/> count everything the uploader has moved since
+/// it was made, so the rate is the load's, not one chunk's.
+/// </summary>
+public readonly record struct LoadProgress(
+    string Tensor,
+    long TensorBytesDone,
+    long TensorBytes,
+    long TotalBytesDone,
+    TimeSpan Elapsed)
+{
+    /// <summary>Decimal gigabytes per second over <see cref="Elapsed"/>; 0 before any time has passed.</summary>
+    public double GBPerSecond => Elapsed > TimeSpan.Zero ? TotalBytesDone / Elapsed.TotalSeconds / 1e9 : 0;
+
+    public override string ToString() =>
+        $"{Tensor}: {TensorBytesDone}/{TensorBytes} B, {TotalBytesDone} B total in {Elapsed.TotalSeconds:F2} s ({GBPerSecond:F2} GB/s)";
+}
