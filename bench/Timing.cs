@@ -45,70 +45,24 @@ public static class Timing
     }
 
     /// <summary>
-    /// GPU execution time of <paramref name="work"/> without host launch gaps: a large device copy is
-    /// enqueued first so that the host has queued all of the work's launches before the GPU reaches
-    /// them; the events around the work then time its kernels back to back. Returns the median and
-    /// whether the host's dispatch outran the blocker (then the figure may include launch gaps).
+    /// GPU time of <paramref name="work"/> from events around it, median over repetitions: for work that is one
+    /// long operation (the ceiling probes' 8192^3 GEMM and 1 GiB copy), where launch latency is negligible.
     /// </summary>
-    public static (double Ms, bool HostBound) GpuBusy(ComputeStream stream, Blocker? blocker, Action work, int warmup, int reps)
+    public static double GpuMs(ComputeStream stream, Action work, int warmup, int reps)
     {
         for (int i = 0; i < warmup; i++) work();
         stream.Synchronize();
         using var start = stream.Device.CreateEvent();
         using var end = stream.Device.CreateEvent();
         var times = new double[reps];
-        int hostBound = 0;
         for (int i = 0; i < reps; i++)
         {
-            blocker?.Enqueue(stream);
-            long t0 = Stopwatch.GetTimestamp();
             start.Record(stream);
             work();
             end.Record(stream);
-            double dispatch = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             stream.Synchronize();
             times[i] = end.ElapsedMillisecondsSince(start);
-            if (blocker is not null && dispatch > blocker.Ms) hostBound++;
         }
-        return (Median(times), hostBound > reps / 2);
-    }
-}
-
-/// <summary>A device-to-device copy long enough to let the host run ahead of the GPU (see <see cref="Timing.GpuBusy"/>).</summary>
-public sealed class Blocker : IDisposable
-{
-    private readonly DeviceBuffer _src, _dst;
-
-    public Blocker(Device device, long bytes)
-    {
-        _src = device.Allocate(bytes, "bench blocker src");
-        _dst = device.Allocate(bytes, "bench blocker dst");
-        Bytes = bytes;
-        var s = device.DefaultStream;
-        s.Fill32Async(_src.Ptr, 0x3f800001u, bytes / 4);
-        // Measure how long it keeps the GPU busy, so a dispatch that outlasts it can be flagged.
-        using var a = device.CreateEvent();
-        using var b = device.CreateEvent();
-        var t = new double[5];
-        for (int i = 0; i < t.Length; i++)
-        {
-            a.Record(s);
-            s.CopyAsync(_dst.Ptr, _src.Ptr, bytes);
-            b.Record(s);
-            s.Synchronize();
-            t[i] = b.ElapsedMillisecondsSince(a);
-        }
-        Ms = Timing.Median(t);
-    }
-
-    public long Bytes { get; }
-    public double Ms { get; }
-
-    public void Enqueue(ComputeStream stream) => stream.CopyAsync(_dst.Ptr, _src.Ptr, Bytes);
-
-    public void Dispose()
-    {
-        _dst.Dispose();
-        _src.Dispose();
+        return Median(times);
     }
 }

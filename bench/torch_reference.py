@@ -3,8 +3,10 @@
 
 Reads a spec (JSON, written by the C# bench) that lists the stacks and kernels to time, builds each
 with torch's own kernels (F.rms_norm, F.linear, torch._grouped_mm, torch._weight_int8pack_mm,
-torch._weight_int4pack_mm, torch._scaled_mm), times it eagerly and under torch.cuda.graph with CUDA
-events (median of --reps after --warmup), and prints one JSON document on stdout:
+torch._weight_int4pack_mm, torch._scaled_mm) and prints one JSON document on stdout. Stacks are timed
+eagerly and under torch.cuda.graph; kernels the way the C# side times its own: S instances with their own
+weights (S from the spec, enough to rotate past the L2) captured back to back in one CUDA graph, median
+replay time over --reps after --warmup, divided by S:
 
   {"torch": "2.11.0", "device": "...", "results": [{"key": ..., "name": ..., "ms": ...} |
                                                    {"key": ..., "name": ..., "error": "..."}]}
@@ -175,20 +177,28 @@ def run_stack(torch, item, reps, warmup, results):
 
 # ----------------------------------------------------------------------------- kernels
 
-def kernel_fn(torch, item):
-    """Returns (name, fn) for one kernel item; raises when torch lacks the kernel."""
+def kernel_fn(torch, item, instance):
+    """Returns (name, fn) for one instance of a kernel item (its own weights, the item's shared input)."""
     F = torch.nn.functional
     bf16 = torch.bfloat16
     op = item["op"]
     m = item["tokens"]
+
+    def shared(key, make):
+        # Activations are shared by the instances, as ours are: in a model they were just written by the previous kernel.
+        cache = item.setdefault("_shared", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
     if op == "rmsnorm":
         h = item["hidden"]
-        x = rand(torch, (m, h), bf16)
+        x = shared("x", lambda: rand(torch, (m, h), bf16))
         w = rand(torch, (h,), bf16, 0.5).add_(1.0)
         return "F.rms_norm", lambda: F.rms_norm(x, (h,), w, 1e-6)
     if op == "linear":
         k, n, mode = item["k"], item["n"], item["mode"]
-        x = rand(torch, (m, k), bf16)
+        x = shared("x", lambda: rand(torch, (m, k), bf16))
         if mode == "bf16":
             w = rand(torch, (n, k), bf16, 1.0 / math.sqrt(k))
             return "F.linear", lambda: F.linear(x, w)
@@ -203,32 +213,47 @@ def kernel_fn(torch, item):
             sz = rand(torch, (k // group, n, 2), bf16, 0.01)
             return "torch._weight_int4pack_mm", lambda: torch._weight_int4pack_mm(x, packed, group, sz)
         if mode == "fp8_tensor":
-            a = rand(torch, (m, k), torch.float32).to(torch.float8_e4m3fn)
+            a = shared("a8", lambda: rand(torch, (m, k), torch.float32).to(torch.float8_e4m3fn))
             b = rand(torch, (n, k), torch.float32).to(torch.float8_e4m3fn)
-            one = torch.ones((), dtype=torch.float32, device="cuda")
+            one = shared("one", lambda: torch.ones((), dtype=torch.float32, device="cuda"))
             return "torch._scaled_mm (per-tensor)", lambda: torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=bf16)
         raise NotImplementedError(f"no torch peer for linear mode {mode}")
     if op == "moe_layer":
         stack = Stack(torch, {"hidden": item["hidden"], "ops": [dict(item, op="moe")]}, m)
-        replay, g = graphed(torch, stack.step, 2)
-        item["_keep"] = (stack, g)  # the graph must outlive its replays
-        return "torch MoE layer (torch.cuda.graph)", replay
+        item.setdefault("_keep", []).append(stack)
+        return "torch MoE layer (router, topk, 2x torch._grouped_mm, SwiGLU, index_add)", stack.step
     if op == "grouped_mm":
         e, n, k, rows = item["experts"], item["n"], item["k"], item["rows"]
-        counts = torch.tensor(item["counts"], dtype=torch.int32, device="cuda")
-        offs = torch.cumsum(counts, 0, dtype=torch.int32)
-        a = rand(torch, (rows, k), bf16)
+        offs = shared("offs", lambda: torch.cumsum(torch.tensor(item["counts"], dtype=torch.int32, device="cuda"), 0, dtype=torch.int32))
+        a = shared("a", lambda: rand(torch, (rows, k), bf16))
         w = rand(torch, (e, n, k), bf16, 1.0 / math.sqrt(k))
         return "torch._grouped_mm", lambda: torch._grouped_mm(a, w.transpose(1, 2), offs=offs)
     raise NotImplementedError(f"no torch peer for op {op}")
 
 
+def rotated_ms(torch, fns, reps, warmup):
+    """Ours' method: the S instances captured back to back in one CUDA graph; median replay time / S."""
+
+    def all_instances():
+        for f in fns:
+            f()
+
+    replay, g = graphed(torch, all_instances, warmup)
+    ms = median_ms(torch, replay, reps, warmup)
+    del g
+    return ms / len(fns)
+
+
 def run_kernel(torch, item, reps, warmup, results):
     name = item.get("peer", item["op"])
     try:
-        name, fn = kernel_fn(torch, item)
-        ms = median_ms(torch, fn, reps, warmup)
-        results.append({"key": item["key"], "name": name, "ms": ms})
+        instances = max(1, int(item.get("instances", 1)))
+        fns = []
+        for i in range(instances):
+            name, fn = kernel_fn(torch, item, i)
+            fns.append(fn)
+        ms = rotated_ms(torch, fns, reps, warmup)
+        results.append({"key": item["key"], "name": name, "ms": ms, "instances": instances})
     except Exception as e:  # noqa: BLE001
         results.append({"key": item["key"], "name": name, "error": f"{type(e).__name__}: {e}"})
         try:
@@ -237,6 +262,8 @@ def run_kernel(torch, item, reps, warmup, results):
             pass
     finally:
         item.pop("_keep", None)
+        item.pop("_shared", None)
+        torch.cuda.empty_cache()
 
 
 def main():

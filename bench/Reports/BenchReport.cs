@@ -1,12 +1,20 @@
 namespace GraphEngine.Bench.Reports;
 
-/// <summary>The two ceilings, measured in the same run as every figure that is compared with them.</summary>
+/// <summary>
+/// The ceilings, measured in the same run as every figure that is compared with them: copy bandwidth, the
+/// bf16 matrix rate and the fp8 e4m3 matrix rate (cuBLASLt), so each floor uses the rate of the unit that
+/// does its work. NaN where a rate could not be measured (the reason is in the report's missing list).
+/// </summary>
 public sealed record Ceilings(
     double CopyGBps,
     long CopyBufferBytes,
     double MatrixTflops,
     string MatrixShape,
-    string Method);
+    string Method,
+    double Fp8Tflops = double.NaN);
+
+/// <summary>Which matrix unit a kernel's flops run on, for its floor.</summary>
+public enum MatrixRate { Bf16, Fp8 }
 
 /// <summary>One prefill step of one preset, mode (eager / layer / segment) and token count.</summary>
 public sealed record PrefillPoint(
@@ -54,6 +62,12 @@ public sealed record Missing(string What, string Reason);
 public sealed class BenchReport
 {
     public string Device { get; init; } = "";
+
+    /// <summary>The commit, device, driver and NVRTC that produced these figures.</summary>
+    public GraphEngine.Hosting.Provenance? Provenance { get; init; }
+
+    /// <summary>How kernels (ours and the peers) were timed.</summary>
+    public string KernelTimingMethod { get; init; } = RotatedTimer.Method;
     public string Command { get; init; } = "";
     public DateTimeOffset When { get; init; } = DateTimeOffset.UtcNow;
     public int Repetitions { get; init; }

@@ -5,7 +5,7 @@ using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli;
 
-/// <summary>The graphengine command line: run | list | check | bench.</summary>
+/// <summary>The graphengine command line: run | list | check | bench | profile.</summary>
 public static class CliApp
 {
     public static int Start(string[] args) => Run(args, CliConsole.ForProcess());
@@ -47,9 +47,19 @@ public static class CliApp
         benchCmd.SetAction(pr => Execute(pr, shared, console, environment, ctx => BenchCommand.Execute(ctx, bench.Bind(pr))));
         root.Subcommands.Add(benchCmd);
 
+        var profile = new ProfileCommandLine();
+        var profileCmd = new Command("profile", "CUPTI timeline of real prefill steps per token count and mode: busy time, gaps, kernels");
+        foreach (var o in profile.All) profileCmd.Options.Add(o);
+        profileCmd.SetAction(pr => Execute(pr, shared, console, environment, ctx =>
+        {
+            var (steps, outDir, modes) = profile.Bind(pr);
+            return ProfileCommand.Execute(ctx, steps, outDir, modes);
+        }));
+        root.Subcommands.Add(profileCmd);
+
         root.SetAction(pr =>
         {
-            console.Error.WriteLine("graphengine: error: a command is required (run, list, check, bench); see --help");
+            console.Error.WriteLine("graphengine: error: a command is required (run, list, check, bench, profile); see --help");
             return ExitCodes.Usage;
         });
 

@@ -20,19 +20,19 @@ public static class BenchCommand
         var report = new BenchReport
         {
             Device = device.Info.ToString(),
+            Provenance = Provenance.For(device),
             Command = "graphengine " + string.Join(" ", ctx.Args),
             Repetitions = o.Repetitions,
             Warmup = o.Warmup,
             BusyTimeMethod = gpu ? PrefillSuite.BusyMethod
-                : "reference backend: the sum of each layer's forward timed alone (the reference stream runs work as it is enqueued, so there are no launch gaps to hide); figures are the host CPU's.",
+                : "reference backend: not measured (there are no GPU kernels to trace; busy time comes from CUPTI records on a GPU); figures are the host CPU's.",
         };
-        console.Line($"device: {device.Info}");
+        console.Line($"device: {device.Info}; commit {BuildInfo.Describe()}");
         report.Ceilings = CeilingProbe.Measure(device, o.Warmup, o.Repetitions, report.Missing);
         console.Line($"ceilings: copy {report.Ceilings.CopyGBps:F0} GB/s (read + written), bf16 matrix {report.Ceilings.MatrixTflops:G4} TFLOP/s ({report.Ceilings.MatrixShape})");
 
         var torch = new TorchPeers();
-        using var blocker = gpu ? new Blocker(device, 128L << 20) : null;
-        var run = new BenchRun(device, report, blocker, o, torch);
+        var run = new BenchRun(device, report, o, torch);
         if (o.Suite is BenchSuite.Prefill or BenchSuite.All) new PrefillSuite(ctx, run).Run();
         if (o.Suite is BenchSuite.Kernels or BenchSuite.All) new KernelSuite(run, console).Run();
 

@@ -33,7 +33,8 @@ public static class CheckCommand
         }
 
         using var device = ctx.OpenDevice();
-        console.Line($"device: {device.Info}");
+        var provenance = Provenance.For(device);
+        console.Line($"device: {device.Info}; commit {BuildInfo.Describe()}; NVRTC {provenance.Nvrtc}");
         var tier = maxTier ?? (device.Kind == BackendKind.Cuda ? CaseTier.Full : CaseTier.Ci);
         var cases = ConformanceSuite.Select(filter, tier).ToList();
         if (cases.Count == 0)
@@ -61,7 +62,7 @@ public static class CheckCommand
         if (ctx.Settings.Json)
         {
             var rows = results.Select(x => new { name = x.Case.Name, area = x.Case.Area, passed = x.Result.Passed, detail = x.Result.Detail, ms = Math.Round(x.Ms, 2) });
-            console.Line(System.Text.Json.JsonSerializer.Serialize(new { device = device.Info.ToString(), cases = rows }));
+            console.Line(System.Text.Json.JsonSerializer.Serialize(new { schemaVersion = 1, provenance, device = device.Info.ToString(), cases = rows }));
         }
         console.Line($"{passed} passed, {failed} failed");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;

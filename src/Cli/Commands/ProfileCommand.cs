@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GraphEngine.Bench;
+using GraphEngine.Bench.Reports;
+using GraphEngine.Hosting;
+using GraphEngine.Kernels;
+using Spectre.Console;
+
+namespace GraphEngine.Cli.Commands;
+
+/// <summary>`graphengine profile`: a CUPTI timeline of real prefill steps per token count and mode.</summary>
+public sealed class ProfileCommandLine
+{
+    public readonly Option<int> Steps = new("--steps") { Description = "Steps traced per token count and mode (median reported); default 10", DefaultValueFactory = _ => 10 };
+    public readonly Option<string> Out = new("--out") { Description = "Directory for profile.json and the SVG timelines (default: profile-out)" };
+    public readonly Option<string> Modes = new("--modes") { Description = "Comma-separated modes: eager, layer, segment (default: all three)" };
+
+    public Option[] All => new Option[] { Steps, Out, Modes };
+
+    private static readonly string[] KnownModes = { "eager", "layer", "segment" };
+
+    public (int Steps, string OutDir, string[] Modes) Bind(ParseResult pr)
+    {
+        int steps = pr.GetValue(Steps);
+        if (steps < 2 || steps > 100_000) throw new UsageException($"--steps {steps} is out of range (2 to 100000)");
+        string outDir = pr.GetValue(Out) ?? "profile-out";
+        var modes = (pr.GetValue(Modes) ?? "eager,layer,segment").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        foreach (var m in modes)
+            if (!KnownModes.Contains(m, StringComparer.Ordinal))
+                throw new UsageException($"unknown mode '{UsageText.Clip(m)}' (from --modes); accepted: {string.Join(", ", KnownModes)}");
+        return (steps, outDir, modes);
+    }
+}
+
+public static class ProfileCommand
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static int Execute(CommandContext ctx, int steps, string outDir, IReadOnlyList<string> modes)
+    {
+        // Checked before any work: a run that can't write its results must not run.
+        OutputDirectory.RequireWritable(outDir, "--out");
+        using var device = ctx.OpenDevice();
+        if (device.Kind != BackendKind.Cuda)
+            throw new UsageException("profile traces GPU kernels with CUPTI: the reference backend has none (use a GPU, --backend cuda)");
+        using var tracer = StepProfiler.TryOpen(device, out string why) ?? throw new UsageException($"profile: {why}");
+        var provenance = Provenance.For(device);
+        var console = ctx.Console;
+        console.Line($"profile: {provenance}; CUPTI {tracer.LayoutDescription}");
+        var missing = new List<Missing>();
+        var ceilings = CeilingProbe.Measure(device, 3, 10, missing);
+        console.Line($"ceilings: copy {ceilings.CopyGBps:F0} GB/s, bf16 matrix {ceilings.MatrixTflops:G4} TFLOP/s");
+        var points = new ProfileSuite(ctx, device, tracer, ceilings, steps, outDir).Run(modes);
+        var report = new ProfileReport(1, provenance, ProfileSuite.Method, points);
+        string json = JsonSerializer.Serialize(report, Json);
+        File.WriteAllText(Path.Combine(outDir, "profile.json"), json);
+        if (ctx.Settings.Json) console.Out.WriteLine(json);
+        else Print(console, points);
+        console.Line($"wrote {Path.Combine(outDir, "profile.json")} and {points.Count} timelines");
+        return ExitCodes.Ok;
+    }
+
+    private static void Print(CliConsole console, IReadOnlyList<ProfilePoint> points)
+    {
+        var t = console.Table("profile (median traced step)");
+        foreach (var c in new[] { "n", "mode", "wall ms", "traced", "busy ms", "busy/wall", "kernels", "gaps", "gap sum us", "gap median us",
+                     "largest gap us", "floor ms", "wall/floor" })
+            t.AddColumn(new TableColumn(c).RightAligned());
+        foreach (var p in points)
+            t.AddRow(p.Tokens.ToString(), p.Mode, $"{p.WallMs:F3}", $"{p.TracingOverhead:P1}", $"{p.BusyMs:F3}", $"{p.BusyFraction:P0}",
+                p.Kernels.ToString(), p.Gaps.ToString(), $"{p.GapSumUs:F1}", $"{p.GapMedianUs:F2}", $"{p.GapLargestUs:F1}",
+                $"{p.FloorMs:F3}", $"{p.FloorRatio:F2}x");
+        console.Render(t);
+        foreach (var p in points)
+            console.Line($"n={p.Tokens} {p.Mode}: top kernels " + string.Join("; ", p.TopKernels.Select(k => $"{k.Name} x{k.Count} {k.Us:F1} us ({k.Share:P0})")) +
+                         (p.GapBefore is null ? "" : $"; largest gap between {p.GapBefore} and {p.GapAfter}"));
+    }
+}
