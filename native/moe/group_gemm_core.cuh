@@ -5,7 +5,7 @@
 // to fp32 partial sums (per channel at the end, per group at each group's end), so a quantized
 // product is exact up to fp32 accumulation.
 #pragma once
-#include "common.cuh"
+#include "ptx.cuh"
 
 #define GG_BN 64
 #define GG_THREADS 128
@@ -22,24 +22,6 @@
 template <typename T> GE_DEVICE unsigned short ge_bits_from_float(float v);
 template <> GE_DEVICE unsigned short ge_bits_from_float<__nv_bfloat16>(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
 template <> GE_DEVICE unsigned short ge_bits_from_float<__half>(float v) { return __half_as_ushort(__float2half_rn(v)); }
-
-template <typename T> GE_DEVICE void ge_mma16816(float* d, const unsigned* a, const unsigned* b);
-#ifdef GE_EMULATED_MMA
-// Host emulation of the kernels (tests/Moe/native-emu) supplies the warp-wide product.
-template <> GE_DEVICE void ge_mma16816<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) { ge_emulated_mma(d, a, b, true); }
-template <> GE_DEVICE void ge_mma16816<__half>(float* d, const unsigned* a, const unsigned* b) { ge_emulated_mma(d, a, b, false); }
-#else
-template <> GE_DEVICE void ge_mma16816<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> GE_DEVICE void ge_mma16816<__half>(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-#endif
 
 GE_DEVICE unsigned ge_pack2(unsigned short lo, unsigned short hi) { return (unsigned)lo | ((unsigned)hi << 16); }
 
@@ -218,7 +200,7 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
                 unsigned b[2];
                 b[0] = *reinterpret_cast<const unsigned*>(&Ws[br][kk + 2 * c]);
                 b[1] = *reinterpret_cast<const unsigned*>(&Ws[br][kk + 2 * c + 8]);
-                ge_mma16816<T>(part[j], a, b);
+                ptx_mma_m16n8k16<T>(part[j], a, b);
             }
         }
         __syncthreads();
@@ -273,40 +255,6 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 template <typename T> struct ge_is_bf16 { static constexpr bool value = false; };
 template <> struct ge_is_bf16<__nv_bfloat16> { static constexpr bool value = true; };
 
-#ifdef GE_EMULATED_MMA
-GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) { ge_emulated_cp_async16(dst, src, pred); }
-GE_DEVICE void ge_cp_commit() {}
-template <int N> GE_DEVICE void ge_cp_wait() {}
-GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) { ge_emulated_ldmatrix_x4(r, p); }
-template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c) { return ge_emulated_fma2(a, b, c, ge_is_bf16<T>::value); }
-#else
-GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) {
-    // src-size 0 zero-fills the 16 bytes without reading src.
-    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-    const int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
-}
-GE_DEVICE void ge_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> GE_DEVICE void ge_cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) {
-    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a) : "memory");
-}
-// Packed pair a * b + c, rounded once (exact wherever it is used here: small integers).
-template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c);
-template <> GE_DEVICE unsigned ge_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-template <> GE_DEVICE unsigned ge_fma2<__half>(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-#endif
-
 template <typename T> struct ge_magic;   // bit patterns of 1.0, the 2^k base an OR-ed code sits on, and minus (base + bias)
 // bf16: 0x4300 = 128 (ulp 1 up to 256); 0xC308 = -136 = -(128 + 8); 0x3F80 = 1.
 // minus_int8 is unused: 8-bit codes do not fit bf16's mantissa (see ge_decode_fast8).
@@ -334,7 +282,7 @@ GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
         for (int i = 0; i < 4; ++i) {
             // Byte i of x (low nibble: code 2i) and of y (low nibble: code 2i + 1) into the two halves.
             const unsigned t = __byte_perm(x, y, (unsigned)(i | (i << 4) | ((4 + i) << 8) | ((4 + i) << 12)));
-            o[i] = ge_fma2<T>((t & 0x000F000Fu) | ge_magic<T>::base, ge_magic<T>::one, ge_magic<T>::minus_int4);
+            o[i] = ptx_fma2<T>((t & 0x000F000Fu) | ge_magic<T>::base, ge_magic<T>::one, ge_magic<T>::minus_int4);
         }
     } else if (ge_is_bf16<T>::value) {
         const unsigned x0 = lo ^ 0x80808080u, x1 = hi ^ 0x80808080u;   // two's complement byte q -> q + 128
@@ -355,7 +303,7 @@ GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
             const int b = (i & 1) * 2;
             // Halves 0x64uu = 1024 + u: bytes (u_b, 0x64, u_b+1, 0x64); y's byte 3 (selector 7) is 0x64.
             const unsigned t = __byte_perm(x, 0x64000000u, (unsigned)(b | (7 << 4) | ((b + 1) << 8) | (7 << 12)));
-            o[i] = ge_fma2<T>(t, ge_magic<T>::one, ge_magic<T>::minus_int8);
+            o[i] = ptx_fma2<T>(t, ge_magic<T>::one, ge_magic<T>::minus_int8);
         }
     }
     return make_uint4(o[0], o[1], o[2], o[3]);
@@ -389,7 +337,7 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
         const int row = row_begin + r;
         const bool ok = row < row_end;
         const unsigned short* src = ok ? A + (long long)row * K + k0 + kc * 8 : A;
-        ge_cp_async16(as + r * (BK + GP_PAD) + kc * 8, src, ok);
+        ptx_cp_async_cg16_zfill(as + r * (BK + GP_PAD) + kc * 8, src, ok);
     }
     unsigned char* ws = smem + STAGES * L::a_stage + slot * L::w_stage;
     // 16-byte chunks per weight row of the K tile, and bytes per weight row in global memory.
@@ -402,7 +350,7 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
         const int n = n0 + r;
         const bool ok = n < N;
         const unsigned char* src = ok ? w + (long long)n * grow + gk + kc * 16 : w;
-        ge_cp_async16(ws + r * L::w_row + kc * 16, src, ok);
+        ptx_cp_async_cg16_zfill(ws + r * L::w_row + kc * 16, src, ok);
     }
 }
 
@@ -415,17 +363,17 @@ GE_DEVICE void gp_mma_slice(float (&acc)[MT][NT][4], const unsigned short* as, c
         unsigned a[MT][4], b[NT][2];
 #pragma unroll
         for (int i = 0; i < MT; ++i)
-            ge_ldmatrix_x4(a[i], as + (i * 16 + (lane & 15)) * LDA + kk + (lane >> 4) * 8);
+            ptx_ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], as + (i * 16 + (lane & 15)) * LDA + kk + (lane >> 4) * 8);
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
             unsigned r[4];
-            ge_ldmatrix_x4(r, ws + (j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDW + kk + ((lane >> 3) & 1) * 8);
+            ptx_ldmatrix_x4(r[0], r[1], r[2], r[3], ws + (j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDW + kk + ((lane >> 3) & 1) * 8);
             b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
         }
 #pragma unroll
         for (int i = 0; i < MT; ++i)
 #pragma unroll
-            for (int j = 0; j < NT; ++j) ge_mma16816<T>(acc[i][j], a[i], b[j]);
+            for (int j = 0; j < NT; ++j) ptx_mma_m16n8k16<T>(acc[i][j], a[i], b[j]);
     }
 }
 
@@ -473,7 +421,7 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
-        ge_cp_commit();
+        ptx_cp_async_commit();
     }
 
     unsigned short* wd = reinterpret_cast<unsigned short*>(smem + STAGES * (L::a_stage + L::w_stage));
@@ -481,14 +429,14 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
     for (int kt = 0; kt < KT; ++kt) {
         // Tile kt has landed (at most STAGES - 2 later groups pending), and every thread is past the
         // math of kt - 1, so its slot (and the decoded tile) may be refilled.
-        ge_cp_wait<STAGES - 2>();
+        ptx_cp_async_wait<STAGES - 2>();
         __syncthreads();
         {
             const int nk = kt + STAGES - 1;
             int ns = slot + STAGES - 1;
             if (ns >= STAGES) ns -= STAGES;
             if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, ns, nk, A, row_begin, row_end, w, N, K, n0);
-            ge_cp_commit();
+            ptx_cp_async_commit();
         }
         const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage) + wm * WTM * LDA;
         if (!QUANT) {
