@@ -22,14 +22,14 @@ GE_DEVICE void bf_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
         bool ok = m0 + r < valid;
         const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
-        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
+        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         int idx = tid + i * BF_THREADS, r = idx >> 3, ch = idx & 7;
-        lp_cp_async16(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
+        ptx_cp_async_cg16_zfill(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
     }
-    lp_cp_commit();
+    ptx_cp_async_commit();
 }
 
 template <typename T>
@@ -61,8 +61,8 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
     bf_load_stage(s_a[0], s_w[0], a, w, m0, n0, valid, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); lp_cp_wait_one(); }
-        else lp_cp_wait_all();
+        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
+        else ptx_cp_async_wait<0>();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
         const unsigned char* sw = s_w[buf];
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) lp_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
+                for (int nt = 0; nt < 4; nt++) ptx_mma_m16n8k32_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         // One weight scale covers the whole 128-wide N tile; activation scales are per row.
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];
@@ -125,62 +125,19 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 
 
 // ---------------------------------------------------------------------------------------------
-// sm_90a variant (opt-in, see BlockFp8Gemm.Cuda.cs): one warpgroup per 64 x 128 tile issues
+// sm_90a variant (the launcher's pick on Hopper, BlockFp8Gemm.ChooseVariant): one warpgroup per 64 x 128 tile issues
 // wgmma.m64n128k32 straight from shared memory. The tiles above are already in wgmma's canonical
 // K-major 128-byte-swizzle layout (rows of 128 bytes, 16-byte chunk c of row r at c ^ (r & 7), 8-row
 // atoms of 1024 bytes), so only the stage bases need 1024-byte alignment. STAGES-deep cp.async ring.
-// Compiled to a trap where wgmma is unavailable, so this file still builds for sm_89.
+// The wgmma wrappers (ptx.cuh) compile to a trap where wgmma is unavailable, so this file still builds for sm_89.
 
 GE_DEVICE unsigned long long bf_wgmma_desc(const unsigned char* tile, int byte_offset) {
-    unsigned addr = lp_smem(tile) + byte_offset;
+    unsigned addr = ptx_smem_addr(tile) + byte_offset;
     unsigned long long desc = 0;
     desc |= (unsigned long long)((addr & 0x3FFFF) >> 4);         // start address, 16-byte units
     desc |= (unsigned long long)(1024 >> 4) << 32;               // stride between 8-row atoms
     desc |= 1ull << 62;                                          // 128-byte swizzle
     return desc;
-}
-
-GE_DEVICE void bf_wgmma_m64n128k32(float* d, unsigned long long da, unsigned long long db, int accumulate) {
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(da), "l"(db), "r"(accumulate));
-#else
-    __trap();
-#endif
-}
-
-GE_DEVICE void bf_wgmma_fence() {
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-GE_DEVICE void bf_wgmma_commit_wait() {
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-#endif
-}
-// Makes this thread's cp.async writes to shared memory visible to wgmma (the async proxy).
-GE_DEVICE void bf_fence_async_shared() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-// Pins the accumulator registers around wgmma issue / wait so the compiler cannot move their reads or
-// writes across the asynchronous MMA.
-GE_DEVICE void bf_fence_operands(float* d) {
-#pragma unroll
-    for (int i = 0; i < 64; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
 // 128 threads; the same stage loader as above but for a 128-thread block.
@@ -191,12 +148,12 @@ GE_DEVICE void bf_load_stage_wg(unsigned char* sa, unsigned char* sw, const unsi
         int idx = tid + i * 128, r = idx >> 3, ch = idx & 7;
         bool ok = m0 + r < valid;
         const unsigned char* src = ok ? a + (long long)(m0 + r) * kp + kb * BF_BK + ch * 16 : a;
-        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
+        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         int idx = tid + i * 128, r = idx >> 3, ch = idx & 7;
-        lp_cp_async16(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
+        ptx_cp_async_cg16_zfill(sw + lp_swz128(r, ch), w + (long long)(n0 + r) * kp + kb * BF_BK + ch * 16, true);
     }
 }
 
@@ -210,7 +167,7 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
     T* __restrict__ c,                        // [rows, n]
     int rows, int n, int kp, const int* n_tokens) {
     extern __shared__ unsigned char bf_dyn_smem[];
-    unsigned char* base = bf_dyn_smem + ((1024 - (lp_smem(bf_dyn_smem) & 1023)) & 1023);
+    unsigned char* base = bf_dyn_smem + ((1024 - (ptx_smem_addr(bf_dyn_smem) & 1023)) & 1023);
     unsigned char* s_a = base;                                // [STAGES][64 * 128]
     unsigned char* s_w = base + STAGES * BF_BM * BF_BK;       // [STAGES][128 * 128]
 
@@ -227,12 +184,12 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < kblocks) bf_load_stage_wg(s_a + s * BF_BM * BF_BK, s_w + s * BF_BN * BF_BK, a, w, m0, n0, valid, kp, s, tid);
-        lp_cp_commit();
+        ptx_cp_async_commit();
     }
     const int r0 = m0 + warp * 16 + g, r1 = r0 + 8;
     for (int kb = 0; kb < kblocks; kb++) {
-        lp_cp_wait_n<STAGES - 2>();
-        bf_fence_async_shared();
+        ptx_cp_async_wait<STAGES - 2>();
+        ptx_fence_proxy_async_shared();
         __syncthreads();
         // The slot refilled now was read by the wgmma of iteration kb - 1, which every warp has waited for.
         int nk = kb + STAGES - 1;
@@ -240,17 +197,18 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
             int slot = nk % STAGES;
             bf_load_stage_wg(s_a + slot * BF_BM * BF_BK, s_w + slot * BF_BN * BF_BK, a, w, m0, n0, valid, kp, nk, tid);
         }
-        lp_cp_commit();
+        ptx_cp_async_commit();
         int slot = kb % STAGES;
         const unsigned char* ta = s_a + slot * BF_BM * BF_BK;
         const unsigned char* tw = s_w + slot * BF_BN * BF_BK;
-        bf_fence_operands(part);
-        bf_wgmma_fence();
+        ptx_wgmma_fence_operands<64>(part);
+        ptx_wgmma_fence();
 #pragma unroll
         for (int ks = 0; ks < BF_BK / 32; ks++)
-            bf_wgmma_m64n128k32(part, bf_wgmma_desc(ta, ks * 32), bf_wgmma_desc(tw, ks * 32), ks > 0);
-        bf_wgmma_commit_wait();
-        bf_fence_operands(part);
+            ptx_wgmma_m64n128k32_e4m3(part, bf_wgmma_desc(ta, ks * 32), bf_wgmma_desc(tw, ks * 32), ks > 0);
+        ptx_wgmma_commit_group();
+        ptx_wgmma_wait_group<0>();
+        ptx_wgmma_fence_operands<64>(part);
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];
         float s0 = r0 < valid ? __fmul_rn(a_scale[(long long)r0 * kblocks + kb], ws) : 0.0f;
         float s1 = r1 < valid ? __fmul_rn(a_scale[(long long)r1 * kblocks + kb], ws) : 0.0f;

@@ -19,7 +19,7 @@
 //         lop3 put two nibbles into the low mantissa bits of two 16-bit floats at once.
 // Scales: fp32 [groups, Npad] (groups = 1 per channel). fp32 so the device quantizer and the host
 // quantizer store identical bits and the per-group rescale adds no rounding of its own.
-#include "common.cuh"
+#include "ptx.cuh"
 
 #ifndef WO_SMALL_WARPS
 #define WO_SMALL_WARPS 4
@@ -89,25 +89,6 @@ GE_DEVICE void wo_a_frag(const uint4& c, int kt, unsigned (&a)[4]) {
         wo_dequant_int8x4(words[2 * kt], a[0], a[1], T());
         wo_dequant_int8x4(words[2 * kt + 1], a[2], a[3], T());
     }
-}
-
-GE_DEVICE void wo_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, __nv_bfloat16) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-GE_DEVICE void wo_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, __half) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-GE_DEVICE void wo_ldsm_x4(unsigned addr, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
-GE_DEVICE void wo_ldsm_x2(unsigned addr, unsigned& r0, unsigned& r1) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(addr));
 }
 
 // Eight activations x[row, k .. k+8) into shared memory, zero past K or past the valid rows (padded
@@ -184,7 +165,7 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     if (active) {
         const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
         const int mcol = ((lane >> 3) & 1) * 8;
-        const unsigned sbase = (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol);
+        const unsigned sbase = ptx_smem_addr(xs + mrow * ldx + mcol);
         float part[NT][4];
         for (int c = 0; c < cn; c += ITER) {
             uint4 cur[ITER];
@@ -206,10 +187,10 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
                     wo_a_frag<T, INT4>(cur[j], kt, a);
                     unsigned addr = sbase + (unsigned)(((c + j) * CHUNK_K + kt * 16) * (int)sizeof(T));
                     unsigned b[4];
-                    if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
-                    else wo_ldsm_x2(addr, b[0], b[1]);
+                    if (NT == 2) ptx_ldmatrix_x4(b[0], b[1], b[2], b[3], addr);
+                    else ptx_ldmatrix_x2(b[0], b[1], addr);
 #pragma unroll
-                    for (int i = 0; i < NT; ++i) wo_mma(GROUP != 0 ? part[i] : acc[i], a, b[2 * i], b[2 * i + 1], T());
+                    for (int i = 0; i < NT; ++i) ptx_mma_m16n8k16<T>(GROUP != 0 ? part[i] : acc[i], a, b + 2 * i);
                 }
                 if (GROUP != 0 && (j % CPG == CPG - 1 || c + j == cn - 1)) {
                     int gi = (k0 + (c + j) * CHUNK_K) / GROUP;
@@ -272,12 +253,6 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
     if (threadIdx.x == 0) counters[blockIdx.x] = 0;
 }
 
-GE_DEVICE void wo_cp_async16(unsigned saddr, const void* gptr) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(saddr), "l"(gptr));
-}
-GE_DEVICE void wo_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-GE_DEVICE void wo_cp_wait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
-GE_DEVICE void wo_cp_wait0() { asm volatile("cp.async.wait_group 0;\n" ::); }
 
 // ---------------------------------------------------------------------------------------------
 // Few tokens (1..16), one pass: a block is WO_GEMV_WARPS warps on the same TN 16-channel tiles, each
@@ -326,15 +301,15 @@ GE_DEVICE void wo_gemv_batch(const uint4 (&w)[S][TN], int c, int ce, unsigned la
         for (int kt = 0; kt < KT; ++kt) {
             unsigned b[4];
             const unsigned addr = lane_base + (unsigned)((c + j) * CHUNK_K + kt * 16) * kmul;
-            if (NT == 2) wo_ldsm_x4(addr, b[0], b[1], b[2], b[3]);
-            else { wo_ldsm_x2(addr, b[0], b[1]); b[2] = b[3] = 0u; }
+            if (NT == 2) ptx_ldmatrix_x4(b[0], b[1], b[2], b[3], addr);
+            else { ptx_ldmatrix_x2(b[0], b[1], addr); b[2] = b[3] = 0u; }
 #pragma unroll
             for (int i = 0; i < TN; ++i) {
                 unsigned a[4];
                 wo_a_frag<T, INT4>(w[j][i], kt, a);
 #pragma unroll
                 for (int q = 0; q < NT; ++q)
-                    wo_mma(GROUP != 0 ? part[kt % H][i][q] : acc[kt % H][i][q], a, b[2 * q], b[2 * q + 1], T());
+                    ptx_mma_m16n8k16<T>(GROUP != 0 ? part[kt % H][i][q] : acc[kt % H][i][q], a, b + 2 * q);
             }
         }
         if (GROUP != 0 && (c + j) % CPG == CPG - 1) {
@@ -408,24 +383,24 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
         int kk = (i - r * vecs) * 8;
         T* dst = xs + r * ldx + kk;
         if (x_aligned && kk + 8 <= K)
-            wo_cp_async16((unsigned)__cvta_generic_to_shared(dst), x + (long long)r * K + kk);
+            ptx_cp_async_cg16(dst, x + (long long)r * K + kk);
         else
             wo_stage8(dst, x, r, rows, kk, K, 0);
     }
     for (int i = threadIdx.x; i < groups * TN * 4; i += blockDim.x) {
         int gi = i / (TN * 4), c = (i - gi * (TN * 4)) * 4;
         int n = tile0 * 16 + c;   // Npad is a multiple of 16: a vector of 4 is wholly in or out
-        if (n < Npad) wo_cp_async16((unsigned)__cvta_generic_to_shared(ss + gi * (TN * 16) + c), scales + (long long)gi * Npad + n);
+        if (n < Npad) ptx_cp_async_cg16(ss + gi * (TN * 16) + c, scales + (long long)gi * Npad + n);
         else *reinterpret_cast<float4*>(ss + gi * (TN * 16) + c) = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
-    wo_cp_commit();
+    ptx_cp_async_commit();
     for (int c = threadIdx.x; c < TN * 16; c += blockDim.x) {
         int n = tile0 * 16 + c;
         sb[c] = (bias && n < N) ? ge_to_float(bias[n]) : 0.0f;
     }
     if (threadIdx.x < 4) reinterpret_cast<unsigned*>(wo_smem)[threadIdx.x] = 0u;
     const int valid = ge_valid_rows(n_tokens, rows);
-    wo_cp_wait0();
+    ptx_cp_async_wait<0>();
     __syncthreads();
     if (valid <= 0) return;   // uniform across the block
 
@@ -433,8 +408,8 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     const int mrow = NT == 1 ? (lane & 7) : ((lane & 7) + ((lane >> 4) << 3));
     const int mcol = ((lane >> 3) & 1) * 8;
     const bool row_ok = mrow < valid;
-    const unsigned zero_addr = (unsigned)__cvta_generic_to_shared(wo_smem);
-    const unsigned lane_base = row_ok ? (unsigned)__cvta_generic_to_shared(xs + mrow * ldx + mcol) : zero_addr;
+    const unsigned zero_addr = ptx_smem_addr(wo_smem);
+    const unsigned lane_base = row_ok ? ptx_smem_addr(xs + mrow * ldx + mcol) : zero_addr;
     const unsigned kmul = row_ok ? (unsigned)sizeof(T) : 0u;
 
     float acc[H][TN][NT][4];
@@ -499,7 +474,7 @@ GE_DEVICE void wo_tile_load_x(T (*xs)[72], const T* x, int tok0, int valid, int 
         int row = tok0 + r;
         T* dst = &xs[r][kk];
         if (row < valid && x_aligned && k + kk + 8 <= K)
-            wo_cp_async16((unsigned)__cvta_generic_to_shared(dst), x + (long long)row * K + k + kk);
+            ptx_cp_async_cg16(dst, x + (long long)row * K + k + kk);
         else
             wo_stage8(dst, x, row, valid, k + kk, K, 0);
     }
@@ -552,7 +527,7 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
             wcur[i][c] = ntile[i] < tiles_n ? __ldg(wq + ((long long)ntile[i] * chunks_k + c) * 32 + lane)
                                             : make_uint4(0u, 0u, 0u, 0u);
     wo_tile_load_x<T, TOK>(xs[0], x, tok0, valid, 0, K, x_aligned);
-    wo_cp_commit();
+    ptx_cp_async_commit();
 
     const int mrow = (lane & 7) + ((lane >> 4) << 3);
     const int mcol = ((lane >> 3) & 1) * 8;
@@ -561,7 +536,7 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
         const bool more = s + 1 < nsteps;
         if (more) {
             wo_tile_load_x<T, TOK>(xs[(s + 1) & 1], x, tok0, valid, (s + 1) * 64, K, x_aligned);
-            wo_cp_commit();
+            ptx_cp_async_commit();
 #pragma unroll
             for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -569,13 +544,13 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
                     wnext[i][c] = ntile[i] < tiles_n
                         ? __ldg(wq + ((long long)ntile[i] * chunks_k + (s + 1) * CPS + c) * 32 + lane)
                         : make_uint4(0u, 0u, 0u, 0u);
-            wo_cp_wait1();
+            ptx_cp_async_wait<1>();
         } else {
-            wo_cp_wait0();
+            ptx_cp_async_wait<0>();
         }
         __syncthreads();
 
-        const unsigned sbase = (unsigned)__cvta_generic_to_shared(&xs[s & 1][wt * (TOK / 2) + mrow][mcol]);
+        const unsigned sbase = ptx_smem_addr(&xs[s & 1][wt * (TOK / 2) + mrow][mcol]);
 #pragma unroll
         for (int c = 0; c < CPS; ++c)
 #pragma unroll
@@ -586,12 +561,12 @@ wo_gemm_tiled(const T* __restrict__ x,              // [rows, K]
                 const int kofs = c * CHUNK_K + kt * 16;
 #pragma unroll
                 for (int p = 0; p < NT8 / 2; ++p) {
-                    unsigned b0, b1, b2, b3;
-                    wo_ldsm_x4(sbase + (unsigned)((p * 16 * 72 + kofs) * (int)sizeof(T)), b0, b1, b2, b3);
-                    wo_mma(GROUP != 0 ? part[0][2 * p] : acc[0][2 * p], a0, b0, b1, T());
-                    wo_mma(GROUP != 0 ? part[0][2 * p + 1] : acc[0][2 * p + 1], a0, b2, b3, T());
-                    wo_mma(GROUP != 0 ? part[1][2 * p] : acc[1][2 * p], a1, b0, b1, T());
-                    wo_mma(GROUP != 0 ? part[1][2 * p + 1] : acc[1][2 * p + 1], a1, b2, b3, T());
+                    unsigned b[4];
+                    ptx_ldmatrix_x4(b[0], b[1], b[2], b[3], sbase + (unsigned)((p * 16 * 72 + kofs) * (int)sizeof(T)));
+                    ptx_mma_m16n8k16<T>(GROUP != 0 ? part[0][2 * p] : acc[0][2 * p], a0, b);
+                    ptx_mma_m16n8k16<T>(GROUP != 0 ? part[0][2 * p + 1] : acc[0][2 * p + 1], a0, b + 2);
+                    ptx_mma_m16n8k16<T>(GROUP != 0 ? part[1][2 * p] : acc[1][2 * p], a1, b);
+                    ptx_mma_m16n8k16<T>(GROUP != 0 ? part[1][2 * p + 1] : acc[1][2 * p + 1], a1, b + 2);
                 }
             }
 

@@ -71,26 +71,6 @@ __global__ void __launch_bounds__(32 * WM * WN, MINB) group_gemm_pipe(
                                                                    N, K, group_size, groups, blockIdx.x * BN);
 }
 
-// Few rows: ge_strip_tile, one warp per (16-row M tile, n8 strip), WARPS warps per block side by side
-// along N, U chunks of weights in flight per lane. Same schedule and arguments as group_gemm.
-template <typename T, int WMODE, int GROUPED, int WARPS, int U>
-__global__ void __launch_bounds__(32 * WARPS) group_gemm_strip(
-    const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
-    const void* __restrict__ W,           // [E, N, K] in WMODE's storage
-    const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
-    const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
-    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
-    int experts, int N, int K, int group_size, int groups, int padded_slots) {
-    const int nb = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * 8;
-    if (nb >= N) return;   // whole warps only; the strip tile has no block barriers
-    int e, begin, count, m0;
-    if (!gg_find_tile<16>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
-    const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
-    const unsigned char* we = reinterpret_cast<const unsigned char*>(W) + (long long)e * wbytes;
-    const float* se = scales ? scales + (long long)e * N * groups : nullptr;
-    ge_strip_tile<T, WMODE, GROUPED, U>(A, begin + m0, begin + min(m0 + 16, count), we, se, C, N, K, group_size, groups, nb);
-}
-
 // One warp per (row, group) segment of the [E * N, K] source: scale = max|w| / qmax, q = rint(w / scale)
 // clamped to +-qmax; the same arithmetic as ExpertWeightMath.QuantizeSegment, so bytes match the host.
 // int8 stores q; int4 stores (q + zero_point) & 15 packed two per byte (low nibble = even k), and

@@ -5,7 +5,7 @@
 // to fp32 partial sums (per channel at the end, per group at each group's end), so a quantized
 // product is exact up to fp32 accumulation.
 #pragma once
-#include "common.cuh"
+#include "ptx.cuh"
 
 #define GG_BN 64
 #define GG_THREADS 128
@@ -22,24 +22,6 @@
 template <typename T> GE_DEVICE unsigned short ge_bits_from_float(float v);
 template <> GE_DEVICE unsigned short ge_bits_from_float<__nv_bfloat16>(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
 template <> GE_DEVICE unsigned short ge_bits_from_float<__half>(float v) { return __half_as_ushort(__float2half_rn(v)); }
-
-template <typename T> GE_DEVICE void ge_mma16816(float* d, const unsigned* a, const unsigned* b);
-#ifdef GE_EMULATED_MMA
-// Host emulation of the kernels (tests/Moe/native-emu) supplies the warp-wide product.
-template <> GE_DEVICE void ge_mma16816<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) { ge_emulated_mma(d, a, b, true); }
-template <> GE_DEVICE void ge_mma16816<__half>(float* d, const unsigned* a, const unsigned* b) { ge_emulated_mma(d, a, b, false); }
-#else
-template <> GE_DEVICE void ge_mma16816<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> GE_DEVICE void ge_mma16816<__half>(float* d, const unsigned* a, const unsigned* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-#endif
 
 GE_DEVICE unsigned ge_pack2(unsigned short lo, unsigned short hi) { return (unsigned)lo | ((unsigned)hi << 16); }
 
@@ -218,7 +200,7 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
                 unsigned b[2];
                 b[0] = *reinterpret_cast<const unsigned*>(&Ws[br][kk + 2 * c]);
                 b[1] = *reinterpret_cast<const unsigned*>(&Ws[br][kk + 2 * c + 8]);
-                ge_mma16816<T>(part[j], a, b);
+                ptx_mma_m16n8k16<T>(part[j], a, b);
             }
         }
         __syncthreads();
@@ -273,40 +255,6 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 template <typename T> struct ge_is_bf16 { static constexpr bool value = false; };
 template <> struct ge_is_bf16<__nv_bfloat16> { static constexpr bool value = true; };
 
-#ifdef GE_EMULATED_MMA
-GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) { ge_emulated_cp_async16(dst, src, pred); }
-GE_DEVICE void ge_cp_commit() {}
-template <int N> GE_DEVICE void ge_cp_wait() {}
-GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) { ge_emulated_ldmatrix_x4(r, p); }
-template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c) { return ge_emulated_fma2(a, b, c, ge_is_bf16<T>::value); }
-#else
-GE_DEVICE void ge_cp_async16(void* dst, const void* src, bool pred) {
-    // src-size 0 zero-fills the 16 bytes without reading src.
-    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-    const int n = pred ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
-}
-GE_DEVICE void ge_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> GE_DEVICE void ge_cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-GE_DEVICE void ge_ldmatrix_x4(unsigned (&r)[4], const void* p) {
-    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a) : "memory");
-}
-// Packed pair a * b + c, rounded once (exact wherever it is used here: small integers).
-template <typename T> GE_DEVICE unsigned ge_fma2(unsigned a, unsigned b, unsigned c);
-template <> GE_DEVICE unsigned ge_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-template <> GE_DEVICE unsigned ge_fma2<__half>(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-#endif
-
 template <typename T> struct ge_magic;   // bit patterns of 1.0, the 2^k base an OR-ed code sits on, and minus (base + bias)
 // bf16: 0x4300 = 128 (ulp 1 up to 256); 0xC308 = -136 = -(128 + 8); 0x3F80 = 1.
 // minus_int8 is unused: 8-bit codes do not fit bf16's mantissa (see ge_decode_fast8).
@@ -334,7 +282,7 @@ GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
         for (int i = 0; i < 4; ++i) {
             // Byte i of x (low nibble: code 2i) and of y (low nibble: code 2i + 1) into the two halves.
             const unsigned t = __byte_perm(x, y, (unsigned)(i | (i << 4) | ((4 + i) << 8) | ((4 + i) << 12)));
-            o[i] = ge_fma2<T>((t & 0x000F000Fu) | ge_magic<T>::base, ge_magic<T>::one, ge_magic<T>::minus_int4);
+            o[i] = ptx_fma2<T>((t & 0x000F000Fu) | ge_magic<T>::base, ge_magic<T>::one, ge_magic<T>::minus_int4);
         }
     } else if (ge_is_bf16<T>::value) {
         const unsigned x0 = lo ^ 0x80808080u, x1 = hi ^ 0x80808080u;   // two's complement byte q -> q + 128
@@ -355,7 +303,7 @@ GE_DEVICE uint4 ge_decode_fast8(unsigned lo, unsigned hi) {
             const int b = (i & 1) * 2;
             // Halves 0x64uu = 1024 + u: bytes (u_b, 0x64, u_b+1, 0x64); y's byte 3 (selector 7) is 0x64.
             const unsigned t = __byte_perm(x, 0x64000000u, (unsigned)(b | (7 << 4) | ((b + 1) << 8) | (7 << 12)));
-            o[i] = ge_fma2<T>(t, ge_magic<T>::one, ge_magic<T>::minus_int8);
+            o[i] = ptx_fma2<T>(t, ge_magic<T>::one, ge_magic<T>::minus_int8);
         }
     }
     return make_uint4(o[0], o[1], o[2], o[3]);
@@ -389,7 +337,7 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
         const int row = row_begin + r;
         const bool ok = row < row_end;
         const unsigned short* src = ok ? A + (long long)row * K + k0 + kc * 8 : A;
-        ge_cp_async16(as + r * (BK + GP_PAD) + kc * 8, src, ok);
+        ptx_cp_async_cg16_zfill(as + r * (BK + GP_PAD) + kc * 8, src, ok);
     }
     unsigned char* ws = smem + STAGES * L::a_stage + slot * L::w_stage;
     // 16-byte chunks per weight row of the K tile, and bytes per weight row in global memory.
@@ -402,7 +350,7 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
         const int n = n0 + r;
         const bool ok = n < N;
         const unsigned char* src = ok ? w + (long long)n * grow + gk + kc * 16 : w;
-        ge_cp_async16(ws + r * L::w_row + kc * 16, src, ok);
+        ptx_cp_async_cg16_zfill(ws + r * L::w_row + kc * 16, src, ok);
     }
 }
 
@@ -415,17 +363,17 @@ GE_DEVICE void gp_mma_slice(float (&acc)[MT][NT][4], const unsigned short* as, c
         unsigned a[MT][4], b[NT][2];
 #pragma unroll
         for (int i = 0; i < MT; ++i)
-            ge_ldmatrix_x4(a[i], as + (i * 16 + (lane & 15)) * LDA + kk + (lane >> 4) * 8);
+            ptx_ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], as + (i * 16 + (lane & 15)) * LDA + kk + (lane >> 4) * 8);
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
             unsigned r[4];
-            ge_ldmatrix_x4(r, ws + (j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDW + kk + ((lane >> 3) & 1) * 8);
+            ptx_ldmatrix_x4(r[0], r[1], r[2], r[3], ws + (j * 8 + (lane >> 4) * 8 + (lane & 7)) * LDW + kk + ((lane >> 3) & 1) * 8);
             b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
         }
 #pragma unroll
         for (int i = 0; i < MT; ++i)
 #pragma unroll
-            for (int j = 0; j < NT; ++j) ge_mma16816<T>(acc[i][j], a[i], b[j]);
+            for (int j = 0; j < NT; ++j) ptx_mma_m16n8k16<T>(acc[i][j], a[i], b[j]);
     }
 }
 
@@ -473,7 +421,7 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
-        ge_cp_commit();
+        ptx_cp_async_commit();
     }
 
     unsigned short* wd = reinterpret_cast<unsigned short*>(smem + STAGES * (L::a_stage + L::w_stage));
@@ -481,14 +429,14 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
     for (int kt = 0; kt < KT; ++kt) {
         // Tile kt has landed (at most STAGES - 2 later groups pending), and every thread is past the
         // math of kt - 1, so its slot (and the decoded tile) may be refilled.
-        ge_cp_wait<STAGES - 2>();
+        ptx_cp_async_wait<STAGES - 2>();
         __syncthreads();
         {
             const int nk = kt + STAGES - 1;
             int ns = slot + STAGES - 1;
             if (ns >= STAGES) ns -= STAGES;
             if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, ns, nk, A, row_begin, row_end, w, N, K, n0);
-            ge_cp_commit();
+            ptx_cp_async_commit();
         }
         const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage) + wm * WTM * LDA;
         if (!QUANT) {
@@ -570,127 +518,5 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                     if (n + 1 < N) out[1] = ge_bits_from_float<T>(v1);
                 }
             }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Strip tile (group_gemm.cu's group_gemm_strip, few rows): each warp owns an n8 strip of one expert's
-// weights for 16 rows and streams it from global memory straight into B fragments: no shared memory, no
-// barriers, the decode in registers. Inside each chunk of KC = 4 * CPL columns, lane c of a fragment row
-// holds CPL consecutive codes (one 16-byte load); MMA step s takes its fragment K slots {2c, 2c+1, 2c+8,
-// 2c+9} from codes {4s .. 4s+3} of every lane, and A is read in the same order, so the product over each
-// chunk is the plain dot product with the K order permuted for A and B alike. Requires K % KC == 0 and,
-// grouped, group_size % KC == 0.
-// ---------------------------------------------------------------------------------------------------
-template <int WMODE> struct gs_codes;   // codes per 16 bytes
-template <> struct gs_codes<GG_HALF> { static constexpr int v = 8; };
-template <> struct gs_codes<GG_INT8> { static constexpr int v = 16; };
-template <> struct gs_codes<GG_INT4> { static constexpr int v = 32; };
-
-// Codes -> fragment pairs: b[s][0..1] for the CPL / 4 MMA steps of one 16-byte chunk.
-template <typename T, int WMODE>
-GE_DEVICE void gs_decode(uint4 raw, unsigned (&b)[gs_codes<WMODE>::v / 4][2]) {
-    if constexpr (WMODE == GG_HALF) {
-        b[0][0] = raw.x; b[0][1] = raw.y; b[1][0] = raw.z; b[1][1] = raw.w;
-    } else if constexpr (WMODE == GG_INT8) {
-        // Word j holds codes 4j .. 4j + 3 = step j.
-        const uint4 p = ge_decode_fast8<T, GG_INT8>(raw.x, raw.y);
-        const uint4 q = ge_decode_fast8<T, GG_INT8>(raw.z, raw.w);
-        b[0][0] = p.x; b[0][1] = p.y; b[1][0] = p.z; b[1][1] = p.w;
-        b[2][0] = q.x; b[2][1] = q.y; b[3][0] = q.z; b[3][1] = q.w;
-    } else {
-        // Word j holds codes 8j .. 8j + 7 = steps 2j, 2j + 1.
-        const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const uint4 p = ge_decode_fast8<T, GG_INT4>(words[j], 0u);
-            b[2 * j][0] = p.x; b[2 * j][1] = p.y;
-            b[2 * j + 1][0] = p.z; b[2 * j + 1][1] = p.w;
-        }
-    }
-}
-
-template <typename T, int WMODE, int GROUPED, int U>
-GE_DEVICE void ge_strip_tile(const unsigned short* __restrict__ A, // [rows, K] activation bits
-                             int row_begin, int row_end,             // at most 16 rows
-                             const unsigned char* __restrict__ w,    // this expert's [N, K] weights (raw bytes)
-                             const float* __restrict__ scales,       // this expert's [N, groups] or null
-                             unsigned short* __restrict__ C,         // [rows, N] output bits
-                             int N, int K, int group_size, int groups, int nb) {
-    constexpr int CPL = gs_codes<WMODE>::v, KC = 4 * CPL, STEPS = CPL / 4;
-    constexpr bool QUANT = WMODE != GG_HALF;
-    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-    const int r0 = row_begin + g, r1 = r0 + 8;
-    const bool v0 = r0 < row_end, v1 = r1 < row_end;
-    const int n = nb + g;
-    const bool vn = n < N;
-    const long long row_bytes = WMODE == GG_HALF ? (long long)K * 2 : WMODE == GG_INT8 ? (long long)K : (long long)(K >> 1);
-    const uint4* wrow = reinterpret_cast<const uint4*>(w + (vn ? (long long)n * row_bytes : 0));
-    const uint4* a0 = reinterpret_cast<const uint4*>(A + (v0 ? (long long)r0 * K : 0));
-    const uint4* a1 = reinterpret_cast<const uint4*>(A + (v1 ? (long long)r1 * K : 0));
-    const int chunks = K / KC;
-
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}, part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    uint4 cur[U], nxt[U];
-    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
-#pragma unroll
-    for (int u = 0; u < U; ++u) cur[u] = (vn && u < chunks) ? wrow[4 * u + c] : zero;
-    for (int q0 = 0; q0 < chunks; q0 += U) {
-        // The next U chunks' weights are in flight while these multiply: U * 64 contiguous bytes per row.
-#pragma unroll
-        for (int u = 0; u < U; ++u) nxt[u] = (vn && q0 + U + u < chunks) ? wrow[4 * (q0 + U + u) + c] : zero;
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int q = q0 + u;
-            if (q >= chunks) break;
-            unsigned b[STEPS][2];
-            gs_decode<T, WMODE>(cur[u], b);
-            // Lane c's A codes of this chunk: CPL halves from column q * KC + c * CPL, 8 per uint4 = 2 steps.
-#pragma unroll
-            for (int t = 0; t < CPL / 8; ++t) {
-                const int idx = (q * KC + c * CPL) / 8 + t;
-                const uint4 x0 = v0 ? a0[idx] : zero;
-                const uint4 x1 = v1 ? a1[idx] : zero;
-                unsigned a[4];
-                a[0] = x0.x; a[1] = x1.x; a[2] = x0.y; a[3] = x1.y;
-                if constexpr (GROUPED != 0) ge_mma16816<T>(part, a, b[2 * t]); else ge_mma16816<T>(acc, a, b[2 * t]);
-                a[0] = x0.z; a[1] = x1.z; a[2] = x0.w; a[3] = x1.w;
-                if constexpr (GROUPED != 0) ge_mma16816<T>(part, a, b[2 * t + 1]); else ge_mma16816<T>(acc, a, b[2 * t + 1]);
-            }
-            if (GROUPED != 0 && ((q + 1) * KC) % group_size == 0) {
-                const int grp = q * KC / group_size;
-                const int cn = nb + 2 * c;
-                const float s0 = cn < N ? scales[(long long)cn * groups + grp] : 0.0f;
-                const float s1 = cn + 1 < N ? scales[(long long)(cn + 1) * groups + grp] : 0.0f;
-                acc[0] = __fmaf_rn(part[0], s0, acc[0]);
-                acc[1] = __fmaf_rn(part[1], s1, acc[1]);
-                acc[2] = __fmaf_rn(part[2], s0, acc[2]);
-                acc[3] = __fmaf_rn(part[3], s1, acc[3]);
-                part[0] = 0.0f; part[1] = 0.0f; part[2] = 0.0f; part[3] = 0.0f;
-            }
-        }
-#pragma unroll
-        for (int u = 0; u < U; ++u) cur[u] = nxt[u];
-    }
-
-    const int cn = nb + 2 * c;
-    float s0 = 1.0f, s1 = 1.0f;
-    if (QUANT && !GROUPED) {
-        s0 = cn < N ? scales[(long long)cn * groups] : 0.0f;
-        s1 = cn + 1 < N ? scales[(long long)(cn + 1) * groups] : 0.0f;
-    }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int row = h ? r1 : r0;
-        if (row >= row_end || cn >= N) continue;
-        float x0 = acc[2 * h], x1 = acc[2 * h + 1];
-        if (QUANT && !GROUPED) { x0 = __fmaf_rn(x0, s0, 0.0f); x1 = __fmaf_rn(x1, s1, 0.0f); }
-        unsigned short* out = C + (long long)row * N + cn;
-        if (cn + 1 < N && (N & 1) == 0) {
-            *reinterpret_cast<unsigned*>(out) = ge_pack2(ge_bits_from_float<T>(x0), ge_bits_from_float<T>(x1));
-        } else {
-            out[0] = ge_bits_from_float<T>(x0);
-            if (cn + 1 < N) out[1] = ge_bits_from_float<T>(x1);
-        }
     }
 }

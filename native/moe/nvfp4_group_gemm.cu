@@ -28,19 +28,6 @@
 // block (plus two blocks per SM) keep enough bytes outstanding to approach the memory bandwidth.
 #define NV_STAGES 3
 
-GE_DEVICE void nv_mma(float* d, const unsigned* a, const unsigned* b, const __nv_bfloat16*) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-GE_DEVICE void nv_mma(float* d, const unsigned* a, const unsigned* b, const __half*) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
 GE_DEVICE unsigned nv_pack(float lo, float hi, const __nv_bfloat16*) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<unsigned*>(&v);
@@ -88,15 +75,15 @@ GE_DEVICE void nv_load_stage(unsigned char* sa, unsigned char* sw, unsigned char
         int col = kb * NV_BK + ch * 8;
         bool ok = row0 + r < row_end && col < k;
         const T* src = ok ? a + (long long)(row0 + r) * k + col : a;
-        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
+        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
     {
         int r = tid >> 1, ch = tid & 1;
-        lp_cp_async16(sw + r * 32 + ch * 16, qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
+        ptx_cp_async_cg16_zfill(sw + r * 32 + ch * 16, qe + (long long)(n0 + r) * (kp / 2) + kb * (NV_BK / 2) + ch * 16, true);
     }
     if (tid < NV_BN * 4 / 16)
-        lp_cp_async16(ss + tid * 16, se + ((long long)kb * np + n0) * 4 + tid * 16, true);
-    lp_cp_commit();
+        ptx_cp_async_cg16_zfill(ss + tid * 16, se + ((long long)kb * np + n0) * 4 + tid * 16, true);
+    ptx_cp_async_commit();
 }
 
 template <typename T, int PREFIX>
@@ -132,16 +119,16 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
     for (int st = 0; st < NV_STAGES - 1; st++) {
         if (st < kblocks) nv_load_stage<T>(s_a[st], s_w[st], s_s[st], a, qe, se, row0, row_end, n0, k, np, kp, st, tid);
-        else lp_cp_commit();                       // keep one commit group per stage so the waits count right
+        else ptx_cp_async_commit();                       // keep one commit group per stage so the waits count right
     }
     for (int kb = 0; kb < kblocks; kb++) {
-        lp_cp_wait_n<NV_STAGES - 2>();
+        ptx_cp_async_wait<NV_STAGES - 2>();
         __syncthreads();
         // The slot refilled now was read in iteration kb - 1, which every warp has finished (barrier above).
         int nk = kb + NV_STAGES - 1;
         if (nk < kblocks) nv_load_stage<T>(s_a[nk % NV_STAGES], s_w[nk % NV_STAGES], s_s[nk % NV_STAGES], a, qe, se,
                                            row0, row_end, n0, k, np, kp, nk, tid);
-        else lp_cp_commit();
+        else ptx_cp_async_commit();
         const int buf = kb % NV_STAGES;
         const unsigned char* sa = s_a[buf];
         uint2 wv[4];
@@ -173,7 +160,7 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) nv_mma(acc[mt][nt], af[mt], bfr[nt], (const T*)0);
+                for (int nt = 0; nt < 4; nt++) ptx_mma_m16n8k16<T>(acc[mt][nt], af[mt], bfr[nt]);
         }
     }
 

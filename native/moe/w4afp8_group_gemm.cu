@@ -1,4 +1,4 @@
-// w4afp8 MoE group GEMM (seed 001): int4 weights x fp8 e4m3 activations on fp8 tensor cores.
+// w4afp8 MoE group GEMM (after FastDeploy PR #3171, "Support W4Afp8 MoE GroupGemm"): int4 weights x fp8 e4m3 activations on fp8 tensor cores.
 //
 // Weights are int4 in sign-magnitude form, one nibble s.mmm per value q = (-1)^s * m, m in 0..7.
 // In registers each nibble becomes an e4m3 byte by moving the sign to bit 7 and keeping the three
@@ -44,14 +44,14 @@ GE_DEVICE void wa_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         int idx = tid + i * WA_THREADS, r = idx >> 3, ch = idx & 7;
         bool ok = row0 + r < row_end;
         const unsigned char* src = ok ? a + (long long)(row0 + r) * kp + kb * WA_BK + ch * 16 : a;
-        lp_cp_async16(sa + lp_swz128(r, ch), src, ok);
+        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
         int idx = tid + i * WA_THREADS, r = idx >> 2, ch = idx & 3;
-        lp_cp_async16(sw + wa_swz_w(r, ch), we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
+        ptx_cp_async_cg16_zfill(sw + wa_swz_w(r, ch), we + (long long)(n0 + r) * (kp / 2) + kb * (WA_BK / 2) + ch * 16, true);
     }
-    lp_cp_commit();
+    ptx_cp_async_commit();
 }
 
 template <typename T, int PREFIX, int GROUPED>
@@ -86,8 +86,8 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     wa_load_stage(s_a[0], s_w[0], a, we, row0, row_end, n0, kp, 0, tid);
     for (int kb = 0; kb < kblocks; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); lp_cp_wait_one(); }
-        else lp_cp_wait_all();
+        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
+        else ptx_cp_async_wait<0>();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
         const unsigned char* sw = s_w[buf];
@@ -111,7 +111,7 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
 #pragma unroll
             for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) lp_mma_e4m3(part[mt][nt], af[mt], bfr[nt]);
+                for (int nt = 0; nt < 4; nt++) ptx_mma_m16n8k32_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         if (GROUPED) {
             // Group scales differ per output column and per K block: scale this block's partial now.

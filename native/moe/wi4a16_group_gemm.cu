@@ -1,4 +1,4 @@
-// wi4a16 (seed 000): int4 weights, group-wise symmetric (scale = max|w| / 7 per group of 128 along K)
+// wi4a16 (after FastDeploy PR #7078, "[Iluvatar] Support wi4a16 group_gemm"): int4 weights, group-wise symmetric (scale = max|w| / 7 per group of 128 along K)
 // stored unsigned with a zeros tensor, w = (q - zero) * scale, fp16/bf16 activations.
 // Unlike group_gemm.cu its tile list is planned on the HOST from the per-expert token counts (a
 // device-to-host read inside the forward), so it launches exactly the tiles that exist and cannot

@@ -54,6 +54,14 @@ public static class LowPrecisionCases
             d => BlockFp8Linear(d, DType.F16, 83, 256, 384, sampleRows: 0));
         yield return new ConformanceCase("lowprec/block_fp8/linear/zero-block/m=7/n=130/k=260", "lowprec", d => BlockFp8ZeroBlocks(d));
         yield return new ConformanceCase("lowprec/block_fp8/graph-replay/m=83", "lowprec", d => BlockFp8Replay(d));
+        // Every GEMM kernel the launcher can pick on any GPU, run on this one (on Hopper: wgmma, the rule's
+        // pick there, and mma.sync, the pick on sm_89), against one float64 reference.
+        yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/bf16/m=83/n=136/k=384", "lowprec",
+            d => BlockFp8EveryVariant(d, DType.BF16, 83, 136, 384));
+        yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/f16/m=1/n=264/k=200", "lowprec",
+            d => BlockFp8EveryVariant(d, DType.F16, 1, 264, 200));
+        yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/bf16/m=130/n=300/k=1000", "lowprec",
+            d => BlockFp8EveryVariant(d, DType.BF16, 130, 300, 1000));
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             foreach (int group in new[] { 128, -1 })
@@ -79,7 +87,7 @@ public static class LowPrecisionCases
         foreach (var (m, n, k) in new[] { (128, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 7168) })
             yield return new ConformanceCase($"lowprec/block_fp8/linear/full/m={m}/n={n}/k={k}", "lowprec",
                 d => BlockFp8Linear(d, DType.BF16, m, n, k, sampleRows: 24), CaseTier.Full);
-        // w4afp8 at the seed's K with a reduced N (the host oracle of 8 x 7168 x 8192 weights is too big);
+        // w4afp8 at FastDeploy PR #3171's K with a reduced N (the host oracle of 8 x 7168 x 8192 weights is too big);
         // the full 8 x 7168 x 8192 shape runs in the benchmark.
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             yield return new ConformanceCase($"lowprec/w4afp8/full/{layout}/e=8/n=1024/k=8192/m=512", "lowprec",
@@ -169,6 +177,77 @@ public static class LowPrecisionCases
             Checks.True(Enumerable.Range(0, m).All(r => scales[r * 3 + 1] == 0f), "all-zero 1x128 groups get scale 0"),
             Checks.True(wDeq.Take(128).All(v => v == 0f), "all-zero 128x128 weight block dequantizes to 0"),
             Checks.Close("block_fp8 with zero blocks vs float64", Oracle(aDeq, wDeq, rows, n, k), y, KernelBound, KernelReason));
+    }
+
+    // The GEMM alone on host-quantized operands, once per kernel variant this device can run (the CUDA
+    // launcher's rule picks one per GPU: BlockFp8Gemm.ChooseVariant; conformance forces each in turn so
+    // `check` on Hopper also covers the sm_89 kernel). Rows past the device token count hold NaN bytes and
+    // NaN scales and must be neither read nor written.
+    private static CaseResult BlockFp8EveryVariant(Device device, DType dtype, int m, int n, int k)
+    {
+        int padded = m + 5;
+        using var rig = new Rig(device, padded, m);
+        int kp = Fp8Quant.Pad128(k), np = Fp8Quant.Pad128(n), kb = kp / Fp8Quant.Block;
+        var w = RandomValues((long)n * k, 41, 0.05f, dtype);
+        var x = RandomActivations(padded, k, m, 42, dtype);
+        var wq = new byte[(long)np * kp];
+        var ws = new float[np / Fp8Quant.Block * kb];
+        Fp8Quant.HostQuantizeWeights(w, n, k, wq, ws);
+        var aq = new byte[(long)padded * kp];
+        var asc = new float[padded * kb];
+        for (int r = 0; r < padded; r++)
+        {
+            if (r < m) HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, aq.AsSpan(r * kp, kp), asc.AsSpan(r * kb, kb));
+            else { aq.AsSpan(r * kp, kp).Fill(0x7F); asc.AsSpan(r * kb, kb).Fill(float.NaN); }   // e4m3 0x7F is NaN
+        }
+
+        // float64 with the kernel's definition: each 128-wide K block's exact partial, times both scales.
+        var expected = new double[(long)m * n];
+        Parallel.For(0, m, r =>
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double acc = 0;
+                for (int b = 0; b < kb; b++)
+                {
+                    double part = 0;
+                    for (int c = b * Fp8Quant.Block; c < (b + 1) * Fp8Quant.Block; c++)
+                        part += (double)Fp8Quant.Decode(aq[(long)r * kp + c]) * Fp8Quant.Decode(wq[(long)j * kp + c]);
+                    acc += part * asc[r * kb + b] * ws[j / Fp8Quant.Block * kb + b];
+                }
+                expected[(long)r * n + j] = acc;
+            }
+        });
+
+        using var ab = rig.Pool.RentTensor(DType.Fp8E4M3, new long[] { padded, kp }, out var aT, "a q");
+        using var sb = rig.Pool.RentTensor(DType.F32, new long[] { padded, kb }, out var asT, "a scales");
+        using var wb = rig.Pool.RentTensor(DType.Fp8E4M3, new long[] { np, kp }, out var wT, "w q");
+        using var wsb = rig.Pool.RentTensor(DType.F32, new long[] { np / Fp8Quant.Block, kb }, out var wsT, "w scales");
+        using var cb = rig.Pool.RentTensor(dtype, new long[] { padded, n }, out var cT, "c");
+        aT.UploadBytes(aq);
+        asT.UploadFloats(asc);
+        wT.UploadBytes(wq);
+        wsT.UploadFloats(ws);
+
+        var info = device.Info;
+        BlockFp8GemmVariant?[] variants = info.Backend == BackendKind.Cuda
+            ? BlockFp8Gemm.SupportedVariants(info.ComputeMajor, info.ComputeMinor).Select(v => (BlockFp8GemmVariant?)v).ToArray()
+            : new BlockFp8GemmVariant?[] { null };
+        if (variants.Length == 0) return CaseResult.Fail($"no block_fp8 GEMM variant runs on {info.Name} ({info.Architecture})");
+        var checks = new List<CaseResult>();
+        foreach (var variant in variants)
+        {
+            string label = variant?.ToString() ?? "reference";
+            var gemm = BlockFp8Gemm.Create(device, variant);
+            gemm.Prepare(dtype);
+            cT.Poison(rig.Stream);
+            gemm.MatMul(rig.Stream, aT, asT, wT, wsT, cT, padded, rig.TokenCount);
+            rig.Stream.Synchronize();
+            var y = cT.DownloadFloats();
+            checks.Add(Checks.Close($"block_fp8 GEMM {label} [{m}x{k}]·[{n}x{k}]ᵀ vs float64", expected, y.AsSpan(0, m * n), KernelBound, KernelReason));
+            checks.Add(Checks.True(y.AsSpan(m * n).ToArray().All(float.IsNaN), $"{label}: rows past the token count left unwritten"));
+        }
+        return CaseResult.All(checks.ToArray());
     }
 
     // Capture at one token count, replay at another: the replay equals an eager run bit for bit.

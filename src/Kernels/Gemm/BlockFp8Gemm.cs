@@ -13,12 +13,55 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 public abstract class BlockFp8Gemm
 {
-    public static BlockFp8Gemm Create(Device device) => device switch
+    /// <summary>
+    /// The GEMM for <paramref name="device"/>. <paramref name="variant"/> null: each call runs the kernel
+    /// <see cref="ChooseVariant"/> picks; otherwise every call runs that kernel (conformance runs each
+    /// variant this way, so `graphengine check` covers every kernel the rule can pick on any GPU). Only
+    /// the CUDA backend has variants; one it cannot run is refused here.
+    /// </summary>
+    public static BlockFp8Gemm Create(Device device, BlockFp8GemmVariant? variant = null) => device switch
     {
-        CudaDevice cuda => new BlockFp8GemmCuda(cuda),
-        ReferenceDevice => new BlockFp8GemmReference(),
+        CudaDevice cuda => new BlockFp8GemmCuda(cuda, variant),
+        ReferenceDevice when variant is null => new BlockFp8GemmReference(),
+        ReferenceDevice => throw new ArgumentException($"the reference backend has no block_fp8 GEMM variants; got {variant}", nameof(variant)),
         _ => throw new ArgumentException($"no BlockFp8Gemm for backend {device.Kind}", nameof(device)),
     };
+
+    /// <summary>
+    /// The launcher's rule, a pure function of the GPU architecture and the problem shape: the wgmma kernel
+    /// on sm_90 (Hopper, compiled as sm_90a; 2.2-2.9x the mma.sync kernel on an H200 at every measured
+    /// shape, docs/quantization.md), the mma.sync kernel on any other fp8 GPU (sm_89 and later: wgmma is
+    /// sm_90a only). The shape does not change the pick today; it is an argument so a shape rule would
+    /// stay a pure function that tests and conformance can enumerate.
+    /// </summary>
+    /// <param name="rows">Rows the launch covers (the host bound; the device token count may be fewer).</param>
+    /// <param name="n">Output columns.</param>
+    /// <param name="kp">K padded to 128.</param>
+    public static BlockFp8GemmVariant ChooseVariant(int computeMajor, int computeMinor, int rows, int n, int kp)
+    {
+        if (!HasFp8Mma(computeMajor, computeMinor))
+            throw new NotSupportedException($"the block_fp8 GEMM needs fp8 tensor cores (sm_89 or later); got sm_{computeMajor}{computeMinor}");
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kp);
+        return IsHopper(computeMajor, computeMinor) ? BlockFp8GemmVariant.Wgmma : BlockFp8GemmVariant.MmaSync;
+    }
+
+    /// <summary>The variants <see cref="ChooseVariant"/> can return on an architecture, over all shapes.</summary>
+    public static IReadOnlyList<BlockFp8GemmVariant> ChoosableVariants(int computeMajor, int computeMinor) =>
+        !HasFp8Mma(computeMajor, computeMinor) ? Array.Empty<BlockFp8GemmVariant>()
+        : IsHopper(computeMajor, computeMinor) ? new[] { BlockFp8GemmVariant.Wgmma }
+        : new[] { BlockFp8GemmVariant.MmaSync };
+
+    /// <summary>The variants that can run on an architecture (what <see cref="Create"/> accepts): on Hopper
+    /// both, elsewhere mma.sync only.</summary>
+    public static IReadOnlyList<BlockFp8GemmVariant> SupportedVariants(int computeMajor, int computeMinor) =>
+        !HasFp8Mma(computeMajor, computeMinor) ? Array.Empty<BlockFp8GemmVariant>()
+        : IsHopper(computeMajor, computeMinor) ? new[] { BlockFp8GemmVariant.Wgmma, BlockFp8GemmVariant.MmaSync }
+        : new[] { BlockFp8GemmVariant.MmaSync };
+
+    private static bool HasFp8Mma(int major, int minor) => major * 10 + minor >= 89;
+    private static bool IsHopper(int major, int minor) => (major, minor) == (9, 0);
 
     public void MatMul(ComputeStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c, int rows, DevicePtr tokenCount)
     {
@@ -50,4 +93,15 @@ public abstract class BlockFp8Gemm
 
     protected abstract void MatMulCore(ComputeStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
         int rows, int n, int kp, DevicePtr tokenCount);
+}
+
+/// <summary>The CUDA kernels of the block_fp8 GEMM (native/gemm/block_fp8_gemm.cu).</summary>
+public enum BlockFp8GemmVariant
+{
+    /// <summary>block_fp8_gemm: mma.sync m16n8k32 e4m3, 8 warps, cp.async double buffering (sm_89+).</summary>
+    MmaSync,
+
+    /// <summary>block_fp8_gemm_wgmma: one warpgroup per 64 x 128 tile, wgmma.m64n128k32 from a 4-stage
+    /// cp.async ring (sm_90a only).</summary>
+    Wgmma,
 }

@@ -104,15 +104,6 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         p.Layout == TokenLayout.PrefixSum ? p.RowsBound / Math.Max(1, p.Experts) : p.RowsBound / 8;
 
     /// <summary>
-    /// Tuning switch for A/B runs on the GPU (GRAPHENGINE_GROUP_GEMM_PRESET, read once): 0 (default) the
-    /// tuned choice below, 2 the register-staged tile everywhere (the previous kernel, as a same-run baseline),
-    /// 3 the tuned choice with the strip kernel at few rows, 4 the tuned choice with 4-warp 128 x 128 tiles
-    /// (64 x 64 per warp: fewer shared-memory fragment loads per MMA) at many rows; 3 and 4 are not yet
-    /// measured on a GPU (docs/moe.md).
-    /// </summary>
-    internal static readonly int Preset = int.TryParse(Environment.GetEnvironmentVariable("GRAPHENGINE_GROUP_GEMM_PRESET"), out int v) ? v : 0;
-
-    /// <summary>
     /// The pipelined configuration for a problem, or null for the register-staged tile (half weights at few
     /// rows, where it measured as fast or faster, and shapes the pipeline cannot take). Chosen from A/B runs
     /// on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
@@ -121,20 +112,15 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// capped for two blocks per SM (1.4x faster than one block of more registers), integer weights decoded
     /// 128 columns at a time. Tens of rows (memory-bound): 64-row tiles, one per expert, the weights
     /// streamed once. Few rows with integer weights: 16 x 128 tiles of 8 warps; the decode runs once per
-    /// block and weight element.
+    /// block and weight element. A pure function of the problem's host-side shape, so the launcher tests
+    /// enumerate every configuration it can return.
     /// </summary>
-    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w, int preset)
+    internal static PipeConfig? Pipe(GroupGemmProblem p, ExpertWeights w)
     {
-        if (preset == 2) return null;
         long rpe = RowsPerExpert(p);
         var f = w.Format;
         PipeConfig? c;
-        if (rpe >= 96 && preset == 4)
-            c = f == ExpertWeightFormat.Half ? new PipeConfig(128, 128, 64, 64, 3, 2, 2, 2)
-                // Grouped scales need a second accumulator set: 64 x 64 per warp would not fit the registers.
-                : w.IsGrouped ? new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1)
-                : new PipeConfig(128, 128, 128, 128, 3, 2, 2, 1);
-        else if (rpe >= 96)
+        if (rpe >= 96)
             c = f == ExpertWeightFormat.Half
                 ? new PipeConfig(128, 128, 64, 64, 3, 2, 4, 2)
                 : new PipeConfig(128, 128, 128, 128, 3, 2, 4, 1);
@@ -155,44 +141,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return c?.FitTo(p, w);
     }
 
-    /// <summary>Warps per block and chunks in flight per lane of the strip kernel (group_gemm_strip).</summary>
-    internal const int StripWarps = 4, StripChunks = 4;
-
-    /// <summary>K columns per 16-byte chunk of one lane's weight codes, times the 4 lanes of a fragment row.</summary>
-    internal static int StripChunkK(ExpertWeightFormat f) => f switch
-    {
-        ExpertWeightFormat.Half => 32,
-        ExpertWeightFormat.Int8PerChannel => 64,
-        _ => 128,
-    };
-
-    /// <summary>
-    /// The strip kernel for few rows (preset 3): each warp streams an n8 strip of an expert's weights
-    /// straight into MMA fragments, decoding in registers, with no shared memory or barriers. It needs
-    /// K and the group size to be multiples of its chunk.
-    /// </summary>
-    internal static bool UseStrip(GroupGemmProblem p, ExpertWeights w, int preset)
-    {
-        if (preset != 3 || RowsPerExpert(p) >= 24 || w.Format == ExpertWeightFormat.Int4ZeroPointGroup) return false;
-        int kc = StripChunkK(w.Format);
-        return p.K % kc == 0 && (!w.IsGrouped || w.GroupSize % kc == 0);
-    }
-
-    private void RunStrip(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
-    {
-        int grouped = w.IsGrouped ? 1 : 0;
-        var kernel = Kernel($"group_gemm_strip<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {StripWarps}, {StripChunks}>");
-        Launch(kernel, stream, p, w, columnsPerBlock: 8 * StripWarps, MTiles(p, 16), threads: 32 * StripWarps, sharedBytes: 0);
-    }
-
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
-        if (UseStrip(p, w, Preset))
-        {
-            RunStrip(stream, p, w);
-            return;
-        }
-        if (Pipe(p, w, Preset) is { } cfg)
+        if (Pipe(p, w) is { } cfg)
         {
             RunPipe(stream, p, w, cfg);
             return;

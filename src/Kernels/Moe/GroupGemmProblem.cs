@@ -1,6 +1,6 @@
 namespace GraphEngine.Kernels.Moe;
 
-/// <summary>The two device-side token layouts of a MoE group GEMM (seed 001).</summary>
+/// <summary>The two device-side token layouts of a MoE group GEMM (FastDeploy PR #3171's TokenPadding = 0 and TokenPadding = P).</summary>
 public enum TokenLayout
 {
     /// <summary>Rows sorted by expert, contiguous [totalRows, K]; Offsets is int32 [E + 1] prefix sums (Offsets[0] = 0).</summary>

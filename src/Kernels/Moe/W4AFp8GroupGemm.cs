@@ -7,7 +7,7 @@ using GraphEngine.Kernels.Reference;
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
-/// w4afp8 MoE group GEMM (seed 001) and its weight quantizer. Weights: int4 sign-magnitude (nibble s.mmm),
+/// w4afp8 MoE group GEMM (after FastDeploy PR #3171) and its weight quantizer. Weights: int4 sign-magnitude (nibble s.mmm),
 /// stored [E, Np, Kp] (two per byte, pre-shuffled for the kernel: within each 32-wide K chunk, byte b holds
 /// element b low and element b + 16 high), N and K zero-padded to 128. Scales fp32 [E, G, Np] with
 /// G = Kp / 128 (group 128) or 1 (per channel), stored as (amax / 7) · 512 because the kernel turns a

@@ -4,7 +4,7 @@ using GraphEngine.Kernels.Reference;
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
-/// wi4a16 group GEMM (seed 000): unsigned int4 weights with per-group (128) scales and zeros,
+/// wi4a16 group GEMM (after FastDeploy PR #7078): unsigned int4 weights with per-group (128) scales and zeros,
 /// w = (q - zero) * scale, fp16/bf16 activations. Its tile list is planned on the HOST: <see cref="Run"/>
 /// waits for the stream, reads the offsets back, builds the list of (expert, rows) tiles, uploads it to
 /// the plan's preallocated device buffer and launches exactly that many tiles. That device-to-host read

@@ -35,8 +35,7 @@ public class GroupGemmLauncherTests
     {
         var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
         var w = new ExpertWeights(f, default, default, default, group);
-        foreach (int preset in new[] { 0, 4 })
-            if (GroupGemmCuda.Pipe(p, w, preset) is { } cfg) Meets(cfg, f, group, k, p, w);
+        if (GroupGemmCuda.Pipe(p, w) is { } cfg) Meets(cfg, f, group, k, p, w);
     }
 
     private static void Meets(GroupGemmCuda.PipeConfig cfg, ExpertWeightFormat f, int group, int k, GroupGemmProblem p, ExpertWeights w)
@@ -60,29 +59,15 @@ public class GroupGemmLauncherTests
     {
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default);
         var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? 128 : 0);
-        Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w, 0)!.Value.TileM);
+        Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w)!.Value.TileM);
     }
 
     [Fact]
-    public void Half_weights_at_few_rows_and_the_baseline_preset_use_the_register_staged_tile()
+    public void Half_weights_at_few_rows_use_the_register_staged_tile()
     {
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 96, default, default, default);
-        Assert.Null(GroupGemmCuda.Pipe(p, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0), 0));
+        Assert.Null(GroupGemmCuda.Pipe(p, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0)));
         var big = p with { RowsBound = 12288 };
-        Assert.Null(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0), 2));
-    }
-
-    [Theory]
-    [MemberData(nameof(Shapes))]
-    public void Strip_kernel_is_chosen_only_where_its_chunks_divide_the_shape(ExpertWeightFormat f, int group, int k, TokenLayout layout, int rows)
-    {
-        var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
-        var w = new ExpertWeights(f, default, default, default, group);
-        Assert.False(GroupGemmCuda.UseStrip(p, w, 0));   // opt-in until measured on a GPU
-        if (!GroupGemmCuda.UseStrip(p, w, 3)) return;
-        int kc = GroupGemmCuda.StripChunkK(f);
-        Assert.Equal(0, k % kc);
-        if (w.IsGrouped) Assert.Equal(0, group % kc);
-        Assert.True(GroupGemmCuda.RowsPerExpert(p) < 24);
+        Assert.NotNull(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0)));
     }
 }

@@ -73,18 +73,24 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
     }
 }
 
+// The PTX wrappers of native/ptx.cuh that the group GEMM uses (ptx.cuh is empty under GE_EMULATED_MMA),
+// with the same names and semantics.
+//
 // cp.async (16 bytes, zero-filled when pred is false) completes at once here: the waits are no-ops, so
 // the emulation checks the ring's indexing and the barriers that order slot reuse, not the async timing.
-inline void ge_emulated_cp_async16(void* dst, const void* src, bool pred) {
+inline void ptx_cp_async_cg16_zfill(void* dst, const void* src, bool pred) {
     if (pred) memcpy(dst, src, 16); else memset(dst, 0, 16);
 }
+inline void ptx_cp_async_commit() {}
+template <int N> inline void ptx_cp_async_wait() {}
 // ldmatrix.x4 (b16, no transpose): lane L gives the row address of matrix L / 8, row L % 8; matrix j
 // hands lane L the 32-bit word (L % 4) of row L / 4.
 inline const void* g_ldm_ptr[64][32];
-inline void ge_emulated_ldmatrix_x4(unsigned (&r)[4], const void* p) {
+inline void ptx_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const void* p) {
     int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    unsigned* r[4] = {&r0, &r1, &r2, &r3};
     g_ldm_ptr[w][l] = p; g_warp[w]->arrive_and_wait();
-    for (int j = 0; j < 4; ++j) memcpy(&r[j], static_cast<const unsigned char*>(g_ldm_ptr[w][j * 8 + l / 4]) + 4 * (l % 4), 4);
+    for (int j = 0; j < 4; ++j) memcpy(r[j], static_cast<const unsigned char*>(g_ldm_ptr[w][j * 8 + l / 4]) + 4 * (l % 4), 4);
     g_warp[w]->arrive_and_wait();
 }
 inline unsigned char* ge_emulated_dynamic_smem() { return g_dyn_smem; }
@@ -98,7 +104,7 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
 // integers the decoders produce, which is what the emulation checks).
 inline unsigned short ge_emu_round(float v, bool bf16);
 inline float ge_emu_half(unsigned short v, bool bf16);
-inline unsigned ge_emulated_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
+inline unsigned ge_emu_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
     unsigned r = 0;
     for (int h = 0; h < 2; ++h) {
         auto part = [&](unsigned w) { return ge_emu_half((unsigned short)(w >> (16 * h)), bf16); };
@@ -112,7 +118,7 @@ inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f;
 // its own four D entries with the fragment layout of the PTX ISA.
 inline unsigned g_afrag[64][32][4], g_bfrag[64][32][2];
 inline float ge_emu_half(unsigned short v, bool bf16);
-inline void ge_emulated_mma(float* d, const unsigned* a, const unsigned* b, bool bf16) {
+inline void ge_emu_mma16816(float* d, const unsigned* a, const unsigned* b, bool bf16) {
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     for (int i = 0; i < 4; ++i) g_afrag[warp][lane][i] = a[i];
     for (int i = 0; i < 2; ++i) g_bfrag[warp][lane][i] = b[i];
@@ -129,4 +135,13 @@ inline void ge_emulated_mma(float* d, const unsigned* a, const unsigned* b, bool
     }
     g_warp[warp]->arrive_and_wait();
 }
+// The type-dispatched wrappers: T is the activation type of the emulated cuda_bf16.h / cuda_fp16.h.
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
+template <typename T> inline void ptx_mma_m16n8k16(float* d, const unsigned* a, const unsigned* b);
+template <> inline void ptx_mma_m16n8k16<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) { ge_emu_mma16816(d, a, b, true); }
+template <> inline void ptx_mma_m16n8k16<__half>(float* d, const unsigned* a, const unsigned* b) { ge_emu_mma16816(d, a, b, false); }
+template <typename T> inline unsigned ptx_fma2(unsigned a, unsigned b, unsigned c);
+template <> inline unsigned ptx_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) { return ge_emu_fma2(a, b, c, true); }
+template <> inline unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned c) { return ge_emu_fma2(a, b, c, false); }
 #define GE_EMULATED_MMA 1

@@ -11,9 +11,8 @@ static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b});
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
 // STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
-// WM x WN warps and decode slices of KS (dynamic shared memory). STRIP_U > 0: group_gemm_strip with WN
-// warps per block and STRIP_U chunks in flight (BM must be 16).
-template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK, int STRIP_U = 0>
+// WM x WN warps and decode slices of KS (dynamic shared memory).
+template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
     int groups = (WMODE >= 2 && G < K) || WMODE == 3 ? K / G : 1;
     int gsz = groups == 1 && WMODE != 3 ? (1 << 30) : G;
@@ -45,13 +44,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
     } else {
         long perExpert = ((padded ? P : total) + BM - 1) / BM;
         long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
-        if constexpr (STRIP_U > 0) {
-            auto body = [&] {
-                if (gsz < K) group_gemm_strip<__nv_bfloat16, WMODE, 1, WN, STRIP_U>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
-                else group_gemm_strip<__nv_bfloat16, WMODE, 0, WN, STRIP_U>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
-            };
-            launch((N + 8 * WN - 1) / (8 * WN), ty, 32 * WN, body);
-        } else if constexpr (STAGES == 0)
+        if constexpr (STAGES == 0)
             launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
         else {
             static_assert(gp_smem<WMODE, BM, BN, BK, KS, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
@@ -81,7 +74,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * N]))) bad++;
     }
     double err = std::sqrt(num / den);
-    printf("%s mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", STRIP_U ? "strip" : STAGES ? "pipe" : "tile", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
+    printf("%s mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", STAGES ? "pipe" : "tile", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
     return err < 4e-3 && unwritten == 0 && bad == 0 ? 0 : 1;
 }
 
@@ -156,13 +149,6 @@ int main() {
     fails += run<3, 16, 128>(3, 64, 256, 128, false, 0, {5, 0, 18});   // wi4a16
     fails += run<3, 64, 64>(2, 72, 256, 128, true, 70, {67, 2});       // wi4a16 BM 64 padded
     fails += decode_check();
-    // Strip kernel (BM 16; template: mode, 16, BK unused, BN unused, STAGES 0, WM 1, WN = warps, KS unused, U).
-    fails += run<0, 16, 32, 64, 0, 1, 4, 32, 4>(3, 72, 32 * 9, 0, false, 0, {3, 0, 17});        // bf16, U tail, 2 M tiles
-    fails += run<0, 16, 32, 64, 0, 1, 2, 32, 2>(2, 20, 64, 0, true, 20, {16, 9});              // bf16 padded, N tail in a warp
-    fails += run<1, 16, 64, 64, 0, 1, 4, 64, 4>(3, 136, 64 * 6, 0, false, 0, {5, 0, 16});      // int8
-    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 4>(3, 64, 128 * 5, 128, true, 24, {24, 0, 1});  // int4 g128 padded
-    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 2>(2, 40, 256, 1 << 30, false, 0, {7, 12});      // int4 per channel
-    fails += run<2, 16, 128, 64, 0, 1, 4, 128, 4>(2, 64, 512, 256, false, 0, {2, 30});          // int4 g256
     // Pipelined variants (K % BK == 0, BK % KS == 0, group % KS == 0, as the launcher requires): N tails,
     // empty experts, several M tiles per expert, more K tiles than stages and fewer, several decode
     // slices per stage with group ends inside a stage, both layouts. The launcher's configurations first.
@@ -181,8 +167,6 @@ int main() {
     fails += run<0, 16, 128, 64, 4, 1, 4>(3, 70, 384, 0, true, 16, {16, 0, 2});            // bf16 S 4 warps
     fails += run<0, 64, 128, 128, 3, 2, 4>(2, 128, 512, 0, false, 0, {64, 30});            // bf16 M 8 warps
     fails += run<2, 128, 128, 128, 3, 2, 4, 128>(2, 136, 512, 128, false, 0, {131, 20});   // int4 g128 L, slice 128
-    fails += run<0, 128, 64, 128, 3, 2, 2>(2, 200, 256, 0, false, 0, {140, 7});             // bf16 L 4 warps, 64 x 64 per warp
-    fails += run<2, 128, 128, 128, 3, 2, 2, 128>(2, 136, 256, 128, true, 130, {129, 3});   // int4 L 4 warps
     fails += run<1, 16, 128, 128, 3, 1, 8, 128>(3, 200, 384, 0, true, 16, {16, 0, 3});     // int8 S 8 warps
     fails += run<2, 16, 256, 128, 3, 1, 8, 128>(3, 136, 768, 128, false, 0, {2, 0, 17});   // int4 S 8 warps
     printf("%d failed\n", fails);

@@ -1,0 +1,174 @@
+// The PTX wrappers every kernel family uses, written once: cp.async, ldmatrix, mma.sync, packed fma,
+// and the sm_90a wgmma instructions with their fences. Each asm states what it touches: "memory" on
+// the instructions that read or write shared memory behind the compiler's back (cp.async and its
+// commit / wait, ldmatrix, the wgmma fences), accumulators as "+f" operands, so the compiler neither
+// caches shared-memory values across them nor moves accumulator reads over an MMA.
+//
+// Shared-memory operands are generic pointers (converted here with cvta) or, where a kernel computes
+// them as such, 32-bit shared-window addresses (ptx_smem_addr). Register operands follow the PTX
+// operand order: destinations first.
+//
+// Under the host emulation of the MoE kernels (tests/Kernels/native-emu/emu_cuda.h defines
+// GE_EMULATED_MMA) this header is empty: the emulation supplies the wrappers the group GEMM uses, with
+// the same names and semantics.
+#pragma once
+#include "common.cuh"
+
+#ifndef GE_EMULATED_MMA
+
+GE_DEVICE unsigned ptx_smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+// ------------------------------------------------------------------ cp.async (sm_80+)
+
+// 16-byte global -> shared copy, cached at L2 only (.cg) or at all levels (.ca).
+GE_DEVICE void ptx_cp_async_cg16(void* smem, const void* gmem) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(ptx_smem_addr(smem)), "l"(gmem) : "memory");
+}
+GE_DEVICE void ptx_cp_async_ca16(void* smem, const void* gmem) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(ptx_smem_addr(smem)), "l"(gmem) : "memory");
+}
+// The same with a source size: when pred is false nothing is read (gmem must still be a valid
+// address expression) and the 16 destination bytes are zero-filled.
+GE_DEVICE void ptx_cp_async_cg16_zfill(void* smem, const void* gmem, bool pred) {
+    const int n = pred ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(ptx_smem_addr(smem)), "l"(gmem), "r"(n) : "memory");
+}
+GE_DEVICE void ptx_cp_async_ca16_zfill(void* smem, const void* gmem, bool pred) {
+    const int n = pred ? 16 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(ptx_smem_addr(smem)), "l"(gmem), "r"(n) : "memory");
+}
+GE_DEVICE void ptx_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still pending.
+template <int N> GE_DEVICE void ptx_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+// ------------------------------------------------------------------ ldmatrix (b16, sm_75+)
+
+// x1 / x2 / x4 8x8 matrices; lanes 8j .. 8j + 7 give the row addresses of matrix j. .trans hands each
+// lane the transposed fragment.
+GE_DEVICE void ptx_ldmatrix_x1(unsigned& r0, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(r0) : "r"(saddr) : "memory");
+}
+GE_DEVICE void ptx_ldmatrix_x2(unsigned& r0, unsigned& r1, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(saddr) : "memory");
+}
+GE_DEVICE void ptx_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(saddr) : "memory");
+}
+GE_DEVICE void ptx_ldmatrix_x1_trans(unsigned& r0, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(r0) : "r"(saddr) : "memory");
+}
+GE_DEVICE void ptx_ldmatrix_x2_trans(unsigned& r0, unsigned& r1, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(saddr) : "memory");
+}
+GE_DEVICE void ptx_ldmatrix_x4_trans(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, unsigned saddr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(saddr) : "memory");
+}
+// Generic-pointer forms.
+GE_DEVICE void ptx_ldmatrix_x1(unsigned& r0, const void* smem) { ptx_ldmatrix_x1(r0, ptx_smem_addr(smem)); }
+GE_DEVICE void ptx_ldmatrix_x2(unsigned& r0, unsigned& r1, const void* smem) { ptx_ldmatrix_x2(r0, r1, ptx_smem_addr(smem)); }
+GE_DEVICE void ptx_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const void* smem) {
+    ptx_ldmatrix_x4(r0, r1, r2, r3, ptx_smem_addr(smem));
+}
+GE_DEVICE void ptx_ldmatrix_x1_trans(unsigned& r0, const void* smem) { ptx_ldmatrix_x1_trans(r0, ptx_smem_addr(smem)); }
+GE_DEVICE void ptx_ldmatrix_x2_trans(unsigned& r0, unsigned& r1, const void* smem) { ptx_ldmatrix_x2_trans(r0, r1, ptx_smem_addr(smem)); }
+GE_DEVICE void ptx_ldmatrix_x4_trans(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, const void* smem) {
+    ptx_ldmatrix_x4_trans(r0, r1, r2, r3, ptx_smem_addr(smem));
+}
+
+// ------------------------------------------------------------------ mma.sync (fp32 accumulate)
+
+// m16n8k16, row.col, T = __nv_bfloat16 or __half: d[0..3] += a[0..3] (A fragment) x b[0..1] (B fragment).
+template <typename T> GE_DEVICE void ptx_mma_m16n8k16(float* d, const unsigned* a, const unsigned* b);
+template <> GE_DEVICE void ptx_mma_m16n8k16<__nv_bfloat16>(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+template <> GE_DEVICE void ptx_mma_m16n8k16<__half>(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// fp8 e4m3 x e4m3, m16n8k32, row.col (sm_89+).
+GE_DEVICE void ptx_mma_m16n8k32_e4m3(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// ------------------------------------------------------------------ packed half-precision fma
+
+// Packed pair a * b + c, each half rounded once (fma.rn.bf16x2 / fma.rn.f16x2). Registers only, so
+// not volatile: the compiler may schedule it like any arithmetic.
+template <typename T> GE_DEVICE unsigned ptx_fma2(unsigned a, unsigned b, unsigned c);
+template <> GE_DEVICE unsigned ptx_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+template <> GE_DEVICE unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+// ------------------------------------------------------------------ wgmma (sm_90a)
+// Compiled to nothing (fences) or a trap (the MMA) where wgmma is unavailable, so a file using them
+// still builds for sm_89; the launcher never picks such a kernel there.
+
+// wgmma.mma_async m64n128k32, e4m3 x e4m3 -> f32, both operands from shared memory through matrix
+// descriptors, A and B K-major (no transpose), scale 1 for both. accumulate = 0 overwrites d.
+GE_DEVICE void ptx_wgmma_m64n128k32_e4m3(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+#else
+    __trap();
+#endif
+}
+
+// Orders this warpgroup's register and shared-memory accesses before the wgmma that follows.
+GE_DEVICE void ptx_wgmma_fence() {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+GE_DEVICE void ptx_wgmma_commit_group() {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+// Waits until at most N committed wgmma groups are pending.
+template <int N> GE_DEVICE void ptx_wgmma_wait_group() {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+// Pins N accumulator registers around wgmma issue / wait (CUTLASS's warpgroup_fence_operand): the
+// compiler can neither move their reads or writes across the asynchronous MMA nor keep copies.
+template <int N> GE_DEVICE void ptx_wgmma_fence_operands(float* d) {
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+// Makes this thread's generic-proxy writes to shared memory (cp.async included) visible to the async
+// proxy that wgmma reads through.
+GE_DEVICE void ptx_fence_proxy_async_shared() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+#endif  // GE_EMULATED_MMA
