@@ -87,6 +87,9 @@ public abstract class Device : IDisposable
             throw new StreamCaptureException($"cannot {what} while a stream of {Info.Name} is capturing a graph");
     }
 
+    /// <summary>True after <see cref="Dispose"/>: memory, streams and tensors of this device are unusable.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>
