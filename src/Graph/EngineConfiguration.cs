@@ -213,7 +213,7 @@ public static partial class EngineConfiguration
         string t = raw.Text.Trim();
         foreach (var g in Enum.GetValues<Granularity>())
             if (t.Equals(g.ToString(), StringComparison.OrdinalIgnoreCase)) return g;
-        throw new EngineConfigurationException($"invalid value '{raw.Text}' for Granularity in {raw.Origin}: expected Layer or Segment");
+        throw new EngineConfigurationException($"invalid value {InputText.Quote(raw.Text)} for Granularity in {raw.Origin}: expected Layer or Segment");
     }
 
     /// <summary>A list setting is either one comma-separated string or an array (Key:0, Key:1, ...),

@@ -51,7 +51,7 @@ public abstract class Device : IDisposable
     {
         long elements = Tensor.CountElements(shape);
         var buf = Allocate(Math.Max(1, dtype.ByteCount(elements)), tag);
-        tensor = new Tensor(this, buf.Ptr, dtype, shape);
+        tensor = buf.AsTensor(dtype, shape);
         return buf;
     }
 

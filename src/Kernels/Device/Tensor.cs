@@ -122,6 +122,7 @@ public readonly struct Tensor
 
     public Tensor RequireDevice(string name, Device device)
     {
+        ThrowIfReleased();
         if (!ReferenceEquals(Device, device))
             throw new ArgumentException($"{name} lives on {Device.Info.Name}, not on {device.Info.Name}", name);
         return this;
