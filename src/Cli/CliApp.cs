@@ -59,7 +59,7 @@ public static class CliApp
 
         root.SetAction(pr =>
         {
-            console.Error.WriteLine("graphengine: error: a command is required (run, list, check, bench, profile); see --help");
+            WriteError(console, "a command is required (run, list, check, bench, profile); see --help");
             return ExitCodes.Usage;
         });
 
@@ -67,7 +67,8 @@ public static class CliApp
         if (parsed.Errors.Count > 0)
         {
             // One line naming the offending token; System.CommandLine's own handler prints the whole help.
-            console.Error.WriteLine($"graphengine: error: {parsed.Errors[0].Message}");
+            // Tokens echoed by the parser are cut like every other value.
+            WriteError(console, System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, "'([^']{81,})'", m => InputText.Quote(m.Groups[1].Value)));
             return ExitCodes.Usage;
         }
         return parsed.Invoke(new InvocationConfiguration
@@ -91,18 +92,44 @@ public static class CliApp
             using var ctx = new CommandContext(console, cli, config, settings, pr.Tokens.Select(t => t.Value).ToArray());
             return body(ctx);
         }
-        catch (UsageException e)
+        catch (Exception e) when (IsBadInput(e))
         {
-            console.Error.WriteLine($"graphengine: error: {e.Message}");
-            if (debug) console.Error.WriteLine(e);
+            WriteError(console, e.Message, debug ? e : null);
             return ExitCodes.Usage;
         }
         catch (Exception e)
         {
-            console.Error.WriteLine($"graphengine: error: {e.GetType().Name}: {e.Message}");
-            if (debug) console.Error.WriteLine(e);
-            else console.Error.WriteLine("(run with --debug for the stack trace)");
+            WriteError(console, $"{e.GetType().Name}: {e.Message}", debug ? e : null, hint: !debug);
             return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>Bad input from any layer: the CLI's own, a configuration value, a quantization setting.</summary>
+    private static bool IsBadInput(Exception e) =>
+        e is UsageException or GraphEngine.Graph.EngineConfigurationException or GraphEngine.Layers.QuantConfigException;
+
+    /// <summary>The longest error line printed; values inside are already cut to a readable length.</summary>
+    internal const int MaxErrorLine = 2000;
+
+    /// <summary>
+    /// Writes "graphengine: error: ..." as exactly one line (line breaks replaced, cut to <see cref="MaxErrorLine"/>),
+    /// then the stack trace when <paramref name="trace"/> is given (--debug). A closed or full stderr must not
+    /// turn bad input into a crash: the write's IOException is swallowed and the exit code stands.
+    /// </summary>
+    internal static void WriteError(CliConsole console, string message, Exception? trace = null, bool hint = false)
+    {
+        string line = InputText.OneLine($"graphengine: error: {message}");
+        if (line.Length > MaxErrorLine) line = line[..MaxErrorLine] + $"… ({line.Length} chars)";
+        try
+        {
+            console.Error.WriteLine(line);
+            if (trace is not null) console.Error.WriteLine(trace);
+            else if (hint) console.Error.WriteLine("(run with --debug for the stack trace)");
+            console.Error.Flush();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+        {
+            // Nowhere left to report it; the exit code still says what happened.
         }
     }
 

@@ -14,13 +14,30 @@ public sealed class BlockWiseGraphOptions
     public bool Enabled { get; init; } = true;
 
     /// <summary>Padded token counts to capture; the engine sorts them and drops duplicates.</summary>
-    public IReadOnlyList<int> Sizes { get; init; } = DefaultSizes;
+    public IReadOnlyList<int> Sizes
+    {
+        get => _sizes;
+        init => _sizes = value ?? throw new ArgumentNullException(nameof(Sizes), "Sizes must not be null; use an empty list with Enabled = false");
+    }
+    private readonly IReadOnlyList<int> _sizes = DefaultSizes;
 
     /// <summary>Log every prefill step's path per layer (FD_BLOCK_WISE_DEBUG).</summary>
     public bool Debug { get; init; }
 
     /// <summary>Layer-name patterns that stay eager; '*' matches any run of characters, case-insensitive.</summary>
-    public IReadOnlyList<string> Exclude { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<string> Exclude
+    {
+        get => _exclude;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value, nameof(Exclude));
+            for (int i = 0; i < value.Count; i++)
+                if (string.IsNullOrWhiteSpace(value[i]))
+                    throw new ArgumentException($"Exclude[{i}] is {(value[i] is null ? "null" : "empty")}: every pattern must name layers ('*' matches any run)", nameof(Exclude));
+            _exclude = value.ToArray();
+        }
+    }
+    private readonly IReadOnlyList<string> _exclude = Array.Empty<string>();
 
     public Granularity Granularity { get; init; } = Granularity.Layer;
 

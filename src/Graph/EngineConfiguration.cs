@@ -16,7 +16,7 @@ namespace GraphEngine.Graph;
 /// below GRAPHENGINE__ and the command line because those name this engine's keys exactly and are the
 /// more deliberate, more specific setting. docs/engine.md has the table.
 /// </summary>
-public static class EngineConfiguration
+public static partial class EngineConfiguration
 {
     public const string Section = "GraphEngine:BlockWiseCudaGraph";
     public const string DefaultFileName = "graphengine.json";
@@ -27,6 +27,12 @@ public static class EngineConfiguration
     public const string FdDebug = "FD_BLOCK_WISE_DEBUG";
 
     private static readonly string[] KnownKeys = { "Enabled", "Sizes", "Debug", "Exclude", "Granularity" };
+
+    /// <summary>A value given by a program on its own terms (a CLI switch): key, value, and how to name it ("--preset").</summary>
+    public readonly record struct NamedSetting(string Key, string Value, string Origin);
+
+    /// <summary>A setting as found: its text and where it came from, for error messages.</summary>
+    public readonly record struct SettingValue(string Text, string Origin);
 
     /// <summary>Short command-line switches; the long form --GraphEngine:BlockWiseCudaGraph:Key=value works too.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -43,30 +49,32 @@ public static class EngineConfiguration
     /// directory when it exists; a given path must exist and hold JSON, else the error names it.
     /// <paramref name="environment"/> null reads the process environment (tests inject a dictionary).
     /// </summary>
-    public static IConfigurationRoot Build(string? jsonPath, IReadOnlyList<string> commandLineArgs, IDictionary<string, string?>? environment = null)
+    public static IConfigurationRoot Build(string? jsonPath, IReadOnlyList<string> commandLineArgs, IDictionary<string, string?>? environment = null) =>
+        Build(jsonPath, commandLineArgs, environment, null);
+
+    /// <summary>
+    /// As above; <paramref name="named"/> are the highest-priority settings, each named in errors by its
+    /// own origin (the CLI passes its switches this way, so a bad --preset is reported as --preset).
+    /// </summary>
+    public static IConfigurationRoot Build(string? jsonPath, IReadOnlyList<string> commandLineArgs, IDictionary<string, string?>? environment,
+        IEnumerable<NamedSetting>? named)
     {
         ArgumentNullException.ThrowIfNull(commandLineArgs);
         var builder = new ConfigurationBuilder();
 
-        string? file = ResolveJsonFile(jsonPath);
-        if (file is not null)
-        {
-            // Parsed once on its own first, so a broken file is reported as the file's fault, by name.
-            try
-            {
-                new ConfigurationBuilder().Add(JsonSource(file)).Build();
-            }
-            catch (Exception e)
-            {
-                throw new EngineConfigurationException($"configuration file '{file}' is not valid JSON configuration: {Innermost(e).Message}", e);
-            }
-            builder.Add(JsonSource(file));
-        }
+        if (ResolveJsonFile(jsonPath) is var (shown, full))
+            builder.Add(ParseFile(ReadFileText(shown, full), full));
 
         var env = environment ?? ProcessEnvironment();
         builder.Add(FastDeploySource(env));
         builder.Add(GraphEngineEnvironmentSource(env));
         builder.AddCommandLine(commandLineArgs.ToArray(), SwitchMappings.ToDictionary(kv => kv.Key, kv => kv.Value));
+        if (named is not null)
+        {
+            var src = new OriginConfigurationSource("command line");
+            foreach (var n in named) src.Set(n.Key, n.Value, n.Origin, false);
+            builder.Add(src);
+        }
 
         try
         {
@@ -74,31 +82,29 @@ public static class EngineConfiguration
         }
         catch (FormatException e)
         {
-            throw new EngineConfigurationException($"command line: {e.Message}", e);
+            throw new EngineConfigurationException($"command line: {InputText.OneLine(e.Message)}", e);
         }
     }
 
-    private static JsonConfigurationSource JsonSource(string file) => new()
-    {
-        FileProvider = new PhysicalFileProvider(Path.GetDirectoryName(file)!),
-        Path = Path.GetFileName(file),
-        Optional = false,
-        ReloadOnChange = false,
-    };
-
-    private static string? ResolveJsonFile(string? jsonPath)
+    private static (string Shown, string Full)? ResolveJsonFile(string? jsonPath)
     {
         if (jsonPath is null)
         {
             string dflt = Path.Combine(Directory.GetCurrentDirectory(), DefaultFileName);
-            return File.Exists(dflt) ? dflt : null;
+            return File.Exists(dflt) ? (dflt, dflt) : null;
         }
         if (string.IsNullOrWhiteSpace(jsonPath))
-            throw new EngineConfigurationException("configuration file path is empty");
-        string full = Path.GetFullPath(jsonPath);
-        if (!File.Exists(full))
-            throw new EngineConfigurationException($"configuration file '{jsonPath}' does not exist (looked for {full})");
-        return full;
+            throw new EngineConfigurationException("configuration file path is empty (from --config)");
+        string full;
+        try
+        {
+            full = Path.GetFullPath(jsonPath);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new EngineConfigurationException($"configuration file path {InputText.Quote(jsonPath)} is not a valid path: {InputText.OneLine(e.Message)}", e);
+        }
+        return (jsonPath, full);
     }
 
     private static Exception Innermost(Exception e)
@@ -150,12 +156,10 @@ public static class EngineConfiguration
     public static BlockWiseGraphOptions BindOptions(IConfiguration config, int maxTokens)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be >= 1");
+        if (maxTokens < 1 || maxTokens > PrefillEngine.MaxTokensLimit)
+            throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"maxTokens must be in [1, {PrefillEngine.MaxTokensLimit}]");
 
-        foreach (var child in config.GetSection(Section).GetChildren())
-            if (!KnownKeys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
-                throw new EngineConfigurationException(
-                    $"unknown setting '{child.Key}' in {Describe(config, child.Path)}; known: {string.Join(", ", KnownKeys)}");
+        RejectUnknownKeys(config, Section, KnownKeys);
 
         var dflt = new BlockWiseGraphOptions();
         bool enabled = ReadBool(config, "Enabled") ?? dflt.Enabled;
@@ -169,19 +173,38 @@ public static class EngineConfiguration
     /// <summary>One raw setting: its text and where it came from (for error messages).</summary>
     private readonly record struct Raw(string Text, string Origin, string Key, bool ZeroOrOne);
 
-    private static bool? ReadBool(IConfiguration config, string name)
+    private static bool? ReadBool(IConfiguration config, string name) => ReadBoolKey(config, Section + ":" + name);
+
+    /// <summary>
+    /// A boolean setting at <paramref name="key"/>, parsed by <see cref="SettingParsers.ParseBool"/> (FD_ flags:
+    /// 0 or 1 only); null when unset. The CLI reads its own flags through this too, so no flag is read leniently
+    /// in one place and strictly in another.
+    /// </summary>
+    public static bool? ReadBoolKey(IConfiguration config, string key)
     {
-        if (Find(config, name) is not { } raw) return null;
-        string t = raw.Text.Trim();
-        if (t == "1") return true;
-        if (t == "0") return false;
-        if (!raw.ZeroOrOne)
-        {
-            if (t.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
-            if (t.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
-        }
-        string accepted = raw.ZeroOrOne ? "0 or 1" : "true, false, 1 or 0";
-        throw new EngineConfigurationException($"invalid value '{raw.Text}' for {name} in {raw.Origin}: expected {accepted}");
+        if (FindKey(config, key) is not { } raw) return null;
+        return SettingParsers.ParseBool(raw.Text, key[(key.LastIndexOf(':') + 1)..], raw.Origin, raw.ZeroOrOne);
+    }
+
+    /// <summary>The value at <paramref name="key"/> from the highest-priority source that sets it, with that source's name.</summary>
+    public static SettingValue? Read(IConfiguration config, string key) =>
+        FindKey(config, key) is { } raw ? new SettingValue(raw.Text, raw.Origin) : null;
+
+    /// <summary>
+    /// Refuses any key of <paramref name="section"/> not in <paramref name="known"/>, naming the key, where it
+    /// came from, and the accepted keys. Also refuses a value set on the section itself (a scalar where a
+    /// section belongs).
+    /// </summary>
+    public static void RejectUnknownKeys(IConfiguration config, string section, IReadOnlyList<string> known)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (FindKey(config, section) is { } scalar)
+            throw new EngineConfigurationException(
+                $"{scalar.Origin} sets {InputText.Quote(scalar.Text)} on section {section}, which holds keys: {string.Join(", ", known)}");
+        foreach (var child in config.GetSection(section).GetChildren())
+            if (!known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                throw new EngineConfigurationException(
+                    $"unknown setting {InputText.Quote(child.Key)} in {Describe(config, child.Path)}; accepted: {string.Join(", ", known)}");
     }
 
     private static Granularity? ReadGranularity(IConfiguration config)
@@ -190,7 +213,7 @@ public static class EngineConfiguration
         string t = raw.Text.Trim();
         foreach (var g in Enum.GetValues<Granularity>())
             if (t.Equals(g.ToString(), StringComparison.OrdinalIgnoreCase)) return g;
-        throw new EngineConfigurationException($"invalid value '{raw.Text}' for Granularity in {raw.Origin}: expected Layer or Segment");
+        throw new EngineConfigurationException($"invalid value {InputText.Quote(raw.Text)} for Granularity in {raw.Origin}: expected Layer or Segment");
     }
 
     /// <summary>A list setting is either one comma-separated string or an array (Key:0, Key:1, ...),
@@ -232,7 +255,7 @@ public static class EngineConfiguration
         var parts = whole.Text.Split(',');
         var list = new List<Raw>(parts.Length);
         for (int i = 0; i < parts.Length; i++)
-            list.Add(whole with { Text = parts[i], Origin = parts.Length > 1 ? $"{whole.Origin} (entry {i + 1} of \"{whole.Text}\")" : whole.Origin });
+            list.Add(whole with { Text = parts[i], Origin = parts.Length > 1 ? $"{whole.Origin} (entry {i + 1} of {InputText.Quote(whole.Text)})" : whole.Origin });
         return list;
     }
 
@@ -243,24 +266,7 @@ public static class EngineConfiguration
                 $"Sizes is empty in {(entries.Count > 0 ? entries[0].Origin : "the configuration")}: list at least one token count, or set Enabled to false");
         var set = new SortedSet<int>();
         foreach (var e in entries)
-        {
-            string t = e.Text.Trim();
-            if (t.Length == 0)
-                throw new EngineConfigurationException($"empty graph size entry in {e.Origin}: sizes are separated by single commas");
-            if (t.StartsWith('-') && t.Length > 1 && t[1..].All(char.IsAsciiDigit))
-                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is negative: sizes must be >= 1");
-            if (!t.All(char.IsAsciiDigit))
-            {
-                string hint = t.Any(c => c is ';' or ' ' or ':' or '|' or '/' or '\t')
-                    ? " (separate sizes with commas only)" : "";
-                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is not a whole number{hint}");
-            }
-            if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long v) || v > maxTokens)
-                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is above the engine's MaxTokens {maxTokens}");
-            if (v == 0)
-                throw new EngineConfigurationException($"graph size '{t}' in {e.Origin} is zero: sizes must be >= 1");
-            set.Add((int)v);
-        }
+            set.Add(SettingParsers.ParseCount(e.Text, "graph size", e.Origin, 1, maxTokens));
         return set.ToArray();
     }
 
@@ -278,9 +284,10 @@ public static class EngineConfiguration
         return list.ToArray();
     }
 
-    private static Raw? Find(IConfiguration config, string name)
+    private static Raw? Find(IConfiguration config, string name) => FindKey(config, Section + ":" + name);
+
+    private static Raw? FindKey(IConfiguration config, string key)
     {
-        string key = Section + ":" + name;
         if (config is IConfigurationRoot root)
         {
             foreach (var p in root.Providers.Reverse())

@@ -17,9 +17,9 @@ public sealed partial class PrefillEngine
     /// </summary>
     public void Prefill(int n)
     {
+        ThrowIfDisposed();
         CheckTokens(n);
         if (n == 0) return;
-        ThrowIfDisposed();
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
         int b = _bucketOf[n];
@@ -51,10 +51,10 @@ public sealed partial class PrefillEngine
     /// </summary>
     public void Forward(Layer layer, int n)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(layer);
         CheckTokens(n);
         if (n == 0) return;
-        ThrowIfDisposed();
         if (!_slotOf.TryGetValue(layer, out var slot))
             throw new ArgumentException($"layer '{layer.Name}' was not added to this engine", nameof(layer));
         if (_lastWrittenN != n)
@@ -85,8 +85,8 @@ public sealed partial class PrefillEngine
     /// </summary>
     public void WriteTokenCount(int n)
     {
-        CheckTokens(n);
         ThrowIfDisposed();
+        CheckTokens(n);
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
     }

@@ -37,7 +37,8 @@ public sealed partial class PrefillEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
-        if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "MaxTokens must be >= 1");
+        if (maxTokens < 1 || maxTokens > MaxTokensLimit)
+            throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"maxTokens must be in [1, {MaxTokensLimit}]");
         var sizes = options.Sizes ?? throw new ArgumentException("options.Sizes is null", nameof(options));
         // The built-in list runs to 2048; an engine with fewer tokens simply has fewer sizes. So does one
         // with graphs off, where sizes mean nothing. A list someone wrote must fit.
@@ -73,6 +74,9 @@ public sealed partial class PrefillEngine : IDisposable
         Context = new LayerContext(device, Pool, maxTokens, _tokenCount.Ptr);
         _logger?.LogDebug("prefill engine: MaxTokens={MaxTokens}, {Options}", maxTokens, options);
     }
+
+    /// <summary>The largest MaxTokens an engine takes (the bucket table holds one entry per token count).</summary>
+    public const int MaxTokensLimit = 1 << 20;
 
     public Device Device { get; }
 

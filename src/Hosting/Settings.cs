@@ -37,54 +37,86 @@ public sealed record RunSettings(
     public const string Section = "GraphEngine:Run";
     
 
+    /// <summary>The keys of section <see cref="Section"/>.</summary>
+    public static IReadOnlyList<string> Keys => EngineConfiguration.KeysOf("Run");
+
+    /// <summary>The sections under GraphEngine that the program reads.</summary>
+    public static readonly IReadOnlyList<string> Sections = new[] { "BlockWiseCudaGraph", "Run" };
+
+    /// <summary>
+    /// Binds the CLI's settings strictly, with the same parsers the engine uses: unknown keys in any section
+    /// the program reads are refused (listing the accepted ones), and every error names the switch, variable
+    /// or file key the value came from.
+    /// </summary>
     public static RunSettings Bind(IConfiguration config, CliOptions cli)
     {
-        var run = config.GetSection(Section);
-        string presetName = run["Preset"] ?? ModelPresets.Tiny.Name;
-        var preset = ModelPresets.TryGet(presetName, out var p)
-            ? p
-            : throw new UsageException($"unknown preset '{presetName}' (from {Source(cli.Preset, "--preset", "Preset")}); known: {string.Join(", ", ModelPresets.Names)}");
-
-        string quant = run["Quant"] ?? "bf16";
-        string backendText = run["Backend"] ?? "auto";
-        var backend = backendText.Trim().ToLowerInvariant() switch
-        {
-            "auto" => BackendPreference.Auto,
-            "cuda" => BackendPreference.Cuda,
-            "reference" or "ref" or "cpu" => BackendPreference.Reference,
-            _ => throw new UsageException($"unknown backend '{backendText}' (from {Source(cli.Backend, "--backend", "Backend")}); accepted: cuda, reference, auto"),
-        };
-        bool debug = cli.Debug || ParseBool(run["Debug"], $"{Section}:Debug") ||
-                     ParseBool(config[$"{EngineConfiguration.Section}:Debug"], $"{EngineConfiguration.Section}:Debug");
-        // Token counts are checked now, against the preset's max tokens, so a bad list fails before any work.
-        string? tokensText = run["Tokens"];
-        int[] tokens = tokensText is null
-            ? preset.DefaultTokens.Where(t => t <= preset.MaxTokens).ToArray()
-            : TokenList.Parse(tokensText, Source(cli.Tokens, "--tokens", "Tokens"), preset.MaxTokens);
-        QuantConfig qc;
         try
         {
-            qc = QuantConfig.Parse(quant, Source(cli.Quant, "--quant", "Quant"), preset.IsMoe);
+            return BindStrict(config, cli);
+        }
+        catch (EngineConfigurationException e)
+        {
+            throw new UsageException(e.Message, e);
         }
         catch (QuantConfigException e)
         {
             throw new UsageException(e.Message, e);
         }
+    }
+
+    private static RunSettings BindStrict(IConfiguration config, CliOptions cli)
+    {
+        EngineConfiguration.RejectUnknownKeys(config, "GraphEngine", Sections);
+        EngineConfiguration.RejectUnknownKeys(config, Section, Keys);
+        EngineConfiguration.RejectUnknownKeys(config, EngineConfiguration.Section, EngineConfiguration.KeysOf("BlockWiseCudaGraph"));
+
+        var presetValue = Read(config, "Preset");
+        string presetName = presetValue?.Text ?? ModelPresets.Tiny.Name;
+        var preset = ModelPresets.TryGet(presetName.Trim(), out var p)
+            ? p
+            : throw new UsageException($"unknown preset {InputText.Quote(presetName)} (from {presetValue?.Origin}); known: {string.Join(", ", ModelPresets.Names)}");
+
+        var backendValue = Read(config, "Backend");
+        string backendText = backendValue?.Text ?? "auto";
+        var backend = backendText.Trim().ToLowerInvariant() switch
+        {
+            "auto" => BackendPreference.Auto,
+            "cuda" => BackendPreference.Cuda,
+            "reference" or "ref" or "cpu" => BackendPreference.Reference,
+            _ => throw new UsageException($"unknown backend {InputText.Quote(backendText)} (from {backendValue?.Origin}); accepted: cuda, reference, auto"),
+        };
+        // One bool parser for every flag: a value the engine would refuse is refused here, before --debug
+        // could be switched on by it.
+        bool runDebug = EngineConfiguration.ReadBoolKey(config, $"{Section}:Debug") ?? false;
+        bool engineDebug = EngineConfiguration.ReadBoolKey(config, $"{EngineConfiguration.Section}:Debug") ?? false;
+        bool debug = cli.Debug || runDebug || engineDebug;
+        // Token counts are checked now, against the preset's max tokens, so a bad list fails before any work.
+        var tokensValue = Read(config, "Tokens");
+        int[] tokens = tokensValue is null
+            ? preset.DefaultTokens.Where(t => t <= preset.MaxTokens).ToArray()
+            : TokenList.Parse(TokensText(config) ?? tokensValue.Value.Text, tokensValue.Value.Origin, preset.MaxTokens);
+        var quantValue = Read(config, "Quant");
+        var qc = QuantConfig.Parse(quantValue?.Text ?? "bf16", quantValue?.Origin ?? "the default", preset.IsMoe);
         return new RunSettings(preset, qc, backend, tokens, debug, cli.Json);
     }
 
-    internal static string Source(string? cliValue, string option, string key) =>
-        cliValue is not null ? option : $"configuration key {Section}:{key}";
-
-    private static bool ParseBool(string? text, string key)
+    /// <summary>Run:Tokens given as a JSON array (Tokens:0, Tokens:1, ...) joined into one list.</summary>
+    private static string? TokensText(IConfiguration config)
     {
-        if (text is null) return false;
-        return text.Trim().ToLowerInvariant() switch
-        {
-            "1" or "true" or "yes" or "on" => true,
-            "0" or "false" or "no" or "off" or "" => false,
-            _ => throw new UsageException($"'{text}' is not a boolean (from configuration key {key})"),
-        };
+        var section = config.GetSection($"{Section}:Tokens");
+        if (section.Value is not null) return null;
+        var items = section.GetChildren().Select(c => c.Value ?? "").ToList();
+        return items.Count == 0 ? null : string.Join(",", items);
+    }
+
+    /// <summary>A Run setting with its origin: the switch, the variable, or the key of the file.</summary>
+    private static EngineConfiguration.SettingValue? Read(IConfiguration config, string key)
+    {
+        string full = $"{Section}:{key}";
+        if (EngineConfiguration.Read(config, full) is { } v) return v;
+        // A list from a file array has only children; name the first child's origin.
+        var child = config.GetSection(full).GetChildren().FirstOrDefault();
+        return child is null ? null : EngineConfiguration.Read(config, child.Path) is { } c ? c : null;
     }
 }
 
@@ -100,7 +132,7 @@ public static class CliConfiguration
     {
         try
         {
-            return EngineConfiguration.Build(cli.ConfigPath, CommandLineArgs(cli), environment);
+            return EngineConfiguration.Build(cli.ConfigPath, Array.Empty<string>(), environment, CommandLineSettings(cli));
         }
         catch (EngineConfigurationException e)
         {
@@ -108,21 +140,21 @@ public static class CliConfiguration
         }
     }
 
-    /// <summary>The command-line layer: each option given becomes its configuration key.</summary>
-    public static List<string> CommandLineArgs(CliOptions cli)
+    /// <summary>The command-line layer: each option given becomes its configuration key, named by its switch in errors.</summary>
+    public static List<EngineConfiguration.NamedSetting> CommandLineSettings(CliOptions cli)
     {
-        var args = new List<string>();
-        void Add(string key, string? value)
+        var list = new List<EngineConfiguration.NamedSetting>();
+        void Add(string key, string? value, string option)
         {
-            if (value is not null) args.Add($"--{key}={value}");
+            if (value is not null) list.Add(new(key, value, option));
         }
-        Add($"{RunSettings.Section}:Preset", cli.Preset);
-        Add($"{RunSettings.Section}:Quant", cli.Quant);
-        Add($"{RunSettings.Section}:Backend", cli.Backend);
-        Add($"{RunSettings.Section}:Tokens", cli.Tokens);
-        Add($"{EngineConfiguration.Section}:Sizes", cli.Sizes);
-        Add($"{EngineConfiguration.Section}:Granularity", cli.Granularity);
-        if (cli.Debug) Add($"{EngineConfiguration.Section}:Debug", "true");
-        return args;
+        Add($"{RunSettings.Section}:Preset", cli.Preset, "--preset");
+        Add($"{RunSettings.Section}:Quant", cli.Quant, "--quant");
+        Add($"{RunSettings.Section}:Backend", cli.Backend, "--backend");
+        Add($"{RunSettings.Section}:Tokens", cli.Tokens, "--tokens");
+        Add($"{EngineConfiguration.Section}:Sizes", cli.Sizes, "--sizes");
+        Add($"{EngineConfiguration.Section}:Granularity", cli.Granularity, "--granularity");
+        if (cli.Debug) Add($"{EngineConfiguration.Section}:Debug", "true", "--debug");
+        return list;
     }
 }

@@ -1,4 +1,5 @@
-using System.Globalization;
+using GraphEngine.Graph;
+using GraphEngine.Kernels;
 
 namespace GraphEngine.Hosting;
 
@@ -6,27 +7,18 @@ namespace GraphEngine.Hosting;
 public static class TokenList
 {
     /// <summary>
-    /// Parses <paramref name="text"/>: entries trimmed, each a positive integer no larger than
-    /// <paramref name="max"/>; duplicates dropped, order kept. Errors name the entry and its source.
+    /// Parses <paramref name="text"/> with the engine's count-list parser: entries trimmed, each a whole
+    /// number in [1, <paramref name="max"/>]; duplicates dropped, order kept. Errors name the entry and its source.
     /// </summary>
     public static int[] Parse(string text, string source, int max)
     {
-        if (string.IsNullOrWhiteSpace(text))
-            throw new UsageException($"empty token list (from {source})");
-        var result = new List<int>();
-        foreach (var raw in text.Split(','))
+        try
         {
-            string entry = raw.Trim();
-            if (entry.Length == 0)
-                throw new UsageException($"empty entry in token list '{text}' (from {source})");
-            if (!int.TryParse(entry, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
-                throw new UsageException($"token count '{entry}' in '{text}' (from {source}) is not a positive integer");
-            if (n < 1)
-                throw new UsageException($"token count '{entry}' in '{text}' (from {source}) must be >= 1");
-            if (n > max)
-                throw new UsageException($"token count '{entry}' in '{text}' (from {source}) is above the model's {max} max tokens");
-            if (!result.Contains(n)) result.Add(n);
+            return SettingParsers.ParseCountList(text, "token count", source, 1, max).Distinct().ToArray();
         }
-        return result.ToArray();
+        catch (EngineConfigurationException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
     }
 }

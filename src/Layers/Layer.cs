@@ -40,11 +40,24 @@ public abstract class Layer : IDisposable
 
     public abstract void Forward(ComputeStream stream, int paddedTokens);
 
+    /// <summary>Every Forward starts here: refuses a disposed layer (or one whose engine, pool or device
+    /// is gone) with <see cref="ObjectDisposedException"/> before any launch, then checks the count.</summary>
     protected void ValidatePadded(int paddedTokens)
     {
+        ThrowIfDisposed();
         if (paddedTokens < 1 || paddedTokens > Context.MaxTokens)
             throw new ArgumentOutOfRangeException(nameof(paddedTokens), paddedTokens,
                 $"layer '{Name}': padded token count must be in [1, {Context.MaxTokens}]");
+    }
+
+    /// <summary>True once the layer, or the engine pool or device it was built on, is disposed.</summary>
+    public bool IsDisposed => _disposed || Context.Pool.IsDisposed || Context.Device.IsDisposed;
+
+    protected void ThrowIfDisposed()
+    {
+        if (_disposed) throw new ObjectDisposedException(GetType().Name, $"layer '{Name}' was disposed (with its engine)");
+        if (Context.Pool.IsDisposed) throw new ObjectDisposedException(GetType().Name, $"layer '{Name}': its engine was disposed");
+        if (Context.Device.IsDisposed) throw new ObjectDisposedException(GetType().Name, $"layer '{Name}': its device was disposed");
     }
 
     /// <summary>Takes ownership: disposed with the layer, in reverse order of adoption.</summary>

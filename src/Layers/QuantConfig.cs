@@ -106,19 +106,24 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
         }
         catch (JsonException e)
         {
-            throw new QuantConfigException($"quantization (from {source}) is not valid JSON: {e.Message} in '{text}'", e);
+            throw new QuantConfigException($"quantization {InputText.Quote(text)} (from {source}) is not valid JSON: {InputText.OneLine(e.Message)}", e);
         }
         using (doc)
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                throw new QuantConfigException($"quantization (from {source}) must be a mode name or a JSON object, got '{text}'");
+                throw new QuantConfigException($"quantization {InputText.Quote(text)} (from {source}) must be a mode name or a JSON object");
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var p in root.EnumerateObject())
+            {
                 if (!JsonKeys.Contains(p.Name))
-                    throw new QuantConfigException($"unknown quantization key '{p.Name}' (from {source}); accepted keys: {string.Join(", ", JsonKeys)}");
+                    throw new QuantConfigException($"unknown quantization key {InputText.Quote(p.Name)} (from {source}); accepted keys: {string.Join(", ", JsonKeys)}");
+                if (!seen.Add(p.Name))
+                    throw new QuantConfigException($"quantization key {InputText.Quote(p.Name)} appears twice (from {source}); give each key once");
+            }
 
             string quantization = GetString(root, "quantization", source)
-                ?? throw new QuantConfigException($"quantization JSON (from {source}) has no \"quantization\" key: '{text}'");
+                ?? throw new QuantConfigException($"quantization JSON {InputText.Quote(text)} (from {source}) has no \"quantization\" key");
             int? groupSize = GetGroupSize(root, source);
             string backend = GetString(root, "nvfp4_backend", source) ?? DefaultNvfp4Backend;
             CheckNvfp4Backend(backend, source);
@@ -128,22 +133,25 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
             {
                 foreach (var key in new[] { "dense_quant_type", "moe_quant_type", "is_moe_quantized" })
                     if (root.TryGetProperty(key, out _))
-                        throw new QuantConfigException($"quantization key '{key}' (from {source}) only applies to \"mix_quant\", not to '{quantization}'");
+                        throw new QuantConfigException($"quantization key '{key}' (from {source}) only applies to \"mix_quant\", not to {InputText.Quote(quantization)}");
                 config = ParsePlain(quantization, source, groupSize);
             }
             else
             {
-                string denseName = GetString(root, "dense_quant_type", source) ?? "none";
+                // Without it the dense layers would silently stay unquantized: say so instead of guessing.
+                string denseName = GetString(root, "dense_quant_type", source)
+                    ?? throw new QuantConfigException(
+                        $"mix_quant (from {source}) has no dense_quant_type; give it (\"none\" keeps dense layers unquantized); accepted: {Names(DenseModes)}");
                 var dense = ParseMode(denseName, source, "dense_quant_type", DenseNames);
                 if (!DenseModes.Contains(dense))
                     throw new QuantConfigException(
-                        $"dense_quant_type '{denseName}' (from {source}) is a MoE-only quant type; dense layers accept: {Names(DenseModes)}");
+                        $"dense_quant_type {InputText.Quote(denseName)} (from {source}) is a MoE-only quant type; dense layers accept: {Names(DenseModes)}");
 
                 bool moeQuantized = true;
                 if (root.TryGetProperty("is_moe_quantized", out var flag))
                 {
                     if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                        throw new QuantConfigException($"is_moe_quantized (from {source}) must be true or false, got {flag.GetRawText()}");
+                        throw new QuantConfigException($"is_moe_quantized (from {source}) must be true or false, got {InputText.Quote(flag.GetRawText())}");
                     moeQuantized = flag.GetBoolean();
                 }
                 string? moeName = GetString(root, "moe_quant_type", source);
@@ -155,7 +163,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
                     moe = ParseMode(moeName, source, "moe_quant_type", MoeNames);
                     if (!MoeModes.Contains(moe))
                         throw new QuantConfigException(
-                            $"moe_quant_type '{moeName}' (from {source}) has no MoE kernel in this engine; accepted: {Names(MoeModes)}");
+                            $"moe_quant_type {InputText.Quote(moeName)} (from {source}) has no MoE kernel in this engine; accepted: {Names(MoeModes)}");
                 }
                 config = new QuantConfig(dense, moe,
                     dense is QuantMode.WInt4 or QuantMode.WInt8 ? CheckGroup(dense, groupSize, source) : null,
@@ -169,7 +177,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     {
         if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String)
-            throw new QuantConfigException($"quantization key '{key}' (from {source}) must be a string, got {v.GetRawText()}");
+            throw new QuantConfigException($"quantization key '{key}' (from {source}) must be a string, got {InputText.Quote(v.GetRawText())}");
         return v.GetString()!.Trim();
     }
 
@@ -177,7 +185,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     {
         if (!root.TryGetProperty("group_size", out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int g))
-            throw new QuantConfigException($"group_size (from {source}) must be an integer, got {v.GetRawText()}");
+            throw new QuantConfigException($"group_size (from {source}) must be an integer, got {InputText.Quote(v.GetRawText())}");
         return g;
     }
 
@@ -207,9 +215,9 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
         if (string.Equals(backend, DefaultNvfp4Backend, StringComparison.OrdinalIgnoreCase)) return;
         if (NativeNvfp4Backends.Contains(backend, StringComparer.OrdinalIgnoreCase))
             throw new QuantConfigException(
-                $"nvfp4_backend '{backend}' (from {source}) needs native SM100 fp4 tensor cores (tcgen05), which this engine does not implement; " +
+                $"nvfp4_backend {InputText.Quote(backend)} (from {source}) needs native SM100 fp4 tensor cores (tcgen05), which this engine does not implement; " +
                 $"accepted: {DefaultNvfp4Backend} (fp4 dequantized to bf16 in registers, bf16 MMA)");
-        throw new QuantConfigException($"unknown nvfp4_backend '{backend}' (from {source}); accepted: {DefaultNvfp4Backend}");
+        throw new QuantConfigException($"unknown nvfp4_backend {InputText.Quote(backend)} (from {source}); accepted: {DefaultNvfp4Backend}");
     }
 
     private static readonly string[] AllNames = QuantModes.ByName.Keys.Append("mix_quant").ToArray();
@@ -219,7 +227,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     private static QuantMode ParseMode(string name, string source, string key, string[] accepted)
     {
         if (QuantModes.ByName.TryGetValue(name, out var m)) return m;
-        throw new QuantConfigException($"unknown {key} '{name}' (from {source}); accepted: {string.Join(", ", accepted)}");
+        throw new QuantConfigException($"unknown {key} {InputText.Quote(name)} (from {source}); accepted: {string.Join(", ", accepted)}");
     }
 
     private static string Names(IEnumerable<QuantMode> modes) =>

@@ -98,6 +98,23 @@ public static class ModelFactory
         if (!preset.IsMoe && quant.MoeMode != QuantMode.None && quant.DenseMode == QuantMode.None)
             throw new ArgumentException($"quantization {quant.Label} quantizes MoE layers only and preset '{preset.Name}' has none");
 
+        // A build that fails part-way (a quant mode a layer refuses, a bad shape, no memory) disposes and
+        // detaches what it built, so the engine and its pool are as they were before the call.
+        var mark = engine.Mark();
+        try
+        {
+            return BuildInto(engine, preset, quant, seed, activation, progress);
+        }
+        catch
+        {
+            engine.RollbackTo(mark);
+            throw;
+        }
+    }
+
+    private static BuiltModel BuildInto(PrefillEngine engine, ModelPreset preset, QuantConfig quant, uint seed,
+        DType activation, IProgress<(int Done, int Total, string Layer)>? progress)
+    {
         var ctx = engine.Context;
         int h = preset.Hidden;
         var resid = engine.Activation("resid", activation, h);
@@ -132,7 +149,15 @@ public static class ModelFactory
                 LayerSpecKind.Moe => MoeLayer(ctx, spec.Name, preset, quant, s, normed, mlpOut),
                 _ => throw new InvalidOperationException($"unknown layer kind {spec.Kind}"),
             };
-            engine.Add(layer);
+            try
+            {
+                engine.Add(layer);
+            }
+            catch
+            {
+                layer.Dispose();
+                throw;
+            }
             layers.Add(layer);
         }
         progress?.Report((plan.Count, plan.Count, "done"));

@@ -64,7 +64,7 @@ public class CommandLineTests
         var env = new Dictionary<string, string?> { ["GRAPHENGINE__RUN__PRESET"] = "nonesuch" };
         var r = CliHarness.Run("check --filter device --backend reference", env);
         CliHarness.AssertUsageError(r, "nonesuch");
-        Assert.Contains("GraphEngine:Run:Preset", r.Err);
+        Assert.Contains("environment variable GRAPHENGINE__RUN__PRESET", r.Err);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public class QuantConfigTests
     [InlineData("{\"quantization\":", "not valid JSON", "{\"quantization\":")]
     [InlineData("[1, 2]", "JSON object", "[1, 2]")]
     [InlineData("{\"quantisation\":\"wint4\"}", "'quantisation'", "dense_quant_type")]
-    [InlineData("{\"quantization\":\"mix_quant\",\"is_moe_quantized\":\"yes\",\"moe_quant_type\":\"wint4\"}", "is_moe_quantized", "\"yes\"")]
+    [InlineData("{\"quantization\":\"mix_quant\",\"dense_quant_type\":\"none\",\"is_moe_quantized\":\"yes\",\"moe_quant_type\":\"wint4\"}", "is_moe_quantized", "\"yes\"")]
     [InlineData("{\"quantization\":\"mix_quant\",\"dense_quant_type\":\"wint4\"}", "moe_quant_type", "w4afp8")]
     [InlineData("{\"quantization\":\"wint4\",\"moe_quant_type\":\"w4afp8\"}", "'moe_quant_type'", "mix_quant")]
     [InlineData("{\"quantization\":7}", "'quantization'", "7")]

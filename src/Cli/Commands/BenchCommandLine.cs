@@ -1,17 +1,25 @@
 using System.CommandLine;
 using GraphEngine.Bench;
+using GraphEngine.Graph;
 using GraphEngine.Hosting;
+using GraphEngine.Kernels;
 
 namespace GraphEngine.Cli.Commands;
 
-/// <summary>The switches of `graphengine bench`, bound to <see cref="BenchOptions"/>.</summary>
+/// <summary>
+/// The switches of `graphengine bench`, bound to <see cref="BenchOptions"/>. Everything is checked here,
+/// before the device opens: a benchmark takes minutes, and a bad --out or --reps must not cost them.
+/// </summary>
 internal sealed class BenchCommandLine
 {
+    /// <summary>Largest --reps / --warmup: more would run for days, so it is a typo.</summary>
+    public const int MaxRepetitions = 10_000;
+
     public readonly Option<string> Out = new("--out") { Description = "Directory for bench.json, bench.md and bench.svg (default: bench-out)" };
     public readonly Option<bool> Torch = new("--torch") { Description = "Also run bench/torch_reference.py and print ours / theirs" };
     public readonly Option<string> Suite = new("--suite") { Description = "prefill (default), kernels or all" };
-    public readonly Option<int> Reps = new("--reps") { Description = "Timed repetitions per point (median reported); default 20", DefaultValueFactory = _ => 20 };
-    public readonly Option<int> Warmup = new("--warmup") { Description = "Untimed repetitions before timing; default 3", DefaultValueFactory = _ => 3 };
+    public readonly Option<string> Reps = new("--reps") { Description = $"Timed repetitions per point (median reported), 1 to {MaxRepetitions}; default 20" };
+    public readonly Option<string> Warmup = new("--warmup") { Description = $"Untimed repetitions before timing, 0 to {MaxRepetitions}; default 3" };
     public readonly Option<string> Python = new("--python") { Description = "Python interpreter for --torch (default: python3)" };
     public readonly Option<string> Script = new("--torch-script") { Description = "Path of torch_reference.py (default: found beside the program or in bench/)" };
 
@@ -32,20 +40,40 @@ internal sealed class BenchCommandLine
             "prefill" => BenchSuite.Prefill,
             "kernels" => BenchSuite.Kernels,
             "all" => BenchSuite.All,
-            _ => throw new UsageException($"unknown bench suite '{suiteText}' (from --suite); accepted: prefill, kernels, all"),
+            _ => throw new UsageException($"unknown bench suite {InputText.Quote(suiteText)} (from --suite); accepted: prefill, kernels, all"),
         };
-        int reps = pr.GetValue(Reps), warm = pr.GetValue(Warmup);
-        if (reps < 1) throw new UsageException($"--reps {reps} must be >= 1");
-        if (warm < 0) throw new UsageException($"--warmup {warm} must be >= 0");
+        int reps = Count(pr.GetValue(Reps), "--reps", 20, 1);
+        int warm = Count(pr.GetValue(Warmup), "--warmup", 3, 0);
         string[]? families = null;
         if (pr.GetValue(Families) is { } fam)
         {
             families = fam.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (families.Length == 0)
+                throw new UsageException($"--families {InputText.Quote(fam)} names no family; accepted: {string.Join(", ", KnownFamilies)}");
             foreach (var f in families)
                 if (!KnownFamilies.Contains(f, StringComparer.OrdinalIgnoreCase))
-                    throw new UsageException($"unknown kernel family '{f}' (from --families); accepted: {string.Join(", ", KnownFamilies)}");
+                    throw new UsageException($"unknown kernel family {InputText.Quote(f)} (from --families); accepted: {string.Join(", ", KnownFamilies)}");
         }
-        return new BenchOptions(pr.GetValue(Out) ?? "bench-out", pr.GetValue(Torch), suite, reps, warm,
-            pr.GetValue(Python) ?? "python3", pr.GetValue(Script), families);
+        string python = pr.GetValue(Python) ?? "python3";
+        if (string.IsNullOrWhiteSpace(python))
+            throw new UsageException("--python is empty: give the interpreter to run torch_reference.py with (default python3)");
+        string? script = pr.GetValue(Script);
+        if (script is not null) BenchPaths.RequireFile(script, "--torch-script");
+        // Last: the only check that touches the disk (it creates the directory and probes it).
+        string outDir = BenchPaths.PrepareOutDir(pr.GetValue(Out) ?? "bench-out", "--out");
+        return new BenchOptions(outDir, pr.GetValue(Torch), suite, reps, warm, python, script, families);
+    }
+
+    private static int Count(string? text, string option, int dflt, int min)
+    {
+        if (text is null) return dflt;
+        try
+        {
+            return SettingParsers.ParseInt(text, option, option, min, MaxRepetitions);
+        }
+        catch (EngineConfigurationException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
     }
 }

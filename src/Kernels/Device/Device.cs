@@ -51,7 +51,7 @@ public abstract class Device : IDisposable
     {
         long elements = Tensor.CountElements(shape);
         var buf = Allocate(Math.Max(1, dtype.ByteCount(elements)), tag);
-        tensor = new Tensor(this, buf.Ptr, dtype, shape);
+        tensor = buf.AsTensor(dtype, shape);
         return buf;
     }
 
@@ -86,6 +86,9 @@ public abstract class Device : IDisposable
         if (AnyStreamCapturing)
             throw new StreamCaptureException($"cannot {what} while a stream of {Info.Name} is capturing a graph");
     }
+
+    /// <summary>True after <see cref="Dispose"/>: memory, streams and tensors of this device are unusable.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
 
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 

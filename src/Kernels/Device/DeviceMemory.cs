@@ -17,11 +17,14 @@ public abstract class DeviceMemory : IDisposable
     public string Tag { get; }
     public bool IsDisposed { get; private set; }
 
+    /// <summary>True when this memory can no longer be used: disposed itself, or its pool or device was.</summary>
+    public virtual bool IsReleased => IsDisposed || Device.IsDisposed;
+
     /// <summary>Views the start of this memory as a tensor; the shape must fit.</summary>
     public Tensor AsTensor(DType dtype, params long[] shape)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        var t = new Tensor(Device, Ptr, dtype, shape);
+        var t = new Tensor(this, Ptr, dtype, shape);
         if (t.ByteCount > Bytes)
             throw new ArgumentException(
                 $"tensor {dtype}[{string.Join(",", shape)}] needs {t.ByteCount} bytes but '{Tag}' holds {Bytes}", nameof(shape));

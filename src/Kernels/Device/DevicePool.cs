@@ -32,6 +32,7 @@ public sealed class DevicePool : IDisposable
     public long ReservedBytes { get { lock (_lock) return _chunks.Sum(c => c.Buffer.Bytes); } }
     public long InUseBytes { get { lock (_lock) return _inUse; } }
     public long PeakBytes { get { lock (_lock) return _peak; } }
+    public bool IsDisposed => Volatile.Read(ref _disposed);
 
     public PoolBlock Rent(long bytes, string tag = "")
     {
@@ -158,6 +159,8 @@ public sealed class PoolBlock : DeviceMemory
     internal DevicePool.Chunk Chunk { get; }
     internal long Offset { get; }
     internal long AlignedBytes { get; }
+
+    public override bool IsReleased => base.IsReleased || _pool.IsDisposed;
 
     protected override void Free() => _pool.Return(this);
 }

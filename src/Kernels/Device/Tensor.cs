@@ -4,11 +4,14 @@ namespace GraphEngine.Kernels;
 
 /// <summary>
 /// A non-owning view of device memory: address, element type and row-major shape. Slicing never copies.
-/// The memory belongs to a <see cref="DeviceMemory"/> (a buffer or a pool block).
+/// The memory belongs to a <see cref="DeviceMemory"/> (a buffer or a pool block): a tensor made from
+/// one remembers it, and host transfers and kernel validation throw <see cref="ObjectDisposedException"/>
+/// once that memory, its pool or its device is disposed, instead of touching freed memory.
 /// </summary>
 public readonly struct Tensor
 {
     private readonly long[] _shape;
+    private readonly DeviceMemory? _owner;
 
     public Tensor(Device device, DevicePtr ptr, DType dtype, params long[] shape)
     {
@@ -21,6 +24,25 @@ public readonly struct Tensor
         Ptr = ptr;
         DType = dtype;
         _shape = (long[])shape.Clone();
+    }
+
+    internal Tensor(DeviceMemory owner, DevicePtr ptr, DType dtype, long[] shape) : this(owner.Device, ptr, dtype, shape) => _owner = owner;
+
+    /// <summary>The buffer or pool block this tensor views, when it was made from one.</summary>
+    public DeviceMemory? Owner => _owner;
+
+    /// <summary>True once the memory behind this tensor (its buffer, pool or device) has been released.</summary>
+    public bool IsReleased => !IsEmpty && (Device.IsDisposed || (_owner is not null && _owner.IsReleased));
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the memory behind this tensor is gone.</summary>
+    public void ThrowIfReleased()
+    {
+        if (IsEmpty) return;
+        if (Device.IsDisposed)
+            throw new ObjectDisposedException(Device.GetType().Name, $"tensor {this} belongs to a disposed device");
+        if (_owner is not null && _owner.IsReleased)
+            throw new ObjectDisposedException(_owner.GetType().Name,
+                $"tensor {this} views '{_owner.Tag}', which was released (its engine, pool or buffer was disposed)");
     }
 
     public Device Device { get; }
@@ -60,7 +82,7 @@ public readonly struct Tensor
             throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) outside tensor {this} of {Rows} rows");
         var shape = (long[])_shape.Clone();
         shape[0] = count;
-        return new Tensor(Device, Ptr + start * RowBytes, DType, shape);
+        return _owner is null ? new Tensor(Device, Ptr + start * RowBytes, DType, shape) : new Tensor(_owner, Ptr + start * RowBytes, DType, shape);
     }
 
     /// <summary>Same memory, another shape with the same element count.</summary>
@@ -69,7 +91,7 @@ public readonly struct Tensor
         long n = CountElements(shape);
         if (n != ElementCount)
             throw new ArgumentException($"cannot reshape {this} ({ElementCount} elements) to [{string.Join(", ", shape)}] ({n})", nameof(shape));
-        return new Tensor(Device, Ptr, DType, shape);
+        return _owner is null ? new Tensor(Device, Ptr, DType, shape) : new Tensor(_owner, Ptr, DType, (long[])shape.Clone());
     }
 
     // ----- validation used by every kernel family and layer: messages name the argument and the value -----
@@ -77,6 +99,7 @@ public readonly struct Tensor
     public Tensor Require(string name, DType dtype)
     {
         if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
+        ThrowIfReleased();
         if (DType != dtype) throw new ArgumentException($"{name} must be {dtype}, got {this}", name);
         return this;
     }
@@ -92,12 +115,14 @@ public readonly struct Tensor
     public Tensor RequireRank(string name, int rank)
     {
         if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
+        ThrowIfReleased();
         if (Rank != rank) throw new ArgumentException($"{name} must have rank {rank}, got {this}", name);
         return this;
     }
 
     public Tensor RequireDevice(string name, Device device)
     {
+        ThrowIfReleased();
         if (!ReferenceEquals(Device, device))
             throw new ArgumentException($"{name} lives on {Device.Info.Name}, not on {device.Info.Name}", name);
         return this;
@@ -107,6 +132,7 @@ public readonly struct Tensor
 
     public void CopyFrom<T>(ReadOnlySpan<T> source) where T : unmanaged
     {
+        ThrowIfReleased();
         var bytes = MemoryMarshal.AsBytes(source);
         if (bytes.Length != ByteCount)
             throw new ArgumentException($"source holds {bytes.Length} bytes but {this} needs {ByteCount}", nameof(source));
@@ -115,6 +141,7 @@ public readonly struct Tensor
 
     public void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
+        ThrowIfReleased();
         var bytes = MemoryMarshal.AsBytes(destination);
         if (bytes.Length != ByteCount)
             throw new ArgumentException($"destination holds {bytes.Length} bytes but {this} has {ByteCount}", nameof(destination));

@@ -16,6 +16,7 @@ public abstract record LinearWeights(int OutFeatures, int InFeatures)
     public static LinearWeights FromHost(int outFeatures, int inFeatures, float[] weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        CheckFeatures(outFeatures, inFeatures);
         if (weights.Length != (long)outFeatures * inFeatures)
             throw new ArgumentException($"host weights hold {weights.Length} values, expected [{outFeatures}, {inFeatures}]", nameof(weights));
         return new HostWeights(outFeatures, inFeatures, weights);
@@ -29,8 +30,18 @@ public abstract record LinearWeights(int OutFeatures, int InFeatures)
     }
 
     /// <summary>Uniform random weights in [-scale, scale], generated on the device (presets, benchmarks).</summary>
-    public static LinearWeights Random(int outFeatures, int inFeatures, uint seed, float scale) =>
-        new RandomWeights(outFeatures, inFeatures, seed, scale);
+    public static LinearWeights Random(int outFeatures, int inFeatures, uint seed, float scale)
+    {
+        CheckFeatures(outFeatures, inFeatures);
+        if (!float.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "scale must be finite");
+        return new RandomWeights(outFeatures, inFeatures, seed, scale);
+    }
+
+    private static void CheckFeatures(int outFeatures, int inFeatures)
+    {
+        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "outFeatures must be >= 1");
+        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "inFeatures must be >= 1");
+    }
 }
 
 public sealed record DeviceWeights(Tensor Weights) : LinearWeights((int)Weights.Dim(0), (int)Weights.Dim(1));
