@@ -1,5 +1,6 @@
-// MoE routing: top-k softmax over the gate logits, then per-expert counts, prefix sums and the
-// (stable) permutation of assignments into expert-sorted rows. No host involvement anywhere, so the
+// MoE routing: the fp32 router GEMM, top-k softmax over the gate logits (optionally with a selection
+// bias), then per-expert counts, prefix sums and the (stable) permutation of assignments into
+// expert-sorted rows. No host involvement anywhere, so the
 // whole routing is capturable; rows at or past *n_tokens never reach an expert.
 #include "common.cuh"
 
@@ -13,12 +14,26 @@ GE_DEVICE bool ge_route_better(float v, int e, float bv, int be) {
     return v > bv || (v == bv && e < be);
 }
 
+// Weight rounding after routing (round_weights): 0 keeps fp32, 1 rounds to bf16, 2 to fp16 (ERNIE's
+// router casts its weights to the activation dtype before the experts use them).
+GE_DEVICE float ge_route_round(float w, int round_weights) {
+    if (round_weights == 1) return __bfloat162float(__float2bfloat16_rn(w));
+    if (round_weights == 2) return __half2float(__float2half_rn(w));
+    return w;
+}
+
 // One warp per token; lane l holds experts l, l + 32, ... (E <= 1024, so a 32-bit "taken" mask per lane).
+// Without a selection bias the choice reads the logits (softmax is monotone, so the choice is exact and
+// independent of how expf rounds). With one, it reads p + bias in fp32 as ERNIE-4.5 does, and the weight
+// of a chosen expert is its p, not its score. Renormalising divides by max(sum of chosen p, norm_min);
+// norm_min = 0 is the plain renormalisation.
 template <typename T>
-__global__ void moe_topk_softmax(const T* __restrict__ logits, // [rows, experts]
+__global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, experts]
+                                 const float* __restrict__ bias, // [experts] selection bias, or null
                                  int* __restrict__ ids,          // [rows, top_k]
                                  float* __restrict__ weights,    // [rows, top_k]
-                                 const int* n_tokens, int rows, int experts, int top_k, int renormalize) {
+                                 const int* n_tokens, int rows, int experts, int top_k, int renormalize,
+                                 float norm_min, int round_weights) {
     const int lane = threadIdx.x & 31;
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (t >= rows) return;
@@ -41,27 +56,66 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits, // [rows, experts
     float chosen = 0.0f;
     for (int s = 0; s < top_k; ++s) {
         float bv = __int_as_float(0xff800000);
+        float bp = 0.0f;
         int be = GE_NONE;
         int j = 0;
         for (int e = lane; e < experts; e += 32, ++j) {
             if (taken & (1u << j)) continue;
             float v = ge_to_float(row[e]);
-            if (be == GE_NONE || v > bv) { bv = v; be = e; }
+            float p = 0.0f;
+            if (bias) { p = expf(v - mx) / sum; v = p + bias[e]; }
+            if (be == GE_NONE || v > bv) { bv = v; be = e; bp = p; }
         }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) {
             float ov = __shfl_xor_sync(0xffffffffu, bv, o);
             int oe = __shfl_xor_sync(0xffffffffu, be, o);
-            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; }
+            float op = __shfl_xor_sync(0xffffffffu, bp, o);
+            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; bp = op; }
         }
         if ((be & 31) == lane) taken |= 1u << (be >> 5);
-        float w = expf(bv - mx) / sum;
+        float w = bias ? bp : expf(bv - mx) / sum;
         chosen += w;
         if (lane == 0) { out_ids[s] = be; out_w[s] = w; }
     }
-    if (renormalize) {
-        __syncwarp();
-        for (int s = lane; s < top_k; s += 32) out_w[s] = out_w[s] / chosen;
+    __syncwarp();
+    const float denom = renormalize ? fmaxf(chosen, norm_min) : 1.0f;
+    for (int s = lane; s < top_k; s += 32) {
+        float w = renormalize ? out_w[s] / denom : out_w[s];
+        out_w[s] = ge_route_round(w, round_weights);
+    }
+}
+
+// fp32 router (ERNIE-4.5 keeps gate.weight in fp32 and runs F.linear on x.float()):
+// logits[t, e] = sum_k float(x[t, k]) * w[e, k], accumulated in fp32. One warp per expert and
+// ROUTER_TOKENS tokens, lanes striding over k so both x and w are read coalesced; padded rows are
+// skipped (their logits stay as they were; the top-k kernel never reads them).
+#define ROUTER_TOKENS 8
+template <typename T>
+__global__ void moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
+                                const float* __restrict__ w,     // [experts, hidden]
+                                float* __restrict__ logits,      // [rows, experts]
+                                const int* n_tokens, int rows, int hidden, int experts) {
+    const int lane = threadIdx.x & 31;
+    const int e = blockIdx.y * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const int t0 = blockIdx.x * ROUTER_TOKENS;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    if (e >= experts || t0 >= valid) return;
+    const int nt = min(ROUTER_TOKENS, valid - t0);
+    float acc[ROUTER_TOKENS];
+#pragma unroll
+    for (int i = 0; i < ROUTER_TOKENS; ++i) acc[i] = 0.0f;
+    const float* wr = w + (long long)e * hidden;
+    for (int k = lane; k < hidden; k += 32) {
+        const float wk = wr[k];
+#pragma unroll
+        for (int i = 0; i < ROUTER_TOKENS; ++i)
+            if (i < nt) acc[i] = fmaf(ge_to_float(x[(long long)(t0 + i) * hidden + k]), wk, acc[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < ROUTER_TOKENS; ++i) {
+        const float v = ge_warp_sum(acc[i]);
+        if (lane == 0 && i < nt) logits[(long long)(t0 + i) * experts + e] = v;
     }
 }
 

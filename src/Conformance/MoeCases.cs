@@ -11,7 +11,7 @@ namespace GraphEngine.Conformance;
 /// routing (ids, counts, prefix sums, permutation, inverse) exactly against the host rules, padded rows
 /// of NaN changing nothing, graph replay bit-identical to eager, and wi4a16's refusal to be captured.
 /// </summary>
-public static class MoeCases
+public static partial class MoeCases
 {
     // bf16 keeps 8 significant bits: the gate/up output, the SwiGLU output and each expert's output are
     // rounded to it (relative 2^-9 each, independent across elements), which gives about 3e-3 relative
@@ -57,6 +57,7 @@ public static class MoeCases
             yield return new ConformanceCase($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", "moe",
                 d => GraphEqualsEager(d, new Spec(issue, layout, QuantMode.None, 0, 100, 128)), CaseTier.Full);
         }
+        foreach (var c in RoutingCases()) yield return c;
         yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 5, 8)));
     }
 
@@ -90,9 +91,12 @@ public static class MoeCases
 
     public sealed record Spec(Shape Shape, TokenLayout Layout, QuantMode Mode, int Group, int Tokens, int Padded,
                               int SharedFfn = 0, bool Renormalize = true, bool ZeroGate = false, DType Activation = DType.BF16,
-                              int SampleTokens = 0)
+                              int SampleTokens = 0, RouterKind Router = RouterKind.Plain, double NormMin = 0)
     {
-        public MoeOptions Options => new(Shape.Experts, Shape.TopK, Shape.Hidden, Shape.Ffn, Renormalize, SharedFfn, Layout, Mode, Group, Seed: 11);
+        public MoeOptions Options => new(Shape.Experts, Shape.TopK, Shape.Hidden, Shape.Ffn, Renormalize, SharedFfn, Layout, Mode, Group,
+            Seed: 11,
+            RouterFp32: Router == RouterKind.Ernie, SelectionBias: Router == RouterKind.Ernie, NormMin: NormMin,
+            WeightsInActivationType: Router == RouterKind.Ernie);
     }
 
     /// <summary>A Moe layer with its own pool, token-count scalar and input/output buffers.</summary>
@@ -189,27 +193,52 @@ public static class MoeCases
         return c;
     }
 
-    /// <summary>Ids, counts, prefix sums, permutation and inverse exactly as the host rules give them from the device's logits.</summary>
+    /// <summary>
+    /// Ids and weights as the host rules give them from the device's logits (ids exactly; with a selection bias
+    /// a swap between two experts whose fp32 scores are within <see cref="BiasedTieMargin"/> is allowed, since
+    /// the kernel's softmax sum is a tree sum), then counts, prefix sums, permutation and inverse exactly as the
+    /// host assignment gives them from the device's ids.
+    /// </summary>
     internal static CaseResult CheckRouting(Rig rig, int n)
     {
         var spec = rig.Spec;
         int e = spec.Shape.Experts, k = spec.Shape.TopK, s = spec.Padded;
+        var rule = rig.Layer.Rule;
         var logits = rig.Layer.Logits.SliceRows(0, n).DownloadFloats();
+        var bias = rule.HasSelectionBias ? rule.SelectionBias.DownloadFloats() : Array.Empty<float>();
         var ids = rig.Layer.TopIds.SliceRows(0, n).DownloadInts();
         var weights = rig.Layer.TopWeights.SliceRows(0, n).ToArray<float>();
         var hostIds = new int[n * k];
         var hostW = new float[n * k];
         for (int t = 0; t < n; t++)
-            MoeRoutingHost.TopK(logits.AsSpan(t * e, e), k, spec.Renormalize, hostIds.AsSpan(t * k, k), hostW.AsSpan(t * k, k));
-        var a = MoeRoutingHost.Assign(hostIds, n, k, e, spec.Layout, s);
+            MoeRoutingHost.TopK(logits.AsSpan(t * e, e), k, rule, bias, hostIds.AsSpan(t * k, k), hostW.AsSpan(t * k, k));
+        CaseResult idCheck;
+        if (rule.HasSelectionBias)
+        {
+            var scores = new double[n * e];
+            for (int t = 0; t < n; t++)
+            {
+                var p = Softmax64(logits.AsSpan(t * e, e));
+                for (int x = 0; x < e; x++) scores[t * e + x] = p[x] + bias[x];
+            }
+            idCheck = SameSelection("top-k ids (selection bias)", hostIds, ids, scores, n, e, k, BiasedTieMargin);
+        }
+        else
+        {
+            idCheck = Checks.Equal("top-k ids", hostIds, ids);
+        }
+        var a = MoeRoutingHost.Assign(ids, n, k, e, spec.Layout, s);
         var perm = rig.Layer.Permutation.DownloadInts();
         var permChecked = new int[a.Permutation.Length];
         for (int i = 0; i < permChecked.Length; i++) permChecked[i] = a.Permutation[i] >= 0 ? perm[i] : -1;
         var inverse = rig.Layer.Inverse.DownloadInts().AsSpan(0, n * k).ToArray();
         var wd = Array.ConvertAll(hostW, x => (double)x);
+        var (wTol, wWhy) = rule.WeightType == DType.F32
+            ? (1e-5, "fp32 softmax; exp and summation order differ by ulps")
+            : (5e-3, "weights rounded to the activation type: one ulp apart where the fp32 values straddle a rounding boundary");
         return CaseResult.All(
-            Checks.Equal("top-k ids", hostIds, ids),
-            Checks.Close("top-k weights", wd, weights, 1e-5, "fp32 softmax; exp and summation order differ by ulps"),
+            idCheck,
+            Checks.Close("top-k weights", wd, weights, wTol, wWhy),
             Checks.Equal("expert counts", a.Counts, rig.Layer.Counts.DownloadInts()),
             Checks.Equal("prefix sums", a.Offsets, rig.Layer.Offsets.DownloadInts()),
             Checks.Equal("permutation", a.Permutation, permChecked),

@@ -21,6 +21,13 @@ namespace GraphEngine.Layers;
 /// <param name="GroupSize">wint4: 0 = per-channel, else the group along K (128 in FastDeploy); wi4a16: 0 or 128; others 0.</param>
 /// <param name="Seed">Seed of the random weights generated on the device.</param>
 /// <param name="Nvfp4Backend">nvfp4 only: the fp4 path (QuantConfig's nvfp4_backend); only the Hopper dequant path exists.</param>
+/// <param name="RouterFp32">Router weight and logits in fp32, logits = float(x) · Wᵀ accumulated in fp32 (ERNIE-4.5 keeps
+/// gate.weight in fp32); otherwise both are in the activation type (Qwen3-MoE).</param>
+/// <param name="SelectionBias">An fp32 bias [E] added to the softmax probabilities for choosing the experts only
+/// (ERNIE-4.5's e_score_correction_bias); the weights stay the probabilities.</param>
+/// <param name="NormMin">Renormalisation divides by max(sum of the chosen probabilities, NormMin) (ERNIE's moe_norm_min).</param>
+/// <param name="WeightsInActivationType">Round the routing weights to the activation type before the experts use
+/// them, as ERNIE's router does; Qwen3-MoE keeps them fp32.</param>
 public sealed record MoeOptions(
     int Experts,
     int TopK,
@@ -32,7 +39,11 @@ public sealed record MoeOptions(
     QuantMode Quant = QuantMode.None,
     int GroupSize = 0,
     uint Seed = 1,
-    string Nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    string Nvfp4Backend = QuantConfig.DefaultNvfp4Backend,
+    bool RouterFp32 = false,
+    bool SelectionBias = false,
+    double NormMin = 0,
+    bool WeightsInActivationType = false)
 {
     public void Validate(string layer)
     {
@@ -44,6 +55,8 @@ public sealed record MoeOptions(
         if (ExpertFfn < 1) throw new ArgumentOutOfRangeException(nameof(ExpertFfn), ExpertFfn, $"MoE layer '{layer}': expert FFN size must be >= 1");
         if (SharedFfn < 0) throw new ArgumentOutOfRangeException(nameof(SharedFfn), SharedFfn, $"MoE layer '{layer}': shared FFN size must be >= 0 (0 = none)");
         if (GroupSize < 0) throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, $"MoE layer '{layer}': group size must be >= 0 (0 = per-channel)");
+        if (!(NormMin >= 0) || double.IsInfinity(NormMin))
+            throw new ArgumentOutOfRangeException(nameof(NormMin), NormMin, $"MoE layer '{layer}': norm min must be finite and >= 0");
         if (Quant is QuantMode.WInt4 or QuantMode.Wi4A16 && (Hidden % 2 != 0 || ExpertFfn % 2 != 0))
             throw new ArgumentException(
                 $"MoE layer '{layer}': {Quant.Label()} packs two weights per byte, so hidden ({Hidden}) and expert FFN ({ExpertFfn}) must be even", nameof(Quant));
@@ -75,7 +88,9 @@ public sealed class Moe : Layer
     private readonly MoePermute _permute;
     private readonly int _maxRows;   // permuted rows at MaxTokens: T*k (prefix-sum) or E*T (padded)
 
-    public Moe(LayerContext context, string name, MoeOptions options, Tensor input, Tensor output) : base(context, name)
+    /// <param name="source">Null: random weights made on the device (presets, benchmarks); else the source that fills them.</param>
+    public Moe(LayerContext context, string name, MoeOptions options, Tensor input, Tensor output, IMoeWeightSource? source = null)
+        : base(context, name)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(name);
@@ -101,7 +116,8 @@ public sealed class Moe : Layer
         {
             var pool = context.Pool;
             var act = Activation;
-            Own(pool.RentTensor(act, new long[] { t, e }, out var logits, $"{name}.logits"));
+            var routerType = options.RouterFp32 ? DType.F32 : act;
+            Own(pool.RentTensor(routerType, new long[] { t, e }, out var logits, $"{name}.logits"));
             Own(pool.RentTensor(DType.I32, new long[] { t, k }, out var ids, $"{name}.topk_ids"));
             Own(pool.RentTensor(DType.F32, new long[] { t, k }, out var weights, $"{name}.topk_weights"));
             Own(pool.RentTensor(DType.I32, new long[] { e + 1 }, out var offsets, $"{name}.offsets"));
@@ -119,14 +135,33 @@ public sealed class Moe : Layer
             var load = context.LoadStream;
             var fill = RandomFill.Create(Device);
             uint seed = options.Seed * 7919u;
-            Own(Device.AllocateTensor(act, new long[] { e, h }, out var gate, $"{name}.gate_weight"));
-            fill.Uniform(load, gate, seed++, 3f / MathF.Sqrt(h));
+            Own(Device.AllocateTensor(routerType, new long[] { e, h }, out var gate, $"{name}.gate_weight"));
+            if (source is null) fill.Uniform(load, gate, seed, 3f / MathF.Sqrt(h));
+            else source.Fill(MoeWeight.Router, gate);
+            seed++;
             GateWeight = gate;
+            if (options.SelectionBias)
+            {
+                Own(Device.AllocateTensor(DType.F32, new long[] { e }, out var bias, $"{name}.selection_bias"));
+                // Of the order of the probabilities (1/E) so that random weights exercise a selection the bias changes.
+                if (source is null) fill.Uniform(load, bias, seed ^ 0x5bd1e995u, 1f / e);
+                else source.Fill(MoeWeight.SelectionBias, bias);
+                SelectionBiasWeight = bias;
+            }
             using (var upSrc = Device.AllocateTensor(act, new long[] { e, 2L * f, h }, out var upT, $"{name}.gate_up_source"))
             using (var downSrc = Device.AllocateTensor(act, new long[] { e, h, f }, out var downT, $"{name}.down_source"))
             {
-                fill.Uniform(load, upT, seed++, 2f / MathF.Sqrt(h));
-                fill.Uniform(load, downT, seed++, 2f / MathF.Sqrt(f));
+                if (source is null)
+                {
+                    fill.Uniform(load, upT, seed, 2f / MathF.Sqrt(h));
+                    fill.Uniform(load, downT, seed + 1, 2f / MathF.Sqrt(f));
+                }
+                else
+                {
+                    source.Fill(MoeWeight.GateUp, upT);
+                    source.Fill(MoeWeight.Down, downT);
+                }
+                seed += 2;
                 int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
                 GateUp = Own(MoeMethods.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
                 Down = Own(MoeMethods.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
@@ -138,8 +173,17 @@ public sealed class Moe : Layer
                 int fs = options.SharedFfn;
                 Own(Device.AllocateTensor(act, new long[] { 2L * fs, h }, out var su, $"{name}.shared_gate_up"));
                 Own(Device.AllocateTensor(act, new long[] { h, fs }, out var sd, $"{name}.shared_down"));
-                fill.Uniform(load, su, seed++, 2f / MathF.Sqrt(h));
-                fill.Uniform(load, sd, seed++, 2f / MathF.Sqrt(fs));
+                if (source is null)
+                {
+                    fill.Uniform(load, su, seed, 2f / MathF.Sqrt(h));
+                    fill.Uniform(load, sd, seed + 1, 2f / MathF.Sqrt(fs));
+                    load.Synchronize();
+                }
+                else
+                {
+                    source.Fill(MoeWeight.SharedGateUp, su);
+                    source.Fill(MoeWeight.SharedDown, sd);
+                }
                 Own(pool.RentTensor(act, new long[] { t, 2L * fs }, out var sh1, $"{name}.shared_gate_up_out"));
                 Own(pool.RentTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
                 Own(pool.RentTensor(act, new long[] { t, h }, out var sh3, $"{name}.shared_out"));
@@ -169,7 +213,7 @@ public sealed class Moe : Layer
 
     /// <summary>Gate and shared weights plus every expert's (an upper bound: experts with no rows are not read).</summary>
     public override long WeightBytes =>
-        Activation.ByteCount((long)_o.Experts * _o.Hidden)
+        GateWeight.ByteCount + (SelectionBiasWeight.IsEmpty ? 0 : SelectionBiasWeight.ByteCount)
         + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert)
         + Activation.ByteCount(3L * _o.SharedFfn * _o.Hidden);
 
@@ -178,6 +222,13 @@ public sealed class Moe : Layer
 
     // Workspace and weights, for checks.
     public Tensor GateWeight { get; }
+
+    /// <summary>[E] fp32 selection bias; empty without <see cref="MoeOptions.SelectionBias"/>.</summary>
+    public Tensor SelectionBiasWeight { get; }
+
+    /// <summary>The routing rule the top-k kernel runs (selection bias, clamp, weight rounding).</summary>
+    public RoutingRule Rule => new(_o.Renormalize, SelectionBiasWeight, (float)_o.NormMin,
+        _o.WeightsInActivationType ? Activation : DType.F32);
     public Tensor SharedGateUp { get; }
     public Tensor SharedDown { get; }
     internal Tensor SharedOut { get; }
@@ -202,8 +253,9 @@ public sealed class Moe : Layer
         bool prefix = layout == TokenLayout.PrefixSum;
         int rows = prefix ? s * k : e * s;   // permuted rows this step; padded slabs are [E, S, *]
 
-        _gemm.MatMul(stream, Input, GateWeight, Logits, s);
-        _routing.TopKSoftmax(stream, Logits, s, tok, k, _o.Renormalize, TopIds, TopWeights);
+        if (_o.RouterFp32) _routing.RouterLogits(stream, Input, GateWeight, s, tok, Logits);
+        else _gemm.MatMul(stream, Input, GateWeight, Logits, s);
+        _routing.TopKSoftmax(stream, Logits, s, tok, k, Rule, TopIds, TopWeights);
         _routing.Assign(stream, TopIds, s, tok, e, layout, s, Offsets, Counts, Permutation, Inverse);
 
         var a = View(_permuted, rows, h);

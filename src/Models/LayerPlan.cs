@@ -26,9 +26,11 @@ public static class LayerPlan
 {
     public static IReadOnlyList<LayerSpec> Build(ModelPreset p)
     {
-        var list = new List<LayerSpec>(p.Layers * 6);
-        for (int i = 0; i < p.Layers; i++)
+        ArgumentNullException.ThrowIfNull(p);
+        var list = new List<LayerSpec>(p.Layers * 7);
+        foreach (var d in p.Model.DecoderLayers)
         {
+            int i = d.Index;
             string l = $"layers.{i}";
             // From the second layer on, the input norm also adds the previous MLP's output to the residual stream.
             list.Add(new LayerSpec($"{l}.input_layernorm", LayerSpecKind.RmsNorm, p.Hidden, p.Hidden, FusedResidual: i > 0));
@@ -36,15 +38,16 @@ public static class LayerPlan
             // The attention kernel would sit here and turn [q|k|v] into the attention output; no preset has one.
             list.Add(new LayerSpec($"{l}.self_attn.o_proj", LayerSpecKind.Linear, p.AttentionOut, p.Hidden));
             list.Add(new LayerSpec($"{l}.post_attention_layernorm", LayerSpecKind.RmsNorm, p.Hidden, p.Hidden, FusedResidual: true));
-            if (p.Moe is not null)
+            if (d.IsMoe)
             {
                 list.Add(new LayerSpec($"{l}.mlp", LayerSpecKind.Moe, p.Hidden, p.Hidden));
             }
             else
             {
-                list.Add(new LayerSpec($"{l}.mlp.gate_up_proj", LayerSpecKind.Linear, p.Hidden, 2 * p.Intermediate, SwiGluOut: p.Intermediate));
-                list.Add(new LayerSpec($"{l}.mlp.act_fn", LayerSpecKind.SwiGlu, 2 * p.Intermediate, p.Intermediate));
-                list.Add(new LayerSpec($"{l}.mlp.down_proj", LayerSpecKind.Linear, p.Intermediate, p.Hidden));
+                int f = d.DenseFfn;
+                list.Add(new LayerSpec($"{l}.mlp.gate_up_proj", LayerSpecKind.Linear, p.Hidden, 2 * f, SwiGluOut: f));
+                list.Add(new LayerSpec($"{l}.mlp.act_fn", LayerSpecKind.SwiGlu, 2 * f, f));
+                list.Add(new LayerSpec($"{l}.mlp.down_proj", LayerSpecKind.Linear, f, p.Hidden));
             }
         }
         return list;
@@ -66,11 +69,10 @@ public static class LayerPlan
     {
         double perToken = 0;
         foreach (var s in Build(p))
-        {
             if (s.Kind == LayerSpecKind.Linear) perToken += 2.0 * s.In * s.Out;
-            else if (s.Kind == LayerSpecKind.Moe && p.Moe is { } m)
-                perToken += 2.0 * m.TopK * (3.0 * p.Hidden * m.ExpertFfn) + 2.0 * p.Hidden * m.Experts;
-        }
+        foreach (var d in p.Model.DecoderLayers)
+            if (d.Moe is { } m)
+                perToken += 2.0 * (m.TopK * (3.0 * p.Hidden * m.ExpertFfn) + 3.0 * p.Hidden * m.SharedExpertFfn) + 2.0 * p.Hidden * m.Experts;
         return perToken * tokens;
     }
 }

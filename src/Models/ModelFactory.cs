@@ -4,6 +4,7 @@ using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
 using GraphEngine.Graph;
+using GraphEngine.Models.Checkpoints;
 
 namespace GraphEngine.Models;
 
@@ -123,12 +124,15 @@ public static class ModelFactory
         var attn = engine.Activation("attn", activation, preset.AttentionOut);
         var o = engine.Activation("o", activation, h);
         var mlpOut = engine.Activation("mlp_out", activation, h);
-        Tensor gu = default, act = default;
-        if (!preset.IsMoe)
+        // Dense layers of different widths share one pair of buffers sized for the widest, each seen through a
+        // view of its own width (a [rows, 2F] view of a [rows, 2Fmax] buffer is just its first rows*2F elements).
+        Tensor guAll = default, actAll = default;
+        if (preset.Intermediate > 0)
         {
-            gu = engine.Activation("gate_up", activation, 2L * preset.Intermediate);
-            act = engine.Activation("act", activation, preset.Intermediate);
+            guAll = engine.Activation("gate_up", activation, 2L * preset.Intermediate);
+            actAll = engine.Activation("act", activation, preset.Intermediate);
         }
+        float eps = (float)preset.Model.RmsNormEps;
 
         var plan = preset.Plan();
         var layers = new List<Layer>(plan.Count);
@@ -139,14 +143,15 @@ public static class ModelFactory
             progress?.Report((i, plan.Count, spec.Name));
             s += 101;
             bool postAttention = spec.Name.EndsWith(".post_attention_layernorm", StringComparison.Ordinal);
+            var (gu, act) = FfnViews(spec, guAll, actAll);
             Layer layer = spec.Kind switch
             {
-                LayerSpecKind.RmsNorm when !spec.FusedResidual => RandomNorm(ctx, spec.Name, resid, normed, null, s),
-                LayerSpecKind.RmsNorm when postAttention => RandomNorm(ctx, spec.Name, o, normed, resid, s),
-                LayerSpecKind.RmsNorm => RandomNorm(ctx, spec.Name, mlpOut, normed, resid, s),
+                LayerSpecKind.RmsNorm when !spec.FusedResidual => RandomNorm(ctx, spec.Name, resid, normed, null, s, eps),
+                LayerSpecKind.RmsNorm when postAttention => RandomNorm(ctx, spec.Name, o, normed, resid, s, eps),
+                LayerSpecKind.RmsNorm => RandomNorm(ctx, spec.Name, mlpOut, normed, resid, s, eps),
                 LayerSpecKind.Linear => DenseLinear(ctx, spec, quant, s, Wiring(spec, normed, qkv, attn, o, gu, act, mlpOut)),
                 LayerSpecKind.SwiGlu => new SwiGlu(ctx, spec.Name, gu, act),
-                LayerSpecKind.Moe => MoeLayer(ctx, spec.Name, preset, quant, s, normed, mlpOut),
+                LayerSpecKind.Moe => new Moe(ctx, spec.Name, MoeOptionsFor(preset.Model, LayerIndex(spec.Name), quant, s), normed, mlpOut),
                 _ => throw new InvalidOperationException($"unknown layer kind {spec.Kind}"),
             };
             try
@@ -166,6 +171,42 @@ public static class ModelFactory
         return model;
     }
 
+    /// <summary>The dense FFN buffers at the width of <paramref name="spec"/>'s layer (empty for other layers).</summary>
+    internal static (Tensor GateUp, Tensor Act) FfnViews(LayerSpec spec, Tensor guAll, Tensor actAll)
+    {
+        int f = spec.Kind switch
+        {
+            LayerSpecKind.Linear when spec.SwiGluOut > 0 => spec.SwiGluOut,
+            LayerSpecKind.SwiGlu => spec.Out,
+            LayerSpecKind.Linear when spec.Name.EndsWith(".down_proj", StringComparison.Ordinal) => spec.In,
+            _ => 0,
+        };
+        if (f == 0 || guAll.IsEmpty) return (guAll, actAll);
+        return (new Tensor(guAll.Device, guAll.Ptr, guAll.DType, guAll.Rows, 2L * f),
+                new Tensor(actAll.Device, actAll.Ptr, actAll.DType, actAll.Rows, f));
+    }
+
+    /// <summary>The decoder layer index of a plan name ("layers.{i}.…").</summary>
+    internal static int LayerIndex(string specName) => int.Parse(specName.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The MoE options of decoder layer <paramref name="layer"/> of <paramref name="model"/>: its experts, shared
+    /// experts and routing rule (ERNIE-4.5: fp32 router, selection bias, moe_norm_min clamp, weights in the
+    /// activation type; Qwen3-MoE: renormalised only with norm_topk_prob), experts quantized per <paramref name="quant"/>.
+    /// </summary>
+    public static MoeOptions MoeOptionsFor(ModelDescription model, int layer, QuantConfig quant, uint seed)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(quant);
+        var m = model.DecoderLayers[layer].Moe
+            ?? throw new ArgumentException($"layer {layer} of {model.Name} is dense, not MoE", nameof(layer));
+        bool ernie = m.Routing == MoeRouting.ErnieBiasedSoftmax;
+        return new MoeOptions(m.Experts, m.TopK, model.Hidden, m.ExpertFfn,
+            Renormalize: ernie || m.NormTopKProb, SharedFfn: m.SharedExpertFfn, Quant: quant.MoeMode, GroupSize: MoeGroupSize(quant),
+            Seed: seed, RouterFp32: m.RouterFp32, SelectionBias: m.SelectionBias, NormMin: ernie ? m.NormMin : 0,
+            WeightsInActivationType: ernie);
+    }
+
     private static (Tensor In, Tensor Out) Wiring(LayerSpec spec, Tensor normed, Tensor qkv, Tensor attn, Tensor o, Tensor gu, Tensor act, Tensor mlpOut)
     {
         if (spec.Name.EndsWith(".qkv_proj", StringComparison.Ordinal)) return (normed, qkv);
@@ -176,12 +217,13 @@ public static class ModelFactory
     }
 
     /// <summary>
-    /// An RMSNorm over <paramref name="input"/>'s width (in its type, with <see cref="RmsEps"/>) whose weight
+    /// An RMSNorm over <paramref name="input"/>'s width (in its type, with <paramref name="eps"/>) whose weight
     /// is random around 1 (spread 0.25): what every preset's norms and the benchmarks' norms are.
     /// </summary>
-    public static RmsNorm RandomNorm(LayerContext ctx, string name, Tensor input, Tensor output, Tensor? residual, uint seed)
+    public static RmsNorm RandomNorm(LayerContext ctx, string name, Tensor input, Tensor output, Tensor? residual, uint seed,
+        float eps = RmsEps)
     {
-        var norm = new RmsNorm(ctx, name, checked((int)input.Dim(1)), input.DType, RmsEps, input, output, residual);
+        var norm = new RmsNorm(ctx, name, checked((int)input.Dim(1)), input.DType, eps, input, output, residual);
         norm.RandomizeWeight(seed, 0.25f);
         return norm;
     }
@@ -199,14 +241,6 @@ public static class ModelFactory
 
     private static Linear DenseLinear(LayerContext ctx, LayerSpec spec, QuantConfig quant, uint seed, (Tensor In, Tensor Out) io) =>
         RandomLinear(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), seed);
-
-    private static Moe MoeLayer(LayerContext ctx, string name, ModelPreset preset, QuantConfig quant, uint seed, Tensor input, Tensor output)
-    {
-        var m = preset.Moe!;
-        var options = new MoeOptions(m.Experts, m.TopK, preset.Hidden, m.ExpertFfn,
-            Quant: quant.MoeMode, GroupSize: MoeGroupSize(quant), Seed: seed);
-        return new Moe(ctx, name, options, input, output);
-    }
 
     // QuantConfig: null = the mode's default, -1 = per channel, else the group. Layers: 0 = per channel.
     private static int DenseGroupSize(QuantConfig q) => q.DenseMode == QuantMode.WInt4 ? GroupOrChannel(q.DenseGroupSize) : 0;

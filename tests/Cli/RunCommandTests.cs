@@ -12,7 +12,7 @@ public class RunCommandTests
         Assert.True(r.Exit == 0, r.Out + r.Err);
         Assert.Contains("device: CPU reference", r.Out);
         Assert.Contains("layers.3.mlp", r.Out);                // the listing names every layer
-        Assert.Contains("20 layers on graphs, 0 eager", r.Out);
+        Assert.Contains("22 layers on graphs, 0 eager", r.Out);
         var stepRows = r.Out.Split('\n').Where(l => l.TrimStart().StartsWith("| 1 ") || l.TrimStart().StartsWith("| 7 ")).ToList();
         Assert.Equal(2, stepRows.Count);
         // n = 7 replays the size-8 graphs; graph and eager outputs are identical on the reference backend.
@@ -28,7 +28,7 @@ public class RunCommandTests
         Assert.True(r.Exit == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var layers = doc.RootElement.GetProperty("layers");
-        Assert.Equal(20, layers.GetArrayLength());
+        Assert.Equal(22, layers.GetArrayLength());   // dense layer 0: 7 layers, 3 MoE layers: 5 each
         Assert.All(layers.EnumerateArray(), l => Assert.Equal("graph", l.GetProperty("path").GetString()));
         Assert.Equal(new[] { 4 }, doc.RootElement.GetProperty("sizes").EnumerateArray().Select(e => e.GetInt32()));
     }
@@ -41,7 +41,7 @@ public class RunCommandTests
         Assert.True(r.Exit == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var moe = doc.RootElement.GetProperty("layers").EnumerateArray().Where(l => l.GetProperty("name").GetString()!.EndsWith(".mlp")).ToList();
-        Assert.Equal(4, moe.Count);
+        Assert.Equal(3, moe.Count);   // tiny's layer 0 is dense, like ERNIE-4.5's
         Assert.All(moe, l =>
         {
             Assert.Equal("eager", l.GetProperty("path").GetString());

@@ -20,10 +20,13 @@ public class PresetTests
     {
         var p = ModelPresets.Ernie45_21B_A3B;
         var plan = p.Plan();
-        Assert.Equal(28 * 5, plan.Count);
+        // Layer 0 is a dense FFN (moe_layer_start_index 1), the other 27 are MoE.
+        Assert.Equal(7 + 27 * 5, plan.Count);
+        Assert.Contains(plan, s => s.Name == "layers.0.mlp.gate_up_proj" && s.Out == 2 * 12288);
         Assert.Equal(new[] { LayerSpecKind.RmsNorm, LayerSpecKind.Linear, LayerSpecKind.Linear, LayerSpecKind.RmsNorm, LayerSpecKind.Moe },
-            plan.Take(5).Select(s => s.Kind));
+            plan.Skip(7).Take(5).Select(s => s.Kind));
         Assert.True(plan[3].FusedResidual);
+        Assert.Equal((2, 3072), (p.Model.Moe!.SharedExperts, p.Model.Moe.SharedExpertFfn));
         Assert.Equal((64, 6, 1536), (p.Moe!.Experts, p.Moe.TopK, p.Moe.ExpertFfn));
         Assert.Equal(2560, p.Hidden);
     }
@@ -53,5 +56,16 @@ public class PresetTests
         Assert.InRange(ModelPresets.Ernie45_21B_A3B.Bf16WeightBytes / 2.0, 19e9, 22e9);
         Assert.InRange(ModelPresets.Llama3_8B.Bf16WeightBytes / 2.0, 6.5e9, 7.2e9);
         Assert.InRange(ModelPresets.Tiny.Bf16WeightBytes, 1, 64L << 20);
+    }
+
+    [Fact]
+    public void Presets_are_the_published_descriptions()
+    {
+        Assert.Same(GraphEngine.Models.Checkpoints.KnownConfigs.Qwen3_30B_A3B, ModelPresets.Qwen3_30B_A3B.Model);
+        Assert.Equal(48 * 5, ModelPresets.Qwen3_30B_A3B.Plan().Count);
+        Assert.Equal(1e-5, ModelPresets.Ernie45_21B_A3B.Model.RmsNormEps);
+        var tiny = ModelPresets.Tiny.Model;
+        Assert.False(tiny.DecoderLayers[0].IsMoe);
+        Assert.True(tiny.Moe!.SharedExperts > 0 && tiny.Moe.SelectionBias && tiny.Moe.RouterFp32);
     }
 }

@@ -9,8 +9,12 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     private const uint TopKWarpsPerBlock = 4;
     private const uint AssignThreads = 512;
 
+    private const uint RouterWarpsPerBlock = 8;
+    private const int RouterTokensPerBlock = 8;   // ROUTER_TOKENS in moe_routing.cu
+
     private readonly CudaDevice _device;
     private readonly Dictionary<DType, CudaKernel> _topK = new();
+    private readonly Dictionary<DType, CudaKernel> _router = new();
     private CudaKernel? _assign;
 
     public MoeRoutingCuda(CudaDevice device) => _device = device;
@@ -25,17 +29,40 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         }
     }
 
+    private CudaKernel RouterKernel(DType t)
+    {
+        lock (_router)
+        {
+            if (!_router.TryGetValue(t, out var k))
+                _router[t] = k = _device.GetKernel(Source, $"moe_router_fp32<{t.CudaTypeName()}>");
+            return k;
+        }
+    }
+
     private CudaKernel AssignKernel => _assign ??= _device.GetKernel(Source, "moe_assign");
 
-    protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
-                                            Tensor ids, Tensor weights)
+    protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
+                                            in RoutingRule rule, Tensor ids, Tensor weights)
     {
         var kernel = TopKKernel(logits.DType);
-        ulong pl = logits.Ptr.Address, pi = ids.Ptr.Address, pw = weights.Ptr.Address, pn = tokenCount.Address;
-        int experts = (int)logits.Dim(1), renorm = renormalize ? 1 : 0;
+        ulong pl = logits.Ptr.Address, pb = rule.HasSelectionBias ? rule.SelectionBias.Ptr.Address : 0UL;
+        ulong pi = ids.Ptr.Address, pw = weights.Ptr.Address, pn = tokenCount.Address;
+        int experts = (int)logits.Dim(1), renorm = rule.Renormalize ? 1 : 0, round = rule.RoundCode;
+        float normMin = rule.NormMin;
         uint blocks = (uint)((rows + TopKWarpsPerBlock - 1) / TopKWarpsPerBlock);
-        void** args = stackalloc void*[] { &pl, &pi, &pw, &pn, &rows, &experts, &topK, &renorm };
+        void** args = stackalloc void*[] { &pl, &pb, &pi, &pw, &pn, &rows, &experts, &topK, &renorm, &normMin, &round };
         kernel.Launch((CudaStream)stream, new Dim3(blocks), new Dim3(TopKWarpsPerBlock * 32), 0, args);
+    }
+
+    protected override void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
+    {
+        var kernel = RouterKernel(x.DType);
+        ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address, pn = tokenCount.Address;
+        int hidden = (int)x.Dim(1), experts = (int)weight.Dim(0);
+        var grid = new Dim3((uint)((rows + RouterTokensPerBlock - 1) / RouterTokensPerBlock),
+                            (uint)((experts + RouterWarpsPerBlock - 1) / RouterWarpsPerBlock));
+        void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts };
+        kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarpsPerBlock * 32), 0, args);
     }
 
     protected override void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,

@@ -10,16 +10,19 @@ internal sealed unsafe class MoeRoutingReference : MoeRouting
     internal static int ValidRows(DevicePtr tokenCount, int rows) =>
         tokenCount.IsNull ? rows : Math.Clamp(*(int*)tokenCount.Address, 0, rows);
 
-    protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
-                                            Tensor ids, Tensor weights)
+    protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
+                                            in RoutingRule rule, Tensor ids, Tensor weights)
     {
         var dtype = logits.DType;
         int experts = (int)logits.Dim(1);
+        var r = rule;
         ulong pl = logits.Ptr.Address, pi = ids.Ptr.Address, pw = weights.Ptr.Address;
+        ulong pb = r.HasSelectionBias ? r.SelectionBias.Ptr.Address : 0UL;
         ((ReferenceStream)stream).Enqueue(() =>
         {
             int valid = ValidRows(tokenCount, rows);
             var row = new float[experts];
+            var bias = pb == 0 ? ReadOnlySpan<float>.Empty : new ReadOnlySpan<float>((float*)pb, experts);
             for (int t = 0; t < rows; t++)
             {
                 var outIds = new Span<int>((int*)pi + (long)t * topK, topK);
@@ -30,9 +33,36 @@ internal sealed unsafe class MoeRoutingReference : MoeRouting
                     outW.Clear();
                     continue;
                 }
-                var bits = new ReadOnlySpan<ushort>((ushort*)pl + (long)t * experts, experts);
-                for (int e = 0; e < experts; e++) row[e] = HalfBits.ToFloat(bits[e], dtype);
-                MoeRoutingHost.TopK(row, topK, renormalize, outIds, outW);
+                if (dtype == DType.F32)
+                {
+                    new ReadOnlySpan<float>((float*)pl + (long)t * experts, experts).CopyTo(row);
+                }
+                else
+                {
+                    var bits = new ReadOnlySpan<ushort>((ushort*)pl + (long)t * experts, experts);
+                    for (int e = 0; e < experts; e++) row[e] = HalfBits.ToFloat(bits[e], dtype);
+                }
+                MoeRoutingHost.TopK(row, topK, r, bias, outIds, outW);
+            }
+        });
+    }
+
+    protected override void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
+    {
+        var dtype = x.DType;
+        int hidden = (int)x.Dim(1), experts = (int)weight.Dim(0);
+        ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address;
+        ((ReferenceStream)stream).Enqueue(() =>
+        {
+            int valid = ValidRows(tokenCount, rows);
+            var w = new ReadOnlySpan<float>((float*)pw, experts * hidden);
+            var xr = new float[hidden];
+            for (int t = 0; t < valid; t++)
+            {
+                var bits = new ReadOnlySpan<ushort>((ushort*)px + (long)t * hidden, hidden);
+                for (int k = 0; k < hidden; k++) xr[k] = HalfBits.ToFloat(bits[k], dtype);
+                var outRow = new Span<float>((float*)pl + (long)t * experts, experts);
+                for (int e = 0; e < experts; e++) outRow[e] = MoeRoutingHost.Dot(xr, w.Slice(e * hidden, hidden));
             }
         });
     }

@@ -10,7 +10,8 @@ namespace GraphEngine.Kernels.Moe;
 /// <item><see cref="TopKSoftmax"/>: gate logits -> top-k experts per token and their softmax weights.
 /// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
 /// backends; ties go to the LOWER expert index. Weights are the fp32 softmax over all experts of the
-/// chosen ones, divided by their sum when renormalizing.</item>
+/// chosen ones, divided by their sum when renormalizing. A <see cref="RoutingRule"/> adds ERNIE-4.5's
+/// selection bias, the clamped renormalisation and the weight rounding.</item>
 /// <item><see cref="Assign"/>: per-expert counts, prefix sums, the permutation (permuted row -> assignment
 /// t*topK+slot) and its inverse (assignment -> permuted row). Rows of one expert are ordered by token
 /// index, then slot (stable), so the result is a pure function of the ids.</item>
@@ -33,11 +34,18 @@ public abstract class MoeRouting
     /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
     /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
     public void TopKSoftmax(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
+                            Tensor ids, Tensor weights) =>
+        TopKSoftmax(stream, logits, rows, tokenCount, topK, new RoutingRule(renormalize), ids, weights);
+
+    /// <summary>Top-k routing under <paramref name="rule"/> (selection bias, clamped renormalisation, weight rounding).</summary>
+    /// <param name="logits">[>= rows, E] bf16/fp16/fp32 gate logits.</param>
+    public void TopKSoftmax(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
                             Tensor ids, Tensor weights)
     {
         ArgumentNullException.ThrowIfNull(stream);
         logits.RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
-        if (!logits.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(logits)} must be BF16 or F16, got {logits}", nameof(logits));
+        if (!logits.DType.IsHalfPrecisionFloat() && logits.DType != DType.F32)
+            throw new ArgumentException($"{nameof(logits)} must be BF16, F16 or F32, got {logits}", nameof(logits));
         int experts = checked((int)logits.Dim(1));
         if (experts < 1 || experts > MaxExperts)
             throw new ArgumentOutOfRangeException(nameof(logits), experts, $"expert count (columns of logits) must be in [1, {MaxExperts}]");
@@ -50,8 +58,45 @@ public abstract class MoeRouting
         if (weights.Dim(1) != topK) throw new ArgumentException($"{nameof(weights)} must have {topK} columns, got {weights}", nameof(weights));
         RequireRows(nameof(ids), ids, rows);
         RequireRows(nameof(weights), weights, rows);
+        if (rule.HasSelectionBias)
+        {
+            if (rule.SelectionBias.DType != DType.F32 || rule.SelectionBias.ElementCount != experts)
+                throw new ArgumentException($"selection bias must be F32 with {experts} elements, got {rule.SelectionBias}", nameof(rule));
+            rule.SelectionBias.RequireDevice("selection bias", stream.Device);
+        }
+        if (!(rule.NormMin >= 0) || float.IsInfinity(rule.NormMin))
+            throw new ArgumentOutOfRangeException(nameof(rule), rule.NormMin, "NormMin must be finite and >= 0");
+        if (rule.WeightType is not (DType.F32 or DType.BF16 or DType.F16))
+            throw new ArgumentException($"weight type must be F32, BF16 or F16, got {rule.WeightType}", nameof(rule));
         if (rows == 0) return;
-        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, renormalize, ids, weights);
+        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+    }
+
+    /// <summary>
+    /// The fp32 router GEMM: logits[t, e] = Σ_k float(x[t, k]) · w[e, k] in fp32, for valid rows only
+    /// (rows at or past the device count are left as they were; routing never reads them).
+    /// </summary>
+    /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
+    /// <param name="weight">[E, H] fp32 router weight.</param>
+    /// <param name="logits">[>= rows, E] fp32.</param>
+    public void RouterLogits(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        x.RequireRank(nameof(x), 2).RequireDevice(nameof(x), stream.Device);
+        if (!x.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(x)} must be BF16 or F16, got {x}", nameof(x));
+        weight.Require(nameof(weight), DType.F32).RequireRank(nameof(weight), 2).RequireDevice(nameof(weight), stream.Device);
+        if (weight.Dim(1) != x.Dim(1))
+            throw new ArgumentException($"{nameof(weight)} must have {x.Dim(1)} columns to match {x}, got {weight}", nameof(weight));
+        int experts = checked((int)weight.Dim(0));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(weight), experts, $"expert count (rows of weight) must be in [1, {MaxExperts}]");
+        logits.Require(nameof(logits), DType.F32).RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
+        if (logits.Dim(1) != experts)
+            throw new ArgumentException($"{nameof(logits)} must have {experts} columns, got {logits}", nameof(logits));
+        RequireRows(nameof(x), x, rows);
+        RequireRows(nameof(logits), logits, rows);
+        if (rows == 0) return;
+        RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
     }
 
     /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax"/>.</param>
@@ -97,8 +142,10 @@ public abstract class MoeRouting
         if (t.Rows < rows) throw new ArgumentException($"{name} must have >= {rows} rows, got {t}", name);
     }
 
-    protected abstract void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
-                                            Tensor ids, Tensor weights);
+    protected abstract void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
+                                            in RoutingRule rule, Tensor ids, Tensor weights);
+
+    protected abstract void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits);
 
     protected abstract void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
                                        int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse);
