@@ -21,7 +21,7 @@ int main() {
         }
         int n = cs.valid;
         std::vector<int> ids((size_t)R * K, 123); std::vector<float> w((size_t)R * K, 5);
-        launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<__nv_bfloat16>(logits.data(), ids.data(), w.data(), &n, R, E, K, 1); });
+        launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<__nv_bfloat16>(logits.data(), nullptr, ids.data(), w.data(), &n, R, E, K, 1, 0.0f, 0); });
         // host
         std::vector<int> hid((size_t)R * K, -1);
         for (int t = 0; t < n; ++t) {
