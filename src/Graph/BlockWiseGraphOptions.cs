@@ -41,6 +41,25 @@ public sealed class BlockWiseGraphOptions
 
     public Granularity Granularity { get; init; } = Granularity.Layer;
 
+    /// <summary>Largest accepted <see cref="MaxSegmentLayers"/>.</summary>
+    public const int MaxSegmentLayersLimit = 1 << 16;
+
+    /// <summary>
+    /// Segment granularity: the most layers one graph holds; a longer run of capturable layers is cut into
+    /// consecutive graphs of this many layers. 0 = no limit. The GPU starts a graph only once the driver has
+    /// submitted it, and submitting costs host time per node, so one graph of a whole 28-layer stack keeps
+    /// the GPU idle for hundreds of microseconds at the start of every step; shorter graphs let the GPU run
+    /// one while the host submits the next.
+    /// </summary>
+    public int MaxSegmentLayers
+    {
+        get => _maxSegmentLayers;
+        init => _maxSegmentLayers = value is >= 0 and <= MaxSegmentLayersLimit
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(MaxSegmentLayers), value, $"MaxSegmentLayers must be in [0, {MaxSegmentLayersLimit}] (0 = no limit)");
+    }
+    private readonly int _maxSegmentLayers;
+
     /// <summary>The first pattern of <see cref="Exclude"/> that matches <paramref name="layerName"/>, or null.</summary>
     public string? ExcludedBy(string layerName)
     {
@@ -50,5 +69,5 @@ public sealed class BlockWiseGraphOptions
     }
 
     public override string ToString() =>
-        $"Enabled={Enabled}, Sizes=[{string.Join(",", Sizes)}], Debug={Debug}, Exclude=[{string.Join(",", Exclude)}], Granularity={Granularity}";
+        $"Enabled={Enabled}, Sizes=[{string.Join(",", Sizes)}], Debug={Debug}, Exclude=[{string.Join(",", Exclude)}], Granularity={Granularity}, MaxSegmentLayers={MaxSegmentLayers}";
 }

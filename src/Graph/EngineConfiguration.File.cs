@@ -14,7 +14,7 @@ public static partial class EngineConfiguration
     public const int MaxFileBytes = 16 << 20;
 
     /// <summary>What a setting of the file holds; a wrong JSON type is an error, never coerced or ignored.</summary>
-    internal enum SettingKind { Bool, String, List, Quant }
+    internal enum SettingKind { Bool, String, List, Quant, Int }
 
     /// <summary>The settings of each section the program reads, by key (case-insensitive, as configuration keys are).</summary>
     internal static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, SettingKind>> Schema =
@@ -23,7 +23,7 @@ public static partial class EngineConfiguration
             ["BlockWiseCudaGraph"] = new Dictionary<string, SettingKind>(StringComparer.OrdinalIgnoreCase)
             {
                 ["Enabled"] = SettingKind.Bool, ["Sizes"] = SettingKind.List, ["Debug"] = SettingKind.Bool,
-                ["Exclude"] = SettingKind.List, ["Granularity"] = SettingKind.String,
+                ["Exclude"] = SettingKind.List, ["Granularity"] = SettingKind.String, ["MaxSegmentLayers"] = SettingKind.Int,
             },
             ["Run"] = new Dictionary<string, SettingKind>(StringComparer.OrdinalIgnoreCase)
             {
@@ -192,6 +192,10 @@ public static partial class EngineConfiguration
                 else if (v.ValueKind is JsonValueKind.String) src.Set(key, v.GetString()!, origin, false);
                 else if (v.ValueKind is JsonValueKind.Number) src.Set(key, v.GetRawText(), origin, false);
                 else throw Wrong("true or false");
+                break;
+            case SettingKind.Int:
+                if (v.ValueKind is JsonValueKind.Number or JsonValueKind.String) src.Set(key, v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText(), origin, false);
+                else throw Wrong("an integer");
                 break;
             case SettingKind.String:
                 if (v.ValueKind != JsonValueKind.String) throw Wrong("a string");

@@ -26,7 +26,7 @@ public static partial class EngineConfiguration
     public const string FdSizes = "FD_BLOCK_WISE_CUDA_GRAPH_SIZES";
     public const string FdDebug = "FD_BLOCK_WISE_DEBUG";
 
-    private static readonly string[] KnownKeys = { "Enabled", "Sizes", "Debug", "Exclude", "Granularity" };
+    private static readonly string[] KnownKeys = { "Enabled", "Sizes", "Debug", "Exclude", "Granularity", "MaxSegmentLayers" };
 
     /// <summary>A value given by a program on its own terms (a CLI switch): key, value, and how to name it ("--preset").</summary>
     public readonly record struct NamedSetting(string Key, string Value, string Origin);
@@ -167,7 +167,13 @@ public static partial class EngineConfiguration
         var granularity = ReadGranularity(config) ?? dflt.Granularity;
         var sizes = ReadList(config, "Sizes") is { } s ? ParseSizes(s, maxTokens) : dflt.Sizes.Where(x => x <= maxTokens).ToArray();
         var exclude = ReadList(config, "Exclude") is { } e ? ParseExclude(e) : dflt.Exclude;
-        return new BlockWiseGraphOptions { Enabled = enabled, Debug = debug, Granularity = granularity, Sizes = sizes, Exclude = exclude };
+        int maxSegment = Find(config, "MaxSegmentLayers") is { } ms
+            ? SettingParsers.ParseInt(ms.Text, "MaxSegmentLayers", ms.Origin, 0, BlockWiseGraphOptions.MaxSegmentLayersLimit)
+            : dflt.MaxSegmentLayers;
+        return new BlockWiseGraphOptions
+        {
+            Enabled = enabled, Debug = debug, Granularity = granularity, Sizes = sizes, Exclude = exclude, MaxSegmentLayers = maxSegment,
+        };
     }
 
     /// <summary>One raw setting: its text and where it came from (for error messages).</summary>

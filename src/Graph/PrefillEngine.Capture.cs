@@ -210,7 +210,9 @@ public sealed partial class PrefillEngine
             if (capturable && start < 0) start = i;
             if (!capturable && start >= 0)
             {
-                yield return (start, i - 1);
+                int chunk = Options.MaxSegmentLayers > 0 ? Options.MaxSegmentLayers : int.MaxValue;
+                for (int first = start; first <= i - 1; first += chunk)
+                    yield return (first, (int)Math.Min(i - 1L, (long)first + chunk - 1));
                 start = -1;
             }
         }

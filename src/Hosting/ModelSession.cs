@@ -41,6 +41,7 @@ public sealed class ModelSession : IDisposable
         Debug = debug ?? o.Debug,
         Exclude = o.Exclude,
         Granularity = granularity ?? o.Granularity,
+        MaxSegmentLayers = o.MaxSegmentLayers,
     };
 
     /// <summary>Builds the preset into a new engine and captures it (a progress bar on a terminal).</summary>

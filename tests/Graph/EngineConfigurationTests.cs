@@ -105,6 +105,23 @@ public class EngineConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void MaxSegmentLayers_binds_from_json_and_environment_and_refuses_bad_values_with_their_source()
+    {
+        Assert.Equal(0, Bind().MaxSegmentLayers);
+        string path = JsonFile("""{ "GraphEngine": { "BlockWiseCudaGraph": { "MaxSegmentLayers": 12 } } }""", "seg.json");
+        Assert.Equal(12, Bind(json: path).MaxSegmentLayers);
+        Assert.Equal(5, Bind(json: path, env: new Dictionary<string, string?> { ["GRAPHENGINE__BlockWiseCudaGraph__MaxSegmentLayers"] = "5" })
+            .MaxSegmentLayers);
+        var e = Assert.Throws<EngineConfigurationException>(() =>
+            Bind(env: new Dictionary<string, string?> { ["GRAPHENGINE__BlockWiseCudaGraph__MaxSegmentLayers"] = "-3" }));
+        Assert.Contains("'-3'", e.Message);
+        Assert.Contains("GRAPHENGINE__BlockWiseCudaGraph__MaxSegmentLayers", e.Message);
+        string wrong = JsonFile("""{ "GraphEngine": { "BlockWiseCudaGraph": { "MaxSegmentLayers": [4] } } }""", "segbad.json");
+        var e2 = Assert.Throws<EngineConfigurationException>(() => Bind(json: wrong));
+        Assert.Contains("MaxSegmentLayers", e2.Message);
+    }
+
+    [Fact]
     public void Json_file_reads_arrays_and_strings_and_names_the_key_on_error()
     {
         string path = JsonFile("""

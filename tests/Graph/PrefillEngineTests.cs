@@ -129,6 +129,37 @@ public class PrefillEngineTests
         Assert.Empty(layer.Calls);      // replayed, not run
     }
 
+    [Theory]
+    [InlineData(0, new[] { 7 })]
+    [InlineData(3, new[] { 3, 3, 1 })]
+    [InlineData(7, new[] { 7 })]
+    [InlineData(1, new[] { 1, 1, 1, 1, 1, 1, 1 })]
+    public void MaxSegmentLayers_cuts_a_run_into_consecutive_graphs_and_replay_still_equals_eager(int maxLayers, int[] expected)
+    {
+        using var device = new ReferenceDevice();
+        var spec = Enumerable.Range(0, 7).Select(i => new StackLayer($"g{i}", Gemm, 6)).ToList();
+        var options = new BlockWiseGraphOptions { Sizes = new[] { 2, 16 }, Granularity = Granularity.Segment, MaxSegmentLayers = maxLayers };
+        using var graphs = GraphStack.Build(device, options, 16, DType.BF16, 6, spec);
+        using var eager = GraphStack.Build(device, new BlockWiseGraphOptions { Enabled = false }, 16, DType.BF16, 6, spec);
+        graphs.Engine.Capture();
+        var segments = graphs.Engine.Listing().Segments;
+        Assert.Equal(expected, segments.Select(x => x.LayerCount).ToArray());
+        Assert.Equal("g0", segments[0].FirstLayer);
+        Assert.Equal("g6", segments[^1].LastLayer);
+        foreach (int n in new[] { 1, 2, 9, 16 })
+        {
+            var input = graphs.RandomInput(n, n + 3);
+            Assert.Equal(eager.Prefill(n, input), graphs.Prefill(n, input));
+        }
+    }
+
+    [Fact]
+    public void MaxSegmentLayers_out_of_range_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BlockWiseGraphOptions { MaxSegmentLayers = -1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BlockWiseGraphOptions { MaxSegmentLayers = BlockWiseGraphOptions.MaxSegmentLayersLimit + 1 });
+    }
+
     [Fact]
     public void A_real_capture_failure_is_caught_and_the_layer_runs_eagerly()
     {
