@@ -210,9 +210,9 @@ public sealed partial class PrefillEngine
             if (capturable && start < 0) start = i;
             if (!capturable && start >= 0)
             {
-                int chunk = Options.MaxSegmentLayers > 0 ? Options.MaxSegmentLayers : int.MaxValue;
-                for (int first = start; first <= i - 1; first += chunk)
-                    yield return (first, (int)Math.Min(i - 1L, (long)first + chunk - 1));
+                int last = i - 1, chunk = Options.MaxSegmentLayers > 0 ? Options.MaxSegmentLayers : last - start + 1;
+                for (int first = start; first <= last; first += chunk)
+                    yield return (first, Math.Min(last, first + chunk - 1));
                 start = -1;
             }
         }
