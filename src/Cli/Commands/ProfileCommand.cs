@@ -28,7 +28,7 @@ public sealed class ProfileCommandLine
         var modes = (pr.GetValue(Modes) ?? "eager,layer,segment").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         foreach (var m in modes)
             if (!KnownModes.Contains(m, StringComparer.Ordinal))
-                throw new UsageException($"unknown mode '{UsageText.Clip(m)}' (from --modes); accepted: {string.Join(", ", KnownModes)}");
+                throw new UsageException($"unknown mode {InputText.Quote(m)} (from --modes); accepted: {string.Join(", ", KnownModes)}");
         return (steps, outDir, modes);
     }
 }
@@ -46,7 +46,7 @@ public static class ProfileCommand
     public static int Execute(CommandContext ctx, int steps, string outDir, IReadOnlyList<string> modes)
     {
         // Checked before any work: a run that can't write its results must not run.
-        OutputDirectory.RequireWritable(outDir, "--out");
+        OutputDirectory.Prepare(outDir, "--out", new[] { "profile.json" });
         using var device = ctx.OpenDevice();
         if (device.Kind != BackendKind.Cuda)
             throw new UsageException("profile traces GPU kernels with CUPTI: the reference backend has none (use a GPU, --backend cuda)");
