@@ -69,35 +69,21 @@ public class DenseLayerTests
         Assert.Equal(-1, ErrorMetrics.FirstNonFinite(withNan));
     }
 
-    [Fact]
-    public void Group_size_96_is_rejected_naming_the_value()
+    [Theory]
+    [InlineData(QuantMode.WInt4, "g96", 192, "96")]         // wint4 groups are 64 or 128
+    [InlineData(QuantMode.WInt4, "g128", 770, "K=770")]     // K not a multiple of the group
+    [InlineData(QuantMode.WInt8, "g64", 128, "64")]         // wint8 has one scale per channel
+    public void Bad_group_sizes_are_rejected_naming_the_value_and_the_layer_without_leaking(QuantMode mode, string group, int k, string mentions)
     {
         using var setup = new Setup(8);
-        var rig = setup.Rig;
+        var size = GroupSize.Parse(group);
         long before = setup.Device.AllocatedBytes;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, GroupSize.Of(96), LinearWeights.Random(16, 192, 1, 1f), "up"));
-        Assert.Contains("96", e.Message);
+        var e = Assert.Throws<ArgumentException>(() =>
+            LinearMethods.Create(setup.Rig.Context, DType.BF16, mode, size, LinearWeights.Random(16, k, 1, 1f), "up"));
+        Assert.Contains(mentions, e.Message);
+        Assert.Contains(size.Size.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
         Assert.Contains("up", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);
-    }
-
-    [Fact]
-    public void K_not_a_multiple_of_the_group_is_rejected_naming_k()
-    {
-        using var setup = new Setup(8);
-        var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, GroupSize.Of(128), LinearWeights.Random(16, 770, 1, 1f)));
-        Assert.Contains("K=770", e.Message);
-        Assert.Contains("128", e.Message);
-    }
-
-    [Fact]
-    public void Wint8_with_groups_is_rejected()
-    {
-        using var setup = new Setup(8);
-        var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, GroupSize.Of(64), LinearWeights.Random(16, 128, 1, 1f)));
-        Assert.Contains("64", e.Message);
     }
 
     [Theory]
