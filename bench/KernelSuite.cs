@@ -6,6 +6,7 @@ using GraphEngine.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers.Methods;
 using GraphEngine.Layers;
@@ -125,9 +126,9 @@ public sealed class KernelSuite
     {
         var shapes = _run.Gpu ? new[] { (4096, 4096), (4096, 8192), (8192, 4096), (8192, 8192) } : new[] { (256, 256) };
         int[] ns = _run.Gpu ? new[] { 1, 2, 4, 8, 16, 1024, 2048 } : new[] { 1, 16, 64 };
-        var modes = new (string Variant, QuantMode Mode, int Group)[]
+        var modes = new (string Variant, QuantMode Mode, GroupSize Group)[]
         {
-            ("bf16", QuantMode.None, 0), ("wint8", QuantMode.WInt8, 0), ("wint4/g128", QuantMode.WInt4, 128),
+            ("bf16", QuantMode.None, GroupSize.PerChannel), ("wint8", QuantMode.WInt8, GroupSize.PerChannel), ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128)),
         };
         _console.Line("kernels: linear");
         foreach (var (k, nOut) in shapes)
@@ -176,7 +177,7 @@ public sealed class KernelSuite
                 var times = Rotated(ms, (double)k * nOut, (engine, i) =>
                 {
                     if (i == 0) (x, y) = Activations(engine, k, nOut, 9);
-                    var lin = ModelFactory.RandomLinear(engine.Context, $"linear.fp8.{i}", x, y, QuantMode.BlockWiseFp8, 0, (uint)(10 + i));
+                    var lin = ModelFactory.RandomLinear(engine.Context, $"linear.fp8.{i}", x, y, QuantMode.BlockWiseFp8, GroupSize.PerChannel, (uint)(10 + i));
                     weightBytes = lin.WeightBytes;
                     return lin;
                 }, out int s);
@@ -204,10 +205,10 @@ public sealed class KernelSuite
         var p = _run.Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
         var moe = p.Moe!;
         int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 16, 64 };
-        var modes = new (string Variant, QuantMode Mode, int Group)[]
+        var modes = new (string Variant, QuantMode Mode, GroupSize Group)[]
         {
-            ("bf16", QuantMode.None, 0), ("wint8", QuantMode.WInt8, 0), ("wint4/g128", QuantMode.WInt4, 128),
-            ("w4afp8", QuantMode.W4AFp8, 0), ("nvfp4", QuantMode.Nvfp4, 0), ("wi4a16", QuantMode.Wi4A16, 128),
+            ("bf16", QuantMode.None, GroupSize.PerChannel), ("wint8", QuantMode.WInt8, GroupSize.PerChannel), ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128)),
+            ("w4afp8", QuantMode.W4AFp8, GroupSize.PerChannel), ("nvfp4", QuantMode.Nvfp4, GroupSize.PerChannel), ("wi4a16", QuantMode.Wi4A16, GroupSize.Of(128)),
         };
         string shape = $"H={p.Hidden},E={moe.Experts},top{moe.TopK},F={moe.ExpertFfn}";
         _console.Line("kernels: moe layer");
@@ -313,10 +314,10 @@ public sealed class KernelSuite
         string shape = $"E={e},N={nOut},K={k}";
         var modes = new (string Variant, QuantMode Mode, Func<LayerContext, Tensor, IMoeMethod> Make)[]
         {
-            ("bf16", QuantMode.None, (ctx, w) => MoeMethods.Create(QuantMode.None, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
-            ("wint8", QuantMode.WInt8, (ctx, w) => MoeMethods.Create(QuantMode.WInt8, ctx.Device, ctx.LoadStream, w, 0, TokenLayout.PrefixSum, maxRows)),
+            ("bf16", QuantMode.None, (ctx, w) => MoeMethods.Create(QuantMode.None, ctx.Device, ctx.LoadStream, w, GroupSize.PerChannel, TokenLayout.PrefixSum, maxRows)),
+            ("wint8", QuantMode.WInt8, (ctx, w) => MoeMethods.Create(QuantMode.WInt8, ctx.Device, ctx.LoadStream, w, GroupSize.PerChannel, TokenLayout.PrefixSum, maxRows)),
             ("wint4/g128", QuantMode.WInt4,
-                (ctx, w) => MoeMethods.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, 128, TokenLayout.PrefixSum, maxRows)),
+                (ctx, w) => MoeMethods.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, GroupSize.Of(128), TokenLayout.PrefixSum, maxRows)),
             ("w4afp8", QuantMode.W4AFp8, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
             ("nvfp4", QuantMode.Nvfp4, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
         };

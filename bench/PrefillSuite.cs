@@ -204,7 +204,7 @@ public sealed class PrefillSuite
         for (int i = 0; i < pairs; i++)
         {
             layers.Add(engine.Add(ModelFactory.RandomNorm(ctx, $"norm.{i}", a, b, null, (uint)(1000 + i))));
-            layers.Add(engine.Add(ModelFactory.RandomLinear(ctx, $"linear.{i}", b, a, QuantMode.None, 0, (uint)(2000 + i))));
+            layers.Add(engine.Add(ModelFactory.RandomLinear(ctx, $"linear.{i}", b, a, QuantMode.None, Kernels.Quant.GroupSize.PerChannel, (uint)(2000 + i))));
         }
         engine.Device.DefaultStream.Synchronize();
         return layers;

@@ -52,7 +52,7 @@ public class HostCosts
         for (int i = 0; i < Layers / 2; i++)
         {
             engine.Add(new RmsNorm(engine.Context, $"norm.{i}", h, DType.BF16, 1e-6f, a, b));
-            engine.Add(Linear.Create(engine.Context, $"linear.{i}", b, a, QuantMode.None, 0, LinearWeights.Random(h, h, (uint)i, 1f / MathF.Sqrt(h))));
+            engine.Add(Linear.Create(engine.Context, $"linear.{i}", b, a, QuantMode.None, Kernels.Quant.GroupSize.PerChannel, LinearWeights.Random(h, h, (uint)i, 1f / MathF.Sqrt(h))));
         }
         _device.DefaultStream.Synchronize();
         return engine;

@@ -37,7 +37,7 @@ public static class DenseCases
             string m = Label(mode, group);
             foreach (var dtype in new[] { DType.BF16, DType.F16 })
             {
-                var ks = group == 0 ? new[] { 8, 769, 2560 } : new[] { 128, 2560 };
+                var ks = group.IsPerChannel ? new[] { 8, 769, 2560 } : new[] { 128, 2560 };
                 int i = 0;
                 foreach (int k in ks)
                     foreach (int t in CiTokens)
@@ -47,7 +47,7 @@ public static class DenseCases
                         if ((long)t * k * n > 40_000_000) continue;   // CI: keep each case well under 2 s on the reference
                         yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: i % 2 == 0));
                     }
-                foreach (var (t, k, n) in new[] { (1000, group == 0 ? 5125 : 5120, 5125), (1, 4096, 4096), (16, 4096, 4096), (300, 2560, 2560), (1024, 4096, 4096), (5, 8192, 8192) })
+                foreach (var (t, k, n) in new[] { (1000, group.IsPerChannel ? 5125 : 5120, 5125), (1, 4096, 4096), (16, 4096, 4096), (300, 2560, 2560), (1024, 4096, 4096), (5, 8192, 8192) })
                     yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: true), CaseTier.Full);
                 // The launcher picks its few-row variant from the padded (graph) size, which PaddedFor always
                 // rounds past a multiple of 8; these pin the padded size so the 1-2, 3-8 and 9-16 row kernels,
@@ -62,21 +62,22 @@ public static class DenseCases
             }
             if (mode != QuantMode.None)
             {
-                yield return new($"dense/quantize/{m}/device-bytes-match-host", "dense", d => QuantizerBytesCase(d, mode, group, 83, group == 0 ? 769 : 384));
-                yield return new($"dense/quantize/{m}/offline-load", "dense", d => OfflineCase(d, mode, group, 40, group == 0 ? 770 : 256));
+                yield return new($"dense/quantize/{m}/device-bytes-match-host", "dense", d => QuantizerBytesCase(d, mode, group, 83, group.IsPerChannel ? 769 : 384));
+                yield return new($"dense/quantize/{m}/offline-load", "dense", d => OfflineCase(d, mode, group, 40, group.IsPerChannel ? 770 : 256));
             }
             yield return new($"dense/linear/{m}/capture-replay", "dense", d => LinearCaptureCase(d, mode, group));
         }
         yield return new("dense/rmsnorm/capture-replay", "dense", RmsNormCaptureCase);
     }
 
-    private static readonly (QuantMode Mode, int Group)[] Modes =
+    private static readonly (QuantMode Mode, GroupSize Group)[] Modes =
     {
-        (QuantMode.None, 0), (QuantMode.WInt8, 0), (QuantMode.WInt4, 0), (QuantMode.WInt4, 64), (QuantMode.WInt4, 128),
+        (QuantMode.None, GroupSize.PerChannel), (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel),
+        (QuantMode.WInt4, GroupSize.Of(64)), (QuantMode.WInt4, GroupSize.Of(128)),
     };
 
     private static string Name(DType t) => t == DType.BF16 ? "bf16" : "fp16";
-    private static string Label(QuantMode m, int g) => m.Label() + (g == 0 ? "" : $"-g{g}");
+    private static string Label(QuantMode m, GroupSize g) => m.Label() + (g.IsPerChannel ? "" : $"-{g}");
 
     /// <summary>The padded size a graph would run for <paramref name="tokens"/>: the next multiple of 8 above it.</summary>
     internal static int PaddedFor(int tokens) => tokens / 8 * 8 + 8;
@@ -286,7 +287,7 @@ public static class DenseCases
         return r;
     }
 
-    private static CaseResult LinearCase(Device device, DType dtype, QuantMode mode, int group, int tokens, int k, int n, bool bias, int paddedSize = 0)
+    private static CaseResult LinearCase(Device device, DType dtype, QuantMode mode, GroupSize group, int tokens, int k, int n, bool bias, int paddedSize = 0)
     {
         int padded = paddedSize > 0 ? paddedSize : PaddedFor(tokens);
         using var rig = new Rig(device, padded);
@@ -330,7 +331,7 @@ public static class DenseCases
             // the weights (x1.001 for the fp32 product); it is about 1/(2 qmax) relative for evenly spread
             // weights and grows with outliers, which this weight set has (every 97th value x3).
             var scheme = new WeightOnlyScheme(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
-            int gsize = group == 0 ? k : group;
+            int gsize = group.IsPerChannel ? k : group.Size;
             double half = 0, norm = 0;
             for (int r = 0; r < n; r++)
                 for (int g0 = 0; g0 < k; g0 += gsize)
@@ -351,7 +352,7 @@ public static class DenseCases
         return CaseResult.All(parts.ToArray());
     }
 
-    private static CaseResult QuantizerBytesCase(Device device, QuantMode mode, int group, int n, int k)
+    private static CaseResult QuantizerBytesCase(Device device, QuantMode mode, GroupSize group, int n, int k)
     {
         var scheme = new WeightOnlyScheme(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
         using var rig = new Rig(device, 8);
@@ -374,7 +375,7 @@ public static class DenseCases
         return CaseResult.All(parts.ToArray());
     }
 
-    private static CaseResult OfflineCase(Device device, QuantMode mode, int group, int n, int k)
+    private static CaseResult OfflineCase(Device device, QuantMode mode, GroupSize group, int n, int k)
     {
         var format = mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4;
         var scheme = new WeightOnlyScheme(format, group);
@@ -399,7 +400,7 @@ public static class DenseCases
         return Checks.BitEqual($"offline {scheme.Label} [{n}, {k}] dequantized", q.Dequantize(), method.DequantizedWeights());
     }
 
-    private static CaseResult LinearCaptureCase(Device device, QuantMode mode, int group)
+    private static CaseResult LinearCaptureCase(Device device, QuantMode mode, GroupSize group)
     {
         const int k = 256, n = 72;
         var parts = new List<CaseResult>();

@@ -1,6 +1,7 @@
 using GraphEngine.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
 
@@ -31,15 +32,15 @@ internal static class GraphLayerKinds
         new("copy/bf16", DType.BF16, true, (ctx, name, i, o) => new CopyCaseLayer(ctx, name, i, o)),
         new("rmsnorm/bf16", DType.BF16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
         new("rmsnorm/fp16", DType.F16, true, (ctx, name, i, o) => Norm(ctx, name, i, o)),
-        new("linear/bf16", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
-        new("linear/fp16", DType.F16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, 0)),
-        new("linear/wint8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt8, 0)),
+        new("linear/bf16", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, GroupSize.PerChannel)),
+        new("linear/fp16", DType.F16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.None, GroupSize.PerChannel)),
+        new("linear/wint8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt8, GroupSize.PerChannel)),
         // Group-wise int4 needs K % group == 0; 64-wide activations keep the reference backend fast in CI.
-        new("linear/wint4/g64", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 24 }),
+        new("linear/wint4/g64", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.WInt4, GroupSize.Of(64)), new long[] { 64, 64, 64, 24 }),
         new("moe/bf16", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.None), new long[] { 64, 64, 64, 64 }),
-        new("moe/wint4-g64", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.WInt4, 64), new long[] { 64, 64, 64, 64 }),
+        new("moe/wint4-g64", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.WInt4, GroupSize.Of(64)), new long[] { 64, 64, 64, 64 }),
         new("moe/nvfp4", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.Nvfp4), new long[] { 64, 64, 64, 64 }),
-        new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, 0), new long[] { 64, 64, 64, 24 }),
+        new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, GroupSize.PerChannel), new long[] { 64, 64, 64, 24 }),
     };
 
     private static Layer Norm(LayerContext ctx, string name, Tensor i, Tensor o)
@@ -49,12 +50,12 @@ internal static class GraphLayerKinds
         return l;
     }
 
-    private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group) =>
+    private static Layer Dense(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, GroupSize group) =>
         ModelFactory.RandomLinear(ctx, name, i, o, mode, group, Seed(name));
 
     // Small on purpose (the reference backend runs every captured size in CI): 6 experts, top-2, FFN 64,
     // shared experts on, so routing, both group GEMMs, SwiGLU, combine and the shared path are all captured.
-    private static Layer Experts(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, int group = 0) =>
+    private static Layer Experts(LayerContext ctx, string name, Tensor i, Tensor o, QuantMode mode, GroupSize group = default) =>
         new Moe(ctx, name, new MoeOptions(6, 2, (int)i.Dim(1), 64, SharedFfn: 64, Quant: mode, GroupSize: group, Seed: Seed(name)), i, o);
 
     /// <summary>Weights depend on the layer's name only, so two engines built alike hold equal weights.</summary>

@@ -64,14 +64,14 @@ public static class LowPrecisionCases
             d => BlockFp8EveryVariant(d, DType.BF16, 130, 300, 1000));
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
-            foreach (int group in new[] { 128, -1 })
+            foreach (var group in new[] { GroupSize.Of(128), GroupSize.PerChannel })
             {
-                string g = group == 128 ? "g128" : "channel";
+                string g = group.IsPerChannel ? "channel" : group.ToString();
                 yield return new ConformanceCase($"lowprec/w4afp8/{layout}/{g}/e=4/n=136/k=200", "lowprec",
                     d => W4AFp8Experts(d, layout, group, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0));
             }
         yield return new ConformanceCase("lowprec/w4afp8/PrefixSum/g128/e=3/n=24/k=264/m=1000", "lowprec",
-            d => W4AFp8Experts(d, TokenLayout.PrefixSum, 128, new[] { 700, 299, 1 }, 24, 264, sampleRows: 0));
+            d => W4AFp8Experts(d, TokenLayout.PrefixSum, GroupSize.Of(128), new[] { 700, 299, 1 }, 24, 264, sampleRows: 0));
         yield return new ConformanceCase("lowprec/w4afp8/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4AFp8));
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
@@ -91,7 +91,7 @@ public static class LowPrecisionCases
         // the full 8 x 7168 x 8192 shape runs in the benchmark.
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             yield return new ConformanceCase($"lowprec/w4afp8/full/{layout}/e=8/n=1024/k=8192/m=512", "lowprec",
-                d => W4AFp8Experts(d, layout, 128, Enumerable.Repeat(512, 8).ToArray(), 1024, 8192, sampleRows: 16), CaseTier.Full);
+                d => W4AFp8Experts(d, layout, GroupSize.Of(128), Enumerable.Repeat(512, 8).ToArray(), 1024, 8192, sampleRows: 16), CaseTier.Full);
         yield return new ConformanceCase("lowprec/nvfp4/full/PrefixSum/e=8/n=2048/k=7168/m=16", "lowprec",
             d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.BF16, new[] { 3, 0, 1, 16, 2, 5, 0, 9 }, 2048, 7168, sampleRows: 0), CaseTier.Full);
     }
@@ -345,7 +345,7 @@ public static class LowPrecisionCases
         return new ExpertRun { A = a, RowExpert = rowExpert, ValidRows = valid, C = cT.DownloadFloats() };
     }
 
-    private static CaseResult W4AFp8Experts(Device device, TokenLayout layout, int group, int[] counts, int n, int k, int sampleRows)
+    private static CaseResult W4AFp8Experts(Device device, TokenLayout layout, GroupSize group, int[] counts, int n, int k, int sampleRows)
     {
         int e = counts.Length;
         var (_, _, total, _, _) = Layout(layout, counts);
@@ -357,7 +357,7 @@ public static class LowPrecisionCases
         var run = RunExperts(rig, method, layout, counts, n, k, DType.BF16, 42);
 
         // Host definition of the weight bytes for expert 0 and the last one.
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, !group.IsPerChannel);
         var parts = new List<CaseResult>();
         var (qT, sT) = method.Stored;
         var devQ = qT.ToArray<byte>();
@@ -366,7 +366,7 @@ public static class LowPrecisionCases
         {
             var hq = new byte[np * kp / 2];
             var hs = new float[groups * np];
-            W4AFp8GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, group == 128, hq, hs);
+            W4AFp8GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, !group.IsPerChannel, hq, hs);
             parts.Add(Checks.Equal($"expert {x} int4 bytes vs host quantizer", hq, devQ.AsSpan(x * hq.Length, hq.Length).ToArray()));
             parts.Add(Checks.BitEqual($"expert {x} scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
         }

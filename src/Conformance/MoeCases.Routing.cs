@@ -1,6 +1,7 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Layers;
 
 namespace GraphEngine.Conformance;
@@ -28,25 +29,25 @@ public static partial class MoeCases
         foreach (int k in new[] { 1, 6, 8 })
         {
             yield return Routing($"moe/routing/ernie/e=12/topk={k}/n=13/s=16",
-                new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, 0, 13, 16,
+                new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16,
                     Router: RouterKind.Ernie, NormMin: 1e-12));
             yield return Routing($"moe/routing/qwen3/e=12/topk={k}/n=13/s=16",
-                new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, 0, 13, 16));
+                new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
         }
         yield return Routing("moe/routing/qwen3/e=12/topk=8/no-renorm/n=13/s=16",
-            new Spec(odd with { TopK = 8 }, TokenLayout.Padded, QuantMode.None, 0, 13, 16, Renormalize: false));
+            new Spec(odd with { TopK = 8 }, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Renormalize: false));
         // Six chosen probabilities sum to at most 1, so a floor of 2 is always the divisor.
         yield return Routing("moe/routing/ernie/e=12/topk=6/norm-min-clamps/n=13/s=16",
-            new Spec(odd, TokenLayout.Padded, QuantMode.None, 0, 13, 16, Router: RouterKind.Ernie, NormMin: 2.0));
+            new Spec(odd, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Ernie, NormMin: 2.0));
         yield return Routing("moe/routing/ernie/real-shape/n=100/s=128",
-            new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, 0, 100, 128, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
+            new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
         yield return Routing("moe/routing/qwen3/real-shape/n=100/s=128",
-            new Spec(qwen, TokenLayout.PrefixSum, QuantMode.None, 0, 100, 128), CaseTier.Full);
+            new Spec(qwen, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128), CaseTier.Full);
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
         {
             string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
-            var spec = new Spec(odd, layout, QuantMode.None, 0, 7, 16, SharedFfn: 92, Router: RouterKind.Ernie, NormMin: 1e-12);
+            var spec = new Spec(odd, layout, QuantMode.None, GroupSize.PerChannel, 7, 16, SharedFfn: 92, Router: RouterKind.Ernie, NormMin: 1e-12);
             yield return Layer($"moe/layer/bf16/{l}/ernie/shared/n=7/s=16", spec);
             yield return Layer($"moe/layer/wint8/{l}/ernie/shared/n=7/s=16", spec with { Mode = QuantMode.WInt8 });
             yield return new ConformanceCase($"moe/layer/bf16/{l}/ernie/nan-padding-changes-nothing", "moe",

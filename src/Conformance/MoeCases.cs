@@ -1,6 +1,7 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
 
@@ -30,7 +31,7 @@ public static partial class MoeCases
             string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
             foreach (var (mode, group) in Modes)
             {
-                var shape = group > 0 || mode is QuantMode.Wi4A16 or QuantMode.W4AFp8 or QuantMode.Nvfp4 ? grouped : small;
+                var shape = !group.IsPerChannel || mode is QuantMode.Wi4A16 or QuantMode.W4AFp8 or QuantMode.Nvfp4 ? grouped : small;
                 string m = ModeName(mode, group);
                 yield return Layer($"moe/layer/{m}/{l}/n=5/s=8", new Spec(shape, layout, mode, group, 5, 8));
                 yield return Layer($"moe/layer/{m}/{l}/shared/n=7/s=16", new Spec(shape, layout, mode, group, 7, 16, SharedFfn: 40));
@@ -42,29 +43,30 @@ public static partial class MoeCases
                     yield return Layer($"moe/layer/{m}/{l}/issue-shape/n=128", new Spec(issue, layout, mode, group, 128, 128, SampleTokens: 24), CaseTier.Full);
             }
             foreach (int n in new[] { 1, 127 })
-                yield return Layer($"moe/layer/bf16/{l}/n={n}/s={RoundUp(n)}", new Spec(small, layout, QuantMode.None, 0, n, RoundUp(n)));
-            yield return Layer($"moe/layer/bf16/{l}/n=1000/s=1024", new Spec(small with { Experts = 16, TopK = 4 }, layout, QuantMode.None, 0, 1000, 1024), CaseTier.Full);
-            yield return Layer($"moe/layer/bf16/{l}/topk=1/n=9/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, 0, 9, 16));
-            yield return Layer($"moe/layer/bf16/{l}/topk=experts/n=9/s=16", new Spec(small with { TopK = 8 }, layout, QuantMode.None, 0, 9, 16, Renormalize: false));
-            yield return Layer($"moe/layer/bf16/{l}/all-tokens-one-expert/n=13/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, 0, 13, 16, ZeroGate: true));
-            yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, 0, 11, 16, Activation: DType.F16, SharedFfn: 24));
+                yield return Layer($"moe/layer/bf16/{l}/n={n}/s={RoundUp(n)}", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n)));
+            yield return Layer($"moe/layer/bf16/{l}/n=1000/s=1024", new Spec(small with { Experts = 16, TopK = 4 }, layout, QuantMode.None, GroupSize.PerChannel, 1000, 1024), CaseTier.Full);
+            yield return Layer($"moe/layer/bf16/{l}/topk=1/n=9/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, GroupSize.PerChannel, 9, 16));
+            yield return Layer($"moe/layer/bf16/{l}/topk=experts/n=9/s=16", new Spec(small with { TopK = 8 }, layout, QuantMode.None, GroupSize.PerChannel, 9, 16, Renormalize: false));
+            yield return Layer($"moe/layer/bf16/{l}/all-tokens-one-expert/n=13/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, GroupSize.PerChannel, 13, 16, ZeroGate: true));
+            yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 11, 16, Activation: DType.F16, SharedFfn: 24));
             yield return new ConformanceCase($"moe/layer/bf16/{l}/nan-padding-changes-nothing", "moe",
-                d => NanPaddingChangesNothing(d, new Spec(small, layout, QuantMode.None, 0, 5, 16, SharedFfn: 24)));
+                d => NanPaddingChangesNothing(d, new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 5, 16, SharedFfn: 24)));
             foreach (int n in new[] { 1, 16, 128, 1000 })
-                yield return Layer($"moe/layer/bf16/{l}/issue-shape/n={n}", new Spec(issue, layout, QuantMode.None, 0, n, RoundUp(n), SampleTokens: 24), CaseTier.Full);
+                yield return Layer($"moe/layer/bf16/{l}/issue-shape/n={n}", new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n), SampleTokens: 24), CaseTier.Full);
             if (layout == TokenLayout.PrefixSum)
-                yield return Layer($"moe/layer/wint4-g128/{l}/issue-shape/n=1000", new Spec(issue, layout, QuantMode.WInt4, 128, 1000, 1024, SampleTokens: 24), CaseTier.Full);
+                yield return Layer($"moe/layer/wint4-g128/{l}/issue-shape/n=1000", new Spec(issue, layout, QuantMode.WInt4, GroupSize.Of(128), 1000, 1024, SampleTokens: 24), CaseTier.Full);
             yield return new ConformanceCase($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", "moe",
-                d => GraphEqualsEager(d, new Spec(issue, layout, QuantMode.None, 0, 100, 128)), CaseTier.Full);
+                d => GraphEqualsEager(d, new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, 100, 128)), CaseTier.Full);
         }
         foreach (var c in RoutingCases()) yield return c;
-        yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 5, 8)));
+        yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, GroupSize.PerChannel, 5, 8)));
     }
 
-    private static readonly (QuantMode Mode, int Group)[] Modes =
+    private static readonly (QuantMode Mode, GroupSize Group)[] Modes =
     {
-        (QuantMode.None, 0), (QuantMode.WInt8, 0), (QuantMode.WInt4, 0), (QuantMode.WInt4, 128), (QuantMode.Wi4A16, 0),
-        (QuantMode.W4AFp8, 0), (QuantMode.W4AFp8, 128), (QuantMode.Nvfp4, 0),
+        (QuantMode.None, GroupSize.PerChannel), (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel),
+        (QuantMode.WInt4, GroupSize.Of(128)), (QuantMode.Wi4A16, GroupSize.PerChannel),
+        (QuantMode.W4AFp8, GroupSize.PerChannel), (QuantMode.W4AFp8, GroupSize.Of(128)), (QuantMode.Nvfp4, GroupSize.PerChannel),
     };
 
     // The oracle here runs on dequantized weights and unquantized activations. w4afp8 also quantizes the
@@ -75,7 +77,7 @@ public static partial class MoeCases
         ? (6e-2, "e4m3 activation quantization in both GEMMs (~3e-2 RMS) not modelled by the oracle, plus bf16 roundings")
         : (Tolerance, ToleranceReason);
 
-    private static string ModeName(QuantMode m, int group) => m == QuantMode.None ? "bf16" : group > 0 ? $"{m.Label()}-g{group}" : m.Label();
+    private static string ModeName(QuantMode m, GroupSize group) => m == QuantMode.None ? "bf16" : group.IsPerChannel ? m.Label() : $"{m.Label()}-{group}";
 
     private static int RoundUp(int n)
     {
@@ -89,7 +91,7 @@ public static partial class MoeCases
 
     public sealed record Shape(int Experts, int TopK, int Hidden, int Ffn);
 
-    public sealed record Spec(Shape Shape, TokenLayout Layout, QuantMode Mode, int Group, int Tokens, int Padded,
+    public sealed record Spec(Shape Shape, TokenLayout Layout, QuantMode Mode, GroupSize Group, int Tokens, int Padded,
                               int SharedFfn = 0, bool Renormalize = true, bool ZeroGate = false, DType Activation = DType.BF16,
                               int SampleTokens = 0, RouterKind Router = RouterKind.Plain, double NormMin = 0)
     {

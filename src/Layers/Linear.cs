@@ -1,4 +1,5 @@
 using GraphEngine.Kernels;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
 
@@ -50,7 +51,7 @@ public sealed class Linear : Layer
     }
 
     /// <summary>Builds the method for (mode, group size, weights) and the layer around it.</summary>
-    public static Linear Create(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, int groupSize,
+    public static Linear Create(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, GroupSize groupSize,
         LinearWeights weights, Tensor? bias = null)
     {
         ArgumentNullException.ThrowIfNull(ctx);

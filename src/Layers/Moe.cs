@@ -1,6 +1,7 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers.Methods;
 
@@ -18,7 +19,8 @@ namespace GraphEngine.Layers;
 /// <param name="SharedFfn">Shared-expert FFN width (0 = no shared experts); a dense SwiGLU MLP added to the output.</param>
 /// <param name="Layout">Token layout of the group GEMMs.</param>
 /// <param name="Quant">Quant mode of the expert weights (the gate and the shared experts stay bf16/fp16).</param>
-/// <param name="GroupSize">wint4: 0 = per-channel, else the group along K (128 in FastDeploy); wi4a16: 0 or 128; others 0.</param>
+/// <param name="GroupSize">wint4: per channel (the default), or the group along K (128 in FastDeploy); wi4a16: per channel
+/// or 128; w4afp8: per channel or 128; others per channel.</param>
 /// <param name="Seed">Seed of the random weights generated on the device.</param>
 /// <param name="Nvfp4Backend">nvfp4 only: the fp4 path (QuantConfig's nvfp4_backend); only the Hopper dequant path exists.</param>
 /// <param name="RouterFp32">Router weight and logits in fp32, logits = float(x) · Wᵀ accumulated in fp32 (ERNIE-4.5 keeps
@@ -37,7 +39,7 @@ public sealed record MoeOptions(
     int SharedFfn = 0,
     TokenLayout Layout = TokenLayout.PrefixSum,
     QuantMode Quant = QuantMode.None,
-    int GroupSize = 0,
+    GroupSize GroupSize = default,
     uint Seed = 1,
     string Nvfp4Backend = QuantConfig.DefaultNvfp4Backend,
     bool RouterFp32 = false,
@@ -54,7 +56,6 @@ public sealed record MoeOptions(
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, $"MoE layer '{layer}': hidden must be >= 1");
         if (ExpertFfn < 1) throw new ArgumentOutOfRangeException(nameof(ExpertFfn), ExpertFfn, $"MoE layer '{layer}': expert FFN size must be >= 1");
         if (SharedFfn < 0) throw new ArgumentOutOfRangeException(nameof(SharedFfn), SharedFfn, $"MoE layer '{layer}': shared FFN size must be >= 0 (0 = none)");
-        if (GroupSize < 0) throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, $"MoE layer '{layer}': group size must be >= 0 (0 = per-channel)");
         if (!(NormMin >= 0) || double.IsInfinity(NormMin))
             throw new ArgumentOutOfRangeException(nameof(NormMin), NormMin, $"MoE layer '{layer}': norm min must be finite and >= 0");
         if (Quant is QuantMode.WInt4 or QuantMode.Wi4A16 && (Hidden % 2 != 0 || ExpertFfn % 2 != 0))
@@ -63,13 +64,10 @@ public sealed record MoeOptions(
         if (Quant == QuantMode.Wi4A16 && (Hidden % 128 != 0 || ExpertFfn % 128 != 0))
             throw new ArgumentException(
                 $"MoE layer '{layer}': wi4a16 uses groups of 128 along K, which must divide hidden ({Hidden}) and expert FFN ({ExpertFfn})", nameof(Quant));
-        if (GroupSize > 0)
-        {
-            if (Hidden % GroupSize != 0)
-                throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize} does not divide hidden = {Hidden} (K of the gate/up GEMM)", nameof(GroupSize));
-            if (ExpertFfn % GroupSize != 0)
-                throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize} does not divide expert FFN = {ExpertFfn} (K of the down GEMM)", nameof(GroupSize));
-        }
+        if (!GroupSize.Divides(Hidden))
+            throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize.Size} does not divide hidden = {Hidden} (K of the gate/up GEMM)", nameof(GroupSize));
+        if (!GroupSize.Divides(ExpertFfn))
+            throw new ArgumentException($"MoE layer '{layer}': group size {GroupSize.Size} does not divide expert FFN = {ExpertFfn} (K of the down GEMM)", nameof(GroupSize));
     }
 }
 

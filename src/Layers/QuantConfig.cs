@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GraphEngine.Kernels;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers;
 
@@ -26,8 +27,10 @@ public sealed class QuantConfigException : GraphEngineException
 /// no MoE layers, and always an error as "dense_quant_type". block_wise_fp8 as the plain mode applies to
 /// dense layers only: this engine has no block-fp8 MoE kernel, so MoE layers stay unquantized (use
 /// mix_quant to pick a MoE type).
+/// <see cref="DenseGroupSize"/> and <see cref="MoeGroupSize"/> are what "group_size" said for that kind of layer:
+/// null when not given (or the mode takes none), <see cref="GroupSize.PerChannel"/> for -1, else the group.
 /// </summary>
-public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? DenseGroupSize, int? MoeGroupSize, string Nvfp4Backend)
+public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSize? DenseGroupSize, GroupSize? MoeGroupSize, string Nvfp4Backend)
 {
     public static readonly QuantConfig Unquantized = new(QuantMode.None, QuantMode.None, null, null, DefaultNvfp4Backend);
 
@@ -57,11 +60,25 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
     public string DenseLabel => ModeLabel(DenseMode, DenseGroupSize);
     public string MoeLabel => ModeLabel(MoeMode, MoeGroupSize);
 
-    private static string ModeLabel(QuantMode m, int? group) => group switch
+    /// <summary>
+    /// The group size the dense layers get: wint4's default of 128 when "group_size" was not given, per
+    /// channel for every other mode (wint8 has one scale per channel; block_wise_fp8 fixes its blocks).
+    /// </summary>
+    public GroupSize DenseLayerGroupSize => DenseMode == QuantMode.WInt4 ? DenseGroupSize ?? DefaultGroup : GroupSize.PerChannel;
+
+    /// <summary>
+    /// The group size the MoE layers get: for wint4 and wi4a16 the configured group (128 when not given),
+    /// per channel for the other modes (w4afp8 included, as before this type existed).
+    /// </summary>
+    public GroupSize MoeLayerGroupSize => MoeMode is QuantMode.WInt4 or QuantMode.Wi4A16 ? MoeGroupSize ?? DefaultGroup : GroupSize.PerChannel;
+
+    private static GroupSize DefaultGroup => GroupSize.Of(128);
+
+    private static string ModeLabel(QuantMode m, GroupSize? group) => group switch
     {
         null => m.Label(),
-        -1 => $"{m.Label()}/channel",
-        _ => $"{m.Label()}/g{group}",
+        { IsPerChannel: true } => $"{m.Label()}/channel",
+        { } g => $"{m.Label()}/{g}",
     };
 
     /// <summary>
@@ -189,13 +206,17 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
         return g;
     }
 
-    /// <summary>wint4 / wint8 / w4afp8 take per-channel (-1) or 128-wide groups; the other modes fix their own grouping.</summary>
-    private static int? CheckGroup(QuantMode mode, int? group, string source)
+    /// <summary>
+    /// wint4 / wint8 / w4afp8 take per-channel (-1) or 128-wide groups; the other modes fix their own grouping.
+    /// <paramref name="group"/> is the raw JSON integer, so the messages quote what the user wrote.
+    /// </summary>
+    private static GroupSize? CheckGroup(QuantMode mode, int? group, string source)
     {
         if (group is null) return null;
         if (mode is QuantMode.WInt4 or QuantMode.WInt8 or QuantMode.W4AFp8)
         {
-            if (group is -1 or 128) return group;
+            if (group == -1) return GroupSize.PerChannel;
+            if (group == 128) return DefaultGroup;
             throw new QuantConfigException($"group_size {group} (from {source}) is not supported for {mode.Label()}; accepted: -1 (per channel), 128");
         }
         string fixedGroup = mode switch
@@ -204,8 +225,8 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, int? De
             QuantMode.Nvfp4 => "16 (fp4 block scales)",
             _ => "its own fixed grouping",
         };
-        if (mode == QuantMode.Wi4A16 && group == 128) return 128;
-        if (mode == QuantMode.Nvfp4 && group == 16) return 16;
+        if (mode == QuantMode.Wi4A16 && group == 128) return DefaultGroup;
+        if (mode == QuantMode.Nvfp4 && group == 16) return GroupSize.Of(16);
         throw new QuantConfigException($"group_size {group} (from {source}) does not apply to {mode.Label()}, which uses {fixedGroup}");
     }
 

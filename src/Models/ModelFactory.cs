@@ -1,4 +1,5 @@
 using GraphEngine.Kernels;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;
@@ -202,7 +203,7 @@ public static class ModelFactory
             ?? throw new ArgumentException($"layer {layer} of {model.Name} is dense, not MoE", nameof(layer));
         bool ernie = m.Routing == MoeRouting.ErnieBiasedSoftmax;
         return new MoeOptions(m.Experts, m.TopK, model.Hidden, m.ExpertFfn,
-            Renormalize: ernie || m.NormTopKProb, SharedFfn: m.SharedExpertFfn, Quant: quant.MoeMode, GroupSize: MoeGroupSize(quant),
+            Renormalize: ernie || m.NormTopKProb, SharedFfn: m.SharedExpertFfn, Quant: quant.MoeMode, GroupSize: quant.MoeLayerGroupSize,
             Seed: seed, RouterFp32: m.RouterFp32, SelectionBias: m.SelectionBias, NormMin: ernie ? m.NormMin : 0,
             WeightsInActivationType: ernie);
     }
@@ -232,7 +233,7 @@ public static class ModelFactory
     /// A Linear from <paramref name="input"/>'s width to <paramref name="output"/>'s in <paramref name="mode"/>,
     /// with random weights scaled 1/sqrt(in): that keeps outputs O(1), so no later layer of a stack sees infinities.
     /// </summary>
-    public static Linear RandomLinear(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, int groupSize, uint seed)
+    public static Linear RandomLinear(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, GroupSize groupSize, uint seed)
     {
         int inWidth = checked((int)input.Dim(1)), outWidth = checked((int)output.Dim(1));
         var weights = LinearWeights.Random(outWidth, inWidth, seed, 1f / MathF.Sqrt(inWidth));
@@ -240,16 +241,5 @@ public static class ModelFactory
     }
 
     private static Linear DenseLinear(LayerContext ctx, LayerSpec spec, QuantConfig quant, uint seed, (Tensor In, Tensor Out) io) =>
-        RandomLinear(ctx, spec.Name, io.In, io.Out, quant.DenseMode, DenseGroupSize(quant), seed);
-
-    // QuantConfig: null = the mode's default, -1 = per channel, else the group. Layers: 0 = per channel.
-    private static int DenseGroupSize(QuantConfig q) => q.DenseMode == QuantMode.WInt4 ? GroupOrChannel(q.DenseGroupSize) : 0;
-
-    private static int MoeGroupSize(QuantConfig q) => q.MoeMode switch
-    {
-        QuantMode.WInt4 or QuantMode.Wi4A16 => GroupOrChannel(q.MoeGroupSize),
-        _ => 0,
-    };
-
-    private static int GroupOrChannel(int? g) => g switch { null => 128, -1 => 0, _ => g.Value };
+        RandomLinear(ctx, spec.Name, io.In, io.Out, quant.DenseMode, quant.DenseLayerGroupSize, seed);
 }

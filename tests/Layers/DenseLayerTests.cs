@@ -45,17 +45,17 @@ public class DenseLayerTests
     }
 
     [Theory]
-    [InlineData(QuantMode.None, 0)]
-    [InlineData(QuantMode.WInt8, 0)]
-    [InlineData(QuantMode.WInt4, 128)]
-    public void Padded_rows_holding_nan_do_not_change_valid_rows(QuantMode mode, int group)
+    [InlineData(QuantMode.None, "per-channel")]
+    [InlineData(QuantMode.WInt8, "per-channel")]
+    [InlineData(QuantMode.WInt4, "g128")]
+    public void Padded_rows_holding_nan_do_not_change_valid_rows(QuantMode mode, string group)
     {
         using var setup = new Setup(16);
         var rig = setup.Rig;
         const int k = 256, n = 40, tokens = 5;
         var x = setup.Activation(DType.BF16, 16, k, "x");
         var o = setup.Activation(DType.BF16, 16, n, "o");
-        using var layer = Linear.Create(rig.Context, "p", x, o, mode, group, LinearWeights.Random(n, k, 1, 0.2f));
+        using var layer = Linear.Create(rig.Context, "p", x, o, mode, GroupSize.Parse(group), LinearWeights.Random(n, k, 1, 0.2f));
         var xv = DenseCases.Activations(16, tokens, k, 1, DType.BF16);     // NaN past the valid rows
         rig.SetTokens(tokens);
         x.UploadFloats(xv);
@@ -69,35 +69,21 @@ public class DenseLayerTests
         Assert.Equal(-1, ErrorMetrics.FirstNonFinite(withNan));
     }
 
-    [Fact]
-    public void Group_size_96_is_rejected_naming_the_value()
+    [Theory]
+    [InlineData(QuantMode.WInt4, "g96", 192, "96")]         // wint4 groups are 64 or 128
+    [InlineData(QuantMode.WInt4, "g128", 770, "K=770")]     // K not a multiple of the group
+    [InlineData(QuantMode.WInt8, "g64", 128, "64")]         // wint8 has one scale per channel
+    public void Bad_group_sizes_are_rejected_naming_the_value_and_the_layer_without_leaking(QuantMode mode, string group, int k, string mentions)
     {
         using var setup = new Setup(8);
-        var rig = setup.Rig;
+        var size = GroupSize.Parse(group);
         long before = setup.Device.AllocatedBytes;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 96, LinearWeights.Random(16, 192, 1, 1f), "up"));
-        Assert.Contains("96", e.Message);
+        var e = Assert.Throws<ArgumentException>(() =>
+            LinearMethods.Create(setup.Rig.Context, DType.BF16, mode, size, LinearWeights.Random(16, k, 1, 1f), "up"));
+        Assert.Contains(mentions, e.Message);
+        Assert.Contains(size.Size.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
         Assert.Contains("up", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);
-    }
-
-    [Fact]
-    public void K_not_a_multiple_of_the_group_is_rejected_naming_k()
-    {
-        using var setup = new Setup(8);
-        var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Random(16, 770, 1, 1f)));
-        Assert.Contains("K=770", e.Message);
-        Assert.Contains("128", e.Message);
-    }
-
-    [Fact]
-    public void Wint8_with_groups_is_rejected()
-    {
-        using var setup = new Setup(8);
-        var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 64, LinearWeights.Random(16, 128, 1, 1f)));
-        Assert.Contains("64", e.Message);
     }
 
     [Theory]
@@ -108,7 +94,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, mode, 0, LinearWeights.Random(16, 64, 1, 1f)));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, mode, GroupSize.PerChannel, LinearWeights.Random(16, 64, 1, 1f)));
         Assert.Contains(label, e.Message);
         Assert.Contains("wint4", e.Message);
     }
@@ -118,17 +104,17 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        using (var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, LinearWeights.Random(16, 64, 1, 1f)))
+        using (var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, GroupSize.PerChannel, LinearWeights.Random(16, 64, 1, 1f)))
         {
             Assert.Equal(QuantMode.BlockWiseFp8, method.Mode);
             Assert.Equal(16, method.OutFeatures);
             Assert.Equal(64, method.InFeatures);
         }
-        var offline = LinearWeights.Offline(QuantizedWeights.Quantize(new WeightOnlyScheme(WeightOnlyFormat.Int8, 0), 16, 64,
+        var offline = LinearWeights.Offline(QuantizedWeights.Quantize(WeightOnlyScheme.Int8PerChannel, 16, 64,
             Enumerable.Range(0, 16 * 64).Select(i => MathF.Sin(i)).ToArray()));
-        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 0, offline));
+        var e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, GroupSize.PerChannel, offline));
         Assert.Contains("FromPrequantized", e.Message);
-        var g = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, 128, LinearWeights.Random(16, 64, 1, 1f)));
+        var g = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.BlockWiseFp8, GroupSize.Of(128), LinearWeights.Random(16, 64, 1, 1f)));
         Assert.Contains("128", g.Message);
     }
 
@@ -141,16 +127,16 @@ public class DenseLayerTests
         var o = setup.Activation(DType.BF16, 8, 32, "o");
         var of16 = setup.Activation(DType.F16, 8, 32, "o16");
         long before = setup.Device.AllocatedBytes;
-        var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 48, 1, 1f));
+        var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(32, 48, 1, 1f));
         var e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, o, method));
         Assert.Contains("48", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);    // the refused method was disposed
 
-        method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, 0, LinearWeights.Random(32, 64, 1, 1f));
+        method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(32, 64, 1, 1f));
         e = Assert.Throws<ArgumentException>(() => new Linear(rig.Context, "q", x, of16, method));
         Assert.Contains("F16", e.Message);
 
-        e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.F32, QuantMode.None, 0, LinearWeights.Random(32, 64, 1, 1f)));
+        e = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.F32, QuantMode.None, GroupSize.PerChannel, LinearWeights.Random(32, 64, 1, 1f)));
         Assert.Contains("F32", e.Message);
         Assert.Equal(before, setup.Device.AllocatedBytes);
     }
@@ -163,13 +149,13 @@ public class DenseLayerTests
         Assert.Contains("[-8, 7]", e.Message);
         var e2 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromValues(scheme, 1, 64, new sbyte[64], new[] { 1f, 2f }));
         Assert.Contains("2 scales", e2.Message);
-        var e3 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromPackedInt4(128, 2, 129, new byte[129], new float[2]));
+        var e3 = Assert.Throws<ArgumentException>(() => QuantizedWeights.FromPackedInt4(GroupSize.Of(128), 2, 129, new byte[129], new float[2]));
         Assert.Contains("K=129", e3.Message);
 
         using var setup = new Setup(8);
         var rig = setup.Rig;
         var q = QuantizedWeights.FromValues(scheme, 2, 128, new sbyte[256], new[] { 1f, 1f, 1f, 1f });
-        var e4 = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, 128, LinearWeights.Offline(q)));
+        var e4 = Assert.Throws<ArgumentException>(() => LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt4, GroupSize.Of(128), LinearWeights.Offline(q)));
         Assert.Contains("wint4/g64", e4.Message);
     }
 

@@ -91,17 +91,17 @@ public class BackendTests
         using var rig = new Rig(16);
         var w = Values(e * n * k, 5, 0.1f);
         using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
-        foreach (int group in new[] { 128, -1 })
+        foreach (var group in new[] { GroupSize.Of(128), GroupSize.PerChannel })
         {
             using var online = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, group);
-            int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, group == 128);
+            int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, !group.IsPerChannel);
             var values = new sbyte[e * n * k];
             var scales = new float[e * groups * n];
             for (int x = 0; x < e; x++)
             {
                 var q = new byte[np * kp / 2];
                 var s = new float[groups * np];
-                W4AFp8GroupGemm.HostQuantize(w.AsSpan(x * n * k, n * k), n, k, group == 128, q, s);
+                W4AFp8GroupGemm.HostQuantize(w.AsSpan(x * n * k, n * k), n, k, !group.IsPerChannel, q, s);
                 for (int r = 0; r < n; r++)
                 {
                     for (int c = 0; c < k; c++) values[(x * n + r) * k + c] = (sbyte)W4AFp8GroupGemm.ValueAt(q, kp, r, c);
@@ -110,7 +110,7 @@ public class BackendTests
             }
             using var loaded = W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, scales, e, n, k, group, DType.BF16, 16);
             for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
-            Assert.Equal(group == 128 ? "w4afp8/g128" : "w4afp8/channel", loaded.Label);
+            Assert.Equal(!group.IsPerChannel ? "w4afp8/g128" : "w4afp8/channel", loaded.Label);
         }
     }
 
@@ -121,10 +121,10 @@ public class BackendTests
         var values = new sbyte[8 * 16];
         values[5] = 8;
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, 128, DType.BF16, 16));
+            W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, GroupSize.Of(128), DType.BF16, 16));
         Assert.Contains("[0, 0, 5]", ex.Message);
         using var wb = rig.Upload(Values(2 * 8 * 16, 1, 0.1f), new long[] { 2, 8, 16 }, out var wT);
-        Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, 64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, GroupSize.Of(64)));
         using var b = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, maxRows: 10);
         using var a = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 16 }, out var aT);
         using var c = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 8 }, out var cT);

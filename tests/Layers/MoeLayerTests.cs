@@ -5,6 +5,7 @@ using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Reference;
 using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Layers;
 
@@ -48,7 +49,7 @@ public class MoeLayerTests
     public void Oracle_bound_catches_a_three_percent_error()
     {
         using var device = new ReferenceDevice();
-        var spec = new MoeCases.Spec(Small, TokenLayout.PrefixSum, QuantMode.None, 0, 9, 16);
+        var spec = new MoeCases.Spec(Small, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 9, 16);
         using var rig = new MoeCases.Rig(device, spec);
         rig.FillInput(1, nanPadding: true);
         rig.Forward(spec.Tokens);
@@ -63,7 +64,7 @@ public class MoeLayerTests
     public void Padded_token_count_between_sizes_leaves_padded_output_rows_zero()
     {
         using var device = new ReferenceDevice();
-        var spec = new MoeCases.Spec(Small, TokenLayout.Padded, QuantMode.WInt8, 0, 5, 16, SharedFfn: 16);
+        var spec = new MoeCases.Spec(Small, TokenLayout.Padded, QuantMode.WInt8, GroupSize.PerChannel, 5, 16, SharedFfn: 16);
         using var rig = new MoeCases.Rig(device, spec);
         rig.FillInput(2, nanPadding: true);
         rig.Forward(spec.Tokens);
@@ -86,7 +87,7 @@ public class MoeLayerTests
         var e2 = Assert.Throws<ArgumentException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 96, 32), input, output));
         Assert.Contains("64 columns but hidden = 96", e2.Message);
         var e3 = Assert.Throws<ArgumentException>(() =>
-            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: 128), input, output));
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(128)), input, output));
         Assert.Contains("group size 128 does not divide hidden = 64", e3.Message);
         Assert.Equal(before, device.AllocatedBytes);
         Assert.Equal(0, pool.InUseBytes);
@@ -103,7 +104,7 @@ public class MoeLayerTests
         // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the
         // method finds after the layer has rented its workspace and made its gate weights.
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: 96), input, output));
+            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(96)), input, output));
         Assert.Contains("96", e.Message);
         Assert.Equal(0, pool.InUseBytes);
         Assert.Equal(before, device.AllocatedBytes - pool.ReservedBytes);
@@ -121,12 +122,12 @@ public class MoeLayerTests
         using var device = new ReferenceDevice();
         using var sb = device.AllocateTensor(DType.BF16, new long[] { 2, 8, 128 }, out var src);
         var e = Assert.Throws<ArgumentNullException>(() =>
-            MoeMethods.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16));
+            MoeMethods.Create(mode, device, device.DefaultStream, src, GroupSize.PerChannel, TokenLayout.PrefixSum, 16));
         Assert.Contains(mode.Label(), e.Message);
         using var pool = new DevicePool(device, 0);
         using var cb = device.AllocateTensor(DType.I32, new long[] { 1 }, out var count);
         var ctx = new LayerContext(device, pool, 16, count.Ptr);
-        using var method = MoeMethods.Create(mode, device, device.DefaultStream, src, 0, TokenLayout.PrefixSum, 16, ctx);
+        using var method = MoeMethods.Create(mode, device, device.DefaultStream, src, GroupSize.PerChannel, TokenLayout.PrefixSum, 16, ctx);
         Assert.Equal(mode, method.Mode);
         Assert.Equal(8, method.N);
         Assert.Equal(128, method.K);
@@ -136,7 +137,7 @@ public class MoeLayerTests
     public void Wi4a16_declares_why_it_is_eager_and_capture_fails_cleanly()
     {
         using var device = new ReferenceDevice();
-        var spec = new MoeCases.Spec(new MoeCases.Shape(4, 2, 128, 128), TokenLayout.PrefixSum, QuantMode.Wi4A16, 0, 3, 4);
+        var spec = new MoeCases.Spec(new MoeCases.Shape(4, 2, 128, 128), TokenLayout.PrefixSum, QuantMode.Wi4A16, GroupSize.PerChannel, 3, 4);
         using var rig = new MoeCases.Rig(device, spec);
         Assert.False(rig.Layer.Capturability.CanCapture);
         Assert.Contains("device-to-host read", rig.Layer.Capturability.Reason);

@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Layers;
 
@@ -47,7 +48,7 @@ public class QuantConfigTests
         var c = QuantConfig.Parse("{\"quantization\":\"mix_quant\",\"dense_quant_type\":\"wint4\",\"is_moe_quantized\":false,\"moe_quant_type\":\"w4afp8\",\"group_size\":128}", Src);
         Assert.Equal(QuantMode.WInt4, c.DenseMode);
         Assert.Equal(QuantMode.None, c.MoeMode);
-        Assert.Equal(128, c.DenseGroupSize);
+        Assert.Equal(GroupSize.Of(128), c.DenseGroupSize);
         Assert.Equal("mix_quant(dense=wint4/g128, moe=none)", c.Label);
         Assert.Equal("wint4/channel", QuantConfig.Parse("{\"quantization\":\"wint4\",\"group_size\":-1}", Src).Label);
     }

@@ -102,13 +102,14 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         var f = w.Scheme.Format;
         int chunkK = WeightOnlyPacking.ChunkK(f);
         int chunks = w.ChunksK;
-        int cpg = w.Scheme.PerChannel ? 1 : w.Scheme.GroupSize / chunkK;
+        // The kernels take the group as a template int, 0 = per channel: the one conversion of GroupSize here.
+        int group = w.Scheme.PerChannel ? 0 : w.Scheme.GroupSize.Size;
+        int cpg = w.Scheme.PerChannel ? 1 : group / chunkK;
         int tilesN = w.PaddedN / WeightOnlyPacking.TileN;
         int blocksN = (tilesN + SmallWarps - 1) / SmallWarps;
 
         int groups = w.Groups;
         string t = activation.CudaTypeName(), i4 = Bool(f == WeightOnlyFormat.Int4);
-        int group = w.Scheme.GroupSize;
         int optin = _device.MaxSharedMemoryPerBlockOptin;
         // Three row ranges: 1-2 rows (little staged activation, so often a smaller TN and more blocks),
         // 3-8 (one n8 token tile), 9-16 (two).

@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Moe;
 
@@ -40,11 +41,12 @@ public static class ExpertWeightMath
     /// The values one expert's kernel multiplies before scaling ([N, K], exact in bf16/fp16 for the integer
     /// formats; wi4a16's q - zero rounded to the activation type), and the scale of every (n, group).
     /// </summary>
-    public static void Decode(ExpertWeightFormat format, DType activation, int n, int k, int groupSize,
+    public static void Decode(ExpertWeightFormat format, DType activation, int n, int k, GroupSize group,
                               ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros,
                               Span<float> values)
     {
-        int groups = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup ? k / groupSize : 1;
+        bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
+        int groupSize = grouped ? group.Size : k, groups = grouped ? k / groupSize : 1;
         for (int r = 0; r < n; r++)
         {
             var row = values.Slice(r * k, k);
@@ -72,14 +74,14 @@ public static class ExpertWeightMath
     }
 
     /// <summary>Decoded values times their scales: the weights [N, K] as the kernel effectively uses them.</summary>
-    public static float[] Dequantize(ExpertWeightFormat format, DType activation, int n, int k, int groupSize,
+    public static float[] Dequantize(ExpertWeightFormat format, DType activation, int n, int k, GroupSize group,
                                      ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros)
     {
         var v = new float[(long)n * k];
-        Decode(format, activation, n, k, groupSize, weights, scales, zeros, v);
+        Decode(format, activation, n, k, group, weights, scales, zeros, v);
         if (format == ExpertWeightFormat.Half) return v;
         bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
-        int groups = grouped ? k / groupSize : 1;
+        int groupSize = grouped ? group.Size : k, groups = grouped ? k / groupSize : 1;
         for (int r = 0; r < n; r++)
             for (int i = 0; i < k; i++)
                 v[(long)r * k + i] *= scales[r * groups + (grouped ? i / groupSize : 0)];

@@ -1,3 +1,5 @@
+using GraphEngine.Kernels.Quant;
+
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>How a group GEMM's expert weights [E, N, K] are stored.</summary>
@@ -22,16 +24,17 @@ public enum ExpertWeightFormat
 /// <summary>
 /// Expert weights as a group-GEMM kernel reads them. <see cref="Weights"/> is [E, N, K] (Int4 packs two
 /// per byte, low nibble first); <see cref="Scales"/> and <see cref="Zeros"/> are fp32 [E, N, groups] with
-/// groups = 1 for per-channel formats and K / <see cref="GroupSize"/> for group formats.
+/// groups = 1 for per-channel formats and K / <see cref="GroupSize"/> for group formats. The format decides
+/// whether weights are grouped; per-channel formats ignore <see cref="GroupSize"/> (pass GroupSize.PerChannel).
 /// </summary>
-public readonly record struct ExpertWeights(ExpertWeightFormat Format, Tensor Weights, Tensor Scales, Tensor Zeros, int GroupSize)
+public readonly record struct ExpertWeights(ExpertWeightFormat Format, Tensor Weights, Tensor Scales, Tensor Zeros, GroupSize GroupSize)
 {
     public int Experts => (int)Weights.Dim(0);
     public int N => (int)Weights.Dim(1);
     public int K => (int)Weights.Dim(2);
 
     public bool IsGrouped => Format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
-    public int Groups => IsGrouped ? K / GroupSize : 1;
+    public int Groups => IsGrouped ? K / GroupSize.Size : 1;
 
     /// <summary>Storage type of <see cref="Weights"/> for a format and activation type.</summary>
     public static DType WeightType(ExpertWeightFormat format, DType activation) => format switch
@@ -52,10 +55,10 @@ public readonly record struct ExpertWeights(ExpertWeightFormat Format, Tensor We
         Weights.Require(nameof(Weights), wt, experts, n, k);
         if (IsGrouped)
         {
-            if (GroupSize < GroupGranule || GroupSize % GroupGranule != 0)
+            if (GroupSize.IsPerChannel || GroupSize.Size % GroupGranule != 0)
                 throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, $"group size must be a positive multiple of {GroupGranule}");
-            if (k % GroupSize != 0)
-                throw new ArgumentException($"group size {GroupSize} does not divide K = {k}", nameof(GroupSize));
+            if (!GroupSize.Divides(k))
+                throw new ArgumentException($"group size {GroupSize.Size} does not divide K = {k}", nameof(GroupSize));
         }
         if (Format != ExpertWeightFormat.Half)
             Scales.Require(nameof(Scales), DType.F32, experts, n, Groups);

@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Moe;
 
@@ -10,6 +11,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>Per-channel formats fold their scale once, at the end of K: a group larger than any K.</summary>
     internal const int PerChannelGroup = 1 << 30;
+
+    /// <summary>The group argument of every group-GEMM kernel: the one place GroupSize becomes the kernels' int.</summary>
+    internal static int KernelGroup(ExpertWeights w) => w.IsGrouped ? w.GroupSize.Size : PerChannelGroup;
 
     private readonly CudaDevice _device;
 
@@ -47,10 +51,10 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// larger accumulator tile). A K tile must not span two scale groups, so grouped weights use 128 only
     /// when it divides the group size.
     /// </summary>
-    internal static int TileK(ExpertWeightFormat f, int groupSize, int tileM)
+    internal static int TileK(ExpertWeightFormat f, GroupSize groupSize, int tileM)
     {
         bool grouped = f is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
-        return tileM == 16 && (!grouped || groupSize % 128 == 0) ? 128 : 64;
+        return tileM == 16 && (!grouped || groupSize.Size % 128 == 0) ? 128 : 64;
     }
 
     /// <summary>Upper bound on the M tiles of all experts together, from host bounds only.</summary>
@@ -82,7 +86,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         }
 
         public bool Fits(GroupGemmProblem p, ExpertWeights w) =>
-            TileK >= 32 && p.K % TileK == 0 && TileK % SliceK == 0 && (!w.IsGrouped || w.GroupSize % SliceK == 0);
+            TileK >= 32 && p.K % TileK == 0 && TileK % SliceK == 0 && (!w.IsGrouped || w.GroupSize.Size % SliceK == 0);
 
         /// <summary>This configuration, or the nearest with a smaller K tile / slice that the shape allows.</summary>
         public PipeConfig? FitTo(GroupGemmProblem p, ExpertWeights w)
@@ -91,7 +95,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
             while (c.TileK >= 32)
             {
                 if (c.Fits(p, w)) return c;
-                if (w.IsGrouped && w.GroupSize % c.SliceK != 0 && c.SliceK > 64) c = c with { SliceK = c.SliceK / 2 };
+                if (w.IsGrouped && w.GroupSize.Size % c.SliceK != 0 && c.SliceK > 64) c = c with { SliceK = c.SliceK / 2 };
                 else c = c with { TileK = c.TileK / 2, SliceK = Math.Min(c.SliceK, c.TileK / 2) };
             }
             return null;
@@ -181,7 +185,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
               po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K;
-        int group = w.IsGrouped ? w.GroupSize : PerChannelGroup, groups = w.Groups;
+        int group = KernelGroup(w), groups = w.Groups;
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
         kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columnsPerBlock - 1) / columnsPerBlock), mTiles),
@@ -193,7 +197,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         var kernel = Kernel($"quantize_experts<{source.DType.CudaTypeName()}>");
         long rows = source.Dim(0) * source.Dim(1);
         int k = (int)source.Dim(2);
-        int group = dst.IsGrouped ? dst.GroupSize : k, groups = dst.Groups;
+        int group = dst.IsGrouped ? dst.GroupSize.Size : k, groups = dst.Groups;
         int qmax = ExpertWeightMath.QMax(dst.Format), int8 = dst.Format == ExpertWeightFormat.Int8PerChannel ? 1 : 0, zero = 0;
         ulong pw = source.Ptr.Address, pq = dst.Weights.Ptr.Address, ps = dst.Scales.Ptr.Address, pz = 0;
         LaunchQuantize(kernel, (CudaStream)stream, pw, pq, ps, pz, rows, k, group, groups, qmax, int8, zero);

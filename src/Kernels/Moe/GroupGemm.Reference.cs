@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;
@@ -22,7 +23,9 @@ internal static unsafe class GroupGemmReferenceMath
     public static Action Plan(GroupGemmProblem p, ExpertWeights w, Func<List<(int Expert, int Begin, int End)>>? tiles)
     {
         var act = p.A.DType;
-        int experts = p.Experts, n = p.N, k = p.K, rowsBound = p.RowsBound, groupSize = w.GroupSize, groups = w.Groups;
+        int experts = p.Experts, n = p.N, k = p.K, rowsBound = p.RowsBound, groups = w.Groups;
+        var groupSize = w.GroupSize;
+        int groupWidth = k / groups;    // the group size wherever groups > 1
         var format = w.Format;
         var layout = p.Layout;
         long weightBytes = ExpertWeights.WeightType(format, act).ByteCount((long)n * k);
@@ -61,7 +64,7 @@ internal static unsafe class GroupGemmReferenceMath
                         {
                             acc = 0f;
                             for (int g = 0; g < groups; g++)
-                                acc += VectorMath.Dot(arow.AsSpan(g * groupSize, groupSize), wrow.Slice(g * groupSize, groupSize)) * s[j * groups + g];
+                                acc += VectorMath.Dot(arow.AsSpan(g * groupWidth, groupWidth), wrow.Slice(g * groupWidth, groupWidth)) * s[j * groups + g];
                         }
                         crow[j] = HalfBits.FromFloat(acc, act);
                     }
@@ -99,7 +102,7 @@ internal static unsafe class GroupGemmReferenceMath
         var act = source.DType;
         long rows = source.Dim(0) * source.Dim(1);
         int k = (int)source.Dim(2);
-        int groupSize = dst.IsGrouped ? dst.GroupSize : k, groups = dst.Groups, qmax = ExpertWeightMath.QMax(dst.Format);
+        int groupSize = dst.IsGrouped ? dst.GroupSize.Size : k, groups = dst.Groups, qmax = ExpertWeightMath.QMax(dst.Format);
         bool int8 = dst.Format == ExpertWeightFormat.Int8PerChannel;
         int zp = (int)zeroPoint;
         ulong src = source.Ptr.Address, pq = dst.Weights.Ptr.Address, ps = dst.Scales.Ptr.Address;

@@ -18,7 +18,7 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
         var kernel = Kernel($"wi4a16_quantize<{source.DType.CudaTypeName()}>");
         ulong pw = source.Ptr.Address, pq = dst.Weights.Ptr.Address, ps = dst.Scales.Ptr.Address, pz = dst.Zeros.Ptr.Address;
         long rows = source.Dim(0) * source.Dim(1);
-        int k = (int)source.Dim(2), group = dst.GroupSize;
+        int k = (int)source.Dim(2), group = dst.GroupSize.Size;
         const uint warpsPerBlock = 8;
         long segments = rows * (k / group);
         void** args = stackalloc void*[] { &pw, &pq, &ps, &pz, &rows, &k, &group };
@@ -32,7 +32,7 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
         var kernel = Kernel($"wi4a16_group_gemm<{p.A.DType.CudaTypeName()}, {tileM}, {tileK}>");
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.Ptr.Address, pz = w.Zeros.Ptr.Address,
               pt = plan.DevicePtr.Address, pc = p.C.Ptr.Address;
-        int n = p.N, k = p.K, group = w.GroupSize, groups = w.Groups;
+        int n = p.N, k = p.K, group = w.GroupSize.Size, groups = w.Groups;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &pz, &pt, &pc, &n, &k, &group, &groups };
         kernel.Launch((CudaStream)stream, new Dim3((uint)((n + GroupGemmCuda.TileN - 1) / GroupGemmCuda.TileN), (uint)tiles), new Dim3(Threads), 0, args);
     }

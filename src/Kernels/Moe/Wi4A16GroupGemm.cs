@@ -64,7 +64,7 @@ public abstract class Wi4A16GroupGemm
     {
         if (w.Format != ExpertWeightFormat.Int4ZeroPointGroup)
             throw new ArgumentException($"wi4a16 weights must be {ExpertWeightFormat.Int4ZeroPointGroup}, got {w.Format}", nameof(w));
-        if (w.GroupSize != GroupSize)
+        if (w.GroupSize != Quant.GroupSize.Of(GroupSize))
             throw new ArgumentOutOfRangeException(nameof(w), w.GroupSize, $"wi4a16 group size must be {GroupSize}");
     }
 

@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
 
@@ -9,7 +10,7 @@ public sealed class HalfMoeMethod : MoeMethodBase
     private readonly GroupGemm _gemm;
 
     public HalfMoeMethod(Device device, ComputeStream loadStream, Tensor source)
-        : base(QuantMode.None, device, source, ExpertWeightFormat.Half, 0)
+        : base(QuantMode.None, device, source, ExpertWeightFormat.Half, GroupSize.PerChannel)
     {
         _gemm = GroupGemm.Create(device);
         _gemm.Quantize(loadStream, source, Weights);

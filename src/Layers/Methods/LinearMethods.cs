@@ -20,26 +20,26 @@ public static class LinearMethods
 
     /// <summary>
     /// Builds the method for <paramref name="mode"/>: None -> cuBLASLt (Gemm family), WInt8 / WInt4 ->
-    /// the weight-only kernels. <paramref name="groupSize"/> is 0 (per channel), 64 or 128 for wint4 and
-    /// must be 0 otherwise. Loads (and quantizes) the weights on the device; allocates.
+    /// the weight-only kernels. <paramref name="groupSize"/> is per channel, 64 or 128 for wint4 and
+    /// must be per channel otherwise. Loads (and quantizes) the weights on the device; allocates.
     /// </summary>
-    public static ILinearMethod Create(LayerContext ctx, DType activation, QuantMode mode, int groupSize, LinearWeights weights, string name = "linear")
+    public static ILinearMethod Create(LayerContext ctx, DType activation, QuantMode mode, GroupSize groupSize, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(weights);
         switch (mode)
         {
             case QuantMode.None:
-                if (groupSize != 0)
-                    throw new ArgumentException($"linear '{name}': group size {groupSize} given for unquantized weights (mode none); use 0", nameof(groupSize));
+                if (!groupSize.IsPerChannel)
+                    throw new ArgumentException($"linear '{name}': group size {groupSize.Size} given for unquantized weights (mode none); use per-channel", nameof(groupSize));
                 return new CublasLinearMethod(ctx, activation, weights, name);
             case QuantMode.WInt8:
                 return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int8, groupSize), weights, name);
             case QuantMode.WInt4:
                 return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int4, groupSize), weights, name);
             case QuantMode.BlockWiseFp8:
-                if (groupSize != 0)
-                    throw new ArgumentException($"linear '{name}': block_wise_fp8 uses fixed 128x128 blocks; group size {groupSize} given, use 0", nameof(groupSize));
+                if (!groupSize.IsPerChannel)
+                    throw new ArgumentException($"linear '{name}': block_wise_fp8 uses fixed 128x128 blocks; group size {groupSize.Size} given, use per-channel", nameof(groupSize));
                 return WithHalfWeights(ctx, activation, weights, name, w => BlockWiseFp8LinearMethod.Quantize(ctx, w));
             default:
                 throw new ArgumentException(

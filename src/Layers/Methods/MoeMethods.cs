@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
 
@@ -12,14 +13,15 @@ public static class MoeMethods
     /// <paramref name="loadStream"/>); the caller keeps ownership of <paramref name="source"/>, which may be
     /// freed once <paramref name="loadStream"/> has finished.
     /// </summary>
-    /// <param name="groupSize">wint4: 0 = per-channel, else the group along K (a multiple of 64 dividing K; 128 in
-    /// FastDeploy). wint8 and bf16/fp16: must be 0. wi4a16: 0 or 128.</param>
+    /// <param name="groupSize">wint4: per channel, or the group along K (a multiple of 64 dividing K; 128 in
+    /// FastDeploy). w4afp8: per channel or 128. wint8, bf16/fp16 and nvfp4: must be per channel. wi4a16: per
+    /// channel or 128 (both give its fixed 128).</param>
     /// <param name="layout">Token layout the method will see (wi4a16 sizes its tile plan with it).</param>
     /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity; the fp8
     /// activation workspace of w4afp8).</param>
     /// <param name="context">The layer's context: w4afp8 and nvfp4 rent their activation workspace from its pool.</param>
     /// <param name="nvfp4Backend">nvfp4 only: which fp4 path (see QuantConfig); only the Hopper dequant path exists.</param>
-    public static IMoeMethod Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, int groupSize,
+    public static IMoeMethod Create(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, GroupSize groupSize,
                                         TokenLayout layout, int maxRowsBound, LayerContext? context = null,
                                         string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
@@ -27,7 +29,6 @@ public static class MoeMethods
         ArgumentNullException.ThrowIfNull(loadStream);
         source.RequireRank(nameof(source), 3).RequireDevice(nameof(source), device);
         if (!source.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(source)} must be BF16 or F16, got {source}", nameof(source));
-        if (groupSize < 0) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "must be >= 0 (0 = per-channel)");
         switch (mode)
         {
             case QuantMode.None:
@@ -35,23 +36,22 @@ public static class MoeMethods
                 return new HalfMoeMethod(device, loadStream, source);
             case QuantMode.WInt8:
                 RequirePerChannel(mode, groupSize);
-                return new WeightOnlyMoeMethod(mode, device, loadStream, source, 0);
+                return new WeightOnlyMoeMethod(mode, device, loadStream, source, GroupSize.PerChannel);
             case QuantMode.WInt4:
                 return new WeightOnlyMoeMethod(mode, device, loadStream, source, groupSize);
             case QuantMode.Wi4A16:
-                if (groupSize != 0 && groupSize != Wi4A16GroupGemm.GroupSize)
+                if (!groupSize.IsPerChannel && groupSize.Size != Wi4A16GroupGemm.GroupSize)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"wi4a16 uses group size {Wi4A16GroupGemm.GroupSize}");
                 return new Wi4A16MoeMethod(device, loadStream, source, layout, maxRowsBound);
             case QuantMode.W4AFp8:
-                // 0 means per output channel here as for wint4; the w4afp8 family spells that -1.
-                if (groupSize != 0 && groupSize != W4AFp8GroupGemm.GroupSize)
-                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"w4afp8 scales are per channel (0) or per group of {W4AFp8GroupGemm.GroupSize}");
+                if (!groupSize.IsPerChannel && groupSize.Size != W4AFp8GroupGemm.GroupSize)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"w4afp8 scales are per channel or per group of {W4AFp8GroupGemm.GroupSize}");
                 // Its fp8 activation workspace holds every row of a problem: E slabs of P rows when padded.
                 int rows = layout == TokenLayout.Padded ? checked((int)source.Dim(0) * maxRowsBound) : maxRowsBound;
-                return W4AFp8MoeMethod.Quantize(RequireContext(mode, context, device), source, rows, groupSize == 0 ? -1 : groupSize);
+                return W4AFp8MoeMethod.Quantize(RequireContext(mode, context, device), source, rows, groupSize);
             case QuantMode.Nvfp4:
-                if (groupSize != 0)
-                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass 0");
+                if (!groupSize.IsPerChannel)
+                    throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass GroupSize.PerChannel");
                 return Nvfp4MoeMethod.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
             default:
                 throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)");
@@ -67,10 +67,10 @@ public static class MoeMethods
         return context;
     }
 
-    private static void RequirePerChannel(QuantMode mode, int groupSize)
+    private static void RequirePerChannel(QuantMode mode, GroupSize groupSize)
     {
-        if (groupSize != 0)
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"{mode.Label()} expert weights have no group size; pass 0");
+        if (!groupSize.IsPerChannel)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"{mode.Label()} expert weights have no group size; pass GroupSize.PerChannel");
     }
 }
 
@@ -83,7 +83,7 @@ public abstract class MoeMethodBase : IMoeMethod
     private readonly List<DeviceBuffer> _buffers = new();
     private bool _disposed;
 
-    protected MoeMethodBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, int groupSize)
+    protected MoeMethodBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, GroupSize groupSize)
     {
         Mode = mode;
         Device = device;
@@ -113,13 +113,13 @@ public abstract class MoeMethodBase : IMoeMethod
         }
     }
 
-    private int CheckGroups(int groupSize)
+    private int CheckGroups(GroupSize groupSize)
     {
-        if (groupSize < ExpertWeights.GroupGranule || groupSize % ExpertWeights.GroupGranule != 0)
+        if (groupSize.IsPerChannel || groupSize.Size % ExpertWeights.GroupGranule != 0)
             throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"{Mode.Label()} group size must be a positive multiple of {ExpertWeights.GroupGranule}");
-        if (K % groupSize != 0)
-            throw new ArgumentException($"{Mode.Label()} group size {groupSize} does not divide K = {K}", nameof(groupSize));
-        return K / groupSize;
+        if (!groupSize.Divides(K))
+            throw new ArgumentException($"{Mode.Label()} group size {groupSize.Size} does not divide K = {K}", nameof(groupSize));
+        return groupSize.Groups(K);
     }
 
     private DeviceBuffer Own(DeviceBuffer b)

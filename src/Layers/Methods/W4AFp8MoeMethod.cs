@@ -52,11 +52,15 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
     public long WeightBytesPerExpert => (_q.ByteCount + _s.ByteCount) / Experts;
     public Capturability Capturability => Capturability.Yes;
 
+    /// <summary>Quantizes bf16/fp16 device weights [E, N, K] on the device with one scale per 128 along K.</summary>
+    public static W4AFp8MoeMethod Quantize(LayerContext ctx, Tensor weights, int maxRows) =>
+        Quantize(ctx, weights, maxRows, Group128);
+
     /// <summary>
     /// Quantizes bf16/fp16 device weights [E, N, K] on the device. <paramref name="groupSize"/>: 128
-    /// (one scale per 128 along K) or -1 (one per output channel).
+    /// (one scale per 128 along K) or per channel (one per output channel).
     /// </summary>
-    public static W4AFp8MoeMethod Quantize(LayerContext ctx, Tensor weights, int maxRows, int groupSize = W4AFp8GroupGemm.GroupSize)
+    public static W4AFp8MoeMethod Quantize(LayerContext ctx, Tensor weights, int maxRows, GroupSize groupSize)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var (e, n, k) = MoeMethodChecks.SourceWeights(weights, ctx.Device);
@@ -83,7 +87,7 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
     /// They are packed and shuffled here into the kernel's layout.
     /// </summary>
     public static W4AFp8MoeMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales,
-        int experts, int n, int k, int groupSize, DType activation, int maxRows)
+        int experts, int n, int k, GroupSize groupSize, DType activation, int maxRows)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         bool grouped = CheckGroup(groupSize);
@@ -130,12 +134,15 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
         }
     }
 
-    private static bool CheckGroup(int groupSize) => groupSize switch
+    private static GroupSize Group128 => GroupSize.Of(W4AFp8GroupGemm.GroupSize);
+
+    /// <summary>The w4afp8 kernels take a grouped flag: the one place GroupSize becomes it.</summary>
+    private static bool CheckGroup(GroupSize groupSize)
     {
-        W4AFp8GroupGemm.GroupSize => true,
-        -1 => false,
-        _ => throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "w4afp8 group size must be 128 or -1 (per channel)"),
-    };
+        if (groupSize.IsPerChannel) return false;
+        if (groupSize == Group128) return true;
+        throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "w4afp8 group size must be 128 or per channel");
+    }
 
     private static void Check(LayerContext ctx, int e, int n, int k, int maxRows)
     {

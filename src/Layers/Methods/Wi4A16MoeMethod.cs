@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
 
@@ -13,7 +14,7 @@ public sealed class Wi4A16MoeMethod : MoeMethodBase
     private readonly Wi4A16TilePlan _plan;
 
     public Wi4A16MoeMethod(Device device, ComputeStream loadStream, Tensor source, TokenLayout layout, int maxRowsBound)
-        : base(QuantMode.Wi4A16, device, source, ExpertWeightFormat.Int4ZeroPointGroup, Wi4A16GroupGemm.GroupSize)
+        : base(QuantMode.Wi4A16, device, source, ExpertWeightFormat.Int4ZeroPointGroup, GroupSize.Of(Wi4A16GroupGemm.GroupSize))
     {
         _gemm = Wi4A16GroupGemm.Create(device);
         _gemm.Quantize(loadStream, source, Weights);

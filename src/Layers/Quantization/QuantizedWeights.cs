@@ -46,7 +46,7 @@ public sealed class QuantizedWeights
     }
 
     /// <summary>int4 packed two per byte along K, low nibble first, two's complement: [N, K / 2] bytes.</summary>
-    public static QuantizedWeights FromPackedInt4(int groupSize, int outFeatures, int inFeatures,
+    public static QuantizedWeights FromPackedInt4(GroupSize groupSize, int outFeatures, int inFeatures,
         ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales)
     {
         if ((inFeatures & 1) != 0)

@@ -89,7 +89,7 @@ public static class ModelLoader
             actAll = Rent("act", preset.Intermediate);
         }
         float eps = (float)model.RmsNormEps;
-        int denseGroup = quant.DenseMode == QuantMode.WInt4 ? (quant.DenseGroupSize switch { null => 128, -1 => 0, var g => g.Value }) : 0;
+        var denseGroup = quant.DenseLayerGroupSize;
 
         RmsNorm Norm(string name, string tensor, Tensor input, Tensor? residual)
         {

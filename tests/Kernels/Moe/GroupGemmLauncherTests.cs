@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Kernels.Moe;
 
@@ -16,34 +17,35 @@ public class GroupGemmLauncherTests
 
     public static IEnumerable<object[]> Shapes()
     {
-        var formats = new (ExpertWeightFormat F, int G)[]
+        var formats = new (ExpertWeightFormat F, GroupSize G)[]
         {
-            (ExpertWeightFormat.Half, 0), (ExpertWeightFormat.Int8PerChannel, 0), (ExpertWeightFormat.Int4PerChannel, 0),
-            (ExpertWeightFormat.Int4Group, 128), (ExpertWeightFormat.Int4Group, 64),
+            (ExpertWeightFormat.Half, GroupSize.PerChannel), (ExpertWeightFormat.Int8PerChannel, GroupSize.PerChannel),
+            (ExpertWeightFormat.Int4PerChannel, GroupSize.PerChannel), (ExpertWeightFormat.Int4Group, GroupSize.Of(128)),
+            (ExpertWeightFormat.Int4Group, GroupSize.Of(64)),
         };
         foreach (var (f, g) in formats)
             foreach (int k in new[] { 2560, 1536, 192, 320, 200 })
                 foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
                     foreach (int rows in new[] { 1, 16, 96, 768, 3072, 12288 })
-                        if (g == 0 || k % g == 0)
-                            yield return new object[] { f, g, k, layout, rows };
+                        if (g.Divides(k))
+                            yield return new object[] { f, g.ToString(), k, layout, rows };
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Chosen_configuration_meets_the_kernel_requirements(ExpertWeightFormat f, int group, int k, TokenLayout layout, int rows)
+    public void Chosen_configuration_meets_the_kernel_requirements(ExpertWeightFormat f, string group, int k, TokenLayout layout, int rows)
     {
         var p = new GroupGemmProblem(layout, 64, 3072, k, rows, default, default, default);
-        var w = new ExpertWeights(f, default, default, default, group);
-        if (GroupGemmCuda.Pipe(p, w) is { } cfg) Meets(cfg, f, group, k, p, w);
+        var w = new ExpertWeights(f, default, default, default, GroupSize.Parse(group));
+        if (GroupGemmCuda.Pipe(p, w) is { } cfg) Meets(cfg, f, k, p, w);
     }
 
-    private static void Meets(GroupGemmCuda.PipeConfig cfg, ExpertWeightFormat f, int group, int k, GroupGemmProblem p, ExpertWeights w)
+    private static void Meets(GroupGemmCuda.PipeConfig cfg, ExpertWeightFormat f, int k, GroupGemmProblem p, ExpertWeights w)
     {
-        Assert.True(cfg.Fits(p, w), $"{cfg} does not fit K={k}, group {group}");
+        Assert.True(cfg.Fits(p, w), $"{cfg} does not fit K={k}, group {w.GroupSize}");
         Assert.Equal(0, k % cfg.TileK);
         Assert.Equal(0, cfg.TileK % cfg.SliceK);
-        if (w.IsGrouped) Assert.Equal(0, group % cfg.SliceK);
+        if (w.IsGrouped) Assert.Equal(0, w.GroupSize.Size % cfg.SliceK);
         Assert.Equal(0, cfg.TileM / cfg.WarpsM % 16);
         Assert.Equal(0, cfg.TileN / cfg.WarpsN % 16);   // n8 tiles per warp come in ldmatrix.x4 pairs
         Assert.InRange(cfg.SharedBytes(f), 1, SharedLimit);
@@ -58,7 +60,7 @@ public class GroupGemmLauncherTests
     public void Tile_rows_follow_the_rows_per_expert(ExpertWeightFormat f, int rows, int tileM)
     {
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default);
-        var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? 128 : 0);
+        var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? GroupSize.Of(128) : GroupSize.PerChannel);
         Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w)!.Value.TileM);
     }
 
@@ -66,8 +68,8 @@ public class GroupGemmLauncherTests
     public void Half_weights_at_few_rows_use_the_register_staged_tile()
     {
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 96, default, default, default);
-        Assert.Null(GroupGemmCuda.Pipe(p, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0)));
+        Assert.Null(GroupGemmCuda.Pipe(p, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel)));
         var big = p with { RowsBound = 12288 };
-        Assert.NotNull(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, 0)));
+        Assert.NotNull(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel)));
     }
 }

@@ -3,17 +3,19 @@ using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Kernels.Reference;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Kernels.Moe;
 
 public class GroupGemmTests
 {
     [Theory]
-    [InlineData(ExpertWeightFormat.Int8PerChannel, 0, 127)]
-    [InlineData(ExpertWeightFormat.Int4PerChannel, 0, 7)]
-    [InlineData(ExpertWeightFormat.Int4Group, 128, 7)]
-    public void Quantizer_error_is_within_half_a_step(ExpertWeightFormat format, int group, int qmax)
+    [InlineData(ExpertWeightFormat.Int8PerChannel, "per-channel", 127)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, "per-channel", 7)]
+    [InlineData(ExpertWeightFormat.Int4Group, "g128", 7)]
+    public void Quantizer_error_is_within_half_a_step(ExpertWeightFormat format, string groupText, int qmax)
     {
+        var group = GroupSize.Parse(groupText);
         using var device = new ReferenceDevice();
         const int e = 2, n = 5, k = 256;
         using var sb = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var src);
@@ -32,7 +34,7 @@ public class GroupGemmTests
             for (int r = 0; r < n; r++)
                 for (int i = 0; i < k; i++)
                 {
-                    float s = scales[(ex * n + r) * w.Groups + (group > 0 ? i / group : 0)];
+                    float s = scales[(ex * n + r) * w.Groups + (group.IsPerChannel ? 0 : i / group.Size)];
                     Assert.InRange(MathF.Abs(deq[r * k + i] - original[(ex * n + r) * k + i]), 0f, s / 2 * 1.0001f);
                     Assert.True(s > 0 && s <= 1f / qmax * 1.0001f, $"scale {s} for max |w| <= 1 and qmax {qmax}");
                 }
@@ -40,12 +42,13 @@ public class GroupGemmTests
     }
 
     [Theory]
-    [InlineData(TokenLayout.PrefixSum, ExpertWeightFormat.Half, 0)]
-    [InlineData(TokenLayout.Padded, ExpertWeightFormat.Half, 0)]
-    [InlineData(TokenLayout.PrefixSum, ExpertWeightFormat.Int8PerChannel, 0)]
-    [InlineData(TokenLayout.Padded, ExpertWeightFormat.Int4Group, 64)]
-    public void Group_gemm_matches_float64_and_never_writes_rows_past_a_count(TokenLayout layout, ExpertWeightFormat format, int group)
+    [InlineData(TokenLayout.PrefixSum, ExpertWeightFormat.Half, "per-channel")]
+    [InlineData(TokenLayout.Padded, ExpertWeightFormat.Half, "per-channel")]
+    [InlineData(TokenLayout.PrefixSum, ExpertWeightFormat.Int8PerChannel, "per-channel")]
+    [InlineData(TokenLayout.Padded, ExpertWeightFormat.Int4Group, "g64")]
+    public void Group_gemm_matches_float64_and_never_writes_rows_past_a_count(TokenLayout layout, ExpertWeightFormat format, string groupText)
     {
+        var group = GroupSize.Parse(groupText);
         using var device = new ReferenceDevice();
         var stream = device.DefaultStream;
         const int e = 4, n = 37, k = 128, p = 6;
@@ -105,19 +108,19 @@ public class GroupGemmTests
         using var device = new ReferenceDevice();
         var ex = Assert.Throws<ArgumentException>(() =>
         {
-            var w = Make(device, ExpertWeightFormat.Int4Group, 128, 1, 8, 192, out var owned);
+            var w = Make(device, ExpertWeightFormat.Int4Group, GroupSize.Of(128), 1, 8, 192, out var owned);
             owned.Dispose();
         });
         Assert.Contains("128", ex.Message);
         Assert.Contains("192", ex.Message);
     }
 
-    private static ExpertWeights Make(Device device, ExpertWeightFormat format, int group, int e, int n, int k, out IDisposable owned)
+    private static ExpertWeights Make(Device device, ExpertWeightFormat format, GroupSize group, int e, int n, int k, out IDisposable owned)
     {
         var list = new Composite();
         var wt = ExpertWeights.WeightType(format, DType.BF16);
         bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
-        int groups = grouped ? Math.Max(1, k / group) : 1;
+        int groups = grouped ? Math.Max(1, group.Groups(k)) : 1;
         list.Add(device.AllocateTensor(wt, new long[] { e, n, k }, out var w));
         Tensor s = default;
         if (format != ExpertWeightFormat.Half) list.Add(device.AllocateTensor(DType.F32, new long[] { e, n, groups }, out s));

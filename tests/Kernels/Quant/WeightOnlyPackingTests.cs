@@ -87,13 +87,13 @@ public class WeightOnlyPackingTests
     }
 
     [Theory]
-    [InlineData(WeightOnlyFormat.Int8, 0, 769)]
-    [InlineData(WeightOnlyFormat.Int4, 0, 769)]
-    [InlineData(WeightOnlyFormat.Int4, 64, 640)]
-    [InlineData(WeightOnlyFormat.Int4, 128, 640)]
-    public void Quantize_then_dequantize_stays_within_half_a_step(WeightOnlyFormat f, int group, int k)
+    [InlineData(WeightOnlyFormat.Int8, "per-channel", 769)]
+    [InlineData(WeightOnlyFormat.Int4, "per-channel", 769)]
+    [InlineData(WeightOnlyFormat.Int4, "g64", 640)]
+    [InlineData(WeightOnlyFormat.Int4, "g128", 640)]
+    public void Quantize_then_dequantize_stays_within_half_a_step(WeightOnlyFormat f, string group, int k)
     {
-        var scheme = new WeightOnlyScheme(f, group);
+        var scheme = new WeightOnlyScheme(f, GroupSize.Parse(group));
         int n = 9;
         var rng = new Random(4);
         var w = new float[n * k];
