@@ -47,7 +47,9 @@ public sealed record KernelPoint(
     double Ms,
     double FloorMs,
     string FloorBound,
-    string? Note = null)
+    string? Note = null,
+    int Instances = 0,
+    int Repeats = 0)
 {
     public double FloorRatio => FloorMs > 0 ? Ms / FloorMs : double.NaN;
 }
