@@ -11,4 +11,5 @@ public sealed record BenchOptions(
     int Warmup,
     string Python,
     string? TorchScript,
-    IReadOnlyList<string>? Families = null);
+    IReadOnlyList<string>? Families = null,
+    string? ReadmeTableFrom = null);

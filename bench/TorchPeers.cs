@@ -65,13 +65,30 @@ public sealed class TorchPeers
         });
     }
 
-    /// <summary>One kernel point; <paramref name="args"/> are the op's fields (op, k, n, mode, hidden, ...).</summary>
-    public void AddKernel(string family, string variant, string shape, int tokens, JsonObject args)
+    /// <summary>
+    /// One kernel shape at every token count of <paramref name="tokens"/>: <paramref name="args"/> are the op's fields (op, k, n,
+    /// mode, hidden, ...), <paramref name="perPoint"/> adds a point's own (the routed counts of a group GEMM). The script builds
+    /// the rotation's instances once, at the largest count, and captures one graph per count with the same S and R as ours.
+    /// </summary>
+    public void AddKernels(string family, string variant, string shape, IReadOnlyList<int> tokens, Rotation rotation, JsonObject args,
+        Func<int, JsonObject>? perPoint = null)
     {
-        args["key"] = BenchReport.KernelKey(family, variant, shape, tokens);
-        args["tokens"] = tokens;
+        var points = new JsonArray();
+        foreach (int n in tokens)
+        {
+            var point = perPoint?.Invoke(n) ?? new JsonObject();
+            point["key"] = BenchReport.KernelKey(family, variant, shape, n);
+            point["tokens"] = n;
+            points.Add(point);
+        }
+        args["instances"] = rotation.Instances;
+        args["repeats"] = rotation.Repeats;
+        args["points"] = points;
         _kernels.Add(args);
     }
+
+    /// <summary>Kernel points the spec holds (each shape counts once per token count).</summary>
+    public int KernelPoints => _kernels.Sum(k => k!["points"]!.AsArray().Count);
 
     /// <summary>Runs the script and merges its results into the report.</summary>
     public void Run(BenchReport report, string python, string? scriptPath, int reps, int warmup, CliConsole console)
@@ -87,16 +104,29 @@ public sealed class TorchPeers
         File.WriteAllText(spec, new JsonObject { ["stacks"] = _stacks.DeepClone(), ["kernels"] = _kernels.DeepClone() }.ToJsonString());
         try
         {
-            console.Line($"torch peers: {python} {script} ({_stacks.Count} stacks, {_kernels.Count} kernels)");
+            console.Line($"torch peers: {python} {script} ({_stacks.Count} stacks, {_kernels.Count} kernel shapes, {KernelPoints} kernel points)");
             var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { script, "--spec", spec, "--reps", reps.ToString(), "--warmup", warmup.ToString() }) psi.ArgumentList.Add(a);
-            using var proc = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {python}");
-            // Read stderr concurrently so a chatty script cannot fill its pipe and stall.
-            var errTask = proc.StandardError.ReadToEndAsync();
+            using var proc = new Process { StartInfo = psi };
+            // stderr is read as it comes: the script's progress lines are shown while it runs, and a chatty
+            // script cannot fill its pipe and stall.
+            var stderr = new System.Text.StringBuilder();
+            proc.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null) return;
+                lock (stderr)
+                {
+                    stderr.AppendLine(e.Data);
+                    console.Line($"  {e.Data}");
+                }
+            };
+            if (!proc.Start()) throw new InvalidOperationException($"could not start {python}");
+            proc.BeginErrorReadLine();
             string stdout = proc.StandardOutput.ReadToEnd();
             proc.WaitForExit();
-            string stderr = errTask.Result;
-            Merge(report, stdout, stderr, proc.ExitCode);
+            string err;
+            lock (stderr) err = stderr.ToString();
+            Merge(report, stdout, err, proc.ExitCode);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
         {

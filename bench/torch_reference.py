@@ -5,8 +5,10 @@ Reads a spec (JSON, written by the C# bench) that lists the stacks and kernels t
 with torch's own kernels (F.rms_norm, F.linear, torch._grouped_mm, torch._weight_int8pack_mm,
 torch._weight_int4pack_mm, torch._scaled_mm) and prints one JSON document on stdout. Stacks are timed
 eagerly and under torch.cuda.graph; kernels the way the C# side times its own: S instances with their own
-weights (S from the spec, enough to rotate past the L2) captured back to back in one CUDA graph, median
-replay time over --reps after --warmup, divided by S:
+weights (S and R from the spec) captured back to back, the whole turn R times over, in one CUDA graph per
+token count; median over --reps replays (after --warmup) of the event time around one replay, synchronized
+after each as the C# side does, divided by S x R. A kernel shape's instances are built once, at its largest
+token count, and reused at every count (activations are row slices of one buffer), as ours are:
 
   {"torch": "2.11.0", "device": "...", "results": [{"key": ..., "name": ..., "ms": ...} |
                                                    {"key": ..., "name": ..., "error": "..."}]}
@@ -19,6 +21,7 @@ import json
 import math
 import statistics
 import sys
+import time
 import traceback
 
 
@@ -27,18 +30,21 @@ def log(msg):
 
 
 def median_ms(torch, fn, reps, warmup):
-    """Median of per-call CUDA-event times (ms). Each call is bracketed by its own events."""
+    """Median of per-call CUDA-event times (ms); each call is bracketed by its own events and synchronized after,
+    as Timing.Step does on the C# side, so a call never overlaps the next one's launch."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for i in range(reps):
-        starts[i].record()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        start.record()
         fn()
-        ends[i].record()
-    torch.cuda.synchronize()
-    return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends))
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
 
 
 def graphed(torch, fn, warmup):
@@ -122,9 +128,9 @@ class Stack:
         out.index_add_(0, token, h2)
         return out
 
-    def step(self):
+    def step(self, n=None):
         F = self.F
-        n = self.n
+        n = self.n if n is None else n
         x = self.x[:n]
         res = self.residual[:n]
         for op in self.ops:
@@ -177,93 +183,105 @@ def run_stack(torch, item, reps, warmup, results):
 
 # ----------------------------------------------------------------------------- kernels
 
-def kernel_fn(torch, item, instance):
-    """Returns (name, fn) for one instance of a kernel item (its own weights, the item's shared input)."""
+def kernel_instances(torch, item):
+    """Builds a kernel item's S instances (their own weights, at the item's largest token count) once.
+
+    Returns (name, make): make(point) gives the S calls for one point, on the first `tokens` rows of the shared input.
+    Activations are shared by the instances, as ours are: in a model they were just written by the previous kernel.
+    """
     F = torch.nn.functional
     bf16 = torch.bfloat16
     op = item["op"]
-    m = item["tokens"]
-
-    def shared(key, make):
-        # Activations are shared by the instances, as ours are: in a model they were just written by the previous kernel.
-        cache = item.setdefault("_shared", {})
-        if key not in cache:
-            cache[key] = make()
-        return cache[key]
+    count = max(1, int(item.get("instances", 1)))
+    m = max(p["tokens"] for p in item["points"])
 
     if op == "rmsnorm":
         h = item["hidden"]
-        x = shared("x", lambda: rand(torch, (m, h), bf16))
-        w = rand(torch, (h,), bf16, 0.5).add_(1.0)
-        return "F.rms_norm", lambda: F.rms_norm(x, (h,), w, 1e-6)
+        x = rand(torch, (m, h), bf16)
+        ws = [rand(torch, (h,), bf16, 0.5).add_(1.0) for _ in range(count)]
+        return "F.rms_norm", lambda p: [(lambda w=w, xs=x[:p["tokens"]]: F.rms_norm(xs, (h,), w, 1e-6)) for w in ws]
     if op == "linear":
         k, n, mode = item["k"], item["n"], item["mode"]
-        x = shared("x", lambda: rand(torch, (m, k), bf16))
+        x = rand(torch, (m, k), bf16)
         if mode == "bf16":
-            w = rand(torch, (n, k), bf16, 1.0 / math.sqrt(k))
-            return "F.linear", lambda: F.linear(x, w)
+            ws = [rand(torch, (n, k), bf16, 1.0 / math.sqrt(k)) for _ in range(count)]
+            return "F.linear", lambda p: [(lambda w=w, xs=x[:p["tokens"]]: F.linear(xs, w)) for w in ws]
         if mode == "wint8":
-            wq = torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda")
-            scales = rand(torch, (n,), bf16, 0.01).abs_().add_(1e-3)
-            return "torch._weight_int8pack_mm", lambda: torch._weight_int8pack_mm(x, wq, scales)
+            ws = [(torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda"),
+                   rand(torch, (n,), bf16, 0.01).abs_().add_(1e-3)) for _ in range(count)]
+            return "torch._weight_int8pack_mm", lambda p: [
+                (lambda w=w, xs=x[:p["tokens"]]: torch._weight_int8pack_mm(xs, w[0], w[1])) for w in ws]
         if mode == "wint4":
             group = item.get("group", 128)
-            wu8 = torch.randint(0, 256, (n, k // 2), dtype=torch.uint8, device="cuda")
-            packed = torch._convert_weight_to_int4pack(wu8, 8)
-            sz = rand(torch, (k // group, n, 2), bf16, 0.01)
-            return "torch._weight_int4pack_mm", lambda: torch._weight_int4pack_mm(x, packed, group, sz)
+            ws = [(torch._convert_weight_to_int4pack(torch.randint(0, 256, (n, k // 2), dtype=torch.uint8, device="cuda"), 8),
+                   rand(torch, (k // group, n, 2), bf16, 0.01)) for _ in range(count)]
+            return "torch._weight_int4pack_mm", lambda p: [
+                (lambda w=w, xs=x[:p["tokens"]]: torch._weight_int4pack_mm(xs, w[0], group, w[1])) for w in ws]
         if mode == "fp8_tensor":
-            a = shared("a8", lambda: rand(torch, (m, k), torch.float32).to(torch.float8_e4m3fn))
-            b = rand(torch, (n, k), torch.float32).to(torch.float8_e4m3fn)
-            one = shared("one", lambda: torch.ones((), dtype=torch.float32, device="cuda"))
-            return "torch._scaled_mm (per-tensor)", lambda: torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=bf16)
+            a8 = rand(torch, (m, k), torch.float32).to(torch.float8_e4m3fn)
+            one = torch.ones((), dtype=torch.float32, device="cuda")
+            ws = [rand(torch, (n, k), torch.float32).to(torch.float8_e4m3fn) for _ in range(count)]
+            return "torch._scaled_mm (per-tensor)", lambda p: [
+                (lambda b=b, a=a8[:p["tokens"]]: torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=bf16)) for b in ws]
         raise NotImplementedError(f"no torch peer for linear mode {mode}")
     if op == "moe_layer":
-        stack = Stack(torch, {"hidden": item["hidden"], "ops": [dict(item, op="moe")]}, m)
-        item.setdefault("_keep", []).append(stack)
-        return "torch MoE layer (router, topk, 2x torch._grouped_mm, SwiGLU, index_add)", stack.step
+        stacks = [Stack(torch, {"hidden": item["hidden"], "ops": [dict(item, op="moe")]}, m) for _ in range(count)]
+        for s in stacks[1:]:
+            s.x = stacks[0].x  # one shared input, as ours
+        return ("torch MoE layer (router, topk, 2x torch._grouped_mm, SwiGLU, index_add)",
+                lambda p: [(lambda s=s, t=p["tokens"]: s.step(t)) for s in stacks])
     if op == "grouped_mm":
-        e, n, k, rows = item["experts"], item["n"], item["k"], item["rows"]
-        offs = shared("offs", lambda: torch.cumsum(torch.tensor(item["counts"], dtype=torch.int32, device="cuda"), 0, dtype=torch.int32))
-        a = shared("a", lambda: rand(torch, (rows, k), bf16))
-        w = rand(torch, (e, n, k), bf16, 1.0 / math.sqrt(k))
-        return "torch._grouped_mm", lambda: torch._grouped_mm(a, w.transpose(1, 2), offs=offs)
+        e, n, k = item["experts"], item["n"], item["k"]
+        rows = max(p["rows"] for p in item["points"])
+        a = rand(torch, (rows, k), bf16)
+        ws = [rand(torch, (e, n, k), bf16, 1.0 / math.sqrt(k)) for _ in range(count)]
+
+        def make(p):
+            offs = torch.cumsum(torch.tensor(p["counts"], dtype=torch.int32, device="cuda"), 0, dtype=torch.int32)
+            return [(lambda w=w, xs=a[:p["rows"]], o=offs: torch._grouped_mm(xs, w.transpose(1, 2), offs=o)) for w in ws]
+        return "torch._grouped_mm", make
     raise NotImplementedError(f"no torch peer for op {op}")
 
 
-def rotated_ms(torch, fns, reps, warmup):
-    """Ours' method: the S instances captured back to back in one CUDA graph; median replay time / S."""
+def rotated_ms(torch, fns, repeats, reps, warmup):
+    """Ours' method: the S instances captured back to back, R times over, in one CUDA graph; median replay time / (S x R)."""
 
-    def all_instances():
-        for f in fns:
-            f()
+    def turns():
+        for _ in range(repeats):
+            for f in fns:
+                f()
 
-    replay, g = graphed(torch, all_instances, warmup)
+    replay, g = graphed(torch, turns, warmup)
     ms = median_ms(torch, replay, reps, warmup)
     del g
-    return ms / len(fns)
+    return ms / (len(fns) * repeats)
 
 
 def run_kernel(torch, item, reps, warmup, results):
-    name = item.get("peer", item["op"])
+    name = item["op"]
+    instances = max(1, int(item.get("instances", 1)))
+    repeats = max(1, int(item.get("repeats", 1)))
+    t0 = time.monotonic()
     try:
-        instances = max(1, int(item.get("instances", 1)))
-        fns = []
-        for i in range(instances):
-            name, fn = kernel_fn(torch, item, i)
-            fns.append(fn)
-        ms = rotated_ms(torch, fns, reps, warmup)
-        results.append({"key": item["key"], "name": name, "ms": ms, "instances": instances})
-    except Exception as e:  # noqa: BLE001
-        results.append({"key": item["key"], "name": name, "error": f"{type(e).__name__}: {e}"})
-        try:
-            torch.cuda.synchronize()
-        except Exception:  # noqa: BLE001
-            pass
-    finally:
-        item.pop("_keep", None)
-        item.pop("_shared", None)
+        name, make = kernel_instances(torch, item)
+    except Exception as e:  # noqa: BLE001 - every point of the shape reports the error and the rest go on
+        for p in item["points"]:
+            results.append({"key": p["key"], "name": name, "error": f"{type(e).__name__}: {e}"})
         torch.cuda.empty_cache()
+        return
+    for p in item["points"]:
+        try:
+            ms = rotated_ms(torch, make(p), repeats, reps, warmup)
+            results.append({"key": p["key"], "name": name, "ms": ms, "instances": instances, "repeats": repeats})
+        except Exception as e:  # noqa: BLE001
+            results.append({"key": p["key"], "name": name, "error": f"{type(e).__name__}: {e}"})
+            try:
+                torch.cuda.synchronize()
+            except Exception:  # noqa: BLE001
+                pass
+    log(f"torch: {name} ({len(item['points'])} points, {instances} instances x {repeats} repeats) in {time.monotonic() - t0:.1f} s")
+    make = None
+    torch.cuda.empty_cache()
 
 
 def main():
@@ -289,8 +307,9 @@ def main():
     out["device"] = torch.cuda.get_device_name(0)
     torch.manual_seed(1234)
     for item in spec.get("stacks", []):
-        log(f"torch: stack {item.get('name')}")
+        t0 = time.monotonic()
         run_stack(torch, item, args.reps, args.warmup, out["results"])
+        log(f"torch: stack {item.get('name')} in {time.monotonic() - t0:.1f} s")
     for item in spec.get("kernels", []):
         run_kernel(torch, item, args.reps, args.warmup, out["results"])
     print(json.dumps(out))

@@ -47,7 +47,9 @@ public sealed record KernelPoint(
     double Ms,
     double FloorMs,
     string FloorBound,
-    string? Note = null)
+    string? Note = null,
+    int Instances = 0,
+    int Repeats = 0)
 {
     public double FloorRatio => FloorMs > 0 ? Ms / FloorMs : double.NaN;
 }
@@ -79,6 +81,15 @@ public sealed class BenchReport
     public List<Missing> Missing { get; } = new();
     public List<Figure> Figures { get; } = new();
 
+    /// <summary>Series whose time does not grow with their size (<see cref="ScalingGuard"/>).</summary>
+    public List<ScalingFlag> Flags { get; } = new();
+
+    /// <summary>
+    /// True when the figures are the host CPU's (the reference backend): the writers then never call them GPU
+    /// times, and there is no busy time.
+    /// </summary>
+    public bool HostFigures { get; init; }
+
     /// <summary>Peer times keyed by "preset|quant|mode|tokens" (prefill) or "family|variant|shape|tokens" (kernels).</summary>
     public Dictionary<string, PeerTime> Peers { get; } = new();
 
@@ -89,4 +100,7 @@ public sealed class BenchReport
     public static string KernelKey(string family, string variant, string shape, int tokens) => $"kernel|{family}|{variant}|{shape}|{tokens}";
 
     public PeerTime? Peer(string key) => Peers.TryGetValue(key, out var p) ? p : null;
+
+    /// <summary>Whether <paramref name="who"/>'s ("ours", else the peer) figure at <paramref name="key"/> is in a flagged series.</summary>
+    public bool IsFlagged(string key, bool ours) => Flags.Any(f => (f.Who == "ours") == ours && f.Keys.Contains(key));
 }

@@ -31,11 +31,14 @@ public static class ReportWriters
     public static string Json(BenchReport r) => JsonSerializer.Serialize(new
     {
         r.Device,
+        r.Provenance,
         r.Command,
         r.When,
         r.Repetitions,
         r.Warmup,
         r.BusyTimeMethod,
+        r.KernelTimingMethod,
+        r.HostFigures,
         r.Ceilings,
         r.TorchVersion,
         r.TorchError,
@@ -48,10 +51,11 @@ public static class ReportWriters
         }),
         kernels = r.Kernels.Select(k => new
         {
-            k.Family, k.Variant, k.Shape, k.Tokens, k.Ms, k.FloorMs, k.FloorBound, floorRatio = Finite(k.FloorRatio), k.Note,
+            k.Family, k.Variant, k.Shape, k.Tokens, k.Ms, k.FloorMs, k.FloorBound, floorRatio = Finite(k.FloorRatio), k.Note, k.Instances, k.Repeats,
             peer = r.Peer(BenchReport.KernelKey(k.Family, k.Variant, k.Shape, k.Tokens)),
         }),
         r.Figures,
+        r.Flags,
         r.Missing,
     }, JsonOptions);
 
@@ -65,13 +69,20 @@ public static class ReportWriters
         sb.AppendLine($"# graphengine bench — {r.Device}");
         sb.AppendLine();
         sb.AppendLine($"`{r.Command}` at {r.When:yyyy-MM-dd HH:mm} UTC; median of {r.Repetitions} repetitions after {r.Warmup} warm-up.");
+        if (r.Provenance is { } prov) { sb.AppendLine(); sb.AppendLine($"Provenance: {Cell(prov.ToString())}"); }
+        if (r.HostFigures)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Reference backend: every time below is the host CPU's (kernels run on the host), not a GPU's.");
+        }
         if (r.Ceilings is { } c)
         {
             sb.AppendLine();
             sb.AppendLine($"Ceilings measured in this run: copy {F(c.CopyGBps, 0)} GB/s (read + written, {c.CopyBufferBytes >> 20} MiB buffers), " +
                           $"bf16 matrix {F(c.MatrixTflops, 1)} TFLOP/s ({c.MatrixShape}). {c.Method}");
         }
-        if (!string.IsNullOrEmpty(r.BusyTimeMethod)) { sb.AppendLine(); sb.AppendLine($"GPU busy time: {r.BusyTimeMethod}"); }
+        if (!string.IsNullOrEmpty(r.BusyTimeMethod)) { sb.AppendLine(); sb.AppendLine($"Busy time: {r.BusyTimeMethod}"); }
+        if (r.Kernels.Count > 0) { sb.AppendLine(); sb.AppendLine($"Kernel timing: {r.KernelTimingMethod}"); }
         if (r.TorchVersion is not null) { sb.AppendLine(); sb.AppendLine($"PyTorch {r.TorchVersion} in the same call."); }
         if (r.TorchError is not null) { sb.AppendLine(); sb.AppendLine($"PyTorch peers unavailable: {Cell(r.TorchError)}"); }
 
@@ -80,14 +91,19 @@ public static class ReportWriters
             sb.AppendLine();
             sb.AppendLine($"## Prefill step: {group.Key.Preset}, {group.Key.Quant}");
             sb.AppendLine();
-            sb.AppendLine("| n | mode | wall ms | GPU busy ms | busy / wall | floor ms (bound) | wall / floor | torch eager ms | torch graph ms | ours / torch graph |");
+            sb.AppendLine($"| n | mode | wall ms | {(r.HostFigures ? "busy ms" : "GPU busy ms")} | busy / wall | floor ms (bound) | wall / floor | " +
+                          "torch eager ms | torch graph ms | ours / torch graph |");
             sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var p in group.OrderBy(p => p.Tokens).ThenBy(p => ModeOrder(p.Mode)))
             {
                 var te = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "eager", p.Tokens));
                 var tg = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "graph", p.Tokens));
-                sb.AppendLine($"| {p.Tokens} | {p.Mode} | {F(p.WallMs, 3)} | {F(p.BusyMs, 3)} | {Pct(p.BusyFraction)} | {F(p.FloorMs, 3)} ({p.FloorBound}) | " +
-                              $"{F(p.FloorRatio, 2)}x | {PeerCell(te)} | {PeerCell(tg)} | {Ratio(p.WallMs, tg)} |");
+                string ours = BenchReport.PrefillKey(p.Preset, p.Quant, p.Mode, p.Tokens);
+                string eagerKey = BenchReport.PrefillKey(p.Preset, p.Quant, "eager", p.Tokens);
+                string graphKey = BenchReport.PrefillKey(p.Preset, p.Quant, "graph", p.Tokens);
+                sb.AppendLine($"| {p.Tokens} | {p.Mode} | {F(p.WallMs, 3)}{Mark(r, ours, true)} | {F(p.BusyMs, 3)} | {Pct(p.BusyFraction)} | " +
+                              $"{F(p.FloorMs, 3)} ({p.FloorBound}) | {F(p.FloorRatio, 2)}x | {PeerCell(te)}{Mark(r, eagerKey, false)} | " +
+                              $"{PeerCell(tg)}{Mark(r, graphKey, false)} | {Ratio(p.WallMs, tg)} |");
             }
         }
 
@@ -96,13 +112,16 @@ public static class ReportWriters
             sb.AppendLine();
             sb.AppendLine($"## Kernels: {fam.Key}");
             sb.AppendLine();
-            sb.AppendLine("| variant | shape | n | ms | floor ms (bound) | ms / floor | peer | peer ms | ours / peer | note |");
-            sb.AppendLine("|---|---|---:|---:|---:|---:|---|---:|---:|---|");
+            sb.AppendLine($"| variant | shape | n | {(r.HostFigures ? "host ms" : "ms")} | floor ms (bound) | ms / floor | S x R | peer | peer ms | " +
+                          "ours / peer | note |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|");
             foreach (var k in fam)
             {
-                var peer = r.Peer(BenchReport.KernelKey(k.Family, k.Variant, k.Shape, k.Tokens));
-                sb.AppendLine($"| {Cell(k.Variant)} | {Cell(k.Shape)} | {k.Tokens} | {F(k.Ms, 4)} | {F(k.FloorMs, 4)} ({k.FloorBound}) | {F(k.FloorRatio, 2)}x | " +
-                              $"{Cell(peer?.Name ?? "")} | {PeerCell(peer)} | {Ratio(k.Ms, peer)} | {Cell(k.Note ?? "")} |");
+                string key = BenchReport.KernelKey(k.Family, k.Variant, k.Shape, k.Tokens);
+                var peer = r.Peer(key);
+                sb.AppendLine($"| {Cell(k.Variant)} | {Cell(k.Shape)} | {k.Tokens} | {F(k.Ms, 4)}{Mark(r, key, true)} | {F(k.FloorMs, 4)} ({k.FloorBound}) | " +
+                              $"{F(k.FloorRatio, 2)}x | {(k.Instances > 0 ? $"{k.Instances} x {k.Repeats}" : "")} | {Cell(peer?.Name ?? "")} | " +
+                              $"{PeerCell(peer)}{Mark(r, key, false)} | {Ratio(k.Ms, peer)} | {Cell(k.Note ?? "")} |");
             }
         }
 
@@ -117,6 +136,18 @@ public static class ReportWriters
                 sb.AppendLine($"| {Cell(f.Group)} | {Cell(f.Name)} | {F(f.Value, 3)} {Cell(f.Unit)} | {Cell(f.Target ?? "")} | {Cell(f.Note ?? "")} |");
         }
 
+        if (r.Flags.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("## Flagged timings");
+            sb.AppendLine();
+            sb.AppendLine(ScalingGuard.Legend);
+            sb.AppendLine();
+            sb.AppendLine("| who | series | why |");
+            sb.AppendLine("|---|---|---|");
+            foreach (var f in r.Flags) sb.AppendLine($"| {Cell(f.Who)} | {Cell(f.Series)} | {Cell(f.Reason)} |");
+        }
+
         if (r.Missing.Count > 0)
         {
             sb.AppendLine();
@@ -128,6 +159,8 @@ public static class ReportWriters
         }
         return sb.ToString();
     }
+
+    private static string Mark(BenchReport r, string key, bool ours) => r.IsFlagged(key, ours) ? " " + ScalingGuard.Marker : "";
 
     public static int ModeOrder(string mode) => mode switch { "eager" => 0, "layer" => 1, "segment" => 2, _ => 3 };
 

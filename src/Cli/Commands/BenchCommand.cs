@@ -15,6 +15,7 @@ public static class BenchCommand
     public static int Execute(CommandContext ctx, BenchOptions o)
     {
         var console = ctx.Console;
+        if (o.ReadmeTableFrom is { } from) return WriteReadmeTable(ctx, from, o.OutDir);
         using var device = ctx.OpenDevice();
         bool gpu = device.Kind == BackendKind.Cuda;
         var report = new BenchReport
@@ -24,6 +25,8 @@ public static class BenchCommand
             Command = "graphengine " + string.Join(" ", ctx.Args),
             Repetitions = o.Repetitions,
             Warmup = o.Warmup,
+            HostFigures = !gpu,
+            KernelTimingMethod = gpu ? RotatedTimer.Method : HostKernelMethod,
             BusyTimeMethod = gpu ? PrefillSuite.BusyMethod
                 : "reference backend: not measured (there are no GPU kernels to trace; busy time comes from CUPTI records on a GPU); figures are the host CPU's.",
         };
@@ -43,9 +46,45 @@ public static class BenchCommand
             if (report.TorchError is not null) console.Line($"torch peers unavailable: {report.TorchError}");
         }
 
+        ScalingGuard.Apply(report);
         Summarize(console, report);
         var files = ReportWriters.WriteAll(report, o.OutDir);
         console.Line($"wrote {string.Join(", ", files)}");
+        return ExitCodes.Ok;
+    }
+
+    private const string HostKernelMethod =
+        "reference backend: the same rotation (2 instances x 2 repeats) in one reference-engine graph per token count; the time is " +
+        "the host CPU's between the reference stream's events around one replay, divided by S x R. No GPU and no L2 are involved.";
+
+    // The README's results table and chart from a committed bench.json; opens no device.
+    private static int WriteReadmeTable(CommandContext ctx, string from, string outDir)
+    {
+        BenchReport report;
+        try
+        {
+            report = BenchJson.Read(File.ReadAllText(from));
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException)
+        {
+            throw new UsageException($"--readme-table {InputText.Quote(from)} is not a bench.json: {e.Message}", e);
+        }
+        string? preset = ctx.Config[$"{RunSettings.Section}:Preset"];
+        string table, svg;
+        try
+        {
+            table = ReadmeTable.Markdown(report, preset);
+            svg = ReadmeTable.Svg(report, preset);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--readme-table {InputText.Quote(from)}: {e.Message}", e);
+        }
+        string tablePath = Path.Combine(outDir, "readme-table.md"), svgPath = Path.Combine(outDir, "prefill.svg");
+        File.WriteAllText(tablePath, table);
+        File.WriteAllText(svgPath, svg);
+        ctx.Console.Line(table.TrimEnd());
+        ctx.Console.Line($"wrote {tablePath}, {svgPath}");
         return ExitCodes.Ok;
     }
 
@@ -67,7 +106,7 @@ public static class BenchCommand
         }
         if (r.Kernels.Count > 0)
         {
-            var t = console.Table("kernels (GPU time, median)");
+            var t = console.Table(r.HostFigures ? "kernels (host CPU time, reference backend, median)" : "kernels (GPU time, median)");
             foreach (var c in new[] { "family", "variant", "shape", "n", "us", "floor us", "x floor", "peer", "peer us", "ours/peer" })
                 t.AddColumn(new TableColumn(c));
             foreach (var k in r.Kernels)
