@@ -38,7 +38,8 @@ public static class CliApp
                           + "(bench/interop/transformers_layers.py) instead of the float64 oracle",
         };
         var check = new Command("check", "Run the conformance suite on the chosen device; prints failures and 'N passed, N failed'. "
-                                         + "With --model DIR: load the checkpoint and compare every layer with a float64 oracle (or --oracle FILE)");
+                                         + "With --model DIR: load the checkpoint and compare every layer with a float64 oracle "
+                                         + "(or --oracle FILE)");
         check.Options.Add(filter);
         check.Options.Add(listCases);
         check.Options.Add(full);

@@ -89,7 +89,8 @@ public class ModelOptionTests
     public void A_checkpoint_that_contradicts_its_config_is_bad_input_naming_the_tensor()
     {
         using var dir = new TempDirectory();
-        _ = new TinyCheckpoint(dir.Path, TinyCheckpoint.LlamaJson, edit: l => l.RemoveAll(t => t.Name == "model.layers.1.mlp.up_proj.weight"));
+        _ = new TinyCheckpoint(dir.Path, TinyCheckpoint.LlamaJson,
+            edit: l => l.RemoveAll(t => t.Name == "model.layers.1.mlp.up_proj.weight"));
         CliHarness.AssertUsageError(CliHarness.Run(new[] { "run", "--model", dir.Path, "--backend", "reference", "--tokens", "1" }),
             "model.layers.1.mlp.up_proj.weight");
     }

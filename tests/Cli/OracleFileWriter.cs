@@ -20,7 +20,8 @@ internal static class OracleFileWriter
         var rng = new Random(5);
         var w = new SafetensorsTestWriter();
         void Add(string name, int n, double[] v) =>
-            w.Add(name, "F32", new long[] { n, v.Length / n }, TinyCheckpoint.Encode("F32", v.Select(x => GraphEngine.Kernels.Numerics.Bf16.Round((float)x)).ToArray()));
+            w.Add(name, "F32", new long[] { n, v.Length / n },
+                TinyCheckpoint.Encode("F32", v.Select(x => GraphEngine.Kernels.Numerics.Bf16.Round((float)x)).ToArray()));
         foreach (int n in tokenCounts)
             for (int i = 0; i < m.Layers; i++)
             {

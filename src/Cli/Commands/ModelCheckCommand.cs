@@ -22,7 +22,8 @@ public static class ModelCheckCommand
     {
         var console = ctx.Console;
         var st = ctx.Settings;
-        string dir = st.ModelDirectory ?? throw new UsageException("--oracle needs --model DIR: the checkpoint the recording was made from");
+        string dir = st.ModelDirectory
+            ?? throw new UsageException("--oracle needs --model DIR: the checkpoint the recording was made from");
         if (oracleFile is not null && !File.Exists(oracleFile))
             throw new UsageException($"oracle file {InputText.Quote(oracleFile)} (from --oracle) does not exist");
         int[] tokens = ctx.Options.Tokens is null ? DefaultTokens : st.TokenCounts;

@@ -16,7 +16,8 @@ public static class ModelCheck
     /// </summary>
     public const double Float64Tolerance = 1e-2;
 
-    public static IReadOnlyList<CheckRow> AgainstFloat64(LoadedModel model, Float64Oracle oracle, IReadOnlyList<int> tokenCounts, int seed = 1)
+    public static IReadOnlyList<CheckRow> AgainstFloat64(LoadedModel model, Float64Oracle oracle, IReadOnlyList<int> tokenCounts,
+        int seed = 1)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(oracle);

@@ -37,7 +37,8 @@ public static partial class OracleFileCheck
             int n = int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
             string sub = m.Groups[3].Value;
             int order = Array.IndexOf(Sublayers, sub);
-            if (order < 0) throw new CheckpointException(oracleFile, name, $"unknown sublayer '{sub}'; known: {string.Join(", ", Sublayers)}");
+            if (order < 0)
+                throw new CheckpointException(oracleFile, name, $"unknown sublayer '{sub}'; known: {string.Join(", ", Sublayers)}");
             if (layer >= model.Description.Layers)
                 throw new CheckpointException(oracleFile, name, $"names layer {layer}; the model has {model.Description.Layers}");
             if (n < 1 || n > model.Engine.MaxTokens)
@@ -56,7 +57,8 @@ public static partial class OracleFileCheck
             int inWidth = checked((int)layers[0].Layer.Input.Dim(1)), outWidth = checked((int)layers[^1].Layer.Output.Dim(1));
             if (input.Length != n * inWidth || expected.Length != n * outWidth)
                 throw new CheckpointException(oracleFile, prefix,
-                    $"holds {input.Length} / {expected.Length} values; layer {i} {sub} at n={n} takes [{n}, {inWidth}] to [{n}, {outWidth}]");
+                    $"holds {input.Length} / {expected.Length} values; layer {i} {sub} at n={n} "
+                    + $"takes [{n}, {inWidth}] to [{n}, {outWidth}]");
             var got = LayerProbe.Run(model, layers, input, n);
             if (layers[^1].Role != LayerRole.Moe)
             {
@@ -115,7 +117,10 @@ public static partial class OracleFileCheck
         "post_attention_layernorm" => new[] { model.Layer(layer, LayerRole.PostAttentionNorm) },
         _ => model.Description.DecoderLayers[layer].IsMoe
             ? new[] { model.Layer(layer, LayerRole.Moe) }
-            : new[] { model.Layer(layer, LayerRole.DenseGateUp), model.Layer(layer, LayerRole.DenseAct), model.Layer(layer, LayerRole.DenseDown) },
+            : new[]
+            {
+                model.Layer(layer, LayerRole.DenseGateUp), model.Layer(layer, LayerRole.DenseAct), model.Layer(layer, LayerRole.DenseDown),
+            },
     };
 
     private static SafetensorsEntry Entry(SafetensorsFile file, string name, string path) =>

@@ -31,7 +31,9 @@ public class BadCheckpointTests
     public void Bad_checkpoints_name_the_tensor_and_leave_the_engine_as_it_was(string kind, string tensor, string problem)
     {
         using var dir = new TempDirectory();
-        string json = kind == "config" ? TinyCheckpoint.ErnieJson.Replace("\"moe_num_experts\": 6", "\"moe_num_experts\": 8") : TinyCheckpoint.ErnieJson;
+        string json = kind == "config"
+            ? TinyCheckpoint.ErnieJson.Replace("\"moe_num_experts\": 6", "\"moe_num_experts\": 8")
+            : TinyCheckpoint.ErnieJson;
         string written = kind == "config" ? TinyCheckpoint.ErnieJson : json;
         _ = new TinyCheckpoint(dir.Path, written, edit: list => Edit(kind, tensor, list));
         if (kind == "config") File.WriteAllText(dir.File("config.json"), json);
