@@ -32,13 +32,23 @@ public static class CliApp
         var listCases = new Option<bool>("--list") { Description = "Print the selected case names and exit" };
         var full = new Option<bool>("--full") { Description = "Include Full-tier (large) cases on the reference backend too" };
         var tier = new Option<string>("--tier") { Description = "ci or full: the largest case tier to run (default: full on CUDA, ci on the reference backend)" };
-        var check = new Command("check", "Run the conformance suite on the chosen device; prints failures and 'N passed, N failed'");
+        var oracle = new Option<string>("--oracle")
+        {
+            Description = "With --model: compare each layer with outputs recorded in this safetensors file "
+                          + "(bench/interop/transformers_layers.py) instead of the float64 oracle",
+        };
+        var check = new Command("check", "Run the conformance suite on the chosen device; prints failures and 'N passed, N failed'. "
+                                         + "With --model DIR: load the checkpoint and compare every layer with a float64 oracle "
+                                         + "(or --oracle FILE)");
         check.Options.Add(filter);
         check.Options.Add(listCases);
         check.Options.Add(full);
         check.Options.Add(tier);
+        check.Options.Add(oracle);
         check.SetAction(pr => Execute(pr, shared, console, environment,
-            ctx => CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
+            ctx => ctx.Settings.ModelDirectory is not null || pr.GetValue(oracle) is not null
+                ? ModelCheckCommand.Execute(ctx, pr.GetValue(oracle))
+                : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
         root.Subcommands.Add(check);
 
         var bench = new BenchCommandLine();
@@ -138,6 +148,7 @@ public static class CliApp
     {
         public readonly Option<string> Config = new("--config") { Description = "JSON configuration file (default: ./graphengine.json when present)", Recursive = true };
         public readonly Option<string> Preset = new("--preset") { Description = "Model preset: tiny (default), ernie45-21b-a3b, llama3-8b", Recursive = true };
+        public readonly Option<string> Model = new("--model") { Description = "Hugging Face checkpoint directory (config.json + safetensors) instead of --preset", Recursive = true };
         public readonly Option<string> Quant = new("--quant") { Description = "Quantization: a mode (bf16, wint8, wint4, block_wise_fp8, w4afp8, wi4a16, nvfp4) or FastDeploy's mix_quant JSON", Recursive = true };
         public readonly Option<string> Sizes = new("--sizes") { Description = "Captured token counts, comma-separated (GraphEngine:BlockWiseCudaGraph:Sizes)", Recursive = true };
         public readonly Option<string> Granularity = new("--granularity") { Description = "Layer or Segment", Recursive = true };
@@ -146,10 +157,10 @@ public static class CliApp
         public readonly Option<bool> Debug = new("--debug") { Description = "Engine debug log and stack traces on errors", Recursive = true };
         public readonly Option<bool> Json = new("--json") { Description = "Print data as JSON instead of tables", Recursive = true };
 
-        public Option[] All => new Option[] { Config, Preset, Quant, Sizes, Granularity, Backend, Tokens, Debug, Json };
+        public Option[] All => new Option[] { Config, Preset, Model, Quant, Sizes, Granularity, Backend, Tokens, Debug, Json };
 
         public CliOptions Bind(ParseResult pr) => new(
             pr.GetValue(Config), pr.GetValue(Preset), pr.GetValue(Quant), pr.GetValue(Sizes), pr.GetValue(Granularity),
-            pr.GetValue(Backend), pr.GetValue(Tokens), pr.GetValue(Debug), pr.GetValue(Json));
+            pr.GetValue(Backend), pr.GetValue(Tokens), pr.GetValue(Debug), pr.GetValue(Json), pr.GetValue(Model));
     }
 }

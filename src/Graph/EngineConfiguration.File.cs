@@ -28,7 +28,7 @@ public static partial class EngineConfiguration
             ["Run"] = new Dictionary<string, SettingKind>(StringComparer.OrdinalIgnoreCase)
             {
                 ["Preset"] = SettingKind.String, ["Quant"] = SettingKind.Quant, ["Backend"] = SettingKind.String,
-                ["Tokens"] = SettingKind.List, ["Debug"] = SettingKind.Bool,
+                ["Tokens"] = SettingKind.List, ["Debug"] = SettingKind.Bool, ["Model"] = SettingKind.String,
             },
         };
 

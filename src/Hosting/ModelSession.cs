@@ -1,5 +1,7 @@
 using GraphEngine.Graph;
 using GraphEngine.Models;
+using GraphEngine.Models.Checkpoints;
+using GraphEngine.Models.Loading;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 using Microsoft.Extensions.Logging;
@@ -10,11 +12,15 @@ namespace GraphEngine.Hosting;
 /// <summary>A preset built into its own engine, captured, ready for steps.</summary>
 public sealed class ModelSession : IDisposable
 {
-    private ModelSession(PrefillEngine engine, BuiltModel model)
+    private ModelSession(PrefillEngine engine, BuiltModel model, LoadedModel? loaded = null)
     {
         Engine = engine;
         Model = model;
+        Loaded = loaded;
     }
+
+    /// <summary>The checkpoint the session was built from (--model), else null (a preset with random weights).</summary>
+    public LoadedModel? Loaded { get; }
 
     public PrefillEngine Engine { get; }
     public BuiltModel Model { get; }
@@ -59,8 +65,19 @@ public sealed class ModelSession : IDisposable
         try
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var model = ModelFactory.Build(engine, preset, quant, seed: 1);
-            var session = new ModelSession(engine, model) { BuildMs = sw.Elapsed.TotalMilliseconds };
+            ModelSession session;
+            if (ctx.Settings.ModelDirectory is { } dir)
+            {
+                var loaded = LoadCheckpoint(engine, dir, quant);
+                session = new ModelSession(engine, loaded.AsBuilt(preset, quant), loaded) { BuildMs = sw.Elapsed.TotalMilliseconds };
+                // A checkpoint's weights are real; the inputs still need values before a first step.
+                session.Model.RandomizeInputs(1);
+            }
+            else
+            {
+                var model = ModelFactory.Build(engine, preset, quant, seed: 1);
+                session = new ModelSession(engine, model) { BuildMs = sw.Elapsed.TotalMilliseconds };
+            }
             if (options.Enabled) session.Capture = CaptureWithProgress(ctx.Console, engine, quiet);
             return session;
         }
@@ -68,6 +85,19 @@ public sealed class ModelSession : IDisposable
         {
             engine.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A checkpoint that does not match its config.json is bad input: one line naming the file and tensor.</summary>
+    private static LoadedModel LoadCheckpoint(PrefillEngine engine, string dir, QuantConfig quant)
+    {
+        try
+        {
+            return ModelLoader.Load(engine, dir, quant);
+        }
+        catch (CheckpointException e)
+        {
+            throw new UsageException($"{e.Message} (from --model)", e);
         }
     }
 
@@ -111,7 +141,12 @@ public sealed class ModelSession : IDisposable
 
     public static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
 
-    public void Dispose() => Engine.Dispose();
+    /// <summary>The engine first (it owns the layers), then the checkpoint's activation buffers.</summary>
+    public void Dispose()
+    {
+        Engine.Dispose();
+        Loaded?.Dispose();
+    }
 
     /// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; posts to the thread pool).</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

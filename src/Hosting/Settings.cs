@@ -19,7 +19,8 @@ public sealed record CliOptions(
     string? Backend = null,
     string? Tokens = null,
     bool Debug = false,
-    bool Json = false);
+    bool Json = false,
+    string? Model = null);
 
 /// <summary>
 /// The CLI's own settings, bound from section <c>GraphEngine:Run</c> of the same configuration the
@@ -32,8 +33,12 @@ public sealed record RunSettings(
     BackendPreference Backend,
     int[] TokenCounts,
     bool Debug,
-    bool Json)
+    bool Json,
+    string? ModelDirectory = null)
 {
+    /// <summary>A checkpoint's largest step and default token counts: the shipped presets' spread.</summary>
+    public const int CheckpointMaxTokens = 2048;
+
     public const string Section = "GraphEngine:Run";
     
 
@@ -71,10 +76,16 @@ public sealed record RunSettings(
         EngineConfiguration.RejectUnknownKeys(config, EngineConfiguration.Section, EngineConfiguration.KeysOf("BlockWiseCudaGraph"));
 
         var presetValue = Read(config, "Preset");
+        var modelValue = Read(config, "Model");
+        if (presetValue is { } pv && modelValue is { } mv)
+            throw new UsageException($"--preset and --model are alternatives: preset {InputText.Quote(pv.Text)} (from {pv.Origin}) "
+                                     + $"and model {InputText.Quote(mv.Text)} (from {mv.Origin}); give one");
         string presetName = presetValue?.Text ?? ModelPresets.Tiny.Name;
-        var preset = ModelPresets.TryGet(presetName.Trim(), out var p)
-            ? p
-            : throw new UsageException($"unknown preset {InputText.Quote(presetName)} (from {presetValue?.Origin}); known: {string.Join(", ", ModelPresets.Names)}");
+        var preset = modelValue is { } model
+            ? CheckpointPreset(model.Text, model.Origin)
+            : ModelPresets.TryGet(presetName.Trim(), out var p)
+                ? p
+                : throw new UsageException($"unknown preset {InputText.Quote(presetName)} (from {presetValue?.Origin}); known: {string.Join(", ", ModelPresets.Names)}");
 
         var backendValue = Read(config, "Backend");
         string backendText = backendValue?.Text ?? "auto";
@@ -97,7 +108,30 @@ public sealed record RunSettings(
             : TokenList.Parse(TokensText(config) ?? tokensValue.Value.Text, tokensValue.Value.Origin, preset.MaxTokens);
         var quantValue = Read(config, "Quant");
         var qc = QuantConfig.Parse(quantValue?.Text ?? "bf16", quantValue?.Origin ?? "the default", preset.IsMoe);
-        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json);
+        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json, modelValue?.Text);
+    }
+
+    /// <summary>
+    /// A checkpoint directory described from its config.json alone (the weights are read when the session is
+    /// built): a missing directory, a missing or malformed config.json or an unknown model_type is bad input
+    /// naming the directory and where it came from.
+    /// </summary>
+    private static ModelPreset CheckpointPreset(string dir, string origin)
+    {
+        string config = Path.Combine(dir, GraphEngine.Models.Checkpoints.CheckpointDirectory.ConfigFileName);
+        if (!Directory.Exists(dir))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) does not exist");
+        if (!File.Exists(config))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) has no config.json");
+        try
+        {
+            var model = GraphEngine.Models.Checkpoints.HfModelConfig.Parse(File.ReadAllText(config), config);
+            return ModelPreset.From(model, CheckpointMaxTokens, new[] { 1, 16, 128, 512, CheckpointMaxTokens });
+        }
+        catch (GraphEngine.Models.Checkpoints.CheckpointException e)
+        {
+            throw new UsageException($"{e.Message} (model from {origin})", e);
+        }
     }
 
     /// <summary>Run:Tokens given as a JSON array (Tokens:0, Tokens:1, ...) joined into one list.</summary>
@@ -149,6 +183,7 @@ public static class CliConfiguration
             if (value is not null) list.Add(new(key, value, option));
         }
         Add($"{RunSettings.Section}:Preset", cli.Preset, "--preset");
+        Add($"{RunSettings.Section}:Model", cli.Model, "--model");
         Add($"{RunSettings.Section}:Quant", cli.Quant, "--quant");
         Add($"{RunSettings.Section}:Backend", cli.Backend, "--backend");
         Add($"{RunSettings.Section}:Tokens", cli.Tokens, "--tokens");

@@ -54,6 +54,10 @@ public sealed class LoadedModel : IDisposable
         Layers.FirstOrDefault(l => l.DecoderLayer == decoderLayer && l.Role == role)
         ?? throw new ArgumentException($"decoder layer {decoderLayer} has no {role} layer");
 
+    /// <summary>The same layers and buffers seen as a preset build, for the commands that run either.</summary>
+    public BuiltModel AsBuilt(ModelPreset preset, GraphEngine.Layers.QuantConfig quant) =>
+        new(Engine, preset, quant, Input, Output, AttentionOut, Qkv, Layers.Select(l => l.Layer).ToArray());
+
     public void Dispose()
     {
         for (int i = _buffers.Count - 1; i >= 0; i--) _buffers[i].Dispose();
