@@ -67,10 +67,16 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
     public GroupSize DenseLayerGroupSize => DenseMode == QuantMode.WInt4 ? DenseGroupSize ?? DefaultGroup : GroupSize.PerChannel;
 
     /// <summary>
-    /// The group size the MoE layers get: for wint4 and wi4a16 the configured group (128 when not given),
-    /// per channel for the other modes (w4afp8 included, as before this type existed).
+    /// The group size the MoE layers get: for wint4 and wi4a16 the configured group (128 when not given); for
+    /// w4afp8 the configured one (FastDeploy PR #3171 has per-channel and group-128 scales), per channel when not
+    /// given; per channel for the other modes. A group the config accepted is never dropped on the way to a layer.
     /// </summary>
-    public GroupSize MoeLayerGroupSize => MoeMode is QuantMode.WInt4 or QuantMode.Wi4A16 ? MoeGroupSize ?? DefaultGroup : GroupSize.PerChannel;
+    public GroupSize MoeLayerGroupSize => MoeMode switch
+    {
+        QuantMode.WInt4 or QuantMode.Wi4A16 => MoeGroupSize ?? DefaultGroup,
+        QuantMode.W4AFp8 => MoeGroupSize ?? GroupSize.PerChannel,
+        _ => GroupSize.PerChannel,
+    };
 
     private static GroupSize DefaultGroup => GroupSize.Of(128);
 

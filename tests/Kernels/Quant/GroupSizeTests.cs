@@ -127,7 +127,8 @@ public class GroupSizeTests
     [InlineData("wint8", "per-channel", "per-channel")]
     [InlineData("block_wise_fp8", "per-channel", "per-channel")]
     [InlineData("wi4a16", "per-channel", "g128")]
-    [InlineData("{\"quantization\":\"w4afp8\",\"group_size\":128}", "per-channel", "per-channel")]   // as before GroupSize
+    [InlineData("{\"quantization\":\"w4afp8\",\"group_size\":128}", "per-channel", "g128")]   // the configured group reaches the layer
+    [InlineData("w4afp8", "per-channel", "per-channel")]
     [InlineData("nvfp4", "per-channel", "per-channel")]
     public void Quant_config_resolves_what_the_layers_get(string text, string dense, string moe)
     {
