@@ -165,8 +165,11 @@ public static class HfModelConfig
     private static (MoeDescription?, Func<int, bool>) Qwen3Moe(ConfigReader r, int layers)
     {
         // Qwen3MoeConfig: num_experts > 0 is part of the layer rule, so zero experts is a dense model.
-        int experts = r.Int("num_experts");
-        if (experts < 0) throw r.Error("num_experts", $"must be >= 0, got {experts}");
+        // Older configs write num_experts; transformers 5.x's save_pretrained writes num_local_experts (its
+        // attribute_map maps one onto the other), as the H200 run with transformers 5.17 showed.
+        string expertsKey = !r.Has("num_experts") && r.Has("num_local_experts") ? "num_local_experts" : "num_experts";
+        int experts = r.Int(expertsKey);
+        if (experts < 0) throw r.Error(expertsKey, $"must be >= 0, got {experts}");
         int step = r.OptionalInt("decoder_sparse_step", 1);
         if (step < 1) throw r.Error("decoder_sparse_step", $"must be >= 1, got {step}");
         var mlpOnly = r.IntList("mlp_only_layers");
@@ -176,7 +179,7 @@ public static class HfModelConfig
         var dense = mlpOnly.ToHashSet();
         if (experts == 0) return (null, _ => false);
 
-        int topK = TopK(r, "num_experts_per_tok", experts, "num_experts");
+        int topK = TopK(r, "num_experts_per_tok", experts, expertsKey);
         int ffn = r.Positive("moe_intermediate_size");
         var moe = new MoeDescription(experts, topK, ffn, 0, 0, MoeRouting.SoftmaxTopK,
             RouterFp32: false, SelectionBias: false, NormTopKProb: r.Bool("norm_topk_prob", false), NormMin: 0);

@@ -113,6 +113,14 @@ public class HfModelConfigTests
     }
 
     [Fact]
+    public void Qwen3_moe_reads_num_local_experts_when_num_experts_is_absent()
+    {
+        var m = HfModelConfig.Parse(Qwen3Moe("").Replace("\"num_experts\": 16", "\"num_local_experts\": 12"), Path);
+        Assert.Equal(12, m.Moe!.Experts);
+        Assert.Equal(4, m.Moe.TopK);
+    }
+
+    [Fact]
     public void Qwen3_moe_with_no_experts_is_dense()
     {
         var m = HfModelConfig.Parse(Qwen3Moe("").Replace("\"num_experts\": 16", "\"num_experts\": 0"), Path);
