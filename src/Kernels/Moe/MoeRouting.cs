@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;

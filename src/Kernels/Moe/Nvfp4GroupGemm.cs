@@ -1,8 +1,6 @@
 using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;
