@@ -1,4 +1,3 @@
-using GraphEngine.Hosting;
 using GraphEngine.Bench.Reports;
 using GraphEngine.Kernels;
 

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using GraphEngine.Hosting;
 using GraphEngine.Bench.Reports;
 using GraphEngine.Graph;
-using GraphEngine.Models;
+using GraphEngine.Hosting;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
-using GraphEngine.Layers.Methods;
 using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
+using GraphEngine.Models;
 
 namespace GraphEngine.Bench;
 

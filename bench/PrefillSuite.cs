@@ -1,12 +1,12 @@
 using System.Text.Json.Nodes;
-using GraphEngine.Hosting;
 using GraphEngine.Bench.Reports;
 using GraphEngine.Graph;
-using GraphEngine.Models;
+using GraphEngine.Hosting;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Profiling;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
+using GraphEngine.Models;
 
 namespace GraphEngine.Bench;
 

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GraphEngine.Bench.Reports;
-using GraphEngine.Models;
 using GraphEngine.Hosting;
+using GraphEngine.Models;
 
 namespace GraphEngine.Bench;
 

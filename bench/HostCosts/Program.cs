@@ -2,9 +2,8 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.NoEmit;
-using GraphEngine.Bench;
-using GraphEngine.Kernels;
 using GraphEngine.Bench.HostCosts;
+using GraphEngine.Kernels;
 
 // graphengine-bench: host-side costs with BenchmarkDotNet, in process (the GPU machine has no SDK to
 // build the usual per-benchmark executables). `--backend cuda|reference|auto` picks the device; the

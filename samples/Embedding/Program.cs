@@ -1,8 +1,8 @@
 using GraphEngine.Graph;
-using GraphEngine.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Layers;
+using GraphEngine.Models;
 using GraphEngine.Samples.Embedding;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using GraphEngine.Cli.Commands;
-using GraphEngine.Kernels;
 using GraphEngine.Hosting;
+using GraphEngine.Kernels;
 
 namespace GraphEngine.Cli;
 

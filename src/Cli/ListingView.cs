@@ -1,6 +1,6 @@
 using GraphEngine.Graph;
-using Spectre.Console;
 using GraphEngine.Hosting;
+using Spectre.Console;
 
 namespace GraphEngine.Cli;
 

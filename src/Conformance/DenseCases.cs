@@ -1,6 +1,5 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;

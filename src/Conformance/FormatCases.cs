@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 
 namespace GraphEngine.Conformance;

@@ -1,9 +1,9 @@
-using GraphEngine.Models;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
+using GraphEngine.Models;
 
 namespace GraphEngine.Conformance;
 

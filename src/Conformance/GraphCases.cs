@@ -1,6 +1,6 @@
+using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Graph;
 
 namespace GraphEngine.Conformance;
 

@@ -1,7 +1,7 @@
+using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Layers;
-using GraphEngine.Graph;
 
 namespace GraphEngine.Conformance;
 

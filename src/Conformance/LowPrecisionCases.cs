@@ -1,8 +1,8 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;

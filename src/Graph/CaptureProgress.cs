@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace GraphEngine.Graph;
 
 /// <summary>Progress of Capture(): graphs done of the total planned, and the one being captured now.</summary>

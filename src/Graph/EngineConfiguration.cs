@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Globalization;
 using GraphEngine.Kernels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.CommandLine;

@@ -1,10 +1,4 @@
-using System.Collections;
-using System.Globalization;
-using GraphEngine.Kernels;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.CommandLine;
-using Microsoft.Extensions.Configuration.Json;
-using Microsoft.Extensions.FileProviders;
 
 namespace GraphEngine.Graph;
 

@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using System.Text;
 using GraphEngine.Kernels;
-using GraphEngine.Layers;
-using Microsoft.Extensions.Logging;
 
 namespace GraphEngine.Graph;
 

@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-using GraphEngine.Kernels;
-using GraphEngine.Layers;
-using Microsoft.Extensions.Logging;
-
 namespace GraphEngine.Graph;
 
 // The listing: every unit, its path, sizes, fallback reason and figures.

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 using Microsoft.Extensions.Logging;

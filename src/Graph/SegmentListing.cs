@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace GraphEngine.Graph;
 
 /// <summary>One segment (Segment granularity): a run of consecutive captured layers sharing one graph per size.</summary>

@@ -1,10 +1,9 @@
 using GraphEngine.Graph;
+using GraphEngine.Kernels;
+using GraphEngine.Layers;
 using GraphEngine.Models;
 using GraphEngine.Models.Checkpoints;
 using GraphEngine.Models.Loading;
-using GraphEngine.Kernels;
-using GraphEngine.Layers;
-using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
 namespace GraphEngine.Hosting;

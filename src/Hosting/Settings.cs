@@ -1,7 +1,7 @@
-using GraphEngine.Models;
 using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
+using GraphEngine.Models;
 using Microsoft.Extensions.Configuration;
 
 namespace GraphEngine.Hosting;

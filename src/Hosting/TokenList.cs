@@ -1,5 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
 
 namespace GraphEngine.Hosting;
 

@@ -1,5 +1,3 @@
-using GraphEngine.Kernels;
-
 namespace GraphEngine.Layers;
 
 /// <summary>Whether a layer's forward may be captured into a graph, and if not, why.</summary>

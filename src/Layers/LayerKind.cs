@@ -1,5 +1,3 @@
-using GraphEngine.Kernels;
-
 namespace GraphEngine.Layers;
 
 public enum LayerKind { RmsNorm, Linear, Moe, Custom }

@@ -1,10 +1,9 @@
+using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
 using GraphEngine.Layers;
-using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
-using GraphEngine.Graph;
 using GraphEngine.Models.Checkpoints;
 
 namespace GraphEngine.Models;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
 using GraphEngine.Tests.Cli;
 

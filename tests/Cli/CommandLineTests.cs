@@ -1,4 +1,3 @@
-using GraphEngine.Cli;
 using GraphEngine.Hosting;
 
 namespace GraphEngine.Tests.Cli;

@@ -1,4 +1,3 @@
-using GraphEngine.Models.Checkpoints;
 using GraphEngine.Models.Loading;
 using GraphEngine.Tests.Models.Checkpoints;
 using GraphEngine.Tests.Models.Loading;

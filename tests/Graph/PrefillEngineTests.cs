@@ -1,5 +1,5 @@
-using GraphEngine.Graph;
 using GraphEngine.Conformance;
+using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Reference;
 using Microsoft.Extensions.Logging;

@@ -2,10 +2,10 @@ using GraphEngine.Conformance;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Reference;
 using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;
-using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Layers;
 

@@ -1,6 +1,6 @@
 using GraphEngine.Kernels;
-using GraphEngine.Layers;
 using GraphEngine.Kernels.Quant;
+using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Layers;
 

@@ -1,8 +1,8 @@
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
+using GraphEngine.Hosting;
 using GraphEngine.Kernels;
 using Spectre.Console;
-using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli.Commands;
 

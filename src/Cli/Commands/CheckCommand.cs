@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using GraphEngine.Conformance;
-using GraphEngine.Kernels;
 using GraphEngine.Hosting;
+using GraphEngine.Kernels;
 
 namespace GraphEngine.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
 using GraphEngine.Hosting;
+using GraphEngine.Kernels;
 using GraphEngine.Models.Checkpoints;
 using GraphEngine.Models.Loading;
 

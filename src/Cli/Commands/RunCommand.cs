@@ -1,10 +1,9 @@
 using System.Text.Json;
 using GraphEngine.Bench;
-using GraphEngine.Graph;
+using GraphEngine.Hosting;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using Spectre.Console;
-using GraphEngine.Hosting;
 
 namespace GraphEngine.Cli.Commands;
 

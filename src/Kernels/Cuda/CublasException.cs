@@ -1,19 +1,11 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace GraphEngine.Kernels.Cuda;
 
 /// <summary>A cuBLASLt call failed; the message names the call and the status name.</summary>
-public sealed class CublasException : GraphEngineException
+public sealed class CublasException : NativeCallException
 {
-    public CublasException(int status, string call, string message) : base(message)
-    {
-        Status = status;
-        Call = call;
-    }
-
-    public int Status { get; }
-    public string Call { get; }
+    public CublasException(int status, string call, string message) : base(status, call, message) { }
 
     public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
     {
@@ -24,13 +16,7 @@ public sealed class CublasException : GraphEngineException
     /// <summary>cublasStatus_t names (the library's own names when it is loaded).</summary>
     public static unsafe string StatusName(int status)
     {
-        try
-        {
-            byte* p = Interop.CublasLt.cublasLtGetStatusName(status);
-            if (p != null) return Marshal.PtrToStringUTF8((IntPtr)p) ?? Fallback(status);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
-        return Fallback(status);
+        return NativeText(() => (IntPtr)Interop.CublasLt.cublasLtGetStatusName(status), Fallback(status));
 
         static string Fallback(int s) => s switch
         {

@@ -1,6 +1,6 @@
-using GraphEngine.Kernels.Gemm;
 using System.Runtime.InteropServices;
 using System.Text;
+using GraphEngine.Kernels.Gemm;
 using Microsoft.Extensions.Logging;
 using static GraphEngine.Kernels.Interop;
 

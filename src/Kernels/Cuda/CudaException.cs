@@ -1,20 +1,13 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace GraphEngine.Kernels.Cuda;
 
 /// <summary>A CUDA driver call failed: the message carries the call's own text and the driver's error name and text.</summary>
-public sealed class CudaException : GraphEngineException
+public sealed class CudaException : NativeCallException
 {
-    public CudaException(int status, string call, string message) : base(message)
-    {
-        Status = status;
-        Call = call;
-    }
+    /// <param name="status">The CUresult value.</param>
+    public CudaException(int status, string call, string message) : base(status, call, message) { }
 
-    /// <summary>The CUresult value.</summary>
-    public int Status { get; }
-    public string Call { get; }
     public string ErrorName => DescribeName(Status);
 
     /// <summary>Throws when <paramref name="status"/> is not CUDA_SUCCESS; the message names the failing call.</summary>
@@ -26,27 +19,15 @@ public sealed class CudaException : GraphEngineException
     internal static CudaException Create(int status, string call) =>
         new(status, call, $"{call} failed: {DescribeName(status)} ({status}): {DescribeText(status)}");
 
-    internal static unsafe string DescribeName(int status)
+    internal static unsafe string DescribeName(int status) => NativeText(() =>
     {
-        try
-        {
-            byte* p = null;
-            if (Interop.CuDriver.cuGetErrorName(status, &p) == 0 && p != null)
-                return Marshal.PtrToStringUTF8((IntPtr)p) ?? $"CUresult {status}";
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
-        return $"CUresult {status}";
-    }
+        byte* p = null;
+        return Interop.CuDriver.cuGetErrorName(status, &p) == 0 ? (IntPtr)p : IntPtr.Zero;
+    }, $"CUresult {status}");
 
-    internal static unsafe string DescribeText(int status)
+    internal static unsafe string DescribeText(int status) => NativeText(() =>
     {
-        try
-        {
-            byte* p = null;
-            if (Interop.CuDriver.cuGetErrorString(status, &p) == 0 && p != null)
-                return Marshal.PtrToStringUTF8((IntPtr)p) ?? "unknown error";
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
-        return "unknown error";
-    }
+        byte* p = null;
+        return Interop.CuDriver.cuGetErrorString(status, &p) == 0 ? (IntPtr)p : IntPtr.Zero;
+    }, "unknown error");
 }

@@ -1,5 +1,3 @@
-using static GraphEngine.Kernels.Interop;
-
 namespace GraphEngine.Kernels.Cuda;
 
 internal static partial class CudaLog

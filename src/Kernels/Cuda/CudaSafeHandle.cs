@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using static GraphEngine.Kernels.Interop;
 
 namespace GraphEngine.Kernels.Cuda;
 

@@ -1,9 +1,3 @@
-using GraphEngine.Kernels.Gemm;
-using System.Runtime.InteropServices;
-using System.Text;
-using Microsoft.Extensions.Logging;
-using static GraphEngine.Kernels.Interop;
-
 namespace GraphEngine.Kernels.Cuda;
 
 /// <summary>A -D define baked into an NVRTC compile.</summary>

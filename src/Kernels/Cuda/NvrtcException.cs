@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace GraphEngine.Kernels.Cuda;
 
@@ -23,14 +22,6 @@ public sealed class NvrtcException : GraphEngineException
             throw new NvrtcException(status, $"{call} failed: {Describe(status)} ({status})", "");
     }
 
-    internal static unsafe string Describe(int status)
-    {
-        try
-        {
-            byte* p = Interop.Nvrtc.nvrtcGetErrorString(status);
-            if (p != null) return Marshal.PtrToStringUTF8((IntPtr)p) ?? $"nvrtcResult {status}";
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
-        return $"nvrtcResult {status}";
-    }
+    internal static unsafe string Describe(int status) =>
+        NativeCallException.NativeText(() => (IntPtr)Interop.Nvrtc.nvrtcGetErrorString(status), $"nvrtcResult {status}");
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using static GraphEngine.Kernels.Interop;
 
 namespace GraphEngine.Kernels.Cuda;

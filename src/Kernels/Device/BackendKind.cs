@@ -1,7 +1,3 @@
-using Microsoft.Extensions.Logging;
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels;
 
 public enum BackendKind { Cuda, Reference }

@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Logging;
 using GraphEngine.Kernels.Cuda;
 using GraphEngine.Kernels.Reference;
+using Microsoft.Extensions.Logging;
 
 namespace GraphEngine.Kernels;
 

@@ -1,7 +1,3 @@
-using Microsoft.Extensions.Logging;
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels;
 
 /// <summary>What a device is; the reference backend reports the host's figures.</summary>

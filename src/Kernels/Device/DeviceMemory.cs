@@ -1,20 +1,12 @@
 namespace GraphEngine.Kernels;
 
 /// <summary>A contiguous range of device memory that can be viewed as tensors.</summary>
-public abstract class DeviceMemory : IDisposable
+public abstract class DeviceMemory(Device device, DevicePtr ptr, long bytes, string tag) : IDisposable
 {
-    protected DeviceMemory(Device device, DevicePtr ptr, long bytes, string tag)
-    {
-        Device = device;
-        Ptr = ptr;
-        Bytes = bytes;
-        Tag = tag;
-    }
-
-    public Device Device { get; }
-    public DevicePtr Ptr { get; }
-    public long Bytes { get; }
-    public string Tag { get; }
+    public Device Device { get; } = device;
+    public DevicePtr Ptr { get; } = ptr;
+    public long Bytes { get; } = bytes;
+    public string Tag { get; } = tag;
     public bool IsDisposed { get; private set; }
 
     /// <summary>True when this memory can no longer be used: disposed itself, or its pool or device was.</summary>

@@ -1,6 +1,6 @@
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
 using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Gemm;
 

@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Gemm;
 
 /// <summary>
@@ -13,12 +10,8 @@ public abstract class Fp8PerTensorGemm : IDisposable
     /// <summary>cuBLASLt's fp8 kernels need 16-byte aligned leading dimensions.</summary>
     public const int DimensionMultiple = 16;
 
-    public static Fp8PerTensorGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new Fp8PerTensorGemmCuda(cuda),
-        ReferenceDevice => new Fp8PerTensorGemmReference(),
-        _ => throw new ArgumentException($"no Fp8PerTensorGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static Fp8PerTensorGemm Create(Device device) =>
+        KernelBackend.Create<Fp8PerTensorGemm>(device, cuda => new Fp8PerTensorGemmCuda(cuda), () => new Fp8PerTensorGemmReference());
 
     /// <summary>Multiplies rows [0, <paramref name="rows"/>) of <paramref name="a"/>; rows is a host-known bound.</summary>
     public void MatMul(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows)

@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Gemm;
 
 /// <summary>
@@ -10,12 +7,8 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 public abstract class Gemm : IDisposable
 {
-    public static Gemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new GemmCuda(cuda),
-        ReferenceDevice => new GemmReference(),
-        _ => throw new ArgumentException($"no Gemm for backend {device.Kind}", nameof(device)),
-    };
+    public static Gemm Create(Device device) =>
+        KernelBackend.Create<Gemm>(device, cuda => new GemmCuda(cuda), () => new GemmReference());
 
     /// <summary>
     /// Multiplies rows [0, <paramref name="rows"/>) of <paramref name="a"/>; <paramref name="rows"/> is a

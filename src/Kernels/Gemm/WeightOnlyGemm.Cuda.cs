@@ -1,6 +1,6 @@
 using GraphEngine.Kernels.Cuda;
-using GemmFamily = GraphEngine.Kernels.Gemm.Gemm;
 using GraphEngine.Kernels.Quant;
+using GemmFamily = GraphEngine.Kernels.Gemm.Gemm;
 
 namespace GraphEngine.Kernels.Gemm;
 

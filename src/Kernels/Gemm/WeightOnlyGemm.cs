@@ -1,5 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
 using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Gemm;
@@ -14,12 +12,8 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 public abstract class WeightOnlyGemm
 {
-    public static WeightOnlyGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new WeightOnlyGemmCuda(cuda),
-        ReferenceDevice => new WeightOnlyGemmReference(),
-        _ => throw new ArgumentException($"no WeightOnlyGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static WeightOnlyGemm Create(Device device) =>
+        KernelBackend.Create<WeightOnlyGemm>(device, cuda => new WeightOnlyGemmCuda(cuda), () => new WeightOnlyGemmReference());
 
     /// <summary>Plans products with <paramref name="weights"/> for up to <paramref name="maxRows"/> rows. Allocates.</summary>
     public WeightOnlyPlan Plan(WeightOnlyMatrix weights, DType activation, int maxRows)

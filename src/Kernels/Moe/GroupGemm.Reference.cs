@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;

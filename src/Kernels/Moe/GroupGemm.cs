@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
@@ -12,12 +9,8 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class GroupGemm
 {
-    public static GroupGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new GroupGemmCuda(cuda),
-        ReferenceDevice => new GroupGemmReference(),
-        _ => throw new ArgumentException($"no GroupGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static GroupGemm Create(Device device) =>
+        KernelBackend.Create<GroupGemm>(device, cuda => new GroupGemmCuda(cuda), () => new GroupGemmReference());
 
     public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights)
     {

@@ -1,7 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>Which permuted rows hold real data this step, for the kernels that skip the rest.</summary>
@@ -24,12 +20,8 @@ public enum RowValidity
 /// </summary>
 public abstract class MoePermute
 {
-    public static MoePermute Create(Device device) => device switch
-    {
-        CudaDevice cuda => new MoePermuteCuda(cuda),
-        ReferenceDevice => new MoePermuteReference(),
-        _ => throw new ArgumentException($"no MoePermute for backend {device.Kind}", nameof(device)),
-    };
+    public static MoePermute Create(Device device) =>
+        KernelBackend.Create<MoePermute>(device, cuda => new MoePermuteCuda(cuda), () => new MoePermuteReference());
 
     /// <param name="x">[>= rows, H] tokens.</param>
     /// <param name="inverse">[>= rows * topK] assignment -> permuted row, from MoeRouting.Assign.</param>

@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Moe;
 
 namespace GraphEngine.Kernels.Moe;
 

@@ -1,4 +1,3 @@
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Reference;
 

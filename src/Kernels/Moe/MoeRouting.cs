@@ -1,7 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
@@ -21,12 +17,8 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class MoeRouting
 {
-    public static MoeRouting Create(Device device) => device switch
-    {
-        CudaDevice cuda => new MoeRoutingCuda(cuda),
-        ReferenceDevice => new MoeRoutingReference(),
-        _ => throw new ArgumentException($"no MoeRouting for backend {device.Kind}", nameof(device)),
-    };
+    public static MoeRouting Create(Device device) =>
+        KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>

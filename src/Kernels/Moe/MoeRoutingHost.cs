@@ -1,4 +1,3 @@
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 
 namespace GraphEngine.Kernels.Moe;

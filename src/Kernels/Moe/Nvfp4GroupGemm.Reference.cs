@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Reference;
 

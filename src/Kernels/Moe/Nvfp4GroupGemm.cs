@@ -1,9 +1,5 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Moe;
 
@@ -22,12 +18,8 @@ public abstract class Nvfp4GroupGemm
     public const float E2M1Max = 6f;
     public const float GlobalDivisor = Fp8Quant.E4M3Max * E2M1Max;
 
-    public static Nvfp4GroupGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new Nvfp4GroupGemmCuda(cuda),
-        ReferenceDevice => new Nvfp4GroupGemmReference(),
-        _ => throw new ArgumentException($"no Nvfp4GroupGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static Nvfp4GroupGemm Create(Device device) =>
+        KernelBackend.Create<Nvfp4GroupGemm>(device, cuda => new Nvfp4GroupGemmCuda(cuda), () => new Nvfp4GroupGemmReference());
 
     public static int PadK(int k) => (k + KAlign - 1) / KAlign * KAlign;
 

@@ -1,7 +1,5 @@
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;

@@ -1,8 +1,4 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Moe;
 
@@ -21,12 +17,8 @@ public abstract class W4AFp8GroupGemm
     /// <summary>The e4m3 value of a nibble with magnitude m is m · 2^-9; the stored scale carries 512.</summary>
     public const float NibbleFactor = 512f;
 
-    public static W4AFp8GroupGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new W4AFp8GroupGemmCuda(cuda),
-        ReferenceDevice => new W4AFp8GroupGemmReference(),
-        _ => throw new ArgumentException($"no W4AFp8GroupGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static W4AFp8GroupGemm Create(Device device) =>
+        KernelBackend.Create<W4AFp8GroupGemm>(device, cuda => new W4AFp8GroupGemmCuda(cuda), () => new W4AFp8GroupGemmReference());
 
     public static int ScaleGroups(int kp, bool grouped) => grouped ? kp / GroupSize : 1;
 

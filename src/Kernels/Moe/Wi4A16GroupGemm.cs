@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
@@ -16,12 +13,8 @@ public abstract class Wi4A16GroupGemm
     /// <summary>The group size of the format (FastDeploy's wi4a16 uses 128).</summary>
     public const int GroupSize = 128;
 
-    public static Wi4A16GroupGemm Create(Device device) => device switch
-    {
-        CudaDevice cuda => new Wi4A16GroupGemmCuda(cuda),
-        ReferenceDevice => new Wi4A16GroupGemmReference(),
-        _ => throw new ArgumentException($"no Wi4A16GroupGemm for backend {device.Kind}", nameof(device)),
-    };
+    public static Wi4A16GroupGemm Create(Device device) =>
+        KernelBackend.Create<Wi4A16GroupGemm>(device, cuda => new Wi4A16GroupGemmCuda(cuda), () => new Wi4A16GroupGemmReference());
 
     /// <summary>The M tile the plan uses for a problem (same rule as the capturable kernel).</summary>
     public static int TileM(GroupGemmProblem p) => GroupGemmCuda.TileM(p);

@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Norm;
 
 /// <summary>
@@ -13,12 +10,8 @@ public abstract class RmsNormKernel
     /// <summary>Largest hidden size a row kept in registers allows (1024 threads x 8 items x 8 elements).</summary>
     public const int MaxHidden = 65536;
 
-    public static RmsNormKernel Create(Device device) => device switch
-    {
-        CudaDevice cuda => new RmsNormKernelCuda(cuda),
-        ReferenceDevice => new RmsNormKernelReference(),
-        _ => throw new ArgumentException($"no RmsNorm kernel for backend {device.Kind}", nameof(device)),
-    };
+    public static RmsNormKernel Create(Device device) =>
+        KernelBackend.Create<RmsNormKernel>(device, cuda => new RmsNormKernelCuda(cuda), () => new RmsNormKernelReference(), "RmsNorm kernel");
 
     /// <summary>Checks a hidden size this backend can run, naming the value.</summary>
     public virtual void ValidateHidden(int hidden)

@@ -1,20 +1,12 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace GraphEngine.Kernels.Profiling;
 
 /// <summary>A CUPTI call failed while tracing: the message carries the call's own text and CUPTI's error string.</summary>
-public sealed class CuptiException : GraphEngineException
+public sealed class CuptiException : NativeCallException
 {
-    public CuptiException(int status, string call, string message) : base(message)
-    {
-        Status = status;
-        Call = call;
-    }
-
-    /// <summary>The CUptiResult value.</summary>
-    public int Status { get; }
-    public string Call { get; }
+    /// <param name="status">The CUptiResult value.</param>
+    public CuptiException(int status, string call, string message) : base(status, call, message) { }
 
     public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
     {
@@ -25,15 +17,9 @@ public sealed class CuptiException : GraphEngineException
         new(status, call, $"{call} failed: {Describe(status)} ({status})");
 
     /// <summary>CUPTI's own name for <paramref name="status"/> (CUPTI_ERROR_...), or the number when it cannot say.</summary>
-    internal static unsafe string Describe(int status)
+    internal static unsafe string Describe(int status) => NativeText(() =>
     {
-        try
-        {
-            byte* p = null;
-            if (Interop.Cupti.cuptiGetResultString(status, &p) == Interop.Cupti.CUPTI_SUCCESS && p != null)
-                return Marshal.PtrToStringUTF8((IntPtr)p) ?? $"CUptiResult {status}";
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or DeviceUnavailableException) { }
-        return $"CUptiResult {status}";
-    }
+        byte* p = null;
+        return Interop.Cupti.cuptiGetResultString(status, &p) == Interop.Cupti.CUPTI_SUCCESS ? (IntPtr)p : IntPtr.Zero;
+    }, $"CUptiResult {status}");
 }

@@ -1,6 +1,4 @@
-using GraphEngine.Kernels.Cuda;
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Quant;
 
@@ -13,12 +11,8 @@ namespace GraphEngine.Kernels.Quant;
 /// </summary>
 public abstract class FormatConvert
 {
-    public static FormatConvert Create(Device device) => device switch
-    {
-        CudaDevice cuda => new FormatConvertCuda(cuda),
-        ReferenceDevice => new FormatConvertReference(),
-        _ => throw new ArgumentException($"no FormatConvert for backend {device.Kind}", nameof(device)),
-    };
+    public static FormatConvert Create(Device device) =>
+        KernelBackend.Create<FormatConvert>(device, cuda => new FormatConvertCuda(cuda), () => new FormatConvertReference());
 
     /// <summary>F32 to Fp8E4M3 or Fp8E5M2, as __nv_cvt_float_to_fp8 with <paramref name="saturation"/>.</summary>
     public void EncodeFp8(ComputeStream stream, Tensor input, Tensor output, Fp8Saturation saturation)

@@ -1,6 +1,4 @@
-using GraphEngine.Kernels.Cuda;
 using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels.Quant;
 
@@ -27,12 +25,8 @@ public abstract class Fp8Quant
     public const int Block = 128;
     public const float E4M3Max = 448f;
 
-    public static Fp8Quant Create(Device device) => device switch
-    {
-        CudaDevice cuda => new Fp8QuantCuda(cuda),
-        ReferenceDevice => new Fp8QuantReference(),
-        _ => throw new ArgumentException($"no Fp8Quant for backend {device.Kind}", nameof(device)),
-    };
+    public static Fp8Quant Create(Device device) =>
+        KernelBackend.Create<Fp8Quant>(device, cuda => new Fp8QuantCuda(cuda), () => new Fp8QuantReference());
 
     public static int Pad128(int v) => (v + Block - 1) / Block * Block;
 

@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Quant;
 
 /// <summary>
@@ -11,12 +8,8 @@ namespace GraphEngine.Kernels.Quant;
 /// </summary>
 public abstract class WeightQuantize
 {
-    public static WeightQuantize Create(Device device) => device switch
-    {
-        CudaDevice cuda => new WeightQuantizeCuda(cuda),
-        ReferenceDevice => new WeightQuantizeReference(),
-        _ => throw new ArgumentException($"no WeightQuantize for backend {device.Kind}", nameof(device)),
-    };
+    public static WeightQuantize Create(Device device) =>
+        KernelBackend.Create<WeightQuantize>(device, cuda => new WeightQuantizeCuda(cuda), () => new WeightQuantizeReference());
 
     public void Quantize(ComputeStream stream, Tensor weights, WeightOnlyScheme scheme, Tensor q, Tensor scales)
     {

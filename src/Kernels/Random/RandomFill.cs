@@ -1,6 +1,3 @@
-using GraphEngine.Kernels.Cuda;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Kernels.Random;
 
 /// <summary>
@@ -12,12 +9,8 @@ namespace GraphEngine.Kernels.Random;
 /// </summary>
 public abstract class RandomFill
 {
-    public static RandomFill Create(Device device) => device switch
-    {
-        CudaDevice cuda => new RandomFillCuda(cuda),
-        ReferenceDevice => new RandomFillReference(),
-        _ => throw new ArgumentException($"no RandomFill for backend {device.Kind}", nameof(device)),
-    };
+    public static RandomFill Create(Device device) =>
+        KernelBackend.Create<RandomFill>(device, cuda => new RandomFillCuda(cuda), () => new RandomFillReference());
 
     /// <summary>Fills <paramref name="output"/> with (2u - 1) * scale + offset, u uniform in [0, 1).</summary>
     public void Uniform(ComputeStream stream, Tensor output, uint seed, float scale, float offset = 0f)

@@ -1,7 +1,6 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
 

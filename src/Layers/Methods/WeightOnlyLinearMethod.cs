@@ -1,7 +1,7 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Random;
 using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
+using GraphEngine.Kernels.Random;
 using GraphEngine.Layers.Quantization;
 
 namespace GraphEngine.Layers.Methods;

@@ -1,4 +1,3 @@
-using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Quantization;

@@ -1,4 +1,3 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Quant;
 

@@ -1,7 +1,6 @@
-using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Moe;
+using GraphEngine.Kernels.Numerics;
+using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Kernels.Quant;
 
