@@ -12,37 +12,18 @@ namespace GraphEngine.Models;
 /// A preset built into an engine: its layers in order, the buffers a caller fills and reads, and the
 /// figures the benchmark's floor needs.
 /// </summary>
-public sealed class BuiltModel
+public sealed class BuiltModel : EngineModel
 {
-    internal BuiltModel(PrefillEngine engine, ModelPreset preset, QuantConfig quant, Tensor input, Tensor output,
-        Tensor attentionOut, Tensor qkv, IReadOnlyList<Layer> layers)
+    internal BuiltModel(PrefillEngine engine, ModelPreset preset, QuantConfig quant, ModelBuffers buffers, IReadOnlyList<Layer> layers)
+        : base(engine, buffers)
     {
-        Engine = engine;
         Preset = preset;
         Quant = quant;
-        Input = input;
-        Output = output;
-        AttentionOut = attentionOut;
-        Qkv = qkv;
         Layers = layers;
     }
 
-    public PrefillEngine Engine { get; }
     public ModelPreset Preset { get; }
     public QuantConfig Quant { get; }
-
-    /// <summary>[MaxTokens, hidden]: the residual stream; rows [0, n) are the step's input, updated in place.</summary>
-    public Tensor Input { get; }
-
-    /// <summary>[MaxTokens, hidden]: the last layer's output (the final MLP's, before the residual add).</summary>
-    public Tensor Output { get; }
-
-    /// <summary>[MaxTokens, heads x head_dim]: what o_proj reads. No preset computes attention; a caller that
-    /// does (samples/Embedding) writes it from <see cref="Qkv"/> between qkv_proj and o_proj.</summary>
-    public Tensor AttentionOut { get; }
-
-    /// <summary>[MaxTokens, (heads + 2 kv_heads) x head_dim]: qkv_proj's output.</summary>
-    public Tensor Qkv { get; }
 
     public IReadOnlyList<Layer> Layers { get; }
 
@@ -166,7 +147,7 @@ public static class ModelFactory
             layers.Add(layer);
         }
         progress?.Report((plan.Count, plan.Count, "done"));
-        var model = new BuiltModel(engine, preset, quant, resid, mlpOut, attn, qkv, layers);
+        var model = new BuiltModel(engine, preset, quant, new ModelBuffers(resid, mlpOut, qkv, attn), layers);
         model.RandomizeInputs(seed);
         return model;
     }

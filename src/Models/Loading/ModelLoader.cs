@@ -147,6 +147,6 @@ public static class ModelLoader
                 built.Add(new(i, LayerRole.DenseDown, Fused($"{l}.mlp.down_proj", act, mlpOut, $"{p}.mlp.down_proj.weight")));
             }
         }
-        return new LoadedModel(engine, model, layout, built.ToArray(), extra, resid, mlpOut, qkv, attn, owned.ToArray());
+        return new LoadedModel(engine, model, layout, built.ToArray(), extra, new ModelBuffers(resid, mlpOut, qkv, attn), owned.ToArray());
     }
 }
