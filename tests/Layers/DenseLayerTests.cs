@@ -19,9 +19,11 @@ public class DenseLayerTests
     private sealed class Setup : IDisposable
     {
         private readonly List<PoolBlock> _blocks = new();
+        private readonly int _maxTokens;
 
         public Setup(int maxTokens)
         {
+            _maxTokens = maxTokens;
             Device = new ReferenceDevice();
             Rig = new DenseCases.Rig(Device, maxTokens);
         }
@@ -34,6 +36,10 @@ public class DenseLayerTests
             _blocks.Add(Rig.Activation(dtype, rows, cols, out var t, tag));
             return t;
         }
+
+        /// <summary>A layer's BF16 input "x" [maxTokens, inWidth] and output "o" [maxTokens, outWidth].</summary>
+        public (Tensor X, Tensor O) InOut(int inWidth, int outWidth) =>
+            (Activation(DType.BF16, _maxTokens, inWidth, "x"), Activation(DType.BF16, _maxTokens, outWidth, "o"));
 
         public void Dispose()
         {
@@ -52,8 +58,7 @@ public class DenseLayerTests
         using var setup = new Setup(16);
         var rig = setup.Rig;
         const int k = 256, n = 40, tokens = 5;
-        var x = setup.Activation(DType.BF16, 16, k, "x");
-        var o = setup.Activation(DType.BF16, 16, n, "o");
+        var (x, o) = setup.InOut(k, n);
         using var layer = Linear.Create(rig.Context, "p", x, o, mode, GroupSize.Parse(group), LinearWeights.Random(n, k, 1, 0.2f));
         var xv = DenseCases.Activations(16, tokens, k, 1, DType.BF16);     // NaN past the valid rows
         rig.SetTokens(tokens);
@@ -122,8 +127,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var x = setup.Activation(DType.BF16, 8, 64, "x");
-        var o = setup.Activation(DType.BF16, 8, 32, "o");
+        var (x, o) = setup.InOut(64, 32);
         var of16 = setup.Activation(DType.F16, 8, 32, "o16");
         long before = setup.Device.AllocatedBytes;
         var method = LinearMethods.Create(rig.Context, DType.BF16, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(32, 48, 1, 1f));
@@ -163,8 +167,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var x = setup.Activation(DType.BF16, 8, 64, "x");
-        var o = setup.Activation(DType.BF16, 8, 64, "o");
+        var (x, o) = setup.InOut(64, 64);
         var e = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 65, DType.BF16, 1e-6f, x, o));
         Assert.Contains("65", e.Message);
         var e2 = Assert.Throws<ArgumentException>(() => new RmsNorm(rig.Context, "n", 64, DType.F16, 1e-6f, x, o));
@@ -179,8 +182,7 @@ public class DenseLayerTests
     {
         using var setup = new Setup(8);
         var rig = setup.Rig;
-        var x = setup.Activation(DType.BF16, 8, 64, "x");
-        var o = setup.Activation(DType.BF16, 8, 64, "o");
+        var (x, o) = setup.InOut(64, 64);
         using var norm = new RmsNorm(rig.Context, "n", 64, DType.BF16, 1e-6f, x, o);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => norm.Forward(rig.Stream, 9));
         Assert.Contains("9", e.Message);
