@@ -14,15 +14,16 @@ public class MoeLayerTests
     private static readonly MoeCases.Shape Small = new(Experts: 6, TopK: 2, Hidden: 64, Ffn: 32);
 
     /// <summary>
-    /// A layer context for 8 tokens on its own pool (no reserve, so whatever a refused layer keeps shows up
-    /// as bytes in use) and bf16 input/output [8, hidden] allocated outside the pool.
+    /// A reference device with a layer context for 8 tokens on its own pool (no reserve, so whatever a refused
+    /// layer keeps shows up as bytes in use) and bf16 input/output [8, hidden] allocated outside the pool.
     /// </summary>
     private sealed class Context8 : IDisposable
     {
         private readonly DeviceBuffer _input, _output, _count;
 
-        public Context8(Device device, int hidden)
+        public Context8(int hidden)
         {
+            var device = Device = new ReferenceDevice();
             Pool = new DevicePool(device, 0);
             _input = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var input);
             _output = device.AllocateTensor(DType.BF16, new long[] { 8, hidden }, out var output);
@@ -31,6 +32,7 @@ public class MoeLayerTests
             Context = new LayerContext(device, Pool, 8, n.Ptr);
         }
 
+        public ReferenceDevice Device { get; }
         public DevicePool Pool { get; }
         public Tensor Input { get; }
         public Tensor Output { get; }
@@ -42,7 +44,11 @@ public class MoeLayerTests
             _output.Dispose();
             _input.Dispose();
             Pool.Dispose();
+            Device.Dispose();
         }
+
+        /// <summary>An MoE layer "m" from <see cref="Input"/> to <see cref="Output"/> with <paramref name="options"/>.</summary>
+        public GraphEngine.Layers.Moe Moe(MoeOptions options) => new(Context, "m", options, Input, Output);
     }
 
     [Fact]
@@ -76,18 +82,17 @@ public class MoeLayerTests
     [Fact]
     public void Bad_options_name_the_value_and_leak_nothing()
     {
-        using var device = new ReferenceDevice();
-        using var setup = new Context8(device, 64);
-        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
+        using var setup = new Context8(64);
+        var (device, pool) = (setup.Device, setup.Pool);
         long before = device.AllocatedBytes;
 
-        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 5, 64, 32), input, output));
+        var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => setup.Moe(new MoeOptions(4, 5, 64, 32)));
         Assert.Contains("topK", e1.Message);
         Assert.Contains("5", e1.Message);
-        var e2 = Assert.Throws<ArgumentException>(() => new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 96, 32), input, output));
+        var e2 = Assert.Throws<ArgumentException>(() => setup.Moe(new MoeOptions(4, 2, 96, 32)));
         Assert.Contains("64 columns but hidden = 96", e2.Message);
         var e3 = Assert.Throws<ArgumentException>(() =>
-            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(128)), input, output));
+            setup.Moe(new MoeOptions(4, 2, 64, 32, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(128))));
         Assert.Contains("group size 128 does not divide hidden = 64", e3.Message);
         Assert.Equal(before, device.AllocatedBytes);
         Assert.Equal(0, pool.InUseBytes);
@@ -96,21 +101,20 @@ public class MoeLayerTests
     [Fact]
     public void Failure_after_workspace_is_rented_returns_everything()
     {
-        using var device = new ReferenceDevice();
-        using var setup = new Context8(device, 192);
-        var (ctx, pool, input, output) = (setup.Context, setup.Pool, setup.Input, setup.Output);
+        using var setup = new Context8(192);
+        var (device, pool) = (setup.Device, setup.Pool);
         long before = device.AllocatedBytes;
         int buffers = device.LiveAllocations;
         // 96 divides both K's, so the options pass; the int4 kernels need a multiple of 64, which the
         // method finds after the layer has rented its workspace and made its gate weights.
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(96)), input, output));
+            setup.Moe(new MoeOptions(4, 2, 192, 96, Quant: QuantMode.WInt4, GroupSize: GroupSize.Of(96))));
         Assert.Contains("96", e.Message);
         Assert.Equal(0, pool.InUseBytes);
         Assert.Equal(before, device.AllocatedBytes - pool.ReservedBytes);
         Assert.Equal(buffers, device.LiveAllocations - (pool.ReservedBytes > 0 ? 1 : 0));
         var odd = Assert.Throws<ArgumentException>(() =>
-            new GraphEngine.Layers.Moe(ctx, "m", new MoeOptions(4, 2, 192, 45, Quant: QuantMode.WInt4), input, output));
+            setup.Moe(new MoeOptions(4, 2, 192, 45, Quant: QuantMode.WInt4)));
         Assert.Contains("45", odd.Message);
     }
 
