@@ -15,6 +15,14 @@ public class CheckpointDirectoryTests : IDisposable
         File.WriteAllText(_dir.File("model.safetensors.index.json"),
             JsonSerializer.Serialize(new { metadata = new { total_size = 0 }, weight_map = weightMap }));
 
+    /// <summary>Writes shard <paramref name="file"/> holding a random U8 tensor of each (name, bytes).</summary>
+    private void U8Shard(string file, params (string Name, int Bytes)[] tensors)
+    {
+        var w = new SafetensorsTestWriter();
+        foreach (var (name, bytes) in tensors) w.AddRandom(name, "U8", bytes);
+        w.Write(_dir.File(file));
+    }
+
     private CheckpointException Refused()
     {
         var e = Assert.Throws<CheckpointException>(() => CheckpointDirectory.Open(_dir.Path));
@@ -83,9 +91,7 @@ public class CheckpointDirectoryTests : IDisposable
     public void Index_naming_a_missing_shard()
     {
         Config();
-        var w = new SafetensorsTestWriter();
-        w.AddRandom("a", "U8", 4);
-        w.Write(_dir.File("s1.safetensors"));
+        U8Shard("s1.safetensors", ("a", 4));
         Index(new() { ["a"] = "s1.safetensors", ["b"] = "s2.safetensors" });
         var e = Refused();
         Assert.Contains("model.safetensors.index.json: 'b': is mapped to shard 's2.safetensors', which is missing", e.Message);
@@ -95,13 +101,8 @@ public class CheckpointDirectoryTests : IDisposable
     public void Tensor_in_index_absent_from_its_shard()
     {
         Config();
-        var w1 = new SafetensorsTestWriter();
-        w1.AddRandom("a", "U8", 4);
-        w1.Write(_dir.File("s1.safetensors"));
-        var w2 = new SafetensorsTestWriter();
-        w2.AddRandom("b", "U8", 4);
-        w2.AddRandom("c", "U8", 3);
-        w2.Write(_dir.File("s2.safetensors"));
+        U8Shard("s1.safetensors", ("a", 4));
+        U8Shard("s2.safetensors", ("b", 4), ("c", 3));
         Index(new() { ["a"] = "s1.safetensors", ["b"] = "s1.safetensors", ["c"] = "s2.safetensors" });
         var e = Refused();
         Assert.Contains("'b': is mapped to s1.safetensors, which does not hold it (found in s2.safetensors)", e.Message);
@@ -111,13 +112,8 @@ public class CheckpointDirectoryTests : IDisposable
     public void Tensor_in_two_shards()
     {
         Config();
-        var w1 = new SafetensorsTestWriter();
-        w1.AddRandom("a", "U8", 4);
-        w1.AddRandom("dup", "U8", 2);
-        w1.Write(_dir.File("s1.safetensors"));
-        var w2 = new SafetensorsTestWriter();
-        w2.AddRandom("dup", "U8", 2);
-        w2.Write(_dir.File("s2.safetensors"));
+        U8Shard("s1.safetensors", ("a", 4), ("dup", 2));
+        U8Shard("s2.safetensors", ("dup", 2));
         Index(new() { ["a"] = "s1.safetensors", ["dup"] = "s2.safetensors" });
         var e = Refused();
         Assert.Contains("s2.safetensors: 'dup': tensor also appears in s1.safetensors", e.Message);
@@ -157,9 +153,7 @@ public class CheckpointDirectoryTests : IDisposable
     public void Single_file_wins_over_an_index()
     {
         Config();
-        var w = new SafetensorsTestWriter();
-        w.AddRandom("only", "U8", 3);
-        w.Write(_dir.File("model.safetensors"));
+        U8Shard("model.safetensors", ("only", 3));
         Index(new() { ["gone"] = "missing.safetensors" });
         using var ckpt = CheckpointDirectory.Open(_dir.Path);
         Assert.Equal(new[] { "only" }, ckpt.Names);
