@@ -99,7 +99,8 @@ public static class CliApp
             var config = CliConfiguration.Build(cli, environment);
             var settings = RunSettings.Bind(config, cli);
             debug = settings.Debug;
-            using var ctx = new CommandContext(console, cli, config, settings, pr.Tokens.Select(t => t.Value).ToArray());
+            // --json: stdout holds one document and nothing else; every other line of the command goes to stderr.
+            using var ctx = new CommandContext(settings.Json ? console.ForJson() : console, cli, config, settings, pr.Tokens.Select(t => t.Value).ToArray());
             return body(ctx);
         }
         catch (Exception e) when (IsBadInput(e))
@@ -155,7 +156,7 @@ public static class CliApp
         public readonly Option<string> Backend = new("--backend") { Description = "cuda, reference or auto (default)", Recursive = true };
         public readonly Option<string> Tokens = new("--tokens") { Description = "Token counts of the prefill steps, comma-separated (default: the preset's spread)", Recursive = true };
         public readonly Option<bool> Debug = new("--debug") { Description = "Engine debug log and stack traces on errors", Recursive = true };
-        public readonly Option<bool> Json = new("--json") { Description = "Print data as JSON instead of tables", Recursive = true };
+        public readonly Option<bool> Json = new("--json") { Description = "Print one JSON document on stdout instead of tables (everything else goes to stderr)", Recursive = true };
 
         public Option[] All => new Option[] { Config, Preset, Model, Quant, Sizes, Granularity, Backend, Tokens, Debug, Json };
 

@@ -9,8 +9,11 @@ namespace GraphEngine.Hosting;
 /// </summary>
 public sealed class CliConsole
 {
-    public CliConsole(TextWriter output, TextWriter error, bool interactive)
+    public CliConsole(TextWriter output, TextWriter error, bool interactive) : this(output, error, interactive, output) { }
+
+    private CliConsole(TextWriter output, TextWriter error, bool interactive, TextWriter data)
     {
+        Data = data;
         Out = output;
         Error = error;
         Interactive = interactive;
@@ -35,6 +38,25 @@ public sealed class CliConsole
 
     /// <summary>A console over writers (tests, captured output): always plain.</summary>
     public static CliConsole Plain(TextWriter output, TextWriter error) => new(output, error, interactive: false);
+
+    /// <summary>
+    /// The console of a --json run: text, tables and progress go to stderr, and stdout carries only the one document
+    /// written by <see cref="Document"/>, so `graphengine ... --json | jq` always parses.
+    /// </summary>
+    public CliConsole ForJson() => new(Error, Error, interactive: false, data: Out);
+
+    /// <summary>Writes the run's JSON document to stdout; a second one is a bug, refused before it corrupts the stream.</summary>
+    public void Document(string json)
+    {
+        if (_documentWritten) throw new InvalidOperationException("a command printed a second JSON document; --json promises exactly one");
+        _documentWritten = true;
+        Data.WriteLine(json);
+        Data.Flush();
+    }
+    private bool _documentWritten;
+
+    /// <summary>Where the data goes: stdout (in a --json run, the only thing written there).</summary>
+    public TextWriter Data { get; }
 
     public TextWriter Out { get; }
     public TextWriter Error { get; }

@@ -50,6 +50,8 @@ public static class BenchCommand
         Summarize(console, report);
         var files = ReportWriters.WriteAll(report, o.OutDir);
         console.Line($"wrote {string.Join(", ", files)}");
+        if (ctx.Settings.Json)
+            JsonReport.Write(ctx, "bench", device, new { files, report = System.Text.Json.Nodes.JsonNode.Parse(ReportWriters.Json(report)) });
         return ExitCodes.Ok;
     }
 
@@ -85,6 +87,7 @@ public static class BenchCommand
         File.WriteAllText(svgPath, svg);
         ctx.Console.Line(table.TrimEnd());
         ctx.Console.Line($"wrote {tablePath}, {svgPath}");
+        if (ctx.Settings.Json) JsonReport.Write(ctx, "bench --readme-table", null, new { from, files = new[] { tablePath, svgPath }, table });
         return ExitCodes.Ok;
     }
 

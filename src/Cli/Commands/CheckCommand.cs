@@ -27,6 +27,11 @@ public static class CheckCommand
         if (listOnly)
         {
             var names = ConformanceSuite.Select(filter).ToList();
+            if (ctx.Settings.Json)
+            {
+                JsonReport.Write(ctx, "check --list", null, new { count = names.Count, cases = names.Select(c => new { name = c.Name, area = c.Area, tier = c.Tier }) });
+                return ExitCodes.Ok;
+            }
             foreach (var c in names) console.Line($"{c.Name}  [{c.Area}, {c.Tier}]");
             console.Line($"{names.Count} cases");
             return ExitCodes.Ok;
@@ -62,7 +67,7 @@ public static class CheckCommand
         if (ctx.Settings.Json)
         {
             var rows = results.Select(x => new { name = x.Case.Name, area = x.Case.Area, passed = x.Result.Passed, detail = x.Result.Detail, ms = Math.Round(x.Ms, 2) });
-            console.Line(System.Text.Json.JsonSerializer.Serialize(new { schemaVersion = 1, provenance, device = device.Info.ToString(), cases = rows }));
+            JsonReport.Write(ctx, "check", device, new { provenance, tier, passed, failed, cases = rows });
         }
         console.Line($"{passed} passed, {failed} failed");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;

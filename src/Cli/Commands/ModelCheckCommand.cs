@@ -41,6 +41,13 @@ public static class ModelCheckCommand
                 : OracleFileCheck.Run(model, oracle, oracleFile);
             foreach (var r in rows) console.Line(r.ToString());
             int passed = rows.Count(r => r.Passed);
+            if (st.Json)
+                JsonReport.Write(ctx, "check", device, new
+                {
+                    oracle = oracleFile ?? "float64",
+                    passed, failed = rows.Count - passed,
+                    layers = rows.Select(r => new { r.DecoderLayer, r.Sublayer, r.Tokens, r.RelativeError, r.Tolerance, r.Mismatches, r.Ties, r.Problem, r.Passed }),
+                });
             console.Line($"{passed} passed, {rows.Count - passed} failed");
             return passed == rows.Count ? ExitCodes.Ok : ExitCodes.Failed;
         }

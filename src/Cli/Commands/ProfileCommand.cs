@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
@@ -61,9 +62,10 @@ public static class ProfileCommand
         var report = new ProfileReport(1, provenance, ProfileSuite.Method, points);
         string json = JsonSerializer.Serialize(report, Json);
         File.WriteAllText(Path.Combine(outDir, "profile.json"), json);
-        if (ctx.Settings.Json) console.Out.WriteLine(json);
-        else Print(console, points);
+        if (!ctx.Settings.Json) Print(console, points);
         console.Line($"wrote {Path.Combine(outDir, "profile.json")} and {points.Count} timelines");
+        if (ctx.Settings.Json)
+            JsonReport.Write(ctx, "profile", device, new { files = new[] { Path.Combine(outDir, "profile.json") }, report = JsonNode.Parse(json) });
         return ExitCodes.Ok;
     }
 

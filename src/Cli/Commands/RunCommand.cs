@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GraphEngine.Bench;
 using GraphEngine.Hosting;
 using GraphEngine.Kernels;
@@ -43,18 +42,15 @@ public static class RunCommand
         var listing = engine.Listing();
         if (st.Json)
         {
-            console.Line(JsonSerializer.Serialize(new
+            JsonReport.Write(ctx, "run", device, new
             {
-                device = device.Info.ToString(),
-                preset = st.Preset.Name,
-                quant = st.Quant.Label,
                 steps = rows.Select(r => new
                 {
                     tokens = r.N, padded = r.Padded, eagerWallMs = r.Eager.WallMs, eagerGpuMs = r.Eager.GpuMs,
                     graphWallMs = r.Graph.WallMs, graphGpuMs = r.Graph.GpuMs, maxAbsDiff = r.MaxAbsDiff,
                 }),
                 listing,
-            }, new JsonSerializerOptions { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } }));
+            });
             return ExitCodes.Ok;
         }
 
@@ -112,7 +108,8 @@ public static class ListCommand
         if (!st.Json) ctx.Console.Line($"device: {device.Info}; preset: {st.Preset}; quant: {st.Quant.Label}");
         using var session = ModelSession.Create(ctx, device, st.Preset, st.Quant, options, quiet: st.Json);
         var listing = session.Engine.Listing();
-        if (st.Json) ctx.Console.Line(listing.ToJson());
+        // The listing's own fields at the top level, as `list --json` has always printed them, inside the envelope.
+        if (st.Json) JsonReport.Write(ctx, "list", device, listing);
         else ListingView.Render(ctx.Console, listing);
         return ExitCodes.Ok;
     }
