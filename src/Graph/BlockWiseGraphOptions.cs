@@ -39,6 +39,7 @@ public sealed class BlockWiseGraphOptions
     }
     private readonly IReadOnlyList<string> _exclude = Array.Empty<string>();
 
+    /// <summary>What one graph covers: one layer (the default, FastDeploy's block-wise graphs) or a run of consecutive capturable layers.</summary>
     public Granularity Granularity { get; init; } = Granularity.Layer;
 
     /// <summary>Largest accepted <see cref="MaxSegmentLayers"/>.</summary>
@@ -68,6 +69,7 @@ public sealed class BlockWiseGraphOptions
         return null;
     }
 
+    /// <summary>Every setting on one line, as the engine logs it.</summary>
     public override string ToString() =>
         $"Enabled={Enabled}, Sizes=[{string.Join(",", Sizes)}], Debug={Debug}, Exclude=[{string.Join(",", Exclude)}], Granularity={Granularity}, MaxSegmentLayers={MaxSegmentLayers}";
 }

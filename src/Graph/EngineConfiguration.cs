@@ -17,12 +17,18 @@ namespace GraphEngine.Graph;
 /// </summary>
 public static partial class EngineConfiguration
 {
+    /// <summary>The configuration section the graph options are bound from.</summary>
     public const string Section = "GraphEngine:BlockWiseCudaGraph";
+    /// <summary>The JSON file read from the working directory when no file is named.</summary>
     public const string DefaultFileName = "graphengine.json";
+    /// <summary>Prefix of the environment variables that set this engine's keys (`__` separates levels: GRAPHENGINE__BlockWiseCudaGraph__Sizes=1,2,4).</summary>
     public const string EnvironmentPrefix = "GRAPHENGINE__";
 
+    /// <summary>FastDeploy's switch: 0/1 (or false/true) for <see cref="BlockWiseGraphOptions.Enabled"/>.</summary>
     public const string FdUseGraph = "FD_USE_BLOCK_WISE_CUDA_GRAPH";
+    /// <summary>FastDeploy's comma-separated size list, for <see cref="BlockWiseGraphOptions.Sizes"/>.</summary>
     public const string FdSizes = "FD_BLOCK_WISE_CUDA_GRAPH_SIZES";
+    /// <summary>FastDeploy's per-step debug log switch, for <see cref="BlockWiseGraphOptions.Debug"/>.</summary>
     public const string FdDebug = "FD_BLOCK_WISE_DEBUG";
 
     private static readonly string[] KnownKeys = { "Enabled", "Sizes", "Debug", "Exclude", "Granularity", "MaxSegmentLayers" };

@@ -30,5 +30,6 @@ public sealed record EngineListing(
         Converters = { new JsonStringEnumConverter() },
     };
 
+    /// <summary>The listing as indented camelCase JSON, enums as names.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }

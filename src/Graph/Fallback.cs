@@ -24,16 +24,24 @@ public enum FallbackKind
 /// <summary>A fallback and its human text (the pattern, the layer's own reason, the error message).</summary>
 public readonly record struct FallbackReason(FallbackKind Kind, string Text)
 {
+    /// <summary>Graphs are turned off by configuration.</summary>
     public static FallbackReason Disabled() => new(FallbackKind.GraphsDisabled, "graphs disabled by configuration");
+    /// <summary>A step of <paramref name="n"/> tokens is above the <paramref name="largest"/> captured size.</summary>
     public static FallbackReason AboveLargest(int n, int largest) =>
         new(FallbackKind.AboveLargestSize, $"n={n} is above the largest captured size {largest}");
+    /// <summary>The layer's name matches the Exclude <paramref name="pattern"/>.</summary>
     public static FallbackReason ExcludedBy(string pattern) => new(FallbackKind.Excluded, $"excluded by config pattern '{pattern}'");
+    /// <summary>The layer declares itself not capturable, for <paramref name="reason"/> (null: no reason given).</summary>
     public static FallbackReason NotCapturable(string? reason) =>
         new(FallbackKind.NotCapturable, $"quant mode not capturable: {reason ?? "the layer declares itself not capturable"}");
+    /// <summary>Capturing the layer threw <paramref name="error"/> (the exception's message).</summary>
     public static FallbackReason CaptureFailed(string error) => new(FallbackKind.CaptureFailed, $"capture failed: {error}");
+    /// <summary>The engine has not captured the layer yet.</summary>
     public static FallbackReason NotCaptured() => new(FallbackKind.NotCaptured, "not captured yet: call Capture()");
+    /// <summary>A single-layer Forward on a layer whose graph is shared with the rest of <paramref name="segment"/>.</summary>
     public static FallbackReason SegmentMember(string segment) =>
         new(FallbackKind.SegmentMember, $"segment granularity: Forward(layer) cannot replay part of segment {segment}");
 
+    /// <see cref="Text"/>.
     public override string ToString() => Text;
 }

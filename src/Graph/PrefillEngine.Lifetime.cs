@@ -19,6 +19,7 @@ public sealed partial class PrefillEngine
             throw new ObjectDisposedException(nameof(PrefillEngine), "the engine's device was disposed; dispose the engine before its device");
     }
 
+    /// <summary>True after <see cref="Dispose"/>.</summary>
     public bool IsDisposed => _disposed;
 
     /// <summary>Destroys every graph, then the layers, the activations, the pool and the stream.</summary>

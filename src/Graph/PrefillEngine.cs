@@ -31,6 +31,10 @@ public sealed partial class PrefillEngine : IDisposable
     private long _stepsAboveLargest;
     private bool _disposed;
 
+    /// <summary>An empty engine on <paramref name="device"/> with [<paramref name="maxTokens"/>, width] activations, taking sizes and switches from <paramref name="options"/> and logging to <paramref name="logger"/> when given. The device must outlive the engine.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">maxTokens is outside [1, <see cref="MaxTokensLimit"/>], or a configured size is outside [1, maxTokens].</exception>
+    /// <exception cref="ArgumentException">Graphs are enabled and no size is left.</exception>
     public PrefillEngine(Device device, BlockWiseGraphOptions options, int maxTokens, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -76,18 +80,25 @@ public sealed partial class PrefillEngine : IDisposable
     /// <summary>The largest MaxTokens an engine takes (the bucket table holds one entry per token count).</summary>
     public const int MaxTokensLimit = 1 << 20;
 
+    /// <summary>The device the engine runs on (the caller's; not disposed with the engine).</summary>
     public Device Device { get; }
 
     /// <summary>The engine's own stream: captures, replays and eager fallbacks all run on it.</summary>
     public ComputeStream Stream { get; }
+    /// <summary>The engine's device memory pool: activations and the token-count word are rented from it; freed with the engine.</summary>
     public DevicePool Pool { get; }
+    /// <summary>What layers get when built for this engine: device, pool, MaxTokens and the device token count.</summary>
     public LayerContext Context { get; }
+    /// <summary>Rows of every activation: the largest token count a step takes.</summary>
     public int MaxTokens { get; }
+    /// <summary>The options the engine was built with.</summary>
     public BlockWiseGraphOptions Options { get; }
 
     /// <summary>The sizes actually captured: Options.Sizes sorted, without duplicates.</summary>
     public IReadOnlyList<int> Sizes => _sizes;
+    /// <summary>The layers added so far, in execution order (owned by the engine).</summary>
     public IReadOnlyList<Layer> Layers => _layers.AsReadOnly();
+    /// <summary>True once <see cref="Capture"/> has finished and no layer was added or rolled back since (adding one drops the graphs).</summary>
     public bool IsCaptured => _captured;
 
     /// <summary>The padded size a step of <paramref name="n"/> tokens replays at, or null when n is above the largest size.</summary>

@@ -9,6 +9,7 @@ namespace GraphEngine.Graph.DependencyInjection;
 /// </summary>
 public sealed class BlockWiseGraphOptionsValidator(int maxTokens) : IValidateOptions<BlockWiseGraphOptions>
 {
+    /// <summary>Fails when graphs are enabled and a configured size is outside [1, maxTokens] or no size is left; the message is the one the engine constructor would throw.</summary>
     public ValidateOptionsResult Validate(string? name, BlockWiseGraphOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

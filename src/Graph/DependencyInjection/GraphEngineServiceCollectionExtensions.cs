@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 // `services.AddGraphEngine(...)` is found with the usings a host already has.
 namespace Microsoft.Extensions.DependencyInjection;
 
+/// <summary>Registers the engine's options and <see cref="IPrefillEngineFactory"/> in a service collection.</summary>
 public static class GraphEngineServiceCollectionExtensions
 {
     /// <summary>
@@ -47,6 +48,7 @@ public sealed class GraphEngineBuilder
 {
     internal GraphEngineBuilder(IServiceCollection services) => Services = services;
 
+    /// <summary>The collection the registrations go into.</summary>
     public IServiceCollection Services { get; }
 
     /// <summary>

@@ -15,6 +15,7 @@ public interface IPrefillEngineFactory
     /// <summary>The strictly bound options every engine gets.</summary>
     BlockWiseGraphOptions Options { get; }
 
+    /// <summary>A new engine on <paramref name="device"/> with <see cref="MaxTokens"/> rows and <see cref="Options"/>; the caller owns and disposes it (before the device).</summary>
     PrefillEngine Create(Device device);
 }
 
