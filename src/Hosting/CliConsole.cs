@@ -9,6 +9,7 @@ namespace GraphEngine.Hosting;
 /// </summary>
 public sealed class CliConsole
 {
+    /// <summary>A console writing text to <paramref name="output"/> and diagnostics to <paramref name="error"/>; <paramref name="interactive"/> turns on colour, markup and live rendering.</summary>
     public CliConsole(TextWriter output, TextWriter error, bool interactive) : this(output, error, interactive, output) { }
 
     private CliConsole(TextWriter output, TextWriter error, bool interactive, TextWriter data)
@@ -58,11 +59,16 @@ public sealed class CliConsole
     /// <summary>Where the data goes: stdout (in a --json run, the only thing written there).</summary>
     public TextWriter Data { get; }
 
+    /// <summary>Where text, tables and progress go (stderr in a --json run).</summary>
     public TextWriter Out { get; }
+    /// <summary>Where warnings, errors and the log go.</summary>
     public TextWriter Error { get; }
+    /// <summary>True on a terminal: colour, markup and live progress; false writes plain ASCII text.</summary>
     public bool Interactive { get; }
+    /// <summary>The Spectre console over <see cref="Out"/>, set up for <see cref="Interactive"/>.</summary>
     public IAnsiConsole Ui { get; }
 
+    /// <summary>Writes <paramref name="text"/> and a newline to <see cref="Out"/>, as is (no markup).</summary>
     public void Line(string text = "") => Out.WriteLine(text);
 
     /// <summary>Markup on a terminal, the plain text otherwise (markup is stripped, never printed raw).</summary>
@@ -72,6 +78,7 @@ public sealed class CliConsole
         else Out.WriteLine(Spectre.Console.Markup.Remove(markup));
     }
 
+    /// <summary>Writes a Spectre table, panel or other renderable to <see cref="Out"/>.</summary>
     public void Render(Spectre.Console.Rendering.IRenderable renderable) => Ui.Write(renderable);
 
     /// <summary>A table with ASCII borders when output is not a terminal (files, pipes, CI logs).</summary>

@@ -14,6 +14,7 @@ public static class JsonReport
     /// <summary>Bumped when a field is renamed or removed; new fields do not bump it.</summary>
     public const int SchemaVersion = 1;
 
+    /// <summary>The serializer options of every --json document: indented, camelCase, enums as names, NaN and infinities as strings.</summary>
     public static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,

@@ -21,9 +21,13 @@ public sealed class ModelSession : IDisposable
     /// <summary>The checkpoint the session was built from (--model), else null (a preset with random weights).</summary>
     public LoadedModel? Loaded { get; }
 
+    /// <summary>The session's engine (owned; disposed with the session).</summary>
     public PrefillEngine Engine { get; }
+    /// <summary>The model's layers and buffers, built into <see cref="Engine"/>.</summary>
     public BuiltModel Model { get; }
+    /// <summary>The capture's report, or null when graphs are disabled.</summary>
     public CaptureReport? Capture { get; private set; }
+    /// <summary>Milliseconds spent building the model (weights generated or loaded), before capture.</summary>
     public double BuildMs { get; private set; }
 
     /// <summary>The graph options from configuration, bound strictly (bad values are bad input).</summary>
@@ -39,6 +43,7 @@ public sealed class ModelSession : IDisposable
         }
     }
 
+    /// <summary>A copy of <paramref name="o"/> with <paramref name="enabled"/>, <paramref name="granularity"/> and <paramref name="debug"/> replaced where given.</summary>
     public static BlockWiseGraphOptions With(BlockWiseGraphOptions o, bool? enabled = null, Granularity? granularity = null, bool? debug = null) => new()
     {
         Enabled = enabled ?? o.Enabled,
@@ -138,6 +143,7 @@ public sealed class ModelSession : IDisposable
         foreach (var layer in Model.Layers) layer.Forward(s, n);
     }
 
+    /// <paramref name="bytes"/> as mebibytes with one decimal ("12.5 MiB").
     public static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
 
     /// <summary>The engine first (it owns the layers), then the checkpoint's activation buffers.</summary>

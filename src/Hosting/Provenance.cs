@@ -6,6 +6,7 @@ namespace GraphEngine.Hosting;
 /// <summary>What produced a result: the commit (and whether the tree was dirty), the device, its driver and NVRTC.</summary>
 public sealed record Provenance(string Commit, bool Dirty, string Device, string Gpu, string Driver, string Nvrtc, DateTimeOffset When)
 {
+    /// <summary>The provenance of a result computed now on <paramref name="device"/>: the build's commit, the device, its driver and the NVRTC version (or why it is unavailable).</summary>
     public static Provenance For(Device device)
     {
         string nvrtc = "n/a";

@@ -39,6 +39,7 @@ public sealed record RunSettings(
     /// <summary>A checkpoint's largest step and default token counts: the shipped presets' spread.</summary>
     public const int CheckpointMaxTokens = 2048;
 
+    /// <summary>The configuration section the run settings are bound from.</summary>
     public const string Section = "GraphEngine:Run";
     
 

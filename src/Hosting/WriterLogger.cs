@@ -13,13 +13,16 @@ public sealed class WriterLoggerProvider : ILoggerProvider
     private readonly LogLevel _min;
     private readonly object _lock = new();
 
+    /// <summary>A provider whose loggers write <paramref name="min"/> and above to <paramref name="writer"/>, one line each, under a lock.</summary>
     public WriterLoggerProvider(TextWriter writer, LogLevel min)
     {
         _writer = writer;
         _min = min;
     }
 
+    /// <summary>A logger for <paramref name="categoryName"/>, printed by its last dotted part.</summary>
     public ILogger CreateLogger(string categoryName) => new WriterLogger(this, categoryName);
+    /// <summary>Does nothing: the writer is the caller's.</summary>
     public void Dispose() { }
 
     private sealed class WriterLogger(WriterLoggerProvider owner, string category) : ILogger
