@@ -24,6 +24,7 @@ public abstract class EngineModel
         _buffers = buffers;
     }
 
+    /// <summary>The engine the model's layers were added to (it owns them).</summary>
     public PrefillEngine Engine { get; }
 
     /// <summary>[MaxTokens, hidden]: the residual stream; rows [0, n) are the step's input, updated in place.</summary>

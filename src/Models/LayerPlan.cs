@@ -1,6 +1,17 @@
 namespace GraphEngine.Models;
 
-public enum LayerSpecKind { RmsNorm, Linear, Moe, SwiGlu }
+/// <summary>What a <see cref="LayerSpec"/> builds.</summary>
+public enum LayerSpecKind
+{
+    /// <summary>An RMSNorm over the hidden size, optionally adding into the residual stream first.</summary>
+    RmsNorm,
+    /// <summary>A dense projection from <see cref="LayerSpec.In"/> to <see cref="LayerSpec.Out"/> features.</summary>
+    Linear,
+    /// <summary>A MoE block with the preset's expert shape.</summary>
+    Moe,
+    /// <summary>The SwiGLU activation between a dense FFN's gate_up and down projections.</summary>
+    SwiGlu,
+}
 
 /// <summary>
 /// One layer of a preset's stack. <see cref="In"/> and <see cref="Out"/> are feature widths; for an
@@ -24,6 +35,7 @@ public sealed record LayerSpec(string Name, LayerSpecKind Kind, int In, int Out,
 /// <summary>Expands a preset into its layers (names follow the usual checkpoint names).</summary>
 public static class LayerPlan
 {
+    /// <summary>The layers of <paramref name="p"/> in execution order: per decoder layer input_layernorm (fused residual from the second layer on), qkv_proj, o_proj, post_attention_layernorm, then the MLP: gate_up_proj, act_fn and down_proj, or one MoE.</summary>
     public static IReadOnlyList<LayerSpec> Build(ModelPreset p)
     {
         ArgumentNullException.ThrowIfNull(p);

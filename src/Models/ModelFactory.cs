@@ -22,9 +22,12 @@ public sealed class BuiltModel : EngineModel
         Layers = layers;
     }
 
+    /// <summary>The preset the model was built from.</summary>
     public ModelPreset Preset { get; }
+    /// <summary>The quant config its layers were built with.</summary>
     public QuantConfig Quant { get; }
 
+    /// <summary>The model's layers in execution order (owned by the engine).</summary>
     public IReadOnlyList<Layer> Layers { get; }
 
     /// <summary>Bytes every step reads whatever the routing: all dense weights and norms.</summary>
@@ -67,8 +70,10 @@ public sealed class BuiltModel : EngineModel
 /// </summary>
 public static class ModelFactory
 {
+    /// <summary>Epsilon of every RMSNorm a preset builds.</summary>
     public const float RmsEps = 1e-6f;
 
+    /// <summary>Builds <paramref name="preset"/> into <paramref name="engine"/> with random weights from <paramref name="seed"/>, quantized per <paramref name="quant"/>, activations in <paramref name="activation"/>; <paramref name="progress"/> gets (layers done, total, layer name) as each is built.</summary>
     public static BuiltModel Build(PrefillEngine engine, ModelPreset preset, QuantConfig quant, uint seed = 1,
         DType activation = DType.BF16, IProgress<(int Done, int Total, string Layer)>? progress = null)
     {

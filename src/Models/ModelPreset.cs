@@ -16,10 +16,15 @@ public sealed record ModelPreset(
     int MaxTokens,
     IReadOnlyList<int> DefaultTokens)
 {
+    /// <summary>Decoder layers.</summary>
     public int Layers => Model.Layers;
+    /// <summary>Hidden size.</summary>
     public int Hidden => Model.Hidden;
+    /// <summary>Query heads.</summary>
     public int Heads => Model.Heads;
+    /// <summary>Key/value heads.</summary>
     public int KvHeads => Model.KvHeads;
+    /// <summary>Width of one head.</summary>
     public int HeadDim => Model.HeadDim;
 
     /// <summary>Widest dense FFN of any layer (0 when every layer is MoE).</summary>
@@ -28,8 +33,11 @@ public sealed record ModelPreset(
     /// <summary>The routed experts of the MoE layers; null for a dense model.</summary>
     public MoeShape? Moe => Model.IsMoe && Model.Moe is { } m ? new MoeShape(m.Experts, m.TopK, m.ExpertFfn) : null;
 
+    /// <summary>True when any decoder layer is MoE.</summary>
     public bool IsMoe => Model.IsMoe;
+    /// <summary>Width of the fused qkv_proj output: (heads + 2 × kv_heads) × head_dim.</summary>
     public int QkvOut => (Heads + 2 * KvHeads) * HeadDim;
+    /// <summary>Width of the attention output o_proj reads: heads × head_dim.</summary>
     public int AttentionOut => Heads * HeadDim;
 
     /// <summary>Bytes of the weights unquantized (bf16), all experts, routers and shared experts included.</summary>
@@ -55,6 +63,7 @@ public sealed record ModelPreset(
         return new ModelPreset(model.Name, description ?? model.ToString(), model, maxTokens, defaultTokens);
     }
 
+    /// <summary>Name and shape on one line.</summary>
     public override string ToString()
     {
         int dense = Model.DecoderLayers.Count(l => !l.IsMoe);

@@ -28,10 +28,13 @@ public static class ModelPresets
         new[] { 1, 16, 128, 512, 2048 },
         "Llama-3-8B: 32 layers, hidden 4096, GQA 32/8, FFN 14336 (dense)");
 
+    /// <summary>Every preset: tiny, then the shipped models.</summary>
     public static IReadOnlyList<ModelPreset> All { get; } = new[] { Tiny, Ernie45_21B_A3B, Qwen3_30B_A3B, Llama3_8B };
 
+    /// <summary>The names of <see cref="All"/>, for help text.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(p => p.Name).ToArray();
 
+    /// <summary>The preset named <paramref name="name"/> (case-insensitive, trimmed); false when none is.</summary>
     public static bool TryGet(string? name, out ModelPreset preset)
     {
         preset = All.FirstOrDefault(p => string.Equals(p.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))!;

@@ -13,6 +13,7 @@ public sealed class SwiGlu : Layer
 {
     private readonly MoePermute _kernel;
 
+    /// <summary>A SwiGLU from <paramref name="input"/> [MaxTokens, 2F] to <paramref name="output"/> [MaxTokens, F] of the same dtype, both on the context's device; neither is owned.</summary>
     public SwiGlu(LayerContext context, string name, Tensor input, Tensor output) : base(context, name)
     {
         input.RequireRank($"{name}.input", 2).RequireDevice($"{name}.input", context.Device);
@@ -26,13 +27,20 @@ public sealed class SwiGlu : Layer
         Output = output;
     }
 
+    /// <see cref="LayerKind.Custom"/>.
     public override LayerKind Kind => LayerKind.Custom;
+    /// <summary>None: the layer has no weights.</summary>
     public override QuantMode Quant => QuantMode.None;
+    /// <summary>"-": no quant mode.</summary>
     public override string QuantLabel => "-";
+    /// <summary>[MaxTokens, 2F]: [gate | up].</summary>
     public override Tensor Input { get; }
+    /// <summary>[MaxTokens, F]: silu(gate) · up.</summary>
     public override Tensor Output { get; }
+    /// <summary>0: no weights.</summary>
     public override long WeightBytes => 0;
 
+    /// <summary>Writes the rows below the device token count of <see cref="Output"/>; <paramref name="paddedTokens"/> is the padded size the launch covers.</summary>
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
         ValidatePadded(paddedTokens);

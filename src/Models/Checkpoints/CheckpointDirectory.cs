@@ -13,9 +13,13 @@ namespace GraphEngine.Models.Checkpoints;
 /// </summary>
 public sealed class CheckpointDirectory : IDisposable
 {
+    /// <summary>The weights as one file.</summary>
     public const string SingleFileName = "model.safetensors";
+    /// <summary>The shard index (weight_map from tensor name to shard file), used when <see cref="SingleFileName"/> is absent.</summary>
     public const string IndexFileName = "model.safetensors.index.json";
+    /// <summary>The model's Hugging Face configuration.</summary>
     public const string ConfigFileName = "config.json";
+    /// <summary>The optional quantization configuration (ModelOpt's).</summary>
     public const string QuantConfigFileName = "hf_quant_config.json";
 
     private readonly IReadOnlyList<SafetensorsFile> _files;
@@ -33,8 +37,10 @@ public sealed class CheckpointDirectory : IDisposable
         QuantConfigJson = quantConfigJson;
     }
 
+    /// <summary>The directory's path, as given to <see cref="Open"/>.</summary>
     public string Directory { get; }
 
+    /// <summary>Path of config.json in <see cref="Directory"/>.</summary>
     public string ConfigPath => Path.Combine(Directory, ConfigFileName);
 
     /// <summary>config.json's text, unparsed; <see cref="Describe"/> parses it.</summary>
@@ -52,6 +58,8 @@ public sealed class CheckpointDirectory : IDisposable
     /// <summary>Total bytes of tensor data across shards.</summary>
     public long TensorBytes => _tensors.Values.Sum(t => t.ByteLength);
 
+    /// <summary>Opens <paramref name="directory"/>: reads config.json, opens every shard and checks its header and the index against the shards.</summary>
+    /// <exception cref="CheckpointException">The directory, config.json or weights are missing, or a header or the index is invalid; the message names the file.</exception>
     public static CheckpointDirectory Open(string directory)
     {
         if (!System.IO.Directory.Exists(directory))
@@ -171,6 +179,7 @@ public sealed class CheckpointDirectory : IDisposable
     /// <summary>Parses config.json (see <see cref="HfModelConfig"/>).</summary>
     public ModelDescription Describe() => HfModelConfig.Parse(ConfigJson, ConfigPath);
 
+    /// <summary>Whether a tensor called <paramref name="name"/> is in any shard (does not mark it consumed).</summary>
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
     /// <summary>The tensor called <paramref name="name"/>, marked consumed.</summary>
@@ -182,6 +191,7 @@ public sealed class CheckpointDirectory : IDisposable
         return t;
     }
 
+    /// <summary>Looks up the tensor called <paramref name="name"/> and marks it consumed when found.</summary>
     public bool TryGet(string name, out CheckpointTensor tensor)
     {
         if (!_tensors.TryGetValue(name, out tensor!)) return false;
@@ -219,6 +229,7 @@ public sealed class CheckpointDirectory : IDisposable
             return _tensors.Keys.Where(n => !_consumed.Contains(n)).Order(StringComparer.Ordinal).ToArray();
     }
 
+    /// <summary>Closes every shard; spans and tensors from this checkpoint are invalid afterwards.</summary>
     public void Dispose()
     {
         foreach (var f in _files) f.Dispose();

@@ -11,6 +11,7 @@ public sealed class CheckpointException : GraphEngineException
     /// <summary>Longest value, name or parser message quoted; hostile headers can carry megabytes in one string.</summary>
     public const int MaxQuoted = 80;
 
+    /// <summary>A problem with <paramref name="file"/>: the tensor or key <paramref name="subject"/> (null: the file as a whole) and what is wrong, <paramref name="problem"/>; long quoted values are cut to <see cref="MaxQuoted"/>.</summary>
     public CheckpointException(string file, string? subject, string problem)
         : base(Compose(file, subject, problem))
     {
@@ -18,6 +19,7 @@ public sealed class CheckpointException : GraphEngineException
         Subject = subject;
     }
 
+    /// <summary>As the three-argument constructor, caused by <paramref name="inner"/> (an I/O or JSON error).</summary>
     public CheckpointException(string file, string? subject, string problem, Exception inner)
         : base(Compose(file, subject, problem), inner)
     {

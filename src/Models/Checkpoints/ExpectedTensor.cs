@@ -7,5 +7,6 @@ namespace GraphEngine.Models.Checkpoints;
 /// </summary>
 public sealed record ExpectedTensor(string Name, IReadOnlyList<long> Shape, bool Fp32 = false)
 {
+    /// <summary>Name and shape, with " fp32" when the tensor must be float32.</summary>
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]{(Fp32 ? " fp32" : "")}";
 }

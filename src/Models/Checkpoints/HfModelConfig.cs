@@ -11,11 +11,14 @@ namespace GraphEngine.Models.Checkpoints;
 /// </summary>
 public static class HfModelConfig
 {
+    /// <summary>The config.json model_type values this engine can build.</summary>
     public static IReadOnlyList<string> ModelTypes { get; } = new[] { "ernie4_5_moe", "qwen3_moe", "llama", "qwen2", "qwen3" };
 
     /// <summary>Parses <paramref name="json"/>; the model's name is the checkpoint directory's (or the model_type).</summary>
     public static ModelDescription Parse(string json, string sourcePath) => Parse(json, sourcePath, name: null);
 
+    /// <summary>Parses <paramref name="json"/> read from <paramref name="sourcePath"/> (named in errors) into a description called <paramref name="name"/> (null: the directory's name, else the model_type).</summary>
+    /// <exception cref="CheckpointException">The JSON is invalid, a key is missing or out of range, or the model_type is not one of <see cref="ModelTypes"/>.</exception>
     public static ModelDescription Parse(string json, string sourcePath, string? name)
     {
         ArgumentNullException.ThrowIfNull(json);

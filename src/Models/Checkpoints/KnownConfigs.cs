@@ -108,14 +108,18 @@ public static class KnownConfigs
 
     private const string Source = "KnownConfigs";
 
+    /// <summary>ERNIE-4.5-21B-A3B, from its published config.json.</summary>
     public static ModelDescription Ernie45_21B_A3B { get; } =
         HfModelConfig.Parse(Ernie45_21B_A3B_Json, $"{Source}/ernie45-21b-a3b/config.json", "ernie45-21b-a3b");
 
+    /// <summary>Qwen3-30B-A3B, from its published config.json.</summary>
     public static ModelDescription Qwen3_30B_A3B { get; } =
         HfModelConfig.Parse(Qwen3_30B_A3B_Json, $"{Source}/qwen3-30b-a3b/config.json", "qwen3-30b-a3b");
 
+    /// <summary>Llama-3-8B, from its published config.json.</summary>
     public static ModelDescription Llama3_8B { get; } =
         HfModelConfig.Parse(Llama3_8B_Json, $"{Source}/llama3-8b/config.json", "llama3-8b");
 
+    /// <summary>Every known configuration.</summary>
     public static IReadOnlyList<ModelDescription> All { get; } = new[] { Ernie45_21B_A3B, Qwen3_30B_A3B, Llama3_8B };
 }

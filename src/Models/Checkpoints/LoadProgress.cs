@@ -15,6 +15,7 @@ public readonly record struct LoadProgress(
     /// <summary>Decimal gigabytes per second over <see cref="Elapsed"/>; 0 before any time has passed.</summary>
     public double GBPerSecond => Elapsed > TimeSpan.Zero ? TotalBytesDone / Elapsed.TotalSeconds / 1e9 : 0;
 
+    /// <summary>Bytes done of the tensor and in total, elapsed time and rate, on one line.</summary>
     public override string ToString() =>
         $"{Tensor}: {TensorBytesDone}/{TensorBytes} B, {TotalBytesDone} B total in {Elapsed.TotalSeconds:F2} s ({GBPerSecond:F2} GB/s)";
 }

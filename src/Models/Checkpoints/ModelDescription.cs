@@ -26,14 +26,19 @@ public sealed record ModelDescription(
     MoeDescription? Moe,
     IReadOnlyList<LayerDescription> DecoderLayers)
 {
+    /// <summary>True when any decoder layer is MoE.</summary>
     public bool IsMoe => DecoderLayers.Any(l => l.IsMoe);
 
+    /// <summary>Width of q_proj's output: heads × head_dim.</summary>
     public int QOut => Heads * HeadDim;
 
+    /// <summary>Width of k_proj's (and v_proj's) output: kv_heads × head_dim.</summary>
     public int KvOut => KvHeads * HeadDim;
 
+    /// <summary>Indices of the MoE decoder layers, ascending.</summary>
     public IReadOnlyList<int> MoeLayerIndices => DecoderLayers.Where(l => l.IsMoe).Select(l => l.Index).ToArray();
 
+    /// <summary>Name, type and shape on one line.</summary>
     public override string ToString() =>
         $"{Name} ({ModelType}): {Layers} layers, hidden {Hidden}, heads {Heads}/{KvHeads} of {HeadDim}, "
         + (Moe is { } m && IsMoe

@@ -7,14 +7,24 @@ namespace GraphEngine.Models.Checkpoints;
 /// </summary>
 public enum SafetensorsDType
 {
+    /// <summary>bfloat16, 2 bytes.</summary>
     BF16,
+    /// <summary>IEEE float16, 2 bytes.</summary>
     F16,
+    /// <summary>IEEE float32, 4 bytes.</summary>
     F32,
+    /// <summary>fp8 E4M3 (header name F8_E4M3), 1 byte.</summary>
     F8E4M3,
+    /// <summary>fp8 E5M2 (header name F8_E5M2), 1 byte.</summary>
     F8E5M2,
+    /// <summary>Signed 8-bit integer.</summary>
     I8,
+    /// <summary>Unsigned 8-bit integer (packed 4-bit weights, fp4 pairs, scales).</summary>
     U8,
+    /// <summary>Signed 32-bit integer.</summary>
     I32,
+    /// <summary>Signed 64-bit integer.</summary>
     I64,
+    /// <summary>Boolean, 1 byte (header name BOOL).</summary>
     Bool,
 }

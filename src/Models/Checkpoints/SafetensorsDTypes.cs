@@ -2,8 +2,10 @@ using GraphEngine.Kernels;
 
 namespace GraphEngine.Models.Checkpoints;
 
+/// <summary>Sizes, header names and device types of <see cref="SafetensorsDType"/>.</summary>
 public static class SafetensorsDTypes
 {
+    /// <summary>Bytes per element of <paramref name="t"/>.</summary>
     public static int ElementSize(this SafetensorsDType t) => t switch
     {
         SafetensorsDType.BF16 or SafetensorsDType.F16 => 2,

@@ -6,7 +6,7 @@ namespace GraphEngine.Models.Checkpoints;
 /// <summary>
 /// One safetensors file, opened read-only. The header is read and checked on open
 /// (<see cref="SafetensorsHeader"/>); tensor bytes are reached either through a read-only memory
-/// mapping of the whole file (<see cref="GetSpan"/>, zero-copy, made on first use) or by positional
+/// mapping of the whole file (<see cref="GetSpan(SafetensorsEntry)"/>, zero-copy, made on first use) or by positional
 /// reads into a caller's buffer (<see cref="Read"/>), which is what keeps <see cref="TensorUploader"/>'s
 /// host memory bounded by its staging buffer: mapped pages count towards the process's resident set.
 /// Spans handed out are valid until <see cref="Dispose"/>.
@@ -29,6 +29,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _header = header;
     }
 
+    /// <summary>The file's path, as opened.</summary>
     public string Path { get; }
 
     /// <summary>The file's size in bytes.</summary>
@@ -37,13 +38,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Absolute file offset of the data section (8 + header length).</summary>
     public long DataOffset => _header.DataOffset;
 
+    /// <summary>Bytes after the header: the tensors' data section.</summary>
     public long DataLength => Length - DataOffset;
 
     /// <summary>The header's <c>__metadata__</c>; empty when it has none.</summary>
     public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
 
+    /// <summary>The tensors by name, as the header lists them.</summary>
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries => _header.Entries;
 
+    /// <summary>Opens <paramref name="path"/> read-only and reads and checks its header; nothing is mapped yet.</summary>
+    /// <exception cref="CheckpointException">The file cannot be opened or its header is invalid.</exception>
     public static SafetensorsFile Open(string path)
     {
         SafeFileHandle handle;
@@ -68,8 +73,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Whether the header lists <paramref name="name"/>.</summary>
     public bool Contains(string name) => _header.Entries.ContainsKey(name);
 
+    /// <summary>The header entry of <paramref name="name"/>; <see cref="CheckpointException"/> when the file has none.</summary>
     public SafetensorsEntry Get(string name) =>
         _header.Entries.TryGetValue(name, out var e) ? e : throw new CheckpointException(Path, name, "tensor is not in this file");
 
@@ -135,6 +142,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Unmaps the file and closes its handle; spans handed out are invalid afterwards.</summary>
     public void Dispose()
     {
         lock (_mapLock)

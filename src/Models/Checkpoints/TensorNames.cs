@@ -10,13 +10,19 @@ namespace GraphEngine.Models.Checkpoints;
 /// </summary>
 public static class TensorNames
 {
+    /// <summary>The token embedding [vocab, hidden].</summary>
     public const string EmbedTokens = "model.embed_tokens.weight";
+    /// <summary>The final RMSNorm's weight [hidden].</summary>
     public const string FinalNorm = "model.norm.weight";
+    /// <summary>The LM head [vocab, hidden] (absent when tied to the embedding).</summary>
     public const string LmHead = "lm_head.weight";
+    /// <summary>The LM head's bias [vocab], where the model has one.</summary>
     public const string LmHeadBias = "lm_head.bias";
 
+    /// <summary>The name prefix of decoder layer <paramref name="layer"/>.</summary>
     public static string Layer(int layer) => $"model.layers.{layer}";
 
+    /// <summary>The MoE router's weight of <paramref name="layer"/> [experts, hidden].</summary>
     public static string RouterGate(int layer) => $"{Layer(layer)}.mlp.gate.weight";
 
     /// <summary>ERNIE's e_score_correction_bias [1, experts]: in the original checkpoint names it sits on the MLP,
@@ -28,8 +34,10 @@ public static class TensorNames
     /// <summary>One expert's projection, <paramref name="proj"/> one of gate_proj, up_proj, down_proj.</summary>
     public static string Expert(int layer, int expert, string proj) => $"{Layer(layer)}.mlp.experts.{expert}.{proj}.weight";
 
+    /// <summary>The fused experts' gate_up_proj of <paramref name="layer"/> (<see cref="ExpertLayout.Fused"/>).</summary>
     public static string FusedGateUp(int layer) => $"{Layer(layer)}.mlp.experts.gate_up_proj";
 
+    /// <summary>The fused experts' down_proj of <paramref name="layer"/> (<see cref="ExpertLayout.Fused"/>).</summary>
     public static string FusedDown(int layer) => $"{Layer(layer)}.mlp.experts.down_proj";
 
     /// <summary>Embedding, final norm and (unless tied) the LM head.</summary>
@@ -112,6 +120,7 @@ public static class TensorNames
             $"neither this nor {FusedGateUp(first)} is in the checkpoint; layer {first} is MoE");
     }
 
+    /// <summary>The expert layout of <paramref name="checkpoint"/>, as the overload over a lookup decides it.</summary>
     public static ExpertLayout DetectLayout(ModelDescription m, CheckpointDirectory checkpoint) =>
         DetectLayout(m, checkpoint.Contains, checkpoint.Directory);
 

@@ -19,12 +19,14 @@ public sealed class TensorUploader
     private readonly Stopwatch _clock = new();
     private long _totalBytes;
 
+    /// <summary>An uploader with a pinned staging buffer of <paramref name="stagingBytes"/> bytes (at least 1).</summary>
     public TensorUploader(int stagingBytes = DefaultStagingBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(stagingBytes, 1);
         _staging = GC.AllocateUninitializedArray<byte>(stagingBytes, pinned: true);
     }
 
+    /// <summary>Size of the staging buffer: the most bytes one chunk carries.</summary>
     public int StagingBytes => _staging.Length;
 
     /// <summary>Bytes handed to sinks so far, over every upload.</summary>

@@ -8,8 +8,10 @@ namespace GraphEngine.Models.Loading;
 public sealed record CheckRow(int DecoderLayer, string Sublayer, int Tokens, double RelativeError, double Tolerance,
     int Mismatches = 0, int Ties = 0, string? Problem = null)
 {
+    /// <summary>True when no problem, no expert mismatch and the error is within tolerance.</summary>
     public bool Passed => Problem is null && Mismatches == 0 && RelativeError <= Tolerance;
 
+    /// <summary>pass/FAIL, the sublayer, the error and tolerance (and expert counts for an MLP), on one line.</summary>
     public override string ToString() =>
         FormattableString.Invariant(
             $"{(Passed ? "pass" : "FAIL")} layers.{DecoderLayer}.{Sublayer} n={Tokens}: rel err {RelativeError:E2} (tol {Tolerance:G2})")

@@ -16,6 +16,8 @@ public sealed class Float64Oracle
     private readonly Func<string, float[]> _weight;
     private readonly Dictionary<string, float[]> _cache = new(StringComparer.Ordinal);
 
+    /// <summary>An oracle for <paramref name="model"/> reading weights through <paramref name="weight"/>.</summary>
+    /// <param name="model">The model whose shapes and routing rule the oracle follows.</param>
     /// <param name="weight">The values of a checkpoint tensor by name (row-major, as stored).</param>
     public Float64Oracle(ModelDescription model, Func<string, float[]> weight)
     {
@@ -25,6 +27,7 @@ public sealed class Float64Oracle
         _weight = weight;
     }
 
+    /// <summary>The model whose rules and shapes the oracle follows.</summary>
     public ModelDescription Model { get; }
 
     /// <summary>An oracle reading <paramref name="checkpoint"/>'s tensors on demand (kept once read).</summary>
@@ -73,6 +76,7 @@ public sealed class Float64Oracle
         return ConcatColumns(n, (q, Model.QOut), (k, Model.KvOut), (v, Model.KvOut));
     }
 
+    /// <summary>o_proj of <paramref name="layer"/>: <paramref name="attention"/> [n, heads × head_dim] to [n, hidden].</summary>
     public double[] OProj(int layer, double[] attention, int n) =>
         Linear(attention, n, Model.QOut, W($"{P(layer)}.self_attn.o_proj.weight"), Model.Hidden);
 
@@ -98,6 +102,7 @@ public sealed class Float64Oracle
         return y;
     }
 
+    /// <summary>down_proj of dense <paramref name="layer"/>: <paramref name="act"/> [n, ffn] to [n, hidden].</summary>
     public double[] DenseDown(int layer, double[] act, int n) =>
         Linear(act, n, Model.DecoderLayers[layer].DenseFfn, W($"{P(layer)}.mlp.down_proj.weight"), Model.Hidden);
 
@@ -107,7 +112,7 @@ public sealed class Float64Oracle
 
     /// <summary>
     /// The MoE block of <paramref name="layer"/>. <paramref name="observed"/> (optional, [n, k]): the experts another
-    /// implementation chose; a token whose choice differs only among near-tied scores (<see cref="MoeResult.TieMargin"/>)
+    /// implementation chose; a token whose choice differs only among near-tied scores (reported in <see cref="MoeResult.Tied"/>)
     /// is computed with that choice, so one rounding-level tie does not turn into a whole row of error.
     /// </summary>
     public MoeResult Moe(int layer, double[] x, int n, int[]? observed = null)
@@ -282,6 +287,7 @@ public sealed class Float64Oracle
         return y;
     }
 
+    /// <summary>RMSNorm of <paramref name="x"/> [n, hidden] with weight <paramref name="w"/> [hidden] and epsilon <paramref name="eps"/>: x / sqrt(mean(x²) + eps) · w, returned as [n, hidden].</summary>
     public static double[] RmsNorm(double[] x, int n, float[] w, double eps)
     {
         int h = w.Length;

@@ -38,6 +38,7 @@ public static class LayerProbe
         return layers[^1].Layer.Output.SliceRows(0, n).DownloadFloats();
     }
 
+    /// <see cref="Run(LoadedModel, IReadOnlyList{LoadedLayer}, float[], int, float[])"/> with one layer: <paramref name="input"/> [n, in] to its output [n, out].
     public static float[] Run(LoadedModel model, LoadedLayer layer, float[] input, int n, float[]? residual = null) =>
         Run(model, new[] { layer }, input, n, residual);
 

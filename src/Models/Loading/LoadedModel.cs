@@ -24,13 +24,17 @@ public sealed class LoadedModel : EngineModel, IDisposable
         _owned = owned;
     }
 
+    /// <summary>The description parsed from config.json.</summary>
     public ModelDescription Description { get; }
+    /// <summary>How the checkpoint stores its experts (fused or one tensor per expert).</summary>
     public ExpertLayout Layout { get; }
+    /// <summary>The engine layers in execution order, each with its decoder layer and role.</summary>
     public IReadOnlyList<LoadedLayer> Layers { get; }
 
     /// <summary>Tensors no engine layer uses, by name.</summary>
     public IReadOnlyDictionary<string, ExtraTensor> Extra { get; }
 
+    /// <summary>The layer of <paramref name="decoderLayer"/> with <paramref name="role"/>; <see cref="ArgumentException"/> when there is none.</summary>
     public LoadedLayer Layer(int decoderLayer, LayerRole role) =>
         Layers.FirstOrDefault(l => l.DecoderLayer == decoderLayer && l.Role == role)
         ?? throw new ArgumentException($"decoder layer {decoderLayer} has no {role} layer");
@@ -39,6 +43,7 @@ public sealed class LoadedModel : EngineModel, IDisposable
     public BuiltModel AsBuilt(ModelPreset preset, GraphEngine.Layers.QuantConfig quant) =>
         new(Engine, preset, quant, Buffers, Layers.Select(l => l.Layer).ToArray());
 
+    /// <summary>Frees the activation buffers, in reverse order of creation; call it after the engine is disposed or done with the layers.</summary>
     public void Dispose()
     {
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();

@@ -16,6 +16,7 @@ public static class ModelCheck
     /// </summary>
     public const double Float64Tolerance = 1e-2;
 
+    /// <summary>For each count in <paramref name="tokenCounts"/> and each layer of <paramref name="model"/>: random bf16 input rows (from <paramref name="seed"/>), the layer run eagerly, and its output compared with <paramref name="oracle"/> by relative Frobenius error against <see cref="Float64Tolerance"/>; one row per layer and count.</summary>
     public static IReadOnlyList<CheckRow> AgainstFloat64(LoadedModel model, Float64Oracle oracle, IReadOnlyList<int> tokenCounts,
         int seed = 1)
     {
@@ -74,6 +75,7 @@ public static class ModelCheck
         return new CheckRow(layer, sublayer, n, RelativeFrobenius(expected, actual), tolerance);
     }
 
+    /// <summary>‖expected − actual‖ / ‖expected‖ (Frobenius); both spans the same length.</summary>
     public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
     {
         if (expected.Length != actual.Length)

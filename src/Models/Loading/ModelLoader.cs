@@ -16,6 +16,8 @@ namespace GraphEngine.Models.Loading;
 /// </summary>
 public static class ModelLoader
 {
+    /// <summary>Builds the checkpoint in <paramref name="dir"/> into <paramref name="engine"/> with weights quantized per <paramref name="quant"/>, reporting upload <paramref name="progress"/>; the engine then owns the layers and the caller the returned model's buffers.</summary>
+    /// <exception cref="CheckpointException">A file, tensor or shape is missing or wrong; nothing is left behind.</exception>
     public static LoadedModel Load(PrefillEngine engine, string dir, QuantConfig quant, IProgress<LoadProgress>? progress = null,
         CancellationToken ct = default)
     {

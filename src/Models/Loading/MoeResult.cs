@@ -7,7 +7,9 @@ namespace GraphEngine.Models.Loading;
 /// </summary>
 public sealed record MoeResult(double[] Output, int[] Ids, double[] Weights, double[] Scores, bool[] Tied, bool[] Mismatched)
 {
+    /// <summary>Tokens whose other choice was taken over as a near tie.</summary>
     public int Ties => Tied.Count(t => t);
 
+    /// <summary>Tokens whose other choice was an error.</summary>
     public int Mismatches => Mismatched.Count(t => t);
 }

@@ -23,6 +23,7 @@ public static partial class OracleFileCheck
     /// </summary>
     public const double Tolerance = 2e-2;
 
+    /// <summary>Feeds each recorded input in <paramref name="oracleFile"/> to the matching layers of <paramref name="model"/> and compares with the recorded output against <see cref="Tolerance"/>; for a MoE block, <paramref name="oracle"/> tells a near-tie swap of experts from a mismatch. One row per sublayer and count.</summary>
     public static IReadOnlyList<CheckRow> Run(LoadedModel model, Float64Oracle oracle, string oracleFile)
     {
         ArgumentNullException.ThrowIfNull(model);
