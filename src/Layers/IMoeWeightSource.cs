@@ -11,5 +11,6 @@ namespace GraphEngine.Layers;
 /// </summary>
 public interface IMoeWeightSource
 {
+    /// <summary>Writes the values of <paramref name="weight"/> into <paramref name="destination"/>, a device tensor of the type and shape <see cref="MoeWeight"/> gives; the layer owns the tensor.</summary>
     void Fill(MoeWeight weight, Tensor destination);
 }

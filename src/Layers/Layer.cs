@@ -14,6 +14,7 @@ public abstract class Layer : IDisposable
     private readonly List<IDisposable> _owned = new();
     private bool _disposed;
 
+    /// <summary>A layer called <paramref name="name"/> built in <paramref name="context"/>.</summary>
     protected Layer(LayerContext context, string name)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -22,22 +23,31 @@ public abstract class Layer : IDisposable
         Name = name;
     }
 
+    /// <summary>The device, pool, MaxTokens and device token count the layer was built with.</summary>
     public LayerContext Context { get; }
+    /// <summary>The context's device.</summary>
     public Device Device => Context.Device;
+    /// <summary>The layer's name, unique within an engine (the listing and Exclude patterns use it).</summary>
     public string Name { get; }
+    /// <summary>What kind of layer this is, for the listing.</summary>
     public abstract LayerKind Kind { get; }
+    /// <summary>The quant mode of the layer's weights (<see cref="QuantMode.None"/> without weights).</summary>
     public abstract QuantMode Quant { get; }
 
     /// <summary>The quant mode as shown in the listing (for example "wint4/g128").</summary>
     public virtual string QuantLabel => Quant.Label();
 
+    /// <summary>Whether <see cref="Forward"/> may be captured into a graph, and if not why.</summary>
     public virtual Capturability Capturability => Capturability.Yes;
+    /// <summary>The activation the layer reads, [MaxTokens, in]; engine-owned, not the layer's.</summary>
     public abstract Tensor Input { get; }
+    /// <summary>The activation the layer writes, [MaxTokens, out]; engine-owned, not the layer's.</summary>
     public abstract Tensor Output { get; }
 
     /// <summary>Bytes of weights (and scales) this layer reads per forward.</summary>
     public abstract long WeightBytes { get; }
 
+    /// <summary>Enqueues the layer on <paramref name="stream"/> for rows [0, <paramref name="paddedTokens"/>); rows at or past the device token count may be skipped. Capturable when <see cref="Capturability"/> says so.</summary>
     public abstract void Forward(ComputeStream stream, int paddedTokens);
 
     /// <summary>Every Forward starts here: refuses a disposed layer (or one whose engine, pool or device
@@ -53,6 +63,7 @@ public abstract class Layer : IDisposable
     /// <summary>True once the layer, or the engine pool or device it was built on, is disposed.</summary>
     public bool IsDisposed => _disposed || Context.Pool.IsDisposed || Context.Device.IsDisposed;
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the layer, its engine's pool or its device is disposed.</summary>
     protected void ThrowIfDisposed()
     {
         if (_disposed) throw new ObjectDisposedException(GetType().Name, $"layer '{Name}' was disposed (with its engine)");
@@ -67,6 +78,7 @@ public abstract class Layer : IDisposable
         return resource;
     }
 
+    /// <summary>Runs <see cref="Dispose(bool)"/>, then disposes what the layer owns in reverse order of adoption; a second call does nothing.</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -77,5 +89,6 @@ public abstract class Layer : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>A subclass's own cleanup, run before the owned resources are disposed.</summary>
     protected virtual void Dispose(bool disposing) { }
 }

@@ -9,5 +9,6 @@ namespace GraphEngine.Layers;
 /// </summary>
 public sealed record LayerContext(Device Device, DevicePool Pool, int MaxTokens, DevicePtr TokenCount)
 {
+    /// <summary>The stream weights are uploaded and quantized on at construction: the device's default stream.</summary>
     public ComputeStream LoadStream => Device.DefaultStream;
 }

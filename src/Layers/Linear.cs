@@ -15,6 +15,7 @@ public sealed class Linear : Layer
     private readonly ILinearMethod _method;
     private readonly Tensor? _bias;
 
+    /// <summary>A linear layer from <paramref name="input"/> [MaxTokens, in] to <paramref name="output"/> [MaxTokens, out] through <paramref name="method"/>, which it owns from here on (disposed even when this constructor throws); <paramref name="bias"/> [out] stays the caller's.</summary>
     public Linear(LayerContext ctx, string name, Tensor input, Tensor output, ILinearMethod method, Tensor? bias = null)
         : base(ctx, name)
     {
@@ -59,16 +60,26 @@ public sealed class Linear : Layer
         return new Linear(ctx, name, input, output, method, bias);
     }
 
+    /// <see cref="LayerKind.Linear"/>.
     public override LayerKind Kind => LayerKind.Linear;
+    /// <summary>The method's mode.</summary>
     public override QuantMode Quant => _method.Mode;
+    /// <summary>The method's label.</summary>
     public override string QuantLabel => _method.Label;
+    /// <summary>[MaxTokens, in].</summary>
     public override Tensor Input { get; }
+    /// <summary>[MaxTokens, out].</summary>
     public override Tensor Output { get; }
+    /// <summary>The method's weight bytes plus the bias.</summary>
     public override long WeightBytes => _method.WeightBytes + (_bias?.ByteCount ?? 0);
+    /// <summary>The quant-mode method that holds the weights and runs the product.</summary>
     public ILinearMethod Method => _method;
+    /// <summary>K: columns of the input.</summary>
     public int InFeatures => _method.InFeatures;
+    /// <summary>N: columns of the output.</summary>
     public int OutFeatures => _method.OutFeatures;
 
+    /// <summary>output[rows, N] = input[rows, K] · Wᵀ (+ bias) for rows [0, <paramref name="paddedTokens"/>).</summary>
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
         ValidatePadded(paddedTokens);

@@ -47,6 +47,7 @@ public sealed record MoeOptions(
     double NormMin = 0,
     bool WeightsInActivationType = false)
 {
+    /// <summary>Throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) naming <paramref name="layer"/> and the option when the shape, quant mode and group size do not fit together.</summary>
     public void Validate(string layer)
     {
         if (Experts < 1 || Experts > MoeRouting.MaxExperts)
@@ -86,6 +87,15 @@ public sealed class Moe : Layer
     private readonly MoePermute _permute;
     private readonly int _maxRows;   // permuted rows at MaxTokens: T*k (prefix-sum) or E*T (padded)
 
+    /// <summary>
+    /// A MoE layer from <paramref name="input"/> to <paramref name="output"/>, renting its routing and expert workspace
+    /// for MaxTokens from the context's pool and allocating its weights (owned by the layer).
+    /// </summary>
+    /// <param name="context">The engine's context: device, pool, MaxTokens and the device token count.</param>
+    /// <param name="name">The layer's name (checkpoint style, for example "layers.3.mlp").</param>
+    /// <param name="options">Shape, routing rule and quantization; checked with <see cref="MoeOptions.Validate"/>.</param>
+    /// <param name="input">[MaxTokens, H] bf16 or fp16 on the context's device; the caller's.</param>
+    /// <param name="output">[MaxTokens, H] of the input's type; the caller's.</param>
     /// <param name="source">Null: random weights made on the device (presets, benchmarks); else the source that fills them.</param>
     public Moe(LayerContext context, string name, MoeOptions options, Tensor input, Tensor output, IMoeWeightSource? source = null)
         : base(context, name)
@@ -197,12 +207,19 @@ public sealed class Moe : Layer
 
     private readonly Tensor _permuted, _gateUp, _swiglu, _expertOut, _sharedH, _sharedAct;
 
+    /// <summary>The shape and quantization the layer was built with.</summary>
     public MoeOptions Options => _o;
+    /// <summary>The activation type of input and output (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <see cref="LayerKind.Moe"/>.
     public override LayerKind Kind => LayerKind.Moe;
+    /// <summary>The experts' quant mode.</summary>
     public override QuantMode Quant => _o.Quant;
+    /// <summary>The gate/up method's label.</summary>
     public override string QuantLabel => GateUp.Label;
+    /// <summary>[MaxTokens, H].</summary>
     public override Tensor Input { get; }
+    /// <summary>[MaxTokens, H].</summary>
     public override Tensor Output { get; }
 
     /// <summary>Capturable only when both expert methods are; otherwise their reason (wi4a16's host tile planning).</summary>
@@ -215,10 +232,13 @@ public sealed class Moe : Layer
         + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert)
         + Activation.ByteCount(3L * _o.SharedFfn * _o.Hidden);
 
+    /// <summary>The experts' fused gate/up projection: N = 2F, K = H.</summary>
     public IMoeMethod GateUp { get; }
+    /// <summary>The experts' down projection: N = H, K = F.</summary>
     public IMoeMethod Down { get; }
 
     // Workspace and weights, for checks.
+    /// <summary>Router weight [E, H]: fp32 with <see cref="MoeOptions.RouterFp32"/>, else the activation type.</summary>
     public Tensor GateWeight { get; }
 
     /// <summary>[E] fp32 selection bias; empty without <see cref="MoeOptions.SelectionBias"/>.</summary>
@@ -227,17 +247,27 @@ public sealed class Moe : Layer
     /// <summary>The routing rule the top-k kernel runs (selection bias, clamp, weight rounding).</summary>
     public RoutingRule Rule => new(_o.Renormalize, SelectionBiasWeight, (float)_o.NormMin,
         _o.WeightsInActivationType ? Activation : DType.F32);
+    /// <summary>Shared experts' gate/up weight [2·SharedFfn, H]; empty without shared experts.</summary>
     public Tensor SharedGateUp { get; }
+    /// <summary>Shared experts' down weight [H, SharedFfn]; empty without shared experts.</summary>
     public Tensor SharedDown { get; }
     internal Tensor SharedOut { get; }
+    /// <summary>Router logits [MaxTokens, E] (workspace).</summary>
     public Tensor Logits { get; }
+    /// <summary>Chosen experts [MaxTokens, k] int32 of the last forward.</summary>
     public Tensor TopIds { get; }
+    /// <summary>Routing weights [MaxTokens, k] fp32 of the last forward.</summary>
     public Tensor TopWeights { get; }
+    /// <summary>Start row of each expert's group [E + 1] int32 (workspace).</summary>
     public Tensor Offsets { get; }
+    /// <summary>Rows routed to each expert [E] int32 (workspace).</summary>
     public Tensor Counts { get; }
+    /// <summary>Token row of each permuted row, [T·k] (prefix-sum layout) or [E·T] (padded) int32 (workspace).</summary>
     public Tensor Permutation { get; }
+    /// <summary>Permuted row of each (token, choice), [T·k] int32 (workspace).</summary>
     public Tensor Inverse { get; }
 
+    /// <summary>Routes, runs the experts and combines for rows [0, <paramref name="paddedTokens"/>); rows at or past the device token count are skipped.</summary>
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
         ArgumentNullException.ThrowIfNull(stream);

@@ -7,7 +7,9 @@ namespace GraphEngine.Layers;
 /// <summary>A quantization setting that cannot be parsed, is not allowed where it was used, or cannot run on the device.</summary>
 public sealed class QuantConfigException : GraphEngineException
 {
+    /// <summary>A quant setting error; <paramref name="message"/> names the value and where it came from.</summary>
     public QuantConfigException(string message) : base(message) { }
+    /// <summary>A quant setting error caused by <paramref name="inner"/>.</summary>
     public QuantConfigException(string message, Exception inner) : base(message, inner) { }
 }
 
@@ -32,6 +34,7 @@ public sealed class QuantConfigException : GraphEngineException
 /// </summary>
 public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSize? DenseGroupSize, GroupSize? MoeGroupSize, string Nvfp4Backend)
 {
+    /// <summary>bf16/fp16 everywhere.</summary>
     public static readonly QuantConfig Unquantized = new(QuantMode.None, QuantMode.None, null, null, DefaultNvfp4Backend);
 
     /// <summary>The only nvfp4 path this engine has: fp4 dequantized to bf16 in registers, bf16 MMA.</summary>
@@ -40,6 +43,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
     /// <summary>Backends FastDeploy knows for nvfp4 that need SM100 fp4 tensor cores; refused with a message.</summary>
     public static readonly IReadOnlyList<string> NativeNvfp4Backends = new[] { "native", "flashinfer-cutlass", "flashinfer-cutedsl", "flashinfer-trtllm" };
 
+    /// <summary>Modes only MoE experts accept (no dense kernel exists for them).</summary>
     public static readonly IReadOnlyList<QuantMode> MoeOnlyModes = new[] { QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
 
     /// <summary>Modes a dense layer accepts.</summary>
@@ -50,6 +54,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
 
     private static readonly string[] JsonKeys = { "quantization", "dense_quant_type", "is_moe_quantized", "moe_quant_type", "group_size", "nvfp4_backend" };
 
+    /// <summary>True when dense layers and experts use different modes (FastDeploy's mix_quant).</summary>
     public bool IsMixed => DenseMode != MoeMode;
 
     /// <summary>For the listing: "wint4/g128", or "mix_quant(dense=block_wise_fp8, moe=nvfp4)".</summary>
@@ -57,7 +62,9 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
         ? $"mix_quant(dense={ModeLabel(DenseMode, DenseGroupSize)}, moe={ModeLabel(MoeMode, MoeGroupSize)})"
         : ModeLabel(DenseMode, DenseGroupSize);
 
+    /// <summary>The dense layers' mode for the listing, for example "wint4/g128".</summary>
     public string DenseLabel => ModeLabel(DenseMode, DenseGroupSize);
+    /// <summary>The experts' mode for the listing, for example "nvfp4".</summary>
     public string MoeLabel => ModeLabel(MoeMode, MoeGroupSize);
 
     /// <summary>

@@ -5,14 +5,21 @@ public enum QuantMode
 {
     /// <summary>Unquantized bf16/fp16 weights.</summary>
     None,
+    /// <summary>int8 weights with a per-channel scale, bf16/fp16 activations.</summary>
     WInt8,
+    /// <summary>int4 weights with a per-channel or per-group scale, bf16/fp16 activations.</summary>
     WInt4,
+    /// <summary>fp8 e4m3 weights with 128x128 block scales and fp8 activations with 1x128 scales.</summary>
     BlockWiseFp8,
+    /// <summary>int4 expert weights with fp8 activations (MoE only).</summary>
     W4AFp8,
+    /// <summary>int4 expert weights with zero points in groups of 128, bf16/fp16 activations (MoE only; not capturable).</summary>
     Wi4A16,
+    /// <summary>fp4 e2m1 expert weights with group-16 scales and a global scale, dequantized to bf16 (MoE only).</summary>
     Nvfp4,
 }
 
+/// <summary>Labels and parsing of <see cref="QuantMode"/>.</summary>
 public static class QuantModes
 {
     /// <summary>FastDeploy's name for the mode.</summary>
@@ -43,6 +50,7 @@ public static class QuantModes
         ["modelopt_fp4"] = QuantMode.Nvfp4,
     };
 
+    /// <summary>The mode FastDeploy (or ModelOpt) calls <paramref name="name"/> (trimmed, case-insensitive); an <see cref="ArgumentException"/> naming <paramref name="source"/> and the accepted names otherwise.</summary>
     public static QuantMode Parse(string name, string source)
     {
         if (name is not null && ByName.TryGetValue(name.Trim(), out var m)) return m;

@@ -18,6 +18,7 @@ public sealed class RmsNorm : Layer
     private readonly Tensor _weight;
     private readonly Tensor? _residual;
 
+    /// <summary>An RMSNorm of width <paramref name="hidden"/> in <paramref name="dtype"/> (bf16 or fp16) with epsilon <paramref name="eps"/>, from <paramref name="input"/> to <paramref name="output"/> [MaxTokens, hidden]; with <paramref name="residual"/> [MaxTokens, hidden] the fused variant. The buffers stay the caller's; the weight [hidden] is the layer's.</summary>
     public RmsNorm(LayerContext ctx, string name, int hidden, DType dtype, float eps, Tensor input, Tensor output, Tensor? residual = null)
         : base(ctx, name)
     {
@@ -52,17 +53,29 @@ public sealed class RmsNorm : Layer
         if (t.Rows < ctx.MaxTokens) throw new ArgumentException($"rmsnorm '{name}': {what} {t} needs at least MaxTokens={ctx.MaxTokens} rows", what);
     }
 
+    /// <summary>Width of a row.</summary>
     public int Hidden { get; }
+    /// <summary>Activation and weight type (bf16 or fp16).</summary>
     public DType DType { get; }
+    /// <summary>Epsilon added to the mean square.</summary>
     public float Epsilon { get; }
+    /// <summary>True with a residual buffer: the input is first added into it.</summary>
     public bool FusedResidual => _residual is not null;
+    /// <summary>The weight [hidden], owned by the layer.</summary>
     public Tensor Weight => _weight;
+    /// <summary>The residual stream [MaxTokens, hidden] of the fused variant; null otherwise.</summary>
     public Tensor? Residual => _residual;
+    /// <see cref="LayerKind.RmsNorm"/>.
     public override LayerKind Kind => LayerKind.RmsNorm;
+    /// <summary>None: the weight stays in the activation type.</summary>
     public override QuantMode Quant => QuantMode.None;
+    /// <summary>"bf16" or "fp16".</summary>
     public override string QuantLabel => DType == DType.BF16 ? "bf16" : "fp16";
+    /// <summary>[MaxTokens, hidden].</summary>
     public override Tensor Input { get; }
+    /// <summary>[MaxTokens, hidden].</summary>
     public override Tensor Output { get; }
+    /// <summary>Bytes of the weight.</summary>
     public override long WeightBytes => _weight.ByteCount;
 
     /// <summary>Sets the weight from host floats (rounded to the activation type). Synchronous; not during capture.</summary>
@@ -79,6 +92,7 @@ public sealed class RmsNorm : Layer
         Context.LoadStream.Synchronize();
     }
 
+    /// <summary>Normalizes rows [0, <paramref name="paddedTokens"/>) below the device token count (adding into the residual first when fused).</summary>
     public override void Forward(ComputeStream stream, int paddedTokens)
     {
         ValidatePadded(paddedTokens);

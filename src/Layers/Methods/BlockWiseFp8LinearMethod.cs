@@ -39,11 +39,17 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
         _gemm.Prepare(activation);
     }
 
+    /// <inheritdoc/>
     public QuantMode Mode => QuantMode.BlockWiseFp8;
+    /// <inheritdoc/>
     public string Label => "block_wise_fp8/128x128";
+    /// <inheritdoc/>
     public int InFeatures { get; }
+    /// <inheritdoc/>
     public int OutFeatures { get; }
+    /// <summary>The activation type the input and output have (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <inheritdoc/>
     public long WeightBytes => _w.ByteCount + _ws.ByteCount;
 
     /// <summary>Quantizes bf16/fp16 device weights [N, K] on the device (128x128 block scales, amax / 448).</summary>
@@ -115,6 +121,7 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
             memory.Allocate(ctx.Device, (long)nb * kb * 4, "block_fp8 weight scales", DType.F32, nb, kb));
     }
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -130,6 +137,7 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
         _gemm.MatMul(stream, _aq, _as, _w, _ws, output, paddedRows, tokenCount);
     }
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -149,6 +157,7 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
     /// <summary>The stored e4m3 weights [Np, Kp] and block scales, exposed for checks.</summary>
     public (Tensor Weights, Tensor Scales) Stored => (_w, _ws);
 
+    /// <summary>Frees the weights, scales and GEMM resources.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -12,6 +12,7 @@ public sealed class CublasLinearMethod : ILinearBiasMethod
     private readonly DeviceBuffer _weightBuf;
     private readonly Gemm _gemm;
 
+    /// <summary>Copies (or generates) <paramref name="weights"/> [N, K] into a device tensor of <paramref name="activation"/> type; <paramref name="name"/> labels the allocation.</summary>
     public CublasLinearMethod(LayerContext ctx, DType activation, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -59,14 +60,22 @@ public sealed class CublasLinearMethod : ILinearBiasMethod
         OutFeatures = n;
     }
 
+    /// <inheritdoc/>
     public QuantMode Mode => QuantMode.None;
+    /// <inheritdoc/>
     public string Label => Activation == DType.BF16 ? "bf16" : "fp16";
+    /// <summary>The weight and activation type (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <inheritdoc/>
     public int InFeatures { get; }
+    /// <inheritdoc/>
     public int OutFeatures { get; }
+    /// <summary>The weights [N, K] on the device, owned by the method.</summary>
     public Tensor Weight { get; }
+    /// <inheritdoc/>
     public long WeightBytes => Weight.ByteCount;
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount) =>
         Forward(stream, input, output, paddedRows, tokenCount, null);
 
@@ -74,8 +83,10 @@ public sealed class CublasLinearMethod : ILinearBiasMethod
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias) =>
         _gemm.MatMul(stream, input, Weight, output, paddedRows, bias);
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights() => Weight.DownloadFloats();
 
+    /// <summary>Frees the GEMM handle and the weights.</summary>
     public void Dispose()
     {
         _gemm?.Dispose();

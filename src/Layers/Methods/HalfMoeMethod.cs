@@ -9,6 +9,7 @@ public sealed class HalfMoeMethod : MoeMethodBase
 {
     private readonly GroupGemm _gemm;
 
+    /// <summary>Copies bf16/fp16 <paramref name="source"/> [E, N, K] on <paramref name="device"/> into the kernel's layout on <paramref name="loadStream"/>; the source stays the caller's.</summary>
     public HalfMoeMethod(Device device, ComputeStream loadStream, Tensor source)
         : base(QuantMode.None, device, source, ExpertWeightFormat.Half, GroupSize.PerChannel)
     {
@@ -16,7 +17,9 @@ public sealed class HalfMoeMethod : MoeMethodBase
         _gemm.Quantize(loadStream, source, Weights);
     }
 
+    /// <inheritdoc/>
     public override string Label => Activation == DType.BF16 ? "bf16" : "fp16";
 
+    /// <inheritdoc/>
     public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
 }

@@ -9,12 +9,15 @@ namespace GraphEngine.Layers.Methods;
 /// </summary>
 public interface ILinearMethod : IDisposable
 {
+    /// <summary>The quant mode of the weights.</summary>
     QuantMode Mode { get; }
 
     /// <summary>Listing label, for example "wint4/g128".</summary>
     string Label { get; }
 
+    /// <summary>K: columns of the input.</summary>
     int InFeatures { get; }
+    /// <summary>N: columns of the output (rows of W).</summary>
     int OutFeatures { get; }
 
     /// <summary>Bytes of weights and scales read per forward.</summary>
@@ -35,10 +38,15 @@ public interface ILinearMethod : IDisposable
 /// </summary>
 public interface IMoeMethod : IDisposable
 {
+    /// <summary>The quant mode of the expert weights.</summary>
     QuantMode Mode { get; }
+    /// <summary>Listing label, for example "wint4/g128".</summary>
     string Label { get; }
+    /// <summary>E: experts.</summary>
     int Experts { get; }
+    /// <summary>N: output columns of each expert's GEMM.</summary>
     int N { get; }
+    /// <summary>K: input columns of each expert's GEMM.</summary>
     int K { get; }
 
     /// <summary>Bytes of weights and scales of one expert.</summary>
@@ -47,6 +55,7 @@ public interface IMoeMethod : IDisposable
     /// <summary>Whether Forward is capturable; wi4a16 plans tiles on the host and says so here.</summary>
     Capturability Capturability { get; }
 
+    /// <summary>Enqueues the group GEMM <paramref name="problem"/> (rows grouped by expert) on <paramref name="stream"/>; capturable when <see cref="Capturability"/> says so.</summary>
     void Forward(ComputeStream stream, GraphEngine.Kernels.Moe.GroupGemmProblem problem);
 
     /// <summary>Expert e's weights dequantized to float [N, K] on the host (for checks).</summary>

@@ -8,6 +8,7 @@ namespace GraphEngine.Layers.Methods;
 /// <summary>A linear method that can add a bias in its own kernel epilogue.</summary>
 public interface ILinearBiasMethod : ILinearMethod
 {
+    /// <summary>As <see cref="ILinearMethod.Forward"/>, adding <paramref name="bias"/> [N] (null: none) in the kernel's epilogue.</summary>
     void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias);
 }
 

@@ -13,6 +13,10 @@ public static class MoeMethods
     /// <paramref name="loadStream"/>); the caller keeps ownership of <paramref name="source"/>, which may be
     /// freed once <paramref name="loadStream"/> has finished.
     /// </summary>
+    /// <param name="mode">The experts' quant mode.</param>
+    /// <param name="device">The device the weights live on.</param>
+    /// <param name="loadStream">The stream quantization runs on.</param>
+    /// <param name="source">bf16/fp16 expert weights [E, N, K] on <paramref name="device"/>.</param>
     /// <param name="groupSize">wint4: per channel, or the group along K (a multiple of 64 dividing K; 128 in
     /// FastDeploy). w4afp8: per channel or 128. wint8, bf16/fp16 and nvfp4: must be per channel. wi4a16: per
     /// channel or 128 (both give its fixed 128).</param>
@@ -83,6 +87,7 @@ public abstract class MoeMethodBase : IMoeMethod
     private readonly List<DeviceBuffer> _buffers = new();
     private bool _disposed;
 
+    /// <summary>Allocates the expert weights [E, N, K] (and scales and zeros per <paramref name="format"/> and <paramref name="groupSize"/>) on <paramref name="device"/> for bf16/fp16 <paramref name="source"/>, in <paramref name="mode"/>; the subclass fills them.</summary>
     protected MoeMethodBase(QuantMode mode, Device device, Tensor source, ExpertWeightFormat format, GroupSize groupSize)
     {
         Mode = mode;
@@ -128,19 +133,31 @@ public abstract class MoeMethodBase : IMoeMethod
         return b;
     }
 
+    /// <summary>The device the weights live on.</summary>
     protected Device Device { get; }
+    /// <summary>The activation type (the source's: bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <summary>The expert weights, scales and zeros, owned by the method.</summary>
     public ExpertWeights Weights { get; }
+    /// <inheritdoc/>
     public QuantMode Mode { get; }
+    /// <inheritdoc/>
     public abstract string Label { get; }
+    /// <inheritdoc/>
     public int Experts { get; }
+    /// <inheritdoc/>
     public int N { get; }
+    /// <inheritdoc/>
     public int K { get; }
+    /// <inheritdoc/>
     public long WeightBytesPerExpert => Weights.BytesPerExpert(Activation);
+    /// <inheritdoc/>
     public virtual Capturability Capturability => Capturability.Yes;
 
+    /// <inheritdoc/>
     public abstract void Forward(ComputeStream stream, GroupGemmProblem problem);
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights(int expert)
     {
         if (expert < 0 || expert >= Experts) throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {Experts})");
@@ -161,6 +178,7 @@ public abstract class MoeMethodBase : IMoeMethod
         return f;
     }
 
+    /// <summary>Runs <see cref="DisposeCore"/>, then frees the weight buffers; a second call does nothing.</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -171,5 +189,6 @@ public abstract class MoeMethodBase : IMoeMethod
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>A subclass's own cleanup (its kernel's workspace), run before the weights are freed.</summary>
     protected virtual void DisposeCore() { }
 }

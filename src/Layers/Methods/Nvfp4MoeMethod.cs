@@ -31,13 +31,21 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
         _gemm.Prepare(activation, TokenLayout.Padded);
     }
 
+    /// <inheritdoc/>
     public QuantMode Mode => QuantMode.Nvfp4;
+    /// <inheritdoc/>
     public string Label => "nvfp4/g16 (dequant)";
+    /// <inheritdoc/>
     public int Experts { get; }
+    /// <inheritdoc/>
     public int N { get; }
+    /// <inheritdoc/>
     public int K { get; }
+    /// <summary>The activation type (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <inheritdoc/>
     public long WeightBytesPerExpert => (_q.ByteCount + _s.ByteCount + _g.ByteCount) / Experts;
+    /// <inheritdoc/>
     public Capturability Capturability => Capturability.Yes;
 
     /// <summary>Quantizes bf16/fp16 device weights [E, N, K] on the device.</summary>
@@ -135,6 +143,7 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
             memory.Allocate(ctx.Device, 4L * e, "nvfp4 global scales", DType.F32, e));
     }
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, GroupGemmProblem problem)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -142,6 +151,7 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
         _gemm.Run(stream, problem, _q, _s, _g);
     }
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights(int expert)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -157,6 +167,7 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
     /// <summary>The stored tensors (shuffled q, block scales, global scales), exposed for checks.</summary>
     public (Tensor Q, Tensor BlockScales, Tensor Global) Stored => (_q, _s, _g);
 
+    /// <summary>Frees the quantized weights, scales and workspace.</summary>
     public void Dispose()
     {
         if (_disposed) return;

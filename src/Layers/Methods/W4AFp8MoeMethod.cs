@@ -41,14 +41,23 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
         _gemm.Prepare(activation, TokenLayout.Padded, grouped);
     }
 
+    /// <inheritdoc/>
     public QuantMode Mode => QuantMode.W4AFp8;
+    /// <inheritdoc/>
     public string Label => _grouped ? "w4afp8/g128" : "w4afp8/channel";
+    /// <inheritdoc/>
     public int Experts { get; }
+    /// <inheritdoc/>
     public int N { get; }
+    /// <inheritdoc/>
     public int K { get; }
+    /// <summary>The activation type (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <summary>The most rows one problem may hold: the size of the fp8 activation workspace.</summary>
     public int MaxRows { get; }
+    /// <inheritdoc/>
     public long WeightBytesPerExpert => (_q.ByteCount + _s.ByteCount) / Experts;
+    /// <inheritdoc/>
     public Capturability Capturability => Capturability.Yes;
 
     /// <summary>Quantizes bf16/fp16 device weights [E, N, K] on the device with one scale per 128 along K.</summary>
@@ -158,6 +167,7 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
             memory.Allocate(ctx.Device, (long)e * groups * np * 4, "w4afp8 scales", DType.F32, e, groups, np));
     }
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, GroupGemmProblem problem)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -175,6 +185,7 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
         _gemm.Run(stream, problem.Layout, Experts, problem.RowsBound, _aq, _as, problem.Offsets, _q, _s, _grouped, c);
     }
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights(int expert)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -192,6 +203,7 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
     /// <summary>The stored int4 weights [E, Np, Kp] and scales [E, G, Np] (with the 512), exposed for checks.</summary>
     public (Tensor Q, Tensor Scales) Stored => (_q, _s);
 
+    /// <summary>Frees the quantized weights, scales and workspace.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -18,6 +18,7 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
     private readonly WeightOnlyGemm _gemm;
     private readonly WeightOnlyPlan _plan;
 
+    /// <summary>Quantizes (or takes already quantized) <paramref name="weights"/> [N, K] per <paramref name="scheme"/> into the kernel's packed layout for <paramref name="activation"/> inputs; <paramref name="name"/> labels the allocations.</summary>
     public WeightOnlyLinearMethod(LayerContext ctx, DType activation, WeightOnlyScheme scheme, LinearWeights weights, string name = "linear")
     {
         ArgumentNullException.ThrowIfNull(ctx);
@@ -79,24 +80,37 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
         Activation = activation;
     }
 
+    /// <see cref="QuantMode.WInt8"/> or <see cref="QuantMode.WInt4"/>, from the scheme.
     public QuantMode Mode => Scheme.Format == WeightOnlyFormat.Int8 ? QuantMode.WInt8 : QuantMode.WInt4;
+    /// <summary>Format (int8 or int4) and group size of the weights.</summary>
     public WeightOnlyScheme Scheme { get; }
+    /// <inheritdoc/>
     public string Label => Scheme.Label;
+    /// <summary>The activation type (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <inheritdoc/>
     public int InFeatures => _matrix.K;
+    /// <inheritdoc/>
     public int OutFeatures => _matrix.N;
+    /// <inheritdoc/>
     public long WeightBytes => _matrix.Bytes;
+    /// <summary>The packed weights and scales on the device, owned by the method.</summary>
     public WeightOnlyMatrix Matrix => _matrix;
+    /// <summary>The kernel's launch plan and workspace for <see cref="Matrix"/>, owned by the method.</summary>
     public WeightOnlyPlan Plan => _plan;
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount) =>
         Forward(stream, input, output, paddedRows, tokenCount, null);
 
+    /// <inheritdoc/>
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias) =>
         _gemm.MatMul(stream, input, _plan, output, paddedRows, tokenCount, bias);
 
+    /// <inheritdoc/>
     public float[] DequantizedWeights() => _matrix.Dequantize();
 
+    /// <summary>Frees the plan and the matrix.</summary>
     public void Dispose()
     {
         _plan.Dispose();

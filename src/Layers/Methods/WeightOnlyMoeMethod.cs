@@ -12,6 +12,7 @@ public sealed class WeightOnlyMoeMethod : MoeMethodBase
 {
     private readonly GroupGemm _gemm;
 
+    /// <summary>Quantizes bf16/fp16 <paramref name="source"/> [E, N, K] on <paramref name="device"/> to <paramref name="mode"/> (wint8 per channel, or wint4 per channel or per <paramref name="groupSize"/>) on <paramref name="loadStream"/>; the source stays the caller's.</summary>
     public WeightOnlyMoeMethod(QuantMode mode, Device device, ComputeStream loadStream, Tensor source, GroupSize groupSize)
         : base(mode, device, source, FormatOf(mode, groupSize), groupSize)
     {
@@ -26,7 +27,9 @@ public sealed class WeightOnlyMoeMethod : MoeMethodBase
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, $"weight-only experts are wint8 (per-channel) or wint4; got {mode.Label()} with group size {groupSize}"),
     };
 
+    /// <inheritdoc/>
     public override string Label => Weights.IsGrouped ? $"{Mode.Label()}/{Weights.GroupSize}" : Mode.Label();
 
+    /// <inheritdoc/>
     public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
 }

@@ -13,6 +13,7 @@ public sealed class Wi4A16MoeMethod : MoeMethodBase
     private readonly Wi4A16GroupGemm _gemm;
     private readonly Wi4A16TilePlan _plan;
 
+    /// <summary>Quantizes bf16/fp16 <paramref name="source"/> [E, N, K] on <paramref name="device"/> to int4 with zero points in groups of 128 on <paramref name="loadStream"/>, and sizes the host tile plan for <paramref name="layout"/> and problems of up to <paramref name="maxRowsBound"/> rows.</summary>
     public Wi4A16MoeMethod(Device device, ComputeStream loadStream, Tensor source, TokenLayout layout, int maxRowsBound)
         : base(QuantMode.Wi4A16, device, source, ExpertWeightFormat.Int4ZeroPointGroup, GroupSize.Of(Wi4A16GroupGemm.GroupSize))
     {
@@ -21,11 +22,15 @@ public sealed class Wi4A16MoeMethod : MoeMethodBase
         _plan = new Wi4A16TilePlan(device, Experts, layout, maxRowsBound);
     }
 
+    /// <inheritdoc/>
     public override string Label => $"wi4a16/g{Wi4A16GroupGemm.GroupSize}";
 
+    /// <summary>Not capturable: the kernel plans tiles on the host from the step's counts.</summary>
     public override Capturability Capturability => Capturability.No(Wi4A16GroupGemm.NotCapturableReason);
 
+    /// <inheritdoc/>
     public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights, _plan);
 
+    /// <summary>Frees the tile plan.</summary>
     protected override void DisposeCore() => _plan?.Dispose();
 }

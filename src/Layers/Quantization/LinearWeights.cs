@@ -44,7 +44,11 @@ public abstract record LinearWeights(int OutFeatures, int InFeatures)
     }
 }
 
+/// <summary>Weights in a device tensor [N, K]; see <see cref="LinearWeights.FromDevice"/>.</summary>
 public sealed record DeviceWeights(Tensor Weights) : LinearWeights((int)Weights.Dim(0), (int)Weights.Dim(1));
+/// <summary>Host floats [Out, In], row-major; see <see cref="LinearWeights.FromHost"/>.</summary>
 public sealed record HostWeights(int Out, int In, float[] Values) : LinearWeights(Out, In);
+/// <summary>Already-quantized weights; see <see cref="LinearWeights.Offline"/>.</summary>
 public sealed record OfflineWeights(QuantizedWeights Quantized) : LinearWeights(Quantized.OutFeatures, Quantized.InFeatures);
+/// <summary>Uniform random weights in [-Scale, Scale] from Seed, made on the device; see <see cref="LinearWeights.Random"/>.</summary>
 public sealed record RandomWeights(int Out, int In, uint Seed, float Scale) : LinearWeights(Out, In);

@@ -17,10 +17,15 @@ public sealed class QuantizedWeights
         Scales = scales;
     }
 
+    /// <summary>Format (int8 or int4) and group size.</summary>
     public WeightOnlyScheme Scheme { get; }
+    /// <summary>N: rows of W.</summary>
     public int OutFeatures { get; }
+    /// <summary>K: columns of W.</summary>
     public int InFeatures { get; }
+    /// <summary>Logical q values [N, K], row-major, one per element.</summary>
     public sbyte[] Values { get; }
+    /// <summary>Scales [N, groups] fp32, row-major.</summary>
     public float[] Scales { get; }
 
     /// <summary>Logical values, one per element: int8 in [-127, 127], int4 in [-8, 7].</summary>
