@@ -5,8 +5,10 @@ namespace GraphEngine.Kernels.Cuda;
 /// <summary>A cuBLASLt call failed; the message names the call and the status name.</summary>
 public sealed class CublasException : NativeCallException
 {
+    /// <summary>A failed cuBLAS(Lt) call: <paramref name="status"/> (cublasStatus_t), the <paramref name="call"/> text and the full <paramref name="message"/>.</summary>
     public CublasException(int status, string call, string message) : base(status, call, message) { }
 
+    /// <summary>Throws a <see cref="CublasException"/> naming <paramref name="call"/> (the caller's expression) unless <paramref name="status"/> is CUBLAS_STATUS_SUCCESS.</summary>
     public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
     {
         if (status != Interop.CublasLt.CUBLAS_STATUS_SUCCESS)

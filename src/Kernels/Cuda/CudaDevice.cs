@@ -109,12 +109,17 @@ public sealed unsafe class CudaDevice : Device
         }
     }
 
+    /// <summary>Opens GPU <paramref name="ordinal"/>, logging to <paramref name="logger"/>; <see cref="DeviceUnavailableException"/> with the reason when there is no usable driver or device.</summary>
     public static CudaDevice Open(int ordinal, ILogger? logger) =>
         TryOpen(ordinal, logger, out var d, out string reason) ? d! : throw new DeviceUnavailableException($"CUDA device {ordinal}: {reason}");
 
+    /// <inheritdoc/>
     public override BackendKind Kind => BackendKind.Cuda;
+    /// <inheritdoc/>
     public override DeviceInfo Info => _info;
+    /// <summary>The CUDA device ordinal.</summary>
     public int Ordinal => _ordinal;
+    /// <inheritdoc/>
     public override ComputeStream DefaultStream => _default;
 
     /// <summary>Largest dynamic shared memory a block may opt into (cuFuncSetAttribute).</summary>
@@ -174,12 +179,14 @@ public sealed unsafe class CudaDevice : Device
 
     // ----- streams, events, ownership -----
 
+    /// <inheritdoc/>
     public override ComputeStream CreateStream()
     {
         EnsureCurrent();
         return new CudaStream(this);
     }
 
+    /// <inheritdoc/>
     public override DeviceEvent CreateEvent()
     {
         EnsureCurrent();
@@ -247,6 +254,7 @@ public sealed unsafe class CudaDevice : Device
 
     // ----- memory -----
 
+    /// <inheritdoc/>
     protected override DevicePtr AllocRaw(long bytes)
     {
         EnsureCurrent();
@@ -261,6 +269,7 @@ public sealed unsafe class CudaDevice : Device
         return new DevicePtr(p);
     }
 
+    /// <inheritdoc/>
     protected override void FreeRaw(DevicePtr ptr)
     {
         DeviceAllocationHandle? h;
@@ -287,6 +296,7 @@ public sealed unsafe class CudaDevice : Device
         CudaException.ThrowIfFailed(CuDriver.cuStreamSynchronize(_transfer.Handle));
     }
 
+    /// <inheritdoc/>
     public override void CopyToHost(Span<byte> dst, DevicePtr src)
     {
         ThrowIfCapturing("copy device to host");
@@ -429,6 +439,7 @@ public sealed unsafe class CudaDevice : Device
         return st;
     }
 
+    /// <inheritdoc/>
     protected override void DisposeCore()
     {
         // Children first; nothing here may throw, so each release swallows its own failure.

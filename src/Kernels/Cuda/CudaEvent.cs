@@ -27,6 +27,7 @@ public sealed unsafe class CudaEvent : DeviceEvent
         }
     }
 
+    /// <inheritdoc/>
     public override void Record(ComputeStream stream)
     {
         if (stream is not CudaStream cs) throw new ArgumentException($"a CUDA event cannot record on {stream.GetType().Name}", nameof(stream));
@@ -34,12 +35,14 @@ public sealed unsafe class CudaEvent : DeviceEvent
         CudaException.ThrowIfFailed(CuDriver.cuEventRecord(Handle, cs.Handle));
     }
 
+    /// <inheritdoc/>
     public override void Synchronize()
     {
         _device.EnsureCurrent();
         CudaException.ThrowIfFailed(CuDriver.cuEventSynchronize(Handle));
     }
 
+    /// <inheritdoc/>
     public override float ElapsedMillisecondsSince(DeviceEvent start)
     {
         if (start is not CudaEvent s) throw new ArgumentException($"start is a {start.GetType().Name}, not a CUDA event", nameof(start));
@@ -49,6 +52,7 @@ public sealed unsafe class CudaEvent : DeviceEvent
         return ms;
     }
 
+    /// <inheritdoc/>
     public override void Dispose()
     {
         if (_disposed) return;

@@ -6,8 +6,11 @@ namespace GraphEngine.Kernels.Cuda;
 public sealed class CudaException : NativeCallException
 {
     /// <param name="status">The CUresult value.</param>
+    /// <param name="call">The failing call's text at the call site.</param>
+    /// <param name="message">The full message: the call, the driver's error name and its description.</param>
     public CudaException(int status, string call, string message) : base(status, call, message) { }
 
+    /// <summary>The driver's name for <see cref="NativeCallException.Status"/> (cuGetErrorName, for example CUDA_ERROR_OUT_OF_MEMORY).</summary>
     public string ErrorName => DescribeName(Status);
 
     /// <summary>Throws when <paramref name="status"/> is not CUDA_SUCCESS; the message names the failing call.</summary>

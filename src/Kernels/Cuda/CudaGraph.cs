@@ -30,11 +30,13 @@ public sealed unsafe class CudaGraph : DeviceGraph
         device.Track(CudaDevice.OwnedKind.Graph, this);
     }
 
+    /// <inheritdoc/>
     public override int NodeCount => _nodeCount;
 
     /// <summary>How the last <see cref="ComputeStream.EndCapture"/> into this graph was applied.</summary>
     public bool LastUpdateReinstantiated { get; private set; }
 
+    /// <summary>Captures applied to this graph after its first, through cuGraphExecUpdate or re-instantiation.</summary>
     public int UpdateCount { get; private set; }
 
     private void Instantiate()
@@ -85,6 +87,7 @@ public sealed unsafe class CudaGraph : DeviceGraph
         LastUpdateReinstantiated = true;
     }
 
+    /// <inheritdoc/>
     public override void Launch(ComputeStream stream)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -94,6 +97,7 @@ public sealed unsafe class CudaGraph : DeviceGraph
         CudaException.ThrowIfFailed(CuDriver.cuGraphLaunch(_exec!.Value, cs.Handle));
     }
 
+    /// <inheritdoc/>
     public override void Dispose()
     {
         if (_disposed) return;

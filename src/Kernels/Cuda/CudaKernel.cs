@@ -23,6 +23,7 @@ public sealed unsafe class CudaKernel
         StaticSharedBytes = Attribute(CuDriver.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
     }
 
+    /// <summary>The kernel's name as written in the source.</summary>
     public string Name { get; }
 
     /// <summary>The mangled symbol NVRTC produced for <see cref="Name"/>.</summary>
@@ -30,7 +31,9 @@ public sealed unsafe class CudaKernel
 
     /// <summary>Registers used per thread and static shared memory, for launch-config math.</summary>
     public int RegistersPerThread { get; }
+    /// <summary>The most threads a block of this kernel may have (registers permitting).</summary>
     public int MaxThreadsPerBlock { get; }
+    /// <summary>Static shared memory per block, in bytes.</summary>
     public int StaticSharedBytes { get; }
 
     private int Attribute(int attribute)
@@ -52,6 +55,7 @@ public sealed unsafe class CudaKernel
         Volatile.Write(ref _dynamicSharedLimit, bytes);
     }
 
+    /// <summary>Enqueues the kernel on <paramref name="stream"/> over <paramref name="grid"/> blocks of <paramref name="block"/> threads with <paramref name="sharedBytes"/> of dynamic shared memory; <paramref name="args"/> points to one pointer per kernel parameter, each to its value.</summary>
     public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, void** args)
     {
         IntPtr s = stream.Handle;

@@ -23,6 +23,7 @@ public sealed unsafe class CudaStream : ComputeStream
         device.TrackStream(this);
     }
 
+    /// <summary>The CUstream; valid until the stream is disposed.</summary>
     public IntPtr Handle
     {
         get
@@ -32,6 +33,7 @@ public sealed unsafe class CudaStream : ComputeStream
         }
     }
 
+    /// <inheritdoc/>
     public override bool IsCapturing => _capturing;
 
     internal bool IsDisposed => _disposed;
@@ -46,6 +48,7 @@ public sealed unsafe class CudaStream : ComputeStream
         return _handle.Value;
     }
 
+    /// <inheritdoc/>
     public override void Synchronize()
     {
         // Checked before calling CUDA: synchronizing a capturing stream would invalidate the capture.
@@ -53,6 +56,7 @@ public sealed unsafe class CudaStream : ComputeStream
         CudaException.ThrowIfFailed(CuDriver.cuStreamSynchronize(Enter()));
     }
 
+    /// <inheritdoc/>
     public override void BeginCapture()
     {
         if (_capturing) throw new StreamCaptureException("stream is already capturing");
@@ -73,6 +77,7 @@ public sealed unsafe class CudaStream : ComputeStream
         return status;
     }
 
+    /// <inheritdoc/>
     public override DeviceGraph EndCapture(DeviceGraph? updateTarget = null)
     {
         if (!_capturing) throw new StreamCaptureException("EndCapture called on a stream that is not capturing");
@@ -100,6 +105,7 @@ public sealed unsafe class CudaStream : ComputeStream
         return new CudaGraph(_device, handle);
     }
 
+    /// <inheritdoc/>
     public override void AbortCapture()
     {
         if (!_capturing || _disposed) return;
@@ -122,6 +128,7 @@ public sealed unsafe class CudaStream : ComputeStream
         }
     }
 
+    /// <inheritdoc/>
     public override void CopyAsync(DevicePtr dst, DevicePtr src, long bytes)
     {
         if (bytes < 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "copy size must be >= 0");
@@ -129,6 +136,7 @@ public sealed unsafe class CudaStream : ComputeStream
         CudaException.ThrowIfFailed(CuDriver.cuMemcpyDtoDAsync(dst.Address, src.Address, (nuint)bytes, Enter()));
     }
 
+    /// <inheritdoc/>
     public override void Fill32Async(DevicePtr dst, uint value, long count)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "fill count must be >= 0");
@@ -136,6 +144,7 @@ public sealed unsafe class CudaStream : ComputeStream
         CudaException.ThrowIfFailed(CuDriver.cuMemsetD32Async(dst.Address, value, (nuint)count, Enter()));
     }
 
+    /// <inheritdoc/>
     public override void Fill16Async(DevicePtr dst, ushort value, long count)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "fill count must be >= 0");
@@ -143,6 +152,7 @@ public sealed unsafe class CudaStream : ComputeStream
         CudaException.ThrowIfFailed(CuDriver.cuMemsetD16Async(dst.Address, value, (nuint)count, Enter()));
     }
 
+    /// <inheritdoc/>
     public override void Fill8Async(DevicePtr dst, byte value, long count)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "fill count must be >= 0");
@@ -150,6 +160,7 @@ public sealed unsafe class CudaStream : ComputeStream
         CudaException.ThrowIfFailed(CuDriver.cuMemsetD8Async(dst.Address, value, (nuint)count, Enter()));
     }
 
+    /// <inheritdoc/>
     public override void Dispose()
     {
         if (_disposed) return;

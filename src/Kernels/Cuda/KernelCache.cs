@@ -14,12 +14,14 @@ public sealed class KernelCache
     private static readonly byte[] Magic = "GECUBIN1"u8.ToArray();
     private const int HeaderBytes = 8 + 32 + 4;   // magic, payload hash, payload length
 
+    /// <summary>A cache in <paramref name="directory"/>, created on the first store.</summary>
     public KernelCache(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory = Path.GetFullPath(directory);
     }
 
+    /// <summary>The cache's directory.</summary>
     public string Directory { get; }
 
     /// <summary>Entries found corrupt (and deleted) since this instance was created.</summary>
@@ -36,6 +38,7 @@ public sealed class KernelCache
         return Path.Combine(home, ".cache", "graphengine", "kernels");
     }
 
+    /// <summary>The file of <paramref name="key"/> (a hex digest; anything else is an <see cref="ArgumentException"/>).</summary>
     public string PathFor(string key)
     {
         if (string.IsNullOrEmpty(key) || key.Any(c => !char.IsAsciiHexDigit(c)))
@@ -67,6 +70,7 @@ public sealed class KernelCache
         return true;
     }
 
+    /// <summary>Writes <paramref name="cubin"/> and <paramref name="loweredName"/> under <paramref name="key"/> through a temporary file renamed into place.</summary>
     public void Store(string key, string loweredName, ReadOnlySpan<byte> cubin)
     {
         string path = PathFor(key);
@@ -84,6 +88,7 @@ public sealed class KernelCache
         }
     }
 
+    /// <summary>Deletes the entry of <paramref name="key"/>, if any.</summary>
     public void Remove(string key)
     {
         try

@@ -22,6 +22,7 @@ public sealed unsafe class KernelCompiler
     private readonly Lazy<IReadOnlyList<string>> _includeDirs;
     private int _compiles, _hits;
 
+    /// <summary>A compiler for <paramref name="architecture"/> ("sm_90a") caching cubins in <paramref name="cacheDirectory"/> (null: <see cref="KernelCache.DefaultDirectory"/>), logging compiles to <paramref name="logger"/>.</summary>
     public KernelCompiler(string architecture, string? cacheDirectory = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(architecture);
@@ -35,8 +36,11 @@ public sealed unsafe class KernelCompiler
     /// <summary>"sm_90a" on Hopper (so wgmma is usable), "sm_XY" elsewhere.</summary>
     public static string ArchitectureFor(int major, int minor) => major == 9 && minor == 0 ? "sm_90a" : $"sm_{major}{minor}";
 
+    /// <summary>The target passed to NVRTC (--gpu-architecture).</summary>
     public string Architecture { get; }
+    /// <summary>The disk cache of cubins.</summary>
     public KernelCache Cache { get; }
+    /// <summary>The cache's directory.</summary>
     public string CacheDirectory => Cache.Directory;
 
     /// <summary>NVRTC compiles run by this instance.</summary>
@@ -45,6 +49,7 @@ public sealed unsafe class KernelCompiler
     /// <summary>Kernels served from the disk cache by this instance.</summary>
     public int CacheHits => Volatile.Read(ref _hits);
 
+    /// <summary>NVRTC's version, queried on first use; part of every cache key.</summary>
     public string NvrtcVersion => _nvrtcVersion.Value;
 
     /// <summary>native/ files embedded in the assembly, by file name ("random/random.cu", "common.cuh").</summary>
@@ -68,6 +73,7 @@ public sealed unsafe class KernelCompiler
     public static IReadOnlyList<KeyValuePair<string, string>> Headers =>
         EmbeddedSources.Where(kv => kv.Key.EndsWith(".cuh", StringComparison.Ordinal)).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
 
+    /// <summary>The embedded text of native/<paramref name="sourceFile"/>; <see cref="ArgumentException"/> when there is no such file.</summary>
     public static string SourceText(string sourceFile) =>
         EmbeddedSources.TryGetValue(sourceFile, out var text)
             ? text
@@ -118,6 +124,7 @@ public sealed unsafe class KernelCompiler
     public CompiledKernel Compile(string sourceFile, string kernelName, IReadOnlyList<KernelDefine> defines) =>
         CompileSource(sourceFile, SourceText(sourceFile), kernelName, defines);
 
+    /// <summary>Compiles <paramref name="kernelName"/> from <paramref name="source"/> (named <paramref name="sourceName"/> in logs and errors) with <paramref name="defines"/>, or serves it from the cache; a failed cache write is logged, not thrown.</summary>
     public CompiledKernel CompileSource(string sourceName, string source, string kernelName, IReadOnlyList<KernelDefine> defines)
     {
         var options = OptionsFor(defines);
@@ -144,6 +151,7 @@ public sealed unsafe class KernelCompiler
         return new CompiledKernel(kernelName, loweredName, cubin, key, FromCache: false);
     }
 
+    /// <summary>The SHA-256 hex key of a compile: every input that shapes the cubin.</summary>
     public static string CacheKey(string sourceName, string source, IEnumerable<KeyValuePair<string, string>> headers,
         IEnumerable<string> options, string kernelName, string nvrtcVersion, string architecture)
     {

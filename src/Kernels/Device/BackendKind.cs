@@ -1,3 +1,10 @@
 namespace GraphEngine.Kernels;
 
-public enum BackendKind { Cuda, Reference }
+/// <summary>Which implementation a <see cref="Device"/> is.</summary>
+public enum BackendKind
+{
+    /// <summary>A GPU through the CUDA driver, NVRTC and cuBLASLt.</summary>
+    Cuda,
+    /// <summary>The managed CPU backend.</summary>
+    Reference,
+}

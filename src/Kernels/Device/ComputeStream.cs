@@ -6,9 +6,12 @@ namespace GraphEngine.Kernels;
 /// </summary>
 public abstract class ComputeStream : IDisposable
 {
+    /// <summary>A stream on <paramref name="device"/>.</summary>
     protected ComputeStream(Device device) => Device = device;
 
+    /// <summary>The device the stream runs on.</summary>
     public Device Device { get; }
+    /// <summary>True between <see cref="BeginCapture"/> and <see cref="EndCapture"/> (or <see cref="AbortCapture"/>).</summary>
     public abstract bool IsCapturing { get; }
 
     /// <summary>Blocks until all work on this stream has finished. Illegal while capturing.</summary>
@@ -26,6 +29,7 @@ public abstract class ComputeStream : IDisposable
     /// <summary>Ends a capture that failed part-way and discards whatever was recorded; never throws.</summary>
     public abstract void AbortCapture();
 
+    /// <summary>Enqueues a copy of <paramref name="bytes"/> from <paramref name="src"/> to <paramref name="dst"/>, both device memory.</summary>
     public abstract void CopyAsync(DevicePtr dst, DevicePtr src, long bytes);
 
     /// <summary>Fills <paramref name="count"/> 32-bit words; used for the token-count scalar and NaN poisoning.</summary>
@@ -34,7 +38,9 @@ public abstract class ComputeStream : IDisposable
     /// <summary>Fills <paramref name="count"/> 16-bit words (bf16/fp16 NaN poisoning).</summary>
     public abstract void Fill16Async(DevicePtr dst, ushort value, long count);
 
+    /// <summary>Fills <paramref name="count"/> bytes with <paramref name="value"/>.</summary>
     public abstract void Fill8Async(DevicePtr dst, byte value, long count);
 
+    /// <summary>Destroys the stream; work already enqueued still completes.</summary>
     public abstract void Dispose();
 }

@@ -3,21 +3,34 @@ namespace GraphEngine.Kernels;
 /// <summary>Element types a device tensor can hold. Int4 and Fp4E2M1 are packed two per byte, low nibble first.</summary>
 public enum DType
 {
+    /// <summary>bfloat16, 2 bytes.</summary>
     BF16,
+    /// <summary>IEEE float16, 2 bytes.</summary>
     F16,
+    /// <summary>IEEE float32, 4 bytes.</summary>
     F32,
+    /// <summary>Signed 32-bit integer.</summary>
     I32,
+    /// <summary>Signed 64-bit integer.</summary>
     I64,
+    /// <summary>Signed 8-bit integer.</summary>
     I8,
+    /// <summary>Unsigned 8-bit integer.</summary>
     U8,
+    /// <summary>4-bit integer, two per byte (low nibble first).</summary>
     Int4,
+    /// <summary>fp8 e4m3 (finite variant, max 448), 1 byte.</summary>
     Fp8E4M3,
+    /// <summary>fp8 e5m2 (max 57344), 1 byte.</summary>
     Fp8E5M2,
+    /// <summary>fp4 e2m1 (max 6), two per byte (low nibble first).</summary>
     Fp4E2M1,
 }
 
+/// <summary>Sizes and properties of <see cref="DType"/>.</summary>
 public static class DTypes
 {
+    /// <summary>Bits per element of <paramref name="t"/> (4 for the packed types).</summary>
     public static int BitsOf(this DType t) => t switch
     {
         DType.BF16 or DType.F16 => 16,
@@ -28,6 +41,7 @@ public static class DTypes
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };
 
+    /// <summary>True for the types stored two per byte (Int4, Fp4E2M1).</summary>
     public static bool IsPacked(this DType t) => t.BitsOf() == 4;
 
     /// <summary>Bytes needed for <paramref name="elements"/> elements; packed types need an even count.</summary>
@@ -58,5 +72,6 @@ public static class DTypes
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "packed dtypes have no scalar CUDA type"),
     };
 
+    /// <summary>True for BF16 and F16, the activation types.</summary>
     public static bool IsHalfPrecisionFloat(this DType t) => t is DType.BF16 or DType.F16;
 }

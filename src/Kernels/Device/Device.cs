@@ -14,17 +14,22 @@ public abstract class Device : IDisposable
     private int _liveAllocations;
     private bool _disposed;
 
+    /// <summary>Which backend this is.</summary>
     public abstract BackendKind Kind { get; }
+    /// <summary>Name, architecture, SM count and memory of the device.</summary>
     public abstract DeviceInfo Info { get; }
 
     /// <summary>The stream used for load-time work (weight upload, quantization) and synchronous copies.</summary>
     public abstract ComputeStream DefaultStream { get; }
 
+    /// <summary>A new stream on this device, owned by the caller.</summary>
     public abstract ComputeStream CreateStream();
+    /// <summary>A new timing event, owned by the caller.</summary>
     public abstract DeviceEvent CreateEvent();
 
     /// <summary>Bytes held by live <see cref="DeviceBuffer"/>s of this device (pools included).</summary>
     public long AllocatedBytes => Interlocked.Read(ref _allocatedBytes);
+    /// <summary>Live <see cref="DeviceBuffer"/>s of this device.</summary>
     public int LiveAllocations => Volatile.Read(ref _liveAllocations);
 
     /// <summary>Allocates device memory. Illegal while any stream of this device is capturing.</summary>
@@ -55,7 +60,9 @@ public abstract class Device : IDisposable
         return buf;
     }
 
+    /// <summary>The backend's allocation of <paramref name="bytes"/>.</summary>
     protected abstract DevicePtr AllocRaw(long bytes);
+    /// <summary>The backend's free of <paramref name="ptr"/>.</summary>
     protected abstract void FreeRaw(DevicePtr ptr);
 
     /// <summary>Synchronous host-to-device copy (completes all prior work on the default stream first).</summary>
@@ -81,6 +88,7 @@ public abstract class Device : IDisposable
     /// <summary>True while any stream of this device is capturing (host copies and allocation are then refused).</summary>
     public abstract bool AnyStreamCapturing { get; }
 
+    /// <summary>Throws <see cref="StreamCaptureException"/> naming <paramref name="what"/> ("copy to the host") while any stream is capturing.</summary>
     protected void ThrowIfCapturing(string what)
     {
         if (AnyStreamCapturing)
@@ -90,6 +98,7 @@ public abstract class Device : IDisposable
     /// <summary>True after <see cref="Dispose"/>: memory, streams and tensors of this device are unusable.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed);
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>
@@ -116,6 +125,7 @@ public abstract class Device : IDisposable
         }
     }
 
+    /// <summary>Runs <see cref="DisposeCore"/> once; the device's memory, streams and tensors are unusable afterwards.</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -124,5 +134,6 @@ public abstract class Device : IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>The backend's teardown (streams, modules, the context).</summary>
     protected abstract void DisposeCore();
 }

@@ -11,7 +11,9 @@ public sealed record DeviceInfo(
     long L2CacheBytes,
     string DriverVersion)
 {
+    /// <summary>"sm_XY" on CUDA, "host" on the reference backend.</summary>
     public string Architecture => Backend == BackendKind.Cuda ? $"sm_{ComputeMajor}{ComputeMinor}" : "host";
+    /// <summary>Name, architecture, SMs, memory and driver on one line.</summary>
     public override string ToString() =>
         Backend == BackendKind.Cuda
             ? $"{Name} ({Architecture}, {SmCount} SMs, {TotalMemoryBytes / (1L << 30)} GiB, L2 {L2CacheBytes / (1 << 20)} MiB, driver {DriverVersion})"

@@ -3,10 +3,15 @@ namespace GraphEngine.Kernels;
 /// <summary>A contiguous range of device memory that can be viewed as tensors.</summary>
 public abstract class DeviceMemory(Device device, DevicePtr ptr, long bytes, string tag) : IDisposable
 {
+    /// <summary>The device the memory is on.</summary>
     public Device Device { get; } = device;
+    /// <summary>Start address.</summary>
     public DevicePtr Ptr { get; } = ptr;
+    /// <summary>Size in bytes.</summary>
     public long Bytes { get; } = bytes;
+    /// <summary>What the memory is for, in errors and listings.</summary>
     public string Tag { get; } = tag;
+    /// <summary>True after <see cref="Dispose"/>.</summary>
     public bool IsDisposed { get; private set; }
 
     /// <summary>True when this memory can no longer be used: disposed itself, or its pool or device was.</summary>
@@ -23,6 +28,7 @@ public abstract class DeviceMemory(Device device, DevicePtr ptr, long bytes, str
         return t;
     }
 
+    /// <summary>Releases the memory once (to the device or the pool); tensors viewing it become unusable.</summary>
     public void Dispose()
     {
         if (IsDisposed) return;
@@ -31,6 +37,7 @@ public abstract class DeviceMemory(Device device, DevicePtr ptr, long bytes, str
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Gives the memory back to its owner.</summary>
     protected abstract void Free();
 }
 
@@ -38,5 +45,6 @@ public abstract class DeviceMemory(Device device, DevicePtr ptr, long bytes, str
 public sealed class DeviceBuffer : DeviceMemory
 {
     internal DeviceBuffer(Device device, DevicePtr ptr, long bytes, string tag) : base(device, ptr, bytes, tag) { }
+    /// <inheritdoc/>
     protected override void Free() => Device.Release(this);
 }

@@ -8,6 +8,7 @@ namespace GraphEngine.Kernels;
 /// </summary>
 public sealed class DevicePool : IDisposable
 {
+    /// <summary>Alignment of every block, in bytes.</summary>
     public const long Alignment = 256;
 
     private readonly Device _device;
@@ -17,6 +18,7 @@ public sealed class DevicePool : IDisposable
     private long _peak;
     private bool _disposed;
 
+    /// <summary>A pool on <paramref name="device"/> reserving <paramref name="initialBytes"/> now (0: nothing until the first rent) and at least <paramref name="chunkBytes"/> per later reservation.</summary>
     public DevicePool(Device device, long initialBytes = 64L << 20, long chunkBytes = 256L << 20)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -27,13 +29,20 @@ public sealed class DevicePool : IDisposable
         if (initialBytes > 0) AddChunk(initialBytes);
     }
 
+    /// <summary>The device the pool reserves on.</summary>
     public Device Device => _device;
+    /// <summary>Smallest size of a new reservation.</summary>
     public long ChunkBytes { get; }
+    /// <summary>Bytes reserved from the device, over all chunks.</summary>
     public long ReservedBytes { get { lock (_lock) return _chunks.Sum(c => c.Buffer.Bytes); } }
+    /// <summary>Bytes of blocks rented now (aligned sizes).</summary>
     public long InUseBytes { get { lock (_lock) return _inUse; } }
+    /// <summary>Largest <see cref="InUseBytes"/> seen.</summary>
     public long PeakBytes { get { lock (_lock) return _peak; } }
+    /// <summary>True after <see cref="Dispose"/>.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed);
 
+    /// <summary>A block of at least <paramref name="bytes"/> (rounded up to <see cref="Alignment"/>), labelled <paramref name="tag"/>; reserves a new chunk of at least <see cref="ChunkBytes"/> when none fits (a device allocation, refused while capturing).</summary>
     public PoolBlock Rent(long bytes, string tag = "")
     {
         if (bytes <= 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"pool block '{tag}' must be > 0 bytes");
@@ -85,6 +94,7 @@ public sealed class DevicePool : IDisposable
 
     private static long AlignUp(long v) => (v + Alignment - 1) / Alignment * Alignment;
 
+    /// <summary>Frees every reservation; blocks and tensors from the pool become unusable.</summary>
     public void Dispose()
     {
         lock (_lock)
@@ -160,7 +170,9 @@ public sealed class PoolBlock : DeviceMemory
     internal long Offset { get; }
     internal long AlignedBytes { get; }
 
+    /// <inheritdoc/>
     public override bool IsReleased => base.IsReleased || _pool.IsDisposed;
 
+    /// <inheritdoc/>
     protected override void Free() => _pool.Return(this);
 }

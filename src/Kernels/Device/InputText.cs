@@ -6,6 +6,7 @@ namespace GraphEngine.Kernels;
 /// </summary>
 public static class InputText
 {
+    /// <summary>Characters of a value shown before it is cut.</summary>
     public const int MaxShown = 80;
 
     /// <summary>'value', or 'first 80 chars…' (N chars) when longer; newlines and tabs shown as spaces.</summary>

@@ -10,6 +10,10 @@ namespace GraphEngine.Kernels;
 internal static class KernelBackend
 {
     /// <param name="family">The family's name in the error for any other backend (default: the type's name).</param>
+    /// <summary>The family's implementation for <paramref name="device"/>, made once by the factory for its backend.</summary>
+    /// <param name="device">The device the kernels will run on.</param>
+    /// <param name="cuda">Makes the CUDA launcher.</param>
+    /// <param name="reference">Makes the managed reference.</param>
     public static T Create<T>(Device device, Func<CudaDevice, T> cuda, Func<T> reference, string? family = null) => device switch
     {
         CudaDevice d => cuda(d),

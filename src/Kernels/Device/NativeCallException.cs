@@ -7,6 +7,7 @@ public abstract class NativeCallException(int status, string call, string messag
 {
     /// <summary>The library's status value (CUresult, cublasStatus_t, CUptiResult).</summary>
     public int Status { get; } = status;
+    /// <summary>The failing call as written at the call site.</summary>
     public string Call { get; } = call;
 
     /// <summary>

@@ -13,6 +13,7 @@ public readonly struct Tensor
     private readonly long[] _shape;
     private readonly DeviceMemory? _owner;
 
+    /// <summary>A view of <paramref name="ptr"/> on <paramref name="device"/> as <paramref name="dtype"/> with row-major <paramref name="shape"/>; it owns nothing and does not track the memory's lifetime.</summary>
     public Tensor(Device device, DevicePtr ptr, DType dtype, params long[] shape)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -45,22 +46,35 @@ public readonly struct Tensor
                 $"tensor {this} views '{_owner.Tag}', which was released (its engine, pool or buffer was disposed)");
     }
 
+    /// <summary>The device the memory is on.</summary>
     public Device Device { get; }
+    /// <summary>Address of the first element.</summary>
     public DevicePtr Ptr { get; }
+    /// <summary>Element type.</summary>
     public DType DType { get; }
+    /// <summary>Dimensions, outermost first.</summary>
     public ReadOnlySpan<long> Shape => _shape;
+    /// <summary>Number of dimensions (0 for the empty tensor).</summary>
     public int Rank => _shape?.Length ?? 0;
+    /// <summary>True for <c>default(Tensor)</c>: no memory, no shape (an absent optional tensor).</summary>
     public bool IsEmpty => _shape is null;
+    /// <summary>Dimension <paramref name="i"/>; <see cref="ArgumentOutOfRangeException"/> outside [0, Rank).</summary>
     public long Dim(int i) => i >= 0 && i < Rank ? _shape[i] : throw new ArgumentOutOfRangeException(nameof(i), i, $"tensor of rank {Rank}");
+    /// <summary>Product of the dimensions.</summary>
     public long ElementCount => CountElements(_shape);
+    /// <summary>Bytes of the elements (two 4-bit elements per byte).</summary>
     public long ByteCount => DType.ByteCount(ElementCount);
 
     /// <summary>Rows = the first dimension; a row is everything after it.</summary>
     public long Rows => Dim(0);
+    /// <summary>Elements in one row (everything after the first dimension); 1 for rank 1 or less.</summary>
     public long RowElements => Rank <= 1 ? 1 : ElementCount / Math.Max(1, _shape[0]);
+    /// <summary>Bytes of one row.</summary>
     public long RowBytes => DType.ByteCount(RowElements);
 
+    /// <summary>The shape as "[a, b]".</summary>
     public string ShapeText => $"[{string.Join(", ", _shape ?? Array.Empty<long>())}]";
+    /// <summary>Type, shape and address: "BF16[4, 8]@0x7f...".</summary>
     public override string ToString() => $"{DType}{ShapeText}@{Ptr}";
 
     internal static long CountElements(ReadOnlySpan<long> shape)
@@ -96,6 +110,7 @@ public readonly struct Tensor
 
     // ----- validation used by every kernel family and layer: messages name the argument and the value -----
 
+    /// <summary>This tensor when its type is <paramref name="dtype"/>; otherwise an <see cref="ArgumentException"/> naming <paramref name="name"/>.</summary>
     public Tensor Require(string name, DType dtype)
     {
         if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
@@ -104,6 +119,7 @@ public readonly struct Tensor
         return this;
     }
 
+    /// <summary>This tensor when its type is <paramref name="dtype"/> and its shape is <paramref name="shape"/>; otherwise an <see cref="ArgumentException"/> naming <paramref name="name"/>.</summary>
     public Tensor Require(string name, DType dtype, params long[] shape)
     {
         Require(name, dtype);
@@ -112,6 +128,7 @@ public readonly struct Tensor
         return this;
     }
 
+    /// <summary>This tensor when it has <paramref name="rank"/> dimensions; otherwise an <see cref="ArgumentException"/> naming <paramref name="name"/>.</summary>
     public Tensor RequireRank(string name, int rank)
     {
         if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
@@ -120,6 +137,7 @@ public readonly struct Tensor
         return this;
     }
 
+    /// <summary>This tensor when it is on <paramref name="device"/> (and not released); otherwise an exception naming <paramref name="name"/>.</summary>
     public Tensor RequireDevice(string name, Device device)
     {
         ThrowIfReleased();
@@ -130,6 +148,7 @@ public readonly struct Tensor
 
     // ----- synchronous host transfers (illegal while capturing) -----
 
+    /// <summary>Copies <paramref name="source"/> (exactly <see cref="ByteCount"/> bytes) to the device; synchronous, illegal while capturing.</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> source) where T : unmanaged
     {
         ThrowIfReleased();
@@ -139,6 +158,7 @@ public readonly struct Tensor
         Device.CopyToDevice(Ptr, bytes);
     }
 
+    /// <summary>Copies the tensor's bytes into <paramref name="destination"/> (exactly <see cref="ByteCount"/> bytes); synchronous, illegal while capturing.</summary>
     public void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
         ThrowIfReleased();
@@ -148,6 +168,7 @@ public readonly struct Tensor
         Device.CopyToHost(bytes, Ptr);
     }
 
+    /// <summary>The tensor's bytes as a new array of <typeparamref name="T"/>; synchronous, illegal while capturing.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {
         long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();

@@ -37,6 +37,8 @@ public abstract class BlockFp8Gemm
     /// <param name="rows">Rows the launch covers (the host bound; the device token count may be fewer).</param>
     /// <param name="n">Output columns.</param>
     /// <param name="kp">K padded to 128.</param>
+    /// <param name="computeMajor">The GPU's compute capability, major part.</param>
+    /// <param name="computeMinor">The GPU's compute capability, minor part.</param>
     public static BlockFp8GemmVariant ChooseVariant(int computeMajor, int computeMinor, int rows, int n, int kp)
     {
         if (!HasFp8Mma(computeMajor, computeMinor))
@@ -63,6 +65,7 @@ public abstract class BlockFp8Gemm
     private static bool HasFp8Mma(int major, int minor) => major * 10 + minor >= 89;
     private static bool IsHopper(int major, int minor) => (major, minor) == (9, 0);
 
+    /// <summary>C [rows, N] from <paramref name="a"/> e4m3 [>= rows, Kp] with <paramref name="aScales"/> [>= rows, Kp/128] and <paramref name="w"/> e4m3 [Np, Kp] with <paramref name="wScales"/> [Np/128, Kp/128], for rows [0, <paramref name="rows"/>) below <paramref name="tokenCount"/>; output <paramref name="c"/> bf16/fp16.</summary>
     public void MatMul(ComputeStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c, int rows, DevicePtr tokenCount)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -91,6 +94,7 @@ public abstract class BlockFp8Gemm
     /// <summary>Compiles the kernel for <paramref name="output"/> now (no-op on the reference backend).</summary>
     public virtual void Prepare(DType output) { }
 
+    /// <summary>The backend's kernel behind <see cref="MatMul"/>, called once the arguments are checked.; <paramref name="n"/> output columns, <paramref name="kp"/> K padded to 128.</summary>
     protected abstract void MatMulCore(ComputeStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
         int rows, int n, int kp, DevicePtr tokenCount);
 }

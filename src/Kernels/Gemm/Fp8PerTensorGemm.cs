@@ -10,6 +10,7 @@ public abstract class Fp8PerTensorGemm : IDisposable
     /// <summary>cuBLASLt's fp8 kernels need 16-byte aligned leading dimensions.</summary>
     public const int DimensionMultiple = 16;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static Fp8PerTensorGemm Create(Device device) =>
         KernelBackend.Create<Fp8PerTensorGemm>(device, cuda => new Fp8PerTensorGemmCuda(cuda), () => new Fp8PerTensorGemmReference());
 
@@ -36,8 +37,10 @@ public abstract class Fp8PerTensorGemm : IDisposable
         MatMulCore(stream, a, aScale, w, wScale, c, rows);
     }
 
+    /// <summary>The backend's kernel behind <see cref="MatMul"/>, called once the arguments are checked.</summary>
     protected abstract void MatMulCore(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows);
 
+    /// <summary>Frees the backend's handles and workspace (nothing on the reference backend).</summary>
     public virtual void Dispose() { }
 
     /// <summary>Decodes an e4m3 byte (bias 7, no infinities, 0x7F/0xFF are NaN) exactly, as cuda_fp8.h does.</summary>

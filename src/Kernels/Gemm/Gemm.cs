@@ -7,6 +7,7 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 public abstract class Gemm : IDisposable
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static Gemm Create(Device device) =>
         KernelBackend.Create<Gemm>(device, cuda => new GemmCuda(cuda), () => new GemmReference());
 
@@ -32,7 +33,9 @@ public abstract class Gemm : IDisposable
         MatMulCore(stream, a, w, c, rows, bias);
     }
 
+    /// <summary>The backend's kernel behind <see cref="MatMul"/>, called once the arguments are checked.</summary>
     protected abstract void MatMulCore(ComputeStream stream, Tensor a, Tensor w, Tensor c, int rows, Tensor? bias);
 
+    /// <summary>Frees the backend's handles and workspace (nothing on the reference backend).</summary>
     public virtual void Dispose() { }
 }

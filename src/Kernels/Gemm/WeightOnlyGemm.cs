@@ -12,6 +12,7 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 public abstract class WeightOnlyGemm
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static WeightOnlyGemm Create(Device device) =>
         KernelBackend.Create<WeightOnlyGemm>(device, cuda => new WeightOnlyGemmCuda(cuda), () => new WeightOnlyGemmReference());
 
@@ -25,8 +26,10 @@ public abstract class WeightOnlyGemm
         return PlanCore(weights, activation, maxRows);
     }
 
+    /// <summary>The backend's kernel behind <see cref="Plan"/>, called once the arguments are checked.</summary>
     protected abstract WeightOnlyPlan PlanCore(WeightOnlyMatrix weights, DType activation, int maxRows);
 
+    /// <summary>C [rows, N] = A [rows, K] · (q · scale)ᵀ (+ <paramref name="bias"/> [N]) with the weights and workspace of <paramref name="plan"/>, for rows [0, <paramref name="rows"/>) below <paramref name="tokenCount"/>; allocation-free and capturable.</summary>
     public void MatMul(ComputeStream stream, Tensor a, WeightOnlyPlan plan, Tensor c, int rows, DevicePtr tokenCount, Tensor? bias = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -43,6 +46,7 @@ public abstract class WeightOnlyGemm
         MatMulCore(stream, a, plan, c, rows, tokenCount, bias);
     }
 
+    /// <summary>The backend's kernel behind <see cref="MatMul"/>, called once the arguments are checked.</summary>
     protected abstract void MatMulCore(ComputeStream stream, Tensor a, WeightOnlyPlan plan, Tensor c, int rows, DevicePtr tokenCount, Tensor? bias);
 }
 
@@ -56,14 +60,20 @@ public class WeightOnlyPlan : IDisposable
         MaxRows = maxRows;
     }
 
+    /// <summary>The weights the plan multiplies by (not owned by the plan).</summary>
     public WeightOnlyMatrix Weights { get; }
+    /// <summary>The activation type (bf16 or fp16).</summary>
     public DType Activation { get; }
+    /// <summary>The most rows a product with this plan may have.</summary>
     public int MaxRows { get; }
 
     /// <summary>Split-K factor of the few-token variant (1 on the reference backend).</summary>
     public int Splits { get; internal init; } = 1;
+    /// <summary>K chunks each split handles.</summary>
     public int ChunksPerSplit { get; internal init; }
+    /// <summary>Bytes of device workspace the plan holds (split-K partials and counters, or expanded weights for the many-row path); 0 when none.</summary>
     public long WorkspaceBytes { get; internal init; }
 
+    /// <summary>Frees the workspace.</summary>
     public virtual void Dispose() { }
 }

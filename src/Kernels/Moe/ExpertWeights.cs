@@ -29,11 +29,16 @@ public enum ExpertWeightFormat
 /// </summary>
 public readonly record struct ExpertWeights(ExpertWeightFormat Format, Tensor Weights, Tensor Scales, Tensor Zeros, GroupSize GroupSize)
 {
+    /// <summary>E: experts.</summary>
     public int Experts => (int)Weights.Dim(0);
+    /// <summary>N: output columns per expert.</summary>
     public int N => (int)Weights.Dim(1);
+    /// <summary>K: input columns per expert.</summary>
     public int K => (int)Weights.Dim(2);
 
+    /// <summary>True for the per-group formats (scales [E, N, K / G]).</summary>
     public bool IsGrouped => Format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
+    /// <summary>Scale groups along K: K / G for grouped formats, else 1.</summary>
     public int Groups => IsGrouped ? K / GroupSize.Size : 1;
 
     /// <summary>Storage type of <see cref="Weights"/> for a format and activation type.</summary>

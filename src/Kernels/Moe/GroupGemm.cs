@@ -9,9 +9,11 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class GroupGemm
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static GroupGemm Create(Device device) =>
         KernelBackend.Create<GroupGemm>(device, cuda => new GroupGemmCuda(cuda), () => new GroupGemmReference());
 
+    /// <summary>C_e = A_e · W_eᵀ for every expert of <paramref name="problem"/> with <paramref name="weights"/>, on <paramref name="stream"/>; capturable. wi4a16 weights are refused (they run on <see cref="Wi4A16GroupGemm"/>).</summary>
     public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -56,6 +58,8 @@ public abstract class GroupGemm
         if (!w.Zeros.IsEmpty) w.Zeros.RequireDevice("Zeros", device);
     }
 
+    /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.</summary>
     protected abstract void RunCore(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights);
+    /// <summary>The backend's kernel behind <see cref="Quantize"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights destination);
 }

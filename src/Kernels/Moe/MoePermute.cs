@@ -20,12 +20,18 @@ public enum RowValidity
 /// </summary>
 public abstract class MoePermute
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static MoePermute Create(Device device) =>
         KernelBackend.Create<MoePermute>(device, cuda => new MoePermuteCuda(cuda), () => new MoePermuteReference());
 
     /// <param name="x">[>= rows, H] tokens.</param>
     /// <param name="inverse">[>= rows * topK] assignment -> permuted row, from MoeRouting.Assign.</param>
     /// <param name="permuted">[permuted rows, H] (a padded [E, P, H] buffer viewed as rows).</param>
+    /// <summary>Copies each valid token's row of <paramref name="x"/> to the permuted row of each of its <paramref name="topK"/> assignments.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count; tokens at or past it are skipped.</param>
+    /// <param name="topK">Experts per token.</param>
     public void Scatter(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -42,6 +48,12 @@ public abstract class MoePermute
     /// <param name="output">[rows, F] = silu(gate) * up.</param>
     /// <param name="validInfo">offsets [E + 1] for PrefixSum, counts [E] for Padded, ignored for Dense.</param>
     /// <param name="slotsPerExpert">P for Padded.</param>
+    /// <summary>output = silu(gate) · up for the valid rows of <paramref name="h"/> under <paramref name="validity"/>.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Rows of <paramref name="h"/> the launch covers.</param>
+    /// <param name="validity">Which rows are valid: below the token count (Dense), within each expert's offsets (PrefixSum) or counts (Padded).</param>
+    /// <param name="tokenCount">Device int32 valid-token count (Dense validity).</param>
+    /// <param name="experts">E (PrefixSum and Padded validity).</param>
     public void SwiGlu(ComputeStream stream, Tensor h, Tensor output, int rows, RowValidity validity, Tensor validInfo,
                        DevicePtr tokenCount, int experts, int slotsPerExpert)
     {
@@ -76,6 +88,12 @@ public abstract class MoePermute
     /// <param name="weights">[>= rows, topK] fp32 routing weights.</param>
     /// <param name="shared">[>= rows, H] shared-expert output to add, or null.</param>
     /// <param name="output">[>= rows, H].</param>
+    /// <summary>output[t] = Σ_j weights[t, j] · y[inverse[t·topK + j]] (+ shared[t]) for valid tokens; zeros for tokens at or past the count.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="inverse">[>= rows * topK] assignment -> permuted row, from MoeRouting.Assign.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    /// <param name="topK">Experts per token.</param>
     public void Combine(ComputeStream stream, Tensor y, Tensor inverse, Tensor weights, Tensor? shared, int rows, DevicePtr tokenCount,
                         int topK, Tensor output)
     {
@@ -112,9 +130,12 @@ public abstract class MoePermute
             throw new ArgumentException($"{nameof(inverse)} must hold >= {(long)rows * topK} entries, got {inverse}", nameof(inverse));
     }
 
+    /// <summary>The backend's kernel behind <see cref="Scatter"/>, called once the arguments are checked.</summary>
     protected abstract void ScatterCore(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted);
+    /// <summary>The backend's kernel behind <see cref="SwiGlu"/>, called once the arguments are checked.</summary>
     protected abstract void SwiGluCore(ComputeStream stream, Tensor h, Tensor output, int rows, RowValidity validity, Tensor validInfo,
                                        DevicePtr tokenCount, int experts, int slotsPerExpert);
+    /// <summary>The backend's kernel behind <see cref="Combine"/>, called once the arguments are checked.</summary>
     protected abstract void CombineCore(ComputeStream stream, Tensor y, Tensor inverse, Tensor weights, Tensor? shared, int rows,
                                         DevicePtr tokenCount, int topK, Tensor output);
 }

@@ -3,7 +3,7 @@ namespace GraphEngine.Kernels.Moe;
 /// <summary>
 /// MoE routing on the device, in two kernels and without any host read:
 /// <list type="number">
-/// <item><see cref="TopKSoftmax"/>: gate logits -> top-k experts per token and their softmax weights.
+/// <item><see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>: gate logits -> top-k experts per token and their softmax weights.
 /// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
 /// backends; ties go to the LOWER expert index. Weights are the fp32 softmax over all experts of the
 /// chosen ones, divided by their sum when renormalizing. A <see cref="RoutingRule"/> adds ERNIE-4.5's
@@ -17,6 +17,7 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class MoeRouting
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static MoeRouting Create(Device device) =>
         KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
@@ -25,12 +26,23 @@ public abstract class MoeRouting
     /// <param name="tokenCount">Device int32 valid-token count; null = all rows valid.</param>
     /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
     /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
+    /// <summary>Top-k softmax routing with plain renormalisation (or none): <see cref="RoutingRule"/> with only <paramref name="renormalize"/> set.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="renormalize">Divide the chosen weights by their sum.</param>
     public void TopKSoftmax(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, bool renormalize,
                             Tensor ids, Tensor weights) =>
         TopKSoftmax(stream, logits, rows, tokenCount, topK, new RoutingRule(renormalize), ids, weights);
 
     /// <summary>Top-k routing under <paramref name="rule"/> (selection bias, clamped renormalisation, weight rounding).</summary>
     /// <param name="logits">[>= rows, E] bf16/fp16/fp32 gate logits.</param>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count; null = all rows valid.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
+    /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
+    /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
     public void TopKSoftmax(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
                             Tensor ids, Tensor weights)
     {
@@ -71,6 +83,9 @@ public abstract class MoeRouting
     /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
     /// <param name="weight">[E, H] fp32 router weight.</param>
     /// <param name="logits">[>= rows, E] fp32.</param>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
     public void RouterLogits(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -91,7 +106,7 @@ public abstract class MoeRouting
         RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
     }
 
-    /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax"/>.</param>
+    /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>.</param>
     /// <param name="slotsPerExpert">Padded layout only: P, the rows of each expert's slab (>= rows).</param>
     /// <param name="offsets">[E + 1] int32 prefix sums of the counts (offsets[0] = 0).</param>
     /// <param name="counts">[E] int32 rows per expert.</param>
@@ -99,6 +114,12 @@ public abstract class MoeRouting
     /// entries of rows past an expert's count are left as they were.</param>
     /// <param name="inverse">[rows*topK] assignment -> permuted row (PrefixSum: offsets[e] + rank, Padded: e*P + rank);
     /// -1 for ignored tokens.</param>
+    /// <summary>Groups the (token, choice) assignments by expert: counts, offsets, and the permutation both ways.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count; later tokens are ignored.</param>
+    /// <param name="experts">E (1..MaxExperts).</param>
+    /// <param name="layout">PrefixSum: experts' rows back to back; Padded: a slab of <paramref name="slotsPerExpert"/> rows per expert.</param>
     public void Assign(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
                        int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
     {
@@ -134,11 +155,14 @@ public abstract class MoeRouting
         if (t.Rows < rows) throw new ArgumentException($"{name} must have >= {rows} rows, got {t}", name);
     }
 
+    /// <summary>The backend's kernel behind <c>TopKSoftmax</c>, called once the arguments are checked.</summary>
     protected abstract void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
                                             in RoutingRule rule, Tensor ids, Tensor weights);
 
+    /// <summary>The backend's kernel behind <see cref="RouterLogits"/>, called once the arguments are checked.</summary>
     protected abstract void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits);
 
+    /// <summary>The backend's kernel behind <see cref="Assign"/>, called once the arguments are checked.</summary>
     protected abstract void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
                                        int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse);
 }

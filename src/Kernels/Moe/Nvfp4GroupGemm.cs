@@ -13,14 +13,20 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class Nvfp4GroupGemm
 {
+    /// <summary>Elements along K that share one e4m3 block scale.</summary>
     public const int BlockSize = 16;
+    /// <summary>K is padded to a multiple of this (one scale row of four blocks).</summary>
     public const int KAlign = 64;
+    /// <summary>Largest e2m1 magnitude.</summary>
     public const float E2M1Max = 6f;
+    /// <summary>448 · 6: the global scale is amax / GlobalDivisor.</summary>
     public const float GlobalDivisor = Fp8Quant.E4M3Max * E2M1Max;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static Nvfp4GroupGemm Create(Device device) =>
         KernelBackend.Create<Nvfp4GroupGemm>(device, cuda => new Nvfp4GroupGemmCuda(cuda), () => new Nvfp4GroupGemmReference());
 
+    /// <paramref name="k"/> rounded up to <see cref="KAlign"/>.
     public static int PadK(int k) => (k + KAlign - 1) / KAlign * KAlign;
 
     /// <summary>
@@ -65,9 +71,11 @@ public abstract class Nvfp4GroupGemm
     /// <summary>Compiles the GEMM variant now (no-op on the reference backend).</summary>
     public virtual void Prepare(DType activation, TokenLayout layout) { }
 
+    /// <summary>The backend's kernel behind <see cref="QuantizeWeights"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeCore(ComputeStream stream, Tensor w, Tensor q, Tensor blockScales, Tensor globalScale, Tensor amax,
         int e, int n, int k, int np, int kp);
 
+    /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.</summary>
     protected abstract void RunCore(ComputeStream stream, GroupGemmProblem problem, Tensor q, Tensor blockScales, Tensor globalScale, int np, int kp);
 
     // ----- the definition (host) -----
@@ -83,6 +91,7 @@ public abstract class Nvfp4GroupGemm
     /// <summary>Index of the e4m3 block scale of (row, k) in one expert's [Kp/64, Np, 4] scales.</summary>
     public static int ScaleIndex(int np, int row, int k) => ((k / KAlign) * np + row) * 4 + (k % KAlign) / BlockSize;
 
+    /// <summary>The per-expert global scale for weights of largest magnitude <paramref name="amax"/>: amax / (448 · 6), or 1 when amax is 0.</summary>
     public static float GlobalScaleOf(float amax) => amax > 0 ? amax / GlobalDivisor : 1f;
 
     /// <summary>One expert [N, K] into q [Np · Kp / 2] bytes, scales [Kp/64 · Np · 4] bytes and its global scale.</summary>

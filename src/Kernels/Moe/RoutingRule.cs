@@ -16,6 +16,7 @@ namespace GraphEngine.Kernels.Moe;
 public readonly record struct RoutingRule(
     bool Renormalize, Tensor SelectionBias = default, float NormMin = 0f, DType WeightType = DType.F32)
 {
+    /// <summary>True when a selection bias tensor is given.</summary>
     public bool HasSelectionBias => !SelectionBias.IsEmpty;
 
     /// <summary>Kernel code of the weight rounding: 0 none, 1 bf16, 2 fp16.</summary>

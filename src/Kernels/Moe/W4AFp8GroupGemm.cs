@@ -12,14 +12,17 @@ namespace GraphEngine.Kernels.Moe;
 /// </summary>
 public abstract class W4AFp8GroupGemm
 {
+    /// <summary>Scale group along K of the grouped variant.</summary>
     public const int GroupSize = 128;
 
     /// <summary>The e4m3 value of a nibble with magnitude m is m · 2^-9; the stored scale carries 512.</summary>
     public const float NibbleFactor = 512f;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static W4AFp8GroupGemm Create(Device device) =>
         KernelBackend.Create<W4AFp8GroupGemm>(device, cuda => new W4AFp8GroupGemmCuda(cuda), () => new W4AFp8GroupGemmReference());
 
+    /// <summary>Scale groups along <paramref name="kp"/>: Kp / 128 when <paramref name="grouped"/>, else 1.</summary>
     public static int ScaleGroups(int kp, bool grouped) => grouped ? kp / GroupSize : 1;
 
     /// <summary>Quantizes bf16/fp16 weights [E, N, K] into <paramref name="q"/> Int4 [E, Np, Kp] and <paramref name="scales"/> F32 [E, G, Np].</summary>
@@ -72,8 +75,10 @@ public abstract class W4AFp8GroupGemm
     /// <summary>Compiles the GEMM variant now (no-op on the reference backend).</summary>
     public virtual void Prepare(DType output, TokenLayout layout, bool grouped) { }
 
+    /// <summary>The backend's kernel behind <see cref="QuantizeWeights"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeCore(ComputeStream stream, Tensor w, Tensor q, Tensor scales, int e, int n, int k, int np, int kp, bool grouped);
 
+    /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.</summary>
     protected abstract void RunCore(ComputeStream stream, TokenLayout layout, int experts, int rowsBound, Tensor a, Tensor aScales,
         Tensor offsets, Tensor q, Tensor scales, bool grouped, Tensor c, int n, int np, int kp);
 
@@ -82,11 +87,13 @@ public abstract class W4AFp8GroupGemm
     /// <summary>Signed value q in [-7, 7] as a sign-magnitude nibble.</summary>
     public static byte ToNibble(int q) => (byte)(q < 0 ? 8 | -q : q);
 
+    /// <summary>The signed value in [-7, 7] of a sign-magnitude <paramref name="nibble"/>.</summary>
     public static int FromNibble(int nibble) => (nibble & 8) != 0 ? -(nibble & 7) : nibble & 7;
 
     /// <summary>Byte offset and nibble (0 low, 1 high) of element k inside a row of the shuffled layout.</summary>
     public static (int Byte, int High) Position(int k) => ((k >> 5) * 16 + (k & 15), (k >> 4) & 1);
 
+    /// <paramref name="v"/> / <paramref name="scale"/> rounded half to even and clamped to [-7, 7]; 0 when the scale is not positive.
     public static int QuantizeValue(float v, float scale)
     {
         if (!(scale > 0)) return 0;

@@ -13,6 +13,7 @@ public abstract class Wi4A16GroupGemm
     /// <summary>The group size of the format (FastDeploy's wi4a16 uses 128).</summary>
     public const int GroupSize = 128;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static Wi4A16GroupGemm Create(Device device) =>
         KernelBackend.Create<Wi4A16GroupGemm>(device, cuda => new Wi4A16GroupGemmCuda(cuda), () => new Wi4A16GroupGemmReference());
 
@@ -34,6 +35,7 @@ public abstract class Wi4A16GroupGemm
         QuantizeCore(stream, source, destination);
     }
 
+    /// <summary>C_e = A_e · dequant(W_e)ᵀ for every expert of <paramref name="problem"/>: waits for <paramref name="stream"/>, plans the tiles into <paramref name="plan"/> on the host, then launches them. Not capturable: throws <see cref="StreamCaptureException"/> while capturing.</summary>
     public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights, Wi4A16TilePlan plan)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -61,7 +63,9 @@ public abstract class Wi4A16GroupGemm
             throw new ArgumentOutOfRangeException(nameof(w), w.GroupSize, $"wi4a16 group size must be {GroupSize}");
     }
 
+    /// <summary>The backend's kernel behind <see cref="Quantize"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights destination);
+    /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.; <paramref name="tiles"/> tiles of <paramref name="tileM"/> rows are planned.</summary>
     protected abstract void RunCore(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights, Wi4A16TilePlan plan, int tiles, int tileM);
 }
 
@@ -76,6 +80,10 @@ public sealed class Wi4A16TilePlan : IDisposable
     private readonly int[] _tiles;
 
     /// <param name="maxRowsBound">Largest RowsBound any problem run with this plan will have.</param>
+    /// <summary>A plan on <paramref name="device"/> for <paramref name="experts"/> experts in <paramref name="layout"/>, sized for the smallest M tile.</summary>
+    /// <param name="device">Where the tile list is allocated.</param>
+    /// <param name="experts">E.</param>
+    /// <param name="layout">The token layout of the problems.</param>
     public Wi4A16TilePlan(Device device, int experts, TokenLayout layout, int maxRowsBound)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -91,9 +99,13 @@ public sealed class Wi4A16TilePlan : IDisposable
         _tiles = new int[4 * Capacity];
     }
 
+    /// <summary>E: experts the plan covers.</summary>
     public int Experts { get; }
+    /// <summary>The token layout the plan was sized for.</summary>
     public TokenLayout Layout { get; }
+    /// <summary>The most tiles the plan holds.</summary>
     public int Capacity { get; }
+    /// <summary>Address of the device tile list, int4 {expert, first row, end row, 0} per tile.</summary>
     public DevicePtr DevicePtr => _device.Ptr;
 
     /// <summary>The planned tiles of the last <see cref="Build"/>: expert, first row, end row.</summary>
@@ -132,5 +144,6 @@ public sealed class Wi4A16TilePlan : IDisposable
         return count;
     }
 
+    /// <summary>Frees the device tile list.</summary>
     public void Dispose() => _device.Dispose();
 }

@@ -10,6 +10,7 @@ public abstract class RmsNormKernel
     /// <summary>Largest hidden size a row kept in registers allows (1024 threads x 8 items x 8 elements).</summary>
     public const int MaxHidden = 65536;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static RmsNormKernel Create(Device device) =>
         KernelBackend.Create<RmsNormKernel>(device, cuda => new RmsNormKernelCuda(cuda), () => new RmsNormKernelReference(), "RmsNorm kernel");
 
@@ -23,6 +24,7 @@ public abstract class RmsNormKernel
     /// <summary>Prepares (compiles) what <see cref="Run"/> needs for this shape; call at construction.</summary>
     public virtual void Prepare(DType dtype, int hidden, bool residual) { }
 
+    /// <summary>Normalizes rows [0, <paramref name="rows"/>) below <paramref name="tokenCount"/> of <paramref name="x"/> [>= rows, H] into <paramref name="output"/> [>= rows, H] with <paramref name="weight"/> [H] and <paramref name="eps"/>; with <paramref name="residual"/> [>= rows, H], first r = x + r is written back and normalized.</summary>
     public void Run(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -46,6 +48,7 @@ public abstract class RmsNormKernel
         RunCore(stream, x, weight, output, rows, tokenCount, eps, residual);
     }
 
+    /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.</summary>
     protected abstract void RunCore(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual);
 
     /// <summary>The normalization of one row in fp32, as both backends define it (host oracle helper).</summary>

@@ -8,6 +8,7 @@ public static class Bf16
     /// <summary>The NaN CUDA produces for any NaN input (cuda_bf16.hpp drops sign and payload; cvt.rn.bf16.f32 too).</summary>
     public const ushort CanonicalNaN = 0x7FFF;
 
+    /// <summary>As __float2bfloat16_rn: round to nearest even; every NaN becomes <see cref="CanonicalNaN"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort FromFloat(float f)
     {
@@ -19,9 +20,11 @@ public static class Bf16
         return (ushort)(u >> 16);
     }
 
+    /// <summary>The exact float value of bf16 bits <paramref name="b"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToFloat(ushort b) => BitConverter.UInt32BitsToSingle((uint)b << 16);
 
+    /// <see cref="FromFloat(float)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void FromFloat(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         if (destination.Length < source.Length)
@@ -29,6 +32,7 @@ public static class Bf16
         for (int i = 0; i < source.Length; i++) destination[i] = FromFloat(source[i]);
     }
 
+    /// <see cref="ToFloat(ushort)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void ToFloat(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length)

@@ -19,6 +19,7 @@ public static class ErrorMetrics
         return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
 
+    /// <summary>||actual - expected||_F / ||expected||_F in float64; NaN if any actual value is not finite.</summary>
     public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
     {
         if (expected.Length != actual.Length)

@@ -9,7 +9,9 @@ namespace GraphEngine.Kernels.Numerics;
 /// </summary>
 public static class Fp4E2M1
 {
+    /// <summary>Code of +6, the largest value.</summary>
     public const byte MaxFinite = 0x7;
+    /// <summary>The largest magnitude.</summary>
     public const float MaxValue = 6f;
 
     private const int MantissaBits = 1;

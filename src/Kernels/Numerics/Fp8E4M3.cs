@@ -9,8 +9,11 @@ namespace GraphEngine.Kernels.Numerics;
 /// </summary>
 public static class Fp8E4M3
 {
+    /// <summary>Code of +448, the largest finite value.</summary>
     public const byte MaxFinite = 0x7E;
+    /// <summary>The positive NaN code (0xFF is the negative one).</summary>
     public const byte NaN = 0x7F;
+    /// <summary>The largest finite magnitude.</summary>
     public const float MaxValue = 448f;
 
     private const int MantissaBits = 3;
@@ -47,10 +50,13 @@ public static class Fp8E4M3
         return (bits & 0x80) != 0 ? -v : v;
     }
 
+    /// <summary>True for the NaN codes 0x7F and 0xFF.</summary>
     public static bool IsNaN(byte bits) => (bits & 0x7F) == NaN;
 
+    /// <see cref="FromFloat(float, Fp8Saturation)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
         NarrowFloat.Convert(source, destination, x => FromFloat(x, saturation));
 
+    /// <see cref="ToFloat(byte)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => NarrowFloat.Convert(source, destination, ToFloat);
 }

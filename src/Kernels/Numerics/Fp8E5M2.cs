@@ -8,10 +8,13 @@ namespace GraphEngine.Kernels.Numerics;
 /// </summary>
 public static class Fp8E5M2
 {
+    /// <summary>Code of +57344, the largest finite value.</summary>
     public const byte MaxFinite = 0x7B;
+    /// <summary>Code of +infinity.</summary>
     public const byte Infinity = 0x7C;
     /// <summary>The NaN a float NaN encodes to (the float is first made the canonical 0x7FFFFFFF).</summary>
     public const byte NaN = 0x7F;
+    /// <summary>The largest finite magnitude.</summary>
     public const float MaxValue = 57344f;
 
     private const int MantissaBits = 2;
@@ -50,10 +53,13 @@ public static class Fp8E5M2
         return (bits & 0x80) != 0 ? -v : v;
     }
 
+    /// <summary>True for the NaN codes (exponent all ones, mantissa not zero).</summary>
     public static bool IsNaN(byte bits) => (bits & 0x7F) > Infinity;
 
+    /// <see cref="FromFloat(float, Fp8Saturation)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void FromFloat(ReadOnlySpan<float> source, Span<byte> destination, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
         NarrowFloat.Convert(source, destination, x => FromFloat(x, saturation));
 
+    /// <see cref="ToFloat(byte)"/> over <paramref name="source"/>, into <paramref name="destination"/> of the same length.
     public static void ToFloat(ReadOnlySpan<byte> source, Span<float> destination) => NarrowFloat.Convert(source, destination, ToFloat);
 }

@@ -9,7 +9,9 @@ public static class HalfBits
     /// System.Half would keep them.
     /// </summary>
     public static ushort FromFloat(float f) => float.IsNaN(f) ? (ushort)0x7FFF : BitConverter.HalfToUInt16Bits((Half)f);
+    /// <summary>The exact float value of fp16 bits <paramref name="h"/>.</summary>
     public static float ToFloat(ushort h) => (float)BitConverter.UInt16BitsToHalf(h);
+    /// <summary>Rounds <paramref name="f"/> to the nearest fp16 value and back: what storing it in fp16 does.</summary>
     public static float Round(float f) => ToFloat(FromFloat(f));
 
     /// <summary>Converts a float to the bits of a bf16 or fp16 element.</summary>
@@ -20,6 +22,7 @@ public static class HalfBits
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "expected BF16 or F16"),
     };
 
+    /// <summary>The float value of <paramref name="bits"/> read as a bf16 or fp16 element.</summary>
     public static float ToFloat(ushort bits, DType dtype) => dtype switch
     {
         DType.BF16 => Bf16.ToFloat(bits),

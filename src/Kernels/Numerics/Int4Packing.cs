@@ -9,12 +9,16 @@ namespace GraphEngine.Kernels.Numerics;
 /// </summary>
 public static class Int4Packing
 {
+    /// <summary>The two's complement value [-8, 7] of the low four bits of <paramref name="nibble"/>.</summary>
     public static int SignedNibble(int nibble) => ((nibble & 0xF) ^ 0x8) - 0x8;
+    /// <summary>The sign-magnitude value ±[0, 7] of the low four bits of <paramref name="nibble"/>.</summary>
     public static int SignMagnitudeNibble(int nibble) => (nibble & 0x8) != 0 ? -(nibble & 0x7) : nibble & 0x7;
 
+    /// <summary>Packs <paramref name="values"/> in [-8, 7] as two's complement nibbles, two per byte, into <paramref name="destination"/>.</summary>
     public static void PackSigned(ReadOnlySpan<sbyte> values, Span<byte> destination) =>
         Pack(values, destination, -8, 7, v => v & 0xF);
 
+    /// <summary>Packs <paramref name="values"/> in [0, 15] two per byte into <paramref name="destination"/>.</summary>
     public static void PackUnsigned(ReadOnlySpan<byte> values, Span<byte> destination)
     {
         RequireShape(values.Length, destination.Length);
@@ -27,9 +31,12 @@ public static class Int4Packing
     public static void PackSignMagnitude(ReadOnlySpan<sbyte> values, Span<byte> destination) =>
         Pack(values, destination, -7, 7, v => v < 0 ? 0x8 | -v : v);
 
+    /// <summary>Unpacks two's complement nibbles, low first, into <paramref name="destination"/>.</summary>
     public static void UnpackSigned(ReadOnlySpan<byte> packed, Span<sbyte> destination) => Unpack(packed, destination, SignedNibble);
+    /// <summary>Unpacks sign-magnitude nibbles, low first, into <paramref name="destination"/>.</summary>
     public static void UnpackSignMagnitude(ReadOnlySpan<byte> packed, Span<sbyte> destination) => Unpack(packed, destination, SignMagnitudeNibble);
 
+    /// <summary>Unpacks unsigned nibbles, low first, into <paramref name="destination"/>.</summary>
     public static void UnpackUnsigned(ReadOnlySpan<byte> packed, Span<byte> destination)
     {
         RequireRoom(packed.Length, destination.Length);

@@ -26,6 +26,7 @@ public static class TensorHostExtensions
         }
     }
 
+    /// <summary>The tensor's values as floats (BF16, F16 or F32); synchronous.</summary>
     public static float[] DownloadFloats(this Tensor t)
     {
         switch (t.DType)
@@ -55,9 +56,13 @@ public static class TensorHostExtensions
         }
     }
 
+    /// <summary>The tensor's bytes; synchronous.</summary>
     public static byte[] DownloadBytes(this Tensor t) => t.ToArray<byte>();
+    /// <summary>Uploads exactly the tensor's bytes from <paramref name="bytes"/>; synchronous.</summary>
     public static void UploadBytes(this Tensor t, ReadOnlySpan<byte> bytes) => t.CopyFrom(bytes);
+    /// <summary>Uploads <paramref name="v"/> into an I32 tensor of the same length; synchronous.</summary>
     public static void UploadInts(this Tensor t, ReadOnlySpan<int> v) => t.Require(nameof(t), DType.I32).CopyFrom(v);
+    /// <summary>The values of an I32 tensor; synchronous.</summary>
     public static int[] DownloadInts(this Tensor t) => t.Require(nameof(t), DType.I32).ToArray<int>();
     internal static Span<byte> AsBytes<T>(Span<T> s) where T : unmanaged => MemoryMarshal.AsBytes(s);
 }

@@ -6,5 +6,6 @@ namespace GraphEngine.Kernels.Profiling;
 /// </summary>
 public readonly record struct BusyInterval(ulong StartNs, ulong EndNs, int FirstIndex, int LastIndex)
 {
+    /// <summary>End minus start, in nanoseconds.</summary>
     public ulong LengthNs => EndNs - StartNs;
 }

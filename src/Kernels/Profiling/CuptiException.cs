@@ -6,8 +6,11 @@ namespace GraphEngine.Kernels.Profiling;
 public sealed class CuptiException : NativeCallException
 {
     /// <param name="status">The CUptiResult value.</param>
+    /// <param name="call">The failing call's text at the call site.</param>
+    /// <param name="message">The full message: the call and CUPTI's error string.</param>
     public CuptiException(int status, string call, string message) : base(status, call, message) { }
 
+    /// <summary>Throws a <see cref="CuptiException"/> naming <paramref name="call"/> (the caller's expression) unless <paramref name="status"/> is CUPTI_SUCCESS.</summary>
     public static void ThrowIfFailed(int status, [CallerArgumentExpression(nameof(status))] string call = "")
     {
         if (status != Interop.Cupti.CUPTI_SUCCESS) throw Create(status, call);

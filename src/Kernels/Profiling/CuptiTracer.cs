@@ -46,6 +46,7 @@ public sealed unsafe class CuptiTracer : IDisposable
     /// <summary>Which record layout this tracer reads, and where its offsets come from.</summary>
     public string LayoutDescription => $"{_layout.Name}; offsets from {_layout.Source}";
 
+    /// <summary>True between this tracer's <see cref="Start"/> and <see cref="Stop"/>.</summary>
     public bool IsRunning => ReferenceEquals(Volatile.Read(ref s_running), this);
 
     /// <summary>Records CUPTI reported dropped (no buffer in time) since the last Start; non-zero means a partial trace.</summary>
@@ -186,6 +187,7 @@ public sealed unsafe class CuptiTracer : IDisposable
     /// <summary>Buffers handed to CUPTI and not yet returned; 0 after a Stop, or CUPTI still holds memory of ours.</summary>
     public static long OutstandingBuffers => Interlocked.Read(ref s_outstandingBuffers);
 
+    /// <summary>Stops a running trace without throwing; its unread records are dropped.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -6,13 +6,21 @@ namespace GraphEngine.Kernels.Profiling;
 /// </summary>
 public static class KernelFamilies
 {
+    /// <summary>RMSNorm kernels (names containing rms_norm or rmsnorm), fused norm+quant included.</summary>
     public const string Norm = "norm";
+    /// <summary>Dense GEMMs (gemm, cublas, cutlass, nvjet, sm90_xmma), whatever their operand types.</summary>
     public const string Gemm = "gemm";
+    /// <summary>MoE routing and data movement (moe_routing, permute, scatter, combine).</summary>
     public const string MoeRouting = "moe-routing";
+    /// <summary>MoE group GEMMs (group_gemm, groupgemm, grouped_gemm).</summary>
     public const string MoeGemm = "moe-gemm";
+    /// <summary>Quantizers and other fp8 kernels that are not GEMMs (quant, fp8).</summary>
     public const string Quant = "quant";
+    /// <summary>Memory copy records.</summary>
     public const string Memcpy = "memcpy";
+    /// <summary>Memory set records.</summary>
     public const string Memset = "memset";
+    /// <summary>Anything no rule matches.</summary>
     public const string Other = "other";
 
     /// <summary><see cref="Classify"/> as a delegate, the form <see cref="StepTimeline.Analyze"/> takes.</summary>
@@ -29,6 +37,7 @@ public static class KernelFamilies
         (Quant, ["quant", "fp8"]),
     ];
 
+    /// <summary>The family of kernel (or record) <paramref name="name"/>: memcpy and memset records by prefix, kernels by the first matching substring rule, else <see cref="Other"/>.</summary>
     public static string Classify(string name)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -6,6 +6,8 @@ namespace GraphEngine.Kernels.Profiling;
 /// </summary>
 public sealed class ProfilerUnavailableException : GraphEngineException
 {
+    /// <summary>CUPTI cannot trace, for the reason in <paramref name="message"/>.</summary>
     public ProfilerUnavailableException(string message) : base(message) { }
+    /// <summary>CUPTI cannot trace, for the reason in <paramref name="message"/>, found through <paramref name="inner"/>.</summary>
     public ProfilerUnavailableException(string message, Exception inner) : base(message, inner) { }
 }

@@ -27,7 +27,9 @@ public sealed class StepTimeline
     /// <summary>The step's records sorted by start (then end).</summary>
     public IReadOnlyList<KernelRecord> Records { get; }
 
+    /// <summary>Earliest record start, CUPTI nanoseconds.</summary>
     public ulong StartNs { get; }
+    /// <summary>Latest record end, CUPTI nanoseconds.</summary>
     public ulong EndNs { get; }
 
     /// <summary>First start to last end.</summary>
@@ -36,6 +38,7 @@ public sealed class StepTimeline
     /// <summary>Length of the union of all record intervals.</summary>
     public ulong BusyNs { get; }
 
+    /// <summary>Span minus busy: time no record was running.</summary>
     public ulong IdleNs => SpanNs - BusyNs;
 
     /// <summary>Busy over span; 1 for a step whose only records take no time, since nothing was idle.</summary>
@@ -44,14 +47,19 @@ public sealed class StepTimeline
     /// <summary>Records of kind <see cref="RecordKind.Kernel"/> (memcpys and memsets not counted).</summary>
     public int KernelCount { get; }
 
+    /// <summary>Records of every kind.</summary>
     public int RecordCount => Records.Count;
+    /// <summary>The stream ids that ran records, ascending.</summary>
     public IReadOnlyList<uint> Streams { get; }
+    /// <summary>The maximal busy stretches, in time order.</summary>
     public IReadOnlyList<BusyInterval> BusyIntervals { get; }
+    /// <summary>Count, total, median and largest idle gap between busy stretches, and the records around the largest.</summary>
     public GapSummary Gaps { get; }
 
     /// <summary>Per-family totals, largest first (ties by name).</summary>
     public IReadOnlyList<FamilyTotal> Families { get; }
 
+    /// <summary>The family the timeline's classifier assigns to <paramref name="record"/>.</summary>
     public string FamilyOf(in KernelRecord record) => _classifier(record.Name);
 
     /// <summary>

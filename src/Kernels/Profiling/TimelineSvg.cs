@@ -27,6 +27,7 @@ public static class TimelineSvg
 
     private static readonly string[] s_extra = ["#8C564B", "#17BECF", "#BCBD22", "#7F7F7F", "#9467BD", "#2CA02C"];
 
+    /// <paramref name="step"/> as an SVG document <paramref name="width"/> pixels wide, headed <paramref name="title"/> (default "step").
     public static string Render(StepTimeline step, string? title = null, int width = 1200)
     {
         ArgumentNullException.ThrowIfNull(step);

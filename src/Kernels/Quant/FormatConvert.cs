@@ -11,6 +11,7 @@ namespace GraphEngine.Kernels.Quant;
 /// </summary>
 public abstract class FormatConvert
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static FormatConvert Create(Device device) =>
         KernelBackend.Create<FormatConvert>(device, cuda => new FormatConvertCuda(cuda), () => new FormatConvertReference());
 
@@ -58,9 +59,13 @@ public abstract class FormatConvert
         DecodeCore(stream, input, output);
     }
 
+    /// <summary>The backend's kernel behind <see cref="EncodeFp8"/>, called once the arguments are checked.</summary>
     protected abstract void EncodeFp8Core(ComputeStream stream, Tensor input, Tensor output, Fp8Saturation saturation);
+    /// <summary>The backend's kernel behind <see cref="EncodeFp4"/>, called once the arguments are checked.</summary>
     protected abstract void EncodeFp4Core(ComputeStream stream, Tensor input, Tensor output);
+    /// <summary>The backend's kernel behind <see cref="EncodeHalf"/>, called once the arguments are checked.</summary>
     protected abstract void EncodeHalfCore(ComputeStream stream, Tensor input, Tensor output);
+    /// <summary>The backend's kernel behind <see cref="Decode"/>, called once the arguments are checked.</summary>
     protected abstract void DecodeCore(ComputeStream stream, Tensor input, Tensor output);
 
     private static void Validate(ComputeStream stream, Tensor input, Tensor output, DType inputType, string inputName)

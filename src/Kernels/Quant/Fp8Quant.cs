@@ -22,12 +22,16 @@ public enum Fp8ActScaling
 /// </summary>
 public abstract class Fp8Quant
 {
+    /// <summary>Block size along K (and N for weights) of the scales; K and N are padded to it.</summary>
     public const int Block = 128;
+    /// <summary>The largest e4m3 magnitude: scale = amax / 448.</summary>
     public const float E4M3Max = 448f;
 
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static Fp8Quant Create(Device device) =>
         KernelBackend.Create<Fp8Quant>(device, cuda => new Fp8QuantCuda(cuda), () => new Fp8QuantReference());
 
+    /// <paramref name="v"/> rounded up to a multiple of 128.
     public static int Pad128(int v) => (v + Block - 1) / Block * Block;
 
     /// <summary>
@@ -73,17 +77,22 @@ public abstract class Fp8Quant
         QuantizeWeightsCore(stream, w, q, scales, n, k, np, kp);
     }
 
+    /// <summary>The backend's kernel behind <see cref="QuantizeActivations"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeActivationsCore(ComputeStream stream, Tensor x, Tensor q, Tensor scales,
         Fp8ActScaling scaling, int rows, int k, int kp, DevicePtr tokenCount);
 
+    /// <summary>The backend's kernel behind <see cref="QuantizeWeightsBlock128"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeWeightsCore(ComputeStream stream, Tensor w, Tensor q, Tensor scales, int n, int k, int np, int kp);
 
     // ----- the definition (host) -----
 
+    /// <summary>The scale of a group with largest magnitude <paramref name="amax"/>: amax / 448.</summary>
     public static float ScaleOf(float amax) => amax / E4M3Max;
 
+    /// <summary>e4m3(<paramref name="x"/> / <paramref name="scale"/>), nearest even, saturated; 0 when the scale is 0.</summary>
     public static byte Quantize(float x, float scale) => scale > 0 ? Fp8E4M3.FromFloat(x / scale) : (byte)0;
 
+    /// <summary>The exact value of e4m3 code <paramref name="q"/>.</summary>
     public static float Decode(byte q) => DecodeTable[q];
 
     private static readonly float[] DecodeTable = Enumerable.Range(0, 256).Select(b => Fp8E4M3.ToFloat((byte)b)).ToArray();

@@ -29,6 +29,7 @@ public readonly record struct GroupSize
         return new GroupSize(size);
     }
 
+    /// <summary>True for one scale per output channel.</summary>
     public bool IsPerChannel => _size == 0;
 
     /// <summary>Elements per group along K. Throws <see cref="InvalidOperationException"/> when per channel,
@@ -52,6 +53,7 @@ public readonly record struct GroupSize
             : throw new FormatException($"group size \"{text}\" must be \"{PerChannelText}\" or g<size> with size >= 1 (e.g. g128)");
     }
 
+    /// <summary>Reads "per-channel" or "g&lt;size&gt;" into <paramref name="result"/>; false (and the default) for anything else.</summary>
     public static bool TryParse([NotNullWhen(true)] string? text, out GroupSize result)
     {
         result = default;

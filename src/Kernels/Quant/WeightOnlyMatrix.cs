@@ -11,6 +11,7 @@ public sealed class WeightOnlyMatrix : IDisposable
     private readonly DeviceBuffer _packedBuf;
     private readonly DeviceBuffer _scalesBuf;
 
+    /// <summary>Allocates packed weights and scales for [<paramref name="n"/>, <paramref name="k"/>] in <paramref name="scheme"/> on <paramref name="device"/>, labelled <paramref name="tag"/>; filled by <see cref="WeightQuantize.Repack"/>.</summary>
     public WeightOnlyMatrix(Device device, WeightOnlyScheme scheme, int n, int k, string tag = "")
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -32,15 +33,25 @@ public sealed class WeightOnlyMatrix : IDisposable
         Packed = packed;
     }
 
+    /// <summary>The device the matrix is on.</summary>
     public Device Device => Packed.Device;
+    /// <summary>Format and group size.</summary>
     public WeightOnlyScheme Scheme { get; }
+    /// <summary>N: output channels (rows of W).</summary>
     public int N { get; }
+    /// <summary>K: input channels (columns of W).</summary>
     public int K { get; }
+    /// <summary>N padded to the kernel's 16-channel tile.</summary>
     public int PaddedN => WeightOnlyPacking.PaddedN(N);
+    /// <summary>K chunks of the packed layout (K padded to 64).</summary>
     public int ChunksK => WeightOnlyPacking.ChunksK(Scheme.Format, K);
+    /// <summary>Scale groups along K.</summary>
     public int Groups => Scheme.Groups(K);
+    /// <summary>The packed q bytes (U8), in the kernel's layout.</summary>
     public Tensor Packed { get; }
+    /// <summary>Scales F32 [groups, PaddedN].</summary>
     public Tensor Scales { get; }
+    /// <summary>Bytes of weights and scales.</summary>
     public long Bytes => Packed.ByteCount + Scales.ByteCount;
 
     /// <summary>Downloads and dequantizes (q * scale) to float [N, K]. Synchronous.</summary>
@@ -51,6 +62,7 @@ public sealed class WeightOnlyMatrix : IDisposable
         return WeightOnlyPacking.Dequantize(Scheme, packed, scales, N, K);
     }
 
+    /// <summary>Frees the weights and scales.</summary>
     public void Dispose()
     {
         _scalesBuf.Dispose();

@@ -13,9 +13,13 @@ public static class WeightOnlyPacking
     /// <summary>K is padded to this (the tiled kernel's step; also a multiple of both chunk sizes).</summary>
     public const int PadK = 64;
 
+    /// <summary>K elements per packed chunk: 64 for int4, 32 for int8 (16 bytes per lane either way).</summary>
     public static int ChunkK(WeightOnlyFormat f) => f == WeightOnlyFormat.Int4 ? 64 : 32;
+    /// <paramref name="n"/> rounded up to <see cref="TileN"/>.
     public static int PaddedN(int n) => (n + TileN - 1) / TileN * TileN;
+    /// <paramref name="k"/> rounded up to <see cref="PadK"/>.
     public static int PaddedK(int k) => (k + PadK - 1) / PadK * PadK;
+    /// <summary>Packed chunks along <paramref name="k"/> (padded).</summary>
     public static int ChunksK(WeightOnlyFormat f, int k) => PaddedK(k) / ChunkK(f);
 
     /// <summary>Bytes of the packed weights: 16 per lane, 32 lanes per (16-channel tile, chunk).</summary>
@@ -48,6 +52,7 @@ public static class WeightOnlyPacking
             }
     }
 
+    /// <paramref name="w"/> / <paramref name="scale"/> rounded half to even and clamped to ±<paramref name="qmax"/>; 0 for a zero scale or NaN.
     public static sbyte QuantizeValue(float w, float scale, int qmax)
     {
         float v = scale == 0f ? 0f : MathF.Round(w / scale, MidpointRounding.ToEven);

@@ -1,7 +1,13 @@
 namespace GraphEngine.Kernels.Quant;
 
 /// <summary>Storage of a weight-only quantized matrix: int8 (wint8) or int4 (wint4).</summary>
-public enum WeightOnlyFormat { Int8, Int4 }
+public enum WeightOnlyFormat
+{
+    /// <summary>One int8 per weight.</summary>
+    Int8,
+    /// <summary>Two int4 per byte.</summary>
+    Int4,
+}
 
 /// <summary>
 /// A symmetric weight-only quantization: format and scale granularity. <see cref="GroupSize"/> per channel
@@ -11,8 +17,11 @@ public enum WeightOnlyFormat { Int8, Int4 }
 /// </summary>
 public readonly record struct WeightOnlyScheme(WeightOnlyFormat Format, GroupSize GroupSize = default)
 {
+    /// <summary>wint8, one scale per output channel.</summary>
     public static WeightOnlyScheme Int8PerChannel => new(WeightOnlyFormat.Int8, GroupSize.PerChannel);
+    /// <summary>wint4, one scale per output channel.</summary>
     public static WeightOnlyScheme Int4PerChannel => new(WeightOnlyFormat.Int4, GroupSize.PerChannel);
+    /// <summary>wint4 with one scale per <paramref name="groupSize"/> elements along K.</summary>
     public static WeightOnlyScheme Int4Group(int groupSize) => new(WeightOnlyFormat.Int4, GroupSize.Of(groupSize));
 
     /// <summary>Largest quantized magnitude the quantizer produces.</summary>
@@ -21,8 +30,10 @@ public readonly record struct WeightOnlyScheme(WeightOnlyFormat Format, GroupSiz
     /// <summary>Smallest value offline weights may hold.</summary>
     public int QMin => Format == WeightOnlyFormat.Int8 ? -127 : -8;
 
+    /// <summary>True for one scale per output channel.</summary>
     public bool PerChannel => GroupSize.IsPerChannel;
 
+    /// <summary>Scale groups along <paramref name="k"/>.</summary>
     public int Groups(int k) => GroupSize.Groups(k);
 
     /// <summary>Listing label: "wint8", "wint4", "wint4/g128".</summary>

@@ -8,9 +8,11 @@ namespace GraphEngine.Kernels.Quant;
 /// </summary>
 public abstract class WeightQuantize
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static WeightQuantize Create(Device device) =>
         KernelBackend.Create<WeightQuantize>(device, cuda => new WeightQuantizeCuda(cuda), () => new WeightQuantizeReference());
 
+    /// <summary>Quantizes float <paramref name="weights"/> [N, K] per <paramref name="scheme"/> into logical <paramref name="q"/> I8 [N, K] and <paramref name="scales"/> F32 [N, groups] on <paramref name="stream"/>.</summary>
     public void Quantize(ComputeStream stream, Tensor weights, WeightOnlyScheme scheme, Tensor q, Tensor scales)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -35,6 +37,8 @@ public abstract class WeightQuantize
         RepackCore(stream, q, scales, destination);
     }
 
+    /// <summary>The backend's kernel behind <see cref="Quantize"/>, called once the arguments are checked.</summary>
     protected abstract void QuantizeCore(ComputeStream stream, Tensor weights, WeightOnlyScheme scheme, Tensor q, Tensor scales);
+    /// <summary>The backend's kernel behind <see cref="Repack"/>, called once the arguments are checked.</summary>
     protected abstract void RepackCore(ComputeStream stream, Tensor q, Tensor scales, WeightOnlyMatrix destination);
 }

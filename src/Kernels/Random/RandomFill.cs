@@ -9,6 +9,7 @@ namespace GraphEngine.Kernels.Random;
 /// </summary>
 public abstract class RandomFill
 {
+    /// <summary>The implementation for <paramref name="device"/>: the CUDA launcher on a CUDA device, the managed reference on the reference backend.</summary>
     public static RandomFill Create(Device device) =>
         KernelBackend.Create<RandomFill>(device, cuda => new RandomFillCuda(cuda), () => new RandomFillReference());
 
@@ -25,6 +26,7 @@ public abstract class RandomFill
         UniformCore(stream, output, seed, scale, offset);
     }
 
+    /// <summary>The backend's kernel behind <see cref="Uniform"/>, called once the arguments are checked.</summary>
     protected abstract void UniformCore(ComputeStream stream, Tensor output, uint seed, float scale, float offset);
 
     /// <summary>The value the device writes at <paramref name="index"/>, in float before the final rounding.</summary>

@@ -13,6 +13,7 @@ public sealed unsafe class ReferenceDevice : Device
     private readonly List<WeakReference<ReferenceStream>> _streams = new();
     private readonly DeviceInfo _info;
 
+    /// <summary>A reference device using the host's cores and memory.</summary>
     public ReferenceDevice()
     {
         _info = new DeviceInfo(BackendKind.Reference, $"{Environment.ProcessorCount} host cores", 0, 0,
@@ -21,10 +22,14 @@ public sealed unsafe class ReferenceDevice : Device
         Track(_default);
     }
 
+    /// <inheritdoc/>
     public override BackendKind Kind => BackendKind.Reference;
+    /// <inheritdoc/>
     public override DeviceInfo Info => _info;
+    /// <inheritdoc/>
     public override ComputeStream DefaultStream => _default;
 
+    /// <inheritdoc/>
     public override ComputeStream CreateStream()
     {
         ThrowIfDisposed();
@@ -33,6 +38,7 @@ public sealed unsafe class ReferenceDevice : Device
         return s;
     }
 
+    /// <inheritdoc/>
     public override DeviceEvent CreateEvent() => new ReferenceEvent();
 
     private void Track(ReferenceStream s)
@@ -40,6 +46,7 @@ public sealed unsafe class ReferenceDevice : Device
         lock (_streams) _streams.Add(new WeakReference<ReferenceStream>(s));
     }
 
+    /// <inheritdoc/>
     public override bool AnyStreamCapturing
     {
         get
@@ -52,6 +59,7 @@ public sealed unsafe class ReferenceDevice : Device
         }
     }
 
+    /// <inheritdoc/>
     protected override DevicePtr AllocRaw(long bytes)
     {
         void* p = NativeMemory.AlignedAlloc((nuint)bytes, 256);
@@ -59,21 +67,26 @@ public sealed unsafe class ReferenceDevice : Device
         return new DevicePtr((ulong)p);
     }
 
+    /// <inheritdoc/>
     protected override void FreeRaw(DevicePtr ptr) => NativeMemory.AlignedFree((void*)ptr.Address);
 
+    /// <inheritdoc/>
     public override void CopyToDevice(DevicePtr dst, ReadOnlySpan<byte> src)
     {
         ThrowIfCapturing("copy host to device");
         src.CopyTo(new Span<byte>((void*)dst.Address, src.Length));
     }
 
+    /// <inheritdoc/>
     public override void CopyToHost(Span<byte> dst, DevicePtr src)
     {
         ThrowIfCapturing("copy device to host");
         new ReadOnlySpan<byte>((void*)src.Address, dst.Length).CopyTo(dst);
     }
 
+    /// <inheritdoc/>
     public override void Synchronize() => ThrowIfCapturing("synchronize the device");
 
+    /// <inheritdoc/>
     protected override void DisposeCore() { }
 }

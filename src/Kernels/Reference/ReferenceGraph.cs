@@ -8,10 +8,12 @@ public sealed class ReferenceGraph : DeviceGraph
 
     internal ReferenceGraph(Action[] ops) => _ops = ops;
 
+    /// <inheritdoc/>
     public override int NodeCount => _ops.Length;
 
     internal void Replace(List<Action> ops) => _ops = ops.ToArray();
 
+    /// <inheritdoc/>
     public override void Launch(ComputeStream stream)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -20,6 +22,7 @@ public sealed class ReferenceGraph : DeviceGraph
         foreach (var op in _ops) rs.Enqueue(op);
     }
 
+    /// <inheritdoc/>
     public override void Dispose()
     {
         _disposed = true;

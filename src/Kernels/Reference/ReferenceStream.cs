@@ -11,6 +11,7 @@ public sealed unsafe class ReferenceStream : ComputeStream
 
     internal ReferenceStream(ReferenceDevice device) : base(device) { }
 
+    /// <inheritdoc/>
     public override bool IsCapturing => _recording is not null;
     internal int CaptureThread { get; private set; } = -1;
 
@@ -22,11 +23,13 @@ public sealed unsafe class ReferenceStream : ComputeStream
         else op();
     }
 
+    /// <inheritdoc/>
     public override void Synchronize()
     {
         if (IsCapturing) throw new StreamCaptureException("cannot synchronize a stream while it is capturing a graph");
     }
 
+    /// <inheritdoc/>
     public override void BeginCapture()
     {
         if (IsCapturing) throw new StreamCaptureException("stream is already capturing");
@@ -34,6 +37,7 @@ public sealed unsafe class ReferenceStream : ComputeStream
         CaptureThread = Environment.CurrentManagedThreadId;
     }
 
+    /// <inheritdoc/>
     public override DeviceGraph EndCapture(DeviceGraph? updateTarget = null)
     {
         var ops = _recording ?? throw new StreamCaptureException("EndCapture called on a stream that is not capturing");
@@ -49,23 +53,29 @@ public sealed unsafe class ReferenceStream : ComputeStream
         return new ReferenceGraph(ops.ToArray()) { InstantiateTime = sw.Elapsed };
     }
 
+    /// <inheritdoc/>
     public override void AbortCapture()
     {
         _recording = null;
         CaptureThread = -1;
     }
 
+    /// <inheritdoc/>
     public override void CopyAsync(DevicePtr dst, DevicePtr src, long bytes) =>
         Enqueue(() => Buffer.MemoryCopy((void*)src.Address, (void*)dst.Address, bytes, bytes));
 
+    /// <inheritdoc/>
     public override void Fill32Async(DevicePtr dst, uint value, long count) =>
         Enqueue(() => new Span<uint>((void*)dst.Address, checked((int)count)).Fill(value));
 
+    /// <inheritdoc/>
     public override void Fill16Async(DevicePtr dst, ushort value, long count) =>
         Enqueue(() => new Span<ushort>((void*)dst.Address, checked((int)count)).Fill(value));
 
+    /// <inheritdoc/>
     public override void Fill8Async(DevicePtr dst, byte value, long count) =>
         Enqueue(() => new Span<byte>((void*)dst.Address, checked((int)count)).Fill(value));
 
+    /// <inheritdoc/>
     public override void Dispose() => _recording = null;
 }
