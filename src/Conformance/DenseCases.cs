@@ -50,8 +50,9 @@ public static class DenseCases
                     yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: true), CaseTier.Full);
                 // The launcher picks its few-row variant from the padded (graph) size, which PaddedFor always
                 // rounds past a multiple of 8; these pin the padded size so the 1-2, 3-8 and 9-16 row kernels,
-                // a padded size equal to the token count, and the many-row path at 200 all run.
-                foreach (var (t, padded, k, n) in new[] { (1, 1, 256, 77), (2, 2, 256, 40), (1, 2, 256, 77), (5, 8, 256, 40), (11, 16, 256, 77), (16, 16, 256, 40), (200, 200, 256, 40) })
+                // a padded size equal to the token count, and the many-row path from its first padded size (17)
+                // to 200 all run.
+                foreach (var (t, padded, k, n) in new[] { (1, 1, 256, 77), (2, 2, 256, 40), (1, 2, 256, 77), (5, 8, 256, 40), (11, 16, 256, 77), (16, 16, 256, 40), (17, 17, 256, 77), (16, 24, 256, 77), (200, 200, 256, 40) })
                 {
                     if (dtype == DType.F16 && t != 11) continue;
                     yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: true, padded));

@@ -8,9 +8,8 @@ namespace GraphEngine.Kernels.Gemm;
 /// Launcher of native/weight_only_gemm.cu. Up to 16 rows: the one-pass memory-bound variant wo_gemv
 /// (a block of 8 warps on TN 16-channel tiles splits K among its warps and reduces in shared memory;
 /// TN is chosen so every SM gets one or two blocks), or, where its staged activations do not fit in
-/// shared memory (16 rows at very large K), the split-K variant with a last-block reduction. 17-128
-/// rows: the tiled variant (128 channels x 64 or 128 tokens per block). Above: expand the weights to
-/// the activation type and run cuBLASLt (see <see cref="DenseMinRows"/>).
+/// shared memory (16 rows at very large K), the split-K variant with a last-block reduction. Above 16
+/// rows: expand the weights to the activation type and run cuBLASLt (see <see cref="DenseMinRows"/>).
 /// </summary>
 internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
 {
@@ -23,11 +22,12 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
     internal const int GemvTinyRows = 2;   // rows of the first wo_gemv range (see PlanCore)
 
     /// <summary>
-    /// Above this many rows the product is compute-bound: the weights are expanded to the activation
-    /// type (one memory-bound kernel, ~10 us for 4096 x 4096) and cuBLASLt runs on them, which beats
-    /// the register-dequantizing tiled kernel ~4-5x at 1024-2048 rows. Costs N x K x 2 bytes per plan.
+    /// Above this many rows the weights are expanded to the activation type (one memory-bound kernel,
+    /// ~10 us for 4096 x 4096) and cuBLASLt runs on them. On the H200 the register-dequantizing tiled
+    /// kernel this replaced took 124-129 us at 128 rows (4096 x 4096, wint8 and wint4 g128): slower
+    /// than this path at 2048 rows. wo_gemv stops at 16 rows. Costs N x K x 2 bytes per plan.
     /// </summary>
-    internal const int DenseMinRows = 128;
+    internal const int DenseMinRows = SmallMaxRows;
     private const int DequantChunks = 8;   // WO_DQ_CHUNKS in the .cu file
     private const int GemvBlocksPerSm = 2; // __launch_bounds__(256, 2)
     private const int SharedReservedPerBlock = 1024;   // what the driver keeps per resident block
@@ -133,8 +133,6 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
 
         var small1 = needSmall1 ? _device.GetKernel(Source, $"wo_gemm_small<{t}, {i4}, {group}, 1>") : null;
         var small2 = needSmall2 ? _device.GetKernel(Source, $"wo_gemm_small<{t}, {i4}, {group}, 2>") : null;
-        var tiled64 = maxRows > SmallMaxRows ? _device.GetKernel(Source, $"wo_gemm_tiled<{t}, {i4}, {group}, 64>") : null;
-        var tiled128 = maxRows > 64 ? _device.GetKernel(Source, $"wo_gemm_tiled<{t}, {i4}, {group}, 128>") : null;
 
         DeviceBuffer? dense = null;
         Tensor denseW = default;
@@ -174,8 +172,6 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             Gemv0Shape = gemv0 ?? default,
             Gemv1Shape = gemv1 ?? default,
             Gemv2Shape = gemv2 ?? default,
-            Tiled64 = tiled64,
-            Tiled128 = tiled128,
             Partial = partial,
             Counters = counters,
         };
@@ -192,7 +188,7 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         int aligned = k % 8 == 0 ? 1 : 0;
         int elem = a.DType == DType.F32 ? 4 : 2;
 
-        if (rows > DenseMinRows && p.DenseGemm is not null)
+        if (rows > DenseMinRows)
         {
             // Expand the weights, then cuBLASLt. It computes the padded rows too (it cannot read the
             // device count), as the bf16 path does; padded rows never touch valid ones.
@@ -200,13 +196,13 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             void** dargs = stackalloc void*[] { &pw, &ps, &pd, &n, &k, &npad, &chunks };
             var dgrid = new Dim3((uint)((chunks + DequantChunks - 1) / DequantChunks), (uint)(npad / WeightOnlyPacking.TileN));
             p.Dequantize!.Launch(cs, dgrid, new Dim3(DequantChunks * 32), 0, dargs);
-            p.DenseGemm.MatMul(stream, a, p.DenseWeights, c, rows, bias);
+            p.DenseGemm!.MatMul(stream, a, p.DenseWeights, c, rows, bias);
             return;
         }
 
         int nt0 = rows <= 8 ? 1 : 2;
         var gemv = rows <= GemvTinyRows ? p.Gemv0 : nt0 == 1 ? p.Gemv1 : p.Gemv2;
-        if (rows <= SmallMaxRows && gemv is not null)
+        if (gemv is not null)
         {
             var sh = rows <= GemvTinyRows ? p.Gemv0Shape : nt0 == 1 ? p.Gemv1Shape : p.Gemv2Shape;
             int cpw = sh.ChunksPerWarp, groups = w.Groups;
@@ -214,7 +210,7 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             void** args = stackalloc void*[] { &px, &pw, &ps, &pb, &pc, &pt, &rows, &n, &k, &npad, &chunks, &cpw, &groups, &aligned };
             gemv.Launch(cs, new Dim3((uint)sh.Blocks), new Dim3(GemvWarps * 32), smem, args);
         }
-        else if (rows <= SmallMaxRows)
+        else
         {
             int nt = nt0;
             var kernel = nt == 1 ? p.Small1! : p.Small2!;
@@ -223,14 +219,6 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             uint smem = (uint)(nt * 8 * (cps * WeightOnlyPacking.ChunkK(w.Scheme.Format) + 8) * elem);
             void** args = stackalloc void*[] { &px, &pw, &ps, &pb, &pc, &ppart, &pcnt, &pt, &rows, &n, &k, &npad, &chunks, &cps, &aligned };
             kernel.Launch(cs, new Dim3((uint)p.BlocksN, (uint)p.Splits), new Dim3(SmallWarps * 32), smem, args);
-        }
-        else
-        {
-            int tok = rows <= 64 ? 64 : 128;
-            var kernel = tok == 64 ? p.Tiled64! : p.Tiled128!;
-            uint gx = (uint)((npad / WeightOnlyPacking.TileN + 7) / 8), gy = (uint)((rows + tok - 1) / tok);
-            void** args = stackalloc void*[] { &px, &pw, &ps, &pb, &pc, &pt, &rows, &n, &k, &npad, &chunks, &aligned };
-            kernel.Launch(cs, new Dim3(gx, gy), new Dim3(256), 0, args);
         }
     }
 
@@ -247,8 +235,6 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         public GemvShape Gemv1Shape { get; init; }
         public GemvShape Gemv2Shape { get; init; }
         public CudaKernel? Small2 { get; init; }
-        public CudaKernel? Tiled64 { get; init; }
-        public CudaKernel? Tiled128 { get; init; }
         public DeviceBuffer? Partial { get; init; }
         public DeviceBuffer? Dense { get; init; }
         public Tensor DenseWeights { get; init; }
