@@ -15,7 +15,7 @@ public sealed record BenchRun(Device Device, BenchReport Report, BenchOptions Op
     {
         var c = Report.Ceilings!;
         double mem = bytes / (c.CopyGBps * 1e9) * 1e3;
-        double tflops = rate == MatrixRate.Fp8 ? c.Fp8Tflops : c.MatrixTflops;
+        double tflops = c.Rate(rate);
         double cmp = double.IsFinite(tflops) ? flops / (tflops * 1e12) * 1e3 : double.NaN;
         return !(cmp > mem) ? (mem, "memory") : (cmp, "compute");
     }

@@ -2,8 +2,8 @@ namespace GraphEngine.Bench.Reports;
 
 /// <summary>
 /// The ceilings, measured in the same run as every figure that is compared with them: copy bandwidth, the
-/// bf16 matrix rate and the fp8 e4m3 matrix rate (cuBLASLt), so each floor uses the rate of the unit that
-/// does its work. NaN where a rate could not be measured (the reason is in the report's missing list).
+/// bf16, fp8 e4m3 and int8 matrix rates (cuBLASLt), so each floor uses the rate of the unit that does its
+/// work. NaN where a rate could not be measured (the reason is in the report's missing list).
 /// </summary>
 public sealed record Ceilings(
     double CopyGBps,
@@ -11,10 +11,28 @@ public sealed record Ceilings(
     double MatrixTflops,
     string MatrixShape,
     string Method,
-    double Fp8Tflops = double.NaN);
+    double Fp8Tflops = double.NaN,
+    double Int8Tops = double.NaN)
+{
+    /// <summary>The rate of <paramref name="rate"/>'s unit, in T(FL)OP/s (NaN when it was not measured).</summary>
+    public double Rate(MatrixRate rate) => rate switch
+    {
+        MatrixRate.Fp8 => Fp8Tflops,
+        MatrixRate.Int8 => Int8Tops,
+        _ => MatrixTflops,
+    };
+
+    /// <summary>One line for logs and reports: every ceiling with its unit, "not measured" for a missing rate.</summary>
+    public string Summary()
+    {
+        static string R(double v, string unit) => double.IsFinite(v) ? $"{v:F1} {unit}" : "not measured";
+        return $"copy {CopyGBps:F0} GB/s (read + written, {CopyBufferBytes >> 20} MiB buffers), bf16 matrix {R(MatrixTflops, "TFLOP/s")} " +
+               $"({MatrixShape}), fp8 e4m3 matrix {R(Fp8Tflops, "TFLOP/s")}, int8 matrix {R(Int8Tops, "TOP/s")}";
+    }
+}
 
 /// <summary>Which matrix unit a kernel's flops run on, for its floor.</summary>
-public enum MatrixRate { Bf16, Fp8 }
+public enum MatrixRate { Bf16, Fp8, Int8 }
 
 /// <summary>One prefill step of one preset, mode (eager / layer / segment) and token count.</summary>
 public sealed record PrefillPoint(

@@ -78,8 +78,7 @@ public static class ReportWriters
         if (r.Ceilings is { } c)
         {
             sb.AppendLine();
-            sb.AppendLine($"Ceilings measured in this run: copy {F(c.CopyGBps, 0)} GB/s (read + written, {c.CopyBufferBytes >> 20} MiB buffers), " +
-                          $"bf16 matrix {F(c.MatrixTflops, 1)} TFLOP/s ({c.MatrixShape}). {c.Method}");
+            sb.AppendLine($"Ceilings measured in this run: {c.Summary()}. {c.Method}");
         }
         if (!string.IsNullOrEmpty(r.BusyTimeMethod)) { sb.AppendLine(); sb.AppendLine($"Busy time: {r.BusyTimeMethod}"); }
         if (r.Kernels.Count > 0) { sb.AppendLine(); sb.AppendLine($"Kernel timing: {r.KernelTimingMethod}"); }

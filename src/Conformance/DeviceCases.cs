@@ -39,6 +39,10 @@ public static class DeviceCases
             foreach (int k in new[] { 64, 272 })
                 foreach (int n in new[] { 16, 144 })
                     yield return new ConformanceCase($"gemm-fp8/per-tensor/m={m},k={k},n={n}", "gemm", d => Fp8GemmMatchesOracle(d, m, k, n));
+
+        foreach (var (m, k, n) in new[] { (1, 16, 16), (7, 4096, 144), (83, 272, 1536), (513, 1024, 272) })
+            yield return new ConformanceCase($"gemm-int8/m={m},k={k},n={n}", "gemm", d => Int8GemmMatchesOracle(d, m, k, n));
+        yield return new ConformanceCase("gemm-int8/m=300,k=8192,n=2048", "gemm", d => Int8GemmMatchesOracle(d, 300, 8192, 2048), CaseTier.Full);
     }
 
     // The fill is a pure function of (seed, index): the device must reproduce the host definition exactly.
@@ -512,5 +516,36 @@ public static class DeviceCases
         var wd = wb.Select(x => (double)Fp8PerTensorGemm.DecodeE4M3(x)).ToArray();
         var expected = Oracle(ad, wd, null, m, k, n).Select(v => v * aScale * wScale).ToArray();
         return Checks.Close("e4m3 x e4m3 -> bf16", expected, c.DownloadFloats(), 1e-2, "fp32 accumulation of exact products, one bf16 rounding");
+    }
+
+    // Exact: int8 products and their int32 sums are integers (|sum| <= k * 128^2 < 2^31 for these k), so
+    // the device must equal the int64 oracle bit for bit. Bytes cover the whole range, -128 included.
+    private static CaseResult Int8GemmMatchesOracle(Device device, int m, int k, int n)
+    {
+        using var ba = device.AllocateTensor(DType.I8, new long[] { m, k }, out var a, "int8 a");
+        using var bw = device.AllocateTensor(DType.I8, new long[] { n, k }, out var w, "int8 w");
+        using var bc = device.AllocateTensor(DType.I32, new long[] { m, n }, out var c, "int8 c");
+        var ab = new byte[m * k];
+        var wb = new byte[n * k];
+        new System.Random(m + 3 * k).NextBytes(ab);
+        new System.Random(n + 5 * k).NextBytes(wb);
+        a.UploadBytes(ab);
+        w.UploadBytes(wb);
+        var stream = device.DefaultStream;
+        c.Poison(stream);
+        using var gemm = Int8Gemm.Create(device);
+        gemm.MatMul(stream, a, w, c, m);
+        stream.Synchronize();
+        var expected = new int[m * n];
+        Parallel.For(0, m, r =>
+        {
+            for (int j = 0; j < n; j++)
+            {
+                long sum = 0;
+                for (int i = 0; i < k; i++) sum += (long)(sbyte)ab[r * k + i] * (sbyte)wb[j * k + i];
+                expected[r * n + j] = checked((int)sum);
+            }
+        });
+        return Checks.Equal<int>("int8 x int8 -> int32", expected, c.DownloadInts());
     }
 }

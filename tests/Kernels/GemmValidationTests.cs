@@ -51,6 +51,28 @@ public class GemmValidationTests
     }
 
     [Fact]
+    public void Int8_gemm_rejects_bad_shapes_and_types_naming_the_value()
+    {
+        using var device = new ReferenceDevice();
+        using var ba = device.AllocateTensor(DType.I8, new long[] { 4, 40 }, out var a);
+        using var bw = device.AllocateTensor(DType.I8, new long[] { 16, 40 }, out var w);
+        using var bc = device.AllocateTensor(DType.I32, new long[] { 4, 16 }, out var c);
+        using var gemm = Int8Gemm.Create(device);
+        var e = Assert.Throws<ArgumentException>(() => gemm.MatMul(device.DefaultStream, a, w, c, 4));
+        Assert.Contains("k = 40", e.Message);
+        Assert.Equal("a", e.ParamName);
+
+        using var ba2 = device.AllocateTensor(DType.I8, new long[] { 4, 32 }, out var a2);
+        using var bw2 = device.AllocateTensor(DType.I8, new long[] { 16, 32 }, out var w2);
+        using var bf = device.AllocateTensor(DType.BF16, new long[] { 4, 16 }, out var cBf16);
+        var t = Assert.Throws<ArgumentException>(() => gemm.MatMul(device.DefaultStream, a2, w2, cBf16, 4));
+        Assert.Equal("c", t.ParamName);
+        Assert.Contains("I32", t.Message);
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => gemm.MatMul(device.DefaultStream, a2, w2, c, 5));
+        Assert.Contains("5", r.Message);
+    }
+
+    [Fact]
     public void Half_gemm_rejects_mismatched_weights_naming_both_shapes()
     {
         using var device = new ReferenceDevice();

@@ -32,7 +32,7 @@ public static class BenchCommand
         };
         console.Line($"device: {device.Info}; commit {BuildInfo.Describe()}");
         report.Ceilings = CeilingProbe.Measure(device, o.Warmup, o.Repetitions, report.Missing);
-        console.Line($"ceilings: copy {report.Ceilings.CopyGBps:F0} GB/s (read + written), bf16 matrix {report.Ceilings.MatrixTflops:G4} TFLOP/s ({report.Ceilings.MatrixShape})");
+        console.Line($"ceilings: {report.Ceilings.Summary()}");
 
         var torch = new TorchPeers();
         var run = new BenchRun(device, report, o, torch);

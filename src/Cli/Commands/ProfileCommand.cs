@@ -57,7 +57,7 @@ public static class ProfileCommand
         console.Line($"profile: {provenance}; CUPTI {tracer.LayoutDescription}");
         var missing = new List<Missing>();
         var ceilings = CeilingProbe.Measure(device, 3, 10, missing);
-        console.Line($"ceilings: copy {ceilings.CopyGBps:F0} GB/s, bf16 matrix {ceilings.MatrixTflops:G4} TFLOP/s");
+        console.Line($"ceilings: {ceilings.Summary()}");
         var points = new ProfileSuite(ctx, device, tracer, ceilings, steps, outDir).Run(modes);
         var report = new ProfileReport(1, provenance, ProfileSuite.Method, points);
         string json = JsonSerializer.Serialize(report, Json);

@@ -110,15 +110,22 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
                 SetDesc(plan.Desc, CublasLt.CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, wScale);
                 SetDesc(plan.Desc, CublasLt.CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, aScale);
             }
-            float alpha = 1f, beta = 0f;
+            // alpha and beta have the scale type: int32 for the integer path, fp32 otherwise (same bits for 0, not for 1).
+            float alphaF = 1f, betaF = 0f;
+            int alphaI = 1, betaI = 0;
+            bool integer = IsInteger(inType);
+            void* alpha = integer ? &alphaI : &alphaF, beta = integer ? &betaI : &betaF;
             var algo = plan.Algo;
-            int st = CublasLt.cublasLtMatmul(_handle.Value, plan.Desc.Value, &alpha, w, plan.W.Value, a, plan.A.Value,
-                &beta, c, plan.C.Value, c, plan.C.Value, &algo, workspace.Ptr.Address, (nuint)WorkspaceBytes, streamHandle);
+            int st = CublasLt.cublasLtMatmul(_handle.Value, plan.Desc.Value, alpha, w, plan.W.Value, a, plan.A.Value,
+                beta, c, plan.C.Value, c, plan.C.Value, &algo, workspace.Ptr.Address, (nuint)WorkspaceBytes, streamHandle);
             if (st != 0)
                 throw new CublasException(st, "cublasLtMatmul",
                     $"cublasLtMatmul (m={m}, n={n}, k={k}) failed: {CublasException.StatusName(st)} ({st})");
         }
     }
+
+    /// <summary>int8 inputs accumulate in int32 (compute type 32I, int32 scale type); every other input type in fp32.</summary>
+    private static bool IsInteger(int inType) => inType == CublasLt.CUDA_R_8I;
 
     private static void SetDesc(MatmulDescHandle desc, int attribute, ulong value) =>
         CublasException.ThrowIfFailed(CublasLt.cublasLtMatmulDescSetAttribute(desc.Value, attribute, &value, sizeof(ulong)));
@@ -136,7 +143,9 @@ internal sealed unsafe class CublasLtMatmul : IDisposable
     private Plan CreatePlan(PlanKey key)
     {
         IntPtr d;
-        CublasException.ThrowIfFailed(CublasLt.cublasLtMatmulDescCreate(&d, CublasLt.CUBLAS_COMPUTE_32F, CublasLt.CUDA_R_32F));
+        bool integer = IsInteger(key.InType);
+        CublasException.ThrowIfFailed(CublasLt.cublasLtMatmulDescCreate(&d,
+            integer ? CublasLt.CUBLAS_COMPUTE_32I : CublasLt.CUBLAS_COMPUTE_32F, integer ? CublasLt.CUDA_R_32I : CublasLt.CUDA_R_32F));
         var plan = new Plan
         {
             Desc = new MatmulDescHandle(d),

@@ -12,12 +12,15 @@ internal static partial class Interop
         // cudaDataType_t
         internal const int CUDA_R_32F = 0;
         internal const int CUDA_R_16F = 2;
+        internal const int CUDA_R_8I = 3;
+        internal const int CUDA_R_32I = 10;
         internal const int CUDA_R_16BF = 14;
         internal const int CUDA_R_8F_E4M3 = 28;
         internal const int CUDA_R_8F_E5M2 = 29;
 
         // cublasComputeType_t
         internal const int CUBLAS_COMPUTE_32F = 68;
+        internal const int CUBLAS_COMPUTE_32I = 72;
 
         // cublasOperation_t
         internal const int CUBLAS_OP_N = 0;
