@@ -15,7 +15,8 @@ public sealed record ProfilePoint(
     IReadOnlyList<FamilyShare> Families, IReadOnlyList<KernelShare> TopKernels, string? Svg)
 {
     public double TracingOverhead => WallMs > 0 ? TracedWallMs / WallMs - 1 : double.NaN;
-    public double BusyFraction => WallMs > 0 ? BusyMs / WallMs : double.NaN;
+    /// <summary>Busy over the wall time of the traced steps it was measured in (the untraced wall is shorter by the overhead).</summary>
+    public double BusyFraction => TracedWallMs > 0 ? BusyMs / TracedWallMs : double.NaN;
     public double FloorRatio => FloorMs > 0 ? WallMs / FloorMs : double.NaN;
 }
 
@@ -39,7 +40,8 @@ public sealed class ProfileSuite
     public const string Method =
         "CUPTI activity records (concurrent kernels, memcpy, memset) of K real steps, each cut at host timestamps taken after " +
         "the step's synchronize; busy = union of record intervals; the median step by busy time is reported; wall = median " +
-        "host time from dispatch until the stream is idle, untraced and traced.";
+        "host time from dispatch until the stream is idle, traced, and untraced (the mean of the medians of untraced steps " +
+        "before and after the traced ones); busy / wall uses the traced wall.";
 
     private readonly CommandContext _ctx;
     private readonly Device _device;
@@ -74,7 +76,10 @@ public sealed class ProfileSuite
             {
                 var engine = session.Engine;
                 Action step = mode == "eager" ? () => session.EagerStep(n) : () => engine.Prefill(n);
-                var untraced = Timing.Step(engine.Stream, step, 3, _steps);
+                // Untraced steps before and after the traced ones: clocks drift over a long run (a 60 ms step of big
+                // GEMMs heats the GPU), and the mean of the two medians cancels a linear drift that would
+                // otherwise be counted as tracing overhead.
+                var before = Timing.Step(engine.Stream, step, 3, _steps);
                 var traced = new List<double>();
                 var steps = StepProfiler.Trace(_tracer, engine.Stream, () =>
                 {
@@ -83,8 +88,10 @@ public sealed class ProfileSuite
                     engine.Stream.Synchronize();
                     traced.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 }, 1, _steps);
+                var after = Timing.Step(engine.Stream, step, 0, _steps);
                 var median = StepProfiler.Median(steps);
-                var point = Point(session, preset, quant.Label, mode, n, untraced.WallMs, Timing.Median(traced.Skip(1)), median);
+                double untracedWall = 0.5 * (before.WallMs + after.WallMs);
+                var point = Point(session, preset, quant.Label, mode, n, untracedWall, Timing.Median(traced.Skip(1)), median);
                 points.Add(point);
                 _ctx.Console.Line($"  n={n,5}: wall {point.WallMs,8:F3} ms (traced {point.TracedWallMs:F3}), busy {point.BusyMs,8:F3} ms, " +
                                   $"{point.Kernels} kernels, {point.Gaps} gaps (sum {point.GapSumUs:F1} us, largest {point.GapLargestUs:F1} us), " +

@@ -27,12 +27,12 @@ public static class BenchJson
         };
         if (root["ceilings"] is JsonObject c)
             r.Ceilings = new Ceilings(Num(c, "copyGBps"), (long)Num(c, "copyBufferBytes"), Num(c, "matrixTflops"), Str(c, "matrixShape") ?? "",
-                Str(c, "method") ?? "", Num(c, "fp8Tflops"));
+                Str(c, "method") ?? "", Num(c, "fp8Tflops"), Num(c, "int8Tops"));
         foreach (var p in Items(root, "prefill"))
         {
             var point = new PrefillPoint(Str(p, "preset") ?? "", Str(p, "quant") ?? "", Str(p, "mode") ?? "", Int(p, "tokens"), Num(p, "wallMs"),
                 Num(p, "gpuSpanMs"), Num(p, "busyMs"), Num(p, "floorMs"), Str(p, "floorBound") ?? "", Num(p, "weightBytesRead"),
-                Num(p, "expertsHit"), Num(p, "flops"));
+                Num(p, "expertsHit"), Num(p, "flops"), Num(p, "tracedWallMs"));
             r.Prefill.Add(point);
             foreach (var (field, mode) in new[] { ("torchEager", "eager"), ("torchGraph", "graph") })
                 if (p[field] is JsonObject peer) r.Peers[BenchReport.PrefillKey(point.Preset, point.Quant, mode, point.Tokens)] = Peer(peer);

@@ -47,10 +47,13 @@ public sealed record PrefillPoint(
     string FloorBound,
     double WeightBytesRead,
     double ExpertsHit,
-    double Flops)
+    double Flops,
+    double TracedWallMs = double.NaN)
 {
     public double FloorRatio => FloorMs > 0 ? WallMs / FloorMs : double.NaN;
-    public double BusyFraction => WallMs > 0 ? BusyMs / WallMs : double.NaN;
+
+    /// <summary>Busy over the wall of the traced steps it was measured in; over the untraced wall where that is all there is (older files).</summary>
+    public double BusyFraction => double.IsFinite(TracedWallMs) && TracedWallMs > 0 ? BusyMs / TracedWallMs : WallMs > 0 ? BusyMs / WallMs : double.NaN;
 }
 
 /// <summary>A PyTorch peer's time for the same point, or why it is missing.</summary>

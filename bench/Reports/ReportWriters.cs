@@ -45,7 +45,8 @@ public static class ReportWriters
         prefill = r.Prefill.Select(p => new
         {
             p.Preset, p.Quant, p.Mode, p.Tokens, p.WallMs, p.GpuSpanMs, p.BusyMs, p.FloorMs, p.FloorBound,
-            p.WeightBytesRead, p.ExpertsHit, p.Flops, floorRatio = Finite(p.FloorRatio), busyFraction = Finite(p.BusyFraction),
+            p.WeightBytesRead, p.ExpertsHit, p.Flops, tracedWallMs = Finite(p.TracedWallMs), floorRatio = Finite(p.FloorRatio),
+            busyFraction = Finite(p.BusyFraction),
             torchEager = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "eager", p.Tokens)),
             torchGraph = r.Peer(BenchReport.PrefillKey(p.Preset, p.Quant, "graph", p.Tokens)),
         }),
