@@ -13,6 +13,17 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
 
     private CudaKernel Kernel(string name) => _device.GetKernel(Source, name);
 
+    /// <summary>
+    /// Blocks per row (grid.y) for the row-wise SwiGLU and combine: enough that few rows still put about two
+    /// blocks on every SM, never more than the row has columns for one thread each. Many rows: one.
+    /// </summary>
+    internal static uint ColumnSplit(int rows, int width, int smCount)
+    {
+        int perRow = (width + (int)Threads - 1) / (int)Threads;
+        int wanted = (2 * smCount + Math.Max(rows, 1) - 1) / Math.Max(rows, 1);
+        return (uint)Math.Clamp(wanted, 1, Math.Max(perRow, 1));
+    }
+
     protected override void ScatterCore(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted)
     {
         ulong px = x.Ptr.Address, pv = inverse.Ptr.Address, pa = permuted.Ptr.Address, pn = tokenCount.Address;
@@ -27,7 +38,8 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
         ulong ph = h.Ptr.Address, po = output.Ptr.Address, pi = validInfo.IsEmpty ? 0 : validInfo.Ptr.Address, pn = tokenCount.Address;
         int ffn = (int)output.Dim(1), mode = (int)validity, slots = Math.Max(1, slotsPerExpert);
         void** args = stackalloc void*[] { &ph, &po, &pi, &pn, &rows, &ffn, &mode, &experts, &slots };
-        Kernel($"moe_swiglu<{h.DType.CudaTypeName()}>").Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(Threads), 0, args);
+        Kernel($"moe_swiglu<{h.DType.CudaTypeName()}>").Launch((CudaStream)stream,
+            new Dim3((uint)rows, ColumnSplit(rows, ffn, _device.Info.SmCount)), new Dim3(Threads), 0, args);
     }
 
     protected override void CombineCore(ComputeStream stream, Tensor y, Tensor inverse, Tensor weights, Tensor? shared, int rows,
@@ -37,6 +49,7 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
               po = output.Ptr.Address, pn = tokenCount.Address;
         int hidden = (int)y.Dim(1);
         void** args = stackalloc void*[] { &py, &pv, &pw, &ps, &po, &pn, &rows, &topK, &hidden };
-        Kernel($"moe_combine<{y.DType.CudaTypeName()}>").Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(Threads), 0, args);
+        Kernel($"moe_combine<{y.DType.CudaTypeName()}>").Launch((CudaStream)stream,
+            new Dim3((uint)rows, ColumnSplit(rows, hidden, _device.Info.SmCount)), new Dim3(Threads), 0, args);
     }
 }

@@ -8,8 +8,9 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     private const uint TopKWarpsPerBlock = 4;
     private const uint AssignThreads = 512;
 
-    private const uint RouterWarpsPerBlock = 8;
-    private const int RouterTokensPerBlock = 8;   // ROUTER_TOKENS in moe_routing.cu
+    private const uint RouterWarps = 8;           // ROUTER_WARPS in moe_routing.cu
+    private const int RouterTokensPerBlock = 8;   // ROUTER_TOKENS
+    private const int RouterExpertsPerBlock = 4;  // ROUTER_EXPERTS
 
     private readonly CudaDevice _device;
     private readonly Dictionary<DType, CudaKernel> _topK = new();
@@ -58,11 +59,19 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         var kernel = RouterKernel(x.DType);
         ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address, pn = tokenCount.Address;
         int hidden = (int)x.Dim(1), experts = (int)weight.Dim(0);
+        int vec4 = RouterVectorized(x.DType, hidden, px, pw) ? 1 : 0;
         var grid = new Dim3((uint)((rows + RouterTokensPerBlock - 1) / RouterTokensPerBlock),
-                            (uint)((experts + RouterWarpsPerBlock - 1) / RouterWarpsPerBlock));
-        void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts };
-        kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarpsPerBlock * 32), 0, args);
+                            (uint)((experts + RouterExpertsPerBlock - 1) / RouterExpertsPerBlock));
+        void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts, &vec4 };
+        kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarps * 32), 0, args);
     }
+
+    /// <summary>
+    /// Whether the router may read four K values per load: 16-bit activations with rows of 8-byte multiples
+    /// and an 8-byte aligned start, and 16-byte aligned fp32 weight rows. Otherwise it reads one at a time.
+    /// </summary>
+    internal static bool RouterVectorized(DType activation, int hidden, ulong x, ulong weight) =>
+        activation.BitsOf() == 16 && hidden % 4 == 0 && x % 8 == 0 && weight % 16 == 0;
 
     protected override void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
                                        int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)

@@ -21,9 +21,11 @@
 #define __restrict__ __restrict
 struct dim3 { unsigned x = 0, y = 0, z = 0; };
 inline thread_local dim3 threadIdx, blockIdx;
-inline dim3 blockDim;
+inline dim3 blockDim, gridDim;
 struct uint4 { unsigned x, y, z, w; };
 struct uint2 { unsigned x, y; };
+struct float4 { float x, y, z, w; };
+inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 struct int4 { int x, y, z, w; };
 inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
@@ -59,6 +61,7 @@ inline float __fsub_rn(float a, float b) { return a - b; }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
+    gridDim = {gx, gy, 1};
     for (unsigned by = 0; by < gy; ++by)
     for (unsigned bx = 0; bx < gx; ++bx) {
         std::barrier<> blk(threads);

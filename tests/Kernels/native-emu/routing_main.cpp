@@ -51,7 +51,10 @@ int main() {
         launch(R * K, 1, 256, [&] { moe_scatter((const unsigned short*)x.data(), inv.data(), (unsigned short*)pa.data(), &n, R, K, H); });
         std::vector<float> wk((size_t)R * K, 1.0f / K);
         launch(R, 1, 256, [&] { moe_combine<__nv_bfloat16>(pa.data(), inv.data(), wk.data(), nullptr, out.data(), &n, R, K, H); });
-        int cbad = 0;
+        // The same combine with the columns split over grid.y (few-token launches): identical bits.
+        std::vector<__nv_bfloat16> split((size_t)R * H);
+        launch(R, 3, 8, [&] { moe_combine<__nv_bfloat16>(pa.data(), inv.data(), wk.data(), nullptr, split.data(), &n, R, K, H); });
+        int cbad = memcmp(split.data(), out.data(), split.size() * sizeof(__nv_bfloat16)) != 0;
         for (int t = 0; t < R; ++t) for (int c = 0; c < H; ++c) {
             float o = __bfloat162float(out[t * H + c]), e = t < n ? __bfloat162float(x[t * H + c]) : 0.0f;
             if (std::fabs(o - e) > 1e-2f * std::fabs(e) + 1e-6f) cbad++;
@@ -59,6 +62,26 @@ int main() {
         printf("rows %d valid %d E %d k %d P %d ties %d: id mismatches %d, w[0..k) sum %.6f, assign mismatches %d, combine mismatches %d\n",
                R, n, E, K, P, cs.ties, idbad, wsum, abad, cbad);
         fails += idbad + abad + cbad + (std::fabs(wsum - 1) > 1e-5);
+    }
+    // The fp32 router against a float64 dot product: experts not a multiple of the block's 4, token tiles
+    // with padded rows (logits left untouched), the 4-wide path (hidden % 4 == 0) and the scalar one.
+    for (int H : {36, 37}) {
+        const int R = 13, valid = 11, E = 10;
+        std::vector<__nv_bfloat16> x((size_t)R * H);
+        std::vector<float> wg((size_t)E * H), lg((size_t)R * E, -7.0f);
+        for (auto& v : x) v = __float2bfloat16_rn(std::uniform_real_distribution<float>(-1, 1)(rng));
+        for (auto& v : wg) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+        int n = valid, vec4 = H % 4 == 0;
+        launch((R + 7) / 8, (E + 3) / 4, 256, [&] { moe_router_fp32<__nv_bfloat16>(x.data(), wg.data(), lg.data(), &n, R, H, E, vec4); });
+        int rbad = 0;
+        for (int t = 0; t < R; ++t) for (int e = 0; e < E; ++e) {
+            double ref = 0;
+            for (int k = 0; k < H; ++k) ref += (double)__bfloat162float(x[t * H + k]) * wg[e * H + k];
+            float got = lg[t * E + e];
+            if (t >= valid ? got != -7.0f : std::fabs(got - ref) > 1e-5 * (1 + std::fabs(ref))) rbad++;
+        }
+        printf("router hidden %d (%s): %d mismatches\n", H, vec4 ? "4-wide" : "scalar", rbad);
+        fails += rbad;
     }
     printf("%d failed\n", fails);
     return fails != 0;
