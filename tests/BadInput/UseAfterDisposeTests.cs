@@ -1,7 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
-using GraphEngine.Kernels.Numerics;
-using GraphEngine.Layers;
 using GraphEngine.Models;
 
 namespace GraphEngine.Tests.BadInput;
