@@ -4,8 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 using Spectre.Console;
 
 namespace GraphEngine.Cli.Commands;
