@@ -48,21 +48,5 @@ public static class Timing
     /// GPU time of <paramref name="work"/> from events around it, median over repetitions: for work that is one
     /// long operation (the ceiling probes' 8192^3 GEMM and 1 GiB copy), where launch latency is negligible.
     /// </summary>
-    public static double GpuMs(ComputeStream stream, Action work, int warmup, int reps)
-    {
-        for (int i = 0; i < warmup; i++) work();
-        stream.Synchronize();
-        using var start = stream.Device.CreateEvent();
-        using var end = stream.Device.CreateEvent();
-        var times = new double[reps];
-        for (int i = 0; i < reps; i++)
-        {
-            start.Record(stream);
-            work();
-            end.Record(stream);
-            stream.Synchronize();
-            times[i] = end.ElapsedMillisecondsSince(start);
-        }
-        return Median(times);
-    }
+    public static double GpuMs(ComputeStream stream, Action work, int warmup, int reps) => Step(stream, work, warmup, reps).GpuMs;
 }

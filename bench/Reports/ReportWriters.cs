@@ -9,7 +9,8 @@ namespace GraphEngine.Bench.Reports;
 /// <summary>Writes a <see cref="BenchReport"/> as JSON, a markdown table and an SVG chart.</summary>
 public static class ReportWriters
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>How every report file the bench and profile commands write is serialized.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,

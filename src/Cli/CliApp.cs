@@ -1,7 +1,5 @@
 using System.CommandLine;
 using GraphEngine.Cli.Commands;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 
 namespace GraphEngine.Cli;
 

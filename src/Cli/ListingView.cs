@@ -1,5 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Hosting;
 using Spectre.Console;
 
 namespace GraphEngine.Cli;

@@ -1,6 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
-using GraphEngine.Layers;
 using GraphEngine.Layers.Quantization;
 using GraphEngine.Models;
 

@@ -10,7 +10,7 @@ public sealed class BenchPathTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private CliHarness.Result Bench(params string[] extra) =>
-        BadInputAssert.Run(new[] { "bench", "--backend", "reference" }.Concat(extra).ToArray());
+        BadInputCli.Run(new[] { "bench", "--backend", "reference" }.Concat(extra).ToArray());
 
     [Theory]
     [InlineData("file")]
@@ -37,7 +37,7 @@ public sealed class BenchPathTests : IDisposable
         if (kind.StartsWith("/proc") && !Directory.Exists("/proc/self")) return;
         var before = Directory.GetFileSystemEntries(_dir, "*", SearchOption.AllDirectories).Order().ToArray();
         var r = Bench("--out", path);
-        BadInputAssert.Usage(r, path, "--out");
+        CliHarness.AssertUsageError(r, path, "--out");
         Assert.DoesNotContain("ceilings", r.Out);
         Assert.Equal(before, Directory.GetFileSystemEntries(_dir, "*", SearchOption.AllDirectories).Order().ToArray());
         Assert.Equal("keep", File.ReadAllText(file));
@@ -48,14 +48,14 @@ public sealed class BenchPathTests : IDisposable
     [InlineData(" ")]
     public void Empty_out_is_refused(string path)
     {
-        BadInputAssert.Usage(Bench("--out", path), "--out", "empty");
+        CliHarness.AssertUsageError(Bench("--out", path), "--out", "empty");
     }
 
     [Fact]
     public void Torch_script_that_is_a_directory_is_refused()
     {
         string outDir = Path.Combine(_dir, "out");
-        BadInputAssert.Usage(Bench("--torch-script", _dir, "--out", outDir), _dir, "--torch-script");
+        CliHarness.AssertUsageError(Bench("--torch-script", _dir, "--out", outDir), _dir, "--torch-script");
         Assert.False(Directory.Exists(outDir));
     }
 
@@ -67,7 +67,7 @@ public sealed class BenchPathTests : IDisposable
     public void A_bad_number_never_creates_the_out_directory(string option, string value)
     {
         string outDir = Path.Combine(_dir, "never", "created");
-        BadInputAssert.Usage(Bench("--out", outDir, option, value), option);
+        CliHarness.AssertUsageError(Bench("--out", outDir, option, value), option);
         Assert.False(Directory.Exists(Path.Combine(_dir, "never")));
     }
 }

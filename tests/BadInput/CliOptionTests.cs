@@ -1,3 +1,5 @@
+using GraphEngine.Tests.Cli;
+
 namespace GraphEngine.Tests.BadInput;
 
 /// <summary>Bad command-line switches: exit 2 and one line naming the value and the switch.</summary>
@@ -49,12 +51,24 @@ public class CliOptionTests
     [InlineData("bench|--python|", "--python", "empty")]
     [InlineData("nosuchcommand", "nosuchcommand", "nosuchcommand")]
     [InlineData("run|--nosuchswitch", "--nosuchswitch", "--nosuchswitch")]
+    [InlineData("check|--preset|gpt5", "'gpt5'", "--preset")]
+    [InlineData("check|--backend|tpu", "'tpu'", "--backend")]
+    [InlineData("run|--backend|reference|--quant|wint3", "'wint3'", "--quant")]
+    [InlineData("check|--tokens|1,x,3", "'x'", "--tokens")]
+    [InlineData("check|--tokens|1,,3", "1,,3", "--tokens")]
+    [InlineData("check|--tokens|0", "'0'", "--tokens")]
+    [InlineData("check|--tokens|-4", "-4", "--tokens")]
+    [InlineData("check|--tokens|1;2", "1;2", "--tokens")]
+    [InlineData("check|--tokens|100000", "100000", "--tokens")]
+    [InlineData("check|--frobnicate", "--frobnicate", "--frobnicate")]
+    [InlineData("bench|--suite|", "''", "--suite")]
+    [InlineData("explode", "explode", "explode")]
     public void Bad_switch_is_one_line_naming_value_and_switch(string args, string value, string source)
     {
         string outDir = Path.Combine(Path.GetTempPath(), $"ge-bad-out-{Guid.NewGuid():N}");
         var argv = args.Split('|').ToList();
         if (argv[0] == "bench") argv.AddRange(new[] { "--out", outDir, "--backend", "reference" });
-        BadInputAssert.Usage(BadInputAssert.Run(argv.ToArray()), value, source);
+        CliHarness.AssertUsageError(BadInputCli.Run(argv.ToArray()), value, source);
         Assert.False(Directory.Exists(outDir), "a rejected bench created its output directory");
     }
 
@@ -68,8 +82,8 @@ public class CliOptionTests
     public void Huge_values_are_cut_to_a_readable_prefix(string option)
     {
         string huge = option is "--tokens" or "--sizes" ? string.Concat(Enumerable.Repeat("1,", 50_000)) + "x" : new string('q', 200_000);
-        var r = BadInputAssert.Run("run", "--backend", "reference", option, huge);
-        BadInputAssert.Usage(r, option);
+        var r = BadInputCli.Run("run", "--backend", "reference", option, huge);
+        CliHarness.AssertUsageError(r, option);
         Assert.DoesNotContain(new string(huge[0], 200), r.Err);
     }
 
@@ -79,13 +93,13 @@ public class CliOptionTests
     public void Bad_input_under_json_still_has_no_stack_trace(string command)
     {
         var env = new Dictionary<string, string?> { ["FD_BLOCK_WISE_DEBUG"] = "yes" };
-        BadInputAssert.Usage(BadInputAssert.Run(env, command, "--json", "--backend", "reference"), "'yes'", "FD_BLOCK_WISE_DEBUG");
+        CliHarness.AssertUsageError(BadInputCli.Run(env, command, "--json", "--backend", "reference"), "'yes'", "FD_BLOCK_WISE_DEBUG");
     }
 
     [Fact]
     public void With_debug_the_stack_trace_follows()
     {
-        var r = BadInputAssert.Run("check", "--preset", "nonesuch", "--debug");
+        var r = BadInputCli.Run("check", "--preset", "nonesuch", "--debug");
         Assert.Equal(2, r.Exit);
         Assert.Contains("   at ", r.Err);
     }

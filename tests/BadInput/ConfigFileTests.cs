@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using GraphEngine.Tests.Cli;
 
 namespace GraphEngine.Tests.BadInput;
 
@@ -67,41 +68,41 @@ public sealed class ConfigFileTests : IDisposable
     public void Bad_file_names_the_file_and_key(string json, string mustName)
     {
         string path = Write(json);
-        var r = json.Contains("Backend") ? BadInputAssert.Run("run", "--config", path) : BadInputAssert.Run("run", "--backend", "reference", "--config", path);
-        BadInputAssert.Usage(r, mustName, path);
+        var r = json.Contains("Backend") ? BadInputCli.Run("run", "--config", path) : BadInputCli.Run("run", "--backend", "reference", "--config", path);
+        CliHarness.AssertUsageError(r, mustName, path);
     }
 
     [Fact]
     public void A_directory_is_called_a_directory()
     {
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", _dir), _dir, "is a directory");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", _dir), _dir, "is a directory");
     }
 
     [Fact]
     public void A_missing_file_does_not_exist()
     {
         string path = Path.Combine(_dir, "nope.json");
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", path), path, "does not exist");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", path), path, "does not exist");
     }
 
     [Fact]
     public void An_empty_path_is_named_with_its_switch()
     {
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", ""), "--config", "empty");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", ""), "--config", "empty");
     }
 
     [Fact]
     public void Dev_zero_stops_at_the_size_cap()
     {
         if (!File.Exists("/dev/zero")) return;
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", "/dev/zero"), "/dev/zero", "MiB");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", "/dev/zero"), "/dev/zero", "MiB");
     }
 
     [Fact]
     public void Dev_null_is_not_json()
     {
         if (!File.Exists("/dev/null")) return;
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", "/dev/null"), "/dev/null", "JSON");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", "/dev/null"), "/dev/null", "JSON");
     }
 
     [Fact]
@@ -109,7 +110,7 @@ public sealed class ConfigFileTests : IDisposable
     {
         string path = Path.Combine(_dir, "big.json");
         using (var f = File.Create(path)) f.SetLength(GraphEngine.Graph.EngineConfiguration.MaxFileBytes + 1L);
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", path), path, "MiB");
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", path), path, "MiB");
     }
 
     [Fact]
@@ -117,7 +118,7 @@ public sealed class ConfigFileTests : IDisposable
     {
         string path = Path.Combine(_dir, "latin1.json");
         File.WriteAllBytes(path, new byte[] { (byte)'{', 0xff, 0xfe, (byte)'}' });
-        BadInputAssert.Usage(BadInputAssert.Run("check", "--config", path), path);
+        CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", path), path);
     }
 
     [DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
@@ -129,10 +130,10 @@ public sealed class ConfigFileTests : IDisposable
         if (!OperatingSystem.IsLinux()) return;
         string path = Path.Combine(_dir, "fifo.json");
         Assert.Equal(0, MkFifo(path, 0x180));
-        var run = Task.Run(() => BadInputAssert.Run("check", "--config", path));
+        var run = Task.Run(() => BadInputCli.Run("check", "--config", path));
         var done = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20)));
         Assert.True(done == run, "reading a FIFO with no writer hung");
-        BadInputAssert.Usage(await run, path, "JSON");
+        CliHarness.AssertUsageError(await run, path, "JSON");
     }
 
     [DllImport("libc", EntryPoint = "pipe", SetLastError = true)]
@@ -158,7 +159,7 @@ public sealed class ConfigFileTests : IDisposable
             CloseFd(fds[1]);
             fds[1] = -1;
             string path = $"/proc/self/fd/{fds[0]}";
-            BadInputAssert.Usage(BadInputAssert.Run("check", "--config", path), "'frompipe'", path);
+            CliHarness.AssertUsageError(BadInputCli.Run("check", "--config", path), "'frompipe'", path);
         }
         finally
         {
@@ -171,7 +172,7 @@ public sealed class ConfigFileTests : IDisposable
     public void A_huge_value_in_the_file_is_cut()
     {
         string path = Write("{\"GraphEngine\":{\"Run\":{\"Preset\":\"" + new string('p', 150_000) + "\"}}}");
-        var r = BadInputAssert.Run("check", "--config", path);
-        BadInputAssert.Usage(r, "'ppp", path);
+        var r = BadInputCli.Run("check", "--config", path);
+        CliHarness.AssertUsageError(r, "'ppp", path);
     }
 }

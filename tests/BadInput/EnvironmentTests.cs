@@ -1,3 +1,5 @@
+using GraphEngine.Tests.Cli;
+
 namespace GraphEngine.Tests.BadInput;
 
 /// <summary>Bad environment variables: one line naming the value and the variable, never an internal key.</summary>
@@ -34,8 +36,8 @@ public class EnvironmentTests
     public void Bad_value_names_value_and_variable(string variable, string value)
     {
         var env = new Dictionary<string, string?> { [variable] = value };
-        var r = variable.EndsWith("BACKEND") ? BadInputAssert.Run(env, "run") : BadInputAssert.Run(env, "run", "--backend", "reference");
-        BadInputAssert.Usage(r, variable);
+        var r = variable.EndsWith("BACKEND") ? BadInputCli.Run(env, "run") : BadInputCli.Run(env, "run", "--backend", "reference");
+        CliHarness.AssertUsageError(r, variable);
         if (value.Length > 0 && !value.StartsWith('{') && !value.Contains(',')) Assert.Contains($"'{value}'", r.Err);
         Assert.DoesNotContain("GraphEngine:Run:", r.Err);
     }
@@ -50,8 +52,8 @@ public class EnvironmentTests
     public void Unknown_key_in_any_section_is_refused_listing_the_accepted(string variable, string key)
     {
         var env = new Dictionary<string, string?> { [variable] = "tiny" };
-        var r = BadInputAssert.Run(env, "check", "--backend", "reference");
-        BadInputAssert.Usage(r, variable, key);
+        var r = BadInputCli.Run(env, "check", "--backend", "reference");
+        CliHarness.AssertUsageError(r, variable, key);
     }
 
     [Theory]
@@ -62,6 +64,6 @@ public class EnvironmentTests
     {
         var env = new Dictionary<string, string?> { [variable] = value };
         foreach (var command in new[] { "run", "list", "check" })
-            BadInputAssert.Usage(BadInputAssert.Run(env, command, "--backend", "reference", "--json"), variable);
+            CliHarness.AssertUsageError(BadInputCli.Run(env, command, "--backend", "reference", "--json"), variable);
     }
 }

@@ -1,3 +1,5 @@
+using GraphEngine.Tests.Cli;
+
 namespace GraphEngine.Tests.BadInput;
 
 /// <summary>Bad quantization settings, from --quant: one line naming the key or value and --quant.</summary>
@@ -31,22 +33,22 @@ public class QuantJsonTests
     [InlineData("fp32", "'fp32'")]
     public void Bad_quantization_names_the_key_and_switch(string quant, string mustName)
     {
-        var r = BadInputAssert.Run("check", "--backend", "reference", "--quant", quant);
-        BadInputAssert.Usage(r, mustName, "--quant");
+        var r = BadInputCli.Run("check", "--backend", "reference", "--quant", quant);
+        CliHarness.AssertUsageError(r, mustName, "--quant");
     }
 
     [Fact]
     public void Moe_only_mode_on_a_dense_preset_is_refused()
     {
-        var r = BadInputAssert.Run("check", "--backend", "reference", "--preset", "llama3-8b", "--quant", "w4afp8");
-        BadInputAssert.Usage(r, "'w4afp8'", "--quant");
+        var r = BadInputCli.Run("check", "--backend", "reference", "--preset", "llama3-8b", "--quant", "w4afp8");
+        CliHarness.AssertUsageError(r, "'w4afp8'", "--quant");
     }
 
     [Fact]
     public void A_huge_quant_json_is_cut()
     {
         string json = "{\"quantization\":\"" + new string('w', 100_000) + "\"}";
-        var r = BadInputAssert.Run("check", "--backend", "reference", "--quant", json);
-        BadInputAssert.Usage(r, "--quant", "'www");
+        var r = BadInputCli.Run("check", "--backend", "reference", "--quant", json);
+        CliHarness.AssertUsageError(r, "--quant", "'www");
     }
 }

@@ -1,7 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
-using GraphEngine.Kernels.Numerics;
-using GraphEngine.Layers;
 using GraphEngine.Models;
 
 namespace GraphEngine.Tests.BadInput;
@@ -38,19 +35,14 @@ public class UseAfterDisposeTests
         }
     }
 
+    /// <summary>Every use: all of them go through the engine.</summary>
+    public static TheoryData<Use> EveryUse => new(Enum.GetValues<Use>());
+
+    /// <summary>The uses that reach device memory or the device's stream.</summary>
+    public static TheoryData<Use> DeviceUses => new(Use.ReadOutput, Use.WriteInput, Use.Prefill, Use.EngineForward, Use.LayerForward, Use.WriteTokenCount);
+
     [Theory]
-    [InlineData(Use.ReadOutput)]
-    [InlineData(Use.WriteInput)]
-    [InlineData(Use.ReadSlice)]
-    [InlineData(Use.ReadReshape)]
-    [InlineData(Use.Prefill)]
-    [InlineData(Use.EngineForward)]
-    [InlineData(Use.LayerForward)]
-    [InlineData(Use.WriteTokenCount)]
-    [InlineData(Use.Capture)]
-    [InlineData(Use.Listing)]
-    [InlineData(Use.Require)]
-    [InlineData(Use.RandomizeInputs)]
+    [MemberData(nameof(EveryUse))]
     public void After_engine_dispose(Use use)
     {
         var (device, engine, model) = Build(graphs: true);
@@ -64,12 +56,7 @@ public class UseAfterDisposeTests
     }
 
     [Theory]
-    [InlineData(Use.ReadOutput)]
-    [InlineData(Use.WriteInput)]
-    [InlineData(Use.Prefill)]
-    [InlineData(Use.EngineForward)]
-    [InlineData(Use.LayerForward)]
-    [InlineData(Use.WriteTokenCount)]
+    [MemberData(nameof(DeviceUses))]
     public void After_device_dispose(Use use)
     {
         var (device, engine, model) = Build();

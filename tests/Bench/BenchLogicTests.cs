@@ -1,9 +1,7 @@
 using System.Text.Json;
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Profiling;
-using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Bench;
 

@@ -4,24 +4,6 @@ namespace GraphEngine.Tests.Cli;
 
 public class CommandLineTests
 {
-    [Theory]
-    [InlineData("check --preset gpt5", "gpt5")]
-    [InlineData("check --backend tpu", "tpu")]
-    [InlineData("check --quant wint3", "wint3")]
-    [InlineData("check --tokens 1,x,3", "'x'")]
-    [InlineData("check --tokens 1,,3", "1,,3")]
-    [InlineData("check --tokens 0", "'0'")]
-    [InlineData("check --tokens -4", "-4")]
-    [InlineData("check --tokens 1;2", "1;2")]
-    [InlineData("check --tokens 100000", "100000")]
-    [InlineData("check --frobnicate", "--frobnicate")]
-    [InlineData("bench --suite nope", "nope")]
-    [InlineData("explode", "explode")]
-    public void Bad_input_is_one_line_naming_the_value_with_exit_code_2(string args, string named)
-    {
-        CliHarness.AssertUsageError(CliHarness.Run(args), named);
-    }
-
     [Fact]
     public void Quant_json_that_is_malformed_is_bad_input()
     {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GraphEngine.Kernels;
 
 namespace GraphEngine.Tests.Cli;
 

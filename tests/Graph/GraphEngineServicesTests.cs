@@ -1,6 +1,5 @@
 using GraphEngine.Graph;
 using GraphEngine.Graph.DependencyInjection;
-using GraphEngine.Kernels.Reference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,5 @@
 using GraphEngine.Conformance;
 using GraphEngine.Graph;
-using GraphEngine.Kernels;
-using GraphEngine.Kernels.Reference;
 using Microsoft.Extensions.Logging;
 
 namespace GraphEngine.Tests.Graph;

@@ -1,6 +1,4 @@
 using GraphEngine.Conformance;
-using GraphEngine.Kernels;
-using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Graph;
 

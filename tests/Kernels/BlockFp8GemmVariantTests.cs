@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Gemm;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Tests.Kernels;
 

@@ -1,4 +1,3 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Cuda;
 
 namespace GraphEngine.Tests.Kernels;

@@ -1,6 +1,3 @@
-using GraphEngine.Kernels;
-using GraphEngine.Kernels.Reference;
-
 namespace GraphEngine.Tests.Kernels;
 
 public class DisposalTests

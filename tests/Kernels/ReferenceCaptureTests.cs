@@ -1,7 +1,4 @@
-using GraphEngine.Kernels;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Random;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Tests.Kernels;
 

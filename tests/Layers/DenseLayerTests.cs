@@ -1,10 +1,6 @@
 using GraphEngine.Conformance;
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Norm;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
-using GraphEngine.Kernels.Reference;
-using GraphEngine.Layers;
 using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
 

@@ -1,6 +1,4 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Quant;
-using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Layers;
 

@@ -1,7 +1,5 @@
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 using Spectre.Console;
 
 namespace GraphEngine.Cli.Commands;

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using GraphEngine.Bench;
 using GraphEngine.Graph;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 
 namespace GraphEngine.Cli.Commands;
 

@@ -1,6 +1,3 @@
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
-
 namespace GraphEngine.Cli.Commands;
 
 /// <summary>The bench command's paths, checked before any work: a report that cannot be written is known at once.</summary>

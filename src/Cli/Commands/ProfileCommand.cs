@@ -1,11 +1,9 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using GraphEngine.Bench;
 using GraphEngine.Bench.Reports;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 using Spectre.Console;
 
 namespace GraphEngine.Cli.Commands;
@@ -36,13 +34,8 @@ public sealed class ProfileCommandLine
 
 public static class ProfileCommand
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    // The reports' settings, but with the default (HTML-safe) escaping profile.json has always had.
+    private static readonly JsonSerializerOptions Json = new(ReportWriters.JsonOptions) { Encoder = JavaScriptEncoder.Default };
 
     public static int Execute(CommandContext ctx, int steps, string outDir, IReadOnlyList<string> modes)
     {

@@ -1,6 +1,4 @@
 using GraphEngine.Bench;
-using GraphEngine.Hosting;
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Numerics;
 using Spectre.Console;
 

@@ -151,21 +151,25 @@ public readonly struct Tensor
     /// <summary>Copies <paramref name="source"/> (exactly <see cref="ByteCount"/> bytes) to the device; synchronous, illegal while capturing.</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> source) where T : unmanaged
     {
-        ThrowIfReleased();
         var bytes = MemoryMarshal.AsBytes(source);
-        if (bytes.Length != ByteCount)
-            throw new ArgumentException($"source holds {bytes.Length} bytes but {this} needs {ByteCount}", nameof(source));
+        RequireHostBytes(bytes.Length, nameof(source), "needs");
         Device.CopyToDevice(Ptr, bytes);
     }
 
     /// <summary>Copies the tensor's bytes into <paramref name="destination"/> (exactly <see cref="ByteCount"/> bytes); synchronous, illegal while capturing.</summary>
     public void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
-        ThrowIfReleased();
         var bytes = MemoryMarshal.AsBytes(destination);
-        if (bytes.Length != ByteCount)
-            throw new ArgumentException($"destination holds {bytes.Length} bytes but {this} has {ByteCount}", nameof(destination));
+        RequireHostBytes(bytes.Length, nameof(destination), "has");
         Device.CopyToHost(bytes, Ptr);
+    }
+
+    /// <summary>A live tensor and a host span of exactly <see cref="ByteCount"/> bytes, or the exception saying which is wrong.</summary>
+    private void RequireHostBytes(int hostBytes, string paramName, string verb)
+    {
+        ThrowIfReleased();
+        if (hostBytes != ByteCount)
+            throw new ArgumentException($"{paramName} holds {hostBytes} bytes but {this} {verb} {ByteCount}", paramName);
     }
 
     /// <summary>The tensor's bytes as a new array of <typeparamref name="T"/>; synchronous, illegal while capturing.</summary>

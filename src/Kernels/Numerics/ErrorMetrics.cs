@@ -1,34 +1,25 @@
+using System.Numerics;
+
 namespace GraphEngine.Kernels.Numerics;
 
 /// <summary>Error measures used by tests and `graphengine check`.</summary>
 public static class ErrorMetrics
 {
     /// <summary>||actual - expected||_F / ||expected||_F, in float64. NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
-    {
-        if (expected.Length != actual.Length)
-            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (!float.IsFinite(actual[i])) return double.NaN;
-            double d = actual[i] - expected[i];
-            num += d * d;
-            den += expected[i] * expected[i];
-        }
-        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
-    }
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual) => RelativeFrobeniusOf(expected, actual);
 
     /// <summary>||actual - expected||_F / ||expected||_F in float64; NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual) => RelativeFrobeniusOf(expected, actual);
+
+    private static double RelativeFrobeniusOf<T>(ReadOnlySpan<double> expected, ReadOnlySpan<T> actual) where T : IFloatingPoint<T>
     {
         if (expected.Length != actual.Length)
             throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
         double num = 0, den = 0;
         for (int i = 0; i < expected.Length; i++)
         {
-            if (!double.IsFinite(actual[i])) return double.NaN;
-            double d = actual[i] - expected[i];
+            if (!T.IsFinite(actual[i])) return double.NaN;
+            double d = double.CreateTruncating(actual[i]) - expected[i];
             num += d * d;
             den += expected[i] * expected[i];
         }

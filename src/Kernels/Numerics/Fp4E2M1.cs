@@ -14,8 +14,7 @@ public static class Fp4E2M1
     /// <summary>The largest magnitude.</summary>
     public const float MaxValue = 6f;
 
-    private const int MantissaBits = 1;
-    private const int MinNormalExponent = 0;
+    private static readonly MiniFloat Format = new(MantissaBits: 1, MinNormalExponent: 0, SignBit: 0x8, MaxFinite);
 
     private static readonly float[] Values = BuildValues();
 
@@ -30,11 +29,7 @@ public static class Fp4E2M1
     {
         // CUDA's converter has only one out-of-range answer (the largest magnitude), and it drops the
         // sign of a NaN, so NaN reads back as +6 and a quantizer that meets one does not flip signs.
-        if (double.IsNaN(x)) return MaxFinite;
-        byte sign = double.IsNegative(x) ? (byte)0x8 : (byte)0;
-        double magnitude = Math.Abs(x);
-        int code = double.IsInfinity(magnitude) ? int.MaxValue : MiniFloat.RoundToCode(magnitude, MantissaBits, MinNormalExponent);
-        return (byte)(sign | Math.Min(code, MaxFinite));
+        return double.IsNaN(x) ? MaxFinite : Format.Encode(x, overflowCode: MaxFinite);
     }
 
     /// <summary>The exact value of the low nibble of <paramref name="nibble"/>.</summary>
@@ -66,11 +61,7 @@ public static class Fp4E2M1
     private static float[] BuildValues()
     {
         var v = new float[16];
-        for (int code = 0; code < 8; code++)
-        {
-            v[code] = (float)MiniFloat.CodeValue(code, MantissaBits, MinNormalExponent);
-            v[code | 8] = -v[code];
-        }
+        for (int bits = 0; bits < 16; bits++) v[bits] = Format.Decode(bits);
         return v;
     }
 }

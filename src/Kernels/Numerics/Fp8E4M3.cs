@@ -16,8 +16,7 @@ public static class Fp8E4M3
     /// <summary>The largest finite magnitude.</summary>
     public const float MaxValue = 448f;
 
-    private const int MantissaBits = 3;
-    private const int MinNormalExponent = -6;
+    private static readonly MiniFloat Format = new(MantissaBits: 3, MinNormalExponent: -6, SignBit: 0x80, MaxFinite);
 
     /// <summary>As __nv_cvt_float_to_fp8(x, saturation, __NV_E4M3).</summary>
     public static byte FromFloat(float x, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
@@ -29,26 +28,14 @@ public static class Fp8E4M3
     /// As __nv_cvt_double_to_fp8(x, saturation, __NV_E4M3). It differs from the float entry only on NaN:
     /// a double NaN keeps its sign (0xFF for a negative NaN), a float NaN never does.
     /// </summary>
-    public static byte FromDouble(double x, Fp8Saturation saturation = Fp8Saturation.SatFinite)
-    {
-        byte sign = double.IsNegative(x) ? (byte)0x80 : (byte)0;
-        if (double.IsNaN(x)) return (byte)(sign | NaN);
-        double magnitude = Math.Abs(x);
-        int code = double.IsInfinity(magnitude) ? int.MaxValue : MiniFloat.RoundToCode(magnitude, MantissaBits, MinNormalExponent);
+    public static byte FromDouble(double x, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
+        double.IsNaN(x) ? (byte)(double.IsNegative(x) ? 0x80 | NaN : NaN)
         // Rounding past 448 (anything above 464, the midpoint to the would-be 480) overflows; with no
         // infinity to go to, NOSAT can only say NaN.
-        if (code > MaxFinite) code = saturation == Fp8Saturation.SatFinite ? MaxFinite : NaN;
-        return (byte)(sign | code);
-    }
+        : Format.Encode(x, saturation == Fp8Saturation.SatFinite ? MaxFinite : NaN);
 
     /// <summary>The exact value; NaN patterns give the NaN CUDA's host path gives (fp16 0x7FFF widened).</summary>
-    public static float ToFloat(byte bits)
-    {
-        int code = bits & 0x7F;
-        if (code == NaN) return NarrowFloat.DecodedNaN;
-        float v = (float)MiniFloat.CodeValue(code, MantissaBits, MinNormalExponent);
-        return (bits & 0x80) != 0 ? -v : v;
-    }
+    public static float ToFloat(byte bits) => IsNaN(bits) ? NarrowFloat.DecodedNaN : Format.Decode(bits);
 
     /// <summary>True for the NaN codes 0x7F and 0xFF.</summary>
     public static bool IsNaN(byte bits) => (bits & 0x7F) == NaN;

@@ -17,8 +17,7 @@ public static class Fp8E5M2
     /// <summary>The largest finite magnitude.</summary>
     public const float MaxValue = 57344f;
 
-    private const int MantissaBits = 2;
-    private const int MinNormalExponent = -14;
+    private static readonly MiniFloat Format = new(MantissaBits: 2, MinNormalExponent: -14, SignBit: 0x80, MaxFinite);
 
     /// <summary>As __nv_cvt_float_to_fp8(x, saturation, __NV_E5M2).</summary>
     public static byte FromFloat(float x, Fp8Saturation saturation = Fp8Saturation.SatFinite) =>
@@ -30,28 +29,23 @@ public static class Fp8E5M2
     /// </summary>
     public static byte FromDouble(double x, Fp8Saturation saturation = Fp8Saturation.SatFinite)
     {
-        byte sign = double.IsNegative(x) ? (byte)0x80 : (byte)0;
         if (double.IsNaN(x))
         {
-            int payload = (int)(BitConverter.DoubleToUInt64Bits(x) >> 50) & 0x3;
+            int sign = double.IsNegative(x) ? 0x80 : 0, payload = (int)(BitConverter.DoubleToUInt64Bits(x) >> 50) & 0x3;
             return (byte)(sign | 0x7E | payload);
         }
-        double magnitude = Math.Abs(x);
-        int code = double.IsInfinity(magnitude) ? int.MaxValue : MiniFloat.RoundToCode(magnitude, MantissaBits, MinNormalExponent);
         // Overflow starts at 61440, the midpoint between 57344 and 65536: a tie that goes to the even
         // neighbour, which is the (infinite) 65536, as in IEEE.
-        if (code > MaxFinite) code = saturation == Fp8Saturation.SatFinite ? MaxFinite : Infinity;
-        return (byte)(sign | code);
+        return Format.Encode(x, saturation == Fp8Saturation.SatFinite ? MaxFinite : Infinity);
     }
 
     /// <summary>The exact value; NaN patterns give the NaN CUDA's host path gives (fp16 0x7FFF widened).</summary>
-    public static float ToFloat(byte bits)
+    public static float ToFloat(byte bits) => (bits & 0x7F) switch
     {
-        int code = bits & 0x7F;
-        if (code > Infinity) return NarrowFloat.DecodedNaN;
-        float v = code == Infinity ? float.PositiveInfinity : (float)MiniFloat.CodeValue(code, MantissaBits, MinNormalExponent);
-        return (bits & 0x80) != 0 ? -v : v;
-    }
+        > Infinity => NarrowFloat.DecodedNaN,
+        Infinity => (bits & 0x80) != 0 ? float.NegativeInfinity : float.PositiveInfinity,
+        _ => Format.Decode(bits),
+    };
 
     /// <summary>True for the NaN codes (exponent all ones, mantissa not zero).</summary>
     public static bool IsNaN(byte bits) => (bits & 0x7F) > Infinity;

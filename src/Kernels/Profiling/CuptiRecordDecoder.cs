@@ -17,23 +17,14 @@ internal static unsafe class CuptiRecordDecoder
     public static bool TryDecode(byte* record, CuptiRecordLayout layout, Dictionary<nint, string> names,
         out KernelRecord decoded)
     {
-        decoded = default;
-        int kind = Read<int>(record, 0);
-        switch (kind)
+        switch (Read<int>(record, 0))
         {
             case Interop.Cupti.CUPTI_ACTIVITY_KIND_KERNEL:
             case Interop.Cupti.CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL:
-            {
-                ulong start = Read<ulong>(record, layout.KernelStart), end = Read<ulong>(record, layout.KernelEnd);
-                if (start == 0 && end == 0) return false;
-                decoded = new KernelRecord(NameAt(Read<nint>(record, layout.KernelName), names), start, end,
-                    Read<uint>(record, layout.KernelStreamId))
+                if (!TryDecodeTimed(record, layout.Kernel, RecordKind.Kernel, out decoded)) return false;
+                decoded = decoded with
                 {
-                    CorrelationId = Read<uint>(record, layout.KernelCorrelationId),
-                    DeviceId = Read<uint>(record, layout.KernelDeviceId),
-                    ContextId = Read<uint>(record, layout.KernelContextId),
-                    GraphId = Read<uint>(record, layout.KernelGraphId),
-                    GraphNodeId = Read<ulong>(record, layout.KernelGraphNodeId),
+                    Name = NameAt(Read<nint>(record, layout.KernelName), names),
                     GridX = Read<int>(record, layout.KernelGridX),
                     GridY = Read<int>(record, layout.KernelGridX + 4),
                     GridZ = Read<int>(record, layout.KernelGridX + 8),
@@ -42,41 +33,39 @@ internal static unsafe class CuptiRecordDecoder
                     BlockZ = Read<int>(record, layout.KernelBlockX + 8),
                 };
                 return true;
-            }
             case Interop.Cupti.CUPTI_ACTIVITY_KIND_MEMCPY:
-            {
-                ulong start = Read<ulong>(record, layout.CopyStart), end = Read<ulong>(record, layout.CopyEnd);
-                if (start == 0 && end == 0) return false;
-                decoded = new KernelRecord("memcpy " + CopyKindName(Read<byte>(record, layout.CopyKind)), start, end,
-                    Read<uint>(record, layout.CopyStreamId), RecordKind.Memcpy)
+                if (!TryDecodeTimed(record, layout.Copy, RecordKind.Memcpy, out decoded)) return false;
+                decoded = decoded with
                 {
-                    CorrelationId = Read<uint>(record, layout.CopyCorrelationId),
-                    DeviceId = Read<uint>(record, layout.CopyDeviceId),
-                    ContextId = Read<uint>(record, layout.CopyContextId),
-                    GraphId = Read<uint>(record, layout.CopyGraphId),
-                    GraphNodeId = Read<ulong>(record, layout.CopyGraphNodeId),
+                    Name = "memcpy " + CopyKindName(Read<byte>(record, layout.CopyKind)),
                     Bytes = Read<ulong>(record, layout.CopyBytes),
                 };
                 return true;
-            }
             case Interop.Cupti.CUPTI_ACTIVITY_KIND_MEMSET:
-            {
-                ulong start = Read<ulong>(record, layout.SetStart), end = Read<ulong>(record, layout.SetEnd);
-                if (start == 0 && end == 0) return false;
-                decoded = new KernelRecord("memset", start, end, Read<uint>(record, layout.SetStreamId), RecordKind.Memset)
-                {
-                    CorrelationId = Read<uint>(record, layout.SetCorrelationId),
-                    DeviceId = Read<uint>(record, layout.SetDeviceId),
-                    ContextId = Read<uint>(record, layout.SetContextId),
-                    GraphId = Read<uint>(record, layout.SetGraphId),
-                    GraphNodeId = Read<ulong>(record, layout.SetGraphNodeId),
-                    Bytes = Read<ulong>(record, layout.SetBytes),
-                };
+                if (!TryDecodeTimed(record, layout.Set, RecordKind.Memset, out decoded)) return false;
+                decoded = decoded with { Name = "memset", Bytes = Read<ulong>(record, layout.SetBytes) };
                 return true;
-            }
             default:
+                decoded = default;
                 return false;
         }
+    }
+
+    /// <summary>The fields all kinds share; false, as <see cref="TryDecode"/>, for a record CUPTI could not time.</summary>
+    private static bool TryDecodeTimed(byte* record, ActivityOffsets at, RecordKind kind, out KernelRecord decoded)
+    {
+        decoded = default;
+        ulong start = Read<ulong>(record, at.Start), end = Read<ulong>(record, at.End);
+        if (start == 0 && end == 0) return false;
+        decoded = new KernelRecord("", start, end, Read<uint>(record, at.StreamId), kind)
+        {
+            CorrelationId = Read<uint>(record, at.CorrelationId),
+            DeviceId = Read<uint>(record, at.DeviceId),
+            ContextId = Read<uint>(record, at.ContextId),
+            GraphId = Read<uint>(record, at.GraphId),
+            GraphNodeId = Read<ulong>(record, at.GraphNodeId),
+        };
+        return true;
     }
 
     /// <summary>CUpti_ActivityMemcpyKind, in the short form nsys prints.</summary>

@@ -13,11 +13,7 @@ internal sealed record CuptiRecordLayout
     /// <summary>Where the offsets come from (header and version), so a reader can check them.</summary>
     public required string Source { get; init; }
 
-    public required int KernelStart { get; init; }
-    public required int KernelEnd { get; init; }
-    public required int KernelDeviceId { get; init; }
-    public required int KernelContextId { get; init; }
-    public required int KernelStreamId { get; init; }
+    public required ActivityOffsets Kernel { get; init; }
 
     /// <summary>gridX; gridY and gridZ follow as consecutive int32.</summary>
     public required int KernelGridX { get; init; }
@@ -25,31 +21,16 @@ internal sealed record CuptiRecordLayout
     /// <summary>blockX; blockY and blockZ follow as consecutive int32.</summary>
     public required int KernelBlockX { get; init; }
 
-    public required int KernelCorrelationId { get; init; }
     public required int KernelName { get; init; }
-    public required int KernelGraphNodeId { get; init; }
-    public required int KernelGraphId { get; init; }
 
+    public required ActivityOffsets Copy { get; init; }
+
+    /// <summary>copyKind (u8) of a memcpy record.</summary>
     public required int CopyKind { get; init; }
     public required int CopyBytes { get; init; }
-    public required int CopyStart { get; init; }
-    public required int CopyEnd { get; init; }
-    public required int CopyDeviceId { get; init; }
-    public required int CopyContextId { get; init; }
-    public required int CopyStreamId { get; init; }
-    public required int CopyCorrelationId { get; init; }
-    public required int CopyGraphNodeId { get; init; }
-    public required int CopyGraphId { get; init; }
 
+    public required ActivityOffsets Set { get; init; }
     public required int SetBytes { get; init; }
-    public required int SetStart { get; init; }
-    public required int SetEnd { get; init; }
-    public required int SetDeviceId { get; init; }
-    public required int SetContextId { get; init; }
-    public required int SetStreamId { get; init; }
-    public required int SetCorrelationId { get; init; }
-    public required int SetGraphNodeId { get; init; }
-    public required int SetGraphId { get; init; }
 
     // CUDA 12.0-12.9 emit CUpti_ActivityKernel9 (all fields read here sit where CUpti_ActivityKernel5 put them),
     // CUpti_ActivityMemcpy5 (12.0-12.6) or CUpti_ActivityMemcpy6 (12.8-12.9, which added copyCount after the
@@ -67,19 +48,18 @@ internal sealed record CuptiRecordLayout
         // name @104, reserved0 @112, queued @120, submitted @128, launchType..padding u8 @136..139,
         // sharedMemoryExecuted @140, graphNodeId @144, shmemLimitConfig @152, graphId @156, then
         // pAccessPolicyWindow @160 .. maxActiveClusters @204; sizeof 208.
-        KernelStart = 16, KernelEnd = 24, KernelDeviceId = 40, KernelContextId = 44, KernelStreamId = 48,
-        KernelGridX = 52, KernelBlockX = 64, KernelCorrelationId = 92, KernelName = 104,
-        KernelGraphNodeId = 144, KernelGraphId = 156,
+        Kernel = new(Start: 16, End: 24, DeviceId: 40, ContextId: 44, StreamId: 48, CorrelationId: 92, GraphNodeId: 144, GraphId: 156),
+        KernelGridX = 52, KernelBlockX = 64, KernelName = 104,
         // kind @0, copyKind/srcKind/dstKind/flags u8 @4..7, bytes @8, start @16, end @24, deviceId @32,
         // contextId @36, streamId @40, correlationId @44, runtimeCorrelationId @48, pad @52 (LP64), reserved0 @56,
         // graphNodeId @64, graphId @72, channelID @76, channelType @80, pad2 @84.
-        CopyKind = 4, CopyBytes = 8, CopyStart = 16, CopyEnd = 24, CopyDeviceId = 32, CopyContextId = 36,
-        CopyStreamId = 40, CopyCorrelationId = 44, CopyGraphNodeId = 64, CopyGraphId = 72,
+        Copy = new(Start: 16, End: 24, DeviceId: 32, ContextId: 36, StreamId: 40, CorrelationId: 44, GraphNodeId: 64, GraphId: 72),
+        CopyKind = 4, CopyBytes = 8,
         // kind @0, value u32 @4, bytes @8, start @16, end @24, deviceId @32, contextId @36, streamId @40,
         // correlationId @44, flags u16 @48, memoryKind u16 @50, pad @52 (LP64), reserved0 @56, graphNodeId @64,
         // graphId @72, channelID @76, channelType @80, pad2 @84.
-        SetBytes = 8, SetStart = 16, SetEnd = 24, SetDeviceId = 32, SetContextId = 36, SetStreamId = 40,
-        SetCorrelationId = 44, SetGraphNodeId = 64, SetGraphId = 72,
+        Set = new(Start: 16, End: 24, DeviceId: 32, ContextId: 36, StreamId: 40, CorrelationId: 44, GraphNodeId: 64, GraphId: 72),
+        SetBytes = 8,
     };
 
     // CUDA 13.0 replaced CUpti_ActivityKernel9 by CUpti_ActivityKernel10, which appends isDeviceLaunched (u8 @208)
@@ -128,3 +108,7 @@ internal sealed record CuptiRecordLayout
             : throw new ProfilerUnavailableException(
                 $"CUPTI API version {apiVersion} has no known activity record layout; supported: {SupportedVersions}");
 }
+
+/// <summary>Byte offsets of the fields every kernel, memcpy and memset record carries, at places of its own struct.</summary>
+internal readonly record struct ActivityOffsets(int Start, int End, int DeviceId, int ContextId, int StreamId,
+    int CorrelationId, int GraphNodeId, int GraphId);

@@ -1,9 +1,6 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Kernels.Random;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Tests.Kernels.Moe;
 

@@ -1,7 +1,4 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Tests.Kernels.Moe;
 

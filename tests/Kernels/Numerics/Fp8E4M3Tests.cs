@@ -1,5 +1,3 @@
-using GraphEngine.Kernels.Numerics;
-
 namespace GraphEngine.Tests.Kernels.Numerics;
 
 public class Fp8E4M3Tests
@@ -51,17 +49,8 @@ public class Fp8E4M3Tests
     }
 
     [Fact]
-    public void Encoding_matches_nearest_even_search_on_every_fp16_input_and_every_tie()
-    {
-        foreach (var x in NarrowOracle.F16Inputs().Concat(NarrowOracle.Ties(Values, 480)))
-        {
-            int code = NarrowOracle.Nearest(Math.Abs(x), Values, 480);
-            int sign = float.IsNegative(x) ? 0x80 : 0;
-            bool overflow = code > Fp8E4M3.MaxFinite;
-            if ((sign | (overflow ? 0x7E : code)) != Fp8E4M3.FromFloat(x, Fp8Saturation.SatFinite)) Assert.Fail($"satfinite {x:R}");
-            if ((sign | (overflow ? 0x7F : code)) != Fp8E4M3.FromFloat(x, Fp8Saturation.NoSat)) Assert.Fail($"nosat {x:R}");
-        }
-    }
+    public void Encoding_matches_nearest_even_search_on_every_fp16_input_and_every_tie() =>
+        NarrowOracle.AssertFp8NearestEven(Fp8E4M3.FromFloat, Values, 480, maxFinite: 0x7E, noSatOverflow: 0x7F);
 
     [Theory]
     [InlineData(1.0625f, 0x38)]       // tie 1 / 1.125 -> even 1
@@ -72,16 +61,9 @@ public class Fp8E4M3Tests
     public void Ties_go_to_even(float x, int bits) => Assert.Equal(bits, Fp8E4M3.FromFloat(x, Fp8Saturation.NoSat));
 
     [Fact]
-    public void Overflow_saturates_or_becomes_nan_because_e4m3_has_no_infinity()
-    {
-        foreach (var x in new[] { MathF.BitIncrement(464f), 480f, 1e6f, float.MaxValue, float.PositiveInfinity })
-        {
-            Assert.Equal(0x7E, Fp8E4M3.FromFloat(x, Fp8Saturation.SatFinite));
-            Assert.Equal(0x7F, Fp8E4M3.FromFloat(x, Fp8Saturation.NoSat));
-            Assert.Equal(0xFE, Fp8E4M3.FromFloat(-x, Fp8Saturation.SatFinite));
-            Assert.Equal(0xFF, Fp8E4M3.FromFloat(-x, Fp8Saturation.NoSat));
-        }
-    }
+    public void Overflow_saturates_or_becomes_nan_because_e4m3_has_no_infinity() =>
+        NarrowOracle.AssertFp8Overflow(Fp8E4M3.FromFloat, new[] { MathF.BitIncrement(464f), 480f, 1e6f, float.MaxValue, float.PositiveInfinity },
+            satFinite: 0x7E, noSat: 0x7F);
 
     [Fact]
     public void Float_nan_is_canonical_but_double_nan_keeps_its_sign()

@@ -1,5 +1,3 @@
-using GraphEngine.Kernels.Numerics;
-
 namespace GraphEngine.Tests.Kernels.Numerics;
 
 public class HalfFormatTests

@@ -41,4 +41,33 @@ internal static class NarrowOracle
             }
         }
     }
+
+    /// <summary>
+    /// An fp8 encoder against <see cref="Nearest"/> on every fp16 input and every tie of <paramref name="values"/>,
+    /// in both modes: a code past the largest finite one becomes <paramref name="maxFinite"/> under SatFinite and
+    /// <paramref name="noSatOverflow"/> under NoSat, with the input's sign.
+    /// </summary>
+    public static void AssertFp8NearestEven(Func<float, Fp8Saturation, byte> encode, double[] values, double next, int maxFinite, int noSatOverflow)
+    {
+        foreach (var x in F16Inputs().Concat(Ties(values, next)))
+        {
+            int code = Nearest(Math.Abs(x), values, next);
+            int sign = float.IsNegative(x) ? 0x80 : 0;
+            bool overflow = code > maxFinite;
+            if ((sign | (overflow ? maxFinite : code)) != encode(x, Fp8Saturation.SatFinite)) Assert.Fail($"satfinite {x:R}");
+            if ((sign | (overflow ? noSatOverflow : code)) != encode(x, Fp8Saturation.NoSat)) Assert.Fail($"nosat {x:R}");
+        }
+    }
+
+    /// <summary>Each of <paramref name="overflowing"/>, and its negation, encodes to the two modes' overflow codes with its sign.</summary>
+    public static void AssertFp8Overflow(Func<float, Fp8Saturation, byte> encode, IEnumerable<float> overflowing, int satFinite, int noSat)
+    {
+        foreach (var x in overflowing)
+        {
+            Assert.Equal(satFinite, encode(x, Fp8Saturation.SatFinite));
+            Assert.Equal(noSat, encode(x, Fp8Saturation.NoSat));
+            Assert.Equal(0x80 | satFinite, encode(-x, Fp8Saturation.SatFinite));
+            Assert.Equal(0x80 | noSat, encode(-x, Fp8Saturation.NoSat));
+        }
+    }
 }

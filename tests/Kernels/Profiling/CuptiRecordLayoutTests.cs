@@ -44,6 +44,13 @@ public sealed unsafe class CuptiRecordLayoutTests
 
     private static int Off<T>(string field) => (int)Marshal.OffsetOf<T>(field);
 
+    /// <summary>Every offset of <paramref name="offsets"/> is where struct <typeparamref name="T"/> has the field of that name.</summary>
+    private static void AssertOffsets<T>(ActivityOffsets offsets)
+    {
+        foreach (var p in typeof(ActivityOffsets).GetProperties())
+            Assert.True(Off<T>(p.Name) == (int)p.GetValue(offsets)!, $"{typeof(T).Name}.{p.Name}: {p.GetValue(offsets)}, struct {Off<T>(p.Name)}");
+    }
+
     [Theory]
     [InlineData(19u)]
     [InlineData(24u)]
@@ -53,36 +60,18 @@ public sealed unsafe class CuptiRecordLayoutTests
     public void Known_versions_map_to_the_header_offsets(uint version)
     {
         var l = CuptiRecordLayout.For(version);
-        Assert.Equal(Off<Kernel9Prefix>("Start"), l.KernelStart);
-        Assert.Equal(Off<Kernel9Prefix>("End"), l.KernelEnd);
-        Assert.Equal(Off<Kernel9Prefix>("DeviceId"), l.KernelDeviceId);
-        Assert.Equal(Off<Kernel9Prefix>("ContextId"), l.KernelContextId);
-        Assert.Equal(Off<Kernel9Prefix>("StreamId"), l.KernelStreamId);
+        AssertOffsets<Kernel9Prefix>(l.Kernel);
         Assert.Equal(Off<Kernel9Prefix>("GridX"), l.KernelGridX);
         Assert.Equal(Off<Kernel9Prefix>("BlockX"), l.KernelBlockX);
-        Assert.Equal(Off<Kernel9Prefix>("CorrelationId"), l.KernelCorrelationId);
         Assert.Equal(Off<Kernel9Prefix>("Name"), l.KernelName);
-        Assert.Equal(Off<Kernel9Prefix>("GraphNodeId"), l.KernelGraphNodeId);
-        Assert.Equal(Off<Kernel9Prefix>("GraphId"), l.KernelGraphId);
-        Assert.Equal((16, 24, 48, 92, 104, 144, 156), (l.KernelStart, l.KernelEnd, l.KernelStreamId,
-            l.KernelCorrelationId, l.KernelName, l.KernelGraphNodeId, l.KernelGraphId));
+        Assert.Equal((16, 24, 48, 92, 104, 144, 156), (l.Kernel.Start, l.Kernel.End, l.Kernel.StreamId,
+            l.Kernel.CorrelationId, l.KernelName, l.Kernel.GraphNodeId, l.Kernel.GraphId));
 
         Assert.Equal(Off<Memcpy5Prefix>("CopyKind"), l.CopyKind);
         Assert.Equal(Off<Memcpy5Prefix>("Bytes"), l.CopyBytes);
-        Assert.Equal(Off<Memcpy5Prefix>("Start"), l.CopyStart);
-        Assert.Equal(Off<Memcpy5Prefix>("End"), l.CopyEnd);
-        Assert.Equal(Off<Memcpy5Prefix>("StreamId"), l.CopyStreamId);
-        Assert.Equal(Off<Memcpy5Prefix>("CorrelationId"), l.CopyCorrelationId);
-        Assert.Equal(Off<Memcpy5Prefix>("GraphNodeId"), l.CopyGraphNodeId);
-        Assert.Equal(Off<Memcpy5Prefix>("GraphId"), l.CopyGraphId);
-
+        AssertOffsets<Memcpy5Prefix>(l.Copy);
         Assert.Equal(Off<Memset4Prefix>("Bytes"), l.SetBytes);
-        Assert.Equal(Off<Memset4Prefix>("Start"), l.SetStart);
-        Assert.Equal(Off<Memset4Prefix>("End"), l.SetEnd);
-        Assert.Equal(Off<Memset4Prefix>("StreamId"), l.SetStreamId);
-        Assert.Equal(Off<Memset4Prefix>("CorrelationId"), l.SetCorrelationId);
-        Assert.Equal(Off<Memset4Prefix>("GraphNodeId"), l.SetGraphNodeId);
-        Assert.Equal(Off<Memset4Prefix>("GraphId"), l.SetGraphId);
+        AssertOffsets<Memset4Prefix>(l.Set);
     }
 
     [Theory]

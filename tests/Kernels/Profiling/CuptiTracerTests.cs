@@ -1,4 +1,3 @@
-using GraphEngine.Kernels;
 using GraphEngine.Kernels.Profiling;
 
 namespace GraphEngine.Tests.Kernels.Profiling;

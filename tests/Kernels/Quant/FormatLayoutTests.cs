@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Moe;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Tests.Kernels.Quant;

@@ -1,5 +1,4 @@
 using GraphEngine.Kernels.Quant;
-using GraphEngine.Layers;
 
 namespace GraphEngine.Tests.Kernels.Quant;
 

@@ -13,6 +13,14 @@ public class WeightOnlyPackingTests
         return q;
     }
 
+    /// <summary>The kernel layout of <paramref name="q"/> [n, k].</summary>
+    private static byte[] Repacked(WeightOnlyFormat f, sbyte[] q, int n, int k)
+    {
+        var packed = new byte[WeightOnlyPacking.PackedBytes(f, n, k)];
+        WeightOnlyPacking.Repack(f, q, n, k, packed);
+        return packed;
+    }
+
     [Theory]
     [InlineData(WeightOnlyFormat.Int8, 1, 8)]
     [InlineData(WeightOnlyFormat.Int8, 17, 769)]
@@ -21,8 +29,7 @@ public class WeightOnlyPackingTests
     public void Repack_then_unpack_is_the_identity(WeightOnlyFormat f, int n, int k)
     {
         var q = f == WeightOnlyFormat.Int8 ? RandomQ(n, k, -127, 127, 1) : RandomQ(n, k, -8, 7, 1);
-        var packed = new byte[WeightOnlyPacking.PackedBytes(f, n, k)];
-        WeightOnlyPacking.Repack(f, q, n, k, packed);
+        var packed = Repacked(f, q, n, k);
         var back = new sbyte[n * k];
         WeightOnlyPacking.Unpack(f, packed, n, k, back);
         Assert.Equal(q, back);
@@ -38,8 +45,7 @@ public class WeightOnlyPackingTests
     {
         int n = 20, k = 100;
         var q = RandomQ(n, k, -8, 7, 2);
-        var packed = new byte[WeightOnlyPacking.PackedBytes(WeightOnlyFormat.Int4, n, k)];
-        WeightOnlyPacking.Repack(WeightOnlyFormat.Int4, q, n, k, packed);
+        var packed = Repacked(WeightOnlyFormat.Int4, q, n, k);
         int chunks = WeightOnlyPacking.ChunksK(WeightOnlyFormat.Int4, k), checkedValues = 0;
         for (int tile = 0; tile < WeightOnlyPacking.PaddedN(n) / 16; tile++)
             for (int c = 0; c < chunks; c++)
@@ -69,8 +75,7 @@ public class WeightOnlyPackingTests
     {
         int n = 16, k = 40;
         var q = RandomQ(n, k, -127, 127, 3);
-        var packed = new byte[WeightOnlyPacking.PackedBytes(WeightOnlyFormat.Int8, n, k)];
-        WeightOnlyPacking.Repack(WeightOnlyFormat.Int8, q, n, k, packed);
+        var packed = Repacked(WeightOnlyFormat.Int8, q, n, k);
         int chunks = WeightOnlyPacking.ChunksK(WeightOnlyFormat.Int8, k);
         for (int c = 0; c < chunks; c++)
             for (int lane = 0; lane < 32; lane++)
@@ -101,8 +106,7 @@ public class WeightOnlyPackingTests
         var q = new sbyte[w.Length];
         var s = new float[n * scheme.Groups(k)];
         WeightOnlyPacking.Quantize(w, n, k, scheme, q, s);
-        var packed = new byte[WeightOnlyPacking.PackedBytes(f, n, k)];
-        WeightOnlyPacking.Repack(f, q, n, k, packed);
+        var packed = Repacked(f, q, n, k);
         var ps = new float[scheme.Groups(k) * WeightOnlyPacking.PaddedN(n)];
         WeightOnlyPacking.RepackScales(s, n, scheme.Groups(k), ps);
         var deq = WeightOnlyPacking.Dequantize(scheme, packed, ps, n, k);

@@ -6,16 +6,23 @@ public class HfModelConfigTests
 {
     private const string Path = "/ckpt/Tiny-MoE/config.json";
 
+    /// <summary>The architecture, (hidden, layers, heads, kv heads, head dim), norm epsilon and vocabulary of <paramref name="m"/>.</summary>
+    private static void AssertArchitecture(ModelDescription m, ModelArchitecture architecture,
+        (int Hidden, int Layers, int Heads, int KvHeads, int HeadDim) dims, double rmsNormEps, int vocab)
+    {
+        Assert.Equal(architecture, m.Architecture);
+        Assert.Equal(dims, (m.Hidden, m.Layers, m.Heads, m.KvHeads, m.HeadDim));
+        Assert.Equal(rmsNormEps, m.RmsNormEps);
+        Assert.Equal(vocab, m.Vocab);
+    }
+
     [Fact]
     public void Ernie_21B_A3B()
     {
         var m = KnownConfigs.Ernie45_21B_A3B;
         Assert.Equal("ernie45-21b-a3b", m.Name);
-        Assert.Equal(ModelArchitecture.Ernie45Moe, m.Architecture);
-        Assert.Equal((2560, 28, 20, 4, 128), (m.Hidden, m.Layers, m.Heads, m.KvHeads, m.HeadDim));
+        AssertArchitecture(m, ModelArchitecture.Ernie45Moe, (2560, 28, 20, 4, 128), 1e-5, 103424);
         Assert.Equal(12288, m.Intermediate);
-        Assert.Equal(1e-5, m.RmsNormEps);
-        Assert.Equal(103424, m.Vocab);
         Assert.True(m.TieWordEmbeddings);
         Assert.False(m.QkvBias || m.OutputBias || m.MlpBias || m.LmHeadBias || m.QkNorm);
 
@@ -33,11 +40,8 @@ public class HfModelConfigTests
     public void Qwen3_30B_A3B()
     {
         var m = KnownConfigs.Qwen3_30B_A3B;
-        Assert.Equal(ModelArchitecture.Qwen3Moe, m.Architecture);
-        Assert.Equal((2048, 48, 32, 4, 128), (m.Hidden, m.Layers, m.Heads, m.KvHeads, m.HeadDim));
+        AssertArchitecture(m, ModelArchitecture.Qwen3Moe, (2048, 48, 32, 4, 128), 1e-6, 151936);
         Assert.Equal(4096, m.QOut); // head_dim is explicit: 2048 / 32 would be 64
-        Assert.Equal(1e-6, m.RmsNormEps);
-        Assert.Equal(151936, m.Vocab);
         Assert.False(m.TieWordEmbeddings);
         Assert.True(m.QkNorm);
         Assert.False(m.QkvBias);
@@ -53,11 +57,8 @@ public class HfModelConfigTests
     public void Llama3_8B()
     {
         var m = KnownConfigs.Llama3_8B;
-        Assert.Equal(ModelArchitecture.Llama, m.Architecture);
-        Assert.Equal((4096, 32, 32, 8, 128), (m.Hidden, m.Layers, m.Heads, m.KvHeads, m.HeadDim));
+        AssertArchitecture(m, ModelArchitecture.Llama, (4096, 32, 32, 8, 128), 1e-5, 128256);
         Assert.Equal(14336, m.Intermediate);
-        Assert.Equal(1e-5, m.RmsNormEps);
-        Assert.Equal(128256, m.Vocab);
         Assert.False(m.IsMoe);
         Assert.Null(m.Moe);
         Assert.All(m.DecoderLayers, l => Assert.Equal(14336, l.DenseFfn));
@@ -190,19 +191,6 @@ public class HfModelConfigTests
         Assert.Equal(8, m.MoeLayerIndices.Count);
     }
 
-    [Theory]
-    [InlineData("\"hidden_size\": 64", "\"hidden_size\": {\"value\": 64}", "hidden_size", "must be an integer, got object")]
-    [InlineData("\"num_attention_heads\": 4", "\"num_attention_heads\": \"4\"", "num_attention_heads", "must be an integer, got string")]
-    [InlineData("\"moe_num_experts\": 8", "\"moe_num_experts\": [8, 8]", "moe_num_experts", "must be an integer, got array")]
-    [InlineData("\"moe_k\": 2", "\"moe_k\": 2.5", "moe_k", "must be a 32-bit integer, got number 2.5")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"use_bias\": 1", "use_bias", "must be true or false, got number 1")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"rms_norm_eps\": \"1e-5\"", "rms_norm_eps", "must be a finite number")]
-    public void Wrong_json_type(string from, string to, string key, string problem)
-    {
-        var e = Refused(Ernie("").Replace(from, to), key);
-        Assert.Contains(problem, e.Message);
-    }
-
     [Fact]
     public void Top_k_above_the_expert_count()
     {
@@ -222,18 +210,25 @@ public class HfModelConfigTests
         Assert.Equal(128, ok.QOut);
     }
 
+    // Ernie: a value of the wrong JSON type; Qwen3-MoE: values that contradict each other or are unsupported.
     [Theory]
-    [InlineData("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "num_key_value_heads",
+    [InlineData("ernie", "\"hidden_size\": 64", "\"hidden_size\": {\"value\": 64}", "hidden_size", "must be an integer, got object")]
+    [InlineData("ernie", "\"num_attention_heads\": 4", "\"num_attention_heads\": \"4\"", "num_attention_heads", "must be an integer, got string")]
+    [InlineData("ernie", "\"moe_num_experts\": 8", "\"moe_num_experts\": [8, 8]", "moe_num_experts", "must be an integer, got array")]
+    [InlineData("ernie", "\"moe_k\": 2", "\"moe_k\": 2.5", "moe_k", "must be a 32-bit integer, got number 2.5")]
+    [InlineData("ernie", "\"vocab_size\": 100", "\"vocab_size\": 100, \"use_bias\": 1", "use_bias", "must be true or false, got number 1")]
+    [InlineData("ernie", "\"vocab_size\": 100", "\"vocab_size\": 100, \"rms_norm_eps\": \"1e-5\"", "rms_norm_eps", "must be a finite number")]
+    [InlineData("qwen3_moe", "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "num_key_value_heads",
         "3 does not divide num_attention_heads 4")]
-    [InlineData("\"hidden_size\": 64", "\"hidden_size\": 0", "hidden_size", "must be positive, got 0")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"decoder_sparse_step\": 0", "decoder_sparse_step", "must be >= 1, got 0")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"mlp_only_layers\": [2, 8]", "mlp_only_layers",
+    [InlineData("qwen3_moe", "\"hidden_size\": 64", "\"hidden_size\": 0", "hidden_size", "must be positive, got 0")]
+    [InlineData("qwen3_moe", "\"vocab_size\": 100", "\"vocab_size\": 100, \"decoder_sparse_step\": 0", "decoder_sparse_step", "must be >= 1, got 0")]
+    [InlineData("qwen3_moe", "\"vocab_size\": 100", "\"vocab_size\": 100, \"mlp_only_layers\": [2, 8]", "mlp_only_layers",
         "names layer 8, outside [0, 8)")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"hidden_act\": \"gelu\"", "hidden_act", "only silu (SwiGLU)")]
-    [InlineData("\"vocab_size\": 100", "\"vocab_size\": 100, \"mlp_only_layers\": [\"x\"]", "mlp_only_layers[0]", "must be an integer")]
-    public void Contradictory_or_unsupported_values(string from, string to, string key, string problem)
+    [InlineData("qwen3_moe", "\"vocab_size\": 100", "\"vocab_size\": 100, \"hidden_act\": \"gelu\"", "hidden_act", "only silu (SwiGLU)")]
+    [InlineData("qwen3_moe", "\"vocab_size\": 100", "\"vocab_size\": 100, \"mlp_only_layers\": [\"x\"]", "mlp_only_layers[0]", "must be an integer")]
+    public void Bad_value_is_refused_naming_the_key_and_the_problem(string model, string from, string to, string key, string problem)
     {
-        var e = Refused(Qwen3Moe("").Replace(from, to), key);
+        var e = Refused((model == "ernie" ? Ernie("") : Qwen3Moe("")).Replace(from, to), key);
         Assert.Contains(problem, e.Message);
     }
 

@@ -1,4 +1,3 @@
-using GraphEngine.Kernels;
 using GraphEngine.Models.Checkpoints;
 
 namespace GraphEngine.Tests.Models.Checkpoints;

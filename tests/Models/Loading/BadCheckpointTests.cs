@@ -1,5 +1,3 @@
-using GraphEngine.Kernels.Reference;
-using GraphEngine.Layers;
 using GraphEngine.Models.Checkpoints;
 using GraphEngine.Models.Loading;
 using GraphEngine.Tests.Models.Checkpoints;

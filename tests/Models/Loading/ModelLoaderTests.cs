@@ -1,7 +1,4 @@
 using GraphEngine.Graph;
-using GraphEngine.Kernels.Numerics;
-using GraphEngine.Kernels.Reference;
-using GraphEngine.Layers;
 using GraphEngine.Models.Checkpoints;
 using GraphEngine.Models.Loading;
 using GraphEngine.Tests.Models.Checkpoints;

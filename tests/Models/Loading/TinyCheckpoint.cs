@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using GraphEngine.Kernels.Numerics;
 using GraphEngine.Models.Checkpoints;
 using GraphEngine.Tests.Models.Checkpoints;
 
