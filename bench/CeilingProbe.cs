@@ -71,9 +71,8 @@ public static class CeilingProbe
             throw new NotSupportedException($"{device.Info.Name} ({device.Info.Architecture}) has no fp8 tensor cores");
         var s = device.DefaultStream;
         using var gemm = Fp8PerTensorGemm.Create(device);
-        using var ab = device.AllocateTensor(DType.Fp8E4M3, new long[] { dim, dim }, out var a, "ceiling fp8 a");
-        using var wb = device.AllocateTensor(DType.Fp8E4M3, new long[] { dim, dim }, out var w, "ceiling fp8 w");
-        using var cb = device.AllocateTensor(DType.BF16, new long[] { dim, dim }, out var c, "ceiling fp8 c");
+        using var o = new Operands(device, dim, DType.Fp8E4M3, DType.BF16, "fp8");
+        var (a, w, c) = (o.A, o.W, o.C);
         using var sb = device.AllocateTensor(DType.F32, new long[] { 1 }, out var scale, "ceiling fp8 scale");
         // Random values, as for bf16: tensor-core power (so clocks) depends on the data, and zeros run faster.
         using (var fb = device.AllocateTensor(DType.F32, new long[] { dim, dim }, out var f32, "ceiling fp8 source"))
@@ -87,17 +86,15 @@ public static class CeilingProbe
             s.Synchronize();
         }
         s.Fill32Async(scale.Ptr, 0x3f800000u, 1);
-        double ms = Timing.GpuMs(s, () => gemm.MatMul(s, a, scale, w, scale, c, dim), warmup, reps);
-        return 2.0 * dim * dim * (double)dim / (ms * 1e-3) / 1e12;
+        return Tflops(dim, Timing.GpuMs(s, () => gemm.MatMul(s, a, scale, w, scale, c, dim), warmup, reps));
     }
 
     private static double Int8Matrix(Device device, int dim, int warmup, int reps)
     {
         var s = device.DefaultStream;
         using var gemm = Int8Gemm.Create(device);
-        using var ab = device.AllocateTensor(DType.I8, new long[] { dim, dim }, out var a, "ceiling int8 a");
-        using var wb = device.AllocateTensor(DType.I8, new long[] { dim, dim }, out var w, "ceiling int8 w");
-        using var cb = device.AllocateTensor(DType.I32, new long[] { dim, dim }, out var c, "ceiling int8 c");
+        using var o = new Operands(device, dim, DType.I8, DType.I32, "int8");
+        var (a, w, c) = (o.A, o.W, o.C);
         // Random bytes (every int8 value), as for bf16: zeros would draw less power and clock higher.
         var bytes = new byte[(long)dim * dim];
         var rng = new System.Random(5);
@@ -105,21 +102,61 @@ public static class CeilingProbe
         a.UploadBytes(bytes);
         rng.NextBytes(bytes);
         w.UploadBytes(bytes);
-        double ms = Timing.GpuMs(s, () => gemm.MatMul(s, a, w, c, dim), warmup, reps);
-        return 2.0 * dim * dim * (double)dim / (ms * 1e-3) / 1e12;
+        return Tflops(dim, Timing.GpuMs(s, () => gemm.MatMul(s, a, w, c, dim), warmup, reps));
     }
 
     private static double Matrix(Device device, int dim, int warmup, int reps)
     {
         var s = device.DefaultStream;
         using var gemm = Gemm.Create(device);
-        using var ab = device.AllocateTensor(DType.BF16, new long[] { dim, dim }, out var a, "ceiling gemm a");
-        using var wb = device.AllocateTensor(DType.BF16, new long[] { dim, dim }, out var w, "ceiling gemm w");
-        using var cb = device.AllocateTensor(DType.BF16, new long[] { dim, dim }, out var c, "ceiling gemm c");
+        using var o = new Operands(device, dim, DType.BF16, DType.BF16, "bf16");
+        var (a, w, c) = (o.A, o.W, o.C);
         var fill = RandomFill.Create(device);
         fill.Uniform(s, a, 1, 1f);
         fill.Uniform(s, w, 2, 1f / MathF.Sqrt(dim));
-        double ms = Timing.GpuMs(s, () => gemm.MatMul(s, a, w, c, dim), warmup, reps);
-        return 2.0 * dim * dim * (double)dim / (ms * 1e-3) / 1e12;
+        return Tflops(dim, Timing.GpuMs(s, () => gemm.MatMul(s, a, w, c, dim), warmup, reps));
+    }
+
+    /// <summary>T(FL)OP/s of one dim³ product that took <paramref name="ms"/>.</summary>
+    private static double Tflops(int dim, double ms) => 2.0 * dim * dim * (double)dim / (ms * 1e-3) / 1e12;
+
+    /// <summary>The square A, W and C of one rate probe, freed together.</summary>
+    private sealed class Operands : IDisposable
+    {
+        private readonly DeviceBuffer _a, _w, _c;
+        public Tensor A { get; }
+        public Tensor W { get; }
+        public Tensor C { get; }
+
+        public Operands(Device device, int dim, DType input, DType output, string what)
+        {
+            _a = device.AllocateTensor(input, new long[] { dim, dim }, out var a, $"ceiling {what} a");
+            try
+            {
+                _w = device.AllocateTensor(input, new long[] { dim, dim }, out var w, $"ceiling {what} w");
+                try
+                {
+                    _c = device.AllocateTensor(output, new long[] { dim, dim }, out var c, $"ceiling {what} c");
+                    (A, W, C) = (a, w, c);
+                }
+                catch
+                {
+                    _w.Dispose();
+                    throw;
+                }
+            }
+            catch
+            {
+                _a.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            _c.Dispose();
+            _w.Dispose();
+            _a.Dispose();
+        }
     }
 }

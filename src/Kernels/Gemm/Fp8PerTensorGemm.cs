@@ -18,21 +18,9 @@ public abstract class Fp8PerTensorGemm : IDisposable
     public void MatMul(ComputeStream stream, Tensor a, Tensor aScale, Tensor w, Tensor wScale, Tensor c, int rows)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        a.RequireRank(nameof(a), 2).Require(nameof(a), DType.Fp8E4M3).RequireDevice(nameof(a), stream.Device);
-        long k = a.Dim(1);
-        if (k % DimensionMultiple != 0)
-            throw new ArgumentException($"{nameof(a)}: k = {k} must be a multiple of {DimensionMultiple} for fp8 GEMM, got {a}", nameof(a));
-        w.RequireRank(nameof(w), 2).Require(nameof(w), DType.Fp8E4M3).RequireDevice(nameof(w), stream.Device);
-        long n = w.Dim(0);
-        if (w.Dim(1) != k) throw new ArgumentException($"{nameof(w)} must be [{n}, {k}] to match {a}, got {w}", nameof(w));
-        if (n % DimensionMultiple != 0)
-            throw new ArgumentException($"{nameof(w)}: n = {n} must be a multiple of {DimensionMultiple} for fp8 GEMM, got {w}", nameof(w));
+        TnOperands.Check(stream, a, w, c, rows, DType.Fp8E4M3, DType.BF16, DimensionMultiple, "fp8 GEMM");
         aScale.Require(nameof(aScale), DType.F32, 1).RequireDevice(nameof(aScale), stream.Device);
         wScale.Require(nameof(wScale), DType.F32, 1).RequireDevice(nameof(wScale), stream.Device);
-        c.RequireRank(nameof(c), 2).Require(nameof(c), DType.BF16).RequireDevice(nameof(c), stream.Device);
-        if (c.Dim(1) != n) throw new ArgumentException($"{nameof(c)} must have {n} columns, got {c}", nameof(c));
-        if (rows < 0 || rows > a.Rows || rows > c.Rows)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, min({a.Rows}, {c.Rows})]");
         if (rows == 0) return;
         MatMulCore(stream, a, aScale, w, wScale, c, rows);
     }

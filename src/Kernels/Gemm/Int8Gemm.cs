@@ -19,19 +19,7 @@ public abstract class Int8Gemm : IDisposable
     public void MatMul(ComputeStream stream, Tensor a, Tensor w, Tensor c, int rows)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        a.RequireRank(nameof(a), 2).Require(nameof(a), DType.I8).RequireDevice(nameof(a), stream.Device);
-        long k = a.Dim(1);
-        if (k % DimensionMultiple != 0)
-            throw new ArgumentException($"{nameof(a)}: k = {k} must be a multiple of {DimensionMultiple} for int8 GEMM, got {a}", nameof(a));
-        w.RequireRank(nameof(w), 2).Require(nameof(w), DType.I8).RequireDevice(nameof(w), stream.Device);
-        long n = w.Dim(0);
-        if (w.Dim(1) != k) throw new ArgumentException($"{nameof(w)} must be [{n}, {k}] to match {a}, got {w}", nameof(w));
-        if (n % DimensionMultiple != 0)
-            throw new ArgumentException($"{nameof(w)}: n = {n} must be a multiple of {DimensionMultiple} for int8 GEMM, got {w}", nameof(w));
-        c.RequireRank(nameof(c), 2).Require(nameof(c), DType.I32).RequireDevice(nameof(c), stream.Device);
-        if (c.Dim(1) != n) throw new ArgumentException($"{nameof(c)} must have {n} columns, got {c}", nameof(c));
-        if (rows < 0 || rows > a.Rows || rows > c.Rows)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [0, min({a.Rows}, {c.Rows})]");
+        TnOperands.Check(stream, a, w, c, rows, DType.I8, DType.I32, DimensionMultiple, "int8 GEMM");
         if (rows == 0) return;
         MatMulCore(stream, a, w, c, rows);
     }
