@@ -136,12 +136,10 @@ public sealed class ModelSession : IDisposable
 
     /// <summary>One step with every layer eager, on the engine's stream: what the engine does with graphs off.
     /// Writes the device token count itself, as Prefill does.</summary>
-    public void EagerStep(int n)
-    {
-        var s = Engine.Stream;
-        s.Fill32Async(Engine.Context.TokenCount, (uint)n, 1);
-        foreach (var layer in Model.Layers) layer.Forward(s, n);
-    }
+    public void EagerStep(int n) => ReplayCheck.EagerStep(Model, n);
+
+    /// <summary>The largest |graph − eager| of one step at <paramref name="n"/> (see <see cref="ReplayCheck"/>).</summary>
+    public float EagerVsGraphDifference(int n) => ReplayCheck.MaxDifference(Model, n, () => EagerStep(n), () => Engine.Prefill(n));
 
     /// <paramref name="bytes"/> as mebibytes with one decimal ("12.5 MiB").
     public static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
