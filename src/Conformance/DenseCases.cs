@@ -247,25 +247,72 @@ public static class DenseCases
     // ------------------------------------------------------------------------------------------ Linear
 
     /// <summary>Host weights in [-0.5, 0.5) with a few larger outliers, so per-channel and group scales differ.</summary>
-    internal static float[] Weights(int n, int k, int seed)
+    /// <remarks>
+    /// One System.Random stream, so generation is sequential; the same (n, k, seed) recurs in every mode and
+    /// activation type, so the arrays are kept (see <see cref="WeightCache"/>) and shared: callers only read them.
+    /// </remarks>
+    internal static float[] Weights(int n, int k, int seed) => WeightCache.Get(n, k, seed, () =>
     {
         var rng = new System.Random(seed);
         var w = new float[(long)n * k];
         for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * (i % 97 == 0 ? 3f : 1f);
         return w;
+    });
+
+    /// <summary>
+    /// Generated host weights by (n, k, seed), the most recently used first, up to <see cref="Capacity"/>
+    /// bytes (every Full-tier Linear shape fits, so a pass over the modes generates each once).
+    /// </summary>
+    private static class WeightCache
+    {
+        private const long Capacity = 1L << 30;
+        private static readonly LinkedList<((int, int, int) Key, float[] Values)> Entries = new();
+        private static readonly object Gate = new();
+
+        public static float[] Get(int n, int k, int seed, Func<float[]> make)
+        {
+            var key = (n, k, seed);
+            lock (Gate)
+            {
+                for (var e = Entries.First; e is not null; e = e.Next)
+                    if (e.Value.Key == key)
+                    {
+                        Entries.Remove(e);
+                        Entries.AddFirst(e);
+                        return e.Value.Values;
+                    }
+            }
+            var values = make();
+            lock (Gate)
+            {
+                Entries.AddFirst((key, values));
+                long bytes = 0;
+                for (var e = Entries.First; e is not null; e = e.Next)
+                {
+                    bytes += 4L * e.Value.Values.Length;
+                    if (bytes > Capacity && e != Entries.First)
+                    {
+                        while (Entries.Last != e) Entries.RemoveLast();
+                        Entries.RemoveLast();
+                        break;
+                    }
+                }
+            }
+            return values;
+        }
     }
 
+    /// <summary>y[ri, j] = x[rows[ri]] · w[j] (+ bias[j]) in float64, parallel over column blocks.</summary>
     private static double[] Oracle(float[] x, int k, float[] w, int n, float[]? bias, IReadOnlyList<int> rows)
     {
         var y = new double[(long)rows.Count * n];
-        Parallel.For(0, rows.Count, ri =>
+        Float64.ForColumns(n, (long)rows.Count * k, (j0, j1) =>
         {
-            int r = rows[ri];
-            for (int j = 0; j < n; j++)
+            for (int j = j0; j < j1; j++)
             {
-                double acc = 0;
-                for (int i = 0; i < k; i++) acc += (double)x[(long)r * k + i] * w[(long)j * k + i];
-                y[(long)ri * n + j] = acc + (bias?[j] ?? 0f);
+                var wj = w.AsSpan(j * k, k);
+                for (int ri = 0; ri < rows.Count; ri++)
+                    y[(long)ri * n + j] = Float64.Dot(x.AsSpan(rows[ri] * k, k), wj) + (bias?[j] ?? 0f);
             }
         });
         return y;
@@ -332,19 +379,32 @@ public static class DenseCases
             // weights and grows with outliers, which this weight set has (every 97th value x3).
             var scheme = new WeightOnlyScheme(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
             int gsize = group.IsPerChannel ? k : group.Size;
-            double half = 0, norm = 0;
-            for (int r = 0; r < n; r++)
+            // Per row in parallel, then added in row order.
+            var rowHalf = new double[n];
+            var rowNorm = new double[n];
+            Parallel.For(0, n, r =>
+            {
+                double h = 0, sq = 0;
                 for (int g0 = 0; g0 < k; g0 += gsize)
                 {
+                    var seg = wHost.AsSpan(r * k + g0, gsize);
                     float m = 0;
-                    for (int i = g0; i < g0 + gsize; i++) m = Math.Max(m, Math.Abs(wHost[(long)r * k + i]));
+                    foreach (var v in seg) m = Math.Max(m, Math.Abs(v));
                     double step = m / scheme.QMax;
-                    half += gsize * (step / 2) * (step / 2);
-                    for (int i = g0; i < g0 + gsize; i++) norm += (double)wHost[(long)r * k + i] * wHost[(long)r * k + i];
+                    h += gsize * (step / 2) * (step / 2);
+                    sq += Float64.Dot(seg, seg);
                 }
+                rowHalf[r] = h;
+                rowNorm[r] = sq;
+            });
+            double half = 0, norm = 0;
+            for (int r = 0; r < n; r++)
+            {
+                half += rowHalf[r];
+                norm += rowNorm[r];
+            }
             double bound = Math.Sqrt(half / norm) * 1.001;
-            var wd = Array.ConvertAll(wHost, v => (double)v);
-            parts.Add(Checks.Close("weights vs unquantized", wd, wq, bound, $"half a step of max/{scheme.QMax} per element ({scheme.Label})"));
+            parts.Add(Checks.Close("weights vs unquantized", wHost, wq, bound, $"half a step of max/{scheme.QMax} per element ({scheme.Label})"));
             // The output against the unquantized weights, for the record (not a pass/fail figure).
             var exact = Oracle(xv, k, wHost, n, bias ? biasv : null, rows);
             parts.Add(CaseResult.Pass($"output vs unquantized weights: rel err {ErrorMetrics.RelativeFrobenius(exact, actual):0.###e+0}"));

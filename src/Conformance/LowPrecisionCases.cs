@@ -125,14 +125,16 @@ public static class LowPrecisionCases
         var devAs = asc.SliceRows(0, m).ToArray<float>();
         var hostAq = new byte[m * kp];
         var hostAs = new float[m * (kp / 128)];
-        var aDeq = new double[(long)m * k];
-        for (int r = 0; r < m; r++)
-        {
-            HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, hostAq.AsSpan(r * kp, kp), hostAs.AsSpan(r * (kp / 128), kp / 128));
-            for (int c = 0; c < k; c++) aDeq[(long)r * k + c] = (double)Fp8Quant.Decode(hostAq[r * kp + c]) * hostAs[r * (kp / 128) + c / 128];
-        }
+        Parallel.For(0, m, r => HostQuantizeActRow(x, r, k, Fp8ActScaling.PerToken128, hostAq.AsSpan(r * kp, kp), hostAs.AsSpan(r * (kp / 128), kp / 128)));
         var wDeq = method.DequantizedWeights();
         var rows = SampleRows(m, sampleRows);
+        // Every row's bytes are compared below; the float64 product needs only the checked rows.
+        var aDeq = new double[(long)rows.Length * k];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = rows[i];
+            for (int c = 0; c < k; c++) aDeq[(long)i * k + c] = (double)Fp8Quant.Decode(hostAq[r * kp + c]) * hostAs[r * (kp / 128) + c / 128];
+        }
         return CaseResult.All(
             Checks.Equal("weight e4m3 bytes vs host quantizer", hostQ, method.Stored.Weights.DownloadBytes()),
             Checks.Equal("activation e4m3 bytes vs host quantizer", hostAq, devAq),
@@ -327,11 +329,11 @@ public static class LowPrecisionCases
         int e = counts.Length;
         var valid = Enumerable.Range(0, total).Where(r => rowExpert[r] >= 0).ToArray();
         var a = RandomValues(total * k, seed, 1f, dtype);
-        for (int r = 0; r < total; r++)
+        Parallel.For(0, total, r =>
         {
             float rowScale = 1 + r % 5;
             for (int c = 0; c < k; c++) a[r * k + c] = rowExpert[r] < 0 ? float.NaN : Round(a[r * k + c] * rowScale, dtype);
-        }
+        });
         long[] aShape = layout == TokenLayout.PrefixSum ? new long[] { total, k } : new long[] { e, bound, k };
         long[] cShape = layout == TokenLayout.PrefixSum ? new long[] { total, n } : new long[] { e, bound, n };
         using var ab = rig.Pool.RentTensor(dtype, aShape, out var aT, "A");
@@ -362,11 +364,19 @@ public static class LowPrecisionCases
         var (qT, sT) = method.Stored;
         var devQ = qT.ToArray<byte>();
         var devS = sT.ToArray<float>();
-        foreach (int x in new[] { 0, e - 1 })
+        var checkedExperts = new[] { 0, e - 1 };
+        var hostQ = new byte[2][];
+        var hostS = new float[2][];
+        Parallel.For(0, 2, i =>
         {
-            var hq = new byte[np * kp / 2];
-            var hs = new float[groups * np];
-            W4AFp8GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, !group.IsPerChannel, hq, hs);
+            hostQ[i] = new byte[np * kp / 2];
+            hostS[i] = new float[groups * np];
+            W4AFp8GroupGemm.HostQuantize(w.AsSpan((int)((long)checkedExperts[i] * n * k), n * k), n, k, !group.IsPerChannel, hostQ[i], hostS[i]);
+        });
+        for (int i = 0; i < 2; i++)
+        {
+            int x = checkedExperts[i];
+            var (hq, hs) = (hostQ[i], hostS[i]);
             parts.Add(Checks.Equal($"expert {x} int4 bytes vs host quantizer", hq, devQ.AsSpan(x * hq.Length, hq.Length).ToArray()));
             parts.Add(Checks.BitEqual($"expert {x} scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
         }
@@ -411,11 +421,20 @@ public static class LowPrecisionCases
         var devS = sT.ToArray<byte>();
         var devG = gT.ToArray<float>();
         var parts = new List<CaseResult>();
-        foreach (int x in new[] { 0, e - 1 })
+        var checkedExperts = new[] { 0, e - 1 };
+        var hostQ = new byte[2][];
+        var hostS = new byte[2][];
+        var hostG = new float[2];
+        Parallel.For(0, 2, i =>
         {
-            var hq = new byte[np * kp / 2];
-            var hs = new byte[np * kp / Nvfp4GroupGemm.BlockSize];
-            float hg = Nvfp4GroupGemm.HostQuantize(w.AsSpan((int)((long)x * n * k), n * k), n, k, hq, hs);
+            hostQ[i] = new byte[np * kp / 2];
+            hostS[i] = new byte[np * kp / Nvfp4GroupGemm.BlockSize];
+            hostG[i] = Nvfp4GroupGemm.HostQuantize(w.AsSpan((int)((long)checkedExperts[i] * n * k), n * k), n, k, hostQ[i], hostS[i]);
+        });
+        for (int i = 0; i < 2; i++)
+        {
+            int x = checkedExperts[i];
+            var (hq, hs, hg) = (hostQ[i], hostS[i], hostG[i]);
             parts.Add(Checks.Equal($"expert {x} e2m1 bytes vs host quantizer", hq, devQ.AsSpan(x * hq.Length, hq.Length).ToArray()));
             parts.Add(Checks.Equal($"expert {x} e4m3 block scales vs host quantizer", hs, devS.AsSpan(x * hs.Length, hs.Length).ToArray()));
             parts.Add(Checks.BitEqual($"expert {x} global scale vs host quantizer", new[] { hg }, new[] { devG[x] }));
@@ -432,19 +451,23 @@ public static class LowPrecisionCases
     private static CaseResult ExpertKernelCheck(string what, IMoeMethod method, ExpertRun run, int[] rows, double[] aDeq, int n, int k)
     {
         var expected = new double[(long)rows.Length * n];
-        var actual = new float[(long)rows.Length * n];
-        var deq = new Dictionary<int, float[]>();
-        for (int i = 0; i < rows.Length; i++)
+        var actual = Pick(run.C, rows, n);
+        var byExpert = RowsByExpert(run, rows);
+        // Each expert's weights are dequantized once, the experts in parallel.
+        var deq = new float[byExpert.Length][];
+        Parallel.For(0, byExpert.Length, x => deq[x] = method.DequantizedWeights(byExpert[x].Expert));
+        for (int x = 0; x < byExpert.Length; x++)
         {
-            int ex = run.RowExpert[rows[i]];
-            if (!deq.TryGetValue(ex, out var wd)) deq[ex] = wd = method.DequantizedWeights(ex);
-            for (int j = 0; j < n; j++)
+            var (_, mine) = byExpert[x];
+            var wd = deq[x];
+            Float64.ForColumns(n, (long)mine.Length * k, (j0, j1) =>
             {
-                double acc = 0;
-                for (int c = 0; c < k; c++) acc += aDeq[(long)i * k + c] * wd[(long)j * k + c];
-                expected[(long)i * n + j] = acc;
-                actual[(long)i * n + j] = run.C[(long)rows[i] * n + j];
-            }
+                for (int j = j0; j < j1; j++)
+                {
+                    var wj = wd.AsSpan(j * k, k);
+                    foreach (int i in mine) expected[(long)i * n + j] = Float64.Dot(aDeq.AsSpan(i * k, k), wj);
+                }
+            });
         }
         return Checks.Close($"{what} group GEMM ({rows.Length} rows) vs float64 on dequantized operands", expected, actual, KernelBound, KernelReason);
     }
@@ -452,20 +475,35 @@ public static class LowPrecisionCases
     private static CaseResult ExpertFormatCheck(QuantMode mode, float[] w, ExpertRun run, int[] rows, int n, int k)
     {
         var expected = new double[(long)rows.Length * n];
-        var actual = new float[(long)rows.Length * n];
-        Parallel.For(0, rows.Length, i =>
-        {
-            int r = rows[i], ex = run.RowExpert[r];
-            for (int j = 0; j < n; j++)
+        var actual = Pick(run.C, rows, n);
+        foreach (var (ex, mine) in RowsByExpert(run, rows))
+            Float64.ForColumns(n, (long)mine.Length * k, (j0, j1) =>
             {
-                double acc = 0;
-                long wo = ((long)ex * n + j) * k;
-                for (int c = 0; c < k; c++) acc += (double)run.A[(long)r * k + c] * w[wo + c];
-                expected[(long)i * n + j] = acc;
-                actual[(long)i * n + j] = run.C[(long)r * n + j];
-            }
-        });
+                for (int j = j0; j < j1; j++)
+                {
+                    var wj = w.AsSpan((int)(((long)ex * n + j) * k), k);
+                    foreach (int i in mine) expected[(long)i * n + j] = Float64.Dot(run.A.AsSpan(rows[i] * k, k), wj);
+                }
+            });
         return Checks.Close($"{mode.Label()} format error vs unquantized inputs", expected, actual, FormatBound(mode), FormatReason(mode));
+    }
+
+    /// <summary>The positions in <paramref name="rows"/> of each expert's rows, experts in first-seen order.</summary>
+    private static (int Expert, int[] Positions)[] RowsByExpert(ExpertRun run, int[] rows)
+    {
+        var order = new List<int>();
+        var positions = new Dictionary<int, List<int>>();
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int ex = run.RowExpert[rows[i]];
+            if (!positions.TryGetValue(ex, out var list))
+            {
+                positions[ex] = list = new List<int>();
+                order.Add(ex);
+            }
+            list.Add(i);
+        }
+        return order.Select(ex => (ex, positions[ex].ToArray())).ToArray();
     }
 
     // Capture with one set of expert counts, replay with another: equals an eager run bit for bit.
@@ -544,16 +582,13 @@ public static class LowPrecisionCases
     private static CaseResult FormatCheck(QuantMode mode, float[] x, float[] w, float[] y, int[] rows, int n, int k)
     {
         var expected = new double[(long)rows.Length * n];
-        var actual = new float[(long)rows.Length * n];
-        Parallel.For(0, rows.Length, i =>
+        var actual = Pick(y, rows, n);
+        Float64.ForColumns(n, (long)rows.Length * k, (j0, j1) =>
         {
-            int r = rows[i];
-            for (int j = 0; j < n; j++)
+            for (int j = j0; j < j1; j++)
             {
-                double acc = 0;
-                for (int c = 0; c < k; c++) acc += (double)x[(long)r * k + c] * w[(long)j * k + c];
-                expected[(long)i * n + j] = acc;
-                actual[(long)i * n + j] = y[(long)r * n + j];
+                var wj = w.AsSpan(j * k, k);
+                for (int i = 0; i < rows.Length; i++) expected[(long)i * n + j] = Float64.Dot(x.AsSpan(rows[i] * k, k), wj);
             }
         });
         return Checks.Close($"{mode.Label()} format error vs unquantized inputs", expected, actual, FormatBound(mode), FormatReason(mode));
@@ -561,16 +596,14 @@ public static class LowPrecisionCases
 
     private static double[] Oracle(double[] aDeq, float[] wDeq, int[] rows, int n, int k)
     {
-        // aDeq holds every valid row (block fp8) indexed by row number.
+        // aDeq holds the checked rows, row i of it being row rows[i] of the activations.
         var result = new double[(long)rows.Length * n];
-        Parallel.For(0, rows.Length, i =>
+        Float64.ForColumns(n, (long)rows.Length * k, (j0, j1) =>
         {
-            int r = rows[i];
-            for (int j = 0; j < n; j++)
+            for (int j = j0; j < j1; j++)
             {
-                double acc = 0;
-                for (int c = 0; c < k; c++) acc += aDeq[(long)r * k + c] * wDeq[(long)j * k + c];
-                result[(long)i * n + j] = acc;
+                var wj = wDeq.AsSpan(j * k, k);
+                for (int i = 0; i < rows.Length; i++) result[(long)i * n + j] = Float64.Dot(aDeq.AsSpan(i * k, k), wj);
             }
         });
         return result;
@@ -613,11 +646,11 @@ public static class LowPrecisionCases
     private static float[] RandomActivations(int rows, int k, int valid, uint seed, DType dtype)
     {
         var v = RandomValues((long)rows * k, seed, 1f, dtype);
-        for (int r = 0; r < rows; r++)
+        Parallel.For(0, rows, r =>
         {
             float s = 1 + r % 5;
             for (int c = 0; c < k; c++) v[(long)r * k + c] = r >= valid ? float.NaN : Round(v[(long)r * k + c] * s, dtype);
-        }
+        });
         return v;
     }
 

@@ -250,74 +250,103 @@ public static partial class MoeCases
     /// <summary>
     /// The whole MoE in float64 from the bf16 input, the weights as the kernels use them (dequantized) and
     /// the device's routing; for big shapes only a sample of the tokens. Returns (tokens, values).
+    /// Experts run in parallel (each dequantizes its own weights); every (token, slot) contribution is kept
+    /// and the token's output is their sum in slot order, so the result does not depend on the schedule.
     /// </summary>
     internal static (int[] Rows, double[] Values) Oracle(Rig rig, int n)
     {
         var spec = rig.Spec;
         var layer = rig.Layer;
         int e = spec.Shape.Experts, k = spec.Shape.TopK, h = spec.Shape.Hidden, f = spec.Shape.Ffn;
-        int[] rows = spec.SampleTokens > 0 && n > spec.SampleTokens
-            ? Enumerable.Range(0, spec.SampleTokens).Select(i => (int)((long)i * n / spec.SampleTokens)).ToArray()
-            : Enumerable.Range(0, n).ToArray();
+        int[] rows = SampleTokens(spec, n);
         var x = rig.Input.SliceRows(0, n).DownloadFloats();
         var ids = layer.TopIds.SliceRows(0, n).DownloadInts();
         var w = layer.TopWeights.SliceRows(0, n).ToArray<float>();
         var result = new double[rows.Length * h];
 
-        for (int ex = 0; ex < e; ex++)
+        // (checked token, slot) pairs of each expert, in token then slot order.
+        var pairs = new List<int>[e];
+        for (int ex = 0; ex < e; ex++) pairs[ex] = new List<int>();
+        for (int i = 0; i < rows.Length; i++)
+            for (int s = 0; s < k; s++)
+                pairs[ids[rows[i] * k + s]].Add(i * k + s);
+        var contrib = new double[rows.Length * k][];
+        Parallel.For(0, e, ex =>
         {
-            var pairs = new List<(int Row, int Slot)>();
-            for (int i = 0; i < rows.Length; i++)
-                for (int s = 0; s < k; s++)
-                    if (ids[rows[i] * k + s] == ex) pairs.Add((i, s));
-            if (pairs.Count == 0) continue;
+            var mine = pairs[ex];
+            if (mine.Count == 0) return;
             var up = layer.GateUp.DequantizedWeights(ex);
             var down = layer.Down.DequantizedWeights(ex);
-            var contrib = new double[pairs.Count][];
-            Parallel.For(0, pairs.Count, p =>
+            var inputs = new int[mine.Count];
+            for (int p = 0; p < mine.Count; p++) inputs[p] = rows[mine[p] / k] * h;
+            var ys = Mlp(x, inputs, up, down, h, f);
+            for (int p = 0; p < mine.Count; p++)
             {
-                var (i, s) = pairs[p];
-                var y = Mlp(x.AsSpan(rows[i] * h, h), up, down, h, f);
+                int i = mine[p] / k, s = mine[p] % k;
+                var y = ys[p];
                 for (int c = 0; c < h; c++) y[c] *= w[rows[i] * k + s];
-                contrib[p] = y;
-            });
-            // Sum in slot order per token so the oracle does not depend on the expert loop.
-            for (int p = 0; p < pairs.Count; p++)
-                for (int c = 0; c < h; c++) result[pairs[p].Row * h + c] += contrib[p][c];
-        }
+                contrib[mine[p]] = y;
+            }
+        });
+        // Sum in slot order per token so the oracle does not depend on the expert loop.
+        for (int i = 0; i < rows.Length; i++)
+            for (int s = 0; s < k; s++)
+            {
+                var y = contrib[i * k + s];
+                for (int c = 0; c < h; c++) result[i * h + c] += y[c];
+            }
         if (spec.SharedFfn > 0)
         {
             var su = layer.SharedGateUp.DownloadFloats();
             var sd = layer.SharedDown.DownloadFloats();
             Parallel.For(0, rows.Length, i =>
             {
-                var y = Mlp(x.AsSpan(rows[i] * h, h), su, sd, h, spec.SharedFfn);
+                var y = Mlp(x, new[] { rows[i] * h }, su, sd, h, spec.SharedFfn)[0];
                 for (int c = 0; c < h; c++) result[i * h + c] += y[c];
             });
         }
         return (rows, result);
     }
 
-    /// <summary>down · (silu(gate · x) * (up · x)) in float64; gate = rows [0, F) of the fused [2F, H] weight.</summary>
-    private static double[] Mlp(ReadOnlySpan<float> x, float[] gateUp, float[] down, int h, int f)
+    /// <summary>The tokens the oracle checks: all of them, or <see cref="Spec.SampleTokens"/> spread evenly.</summary>
+    private static int[] SampleTokens(Spec spec, int n)
     {
-        var act = new double[f];
+        bool sample = spec.SampleTokens > 0 && n > spec.SampleTokens;
+        var rows = new int[sample ? spec.SampleTokens : n];
+        for (int i = 0; i < rows.Length; i++) rows[i] = sample ? (int)((long)i * n / spec.SampleTokens) : i;
+        return rows;
+    }
+
+    /// <summary>
+    /// down · (silu(gate · x) * (up · x)) in float64 for the inputs x = <paramref name="x"/>[offset, offset + H)
+    /// of every offset in <paramref name="inputs"/>; gate = rows [0, F) of the fused [2F, H] weight. Each
+    /// weight row is read once for all inputs.
+    /// </summary>
+    private static double[][] Mlp(float[] x, int[] inputs, float[] gateUp, float[] down, int h, int f)
+    {
+        int m = inputs.Length;
+        var act = new double[m][];
+        var y = new double[m][];
+        for (int p = 0; p < m; p++)
+        {
+            act[p] = new double[f];
+            y[p] = new double[h];
+        }
         for (int j = 0; j < f; j++)
         {
-            double g = 0, u = 0;
-            for (int c = 0; c < h; c++)
+            var gate = gateUp.AsSpan(j * h, h);
+            var upRow = gateUp.AsSpan((f + j) * h, h);
+            for (int p = 0; p < m; p++)
             {
-                g += (double)gateUp[(long)j * h + c] * x[c];
-                u += (double)gateUp[(long)(f + j) * h + c] * x[c];
+                var xp = x.AsSpan(inputs[p], h);
+                double g = Float64.Dot(gate, xp), u = Float64.Dot(upRow, xp);
+                act[p][j] = g / (1 + Math.Exp(-g)) * u;
             }
-            act[j] = g / (1 + Math.Exp(-g)) * u;
         }
-        var y = new double[h];
         for (int c = 0; c < h; c++)
         {
-            double acc = 0;
-            for (int j = 0; j < f; j++) acc += (double)down[(long)c * f + j] * act[j];
-            y[c] = acc;
+            var row = down.AsSpan(c * f, f);
+            for (int p = 0; p < m; p++) y[p][c] = Float64.Dot(act[p], row);
         }
         return y;
     }

@@ -58,6 +58,7 @@ public sealed class JsonOutputTests : IDisposable
         Assert.True(passed > 0);
         Assert.Equal(0, root.GetProperty("failed").GetInt32());
         Assert.Equal(passed, root.GetProperty("cases").GetArrayLength());
+        Assert.True(root.GetProperty("wallSeconds").GetDouble() > 0);
         Assert.Contains($"{passed} passed, 0 failed", r.Err);
     }
 

@@ -7,7 +7,8 @@ namespace GraphEngine.Cli.Commands;
 
 /// <summary>
 /// `graphengine check`: the conformance suite on the chosen device. Prints the device, one line per
-/// failure (case and detail), then exactly "N passed, N failed"; exit 1 on any failure.
+/// failure (case and detail), the wall time ("checked N cases in S s (R cases/s)"), then exactly
+/// "N passed, N failed" as the last line; exit 1 on any failure.
 /// Full-tier cases (large shapes) run on CUDA, and on the reference backend only with --full.
 /// </summary>
 public static class CheckCommand
@@ -46,6 +47,7 @@ public static class CheckCommand
             throw new UsageException($"--filter '{filter}' selects no conformance case (see check --list)");
 
         int passed = 0, failed = 0;
+        var wall = Stopwatch.StartNew();
         var results = new List<(ConformanceCase Case, CaseResult Result, double Ms)>();
         foreach (var c in cases)
         {
@@ -64,14 +66,21 @@ public static class CheckCommand
                 console.Line($"FAIL {c.Name}: {OneLine(r.Detail)}");
             }
         }
+        double wallSeconds = wall.Elapsed.TotalSeconds;
         if (ctx.Settings.Json)
         {
             var rows = results.Select(x => new { name = x.Case.Name, area = x.Case.Area, passed = x.Result.Passed, detail = x.Result.Detail, ms = Math.Round(x.Ms, 2) });
-            JsonReport.Write(ctx, "check", device, new { provenance, tier, passed, failed, cases = rows });
+            JsonReport.Write(ctx, "check", device, new { provenance, tier, passed, failed, wallSeconds = Math.Round(wallSeconds, 3), cases = rows });
         }
+        console.Line(WallLine(cases.Count, wallSeconds));
         console.Line($"{passed} passed, {failed} failed");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
+
+    /// <summary>"checked N cases in S s (R cases/s)": the wall time of the whole run, cases in order.</summary>
+    public static string WallLine(int cases, double seconds) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"checked {cases} cases in {seconds:F1} s ({(seconds > 0 ? cases / seconds : 0):F1} cases/s)");
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" | ");
 }

@@ -74,17 +74,59 @@ public static class ExpertWeightMath
     }
 
     /// <summary>Decoded values times their scales: the weights [N, K] as the kernel effectively uses them.</summary>
+    /// <remarks>
+    /// The same arithmetic as <see cref="Decode"/> followed by one fp32 multiply by the (n, group) scale,
+    /// fused into one pass over each scale group (bit-identical to decoding first and scaling after).
+    /// </remarks>
     public static float[] Dequantize(ExpertWeightFormat format, DType activation, int n, int k, GroupSize group,
                                      ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros)
     {
         var v = new float[(long)n * k];
-        Decode(format, activation, n, k, group, weights, scales, zeros, v);
-        if (format == ExpertWeightFormat.Half) return v;
+        if (format == ExpertWeightFormat.Half)
+        {
+            Decode(format, activation, n, k, group, weights, scales, zeros, v);
+            return v;
+        }
         bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
         int groupSize = grouped ? group.Size : k, groups = grouped ? k / groupSize : 1;
         for (int r = 0; r < n; r++)
-            for (int i = 0; i < k; i++)
-                v[(long)r * k + i] *= scales[r * groups + (grouped ? i / groupSize : 0)];
+            for (int g = 0; g < groups; g++)
+            {
+                float scale = scales[r * groups + g];
+                int start = g * groupSize;
+                var dst = v.AsSpan(r * k + start, groupSize);
+                switch (format)
+                {
+                    case ExpertWeightFormat.Int8PerChannel:
+                        var q8 = weights.Slice(r * k + start, groupSize);
+                        for (int i = 0; i < dst.Length; i++) dst[i] = (float)(sbyte)q8[i] * scale;
+                        break;
+                    case ExpertWeightFormat.Int4PerChannel:
+                    case ExpertWeightFormat.Int4Group:
+                        var packed = weights.Slice(r * k / 2, k / 2);
+                        if ((start & 1) == 0 && (groupSize & 1) == 0)
+                        {
+                            var bytes = packed.Slice(start / 2, groupSize / 2);
+                            for (int i = 0; i < bytes.Length; i++)
+                            {
+                                // Low nibble = even k; two's complement: 8..15 are -8..-1.
+                                dst[2 * i] = (float)((sbyte)(bytes[i] << 4) >> 4) * scale;
+                                dst[2 * i + 1] = (float)((sbyte)bytes[i] >> 4) * scale;
+                            }
+                        }
+                        else
+                        {
+                            for (int i = 0; i < dst.Length; i++) { int q = Nibble(packed, start + i); dst[i] = (float)(q >= 8 ? q - 16 : q) * scale; }
+                        }
+                        break;
+                    case ExpertWeightFormat.Int4ZeroPointGroup:
+                        var p = weights.Slice(r * k / 2, k / 2);
+                        float zero = zeros[r * groups + g];
+                        for (int i = 0; i < dst.Length; i++)
+                            dst[i] = HalfBits.ToFloat(HalfBits.FromFloat(Nibble(p, start + i) - zero, activation), activation) * scale;
+                        break;
+                }
+            }
         return v;
     }
 }

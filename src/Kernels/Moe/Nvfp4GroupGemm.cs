@@ -135,11 +135,17 @@ public abstract class Nvfp4GroupGemm
         int np = Fp8Quant.Pad128(n), kp = PadK(k);
         var result = new float[(long)n * k];
         for (int r = 0; r < n; r++)
-            for (int c = 0; c < k; c++)
+            for (int c0 = 0; c0 < k; c0 += BlockSize)
             {
-                var (pos, hi) = Position(c);
-                int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
-                result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c)]) * globalScale;
+                // One e4m3 scale per block of 16 along K (ScaleIndex is constant over the block).
+                float block = Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c0)]);
+                int end = Math.Min(k, c0 + BlockSize);
+                for (int c = c0; c < end; c++)
+                {
+                    var (pos, hi) = Position(c);
+                    int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
+                    result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * block * globalScale;
+                }
             }
         return result;
     }

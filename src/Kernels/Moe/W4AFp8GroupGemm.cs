@@ -142,9 +142,14 @@ public abstract class W4AFp8GroupGemm
     {
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
         var result = new float[(long)n * k];
+        int span = grouped ? GroupSize : k;
         for (int r = 0; r < n; r++)
-            for (int c = 0; c < k; c++)
-                result[(long)r * k + c] = ValueAt(expertQ, kp, r, c) * (expertScales[(grouped ? c / GroupSize : 0) * np + r] / NibbleFactor);
+            for (int c0 = 0; c0 < k; c0 += span)
+            {
+                float scale = expertScales[(grouped ? c0 / GroupSize : 0) * np + r] / NibbleFactor;
+                int end = Math.Min(k, c0 + span);
+                for (int c = c0; c < end; c++) result[(long)r * k + c] = ValueAt(expertQ, kp, r, c) * scale;
+            }
         return result;
     }
 }

@@ -1,35 +1,189 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace GraphEngine.Kernels.Numerics;
 
 /// <summary>Error measures used by tests and `graphengine check`.</summary>
-public static class ErrorMetrics
+/// <remarks>
+/// Large inputs are summed in fixed chunks of <see cref="Chunk"/> elements, in parallel, and the chunks'
+/// partial sums are added in chunk order: the result depends only on the data, never on the core count
+/// or the thread schedule.
+/// </remarks>
+public static unsafe class ErrorMetrics
 {
+    /// <summary>Elements per partial sum (and per parallel task) of the Frobenius norms.</summary>
+    private const int Chunk = 1 << 16;
+
     /// <summary>||actual - expected||_F / ||expected||_F, in float64. NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual) => RelativeFrobeniusOf(expected, actual);
-
-    /// <summary>||actual - expected||_F / ||expected||_F in float64; NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual) => RelativeFrobeniusOf(expected, actual);
-
-    private static double RelativeFrobeniusOf<T>(ReadOnlySpan<double> expected, ReadOnlySpan<T> actual) where T : IFloatingPoint<T>
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
     {
         if (expected.Length != actual.Length)
             throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
+        fixed (double* e = expected)
+        fixed (float* a = actual)
         {
-            if (!T.IsFinite(actual[i])) return double.NaN;
-            double d = double.CreateTruncating(actual[i]) - expected[i];
+            nint ep = (nint)e, ap = (nint)a;
+            return Combine(expected.Length, (start, count) =>
+                Squares(new ReadOnlySpan<double>((double*)ep + start, count), new ReadOnlySpan<float>((float*)ap + start, count)));
+        }
+    }
+
+    /// <summary>
+    /// ||actual - expected||_F / ||expected||_F, in float64 (each float is converted exactly); NaN if any
+    /// actual value is not finite. The same figure as the overload with a double <paramref name="expected"/>
+    /// holding the same values, without a float64 copy of it.
+    /// </summary>
+    public static double RelativeFrobenius(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        if (expected.Length != actual.Length)
+            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
+        fixed (float* e = expected)
+        fixed (float* a = actual)
+        {
+            nint ep = (nint)e, ap = (nint)a;
+            return Combine(expected.Length, (start, count) =>
+                Squares(new ReadOnlySpan<float>((float*)ep + start, count), new ReadOnlySpan<float>((float*)ap + start, count)));
+        }
+    }
+
+    /// <summary>||actual - expected||_F / ||expected||_F in float64; NaN if any actual value is not finite.</summary>
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
+    {
+        if (expected.Length != actual.Length)
+            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
+        fixed (double* e = expected)
+        fixed (double* a = actual)
+        {
+            nint ep = (nint)e, ap = (nint)a;
+            return Combine(expected.Length, (start, count) =>
+                Squares(new ReadOnlySpan<double>((double*)ep + start, count), new ReadOnlySpan<double>((double*)ap + start, count)));
+        }
+    }
+
+    /// <summary>
+    /// Partial sums (Σ d², Σ e², finite) of every chunk, in parallel when there are several, then added in
+    /// chunk order; NaN when a chunk saw a non-finite actual value.
+    /// </summary>
+    private static double Combine(int length, Func<int, int, (double Num, double Den, bool Finite)> chunk)
+    {
+        int chunks = (length + Chunk - 1) / Chunk;
+        var parts = new (double Num, double Den, bool Finite)[chunks];
+        if (chunks <= 1)
+        {
+            if (chunks == 1) parts[0] = chunk(0, length);
+        }
+        else
+        {
+            Parallel.For(0, chunks, c => parts[c] = chunk(c * Chunk, Math.Min(Chunk, length - c * Chunk)));
+        }
+        double num = 0, den = 0;
+        foreach (var p in parts)
+        {
+            if (!p.Finite) return double.NaN;
+            num += p.Num;
+            den += p.Den;
+        }
+        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
+    }
+
+    private static (double, double, bool) Squares(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
+    {
+        double num = 0, den = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && actual.Length >= Vector<float>.Count)
+        {
+            var ve = MemoryMarshal.Cast<double, Vector<double>>(expected);
+            var va = MemoryMarshal.Cast<float, Vector<float>>(actual);
+            Vector<double> n0 = Vector<double>.Zero, n1 = Vector<double>.Zero, d0 = Vector<double>.Zero, d1 = Vector<double>.Zero;
+            for (int v = 0; v < va.Length; v++)
+            {
+                if (!Vector.EqualsAll(va[v] - va[v], Vector<float>.Zero)) return (0, 0, false);   // Inf - Inf and NaN are NaN
+                Vector.Widen(va[v], out var a0, out var a1);
+                var e0 = ve[2 * v];
+                var e1 = ve[2 * v + 1];
+                var x0 = a0 - e0;
+                var x1 = a1 - e1;
+                n0 += x0 * x0;
+                n1 += x1 * x1;
+                d0 += e0 * e0;
+                d1 += e1 * e1;
+            }
+            num = Vector.Sum(n0 + n1);
+            den = Vector.Sum(d0 + d1);
+            i = va.Length * Vector<float>.Count;
+        }
+        for (; i < actual.Length; i++)
+        {
+            if (!float.IsFinite(actual[i])) return (0, 0, false);
+            double d = actual[i] - expected[i];
             num += d * d;
             den += expected[i] * expected[i];
         }
-        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
+        return (num, den, true);
+    }
+
+    private static (double, double, bool) Squares(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        double num = 0, den = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && actual.Length >= Vector<float>.Count)
+        {
+            var ve = MemoryMarshal.Cast<float, Vector<float>>(expected);
+            var va = MemoryMarshal.Cast<float, Vector<float>>(actual);
+            Vector<double> n0 = Vector<double>.Zero, n1 = Vector<double>.Zero, d0 = Vector<double>.Zero, d1 = Vector<double>.Zero;
+            for (int v = 0; v < va.Length; v++)
+            {
+                if (!Vector.EqualsAll(va[v] - va[v], Vector<float>.Zero)) return (0, 0, false);
+                Vector.Widen(va[v], out var a0, out var a1);
+                Vector.Widen(ve[v], out var e0, out var e1);
+                var x0 = a0 - e0;
+                var x1 = a1 - e1;
+                n0 += x0 * x0;
+                n1 += x1 * x1;
+                d0 += e0 * e0;
+                d1 += e1 * e1;
+            }
+            num = Vector.Sum(n0 + n1);
+            den = Vector.Sum(d0 + d1);
+            i = va.Length * Vector<float>.Count;
+        }
+        for (; i < actual.Length; i++)
+        {
+            if (!float.IsFinite(actual[i])) return (0, 0, false);
+            double d = (double)actual[i] - expected[i];
+            num += d * d;
+            den += (double)expected[i] * expected[i];
+        }
+        return (num, den, true);
+    }
+
+    private static (double, double, bool) Squares(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            if (!double.IsFinite(actual[i])) return (0, 0, false);
+            double d = actual[i] - expected[i];
+            num += d * d;
+            den += expected[i] * expected[i];
+        }
+        return (num, den, true);
     }
 
     /// <summary>Index of the first non-finite value, or -1: an output element the kernel never wrote.</summary>
     public static int FirstNonFinite(ReadOnlySpan<float> values)
     {
-        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // x - x is 0 for every finite x and NaN for NaN and ±Inf.
+            var v = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (int j = 0; j < v.Length; j++)
+                if (!Vector.EqualsAll(v[j] - v[j], Vector<float>.Zero)) { i = j * Vector<float>.Count; goto scalar; }
+            i = v.Length * Vector<float>.Count;
+        }
+    scalar:
+        for (; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
         return -1;
     }
 
@@ -37,6 +191,8 @@ public static class ErrorMetrics
     public static int BitMismatches(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) throw new ArgumentException($"lengths {a.Length} and {b.Length} differ");
+        // Equal bytes: no mismatch (the common case, vectorized); otherwise count them one by one.
+        if (MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b))) return 0;
         int n = 0;
         for (int i = 0; i < a.Length; i++)
             if (BitConverter.SingleToInt32Bits(a[i]) != BitConverter.SingleToInt32Bits(b[i])) n++;

@@ -119,24 +119,39 @@ public abstract class Fp8Quant
     }
 
     /// <summary>Weights [N, K] (row-major floats) into q [Pad128(N), Pad128(K)] and block scales.</summary>
-    public static void HostQuantizeWeights(ReadOnlySpan<float> w, int n, int k, Span<byte> q, Span<float> scales)
+    public static unsafe void HostQuantizeWeights(ReadOnlySpan<float> w, int n, int k, Span<byte> q, Span<float> scales)
     {
         int np = Pad128(n), kp = Pad128(k), kb = kp / Block;
         if (w.Length != (long)n * k) throw new ArgumentException($"w holds {w.Length} values, expected {n}x{k}", nameof(w));
         if (q.Length != (long)np * kp || scales.Length != np / Block * kb)
             throw new ArgumentException($"q must hold {np}x{kp} bytes and scales {np / Block}x{kb}");
-        for (int nb = 0; nb < np / Block; nb++)
-            for (int b = 0; b < kb; b++)
+        // Each 128-row band of blocks is independent: the bands run in parallel.
+        fixed (float* pw = w)
+        fixed (byte* pq = q)
+        fixed (float* ps = scales)
+        {
+            nint wAt = (nint)pw, qAt = (nint)pq, sAt = (nint)ps;
+            int wLength = w.Length, qLength = q.Length, sLength = scales.Length;
+            void Band(int nb)
             {
-                float amax = 0;
-                for (int r = nb * Block; r < Math.Min(n, (nb + 1) * Block); r++)
-                    for (int c = b * Block; c < Math.Min(k, (b + 1) * Block); c++)
-                        amax = MathF.Max(amax, MathF.Abs(w[r * k + c]));
-                float scale = ScaleOf(amax);
-                scales[nb * kb + b] = scale;
-                for (int r = nb * Block; r < (nb + 1) * Block; r++)
-                    for (int c = b * Block; c < (b + 1) * Block; c++)
-                        q[r * kp + c] = r < n && c < k ? Quantize(w[r * k + c], scale) : (byte)0;
+                var ws = new ReadOnlySpan<float>((float*)wAt, wLength);
+                var qs = new Span<byte>((byte*)qAt, qLength);
+                var ss = new Span<float>((float*)sAt, sLength);
+                for (int b = 0; b < kb; b++)
+                {
+                    float amax = 0;
+                    for (int r = nb * Block; r < Math.Min(n, (nb + 1) * Block); r++)
+                        for (int c = b * Block; c < Math.Min(k, (b + 1) * Block); c++)
+                            amax = MathF.Max(amax, MathF.Abs(ws[r * k + c]));
+                    float scale = ScaleOf(amax);
+                    ss[nb * kb + b] = scale;
+                    for (int r = nb * Block; r < (nb + 1) * Block; r++)
+                        for (int c = b * Block; c < (b + 1) * Block; c++)
+                            qs[r * kp + c] = r < n && c < k ? Quantize(ws[r * k + c], scale) : (byte)0;
+                }
             }
+            if ((long)n * k < (1L << 20)) for (int nb = 0; nb < np / Block; nb++) Band(nb);
+            else Parallel.For(0, np / Block, Band);
+        }
     }
 }

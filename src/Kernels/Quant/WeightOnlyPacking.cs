@@ -110,9 +110,14 @@ public static class WeightOnlyPacking
     {
         if (packed.Length != PackedBytes(f, n, k)) throw new ArgumentException($"packed holds {packed.Length} bytes, expected {PackedBytes(f, n, k)}", nameof(packed));
         if (q.Length != (long)n * k) throw new ArgumentException($"q holds {q.Length} values, expected {n}x{k}", nameof(q));
+        UnpackTiles(f, packed, n, k, q, 0, PaddedN(n) / TileN);
+    }
+
+    /// <summary>Unpacks 16-channel tiles [<paramref name="firstTile"/>, <paramref name="endTile"/>): rows 16·tile .. 16·tile + 15 of q.</summary>
+    private static void UnpackTiles(WeightOnlyFormat f, ReadOnlySpan<byte> packed, int n, int k, Span<sbyte> q, int firstTile, int endTile)
+    {
         int chunks = ChunksK(f, k), chunkK = ChunkK(f), halves = f == WeightOnlyFormat.Int4 ? 2 : 1;
-        int tiles = PaddedN(n) / TileN;
-        for (int tile = 0; tile < tiles; tile++)
+        for (int tile = firstTile; tile < endTile; tile++)
             for (int c = 0; c < chunks; c++)
                 for (int lane = 0; lane < 32; lane++)
                 {
@@ -144,15 +149,36 @@ public static class WeightOnlyPacking
     }
 
     /// <summary>Dequantized weights [n, k] = q * scale (fp32 product), from the packed form.</summary>
-    public static float[] Dequantize(WeightOnlyScheme scheme, ReadOnlySpan<byte> packed, ReadOnlySpan<float> packedScales, int n, int k)
+    /// <remarks>Tiles of 16 channels are unpacked and scaled in parallel; each element is the same single fp32 product.</remarks>
+    public static unsafe float[] Dequantize(WeightOnlyScheme scheme, ReadOnlySpan<byte> packed, ReadOnlySpan<float> packedScales, int n, int k)
     {
-        var q = new sbyte[(long)n * k];
-        Unpack(scheme.Format, packed, n, k, q);
+        var f = scheme.Format;
+        if (packed.Length != PackedBytes(f, n, k)) throw new ArgumentException($"packed holds {packed.Length} bytes, expected {PackedBytes(f, n, k)}", nameof(packed));
         int groups = scheme.Groups(k), group = k / groups, npad = PaddedN(n);
+        if (packedScales.Length < (long)groups * npad) throw new ArgumentException($"packed scales hold {packedScales.Length}, expected {groups}x{npad}", nameof(packedScales));
+        var q = new sbyte[(long)n * k];
         var w = new float[q.Length];
-        for (int r = 0; r < n; r++)
-            for (int i = 0; i < k; i++)
-                w[r * k + i] = q[r * k + i] * packedScales[(i / group) * npad + r];
+        int tiles = npad / TileN;
+        fixed (byte* pp = packed)
+        fixed (float* ps = packedScales)
+        {
+            nint packedAt = (nint)pp, scalesAt = (nint)ps;
+            int packedLength = packed.Length, scalesLength = packedScales.Length;
+            void Tiles(int first, int end)
+            {
+                var src = new ReadOnlySpan<byte>((byte*)packedAt, packedLength);
+                var sc = new ReadOnlySpan<float>((float*)scalesAt, scalesLength);
+                UnpackTiles(f, src, n, k, q, first, end);
+                for (int r = first * TileN; r < Math.Min(n, end * TileN); r++)
+                    for (int i = 0; i < k; i++)
+                        w[r * k + i] = q[r * k + i] * sc[(i / group) * npad + r];
+            }
+            // About 2M elements per task.
+            int per = Math.Max(1, (1 << 21) / Math.Max(1, TileN * k));
+            int tasks = (tiles + per - 1) / per;
+            if (tasks <= 1) Tiles(0, tiles);
+            else Parallel.For(0, tasks, t => Tiles(t * per, Math.Min(tiles, (t + 1) * per)));
+        }
         return w;
     }
 

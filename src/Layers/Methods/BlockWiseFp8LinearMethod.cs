@@ -145,9 +145,12 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
         var s = _ws.ToArray<float>();
         int kp = (int)_w.Dim(1), kb = kp / Fp8Quant.Block;
         var result = new float[(long)OutFeatures * InFeatures];
-        for (int r = 0; r < OutFeatures; r++)
-            for (int c = 0; c < InFeatures; c++)
-                result[(long)r * InFeatures + c] = Fp8Quant.Decode(q[(long)r * kp + c]) * s[r / Fp8Quant.Block * kb + c / Fp8Quant.Block];
+        int n = OutFeatures, k = InFeatures;
+        Parallel.For(0, n, r =>
+        {
+            for (int c = 0; c < k; c++)
+                result[(long)r * k + c] = Fp8Quant.Decode(q[(long)r * kp + c]) * s[r / Fp8Quant.Block * kb + c / Fp8Quant.Block];
+        });
         return result;
     }
 

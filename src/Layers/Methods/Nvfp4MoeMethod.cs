@@ -156,12 +156,11 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckExpert(expert);
-        int np = Fp8Quant.Pad128(N), kp = Nvfp4GroupGemm.PadK(K);
-        int qBytes = np * kp / 2, sBytes = np * kp / Nvfp4GroupGemm.BlockSize;
-        var q = _q.ToArray<byte>();
-        var s = _s.ToArray<byte>();
-        var g = _g.ToArray<float>();
-        return Nvfp4GroupGemm.HostDequantize(q.AsSpan(expert * qBytes, qBytes), s.AsSpan(expert * sBytes, sBytes), g[expert], N, K);
+        // Only this expert's bytes, block scales and global scale are downloaded.
+        var q = _q.SliceRows(expert, 1).ToArray<byte>();
+        var s = _s.SliceRows(expert, 1).ToArray<byte>();
+        var g = _g.SliceRows(expert, 1).ToArray<float>();
+        return Nvfp4GroupGemm.HostDequantize(q, s, g[0], N, K);
     }
 
     /// <summary>The stored tensors (shuffled q, block scales, global scales), exposed for checks.</summary>

@@ -190,11 +190,10 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckExpert(expert);
-        int np = Fp8Quant.Pad128(N), kp = Fp8Quant.Pad128(K), groups = W4AFp8GroupGemm.ScaleGroups(kp, _grouped);
-        var q = _q.ToArray<byte>();
-        var s = _s.ToArray<float>();
-        return W4AFp8GroupGemm.HostDequantize(q.AsSpan((int)((long)expert * np * kp / 2), np * kp / 2),
-            s.AsSpan(expert * groups * np, groups * np), N, K, _grouped);
+        // Only this expert's bytes and scales ([Np, Kp] nibbles, [G, Np] scales) are downloaded.
+        var q = _q.SliceRows(expert, 1).ToArray<byte>();
+        var s = _s.SliceRows(expert, 1).ToArray<float>();
+        return W4AFp8GroupGemm.HostDequantize(q, s, N, K, _grouped);
     }
 
     /// <summary>The activation workspace (e4m3 [MaxRows, Kp], scales [MaxRows]), exposed for checks.</summary>
