@@ -8,21 +8,6 @@ namespace GraphEngine.Tests.Conformance;
 /// <summary>The fused and parallel host dequantizers the oracles use give bit for bit what the element-wise definitions give.</summary>
 public class DequantizeTests
 {
-    private static byte[] Bytes(int count, int seed)
-    {
-        var b = new byte[count];
-        new System.Random(seed).NextBytes(b);
-        return b;
-    }
-
-    private static float[] Floats(int count, int seed, float lo, float hi)
-    {
-        var r = new System.Random(seed);
-        var v = new float[count];
-        for (int i = 0; i < v.Length; i++) v[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return v;
-    }
-
     [Theory]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 0)]
     [InlineData(ExpertWeightFormat.Int4PerChannel, 0)]
@@ -34,9 +19,9 @@ public class DequantizeTests
         const int n = 37, k = 256;
         var group = groupSize == 0 ? GroupSize.PerChannel : GroupSize.Of(groupSize);
         int groups = groupSize == 0 ? 1 : k / groupSize;
-        var weights = Bytes(format == ExpertWeightFormat.Int8PerChannel ? n * k : n * k / 2, 3);
-        var scales = Floats(n * groups, 4, 1e-3f, 0.1f);
-        var zeros = Floats(n * groups, 5, 6f, 9f);
+        var weights = HostData.Bytes(format == ExpertWeightFormat.Int8PerChannel ? n * k : n * k / 2, 3);
+        var scales = HostData.Floats(n * groups, 4, 1e-3f, 0.1f);
+        var zeros = HostData.Floats(n * groups, 5, 6f, 9f);
         foreach (var act in new[] { DType.BF16, DType.F16 })
         {
             var decoded = new float[n * k];
@@ -58,8 +43,8 @@ public class DequantizeTests
     {
         const int n = 130, k = 264;
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = W4AFp8GroupGemm.ScaleGroups(kp, grouped);
-        var q = Bytes(np * kp / 2, 6);
-        var s = Floats(groups * np, 7, 1f, 50f);
+        var q = HostData.Bytes(np * kp / 2, 6);
+        var s = HostData.Floats(groups * np, 7, 1f, 50f);
         var actual = W4AFp8GroupGemm.HostDequantize(q, s, n, k, grouped);
         for (int r = 0; r < n; r++)
             for (int c = 0; c < k; c++)
@@ -74,8 +59,8 @@ public class DequantizeTests
     {
         const int n = 130, k = 200;
         int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
-        var q = Bytes(np * kp / 2, 8);
-        var s = Bytes(np * kp / Nvfp4GroupGemm.BlockSize, 9);
+        var q = HostData.Bytes(np * kp / 2, 8);
+        var s = HostData.Bytes(np * kp / Nvfp4GroupGemm.BlockSize, 9);
         for (int i = 0; i < s.Length; i++) s[i] &= 0x7E;   // finite, positive e4m3 scales
         const float global = 0.0123f;
         var actual = Nvfp4GroupGemm.HostDequantize(q, s, global, n, k);
@@ -98,9 +83,9 @@ public class DequantizeTests
         // Large enough for several parallel tasks, N not a multiple of the 16-channel tile.
         const int n = 1203, k = 2048;
         var scheme = new WeightOnlyScheme(format, groupSize == 0 ? GroupSize.PerChannel : GroupSize.Of(groupSize));
-        var packed = Bytes((int)WeightOnlyPacking.PackedBytes(format, n, k), 10);
+        var packed = HostData.Bytes((int)WeightOnlyPacking.PackedBytes(format, n, k), 10);
         int groups = scheme.Groups(k), npad = WeightOnlyPacking.PaddedN(n);
-        var scales = Floats(groups * npad, 11, 1e-3f, 0.1f);
+        var scales = HostData.Floats(groups * npad, 11, 1e-3f, 0.1f);
         var q = new sbyte[n * k];
         WeightOnlyPacking.Unpack(format, packed, n, k, q);
         var actual = WeightOnlyPacking.Dequantize(scheme, packed, scales, n, k);

@@ -5,20 +5,12 @@ namespace GraphEngine.Tests.Conformance;
 /// <summary>The chunked, vectorized error measures agree with plain loops and see every non-finite value.</summary>
 public class ErrorMetricsTests
 {
-    private static float[] Floats(int count, int seed, float lo, float hi)
-    {
-        var r = new System.Random(seed);
-        var v = new float[count];
-        for (int i = 0; i < v.Length; i++) v[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return v;
-    }
-
     [Fact]
     public void Relative_frobenius_of_floats_equals_the_double_form_and_sees_every_non_finite()
     {
         const int count = 300_001;   // several chunks and a tail
-        var expected = Floats(count, 14, -2f, 2f);
-        var actual = Floats(count, 15, -2f, 2f);
+        var expected = HostData.Floats(count, 14, -2f, 2f);
+        var actual = HostData.Floats(count, 15, -2f, 2f);
         var expectedD = Array.ConvertAll(expected, x => (double)x);
         double num = 0, den = 0;
         for (int i = 0; i < count; i++)
@@ -46,7 +38,7 @@ public class ErrorMetricsTests
     [Fact]
     public void Bit_mismatches_counts_every_difference()
     {
-        var a = Floats(1000, 16, -1f, 1f);
+        var a = HostData.Floats(1000, 16, -1f, 1f);
         var b = (float[])a.Clone();
         Assert.Equal(0, ErrorMetrics.BitMismatches(a, b));
         b[3] = -b[3];

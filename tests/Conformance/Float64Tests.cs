@@ -5,14 +5,6 @@ namespace GraphEngine.Tests.Conformance;
 /// <summary>The oracles' vectorized float64 dot products agree with plain loops.</summary>
 public class Float64Tests
 {
-    private static float[] Floats(int count, int seed, float lo, float hi)
-    {
-        var r = new System.Random(seed);
-        var v = new float[count];
-        for (int i = 0; i < v.Length; i++) v[i] = lo + (float)r.NextDouble() * (hi - lo);
-        return v;
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
@@ -20,8 +12,8 @@ public class Float64Tests
     [InlineData(1001)]
     public void Float64_dots_match_plain_loops(int length)
     {
-        var a = Floats(length, 12, -1f, 1f);
-        var b = Floats(length, 13, -1f, 1f);
+        var a = HostData.Floats(length, 12, -1f, 1f);
+        var b = HostData.Floats(length, 13, -1f, 1f);
         var ad = Array.ConvertAll(a, x => (double)x * 1.1);
         var bd = Array.ConvertAll(b, x => (double)x * 0.7);
         double ff = 0, df = 0, dd = 0, scale = 0;

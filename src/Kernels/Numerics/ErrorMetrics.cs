@@ -15,48 +15,35 @@ public static unsafe class ErrorMetrics
     private const int Chunk = 1 << 16;
 
     /// <summary>||actual - expected||_F / ||expected||_F, in float64. NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
-    {
-        if (expected.Length != actual.Length)
-            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
-        fixed (double* e = expected)
-        fixed (float* a = actual)
-        {
-            nint ep = (nint)e, ap = (nint)a;
-            return Combine(expected.Length, (start, count) =>
-                Squares(new ReadOnlySpan<double>((double*)ep + start, count), new ReadOnlySpan<float>((float*)ap + start, count)));
-        }
-    }
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual) =>
+        Relative<double, float>(expected, actual, Squares);
 
     /// <summary>
     /// ||actual - expected||_F / ||expected||_F, in float64 (each float is converted exactly); NaN if any
     /// actual value is not finite. The same figure as the overload with a double <paramref name="expected"/>
     /// holding the same values, without a float64 copy of it.
     /// </summary>
-    public static double RelativeFrobenius(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
-    {
-        if (expected.Length != actual.Length)
-            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
-        fixed (float* e = expected)
-        fixed (float* a = actual)
-        {
-            nint ep = (nint)e, ap = (nint)a;
-            return Combine(expected.Length, (start, count) =>
-                Squares(new ReadOnlySpan<float>((float*)ep + start, count), new ReadOnlySpan<float>((float*)ap + start, count)));
-        }
-    }
+    public static double RelativeFrobenius(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual) =>
+        Relative<float, float>(expected, actual, Squares);
 
     /// <summary>||actual - expected||_F / ||expected||_F in float64; NaN if any actual value is not finite.</summary>
-    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
+    public static double RelativeFrobenius(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual) =>
+        Relative<double, double>(expected, actual, Squares);
+
+    private delegate (double Num, double Den, bool Finite) SquaresOf<TE, TA>(ReadOnlySpan<TE> expected, ReadOnlySpan<TA> actual);
+
+    /// <summary>The relative Frobenius error of any element types, chunked through <paramref name="squares"/>.</summary>
+    private static double Relative<TE, TA>(ReadOnlySpan<TE> expected, ReadOnlySpan<TA> actual, SquaresOf<TE, TA> squares)
+        where TE : unmanaged where TA : unmanaged
     {
         if (expected.Length != actual.Length)
             throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
-        fixed (double* e = expected)
-        fixed (double* a = actual)
+        fixed (TE* e = expected)
+        fixed (TA* a = actual)
         {
             nint ep = (nint)e, ap = (nint)a;
             return Combine(expected.Length, (start, count) =>
-                Squares(new ReadOnlySpan<double>((double*)ep + start, count), new ReadOnlySpan<double>((double*)ap + start, count)));
+                squares(new ReadOnlySpan<TE>((TE*)ep + start, count), new ReadOnlySpan<TA>((TA*)ap + start, count)));
         }
     }
 
