@@ -41,6 +41,11 @@ public static partial class MoeCases
                 // Every mode once at the issue's shape (the padded layout at that shape is covered by bf16 below).
                 if (layout == TokenLayout.PrefixSum && mode != QuantMode.None)
                     yield return Layer($"moe/layer/{m}/{l}/issue-shape/n=128", new Spec(issue, layout, mode, group, 128, 128, SampleTokens: 24), CaseTier.Full);
+                // The pipelined integer-weight tiles of the tens-of-rows (24-95 rows per expert: 64-row tiles) and
+                // many-rows (96 and more: 128 x 128) regimes; the issue-shape cases above reach the few-rows tile.
+                if (layout == TokenLayout.PrefixSum && mode is QuantMode.WInt8 or QuantMode.WInt4)
+                    foreach (int n in new[] { 200, 1000 })
+                        yield return Layer($"moe/layer/{m}/{l}/rows-per-expert={n * grouped.TopK / grouped.Experts}/n={n}", new Spec(grouped, layout, mode, group, n, RoundUp(n)), CaseTier.Full);
             }
             foreach (int n in new[] { 1, 127 })
                 yield return Layer($"moe/layer/bf16/{l}/n={n}/s={RoundUp(n)}", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n)));

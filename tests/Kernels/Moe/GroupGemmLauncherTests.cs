@@ -63,6 +63,25 @@ public class GroupGemmLauncherTests
         Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w)!.Value.TileM);
     }
 
+    // The check cases moe/layer/{wint8,wint4,wint4-g128}/prefix/rows-per-expert=50 and =250 (8 experts, top-2,
+    // H = F = 128): each integer format reaches its tens-of-rows and its many-rows tile, both GEMMs.
+    [Theory]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 2000, 128)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 2000, 128)]
+    [InlineData(ExpertWeightFormat.Int4Group, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int4Group, 2000, 128)]
+    public void The_small_integer_check_cases_reach_the_pipelined_tiles(ExpertWeightFormat f, int rows, int tileM)
+    {
+        var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? GroupSize.Of(128) : GroupSize.PerChannel);
+        foreach (var (n, k) in new[] { (256, 128), (128, 128) })
+        {
+            var p = new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default);
+            Assert.Equal(tileM, GroupGemmCuda.Pipe(p, w)!.Value.TileM);
+        }
+    }
+
     [Fact]
     public void Half_weights_at_few_rows_use_the_register_staged_tile()
     {
