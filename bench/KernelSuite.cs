@@ -78,12 +78,13 @@ public sealed class KernelSuite
     // One engine of S instances built by build, run R times in its graph and timed at every n; torch gets the same S and R.
     // The rotation is sized from the weight bytes one call reads and the floor of one call, both at the smallest n.
     private IReadOnlyDictionary<int, double> Rotated(string what, int[] ns, double rotatedBytes, double footprintBytes, Cost first,
-        MatrixRate rate, Func<PrefillEngine, int, Layer> build, out Rotation rotation, Action<PrefillEngine, int>? beforeSize = null)
+        MatrixRate rate, Func<PrefillEngine, int, Layer> build, out Rotation rotation, Action<PrefillEngine, int>? beforeSize = null,
+        Action<PrefillEngine, int>? afterSize = null)
     {
         rotation = RotatedTimer.Instances(_run.Device, rotatedBytes, footprintBytes, _run.Floor(first.Bytes, first.Flops, rate).Ms);
         _console.Line($"  {what}: {rotation.Instances} instances x {rotation.Repeats} repeats, n = {string.Join(",", ns)}");
         var clock = Stopwatch.StartNew();
-        var times = RotatedTimer.Time(_run, ns, rotation, build, beforeSize);
+        var times = RotatedTimer.Time(_run, ns, rotation, build, beforeSize, afterSize);
         _console.Line($"  {what}: built, captured and timed in {clock.Elapsed.TotalSeconds:F1} s");
         return times;
     }
@@ -228,23 +229,29 @@ public sealed class KernelSuite
             {
                 Tensor x = default, y = default;
                 Moe layer = null!;
+                var instances = new List<Moe>();
+                var hits = new Dictionary<int, double>();
                 double perExpertEstimate = 3.0 * p.Hidden * moe.ExpertFfn * 2 * KernelCosts.BytesPerBf16Weight(m.Mode);
                 var rate = m.Mode == QuantMode.W4AFp8 ? MatrixRate.Fp8 : MatrixRate.Bf16;
-                MoeCost Cost(int n, double perExpert) => new(LayerPlan.ExpectedExpertsHit(moe, n),
-                    KernelCosts.MoeLayer(n, p.Hidden, moe.Experts, moe.TopK, moe.ExpertFfn, LayerPlan.ExpectedExpertsHit(moe, n), perExpert));
+                // Floors use the experts each instance's routing really hit at n (counted after the timed replays);
+                // the uniform expectation only sizes the rotation, before anything ran.
+                MoeCost Cost(int n, double perExpert) => new(hits.GetValueOrDefault(n, LayerPlan.ExpectedExpertsHit(moe, n)),
+                    KernelCosts.MoeLayer(n, p.Hidden, moe.Experts, moe.TopK, moe.ExpertFfn, hits.GetValueOrDefault(n, LayerPlan.ExpectedExpertsHit(moe, n)), perExpert));
                 var times = Rotated($"moe {m.Variant}", ns, LayerPlan.ExpectedExpertsHit(moe, ns[0]) * perExpertEstimate,
                     moe.Experts * perExpertEstimate, Cost(ns[0], perExpertEstimate).Cost, rate, (engine, i) =>
                     {
                         if (i == 0) (x, y) = Activations(engine, p.Hidden, p.Hidden, 11);
-                        return layer = new Moe(engine.Context, $"moe.{m.Variant}.{i}", new MoeOptions(moe.Experts, moe.TopK, p.Hidden, moe.ExpertFfn,
+                        layer = new Moe(engine.Context, $"moe.{m.Variant}.{i}", new MoeOptions(moe.Experts, moe.TopK, p.Hidden, moe.ExpertFfn,
                             Quant: m.Mode, GroupSize: m.Group, Seed: (uint)(12 + i)), x, y);
-                    }, out var rot);
+                        instances.Add(layer);
+                        return layer;
+                    }, out var rot, afterSize: (_, n) => hits[n] = instances.Average(l => l.ExpertsHit()));
                 double perExpert = layer.GateUp.WeightBytesPerExpert + layer.Down.WeightBytesPerExpert;
                 foreach (int n in ns)
                 {
                     var (hit, cost) = Cost(n, perExpert);
                     Add("moe", m.Variant, shape, n, times[n], cost, rot,
-                        $"whole layer (router GEMM, routing, permute, 2 group GEMMs, SwiGLU, combine); {hit:F1} experts hit (expected, uniform routing)" +
+                        $"whole layer (router GEMM, routing, permute, 2 group GEMMs, SwiGLU, combine); {hit:F1} experts hit (mean over the instances' routing)" +
                         (layer.Capturability.CanCapture ? "" : $"; eager only: {layer.Capturability.Reason}"), rate);
                 }
                 // The peer is the same layer in torch (F.linear router, topk, torch._grouped_mm x2, SwiGLU,

@@ -136,8 +136,8 @@ public sealed class PrefillSuite
 
     private PrefillPoint Point(BuiltModel model, ModelPreset preset, string label, string mode, int n, StepTime t, double busyMs, double tracedWallMs)
     {
-        double hit = preset.Moe is { } m ? LayerPlan.ExpectedExpertsHit(m, n) : 0;
-        double bytes = model.StepWeightBytes(hit);
+        // The experts this step's routing really hit (every MoE layer's counts of the last step at n).
+        var (bytes, hit) = model.LastStepWeightBytes();
         double flops = LayerPlan.StepFlops(preset, n);
         var (floor, bound) = _run.Floor(bytes, flops);
         return new PrefillPoint(preset.Name, label, mode, n, t.WallMs, t.GpuMs, busyMs, floor, bound, bytes, hit, flops, tracedWallMs);

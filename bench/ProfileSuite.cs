@@ -104,8 +104,8 @@ public sealed class ProfileSuite
     private ProfilePoint Point(ModelSession session, ModelPreset preset, string quant, string mode, int n, double wall, double tracedWall,
         StepTimeline step)
     {
-        double hit = preset.Moe is { } m ? LayerPlan.ExpectedExpertsHit(m, n) : 0;
-        double bytes = session.Model.StepWeightBytes(hit);
+        // The experts this step's routing really hit (every MoE layer's counts of the last step at n).
+        var (bytes, _) = session.Model.LastStepWeightBytes();
         double flops = LayerPlan.StepFlops(preset, n);
         double mem = bytes / (_ceilings.CopyGBps * 1e9) * 1e3;
         double cmp = double.IsFinite(_ceilings.MatrixTflops) ? flops / (_ceilings.MatrixTflops * 1e12) * 1e3 : double.NaN;

@@ -77,10 +77,11 @@ public static class RotatedTimer
     /// Builds <paramref name="rotation"/>.Instances layers with <paramref name="build"/> (instance index as argument) into
     /// one engine sized for <paramref name="sizes"/>, captures them (R times over) as one graph per size and returns,
     /// per size, the median GPU time of one call in ms. <paramref name="beforeSize"/> runs before a size is timed
-    /// (to upload that size's device-side inputs, such as expert offsets).
+    /// (to upload that size's device-side inputs, such as expert offsets); <paramref name="afterSize"/> runs after it,
+    /// while the instances still hold that size's results (to read what the step did, such as the experts it hit).
     /// </summary>
     public static IReadOnlyDictionary<int, double> Time(BenchRun run, IReadOnlyList<int> sizes, Rotation rotation,
-        Func<PrefillEngine, int, Layer> build, Action<PrefillEngine, int>? beforeSize = null)
+        Func<PrefillEngine, int, Layer> build, Action<PrefillEngine, int>? beforeSize = null, Action<PrefillEngine, int>? afterSize = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rotation.Instances, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(rotation.Repeats, 1);
@@ -106,6 +107,7 @@ public static class RotatedTimer
             beforeSize?.Invoke(engine, n);
             var t = Timing.Step(engine.Stream, () => engine.Prefill(n), run.Options.Warmup, run.Options.Repetitions);
             result[n] = t.GpuMs / rotation.Calls;
+            afterSize?.Invoke(engine, n);
         }
         return result;
     }

@@ -227,10 +227,15 @@ public sealed class Moe : Layer
         !GateUp.Capturability.CanCapture ? GateUp.Capturability : Down.Capturability;
 
     /// <summary>Gate and shared weights plus every expert's (an upper bound: experts with no rows are not read).</summary>
-    public override long WeightBytes =>
+    public override long WeightBytes => FixedWeightBytes + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert);
+
+    /// <summary>What every step reads whatever the routing: the router weight, its selection bias and the shared experts.</summary>
+    public long FixedWeightBytes =>
         GateWeight.ByteCount + (SelectionBiasWeight.IsEmpty ? 0 : SelectionBiasWeight.ByteCount)
-        + (long)_o.Experts * (GateUp.WeightBytesPerExpert + Down.WeightBytesPerExpert)
         + Activation.ByteCount(3L * _o.SharedFfn * _o.Hidden);
+
+    /// <summary>Experts that received at least one row in the last step (reads <see cref="Counts"/>; synchronous).</summary>
+    public int ExpertsHit() => Counts.ToArray<int>().Count(c => c > 0);
 
     /// <summary>The experts' fused gate/up projection: N = 2F, K = H.</summary>
     public IMoeMethod GateUp { get; }

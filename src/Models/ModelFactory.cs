@@ -38,11 +38,32 @@ public sealed class BuiltModel : EngineModel
     public long ExpertBytesPerExpertAllLayers =>
         Layers.OfType<Moe>().Sum(m => m.GateUp.WeightBytesPerExpert + m.Down.WeightBytesPerExpert);
 
-    /// <summary>Weight bytes read by a step that hits <paramref name="expertsHitPerLayer"/> experts in each MoE layer
-    /// (the router's gate weight is part of <see cref="DenseWeightBytes"/> only where the MoE layer counts it
-    /// outside the experts; here it is approximated by the experts' bytes, the dominant term).</summary>
+    /// <summary>Bytes the MoE layers read whatever the routing: routers, selection biases and shared experts.</summary>
+    public long MoeFixedWeightBytes => Layers.OfType<Moe>().Sum(m => m.FixedWeightBytes);
+
+    /// <summary>Weight bytes read by a step that hits <paramref name="expertsHitPerLayer"/> experts in each MoE layer:
+    /// every dense weight, every router and shared expert, and the experts hit.</summary>
     public double StepWeightBytes(double expertsHitPerLayer) =>
-        DenseWeightBytes + expertsHitPerLayer * ExpertBytesPerExpertAllLayers;
+        DenseWeightBytes + MoeFixedWeightBytes + expertsHitPerLayer * ExpertBytesPerExpertAllLayers;
+
+    /// <summary>
+    /// Weight bytes the last step read, from each MoE layer's expert counts of that step (synchronous): what the
+    /// floor of a measured step should use, since the experts a real routing hits differ from the uniform expectation.
+    /// Also returns the mean experts hit per MoE layer.
+    /// </summary>
+    public (double Bytes, double MeanExpertsHit) LastStepWeightBytes()
+    {
+        var moes = Layers.OfType<Moe>().ToList();
+        double bytes = DenseWeightBytes + MoeFixedWeightBytes;
+        long hits = 0;
+        foreach (var m in moes)
+        {
+            int hit = m.ExpertsHit();
+            hits += hit;
+            bytes += (double)hit * (m.GateUp.WeightBytesPerExpert + m.Down.WeightBytesPerExpert);
+        }
+        return (bytes, moes.Count == 0 ? 0 : (double)hits / moes.Count);
+    }
 
     /// <summary>Fills the residual stream and the attention stand-in with random values (never zeros).</summary>
     public void RandomizeInputs(uint seed)
