@@ -25,6 +25,7 @@ public static class ModelLoader
         ArgumentNullException.ThrowIfNull(quant);
         using var ckpt = CheckpointDirectory.Open(dir);
         var model = ckpt.Describe();
+        CheckpointQuantization.RefusePrequantized(ckpt);
         if (model.QkvBias || model.OutputBias || model.MlpBias)
             throw new CheckpointException(ckpt.ConfigPath, null, "projection biases are not supported by the loader yet");
         var layout = TensorNames.DetectLayout(model, ckpt);
