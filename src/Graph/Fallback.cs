@@ -19,6 +19,8 @@ public enum FallbackKind
     NotCaptured,
     /// <summary>Segment granularity: Forward(layer, n) on a layer that shares its segment's graph with others runs eagerly.</summary>
     SegmentMember,
+    /// <summary>An application step registered with PrefillEngine.AddEager: never captured, it splits the segments around it.</summary>
+    SplitPoint,
 }
 
 /// <summary>A fallback and its human text (the pattern, the layer's own reason, the error message).</summary>
@@ -38,6 +40,8 @@ public readonly record struct FallbackReason(FallbackKind Kind, string Text)
     public static FallbackReason CaptureFailed(string error) => new(FallbackKind.CaptureFailed, $"capture failed: {error}");
     /// <summary>The engine has not captured the layer yet.</summary>
     public static FallbackReason NotCaptured() => new(FallbackKind.NotCaptured, "not captured yet: call Capture()");
+    /// <summary>The application's own eager step, a split point between segments.</summary>
+    public static FallbackReason SplitPoint() => new(FallbackKind.SplitPoint, "split point: the application's eager step (AddEager)");
     /// <summary>A single-layer Forward on a layer whose graph is shared with the rest of <paramref name="segment"/>.</summary>
     public static FallbackReason SegmentMember(string segment) =>
         new(FallbackKind.SegmentMember, $"segment granularity: Forward(layer) cannot replay part of segment {segment}");

@@ -224,6 +224,7 @@ public sealed partial class PrefillEngine
 
     private FallbackReason? StaticReason(Layer layer)
     {
+        if (layer is EagerStep) return FallbackReason.SplitPoint();
         if (!Options.Enabled) return FallbackReason.Disabled();
         if (Options.ExcludedBy(layer.Name) is { } pattern) return FallbackReason.ExcludedBy(pattern);
         var cap = layer.Capturability;

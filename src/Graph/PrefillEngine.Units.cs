@@ -15,7 +15,8 @@ public sealed partial class PrefillEngine
         }
 
         public Layer Layer { get; }
-        public int Index { get; }
+        /// <summary>Position in the plan; moves when a step is inserted before it.</summary>
+        public int Index { get; set; }
 
         /// <summary>Why the layer always runs eagerly; null while it is (or may become) captured.</summary>
         public FallbackReason? Static;

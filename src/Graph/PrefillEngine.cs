@@ -128,7 +128,37 @@ public sealed partial class PrefillEngine : IDisposable
     /// Appends a layer (execution order). The engine owns and disposes it. Adding after Capture drops
     /// the graphs: the stack changed, so call Capture again.
     /// </summary>
-    public T Add<T>(T layer) where T : Layer
+    public T Add<T>(T layer) where T : Layer => Insert(_slots.Count, layer);
+
+    /// <summary>
+    /// Registers the application's own eager step <paramref name="step"/> (stream, n), appended to the plan: a split
+    /// point, never captured. <see cref="Prefill"/> runs it in order between the engine's graphs with the step's
+    /// token count n; the listing shows it with reason SplitPoint. The engine owns the returned layer.
+    /// </summary>
+    public EagerStep AddEager(string name, Action<ComputeStream, int> step)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(step);
+        return Add(new EagerStep(Context, name, step));
+    }
+
+    /// <summary>
+    /// As <see cref="AddEager(string, Action{ComputeStream, int})"/>, inserted right after <paramref name="after"/>
+    /// (for stacks a builder already added, such as attention after each qkv_proj of a ModelFactory model).
+    /// </summary>
+    public EagerStep AddEager(string name, Action<ComputeStream, int> step, Layer after)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(after);
+        if (!_slotOf.TryGetValue(after, out var anchor))
+            throw new ArgumentException($"layer '{after.Name}' was not added to this engine", nameof(after));
+        return Insert(anchor.Index + 1, new EagerStep(Context, name, step));
+    }
+
+    private T Insert<T>(int position, T layer) where T : Layer
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(layer);
@@ -144,11 +174,12 @@ public sealed partial class PrefillEngine : IDisposable
             _captured = false;
             _logger?.LogWarning("layer '{Layer}' added after Capture: graphs dropped, call Capture again", layer.Name);
         }
-        var slot = new Slot(layer, _slots.Count);
+        var slot = new Slot(layer, position);
         slot.Static = StaticReason(layer);
-        _slots.Add(slot);
+        _slots.Insert(position, slot);
+        for (int i = position + 1; i < _slots.Count; i++) _slots[i].Index = i;
         _slotOf.Add(layer, slot);
-        _layers.Add(layer);
+        _layers.Insert(position, layer);
         _plan = BuildPlan(Array.Empty<Unit>());
         return layer;
     }
