@@ -18,15 +18,14 @@ using var provider = services.BuildServiceProvider();
 using var device = Device.Open();                        // CUDA when there is a GPU, else the reference backend
 using var engine = provider.GetRequiredService<IPrefillEngineFactory>().Create(device);
 var model = ModelFactory.Build(engine, preset, QuantConfig.Parse("wint8", "the sample"), seed: 1);
-var capture = engine.Capture();                          // every capturable layer at every size, largest first
+foreach (var qkv in model.Layers.Where(l => l.Name.EndsWith(".qkv_proj", StringComparison.Ordinal)).ToList())
+    engine.AddEager(qkv.Name + ".attention", (stream, tokens) => { /* your attention, on stream */ }, after: qkv);
+var capture = engine.Capture();                          // the layers between your steps, at every size, largest first
 Console.WriteLine($"device: {device.Info}; captured {capture.Graphs} graphs");
 
 int n = 100;                                             // tokens in this prefill step
 model.RandomizeInputs(seed: 2);
-foreach (var layer in model.Layers)
-    engine.Forward(layer, n);                            // replay the graph of the smallest size >= n, or run eagerly;
-                                                         // your own eager work (attention) goes between layers here
-engine.Prefill(n);                                       // or the whole stack in one call
+engine.Prefill(n);                                       // graphs of the smallest size >= n, your steps between them
 engine.Stream.Synchronize();
 var output = model.Output.SliceRows(0, n).DownloadFloats();
 Console.WriteLine($"n={n} ran on graph size {engine.PaddedSize(n)}; output finite: {output.All(float.IsFinite)}");

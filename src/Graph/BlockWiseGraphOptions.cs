@@ -39,8 +39,12 @@ public sealed class BlockWiseGraphOptions
     }
     private readonly IReadOnlyList<string> _exclude = Array.Empty<string>();
 
-    /// <summary>What one graph covers: one layer (the default, FastDeploy's block-wise graphs) or a run of consecutive capturable layers.</summary>
-    public Granularity Granularity { get; init; } = Granularity.Layer;
+    /// <summary>
+    /// What one graph covers: a run of consecutive capturable layers between split points (the default: it measured
+    /// faster than per-layer graphs at every token count on the H200, docs/results/76198e8) or one layer (Layer,
+    /// FastDeploy's block-wise graphs, for loops that call Forward per layer).
+    /// </summary>
+    public Granularity Granularity { get; init; } = Granularity.Segment;
 
     /// <summary>Largest accepted <see cref="MaxSegmentLayers"/>.</summary>
     public const int MaxSegmentLayersLimit = 1 << 16;

@@ -30,7 +30,7 @@ public class EngineConfigurationTests : IDisposable
         var o = Bind();
         Assert.True(o.Enabled);
         Assert.False(o.Debug);
-        Assert.Equal(Granularity.Layer, o.Granularity);
+        Assert.Equal(Granularity.Segment, o.Granularity);
         Assert.Empty(o.Exclude);
         Assert.Equal(new[] { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048 }, o.Sizes);
     }

@@ -40,7 +40,7 @@ public sealed class GraphEngineServicesTests : IDisposable
         var o = Options(Memory());
         Assert.Equal(BlockWiseGraphOptions.DefaultSizes, o.Sizes);
         Assert.True(o.Enabled);
-        Assert.Equal(Granularity.Layer, o.Granularity);
+        Assert.Equal(Granularity.Segment, o.Granularity);
         // With a token budget the default list is cut to it, as BindOptions cuts it.
         Assert.Equal(new[] { 1, 2, 4, 8, 16, 32, 64 }, Options(Memory(), maxTokens: 100).Sizes);
     }

@@ -329,7 +329,7 @@ public class PrefillEngineTests
     public void Replay_hot_path_does_not_allocate_per_layer()
     {
         using var device = new ReferenceDevice();
-        using var engine = new PrefillEngine(device, new BlockWiseGraphOptions(), 2048);
+        using var engine = new PrefillEngine(device, new BlockWiseGraphOptions { Granularity = Granularity.Layer }, 2048);
         var x = engine.Activation("x", DType.BF16, 8);
         for (int i = 0; i < 64; i++) engine.Add(new NoOpLayer(engine.Context, $"l{i}", x, x));
         engine.Capture();
