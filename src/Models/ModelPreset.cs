@@ -63,13 +63,13 @@ public sealed record ModelPreset(
         return new ModelPreset(model.Name, description ?? model.ToString(), model, maxTokens, defaultTokens);
     }
 
-    /// <summary>Name and shape on one line.</summary>
+    /// <summary>Name and shape on one line (under 92 characters for the presets, so it fits a 100-column log after a label).</summary>
     public override string ToString()
     {
         int dense = Model.DecoderLayers.Count(l => !l.IsMoe);
         return Model.Moe is { } m && IsMoe
-            ? $"{Name}: {Layers} layers ({dense} dense), hidden {Hidden}, qkv {Hidden}->{QkvOut}, {m.Experts} experts top-{m.TopK}, "
-              + $"expert FFN {m.ExpertFfn}{(m.SharedExperts > 0 ? $" + {m.SharedExperts} shared" : "")}"
-            : $"{Name}: {Layers} layers, hidden {Hidden}, qkv {Hidden}->{QkvOut}, FFN {Intermediate} (SwiGLU)";
+            ? $"{Name}: {Layers} layers, hidden {Hidden}, qkv {QkvOut}, MoE {m.Experts}x{m.ExpertFfn} top-{m.TopK}"
+              + $"{(m.SharedExperts > 0 ? $" + {m.SharedExperts} shared" : "")} ({dense} dense)"
+            : $"{Name}: {Layers} layers, hidden {Hidden}, qkv {QkvOut}, FFN {Intermediate} (SwiGLU)";
     }
 }

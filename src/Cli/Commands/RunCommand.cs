@@ -20,7 +20,8 @@ public static class RunCommand
         if (!st.Json)
         {
             console.Line($"device: {device.Info}");
-            console.Line($"preset: {st.Preset}; quant: {st.Quant.Label}");
+            console.Line($"preset: {st.Preset}");
+            console.Line($"quant: {st.Quant.Label}");
             console.Line($"graphs: {(options.Enabled ? $"{options.Granularity} granularity, sizes {ListingView.Sizes(options.Sizes)}" : "disabled")}");
         }
         using var session = ModelSession.Create(ctx, device, st.Preset, st.Quant, options, quiet: st.Json);
@@ -82,7 +83,12 @@ public static class ListCommand
         var st = ctx.Settings;
         using var device = ctx.OpenDevice();
         var options = ModelSession.BindOptions(ctx, st.Preset.MaxTokens);
-        if (!st.Json) ctx.Console.Line($"device: {device.Info}; preset: {st.Preset}; quant: {st.Quant.Label}");
+        if (!st.Json)
+        {
+            ctx.Console.Line($"device: {device.Info}");
+            ctx.Console.Line($"preset: {st.Preset}");
+            ctx.Console.Line($"quant: {st.Quant.Label}");
+        }
         using var session = ModelSession.Create(ctx, device, st.Preset, st.Quant, options, quiet: st.Json);
         var listing = session.Engine.Listing();
         // The listing's own fields at the top level, as `list --json` has always printed them, inside the envelope.
