@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GraphEngine.Conformance;
 using GraphEngine.Hosting;
 using GraphEngine.Kernels;
+using Spectre.Console;
 
 namespace GraphEngine.Cli.Commands;
 
@@ -49,7 +50,7 @@ public static class CheckCommand
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();
         var results = new List<(ConformanceCase Case, CaseResult Result, double Ms)>();
-        foreach (var c in cases)
+        void RunCase(ConformanceCase c, Action<string> line)
         {
             var sw = Stopwatch.StartNew();
             var r = ConformanceSuite.RunOne(c, device);
@@ -58,13 +59,34 @@ public static class CheckCommand
             if (r.Passed)
             {
                 passed++;
-                if (ctx.Settings.Debug) console.Line($"pass {c.Name} ({ms:F0} ms): {r.Detail}");
+                if (ctx.Settings.Debug) line($"pass {c.Name} ({ms:F0} ms): {r.Detail}");
             }
             else
             {
                 failed++;
-                console.Line($"FAIL {c.Name}: {OneLine(r.Detail)}");
+                line($"FAIL {c.Name}: {OneLine(r.Detail)}");
             }
+        }
+        if (console.Interactive && !ctx.Settings.Json)
+        {
+            // A bar on a terminal (the full tier runs for a minute or more); logs and pipes get the plain lines only.
+            console.Ui.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(p =>
+                {
+                    var task = p.AddTask("check", maxValue: cases.Count);
+                    foreach (var c in cases)
+                    {
+                        task.Description = $"check {Markup.Escape(c.Name)}";
+                        RunCase(c, text => console.Ui.WriteLine(text));
+                        task.Increment(1);
+                    }
+                });
+        }
+        else
+        {
+            foreach (var c in cases) RunCase(c, console.Line);
         }
         double wallSeconds = wall.Elapsed.TotalSeconds;
         if (ctx.Settings.Json)
