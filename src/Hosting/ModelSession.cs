@@ -72,7 +72,7 @@ public sealed class ModelSession : IDisposable
             ModelSession session;
             if (ctx.Settings.ModelDirectory is { } dir)
             {
-                var loaded = LoadCheckpoint(engine, dir, quant);
+                var loaded = LoadCheckpoint(ctx.Console, engine, dir, quant, quiet);
                 session = new ModelSession(engine, loaded.AsBuilt(preset, quant), loaded) { BuildMs = sw.Elapsed.TotalMilliseconds };
                 // A checkpoint's weights are real; the inputs still need values before a first step.
                 session.Model.RandomizeInputs(1);
@@ -92,12 +92,44 @@ public sealed class ModelSession : IDisposable
         }
     }
 
-    /// <summary>A checkpoint that does not match its config.json is bad input: one line naming the file and tensor.</summary>
-    private static LoadedModel LoadCheckpoint(PrefillEngine engine, string dir, QuantConfig quant)
+    /// <summary>
+    /// Loads the checkpoint with a bar (bytes uploaded, the tensor, GB/s) on a terminal and one summary line
+    /// elsewhere. A checkpoint that does not match its config.json is bad input: one line naming the file and tensor.
+    /// </summary>
+    private static LoadedModel LoadCheckpoint(CliConsole console, PrefillEngine engine, string dir, QuantConfig quant, bool quiet)
     {
         try
         {
-            return ModelLoader.Load(engine, dir, quant);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            LoadedModel? model = null;
+            long total;
+            using (var ckpt = CheckpointDirectory.Open(dir)) total = Math.Max(1, ckpt.TensorBytes);
+            if (console.Interactive && !quiet)
+            {
+                console.Ui.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                    .Start(p =>
+                    {
+                        var task = p.AddTask("load", maxValue: total);
+                        model = ModelLoader.Load(engine, dir, quant, new SyncProgress<LoadProgress>(l =>
+                        {
+                            task.Value = Math.Min(total, l.TotalBytesDone);
+                            task.Description = $"load {Markup.Escape(l.Tensor)} ({l.GBPerSecond:F2} GB/s)";
+                        }));
+                        task.Value = total;
+                    });
+            }
+            else
+            {
+                model = ModelLoader.Load(engine, dir, quant);
+            }
+            if (!quiet)
+            {
+                double s = sw.Elapsed.TotalSeconds;
+                console.Line($"loaded {model!.Layers.Count} layers, {total / 1e9:F2} GB, from {dir} in {s:F2} s ({total / 1e9 / Math.Max(s, 1e-9):F2} GB/s)");
+            }
+            return model!;
         }
         catch (CheckpointException e)
         {
