@@ -15,6 +15,8 @@ public class ModelOptionTests
         Assert.True(r.Exit == 0, r.Out + r.Err);
         Assert.Contains("device: CPU reference", r.Out);
         Assert.Contains("layers.2.mlp", r.Out);
+        // Not a terminal: no bar, one line with what was loaded and at what rate.
+        Assert.Matches(@"loaded 17 layers, \d+\.\d\d GB, from .+ in \d+\.\d\d s \(\d+\.\d\d GB/s\)", r.Out);
         // Dense layer 0: 7 engine layers; two MoE layers: 5 each.
         Assert.Contains("17 layers on graphs, 0 eager", r.Out);
         var steps = r.Out.Split('\n').Where(l => l.TrimStart().StartsWith("| 1 ") || l.TrimStart().StartsWith("| 7 ")).ToList();
