@@ -139,7 +139,8 @@ public static class GraphCases
         const int maxTokens = 512;
         var sizes = new[] { 1, 2, 8, 32, 128, 512 };
         var spec = MixedStack();
-        using var layer = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = sizes, Exclude = new[] { "skip.*" } }, maxTokens, DType.BF16, InWidth, spec);
+        using var layer = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = sizes, Exclude = new[] { "skip.*" }, Granularity = Granularity.Layer },
+            maxTokens, DType.BF16, InWidth, spec);
         using var seg = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = sizes, Exclude = new[] { "skip.*" }, Granularity = Granularity.Segment }, maxTokens, DType.BF16, InWidth, spec);
         layer.Engine.Capture();
         seg.Engine.Capture();
@@ -197,7 +198,8 @@ public static class GraphCases
     {
         long before = device.AllocatedBytes;
         int liveBefore = device.LiveAllocations;
-        var stack = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = new[] { 1, 16, 256 } }, 256, DType.BF16, InWidth, MixedStack());
+        var stack = GraphStack.Build(device, new BlockWiseGraphOptions { Sizes = new[] { 1, 16, 256 }, Granularity = Granularity.Layer }, 256, DType.BF16,
+            InWidth, MixedStack());
         var pool = stack.Engine.Pool;
         stack.Engine.Capture();
         stack.Prefill(100, stack.RandomInput(100, 1));
