@@ -171,7 +171,7 @@ public sealed class ModelSession : IDisposable
     public void EagerStep(int n) => ReplayCheck.EagerStep(Model, n);
 
     /// <summary>The largest |graph − eager| of one step at <paramref name="n"/> (see <see cref="ReplayCheck"/>).</summary>
-    public float EagerVsGraphDifference(int n) => ReplayCheck.MaxDifference(Model, n, () => EagerStep(n), () => Engine.Prefill(n));
+    public ReplayDifference EagerVsGraphDifference(int n) => ReplayCheck.Compare(Model, n, () => EagerStep(n), () => Engine.Prefill(n));
 
     /// <paramref name="bytes"/> as mebibytes with one decimal ("12.5 MiB").
     public static string Mib(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";

@@ -21,6 +21,18 @@ public class ReplayCheckTests
 
         Assert.Equal(0f, ReplayCheck.MaxDifference(model, n, () => ReplayCheck.EagerStep(model, n), () => engine.Prefill(n)));
         // Without the poisoning, a no-op would read the eager step's output and report 0.
-        Assert.True(float.IsNaN(ReplayCheck.MaxDifference(model, n, () => ReplayCheck.EagerStep(model, n), () => { })));
+        var noop = ReplayCheck.Compare(model, n, () => ReplayCheck.EagerStep(model, n), () => { });
+        Assert.True(float.IsNaN(noop.MaxAbs));
+        Assert.False(noop.Acceptable(bitExact: true));
+        Assert.False(noop.Acceptable(bitExact: false));
+    }
+
+    [Fact]
+    public void A_cuda_replay_may_differ_in_the_last_bits_but_not_beyond_the_suite_bound()
+    {
+        Assert.True(new ReplayDifference(0, 0).Acceptable(bitExact: true));
+        Assert.False(new ReplayDifference(1e-3f, 1e-4).Acceptable(bitExact: true));     // the reference backend is exact
+        Assert.True(new ReplayDifference(1e-3f, 1e-4).Acceptable(bitExact: false));     // another GEMM algorithm on a GPU
+        Assert.False(new ReplayDifference(0.5f, 0.2).Acceptable(bitExact: false));      // a wrong replay
     }
 }
