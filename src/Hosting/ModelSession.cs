@@ -100,10 +100,8 @@ public sealed class ModelSession : IDisposable
     {
         try
         {
-            var sw = System.Diagnostics.Stopwatch.StartNew();
             LoadedModel? model = null;
-            long total;
-            using (var ckpt = CheckpointDirectory.Open(dir)) total = Math.Max(1, ckpt.TensorBytes);
+            LoadProgress last = default;
             if (console.Interactive && !quiet)
             {
                 console.Ui.Progress()
@@ -111,24 +109,24 @@ public sealed class ModelSession : IDisposable
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                     .Start(p =>
                     {
-                        var task = p.AddTask("load", maxValue: total);
+                        var task = p.AddTask("load", maxValue: 1);
                         model = ModelLoader.Load(engine, dir, quant, new SyncProgress<LoadProgress>(l =>
                         {
-                            task.Value = Math.Min(total, l.TotalBytesDone);
+                            last = l;
+                            task.MaxValue = Math.Max(1, Math.Max(l.LoadBytes, l.TotalBytesDone));
+                            task.Value = l.TotalBytesDone;
                             task.Description = $"load {Markup.Escape(l.Tensor)} ({l.GBPerSecond:F2} GB/s)";
                         }));
-                        task.Value = total;
+                        task.Value = task.MaxValue;
                     });
             }
             else
             {
-                model = ModelLoader.Load(engine, dir, quant);
+                model = ModelLoader.Load(engine, dir, quant, new SyncProgress<LoadProgress>(l => last = l));
             }
             if (!quiet)
-            {
-                double s = sw.Elapsed.TotalSeconds;
-                console.Line($"loaded {model!.Layers.Count} layers, {total / 1e9:F2} GB, from {dir} in {s:F2} s ({total / 1e9 / Math.Max(s, 1e-9):F2} GB/s)");
-            }
+                console.Line($"loaded {model!.Layers.Count} layers, {last.TotalBytesDone / 1e9:F2} GB, from {dir} in " +
+                             $"{last.Elapsed.TotalSeconds:F2} s ({last.GBPerSecond:F2} GB/s)");
             return model!;
         }
         catch (CheckpointException e)

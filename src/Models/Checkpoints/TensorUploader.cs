@@ -29,6 +29,9 @@ public sealed class TensorUploader
     /// <summary>Size of the staging buffer: the most bytes one chunk carries.</summary>
     public int StagingBytes => _staging.Length;
 
+    /// <summary>Bytes the caller means to upload in all (0: not said), reported with every progress value.</summary>
+    public long ExpectedBytes { get; init; }
+
     /// <summary>Bytes handed to sinks so far, over every upload.</summary>
     public long TotalBytes => _totalBytes;
 
@@ -60,10 +63,10 @@ public sealed class TensorUploader
                 sink(chunk, done);
                 done += n;
                 _totalBytes += n;
-                progress?.Report(new LoadProgress(tensor.Name, done, length, _totalBytes, _clock.Elapsed));
+                progress?.Report(new LoadProgress(tensor.Name, done, length, _totalBytes, _clock.Elapsed, ExpectedBytes));
             }
             if (length == 0)
-                progress?.Report(new LoadProgress(tensor.Name, 0, 0, _totalBytes, _clock.Elapsed));
+                progress?.Report(new LoadProgress(tensor.Name, 0, 0, _totalBytes, _clock.Elapsed, ExpectedBytes));
         }
         finally
         {

@@ -54,7 +54,7 @@ public static class ModelLoader
         try
         {
             var preset = ModelPreset.From(model, engine.MaxTokens, new[] { engine.MaxTokens });
-            var result = Build(engine, preset, quant, tensors, new DeviceUpload(new TensorUploader(), progress, ct), owned, built, layout, extra);
+            var result = Build(engine, preset, quant, tensors, new DeviceUpload(new TensorUploader { ExpectedBytes = tensors.Values.Sum(t => t.ByteLength) }, progress, ct), owned, built, layout, extra);
             foreach (var l in built) engine.Add(l.Layer);
             return result;
         }

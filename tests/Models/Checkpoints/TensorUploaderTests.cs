@@ -101,6 +101,17 @@ public class TensorUploaderTests : IDisposable
     }
 
     [Fact]
+    public void Every_report_carries_the_bytes_the_whole_load_will_move()
+    {
+        using var ckpt = Checkpoint(out _, out _);
+        var uploader = new TensorUploader(stagingBytes: 512) { ExpectedBytes = 123_456 };
+        var rec = new Recorder();
+        uploader.Upload(ckpt.Get("empty"), (_, _) => { }, rec);
+        Assert.All(rec.Reports, r => Assert.Equal(123_456, r.LoadBytes));
+        Assert.Equal(0, new TensorUploader().ExpectedBytes);
+    }
+
+    [Fact]
     public void Staging_size_must_be_positive() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new TensorUploader(0));
 }
