@@ -131,15 +131,6 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 // atoms of 1024 bytes), so only the stage bases need 1024-byte alignment. STAGES-deep cp.async ring.
 // The wgmma wrappers (ptx.cuh) compile to a trap where wgmma is unavailable, so this file still builds for sm_89.
 
-GE_DEVICE unsigned long long bf_wgmma_desc(const unsigned char* tile, int byte_offset) {
-    unsigned addr = ptx_smem_addr(tile) + byte_offset;
-    unsigned long long desc = 0;
-    desc |= (unsigned long long)((addr & 0x3FFFF) >> 4);         // start address, 16-byte units
-    desc |= (unsigned long long)(1024 >> 4) << 32;               // stride between 8-row atoms
-    desc |= 1ull << 62;                                          // 128-byte swizzle
-    return desc;
-}
-
 // 128 threads; the same stage loader as above but for a 128-thread block.
 GE_DEVICE void bf_load_stage_wg(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
                                 int m0, int n0, int valid, int kp, int kb, int tid) {
@@ -205,7 +196,8 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
         ptx_wgmma_fence();
 #pragma unroll
         for (int ks = 0; ks < BF_BK / 32; ks++)
-            ptx_wgmma_m64n128k32_e4m3(part, bf_wgmma_desc(ta, ks * 32), bf_wgmma_desc(tw, ks * 32), ks > 0);
+            ptx_wgmma_m64n128k32_e4m3(part, ptx_wgmma_desc_sw128(ptx_smem_addr(ta) + ks * 32),
+                                      ptx_wgmma_desc_sw128(ptx_smem_addr(tw) + ks * 32), ks > 0);
         ptx_wgmma_commit_group();
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<64>(part);

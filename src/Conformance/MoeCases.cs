@@ -56,6 +56,12 @@ public static partial class MoeCases
             yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 11, 16, Activation: DType.F16, SharedFfn: 24));
             yield return new ConformanceCase($"moe/layer/bf16/{l}/nan-padding-changes-nothing", "moe",
                 d => NanPaddingChangesNothing(d, new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 5, 16, SharedFfn: 24)));
+            // The Hopper wgmma tiles of half weights (tens of rows per expert: 64-row tiles; hundreds: 128), with K and
+            // N off the 64 x 128 tile in both GEMMs.
+            var halfTiles = new Shape(Experts: 8, TopK: 2, Hidden: 136, Ffn: 200);
+            foreach (int n in new[] { 200, 1000 })
+                yield return Layer($"moe/layer/bf16/{l}/rows-per-expert={n * halfTiles.TopK / halfTiles.Experts}/n={n}", new Spec(halfTiles, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n)), CaseTier.Full);
+            yield return Layer($"moe/layer/fp16/{l}/rows-per-expert=250/n=1000", new Spec(halfTiles, layout, QuantMode.None, GroupSize.PerChannel, 1000, 1024, Activation: DType.F16), CaseTier.Full);
             foreach (int n in new[] { 1, 16, 128, 1000 })
                 yield return Layer($"moe/layer/bf16/{l}/issue-shape/n={n}", new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n), SampleTokens: 24), CaseTier.Full);
             if (layout == TokenLayout.PrefixSum)

@@ -6,6 +6,7 @@ namespace GraphEngine.Kernels.Moe;
 internal sealed unsafe class GroupGemmCuda : GroupGemm
 {
     internal const string Source = "moe/group_gemm.cu";
+    internal const string WgmmaSource = "moe/group_gemm_wgmma.cu";
     internal const int TileN = 64;
     private const uint Threads = 128;
 
@@ -19,9 +20,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     public GroupGemmCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel Kernel(string name, int dynamicSharedBytes = 0)
+    private CudaKernel Kernel(string name, int dynamicSharedBytes = 0, string source = Source)
     {
-        var k = _device.GetKernel(Source, name);
+        var k = _device.GetKernel(source, name);
         // Idempotent: the driver is asked once, when the limit first rises (normally at warm-up, before capture).
         if (dynamicSharedBytes > 48 * 1024) k.EnsureDynamicSharedMemory(dynamicSharedBytes);
         return k;
@@ -145,8 +146,43 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return c?.FitTo(p, w);
     }
 
+    /// <summary>
+    /// A configuration of the Hopper kernel (group_gemm_wgmma.cu): <paramref name="TileM"/> rows (64 per warpgroup)
+    /// x 128 columns, K tiles of 64 through a ring of <paramref name="Stages"/> cp.async stages.
+    /// </summary>
+    internal readonly record struct WgmmaConfig(int TileM, int Stages)
+    {
+        public const int TileN = 128;
+        public int Threads => 2 * TileM;
+
+        /// <summary>Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it.</summary>
+        public int SharedBytes => Stages * (TileM + TileN) * 128 + 1024;
+    }
+
+    /// <summary>
+    /// The wgmma configuration for a problem on this GPU, or null where it does not apply: half weights only, on
+    /// sm_90 (wgmma is sm_90a), K a multiple of 8 (16-byte rows), and tens of rows per expert or more (below that
+    /// the step is bound by streaming the hit experts' weights, which the register-staged and 64-row tiles already
+    /// do at their floor). Hundreds of rows: two warpgroups share each weight tile (128 x 128, one block per SM,
+    /// five stages); tens: one warpgroup per 64-row tile, four stages, so two blocks fit each SM. A pure function
+    /// of the problem's host-side shape and the compute capability.
+    /// </summary>
+    internal static WgmmaConfig? Wgmma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
+    {
+        if (w.Format != ExpertWeightFormat.Half || computeMajor != 9 || computeMinor != 0 || p.K % 8 != 0) return null;
+        long rpe = RowsPerExpert(p);
+        return rpe >= 96 ? new WgmmaConfig(128, 5) : rpe >= 24 ? new WgmmaConfig(64, 4) : null;
+    }
+
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
+        var info = _device.Info;
+        if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
+        {
+            var k = Kernel($"group_gemm_wgmma<{p.A.DType.CudaTypeName()}, {wc.TileM}, {wc.Stages}>", wc.SharedBytes, WgmmaSource);
+            Launch(k, stream, p, w, WgmmaConfig.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
+            return;
+        }
         if (Pipe(p, w) is { } cfg)
         {
             RunPipe(stream, p, w, cfg);

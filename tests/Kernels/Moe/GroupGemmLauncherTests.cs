@@ -90,4 +90,49 @@ public class GroupGemmLauncherTests
         var big = p with { RowsBound = 12288 };
         Assert.NotNull(GroupGemmCuda.Pipe(big, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel)));
     }
+
+    private static readonly ExpertWeights HalfWeights = new(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel);
+
+    [Theory]
+    [InlineData(12288, 128)]   // ERNIE n = 2048: 192 rows per expert
+    [InlineData(6144, 128)]    // n = 1024 (96 rows per expert: the boundary)
+    [InlineData(3072, 64)]     // n = 512: 48 rows per expert
+    [InlineData(1536, 64)]     // n = 256: 24 rows per expert (the boundary)
+    public void Half_weights_with_tens_of_rows_per_expert_take_the_wgmma_kernel_on_sm90(int rows, int tileM)
+    {
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default);
+        var c = GroupGemmCuda.Wgmma(p, HalfWeights, 9, 0);
+        Assert.Equal(tileM, c!.Value.TileM);
+        Assert.Equal(2 * tileM, c.Value.Threads);
+        Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
+        if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
+    }
+
+    [Fact]
+    public void The_wgmma_kernel_is_never_chosen_where_it_cannot_run()
+    {
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 12288, default, default, default);
+        Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 8, 9));                       // no wgmma before sm_90
+        Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 10, 0));                      // sm_90a instructions only
+        Assert.Null(GroupGemmCuda.Wgmma(p with { K = 2564 }, HalfWeights, 9, 0));     // rows not 16-byte multiples
+        Assert.Null(GroupGemmCuda.Wgmma(p with { RowsBound = 768 }, HalfWeights, 9, 0));   // 12 rows per expert
+        var int8 = new ExpertWeights(ExpertWeightFormat.Int8PerChannel, default, default, default, GroupSize.PerChannel);
+        Assert.Null(GroupGemmCuda.Wgmma(p, int8, 9, 0));
+    }
+
+    // The check cases moe/layer/{bf16,fp16}/*/rows-per-expert=50 and =250 (8 experts, top-2, H = 136, F = 200: K and
+    // N not multiples of the 64 x 128 tile): both wgmma tiles in both GEMMs, in both layouts.
+    [Theory]
+    [InlineData(TokenLayout.PrefixSum, 400, 64)]
+    [InlineData(TokenLayout.PrefixSum, 2000, 128)]
+    [InlineData(TokenLayout.Padded, 256, 64)]
+    [InlineData(TokenLayout.Padded, 1024, 128)]
+    public void The_half_check_cases_reach_both_wgmma_tiles(TokenLayout layout, int rowsBound, int tileM)
+    {
+        foreach (var (n, k) in new[] { (400, 136), (136, 200) })
+        {
+            var p = new GroupGemmProblem(layout, 8, n, k, rowsBound, default, default, default);
+            Assert.Equal(tileM, GroupGemmCuda.Wgmma(p, HalfWeights, 9, 0)!.Value.TileM);
+        }
+    }
 }
