@@ -119,16 +119,17 @@ template <> GE_DEVICE unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned
 // Compiled to nothing (fences) or a trap (the MMA) where wgmma is unavailable, so a file using them
 // still builds for sm_89; the launcher never picks such a kernel there.
 
-// The 64 fp32 accumulators of an m64n128 wgmma, as "+f" asm operands %0 .. %63 (one list for every shape below).
-#define GE_WGMMA_ACC64(d) \
-    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
-    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
-    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
-    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
-    "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
-    "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
-    "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
-    "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+// The fp32 accumulators of an m64n64 (32 per thread), m64n128 (64) or m64n256 (128) wgmma, as "+f" asm operands
+// %0 .. %31 / %63 / %127 (one list for every shape below).
+#define GE_WGMMA_ACC32(d) \
+    "+f"((d)[0]), "+f"((d)[1]), "+f"((d)[2]), "+f"((d)[3]), "+f"((d)[4]), "+f"((d)[5]), "+f"((d)[6]), "+f"((d)[7]), \
+    "+f"((d)[8]), "+f"((d)[9]), "+f"((d)[10]), "+f"((d)[11]), "+f"((d)[12]), "+f"((d)[13]), "+f"((d)[14]), "+f"((d)[15]), \
+    "+f"((d)[16]), "+f"((d)[17]), "+f"((d)[18]), "+f"((d)[19]), "+f"((d)[20]), "+f"((d)[21]), "+f"((d)[22]), "+f"((d)[23]), \
+    "+f"((d)[24]), "+f"((d)[25]), "+f"((d)[26]), "+f"((d)[27]), "+f"((d)[28]), "+f"((d)[29]), "+f"((d)[30]), "+f"((d)[31])
+#define GE_WGMMA_ACC64(d) GE_WGMMA_ACC32(d), GE_WGMMA_ACC32((d) + 32)
+#define GE_WGMMA_ACC128(d) GE_WGMMA_ACC64(d), GE_WGMMA_ACC64((d) + 64)
+#define GE_WGMMA_REGS32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define GE_WGMMA_REGS128 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
 #define GE_WGMMA_REGS64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
 // wgmma.mma_async m64n128k32, e4m3 x e4m3 -> f32, both operands from shared memory through matrix
@@ -145,25 +146,37 @@ GE_DEVICE void ptx_wgmma_m64n128k32_e4m3(float* d, unsigned long long desc_a, un
 #endif
 }
 
-// wgmma.mma_async m64n128k16, T x T -> f32 for T = __nv_bfloat16 or __half: both operands from shared memory
-// through matrix descriptors, K-major (the trailing 0, 0: no transpose), scale 1 for both. accumulate = 0
-// overwrites d.
-template <typename T> GE_DEVICE void ptx_wgmma_m64n128k16(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate);
+// wgmma.mma_async m64nNk16 (N = 64, 128 or 256), T x T -> f32 for T = __nv_bfloat16 or __half: both operands from shared
+// memory through matrix descriptors, K-major (the trailing 0, 0: no transpose), scale 1 for both. accumulate = 0
+// overwrites d (N / 2 registers per thread).
+template <typename T, int N> GE_DEVICE void ptx_wgmma_m64k16(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate);
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define GE_WGMMA_M64N128K16(ptx_type)                                                                       \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                            \
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ptx_type "." ptx_type " " GE_WGMMA_REGS64  \
-                 ", %64, %65, p, 1, 1, 0, 0;\n}\n"                                                        \
-                 : GE_WGMMA_ACC64(d)                                                                         \
+#define GE_WGMMA_M64K16(n, ptx_type, regs, acc, a, b, p)                                                     \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" p ", 0;\n"                                          \
+                 "wgmma.mma_async.sync.aligned.m64n" n "k16.f32." ptx_type "." ptx_type " " regs            \
+                 ", %" a ", %" b ", p, 1, 1, 0, 0;\n}\n"                                                   \
+                 : acc(d)                                                                                  \
                  : "l"(desc_a), "l"(desc_b), "r"(accumulate))
 #else
-#define GE_WGMMA_M64N128K16(ptx_type) __trap()
+#define GE_WGMMA_M64K16(n, ptx_type, regs, acc, a, b, p) __trap()
 #endif
-template <> GE_DEVICE void ptx_wgmma_m64n128k16<__nv_bfloat16>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
-    GE_WGMMA_M64N128K16("bf16");
+template <> GE_DEVICE void ptx_wgmma_m64k16<__nv_bfloat16, 64>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("64", "bf16", GE_WGMMA_REGS32, GE_WGMMA_ACC32, "32", "33", "34");
 }
-template <> GE_DEVICE void ptx_wgmma_m64n128k16<__half>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
-    GE_WGMMA_M64N128K16("f16");
+template <> GE_DEVICE void ptx_wgmma_m64k16<__half, 64>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("64", "f16", GE_WGMMA_REGS32, GE_WGMMA_ACC32, "32", "33", "34");
+}
+template <> GE_DEVICE void ptx_wgmma_m64k16<__nv_bfloat16, 128>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("128", "bf16", GE_WGMMA_REGS64, GE_WGMMA_ACC64, "64", "65", "66");
+}
+template <> GE_DEVICE void ptx_wgmma_m64k16<__half, 128>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("128", "f16", GE_WGMMA_REGS64, GE_WGMMA_ACC64, "64", "65", "66");
+}
+template <> GE_DEVICE void ptx_wgmma_m64k16<__nv_bfloat16, 256>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("256", "bf16", GE_WGMMA_REGS128, GE_WGMMA_ACC128, "128", "129", "130");
+}
+template <> GE_DEVICE void ptx_wgmma_m64k16<__half, 256>(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    GE_WGMMA_M64K16("256", "f16", GE_WGMMA_REGS128, GE_WGMMA_ACC128, "128", "129", "130");
 }
 
 // Matrix descriptor of a K-major operand tile in the 128-byte-swizzle layout (rows of 128 bytes, 16-byte chunk c

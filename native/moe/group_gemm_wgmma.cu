@@ -1,11 +1,10 @@
-// Hopper (sm_90a) MoE group GEMM for half-precision weights (bf16 / fp16) when experts see tens of rows or more:
-// C[rows, N] = A[rows, K] x W[e]ᵀ per expert, both token layouts, the same arguments and tile schedule as
-// group_gemm.cu (blockIdx.y is a global M-tile index walked over the per-expert tile counts; blockIdx.x a
-// 128-column block of N).
+// Hopper (sm_90a) MoE group GEMM for half-precision weights (bf16 / fp16): C[rows, N] = A[rows, K] x W[e]ᵀ per
+// expert, both token layouts, the same arguments and tile schedule as group_gemm.cu (blockIdx.y is a global M-tile
+// index walked over the per-expert tile counts; blockIdx.x a BN-column block of N).
 //
 // Why a second kernel: the mma.sync tile (group_gemm_core.cuh) feeds the tensor cores through ldmatrix and
 // registers and measured 26% of the bf16 rate on the H200 at 2048 tokens. Here each warpgroup issues
-// wgmma.m64n128k16 with both operands read by the tensor cores straight from shared memory, asynchronously, so the
+// wgmma.m64nBNk16 with both operands read by the tensor cores straight from shared memory, asynchronously, so the
 // warps are free to stream the next stages in while the MMAs of this one run.
 //
 // Pipeline: a ring of STAGES K tiles of 64 elements (one 128-byte swizzled row per tile row, the layout wgmma's
@@ -14,23 +13,21 @@
 // barrier (wait_group 1), so at the barrier of iteration kb every warpgroup has finished tile kb - 2, never kb - 1.
 // Tiles in flight ahead of the MMA: STAGES - 2.
 //
-// BM = 64 (one warpgroup, two blocks per SM) for tens of rows per expert; BM = 128 (two warpgroups sharing the
-// weight tile) for hundreds. A warpgroup whose 64 rows lie past the expert's last row issues no MMA. Rows past the
+// BM / 64 warpgroups share each weight tile (GroupGemm.Cuda.cs, Wgmma, says which tile for which rows). A warpgroup whose 64 rows lie past the expert's last row issues no MMA. Rows past the
 // expert's end, columns past N and K past its end are zero-filled on load and never stored.
 // Requires K % 8 == 0 (16-byte rows chunks); the launcher picks this kernel only then, on sm_90.
 #include "gemm/lowp_tile.cuh"
 
-#define GW_BN 128
 #define GW_BK 64   // half elements per K tile: one 128-byte swizzled row
 
-template <int BM>
+template <int BM, int BN>
 struct gw_smem {
     static constexpr int a_stage = BM * GW_BK * 2;
-    static constexpr int w_stage = GW_BN * GW_BK * 2;
+    static constexpr int w_stage = BN * GW_BK * 2;
 };
 
-// One stage: BM rows of A and GW_BN rows of the expert's W, columns [kb * 64, kb * 64 + 64), in 16-byte chunks.
-template <int BM>
+// One stage: BM rows of A and BN rows of the expert's W, columns [kb * 64, kb * 64 + 64), in 16-byte chunks.
+template <int BM, int BN>
 GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
                              int row0, int row_end, int n0, int n, int k, int kb, int tid) {
     constexpr int threads = 2 * BM;
@@ -44,16 +41,17 @@ GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
 #pragma unroll
-    for (int i = 0; i < GW_BN * 8 / threads; i++) {
+    for (int i = 0; i < (BN * 8 + threads - 1) / threads; i++) {
         const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
+        if (BN * 8 % threads != 0 && idx >= BN * 8) break;
         const bool ok = n0 + r < n && col0 + ch * 8 < k;
         const unsigned char* src = ok ? w + (n0 + r) * row_bytes + (col0 + ch * 8) * 2 : w;
         ptx_cp_async_cg16_zfill(sw + lp_swz128(r, ch), src, ok);
     }
 }
 
-// Dynamic shared memory: STAGES * (gw_smem<BM>::a_stage + gw_smem<BM>::w_stage) + 1024 (alignment of the ring).
-template <typename T, int BM, int STAGES>
+// Dynamic shared memory: STAGES * (gw_smem<BM, BN>::a_stage + gw_smem<BM, BN>::w_stage) + 1024 (alignment of the ring).
+template <typename T, int BM, int BN, int STAGES>
 __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] T
@@ -61,33 +59,35 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
     unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
-    static_assert(BM == 64 || BM == 128, "one or two warpgroups of 64 rows");
+    static_assert(BM % 64 == 0 && BM <= 192, "one to three warpgroups of 64 rows");
+    static_assert(BN == 64 || BN == 128 || BN == 256, "the wgmma shapes ptx.cuh wraps");
+    constexpr int ACC = BN / 2;   // fp32 accumulators per thread
     static_assert(STAGES >= 3, "the ring holds the tile in use, the one in flight behind it and one ahead");
     extern __shared__ unsigned char gw_dyn_smem[];
     unsigned char* base = gw_dyn_smem + ((1024 - (ptx_smem_addr(gw_dyn_smem) & 1023)) & 1023);
     unsigned char* s_a = base;
-    unsigned char* s_w = base + STAGES * gw_smem<BM>::a_stage;
+    unsigned char* s_w = base + STAGES * gw_smem<BM, BN>::a_stage;
 
     int e, row0, row_end;
     const bool found = padded_slots > 0
         ? lp_find_tile<0, BM>(offsets, experts, padded_slots, blockIdx.y, e, row0, row_end)
         : lp_find_tile<1, BM>(offsets, experts, 0x7fffffff, blockIdx.y, e, row0, row_end);
     if (!found) return;
-    const int n0 = blockIdx.x * GW_BN;
+    const int n0 = blockIdx.x * BN;
     const unsigned char* a = reinterpret_cast<const unsigned char*>(A);
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * K * 2;
     const int kblocks = (K + GW_BK - 1) / GW_BK;
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const bool has_rows = row0 + wg * 64 < row_end;   // uniform per warpgroup
 
-    float acc[64];
+    float acc[ACC];
 #pragma unroll
-    for (int i = 0; i < 64; i++) acc[i] = 0.0f;
+    for (int i = 0; i < ACC; i++) acc[i] = 0.0f;
 
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
         if (s < kblocks)
-            gw_load_stage<BM>(s_a + s * gw_smem<BM>::a_stage, s_w + s * gw_smem<BM>::w_stage, a, w, row0, row_end, n0, N, K, s, tid);
+            gw_load_stage<BM, BN>(s_a + s * gw_smem<BM, BN>::a_stage, s_w + s * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, s, tid);
         ptx_cp_async_commit();
     }
     for (int kb = 0; kb < kblocks; kb++) {
@@ -98,25 +98,25 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
         const int next = kb + STAGES - 2;
         if (next < kblocks) {
             const int slot = next % STAGES;
-            gw_load_stage<BM>(s_a + slot * gw_smem<BM>::a_stage, s_w + slot * gw_smem<BM>::w_stage, a, w, row0, row_end, n0, N, K, next, tid);
+            gw_load_stage<BM, BN>(s_a + slot * gw_smem<BM, BN>::a_stage, s_w + slot * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, next, tid);
         }
         ptx_cp_async_commit();
         if (has_rows) {
             const int slot = kb % STAGES;
-            const unsigned ta = ptx_smem_addr(s_a + slot * gw_smem<BM>::a_stage + wg * 64 * 128);
-            const unsigned tw = ptx_smem_addr(s_w + slot * gw_smem<BM>::w_stage);
-            ptx_wgmma_fence_operands<64>(acc);
+            const unsigned ta = ptx_smem_addr(s_a + slot * gw_smem<BM, BN>::a_stage + wg * 64 * 128);
+            const unsigned tw = ptx_smem_addr(s_w + slot * gw_smem<BM, BN>::w_stage);
+            ptx_wgmma_fence_operands<ACC>(acc);
             ptx_wgmma_fence();
 #pragma unroll
             for (int ks = 0; ks < GW_BK / 16; ks++)
-                ptx_wgmma_m64n128k16<T>(acc, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
+                ptx_wgmma_m64k16<T, BN>(acc, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
             ptx_wgmma_commit_group();
             ptx_wgmma_wait_group<1>();
-            ptx_wgmma_fence_operands<64>(acc);
+            ptx_wgmma_fence_operands<ACC>(acc);
         }
     }
     ptx_wgmma_wait_group<0>();
-    ptx_wgmma_fence_operands<64>(acc);
+    ptx_wgmma_fence_operands<ACC>(acc);
     if (!has_rows) return;
 
     // Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register 4j + {0, 1} is
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
         if (r >= row_end) continue;
         T* dst = out + (long long)r * N;
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
+        for (int j = 0; j < BN / 8; j++) {
             const int col = n0 + 8 * j + 2 * t;
             const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
             if (pairs && col + 1 < N) {

@@ -148,11 +148,10 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// A configuration of the Hopper kernel (group_gemm_wgmma.cu): <paramref name="TileM"/> rows (64 per warpgroup)
-    /// x 128 columns, K tiles of 64 through a ring of <paramref name="Stages"/> cp.async stages.
+    /// x <paramref name="TileN"/> columns (128 or 256), K tiles of 64 through a ring of <paramref name="Stages"/> cp.async stages.
     /// </summary>
-    internal readonly record struct WgmmaConfig(int TileM, int Stages)
+    internal readonly record struct WgmmaConfig(int TileM, int TileN, int Stages)
     {
-        public const int TileN = 128;
         public int Threads => 2 * TileM;
 
         /// <summary>Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it.</summary>
@@ -161,17 +160,17 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// The wgmma configuration for a problem on this GPU, or null where it does not apply: half weights only, on
-    /// sm_90 (wgmma is sm_90a), K a multiple of 8 (16-byte rows), and tens of rows per expert or more (below that
-    /// the step is bound by streaming the hit experts' weights, which the register-staged and 64-row tiles already
-    /// do at their floor). Hundreds of rows: two warpgroups share each weight tile (128 x 128, one block per SM,
-    /// five stages); tens: one warpgroup per 64-row tile, four stages, so two blocks fit each SM. A pure function
-    /// of the problem's host-side shape and the compute capability.
+    /// sm_90 (wgmma is sm_90a), K a multiple of 8 (16-byte rows). Chosen from A/B runs on the H200 at the ERNIE
+    /// gate/up shape (docs/moe.md has the numbers). Hundreds of rows per expert (compute-bound): 128 x 256 tiles, two
+    /// warpgroups sharing each weight tile, four stages (one block per SM); against 128 x 128 it reads a quarter less
+    /// from L2, which ncu showed to be the limit (84% busy). Fewer rows: 64 x 128 tiles of one warpgroup, four stages,
+    /// two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the register-staged
+    /// tile, at 128 tokens 7% faster. A pure function of the problem's host-side shape and the compute capability.
     /// </summary>
     internal static WgmmaConfig? Wgmma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
         if (w.Format != ExpertWeightFormat.Half || computeMajor != 9 || computeMinor != 0 || p.K % 8 != 0) return null;
-        long rpe = RowsPerExpert(p);
-        return rpe >= 96 ? new WgmmaConfig(128, 5) : rpe >= 24 ? new WgmmaConfig(64, 4) : null;
+        return RowsPerExpert(p) >= 96 ? new WgmmaConfig(128, 256, 4) : new WgmmaConfig(64, 128, 4);
     }
 
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
@@ -179,8 +178,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         var info = _device.Info;
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
         {
-            var k = Kernel($"group_gemm_wgmma<{p.A.DType.CudaTypeName()}, {wc.TileM}, {wc.Stages}>", wc.SharedBytes, WgmmaSource);
-            Launch(k, stream, p, w, WgmmaConfig.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
+            var k = Kernel($"group_gemm_wgmma<{p.A.DType.CudaTypeName()}, {wc.TileM}, {wc.TileN}, {wc.Stages}>", wc.SharedBytes, WgmmaSource);
+            Launch(k, stream, p, w, wc.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
             return;
         }
         if (Pipe(p, w) is { } cfg)

@@ -97,13 +97,15 @@ public class GroupGemmLauncherTests
     [InlineData(12288, 128)]   // ERNIE n = 2048: 192 rows per expert
     [InlineData(6144, 128)]    // n = 1024 (96 rows per expert: the boundary)
     [InlineData(3072, 64)]     // n = 512: 48 rows per expert
-    [InlineData(1536, 64)]     // n = 256: 24 rows per expert (the boundary)
-    public void Half_weights_with_tens_of_rows_per_expert_take_the_wgmma_kernel_on_sm90(int rows, int tileM)
+    [InlineData(1536, 64)]     // n = 256: 24 rows per expert
+    [InlineData(6, 64)]        // n = 1
+    public void Half_weights_take_the_wgmma_kernel_on_sm90(int rows, int tileM)
     {
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default);
         var c = GroupGemmCuda.Wgmma(p, HalfWeights, 9, 0);
         Assert.Equal(tileM, c!.Value.TileM);
         Assert.Equal(2 * tileM, c.Value.Threads);
+        Assert.Equal(tileM == 128 ? 256 : 128, c.Value.TileN);
         Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
         if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
     }
@@ -115,7 +117,6 @@ public class GroupGemmLauncherTests
         Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 8, 9));                       // no wgmma before sm_90
         Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 10, 0));                      // sm_90a instructions only
         Assert.Null(GroupGemmCuda.Wgmma(p with { K = 2564 }, HalfWeights, 9, 0));     // rows not 16-byte multiples
-        Assert.Null(GroupGemmCuda.Wgmma(p with { RowsBound = 768 }, HalfWeights, 9, 0));   // 12 rows per expert
         var int8 = new ExpertWeights(ExpertWeightFormat.Int8PerChannel, default, default, default, GroupSize.PerChannel);
         Assert.Null(GroupGemmCuda.Wgmma(p, int8, 9, 0));
     }
