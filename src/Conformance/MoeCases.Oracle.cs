@@ -16,6 +16,7 @@ public static partial class MoeCases
     /// One expert projection as the host quantizer defines it: codes or values of at most 12 significant bits
     /// [N, K], per-(row, group) scales (null: none), the group along K (0: one per row), and the weights the
     /// kernel effectively multiplies (codes times scales) for the byte-for-byte and half-step checks.
+    /// w4afp8's codes span Pad128(K) columns (zeros past K), as its kernel reads them.
     /// </summary>
     internal sealed record ExpertOperands(float[] Values, float[]? Scales, int Group, float[] Dequantized, float[] HalfStep);
 
@@ -61,21 +62,19 @@ public static partial class MoeCases
                 var qb = new byte[np * kp / 2];
                 var stored = new float[groups * np];
                 W4AFp8GroupGemm.HostQuantize(w, n, k, grouped, qb, stored);
-                if (grouped && k % W4AFp8GroupGemm.GroupSize != 0)
-                    throw new ArgumentException($"w4afp8 oracle needs K = {k} to be a multiple of {W4AFp8GroupGemm.GroupSize}");
+                // Codes over the padded K (the kernel's zero tail), so a K that is not a multiple of 128 keeps its groups.
                 var scales = new float[n * groups];
-                int span = grouped ? W4AFp8GroupGemm.GroupSize : k;
+                var codes = new float[(long)n * kp];
+                int span = grouped ? W4AFp8GroupGemm.GroupSize : kp;
                 for (int r = 0; r < n; r++)
                     for (int g = 0; g < groups; g++) scales[r * groups + g] = stored[g * np + r] / 512f;   // the nibble's 2^-9, undone
                 for (int r = 0; r < n; r++)
-                    for (int c = 0; c < k; c++)
-                    {
-                        float s = scales[r * groups + c / span];
-                        values[(long)r * k + c] = W4AFp8GroupGemm.ValueAt(qb, kp, r, c);
-                        half[(long)r * k + c] = s / 2;
-                    }
+                {
+                    for (int c = 0; c < kp; c++) codes[(long)r * kp + c] = W4AFp8GroupGemm.ValueAt(qb, kp, r, c);
+                    for (int c = 0; c < k; c++) half[(long)r * k + c] = scales[r * groups + c / span] / 2;
+                }
                 var deq = W4AFp8GroupGemm.HostDequantize(qb, stored, n, k, grouped);
-                return new ExpertOperands(values, scales, grouped ? span : 0, deq, half);
+                return new ExpertOperands(codes, scales, grouped ? span : 0, deq, half);
             }
             case QuantMode.Nvfp4:
             {
