@@ -31,6 +31,62 @@ public static class Checks
         return err <= tolerance ? CaseResult.Pass(detail) : CaseResult.Fail(detail);
     }
 
+    /// <summary>
+    /// Every element written, the relative Frobenius error within <paramref name="tolerance"/>'s bound, and every
+    /// element within |a - e| &lt;= c·ulp(e) + δ·rms(row), rows being <paramref name="cols"/> wide. The detail
+    /// names the worst element, so one wrong value or one wrong row fails even when the norm hides it.
+    /// </summary>
+    public static CaseResult Close(string what, ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, int cols, Tolerance tolerance)
+    {
+        int bad = ErrorMetrics.FirstNonFinite(actual);
+        if (bad >= 0) return CaseResult.Fail($"{what}: element {bad} not finite ({actual[bad]}): unwritten or overflow");
+        double err = ErrorMetrics.RelativeFrobenius(expected, actual);
+        var worst = ErrorMetrics.WorstElement(expected, actual, cols, tolerance.Output, tolerance.Ulps, tolerance.RmsFraction);
+        return Judge(what, err, worst, expected.Length == 0 ? 0 : expected[(int)Math.Max(0, worst.Index)], actual, cols, tolerance);
+    }
+
+    /// <summary><see cref="Close(string, ReadOnlySpan{double}, ReadOnlySpan{float}, int, Tolerance)"/> with float expected values.</summary>
+    public static CaseResult Close(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, int cols, Tolerance tolerance)
+    {
+        int bad = ErrorMetrics.FirstNonFinite(actual);
+        if (bad >= 0) return CaseResult.Fail($"{what}: element {bad} not finite ({actual[bad]}): unwritten or overflow");
+        double err = ErrorMetrics.RelativeFrobenius(expected, actual);
+        var worst = ErrorMetrics.WorstElement(expected, actual, cols, tolerance.Output, tolerance.Ulps, tolerance.RmsFraction);
+        return Judge(what, err, worst, expected.Length == 0 ? 0 : expected[(int)Math.Max(0, worst.Index)], actual, cols, tolerance);
+    }
+
+    private static CaseResult Judge(string what, double err, ElementError worst, double expectedAtWorst, ReadOnlySpan<float> actual, int cols, Tolerance t)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string at = worst.Index < 0 ? "no elements" : string.Create(inv,
+            $"worst element [{worst.Index / cols}, {worst.Index % cols}] {actual[(int)worst.Index]:G6} vs {expectedAtWorst:G6}: {worst.Ratio:0.###} of its bound");
+        string detail = string.Create(inv,
+            $"{what}: rel err {err:0.###e+0} (bound {t.Frobenius:0.##e+0}); {at} ({t.Ulps:0.#} ulp + {t.RmsFraction:0.##e+0}·row rms; {t.Describe()})");
+        return err <= t.Frobenius && worst.Ratio <= 1 ? CaseResult.Pass(detail) : CaseResult.Fail(detail);
+    }
+
+    /// <summary>
+    /// Every |q - w| within <paramref name="halfStep"/>(i), the half quantization step at element i (the most
+    /// round-to-nearest can move it), plus 2^-21 of |w| for the fp32 rounding of w / scale and q · scale.
+    /// </summary>
+    public static CaseResult WithinHalfStep(string what, ReadOnlySpan<float> source, ReadOnlySpan<float> quantized, Func<long, double> halfStep)
+    {
+        if (source.Length != quantized.Length) return CaseResult.Fail($"{what}: {quantized.Length} values, expected {source.Length}");
+        long worstAt = -1;
+        double worst = 0;
+        for (int i = 0; i < source.Length; i++)
+        {
+            double h = halfStep(i);
+            double err = Math.Abs((double)quantized[i] - source[i]);
+            double ratio = err / (h + Math.ScaleB(Math.Abs(source[i]), -21) + 1e-30);
+            if (!(ratio <= worst)) { worst = ratio; worstAt = i; }
+        }
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string detail = worstAt < 0 ? $"{what}: {source.Length} values, all exact"
+            : string.Create(inv, $"{what}: {source.Length} values, worst [{worstAt}] {quantized[(int)worstAt]:G6} vs source {source[(int)worstAt]:G6}: {worst:0.###} of half a step");
+        return worst <= 1 ? CaseResult.Pass(detail) : CaseResult.Fail(detail);
+    }
+
     public static CaseResult BitEqual(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         int n = ErrorMetrics.BitMismatches(expected, actual);

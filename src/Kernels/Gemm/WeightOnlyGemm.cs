@@ -16,6 +16,22 @@ public abstract class WeightOnlyGemm
     public static WeightOnlyGemm Create(Device device) =>
         KernelBackend.Create<WeightOnlyGemm>(device, cuda => new WeightOnlyGemmCuda(cuda), () => new WeightOnlyGemmReference());
 
+    /// <summary>The most host rows the CUDA launcher runs on the weight-only kernels; above, it expands the weights for cuBLASLt.</summary>
+    public const int GemvMaxRows = WeightOnlyGemmCuda.DenseMinRows;
+
+    /// <summary>Whether a CUDA call with <paramref name="rows"/> host rows rounds the weights to the activation type (the many-row path).</summary>
+    public static bool ExpandsWeights(int rows) => rows > GemvMaxRows;
+
+    /// <summary>
+    /// The kernel regime the CUDA launcher runs for <paramref name="rows"/> host rows: wo_gemv's three row
+    /// ranges, or the weight expansion plus cuBLASLt (read-only naming of the launcher's rule, for listings).
+    /// </summary>
+    public static string Regime(int rows) =>
+        rows <= WeightOnlyGemmCuda.GemvTinyRows ? "wo_gemv rows 1-2"
+        : rows <= 8 ? "wo_gemv rows 3-8"
+        : rows <= GemvMaxRows ? "wo_gemv rows 9-16"
+        : "wo_dequantize + cuBLASLt";
+
     /// <summary>Plans products with <paramref name="weights"/> for up to <paramref name="maxRows"/> rows. Allocates.</summary>
     public WeightOnlyPlan Plan(WeightOnlyMatrix weights, DType activation, int maxRows)
     {

@@ -157,6 +157,80 @@ public static unsafe class ErrorMetrics
         return (num, den, true);
     }
 
+    /// <summary>
+    /// The spacing of <paramref name="type"/>'s values at |<paramref name="x"/>| (bf16: 8 significant bits,
+    /// fp16: 11 with subnormals below 2^-14, fp32: 24): half of it is the largest error of one rounding to
+    /// nearest. At 0 it is the smallest positive step.
+    /// </summary>
+    public static double Ulp(double x, DType type)
+    {
+        var (bits, minExponent) = type switch
+        {
+            DType.BF16 => (8, -126),
+            DType.F16 => (11, -14),
+            DType.F32 => (24, -126),
+            _ => throw new ArgumentOutOfRangeException(nameof(type), type, "ulp is defined for bf16, fp16 and fp32 outputs"),
+        };
+        double a = Math.Abs(x);
+        int exponent = a == 0 || !double.IsFinite(a) ? minExponent : Math.Max(Math.ILogB(a), minExponent);
+        return Math.ScaleB(1.0, exponent - (bits - 1));
+    }
+
+    /// <summary>
+    /// The element that comes closest to (or furthest past) the per-element bound
+    /// |a - e| &lt;= <paramref name="ulps"/> · ulp(e) + <paramref name="rmsFraction"/> · rms(e's row), where rows
+    /// have <paramref name="cols"/> elements and ulp is <paramref name="type"/>'s spacing at e. Ratio &gt; 1 is a
+    /// violation; a non-finite actual value has ratio +Inf. Rows run in parallel; ties go to the lowest index,
+    /// so the answer does not depend on the schedule.
+    /// </summary>
+    public static ElementError WorstElement(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, int cols, DType type,
+                                            double ulps, double rmsFraction) =>
+        Worst(expected, actual, cols, type, ulps, rmsFraction);
+
+    /// <summary><see cref="WorstElement(ReadOnlySpan{double}, ReadOnlySpan{float}, int, DType, double, double)"/> with float expected values.</summary>
+    public static ElementError WorstElement(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, int cols, DType type,
+                                            double ulps, double rmsFraction) =>
+        Worst(expected, actual, cols, type, ulps, rmsFraction);
+
+    private static ElementError Worst<TE>(ReadOnlySpan<TE> expected, ReadOnlySpan<float> actual, int cols, DType type, double ulps, double rmsFraction)
+        where TE : unmanaged, INumberBase<TE>
+    {
+        if (expected.Length != actual.Length)
+            throw new ArgumentException($"expected {expected.Length} values, actual {actual.Length}");
+        if (cols <= 0 || expected.Length % cols != 0)
+            throw new ArgumentException($"{expected.Length} values do not form rows of {cols}", nameof(cols));
+        int rows = expected.Length / cols;
+        var worst = new ElementError[rows];
+        fixed (TE* e = expected)
+        fixed (float* a = actual)
+        {
+            nint ep = (nint)e, ap = (nint)a;
+            void Row(int r)
+            {
+                var er = new ReadOnlySpan<TE>((TE*)ep + (long)r * cols, cols);
+                var ar = new ReadOnlySpan<float>((float*)ap + (long)r * cols, cols);
+                double ss = 0;
+                foreach (var v in er) ss += double.CreateTruncating(v) * double.CreateTruncating(v);
+                double rms = Math.Sqrt(ss / cols);
+                var best = new ElementError(-1, 0, 0, -1);
+                for (int i = 0; i < cols; i++)
+                {
+                    double ev = double.CreateTruncating(er[i]);
+                    double err = float.IsFinite(ar[i]) ? Math.Abs(ar[i] - ev) : double.PositiveInfinity;
+                    double bound = ulps * Ulp(ev, type) + rmsFraction * rms;
+                    double ratio = err / bound;
+                    if (ratio > best.Ratio) best = new ElementError((long)r * cols + i, err, bound, ratio);
+                }
+                worst[r] = best;
+            }
+            if ((long)rows * cols < Chunk) for (int r = 0; r < rows; r++) Row(r);
+            else Parallel.For(0, rows, Row);
+        }
+        var result = new ElementError(-1, 0, 0, -1);
+        foreach (var w in worst) if (w.Ratio > result.Ratio) result = w;
+        return result;
+    }
+
     /// <summary>Index of the first non-finite value, or -1: an output element the kernel never wrote.</summary>
     public static int FirstNonFinite(ReadOnlySpan<float> values)
     {
@@ -186,3 +260,9 @@ public static unsafe class ErrorMetrics
         return n;
     }
 }
+
+/// <summary>
+/// One element's error against its bound: <see cref="Index"/> in the flattened tensor, |actual - expected|,
+/// the bound there, and their ratio (&gt; 1 is a violation; -1 when there were no elements).
+/// </summary>
+public readonly record struct ElementError(long Index, double Error, double Bound, double Ratio);
