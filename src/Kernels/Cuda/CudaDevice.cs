@@ -423,7 +423,7 @@ public sealed unsafe class CudaDevice : Device
     // is never served to a normal call and the normal cubins stay as they were.
     private static KernelDefine[] WithMutant(string sourceFile, KernelDefine[] defines)
     {
-        if (KernelMutants.Active is not { } m || !m.Sources.Contains(sourceFile, StringComparer.Ordinal)) return defines;
+        if (KernelMutants.ActiveFor(sourceFile) is not { } m) return defines;
         return defines.Append(new KernelDefine(m.Define, "1")).ToArray();
     }
 

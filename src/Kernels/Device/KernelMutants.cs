@@ -20,13 +20,35 @@ public static class KernelMutants
     /// <summary>The prefix every mutant define carries, so a normal define can never be mistaken for one.</summary>
     public const string Prefix = "GE_MUTANT_";
 
-    private static readonly AsyncLocal<KernelMutant?> s_active = new();
+    private sealed class Holder(KernelMutant mutant)
+    {
+        public readonly KernelMutant Mutant = mutant;
+        public int Uses;
+    }
+
+    private static readonly AsyncLocal<Holder?> s_active = new();
 
     /// <summary>The mutant active here, or null (always null outside a mutant run).</summary>
-    public static KernelMutant? Active => s_active.Value;
+    public static KernelMutant? Active => s_active.Value?.Mutant;
 
-    /// <summary>True when the active mutant is <paramref name="define"/>; references call it once per operation, not per element.</summary>
-    public static bool IsActive(string define) => s_active.Value is { } m && string.Equals(m.Define, define, StringComparison.Ordinal);
+    /// <summary>Times the active mutant was applied since its activation: kernels fetched with its define, reference operations that took its branch. 0 means no case reached it.</summary>
+    public static int Uses => s_active.Value is { } h ? Volatile.Read(ref h.Uses) : 0;
+
+    /// <summary>True when the active mutant is <paramref name="define"/> (and counts a use); references call it once per operation, not per element.</summary>
+    public static bool IsActive(string define)
+    {
+        if (s_active.Value is not { } h || !string.Equals(h.Mutant.Define, define, StringComparison.Ordinal)) return false;
+        Interlocked.Increment(ref h.Uses);
+        return true;
+    }
+
+    /// <summary>The active mutant when it applies to native/<paramref name="sourceFile"/> (and counts a use); null otherwise.</summary>
+    public static KernelMutant? ActiveFor(string sourceFile)
+    {
+        if (s_active.Value is not { } h || !h.Mutant.Sources.Contains(sourceFile, StringComparer.Ordinal)) return null;
+        Interlocked.Increment(ref h.Uses);
+        return h.Mutant;
+    }
 
     /// <summary>Activates <paramref name="mutant"/> until the returned scope is disposed; scopes do not nest.</summary>
     public static IDisposable Activate(KernelMutant mutant)
@@ -35,8 +57,8 @@ public static class KernelMutants
         if (!mutant.Define.StartsWith(Prefix, StringComparison.Ordinal))
             throw new ArgumentException($"mutant define '{mutant.Define}' must start with {Prefix}", nameof(mutant));
         if (s_active.Value is { } current)
-            throw new InvalidOperationException($"mutant {current.Define} is already active; {mutant.Define} cannot start inside it");
-        s_active.Value = mutant;
+            throw new InvalidOperationException($"mutant {current.Mutant.Define} is already active; {mutant.Define} cannot start inside it");
+        s_active.Value = new Holder(mutant);
         return new Scope();
     }
 
