@@ -47,6 +47,11 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
     const int m0 = blockIdx.y * BF_BM, n0 = blockIdx.x * BF_BN;
     if (m0 >= valid) return;
     const int kblocks = kp / BF_BK;
+#if defined(GE_MUTANT_BF8_DROP_LAST_K)
+    const int kend = kblocks - 1;
+#else
+    const int kend = kblocks;
+#endif
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
 
@@ -59,9 +64,9 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
             for (int r = 0; r < 4; r++) acc[i][j][r] = part[i][j][r] = 0.0f;
 
     bf_load_stage(s_a[0], s_w[0], a, w, m0, n0, valid, kp, 0, tid);
-    for (int kb = 0; kb < kblocks; kb++) {
+    for (int kb = 0; kb < kend; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
+        if (kb + 1 < kend) { bf_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, w, m0, n0, valid, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
         else ptx_cp_async_wait<0>();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
@@ -89,7 +94,11 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
                 for (int nt = 0; nt < 4; nt++) ptx_mma_m16n8k32_e4m3(part[mt][nt], af[mt], bfr[nt]);
         }
         // One weight scale covers the whole 128-wide N tile; activation scales are per row.
+#if defined(GE_MUTANT_BF8_SCALE_INDEX)
+        float ws = w_scale[(n0 / BF_BN) * kblocks + (kb + 1) % kblocks];
+#else
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];
+#endif
 #pragma unroll
         for (int mt = 0; mt < 2; mt++) {
             int r0 = m0 + wm * 32 + mt * 16 + g, r1 = r0 + 8;
@@ -112,7 +121,11 @@ __global__ void __launch_bounds__(BF_THREADS) block_fp8_gemm(
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             int r = m0 + wm * 32 + mt * 16 + g + half * 8;
+#if defined(GE_MUTANT_BF8_SKIP_PAD_GUARD)
+            if (r >= rows) continue;
+#else
             if (r >= valid) continue;
+#endif
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
                 int col = n0 + wn * 32 + nt * 8 + 2 * t;
@@ -165,7 +178,11 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
     const int valid = ge_valid_rows(n_tokens, rows);
     const int m0 = blockIdx.y * BF_BM, n0 = blockIdx.x * BF_BN;
     if (m0 >= valid) return;
+#if defined(GE_MUTANT_BF8_DROP_LAST_K)
+    const int kblocks = kp / BF_BK - 1;
+#else
     const int kblocks = kp / BF_BK;
+#endif
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
 
     float acc[64], part[64];
@@ -201,7 +218,11 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
         ptx_wgmma_commit_group();
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<64>(part);
+#if defined(GE_MUTANT_BF8_SCALE_INDEX)
+        float ws = w_scale[(n0 / BF_BN) * kblocks + (kb + 1) % kblocks];
+#else
         float ws = w_scale[(n0 / BF_BN) * kblocks + kb];
+#endif
         float s0 = r0 < valid ? __fmul_rn(a_scale[(long long)r0 * kblocks + kb], ws) : 0.0f;
         float s1 = r1 < valid ? __fmul_rn(a_scale[(long long)r1 * kblocks + kb], ws) : 0.0f;
 #pragma unroll
@@ -218,7 +239,11 @@ __global__ void __launch_bounds__(128) block_fp8_gemm_wgmma(
 #pragma unroll
     for (int half = 0; half < 2; half++) {
         int r = half ? r1 : r0;
+#if defined(GE_MUTANT_BF8_SKIP_PAD_GUARD)
+        if (r >= rows) continue;
+#else
         if (r >= valid) continue;
+#endif
         T* dst = c + (long long)r * n;
 #pragma unroll
         for (int j = 0; j < 16; j++) {

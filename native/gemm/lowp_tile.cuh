@@ -30,7 +30,11 @@ GE_DEVICE bool lp_find_tile(const int* offsets, int experts, int rows_bound, int
         if (tile < tiles) {
             expert = e;
             row0 = start + tile * BM;
+#if defined(GE_MUTANT_LP_LAST_ROW)
+            row_end = end - 1;
+#else
             row_end = end;
+#endif
             return true;
         }
         tile -= tiles;

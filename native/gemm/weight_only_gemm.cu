@@ -245,7 +245,11 @@ wo_gemm_small(const T* __restrict__ x,              // [rows, K]
         int n = blockIdx.x * width + (idx - tok * width);
         if (tok >= valid || n >= N) continue;
         float v = 0.0f;
+#if defined(GE_MUTANT_WO_SPLIT_DROP_LAST)
+        for (int s = 0; s < (int)gridDim.y - 1; ++s) v += __ldcg(partial + ((long long)s * 16 + tok) * Npad + n);
+#else
         for (int s = 0; s < (int)gridDim.y; ++s) v += __ldcg(partial + ((long long)s * 16 + tok) * Npad + n);
+#endif
         if (GROUP == 0) v *= scales[n];
         if (bias) v += ge_to_float(bias[n]);
         out[(long long)tok * N + n] = ge_from_float<T>(v);
@@ -316,7 +320,11 @@ GE_DEVICE void wo_gemv_batch(const uint4 (&w)[S][TN], int c, int ce, unsigned la
             const float* sg = ss + ((c + j) * CHUNK_K / GDIV) * (TN * 16);
 #pragma unroll
             for (int i = 0; i < TN; ++i) {
+#if defined(GE_MUTANT_WO_SCALE_INDEX)
+                const float s_lo = sg[i * 16 + (g ^ 1)], s_hi = sg[i * 16 + (g ^ 1) + 8];
+#else
                 const float s_lo = sg[i * 16 + g], s_hi = sg[i * 16 + g + 8];
+#endif
 #pragma unroll
                 for (int q = 0; q < NT; ++q)
 #pragma unroll
@@ -366,7 +374,11 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     T* xs = reinterpret_cast<T*>(wo_smem + ((16 + (groups + 1) * TN * 16 * 4 + 15) & ~15));
 
     const int cb = warp * chunks_per_warp;
+#if defined(GE_MUTANT_WO_DROP_LAST_K)
+    const int ce = min(chunks_k - 1, cb + chunks_per_warp);
+#else
     const int ce = min(chunks_k, cb + chunks_per_warp);
+#endif
 
     // 1. Weights of the first two batches (independent of everything else). Two batches alternate
     //    from here on: one is multiplied while the other is in flight.
@@ -443,7 +455,9 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
                 if (H == 2 && GROUP == 0) v += acc[H - 1][i][q][e];   // groups fold both chains into acc[0]
                 red[(warp * V + (i * NT + q) * 4 + e) * 32 + lane] = v;
             }
+#if !defined(GE_MUTANT_WO_RACY_REDUCTION)
     __syncthreads();
+#endif
     for (int idx = threadIdx.x; idx < V * 32; idx += blockDim.x) {
         const int l = idx & 31, qe = idx >> 5;
         const int e = qe & 3, iq = qe >> 2;
@@ -451,11 +465,19 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
         const int tok = q * 8 + 2 * (l & 3) + (e & 1);
         const int c = i * 16 + (l >> 2) + (e >> 1) * 8;
         const int n = tile0 * 16 + c;
+#if defined(GE_MUTANT_WO_SKIP_PAD_GUARD)
+        if (tok >= rows || n >= N) continue;
+#else
         if (tok >= valid || n >= N) continue;
+#endif
         float v = 0.0f;
 #pragma unroll
         for (int wi = 0; wi < WARPS; ++wi) v += red[wi * V * 32 + idx];
+#if defined(GE_MUTANT_WO_SCALE_INDEX)
+        if (GROUP == 0) v *= ss[c ^ 1];
+#else
         if (GROUP == 0) v *= ss[c];
+#endif
         v += sb[c];
         out[(long long)tok * N + n] = ge_from_float<T>(v);
     }
@@ -512,7 +534,11 @@ wo_dequantize(const uint4* __restrict__ wq,       // [Npad/16, chunks_k, 32] x 1
     for (int i = threadIdx.x; i < 16 * (COLS / 8); i += blockDim.x) {
         const int row = i / (COLS / 8), col = (i - row * (COLS / 8)) * 8;
         const int n = tile * 16 + row, k = k0 + col;
+#if defined(GE_MUTANT_WO_DEQUANT_LAST_ROW)
+        if (n >= N - 1 || k >= K) continue;
+#else
         if (n >= N || k >= K) continue;
+#endif
         const T* src = tile_s + row * LD + col;
         T* dst = w + (long long)n * K + k;
         if (vec_ok) {

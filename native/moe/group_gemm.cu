@@ -21,6 +21,9 @@ GE_DEVICE bool gg_find_tile(const int* __restrict__ offsets, int experts, int pa
         int b, cnt;
         if (padded_slots > 0) { b = i * padded_slots; cnt = min(max(offsets[i], 0), padded_slots); }
         else { b = offsets[i]; cnt = max(offsets[i + 1] - b, 0); }
+#if defined(GE_MUTANT_GG_LAST_ROW)
+        cnt = max(cnt - 1, 0);
+#endif
         const int tiles = (cnt + BM - 1) / BM;
         if (tile < tiles) { e = i; begin = b; count = cnt; m0 = tile * BM; return true; }
         tile -= tiles;
@@ -91,7 +94,11 @@ __global__ void quantize_experts(const T* __restrict__ w,   // [rows, K]
     float mx = 0.0f;
     for (int k = k_begin + lane; k < k_end; k += 32) mx = fmaxf(mx, fabsf(ge_to_float(src[k])));
     mx = ge_warp_max(mx);
+#if defined(GE_MUTANT_GG_QUANT_SCALE)
+    const float s = __fdiv_rn(mx, (float)(qmax - 1));
+#else
     const float s = __fdiv_rn(mx, (float)qmax);
+#endif
     if (lane == 0) {
         scales[seg] = s;
         if (zeros) zeros[seg] = (float)zero_point;

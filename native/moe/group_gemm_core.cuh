@@ -170,7 +170,11 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
     float rz[W_CHUNKS];
 
     ge_load_tile<WMODE, BM, BK>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, n0, 0, vec, ra, rw, rz);
+#if defined(GE_MUTANT_GG_DROP_LAST_K)
+    for (int k0 = 0; k0 + BK < K; k0 += BK) {
+#else
     for (int k0 = 0; k0 < K; k0 += BK) {
+#endif
         // Registers -> shared (decoding the weights), then start the next tile's loads before the math.
 #pragma unroll
         for (int i = 0; i < A_CHUNKS; ++i) {
@@ -232,7 +236,11 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = row_begin + wm * 16 + g + 8 * h;
+#if defined(GE_MUTANT_GG_LAST_ROW)
+            if (row >= row_end - 1) continue;
+#else
             if (row >= row_end) continue;
+#endif
             unsigned short* out = C + (long long)row * N;
             if (n < N) out[n] = ge_bits_from_float<T>(v[2 * h]);
             if (n + 1 < N) out[n + 1] = ge_bits_from_float<T>(v[2 * h + 1]);
@@ -401,7 +409,11 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WN_WARPS, wn = warp % WN_WARPS;
+#if defined(GE_MUTANT_GG_DROP_LAST_K)
+    const int KT = K / BK - 1;
+#else
     const int KT = K / BK;
+#endif
 
     float acc[MT][NT][4];
     float part[GROUPED ? MT : 1][GROUPED ? NT : 1][4];
@@ -461,12 +473,18 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                     }
                     *reinterpret_cast<uint4*>(wd + r * LDW + kc * 8) = ge_decode_fast8<T, WMODE>(lo, hi);
                 }
+#if !defined(GE_MUTANT_GG_RACY_DECODE)
                 __syncthreads();
+#endif
                 if constexpr (GROUPED != 0) {
                     gp_mma_slice<T, MT, NT, KW, LDA, LDW>(part, as + ks, wd + wn * WTN * LDW, lane);
                     const int kend = kt * BK + ks + KS;
                     if (kend % group_size == 0) {
+#if defined(GE_MUTANT_GG_SCALE_INDEX)
+                        const int grp = min(kend / group_size, groups - 1);
+#else
                         const int grp = kend / group_size - 1;
+#endif
 #pragma unroll
                         for (int j = 0; j < NT; ++j) {
                             const int n = n0 + wn * WTN + j * 8 + 2 * (lane & 3);
@@ -488,6 +506,15 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                 }
             }
         }
+#if defined(GE_MUTANT_GG_FP16_ACCUMULATOR)
+        // The accumulator held in fp16 between K tiles.
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) acc[i][j][q] = __half2float(__float2half_rn(acc[i][j][q]));
+#endif
         if (++slot == STAGES) slot = 0;
     }
 
@@ -501,13 +528,20 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
         if (QUANT && !GROUPED) {
             s0 = n < N ? scales[(long long)n * groups] : 0.0f;
             s1 = n + 1 < N ? scales[(long long)(n + 1) * groups] : 0.0f;
+#if defined(GE_MUTANT_GG_SCALE_INDEX)
+            if (n + 1 < N) s0 = s1;
+#endif
         }
 #pragma unroll
         for (int i = 0; i < MT; ++i)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = row_begin + wm * WTM + i * 16 + g + 8 * h;
+#if defined(GE_MUTANT_GG_LAST_COLUMN)
+                if (row >= row_end || n >= N - 1) continue;
+#else
                 if (row >= row_end || n >= N) continue;
+#endif
                 float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
                 if (QUANT && !GROUPED) { v0 = __fmaf_rn(v0, s0, 0.0f); v1 = __fmaf_rn(v1, s1, 0.0f); }
                 unsigned short* out = C + (long long)row * N + n;

@@ -45,8 +45,13 @@ __global__ void moe_swiglu(const T* __restrict__ h,    // [rows, 2 * ffn]
     else if (mode == GE_ROWS_PADDED) valid = (r % slots) < valid_info[r / slots];
     else valid = r < ge_valid_rows(n_tokens, rows);
     if (!valid) return;
+#if defined(GE_MUTANT_SWIGLU_SWAP)
+    const T* up = h + (long long)r * 2 * ffn;
+    const T* gate = up + ffn;
+#else
     const T* gate = h + (long long)r * 2 * ffn;
     const T* up = gate + ffn;
+#endif
     T* o = out + (long long)r * ffn;
     for (int c = blockIdx.y * blockDim.x + threadIdx.x; c < ffn; c += gridDim.y * blockDim.x) {
         float g = ge_to_float(gate[c]);
@@ -78,7 +83,11 @@ __global__ void moe_combine(const T* __restrict__ y,        // [permuted rows, h
     const float* w = weights + (long long)t * top_k;
     for (int c = c0; c < hidden; c += stride) {
         float acc = 0.0f;
+#if defined(GE_MUTANT_COMBINE_DROP_LAST_SLOT)
+        for (int s = 0; s < top_k - 1; ++s)
+#else
         for (int s = 0; s < top_k; ++s)
+#endif
             acc = __fmaf_rn(w[s], ge_to_float(y[(long long)inv[s] * hidden + c]), acc);
         if (shared) acc = __fadd_rn(acc, ge_to_float(shared[(long long)t * hidden + c]));
         o[c] = ge_from_float<T>(acc);

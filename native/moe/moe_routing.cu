@@ -79,7 +79,11 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
         if (lane == 0) { out_ids[s] = be; out_w[s] = w; }
     }
     __syncwarp();
+#if defined(GE_MUTANT_ROUTING_NO_RENORM)
+    const float denom = 1.0f;
+#else
     const float denom = renormalize ? fmaxf(chosen, norm_min) : 1.0f;
+#endif
     for (int s = lane; s < top_k; s += 32) {
         float w = renormalize ? out_w[s] / denom : out_w[s];
         out_w[s] = ge_route_round(w, round_weights);
@@ -166,7 +170,9 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
             const float v = ge_warp_sum(acc[i][e]);
             if (lane == 0) red[warp][i * ROUTER_EXPERTS + e] = v;
         }
+#if !defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
     __syncthreads();
+#endif
     for (int o = threadIdx.x; o < ROUTER_TOKENS * ROUTER_EXPERTS; o += blockDim.x) {
         const int i = o / ROUTER_EXPERTS, e = o - i * ROUTER_EXPERTS;
         if (i >= nt || e >= ne) continue;
@@ -213,7 +219,11 @@ extern "C" __global__ void moe_assign(const int* __restrict__ ids, // [rows * to
     lt = ge_block_sum_int(lt, scratch);
     eq = ge_block_sum_int(eq, scratch);
     if (threadIdx.x == 0) {
+#if defined(GE_MUTANT_ASSIGN_COUNT)
+        counts[e] = max(eq - 1, 0);   // in-bounds on purpose: only the reported count is wrong
+#else
         counts[e] = eq;
+#endif
         offsets[e] = lt;
         if (e == experts - 1) offsets[experts] = lt + eq;
     }

@@ -121,7 +121,11 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
         if (st < kblocks) nv_load_stage<T>(s_a[st], s_w[st], s_s[st], a, qe, se, row0, row_end, n0, k, np, kp, st, tid);
         else ptx_cp_async_commit();                       // keep one commit group per stage so the waits count right
     }
+#if defined(GE_MUTANT_NVFP4_DROP_LAST_K)
+    for (int kb = 0; kb < kblocks - 1; kb++) {
+#else
     for (int kb = 0; kb < kblocks; kb++) {
+#endif
         ptx_cp_async_wait<NV_STAGES - 2>();
         __syncthreads();
         // The slot refilled now was read in iteration kb - 1, which every warp has finished (barrier above).
@@ -153,7 +157,11 @@ __global__ void __launch_bounds__(NV_THREADS) nvfp4_group_gemm(
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
                 unsigned h = ((ks < 2 ? wv[nt].x : wv[nt].y) >> ((ks & 1) * 16)) & 0xFFFFu;
+#if defined(GE_MUTANT_NVFP4_SCALE_INDEX)
+                float bs = nv_e4m3_to_float((sc[nt] >> (8 * (ks ^ 1))) & 0xFFu);
+#else
                 float bs = nv_e4m3_to_float((sc[nt] >> (8 * ks)) & 0xFFu);
+#endif
                 bfr[nt][0] = nv_pack(nv_e2m1_to_float(h & 15u) * bs, nv_e2m1_to_float((h >> 4) & 15u) * bs, (const T*)0);
                 bfr[nt][1] = nv_pack(nv_e2m1_to_float((h >> 8) & 15u) * bs, nv_e2m1_to_float((h >> 12) & 15u) * bs, (const T*)0);
             }

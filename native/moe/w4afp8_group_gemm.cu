@@ -70,6 +70,11 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
     if (!lp_find_tile<PREFIX, WA_BM>(offsets, experts, rows_bound, blockIdx.y, expert, row0, row_end)) return;
     const int n0 = blockIdx.x * WA_BN;
     const int kblocks = kp / WA_BK;
+#if defined(GE_MUTANT_W4AFP8_DROP_LAST_K)
+    const int kend = kblocks - 1;
+#else
+    const int kend = kblocks;
+#endif
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
     const unsigned char* we = w + (long long)expert * np * (kp / 2);
@@ -84,9 +89,9 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
             for (int r = 0; r < 4; r++) acc[i][j][r] = part[i][j][r] = 0.0f;
 
     wa_load_stage(s_a[0], s_w[0], a, we, row0, row_end, n0, kp, 0, tid);
-    for (int kb = 0; kb < kblocks; kb++) {
+    for (int kb = 0; kb < kend; kb++) {
         int buf = kb & 1;
-        if (kb + 1 < kblocks) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
+        if (kb + 1 < kend) { wa_load_stage(s_a[buf ^ 1], s_w[buf ^ 1], a, we, row0, row_end, n0, kp, kb + 1, tid); ptx_cp_async_wait<1>(); }
         else ptx_cp_async_wait<0>();
         __syncthreads();
         const unsigned char* sa = s_a[buf];
@@ -118,7 +123,11 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
 #pragma unroll
             for (int nt = 0; nt < 4; nt++) {
                 int col = n0 + wn * 32 + nt * 8 + 2 * t;
+#if defined(GE_MUTANT_W4AFP8_SCALE_INDEX)
+                float s0 = wse[col], s1 = wse[col + 1];
+#else
                 float s0 = wse[(long long)kb * np + col], s1 = wse[(long long)kb * np + col + 1];
+#endif
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++) {
                     acc[mt][nt][0] += part[mt][nt][0] * s0;
@@ -148,7 +157,11 @@ __global__ void __launch_bounds__(WA_THREADS) w4afp8_group_gemm(
                     v0 = acc[mt][nt][half * 2] * sa;
                     v1 = acc[mt][nt][half * 2 + 1] * sa;
                 } else {
+#if defined(GE_MUTANT_W4AFP8_SCALE_INDEX)
+                    v0 = part[mt][nt][half * 2] * __fmul_rn(wse[col + 1], sa);
+#else
                     v0 = part[mt][nt][half * 2] * __fmul_rn(wse[col], sa);
+#endif
                     v1 = part[mt][nt][half * 2 + 1] * __fmul_rn(wse[col + 1], sa);
                 }
                 if (col < n) dst[col] = ge_from_float<T>(v0);

@@ -17,7 +17,12 @@ __global__ void __launch_bounds__(GG_THREADS) wi4a16_group_gemm(
     int N, int K, int group_size, int groups) {
     const int4 t = tiles[blockIdx.y];
     const long long e = t.x;
-    ge_group_tile<T, GG_INT4_ZP, BM, BK>(A, t.y, t.z, W + e * N * (K >> 1), scales + e * N * groups, zeros + e * N * groups,
+#if defined(GE_MUTANT_WI4A16_LAST_ROW)
+    const int row_end = t.z - 1;
+#else
+    const int row_end = t.z;
+#endif
+    ge_group_tile<T, GG_INT4_ZP, BM, BK>(A, t.y, row_end, W + e * N * (K >> 1), scales + e * N * groups, zeros + e * N * groups,
                                      C, N, K, group_size, groups, blockIdx.x * GG_BN);
 }
 
@@ -40,7 +45,11 @@ __global__ void wi4a16_quantize(const T* __restrict__ w,     // [rows, K]
     for (int k = k_begin + lane; k < k_begin + group_size; k += 32) mx = fmaxf(mx, fabsf(ge_to_float(src[k])));
     mx = ge_warp_max(mx);
     const float s = __fdiv_rn(mx, 7.0f);
+#if defined(GE_MUTANT_WI4A16_ZERO_POINT)
+    if (lane == 0) { scales[seg] = s; zeros[seg] = 7.0f; }
+#else
     if (lane == 0) { scales[seg] = s; zeros[seg] = 8.0f; }
+#endif
     for (int k = k_begin + 2 * lane; k < k_begin + group_size; k += 64) {
         int qv[2];
 #pragma unroll

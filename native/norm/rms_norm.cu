@@ -23,7 +23,9 @@ GE_DEVICE float rn_block_sum(float v, float* scratch) {
         s = ge_warp_sum(s);
         if (lane == 0) scratch[0] = s;
     }
+#if !defined(GE_MUTANT_RMSNORM_RACY_SUM)
     __syncthreads();
+#endif
     return scratch[0];
 }
 
@@ -86,12 +88,19 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
         }
     }
     const float inv = rsqrtf(rn_block_sum(ss, scratch) / (float)hidden + eps);
+#if defined(GE_MUTANT_RMSNORM_LAST_ROW)
+    if (row >= valid - 1) return;
+#else
     if (row >= valid) return;   // uniform per block, after the block sum's barriers: nothing is stored
+#endif
 
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
         if (i0 >= hidden) continue;
+#if defined(GE_MUTANT_RMSNORM_LAST_COLUMN)
+        if (i0 + VEC >= hidden) continue;
+#endif
         if (RESIDUAL) *reinterpret_cast<V*>(residual + base + i0) = xraw[it];
         const T* z = reinterpret_cast<const T*>(&xraw[it]);
         if (!EARLY_W) wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));

@@ -11,7 +11,11 @@ template <int E5M2, int SATFINITE>
 GE_DEVICE void ge_encode_fp8(const float* __restrict__ x, // [count]
                              unsigned char* __restrict__ y, // [count]
                              long long count) {
+#if defined(GE_MUTANT_CONVERT_NO_SATURATION)
+    const __nv_saturation_t sat = __NV_NOSAT;
+#else
     const __nv_saturation_t sat = SATFINITE ? __NV_SATFINITE : __NV_NOSAT;
+#endif
     const __nv_fp8_interpretation_t kind = E5M2 ? __NV_E5M2 : __NV_E4M3;
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += stride)

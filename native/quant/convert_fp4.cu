@@ -16,7 +16,11 @@ extern "C" __global__ void encode_e2m1(const float* __restrict__ x, // [pairs * 
                                        long long pairs) {
     long long stride = (long long)gridDim.x * blockDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += stride) {
+#if defined(GE_MUTANT_FP4_NIBBLE_ORDER)
+        float2 v = make_float2(x[2 * i + 1], x[2 * i]);
+#else
         float2 v = make_float2(x[2 * i], x[2 * i + 1]);
+#endif
         y[i] = (unsigned char)__nv_cvt_float2_to_fp4x2(v, __NV_E2M1, cudaRoundNearest);
     }
 }

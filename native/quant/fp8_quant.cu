@@ -48,7 +48,11 @@ __global__ void fp8_quant_act_group128(const T* __restrict__ x,          // [row
 #pragma unroll
         for (int i = 0; i < 4; i++) packed |= (unsigned int)fq_quant_e4m3(v[i], scale) << (8 * i);
         *reinterpret_cast<unsigned int*>(qr + c0) = packed;
+#if defined(GE_MUTANT_FP8Q_SCALE_INDEX)
+        if (lane == 0) scales[(long long)row * groups + (g + 1) % groups] = scale;
+#else
         if (lane == 0) scales[(long long)row * groups + g] = scale;
+#endif
     }
 }
 
@@ -68,7 +72,9 @@ __global__ void fp8_quant_act_per_token(const T* __restrict__ x,         // [row
     amax = ge_warp_max(amax);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     if (lane == 0) warp_max[warp] = amax;
+#if !defined(GE_MUTANT_FP8Q_RACY_REDUCTION)
     __syncthreads();
+#endif
     amax = lane < warps ? warp_max[lane] : 0.0f;
     amax = ge_warp_max(amax);
     float scale = __fdiv_rn(amax, FP8_MAX);

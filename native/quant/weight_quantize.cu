@@ -30,7 +30,9 @@ __global__ void wq_quantize(const T* __restrict__ w,      // [N, K]
         v = ge_warp_max(v);
         if (threadIdx.x == 0) warp_max[0] = v;
     }
+#if !defined(GE_MUTANT_WQ_RACY_REDUCTION)
     __syncthreads();
+#endif
     const float scale = __fdiv_rn(warp_max[0], (float)qmax);
     for (int k = threadIdx.x; k < group; k += blockDim.x) {
         float v = scale == 0.0f ? 0.0f : rintf(__fdiv_rn(ge_to_float(w[base + k]), scale));

@@ -10,6 +10,10 @@ __global__ void random_uniform(T* __restrict__ out, // [count]
         unsigned int h = ge_hash32(seed ^ ge_hash32((unsigned int)i ^ (unsigned int)(i >> 32) * 0x9e3779b9U));
         float u = (float)(h >> 8) * (1.0f / 16777216.0f);
         float v = __fmul_rn(__fsub_rn(__fmul_rn(2.0f, u), 1.0f), scale);
+#if defined(GE_MUTANT_RANDOM_NO_OFFSET)
+        out[i] = ge_from_float<T>(v);
+#else
         out[i] = ge_from_float<T>(__fadd_rn(v, offset));
+#endif
     }
 }

@@ -30,6 +30,11 @@ public static class CliApp
         var listCases = new Option<bool>("--list") { Description = "Print the selected case names and exit" };
         var full = new Option<bool>("--full") { Description = "Include Full-tier (large) cases on the reference backend too" };
         var tier = new Option<string>("--tier") { Description = "ci or full: the largest case tier to run (default: full on CUDA, ci on the reference backend)" };
+        var mutants = new Option<bool>("--mutants")
+        {
+            Description = "Plant each deliberately broken kernel (NVRTC GE_MUTANT_* defines; reference twins where they exist) and "
+                          + "report whether the cases that reach it catch it; --filter then selects mutants by define or family",
+        };
         var oracle = new Option<string>("--oracle")
         {
             Description = "With --model: compare each layer with outputs recorded in this safetensors file "
@@ -43,10 +48,13 @@ public static class CliApp
         check.Options.Add(full);
         check.Options.Add(tier);
         check.Options.Add(oracle);
+        check.Options.Add(mutants);
         check.SetAction(pr => Execute(pr, shared, console, environment,
             ctx => ctx.Settings.ModelDirectory is not null || pr.GetValue(oracle) is not null
                 ? ModelCheckCommand.Execute(ctx, pr.GetValue(oracle))
-                : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
+                : pr.GetValue(mutants)
+                    ? MutantCheck.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))
+                    : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
         root.Subcommands.Add(check);
 
         var bench = new BenchCommandLine();

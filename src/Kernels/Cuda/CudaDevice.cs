@@ -377,21 +377,65 @@ public sealed unsafe class CudaDevice : Device
     /// defines and returns the kernel <paramref name="kernelName"/>: an extern "C" name or a template
     /// instantiation such as "rms_norm&lt;__nv_bfloat16, 8&gt;". Cached per (source, defines, name):
     /// A cache hit is a lock and a dictionary lookup, so launchers may fetch by name at each launch.
+    /// The compile itself runs outside the device's lock, so other threads' kernels compile meanwhile.
     /// </summary>
     public CudaKernel GetKernel(string sourceFile, string kernelName, params KernelDefine[] defines)
     {
         ArgumentException.ThrowIfNullOrEmpty(sourceFile);
         ArgumentException.ThrowIfNullOrEmpty(kernelName);
-        defines ??= Array.Empty<KernelDefine>();
+        defines = WithMutant(sourceFile, defines ?? Array.Empty<KernelDefine>());
         // Launchers fetch by name on every launch and rely on this cache, so a hit without defines allocates nothing.
         var key = (sourceFile, kernelName, defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString())));
         lock (_kernels)
-        {
             if (_kernels.TryGetValue(key, out var cached)) return cached;
-            EnsureCurrent();
+        return LoadAndRemember(key, defines, Compiler.Compile(sourceFile, kernelName, defines));
+    }
+
+    /// <summary>
+    /// <see cref="GetKernel"/> for several instances of <paramref name="sourceFile"/> at once: the ones not yet
+    /// loaded compile in parallel (see <see cref="KernelCompiler.CompileAll"/>), so a launcher that needs several
+    /// variants for one plan waits for the slowest compile instead of their sum. Results are in name order.
+    /// </summary>
+    public IReadOnlyList<CudaKernel> GetKernels(string sourceFile, IReadOnlyList<string> kernelNames, params KernelDefine[] defines)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourceFile);
+        ArgumentNullException.ThrowIfNull(kernelNames);
+        defines = WithMutant(sourceFile, defines ?? Array.Empty<KernelDefine>());
+        string joined = defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString()));
+        var result = new CudaKernel[kernelNames.Count];
+        var missing = new List<int>();
+        lock (_kernels)
+            for (int i = 0; i < kernelNames.Count; i++)
+            {
+                ArgumentException.ThrowIfNullOrEmpty(kernelNames[i]);
+                if (_kernels.TryGetValue((sourceFile, kernelNames[i], joined), out var k)) result[i] = k;
+                else missing.Add(i);
+            }
+        if (missing.Count == 0) return result;
+        var compiled = Compiler.CompileAll(missing.Select(i => new KernelRequest(sourceFile, kernelNames[i], defines)).ToArray());
+        for (int j = 0; j < missing.Count; j++)
+            result[missing[j]] = LoadAndRemember((sourceFile, kernelNames[missing[j]], joined), defines, compiled[j]);
+        return result;
+    }
+
+    // The active mutant's define joins the compile of its own sources only; outside a mutant run this returns
+    // the defines unchanged. The define is part of the memo key and of the disk cache key, so a mutant's cubin
+    // is never served to a normal call and the normal cubins stay as they were.
+    private static KernelDefine[] WithMutant(string sourceFile, KernelDefine[] defines)
+    {
+        if (KernelMutants.ActiveFor(sourceFile) is not { } m) return defines;
+        return defines.Append(new KernelDefine(m.Define, "1")).ToArray();
+    }
+
+    private CudaKernel LoadAndRemember((string Source, string Name, string Defines) key, KernelDefine[] defines, CompiledKernel compiled)
+    {
+        EnsureCurrent();
+        lock (_kernels)
+        {
+            // Another thread may have loaded the same kernel while this one compiled: keep the first.
+            if (_kernels.TryGetValue(key, out var cached)) return cached;
             var compiler = Compiler;
-            var compiled = compiler.Compile(sourceFile, kernelName, defines);
-            var kernel = Load(compiled, () => compiler.Compile(sourceFile, kernelName, defines));
+            var kernel = Load(compiled, () => compiler.Compile(key.Source, key.Name, defines));
             _kernels[key] = kernel;
             return kernel;
         }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -9,29 +10,57 @@ namespace GraphEngine.Kernels.Cuda;
 /// <summary>A cubin ready for cuModuleLoadData and the symbol to fetch from it.</summary>
 public sealed record CompiledKernel(string KernelName, string LoweredName, byte[] Cubin, string CacheKey, bool FromCache);
 
+/// <summary>One kernel instance to compile: native/<paramref name="SourceFile"/>, the name expression, the defines.</summary>
+public sealed record KernelRequest(string SourceFile, string KernelName, IReadOnlyList<KernelDefine> Defines);
+
 /// <summary>
 /// Compiles native/*.cu with NVRTC for one GPU architecture, through a disk cache of cubins keyed by
 /// everything that shapes the result (source, every header, options, kernel name, NVRTC version,
-/// architecture), so a second process start compiles nothing.
+/// architecture), so a second process start compiles nothing. Thread-safe: NVRTC programs are
+/// independent, so different keys compile in parallel (at most <see cref="MaxParallelCompiles"/> at
+/// once), and concurrent requests for one key share a single compile.
 /// </summary>
 public sealed unsafe class KernelCompiler
 {
+    /// <summary>The NVRTC step: source, headers, options and name expression to (cubin, lowered name); a seam for tests.</summary>
+    internal delegate (byte[] Cubin, string Lowered) NvrtcStep(string sourceName, string source,
+        IReadOnlyList<KeyValuePair<string, string>> headers, IReadOnlyList<string> options, string kernelName);
+
     private static readonly Lazy<IReadOnlyDictionary<string, string>> s_sources = new(LoadEmbeddedSources);
     private readonly ILogger? _logger;
     private readonly Lazy<string> _nvrtcVersion;
     private readonly Lazy<IReadOnlyList<string>> _includeDirs;
+    private readonly NvrtcStep _nvrtc;
+    private readonly SemaphoreSlim _slots;
+    // Compiles in progress by cache key: a second caller of the same key waits for the first one's result
+    // (or its exception, which carries the NVRTC log) instead of compiling again. Removed once done, so a
+    // later call after a rejected cubin (Cache.Remove) compiles afresh.
+    private readonly ConcurrentDictionary<string, Lazy<CompiledKernel>> _inFlight = new(StringComparer.Ordinal);
     private int _compiles, _hits;
 
     /// <summary>A compiler for <paramref name="architecture"/> ("sm_90a") caching cubins in <paramref name="cacheDirectory"/> (null: <see cref="KernelCache.DefaultDirectory"/>), logging compiles to <paramref name="logger"/>.</summary>
     public KernelCompiler(string architecture, string? cacheDirectory = null, ILogger? logger = null)
+        : this(architecture, cacheDirectory, logger, nvrtc: null, nvrtcVersion: null, includeDirs: null, Environment.ProcessorCount)
+    {
+    }
+
+    internal KernelCompiler(string architecture, string? cacheDirectory, ILogger? logger, NvrtcStep? nvrtc,
+        string? nvrtcVersion, IReadOnlyList<string>? includeDirs, int maxParallelCompiles)
     {
         ArgumentException.ThrowIfNullOrEmpty(architecture);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxParallelCompiles, 1);
         Architecture = architecture;
         Cache = new KernelCache(cacheDirectory ?? KernelCache.DefaultDirectory());
         _logger = logger;
-        _nvrtcVersion = new Lazy<string>(QueryNvrtcVersion);
-        _includeDirs = new Lazy<IReadOnlyList<string>>(() => FindCudaIncludeDirs());
+        _nvrtc = nvrtc ?? NvrtcCompile;
+        _nvrtcVersion = nvrtcVersion is null ? new Lazy<string>(QueryNvrtcVersion) : new Lazy<string>(() => nvrtcVersion);
+        _includeDirs = includeDirs is null ? new Lazy<IReadOnlyList<string>>(() => FindCudaIncludeDirs()) : new Lazy<IReadOnlyList<string>>(() => includeDirs);
+        MaxParallelCompiles = maxParallelCompiles;
+        _slots = new SemaphoreSlim(maxParallelCompiles, maxParallelCompiles);
     }
+
+    /// <summary>The most NVRTC compiles this instance runs at once (the processor count by default).</summary>
+    public int MaxParallelCompiles { get; }
 
     /// <summary>"sm_90a" on Hopper (so wgmma is usable), "sm_XY" elsewhere.</summary>
     public static string ArchitectureFor(int major, int minor) => major == 9 && minor == 0 ? "sm_90a" : $"sm_{major}{minor}";
@@ -124,22 +153,79 @@ public sealed unsafe class KernelCompiler
     public CompiledKernel Compile(string sourceFile, string kernelName, IReadOnlyList<KernelDefine> defines) =>
         CompileSource(sourceFile, SourceText(sourceFile), kernelName, defines);
 
-    /// <summary>Compiles <paramref name="kernelName"/> from <paramref name="source"/> (named <paramref name="sourceName"/> in logs and errors) with <paramref name="defines"/>, or serves it from the cache; a failed cache write is logged, not thrown.</summary>
+    /// <summary>
+    /// Compiles <paramref name="kernelName"/> from <paramref name="source"/> (named <paramref name="sourceName"/> in logs and
+    /// errors) with <paramref name="defines"/>, or serves it from the cache; a failed cache write is logged, not thrown.
+    /// Concurrent calls for the same inputs compile once and all get that result or its exception.
+    /// </summary>
     public CompiledKernel CompileSource(string sourceName, string source, string kernelName, IReadOnlyList<KernelDefine> defines)
     {
         var options = OptionsFor(defines);
         var headers = Headers;
         string key = CacheKey(sourceName, source, headers, options, kernelName, NvrtcVersion, Architecture);
+        var mine = new Lazy<CompiledKernel>(() => CompileOrLoad(key, sourceName, source, headers, options, kernelName),
+            LazyThreadSafetyMode.ExecutionAndPublication);
+        var entry = _inFlight.GetOrAdd(key, mine);
+        try
+        {
+            return entry.Value;
+        }
+        finally
+        {
+            if (ReferenceEquals(entry, mine)) _inFlight.TryRemove(new KeyValuePair<string, Lazy<CompiledKernel>>(key, mine));
+        }
+    }
+
+    /// <summary>
+    /// Compiles every request at once, at most <see cref="MaxParallelCompiles"/> NVRTC programs in parallel, and
+    /// returns the results in request order. When any fail, the first failure in request order is thrown (so the
+    /// error does not depend on scheduling) after every compile has finished.
+    /// </summary>
+    public IReadOnlyList<CompiledKernel> CompileAll(IReadOnlyList<KernelRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var results = new CompiledKernel[requests.Count];
+        var errors = new Exception?[requests.Count];
+        if (requests.Count == 1) return new[] { Compile(requests[0].SourceFile, requests[0].KernelName, requests[0].Defines) };
+        Parallel.For(0, requests.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxParallelCompiles }, i =>
+        {
+            try
+            {
+                results[i] = Compile(requests[i].SourceFile, requests[i].KernelName, requests[i].Defines);
+            }
+            catch (Exception e)
+            {
+                errors[i] = e;
+            }
+        });
+        foreach (var e in errors)
+            if (e is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+        return results;
+    }
+
+    private CompiledKernel CompileOrLoad(string key, string sourceName, string source,
+        IReadOnlyList<KeyValuePair<string, string>> headers, IReadOnlyList<string> options, string kernelName)
+    {
         if (Cache.TryLoad(key, out var lowered, out var cached))
         {
             Interlocked.Increment(ref _hits);
             _logger?.LogDebug("kernel cache hit: {Kernel} from {Source} ({Key})", kernelName, sourceName, key);
             return new CompiledKernel(kernelName, lowered, cached, key, FromCache: true);
         }
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        var (cubin, loweredName) = NvrtcCompile(sourceName, source, headers, options, kernelName);
-        Interlocked.Increment(ref _compiles);
-        _logger?.LogInformation("compiled {Kernel} from {Source} for {Arch} in {Ms:0} ms", kernelName, sourceName, Architecture, sw.Elapsed.TotalMilliseconds);
+        byte[] cubin;
+        string loweredName;
+        _slots.Wait();
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            (cubin, loweredName) = _nvrtc(sourceName, source, headers, options, kernelName);
+            Interlocked.Increment(ref _compiles);
+            _logger?.LogInformation("compiled {Kernel} from {Source} for {Arch} in {Ms:0} ms", kernelName, sourceName, Architecture, sw.Elapsed.TotalMilliseconds);
+        }
+        finally
+        {
+            _slots.Release();
+        }
         try
         {
             Cache.Store(key, loweredName, cubin);

@@ -117,30 +117,45 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
         var gemv0 = Gemv(tilesN, chunks, chunkK, cpg, groups, 1, GemvTinyRows, sms, optin);
         var gemv1 = maxRows > GemvTinyRows ? Gemv(tilesN, chunks, chunkK, cpg, groups, 1, 8, sms, optin) : null;
         var gemv2 = maxRows > 8 ? Gemv(tilesN, chunks, chunkK, cpg, groups, 2, 16, sms, optin) : null;
-        CudaKernel? GemvKernel(GemvShape? shape, int nt)
+        // needSmall*: the split-K variant stays for the token counts wo_gemv cannot stage (16 rows at very large K).
+        bool needSmall1 = gemv0 is null || (maxRows > GemvTinyRows && gemv1 is null), needSmall2 = maxRows > 8 && gemv2 is null;
+        var (splits, cps) = needSmall1 || needSmall2 ? SplitK(chunks, chunkK, cpg, blocksN, _device.Info.SmCount) : (1, chunks);
+
+        // Every instance this plan uses is named first and fetched in one call, so the cold compiles run in parallel.
+        var names = new List<string>();
+        int Want(bool needed, string name)
+        {
+            if (!needed) return -1;
+            names.Add(name);
+            return names.Count - 1;
+        }
+        int i0 = Want(gemv0 is not null, $"wo_gemv<{t}, {i4}, {group}, 1, {gemv0?.Tn}>");
+        int i1 = Want(gemv1 is not null, $"wo_gemv<{t}, {i4}, {group}, 1, {gemv1?.Tn}>");
+        int i2 = Want(gemv2 is not null, $"wo_gemv<{t}, {i4}, {group}, 2, {gemv2?.Tn}>");
+        int iSmall1 = Want(needSmall1, $"wo_gemm_small<{t}, {i4}, {group}, 1>");
+        int iSmall2 = Want(needSmall2, $"wo_gemm_small<{t}, {i4}, {group}, 2>");
+        int iDequant = Want(maxRows > DenseMinRows, $"wo_dequantize<{t}, {i4}, {group}>");
+        var kernels = _device.GetKernels(Source, names);
+        CudaKernel? Pick(int index) => index < 0 ? null : kernels[index];
+        CudaKernel? GemvKernel(GemvShape? shape, int index)
         {
             if (shape is not { } sh) return null;
-            var kernel = _device.GetKernel(Source, $"wo_gemv<{t}, {i4}, {group}, {nt}, {sh.Tn}>");
+            var kernel = kernels[index];
             kernel.EnsureDynamicSharedMemory(sh.MaxSharedBytes);
             return kernel;
         }
-        var g0 = GemvKernel(gemv0, 1);
-        var g1 = GemvKernel(gemv1, 1);
-        var g2 = GemvKernel(gemv2, 2);
-        // The split-K variant stays for the token counts wo_gemv cannot stage (16 rows at very large K).
-        bool needSmall1 = g0 is null || (maxRows > GemvTinyRows && g1 is null), needSmall2 = maxRows > 8 && g2 is null;
-        var (splits, cps) = needSmall1 || needSmall2 ? SplitK(chunks, chunkK, cpg, blocksN, _device.Info.SmCount) : (1, chunks);
-
-        var small1 = needSmall1 ? _device.GetKernel(Source, $"wo_gemm_small<{t}, {i4}, {group}, 1>") : null;
-        var small2 = needSmall2 ? _device.GetKernel(Source, $"wo_gemm_small<{t}, {i4}, {group}, 2>") : null;
+        var g0 = GemvKernel(gemv0, i0);
+        var g1 = GemvKernel(gemv1, i1);
+        var g2 = GemvKernel(gemv2, i2);
+        var small1 = Pick(iSmall1);
+        var small2 = Pick(iSmall2);
 
         DeviceBuffer? dense = null;
         Tensor denseW = default;
-        CudaKernel? dequant = null;
+        CudaKernel? dequant = Pick(iDequant);
         GemmFamily? denseGemm = null;
         if (maxRows > DenseMinRows)
         {
-            dequant = _device.GetKernel(Source, $"wo_dequantize<{t}, {i4}, {group}>");
             dense = _device.AllocateTensor(activation, new long[] { w.N, w.K }, out denseW, "weight-only dense expansion");
             denseGemm = GemmFamily.Create(_device);
         }

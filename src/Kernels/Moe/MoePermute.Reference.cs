@@ -30,6 +30,8 @@ internal sealed unsafe class MoePermuteReference : MoePermute
         var dtype = h.DType;
         int ffn = (int)output.Dim(1);
         ulong ph = h.Ptr.Address, po = output.Ptr.Address, pi = validInfo.IsEmpty ? 0 : validInfo.Ptr.Address;
+        // Mutation testing only (see KernelMutants): the halves of h read the wrong way round.
+        int gateAt = KernelMutants.IsActive("GE_MUTANT_SWIGLU_SWAP") ? ffn : 0, upAt = ffn - gateAt;
         ((ReferenceStream)stream).Enqueue(() =>
         {
             int dense = MoeRoutingReference.ValidRows(tokenCount, rows);
@@ -45,7 +47,7 @@ internal sealed unsafe class MoePermuteReference : MoePermute
                 var src = new ReadOnlySpan<ushort>((ushort*)ph + (long)r * 2 * ffn, 2 * ffn);
                 var dst = new Span<ushort>((ushort*)po + (long)r * ffn, ffn);
                 for (int c = 0; c < ffn; c++)
-                    dst[c] = HalfBits.FromFloat(SwiGluValue(HalfBits.ToFloat(src[c], dtype), HalfBits.ToFloat(src[ffn + c], dtype)), dtype);
+                    dst[c] = HalfBits.FromFloat(SwiGluValue(HalfBits.ToFloat(src[gateAt + c], dtype), HalfBits.ToFloat(src[upAt + c], dtype)), dtype);
             });
         });
     }
@@ -60,6 +62,8 @@ internal sealed unsafe class MoePermuteReference : MoePermute
         int hidden = (int)y.Dim(1);
         ulong py = y.Ptr.Address, pv = inverse.Ptr.Address, pw = weights.Ptr.Address, po = output.Ptr.Address;
         ulong ps = shared?.Ptr.Address ?? 0;
+        // Mutation testing only (see KernelMutants): the last selected expert is left out of the sum.
+        int slots = KernelMutants.IsActive("GE_MUTANT_COMBINE_DROP_LAST_SLOT") ? topK - 1 : topK;
         ((ReferenceStream)stream).Enqueue(() =>
         {
             int valid = MoeRoutingReference.ValidRows(tokenCount, rows);
@@ -76,7 +80,7 @@ internal sealed unsafe class MoePermuteReference : MoePermute
                 for (int c = 0; c < hidden; c++)
                 {
                     float acc = 0f;
-                    for (int s = 0; s < topK; s++)
+                    for (int s = 0; s < slots; s++)
                         acc = MathF.FusedMultiplyAdd(w[s], HalfBits.ToFloat(((ushort*)py)[(long)inv[s] * hidden + c], dtype), acc);
                     if (ps != 0) acc += HalfBits.ToFloat(((ushort*)ps)[(long)t * hidden + c], dtype);
                     dst[c] = HalfBits.FromFloat(acc, dtype);

@@ -41,8 +41,18 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
 
     public override void Prepare(DType dtype, int hidden, bool residual)
     {
+        // Both variants in one fetch: a cold start compiles them in parallel.
+        _device.GetKernels(Source, new[] { KernelName(dtype, hidden, residual, true), KernelName(dtype, hidden, residual, false) });
         Variant(dtype, hidden, residual, true);
         Variant(dtype, hidden, residual, false);
+    }
+
+    private const string Source = "norm/rms_norm.cu";
+
+    private string KernelName(DType dtype, int hidden, bool residual, bool earlyWeight)
+    {
+        var (vec, items, _) = Config(hidden);
+        return $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}, {(earlyWeight ? "true" : "false")}>";
     }
 
     /// <summary>Rows up to which the weight is loaded with the row (see the class summary).</summary>
@@ -53,9 +63,8 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
         lock (_variants)
         {
             if (_variants.TryGetValue((dtype, hidden, residual, earlyWeight), out var v)) return v;
-            var (vec, items, threads) = Config(hidden);
-            var kernel = _device.GetKernel("norm/rms_norm.cu",
-                $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}, {(earlyWeight ? "true" : "false")}>");
+            var (_, _, threads) = Config(hidden);
+            var kernel = _device.GetKernel(Source, KernelName(dtype, hidden, residual, earlyWeight));
             v = (kernel, (uint)threads);
             _variants[(dtype, hidden, residual, earlyWeight)] = v;
             return v;

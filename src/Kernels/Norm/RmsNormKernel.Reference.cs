@@ -11,9 +11,12 @@ internal sealed unsafe class RmsNormKernelReference : RmsNormKernel
         int hidden = (int)x.Dim(1);
         ulong px = x.Ptr.Address, pw = weight.Ptr.Address, po = output.Ptr.Address, pr = residual?.Ptr.Address ?? 0;
         ulong pt = tokenCount.Address;
+        // The CUDA kernel's mutants that the reference can have too (mutation testing only; see KernelMutants).
+        int lastRow = KernelMutants.IsActive("GE_MUTANT_RMSNORM_LAST_ROW") ? 1 : 0;
+        int stored = KernelMutants.IsActive("GE_MUTANT_RMSNORM_LAST_COLUMN") ? hidden - 1 : hidden;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pt == 0 ? rows : Math.Clamp(*(int*)pt, 0, rows);   // read at run time: replay sees the current count
+            int valid = Math.Max(0, (pt == 0 ? rows : Math.Clamp(*(int*)pt, 0, rows)) - lastRow);   // read at run time: replay sees the current count
             var wf = new float[hidden];
             for (int i = 0; i < hidden; i++) wf[i] = HalfBits.ToFloat(((ushort*)pw)[i], dtype);
             Parallel.For(0, valid, r =>
@@ -26,7 +29,7 @@ internal sealed unsafe class RmsNormKernelReference : RmsNormKernel
                     for (int i = 0; i < hidden; i++)
                     {
                         ushort bits = HalfBits.FromFloat(HalfBits.ToFloat(xr[i], dtype) + HalfBits.ToFloat(rr[i], dtype), dtype);
-                        rr[i] = bits;
+                        if (i < stored) rr[i] = bits;
                         z[i] = HalfBits.ToFloat(bits, dtype);
                     }
                 }
@@ -37,7 +40,7 @@ internal sealed unsafe class RmsNormKernelReference : RmsNormKernel
                 var o = new float[hidden];
                 NormalizeRow(z, wf, eps, o);
                 var orow = new Span<ushort>((ushort*)po + (long)r * hidden, hidden);
-                for (int i = 0; i < hidden; i++) orow[i] = HalfBits.FromFloat(o[i], dtype);
+                for (int i = 0; i < stored; i++) orow[i] = HalfBits.FromFloat(o[i], dtype);
             });
         });
     }

@@ -1,0 +1,98 @@
+using GraphEngine.Kernels;
+
+namespace GraphEngine.Conformance;
+
+/// <summary>
+/// One deliberately broken kernel: the define that switches it on, the native/ files whose #if blocks it
+/// selects (<see cref="Files"/>), the sources compiled with it, the cases that reach that kernel (name
+/// filters, as for check --filter) and whether the managed reference has the same bug behind
+/// <see cref="KernelMutants.IsActive"/>.
+/// </summary>
+public sealed record MutantSpec(string Define, string Family, string Bug, IReadOnlyList<string> Files,
+    IReadOnlyList<string> Sources, string CaseFilter, bool OnReference = false)
+{
+    /// <summary>The kernel-side description handed to <see cref="KernelMutants.Activate"/>.</summary>
+    public KernelMutant Mutant { get; } = new(Define, Sources);
+}
+
+/// <summary>
+/// The mutants `graphengine check --mutants` runs: at least one per kernel family of native/, more for the
+/// GEMMs, covering the bug classes a wrong kernel usually has (off-by-one row or column, a dropped last K
+/// tile, a wrong scale index, an fp16 accumulator, a skipped padded-row guard, a racy reduction, a
+/// quantizer that writes self-consistent but wrong bytes).
+/// </summary>
+public static class MutantCatalog
+{
+    private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
+        Group = "moe/group_gemm.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
+        W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
+        Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
+        WeightQuant = "quant/weight_quantize.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
+
+    private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
+    private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
+    private const string GroupCases = "moe/layer/bf16,moe/layer/fp16,moe/layer/wint,moe/graph/bf16,moe/graph/wint,graph/replay-equals-eager/moe/bf16,graph/replay-equals-eager/moe/wint";
+    private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
+
+    private static MutantSpec M(string define, string family, string bug, string file, string caseFilter, bool reference = false) =>
+        new(define, family, bug, new[] { file }, new[] { file }, caseFilter, reference);
+
+    /// <summary>Every mutant, grouped by family.</summary>
+    public static IReadOnlyList<MutantSpec> All { get; } = new[]
+    {
+        M("GE_MUTANT_RMSNORM_LAST_ROW", "norm/rms_norm", "the row guard stops one row early (the last valid row is never stored)", Norm, NormCases, reference: true),
+        M("GE_MUTANT_RMSNORM_LAST_COLUMN", "norm/rms_norm", "the last vector of each row is never stored (column off by one)", Norm, NormCases, reference: true),
+        M("GE_MUTANT_RMSNORM_RACY_SUM", "norm/rms_norm", "the block sum is read before warp 0 has written it (barrier dropped)", Norm, NormCases),
+
+        M("GE_MUTANT_WO_DROP_LAST_K", "gemm/weight_only_gemm", "wo_gemv drops the last K chunk", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_SCALE_INDEX", "gemm/weight_only_gemm", "wo_gemv reads the neighbouring channel's scale", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_RACY_REDUCTION", "gemm/weight_only_gemm", "wo_gemv sums the warps' partials before all are written (barrier dropped)", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_SKIP_PAD_GUARD", "gemm/weight_only_gemm", "wo_gemv stores rows at or past the token count", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_DEQUANT_LAST_ROW", "gemm/weight_only_gemm", "wo_dequantize never writes the last output channel (row off by one)", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_SPLIT_DROP_LAST", "gemm/weight_only_gemm", "wo_gemm_small leaves the last K split out of its reduction", WeightOnly, WeightOnlyCases),
+
+        M("GE_MUTANT_BF8_DROP_LAST_K", "gemm/block_fp8_gemm", "the last 128-wide K block is dropped", BlockFp8, "lowprec/block_fp8"),
+        M("GE_MUTANT_BF8_SCALE_INDEX", "gemm/block_fp8_gemm", "each K block is scaled with the next block's weight scale", BlockFp8, "lowprec/block_fp8"),
+        M("GE_MUTANT_BF8_SKIP_PAD_GUARD", "gemm/block_fp8_gemm", "rows at or past the token count are stored", BlockFp8, "lowprec/block_fp8"),
+
+        new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one)", new[] { Group, GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_DROP_LAST_K", "moe/group_gemm", "the last K tile is dropped", new[] { GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_SCALE_INDEX", "moe/group_gemm", "the next group's scale (grouped) or the neighbouring channel's (per channel)", new[] { GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_LAST_COLUMN", "moe/group_gemm", "the last output column (pair) is never stored", new[] { GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_RACY_DECODE", "moe/group_gemm", "decoded weights are read before every warp has written them (barrier dropped)", new[] { GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_FP16_ACCUMULATOR", "moe/group_gemm", "the fp32 accumulator is rounded to fp16 after every K tile", new[] { GroupCore }, new[] { Group }, GroupCases),
+        M("GE_MUTANT_GG_QUANT_SCALE", "moe/group_gemm", "quantize_experts divides by qmax - 1: consistent bytes and scales, but not the host quantizer's", Group, "moe/layer/wint,moe/graph/wint"),
+
+        M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
+        M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
+        new("GE_MUTANT_LP_LAST_ROW", "moe/w4afp8_group_gemm", "each expert's last row is never stored (lp_find_tile, shared with nvfp4)", new[] { LowpTile }, new[] { W4afp8, Nvfp4 }, "lowprec/w4afp8,lowprec/nvfp4,moe/layer/w4afp8,moe/layer/nvfp4"),
+
+        M("GE_MUTANT_NVFP4_SCALE_INDEX", "moe/nvfp4_group_gemm", "neighbouring 16-element blocks swap their e4m3 scales", Nvfp4, "lowprec/nvfp4,moe/layer/nvfp4"),
+        M("GE_MUTANT_NVFP4_DROP_LAST_K", "moe/nvfp4_group_gemm", "the last K block is dropped", Nvfp4, "lowprec/nvfp4,moe/layer/nvfp4"),
+
+        M("GE_MUTANT_WI4A16_LAST_ROW", "moe/wi4a16_group_gemm", "each planned tile stops one row short", Wi4a16, "moe/wi4a16,moe/layer/wi4a16"),
+        M("GE_MUTANT_WI4A16_ZERO_POINT", "moe/wi4a16_group_gemm", "the quantizer stores zero point 7 for codes biased by 8", Wi4a16, "moe/wi4a16,moe/layer/wi4a16"),
+
+        M("GE_MUTANT_ROUTING_NO_RENORM", "moe/moe_routing", "top-k weights are not renormalized", Routing, MoeCases),
+        M("GE_MUTANT_ROUTER_RACY_REDUCTION", "moe/moe_routing", "the fp32 router sums warp partials before all are written (barrier dropped)", Routing, MoeCases),
+        M("GE_MUTANT_ASSIGN_COUNT", "moe/moe_routing", "each expert's reported token count is one short", Routing, MoeCases + ",lowprec/w4afp8/Padded,lowprec/nvfp4/Padded"),
+
+        M("GE_MUTANT_COMBINE_DROP_LAST_SLOT", "moe/moe_permute", "the last selected expert is left out of the weighted sum", Permute, MoeCases, reference: true),
+        M("GE_MUTANT_SWIGLU_SWAP", "moe/moe_permute", "gate and up halves read the wrong way round", Permute, MoeCases, reference: true),
+
+        M("GE_MUTANT_FP8Q_RACY_REDUCTION", "quant/fp8_quant", "the per-token amax is read before every warp has written it (barrier dropped)", Fp8Quant, "lowprec/w4afp8,moe/layer/w4afp8"),
+        M("GE_MUTANT_FP8Q_SCALE_INDEX", "quant/fp8_quant", "a 128-group's scale is stored at the next group's index", Fp8Quant, "lowprec/block_fp8"),
+        M("GE_MUTANT_WQ_RACY_REDUCTION", "quant/weight_quantize", "threads read the group maximum before it is written (barrier dropped)", WeightQuant, "dense/quantize,dense/linear/wint"),
+        M("GE_MUTANT_CONVERT_NO_SATURATION", "quant/convert", "the satfinite encoders do not saturate", Convert, "format/"),
+        M("GE_MUTANT_RANDOM_NO_OFFSET", "random/random", "the fill ignores its offset", "random/random.cu", "device/random-fill"),
+        M("GE_MUTANT_FP4_NIBBLE_ORDER", "quant/convert_fp4", "the two e2m1 values of a byte are packed in the wrong order", ConvertFp4, "format/"),
+    };
+
+    /// <summary>Mutants whose define or family contains any of the comma-separated filters (case-insensitive); all for null or empty.</summary>
+    public static IReadOnlyList<MutantSpec> Select(string? filter)
+    {
+        var parts = (filter ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return All.Where(m => parts.Length == 0 || parts.Any(p =>
+            m.Define.Contains(p, StringComparison.OrdinalIgnoreCase) || m.Family.Contains(p, StringComparison.OrdinalIgnoreCase))).ToArray();
+    }
+}
