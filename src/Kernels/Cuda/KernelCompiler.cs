@@ -187,17 +187,27 @@ public sealed unsafe class KernelCompiler
         var results = new CompiledKernel[requests.Count];
         var errors = new Exception?[requests.Count];
         if (requests.Count == 1) return new[] { Compile(requests[0].SourceFile, requests[0].KernelName, requests[0].Defines) };
-        Parallel.For(0, requests.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxParallelCompiles }, i =>
+        // Dedicated threads rather than the thread pool: a compile blocks its thread for tens of milliseconds, and a
+        // busy pool (a test host, a server warming up) would otherwise run the batch one compile at a time.
+        int next = -1;
+        void Worker()
         {
-            try
+            for (int i; (i = Interlocked.Increment(ref next)) < requests.Count;)
             {
-                results[i] = Compile(requests[i].SourceFile, requests[i].KernelName, requests[i].Defines);
+                try
+                {
+                    results[i] = Compile(requests[i].SourceFile, requests[i].KernelName, requests[i].Defines);
+                }
+                catch (Exception e)
+                {
+                    errors[i] = e;
+                }
             }
-            catch (Exception e)
-            {
-                errors[i] = e;
-            }
-        });
+        }
+        var workers = Enumerable.Range(0, Math.Min(MaxParallelCompiles, requests.Count))
+            .Select(_ => new Thread(Worker) { IsBackground = true, Name = "nvrtc compile" }).ToList();
+        foreach (var t in workers) t.Start();
+        foreach (var t in workers) t.Join();
         foreach (var e in errors)
             if (e is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
         return results;
