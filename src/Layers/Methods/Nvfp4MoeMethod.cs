@@ -84,6 +84,7 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
     public static Nvfp4MoeMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> packed, ReadOnlySpan<byte> blockScales,
         ReadOnlySpan<float> globalScales, int experts, int n, int k, DType activation, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
+        CheckPrequantizedK(k);
         if (packed.Length != (long)experts * n * k / 2)
             throw new ArgumentException($"{nameof(packed)} holds {packed.Length} bytes, expected [{experts}, {n}, {k / 2}]", nameof(packed));
         if (blockScales.Length != (long)experts * n * k / Nvfp4GroupGemm.BlockSize)
@@ -110,7 +111,7 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
         ArgumentNullException.ThrowIfNull(readExpert);
         QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
         Check(ctx, experts, n, k);
-        if (k % Nvfp4GroupGemm.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "pre-quantized nvfp4 weights need K to be a multiple of 16");
+        CheckPrequantizedK(k);
         if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
         if (globalScales.Length != experts)
             throw new ArgumentException($"{nameof(globalScales)} holds {globalScales.Length} values, expected {experts}", nameof(globalScales));
@@ -151,6 +152,11 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
             memory.Dispose();
             throw;
         }
+    }
+
+    private static void CheckPrequantizedK(int k)
+    {
+        if (k % Nvfp4GroupGemm.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "pre-quantized nvfp4 weights need K to be a multiple of 16");
     }
 
     private static void Check(LayerContext ctx, int e, int n, int k)
