@@ -102,6 +102,9 @@ public sealed class ModelSession : IDisposable
         {
             LoadedModel? model = null;
             LoadProgress last = default;
+            bool peakReset = HostMemory.ResetPeak();
+            long? hostBefore = HostMemory.Resident();
+            long deviceBefore = engine.Device.AllocatedBytes;
             if (console.Interactive && !quiet)
             {
                 console.Ui.Progress()
@@ -126,13 +129,22 @@ public sealed class ModelSession : IDisposable
             }
             if (!quiet)
                 console.Line($"loaded {model!.Layers.Count} layers, {last.TotalBytesDone / 1e9:F2} GB, from {dir} in " +
-                             $"{last.Elapsed.TotalSeconds:F2} s ({last.GBPerSecond:F2} GB/s)");
+                             $"{last.Elapsed.TotalSeconds:F2} s ({last.GBPerSecond:F2} GB/s)" +
+                             MemoryText(peakReset, hostBefore, engine.Device.AllocatedBytes - deviceBefore));
             return model!;
         }
         catch (CheckpointException e)
         {
             throw new UsageException($"{e.Message} (from --model)", e);
         }
+    }
+
+    /// <summary>"; host peak +X GB over Y GB before, device +Z GB": the peak is only meaningful when it was reset before the load.</summary>
+    internal static string MemoryText(bool peakReset, long? hostBefore, long deviceBytes)
+    {
+        string device = $"device +{deviceBytes / 1e9:F3} GB";
+        if (!peakReset || hostBefore is not { } before || HostMemory.Peak() is not { } peak) return $"; {device}";
+        return $"; host peak +{Math.Max(0, peak - before) / 1e9:F3} GB over {before / 1e9:F3} GB before, {device}";
     }
 
     private static CaptureReport CaptureWithProgress(CliConsole console, PrefillEngine engine, bool quiet)

@@ -156,25 +156,27 @@ public sealed class Moe : Layer
                 else source.Fill(MoeWeight.SelectionBias, bias);
                 SelectionBiasWeight = bias;
             }
-            using (var upSrc = Device.AllocateTensor(act, new long[] { e, 2L * f, h }, out var upT, $"{name}.gate_up_source"))
-            using (var downSrc = Device.AllocateTensor(act, new long[] { e, h, f }, out var downT, $"{name}.down_source"))
+            int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
+            IMoeMethod Experts(MoeWeight which, long n, long kdim, uint fillSeed)
             {
-                if (source is null)
+                if (source?.Prequantized(which, Context, options, maxBound, act) is { } pre)
                 {
-                    fill.Uniform(load, upT, seed, 2f / MathF.Sqrt(h));
-                    fill.Uniform(load, downT, seed + 1, 2f / MathF.Sqrt(f));
+                    Own(pre);
+                    if (pre.Mode != options.Quant || pre.Experts != e || pre.N != n || pre.K != kdim)
+                        throw new ArgumentException(
+                            $"MoE layer '{name}': the {which} weights given are {pre.Label} [{pre.Experts}, {pre.N}, {pre.K}], the layer is {options.Quant.Label()} [{e}, {n}, {kdim}]");
+                    return pre;
                 }
-                else
-                {
-                    source.Fill(MoeWeight.GateUp, upT);
-                    source.Fill(MoeWeight.Down, downT);
-                }
-                seed += 2;
-                int maxBound = options.Layout == TokenLayout.PrefixSum ? t * k : t;
-                GateUp = Own(MoeMethods.Create(options.Quant, Device, load, upT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
-                Down = Own(MoeMethods.Create(options.Quant, Device, load, downT, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
-                load.Synchronize();   // the sources are freed here; quantization must have read them
+                using var src = Device.AllocateTensor(act, new long[] { e, n, kdim }, out var w, $"{name}.{which}_source");
+                if (source is null) fill.Uniform(load, w, fillSeed, 2f / MathF.Sqrt(kdim));
+                else source.Fill(which, w);
+                var method = Own(MoeMethods.Create(options.Quant, Device, load, w, options.GroupSize, options.Layout, maxBound, Context, options.Nvfp4Backend));
+                load.Synchronize();   // the source is freed here; quantization must have read it
+                return method;
             }
+            GateUp = Experts(MoeWeight.GateUp, 2L * f, h, seed);
+            Down = Experts(MoeWeight.Down, h, f, seed + 1);
+            seed += 2;
 
             if (options.SharedFfn > 0)
             {

@@ -4,6 +4,9 @@ using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
 
+/// <summary>Fills <paramref name="packed"/> [N, K/2] (two e2m1 per byte, low nibble first) and <paramref name="blockScales"/> [N, K/16] (e4m3) with expert <paramref name="expert"/>'s ModelOpt bytes.</summary>
+public delegate void Nvfp4ExpertReader(int expert, byte[] packed, byte[] blockScales);
+
 /// <summary>
 /// nvfp4 (modelopt_fp4) expert weights on the dequant path: fp4 e2m1 weights with e4m3 scales per 16
 /// along K and an fp32 global scale per expert, expanded to bf16/fp16 in registers by the group GEMM
@@ -81,41 +84,66 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
     public static Nvfp4MoeMethod FromPrequantized(LayerContext ctx, ReadOnlySpan<byte> packed, ReadOnlySpan<byte> blockScales,
         ReadOnlySpan<float> globalScales, int experts, int n, int k, DType activation, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
     {
-        ArgumentNullException.ThrowIfNull(ctx);
-        QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
-        Check(ctx, experts, n, k);
-        if (k % Nvfp4GroupGemm.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "pre-quantized nvfp4 weights need K to be a multiple of 16");
-        if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
+        CheckPrequantizedK(k);
         if (packed.Length != (long)experts * n * k / 2)
             throw new ArgumentException($"{nameof(packed)} holds {packed.Length} bytes, expected [{experts}, {n}, {k / 2}]", nameof(packed));
         if (blockScales.Length != (long)experts * n * k / Nvfp4GroupGemm.BlockSize)
             throw new ArgumentException($"{nameof(blockScales)} holds {blockScales.Length} bytes, expected [{experts}, {n}, {k / 16}]", nameof(blockScales));
+        // Copied once: a span cannot be captured by the per-expert reader (callers of this overload hold the layer anyway).
+        byte[] q = packed.ToArray(), s = blockScales.ToArray();
+        int qBytes = n * k / 2, sBytes = n * k / Nvfp4GroupGemm.BlockSize;
+        return FromPrequantized(ctx, experts, n, k, activation, globalScales, (e, qDst, sDst) =>
+        {
+            q.AsSpan(e * qBytes, qBytes).CopyTo(qDst);
+            s.AsSpan(e * sBytes, sBytes).CopyTo(sDst);
+        }, nvfp4Backend);
+    }
+
+    /// <summary>
+    /// As the span overload, one expert at a time, so a loader holds one expert's bytes on the host rather than
+    /// the layer's: <paramref name="readExpert"/>(e, weight [N, K/2], weight_scale [N, K/16]) fills the two spans
+    /// with expert e's ModelOpt bytes; they are shuffled into the kernel's layout and uploaded before the next call.
+    /// </summary>
+    public static Nvfp4MoeMethod FromPrequantized(LayerContext ctx, int experts, int n, int k, DType activation,
+        ReadOnlySpan<float> globalScales, Nvfp4ExpertReader readExpert, string nvfp4Backend = QuantConfig.DefaultNvfp4Backend)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        ArgumentNullException.ThrowIfNull(readExpert);
+        QuantConfig.CheckNvfp4Backend(nvfp4Backend, nameof(nvfp4Backend));
+        Check(ctx, experts, n, k);
+        CheckPrequantizedK(k);
+        if (!activation.IsHalfPrecisionFloat()) throw new ArgumentException($"activation must be BF16 or F16, got {activation}", nameof(activation));
         if (globalScales.Length != experts)
             throw new ArgumentException($"{nameof(globalScales)} holds {globalScales.Length} values, expected {experts}", nameof(globalScales));
         for (int i = 0; i < experts; i++)
             if (!float.IsFinite(globalScales[i]) || globalScales[i] <= 0)
                 throw new ArgumentException($"{nameof(globalScales)}[{i}] = {globalScales[i]} must be finite and > 0", nameof(globalScales));
-        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
-        var q = new byte[(long)experts * np * kp / 2];
-        var s = new byte[(long)experts * np * kp / Nvfp4GroupGemm.BlockSize];
-        for (int e = 0; e < experts; e++)
-            for (int r = 0; r < n; r++)
-                for (int c = 0; c < k; c++)
-                {
-                    long src = ((long)e * n + r) * k + c;
-                    int code = (packed[(int)(src / 2)] >> (4 * (c & 1))) & 0xF;
-                    var (pos, hi) = Nvfp4GroupGemm.Position(c);
-                    q[((long)e * np + r) * (kp / 2) + pos] |= (byte)(code << (4 * hi));
-                    if (c % Nvfp4GroupGemm.BlockSize == 0)
-                        s[(long)e * np * kp / Nvfp4GroupGemm.BlockSize + Nvfp4GroupGemm.ScaleIndex(np, r, c)] =
-                            blockScales[(int)((((long)e * n + r) * k + c) / Nvfp4GroupGemm.BlockSize)];
-                }
+        int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k), bs = Nvfp4GroupGemm.BlockSize;
+        var packed = new byte[(long)n * k / 2];
+        var scales = new byte[(long)n * k / bs];
+        var q = new byte[(long)np * kp / 2];
+        var s = new byte[(long)np * kp / bs];
         var memory = new OwnedMemory();
         try
         {
             var stored = Allocate(ctx, memory, experts, n, k);
-            stored.Q.CopyFrom<byte>(q);
-            stored.BlockScales.CopyFrom<byte>(s);
+            for (int e = 0; e < experts; e++)
+            {
+                readExpert(e, packed, scales);
+                Array.Clear(q);
+                Array.Clear(s);
+                for (int r = 0; r < n; r++)
+                    for (int c = 0; c < k; c++)
+                    {
+                        long src = (long)r * k + c;
+                        int code = (packed[src / 2] >> (4 * (c & 1))) & 0xF;
+                        var (pos, hi) = Nvfp4GroupGemm.Position(c);
+                        q[(long)r * (kp / 2) + pos] |= (byte)(code << (4 * hi));
+                        if (c % bs == 0) s[Nvfp4GroupGemm.ScaleIndex(np, r, c)] = scales[src / bs];
+                    }
+                ctx.Device.CopyToDevice(stored.Q.Ptr + (long)e * q.Length, q);
+                ctx.Device.CopyToDevice(stored.BlockScales.Ptr + (long)e * s.Length, s);
+            }
             stored.Global.CopyFrom(globalScales);
             return new Nvfp4MoeMethod(ctx, experts, n, k, activation, memory, stored);
         }
@@ -124,6 +152,11 @@ public sealed class Nvfp4MoeMethod : IMoeMethod
             memory.Dispose();
             throw;
         }
+    }
+
+    private static void CheckPrequantizedK(int k)
+    {
+        if (k % Nvfp4GroupGemm.BlockSize != 0) throw new ArgumentOutOfRangeException(nameof(k), k, "pre-quantized nvfp4 weights need K to be a multiple of 16");
     }
 
     private static void Check(LayerContext ctx, int e, int n, int k)

@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
+using GraphEngine.Layers.Methods;
 using GraphEngine.Models.Checkpoints;
 
 namespace GraphEngine.Models.Loading;
@@ -11,10 +12,15 @@ internal sealed class CheckpointMoeSource : IMoeWeightSource
     private readonly DeviceUpload _upload;
     private readonly int _layer, _experts, _hidden, _ffn;
     private readonly ExpertLayout _layout;
+    private readonly QuantizedExperts? _quantized;
+
+    /// <summary>A pre-quantized checkpoint's experts: per expert, the gate and up parts (stacked into GateUp) and down.</summary>
+    public sealed record QuantizedExperts(IReadOnlyList<IReadOnlyList<QuantizedLinear>> GateUp, IReadOnlyList<IReadOnlyList<QuantizedLinear>> Down);
 
     public CheckpointMoeSource(Func<string, CheckpointTensor> get, DeviceUpload upload, int layer, MoeDescription moe, int hidden,
-        ExpertLayout layout)
+        ExpertLayout layout, QuantizedExperts? quantized = null)
     {
+        _quantized = quantized;
         _get = get;
         _upload = upload;
         _layer = layer;
@@ -23,6 +29,15 @@ internal sealed class CheckpointMoeSource : IMoeWeightSource
         _ffn = moe.ExpertFfn;
         _layout = layout;
     }
+
+    public IMoeMethod? Prequantized(MoeWeight weight, LayerContext context, MoeOptions options, int maxRows, DType activation) =>
+        _quantized is not { } q ? null
+        : weight switch
+        {
+            MoeWeight.GateUp => PrequantizedMethods.Experts(context, activation, q.GateUp, maxRows, _upload),
+            MoeWeight.Down => PrequantizedMethods.Experts(context, activation, q.Down, maxRows, _upload),
+            _ => throw new ArgumentOutOfRangeException(nameof(weight), weight, "only the expert projections are quantized"),
+        };
 
     public void Fill(MoeWeight weight, Tensor destination)
     {

@@ -63,6 +63,15 @@ internal sealed class DeviceUpload
         }, _progress, _ct);
     }
 
+    /// <summary>Copies <paramref name="source"/>'s bytes as stored into <paramref name="destination"/> from byte <paramref name="offset"/> on
+    /// (pre-quantized weights and scales, which the methods re-lay out on the host), counted in the load's progress.</summary>
+    public void ToHost(CheckpointTensor source, byte[] destination, long offset = 0)
+    {
+        if (offset + source.ByteLength > destination.Length)
+            throw new CheckpointException(source.File.Path, source.Name, $"does not fit {destination.Length} host bytes at {offset}");
+        _uploader.Upload(source, (chunk, at) => chunk.CopyTo(destination.AsSpan((int)(offset + at))), _progress, _ct);
+    }
+
     /// <summary>The tensor as host floats (norm weights: small).</summary>
     public float[] Floats(CheckpointTensor source, Device device)
     {

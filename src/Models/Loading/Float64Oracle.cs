@@ -14,28 +14,109 @@ namespace GraphEngine.Models.Loading;
 public sealed class Float64Oracle
 {
     private readonly Func<string, float[]> _weight;
+    private readonly Func<string, double[], int, int, double[]>? _activations;
     private readonly Dictionary<string, float[]> _cache = new(StringComparer.Ordinal);
 
     /// <summary>An oracle for <paramref name="model"/> reading weights through <paramref name="weight"/>.</summary>
     /// <param name="model">The model whose shapes and routing rule the oracle follows.</param>
-    /// <param name="weight">The values of a checkpoint tensor by name (row-major, as stored).</param>
-    public Float64Oracle(ModelDescription model, Func<string, float[]> weight)
+    /// <param name="weight">The values of a checkpoint tensor by name (row-major, as stored; a pre-quantized weight dequantized).</param>
+    /// <param name="activations">Null, or what the engine's method multiplies with the weight of that name:
+    /// (weight name, x [n, in], n, in) to the activations as that method's kernel sees them (block-wise fp8 quantizes
+    /// them per token per 128 channels), returning x itself for the others. When given, a MoE expert's gate/up
+    /// outputs and SwiGLU product are also rounded to bf16 where the engine stores them, because the down
+    /// projection's activation quantizer would otherwise turn a rounding-level difference into a whole e4m3 step.</param>
+    public Float64Oracle(ModelDescription model, Func<string, float[]> weight, Func<string, double[], int, int, double[]>? activations = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(weight);
         Model = model;
         _weight = weight;
+        _activations = activations;
     }
+
+    private double[] In(string weight, double[] x, int n, int inFeatures) =>
+        _activations is null ? x : _activations(weight, x, n, inFeatures);
+
+    private double[] Project(string weight, double[] x, int n, int inFeatures, int outFeatures) =>
+        Linear(In(weight, x, n, inFeatures), n, inFeatures, W(weight), outFeatures);
 
     /// <summary>The model whose rules and shapes the oracle follows.</summary>
     public ModelDescription Model { get; }
 
     /// <summary>An oracle reading <paramref name="checkpoint"/>'s tensors on demand (kept once read).</summary>
+    /// <remarks>A pre-quantized checkpoint's weights are dequantized from their bytes and scales, and the inputs of block-wise
+    /// fp8 weights pass through the host definition of the engine's activation quantizer (e4m3, one scale per token
+    /// per 128 channels), so the comparison measures the kernels, not the format.</remarks>
     public static Float64Oracle FromCheckpoint(CheckpointDirectory checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var uploader = new TensorUploader(1 << 20);
-        return new Float64Oracle(checkpoint.Describe(), name => ReadFloats(uploader, checkpoint.Get(name)));
+        var model = checkpoint.Describe();
+        if (CheckpointQuantization.Read(checkpoint) is null)
+            return new Float64Oracle(model, name => ReadFloats(uploader, checkpoint.Get(name)));
+        return new Float64Oracle(model, name =>
+        {
+            var t = checkpoint.Get(name);
+            string module = name.EndsWith(".weight", StringComparison.Ordinal) ? name[..^".weight".Length] : name;
+            return t.DType switch
+            {
+                SafetensorsDType.U8 => DequantizeNvfp4(ReadBytes(uploader, t), ReadBytes(uploader, checkpoint.Get($"{module}.weight_scale")),
+                    BitConverter.ToSingle(ReadBytes(uploader, checkpoint.Get($"{module}.weight_scale_2"))), t.Shape),
+                SafetensorsDType.F8E4M3 => DequantizeBlockFp8(ReadBytes(uploader, t),
+                    ReadFloats(uploader, checkpoint.Get($"{module}.weight_scale_inv")), t.Shape),
+                _ => ReadFloats(uploader, t),
+            };
+        }, (name, x, n, k) =>
+            checkpoint.Contains(name) && checkpoint.Get(name).DType == SafetensorsDType.F8E4M3 ? Fp8Activations(x, n, k) : x);
+    }
+
+    private static byte[] ReadBytes(TensorUploader uploader, CheckpointTensor t)
+    {
+        var bytes = new byte[t.ByteLength];
+        uploader.Upload(t, (chunk, offset) => chunk.CopyTo(bytes.AsSpan((int)offset)));
+        return bytes;
+    }
+
+    /// <summary>w[r, c] = e2m1(nibble c of row r, low first) · e4m3(scale[r, c / 16]) · global, for a stored [N, K/2].</summary>
+    private static float[] DequantizeNvfp4(byte[] packed, byte[] scales, float global, IReadOnlyList<long> shape)
+    {
+        int n = checked((int)shape[0]), k = checked((int)shape[1] * 2);
+        var w = new float[(long)n * k];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+            {
+                long i = (long)r * k + c;
+                w[i] = Fp4E2M1.ToFloat((byte)(packed[i / 2] >> (4 * (c & 1)))) * Fp8E4M3.ToFloat(scales[i / 16]) * global;
+            }
+        return w;
+    }
+
+    /// <summary>w[r, c] = e4m3(q[r, c]) · scale[r / 128, c / 128].</summary>
+    private static float[] DequantizeBlockFp8(byte[] q, float[] scales, IReadOnlyList<long> shape)
+    {
+        int n = checked((int)shape[0]), k = checked((int)shape[1]), kb = (k + 127) / 128;
+        var w = new float[(long)n * k];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+                w[(long)r * k + c] = Fp8E4M3.ToFloat(q[(long)r * k + c]) * scales[r / 128 * kb + c / 128];
+        return w;
+    }
+
+    /// <summary>Each row of x [n, k] through the engine's activation quantizer's host definition and back.</summary>
+    private static double[] Fp8Activations(double[] x, int n, int k)
+    {
+        int kp = GraphEngine.Kernels.Quant.Fp8Quant.Pad128(k);
+        var row = new float[k];
+        var q = new byte[kp];
+        var scales = new float[kp / 128];
+        var y = new double[x.Length];
+        for (int r = 0; r < n; r++)
+        {
+            for (int c = 0; c < k; c++) row[c] = (float)x[(long)r * k + c];
+            GraphEngine.Kernels.Quant.Fp8Quant.HostQuantizeRow(row, GraphEngine.Kernels.Quant.Fp8ActScaling.PerToken128, q, scales);
+            for (int c = 0; c < k; c++) y[(long)r * k + c] = (double)Fp8E4M3.ToFloat(q[c]) * scales[c / 128];
+        }
+        return y;
     }
 
     private static float[] ReadFloats(TensorUploader uploader, CheckpointTensor t)
@@ -70,22 +151,22 @@ public sealed class Float64Oracle
     public double[] Qkv(int layer, double[] x, int n)
     {
         string a = $"{P(layer)}.self_attn";
-        var q = Linear(x, n, Model.Hidden, W($"{a}.q_proj.weight"), Model.QOut);
-        var k = Linear(x, n, Model.Hidden, W($"{a}.k_proj.weight"), Model.KvOut);
-        var v = Linear(x, n, Model.Hidden, W($"{a}.v_proj.weight"), Model.KvOut);
+        var q = Project($"{a}.q_proj.weight", x, n, Model.Hidden, Model.QOut);
+        var k = Project($"{a}.k_proj.weight", x, n, Model.Hidden, Model.KvOut);
+        var v = Project($"{a}.v_proj.weight", x, n, Model.Hidden, Model.KvOut);
         return ConcatColumns(n, (q, Model.QOut), (k, Model.KvOut), (v, Model.KvOut));
     }
 
     /// <summary>o_proj of <paramref name="layer"/>: <paramref name="attention"/> [n, heads × head_dim] to [n, hidden].</summary>
     public double[] OProj(int layer, double[] attention, int n) =>
-        Linear(attention, n, Model.QOut, W($"{P(layer)}.self_attn.o_proj.weight"), Model.Hidden);
+        Project($"{P(layer)}.self_attn.o_proj.weight", attention, n, Model.QOut, Model.Hidden);
 
     /// <summary>[gate | up] of a dense layer's MLP, the engine's fused gate_up_proj.</summary>
     public double[] DenseGateUp(int layer, double[] x, int n)
     {
         int f = Model.DecoderLayers[layer].DenseFfn;
-        var g = Linear(x, n, Model.Hidden, W($"{P(layer)}.mlp.gate_proj.weight"), f);
-        var u = Linear(x, n, Model.Hidden, W($"{P(layer)}.mlp.up_proj.weight"), f);
+        var g = Project($"{P(layer)}.mlp.gate_proj.weight", x, n, Model.Hidden, f);
+        var u = Project($"{P(layer)}.mlp.up_proj.weight", x, n, Model.Hidden, f);
         return ConcatColumns(n, (g, f), (u, f));
     }
 
@@ -104,7 +185,7 @@ public sealed class Float64Oracle
 
     /// <summary>down_proj of dense <paramref name="layer"/>: <paramref name="act"/> [n, ffn] to [n, hidden].</summary>
     public double[] DenseDown(int layer, double[] act, int n) =>
-        Linear(act, n, Model.DecoderLayers[layer].DenseFfn, W($"{P(layer)}.mlp.down_proj.weight"), Model.Hidden);
+        Project($"{P(layer)}.mlp.down_proj.weight", act, n, Model.DecoderLayers[layer].DenseFfn, Model.Hidden);
 
     /// <summary>The whole dense MLP: down(silu(gate x) · up x).</summary>
     public double[] DenseMlp(int layer, double[] x, int n) =>
@@ -223,6 +304,8 @@ public sealed class Float64Oracle
     {
         int h = Model.Hidden;
         var (gate, up, down) = ExpertWeights(layer, expert, f);
+        bool asStored = _activations is not null;
+        x = In(TensorNames.Expert(layer, expert, "gate_proj"), x, 1, h);
         var a = new double[f];
         for (int r = 0; r < f; r++)
         {
@@ -232,8 +315,15 @@ public sealed class Float64Oracle
                 g += x[c] * gate[(long)r * h + c];
                 u += x[c] * up[(long)r * h + c];
             }
+            if (asStored)
+            {
+                g = Bf16.Round((float)g);
+                u = Bf16.Round((float)u);
+            }
             a[r] = g / (1 + Math.Exp(-g)) * u;
+            if (asStored) a[r] = Bf16.Round((float)a[r]);
         }
+        a = In(TensorNames.Expert(layer, expert, "down_proj"), a, 1, f);
         var y = new double[h];
         for (int r = 0; r < h; r++)
         {

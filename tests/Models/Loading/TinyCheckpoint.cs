@@ -18,9 +18,23 @@ internal sealed class TinyCheckpoint
         Directory = dir;
         File.WriteAllText(Path.Combine(dir, "config.json"), configJson);
         Model = HfModelConfig.Parse(configJson, Path.Combine(dir, "config.json"));
+        var list = Generate(Model, seed, layout);
+        edit?.Invoke(list);
+        var w = new SafetensorsTestWriter();
+        foreach (var (name, dtype, shape, values) in list)
+        {
+            w.Add(name, dtype, shape, Encode(dtype, values));
+            Values[name] = values;
+        }
+        w.Write(Path.Combine(dir, "model.safetensors"));
+    }
+
+    /// <summary>Every tensor <paramref name="model"/> needs, with seeded random values (bf16-rounded unless kept fp32).</summary>
+    public static List<(string Name, string DType, long[] Shape, float[] Values)> Generate(ModelDescription model, int seed, ExpertLayout layout)
+    {
         var rng = new Random(seed);
         var list = new List<(string Name, string DType, long[] Shape, float[] Values)>();
-        foreach (var t in TensorNames.All(Model, layout))
+        foreach (var t in TensorNames.All(model, layout))
         {
             long count = t.Shape.Aggregate(1L, (a, d) => a * d);
             var v = new float[count];
@@ -37,14 +51,7 @@ internal sealed class TinyCheckpoint
             if (!t.Fp32) for (long i = 0; i < count; i++) v[i] = Bf16.Round(v[i]);
             list.Add((t.Name, t.Fp32 ? "F32" : "BF16", t.Shape.ToArray(), v));
         }
-        edit?.Invoke(list);
-        var w = new SafetensorsTestWriter();
-        foreach (var (name, dtype, shape, values) in list)
-        {
-            w.Add(name, dtype, shape, Encode(dtype, values));
-            Values[name] = values;
-        }
-        w.Write(Path.Combine(dir, "model.safetensors"));
+        return list;
     }
 
     public string Directory { get; }
