@@ -288,6 +288,7 @@ public sealed unsafe class CudaDevice : Device
         ThrowIfCapturing("copy host to device");
         EnsureCurrent();
         if (src.IsEmpty) return;
+        Faults?.Check(Diagnostics.FaultPoint.Upload, $"{src.Length} bytes");
         SynchronizeIdleStreams();
         // Async on our own stream and then wait for it: from pageable memory the synchronous copy may return
         // before its DMA has landed, on the legacy stream that our non-blocking streams never wait for.
@@ -385,6 +386,8 @@ public sealed unsafe class CudaDevice : Device
         defines ??= Array.Empty<KernelDefine>();
         // Launchers fetch by name on every launch and rely on this cache, so a hit without defines allocates nothing.
         var key = (sourceFile, kernelName, defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString())));
+        // Before the in-memory lookup, so an armed compile fault fires whether or not the kernel was fetched before.
+        if (Faults?.Match(Diagnostics.FaultPoint.Compile, kernelName) is { } fault) throw InjectedCompileFailure(fault, sourceFile, kernelName, defines);
         lock (_kernels)
         {
             if (_kernels.TryGetValue(key, out var cached)) return cached;
@@ -395,6 +398,25 @@ public sealed unsafe class CudaDevice : Device
             _kernels[key] = kernel;
             return kernel;
         }
+    }
+
+    /// <summary>
+    /// An injected compile fault made real: NVRTC compiles a source whose first line is an #error naming the kernel,
+    /// so the caller sees NVRTC's own failure and log, as for a kernel that does not compile.
+    /// </summary>
+    private NvrtcException InjectedCompileFailure(Diagnostics.FaultSite fault, string sourceFile, string kernelName, KernelDefine[] defines)
+    {
+        EnsureCurrent();
+        string source = $"#error injected compile failure of {kernelName} from {sourceFile} ({fault.Rule.Point})\n";
+        try
+        {
+            Compiler.CompileSource($"fault-injection/{sourceFile}", source, kernelName, defines);
+        }
+        catch (NvrtcException e)
+        {
+            return e;
+        }
+        throw new InvalidOperationException($"NVRTC compiled a source that starts with #error ({kernelName}); the compile fault cannot be injected");
     }
 
     /// <summary>Compiles raw CUDA source (not from native/) and loads <paramref name="kernelName"/>; for device cases.</summary>
