@@ -122,6 +122,14 @@ public sealed unsafe class CudaDevice : Device
     /// <inheritdoc/>
     public override ComputeStream DefaultStream => _default;
 
+    /// <summary>
+    /// When true, <see cref="Device.Dispose"/> ends by resetting the device's primary context (cuDevicePrimaryCtxReset), which
+    /// destroys it even while another library of the process (cuBLASLt's runtime) still holds a reference, and frees
+    /// whatever was left on it. compute-sanitizer's leak check reports at context destruction, so a process run under it
+    /// sets this before it exits. Leave it false where anything else in the process may still use the GPU.
+    /// </summary>
+    public bool ResetContextOnDispose { get; set; }
+
     /// <summary>Largest dynamic shared memory a block may opt into (cuFuncSetAttribute).</summary>
     public int MaxSharedMemoryPerBlockOptin { get; }
 
@@ -498,6 +506,8 @@ public sealed unsafe class CudaDevice : Device
             _logger?.LogWarning("{Count} device allocation(s) were still live when {Device} was disposed; freeing them", allocations.Length, _info.Name);
         foreach (var a in allocations) SafeDispose(a);
         _context.Dispose();
+        // Status ignored: Dispose never throws, and a context the release already destroyed resets as a no-op.
+        if (ResetContextOnDispose) _ = CuDriver.cuDevicePrimaryCtxReset(_context.Device);
     }
 
     private static void SafeDispose(IDisposable d)
