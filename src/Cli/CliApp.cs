@@ -3,7 +3,7 @@ using GraphEngine.Cli.Commands;
 
 namespace GraphEngine.Cli;
 
-/// <summary>The graphengine command line: run | list | check | bench | profile.</summary>
+/// <summary>The graphengine command line: run | list | check | bench | profile | faults | soak.</summary>
 public static class CliApp
 {
     public static int Start(string[] args) => Run(args, CliConsole.ForProcess());
@@ -73,9 +73,23 @@ public static class CliApp
         }));
         root.Subcommands.Add(profileCmd);
 
+        var faultsFilter = new Option<string>("--filter") { Description = "Comma-separated substrings; faults whose name contains any run" };
+        var faults = new Command("faults", "Inject every fault of the matrix (capture, out of memory, compile, upload, corrupt kernel cache) on the chosen device; "
+                                           + "prints 'survived'/'FAILED' per fault and a summary");
+        faults.Options.Add(faultsFilter);
+        faults.SetAction(pr => Execute(pr, shared, console, environment, ctx => FaultsCommand.Execute(ctx, pr.GetValue(faultsFilter))));
+        root.Subcommands.Add(faults);
+
+        var soak = new SoakCommandLine();
+        var soakCmd = new Command("soak", "Replay the captured graphs many times at mixed token counts; measure host and device memory growth and "
+                                          + "check the last step against the first at the same n");
+        foreach (var o in soak.All) soakCmd.Options.Add(o);
+        soakCmd.SetAction(pr => Execute(pr, shared, console, environment, ctx => SoakCommand.Execute(ctx, soak.Bind(pr))));
+        root.Subcommands.Add(soakCmd);
+
         root.SetAction(pr =>
         {
-            WriteError(console, "a command is required (run, list, check, bench, profile); see --help");
+            WriteError(console, "a command is required (run, list, check, bench, profile, faults, soak); see --help");
             return ExitCodes.Usage;
         });
 

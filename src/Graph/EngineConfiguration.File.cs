@@ -29,6 +29,7 @@ public static partial class EngineConfiguration
             {
                 ["Preset"] = SettingKind.String, ["Quant"] = SettingKind.Quant, ["Backend"] = SettingKind.String,
                 ["Tokens"] = SettingKind.List, ["Debug"] = SettingKind.Bool, ["Model"] = SettingKind.String,
+                ["ResetDeviceAtExit"] = SettingKind.Bool,
             },
         };
 

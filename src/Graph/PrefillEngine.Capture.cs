@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GraphEngine.Kernels;
+using GraphEngine.Kernels.Diagnostics;
 using GraphEngine.Layers;
 using Microsoft.Extensions.Logging;
 
@@ -139,14 +140,22 @@ public sealed partial class PrefillEngine
         long allocBefore = Device.AllocatedBytes;
         bool hasFree = Device.TryGetFreeMemory(out long freeBefore);
         long t0 = Stopwatch.GetTimestamp();
-        Stream.BeginCapture();
-        int k = unit.First;
+        // Diagnostics: the fault matrix arms a plan on the device to fail capture at its three points (null normally).
+        var faults = Device.Faults;
+        int k = -1;     // a failure to begin names no single layer either
         DeviceGraph graph;
         try
         {
-            for (; k <= unit.Last; k++) _slots[k].Layer.Forward(Stream, size);
+            faults?.Check(FaultPoint.CaptureBegin, UnitLayerNames(unit));
+            Stream.BeginCapture();
+            for (k = unit.First; k <= unit.Last; k++)
+            {
+                _slots[k].Layer.Forward(Stream, size);
+                faults?.Check(FaultPoint.LayerCapture, _slots[k].Layer.Name);
+            }
             k = -1;     // past the layers: a failure now is EndCapture's and names no single layer
             graph = Stream.EndCapture(target);
+            if (faults is not null) FailInstantiated(faults, unit, graph, target);
             if (target is not null) previous.Remove(key);    // now the unit's; a failed update leaves it for disposal
         }
         catch (Exception e)
@@ -171,6 +180,27 @@ public sealed partial class PrefillEngine
         culprit = -1;
         error = "";
         return true;
+    }
+
+    /// <summary>A CaptureEnd fault after instantiation: the new graph is destroyed (an update target stays with the earlier graphs for disposal).</summary>
+    private void FailInstantiated(FaultPlan faults, Unit unit, DeviceGraph graph, DeviceGraph? target)
+    {
+        try
+        {
+            faults.Check(FaultPoint.CaptureEnd, UnitLayerNames(unit));
+        }
+        catch
+        {
+            if (!ReferenceEquals(graph, target)) graph.Dispose();
+            throw;
+        }
+    }
+
+    private string[] UnitLayerNames(Unit unit)
+    {
+        var names = new string[unit.Last - unit.First + 1];
+        for (int i = 0; i < names.Length; i++) names[i] = _slots[unit.First + i].Layer.Name;
+        return names;
     }
 
     /// <summary>Marks the layer that failed eager and returns the ranges to capture again.</summary>

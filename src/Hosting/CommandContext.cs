@@ -42,7 +42,9 @@ public sealed class CommandContext : IDisposable
     {
         try
         {
-            return Device.Open(Settings.Backend, LoggerFactory.CreateLogger("GraphEngine.Device"));
+            var device = Device.Open(Settings.Backend, LoggerFactory.CreateLogger("GraphEngine.Device"));
+            if (device is Kernels.Cuda.CudaDevice cuda) cuda.ResetContextOnDispose = Settings.ResetDeviceAtExit;
+            return device;
         }
         catch (DeviceUnavailableException e) when (Settings.Backend == BackendPreference.Cuda)
         {

@@ -34,7 +34,8 @@ public sealed record RunSettings(
     int[] TokenCounts,
     bool Debug,
     bool Json,
-    string? ModelDirectory = null)
+    string? ModelDirectory = null,
+    bool ResetDeviceAtExit = false)
 {
     /// <summary>A checkpoint's largest step and default token counts: the shipped presets' spread.</summary>
     public const int CheckpointMaxTokens = 2048;
@@ -109,7 +110,10 @@ public sealed record RunSettings(
             : TokenList.Parse(TokensText(config) ?? tokensValue.Value.Text, tokensValue.Value.Origin, preset.MaxTokens);
         var quantValue = Read(config, "Quant");
         var qc = QuantConfig.Parse(quantValue?.Text ?? "bf16", quantValue?.Origin ?? "the default", preset.IsMoe);
-        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json, modelValue?.Text);
+        // Destroys the GPU's primary context when the command ends (compute-sanitizer's leak check reports then); see
+        // CudaDevice.ResetContextOnDispose. Off by default: set by scripts/gpu-sanitize.sh.
+        bool reset = EngineConfiguration.ReadBoolKey(config, $"{Section}:ResetDeviceAtExit") ?? false;
+        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json, modelValue?.Text, reset);
     }
 
     /// <summary>

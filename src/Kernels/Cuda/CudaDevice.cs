@@ -122,6 +122,14 @@ public sealed unsafe class CudaDevice : Device
     /// <inheritdoc/>
     public override ComputeStream DefaultStream => _default;
 
+    /// <summary>
+    /// When true, <see cref="Device.Dispose"/> ends by resetting the device's primary context (cuDevicePrimaryCtxReset), which
+    /// destroys it even while another library of the process (cuBLASLt's runtime) still holds a reference, and frees
+    /// whatever was left on it. compute-sanitizer's leak check reports at context destruction, so a process run under it
+    /// sets this before it exits. Leave it false where anything else in the process may still use the GPU.
+    /// </summary>
+    public bool ResetContextOnDispose { get; set; }
+
     /// <summary>Largest dynamic shared memory a block may opt into (cuFuncSetAttribute).</summary>
     public int MaxSharedMemoryPerBlockOptin { get; }
 
@@ -288,6 +296,7 @@ public sealed unsafe class CudaDevice : Device
         ThrowIfCapturing("copy host to device");
         EnsureCurrent();
         if (src.IsEmpty) return;
+        Faults?.Check(Diagnostics.FaultPoint.Upload, $"{src.Length} bytes");
         SynchronizeIdleStreams();
         // Async on our own stream and then wait for it: from pageable memory the synchronous copy may return
         // before its DMA has landed, on the legacy stream that our non-blocking streams never wait for.
@@ -386,6 +395,8 @@ public sealed unsafe class CudaDevice : Device
         defines = WithMutant(sourceFile, defines ?? Array.Empty<KernelDefine>());
         // Launchers fetch by name on every launch and rely on this cache, so a hit without defines allocates nothing.
         var key = (sourceFile, kernelName, defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString())));
+        // Before the in-memory lookup, so an armed compile fault fires whether or not the kernel was fetched before.
+        if (Faults?.Match(Diagnostics.FaultPoint.Compile, kernelName) is { } fault) throw InjectedCompileFailure(fault, sourceFile, kernelName, defines);
         lock (_kernels)
             if (_kernels.TryGetValue(key, out var cached)) return cached;
         return LoadAndRemember(key, defines, Compiler.Compile(sourceFile, kernelName, defines));
@@ -439,6 +450,25 @@ public sealed unsafe class CudaDevice : Device
             _kernels[key] = kernel;
             return kernel;
         }
+    }
+
+    /// <summary>
+    /// An injected compile fault made real: NVRTC compiles a source whose first line is an #error naming the kernel,
+    /// so the caller sees NVRTC's own failure and log, as for a kernel that does not compile.
+    /// </summary>
+    private NvrtcException InjectedCompileFailure(Diagnostics.FaultSite fault, string sourceFile, string kernelName, KernelDefine[] defines)
+    {
+        EnsureCurrent();
+        string source = $"#error injected compile failure of {kernelName} from {sourceFile} ({fault.Rule.Point})\n";
+        try
+        {
+            Compiler.CompileSource($"fault-injection/{sourceFile}", source, kernelName, defines);
+        }
+        catch (NvrtcException e)
+        {
+            return e;
+        }
+        throw new InvalidOperationException($"NVRTC compiled a source that starts with #error ({kernelName}); the compile fault cannot be injected");
     }
 
     /// <summary>Compiles raw CUDA source (not from native/) and loads <paramref name="kernelName"/>; for device cases.</summary>
@@ -520,6 +550,8 @@ public sealed unsafe class CudaDevice : Device
             _logger?.LogWarning("{Count} device allocation(s) were still live when {Device} was disposed; freeing them", allocations.Length, _info.Name);
         foreach (var a in allocations) SafeDispose(a);
         _context.Dispose();
+        // Status ignored: Dispose never throws, and a context the release already destroyed resets as a no-op.
+        if (ResetContextOnDispose) _ = CuDriver.cuDevicePrimaryCtxReset(_context.Device);
     }
 
     private static void SafeDispose(IDisposable d)

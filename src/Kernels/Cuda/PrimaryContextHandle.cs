@@ -8,6 +8,9 @@ internal sealed class PrimaryContextHandle : CudaSafeHandle
     private readonly int _device;
     internal PrimaryContextHandle(IntPtr context, int device) : base(context, IntPtr.Zero) => _device = device;
 
+    /// <summary>The device ordinal (CUdevice) whose primary context this is.</summary>
+    internal int Device => _device;
+
     protected override int Release(IntPtr value)
     {
         CudaContext.Forget(value);

@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Diagnostics;
 using GraphEngine.Kernels.Reference;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +14,10 @@ public abstract class Device : IDisposable
     private long _allocatedBytes;
     private int _liveAllocations;
     private bool _disposed;
+    internal FaultPlan? FaultsField;
+
+    /// <summary>Diagnostics only: the fault plan armed on this device (<see cref="FaultPlan.Arm"/>), null normally.</summary>
+    public FaultPlan? Faults => Volatile.Read(ref FaultsField);
 
     /// <summary>Which backend this is.</summary>
     public abstract BackendKind Kind { get; }
@@ -38,6 +43,7 @@ public abstract class Device : IDisposable
         ThrowIfDisposed();
         if (bytes <= 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"allocation '{tag}' must be > 0 bytes");
         ThrowIfCapturing($"allocate {bytes} bytes for '{tag}'");
+        Faults?.Check(FaultPoint.Allocate, tag);
         var ptr = AllocRaw(bytes);
         Interlocked.Add(ref _allocatedBytes, bytes);
         Interlocked.Increment(ref _liveAllocations);

@@ -1,4 +1,5 @@
 using GraphEngine.Kernels.Cuda;
+using GraphEngine.Kernels.Diagnostics;
 using GraphEngine.Kernels.Reference;
 
 namespace GraphEngine.Kernels;
@@ -17,7 +18,15 @@ internal static class KernelBackend
     public static T Create<T>(Device device, Func<CudaDevice, T> cuda, Func<T> reference, string? family = null) => device switch
     {
         CudaDevice d => cuda(d),
-        ReferenceDevice => reference(),
+        // The reference backend compiles nothing; binding a family is where its kernels come to be, so an armed
+        // compile fault fires here (on CUDA it fires in GetKernel, through NVRTC).
+        ReferenceDevice => ReferenceFamily(device, reference, family ?? typeof(T).Name),
         _ => throw new ArgumentException($"no {family ?? typeof(T).Name} for backend {device.Kind}", nameof(device)),
     };
+
+    private static T ReferenceFamily<T>(Device device, Func<T> reference, string family)
+    {
+        device.Faults?.Check(FaultPoint.Compile, family);
+        return reference();
+    }
 }

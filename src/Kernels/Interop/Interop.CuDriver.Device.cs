@@ -46,6 +46,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.CuDriver, EntryPoint = "cuDevicePrimaryCtxRelease_v2")]
         internal static partial int cuDevicePrimaryCtxRelease(int device);
 
+        [LibraryImport(Libraries.CuDriver, EntryPoint = "cuDevicePrimaryCtxReset_v2")]
+        internal static partial int cuDevicePrimaryCtxReset(int device);
+
         [LibraryImport(Libraries.CuDriver, EntryPoint = "cuCtxSetCurrent")]
         internal static partial int cuCtxSetCurrent(IntPtr context);
 

@@ -74,6 +74,7 @@ public sealed unsafe class ReferenceDevice : Device
     public override void CopyToDevice(DevicePtr dst, ReadOnlySpan<byte> src)
     {
         ThrowIfCapturing("copy host to device");
+        Faults?.Check(Diagnostics.FaultPoint.Upload, $"{src.Length} bytes");
         src.CopyTo(new Span<byte>((void*)dst.Address, src.Length));
     }
 
