@@ -5,7 +5,13 @@ using GraphEngine.Tests.Cli;
 
 namespace GraphEngine.Tests.Reliability;
 
+/// <summary>Tests that read process-wide memory (GC heap, RSS): they run alone, since other tests allocating in parallel
+/// would read as growth.</summary>
+[CollectionDefinition(nameof(ProcessMemoryCollection), DisableParallelization = true)]
+public sealed class ProcessMemoryCollection;
+
 /// <summary>The soak on the reference backend with a small replay count: it passes on the real engine and catches a leak and a drifting step.</summary>
+[Collection(nameof(ProcessMemoryCollection))]
 public class SoakTests
 {
     private static (PrefillEngine Engine, BuiltModel Model) Tiny(ReferenceDevice device)
