@@ -23,14 +23,24 @@ public abstract class CausalAttention : IDisposable
         Device = device;
         var table = new RotaryTable(maxTokens, config.HeadDim, config.RopeTheta);
         _cos = device.AllocateTensor(DType.F32, new long[] { maxTokens, table.Pairs }, out var cos, "rope.cos");
-        _sin = device.AllocateTensor(DType.F32, new long[] { maxTokens, table.Pairs }, out var sin, "rope.sin");
-        _workspace = device.AllocateTensor(DType.F32, new long[] { maxTokens, (long)(config.Heads + config.KvHeads) * config.HeadDim },
-            out var workspace, "attention.qk");
-        cos.CopyFrom<float>(table.Cos);
-        sin.CopyFrom<float>(table.Sin);
-        CosTable = cos;
-        SinTable = sin;
-        RotatedQk = workspace;
+        try
+        {
+            _sin = device.AllocateTensor(DType.F32, new long[] { maxTokens, table.Pairs }, out var sin, "rope.sin");
+            _workspace = device.AllocateTensor(DType.F32, new long[] { maxTokens, (long)(config.Heads + config.KvHeads) * config.HeadDim },
+                out var workspace, "attention.qk");
+            cos.CopyFrom<float>(table.Cos);
+            sin.CopyFrom<float>(table.Sin);
+            CosTable = cos;
+            SinTable = sin;
+            RotatedQk = workspace;
+        }
+        catch
+        {
+            _workspace?.Dispose();
+            _sin?.Dispose();
+            _cos.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The implementation for <paramref name="device"/>: cuda/attention.cu on a GPU, managed code on the reference backend.</summary>

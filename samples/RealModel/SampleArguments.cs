@@ -38,6 +38,8 @@ public sealed record SampleArguments(string Model, string? Expected, IReadOnlyLi
         }
         if (!values.TryGetValue("--model", out var model))
             throw new SampleUsageException("--model DIR is required: a Hugging Face checkpoint directory (config.json, *.safetensors)");
+        if (values.ContainsKey("--tokens") && values.ContainsKey("--expected"))
+            throw new SampleUsageException("--tokens and --expected exclude each other: the file's steps are the ones compared");
         try
         {
             int? maxTokens = values.TryGetValue("--max-tokens", out var m)

@@ -39,6 +39,8 @@ public sealed class SampleRun
         int maxTokens = args.MaxTokens ?? (int)Math.Min(PrefillEngine.MaxTokensLimit, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)longest));
         if (longest > maxTokens)
             throw new SampleUsageException($"a step of {longest} tokens is above --max-tokens {maxTokens}");
+        if (args.Sizes?.FirstOrDefault(s => s > maxTokens) is int size and > 0)
+            throw new SampleUsageException($"graph size {size} (from --sizes) is above the {maxTokens} tokens a step may have (--max-tokens)");
         var sizes = args.Sizes ?? BlockWiseGraphOptions.DefaultSizes.Where(s => s <= maxTokens).DefaultIfEmpty(maxTokens).ToArray();
         Line($"device: {device.Info}");
         Line($"model: {description}");
