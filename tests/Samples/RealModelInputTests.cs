@@ -89,6 +89,25 @@ public class RealModelInputTests
         Assert.Contains("'head_dim': is 15", e.Message);
     }
 
+    [Theory]
+    [InlineData("cuda/attention.cu", "causal_attention")]
+    [InlineData("cuda/embedding.cu", "embedding_gather")]
+    public void The_kernel_sources_the_cuda_path_compiles_are_the_files_in_the_sample(string name, string kernel)
+    {
+        // The CUDA launchers hand these texts to GetKernelFromSource; CI runs the files under the host emulation.
+        string text = KernelSources.Read(name);
+        Assert.Contains($" {kernel}(", text);
+        Assert.Equal(File.ReadAllText(RepoFile(Path.Combine("samples", "RealModel", name))), text);
+        Assert.Throws<ArgumentException>(() => KernelSources.Read("cuda/none.cu"));
+    }
+
+    private static string RepoFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "GraphEngine.sln"))) return Path.Combine(dir.FullName, relative);
+        throw new FileNotFoundException($"no GraphEngine.sln above {AppContext.BaseDirectory}");
+    }
+
     private static byte[] Longs(params long[] v) => MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
 
     [Fact]
