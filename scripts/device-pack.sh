@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 out=${1:-.device}
 mkdir -p "$out"
 dotnet publish src/Cli -c Release -o "$out/app" --nologo -v quiet
+# samples/RealModel beside the CLI: it shares the CLI's assemblies, so it adds only its own (bench/interop/e2e.sh runs it
+# with GRAPHENGINE_APP=app/graphengine-realmodel-sample.dll).
+dotnet publish samples/RealModel -c Release -o "$out/app" --nologo -v quiet
 # The BenchmarkDotNet host-cost suite (in-process toolchain: the GPU machine has no SDK). Published for
 # linux-x64 only (27 MB instead of 73 MB of every platform's native assets), without TraceEvent's
 # Windows-only natives, so the whole folder still travels in one device call (64 MiB).

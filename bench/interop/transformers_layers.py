@@ -67,6 +67,29 @@ def is_moe(mlp):
     return hasattr(mlp, "experts") and hasattr(mlp, "gate")
 
 
+def chosen_experts(outputs):
+    """The chosen experts among a router's outputs (their order differs between models): its integer tensor."""
+    ints = [t for t in (outputs if isinstance(outputs, tuple) else (outputs,))
+            if torch.is_tensor(t) and not t.is_floating_point()]
+    return ints[0] if ints else None
+
+
+def build(arch, model_cls, config_cls, kwargs, device):
+    """The random bf16 model of one configs() entry, seeded, as both scripts build it (ERNIE's router kept fp32)."""
+    import transformers
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(1234)
+    cfg = getattr(transformers, config_cls)(**kwargs)
+    model = getattr(transformers, model_cls)(cfg)
+    randomise(model, generator)
+    model = model.to(torch.bfloat16)
+    # transformers keeps ERNIE's router and selection bias in fp32 (_keep_in_fp32_modules_strict); so do we.
+    for layer in model.model.layers:
+        if arch == "ernie4_5_moe" and is_moe(layer.mlp):
+            layer.mlp.gate.float()
+    return cfg, model.to(device).eval(), generator
+
+
 def record_layer(layer, i, n, cfg, device, generator, out):
     h = cfg.hidden_size
     p = f"layers.{i}.n{n}"
@@ -96,18 +119,15 @@ def record_layer(layer, i, n, cfg, device, generator, out):
     ids = []
     hook = None
     if is_moe(layer.mlp):
-        # The router returns its logits and the chosen experts (order differs between models): take the integer tensor.
         def grab(_module, _inputs, outputs):
-            ints = [t for t in (outputs if isinstance(outputs, tuple) else (outputs,))
-                    if torch.is_tensor(t) and not t.is_floating_point()]
-            ids.append(ints[0])
+            ids.append(chosen_experts(outputs))
         hook = layer.mlp.gate.register_forward_hook(grab)
     y = layer.mlp(x)
     if isinstance(y, tuple):
         y = y[0]
     if hook is not None:
         hook.remove()
-        if not ids:
+        if not ids or ids[0] is None:
             sys.exit(f"layer {i}: the router hook saw no expert ids")
         out[f"{p}.mlp.expert_ids"] = ids[0].reshape(n, -1).to(torch.int64).cpu().contiguous()
     put("mlp.out", y)
@@ -122,17 +142,7 @@ def main():
     from safetensors.torch import save_file
 
     for arch, model_cls, config_cls, kwargs in configs():
-        torch.manual_seed(0)
-        generator = torch.Generator().manual_seed(1234)
-        cfg = getattr(transformers, config_cls)(**kwargs)
-        model = getattr(transformers, model_cls)(cfg)
-        randomise(model, generator)
-        model = model.to(torch.bfloat16)
-        # transformers keeps ERNIE's router and selection bias in fp32 (_keep_in_fp32_modules_strict); so do we.
-        for layer in model.model.layers:
-            if arch == "ernie4_5_moe" and is_moe(layer.mlp):
-                layer.mlp.gate.float()
-        model = model.to(args.device).eval()
+        cfg, model, generator = build(arch, model_cls, config_cls, kwargs, args.device)
         target = os.path.join(args.outdir, arch)
         os.makedirs(target, exist_ok=True)
         model.save_pretrained(target)

@@ -30,6 +30,7 @@ public sealed unsafe class CudaDevice : Device
     private readonly Dictionary<OwnedKind, HashSet<IDisposable>> _owned = new();
     private readonly Dictionary<ulong, DeviceAllocationHandle> _allocations = new();
     private readonly Dictionary<(string Source, string Name, string Defines), CudaKernel> _kernels = new();
+    private readonly Dictionary<(string SourceName, string Source, string Name, string Defines), CudaKernel> _sourceKernels = new();
     private readonly List<ModuleHandle> _modules = new();
     private readonly object _lock = new();
     private KernelCompiler? _compiler;
@@ -471,6 +472,35 @@ public sealed unsafe class CudaDevice : Device
         throw new InvalidOperationException($"NVRTC compiled a source that starts with #error ({kernelName}); the compile fault cannot be injected");
     }
 
+    /// <summary>
+    /// Compiles an application's own CUDA C++ <paramref name="source"/> (not a file of native/) with the engine's
+    /// compiler and returns its kernel <paramref name="kernelName"/>: an extern "C" name or a template instantiation.
+    /// It gets what the engine's kernels get: the same NVRTC options and <paramref name="defines"/>, native/'s headers
+    /// (so <c>#include "common.cuh"</c> resolves) and the disk cache of cubins, so a second process start compiles
+    /// nothing. <paramref name="sourceName"/> names the source in logs, NVRTC errors and the cache key. Cached in
+    /// memory per (name, text, kernel, defines); a lookup hashes the text, so fetch kernels once, at construction.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name or the source is empty.</exception>
+    /// <exception cref="NvrtcException">The source does not compile; the message carries NVRTC's log.</exception>
+    public CudaKernel GetKernelFromSource(string sourceName, string source, string kernelName, params KernelDefine[] defines)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourceName);
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentException.ThrowIfNullOrEmpty(kernelName);
+        defines ??= Array.Empty<KernelDefine>();
+        var key = (sourceName, source, kernelName, string.Join(" ", defines.Select(d => d.ToString())));
+        lock (_sourceKernels)
+        {
+            if (_sourceKernels.TryGetValue(key, out var cached)) return cached;
+            EnsureCurrent();
+            var compiler = Compiler;
+            var kernel = Load(compiler.CompileSource(sourceName, source, kernelName, defines),
+                () => compiler.CompileSource(sourceName, source, kernelName, defines));
+            _sourceKernels[key] = kernel;
+            return kernel;
+        }
+    }
+
     /// <summary>Compiles raw CUDA source (not from native/) and loads <paramref name="kernelName"/>; for device cases.</summary>
     public CudaKernel CompileForTest(string source, string kernelName)
     {
@@ -534,6 +564,7 @@ public sealed unsafe class CudaDevice : Device
             foreach (var m in _modules) SafeDispose(m);
             _modules.Clear();
             _kernels.Clear();
+            _sourceKernels.Clear();
         }
         foreach (var b in Take(OwnedKind.Blas)) SafeDispose(b);
         CudaStream[] streams;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the MoE CUDA kernels of native/ on the CPU under tests/Kernels/native-emu/emu_cuda.h (needs g++ with
-# C++20). A development check for machines without a GPU; `graphengine check` on the GPU is the real one.
+# Runs the MoE CUDA kernels of native/ and samples/RealModel's attention and embedding kernels on the CPU under
+# tests/Kernels/native-emu/emu_cuda.h (needs g++ with C++20). A development check for machines without a GPU;
+# `graphengine check` (and bench/interop/e2e.sh for the sample) on the GPU is the real one.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 native="$here/../../../native"
+sample="$here/../../../samples/RealModel"
 out="${TMPDIR:-/tmp}/ge-moe-emu"
 mkdir -p "$out"
-for t in gemm routing; do
-  g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -I "$here" -I "$native" -o "$out/$t" "$here/${t}_main.cpp"
+for t in gemm routing attention; do
+  g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -I "$here" -I "$native" -I "$sample" -o "$out/$t" "$here/${t}_main.cpp"
   "$out/$t"
 done
