@@ -357,7 +357,7 @@ public static class DenseCases
                 for (long i = s0; i < s1; i++) values[i] = HalfBits.ToFloat(HalfBits.FromFloat(wHost[i], dtype), dtype);
             });
             parts.Add(Checks.BitEqual("stored weights vs host rounding", values, layer.Method.DequantizedWeights()));
-            tol = Tolerance.OneRounding(dtype, "fp32 accumulation of exact products, one output rounding");
+            tol = bias ? Tolerance.BiasEpilogue(dtype) : Tolerance.OneRounding(dtype, "fp32 accumulation of exact products, one output rounding");
         }
         else
         {

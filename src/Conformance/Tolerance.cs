@@ -34,6 +34,23 @@ public sealed record Tolerance(DType Output, int Roundings, string Reason, doubl
     /// <summary>One rounding of a product accumulated in fp32: GEMMs, RMSNorm, quantized GEMMs against their quantized operands.</summary>
     public static Tolerance OneRounding(DType output, string reason) => new(output, 1, reason);
 
+    /// <summary>
+    /// A cuBLASLt product with its bias epilogue: on the H200 the product is rounded before the bias is added and the
+    /// sum rounded again (where bias and product nearly cancel, elements err by an ulp of the product, not of the
+    /// output: seen at 65 ulps of a small output with the one-rounding bound), so two roundings.
+    /// </summary>
+    public static Tolerance BiasEpilogue(DType output) =>
+        new(output, 2, "fp32 accumulation, the product rounded, then the bias added and rounded (cuBLASLt's bias epilogue)");
+
+    /// <summary>
+    /// fp8 (e4m3) tensor-core MMA: exact products, but the Hopper accumulator keeps about 14 bits inside an MMA chain
+    /// (DeepSeek-V3 technical report, section 3.3.2; kernels promote to fp32 every 128 elements of K at the latest),
+    /// so elements err by a few thousandths of the row's RMS, as a second rounding would (seen on the H200: up to
+    /// 3.6 times the one-rounding element bound). Counted as two roundings.
+    /// </summary>
+    public static Tolerance Fp8TensorCore(DType output) =>
+        new(output, 2, "exact e4m3 products, fp8 tensor-core accumulation (about 14 bits per MMA chain), fp32 scales, one output rounding");
+
     /// <summary>Unit roundoff of <see cref="Output"/>: the largest relative error of one rounding to nearest.</summary>
     public double UnitRoundoff => Output switch
     {

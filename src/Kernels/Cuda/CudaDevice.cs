@@ -414,6 +414,9 @@ public sealed unsafe class CudaDevice : Device
         ArgumentNullException.ThrowIfNull(kernelNames);
         defines = WithMutant(sourceFile, defines ?? Array.Empty<KernelDefine>());
         string joined = defines.Length == 0 ? "" : string.Join(" ", defines.Select(d => d.ToString()));
+        // The same fault point as GetKernel, in request order, whether or not the kernels were fetched before.
+        foreach (var name in kernelNames)
+            if (Faults?.Match(Diagnostics.FaultPoint.Compile, name) is { } fault) throw InjectedCompileFailure(fault, sourceFile, name, defines);
         var result = new CudaKernel[kernelNames.Count];
         var missing = new List<int>();
         lock (_kernels)
