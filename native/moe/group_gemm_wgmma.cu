@@ -142,3 +142,180 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Integer weights (int8 per channel, int4 per channel or per group of 64 / 128): the same schedule and A ring, with
+// the weight codes streamed as they are stored (half or a quarter of the bytes of half weights) into a raw ring and
+// decoded to the activation type in shared memory, where wgmma reads them. Codes convert exactly (ge_decode_w8), so
+// as in group_gemm_core.cuh the scales multiply fp32 partial sums: per channel at the end of K, per group at each
+// group's end (all MMAs of the group drained first). Two decoded weight tiles alternate: tile kb is decoded into slot
+// kb & 1 after the barrier of iteration kb, when the wgmma of tile kb - 2 (the slot's last reader) has finished in
+// every warpgroup. Requires K % 64 == 0 and, grouped, a group size that is a multiple of 64.
+#include "moe/group_gemm_core.cuh"
+
+#define GW_IBN 128   // columns per block: acc and part (64 fp32 each) fit beside the decode
+
+template <int WMODE>
+struct gw_int_bytes { static constexpr int row = WMODE == GG_INT8 ? GW_BK : GW_BK / 2; };   // raw bytes per tile row
+
+template <int BM, int WMODE>
+struct gw_int_smem {
+    static constexpr int a_stage = BM * GW_BK * 2;
+    static constexpr int raw_stage = GW_IBN * gw_int_bytes<WMODE>::row;
+    static constexpr int w_tile = GW_IBN * GW_BK * 2;
+};
+
+// One stage: BM rows of A (as gw_load_stage) and GW_IBN rows of raw codes, columns [kb * 64, kb * 64 + 64).
+template <int BM, int WMODE>
+GE_DEVICE void gw_int_load_stage(unsigned char* sa, unsigned char* sraw, const unsigned char* a, const unsigned char* w,
+                                 int row0, int row_end, int n0, int n, int k, int kb, int tid) {
+    constexpr int threads = 2 * BM;
+    constexpr int row_bytes_w = gw_int_bytes<WMODE>::row, chunks_w = row_bytes_w / 16;
+    const long long a_row = (long long)k * 2, w_row = WMODE == GG_INT8 ? (long long)k : (long long)(k >> 1);
+    const int col0 = kb * GW_BK;
+#pragma unroll
+    for (int i = 0; i < BM * 8 / threads; i++) {
+        const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
+        const bool ok = row0 + r < row_end;
+        const unsigned char* src = ok ? a + (row0 + r) * a_row + (col0 + ch * 8) * 2 : a;
+        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
+    }
+#pragma unroll
+    for (int i = 0; i < (GW_IBN * chunks_w + threads - 1) / threads; i++) {
+        const int idx = tid + i * threads;
+        if (GW_IBN * chunks_w % threads != 0 && idx >= GW_IBN * chunks_w) break;
+        const int r = idx / chunks_w, ch = idx % chunks_w;
+        const bool ok = n0 + r < n;
+        const unsigned char* src = ok ? w + (n0 + r) * w_row + (long long)kb * row_bytes_w + ch * 16 : w;
+        ptx_cp_async_cg16_zfill(sraw + r * row_bytes_w + ch * 16, src, ok);
+    }
+}
+
+// Raw codes of one tile -> the activation type, in the 128-byte-swizzled layout wgmma reads: 8 elements per chunk.
+template <typename T, int BM, int WMODE>
+GE_DEVICE void gw_int_decode(unsigned char* sw, const unsigned char* sraw, int tid) {
+    constexpr int threads = 2 * BM, row_bytes_w = gw_int_bytes<WMODE>::row;
+#pragma unroll
+    for (int i = 0; i < GW_IBN * 8 / threads; i++) {
+        const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
+        uint4 raw = make_uint4(0u, 0u, 0u, 0u);
+        if (WMODE == GG_INT8) {
+            const uint2 v = *reinterpret_cast<const uint2*>(sraw + r * row_bytes_w + ch * 8);
+            raw.x = v.x; raw.y = v.y;
+        } else {
+            raw.x = *reinterpret_cast<const unsigned*>(sraw + r * row_bytes_w + ch * 4);
+        }
+        *reinterpret_cast<uint4*>(sw + lp_swz128(r, ch)) = ge_decode_w8<T, WMODE>(raw, 0.0f);
+    }
+}
+
+// Dynamic shared memory: STAGES * (a_stage + raw_stage) + 2 * w_tile + 1024 (gw_int_smem).
+template <typename T, int WMODE, int BM, int STAGES>
+__global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
+    const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
+    const void* __restrict__ W,           // [E, N, K] int8 or [E, N, K / 2] packed int4 (low nibble = even k)
+    const float* __restrict__ scales,     // [E, N, groups]
+    const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    int experts, int N, int K, int group_size, int groups, int padded_slots) {
+    static_assert(BM % 64 == 0 && BM <= 128, "one or two warpgroups of 64 rows");
+    static_assert(WMODE == GG_INT8 || WMODE == GG_INT4, "signed codes with scales");
+    static_assert(STAGES >= 3, "the ring holds the tile in use, the one in flight behind it and one ahead");
+    using S = gw_int_smem<BM, WMODE>;
+    extern __shared__ unsigned char gw_dyn_smem[];
+    unsigned char* base = gw_dyn_smem + ((1024 - (ptx_smem_addr(gw_dyn_smem) & 1023)) & 1023);
+    unsigned char* s_w = base;                                  // [2][w_tile], 1024-aligned tiles
+    unsigned char* s_a = base + 2 * S::w_tile;                  // [STAGES][a_stage]
+    unsigned char* s_raw = s_a + STAGES * S::a_stage;           // [STAGES][raw_stage]
+
+    int e, row0, row_end;
+    const bool found = padded_slots > 0
+        ? lp_find_tile<0, BM>(offsets, experts, padded_slots, blockIdx.y, e, row0, row_end)
+        : lp_find_tile<1, BM>(offsets, experts, 0x7fffffff, blockIdx.y, e, row0, row_end);
+    if (!found) return;
+    const int n0 = blockIdx.x * GW_IBN;
+    const unsigned char* a = reinterpret_cast<const unsigned char*>(A);
+    const long long expert_bytes = WMODE == GG_INT8 ? (long long)N * K : (long long)N * (K >> 1);
+    const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * expert_bytes;
+    const float* se = scales + (long long)e * N * groups;
+    const int kblocks = K / GW_BK;
+    const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const bool has_rows = row0 + wg * 64 < row_end;   // uniform per warpgroup
+
+    float acc[64], part[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) acc[i] = part[i] = 0.0f;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 2; s++) {
+        if (s < kblocks)
+            gw_int_load_stage<BM, WMODE>(s_a + s * S::a_stage, s_raw + s * S::raw_stage, a, w, row0, row_end, n0, N, K, s, tid);
+        ptx_cp_async_commit();
+    }
+    for (int kb = 0; kb < kblocks; kb++) {
+        ptx_cp_async_wait<STAGES - 3>();
+        __syncthreads();   // tile kb's copies visible to all; every warpgroup past the wgmma of tile kb - 2
+        const int next = kb + STAGES - 2;
+        if (next < kblocks) {
+            const int slot = next % STAGES;
+            gw_int_load_stage<BM, WMODE>(s_a + slot * S::a_stage, s_raw + slot * S::raw_stage, a, w, row0, row_end, n0, N, K, next, tid);
+        }
+        ptx_cp_async_commit();
+        unsigned char* tile_w = s_w + (kb & 1) * S::w_tile;
+        gw_int_decode<T, BM, WMODE>(tile_w, s_raw + (kb % STAGES) * S::raw_stage, tid);
+        ptx_fence_proxy_async_shared();   // the decoded tile (and tile kb of A) to the async proxy wgmma reads through
+        __syncthreads();
+        if (!has_rows) continue;
+        const unsigned ta = ptx_smem_addr(s_a + (kb % STAGES) * S::a_stage + wg * 64 * 128);
+        const unsigned tw = ptx_smem_addr(tile_w);
+        ptx_wgmma_fence_operands<64>(part);
+        ptx_wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < GW_BK / 16; ks++)
+            ptx_wgmma_m64k16<T, GW_IBN>(part, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
+        ptx_wgmma_commit_group();
+        const bool group_end = ((kb + 1) * GW_BK) % group_size == 0 || kb + 1 == kblocks;
+        if (!group_end) {
+            ptx_wgmma_wait_group<1>();
+            ptx_wgmma_fence_operands<64>(part);
+            continue;
+        }
+        ptx_wgmma_wait_group<0>();
+        ptx_wgmma_fence_operands<64>(part);
+        const int grp = kb * GW_BK / group_size;
+#pragma unroll
+        for (int j = 0; j < GW_IBN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            const float s0 = col < N ? se[(long long)col * groups + grp] : 0.0f;
+            const float s1 = col + 1 < N ? se[(long long)(col + 1) * groups + grp] : 0.0f;
+            acc[4 * j] = __fmaf_rn(part[4 * j], s0, acc[4 * j]);
+            acc[4 * j + 1] = __fmaf_rn(part[4 * j + 1], s1, acc[4 * j + 1]);
+            acc[4 * j + 2] = __fmaf_rn(part[4 * j + 2], s0, acc[4 * j + 2]);
+            acc[4 * j + 3] = __fmaf_rn(part[4 * j + 3], s1, acc[4 * j + 3]);
+            part[4 * j] = part[4 * j + 1] = part[4 * j + 2] = part[4 * j + 3] = 0.0f;
+        }
+    }
+    ptx_wgmma_wait_group<0>();
+    if (!has_rows) return;
+
+    T* out = reinterpret_cast<T*>(C);
+    const bool pairs = (N & 1) == 0;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int r = row0 + wg * 64 + warp * 16 + g + half * 8;
+        if (r >= row_end) continue;
+        T* dst = out + (long long)r * N;
+#pragma unroll
+        for (int j = 0; j < GW_IBN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
+            if (pairs && col + 1 < N) {
+                T pair[2] = {v0, v1};
+                *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
+            } else {
+                if (col < N) dst[col] = v0;
+                if (col + 1 < N) dst[col + 1] = v1;
+            }
+        }
+    }
+}

@@ -150,27 +150,50 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// A configuration of the Hopper kernel (group_gemm_wgmma.cu): <paramref name="TileM"/> rows (64 per warpgroup)
     /// x <paramref name="TileN"/> columns (128 or 256), K tiles of 64 through a ring of <paramref name="Stages"/> cp.async stages.
     /// </summary>
-    internal readonly record struct WgmmaConfig(int TileM, int TileN, int Stages)
+    internal readonly record struct WgmmaConfig(int TileM, int TileN, int Stages, ExpertWeightFormat Format = ExpertWeightFormat.Half)
     {
         public int Threads => 2 * TileM;
 
-        /// <summary>Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it.</summary>
-        public int SharedBytes => Stages * (TileM + TileN) * 128 + 1024;
+        /// <summary>Integer codes, decoded in shared memory (group_gemm_wgmma_int).</summary>
+        public bool Integer => Format != ExpertWeightFormat.Half;
+
+        /// <summary>
+        /// Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it; for integer
+        /// codes the ring holds A and the raw codes (64 or 32 bytes a row), beside two decoded weight tiles.
+        /// </summary>
+        public int SharedBytes => Integer
+            ? Stages * (TileM * 128 + TileN * (Format == ExpertWeightFormat.Int8PerChannel ? 64 : 32)) + 2 * TileN * 128 + 1024
+            : Stages * (TileM + TileN) * 128 + 1024;
+
+        /// <summary>The kernel instance this configuration launches.</summary>
+        public string KernelName(DType activation) => Integer
+            ? $"group_gemm_wgmma_int<{activation.CudaTypeName()}, {WeightMode(Format)}, {TileM}, {Stages}>"
+            : $"group_gemm_wgmma<{activation.CudaTypeName()}, {TileM}, {TileN}, {Stages}>";
     }
 
     /// <summary>
-    /// The wgmma configuration for a problem on this GPU, or null where it does not apply: half weights only, on
-    /// sm_90 (wgmma is sm_90a), K a multiple of 8 (16-byte rows). Chosen from A/B runs on the H200 at the ERNIE
-    /// gate/up shape (docs/moe.md has the numbers). Hundreds of rows per expert (compute-bound): 128 x 256 tiles, two
-    /// warpgroups sharing each weight tile, four stages (one block per SM); against 128 x 128 it reads a quarter less
-    /// from L2, which ncu showed to be the limit (84% busy). Fewer rows: 64 x 128 tiles of one warpgroup, four stages,
-    /// two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the register-staged
-    /// tile, at 128 tokens 7% faster. A pure function of the problem's host-side shape and the compute capability.
+    /// The wgmma configuration for a problem on this GPU, or null where it does not apply: on sm_90 only (wgmma is
+    /// sm_90a). Chosen from A/B runs on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
+    /// Half weights, K a multiple of 8 (16-byte rows): hundreds of rows per expert (compute-bound) take 128 x 256 tiles,
+    /// two warpgroups sharing each weight tile, four stages (one block per SM); against 128 x 128 it reads a quarter
+    /// less from L2, which ncu showed to be the limit (84% busy). Fewer rows: 64 x 128 tiles of one warpgroup, four
+    /// stages, two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the
+    /// register-staged tile, at 128 tokens 7% faster.
+    /// Integer codes (int8, int4 per channel or per group of a multiple of 64; K a multiple of 64), from tens of rows
+    /// per expert: 128 columns (the partial sums that the scales fold into need a second accumulator), 64 or 128 rows;
+    /// below that the pipelined integer tiles stream the codes. A pure function of the problem's host-side shape and
+    /// the compute capability.
     /// </summary>
     internal static WgmmaConfig? Wgmma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
-        if (w.Format != ExpertWeightFormat.Half || computeMajor != 9 || computeMinor != 0 || p.K % 8 != 0) return null;
-        return RowsPerExpert(p) >= 96 ? new WgmmaConfig(128, 256, 4) : new WgmmaConfig(64, 128, 4);
+        if (computeMajor != 9 || computeMinor != 0) return null;
+        long rpe = RowsPerExpert(p);
+        if (w.Format == ExpertWeightFormat.Half)
+            return p.K % 8 != 0 ? null : rpe >= 96 ? new WgmmaConfig(128, 256, 4) : new WgmmaConfig(64, 128, 4);
+        bool integer = w.Format is ExpertWeightFormat.Int8PerChannel or ExpertWeightFormat.Int4PerChannel
+            || (w.Format == ExpertWeightFormat.Int4Group && w.GroupSize.Size % 64 == 0);
+        if (!integer || p.K % 64 != 0 || rpe < 24) return null;
+        return new WgmmaConfig(rpe >= 96 ? 128 : 64, 128, 4, w.Format);
     }
 
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
@@ -178,7 +201,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         var info = _device.Info;
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
         {
-            var k = Kernel($"group_gemm_wgmma<{p.A.DType.CudaTypeName()}, {wc.TileM}, {wc.TileN}, {wc.Stages}>", wc.SharedBytes, WgmmaSource);
+            var k = Kernel(wc.KernelName(p.A.DType), wc.SharedBytes, WgmmaSource);
             Launch(k, stream, p, w, wc.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
             return;
         }

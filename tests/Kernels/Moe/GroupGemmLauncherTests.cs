@@ -117,8 +117,6 @@ public class GroupGemmLauncherTests
         Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 8, 9));                       // no wgmma before sm_90
         Assert.Null(GroupGemmCuda.Wgmma(p, HalfWeights, 10, 0));                      // sm_90a instructions only
         Assert.Null(GroupGemmCuda.Wgmma(p with { K = 2564 }, HalfWeights, 9, 0));     // rows not 16-byte multiples
-        var int8 = new ExpertWeights(ExpertWeightFormat.Int8PerChannel, default, default, default, GroupSize.PerChannel);
-        Assert.Null(GroupGemmCuda.Wgmma(p, int8, 9, 0));
     }
 
     // The check cases moe/layer/{bf16,fp16}/*/rows-per-expert=50 and =250 (8 experts, top-2, H = 136, F = 200: K and
@@ -135,5 +133,43 @@ public class GroupGemmLauncherTests
             var p = new GroupGemmProblem(layout, 8, n, k, rowsBound, default, default, default);
             Assert.Equal(tileM, GroupGemmCuda.Wgmma(p, HalfWeights, 9, 0)!.Value.TileM);
         }
+    }
+
+    // The integer check cases moe/layer/{wint8,wint4,wint4-g128}/prefix/rows-per-expert=50 and =250 (K = 128) and
+    // moe/layer/wint4-g128/prefix/issue-shape/n=1000 reach both integer wgmma tiles on sm_90.
+    [Theory]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 2000, 128)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 2000, 128)]
+    [InlineData(ExpertWeightFormat.Int4Group, 400, 64)]
+    [InlineData(ExpertWeightFormat.Int4Group, 2000, 128)]
+    public void Integer_weights_with_tens_of_rows_per_expert_take_the_decoding_wgmma_kernel_on_sm90(ExpertWeightFormat f, int rows, int tileM)
+    {
+        var w = new ExpertWeights(f, default, default, default, f == ExpertWeightFormat.Int4Group ? GroupSize.Of(128) : GroupSize.PerChannel);
+        foreach (var (n, k) in new[] { (256, 128), (128, 128) })
+        {
+            var c = GroupGemmCuda.Wgmma(new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default), w, 9, 0);
+            Assert.Equal(tileM, c!.Value.TileM);
+            Assert.True(c.Value.Integer);
+            Assert.Equal(128, c.Value.TileN);
+            Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
+            if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
+            Assert.StartsWith("group_gemm_wgmma_int<", c.Value.KernelName(GraphEngine.Kernels.DType.BF16));
+        }
+        var issue = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6144, default, default, default);
+        Assert.Equal(128, GroupGemmCuda.Wgmma(issue, w, 9, 0)!.Value.TileM);
+    }
+
+    [Fact]
+    public void Integer_weights_keep_the_streaming_tiles_where_the_decoding_kernel_does_not_apply()
+    {
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 12288, default, default, default);
+        var g128 = new ExpertWeights(ExpertWeightFormat.Int4Group, default, default, default, GroupSize.Of(128));
+        Assert.Null(GroupGemmCuda.Wgmma(p with { RowsBound = 768 }, g128, 9, 0));   // 12 rows per expert: streaming
+        Assert.Null(GroupGemmCuda.Wgmma(p with { K = 2560 + 32 }, g128, 9, 0));     // K tiles of 64 only
+        Assert.Null(GroupGemmCuda.Wgmma(p, new ExpertWeights(ExpertWeightFormat.Int4Group, default, default, default, GroupSize.Of(32)), 9, 0));
+        Assert.Null(GroupGemmCuda.Wgmma(p, new ExpertWeights(ExpertWeightFormat.Int4ZeroPointGroup, default, default, default, GroupSize.Of(128)), 9, 0));
+        Assert.Null(GroupGemmCuda.Wgmma(p, g128, 8, 9));
     }
 }
