@@ -75,8 +75,16 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     if (!found) return;
     const int n0 = blockIdx.x * BN;
     const unsigned char* a = reinterpret_cast<const unsigned char*>(A);
+#if defined(GE_MUTANT_GW_EXPERT_OFFSET)
+    const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * K;
+#else
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * K * 2;
+#endif
+#if defined(GE_MUTANT_GW_DROP_LAST_K)
+    const int kblocks = (K + GW_BK - 1) / GW_BK - 1;
+#else
     const int kblocks = (K + GW_BK - 1) / GW_BK;
+#endif
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const bool has_rows = row0 + wg * 64 < row_end;   // uniform per warpgroup
 
@@ -85,17 +93,29 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     for (int i = 0; i < ACC; i++) acc[i] = 0.0f;
 
 #pragma unroll
+#if defined(GE_MUTANT_GW_RACY_REFILL)
+    for (int s = 0; s < STAGES - 1; s++) {
+#else
     for (int s = 0; s < STAGES - 2; s++) {
+#endif
         if (s < kblocks)
             gw_load_stage<BM, BN>(s_a + s * gw_smem<BM, BN>::a_stage, s_w + s * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, s, tid);
         ptx_cp_async_commit();
     }
     for (int kb = 0; kb < kblocks; kb++) {
         // Groups committed so far end with tile kb + STAGES - 3; tile kb is complete when at most STAGES - 3 remain.
+#if defined(GE_MUTANT_GW_RACY_REFILL)
+        ptx_cp_async_wait<STAGES - 2>();
+#else
         ptx_cp_async_wait<STAGES - 3>();
+#endif
         ptx_fence_proxy_async_shared();
         __syncthreads();
+#if defined(GE_MUTANT_GW_RACY_REFILL)
+        const int next = kb + STAGES - 1;
+#else
         const int next = kb + STAGES - 2;
+#endif
         if (next < kblocks) {
             const int slot = next % STAGES;
             gw_load_stage<BM, BN>(s_a + slot * gw_smem<BM, BN>::a_stage, s_w + slot * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, next, tid);
@@ -126,7 +146,11 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
 #pragma unroll
     for (int half = 0; half < 2; half++) {
         const int r = row0 + wg * 64 + warp * 16 + g + half * 8;
+#if defined(GE_MUTANT_GW_LAST_ROW)
+        if (r >= row_end - 1) continue;
+#else
         if (r >= row_end) continue;
+#endif
         T* dst = out + (long long)r * N;
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) {

@@ -24,5 +24,15 @@ public sealed record CaseResult(bool Passed, string Detail)
 /// </summary>
 public sealed record ConformanceCase(string Name, string Area, Func<Device, CaseResult> Run, CaseTier Tier = CaseTier.Ci)
 {
+    /// <summary>
+    /// The kernel variants the case runs on a GPU (see <see cref="KernelVariants"/>), computed from its shapes by the
+    /// launchers' own rules for a target; null when it runs no kernel with a shape- or architecture-dependent choice
+    /// (or none that the case is there to reach: quantizer bytes, capture refusals).
+    /// </summary>
+    public Func<LaunchTarget, IReadOnlyList<string>>? Variants { get; init; }
+
+    /// <summary><see cref="Variants"/> on <paramref name="target"/>, empty when the case declares none.</summary>
+    public IReadOnlyList<string> VariantsOn(LaunchTarget target) => Variants?.Invoke(target) ?? Array.Empty<string>();
+
     public override string ToString() => Name;
 }

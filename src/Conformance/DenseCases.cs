@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Norm;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Layers;
@@ -27,10 +28,22 @@ public static class DenseCases
                 foreach (int hidden in new[] { 8, 769, 2560, 5125 })
                     foreach (int t in CiTokens)
                         if (dtype == DType.BF16 || t is 3 or 83)
-                            yield return new($"dense/rmsnorm/{v}/{Name(dtype)}/t={t}/h={hidden}", "dense", d => RmsNormCase(d, dtype, residual, t, hidden));
+                            yield return RmsNormOf($"dense/rmsnorm/{v}/{Name(dtype)}/t={t}/h={hidden}", dtype, residual, t, hidden);
                 foreach (int hidden in new[] { 2560, 4096, 5125, 7168 })
-                    yield return new($"dense/rmsnorm/{v}/{Name(dtype)}/t=1000/h={hidden}", "dense", d => RmsNormCase(d, dtype, residual, 1000, hidden), CaseTier.Full);
+                    yield return RmsNormOf($"dense/rmsnorm/{v}/{Name(dtype)}/t=1000/h={hidden}", dtype, residual, 1000, hidden, CaseTier.Full);
             }
+        // Every (vector width, items per thread) instance the launcher can pick, each with the weight loaded early
+        // (few rows) and late (more than two rows per SM): hidden sizes = 1, 2, 4 mod 8 and 0 mod 8, each in the
+        // range of one items count, plain and residual alternating.
+        for (int i = 0; i < RmsNormVariantHidden.Length; i++)
+        {
+            int hidden = RmsNormVariantHidden[i];
+            bool residual = i % 2 == 1;
+            string v = residual ? "residual" : "plain";
+            if (hidden is not (769 or 5125))
+                yield return RmsNormOf($"dense/rmsnorm/{v}/bf16/t=3/h={hidden}", DType.BF16, residual, 3, hidden);
+            yield return RmsNormOf($"dense/rmsnorm/{v}/bf16/t=300/h={hidden}", DType.BF16, residual, 300, hidden, CaseTier.Full);
+        }
 
         foreach (var (mode, group) in Modes)
         {
@@ -45,10 +58,10 @@ public static class DenseCases
                         int n = new[] { 77, 40, 300, 17 }[i++ % 4];
                         if (dtype == DType.F16 && t is not (7 or 83)) continue;
                         if ((long)t * k * n > 40_000_000) continue;   // CI: keep each case well under 2 s on the reference
-                        yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: i % 2 == 0));
+                        yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: i % 2 == 0);
                     }
                 foreach (var (t, k, n) in new[] { (1000, group.IsPerChannel ? 5125 : 5120, 5125), (1, 4096, 4096), (16, 4096, 4096), (300, 2560, 2560), (1024, 4096, 4096), (5, 8192, 8192) })
-                    yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: true), CaseTier.Full);
+                    yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: true, tier: CaseTier.Full);
                 // The launcher picks its few-row variant from the padded (graph) size, which PaddedFor always
                 // rounds past a multiple of 8; these pin the padded size so the 1-2, 3-8 and 9-16 row kernels,
                 // a padded size equal to the token count, and the many-row path from its first padded size (17)
@@ -56,20 +69,58 @@ public static class DenseCases
                 foreach (var (t, padded, k, n) in new[] { (1, 1, 256, 77), (2, 2, 256, 40), (1, 2, 256, 77), (5, 8, 256, 40), (11, 16, 256, 77), (16, 16, 256, 40), (17, 17, 256, 77), (16, 24, 256, 77), (200, 200, 256, 40) })
                 {
                     if (dtype == DType.F16 && t != 11) continue;
-                    yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k={k}/n={n}", "dense", d => LinearCase(d, dtype, mode, group, t, k, n, bias: true, padded));
+                    yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: true, padded);
                 }
+                // wo_gemv with two and four channel tiles per block (more 16-channel tiles than two blocks per SM
+                // cover) in each row range, and the split-K kernel of 3-8 rows at a K whose 8 staged rows outgrow
+                // shared memory.
+                if (mode != QuantMode.None && dtype == DType.BF16)
+                    foreach (var (t, padded, k, n) in new[] { (5, 8, 256, 4501), (11, 16, 256, 4501), (11, 16, 256, 8603), (5, 8, 16384, 40) })
+                        yield return LinearOf($"dense/linear/{m}/bf16/t={t}/s={padded}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: true, padded);
                 foreach (var (t, padded) in new[] { (9, 16), (16, 16) })
-                    yield return new($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k=8192/n=4096", "dense", d => LinearCase(d, dtype, mode, group, t, 8192, 4096, bias: true, padded), CaseTier.Full);
+                    yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k=8192/n=4096", dtype, mode, group, t, 8192, 4096, bias: true, padded, CaseTier.Full);
             }
             if (mode != QuantMode.None)
             {
                 yield return new($"dense/quantize/{m}/device-bytes-match-host", "dense", d => QuantizerBytesCase(d, mode, group, 83, group.IsPerChannel ? 769 : 384));
                 yield return new($"dense/quantize/{m}/offline-load", "dense", d => OfflineCase(d, mode, group, 40, group.IsPerChannel ? 770 : 256));
             }
-            yield return new($"dense/linear/{m}/capture-replay", "dense", d => LinearCaptureCase(d, mode, group));
+            yield return new($"dense/linear/{m}/capture-replay", "dense", d => LinearCaptureCase(d, mode, group))
+            {
+                Variants = mode == QuantMode.None ? null : t => CaptureSizes.Select(s => WeightOnlyVariant(mode, group, CaptureN, CaptureK, s, t)).ToArray(),
+            };
         }
-        yield return new("dense/rmsnorm/capture-replay", "dense", RmsNormCaptureCase);
+        yield return new("dense/rmsnorm/capture-replay", "dense", RmsNormCaptureCase)
+        {
+            Variants = t => new[] { RmsNormKernel.Variant(CaptureHidden, CapturePadded, t) },
+        };
     }
+
+    private static ConformanceCase RmsNormOf(string name, DType dtype, bool residual, int tokens, int hidden, CaseTier tier = CaseTier.Ci) =>
+        new(name, "dense", d => RmsNormCase(d, dtype, residual, tokens, hidden), tier)
+        {
+            Variants = t => new[] { RmsNormKernel.Variant(hidden, PaddedFor(tokens), t) },
+        };
+
+    /// <summary>A Linear case; a weight-only mode declares the kernel its padded size runs (bf16/fp16 run cuBLASLt).</summary>
+    private static ConformanceCase LinearOf(string name, DType dtype, QuantMode mode, GroupSize group, int tokens, int k, int n, bool bias,
+                                          int paddedSize = 0, CaseTier tier = CaseTier.Ci) =>
+        new(name, "dense", d => LinearCase(d, dtype, mode, group, tokens, k, n, bias, paddedSize), tier)
+        {
+            Variants = mode == QuantMode.None ? null
+                : t => new[] { WeightOnlyVariant(mode, group, n, k, paddedSize > 0 ? paddedSize : PaddedFor(tokens), t) },
+        };
+
+    /// <summary>The weight-only kernel a Linear runs at <paramref name="padded"/> rows under a plan for as many (its context's size).</summary>
+    private static string WeightOnlyVariant(QuantMode mode, GroupSize group, int n, int k, int padded, LaunchTarget t) =>
+        WeightOnlyGemm.Variant(Scheme(mode, group), n, k, padded, padded, t);
+
+    private static WeightOnlyScheme Scheme(QuantMode mode, GroupSize group) =>
+        new(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
+
+    // vec 1: items 1, 2, 4, 8, 16; vec 2 and vec 4: items 1 to 16; vec 8: items 1, 4, 8 (2 is h = 2560 above).
+    private static readonly int[] RmsNormVariantHidden =
+        { 769, 1537, 3073, 5125, 12289, 770, 2050, 6146, 10242, 20482, 1028, 6148, 12292, 20484, 40964, 1032, 4104, 16392 };
 
     private static readonly (QuantMode Mode, GroupSize Group)[] Modes =
     {
@@ -196,9 +247,11 @@ public static class DenseCases
         return CaseResult.All(parts.ToArray());
     }
 
+    private const int CaptureHidden = 769, CapturePadded = 16;
+
     private static CaseResult RmsNormCaptureCase(Device device)
     {
-        const int hidden = 769, padded = 16;
+        const int hidden = CaptureHidden, padded = CapturePadded;
         using var rig = new Rig(device, padded);
         using var bx = rig.Activation(DType.BF16, padded, hidden, out var x, "x");
         using var bo = rig.Activation(DType.BF16, padded, hidden, out var o, "out");
@@ -361,7 +414,7 @@ public static class DenseCases
         }
         else
         {
-            var scheme = new WeightOnlyScheme(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
+            var scheme = Scheme(mode, group);
             var host = QuantizedWeights.Quantize(scheme, n, k, wHost);
             var hostDeq = host.Dequantize();
             values = Array.ConvertAll(host.Values, v => (float)v);
@@ -384,7 +437,7 @@ public static class DenseCases
 
     private static CaseResult QuantizerBytesCase(Device device, QuantMode mode, GroupSize group, int n, int k)
     {
-        var scheme = new WeightOnlyScheme(mode == QuantMode.WInt8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, group);
+        var scheme = Scheme(mode, group);
         using var rig = new Rig(device, 8);
         var w = Weights(n, k, 21);
         var parts = new List<CaseResult>();
@@ -430,11 +483,14 @@ public static class DenseCases
         return Checks.BitEqual($"offline {scheme.Label} [{n}, {k}] dequantized", q.Dequantize(), method.DequantizedWeights());
     }
 
+    private const int CaptureK = 256, CaptureN = 72;
+    private static readonly int[] CaptureSizes = { 8, 32 };
+
     private static CaseResult LinearCaptureCase(Device device, QuantMode mode, GroupSize group)
     {
-        const int k = 256, n = 72;
+        const int k = CaptureK, n = CaptureN;
         var parts = new List<CaseResult>();
-        foreach (int padded in new[] { 8, 32 })
+        foreach (int padded in CaptureSizes)
         {
             int tokens = padded - 3;
             using var rig = new Rig(device, padded);

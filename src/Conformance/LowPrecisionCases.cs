@@ -69,53 +69,62 @@ public static class LowPrecisionCases
     {
         foreach (int m in new[] { 1, 7, 83 })
             yield return new ConformanceCase($"lowprec/block_fp8/linear/bf16/m={m}/n=136/k=200", "lowprec",
-                d => BlockFp8Linear(d, DType.BF16, m, 136, 200, sampleRows: 0));
+                d => BlockFp8Linear(d, DType.BF16, m, 136, 200, sampleRows: 0)) { Variants = t => Fp8Rule(t, m, 136, 200) };
         yield return new ConformanceCase("lowprec/block_fp8/linear/bf16/m=1000/n=136/k=136", "lowprec",
-            d => BlockFp8Linear(d, DType.BF16, 1000, 136, 136, sampleRows: 0));
+            d => BlockFp8Linear(d, DType.BF16, 1000, 136, 136, sampleRows: 0)) { Variants = t => Fp8Rule(t, 1000, 136, 136) };
         yield return new ConformanceCase("lowprec/block_fp8/linear/f16/m=83/n=256/k=384", "lowprec",
-            d => BlockFp8Linear(d, DType.F16, 83, 256, 384, sampleRows: 0));
+            d => BlockFp8Linear(d, DType.F16, 83, 256, 384, sampleRows: 0)) { Variants = t => Fp8Rule(t, 83, 256, 384) };
         yield return new ConformanceCase("lowprec/block_fp8/linear/zero-block/m=7/n=130/k=260", "lowprec", d => BlockFp8ZeroBlocks(d));
         yield return new ConformanceCase("lowprec/block_fp8/graph-replay/m=83", "lowprec", d => BlockFp8Replay(d));
         // Every GEMM kernel the launcher can pick on any GPU, run on this one (on Hopper: wgmma, the rule's
         // pick there, and mma.sync, the pick on sm_89), against one float64 reference.
         yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/bf16/m=83/n=136/k=384", "lowprec",
-            d => BlockFp8EveryVariant(d, DType.BF16, 83, 136, 384));
+            d => BlockFp8EveryVariant(d, DType.BF16, 83, 136, 384)) { Variants = Fp8Supported };
         yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/f16/m=1/n=264/k=200", "lowprec",
-            d => BlockFp8EveryVariant(d, DType.F16, 1, 264, 200));
+            d => BlockFp8EveryVariant(d, DType.F16, 1, 264, 200)) { Variants = Fp8Supported };
         yield return new ConformanceCase("lowprec/block_fp8/gemm/every-variant/bf16/m=130/n=300/k=1000", "lowprec",
-            d => BlockFp8EveryVariant(d, DType.BF16, 130, 300, 1000));
+            d => BlockFp8EveryVariant(d, DType.BF16, 130, 300, 1000)) { Variants = Fp8Supported };
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             foreach (var group in new[] { GroupSize.Of(128), GroupSize.PerChannel })
             {
                 string g = group.IsPerChannel ? "channel" : group.ToString();
                 yield return new ConformanceCase($"lowprec/w4afp8/{layout}/{g}/e=4/n=136/k=200", "lowprec",
-                    d => W4AFp8Experts(d, layout, group, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0));
+                    d => W4AFp8Experts(d, layout, group, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0)) { Variants = _ => new[] { W4AFp8GroupGemm.Variant(layout, !group.IsPerChannel) } };
             }
         yield return new ConformanceCase("lowprec/w4afp8/PrefixSum/g128/e=3/n=24/k=264/m=1000", "lowprec",
-            d => W4AFp8Experts(d, TokenLayout.PrefixSum, GroupSize.Of(128), new[] { 700, 299, 1 }, 24, 264, sampleRows: 0));
+            d => W4AFp8Experts(d, TokenLayout.PrefixSum, GroupSize.Of(128), new[] { 700, 299, 1 }, 24, 264, sampleRows: 0)) { Variants = _ => new[] { W4AFp8GroupGemm.Variant(TokenLayout.PrefixSum, grouped: true) } };
         yield return new ConformanceCase("lowprec/w4afp8/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4AFp8));
 
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             yield return new ConformanceCase($"lowprec/nvfp4/{layout}/e=4/n=136/k=200", "lowprec",
-                d => Nvfp4Experts(d, layout, DType.BF16, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0));
+                d => Nvfp4Experts(d, layout, DType.BF16, new[] { 5, 0, 83, 1 }, 136, 200, sampleRows: 0)) { Variants = _ => new[] { Nvfp4GroupGemm.Variant(layout) } };
         yield return new ConformanceCase("lowprec/nvfp4/PrefixSum/f16/e=2/n=136/k=256/m=1000", "lowprec",
-            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.F16, new[] { 7, 993 }, 136, 256, sampleRows: 0));
+            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.F16, new[] { 7, 993 }, 136, 256, sampleRows: 0)) { Variants = _ => new[] { Nvfp4GroupGemm.Variant(TokenLayout.PrefixSum) } };
         yield return new ConformanceCase("lowprec/nvfp4/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.Nvfp4));
         yield return new ConformanceCase("lowprec/nvfp4/native-backend-refused", "lowprec", d => Nvfp4NativeRefused(d));
 
         // Full tier: the benchmark shapes, every row against the oracle (exact 12-bit products, see Float64.MatMulT).
         foreach (var (m, n, k) in new[] { (128, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 7168) })
             yield return new ConformanceCase($"lowprec/block_fp8/linear/full/m={m}/n={n}/k={k}", "lowprec",
-                d => BlockFp8Linear(d, DType.BF16, m, n, k, sampleRows: 0), CaseTier.Full);
+                d => BlockFp8Linear(d, DType.BF16, m, n, k, sampleRows: 0), CaseTier.Full) { Variants = t => Fp8Rule(t, m, n, k) };
         // w4afp8 at FastDeploy PR #3171's K with a reduced N (the host oracle of 8 x 7168 x 8192 weights is too big);
         // the full 8 x 7168 x 8192 shape runs in the benchmark.
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
             yield return new ConformanceCase($"lowprec/w4afp8/full/{layout}/e=8/n=1024/k=8192/m=512", "lowprec",
-                d => W4AFp8Experts(d, layout, GroupSize.Of(128), Enumerable.Repeat(512, 8).ToArray(), 1024, 8192, sampleRows: 0), CaseTier.Full);
+                d => W4AFp8Experts(d, layout, GroupSize.Of(128), Enumerable.Repeat(512, 8).ToArray(), 1024, 8192, sampleRows: 0), CaseTier.Full) { Variants = _ => new[] { W4AFp8GroupGemm.Variant(layout, grouped: true) } };
         yield return new ConformanceCase("lowprec/nvfp4/full/PrefixSum/e=8/n=2048/k=7168/m=16", "lowprec",
-            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.BF16, new[] { 3, 0, 1, 16, 2, 5, 0, 9 }, 2048, 7168, sampleRows: 0), CaseTier.Full);
+            d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.BF16, new[] { 3, 0, 1, 16, 2, 5, 0, 9 }, 2048, 7168, sampleRows: 0), CaseTier.Full) { Variants = _ => new[] { Nvfp4GroupGemm.Variant(TokenLayout.PrefixSum) } };
     }
+
+    /// <summary>The block_fp8 kernel the launcher's rule picks on the target (none without fp8 tensor cores).</summary>
+    private static IReadOnlyList<string> Fp8Rule(LaunchTarget t, int m, int n, int k) =>
+        BlockFp8Gemm.ChoosableVariants(t.ComputeMajor, t.ComputeMinor).Count == 0 ? Array.Empty<string>()
+            : new[] { BlockFp8Gemm.KernelName(BlockFp8Gemm.ChooseVariant(t.ComputeMajor, t.ComputeMinor, m, n, Fp8Quant.Pad128(k))) };
+
+    /// <summary>Every block_fp8 kernel that can run on the target: what the every-variant cases force in turn.</summary>
+    private static IReadOnlyList<string> Fp8Supported(LaunchTarget t) =>
+        BlockFp8Gemm.SupportedVariants(t.ComputeMajor, t.ComputeMinor).Select(BlockFp8Gemm.KernelName).ToArray();
 
     // ------------------------------------------------------------------ block_wise_fp8
 

@@ -50,15 +50,12 @@ public static partial class MoeCases
             var spec = new Spec(odd, layout, QuantMode.None, GroupSize.PerChannel, 7, 16, SharedFfn: 92, Router: RouterKind.Ernie, NormMin: 1e-12);
             yield return Layer($"moe/layer/bf16/{l}/ernie/shared/n=7/s=16", spec);
             yield return Layer($"moe/layer/wint8/{l}/ernie/shared/n=7/s=16", spec with { Mode = QuantMode.WInt8 });
-            yield return new ConformanceCase($"moe/layer/bf16/{l}/ernie/nan-padding-changes-nothing", "moe",
-                d => NanPaddingChangesNothing(d, spec with { Tokens = 5 }));
-            yield return new ConformanceCase($"moe/graph/bf16/{l}/ernie/replay-equals-eager", "moe",
-                d => GraphEqualsEager(d, spec with { Tokens = 6 }));
+            yield return OnSpec($"moe/layer/bf16/{l}/ernie/nan-padding-changes-nothing", spec with { Tokens = 5 }, NanPaddingChangesNothing);
+            yield return OnSpec($"moe/graph/bf16/{l}/ernie/replay-equals-eager", spec with { Tokens = 6 }, GraphEqualsEager);
         }
     }
 
-    private static ConformanceCase Routing(string name, Spec spec, CaseTier tier = CaseTier.Ci) =>
-        new(name, "moe", d => RoutingMatchesFloat64(d, spec), tier);
+    private static ConformanceCase Routing(string name, Spec spec, CaseTier tier = CaseTier.Ci) => OnSpec(name, spec, RoutingMatchesFloat64, tier);
 
     /// <summary>
     /// Routes n valid rows (rows [n, S) NaN) and checks ids and weights against float64 routing from the

@@ -47,8 +47,7 @@ public static partial class MoeCases
                 yield return Layer($"moe/layer/{m}/{l}/n=5/s=8", new Spec(shape, layout, mode, group, 5, 8));
                 yield return Layer($"moe/layer/{m}/{l}/shared/n=7/s=16", new Spec(shape, layout, mode, group, 7, 16, SharedFfn: 40));
                 if (mode != QuantMode.Wi4A16)
-                    yield return new ConformanceCase($"moe/graph/{m}/{l}/replay-equals-eager", "moe",
-                        d => GraphEqualsEager(d, new Spec(shape, layout, mode, group, 6, 16, SharedFfn: 24)));
+                    yield return OnSpec($"moe/graph/{m}/{l}/replay-equals-eager", new Spec(shape, layout, mode, group, 6, 16, SharedFfn: 24), GraphEqualsEager);
                 // Every mode once at the issue's shape (the padded layout at that shape is covered by bf16 below).
                 if (layout == TokenLayout.PrefixSum && mode != QuantMode.None)
                     yield return Layer($"moe/layer/{m}/{l}/issue-shape/n=128", new Spec(issue, layout, mode, group, 128, 128), CaseTier.Full);
@@ -65,8 +64,7 @@ public static partial class MoeCases
             yield return Layer($"moe/layer/bf16/{l}/topk=experts/n=9/s=16", new Spec(small with { TopK = 8 }, layout, QuantMode.None, GroupSize.PerChannel, 9, 16, Renormalize: false));
             yield return Layer($"moe/layer/bf16/{l}/all-tokens-one-expert/n=13/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, GroupSize.PerChannel, 13, 16, ZeroGate: true));
             yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 11, 16, Activation: DType.F16, SharedFfn: 24));
-            yield return new ConformanceCase($"moe/layer/bf16/{l}/nan-padding-changes-nothing", "moe",
-                d => NanPaddingChangesNothing(d, new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 5, 16, SharedFfn: 24)));
+            yield return OnSpec($"moe/layer/bf16/{l}/nan-padding-changes-nothing", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 5, 16, SharedFfn: 24), NanPaddingChangesNothing);
             // The Hopper wgmma tiles of half weights (tens of rows per expert: 64-row tiles; hundreds: 128), with K and
             // N off the 64 x 128 tile in both GEMMs.
             var halfTiles = new Shape(Experts: 8, TopK: 2, Hidden: 136, Ffn: 200);
@@ -77,11 +75,44 @@ public static partial class MoeCases
                 yield return Layer($"moe/layer/bf16/{l}/issue-shape/n={n}", new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, n, RoundUp(n)), CaseTier.Full);
             if (layout == TokenLayout.PrefixSum)
                 yield return Layer($"moe/layer/wint4-g128/{l}/issue-shape/n=1000", new Spec(issue, layout, QuantMode.WInt4, GroupSize.Of(128), 1000, 1024), CaseTier.Full);
-            yield return new ConformanceCase($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", "moe",
-                d => GraphEqualsEager(d, new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, 100, 128)), CaseTier.Full);
+            yield return OnSpec($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, 100, 128), GraphEqualsEager, CaseTier.Full);
         }
+        foreach (var c in TileCases()) yield return c;
         foreach (var c in RoutingCases()) yield return c;
         yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, GroupSize.PerChannel, 5, 8)));
+    }
+
+    /// <summary>
+    /// The integer-weight group-GEMM tiles the shapes above leave out: each regime (few, tens and hundreds of rows per
+    /// expert: S·k/E = 4, 32, 64, 128) with K a multiple of 256, of 128 but not 256, of 64 but not 128, and of 32 but
+    /// not 64 (the pipeline's K tile shrinks to fit), the register-staged 64-row tile (K not a multiple of 32), and
+    /// wi4a16's 64-row tile. The gate/up GEMM's K is H, the down GEMM's is F. Prefix sums, 8 experts, top-2.
+    /// </summary>
+    private static IEnumerable<ConformanceCase> TileCases()
+    {
+        var perChannel = new[] { new Shape(8, 2, 256, 192), new Shape(8, 2, 384, 160) };
+        var g64 = new[] { new Shape(8, 2, 256, 192), new Shape(8, 2, 384, 192) };
+        var g128 = new[] { new Shape(8, 2, 256, 384) };
+        var sets = new (QuantMode Mode, GroupSize Group, Shape[] Shapes)[]
+        {
+            (QuantMode.WInt8, GroupSize.PerChannel, perChannel), (QuantMode.WInt4, GroupSize.PerChannel, perChannel),
+            (QuantMode.WInt4, GroupSize.Of(64), g64), (QuantMode.WInt4, GroupSize.Of(128), g128),
+        };
+        foreach (var (mode, group, shapes) in sets)
+            foreach (var shape in shapes)
+                foreach (int s in new[] { 16, 128, 512 })
+                    yield return TileCase(mode, group, shape, s);
+        var odd = new Shape(8, 2, 70, 46);
+        yield return TileCase(QuantMode.WInt8, GroupSize.PerChannel, odd, 256);
+        yield return TileCase(QuantMode.WInt4, GroupSize.PerChannel, odd, 256);
+        yield return TileCase(QuantMode.Wi4A16, GroupSize.PerChannel, new Shape(8, 2, 128, 128), 256);
+    }
+
+    private static ConformanceCase TileCase(QuantMode mode, GroupSize group, Shape shape, int padded)
+    {
+        int n = padded - 3;
+        return Layer($"moe/layer/{ModeName(mode, group)}/prefix/tiles/rows-per-expert={padded * shape.TopK / shape.Experts}/h={shape.Hidden}/f={shape.Ffn}/n={n}",
+            new Spec(shape, TokenLayout.PrefixSum, mode, group, n, padded), padded > 128 ? CaseTier.Full : CaseTier.Ci);
     }
 
     private static readonly (QuantMode Mode, GroupSize Group)[] Modes =
@@ -100,8 +131,11 @@ public static partial class MoeCases
         return Math.Max(s, 1);
     }
 
-    private static ConformanceCase Layer(string name, Spec spec, CaseTier tier = CaseTier.Ci) =>
-        new(name, "moe", d => LayerMatchesOracle(d, spec), tier);
+    private static ConformanceCase Layer(string name, Spec spec, CaseTier tier = CaseTier.Ci) => OnSpec(name, spec, LayerMatchesOracle, tier);
+
+    /// <summary>A case that runs the layer of <paramref name="spec"/> at its padded size, declaring the kernels that forward runs.</summary>
+    private static ConformanceCase OnSpec(string name, Spec spec, Func<Device, Spec, CaseResult> run, CaseTier tier = CaseTier.Ci) =>
+        new(name, "moe", d => run(d, spec), tier) { Variants = t => Moe.Variants(spec.Options, spec.Padded, spec.Activation, t) };
 
     public sealed record Shape(int Experts, int TopK, int Hidden, int Ffn);
 

@@ -24,7 +24,7 @@ public sealed record MutantSpec(string Define, string Family, string Bug, IReadO
 public static class MutantCatalog
 {
     private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
-        Group = "moe/group_gemm.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
+        Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
@@ -32,6 +32,8 @@ public static class MutantCatalog
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
     private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
     private const string GroupCases = "moe/layer/bf16,moe/layer/fp16,moe/layer/wint,moe/graph/bf16,moe/graph/wint,graph/replay-equals-eager/moe/bf16,graph/replay-equals-eager/moe/wint";
+    // The half-weight cases whose K is a multiple of 8 (the wgmma kernel's condition on sm_90): both tiles, both layouts.
+    private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
 
     private static MutantSpec M(string define, string family, string bug, string file, string caseFilter, bool reference = false) =>
@@ -62,6 +64,11 @@ public static class MutantCatalog
         new("GE_MUTANT_GG_RACY_DECODE", "moe/group_gemm", "decoded weights are read before every warp has written them (barrier dropped)", new[] { GroupCore }, new[] { Group }, GroupCases),
         new("GE_MUTANT_GG_FP16_ACCUMULATOR", "moe/group_gemm", "the fp32 accumulator is rounded to fp16 after every K tile", new[] { GroupCore }, new[] { Group }, GroupCases),
         M("GE_MUTANT_GG_QUANT_SCALE", "moe/group_gemm", "quantize_experts divides by qmax - 1: consistent bytes and scales, but not the host quantizer's", Group, "moe/layer/wint,moe/graph/wint"),
+
+        M("GE_MUTANT_GW_LAST_ROW", "moe/group_gemm_wgmma", "the epilogue's row guard stops one row early (each expert's last row is never stored)", GroupWgmma, WgmmaCases),
+        M("GE_MUTANT_GW_DROP_LAST_K", "moe/group_gemm_wgmma", "the last 64-wide K tile is dropped (kblocks - 1)", GroupWgmma, WgmmaCases),
+        M("GE_MUTANT_GW_RACY_REFILL", "moe/group_gemm_wgmma", "the ring runs one tile further ahead and refills the slot of tile kb - 1, which the wgmma group left in flight may still read", GroupWgmma, WgmmaCases),
+        M("GE_MUTANT_GW_EXPERT_OFFSET", "moe/group_gemm_wgmma", "expert e's weights are found at e * N * K bytes instead of elements", GroupWgmma, WgmmaCases),
 
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),

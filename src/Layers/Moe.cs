@@ -296,12 +296,13 @@ public sealed class Moe : Layer
         var a = View(_permuted, rows, h);
         _permute.Scatter(stream, Input, Inverse, s, tok, k, a);
 
+        var (gateUp, down) = ExpertProblems(_o, s);
         var h1 = View(_gateUp, rows, 2 * f);
-        GateUp.Forward(stream, Problem(layout, 2 * f, h, s, rows, a, h1));
+        GateUp.Forward(stream, Bind(gateUp, a, h1));
         var act = View(_swiglu, rows, f);
         _permute.SwiGlu(stream, h1, act, rows, prefix ? RowValidity.PrefixSum : RowValidity.Padded, prefix ? Offsets : Counts, tok, e, s);
         var y = View(_expertOut, rows, h);
-        Down.Forward(stream, Problem(layout, h, f, s, rows, act, y));
+        Down.Forward(stream, Bind(down, act, y));
 
         Tensor? shared = null;
         if (_o.SharedFfn > 0)
@@ -314,13 +315,45 @@ public sealed class Moe : Layer
         _permute.Combine(stream, y, Inverse, TopWeights, shared, s, tok, k, Output);
     }
 
-    private GroupGemmProblem Problem(TokenLayout layout, int n, int kdim, int s, int rows, Tensor a, Tensor c)
+    /// <summary>
+    /// The host-side shapes of the two expert GEMMs a forward over <paramref name="paddedTokens"/> rows runs (tensors
+    /// empty): gate/up [2F x H] and down [H x F] over S·k permuted rows (prefix sums) or E slabs of S rows (padded).
+    /// </summary>
+    public static (GroupGemmProblem GateUp, GroupGemmProblem Down) ExpertProblems(MoeOptions options, int paddedTokens)
     {
-        int e = _o.Experts;
-        return layout == TokenLayout.PrefixSum
-            ? new GroupGemmProblem(layout, e, n, kdim, rows, a, Offsets, c)
-            : new GroupGemmProblem(layout, e, n, kdim, s, a.Reshape(e, s, kdim), Counts, c.Reshape(e, s, n));
+        ArgumentNullException.ThrowIfNull(options);
+        int s = paddedTokens, e = options.Experts, h = options.Hidden, f = options.ExpertFfn;
+        var layout = options.Layout;
+        int bound = layout == TokenLayout.PrefixSum ? s * options.TopK : s;
+        return (new GroupGemmProblem(layout, e, 2 * f, h, bound, default, default, default),
+                new GroupGemmProblem(layout, e, h, f, bound, default, default, default));
     }
+
+    /// <summary>
+    /// The CUDA kernels with a shape- or architecture-dependent choice that a forward over <paramref name="paddedTokens"/>
+    /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), both expert GEMMs, the
+    /// SwiGLU (routed, and shared experts') and the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
+    /// </summary>
+    public static IReadOnlyList<string> Variants(MoeOptions options, int paddedTokens, DType activation, LaunchTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        int s = paddedTokens;
+        var (gateUp, down) = ExpertProblems(options, s);
+        var names = new List<string>();
+        if (options.RouterFp32) names.Add(MoeRouting.RouterVariant(activation, options.Hidden));
+        names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, gateUp, target));
+        names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, down, target));
+        int rows = options.Layout == TokenLayout.PrefixSum ? s * options.TopK : options.Experts * s;
+        names.Add(MoePermute.SwiGluVariant(rows, options.ExpertFfn, target));
+        if (options.SharedFfn > 0) names.Add(MoePermute.SwiGluVariant(s, options.SharedFfn, target));
+        names.Add(MoePermute.CombineVariant(s, options.Hidden, target));
+        return names.Distinct().ToArray();
+    }
+
+    private GroupGemmProblem Bind(GroupGemmProblem shape, Tensor a, Tensor c) =>
+        shape.Layout == TokenLayout.PrefixSum
+            ? shape with { A = a, Offsets = Offsets, C = c }
+            : shape with { A = a.Reshape(shape.Experts, shape.RowsBound, shape.K), Offsets = Counts, C = c.Reshape(shape.Experts, shape.RowsBound, shape.N) };
 
     private static Tensor View(Tensor t, int rows, int cols) => new(t.Device, t.Ptr, t.DType, rows, cols);
 }

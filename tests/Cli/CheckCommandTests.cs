@@ -35,6 +35,17 @@ public class CheckCommandTests
     }
 
     [Fact]
+    public void Check_list_names_each_cases_kernel_variants_and_the_ones_left_to_other_gpus()
+    {
+        var r = CliHarness.Run("check --list --filter dense/rmsnorm/residual/bf16/t=3/h=770,moe/layer/bf16/prefix/rows-per-expert=250");
+        Assert.Equal(0, r.Exit);
+        Assert.Contains("dense/rmsnorm/residual/bf16/t=3/h=770  [dense, Ci]  runs: rms_norm<T, 2, 1, R, true>", r.Out);
+        Assert.Contains("group_gemm_wgmma<T, 128, 256, 4>", r.Out);
+        Assert.Contains("not on this GPU (selected on sm_80, sm_86, sm_89, sm_100, sm_120)", r.Out);
+        Assert.Contains("REACHED BY NO CASE", r.Out);   // a filter that selects two cases leaves most variants unreached
+    }
+
+    [Fact]
     public void Check_filter_selecting_nothing_is_bad_input()
     {
         CliHarness.AssertUsageError(CliHarness.Run("check --filter zzz-no-such-case --backend reference"), "zzz-no-such-case");

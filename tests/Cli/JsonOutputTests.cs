@@ -70,6 +70,13 @@ public sealed class JsonOutputTests : IDisposable
         int count = root.GetProperty("count").GetInt32();
         Assert.True(count > 0);
         Assert.Equal(count, root.GetProperty("cases").GetArrayLength());
+        Assert.Equal("sm_90", root.GetProperty("target").GetProperty("architecture").GetString());
+        var variants = root.GetProperty("variants").EnumerateArray().ToArray();
+        Assert.NotEmpty(variants);
+        // Every variant selectable on the target is reached by a case; the others are marked.
+        Assert.All(variants.Where(v => v.GetProperty("selectableHere").GetBoolean()), v => Assert.True(v.GetProperty("cases").GetArrayLength() > 0, v.GetProperty("name").GetString()));
+        Assert.Contains(variants, v => v.GetProperty("notOnThisGpu").GetBoolean());
+        Assert.Contains(root.GetProperty("cases").EnumerateArray(), c => c.GetProperty("variants").GetArrayLength() > 0);
     }
 
     [Fact]

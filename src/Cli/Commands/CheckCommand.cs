@@ -26,18 +26,7 @@ public static class CheckCommand
     public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier)
     {
         var console = ctx.Console;
-        if (listOnly)
-        {
-            var names = ConformanceSuite.Select(filter).ToList();
-            if (ctx.Settings.Json)
-            {
-                JsonReport.Write(ctx, "check --list", null, new { count = names.Count, cases = names.Select(c => new { name = c.Name, area = c.Area, tier = c.Tier }) });
-                return ExitCodes.Ok;
-            }
-            foreach (var c in names) console.Line($"{c.Name}  [{c.Area}, {c.Tier}]");
-            console.Line($"{names.Count} cases");
-            return ExitCodes.Ok;
-        }
+        if (listOnly) return List(ctx, filter);
 
         using var device = ctx.OpenDevice();
         var provenance = Provenance.For(device);
@@ -97,6 +86,53 @@ public static class CheckCommand
         console.Line(WallLine(cases.Count, wallSeconds));
         console.Line($"{passed} passed, {failed} failed");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    /// <summary>
+    /// check --list: each selected case with the kernel variants it runs on the H200 (sm_90), then every variant the
+    /// launchers can select on any architecture with the cases that reach it, "not on this GPU" for those only
+    /// another architecture's rule selects and no case runs here.
+    /// </summary>
+    private static int List(CommandContext ctx, string? filter)
+    {
+        var console = ctx.Console;
+        var target = LaunchTarget.H200;
+        var cases = ConformanceSuite.Select(filter).ToList();
+        var table = KernelVariants.Table(target, cases);
+        string targetText = $"{target.Architecture} (H200: {target.SmCount} SMs, {target.MaxSharedPerBlockOptin / 1024} KiB shared memory per block)";
+        if (ctx.Settings.Json)
+        {
+            JsonReport.Write(ctx, "check --list", null, new
+            {
+                count = cases.Count,
+                target = new { architecture = target.Architecture, smCount = target.SmCount, maxSharedPerBlockOptin = target.MaxSharedPerBlockOptin },
+                cases = cases.Select(c => new { name = c.Name, area = c.Area, tier = c.Tier, variants = c.VariantsOn(target) }),
+                variants = table.Select(r => new
+                {
+                    name = r.Name, family = r.Family, selectableHere = r.OnTarget, architectures = r.Architectures,
+                    notOnThisGpu = r.Cases.Count == 0 && !r.OnTarget, cases = r.Cases,
+                }),
+            });
+            return ExitCodes.Ok;
+        }
+        foreach (var c in cases)
+        {
+            var v = c.VariantsOn(target);
+            console.Line(v.Count == 0 ? $"{c.Name}  [{c.Area}, {c.Tier}]" : $"{c.Name}  [{c.Area}, {c.Tier}]  runs: {string.Join("; ", v)}");
+        }
+        console.Line($"{cases.Count} cases");
+        console.Line($"kernel variants on {targetText}, the cases that run them:");
+        foreach (var r in table)
+        {
+            string who = r.Cases.Count > 0 ? $"{r.Cases.Count} case(s), e.g. {r.Cases[0]}"
+                : r.OnTarget ? "REACHED BY NO CASE"
+                : $"not on this GPU (selected on {string.Join(", ", r.Architectures)})";
+            string forced = r.Cases.Count > 0 && !r.OnTarget ? $" (the rule picks it on {string.Join(", ", r.Architectures)}; run here by those cases)" : "";
+            console.Line($"  {r.Family}: {r.Name}  <- {who}{forced}");
+        }
+        int here = table.Count(r => r.OnTarget), reached = table.Count(r => r.OnTarget && r.Cases.Count > 0);
+        console.Line($"{reached} of {here} variants selectable on {target.Architecture} reached; {table.Count(r => !r.OnTarget && r.Cases.Count == 0)} only on other architectures");
+        return ExitCodes.Ok;
     }
 
     /// <summary>"checked N cases in S s (R cases/s)": the wall time of the whole run, cases in order.</summary>

@@ -134,6 +134,9 @@ public sealed unsafe class CudaDevice : Device
     /// <summary>Largest dynamic shared memory a block may opt into (cuFuncSetAttribute).</summary>
     public int MaxSharedMemoryPerBlockOptin { get; }
 
+    /// <summary>What the launchers' variant rules read of this GPU.</summary>
+    public LaunchTarget LaunchTarget => new(Info.ComputeMajor, Info.ComputeMinor, Info.SmCount, MaxSharedMemoryPerBlockOptin);
+
     internal IntPtr ContextHandle => _context.Value;
     internal ILogger? Logger => _logger;
 

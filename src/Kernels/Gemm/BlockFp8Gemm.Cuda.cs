@@ -35,16 +35,16 @@ internal sealed unsafe class BlockFp8GemmCuda : BlockFp8Gemm
         foreach (var variant in variants) _ = Kernel(output, variant);
     }
 
+    internal static string KernelName(string type, BlockFp8GemmVariant variant) =>
+        variant == BlockFp8GemmVariant.Wgmma ? $"block_fp8_gemm_wgmma<{type}, {WgmmaStages}>" : $"block_fp8_gemm<{type}>";
+
     private CudaKernel Kernel(DType output, BlockFp8GemmVariant variant)
     {
         lock (_kernels)
         {
             if (!_kernels.TryGetValue((output, variant), out var k))
             {
-                string name = variant == BlockFp8GemmVariant.Wgmma
-                    ? $"block_fp8_gemm_wgmma<{output.CudaTypeName()}, {WgmmaStages}>"
-                    : $"block_fp8_gemm<{output.CudaTypeName()}>";
-                k = _device.GetKernel("gemm/block_fp8_gemm.cu", name);
+                k = _device.GetKernel("gemm/block_fp8_gemm.cu", KernelName(output.CudaTypeName(), variant));
                 if (variant == BlockFp8GemmVariant.Wgmma) k.EnsureDynamicSharedMemory(WgmmaSharedBytes);
                 _kernels[(output, variant)] = k;
             }

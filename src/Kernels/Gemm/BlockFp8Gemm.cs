@@ -55,6 +55,9 @@ public abstract class BlockFp8Gemm
         : IsHopper(computeMajor, computeMinor) ? new[] { BlockFp8GemmVariant.Wgmma }
         : new[] { BlockFp8GemmVariant.MmaSync };
 
+    /// <summary>The kernel instance a variant runs, T for the output type: what `graphengine check --list` names.</summary>
+    public static string KernelName(BlockFp8GemmVariant variant) => BlockFp8GemmCuda.KernelName(LaunchTarget.TypeParameter, variant);
+
     /// <summary>The variants that can run on an architecture (what <see cref="Create"/> accepts): on Hopper
     /// both, elsewhere mma.sync only.</summary>
     public static IReadOnlyList<BlockFp8GemmVariant> SupportedVariants(int computeMajor, int computeMinor) =>

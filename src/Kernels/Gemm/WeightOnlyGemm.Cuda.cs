@@ -97,29 +97,62 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
 
     private static string Bool(bool b) => b ? "true" : "false";
 
-    protected override WeightOnlyPlan PlanCore(WeightOnlyMatrix w, DType activation, int maxRows)
-    {
-        var f = w.Scheme.Format;
-        int chunkK = WeightOnlyPacking.ChunkK(f);
-        int chunks = w.ChunksK;
-        // The kernels take the group as a template int, 0 = per channel: the one conversion of GroupSize here.
-        int group = w.Scheme.PerChannel ? 0 : w.Scheme.GroupSize.Size;
-        int cpg = w.Scheme.PerChannel ? 1 : group / chunkK;
-        int tilesN = w.PaddedN / WeightOnlyPacking.TileN;
-        int blocksN = (tilesN + SmallWarps - 1) / SmallWarps;
+    /// <summary>The launch decisions of a plan: wo_gemv's shape for each row range (null where it cannot stage
+    /// the activations), whether the split-K kernel is needed for a range, and its split.</summary>
+    internal readonly record struct PlanShape(GemvShape? Gemv0, GemvShape? Gemv1, GemvShape? Gemv2, bool NeedSmall1, bool NeedSmall2,
+                                              int Splits, int ChunksPerSplit, int BlocksN);
 
-        int groups = w.Groups;
-        string t = activation.CudaTypeName(), i4 = Bool(f == WeightOnlyFormat.Int4);
-        int optin = _device.MaxSharedMemoryPerBlockOptin;
+    /// <summary>The plan's decisions from host-side values only: the weights' scheme and shape, the most rows, the GPU's SMs and shared memory.</summary>
+    internal static PlanShape Shape(WeightOnlyScheme scheme, int n, int k, int maxRows, int smCount, int maxSharedPerBlock)
+    {
+        var f = scheme.Format;
+        int chunkK = WeightOnlyPacking.ChunkK(f);
+        int chunks = WeightOnlyPacking.ChunksK(f, k);
+        int cpg = scheme.PerChannel ? 1 : scheme.GroupSize.Size / chunkK;
+        int tilesN = WeightOnlyPacking.PaddedN(n) / WeightOnlyPacking.TileN;
+        int blocksN = (tilesN + SmallWarps - 1) / SmallWarps;
+        int groups = scheme.Groups(k);
         // Three row ranges: 1-2 rows (little staged activation, so often a smaller TN and more blocks),
         // 3-8 (one n8 token tile), 9-16 (two).
-        int sms = _device.Info.SmCount;
-        var gemv0 = Gemv(tilesN, chunks, chunkK, cpg, groups, 1, GemvTinyRows, sms, optin);
-        var gemv1 = maxRows > GemvTinyRows ? Gemv(tilesN, chunks, chunkK, cpg, groups, 1, 8, sms, optin) : null;
-        var gemv2 = maxRows > 8 ? Gemv(tilesN, chunks, chunkK, cpg, groups, 2, 16, sms, optin) : null;
+        var gemv0 = Gemv(tilesN, chunks, chunkK, cpg, groups, 1, GemvTinyRows, smCount, maxSharedPerBlock);
+        var gemv1 = maxRows > GemvTinyRows ? Gemv(tilesN, chunks, chunkK, cpg, groups, 1, 8, smCount, maxSharedPerBlock) : null;
+        var gemv2 = maxRows > 8 ? Gemv(tilesN, chunks, chunkK, cpg, groups, 2, 16, smCount, maxSharedPerBlock) : null;
         // needSmall*: the split-K variant stays for the token counts wo_gemv cannot stage (16 rows at very large K).
         bool needSmall1 = gemv0 is null || (maxRows > GemvTinyRows && gemv1 is null), needSmall2 = maxRows > 8 && gemv2 is null;
-        var (splits, cps) = needSmall1 || needSmall2 ? SplitK(chunks, chunkK, cpg, blocksN, _device.Info.SmCount) : (1, chunks);
+        var (splits, cps) = needSmall1 || needSmall2 ? SplitK(chunks, chunkK, cpg, blocksN, smCount) : (1, chunks);
+        return new PlanShape(gemv0, gemv1, gemv2, needSmall1, needSmall2, splits, cps, blocksN);
+    }
+
+    // The kernels take the group as a template int, 0 = per channel: the one conversion of GroupSize here.
+    private static string Args(string type, WeightOnlyScheme scheme) =>
+        $"{type}, {Bool(scheme.Format == WeightOnlyFormat.Int4)}, {(scheme.PerChannel ? 0 : scheme.GroupSize.Size)}";
+
+    internal static string GemvName(string type, WeightOnlyScheme scheme, int nt, int tn) => $"wo_gemv<{Args(type, scheme)}, {nt}, {tn}>";
+    internal static string SmallName(string type, WeightOnlyScheme scheme, int nt) => $"wo_gemm_small<{Args(type, scheme)}, {nt}>";
+    internal static string DequantizeName(string type, WeightOnlyScheme scheme) => $"wo_dequantize<{Args(type, scheme)}>";
+
+    /// <summary>The n8 token tiles of a call with <paramref name="rows"/> rows (up to <see cref="DenseMinRows"/>).</summary>
+    private static int TokenTiles(int rows) => rows <= 8 ? 1 : 2;
+
+    /// <summary>wo_gemv's shape for a call with <paramref name="rows"/> rows, or null when the split-K kernel runs it.</summary>
+    private static GemvShape? GemvFor(in PlanShape s, int rows) =>
+        rows <= GemvTinyRows ? s.Gemv0 : TokenTiles(rows) == 1 ? s.Gemv1 : s.Gemv2;
+
+    /// <summary>The kernel a call with <paramref name="rows"/> host rows runs under a plan for <paramref name="maxRows"/>.</summary>
+    internal static string KernelFor(string type, WeightOnlyScheme scheme, int n, int k, int rows, int maxRows, LaunchTarget target)
+    {
+        if (rows > DenseMinRows) return DequantizeName(type, scheme) + " + cuBLASLt";
+        var s = Shape(scheme, n, k, maxRows, target.SmCount, target.MaxSharedPerBlockOptin);
+        int nt = TokenTiles(rows);
+        return GemvFor(s, rows) is { } g ? GemvName(type, scheme, nt, g.Tn) : SmallName(type, scheme, nt);
+    }
+
+    protected override WeightOnlyPlan PlanCore(WeightOnlyMatrix w, DType activation, int maxRows)
+    {
+        var scheme = w.Scheme;
+        string t = activation.CudaTypeName();
+        var decided = Shape(scheme, w.N, w.K, maxRows, _device.Info.SmCount, _device.MaxSharedMemoryPerBlockOptin);
+        var (gemv0, gemv1, gemv2, needSmall1, needSmall2, splits, cps, blocksN) = decided;
 
         // Every instance this plan uses is named first and fetched in one call, so the cold compiles run in parallel.
         var names = new List<string>();
@@ -129,12 +162,12 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             names.Add(name);
             return names.Count - 1;
         }
-        int i0 = Want(gemv0 is not null, $"wo_gemv<{t}, {i4}, {group}, 1, {gemv0?.Tn}>");
-        int i1 = Want(gemv1 is not null, $"wo_gemv<{t}, {i4}, {group}, 1, {gemv1?.Tn}>");
-        int i2 = Want(gemv2 is not null, $"wo_gemv<{t}, {i4}, {group}, 2, {gemv2?.Tn}>");
-        int iSmall1 = Want(needSmall1, $"wo_gemm_small<{t}, {i4}, {group}, 1>");
-        int iSmall2 = Want(needSmall2, $"wo_gemm_small<{t}, {i4}, {group}, 2>");
-        int iDequant = Want(maxRows > DenseMinRows, $"wo_dequantize<{t}, {i4}, {group}>");
+        int i0 = Want(gemv0 is not null, GemvName(t, scheme, 1, gemv0?.Tn ?? 0));
+        int i1 = Want(gemv1 is not null, GemvName(t, scheme, 1, gemv1?.Tn ?? 0));
+        int i2 = Want(gemv2 is not null, GemvName(t, scheme, 2, gemv2?.Tn ?? 0));
+        int iSmall1 = Want(needSmall1, SmallName(t, scheme, 1));
+        int iSmall2 = Want(needSmall2, SmallName(t, scheme, 2));
+        int iDequant = Want(maxRows > DenseMinRows, DequantizeName(t, scheme));
         var kernels = _device.GetKernels(Source, names);
         CudaKernel? Pick(int index) => index < 0 ? null : kernels[index];
         CudaKernel? GemvKernel(GemvShape? shape, int index)
@@ -215,7 +248,7 @@ internal sealed unsafe class WeightOnlyGemmCuda : WeightOnlyGemm
             return;
         }
 
-        int nt0 = rows <= 8 ? 1 : 2;
+        int nt0 = TokenTiles(rows);
         var gemv = rows <= GemvTinyRows ? p.Gemv0 : nt0 == 1 ? p.Gemv1 : p.Gemv2;
         if (gemv is not null)
         {

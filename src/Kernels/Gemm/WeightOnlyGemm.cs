@@ -23,14 +23,40 @@ public abstract class WeightOnlyGemm
     public static bool ExpandsWeights(int rows) => rows > GemvMaxRows;
 
     /// <summary>
-    /// The kernel regime the CUDA launcher runs for <paramref name="rows"/> host rows: wo_gemv's three row
-    /// ranges, or the weight expansion plus cuBLASLt (read-only naming of the launcher's rule, for listings).
+    /// The CUDA kernel a call with <paramref name="rows"/> host rows runs under a plan for <paramref name="maxRows"/>
+    /// on <paramref name="target"/>: wo_gemv&lt;T, int4, group, token tiles, channel tiles per block&gt; for each of its
+    /// three row ranges, wo_gemm_small (split K) where wo_gemv cannot stage the activations, or the weight expansion
+    /// plus cuBLASLt above <see cref="GemvMaxRows"/> rows; T is the activation type.
     /// </summary>
-    public static string Regime(int rows) =>
-        rows <= WeightOnlyGemmCuda.GemvTinyRows ? "wo_gemv rows 1-2"
-        : rows <= 8 ? "wo_gemv rows 3-8"
-        : rows <= GemvMaxRows ? "wo_gemv rows 9-16"
-        : "wo_dequantize + cuBLASLt";
+    public static string Variant(WeightOnlyScheme scheme, int n, int k, int rows, int maxRows, LaunchTarget target)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, rows);
+        return WeightOnlyGemmCuda.KernelFor(LaunchTarget.TypeParameter, scheme, n, k, rows, maxRows, target);
+    }
+
+    /// <summary>The schemes the engine's weight-only modes build: wint8 per channel, wint4 per channel and in groups of 64 and 128.</summary>
+    public static IReadOnlyList<WeightOnlyScheme> Schemes { get; } = new[]
+    {
+        WeightOnlyScheme.Int8PerChannel, WeightOnlyScheme.Int4PerChannel, WeightOnlyScheme.Int4Group(64), WeightOnlyScheme.Int4Group(128),
+    };
+
+    /// <summary>
+    /// Every name <see cref="Variant"/> can return on <paramref name="target"/> for <see cref="Schemes"/>: one row count
+    /// per row range, N from one 16-channel tile to 16,384 channels tiles and K from 128 to 65,536 on geometric grids
+    /// (the choice of channel tiles per block moves only where the blocks outgrow the SMs or the staged activations
+    /// outgrow shared memory, both monotone in N and K; at K = 65,536 no row range can stage its activations).
+    /// </summary>
+    public static IReadOnlyList<string> Variants(LaunchTarget target)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var scheme in Schemes)
+            for (int tiles = 1; tiles <= 1024; tiles = Math.Max(tiles + 1, tiles * 21 / 20))
+                for (int k = 128; k <= 65536; k = Math.Max(k + 128, k * 21 / 20 / 128 * 128))
+                    foreach (int rows in new[] { 1, 2, 5, 8, 12, 16, GemvMaxRows + 1 })
+                        names.Add(Variant(scheme, tiles * WeightOnlyPacking.TileN, k, rows, rows, target));
+        return names.ToArray();
+    }
 
     /// <summary>Plans products with <paramref name="weights"/> for up to <paramref name="maxRows"/> rows. Allocates.</summary>
     public WeightOnlyPlan Plan(WeightOnlyMatrix weights, DType activation, int maxRows)

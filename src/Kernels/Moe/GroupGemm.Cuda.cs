@@ -164,11 +164,6 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         public int SharedBytes => Integer
             ? Stages * (TileM * 128 + TileN * (Format == ExpertWeightFormat.Int8PerChannel ? 64 : 32)) + 2 * TileN * 128 + 1024
             : Stages * (TileM + TileN) * 128 + 1024;
-
-        /// <summary>The kernel instance this configuration launches.</summary>
-        public string KernelName(DType activation) => Integer
-            ? $"group_gemm_wgmma_int<{activation.CudaTypeName()}, {WeightMode(Format)}, {TileM}, {Stages}>"
-            : $"group_gemm_wgmma<{activation.CudaTypeName()}, {TileM}, {TileN}, {Stages}>";
     }
 
     /// <summary>
@@ -196,32 +191,47 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return new WgmmaConfig(rpe >= 96 ? 128 : 64, 128, 4, w.Format);
     }
 
+    private static string WgmmaName(string type, WgmmaConfig c) => c.Integer
+        ? $"group_gemm_wgmma_int<{type}, {WeightMode(c.Format)}, {c.TileM}, {c.Stages}>"
+        : $"group_gemm_wgmma<{type}, {c.TileM}, {c.TileN}, {c.Stages}>";
+
+    private static string PipeName(string type, ExpertWeights w, PipeConfig c) =>
+        $"group_gemm_pipe<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.TileM}, {c.TileN}, {c.TileK}, {c.SliceK}, {c.Stages}, {c.WarpsM}, {c.WarpsN}, {c.MinBlocks}>";
+
+    private static string TileName(string type, ExpertWeights w, int bm, int bk) => $"group_gemm<{type}, {WeightMode(w.Format)}, {bm}, {bk}>";
+
+    /// <summary>
+    /// The kernel <see cref="RunCore"/> launches for a problem on a GPU of compute capability
+    /// <paramref name="computeMajor"/>.<paramref name="computeMinor"/>, with <paramref name="type"/> as the element type:
+    /// the wgmma kernel where it applies, else the pipelined one, else the register-staged tile.
+    /// </summary>
+    internal static string KernelName(string type, GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
+    {
+        if (Wgmma(p, w, computeMajor, computeMinor) is { } wc) return WgmmaName(type, wc);
+        if (Pipe(p, w) is { } cfg) return PipeName(type, w, cfg);
+        int bm = TileM(p);
+        return TileName(type, w, bm, TileK(w.Format, w.GroupSize, bm));
+    }
+
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
     {
         var info = _device.Info;
+        string type = p.A.DType.CudaTypeName();
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
         {
-            var k = Kernel(wc.KernelName(p.A.DType), wc.SharedBytes, WgmmaSource);
+            var k = Kernel(WgmmaName(type, wc), wc.SharedBytes, WgmmaSource);
             Launch(k, stream, p, w, wc.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
             return;
         }
         if (Pipe(p, w) is { } cfg)
         {
-            RunPipe(stream, p, w, cfg);
+            int smem = cfg.SharedBytes(w.Format);
+            Launch(Kernel(PipeName(type, w, cfg), smem), stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
             return;
         }
         int bm = TileM(p);
-        int bk = TileK(w.Format, w.GroupSize, bm);
-        var kernel = Kernel($"group_gemm<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {bm}, {bk}>");
+        var kernel = Kernel(TileName(type, w, bm, TileK(w.Format, w.GroupSize, bm)));
         Launch(kernel, stream, p, w, TileN, MTiles(p, bm), (int)Threads, sharedBytes: 0);
-    }
-
-    private void RunPipe(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, PipeConfig cfg)
-    {
-        int smem = cfg.SharedBytes(w.Format);
-        int grouped = w.IsGrouped ? 1 : 0;
-        var kernel = Kernel($"group_gemm_pipe<{p.A.DType.CudaTypeName()}, {WeightMode(w.Format)}, {grouped}, {cfg.TileM}, {cfg.TileN}, {cfg.TileK}, {cfg.SliceK}, {cfg.Stages}, {cfg.WarpsM}, {cfg.WarpsN}, {cfg.MinBlocks}>", smem);
-        Launch(kernel, stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
     }
 
     /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>

@@ -13,6 +13,40 @@ public abstract class GroupGemm
     public static GroupGemm Create(Device device) =>
         KernelBackend.Create<GroupGemm>(device, cuda => new GroupGemmCuda(cuda), () => new GroupGemmReference());
 
+    /// <summary>
+    /// The CUDA kernel <see cref="Run"/> launches for <paramref name="problem"/>'s host-side shape (layout, experts,
+    /// N, K, rows bound; its tensors are not read) and <paramref name="weights"/>' format on <paramref name="target"/>:
+    /// group_gemm_wgmma (Hopper, half weights), group_gemm_pipe (the cp.async pipeline) or group_gemm (the
+    /// register-staged tile), each with its tile arguments and T for the activation type.
+    /// </summary>
+    public static string Variant(GroupGemmProblem problem, ExpertWeights weights, LaunchTarget target) =>
+        GroupGemmCuda.KernelName(LaunchTarget.TypeParameter, problem, weights, target.ComputeMajor, target.ComputeMinor);
+
+    /// <summary>
+    /// Every name <see cref="Variant"/> can return on <paramref name="target"/>: half, int8 and int4 per-channel
+    /// weights and int4 in groups of 64 and 128, K from 1 to 512 (every tile choice depends on K only through
+    /// K mod 256 and K mod 8), rows per expert 1, 24, 48 and 96 (the rule's thresholds).
+    /// </summary>
+    public static IReadOnlyList<string> Variants(LaunchTarget target)
+    {
+        var formats = new (ExpertWeightFormat Format, Quant.GroupSize Group)[]
+        {
+            (ExpertWeightFormat.Half, Quant.GroupSize.PerChannel), (ExpertWeightFormat.Int8PerChannel, Quant.GroupSize.PerChannel),
+            (ExpertWeightFormat.Int4PerChannel, Quant.GroupSize.PerChannel), (ExpertWeightFormat.Int4Group, Quant.GroupSize.Of(64)),
+            (ExpertWeightFormat.Int4Group, Quant.GroupSize.Of(128)),
+        };
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (format, group) in formats)
+        {
+            var w = new ExpertWeights(format, default, default, default, group);
+            for (int k = 1; k <= 512; k++)
+                if (group.Divides(k))
+                    foreach (int rows in new[] { 1, 24, 48, 96 })
+                        names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 1, 128, k, rows, default, default, default), w, target));
+        }
+        return names.ToArray();
+    }
+
     /// <summary>C_e = A_e · W_eᵀ for every expert of <paramref name="problem"/> with <paramref name="weights"/>, on <paramref name="stream"/>; capturable. wi4a16 weights are refused (they run on <see cref="Wi4A16GroupGemm"/>).</summary>
     public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights)
     {

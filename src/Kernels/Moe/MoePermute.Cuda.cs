@@ -24,6 +24,10 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
         return (uint)Math.Clamp(wanted, 1, Math.Max(perRow, 1));
     }
 
+    /// <summary>A row-wise kernel's name with its grid's column split: one block per row, or several.</summary>
+    internal static string RowKernelName(string kernel, int rows, int width, int smCount) =>
+        $"{kernel}<{LaunchTarget.TypeParameter}>, " + (ColumnSplit(rows, width, smCount) > 1 ? "columns split over blocks" : "one block per row");
+
     protected override void ScatterCore(ComputeStream stream, Tensor x, Tensor inverse, int rows, DevicePtr tokenCount, int topK, Tensor permuted)
     {
         ulong px = x.Ptr.Address, pv = inverse.Ptr.Address, pa = permuted.Ptr.Address, pn = tokenCount.Address;

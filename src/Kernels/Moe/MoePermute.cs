@@ -24,6 +24,21 @@ public abstract class MoePermute
     public static MoePermute Create(Device device) =>
         KernelBackend.Create<MoePermute>(device, cuda => new MoePermuteCuda(cuda), () => new MoePermuteReference());
 
+    /// <summary>The CUDA kernel <see cref="SwiGlu"/> runs for <paramref name="rows"/> host rows of <paramref name="ffn"/>
+    /// outputs on <paramref name="target"/>: one block per row, or each row's columns split over several blocks
+    /// when few rows would leave SMs idle.</summary>
+    public static string SwiGluVariant(int rows, int ffn, LaunchTarget target) => MoePermuteCuda.RowKernelName("moe_swiglu", rows, ffn, target.SmCount);
+
+    /// <summary>The CUDA kernel <see cref="Combine"/> runs for <paramref name="rows"/> host rows of <paramref name="hidden"/>
+    /// values on <paramref name="target"/> (the same column split as <see cref="SwiGluVariant"/>).</summary>
+    public static string CombineVariant(int rows, int hidden, LaunchTarget target) => MoePermuteCuda.RowKernelName("moe_combine", rows, hidden, target.SmCount);
+
+    /// <summary>Every name <see cref="SwiGluVariant"/> and <see cref="CombineVariant"/> can return: each kernel whole-row and column-split.</summary>
+    public static IReadOnlyList<string> Variants(LaunchTarget target) =>
+        (from kernel in new[] { "moe_swiglu", "moe_combine" }
+         from rows in new[] { 1, 2 * Math.Max(1, target.SmCount) }
+         select MoePermuteCuda.RowKernelName(kernel, rows, 2048, target.SmCount)).Distinct().ToArray();
+
     /// <param name="x">[>= rows, H] tokens.</param>
     /// <param name="inverse">[>= rows * topK] assignment -> permuted row, from MoeRouting.Assign.</param>
     /// <param name="permuted">[permuted rows, H] (a padded [E, P, H] buffer viewed as rows).</param>

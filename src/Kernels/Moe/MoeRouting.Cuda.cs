@@ -70,6 +70,9 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     /// Whether the router may read four K values per load: 16-bit activations with rows of 8-byte multiples
     /// and an 8-byte aligned start, and 16-byte aligned fp32 weight rows. Otherwise it reads one at a time.
     /// </summary>
+    /// <summary>The router's name with its load width (a run-time argument of one instance).</summary>
+    internal static string RouterName(string type, bool vectorized) => $"moe_router_fp32<{type}>, {(vectorized ? "4-wide" : "1-wide")} loads";
+
     internal static bool RouterVectorized(DType activation, int hidden, ulong x, ulong weight) =>
         activation.BitsOf() == 16 && hidden % 4 == 0 && x % 8 == 0 && weight % 16 == 0;
 

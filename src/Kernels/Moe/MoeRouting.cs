@@ -21,6 +21,18 @@ public abstract class MoeRouting
     public static MoeRouting Create(Device device) =>
         KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
+    /// <summary>
+    /// The CUDA kernel <see cref="RouterLogits"/> runs for <paramref name="activation"/> rows of <paramref name="hidden"/>
+    /// values from 16-byte aligned tensors (as the engine's pool hands out): the blocked fp32 router
+    /// (8 tokens x 4 experts per block) reading four K values per load where the row allows, one otherwise.
+    /// </summary>
+    public static string RouterVariant(DType activation, int hidden) =>
+        MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0));
+
+    /// <summary>Every name <see cref="RouterVariant"/> can return (the rule reads no architecture).</summary>
+    public static IReadOnlyList<string> RouterVariants { get; } =
+        new[] { MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, true), MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, false) };
+
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>
     /// <param name="tokenCount">Device int32 valid-token count; null = all rows valid.</param>

@@ -11,8 +11,9 @@ internal sealed unsafe class Nvfp4GroupGemmCuda : Nvfp4GroupGemm
 
     private CudaKernel Kernel(string name) => _device.GetKernel("moe/nvfp4_group_gemm.cu", name);
 
-    private static string GemmName(DType t, TokenLayout layout) =>
-        $"nvfp4_group_gemm<{t.CudaTypeName()}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}>";
+    private static string GemmName(DType t, TokenLayout layout) => KernelName(t.CudaTypeName(), layout);
+
+    internal static string KernelName(string type, TokenLayout layout) => $"nvfp4_group_gemm<{type}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}>";
 
     public override void Prepare(DType activation, TokenLayout layout) => _ = Kernel(GemmName(activation, layout));
 

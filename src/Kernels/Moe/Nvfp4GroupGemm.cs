@@ -29,6 +29,13 @@ public abstract class Nvfp4GroupGemm
     /// <paramref name="k"/> rounded up to <see cref="KAlign"/>.
     public static int PadK(int k) => (k + KAlign - 1) / KAlign * KAlign;
 
+    /// <summary>The CUDA kernel a run launches: nvfp4_group_gemm&lt;T, prefix sums&gt;, T the activation type; one
+    /// tile for every shape and architecture, so the layout chooses it.</summary>
+    public static string Variant(TokenLayout layout) => Nvfp4GroupGemmCuda.KernelName(LaunchTarget.TypeParameter, layout);
+
+    /// <summary>Every name <see cref="Variant"/> can return.</summary>
+    public static IReadOnlyList<string> Variants { get; } = new[] { Variant(TokenLayout.PrefixSum), Variant(TokenLayout.Padded) };
+
     /// <summary>
     /// Quantizes bf16/fp16 weights [E, N, K]. <paramref name="amaxWorkspace"/> I32 [E] is scratch for the
     /// per-expert amax (load time only).

@@ -11,8 +11,10 @@ internal sealed unsafe class W4AFp8GroupGemmCuda : W4AFp8GroupGemm
 
     private CudaKernel Kernel(string name) => _device.GetKernel("moe/w4afp8_group_gemm.cu", name);
 
-    private static string GemmName(DType output, TokenLayout layout, bool grouped) =>
-        $"w4afp8_group_gemm<{output.CudaTypeName()}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}, {(grouped ? 1 : 0)}>";
+    private static string GemmName(DType output, TokenLayout layout, bool grouped) => KernelName(output.CudaTypeName(), layout, grouped);
+
+    internal static string KernelName(string type, TokenLayout layout, bool grouped) =>
+        $"w4afp8_group_gemm<{type}, {(layout == TokenLayout.PrefixSum ? 1 : 0)}, {(grouped ? 1 : 0)}>";
 
     public override void Prepare(DType output, TokenLayout layout, bool grouped) => _ = Kernel(GemmName(output, layout, grouped));
 

@@ -25,6 +25,14 @@ public abstract class W4AFp8GroupGemm
     /// <summary>Scale groups along <paramref name="kp"/>: Kp / 128 when <paramref name="grouped"/>, else 1.</summary>
     public static int ScaleGroups(int kp, bool grouped) => grouped ? kp / GroupSize : 1;
 
+    /// <summary>The CUDA kernel a run launches: w4afp8_group_gemm&lt;T, prefix sums, grouped scales&gt;, T the output
+    /// type; one 64 x 128 tile for every shape and architecture, so the layout and the scales choose it.</summary>
+    public static string Variant(TokenLayout layout, bool grouped) => W4AFp8GroupGemmCuda.KernelName(LaunchTarget.TypeParameter, layout, grouped);
+
+    /// <summary>Every name <see cref="Variant"/> can return.</summary>
+    public static IReadOnlyList<string> Variants { get; } =
+        (from layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded } from g in new[] { false, true } select Variant(layout, g)).ToArray();
+
     /// <summary>Quantizes bf16/fp16 weights [E, N, K] into <paramref name="q"/> Int4 [E, Np, Kp] and <paramref name="scales"/> F32 [E, G, Np].</summary>
     public void QuantizeWeights(ComputeStream stream, Tensor w, Tensor q, Tensor scales, bool grouped)
     {

@@ -13,6 +13,10 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
 
     private CudaKernel Kernel(string name) => _device.GetKernel(Source, name);
 
+    /// <summary>The instance for an M tile; the K tile follows from it and the format's group of 128.</summary>
+    internal static string KernelName(string type, int tileM) =>
+        $"wi4a16_group_gemm<{type}, {tileM}, {GroupGemmCuda.TileK(ExpertWeightFormat.Int4ZeroPointGroup, Quant.GroupSize.Of(GroupSize), tileM)}>";
+
     protected override void QuantizeCore(ComputeStream stream, Tensor source, ExpertWeights dst)
     {
         var kernel = Kernel($"wi4a16_quantize<{source.DType.CudaTypeName()}>");
@@ -28,8 +32,7 @@ internal sealed unsafe class Wi4A16GroupGemmCuda : Wi4A16GroupGemm
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w, Wi4A16TilePlan plan, int tiles, int tileM)
     {
         if (tiles > 65535) throw new ArgumentException($"wi4a16 plan of {tiles} tiles exceeds the grid's 65535", nameof(plan));
-        int tileK = GroupGemmCuda.TileK(w.Format, w.GroupSize, tileM);
-        var kernel = Kernel($"wi4a16_group_gemm<{p.A.DType.CudaTypeName()}, {tileM}, {tileK}>");
+        var kernel = Kernel(KernelName(p.A.DType.CudaTypeName(), tileM));
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.Ptr.Address, pz = w.Zeros.Ptr.Address,
               pt = plan.DevicePtr.Address, pc = p.C.Ptr.Address;
         int n = p.N, k = p.K, group = w.GroupSize.Size, groups = w.Groups;

@@ -20,6 +20,13 @@ public abstract class Wi4A16GroupGemm
     /// <summary>The M tile the plan uses for a problem (same rule as the capturable kernel).</summary>
     public static int TileM(GroupGemmProblem p) => GroupGemmCuda.TileM(p);
 
+    /// <summary>The CUDA kernel <see cref="Run"/> launches for <paramref name="problem"/>'s host-side shape:
+    /// wi4a16_group_gemm&lt;T, M tile, K tile&gt;; the rule reads no architecture.</summary>
+    public static string Variant(GroupGemmProblem problem) => Wi4A16GroupGemmCuda.KernelName(LaunchTarget.TypeParameter, TileM(problem));
+
+    /// <summary>Every name <see cref="Variant"/> can return: the 16-row and the 64-row tile.</summary>
+    public static IReadOnlyList<string> Variants { get; } = new[] { 16, 64 }.Select(m => Wi4A16GroupGemmCuda.KernelName(LaunchTarget.TypeParameter, m)).ToArray();
+
     /// <summary>Why this GEMM cannot be captured, for listings and errors.</summary>
     public const string NotCapturableReason =
         "wi4a16 plans its group-GEMM tiles on the host from the per-expert token counts, which needs a device-to-host read inside the forward";

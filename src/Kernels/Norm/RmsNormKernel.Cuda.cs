@@ -49,14 +49,18 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
 
     private const string Source = "norm/rms_norm.cu";
 
-    private string KernelName(DType dtype, int hidden, bool residual, bool earlyWeight)
+    private static string KernelName(DType dtype, int hidden, bool residual, bool earlyWeight) =>
+        Name(dtype.CudaTypeName(), hidden, residual ? "true" : "false", earlyWeight);
+
+    /// <summary>The instance for a hidden size and weight timing, with the element type and the residual flag as given (a type name and "true"/"false", or placeholders).</summary>
+    internal static string Name(string type, int hidden, string residual, bool earlyWeight)
     {
         var (vec, items, _) = Config(hidden);
-        return $"rms_norm<{dtype.CudaTypeName()}, {vec}, {items}, {(residual ? "true" : "false")}, {(earlyWeight ? "true" : "false")}>";
+        return $"rms_norm<{type}, {vec}, {items}, {residual}, {(earlyWeight ? "true" : "false")}>";
     }
 
     /// <summary>Rows up to which the weight is loaded with the row (see the class summary).</summary>
-    private int EarlyWeightMaxRows => 2 * _device.Info.SmCount;
+    internal static bool EarlyWeight(int rows, int smCount) => rows <= 2 * smCount;
 
     private (CudaKernel Kernel, uint Threads) Variant(DType dtype, int hidden, bool residual, bool earlyWeight)
     {
@@ -74,7 +78,7 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
     protected override void RunCore(ComputeStream stream, Tensor x, Tensor weight, Tensor output, int rows, DevicePtr tokenCount, float eps, Tensor? residual)
     {
         int hidden = (int)x.Dim(1);
-        var (kernel, threads) = Variant(x.DType, hidden, residual is not null, rows <= EarlyWeightMaxRows);
+        var (kernel, threads) = Variant(x.DType, hidden, residual is not null, EarlyWeight(rows, _device.Info.SmCount));
         ulong px = x.Ptr.Address, pr = residual?.Ptr.Address ?? 0, pw = weight.Ptr.Address, po = output.Ptr.Address, pt = tokenCount.Address;
         void** args = stackalloc void*[] { &px, &pr, &pw, &po, &pt, &rows, &hidden, &eps };
         kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(threads), 0, args);

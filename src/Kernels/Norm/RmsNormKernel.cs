@@ -14,6 +14,28 @@ public abstract class RmsNormKernel
     public static RmsNormKernel Create(Device device) =>
         KernelBackend.Create<RmsNormKernel>(device, cuda => new RmsNormKernelCuda(cuda), () => new RmsNormKernelReference(), "RmsNorm kernel");
 
+    /// <summary>
+    /// The CUDA kernel a call with <paramref name="rows"/> host rows of <paramref name="hidden"/> runs on
+    /// <paramref name="target"/>: rms_norm&lt;T, vector width, items per thread, R, weight loaded early&gt;, T the
+    /// element type and R the residual flag (the caller's, not the rule's).
+    /// </summary>
+    public static string Variant(int hidden, int rows, LaunchTarget target) =>
+        RmsNormKernelCuda.Name(LaunchTarget.TypeParameter, hidden, "R", RmsNormKernelCuda.EarlyWeight(rows, target.SmCount));
+
+    /// <summary>Every name <see cref="Variant"/> can return on <paramref name="target"/>: each hidden size the CUDA
+    /// backend accepts (1 to <see cref="MaxHidden"/>) with few rows and with many.</summary>
+    public static IReadOnlyList<string> Variants(LaunchTarget target)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        for (int hidden = 1; hidden <= MaxHidden; hidden++)
+        {
+            if (RmsNormKernelCuda.Config(hidden).Threads > 1024) continue;   // refused by ValidateHidden on CUDA
+            names.Add(Variant(hidden, 1, target));
+            names.Add(Variant(hidden, 2 * target.SmCount + 1, target));
+        }
+        return names.ToArray();
+    }
+
     /// <summary>Checks a hidden size this backend can run, naming the value.</summary>
     public virtual void ValidateHidden(int hidden)
     {

@@ -62,6 +62,21 @@ public static class MoeMethods
         }
     }
 
+    /// <summary>
+    /// The CUDA group-GEMM kernel the method <see cref="Create"/> builds for <paramref name="mode"/> runs for
+    /// <paramref name="shape"/> (its host-side values; tensors are not read) on <paramref name="target"/>.
+    /// </summary>
+    public static string Variant(QuantMode mode, GroupSize groupSize, GroupGemmProblem shape, LaunchTarget target) => mode switch
+    {
+        QuantMode.None => GroupGemm.Variant(shape, new ExpertWeights(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel), target),
+        QuantMode.WInt8 or QuantMode.WInt4 => GroupGemm.Variant(shape,
+            new ExpertWeights(WeightOnlyMoeMethod.FormatOf(mode, groupSize), default, default, default, groupSize), target),
+        QuantMode.Wi4A16 => Wi4A16GroupGemm.Variant(shape),
+        QuantMode.W4AFp8 => W4AFp8GroupGemm.Variant(shape.Layout, !groupSize.IsPerChannel),
+        QuantMode.Nvfp4 => Nvfp4GroupGemm.Variant(shape.Layout),
+        _ => throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)"),
+    };
+
     private static LayerContext RequireContext(QuantMode mode, LayerContext? context, Device device)
     {
         if (context is null)

@@ -20,7 +20,7 @@ public sealed class WeightOnlyMoeMethod : MoeMethodBase
         _gemm.Quantize(loadStream, source, Weights);
     }
 
-    private static ExpertWeightFormat FormatOf(QuantMode mode, GroupSize groupSize) => mode switch
+    internal static ExpertWeightFormat FormatOf(QuantMode mode, GroupSize groupSize) => mode switch
     {
         QuantMode.WInt8 when groupSize.IsPerChannel => ExpertWeightFormat.Int8PerChannel,
         QuantMode.WInt4 => groupSize.IsPerChannel ? ExpertWeightFormat.Int4PerChannel : ExpertWeightFormat.Int4Group,
