@@ -50,6 +50,37 @@ GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
     }
 }
 
+// Stores one warpgroup's m64 x BN accumulator tile (rows row_base .., columns n0 ..) as T; rows from row_end and
+// columns from N are skipped. Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register
+// 4j + {0, 1} is columns 8j + 2t + {0, 1} of the first, 4j + {2, 3} of the second.
+template <typename T, int BN>
+GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, int row_end, int n0, int N, int warp, int g, int t) {
+    T* out = reinterpret_cast<T*>(C);
+    const bool pairs = (N & 1) == 0;   // an even row length keeps every (even column) pair 4-byte aligned
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int r = row_base + warp * 16 + g + half * 8;
+#if defined(GE_MUTANT_GW_LAST_ROW)
+        if (r >= row_end - 1) continue;
+#else
+        if (r >= row_end) continue;
+#endif
+        T* dst = out + (long long)r * N;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
+            if (pairs && col + 1 < N) {
+                T pair[2] = {v0, v1};
+                *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
+            } else {
+                if (col < N) dst[col] = v0;
+                if (col + 1 < N) dst[col + 1] = v1;
+            }
+        }
+    }
+}
+
 // Dynamic shared memory: STAGES * (gw_smem<BM, BN>::a_stage + gw_smem<BM, BN>::w_stage) + 1024 (alignment of the ring).
 template <typename T, int BM, int BN, int STAGES>
 __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
@@ -139,32 +170,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     ptx_wgmma_fence_operands<ACC>(acc);
     if (!has_rows) return;
 
-    // Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register 4j + {0, 1} is
-    // columns 8j + 2t + {0, 1} of the first, 4j + {2, 3} of the second.
-    T* out = reinterpret_cast<T*>(C);
-    const bool pairs = (N & 1) == 0;   // an even row length keeps every (even column) pair 4-byte aligned
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const int r = row0 + wg * 64 + warp * 16 + g + half * 8;
-#if defined(GE_MUTANT_GW_LAST_ROW)
-        if (r >= row_end - 1) continue;
-#else
-        if (r >= row_end) continue;
-#endif
-        T* dst = out + (long long)r * N;
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * t;
-            const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
-            if (pairs && col + 1 < N) {
-                T pair[2] = {v0, v1};
-                *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
-            } else {
-                if (col < N) dst[col] = v0;
-                if (col + 1 < N) dst[col + 1] = v1;
-            }
-        }
-    }
+    gw_store_tile<T, BN>(acc, C, row0 + wg * 64, row_end, n0, N, warp, g, t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,24 +328,5 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
     ptx_wgmma_wait_group<0>();
     if (!has_rows) return;
 
-    T* out = reinterpret_cast<T*>(C);
-    const bool pairs = (N & 1) == 0;
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const int r = row0 + wg * 64 + warp * 16 + g + half * 8;
-        if (r >= row_end) continue;
-        T* dst = out + (long long)r * N;
-#pragma unroll
-        for (int j = 0; j < GW_IBN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * t;
-            const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
-            if (pairs && col + 1 < N) {
-                T pair[2] = {v0, v1};
-                *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
-            } else {
-                if (col < N) dst[col] = v0;
-                if (col + 1 < N) dst[col + 1] = v1;
-            }
-        }
-    }
+    gw_store_tile<T, GW_IBN>(acc, C, row0 + wg * 64, row_end, n0, N, warp, g, t);
 }
