@@ -27,9 +27,10 @@ struct gw_smem {
 };
 
 // One stage: BM rows of A and BN rows of the expert's W, columns [kb * 64, kb * 64 + 64), in 16-byte chunks.
-template <int BM, int BN>
-GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
-                             int row0, int row_end, int n0, int n, int k, int kb, int tid) {
+// BM rows of A, columns [kb * 64, kb * 64 + 64), into a 128-byte-swizzled tile: rows from row_end and columns from k
+// zero-filled. Every one of the 2 * BM threads copies four 16-byte chunks.
+template <int BM>
+GE_DEVICE void gw_load_a(unsigned char* sa, const unsigned char* a, int row0, int row_end, int k, int kb, int tid) {
     constexpr int threads = 2 * BM;
     const long long row_bytes = (long long)k * 2;
     const int col0 = kb * GW_BK;
@@ -40,6 +41,15 @@ GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         const unsigned char* src = ok ? a + (row0 + r) * row_bytes + (col0 + ch * 8) * 2 : a;
         ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
     }
+}
+
+template <int BM, int BN>
+GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
+                             int row0, int row_end, int n0, int n, int k, int kb, int tid) {
+    constexpr int threads = 2 * BM;
+    const long long row_bytes = (long long)k * 2;
+    const int col0 = kb * GW_BK;
+    gw_load_a<BM>(sa, a, row0, row_end, k, kb, tid);
 #pragma unroll
     for (int i = 0; i < (BN * 8 + threads - 1) / threads; i++) {
         const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
@@ -195,21 +205,14 @@ struct gw_int_smem {
     static constexpr int w_tile = GW_IBN * GW_BK * 2;
 };
 
-// One stage: BM rows of A (as gw_load_stage) and GW_IBN rows of raw codes, columns [kb * 64, kb * 64 + 64).
+// One stage: BM rows of A (gw_load_a) and GW_IBN rows of raw codes, columns [kb * 64, kb * 64 + 64).
 template <int BM, int WMODE>
 GE_DEVICE void gw_int_load_stage(unsigned char* sa, unsigned char* sraw, const unsigned char* a, const unsigned char* w,
                                  int row0, int row_end, int n0, int n, int k, int kb, int tid) {
     constexpr int threads = 2 * BM;
     constexpr int row_bytes_w = gw_int_bytes<WMODE>::row, chunks_w = row_bytes_w / 16;
-    const long long a_row = (long long)k * 2, w_row = WMODE == GG_INT8 ? (long long)k : (long long)(k >> 1);
-    const int col0 = kb * GW_BK;
-#pragma unroll
-    for (int i = 0; i < BM * 8 / threads; i++) {
-        const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
-        const bool ok = row0 + r < row_end;
-        const unsigned char* src = ok ? a + (row0 + r) * a_row + (col0 + ch * 8) * 2 : a;
-        ptx_cp_async_cg16_zfill(sa + lp_swz128(r, ch), src, ok);
-    }
+    const long long w_row = WMODE == GG_INT8 ? (long long)k : (long long)(k >> 1);
+    gw_load_a<BM>(sa, a, row0, row_end, k, kb, tid);
 #pragma unroll
     for (int i = 0; i < (GW_IBN * chunks_w + threads - 1) / threads; i++) {
         const int idx = tid + i * threads;
