@@ -22,6 +22,7 @@ public static class TensorHostExtensions
             case DType.F16:
                 // Staged through one buffer of at most StagingElements: weights of gigabytes are converted and copied
                 // a slice at a time instead of through a second array of their size.
+                t.ThrowIfReleased();   // the staged copies go to the device directly, past Tensor's own check
                 var bits = GC.AllocateUninitializedArray<ushort>((int)Math.Min(values.Length, StagingElements));
                 for (long start = 0; start < values.Length; start += bits.Length)
                 {
@@ -44,6 +45,7 @@ public static class TensorHostExtensions
                 return t.ToArray<float>();
             case DType.BF16:
             case DType.F16:
+                t.ThrowIfReleased();
                 var result = GC.AllocateUninitializedArray<float>((int)t.ElementCount);
                 var bits = GC.AllocateUninitializedArray<ushort>((int)Math.Min(result.Length, StagingElements));
                 for (long start = 0; start < result.Length; start += bits.Length)
