@@ -72,15 +72,40 @@ public static class Checks
     public static CaseResult WithinHalfStep(string what, ReadOnlySpan<float> source, ReadOnlySpan<float> quantized, Func<long, double> halfStep)
     {
         if (source.Length != quantized.Length) return CaseResult.Fail($"{what}: {quantized.Length} values, expected {source.Length}");
+        // Chunks in parallel, combined in chunk order with the same rule as one pass: the first worst element wins.
+        const int chunk = 1 << 16;
+        int chunks = (source.Length + chunk - 1) / chunk;
+        var worstOf = new (double Ratio, long At)[chunks];
+        unsafe
+        {
+            fixed (float* ps = source)
+            fixed (float* pq = quantized)
+            {
+                nint sAt = (nint)ps, qAt = (nint)pq;
+                int length = source.Length;
+                void Chunk(int c)
+                {
+                    var src = new ReadOnlySpan<float>((float*)sAt, length);
+                    var q = new ReadOnlySpan<float>((float*)qAt, length);
+                    double w = 0;
+                    long at = -1;
+                    for (int i = c * chunk; i < Math.Min(length, (c + 1) * chunk); i++)
+                    {
+                        double h = halfStep(i);
+                        double err = Math.Abs((double)q[i] - src[i]);
+                        double ratio = err / (h + Math.ScaleB(Math.Abs(src[i]), -21) + 1e-30);
+                        if (!(ratio <= w)) { w = ratio; at = i; }
+                    }
+                    worstOf[c] = (w, at);
+                }
+                if (chunks <= 1) { if (chunks == 1) Chunk(0); }
+                else Parallel.For(0, chunks, Chunk);
+            }
+        }
         long worstAt = -1;
         double worst = 0;
-        for (int i = 0; i < source.Length; i++)
-        {
-            double h = halfStep(i);
-            double err = Math.Abs((double)quantized[i] - source[i]);
-            double ratio = err / (h + Math.ScaleB(Math.Abs(source[i]), -21) + 1e-30);
-            if (!(ratio <= worst)) { worst = ratio; worstAt = i; }
-        }
+        foreach (var (ratio, at) in worstOf)
+            if (at >= 0 && !(ratio <= worst)) { worst = ratio; worstAt = at; }
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         string detail = worstAt < 0 ? $"{what}: {source.Length} values, all exact"
             : string.Create(inv, $"{what}: {source.Length} values, worst [{worstAt}] {quantized[(int)worstAt]:G6} vs source {source[(int)worstAt]:G6}: {worst:0.###} of half a step");

@@ -306,57 +306,79 @@ public static class DenseCases
     /// <summary>Host weights in [-0.5, 0.5) with a few larger outliers, so per-channel and group scales differ.</summary>
     /// <remarks>
     /// One System.Random stream, so generation is sequential; the same (n, k, seed) recurs in every mode and
-    /// activation type, so the arrays are kept (see <see cref="WeightCache"/>) and shared: callers only read them.
+    /// activation type, so the arrays are kept (see <see cref="HostCache"/>) and shared: callers only read them.
     /// </remarks>
-    internal static float[] Weights(int n, int k, int seed) => WeightCache.Get(n, k, seed, () =>
+    internal static float[] Weights(int n, int k, int seed) => WeightCache.Get((n, k, seed), () =>
     {
         var rng = new System.Random(seed);
         var w = new float[(long)n * k];
         for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * (i % 97 == 0 ? 3f : 1f);
-        return w;
-    });
+        return new[] { w };
+    })[0];
 
     /// <summary>
-    /// Generated host weights by (n, k, seed), the most recently used first, up to <see cref="Capacity"/>
-    /// bytes (every Full-tier Linear shape fits, so a pass over the modes generates each once).
+    /// Host arrays made from a key (generated weights by (n, k, seed); their host quantization by (n, k, seed,
+    /// scheme)), the most recently used first, up to a capacity in bytes; every Full-tier Linear shape of one mode
+    /// fits, so a pass over the activation types and token counts makes each once. Callers only read the arrays.
     /// </summary>
-    private static class WeightCache
+    private sealed class HostCache(long capacity)
     {
-        private const long Capacity = 1L << 30;
-        private static readonly LinkedList<((int, int, int) Key, float[] Values)> Entries = new();
-        private static readonly object Gate = new();
+        private readonly LinkedList<(object Key, float[][] Arrays)> _entries = new();
+        private readonly object _gate = new();
 
-        public static float[] Get(int n, int k, int seed, Func<float[]> make)
+        public float[][] Get(object key, Func<float[][]> make)
         {
-            var key = (n, k, seed);
-            lock (Gate)
+            lock (_gate)
             {
-                for (var e = Entries.First; e is not null; e = e.Next)
-                    if (e.Value.Key == key)
+                for (var e = _entries.First; e is not null; e = e.Next)
+                    if (e.Value.Key.Equals(key))
                     {
-                        Entries.Remove(e);
-                        Entries.AddFirst(e);
-                        return e.Value.Values;
+                        _entries.Remove(e);
+                        _entries.AddFirst(e);
+                        return e.Value.Arrays;
                     }
             }
-            var values = make();
-            lock (Gate)
+            var arrays = make();
+            lock (_gate)
             {
-                Entries.AddFirst((key, values));
+                _entries.AddFirst((key, arrays));
                 long bytes = 0;
-                for (var e = Entries.First; e is not null; e = e.Next)
+                for (var e = _entries.First; e is not null; e = e.Next)
                 {
-                    bytes += 4L * e.Value.Values.Length;
-                    if (bytes > Capacity && e != Entries.First)
+                    foreach (var a in e.Value.Arrays) bytes += 4L * a.Length;
+                    if (bytes > capacity && e != _entries.First)
                     {
-                        while (Entries.Last != e) Entries.RemoveLast();
-                        Entries.RemoveLast();
+                        while (_entries.Last != e) _entries.RemoveLast();
+                        _entries.RemoveLast();
                         break;
                     }
                 }
             }
-            return values;
+            return arrays;
         }
+    }
+
+    private static readonly HostCache WeightCache = new(1L << 30);
+    private static readonly HostCache QuantizedCache = new(2L << 30);
+
+    /// <summary>
+    /// The host quantizer's output for <see cref="Weights"/>(n, k, seed) under <paramref name="scheme"/>: codes as
+    /// floats [N, K], scales [N, groups] and q · scale [N, K]. A pure function of its key, so it is made once per
+    /// run, not once per activation type and token count (the 8192 x 8192 weights took seconds each time).
+    /// </summary>
+    private static (float[] Codes, float[] Scales, float[] Dequantized) HostQuantized(WeightOnlyScheme scheme, int n, int k, int seed)
+    {
+        var a = QuantizedCache.Get((n, k, seed, scheme), () =>
+        {
+            var host = QuantizedWeights.Quantize(scheme, n, k, Weights(n, k, seed));
+            var codes = GC.AllocateUninitializedArray<float>(host.Values.Length);
+            Float64.ForChunks(codes.Length, 1 << 16, (s0, s1) =>
+            {
+                for (long i = s0; i < s1; i++) codes[i] = host.Values[i];
+            });
+            return new[] { codes, host.Scales, host.Dequantize() };
+        });
+        return (a[0], a[1], a[2]);
     }
 
     /// <summary>
@@ -366,7 +388,7 @@ public static class DenseCases
     /// </summary>
     private static double[] Oracle(float[] x, int tokens, int k, float[] values, int n, int group, float[]? scales, float[]? bias)
     {
-        var y = Float64.MatMulT(x.AsSpan(0, tokens * k).ToArray(), tokens, values, n, k, group, bScales: scales);
+        var y = Float64.MatMulT(x.AsMemory(0, tokens * k), tokens, values, n, k, group, bScales: scales);
         if (bias is not null)
             for (long i = 0; i < y.Length; i++) y[i] += bias[i % n];
         return y;
@@ -415,15 +437,13 @@ public static class DenseCases
         else
         {
             var scheme = Scheme(mode, group);
-            var host = QuantizedWeights.Quantize(scheme, n, k, wHost);
-            var hostDeq = host.Dequantize();
-            values = Array.ConvertAll(host.Values, v => (float)v);
-            scales = host.Scales;
+            (values, scales, var hostDeq) = HostQuantized(scheme, n, k, 7);
             gsize = group.IsPerChannel ? 0 : group.Size;
             int groups = scheme.Groups(k), span = k / groups;
             parts.Add(Checks.BitEqual($"device {scheme.Label} weights (dequantized) vs host quantizer", hostDeq, layer.Method.DequantizedWeights()));
             // Round to nearest with scale = group max / qmax moves each weight by at most half its group's step.
-            parts.Add(Checks.WithinHalfStep($"{scheme.Label} weights vs source", wHost, hostDeq, i => scales[(i / k) * groups + (i % k) / span] / 2));
+            var rowScales = scales;
+            parts.Add(Checks.WithinHalfStep($"{scheme.Label} weights vs source", wHost, hostDeq, i => rowScales[(i / k) * groups + (i % k) / span] / 2));
             // Up to 16 rows the kernel scales the codes in fp32 (one rounding, of the output); above, the CUDA
             // launcher expands the weights to the activation type for cuBLASLt: a second rounding.
             tol = WeightOnlyGemm.ExpandsWeights(padded)

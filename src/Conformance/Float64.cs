@@ -97,6 +97,9 @@ internal static class Float64
         return sum;
     }
 
+    /// <summary>Rows of a per parallel task of <see cref="MatMulT"/> (a multiple of its 4-row tile).</summary>
+    private const int RowBlock = 64;
+
     /// <summary>Elements of K summed in fp32 per lane before the partial moves to double (see <see cref="MatMulT"/>).</summary>
     private const int FlushLength = 256;
 
@@ -112,7 +115,7 @@ internal static class Float64
     /// so the result is within about 1e-7 of the row's RMS of the exact sum: four orders below the tightest
     /// bound it is compared with. Parallel over column blocks; every element's summation order is fixed.
     /// </remarks>
-    public static double[] MatMulT(float[] a, int rows, float[] b, int cols, int k, int group = 0, float[]? aScales = null, float[]? bScales = null)
+    public static double[] MatMulT(ReadOnlyMemory<float> a, int rows, ReadOnlyMemory<float> b, int cols, int k, int group = 0, float[]? aScales = null, float[]? bScales = null)
     {
         if ((long)rows * k != a.Length || (long)cols * k != b.Length)
             throw new ArgumentException($"a holds {a.Length} values (expected {rows}x{k}), b {b.Length} (expected {cols}x{k})");
@@ -121,17 +124,24 @@ internal static class Float64
         int groups = k / g;
         if (aScales is not null && aScales.Length != (long)rows * groups) throw new ArgumentException($"aScales holds {aScales.Length}, expected {rows}x{groups}", nameof(aScales));
         if (bScales is not null && bScales.Length != (long)cols * groups) throw new ArgumentException($"bScales holds {bScales.Length}, expected {cols}x{groups}", nameof(bScales));
-        RequireShortMantissas(a, nameof(a));
-        RequireShortMantissas(b, nameof(b));
+        RequireShortMantissas(a.Span, nameof(a));
+        RequireShortMantissas(b.Span, nameof(b));
         int flush = Math.Min(g, FlushLength);
         var c = new double[(long)rows * cols];
-        ForColumns((cols + 1) / 2, 2L * rows * k, (p0, p1) =>
+        // Tiles of RowBlock rows by about 1 MiB of b's rows: inside one, a quad of rows of a stays in the core's cache
+        // while the block's columns stream past it, so a is read once per column block, not once per column pair.
+        int colBlock = (int)Math.Clamp((1L << 18) / k / 2 * 2, 2, cols + 1);
+        int colBlocks = (cols + colBlock - 1) / colBlock, rowBlocks = (rows + RowBlock - 1) / RowBlock;
+        void Block(int t)
         {
-            int j0 = 2 * p0, j1 = Math.Min(cols, 2 * p1);
+            int i0Start = t / colBlocks * RowBlock, iEnd = Math.Min(rows, i0Start + RowBlock);
+            int j0 = t % colBlocks * colBlock, j1 = Math.Min(cols, j0 + colBlock);
             Span<double> acc = stackalloc double[8];
-            for (int i0 = 0; i0 < rows; i0 += 4)
+            var av = a.Span;
+            var bv = b.Span;
+            for (int i0 = i0Start; i0 < iEnd; i0 += 4)
             {
-                int ri = Math.Min(4, rows - i0);
+                int ri = Math.Min(4, iEnd - i0);
                 for (int j = j0; j < j1; j += 2)
                 {
                     int cj = Math.Min(2, j1 - j);
@@ -139,7 +149,7 @@ internal static class Float64
                     for (int k0 = 0; k0 < k; k0 += flush)
                     {
                         int len = Math.Min(flush, k - k0), gi = k0 / g;
-                        Tile(a, b, k, i0, ri, j, cj, k0, len, acc);
+                        Tile(av, bv, k, i0, ri, j, cj, k0, len, acc);
                         for (int r = 0; r < ri; r++)
                             for (int q = 0; q < cj; q++)
                             {
@@ -150,34 +160,38 @@ internal static class Float64
                     }
                 }
             }
-        });
+        }
+        int tasks = colBlocks * rowBlocks;
+        if (tasks == 1 || (long)rows * cols * k < (1L << 18)) for (int t = 0; t < tasks; t++) Block(t);
+        else Parallel.For(0, tasks, Block);
         return c;
     }
 
     /// <summary>
     /// Partial sums over [k0, k0 + len) of up to 4 rows of a times up to 2 rows of b into acc[r * 2 + q]: fp32
-    /// lanes (exact products), each lane's sum and the scalar tail added in double.
+    /// lanes (exact products, so a fused multiply-add rounds exactly as a multiply and an add would), each lane's
+    /// sum and the scalar tail added in double.
     /// </summary>
-    private static void Tile(float[] a, float[] b, int k, int i0, int ri, int j0, int cj, int k0, int len, Span<double> acc)
+    private static void Tile(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int k, int i0, int ri, int j0, int cj, int k0, int len, Span<double> acc)
     {
         int vw = Vector<float>.Count, vlen = len / vw * vw;
         if (ri == 4 && cj == 2)
         {
-            var a0 = MemoryMarshal.Cast<float, Vector<float>>(a.AsSpan((i0 + 0) * k + k0, vlen));
-            var a1 = MemoryMarshal.Cast<float, Vector<float>>(a.AsSpan((i0 + 1) * k + k0, vlen));
-            var a2 = MemoryMarshal.Cast<float, Vector<float>>(a.AsSpan((i0 + 2) * k + k0, vlen));
-            var a3 = MemoryMarshal.Cast<float, Vector<float>>(a.AsSpan((i0 + 3) * k + k0, vlen));
-            var b0 = MemoryMarshal.Cast<float, Vector<float>>(b.AsSpan(j0 * k + k0, vlen));
-            var b1 = MemoryMarshal.Cast<float, Vector<float>>(b.AsSpan((j0 + 1) * k + k0, vlen));
+            var a0 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i0 + 0) * k + k0, vlen));
+            var a1 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i0 + 1) * k + k0, vlen));
+            var a2 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i0 + 2) * k + k0, vlen));
+            var a3 = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i0 + 3) * k + k0, vlen));
+            var b0 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice(j0 * k + k0, vlen));
+            var b1 = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j0 + 1) * k + k0, vlen));
             Vector<float> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
             for (int v = 0; v < b0.Length; v++)
             {
                 var w0 = b0[v];
                 var w1 = b1[v];
-                s00 += a0[v] * w0; s01 += a0[v] * w1;
-                s10 += a1[v] * w0; s11 += a1[v] * w1;
-                s20 += a2[v] * w0; s21 += a2[v] * w1;
-                s30 += a3[v] * w0; s31 += a3[v] * w1;
+                s00 = Vector.FusedMultiplyAdd(a0[v], w0, s00); s01 = Vector.FusedMultiplyAdd(a0[v], w1, s01);
+                s10 = Vector.FusedMultiplyAdd(a1[v], w0, s10); s11 = Vector.FusedMultiplyAdd(a1[v], w1, s11);
+                s20 = Vector.FusedMultiplyAdd(a2[v], w0, s20); s21 = Vector.FusedMultiplyAdd(a2[v], w1, s21);
+                s30 = Vector.FusedMultiplyAdd(a3[v], w0, s30); s31 = Vector.FusedMultiplyAdd(a3[v], w1, s31);
             }
             acc[0] += Sum(s00); acc[1] += Sum(s01); acc[2] += Sum(s10); acc[3] += Sum(s11);
             acc[4] += Sum(s20); acc[5] += Sum(s21); acc[6] += Sum(s30); acc[7] += Sum(s31);
@@ -187,10 +201,10 @@ internal static class Float64
             for (int r = 0; r < ri; r++)
                 for (int q = 0; q < cj; q++)
                 {
-                    var ar = MemoryMarshal.Cast<float, Vector<float>>(a.AsSpan((i0 + r) * k + k0, vlen));
-                    var br = MemoryMarshal.Cast<float, Vector<float>>(b.AsSpan((j0 + q) * k + k0, vlen));
+                    var ar = MemoryMarshal.Cast<float, Vector<float>>(a.Slice((i0 + r) * k + k0, vlen));
+                    var br = MemoryMarshal.Cast<float, Vector<float>>(b.Slice((j0 + q) * k + k0, vlen));
                     Vector<float> s = default;
-                    for (int v = 0; v < br.Length; v++) s += ar[v] * br[v];
+                    for (int v = 0; v < br.Length; v++) s = Vector.FusedMultiplyAdd(ar[v], br[v], s);
                     acc[r * 2 + q] += Sum(s);
                 }
         }
@@ -207,11 +221,15 @@ internal static class Float64
     }
 
     /// <summary>Throws unless every value has at most 12 significant bits (its fp32 mantissa's low 12 bits are zero).</summary>
-    private static void RequireShortMantissas(float[] values, string name)
+    private static void RequireShortMantissas(ReadOnlySpan<float> values, string name)
     {
-        var bits = MemoryMarshal.Cast<float, uint>(values.AsSpan());
+        var bits = MemoryMarshal.Cast<float, uint>(values);
+        var lanes = MemoryMarshal.Cast<uint, Vector<uint>>(bits);
+        var anyLane = Vector<uint>.Zero;
+        foreach (var v in lanes) anyLane |= v;
         uint any = 0;
-        foreach (uint x in bits) any |= x;
+        for (int i = 0; i < Vector<uint>.Count; i++) any |= anyLane[i];
+        for (int i = lanes.Length * Vector<uint>.Count; i < bits.Length; i++) any |= bits[i];
         if ((any & 0xFFF) == 0) return;
         for (int i = 0; i < bits.Length; i++)
             if ((bits[i] & 0xFFF) != 0)

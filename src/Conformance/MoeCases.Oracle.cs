@@ -1,3 +1,4 @@
+using System.Buffers;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
@@ -14,21 +15,56 @@ public static partial class MoeCases
 {
     /// <summary>
     /// One expert projection as the host quantizer defines it: codes or values of at most 12 significant bits
-    /// [N, K], per-(row, group) scales (null: none), the group along K (0: one per row), and the weights the
-    /// kernel effectively multiplies (codes times scales) for the byte-for-byte and half-step checks.
-    /// w4afp8's codes span Pad128(K) columns (zeros past K), as its kernel reads them.
+    /// [N, K], per-(row, group) scales (null: none), the group along K (0: one per row), the weights the kernel
+    /// effectively multiplies (codes times scales) for the byte-for-byte check, and the largest distance of those
+    /// from the source in half quantization steps (0 when exact). w4afp8's codes span Pad128(K) columns (zeros
+    /// past K), as its kernel reads them. Unquantized weights are the source itself, not a copy.
     /// </summary>
-    internal sealed record ExpertOperands(float[] Values, float[]? Scales, int Group, float[] Dequantized, float[] HalfStep);
-
-    /// <summary>Host quantization of one expert's [N, K] source weights in <paramref name="mode"/>.</summary>
-    internal static ExpertOperands QuantizeExpert(QuantMode mode, GroupSize group, float[] w, int n, int k)
+    internal sealed record ExpertOperands(ReadOnlyMemory<float> Values, float[]? Scales, int Group, ReadOnlyMemory<float> Dequantized, double HalfStepWorst)
     {
-        var values = new float[(long)n * k];
-        var half = new float[(long)n * k];
+        /// <summary>Arrays of <see cref="Values"/> and <see cref="Dequantized"/> taken from <see cref="ArrayPool{T}.Shared"/>.</summary>
+        public float[][] Rented { get; init; } = [];
+
+        /// <summary>Gives the rented arrays back; the operands must not be used after.</summary>
+        public void Release()
+        {
+            foreach (var a in Rented) ArrayPool<float>.Shared.Return(a);
+        }
+    }
+
+    /// <summary>
+    /// A [count] float buffer: from the shared pool when <paramref name="rented"/> is not null (the array is added to
+    /// it), so a check over many large experts reuses a few buffers instead of faulting in gigabytes per case.
+    /// </summary>
+    private static Memory<float> Buffer(int count, List<float[]>? rented)
+    {
+        if (rented is null) return GC.AllocateUninitializedArray<float>(count);
+        var a = ArrayPool<float>.Shared.Rent(count);
+        rented.Add(a);
+        return a.AsMemory(0, count);
+    }
+
+    /// <summary>
+    /// |dequantized - source| in half steps <paramref name="halfStep"/>, plus a few 2^-24 of the value for the fp32
+    /// rounding of w / scale and of q · scale; 0 when exact.
+    /// </summary>
+    private static double HalfSteps(float dequantized, float source, float halfStep)
+    {
+        double err = Math.Abs((double)dequantized - source);
+        return err == 0 ? 0 : err / (halfStep + Math.ScaleB(Math.Abs(source), -21));
+    }
+
+    /// <summary>Host quantization of one expert's [N, K] source weights <paramref name="source"/> in <paramref name="mode"/>.</summary>
+    /// <remarks>With <paramref name="pooled"/> the code and dequantized arrays come from the shared pool: call <see cref="ExpertOperands.Release"/>.</remarks>
+    internal static ExpertOperands QuantizeExpert(QuantMode mode, GroupSize group, ReadOnlyMemory<float> source, int n, int k, bool pooled = false)
+    {
+        var w = source.Span;
+        double worst = 0;
+        var rented = pooled ? new List<float[]>() : null;
         switch (mode)
         {
             case QuantMode.None:
-                return new ExpertOperands(w, null, 0, w, half);
+                return new ExpertOperands(source, null, 0, source, 0);
             case QuantMode.WInt8:
             case QuantMode.WInt4:
             case QuantMode.Wi4A16:
@@ -37,23 +73,27 @@ public static partial class MoeCases
                 int qmax = mode == QuantMode.WInt8 ? 127 : 7;
                 int gsize = mode == QuantMode.Wi4A16 ? Wi4A16GroupGemm.GroupSize : group.IsPerChannel ? k : group.Size;
                 int groups = k / gsize;
+                var valuesMemory = Buffer(n * k, rented);
+                var deqMemory = Buffer(n * k, rented);
+                var values = valuesMemory.Span;
+                var deq = deqMemory.Span;
                 var scales = new float[n * groups];
-                var deq = new float[(long)n * k];
                 var q = new int[gsize];
                 for (int r = 0; r < n; r++)
                     for (int g = 0; g < groups; g++)
                     {
                         int at = r * k + g * gsize;
-                        float s = ExpertWeightMath.QuantizeSegment(w.AsSpan(at, gsize), qmax, q);
+                        float s = ExpertWeightMath.QuantizeSegment(w.Slice(at, gsize), qmax, q);
                         scales[r * groups + g] = s;
+                        float half = s / 2;
                         for (int i = 0; i < gsize; i++)
                         {
                             values[at + i] = q[i];
                             deq[at + i] = q[i] * s;
-                            half[at + i] = s / 2;
+                            worst = Math.Max(worst, HalfSteps(deq[at + i], w[at + i], half));
                         }
                     }
-                return new ExpertOperands(values, scales, gsize == k ? 0 : gsize, deq, half);
+                return new ExpertOperands(valuesMemory, scales, gsize == k ? 0 : gsize, deqMemory, worst) { Rented = rented?.ToArray() ?? [] };
             }
             case QuantMode.W4AFp8:
             {
@@ -64,17 +104,19 @@ public static partial class MoeCases
                 W4AFp8GroupGemm.HostQuantize(w, n, k, grouped, qb, stored);
                 // Codes over the padded K (the kernel's zero tail), so a K that is not a multiple of 128 keeps its groups.
                 var scales = new float[n * groups];
-                var codes = new float[(long)n * kp];
+                var codesMemory = Buffer(n * kp, rented);
+                var codes = codesMemory.Span;
                 int span = grouped ? W4AFp8GroupGemm.GroupSize : kp;
                 for (int r = 0; r < n; r++)
                     for (int g = 0; g < groups; g++) scales[r * groups + g] = stored[g * np + r] / 512f;   // the nibble's 2^-9, undone
+                var deq = W4AFp8GroupGemm.HostDequantize(qb, stored, n, k, grouped);
                 for (int r = 0; r < n; r++)
                 {
-                    for (int c = 0; c < kp; c++) codes[(long)r * kp + c] = W4AFp8GroupGemm.ValueAt(qb, kp, r, c);
-                    for (int c = 0; c < k; c++) half[(long)r * k + c] = scales[r * groups + c / span] / 2;
+                    for (int c = 0; c < kp; c++) codes[r * kp + c] = W4AFp8GroupGemm.ValueAt(qb, kp, r, c);
+                    for (int c = 0; c < k; c++)
+                        worst = Math.Max(worst, HalfSteps(deq[(long)r * k + c], w[r * k + c], scales[r * groups + c / span] / 2));
                 }
-                var deq = W4AFp8GroupGemm.HostDequantize(qb, stored, n, k, grouped);
-                return new ExpertOperands(codes, scales, grouped ? span : 0, deq, half);
+                return new ExpertOperands(codesMemory, scales, grouped ? span : 0, deq, worst) { Rented = rented?.ToArray() ?? [] };
             }
             case QuantMode.Nvfp4:
             {
@@ -83,25 +125,33 @@ public static partial class MoeCases
                 var bs = new byte[np * kp / Nvfp4GroupGemm.BlockSize];
                 float global = Nvfp4GroupGemm.HostQuantize(w, n, k, qb, bs);
                 // e2m1 times its e4m3 block scale has at most 5 significant bits: exact; the global scale per row.
+                // HostDequantize multiplies (e2m1 · block scale) · global, and the first product is exact: scaling the
+                // unscaled values by the global scale gives the same floats without decoding every nibble twice.
                 var unscaled = Nvfp4GroupGemm.HostDequantize(qb, bs, 1f, n, k);
-                var deq = Nvfp4GroupGemm.HostDequantize(qb, bs, global, n, k);
+                var deq = GC.AllocateUninitializedArray<float>(n * k);
+                for (int i = 0; i < deq.Length; i++) deq[i] = unscaled[i] * global;
                 for (int r = 0; r < n; r++)
-                    for (int c = 0; c < k; c++)
+                    for (int c0 = 0; c0 < k; c0 += Nvfp4GroupGemm.BlockSize)
                     {
-                        double unit = Fp8E4M3.ToFloat(bs[Nvfp4GroupGemm.ScaleIndex(np, r, c)]) * (double)global;
-                        double v = unit > 0 ? Math.Abs(w[(long)r * k + c]) / unit : 0;
-                        // e2m1 spacing: 0.5 below 2, 1 below 4, 2 above (values past 6 saturate by less than 0.4).
-                        half[(long)r * k + c] = (float)((v < 2 ? 0.25 : v < 4 ? 0.5 : 1.0) * unit);
+                        // One e4m3 scale per block of 16 along K.
+                        double unit = Fp8E4M3.ToFloat(bs[Nvfp4GroupGemm.ScaleIndex(np, r, c0)]) * (double)global;
+                        for (int c = c0; c < Math.Min(k, c0 + Nvfp4GroupGemm.BlockSize); c++)
+                        {
+                            double v = unit > 0 ? Math.Abs(w[r * k + c]) / unit : 0;
+                            // e2m1 spacing: 0.5 below 2, 1 below 4, 2 above (values past 6 saturate by less than 0.4).
+                            float half = (float)((v < 2 ? 0.25 : v < 4 ? 0.5 : 1.0) * unit);
+                            worst = Math.Max(worst, HalfSteps(deq[(long)r * k + c], w[r * k + c], half));
+                        }
                     }
-                return new ExpertOperands(unscaled, Enumerable.Repeat(global, n).ToArray(), 0, deq, half);
+                return new ExpertOperands(unscaled, Enumerable.Repeat(global, n).ToArray(), 0, deq, worst);
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(mode), mode, "no MoE expert quantizer");
         }
     }
 
-    /// <summary>Expert <paramref name="x"/>'s [N, K] slice of a host [E, N, K] array.</summary>
-    private static float[] ExpertSlice(float[] all, int x, int n, int k) => all.AsSpan((int)((long)x * n * k), n * k).ToArray();
+    /// <summary>Expert <paramref name="x"/>'s [N, K] slice of a host [E, N, K] array (a view, not a copy).</summary>
+    private static ReadOnlyMemory<float> ExpertSlice(float[] all, int x, int n, int k) => all.AsMemory((int)((long)x * n * k), n * k);
 
     /// <summary>
     /// a · Wᵀ in float64 for activations a [m, K] that may carry any double values: split into two 12-bit
@@ -257,17 +307,29 @@ public static partial class MoeCases
         var contrib = new double[n * k][];
         var mismatched = new int[e];
         var halfRatio = new double[e];
-        Parallel.For(0, e, ex =>
+        // One expert per core at a time: each holds its quantized operands and the device's weights, and a worker
+        // blocked on a download must not make the pool start more of them.
+        Parallel.For(0, e, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, ex =>
         {
             var upSrc = ExpertSlice(hw.GateUp, ex, 2 * f, h);
             var downSrc = ExpertSlice(hw.Down, ex, h, f);
-            var up = QuantizeExpert(spec.Mode, spec.Group, upSrc, 2 * f, h);
-            var down = QuantizeExpert(spec.Mode, spec.Group, downSrc, h, f);
-            mismatched[ex] = ErrorMetrics.BitMismatches(up.Dequantized, layer.GateUp.DequantizedWeights(ex))
-                           + ErrorMetrics.BitMismatches(down.Dequantized, layer.Down.DequantizedWeights(ex));
-            halfRatio[ex] = Math.Max(HalfStepRatio(upSrc, up), HalfStepRatio(downSrc, down));
-            var mine = pairs[ex];
-            if (mine.Count == 0) return;
+            var up = QuantizeExpert(spec.Mode, spec.Group, upSrc, 2 * f, h, pooled: true);
+            var down = QuantizeExpert(spec.Mode, spec.Group, downSrc, h, f, pooled: true);
+            try
+            {
+                mismatched[ex] = DeviceMismatches(layer.GateUp, ex, up.Dequantized.Span) + DeviceMismatches(layer.Down, ex, down.Dequantized.Span);
+                halfRatio[ex] = Math.Max(up.HalfStepWorst, down.HalfStepWorst);
+                var mine = pairs[ex];
+                if (mine.Count > 0) contribute(ex, mine, up, down);
+            }
+            finally
+            {
+                up.Release();
+                down.Release();
+            }
+        });
+        void contribute(int ex, List<int> mine, ExpertOperands up, ExpertOperands down)
+        {
             var xs = new float[(long)mine.Count * h];
             for (int p = 0; p < mine.Count; p++) Array.Copy(x, (long)(mine[p] / k) * h, xs, (long)p * h, h);
             var ys = ExpertMlp(xs, mine.Count, up, down, h, f, spec.Mode, act);
@@ -278,7 +340,7 @@ public static partial class MoeCases
                 for (int c = 0; c < h; c++) y[c] = ys[(long)p * h + c] * wt;
                 contrib[mine[p]] = y;
             }
-        });
+        }
         var result = new double[(long)n * h];
         for (int t = 0; t < n; t++)
             for (int s = 0; s < k; s++)
@@ -297,7 +359,7 @@ public static partial class MoeCases
                     double g = sgu[(long)t * 2 * fs + j], u = sgu[(long)t * 2 * fs + fs + j];
                     a[(long)t * fs + j] = g / (1 + Math.Exp(-g)) * u;
                 }
-            var shared = Project(a, n, new ExpertOperands(hw.SharedDown, null, 0, hw.SharedDown, Array.Empty<float>()), h, fs);
+            var shared = Project(a, n, new ExpertOperands(hw.SharedDown, null, 0, hw.SharedDown, 0), h, fs);
             for (long i = 0; i < result.Length; i++) result[i] += shared[i];
         }
         int bad = mismatched.Sum();
@@ -308,18 +370,19 @@ public static partial class MoeCases
         return ((Enumerable.Range(0, n).ToArray(), result), quantizers);
     }
 
-    /// <summary>The largest |dequantized - source| / half step of one expert projection (0 when exact).</summary>
-    private static double HalfStepRatio(float[] source, ExpertOperands w)
+    /// <summary>Values of expert <paramref name="expert"/>'s device weights (dequantized into a pooled buffer) that differ from <paramref name="host"/> bit for bit.</summary>
+    private static int DeviceMismatches(Layers.Methods.IMoeMethod method, int expert, ReadOnlySpan<float> host)
     {
-        double worst = 0;
-        if (w.HalfStep.Length == 0) return 0;
-        for (long i = 0; i < source.Length; i++)
+        var buffer = ArrayPool<float>.Shared.Rent(host.Length);
+        try
         {
-            double err = Math.Abs((double)w.Dequantized[i] - source[i]);
-            if (err == 0) continue;
-            // fp32 rounding of w / scale and of q · scale: a few 2^-24 of the value on top of the half step.
-            worst = Math.Max(worst, err / (w.HalfStep[i] + Math.ScaleB(Math.Abs(source[i]), -21)));
+            var device = buffer.AsSpan(0, host.Length);
+            method.DequantizedWeights(expert, device);
+            return ErrorMetrics.BitMismatches(host, device);
         }
-        return worst;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
     }
 }

@@ -136,6 +136,25 @@ public class ToleranceRejectionTests
         Assert.False(Checks.WithinHalfStep("zeros", w, new float[w.Length], _ => step / 2).Passed);
     }
 
+    [Fact]
+    public void Half_step_check_names_the_first_worst_element_across_its_parallel_chunks()
+    {
+        // 200,003 values: four chunks of 2^16 and a short one. Equal worst errors in the second and fourth chunk: the
+        // first is reported, as one pass in order would; one more step past half fails and is the one named.
+        var w = HostData.Floats(200_003, 6, -1f, 1f);
+        var q = (float[])w.Clone();
+        const float step = 0.25f;
+        q[70_000] = w[70_000] + 0.9f * step / 2;
+        q[190_000] = w[190_000] + 0.9f * step / 2;
+        var near = Checks.WithinHalfStep("near", w, q, _ => step / 2);
+        Assert.True(near.Passed, near.Detail);
+        Assert.Contains("worst [70000]", near.Detail);
+        q[200_002] = w[200_002] + 1.5f * step / 2;
+        var over = Checks.WithinHalfStep("over", w, q, _ => step / 2);
+        Assert.False(over.Passed);
+        Assert.Contains("worst [200002]", over.Detail);
+    }
+
     private static float[] QuantizedHalfSteps(float[] w, out float step)
     {
         float s = w.Max(MathF.Abs) / 7;

@@ -82,10 +82,21 @@ public static class ExpertWeightMath
                                      ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros)
     {
         var v = new float[(long)n * k];
+        Dequantize(format, activation, n, k, group, weights, scales, zeros, v);
+        return v;
+    }
+
+    /// <summary><see cref="Dequantize(ExpertWeightFormat, DType, int, int, GroupSize, ReadOnlySpan{byte}, ReadOnlySpan{float}, ReadOnlySpan{float})"/> into <paramref name="v"/> [N, K].</summary>
+    public static void Dequantize(ExpertWeightFormat format, DType activation, int n, int k, GroupSize group,
+                                  ReadOnlySpan<byte> weights, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeros, Span<float> v)
+    {
+        if (v.Length != (long)n * k) throw new ArgumentException($"destination holds {v.Length} values, expected {n}x{k}", nameof(v));
         if (format == ExpertWeightFormat.Half)
         {
-            Decode(format, activation, n, k, group, weights, scales, zeros, v);
-            return v;
+            // Whole rows are contiguous: one span conversion (SIMD for bf16) instead of a value at a time.
+            var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(weights).Slice(0, n * k);
+            HalfConvert.ToFloats(bits, v, activation);
+            return;
         }
         bool grouped = format is ExpertWeightFormat.Int4Group or ExpertWeightFormat.Int4ZeroPointGroup;
         int groupSize = grouped ? group.Size : k, groups = grouped ? k / groupSize : 1;
@@ -94,7 +105,7 @@ public static class ExpertWeightMath
             {
                 float scale = scales[r * groups + g];
                 int start = g * groupSize;
-                var dst = v.AsSpan(r * k + start, groupSize);
+                var dst = v.Slice(r * k + start, groupSize);
                 switch (format)
                 {
                     case ExpertWeightFormat.Int8PerChannel:
@@ -127,6 +138,5 @@ public static class ExpertWeightMath
                         break;
                 }
             }
-        return v;
     }
 }

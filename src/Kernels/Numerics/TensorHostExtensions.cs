@@ -5,6 +5,9 @@ namespace GraphEngine.Kernels.Numerics;
 /// <summary>Host transfers of float data to and from bf16 / fp16 / f32 tensors (synchronous).</summary>
 public static class TensorHostExtensions
 {
+    /// <summary>16-bit elements per staged copy of <see cref="UploadFloats"/> and <see cref="DownloadFloats"/> (32 MiB).</summary>
+    private const int StagingElements = 1 << 24;
+
     /// <summary>Rounds <paramref name="values"/> to the tensor's type and uploads them.</summary>
     public static void UploadFloats(this Tensor t, ReadOnlySpan<float> values)
     {
@@ -17,9 +20,16 @@ public static class TensorHostExtensions
                 break;
             case DType.BF16:
             case DType.F16:
-                var bits = new ushort[values.Length];
-                for (int i = 0; i < bits.Length; i++) bits[i] = HalfBits.FromFloat(values[i], t.DType);
-                t.CopyFrom<ushort>(bits);
+                // Staged through one buffer of at most StagingElements: weights of gigabytes are converted and copied
+                // a slice at a time instead of through a second array of their size.
+                t.ThrowIfReleased();   // the staged copies go to the device directly, past Tensor's own check
+                var bits = GC.AllocateUninitializedArray<ushort>((int)Math.Min(values.Length, StagingElements));
+                for (long start = 0; start < values.Length; start += bits.Length)
+                {
+                    int count = (int)Math.Min(bits.Length, values.Length - start);
+                    HalfConvert.FromFloats(values.Slice((int)start, count), bits.AsSpan(0, count), t.DType);
+                    t.Device.CopyToDevice(t.Ptr + 2 * start, MemoryMarshal.AsBytes(bits.AsSpan(0, count)));
+                }
                 break;
             default:
                 throw new ArgumentException($"UploadFloats needs a BF16, F16 or F32 tensor, got {t}", nameof(t));
@@ -35,9 +45,15 @@ public static class TensorHostExtensions
                 return t.ToArray<float>();
             case DType.BF16:
             case DType.F16:
-                var bits = t.ToArray<ushort>();
-                var result = new float[bits.Length];
-                for (int i = 0; i < bits.Length; i++) result[i] = HalfBits.ToFloat(bits[i], t.DType);
+                t.ThrowIfReleased();
+                var result = GC.AllocateUninitializedArray<float>((int)t.ElementCount);
+                var bits = GC.AllocateUninitializedArray<ushort>((int)Math.Min(result.Length, StagingElements));
+                for (long start = 0; start < result.Length; start += bits.Length)
+                {
+                    int count = (int)Math.Min(bits.Length, result.Length - start);
+                    t.Device.CopyToHost(MemoryMarshal.AsBytes(bits.AsSpan(0, count)), t.Ptr + 2 * start);
+                    HalfConvert.ToFloats(bits.AsSpan(0, count), result.AsSpan((int)start, count), t.DType);
+                }
                 return result;
             default:
                 throw new ArgumentException($"DownloadFloats needs a BF16, F16 or F32 tensor, got {t}", nameof(t));

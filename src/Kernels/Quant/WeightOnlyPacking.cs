@@ -29,27 +29,45 @@ public static class WeightOnlyPacking
     /// Quantizes one row-major [n, k] float matrix: per (row, group) scale = max|w| / qmax in fp32,
     /// q = round-half-even(w / scale) clamped to [-qmax, qmax]; NaN weights quantize to 0.
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> w, int n, int k, WeightOnlyScheme scheme, Span<sbyte> q, Span<float> scales)
+    /// <remarks>Rows are independent: blocks of rows run in parallel, each element the same arithmetic as alone.</remarks>
+    public static unsafe void Quantize(ReadOnlySpan<float> w, int n, int k, WeightOnlyScheme scheme, Span<sbyte> q, Span<float> scales)
     {
         scheme.Validate(n, k, "quantize");
         int groups = scheme.Groups(k), group = k / groups, qmax = scheme.QMax;
         if (w.Length != (long)n * k) throw new ArgumentException($"weights hold {w.Length} values, expected {n}x{k}", nameof(w));
         if (q.Length != (long)n * k) throw new ArgumentException($"q holds {q.Length} values, expected {n}x{k}", nameof(q));
         if (scales.Length != (long)n * groups) throw new ArgumentException($"scales hold {scales.Length} values, expected {n}x{groups}", nameof(scales));
-        for (int r = 0; r < n; r++)
-            for (int gi = 0; gi < groups; gi++)
+        fixed (float* pw = w)
+        fixed (sbyte* pq = q)
+        fixed (float* ps = scales)
+        {
+            nint wAt = (nint)pw, qAt = (nint)pq, sAt = (nint)ps;
+            void Rows(int first, int end)
             {
-                int b = r * k + gi * group;
-                float m = 0f;
-                for (int i = 0; i < group; i++)
-                {
-                    float a = MathF.Abs(w[b + i]);
-                    if (a > m) m = a;
-                }
-                float scale = m / qmax;
-                for (int i = 0; i < group; i++) q[b + i] = QuantizeValue(w[b + i], scale, qmax);
-                scales[r * groups + gi] = scale;
+                var ws = new ReadOnlySpan<float>((float*)wAt + (long)first * k, (end - first) * k);
+                var qs = new Span<sbyte>((sbyte*)qAt + (long)first * k, (end - first) * k);
+                var ss = new Span<float>((float*)sAt + (long)first * groups, (end - first) * groups);
+                for (int r = 0; r < end - first; r++)
+                    for (int gi = 0; gi < groups; gi++)
+                    {
+                        int b = r * k + gi * group;
+                        float m = 0f;
+                        for (int i = 0; i < group; i++)
+                        {
+                            float a = MathF.Abs(ws[b + i]);
+                            if (a > m) m = a;
+                        }
+                        float scale = m / qmax;
+                        for (int i = 0; i < group; i++) qs[b + i] = QuantizeValue(ws[b + i], scale, qmax);
+                        ss[r * groups + gi] = scale;
+                    }
             }
+            // About 1M elements per task.
+            int per = Math.Max(1, (1 << 20) / Math.Max(1, k));
+            int tasks = (n + per - 1) / per;
+            if (tasks <= 1) Rows(0, n);
+            else Parallel.For(0, tasks, t => Rows(t * per, Math.Min(n, (t + 1) * per)));
+        }
     }
 
     /// <paramref name="w"/> / <paramref name="scale"/> rounded half to even and clamped to ±<paramref name="qmax"/>; 0 for a zero scale or NaN.

@@ -60,4 +60,10 @@ public interface IMoeMethod : IDisposable
 
     /// <summary>Expert e's weights dequantized to float [N, K] on the host (for checks).</summary>
     float[] DequantizedWeights(int expert);
+
+    /// <summary>
+    /// <see cref="DequantizedWeights(int)"/> into <paramref name="destination"/> [N, K]: checks of many large experts
+    /// reuse one buffer instead of allocating one per expert.
+    /// </summary>
+    void DequantizedWeights(int expert, Span<float> destination) => DequantizedWeights(expert).CopyTo(destination);
 }

@@ -175,15 +175,31 @@ public abstract class MoeMethodBase : IMoeMethod
     /// <inheritdoc/>
     public float[] DequantizedWeights(int expert)
     {
+        var v = new float[(long)N * K];
+        DequantizedWeights(expert, v);
+        return v;
+    }
+
+    /// <inheritdoc/>
+    public void DequantizedWeights(int expert, Span<float> destination)
+    {
         if (expert < 0 || expert >= Experts) throw new ArgumentOutOfRangeException(nameof(expert), expert, $"must be in [0, {Experts})");
         long wbytes = Weights.Weights.DType.ByteCount((long)N * K);
-        var bytes = new byte[wbytes];
-        Device.CopyToHost(bytes, Weights.Weights.Ptr + expert * wbytes);
-        int groups = Weights.Groups;
-        float[] scales = Array.Empty<float>(), zeros = Array.Empty<float>();
-        if (!Weights.Scales.IsEmpty) scales = Download(Weights.Scales.Ptr + 4L * expert * N * groups, N * groups);
-        if (!Weights.Zeros.IsEmpty) zeros = Download(Weights.Zeros.Ptr + 4L * expert * N * groups, N * groups);
-        return ExpertWeightMath.Dequantize(Weights.Format, Activation, N, K, Weights.GroupSize, bytes, scales, zeros);
+        var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent((int)wbytes);
+        try
+        {
+            var span = bytes.AsSpan(0, (int)wbytes);
+            Device.CopyToHost(span, Weights.Weights.Ptr + expert * wbytes);
+            int groups = Weights.Groups;
+            float[] scales = Array.Empty<float>(), zeros = Array.Empty<float>();
+            if (!Weights.Scales.IsEmpty) scales = Download(Weights.Scales.Ptr + 4L * expert * N * groups, N * groups);
+            if (!Weights.Zeros.IsEmpty) zeros = Download(Weights.Zeros.Ptr + 4L * expert * N * groups, N * groups);
+            ExpertWeightMath.Dequantize(Weights.Format, Activation, N, K, Weights.GroupSize, span, scales, zeros, destination);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+        }
     }
 
     private float[] Download(DevicePtr ptr, int count)

@@ -73,11 +73,25 @@ public sealed class QuantizedWeights
     }
 
     /// <summary>q · scale as float [N, K].</summary>
+    /// <remarks>Blocks of rows in parallel; each element is the same single fp32 product.</remarks>
     public float[] Dequantize()
     {
-        int k = InFeatures, groups = Scheme.Groups(k), group = k / groups;
+        int n = OutFeatures, k = InFeatures, groups = Scheme.Groups(k), group = k / groups;
         var w = new float[Values.Length];
-        for (int i = 0; i < w.Length; i++) w[i] = Values[i] * Scales[(i / k) * groups + (i % k) / group];
+        void Rows(int first, int end)
+        {
+            for (int r = first; r < end; r++)
+                for (int g = 0; g < groups; g++)
+                {
+                    float scale = Scales[r * groups + g];
+                    int at = r * k + g * group;
+                    for (int i = at; i < at + group; i++) w[i] = Values[i] * scale;
+                }
+        }
+        int per = Math.Max(1, (1 << 20) / Math.Max(1, k));
+        int tasks = (n + per - 1) / per;
+        if (tasks <= 1) Rows(0, n);
+        else Parallel.For(0, tasks, t => Rows(t * per, Math.Min(n, (t + 1) * per)));
         return w;
     }
 }
