@@ -13,14 +13,11 @@ manifest_e2e.json beside it names the versions, the attention implementation and
 Usage: python3 transformers_e2e.py OUTDIR [--device cuda]
 """
 
-import argparse
-import json
-import os
 import sys
 
 import torch
 
-from transformers_layers import build, chosen_experts, configs, is_moe
+from transformers_layers import chosen_experts, is_moe, write_models
 
 TOKEN_COUNTS = (1, 7, 100)
 ARCHS = ("ernie4_5_moe", "qwen3_moe")
@@ -58,35 +55,19 @@ def record(model, cfg, n, device, generator, out):
         out[f"expert_ids.n{n}.layers.{i}"] = e.reshape(n, -1).to(torch.int64).cpu().contiguous()
 
 
+def record_all_counts(model, cfg, device, generator, out):
+    for n in TOKEN_COUNTS:
+        record(model, cfg, n, device, generator, out)
+
+
+def describe_e2e(model, cfg):
+    rope = getattr(cfg, "rope_parameters", None) or {"rope_theta": getattr(cfg, "rope_theta", None)}
+    return dict(attn_implementation=model.config._attn_implementation, rope=rope, token_counts=list(TOKEN_COUNTS)), ""
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
-    import transformers
-    from safetensors.torch import save_file
-
-    for arch, model_cls, config_cls, kwargs in configs():
-        if arch not in ARCHS:
-            continue
-        cfg, model, generator = build(arch, model_cls, config_cls, kwargs, args.device)
-        use_eager_attention(model)
-        target = os.path.join(args.outdir, arch)
-        os.makedirs(target, exist_ok=True)
-        model.save_pretrained(target)
-        out = {}
-        with torch.no_grad():
-            for n in TOKEN_COUNTS:
-                record(model, cfg, n, args.device, generator, out)
-        save_file(out, os.path.join(target, "final_hidden_states.safetensors"))
-        rope = getattr(cfg, "rope_parameters", None) or {"rope_theta": getattr(cfg, "rope_theta", None)}
-        manifest = dict(arch=arch, model_class=model_cls, transformers=transformers.__version__, torch=torch.__version__,
-                        attn_implementation=model.config._attn_implementation, rope=rope, token_counts=list(TOKEN_COUNTS),
-                        tensors=len(out), config=kwargs)
-        with open(os.path.join(target, "manifest_e2e.json"), "w") as f:
-            json.dump(manifest, f, indent=2, default=str)
-        print(f"{arch}: {len(out)} tensors -> {target}/final_hidden_states.safetensors")
-
+    write_models(__doc__, "final_hidden_states.safetensors", "manifest_e2e.json", record_all_counts, describe_e2e,
+                 prepare=use_eager_attention, archs=ARCHS)
 
 if __name__ == "__main__":
     main()

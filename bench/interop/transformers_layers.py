@@ -133,8 +133,12 @@ def record_layer(layer, i, n, cfg, device, generator, out):
     put("mlp.out", y)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_models(doc, oracle_file, manifest_file, record, describe, prepare=None, archs=None):
+    """The command both scripts are: for each configs() entry (those in `archs` when given) build the model, let
+    `prepare(model)` adjust it, save it with save_pretrained into OUTDIR/<arch>/, fill a dict through
+    `record(model, cfg, device, generator, out)` under no_grad and write it to OUTDIR/<arch>/<oracle_file>, with a
+    manifest beside it; `describe(model, cfg)` gives the manifest's own fields and a note for the summary line."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("outdir")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
@@ -142,25 +146,39 @@ def main():
     from safetensors.torch import save_file
 
     for arch, model_cls, config_cls, kwargs in configs():
+        if archs is not None and arch not in archs:
+            continue
         cfg, model, generator = build(arch, model_cls, config_cls, kwargs, args.device)
+        if prepare is not None:
+            prepare(model)
         target = os.path.join(args.outdir, arch)
         os.makedirs(target, exist_ok=True)
         model.save_pretrained(target)
-
         out = {}
         with torch.no_grad():
-            for i, layer in enumerate(model.model.layers):
-                for n in TOKEN_COUNTS:
-                    record_layer(layer, i, n, cfg, args.device, generator, out)
-        save_file(out, os.path.join(target, "oracle.safetensors"))
-        moe_layers = [i for i, l in enumerate(model.model.layers) if is_moe(l.mlp)]
+            record(model, cfg, args.device, generator, out)
+        save_file(out, os.path.join(target, oracle_file))
+        fields, note = describe(model, cfg)
         manifest = dict(arch=arch, model_class=model_cls, transformers=transformers.__version__, torch=torch.__version__,
-                        token_counts=list(TOKEN_COUNTS), layers=len(model.model.layers), moe_layers=moe_layers,
-                        tensors=len(out), config=kwargs)
-        with open(os.path.join(target, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=2)
-        print(f"{arch}: {len(out)} tensors, MoE layers {moe_layers} -> {target}/oracle.safetensors")
+                        **fields, tensors=len(out), config=kwargs)
+        with open(os.path.join(target, manifest_file), "w") as f:
+            json.dump(manifest, f, indent=2, default=str)
+        print(f"{arch}: {len(out)} tensors{note} -> {target}/{oracle_file}")
 
+
+def record_all_layers(model, cfg, device, generator, out):
+    for i, layer in enumerate(model.model.layers):
+        for n in TOKEN_COUNTS:
+            record_layer(layer, i, n, cfg, device, generator, out)
+
+
+def describe_layers(model, cfg):
+    moe_layers = [i for i, l in enumerate(model.model.layers) if is_moe(l.mlp)]
+    return dict(token_counts=list(TOKEN_COUNTS), layers=len(model.model.layers), moe_layers=moe_layers), f", MoE layers {moe_layers}"
+
+
+def main():
+    write_models(__doc__, "oracle.safetensors", "manifest.json", record_all_layers, describe_layers)
 
 if __name__ == "__main__":
     main()

@@ -7,8 +7,12 @@ namespace GraphEngine.Tests.Layers;
 
 public class BackendTests
 {
-    private static float[] Values(long n, uint seed, float scale) =>
-        Enumerable.Range(0, (int)n).Select(i => Bf16.Round(RandomFill.UniformValue(i, seed, scale, 0))).ToArray();
+    /// <summary>Both methods hold the same weights for every expert, bit for bit.</summary>
+    private static void AssertSameExperts(IMoeMethod online, IMoeMethod loaded)
+    {
+        Assert.Equal(online.Experts, loaded.Experts);
+        for (int x = 0; x < online.Experts; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
+    }
 
     private sealed class Rig : IDisposable
     {
@@ -25,10 +29,13 @@ public class BackendTests
             Ctx = new LayerContext(Device, Pool, maxTokens, t.Ptr);
         }
 
-        public DeviceBuffer Upload(float[] v, long[] shape, out Tensor t)
+        /// <summary>Seeded bf16-rounded weights of <paramref name="shape"/> in [-0.1, 0.1), uploaded as BF16.</summary>
+        public DeviceBuffer UploadRandom(uint seed, long[] shape, out float[] values, out Tensor t)
         {
+            long n = shape.Aggregate(1L, (a, d) => a * d);
+            values = Enumerable.Range(0, (int)n).Select(i => Bf16.Round(RandomFill.UniformValue(i, seed, 0.1f, 0))).ToArray();
             var b = Device.AllocateTensor(DType.BF16, shape, out t, "w");
-            t.UploadFloats(v);
+            t.UploadFloats(values);
             return b;
         }
 
@@ -46,8 +53,7 @@ public class BackendTests
     {
         const int n = 130, k = 200;
         using var rig = new Rig(16);
-        var w = Values(n * k, 3, 0.1f);
-        using var wb = rig.Upload(w, new long[] { n, k }, out var wT);
+        using var wb = rig.UploadRandom(3, new long[] { n, k }, out var w, out var wT);
         using var online = BlockWiseFp8LinearMethod.Quantize(rig.Ctx, wT);
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
         var q = new byte[np * kp];
@@ -65,7 +71,7 @@ public class BackendTests
     public void Block_fp8_forward_rejects_bad_shapes_and_row_counts()
     {
         using var rig = new Rig(8);
-        using var wb = rig.Upload(Values(64 * 32, 1, 0.1f), new long[] { 64, 32 }, out var wT);
+        using var wb = rig.UploadRandom(1, new long[] { 64, 32 }, out _, out var wT);
         using var b = BlockWiseFp8LinearMethod.Quantize(rig.Ctx, wT);
         using var x = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 32 }, out var xT);
         using var y = rig.Pool.RentTensor(DType.BF16, new long[] { 16, 64 }, out var yT);
@@ -84,8 +90,7 @@ public class BackendTests
     {
         const int e = 2, n = 40, k = 300;
         using var rig = new Rig(16);
-        var w = Values(e * n * k, 5, 0.1f);
-        using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
+        using var wb = rig.UploadRandom(5, new long[] { e, n, k }, out var w, out var wT);
         foreach (var group in new[] { GroupSize.Of(128), GroupSize.PerChannel })
         {
             using var online = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, group);
@@ -104,7 +109,7 @@ public class BackendTests
                 }
             }
             using var loaded = W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, scales, e, n, k, group, DType.BF16, 16);
-            for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
+            AssertSameExperts(online, loaded);
             Assert.Equal(!group.IsPerChannel ? "w4afp8/g128" : "w4afp8/channel", loaded.Label);
         }
     }
@@ -118,7 +123,7 @@ public class BackendTests
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
             W4AFp8MoeMethod.FromPrequantized(rig.Ctx, values, new float[8], 1, 8, 16, GroupSize.Of(128), DType.BF16, 16));
         Assert.Contains("[0, 0, 5]", ex.Message);
-        using var wb = rig.Upload(Values(2 * 8 * 16, 1, 0.1f), new long[] { 2, 8, 16 }, out var wT);
+        using var wb = rig.UploadRandom(1, new long[] { 2, 8, 16 }, out _, out var wT);
         Assert.Throws<ArgumentOutOfRangeException>(() => W4AFp8MoeMethod.Quantize(rig.Ctx, wT, 16, GroupSize.Of(64)));
         using var b = W4AFp8MoeMethod.Quantize(rig.Ctx, wT, maxRows: 10);
         using var a = rig.Pool.RentTensor(DType.BF16, new long[] { 2, 6, 16 }, out var aT);
@@ -135,8 +140,7 @@ public class BackendTests
     {
         const int e = 2, n = 24, k = 96;
         using var rig = new Rig(16);
-        var w = Values(e * n * k, 7, 0.1f);
-        using var wb = rig.Upload(w, new long[] { e, n, k }, out var wT);
+        using var wb = rig.UploadRandom(7, new long[] { e, n, k }, out var w, out var wT);
         using var online = Nvfp4MoeMethod.Quantize(rig.Ctx, wT);
         // Rebuild ModelOpt's natural layout: weight [E, N, K/2] low nibble first, weight_scale [E, N, K/16].
         int np = Fp8Quant.Pad128(n), kp = Nvfp4GroupGemm.PadK(k);
@@ -159,7 +163,7 @@ public class BackendTests
                 }
         }
         using var loaded = Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16);
-        for (int x = 0; x < e; x++) Assert.Equal(online.DequantizedWeights(x), loaded.DequantizedWeights(x));
+        AssertSameExperts(online, loaded);
         var bad = Assert.Throws<QuantConfigException>(() =>
             Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, k, DType.BF16, "native"));
         Assert.Contains("'native'", bad.Message);

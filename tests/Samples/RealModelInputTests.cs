@@ -10,9 +10,6 @@ namespace GraphEngine.Tests.Samples;
 /// <summary>samples/RealModel's bad input: one line naming the value and where it came from; exit status 2 from the program.</summary>
 public class RealModelInputTests
 {
-    private static string With(string json, string keys) =>
-        json.Replace("\"torch_dtype\"", keys + ", \"torch_dtype\"", StringComparison.Ordinal);
-
     private static AttentionConfig Attention(string json) =>
         AttentionConfig.From(HfModelConfig.Parse(json, "ckpt/config.json"), json, "ckpt/config.json");
 
@@ -48,14 +45,14 @@ public class RealModelInputTests
     [Fact]
     public void Rope_theta_comes_from_rope_parameters_then_rope_theta_then_the_class_default()
     {
-        var nested = Attention(With(TinyCheckpoint.Qwen3MoeJson, "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1234.5}, \"rope_theta\": 7"));
+        var nested = Attention(TinyCheckpoint.WithKeys(TinyCheckpoint.Qwen3MoeJson, "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1234.5}, \"rope_theta\": 7"));
         Assert.Equal(1234.5, nested.RopeTheta);
         Assert.Contains("rope_parameters.rope_theta", nested.RopeThetaSource);
         Assert.Equal(RotaryPairing.HalfSplit, nested.Pairing);
         Assert.True(nested.QkNorm);
         Assert.Equal(1e-6, nested.NormEps);
 
-        var top = Attention(With(TinyCheckpoint.LlamaJson, "\"rope_theta\": 500000.0, \"rope_scaling\": null"));
+        var top = Attention(TinyCheckpoint.WithKeys(TinyCheckpoint.LlamaJson, "\"rope_theta\": 500000.0, \"rope_scaling\": null"));
         Assert.Equal(500000.0, top.RopeTheta);
         Assert.False(top.QkNorm);
 
@@ -76,7 +73,7 @@ public class RealModelInputTests
     [InlineData("\"use_sliding_window\": true", "'use_sliding_window': is true")]
     public void Rope_the_sample_does_not_implement_is_refused_by_key(string keys, string message)
     {
-        var e = Assert.Throws<CheckpointException>(() => Attention(With(TinyCheckpoint.Qwen3MoeJson, keys)));
+        var e = Assert.Throws<CheckpointException>(() => Attention(TinyCheckpoint.WithKeys(TinyCheckpoint.Qwen3MoeJson, keys)));
         Assert.StartsWith("ckpt/config.json: ", e.Message);
         Assert.Contains(message, e.Message);
     }

@@ -1,5 +1,4 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Layers.Methods;
@@ -15,9 +14,8 @@ namespace GraphEngine.Layers.Methods;
 public sealed class BlockWiseFp8LinearMethod : ILinearMethod
 {
     private readonly OwnedMemory _memory;
-    private readonly Fp8Quant _quant;
-    private readonly BlockFp8Gemm _gemm;
-    private readonly Tensor _w, _ws, _aq, _as;
+    private readonly BlockFp8Runner _runner;
+    private readonly Tensor _w, _ws;
     private readonly int _maxRows;
     private bool _disposed;
 
@@ -27,16 +25,9 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
         OutFeatures = n;
         Activation = activation;
         _maxRows = ctx.MaxTokens;
-        int kp = Fp8Quant.Pad128(k);
         _memory = memory;
         (_w, _ws) = stored;
-        // Rented into the same memory: if the constructor throws, the caller's dispose frees these too.
-        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { ctx.MaxTokens, kp }, "block_fp8 act q");
-        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { ctx.MaxTokens, kp / Fp8Quant.Block }, "block_fp8 act scales");
-        _quant = Fp8Quant.Create(ctx.Device);
-        _gemm = BlockFp8Gemm.Create(ctx.Device);
-        _quant.Prepare(activation, Fp8ActScaling.PerToken128);
-        _gemm.Prepare(activation);
+        _runner = new BlockFp8Runner(ctx, memory, ctx.MaxTokens, k, activation, "block_fp8");
     }
 
     /// <inheritdoc/>
@@ -97,7 +88,7 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
                 throw new ArgumentException($"{nameof(blockScales)}[{i / kb}, {i % kb}] = {blockScales[i]} must be finite and >= 0", nameof(blockScales));
         QuantConfig.EnsureSupported(QuantMode.BlockWiseFp8, ctx.Device.Info);
         var padded = new byte[(long)np * kp];
-        for (int r = 0; r < n; r++) weightsE4M3.Slice(r * k, k).CopyTo(padded.AsSpan(r * kp, k));
+        BlockFp8Runner.PadRows(weightsE4M3, n, k, padded);
         var memory = new OwnedMemory();
         try
         {
@@ -133,29 +124,18 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
         if (paddedRows < 1 || paddedRows > _maxRows || paddedRows > input.Rows || paddedRows > output.Rows)
             throw new ArgumentOutOfRangeException(nameof(paddedRows), paddedRows,
                 $"must be in [1, min({_maxRows} (max tokens), {input.Rows}, {output.Rows})]");
-        _quant.QuantizeActivations(stream, input, _aq, _as, Fp8ActScaling.PerToken128, paddedRows, tokenCount);
-        _gemm.MatMul(stream, _aq, _as, _w, _ws, output, paddedRows, tokenCount);
+        _runner.Run(stream, input, _w, _ws, output, paddedRows, tokenCount);
     }
 
     /// <inheritdoc/>
     public float[] DequantizedWeights()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var q = _w.ToArray<byte>();
-        var s = _ws.ToArray<float>();
-        int kp = (int)_w.Dim(1), kb = kp / Fp8Quant.Block;
-        var result = new float[(long)OutFeatures * InFeatures];
-        int n = OutFeatures, k = InFeatures;
-        Parallel.For(0, n, r =>
-        {
-            for (int c = 0; c < k; c++)
-                result[(long)r * k + c] = Fp8Quant.Decode(q[(long)r * kp + c]) * s[r / Fp8Quant.Block * kb + c / Fp8Quant.Block];
-        });
-        return result;
+        return BlockFp8Runner.Dequantize(_w.ToArray<byte>(), _ws.ToArray<float>(), OutFeatures, InFeatures, (int)_w.Dim(1));
     }
 
     /// <summary>Activation quantization workspace, exposed for checks: e4m3 [MaxTokens, Kp] and scales [MaxTokens, Kp/128].</summary>
-    public (Tensor Q, Tensor Scales) ActivationWorkspace => (_aq, _as);
+    public (Tensor Q, Tensor Scales) ActivationWorkspace => _runner.Workspace;
 
     /// <summary>The stored e4m3 weights [Np, Kp] and block scales, exposed for checks.</summary>
     public (Tensor Weights, Tensor Scales) Stored => (_w, _ws);

@@ -1,5 +1,4 @@
 using GraphEngine.Kernels;
-using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Quant;
 
@@ -20,9 +19,8 @@ public delegate void BlockFp8ExpertReader(int expert, byte[] weights, float[] bl
 public sealed class BlockWiseFp8MoeMethod : IMoeMethod
 {
     private readonly OwnedMemory _memory;
-    private readonly Tensor _w, _ws, _aq, _as;
-    private readonly Fp8Quant _quant;
-    private readonly BlockFp8Gemm _gemm;
+    private readonly Tensor _w, _ws;
+    private readonly BlockFp8Runner _runner;
     private readonly int _slabRows;
     private bool _disposed;
 
@@ -36,13 +34,7 @@ public sealed class BlockWiseFp8MoeMethod : IMoeMethod
         _slabRows = slabRows;
         _memory = memory;
         (_w, _ws) = (w, ws);
-        int kp = Fp8Quant.Pad128(k);
-        _aq = memory.Rent(ctx.Pool, DType.Fp8E4M3, new long[] { slabRows, kp }, "block_fp8 experts act q");
-        _as = memory.Rent(ctx.Pool, DType.F32, new long[] { slabRows, kp / Fp8Quant.Block }, "block_fp8 experts act scales");
-        _quant = Fp8Quant.Create(ctx.Device);
-        _gemm = BlockFp8Gemm.Create(ctx.Device);
-        _quant.Prepare(activation, Fp8ActScaling.PerToken128);
-        _gemm.Prepare(activation);
+        _runner = new BlockFp8Runner(ctx, memory, slabRows, k, activation, "block_fp8 experts");
     }
 
     /// <inheritdoc/>
@@ -90,7 +82,7 @@ public sealed class BlockWiseFp8MoeMethod : IMoeMethod
                 for (int i = 0; i < s.Length; i++)
                     if (!float.IsFinite(s[i]) || s[i] < 0)
                         throw new ArgumentException($"expert {e}: block scale [{i / kb}, {i % kb}] = {s[i]} must be finite and >= 0", nameof(readExpert));
-                for (int r = 0; r < n; r++) q.AsSpan(r * k, k).CopyTo(padded.AsSpan(r * kp, k));
+                BlockFp8Runner.PadRows(q, n, k, padded);
                 ctx.Device.CopyToDevice(w.Ptr + (long)e * padded.Length, padded);
                 ctx.Device.CopyToDevice(ws.Ptr + 4L * e * s.Length, System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.AsSpan()));
             }
@@ -119,8 +111,7 @@ public sealed class BlockWiseFp8MoeMethod : IMoeMethod
             var a = new Tensor(device, problem.A.Ptr + Activation.ByteCount((long)e * p * K), Activation, p, K);
             var c = new Tensor(device, problem.C.Ptr + Activation.ByteCount((long)e * p * N), Activation, p, N);
             var rows = problem.Offsets.Ptr + 4L * e;   // expert e's real row count: the kernels' token count
-            _quant.QuantizeActivations(stream, a, _aq, _as, Fp8ActScaling.PerToken128, p, rows);
-            _gemm.MatMul(stream, _aq, _as, _w.SliceRows(e, 1).Reshape(_w.Dim(1), _w.Dim(2)),
+            _runner.Run(stream, a, _w.SliceRows(e, 1).Reshape(_w.Dim(1), _w.Dim(2)),
                 _ws.SliceRows(e, 1).Reshape(_ws.Dim(1), _ws.Dim(2)), c, p, rows);
         }
     }
@@ -130,14 +121,7 @@ public sealed class BlockWiseFp8MoeMethod : IMoeMethod
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckExpert(expert);
-        var q = _w.SliceRows(expert, 1).ToArray<byte>();
-        var s = _ws.SliceRows(expert, 1).ToArray<float>();
-        int kp = (int)_w.Dim(2), kb = kp / Fp8Quant.Block;
-        var result = new float[(long)N * K];
-        for (int r = 0; r < N; r++)
-            for (int c = 0; c < K; c++)
-                result[(long)r * K + c] = Fp8Quant.Decode(q[(long)r * kp + c]) * s[r / Fp8Quant.Block * kb + c / Fp8Quant.Block];
-        return result;
+        return BlockFp8Runner.Dequantize(_w.SliceRows(expert, 1).ToArray<byte>(), _ws.SliceRows(expert, 1).ToArray<float>(), N, K, (int)_w.Dim(2));
     }
 
     /// <summary>Frees the weights, scales and workspace.</summary>

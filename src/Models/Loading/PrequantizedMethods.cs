@@ -27,7 +27,7 @@ internal static class PrequantizedMethods
         if (parts[0].Format == PrequantizedFormat.Nvfp4)
         {
             float global = SharedGlobal(parts);
-            return Nvfp4LinearMethod.FromPrequantized(ctx, n, k, activation, global, (_, q, s) => StackNvfp4(parts, upload, q, s));
+            return Nvfp4LinearMethod.FromPrequantized(ctx, n, k, activation, global, (_, q, s) => Stack(parts, upload, q, s));
         }
         var (w, scales) = StackFp8(parts, upload);
         return BlockWiseFp8LinearMethod.FromPrequantized(ctx, w, scales, n, k, activation);
@@ -42,7 +42,7 @@ internal static class PrequantizedMethods
         if (first[0].Format == PrequantizedFormat.Nvfp4)
         {
             var globals = experts.Select(SharedGlobal).ToArray();
-            return Nvfp4MoeMethod.FromPrequantized(ctx, count, n, k, activation, globals, (e, q, s) => StackNvfp4(experts[e], upload, q, s));
+            return Nvfp4MoeMethod.FromPrequantized(ctx, count, n, k, activation, globals, (e, q, s) => Stack(experts[e], upload, q, s));
         }
         return BlockWiseFp8MoeMethod.FromPrequantized(ctx, count, n, k, activation, slabRows, (e, w, s) =>
         {
@@ -66,7 +66,9 @@ internal static class PrequantizedMethods
         return global;
     }
 
-    private static void StackNvfp4(IReadOnlyList<QuantizedLinear> parts, DeviceUpload upload, byte[] packed, byte[] scales)
+    /// <summary>Writes the parts' weights end to end into <paramref name="packed"/> and their scales into <paramref name="scales"/>:
+    /// NVFP4 and fp8 store both row-major along N, so fusing along N is concatenation.</summary>
+    private static void Stack(IReadOnlyList<QuantizedLinear> parts, DeviceUpload upload, byte[] packed, byte[] scales)
     {
         long q = 0, s = 0;
         foreach (var p in parts)
@@ -88,14 +90,7 @@ internal static class PrequantizedMethods
                     "cover both projections");
         var w = new byte[parts.Sum(p => p.Weight.ByteLength)];
         var s = new byte[parts.Sum(p => p.Scale.ByteLength)];
-        long wo = 0, so = 0;
-        foreach (var p in parts)
-        {
-            upload.ToHost(p.Weight, w, wo);
-            upload.ToHost(p.Scale, s, so);
-            wo += p.Weight.ByteLength;
-            so += p.Scale.ByteLength;
-        }
+        Stack(parts, upload, w, s);
         return (w, MemoryMarshal.Cast<byte, float>(s).ToArray());
     }
 }

@@ -72,6 +72,11 @@ internal sealed class TinyCheckpoint
         _ => throw new ArgumentException($"no encoder for {dtype}", nameof(dtype)),
     };
 
+    /// <summary><paramref name="json"/> (one of the configs here) with <paramref name="keys"/> ("\"name\": value, ...") added
+    /// before its torch_dtype, the key every config here has.</summary>
+    public static string WithKeys(string json, string keys) =>
+        json.Replace("\"torch_dtype\"", keys + ", \"torch_dtype\"", StringComparison.Ordinal);
+
     /// <summary>ERNIE-4.5-MoE: dense layer 0, two MoE layers of 6 experts top-2 with 2 shared experts (FFN 2 x 32).</summary>
     public const string ErnieJson = """
         {
