@@ -69,6 +69,14 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
             if (_variants.TryGetValue((dtype, hidden, residual, earlyWeight), out var v)) return v;
             var (_, _, threads) = Config(hidden);
             var kernel = _device.GetKernel(Source, KernelName(dtype, hidden, residual, earlyWeight));
+            // The row lives in registers, ITEMS vectors per thread: at the largest rows the registers ptxas gave the
+            // kernel may allow fewer threads per block than the row needs (on the H200: 672 threads of
+            // rms_norm<bf16, 2 or 4, 16, ...>). Refused here, at construction (Prepare), with the numbers, rather
+            // than failing the launch.
+            if (kernel.MaxThreadsPerBlock < threads)
+                throw new ArgumentOutOfRangeException(nameof(hidden), hidden,
+                    $"RMSNorm hidden size {hidden} needs {threads} threads per block for {kernel.Name}, which this GPU runs at " +
+                    $"most {kernel.MaxThreadsPerBlock} of ({kernel.RegistersPerThread} registers per thread); hidden sizes that are a multiple of 8 use 16-byte loads and fewer threads");
             v = (kernel, (uint)threads);
             _variants[(dtype, hidden, residual, earlyWeight)] = v;
             return v;
