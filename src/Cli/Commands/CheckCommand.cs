@@ -38,6 +38,12 @@ public static class CheckCommand
 
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();
+        if (device is GraphEngine.Kernels.Cuda.CudaDevice cuda)
+        {
+            var warm = KernelWarmup.Compile(cuda, cases);
+            console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel, in {warm.Seconds:F1} s" +
+                         (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
+        }
         var results = new List<(ConformanceCase Case, CaseResult Result, double Ms)>();
         void RunCase(ConformanceCase c, Action<string> line)
         {

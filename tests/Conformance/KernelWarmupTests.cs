@@ -1,0 +1,55 @@
+using System.Text.RegularExpressions;
+using GraphEngine.Conformance;
+using GraphEngine.Kernels;
+using GraphEngine.Kernels.Cuda;
+
+namespace GraphEngine.Tests.Conformance;
+
+/// <summary>
+/// check's warm-up compiles the kernels the selected cases declare before they run. What it requests is host
+/// arithmetic over the variant declarations, so it is checked here: every request names an existing native/ file and
+/// a concrete instance of a template defined in it, and every variant a case declares on the H200 is requested.
+/// </summary>
+public class KernelWarmupTests
+{
+    private static readonly IReadOnlyList<KernelRequest> FullSuite = KernelWarmup.Requests(ConformanceSuite.All, LaunchTarget.H200);
+
+    [Fact]
+    public void Every_request_is_a_concrete_instance_of_a_kernel_its_source_defines()
+    {
+        Assert.NotEmpty(FullSuite);
+        Assert.Equal(FullSuite.Count, FullSuite.Select(r => (r.SourceFile, r.KernelName)).Distinct().Count());
+        foreach (var r in FullSuite)
+        {
+            Assert.True(KernelCompiler.EmbeddedSources.TryGetValue(r.SourceFile, out var source), $"{r.KernelName}: no native/{r.SourceFile}");
+            Assert.DoesNotContain("<T", r.KernelName, StringComparison.Ordinal);
+            string template = r.KernelName.Split('<')[0];
+            Assert.Matches(new Regex($@"__global__ void(\s+__launch_bounds__\([^)]*\))?\s+{Regex.Escape(template)}\s*\("), source!);
+        }
+    }
+
+    [Fact]
+    public void Every_variant_a_case_declares_on_the_target_is_requested_for_both_16_bit_types()
+    {
+        var requested = FullSuite.Select(r => r.KernelName).ToHashSet(StringComparer.Ordinal);
+        var selectable = KernelVariants.Selectable(LaunchTarget.H200).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+        int declared = 0;
+        foreach (var c in ConformanceSuite.All)
+            foreach (var v in c.VariantsOn(LaunchTarget.H200).Where(selectable.Contains))
+            {
+                declared++;
+                foreach (var type in new[] { "__nv_bfloat16", "__half" })
+                    Assert.Contains(v.Replace("<T", "<" + type, StringComparison.Ordinal), requested);
+            }
+        Assert.True(declared > 100, $"{declared} declared variants");
+    }
+
+    [Fact]
+    public void The_hopper_group_gemms_are_compiled_from_their_own_file()
+    {
+        Assert.Contains(FullSuite, r => r.SourceFile == "moe/group_gemm_wgmma.cu" && r.KernelName.StartsWith("group_gemm_wgmma<", StringComparison.Ordinal));
+        Assert.All(FullSuite.Where(r => r.KernelName.StartsWith("group_gemm_wgmma", StringComparison.Ordinal)),
+            r => Assert.Equal("moe/group_gemm_wgmma.cu", r.SourceFile));
+        Assert.Equal("moe/group_gemm.cu", KernelWarmup.SourceFile("moe/group_gemm", "group_gemm_pipe<T, 1>"));
+    }
+}
