@@ -21,7 +21,7 @@ public sealed record MutantResult(MutantSpec Mutant, MutantOutcome Outcome, stri
 
 /// <summary>
 /// Runs mutants against the conformance cases on one device. For each mutant it runs the cases that reach the
-/// mutated kernel, in suite order, with the mutant active, and stops at the first failure that is confirmed by
+/// mutated kernel (ci-tier cases first), with the mutant active, and stops at the first failure that is confirmed by
 /// the same case passing without the mutant (memoised per case), so a case that fails anyway, or a device left
 /// broken by an earlier mutant, never counts as a catch.
 /// </summary>
@@ -42,8 +42,12 @@ public sealed class MutantRunner
     /// <summary>True when <paramref name="m"/> can be planted on <paramref name="kind"/>: every mutant on CUDA (NVRTC defines), those with a reference twin on the reference backend.</summary>
     public static bool AppliesTo(MutantSpec m, BackendKind kind) => kind == BackendKind.Cuda || m.OnReference;
 
-    /// <summary>The cases a mutant runs: its filter within the runner's tier.</summary>
-    public IReadOnlyList<ConformanceCase> CasesFor(MutantSpec m) => ConformanceSuite.Select(m.CaseFilter, _tier).ToArray();
+    /// <summary>
+    /// The cases a mutant runs: its filter within the runner's tier, the small ci-tier cases first (a run stops at the
+    /// first catch, so the cheap cases should get the first chance; a missed mutant still runs them all, as one
+    /// weight-only mutant did on the H200: 208 cases), each tier in suite order.
+    /// </summary>
+    public IReadOnlyList<ConformanceCase> CasesFor(MutantSpec m) => ConformanceSuite.Select(m.CaseFilter, _tier).OrderBy(c => c.Tier).ToArray();
 
     /// <summary>Runs one mutant (see the class summary).</summary>
     public MutantResult Run(MutantSpec m)
