@@ -1,3 +1,4 @@
+using System.Numerics;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 
@@ -102,37 +103,86 @@ public abstract class Nvfp4GroupGemm
     public static float GlobalScaleOf(float amax) => amax > 0 ? amax / GlobalDivisor : 1f;
 
     /// <summary>One expert [N, K] into q [Np · Kp / 2] bytes, scales [Kp/64 · Np · 4] bytes and its global scale.</summary>
+    /// <remarks>The conformance oracles byte-compare the device's weights with this on every expert, so it runs per
+    /// block of 16: one scale, then sixteen codes with the vector form of <see cref="Fp4E2M1.FromFloat"/> (same
+    /// float division, same midpoints). The padding (rows past N, K past k) is zeros and codes to 0; only its
+    /// scale byte is computed, because it still depends on the global scale.</remarks>
     public static float HostQuantize(ReadOnlySpan<float> w, int n, int k, Span<byte> q, Span<byte> scales)
     {
         int np = Fp8Quant.Pad128(n), kp = PadK(k);
         if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != (long)np * kp / BlockSize)
             throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {np * kp / BlockSize})");
-        float amax = 0;
-        foreach (float v in w) amax = MathF.Max(amax, MathF.Abs(v));
-        float gs = GlobalScaleOf(amax);
+        float gs = GlobalScaleOf(AbsMax(w));
         q.Clear();
-        var block = new float[BlockSize];
+        Span<float> block = stackalloc float[BlockSize];
+        Span<int> codes = stackalloc int[BlockSize];
+        int rowBytes = kp / 2;
         for (int r = 0; r < np; r++)
-            for (int b = 0; b < kp / BlockSize; b++)
+        {
+            var qRow = q.Slice(r * rowBytes, rowBytes);
+            for (int c0 = 0; c0 < kp; c0 += BlockSize)
             {
-                float bmax = 0;
-                for (int j = 0; j < BlockSize; j++)
-                {
-                    int c = b * BlockSize + j;
-                    block[j] = r < n && c < k ? w[r * k + c] : 0f;
-                    bmax = MathF.Max(bmax, MathF.Abs(block[j]));
-                }
-                byte bs = Fp8E4M3.FromFloat(bmax / E2M1Max / gs);
+                int len = r < n ? Math.Clamp(k - c0, 0, BlockSize) : 0;
+                if (len < BlockSize) block.Clear();
+                if (len > 0) w.Slice(r * k + c0, len).CopyTo(block);
+                byte bs = Fp8E4M3.FromFloat(AbsMax(block) / E2M1Max / gs);
                 float denom = Fp8E4M3.ToFloat(bs) * gs;
-                scales[ScaleIndex(np, r, b * BlockSize)] = bs;
-                for (int j = 0; j < BlockSize; j++)
-                {
-                    byte code = denom > 0 ? Fp4E2M1.FromFloat(block[j] / denom) : (byte)0;
-                    var (pos, hi) = Position(b * BlockSize + j);
-                    q[r * (kp / 2) + pos] |= (byte)(code << (4 * hi));
-                }
+                scales[ScaleIndex(np, r, c0)] = bs;
+                if (len == 0 || !(denom > 0)) continue;
+                EncodeBlock(block, denom, codes);
+                // Pair u of the block (elements 2u, 2u + 1) lands in the byte Position gives element c0 + 2u.
+                int at = (c0 / KAlign) * 32 + (c0 % KAlign) / BlockSize * 2;
+                for (int u = 0; u < BlockSize / 2; u++)
+                    qRow[at + (u % 4) * 8 + u / 4] = (byte)(codes[2 * u] | (codes[2 * u + 1] << 4));
             }
+        }
         return gs;
+    }
+
+    /// <summary>max |v|, NaN when any element is NaN (as a running MathF.Max would give).</summary>
+    private static float AbsMax(ReadOnlySpan<float> v)
+    {
+        float max = 0;
+        bool nan = false;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && v.Length >= Vector<float>.Count)
+        {
+            var vmax = Vector<float>.Zero;
+            var vnan = Vector<int>.Zero;
+            for (; i <= v.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var x = new Vector<float>(v.Slice(i));
+                vnan |= ~Vector.Equals(x, x);
+                vmax = Vector.Max(vmax, Vector.Abs(x));
+            }
+            nan = vnan != Vector<int>.Zero;
+            for (int l = 0; l < Vector<float>.Count; l++) max = MathF.Max(max, vmax[l]);
+        }
+        for (; i < v.Length; i++) max = MathF.Max(max, MathF.Abs(v[i]));
+        return nan ? float.NaN : max;
+    }
+
+    /// <summary>codes[j] = <see cref="Fp4E2M1.FromFloat"/>(block[j] / denom) for one block of 16.</summary>
+    private static void EncodeBlock(ReadOnlySpan<float> block, float denom, Span<int> codes)
+    {
+        if (!Vector.IsHardwareAccelerated || BlockSize % Vector<float>.Count != 0)
+        {
+            for (int j = 0; j < BlockSize; j++) codes[j] = Fp4E2M1.FromFloat(block[j] / denom);
+            return;
+        }
+        var d = new Vector<float>(denom);
+        for (int j = 0; j < BlockSize; j += Vector<float>.Count)
+        {
+            var x = new Vector<float>(block.Slice(j)) / d;
+            var m = Vector.Abs(x);
+            // The code is the number of midpoints passed, each tie going to the even side (see FromFloat).
+            var code = -(Vector.GreaterThan(m, new Vector<float>(0.25f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(0.75f))
+                + Vector.GreaterThan(m, new Vector<float>(1.25f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(1.75f))
+                + Vector.GreaterThan(m, new Vector<float>(2.5f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(3.5f))
+                + Vector.GreaterThan(m, new Vector<float>(5f)));
+            var sign = Vector.ShiftRightLogical(Vector.AsVectorInt32(x), 31) << 3;
+            Vector.ConditionalSelect(Vector.Equals(x, x), code | sign, new Vector<int>(Fp4E2M1.MaxFinite)).CopyTo(codes.Slice(j));
+        }
     }
 
     /// <summary>One expert's weights as the kernel sees them, float [N, K] (without the global scale when
