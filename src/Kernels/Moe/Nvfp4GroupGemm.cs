@@ -187,23 +187,41 @@ public abstract class Nvfp4GroupGemm
 
     /// <summary>One expert's weights as the kernel sees them, float [N, K] (without the global scale when
     /// <paramref name="globalScale"/> is 1).</summary>
+    /// <remarks>Per block of 16 the sixteen possible values (e2m1 · block scale) · global are made once, the same
+    /// float products, and the nibbles index them.</remarks>
     public static float[] HostDequantize(ReadOnlySpan<byte> q, ReadOnlySpan<byte> scales, float globalScale, int n, int k)
     {
-        int np = Fp8Quant.Pad128(n), kp = PadK(k);
-        var result = new float[(long)n * k];
+        int np = Fp8Quant.Pad128(n), kp = PadK(k), rowBytes = kp / 2;
+        var result = GC.AllocateUninitializedArray<float>(checked(n * k));
+        Span<float> values = stackalloc float[16];
         for (int r = 0; r < n; r++)
+        {
+            var qRow = q.Slice(r * rowBytes, rowBytes);
+            var row = result.AsSpan(r * k, k);
             for (int c0 = 0; c0 < k; c0 += BlockSize)
             {
                 // One e4m3 scale per block of 16 along K (ScaleIndex is constant over the block).
                 float block = Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c0)]);
-                int end = Math.Min(k, c0 + BlockSize);
-                for (int c = c0; c < end; c++)
+                for (int code = 0; code < 16; code++) values[code] = Fp4E2M1.ToFloat((byte)code) * block * globalScale;
+                int at = (c0 / KAlign) * 32 + (c0 % KAlign) / BlockSize * 2;
+                if (k - c0 >= BlockSize)
                 {
-                    var (pos, hi) = Position(c);
-                    int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
-                    result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * block * globalScale;
+                    var dst = row.Slice(c0, BlockSize);
+                    for (int u = 0; u < BlockSize / 2; u++)
+                    {
+                        int v = qRow[at + (u % 4) * 8 + u / 4];
+                        dst[2 * u] = values[v & 0xF];
+                        dst[2 * u + 1] = values[v >> 4];
+                    }
                 }
+                else
+                    for (int c = c0; c < k; c++)
+                    {
+                        var (pos, hi) = Position(c);
+                        row[c] = values[(qRow[pos] >> (4 * hi)) & 0xF];
+                    }
             }
+        }
         return result;
     }
 }
