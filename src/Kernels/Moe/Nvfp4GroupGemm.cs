@@ -112,7 +112,7 @@ public abstract class Nvfp4GroupGemm
         int np = Fp8Quant.Pad128(n), kp = PadK(k);
         if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != (long)np * kp / BlockSize)
             throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {np * kp / BlockSize})");
-        float gs = GlobalScaleOf(AbsMax(w));
+        float gs = GlobalScaleOf(VectorMath.MaxAbs(w));
         q.Clear();
         Span<float> block = stackalloc float[BlockSize];
         Span<int> codes = stackalloc int[BlockSize];
@@ -125,7 +125,7 @@ public abstract class Nvfp4GroupGemm
                 int len = r < n ? Math.Clamp(k - c0, 0, BlockSize) : 0;
                 if (len < BlockSize) block.Clear();
                 if (len > 0) w.Slice(r * k + c0, len).CopyTo(block);
-                byte bs = Fp8E4M3.FromFloat(AbsMax(block) / E2M1Max / gs);
+                byte bs = Fp8E4M3.FromFloat(VectorMath.MaxAbs(block) / E2M1Max / gs);
                 float denom = Fp8E4M3.ToFloat(bs) * gs;
                 scales[ScaleIndex(np, r, c0)] = bs;
                 if (len == 0 || !(denom > 0)) continue;
@@ -137,29 +137,6 @@ public abstract class Nvfp4GroupGemm
             }
         }
         return gs;
-    }
-
-    /// <summary>max |v|, NaN when any element is NaN (as a running MathF.Max would give).</summary>
-    private static float AbsMax(ReadOnlySpan<float> v)
-    {
-        float max = 0;
-        bool nan = false;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && v.Length >= Vector<float>.Count)
-        {
-            var vmax = Vector<float>.Zero;
-            var vnan = Vector<int>.Zero;
-            for (; i <= v.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var x = new Vector<float>(v.Slice(i));
-                vnan |= ~Vector.Equals(x, x);
-                vmax = Vector.Max(vmax, Vector.Abs(x));
-            }
-            nan = vnan != Vector<int>.Zero;
-            for (int l = 0; l < Vector<float>.Count; l++) max = MathF.Max(max, vmax[l]);
-        }
-        for (; i < v.Length; i++) max = MathF.Max(max, MathF.Abs(v[i]));
-        return nan ? float.NaN : max;
     }
 
     /// <summary>codes[j] = <see cref="Fp4E2M1.FromFloat"/>(block[j] / denom) for one block of 16.</summary>
