@@ -171,25 +171,48 @@ public abstract class W4AFp8GroupGemm
     }
 
     /// <summary>The signed int4 value of element (row, k) of one expert's shuffled bytes.</summary>
-    public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k)
-    {
-        var (b, hi) = Position(k);
-        return FromNibble((expertQ[row * (kp / 2) + b] >> (4 * hi)) & 0xF);
-    }
+    public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k) =>
+        FromNibble(expertQ[row * (kp / 2) + (k >> 5) * 16 + (k & 15)] >> ((k >> 2) & 4) & 0xF);
 
     /// <summary>One expert's weights as the kernel sees them: q · (stored scale / 512), float [N, K].</summary>
+    /// <remarks>Per (row, group) the sixteen possible values q · scale are made once, the same float products, and
+    /// the nibbles of each 16-byte run index them.</remarks>
     public static float[] HostDequantize(ReadOnlySpan<byte> expertQ, ReadOnlySpan<float> expertScales, int n, int k, bool grouped)
     {
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        var result = new float[(long)n * k];
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), rowBytes = kp / 2;
+        var result = GC.AllocateUninitializedArray<float>(checked(n * k));
+        Span<float> values = stackalloc float[16];
         int span = grouped ? GroupSize : k;
         for (int r = 0; r < n; r++)
-            for (int c0 = 0; c0 < k; c0 += span)
+        {
+            var qRow = expertQ.Slice(r * rowBytes, rowBytes);
+            var row = result.AsSpan(r * k, k);
+            for (int g0 = 0; g0 < k; g0 += span)
             {
-                float scale = expertScales[(grouped ? c0 / GroupSize : 0) * np + r] / NibbleFactor;
-                int end = Math.Min(k, c0 + span);
-                for (int c = c0; c < end; c++) result[(long)r * k + c] = ValueAt(expertQ, kp, r, c) * scale;
+                float scale = expertScales[(grouped ? g0 / GroupSize : 0) * np + r] / NibbleFactor;
+                for (int code = 0; code < 16; code++) values[code] = FromNibble(code) * scale;
+                int end = Math.Min(k, g0 + span);
+                for (int c0 = g0; c0 < end; c0 += ChunkK)
+                {
+                    if (end - c0 >= ChunkK)
+                    {
+                        var src = qRow.Slice(c0 / 2, ChunkK / 2);
+                        var dst = row.Slice(c0, ChunkK);
+                        for (int b = 0; b < ChunkK / 2; b++)
+                        {
+                            dst[b] = values[src[b] & 0xF];
+                            dst[b + ChunkK / 2] = values[src[b] >> 4];
+                        }
+                    }
+                    else
+                        for (int c = c0; c < end; c++)
+                        {
+                            var (b, hi) = Position(c);
+                            row[c] = values[(qRow[b] >> (4 * hi)) & 0xF];
+                        }
+                }
             }
+        }
         return result;
     }
 }
