@@ -1,3 +1,4 @@
+using System.Numerics;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 
@@ -102,58 +103,102 @@ public abstract class Nvfp4GroupGemm
     public static float GlobalScaleOf(float amax) => amax > 0 ? amax / GlobalDivisor : 1f;
 
     /// <summary>One expert [N, K] into q [Np · Kp / 2] bytes, scales [Kp/64 · Np · 4] bytes and its global scale.</summary>
+    /// <remarks>The conformance oracles byte-compare the device's weights with this on every expert, so it runs per
+    /// block of 16: one scale, then sixteen codes with the vector form of <see cref="Fp4E2M1.FromFloat"/> (same
+    /// float division, same midpoints). The padding (rows past N, K past k) is zeros and codes to 0; only its
+    /// scale byte is computed, because it still depends on the global scale.</remarks>
     public static float HostQuantize(ReadOnlySpan<float> w, int n, int k, Span<byte> q, Span<byte> scales)
     {
         int np = Fp8Quant.Pad128(n), kp = PadK(k);
         if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != (long)np * kp / BlockSize)
             throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {np * kp / BlockSize})");
-        float amax = 0;
-        foreach (float v in w) amax = MathF.Max(amax, MathF.Abs(v));
-        float gs = GlobalScaleOf(amax);
+        float gs = GlobalScaleOf(VectorMath.MaxAbs(w));
         q.Clear();
-        var block = new float[BlockSize];
+        Span<float> block = stackalloc float[BlockSize];
+        Span<int> codes = stackalloc int[BlockSize];
+        int rowBytes = kp / 2;
         for (int r = 0; r < np; r++)
-            for (int b = 0; b < kp / BlockSize; b++)
+        {
+            var qRow = q.Slice(r * rowBytes, rowBytes);
+            for (int c0 = 0; c0 < kp; c0 += BlockSize)
             {
-                float bmax = 0;
-                for (int j = 0; j < BlockSize; j++)
-                {
-                    int c = b * BlockSize + j;
-                    block[j] = r < n && c < k ? w[r * k + c] : 0f;
-                    bmax = MathF.Max(bmax, MathF.Abs(block[j]));
-                }
-                byte bs = Fp8E4M3.FromFloat(bmax / E2M1Max / gs);
+                int len = r < n ? Math.Clamp(k - c0, 0, BlockSize) : 0;
+                if (len < BlockSize) block.Clear();
+                if (len > 0) w.Slice(r * k + c0, len).CopyTo(block);
+                byte bs = Fp8E4M3.FromFloat(VectorMath.MaxAbs(block) / E2M1Max / gs);
                 float denom = Fp8E4M3.ToFloat(bs) * gs;
-                scales[ScaleIndex(np, r, b * BlockSize)] = bs;
-                for (int j = 0; j < BlockSize; j++)
-                {
-                    byte code = denom > 0 ? Fp4E2M1.FromFloat(block[j] / denom) : (byte)0;
-                    var (pos, hi) = Position(b * BlockSize + j);
-                    q[r * (kp / 2) + pos] |= (byte)(code << (4 * hi));
-                }
+                scales[ScaleIndex(np, r, c0)] = bs;
+                if (len == 0 || !(denom > 0)) continue;
+                EncodeBlock(block, denom, codes);
+                // Pair u of the block (elements 2u, 2u + 1) lands in the byte Position gives element c0 + 2u.
+                int at = (c0 / KAlign) * 32 + (c0 % KAlign) / BlockSize * 2;
+                for (int u = 0; u < BlockSize / 2; u++)
+                    qRow[at + (u % 4) * 8 + u / 4] = (byte)(codes[2 * u] | (codes[2 * u + 1] << 4));
             }
+        }
         return gs;
+    }
+
+    /// <summary>codes[j] = <see cref="Fp4E2M1.FromFloat"/>(block[j] / denom) for one block of 16.</summary>
+    private static void EncodeBlock(ReadOnlySpan<float> block, float denom, Span<int> codes)
+    {
+        if (!Vector.IsHardwareAccelerated || BlockSize % Vector<float>.Count != 0)
+        {
+            for (int j = 0; j < BlockSize; j++) codes[j] = Fp4E2M1.FromFloat(block[j] / denom);
+            return;
+        }
+        var d = new Vector<float>(denom);
+        for (int j = 0; j < BlockSize; j += Vector<float>.Count)
+        {
+            var x = new Vector<float>(block.Slice(j)) / d;
+            var m = Vector.Abs(x);
+            // The code is the number of midpoints passed, each tie going to the even side (see FromFloat).
+            var code = -(Vector.GreaterThan(m, new Vector<float>(0.25f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(0.75f))
+                + Vector.GreaterThan(m, new Vector<float>(1.25f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(1.75f))
+                + Vector.GreaterThan(m, new Vector<float>(2.5f)) + Vector.GreaterThanOrEqual(m, new Vector<float>(3.5f))
+                + Vector.GreaterThan(m, new Vector<float>(5f)));
+            var sign = Vector.ShiftRightLogical(Vector.AsVectorInt32(x), 31) << 3;
+            Vector.ConditionalSelect(Vector.Equals(x, x), code | sign, new Vector<int>(Fp4E2M1.MaxFinite)).CopyTo(codes.Slice(j));
+        }
     }
 
     /// <summary>One expert's weights as the kernel sees them, float [N, K] (without the global scale when
     /// <paramref name="globalScale"/> is 1).</summary>
+    /// <remarks>Per block of 16 the sixteen possible values (e2m1 · block scale) · global are made once, the same
+    /// float products, and the nibbles index them.</remarks>
     public static float[] HostDequantize(ReadOnlySpan<byte> q, ReadOnlySpan<byte> scales, float globalScale, int n, int k)
     {
-        int np = Fp8Quant.Pad128(n), kp = PadK(k);
-        var result = new float[(long)n * k];
+        int np = Fp8Quant.Pad128(n), kp = PadK(k), rowBytes = kp / 2;
+        var result = GC.AllocateUninitializedArray<float>(checked(n * k));
+        Span<float> values = stackalloc float[16];
         for (int r = 0; r < n; r++)
+        {
+            var qRow = q.Slice(r * rowBytes, rowBytes);
+            var row = result.AsSpan(r * k, k);
             for (int c0 = 0; c0 < k; c0 += BlockSize)
             {
                 // One e4m3 scale per block of 16 along K (ScaleIndex is constant over the block).
                 float block = Fp8E4M3.ToFloat(scales[ScaleIndex(np, r, c0)]);
-                int end = Math.Min(k, c0 + BlockSize);
-                for (int c = c0; c < end; c++)
+                for (int code = 0; code < 16; code++) values[code] = Fp4E2M1.ToFloat((byte)code) * block * globalScale;
+                int at = (c0 / KAlign) * 32 + (c0 % KAlign) / BlockSize * 2;
+                if (k - c0 >= BlockSize)
                 {
-                    var (pos, hi) = Position(c);
-                    int code = (q[r * (kp / 2) + pos] >> (4 * hi)) & 0xF;
-                    result[(long)r * k + c] = Fp4E2M1.ToFloat((byte)code) * block * globalScale;
+                    var dst = row.Slice(c0, BlockSize);
+                    for (int u = 0; u < BlockSize / 2; u++)
+                    {
+                        int v = qRow[at + (u % 4) * 8 + u / 4];
+                        dst[2 * u] = values[v & 0xF];
+                        dst[2 * u + 1] = values[v >> 4];
+                    }
                 }
+                else
+                    for (int c = c0; c < k; c++)
+                    {
+                        var (pos, hi) = Position(c);
+                        row[c] = values[(qRow[pos] >> (4 * hi)) & 0xF];
+                    }
             }
+        }
         return result;
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Moe;
@@ -109,55 +111,108 @@ public abstract class W4AFp8GroupGemm
     }
 
     /// <summary>One expert: <paramref name="w"/> [N, K] into q [Np, Kp / 2] bytes and scales [G, Np] (with the 512).</summary>
+    /// <remarks>The conformance oracles byte-compare the device's weights with this on every expert, so it works per
+    /// 32-wide chunk (one scale, sixteen bytes) with the vector form of <see cref="QuantizeValue"/>: the same float
+    /// division, round half to even and clamp, NaN to 0 as the saturating conversion gives. Padding codes to 0.</remarks>
     public static void HostQuantize(ReadOnlySpan<float> w, int n, int k, bool grouped, Span<byte> q, Span<float> scales)
     {
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), groups = ScaleGroups(kp, grouped);
         if (w.Length != (long)n * k || q.Length != (long)np * kp / 2 || scales.Length != groups * np)
             throw new ArgumentException($"HostQuantize: w {w.Length} (expected {n}x{k}), q {q.Length} (expected {np}x{kp / 2}), scales {scales.Length} (expected {groups}x{np})");
-        var s = new float[groups];
+        Span<float> s = groups <= 256 ? stackalloc float[groups] : new float[groups];
+        Span<float> chunk = stackalloc float[ChunkK];
+        Span<int> nibbles = stackalloc int[ChunkK];
+        int rowBytes = kp / 2;
+        q.Clear();
         for (int r = 0; r < np; r++)
         {
+            var wRow = r < n ? w.Slice(r * k, k) : default;
             for (int g = 0; g < groups; g++)
             {
                 int c0 = grouped ? g * GroupSize : 0, c1 = grouped ? c0 + GroupSize : kp;
-                float amax = 0;
-                if (r < n)
-                    for (int c = c0; c < Math.Min(c1, k); c++) amax = MathF.Max(amax, MathF.Abs(w[r * k + c]));
+                float amax = r < n ? VectorMath.MaxAbs(wRow[Math.Min(c0, k)..Math.Min(c1, k)]) : 0f;
                 s[g] = amax / 7f;
                 scales[g * np + r] = s[g] * NibbleFactor;
             }
-            var row = q.Slice(r * (kp / 2), kp / 2);
-            row.Clear();
-            for (int c = 0; c < kp; c++)
+            var row = q.Slice(r * rowBytes, rowBytes);
+            for (int c0 = 0; c0 < kp; c0 += ChunkK)
             {
-                float v = r < n && c < k ? w[r * k + c] : 0f;
-                int nib = ToNibble(QuantizeValue(v, s[grouped ? c / GroupSize : 0]));
-                var (b, hi) = Position(c);
-                row[b] |= (byte)(nib << (4 * hi));
+                float scale = s[grouped ? c0 / GroupSize : 0];
+                int len = Math.Clamp(wRow.Length - c0, 0, ChunkK);
+                if (len == 0 || !(scale > 0)) continue;
+                if (len < ChunkK) chunk.Clear();
+                wRow.Slice(c0, len).CopyTo(chunk);
+                QuantizeChunk(chunk, scale, nibbles);
+                var dst = row.Slice(c0 / 2, ChunkK / 2);
+                for (int b = 0; b < ChunkK / 2; b++) dst[b] = (byte)(nibbles[b] | (nibbles[b + ChunkK / 2] << 4));
             }
         }
     }
 
-    /// <summary>The signed int4 value of element (row, k) of one expert's shuffled bytes.</summary>
-    public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k)
+    /// <summary>K elements whose nibbles share one 16-byte run of a row (element b low, b + 16 high).</summary>
+    private const int ChunkK = 32;
+
+    /// <summary>nibbles[j] = <see cref="ToNibble"/>(<see cref="QuantizeValue"/>(chunk[j], scale)) for a positive scale.</summary>
+    private static void QuantizeChunk(ReadOnlySpan<float> chunk, float scale, Span<int> nibbles)
     {
-        var (b, hi) = Position(k);
-        return FromNibble((expertQ[row * (kp / 2) + b] >> (4 * hi)) & 0xF);
+        if (!Vector.IsHardwareAccelerated || ChunkK % Vector<float>.Count != 0)
+        {
+            for (int j = 0; j < ChunkK; j++) nibbles[j] = ToNibble(QuantizeValue(chunk[j], scale));
+            return;
+        }
+        var d = new Vector<float>(scale);
+        for (int j = 0; j < ChunkK; j += Vector<float>.Count)
+        {
+            var x = new Vector<float>(chunk.Slice(j)) / d;
+            var t = Vector.Min(Vector.Max(Vector.Round(x), new Vector<float>(-7f)), new Vector<float>(7f));
+            var v = Vector.ConvertToInt32(Vector.ConditionalSelect(Vector.Equals(x, x), t, Vector<float>.Zero));
+            Vector.ConditionalSelect(Vector.LessThan(v, Vector<int>.Zero), new Vector<int>(8) | -v, v).CopyTo(nibbles.Slice(j));
+        }
     }
 
+    /// <summary>The signed int4 value of element (row, k) of one expert's shuffled bytes.</summary>
+    public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k) =>
+        FromNibble(expertQ[row * (kp / 2) + (k >> 5) * 16 + (k & 15)] >> ((k >> 2) & 4) & 0xF);
+
     /// <summary>One expert's weights as the kernel sees them: q · (stored scale / 512), float [N, K].</summary>
+    /// <remarks>Per (row, group) the sixteen possible values q · scale are made once, the same float products, and
+    /// the nibbles of each 16-byte run index them.</remarks>
     public static float[] HostDequantize(ReadOnlySpan<byte> expertQ, ReadOnlySpan<float> expertScales, int n, int k, bool grouped)
     {
-        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
-        var result = new float[(long)n * k];
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), rowBytes = kp / 2;
+        var result = GC.AllocateUninitializedArray<float>(checked(n * k));
+        Span<float> values = stackalloc float[16];
         int span = grouped ? GroupSize : k;
         for (int r = 0; r < n; r++)
-            for (int c0 = 0; c0 < k; c0 += span)
+        {
+            var qRow = expertQ.Slice(r * rowBytes, rowBytes);
+            var row = result.AsSpan(r * k, k);
+            for (int g0 = 0; g0 < k; g0 += span)
             {
-                float scale = expertScales[(grouped ? c0 / GroupSize : 0) * np + r] / NibbleFactor;
-                int end = Math.Min(k, c0 + span);
-                for (int c = c0; c < end; c++) result[(long)r * k + c] = ValueAt(expertQ, kp, r, c) * scale;
+                float scale = expertScales[(grouped ? g0 / GroupSize : 0) * np + r] / NibbleFactor;
+                for (int code = 0; code < 16; code++) values[code] = FromNibble(code) * scale;
+                int end = Math.Min(k, g0 + span);
+                for (int c0 = g0; c0 < end; c0 += ChunkK)
+                {
+                    if (end - c0 >= ChunkK)
+                    {
+                        var src = qRow.Slice(c0 / 2, ChunkK / 2);
+                        var dst = row.Slice(c0, ChunkK);
+                        for (int b = 0; b < ChunkK / 2; b++)
+                        {
+                            dst[b] = values[src[b] & 0xF];
+                            dst[b + ChunkK / 2] = values[src[b] >> 4];
+                        }
+                    }
+                    else
+                        for (int c = c0; c < end; c++)
+                        {
+                            var (b, hi) = Position(c);
+                            row[c] = values[(qRow[b] >> (4 * hi)) & 0xF];
+                        }
+                }
             }
+        }
         return result;
     }
 }

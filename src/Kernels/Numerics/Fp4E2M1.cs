@@ -22,7 +22,18 @@ public static class Fp4E2M1
     /// As __nv_cvt_float_to_fp4(x, __NV_E2M1, cudaRoundNearest): nearest, ties to even; anything above 6
     /// (and ±infinity) saturates to ±6; NaN becomes +6 (0x7). Float and double inputs behave the same.
     /// </summary>
-    public static byte FromFloat(float x) => FromDouble(x);
+    /// <remarks>Compares against the grid's midpoints instead of going through the general double rounding: a
+    /// float widens to double exactly and every midpoint is exact, so the result is the same and a quantizer
+    /// over millions of weights stays cheap. Ties go to the even code: 0.25 -> 0, 0.75 -> 1.0, 1.25 -> 1.0,
+    /// 1.75 -> 2, 2.5 -> 2, 3.5 -> 4, 5 -> 4 (codes 0, 2, 2, 4, 4, 6, 6).</remarks>
+    public static byte FromFloat(float x)
+    {
+        if (float.IsNaN(x)) return MaxFinite;
+        float m = MathF.Abs(x);
+        int code = m <= 0.25f ? 0 : m < 0.75f ? 1 : m <= 1.25f ? 2 : m < 1.75f ? 3
+            : m <= 2.5f ? 4 : m < 3.5f ? 5 : m <= 5f ? 6 : MaxFinite;
+        return (byte)(code | (int)((uint)BitConverter.SingleToInt32Bits(x) >> 31 << 3));
+    }
 
     /// <summary>As __nv_cvt_double_to_fp4(x, __NV_E2M1, cudaRoundNearest).</summary>
     public static byte FromDouble(double x)

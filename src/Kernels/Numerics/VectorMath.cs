@@ -32,4 +32,34 @@ public static class VectorMath
         for (int i = 0; i < x.Length; i++) s += x[i] * y[i];
         return s;
     }
+
+    /// <summary>
+    /// max |v| over <paramref name="v"/>, 0 when empty: exactly what a running MathF.Max(m, MathF.Abs(x)) from 0 gives,
+    /// down to which NaN it returns when there is one (quantizers store scales derived from it, NaN payload and all).
+    /// </summary>
+    public static float MaxAbs(ReadOnlySpan<float> v)
+    {
+        float max = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && v.Length >= Vector<float>.Count)
+        {
+            var vmax = Vector<float>.Zero;
+            var nan = Vector<int>.Zero;
+            for (; i <= v.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var x = new Vector<float>(v.Slice(i));
+                nan |= ~Vector.Equals(x, x);
+                vmax = Vector.Max(vmax, Vector.Abs(x));
+            }
+            // Which NaN a chain of MathF.Max keeps is the runtime's business; with one present, run that chain.
+            if (nan != Vector<int>.Zero)
+            {
+                foreach (float x in v) max = MathF.Max(max, MathF.Abs(x));
+                return max;
+            }
+            for (int l = 0; l < Vector<float>.Count; l++) max = MathF.Max(max, vmax[l]);
+        }
+        for (; i < v.Length; i++) max = MathF.Max(max, MathF.Abs(v[i]));
+        return max;
+    }
 }

@@ -132,28 +132,61 @@ public static class WeightOnlyPacking
     }
 
     /// <summary>Unpacks 16-channel tiles [<paramref name="firstTile"/>, <paramref name="endTile"/>): rows 16·tile .. 16·tile + 15 of q.</summary>
+    /// <remarks>Every (tile, chunk) block has the same layout, so the (row, column) of each of its values is looked up
+    /// once per call (<see cref="ChunkMap"/>) and turned into an offset in q; blocks wholly inside [n, k] skip the
+    /// bounds test.</remarks>
     private static void UnpackTiles(WeightOnlyFormat f, ReadOnlySpan<byte> packed, int n, int k, Span<sbyte> q, int firstTile, int endTile)
     {
-        int chunks = ChunksK(f, k), chunkK = ChunkK(f), halves = f == WeightOnlyFormat.Int4 ? 2 : 1;
+        int chunks = ChunksK(f, k), chunkK = ChunkK(f);
+        bool int4 = f == WeightOnlyFormat.Int4;
+        var (rows, cols) = int4 ? Int4Map : Int8Map;
+        Span<int> offsets = stackalloc int[rows.Length];
+        for (int i = 0; i < rows.Length; i++) offsets[i] = rows[i] * k + cols[i];
+        const int blockBytes = 32 * 16;
         for (int tile = firstTile; tile < endTile; tile++)
             for (int c = 0; c < chunks; c++)
-                for (int lane = 0; lane < 32; lane++)
-                {
-                    long off = (((long)tile * chunks + c) * 32 + lane) * 16;
-                    for (int b = 0; b < 16; b++)
+            {
+                var src = packed.Slice(((tile * chunks) + c) * blockBytes, blockBytes);
+                int row0 = tile * TileN, col0 = c * chunkK, at = row0 * k + col0;
+                bool whole = row0 + TileN <= n && col0 + chunkK <= k;
+                if (whole && int4)
+                    for (int i = 0; i < blockBytes; i++)
                     {
-                        int v = packed[(int)(off + b)];
-                        for (int h = 0; h < halves; h++)
-                        {
-                            var (kt, e) = ByteElement(f, b, h);
-                            FragmentCoordinates(lane, e, out int row, out int col);
-                            int nn = tile * TileN + row, kk = c * chunkK + kt * 16 + col;
-                            if (nn >= n || kk >= k) continue;
-                            int qv = f == WeightOnlyFormat.Int4 ? ((v >> (4 * h)) & 0xF) - 8 : v - 128;
-                            q[nn * k + kk] = (sbyte)qv;
-                        }
+                        int v = src[i];
+                        q[at + offsets[2 * i]] = (sbyte)((v & 0xF) - 8);
+                        q[at + offsets[2 * i + 1]] = (sbyte)((v >> 4) - 8);
                     }
+                else if (whole)
+                    for (int i = 0; i < blockBytes; i++) q[at + offsets[i]] = (sbyte)(src[i] - 128);
+                else
+                    for (int e = 0; e < rows.Length; e++)
+                    {
+                        if (row0 + rows[e] >= n || col0 + cols[e] >= k) continue;
+                        int v = src[int4 ? e >> 1 : e];
+                        q[at + offsets[e]] = (sbyte)(int4 ? ((v >> (4 * (e & 1))) & 0xF) - 8 : v - 128);
+                    }
+            }
+    }
+
+    private static readonly (byte[] Rows, byte[] Cols) Int4Map = ChunkMap(WeightOnlyFormat.Int4), Int8Map = ChunkMap(WeightOnlyFormat.Int8);
+
+    /// <summary>Row in the tile and column in the chunk of value (lane · 16 + byte) · halves + nibble of one (tile, chunk) block.</summary>
+    private static (byte[] Rows, byte[] Cols) ChunkMap(WeightOnlyFormat f)
+    {
+        int halves = f == WeightOnlyFormat.Int4 ? 2 : 1;
+        var rows = new byte[32 * 16 * halves];
+        var cols = new byte[rows.Length];
+        for (int lane = 0; lane < 32; lane++)
+            for (int b = 0; b < 16; b++)
+                for (int h = 0; h < halves; h++)
+                {
+                    var (kt, e) = ByteElement(f, b, h);
+                    FragmentCoordinates(lane, e, out int row, out int col);
+                    int i = (lane * 16 + b) * halves + h;
+                    rows[i] = (byte)row;
+                    cols[i] = (byte)(kt * 16 + col);
                 }
+        return (rows, cols);
     }
 
     /// <summary>Scales [n, groups] -> [groups, Npad], zero in the padding.</summary>
