@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The runs the README and docs/results/<commit>/ quote, in one call on a GPU machine with the packed runtime
 # (scripts/device-pack.sh, then carry .device):
-#   bash scripts/gpu-results.sh OUTDIR [STEP ...]     (default: every step; the names are below)
+#   bash scripts/gpu-results.sh OUTDIR [STEP ...]     (default: every step but the optional ones; the names are below)
 # check --tier full, run (tiny and ERNIE), the prefill and kernel suites with the PyTorch peers, and the CUPTI
-# profile of the ERNIE preset in all three modes. Each step has its own time limit so one slow step cannot
+# profile of the ERNIE preset in all three modes (and, when named: faults, soak, mutants). Each step has its own time limit so one slow step cannot
 # take the others' time; every log names the commit (the program prints it).
 set -uo pipefail
 out=${1:?usage: gpu-results.sh OUTDIR [STEP ...]}
@@ -27,3 +27,12 @@ step run-tiny 60 run
 step run-ernie 120 run --preset ernie45-21b-a3b
 step bench-all 420 bench --suite all --preset ernie45-21b-a3b --torch --out "$out/bench"
 step profile-ernie 240 profile --preset ernie45-21b-a3b --tokens 1,16,128,512,2048 --out "$out/profile"
+# Beyond the default set (name them to run them; together they exceed one 10-minute device call):
+# the fault matrix, the million-replay soak and the mutant table.
+optional() {  # optional NAME LIMIT_S ARGS...: a step that runs only when named
+  [[ "$only" == *" $1 "* ]] || return 0
+  step "$@"
+}
+optional faults 120 faults --backend cuda
+optional soak 300 soak --backend cuda --preset tiny --replays 1000000
+optional mutants 540 check --mutants
