@@ -27,24 +27,35 @@ public sealed class KernelSuite
     private readonly BenchRun _run;
     private readonly CliConsole _console;
 
-    public KernelSuite(BenchRun run, CliConsole console)
+    private readonly Action<string>? _familyDone;
+
+    /// <param name="run">The run the results go into.</param>
+    /// <param name="console">Where progress lines go.</param>
+    /// <param name="familyDone">Called with each family's name when it is done (a progress bar's step).</param>
+    public KernelSuite(BenchRun run, CliConsole console, Action<string>? familyDone = null)
     {
         _run = run;
         _console = console;
+        _familyDone = familyDone;
     }
+
+    private (string Name, Action Run)[] Families() => new (string Name, Action Run)[]
+    {
+        ("rmsnorm", RmsNorms), ("linear", Linears), ("block_fp8", BlockFp8), ("moe", MoeLayers), ("moe_gemm", ExpertGemms),
+        ("w4afp8", W4AFp8Seed),
+    };
+
+    /// <summary>The families this run will time, in order (--families selects them).</summary>
+    public IReadOnlyList<string> Planned() => Families().Select(f => f.Name).Where(Wanted).ToArray();
 
     public void Run()
     {
-        var families = new (string Name, Action Run)[]
-        {
-            ("rmsnorm", RmsNorms), ("linear", Linears), ("block_fp8", BlockFp8), ("moe", MoeLayers), ("moe_gemm", ExpertGemms),
-            ("w4afp8", W4AFp8Seed),
-        };
-        foreach (var (name, run) in families.Where(f => Wanted(f.Name)))
+        foreach (var (name, run) in Families().Where(f => Wanted(f.Name)))
         {
             var clock = Stopwatch.StartNew();
             run();
             _console.Line($"kernels: {name} done in {clock.Elapsed.TotalSeconds:F1} s");
+            _familyDone?.Invoke(name);
         }
     }
 

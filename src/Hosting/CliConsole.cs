@@ -68,8 +68,18 @@ public sealed class CliConsole
     /// <summary>The Spectre console over <see cref="Out"/>, set up for <see cref="Interactive"/>.</summary>
     public IAnsiConsole Ui { get; }
 
+    /// <summary>
+    /// True while a live display (a progress bar) is up on <see cref="Ui"/>: <see cref="Line"/> then writes through the
+    /// Spectre console, which prints the line above the bar instead of through it.
+    /// </summary>
+    public bool LiveDisplay { get; set; }
+
     /// <summary>Writes <paramref name="text"/> and a newline to <see cref="Out"/>, as is (no markup).</summary>
-    public void Line(string text = "") => Out.WriteLine(text);
+    public void Line(string text = "")
+    {
+        if (LiveDisplay) Ui.WriteLine(text);
+        else Out.WriteLine(text);
+    }
 
     /// <summary>Markup on a terminal, the plain text otherwise (markup is stripped, never printed raw).</summary>
     public void Markup(string markup)

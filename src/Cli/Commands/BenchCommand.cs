@@ -34,14 +34,55 @@ public static class BenchCommand
 
         var torch = new TorchPeers();
         var run = new BenchRun(device, report, o, torch);
-        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) new PrefillSuite(ctx, run).Run();
-        if (o.Suite is BenchSuite.Kernels or BenchSuite.All) new KernelSuite(run, console).Run();
-
-        if (o.Torch)
+        bool prefill = o.Suite is BenchSuite.Prefill or BenchSuite.All;
+        Action<string> stepDone = _ => { };
+        var kernels = o.Suite is BenchSuite.Kernels or BenchSuite.All ? new KernelSuite(run, console, f => stepDone($"kernels: {f}")) : null;
+        void Suites()
         {
-            // Our buffers are freed by now (each suite disposes its engines), so torch gets the memory.
-            torch.Run(report, o.Python, o.TorchScript, o.Repetitions, o.Warmup, console);
-            if (report.TorchError is not null) console.Line($"torch peers unavailable: {report.TorchError}");
+            if (prefill)
+            {
+                new PrefillSuite(ctx, run).Run();
+                stepDone("prefill");
+            }
+            kernels?.Run();
+            if (o.Torch)
+            {
+                // Our buffers are freed by now (each suite disposes its engines), so torch gets the memory.
+                torch.Run(report, o.Python, o.TorchScript, o.Repetitions, o.Warmup, console);
+                if (report.TorchError is not null) console.Line($"torch peers unavailable: {report.TorchError}");
+                stepDone("torch peers");
+            }
+        }
+        int steps = (prefill ? 1 : 0) + (kernels?.Planned().Count ?? 0) + (o.Torch ? 1 : 0);
+        if (console.Interactive && !ctx.Settings.Json && steps > 0)
+        {
+            // A bar on a terminal (the whole bench runs for a minute or more), with the suites' lines printed above it;
+            // logs and pipes get the plain lines only.
+            console.Ui.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(p =>
+                {
+                    var task = p.AddTask("bench", maxValue: steps);
+                    stepDone = what =>
+                    {
+                        task.Increment(1);
+                        task.Description = $"bench: {Markup.Escape(what)} done";
+                    };
+                    console.LiveDisplay = true;
+                    try
+                    {
+                        Suites();
+                    }
+                    finally
+                    {
+                        console.LiveDisplay = false;
+                    }
+                });
+        }
+        else
+        {
+            Suites();
         }
 
         ScalingGuard.Apply(report);
