@@ -112,7 +112,7 @@ public static partial class MoeCases
                 var deq = W4AFp8GroupGemm.HostDequantize(qb, stored, n, k, grouped);
                 for (int r = 0; r < n; r++)
                 {
-                    for (int c = 0; c < kp; c++) codes[r * kp + c] = W4AFp8GroupGemm.ValueAt(qb, kp, r, c);
+                    W4AFp8GroupGemm.RowValues(qb, kp, r, codes.Slice(r * kp, kp));
                     for (int c = 0; c < k; c++)
                         worst = Math.Max(worst, HalfSteps(deq[(long)r * k + c], w[r * k + c], scales[r * groups + c / span] / 2));
                 }

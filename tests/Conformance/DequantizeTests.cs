@@ -55,6 +55,22 @@ public class DequantizeTests
     }
 
     [Fact]
+    public void W4afp8_row_values_equal_the_element_definition()
+    {
+        const int n = 7, k = 264;
+        int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k);
+        var q = HostData.Bytes(np * kp / 2, 8);
+        var row = new float[kp + 3];
+        Array.Fill(row, float.NaN);
+        for (int r = 0; r < n; r++)
+        {
+            W4AFp8GroupGemm.RowValues(q, kp, r, row);
+            for (int c = 0; c < kp; c++) Assert.Equal(W4AFp8GroupGemm.ValueAt(q, kp, r, c), row[c]);
+            Assert.All(row[kp..], v => Assert.True(float.IsNaN(v), "nothing written past kp"));
+        }
+    }
+
+    [Fact]
     public void Nvfp4_dequantize_equals_the_element_definition()
     {
         const int n = 130, k = 200;

@@ -40,7 +40,11 @@ internal sealed unsafe class W4AFp8GroupGemmReference : W4AFp8GroupGemm
                 var eq = new ReadOnlySpan<byte>((byte*)pq + (long)e * np * kp / 2, np * kp / 2);
                 var wf = new float[(long)n * kp];
                 for (int r = 0; r < n; r++)
-                    for (int x = 0; x < kp; x++) wf[(long)r * kp + x] = ValueAt(eq, kp, r, x) / NibbleFactor;
+                {
+                    var row = wf.AsSpan((int)((long)r * kp), kp);
+                    RowValues(eq, kp, r, row);
+                    for (int x = 0; x < kp; x++) row[x] /= NibbleFactor;
+                }
                 float* es = (float*)ps + (long)e * groups * np;
                 Parallel.For(start, end, row =>
                 {

@@ -174,6 +174,24 @@ public abstract class W4AFp8GroupGemm
     public static int ValueAt(ReadOnlySpan<byte> expertQ, int kp, int row, int k) =>
         FromNibble(expertQ[row * (kp / 2) + (k >> 5) * 16 + (k & 15)] >> ((k >> 2) & 4) & 0xF);
 
+    /// <summary>
+    /// Row <paramref name="row"/> of one expert's shuffled bytes as signed int4 values, <paramref name="kp"/> of them
+    /// into <paramref name="codes"/>: <see cref="ValueAt"/> for every k, one pass over the row's bytes (each 16-byte run
+    /// holds k = 32j .. 32j + 15 in its low nibbles and 32j + 16 .. 32j + 31 in its high ones).
+    /// </summary>
+    public static void RowValues(ReadOnlySpan<byte> expertQ, int kp, int row, Span<float> codes)
+    {
+        var bytes = expertQ.Slice(row * (kp / 2), kp / 2);
+        codes = codes[..kp];
+        for (int j = 0; j < kp / 32; j++)
+            for (int b = 0; b < 16; b++)
+            {
+                int v = bytes[16 * j + b];
+                codes[32 * j + b] = FromNibble(v & 0xF);
+                codes[32 * j + 16 + b] = FromNibble(v >> 4);
+            }
+    }
+
     /// <summary>One expert's weights as the kernel sees them: q · (stored scale / 512), float [N, K].</summary>
     /// <remarks>Per (row, group) the sixteen possible values q · scale are made once, the same float products, and
     /// the nibbles of each 16-byte run index them.</remarks>
