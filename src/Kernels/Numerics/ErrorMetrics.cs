@@ -75,73 +75,82 @@ public static unsafe class ErrorMetrics
 
     private static (double, double, bool) Squares(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual)
     {
-        double num = 0, den = 0;
+        var sums = new SquareSums();
         int i = 0;
         if (Vector.IsHardwareAccelerated && actual.Length >= Vector<float>.Count)
         {
             var ve = MemoryMarshal.Cast<double, Vector<double>>(expected);
             var va = MemoryMarshal.Cast<float, Vector<float>>(actual);
-            Vector<double> n0 = Vector<double>.Zero, n1 = Vector<double>.Zero, d0 = Vector<double>.Zero, d1 = Vector<double>.Zero;
             for (int v = 0; v < va.Length; v++)
-            {
-                if (!Vector.EqualsAll(va[v] - va[v], Vector<float>.Zero)) return (0, 0, false);   // Inf - Inf and NaN are NaN
-                Vector.Widen(va[v], out var a0, out var a1);
-                var e0 = ve[2 * v];
-                var e1 = ve[2 * v + 1];
-                var x0 = a0 - e0;
-                var x1 = a1 - e1;
-                n0 += x0 * x0;
-                n1 += x1 * x1;
-                d0 += e0 * e0;
-                d1 += e1 * e1;
-            }
-            num = Vector.Sum(n0 + n1);
-            den = Vector.Sum(d0 + d1);
+                if (!sums.Add(va[v], ve[2 * v], ve[2 * v + 1])) return (0, 0, false);
             i = va.Length * Vector<float>.Count;
         }
+        sums.FoldLanes();
         for (; i < actual.Length; i++)
-        {
-            if (!float.IsFinite(actual[i])) return (0, 0, false);
-            double d = actual[i] - expected[i];
-            num += d * d;
-            den += expected[i] * expected[i];
-        }
-        return (num, den, true);
+            if (!sums.Add(actual[i], expected[i])) return (0, 0, false);
+        return sums.Result();
     }
 
     private static (double, double, bool) Squares(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
-        double num = 0, den = 0;
+        var sums = new SquareSums();
         int i = 0;
         if (Vector.IsHardwareAccelerated && actual.Length >= Vector<float>.Count)
         {
             var ve = MemoryMarshal.Cast<float, Vector<float>>(expected);
             var va = MemoryMarshal.Cast<float, Vector<float>>(actual);
-            Vector<double> n0 = Vector<double>.Zero, n1 = Vector<double>.Zero, d0 = Vector<double>.Zero, d1 = Vector<double>.Zero;
             for (int v = 0; v < va.Length; v++)
             {
-                if (!Vector.EqualsAll(va[v] - va[v], Vector<float>.Zero)) return (0, 0, false);
-                Vector.Widen(va[v], out var a0, out var a1);
                 Vector.Widen(ve[v], out var e0, out var e1);
-                var x0 = a0 - e0;
-                var x1 = a1 - e1;
-                n0 += x0 * x0;
-                n1 += x1 * x1;
-                d0 += e0 * e0;
-                d1 += e1 * e1;
+                if (!sums.Add(va[v], e0, e1)) return (0, 0, false);
             }
-            num = Vector.Sum(n0 + n1);
-            den = Vector.Sum(d0 + d1);
             i = va.Length * Vector<float>.Count;
         }
+        sums.FoldLanes();
         for (; i < actual.Length; i++)
+            if (!sums.Add(actual[i], expected[i])) return (0, 0, false);
+        return sums.Result();
+    }
+
+    /// <summary>
+    /// Σ(a − e)² and Σe² in double for the two Squares above: four vector lanes of partial sums (the widened halves of
+    /// a float vector), folded into the totals before the scalar tail adds to them in order; false at the first
+    /// non-finite actual value (Inf − Inf and NaN are NaN).
+    /// </summary>
+    private struct SquareSums
+    {
+        private Vector<double> _n0, _n1, _d0, _d1;
+        private double _num, _den;
+
+        public bool Add(Vector<float> actual, Vector<double> e0, Vector<double> e1)
         {
-            if (!float.IsFinite(actual[i])) return (0, 0, false);
-            double d = (double)actual[i] - expected[i];
-            num += d * d;
-            den += (double)expected[i] * expected[i];
+            if (!Vector.EqualsAll(actual - actual, Vector<float>.Zero)) return false;
+            Vector.Widen(actual, out var a0, out var a1);
+            var x0 = a0 - e0;
+            var x1 = a1 - e1;
+            _n0 += x0 * x0;
+            _n1 += x1 * x1;
+            _d0 += e0 * e0;
+            _d1 += e1 * e1;
+            return true;
         }
-        return (num, den, true);
+
+        public bool Add(float actual, double expected)
+        {
+            if (!float.IsFinite(actual)) return false;
+            double d = actual - expected;
+            _num += d * d;
+            _den += expected * expected;
+            return true;
+        }
+
+        public void FoldLanes()
+        {
+            _num = Vector.Sum(_n0 + _n1);
+            _den = Vector.Sum(_d0 + _d1);
+        }
+
+        public readonly (double, double, bool) Result() => (_num, _den, true);
     }
 
     private static (double, double, bool) Squares(ReadOnlySpan<double> expected, ReadOnlySpan<double> actual)
