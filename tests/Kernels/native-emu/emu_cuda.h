@@ -115,6 +115,8 @@ inline unsigned ge_emu_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
     }
     return r;
 }
+template <typename T> inline T __ldg(const T* p) { return *p; }
+inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 
 // mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes
