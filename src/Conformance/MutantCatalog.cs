@@ -48,7 +48,7 @@ public static class MutantCatalog
 
         M("GE_MUTANT_WO_DROP_LAST_K", "gemm/weight_only_gemm", "wo_gemv drops the last K chunk", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SCALE_INDEX", "gemm/weight_only_gemm", "wo_gemv reads the neighbouring channel's scale", WeightOnly, WeightOnlyCases),
-        M("GE_MUTANT_WO_RACY_REDUCTION", "gemm/weight_only_gemm", "wo_gemv sums the warps' partials before all are written (barrier dropped)", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_RACY_REDUCTION", "gemm/weight_only_gemm", "wo_gemv sums the warps' partials before all are written (barrier dropped, the other warps held back as on a busy SM)", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SKIP_PAD_GUARD", "gemm/weight_only_gemm", "wo_gemv stores rows at or past the token count", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_DEQUANT_LAST_ROW", "gemm/weight_only_gemm", "wo_dequantize never writes the last output channel (row off by one)", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SPLIT_DROP_LAST", "gemm/weight_only_gemm", "wo_gemm_small leaves the last K split out of its reduction", WeightOnly, WeightOnlyCases),
@@ -87,9 +87,9 @@ public static class MutantCatalog
         M("GE_MUTANT_COMBINE_DROP_LAST_SLOT", "moe/moe_permute", "the last selected expert is left out of the weighted sum", Permute, MoeCases, reference: true),
         M("GE_MUTANT_SWIGLU_SWAP", "moe/moe_permute", "gate and up halves read the wrong way round", Permute, MoeCases, reference: true),
 
-        M("GE_MUTANT_FP8Q_RACY_REDUCTION", "quant/fp8_quant", "the per-token amax is read before every warp has written it (barrier dropped)", Fp8Quant, "lowprec/w4afp8,moe/layer/w4afp8"),
+        M("GE_MUTANT_FP8Q_RACY_REDUCTION", "quant/fp8_quant", "the per-token amax is read before every warp has written it (barrier dropped, the writers held back as on a busy SM)", Fp8Quant, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_FP8Q_SCALE_INDEX", "quant/fp8_quant", "a 128-group's scale is stored at the next group's index", Fp8Quant, "lowprec/block_fp8"),
-        M("GE_MUTANT_WQ_RACY_REDUCTION", "quant/weight_quantize", "threads read the group maximum before it is written (barrier dropped)", WeightQuant, "dense/quantize,dense/linear/wint"),
+        M("GE_MUTANT_WQ_RACY_REDUCTION", "quant/weight_quantize", "threads read the group maximum before it is written (barrier dropped, warp 0 held back as on a busy SM)", WeightQuant, "dense/quantize,dense/linear/wint"),
         M("GE_MUTANT_CONVERT_NO_SATURATION", "quant/convert", "the satfinite encoders do not saturate", Convert, "format/"),
         M("GE_MUTANT_RANDOM_NO_OFFSET", "random/random", "the fill ignores its offset", "random/random.cu", "device/random-fill"),
         M("GE_MUTANT_FP4_NIBBLE_ORDER", "quant/convert_fp4", "the two e2m1 values of a byte are packed in the wrong order", ConvertFp4, "format/"),
