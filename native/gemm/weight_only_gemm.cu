@@ -446,7 +446,7 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     __syncthreads();   // every warp is done with xs
     float* red = reinterpret_cast<float*>(xs);
 #if defined(GE_MUTANT_WO_RACY_REDUCTION)
-    GE_MUTANT_HOLD_BACK(warp != 0);
+    ge_hold_back(warp != 0);
 #endif
 #pragma unroll
     for (int i = 0; i < TN; ++i)

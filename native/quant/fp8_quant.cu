@@ -72,7 +72,7 @@ __global__ void fp8_quant_act_per_token(const T* __restrict__ x,         // [row
     amax = ge_warp_max(amax);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
 #if defined(GE_MUTANT_FP8Q_RACY_REDUCTION)
-    GE_MUTANT_HOLD_BACK(warp != 0);
+    ge_hold_back(warp != 0);
 #endif
     if (lane == 0) warp_max[warp] = amax;
 #if !defined(GE_MUTANT_FP8Q_RACY_REDUCTION)

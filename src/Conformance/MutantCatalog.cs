@@ -23,7 +23,7 @@ public sealed record MutantSpec(string Define, string Family, string Bug, IReadO
 /// </summary>
 public static class MutantCatalog
 {
-    private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
+    private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", DenseGemv = "gemm/dense_gemv.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
         Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
@@ -52,6 +52,9 @@ public static class MutantCatalog
         M("GE_MUTANT_WO_SKIP_PAD_GUARD", "gemm/weight_only_gemm", "wo_gemv stores rows at or past the token count", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_DEQUANT_LAST_ROW", "gemm/weight_only_gemm", "wo_dequantize never writes the last output channel (row off by one)", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SPLIT_DROP_LAST", "gemm/weight_only_gemm", "wo_gemm_small leaves the last K split out of its reduction", WeightOnly, WeightOnlyCases),
+
+        M("GE_MUTANT_GV_DROP_LAST_K", "gemm/dense_gemv", "dense_gemv drops the last 32-wide K chunk of the last warp", DenseGemv, "dense/linear/none"),
+        M("GE_MUTANT_GV_RACY_REDUCTION", "gemm/dense_gemv", "dense_gemv sums the warps' partials before all are written (barrier dropped, the other warps held back as on a busy SM)", DenseGemv, "dense/linear/none"),
 
         M("GE_MUTANT_BF8_DROP_LAST_K", "gemm/block_fp8_gemm", "the last 128-wide K block is dropped", BlockFp8, "lowprec/block_fp8"),
         M("GE_MUTANT_BF8_SCALE_INDEX", "gemm/block_fp8_gemm", "each K block is scaled with the next block's weight scale", BlockFp8, "lowprec/block_fp8"),

@@ -116,6 +116,7 @@ inline unsigned ge_emu_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
     return r;
 }
 template <typename T> inline T __ldg(const T* p) { return *p; }
+inline void __nanosleep(unsigned) {}
 inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 
