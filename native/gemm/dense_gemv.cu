@@ -12,12 +12,11 @@
 //
 // The block's warps split K into contiguous ranges and reduce their partials through shared memory in warp order,
 // so the result does not depend on timing (graph replay is bit-identical to eager). Each warp keeps GV_UNROLL chunks
-// (GV_UNROLL x 16 bytes per lane) of loads in flight, and several blocks share an SM.
+// (UNROLL x 16 bytes per lane) of weight loads in flight, and several blocks share an SM.
 // Requires K % 8 == 0 and 16-byte aligned rows (the launcher picks cuBLASLt otherwise).
 #include "common.cuh"
 #include "ptx.cuh"
 
-#define GV_UNROLL 8
 #define GV_CHUNK 32   // K elements per chunk: 4 lanes x 8
 
 GE_DEVICE uint4 gv_load(const void* base, long long element, bool ok) {
@@ -25,8 +24,9 @@ GE_DEVICE uint4 gv_load(const void* base, long long element, bool ok) {
     return __ldg(reinterpret_cast<const uint4*>(base) + (element >> 3));   // element is a multiple of 8
 }
 
-template <typename T, int WARPS>
-__global__ void __launch_bounds__(WARPS * 32)
+// 16 warps per SM, so 128 registers a lane: UNROLL 16 keeps 64 of them as weight loads in flight.
+template <typename T, int WARPS, int UNROLL>
+__global__ void __launch_bounds__(WARPS * 32, 16 / WARPS)
 dense_gemv(const T* __restrict__ x,      // [rows, K]
            const T* __restrict__ w,      // [N, K]
            const T* __restrict__ bias,   // [N] or null
@@ -50,22 +50,24 @@ dense_gemv(const T* __restrict__ x,      // [rows, K]
 
     // Two accumulator chains (even and odd chunks) so consecutive MMAs do not wait on each other.
     float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-    for (int c0 = cb; c0 < ce; c0 += GV_UNROLL) {
-        uint4 wv[GV_UNROLL], xl[GV_UNROLL], xh[GV_UNROLL];
+    for (int c0 = cb; c0 < ce; c0 += UNROLL) {
+        uint4 wv[UNROLL];
 #pragma unroll
-        for (int u = 0; u < GV_UNROLL; ++u) {
+        for (int u = 0; u < UNROLL; ++u) {
             const int k = (c0 + u) * GV_CHUNK + 8 * t;
-            const bool in = c0 + u < ce && k < K;   // K % 8 == 0: a lane's 8 elements are wholly in or out
-            wv[u] = gv_load(w, w_base + k, in && w_row);
-            xl[u] = gv_load(x, x_lo_base + k, in && x_lo);
-            xh[u] = gv_load(x, x_hi_base + k, in && x_hi);
+            wv[u] = gv_load(w, w_base + k, c0 + u < ce && k < K && w_row);   // K % 8 == 0: 8 elements wholly in or out
         }
+        // The activations are a few KiB that every block reads (L1 and L2 hits): loaded per chunk, so the
+        // registers go to the weights in flight.
 #pragma unroll
-        for (int u = 0; u < GV_UNROLL; ++u) {
-            const unsigned a0[4] = {xl[u].x, xh[u].x, xl[u].y, xh[u].y};
+        for (int u = 0; u < UNROLL; ++u) {
+            const int k = (c0 + u) * GV_CHUNK + 8 * t;
+            const bool in = c0 + u < ce && k < K;
+            const uint4 xl = gv_load(x, x_lo_base + k, in && x_lo), xh = gv_load(x, x_hi_base + k, in && x_hi);
+            const unsigned a0[4] = {xl.x, xh.x, xl.y, xh.y};
             const unsigned b0[2] = {wv[u].x, wv[u].y};
             ptx_mma_m16n8k16<T>(acc[u & 1], a0, b0);
-            const unsigned a1[4] = {xl[u].z, xh[u].z, xl[u].w, xh[u].w};
+            const unsigned a1[4] = {xl.z, xh.z, xl.w, xh.w};
             const unsigned b1[2] = {wv[u].z, wv[u].w};
             ptx_mma_m16n8k16<T>(acc[u & 1], a1, b1);
         }

@@ -46,10 +46,14 @@ public static class KernelWarmup
 
     /// <summary>
     /// The kernel instances a variant name stands for: its T placeholder replaced by each 16-bit element type, and
-    /// RMSNorm's residual placeholder R (a template argument of its own) by true and false.
+    /// RMSNorm's residual placeholder R (a template argument of its own) by true and false; a library call named
+    /// after the kernel (" + cuBLASLt") is left out.
     /// </summary>
     internal static IEnumerable<string> Instances(string variant)
     {
+        // "wo_dequantize<...> + cuBLASLt": the kernel of ours is the part before the library's.
+        int plus = variant.IndexOf(" + ", StringComparison.Ordinal);
+        if (plus >= 0) variant = variant[..plus];
         var typed = variant.Contains("<T", StringComparison.Ordinal)
             ? ElementTypes.Select(t => variant.Replace("<T", "<" + t, StringComparison.Ordinal))
             : new[] { variant };

@@ -25,6 +25,7 @@ public class KernelWarmupTests
             Assert.DoesNotContain("<T", r.KernelName, StringComparison.Ordinal);
             Assert.DoesNotContain(", R,", r.KernelName, StringComparison.Ordinal);   // RMSNorm's residual placeholder
             Assert.DoesNotContain(", R>", r.KernelName, StringComparison.Ordinal);
+            Assert.DoesNotContain(" + ", r.KernelName, StringComparison.Ordinal);
             string template = r.KernelName.Split('<')[0];
             Assert.Matches(new Regex($@"__global__ void(\s+__launch_bounds__\([^)]*\))?\s+{Regex.Escape(template)}\s*\("), source!);
         }
@@ -43,6 +44,7 @@ public class KernelWarmupTests
                 foreach (var type in new[] { "__nv_bfloat16", "__half" })
                 {
                     string typed = v.Replace("<T", "<" + type, StringComparison.Ordinal);
+                    if (typed.IndexOf(" + ", StringComparison.Ordinal) is >= 0 and var plus) typed = typed[..plus];
                     if (typed.Contains(", R", StringComparison.Ordinal))
                         foreach (var flag in new[] { "true", "false" })
                             Assert.Contains(typed.Replace(", R,", $", {flag},").Replace(", R>", $", {flag}>"), requested);
@@ -65,6 +67,7 @@ public class KernelWarmupTests
         Assert.Equal(new[] { "rms_norm_long<__half, 2, true>", "rms_norm_long<__half, 2, false>" },
             KernelWarmup.Instances("rms_norm_long<__half, 2, R>").ToArray());
         Assert.Contains(FullSuite, r => r.KernelName.StartsWith("rms_norm_long<", StringComparison.Ordinal));
+        Assert.Equal(new[] { "wo_dequantize<__half, false, 0>" }, KernelWarmup.Instances("wo_dequantize<__half, false, 0> + cuBLASLt").ToArray());
     }
 
     [Fact]

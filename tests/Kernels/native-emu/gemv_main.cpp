@@ -13,7 +13,7 @@ static int run_case(int rows, int N, int K, bool with_bias) {
     for (auto& v : w) v = __float2bfloat16_rn(u(rng));
     for (auto& v : b) v = __float2bfloat16_rn(u(rng));
     launch((N + 7) / 8, 1, 4 * 32, [&] {
-        dense_gemv<__nv_bfloat16, 4>(x.data(), w.data(), with_bias ? b.data() : nullptr, out.data(), rows, N, K);
+        dense_gemv<__nv_bfloat16, 4, 16>(x.data(), w.data(), with_bias ? b.data() : nullptr, out.data(), rows, N, K);
     });
     int bad = 0;
     for (int t = 0; t <= rows; ++t)
@@ -25,7 +25,7 @@ static int run_case(int rows, int N, int K, bool with_bias) {
             // One bf16 rounding (unit roundoff 2^-8) of an fp32 sum of K products of magnitude <= 1.
             bad += std::fabs(o - e) > 4e-3 * std::fabs(e) + 1e-5 * K;
         }
-    std::printf("dense_gemv<bf16, 4> rows %d N %d K %d%s: %d bad\n", rows, N, K, with_bias ? " bias" : "", bad);
+    std::printf("dense_gemv<bf16, 4, 16> rows %d N %d K %d%s: %d bad\n", rows, N, K, with_bias ? " bias" : "", bad);
     return bad;
 }
 
