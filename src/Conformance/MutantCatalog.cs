@@ -26,7 +26,7 @@ public static class MutantCatalog
     private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", DenseGemv = "gemm/dense_gemv.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
         Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
-        Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
+        Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
@@ -35,6 +35,8 @@ public static class MutantCatalog
     // The half-weight cases whose K is a multiple of 8 (the wgmma kernel's condition on sm_90): both tiles, both layouts.
     private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
+    // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
+    private const string FusedSwiGluCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint";
 
     private static MutantSpec M(string define, string family, string bug, string file, string caseFilter, bool reference = false) =>
         new(define, family, bug, new[] { file }, new[] { file }, caseFilter, reference);
@@ -72,6 +74,11 @@ public static class MutantCatalog
         M("GE_MUTANT_GW_DROP_LAST_K", "moe/group_gemm_wgmma", "the last 64-wide K tile is dropped (kblocks - 1)", GroupWgmma, WgmmaCases),
         M("GE_MUTANT_GW_RACY_REFILL", "moe/group_gemm_wgmma", "the ring runs one tile further ahead and refills the slot of tile kb - 1, which the wgmma group left in flight may still read", GroupWgmma, WgmmaCases),
         M("GE_MUTANT_GW_EXPERT_OFFSET", "moe/group_gemm_wgmma", "expert e's weights are found at e * N * K bytes instead of elements", GroupWgmma, WgmmaCases),
+
+        new("GE_MUTANT_SWIGLU_EPI_SWAP", "moe/group_gemm", "the fused SwiGLU epilogue computes silu(up) * gate", new[] { SwiGluEpilogue },
+            new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
+        new("GE_MUTANT_SWIGLU_EPI_NEIGHBOUR", "moe/group_gemm", "the fused SwiGLU epilogue pairs gate j with up j + 1 (the weight loader's up rows one off)",
+            new[] { SwiGluEpilogue }, new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
 
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
