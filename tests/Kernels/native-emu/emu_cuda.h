@@ -4,6 +4,7 @@
 // indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
 // it cannot show timing, memory-model or PTX-level problems.
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <memory>
 #include <thread>
@@ -59,6 +60,10 @@ inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline int min(int a, int b) { return a < b ? a : b; }
+// Split-K tickets: blocks run one after another here, so the fence has nothing to order; the atomic is still one.
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+inline float __ldcg(const float* p) { return *p; }
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
     gridDim = {gx, gy, 1};
