@@ -33,6 +33,7 @@
 #define GS_ROWS 32                  // weight rows per block: two 16-row MMA tiles per warp
 #define GS_SLOTS (2 * 4 * 32)       // fp32 sums per block: 2 tiles x 4 accumulators x 32 lanes
 #define GS_PAD 8                    // halves of padding per staged A row: rows g and g + 1 start 16 bytes apart in the banks
+#define GS_HEAD (GS_WARPS * GS_SLOTS * 4 + 16)   // bytes of shared memory before the staged rows: sums and the ticket verdict
 
 template <int WMODE> struct gs_fmt {
     static constexpr int kb = WMODE == GG_HALF ? 64 : 128;                        // K elements per K block
@@ -42,6 +43,9 @@ template <int WMODE> struct gs_fmt {
     static constexpr int steps = kb / 16;                                         // MMAs per tile and K block
     static constexpr int pairs = 2 * steps;                                       // packed half pairs per lane and row
 };
+
+// Dynamic shared memory of a launch (GroupGemm.Cuda.cs, StreamConfig.SharedBytes, computes the same).
+template <int WMODE, int R> GE_DEVICE constexpr int gs_smem_bytes(int kb_per_split) { return GS_HEAD + R * (kb_per_split * gs_fmt<WMODE>::kb + GS_PAD) * 2; }
 
 // Bytes from the start of a weight row to element k (k a multiple of the 16-byte chunk).
 template <int WMODE> GE_DEVICE long long gs_row_offset(int k) { return WMODE == GG_HALF ? 2LL * k : WMODE == GG_INT8 ? k : k >> 1; }
@@ -72,9 +76,9 @@ template <typename T, int WMODE>
 GE_DEVICE void gs_pairs(const uint4 (&v)[gs_fmt<WMODE>::vecs], unsigned (&p)[gs_fmt<WMODE>::pairs]) {
 #pragma unroll
     for (int i = 0; i < gs_fmt<WMODE>::vecs; ++i) {
-        if (WMODE == GG_HALF) {
+        if constexpr (WMODE == GG_HALF) {
             p[4 * i] = v[i].x; p[4 * i + 1] = v[i].y; p[4 * i + 2] = v[i].z; p[4 * i + 3] = v[i].w;
-        } else if (WMODE == GG_INT8) {
+        } else if constexpr (WMODE == GG_INT8) {
             const uint4 lo = ge_decode_fast8<T, GG_INT8>(v[i].x, v[i].y), hi = ge_decode_fast8<T, GG_INT8>(v[i].z, v[i].w);
             p[8 * i] = lo.x; p[8 * i + 1] = lo.y; p[8 * i + 2] = lo.z; p[8 * i + 3] = lo.w;
             p[8 * i + 4] = hi.x; p[8 * i + 5] = hi.y; p[8 * i + 6] = hi.z; p[8 * i + 7] = hi.w;
@@ -112,14 +116,17 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     static_assert(WMODE == GG_HALF || WMODE == GG_INT8 || WMODE == GG_INT4, "half, int8 or signed int4 weights");
     typedef gs_fmt<WMODE> F;
     constexpr bool QUANT = WMODE != GG_HALF;
+    // Dynamic shared memory, all of it (so the launcher's opt-in above 48 KiB covers the whole block): the warps' sums,
+    // the ticket verdict, then the staged rows (gs_smem_bytes).
 #ifdef GE_EMULATED_MMA
-    unsigned short* sa = reinterpret_cast<unsigned short*>(ge_emulated_dynamic_smem());
+    unsigned char* smem = ge_emulated_dynamic_smem();
 #else
     extern __shared__ __align__(16) unsigned char gs_dyn_smem[];
-    unsigned short* sa = reinterpret_cast<unsigned short*>(gs_dyn_smem);
+    unsigned char* smem = gs_dyn_smem;
 #endif
-    __shared__ float red[GS_WARPS][GS_SLOTS];
-    __shared__ int last;
+    float (*red)[GS_SLOTS] = reinterpret_cast<float (*)[GS_SLOTS]>(smem);
+    int& last = *reinterpret_cast<int*>(smem + GS_HEAD - 16);
+    unsigned short* sa = reinterpret_cast<unsigned short*>(smem + GS_HEAD);
 
     int e, begin, count, m0;
     if (!gg_find_tile<R>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;

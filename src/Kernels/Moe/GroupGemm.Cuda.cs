@@ -221,8 +221,15 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         /// <summary>fp32 sums a block hands to the reduction (2 tiles x 4 accumulators x 32 lanes).</summary>
         public const int SlotsPerBlock = 256;
 
-        /// <summary>The staged activation rows of one slice: rows of the slice plus 8 halves (bank spread), as in the kernel.</summary>
-        public int SharedBytes => Rows * (KBlocksPerSplit * KBlock + 8) * 2;
+        /// <summary>Bytes of shared memory before the staged rows: the warps' sums (4 x 256 fp32) and the ticket verdict.</summary>
+        public const int HeadBytes = 4 * SlotsPerBlock * 4 + 16;
+
+        /// <summary>At most this much shared memory per block: over 48 KiB it is opted in, and three blocks still fit an SM.</summary>
+        public const int MaxSharedBytes = 64 * 1024;
+
+        /// <summary>Dynamic shared memory, the same sum as gs_smem_bytes: the head, then the staged activation rows of one
+        /// slice, each 8 halves longer than the slice (bank spread).</summary>
+        public int SharedBytes => HeadBytes + Rows * (KBlocksPerSplit * KBlock + 8) * 2;
 
         public long Blocks => (long)ColumnBlocks * Tiles;
 
@@ -251,7 +258,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// blocks on 132 SMs, two waves; wint8 was 7.5x and wint4 g128 13.5x their floors there, and 2.5x / 4.6x at
     /// n = 16 (docs/moe.md). Here a block is 32 weight rows of one K slice, so the grid is column blocks x splits x
     /// M tiles: K is split until there are about 8 blocks per SM (each split keeping at least two K blocks per warp,
-    /// so its loads overlap its MMAs), and at least as far as the staged activations need to stay within 48 KiB.
+    /// so its loads overlap its MMAs), and at least as far as the block's shared memory (the staged activations) needs to
+    /// stay within 64 KiB: K up to 3776 (half) or 3712 (integer) fits one slice.
     /// Split sums go through the stream's fixed <see cref="SplitKScratch"/>; a launch that would not fit drops to the
     /// fewest splits its slices allow, one when K fits one slice, and to the other kernels when that still does not
     /// fit (a pure function of the shape: large K at thousands of tiles). Tiles are bounded by the rows themselves
@@ -268,8 +276,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         if (tiles > 65535) return null;
         int columnBlocks = (p.N + StreamConfig.WeightRows - 1) / StreamConfig.WeightRows;
         int kBlocks = (p.K + kBlock - 1) / kBlock;
-        const int maxStaged = 48 * 1024, blocksPerSm = 8, kBlocksPerSplit = 8;
-        int maxSlice = (maxStaged / (2 * StreamRows) - 8) / kBlock;
+        const int blocksPerSm = 8, kBlocksPerSplit = 8;
+        int maxSlice = ((StreamConfig.MaxSharedBytes - StreamConfig.HeadBytes) / (2 * StreamRows) - 8) / kBlock;
         int minSplits = (kBlocks + maxSlice - 1) / maxSlice;
         long blocks = tiles * columnBlocks;
         long wanted = (blocksPerSm * (long)target.SmCount + blocks - 1) / blocks;

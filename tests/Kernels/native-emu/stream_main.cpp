@@ -50,7 +50,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts,
     const long tiles = padded ? perExpert * E : std::min(perExpert + E, (long)total);
     std::vector<float> partials((size_t)tiles * colBlocks * splits * GS_SLOTS, std::nanf(""));
     std::vector<int> tickets((size_t)tiles * colBlocks, 0);
-    if ((size_t)R * (kbPer * F::kb + GS_PAD) * 2 > sizeof g_dyn_smem) { printf("emulated shared memory too small\n"); return 1; }
+    if ((size_t)gs_smem_bytes<WMODE, R>(kbPer) > sizeof g_dyn_smem) { printf("emulated shared memory too small\n"); return 1; }
     auto launchOnce = [&] {
         launch(colBlocks * splits, tiles, GS_THREADS, [&] {
             group_gemm_stream<__nv_bfloat16, WMODE, GROUPED, R, SWIGLU>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(),
