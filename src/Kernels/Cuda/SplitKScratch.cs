@@ -6,7 +6,8 @@ namespace GraphEngine.Kernels.Cuda;
 /// launches on two streams may overlap and would share tickets, as cuBLASLt's workspace is (CublasLtMatmul). Its size
 /// is fixed, so one allocation serves every shape: a launcher whose split would not fit runs fewer splits or another
 /// kernel. Allocated, and its tickets zeroed on that stream, on a stream's first eager use or by BeginCapture
-/// (allocation is refused inside a capture); freed with the stream.
+/// (allocation is refused inside a capture); freed with the stream. A graph keeps the scratch of the stream it was
+/// captured on, as it keeps cuBLASLt's workspace: replay it there, or on a stream ordered with that one.
 /// </summary>
 internal sealed class SplitKScratch : IDisposable
 {

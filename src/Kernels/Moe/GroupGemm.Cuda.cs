@@ -249,7 +249,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     };
 
     /// <summary>
-    /// The weight-streaming configuration for a problem, or null where it does not apply: fewer than
+    /// The weight-streaming configuration for a problem, or null where it does not apply: at most
     /// <see cref="StreamRows"/> rows per expert bound (<see cref="RowsPerExpert"/>), sm_80 or later (bf16 mma.sync), a
     /// format it reads, and K a multiple of 8 (half), 16 (int8) or 32 (int4) so every 16-byte load is wholly inside or
     /// outside K; other shapes keep the kernels below.
