@@ -4,7 +4,8 @@
 //
 // - Swapped operands: the MMA computes Cᵀ = W · Aᵀ with mma.sync m16n8k16, 16 weight rows as M and up to 8 token rows
 //   as N, so a few rows fill the MMA's narrow side instead of wasting 15/16 of a 16-row tile.
-// - Weights go global -> registers with 16-byte loads and are decoded there (ge_decode_fast8 for int8 / int4), no
+// - Weights go global -> registers with 16-byte loads (ptx_ld_stream16: read-only path, no L1 allocation, 256-byte L2
+//   prefetch) and are decoded there (ge_decode_fast8 for int8 / int4), no
 //   shared-memory round trip. Lane (g, c) of a warp loads rows g and g + 8 of each 16-row tile, the contiguous
 //   elements [c * EPT, (c + 1) * EPT) of each 64- (half) or 128-wide (integer) K block. The dot product does not care
 //   in which order K is summed, so step s of the block feeds the MMA the physical elements c * EPT + 4s .. + 4 in the
@@ -66,7 +67,7 @@ GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned c
                 const int k = kb * F::kb + c * F::ept + i * F::per_vec;
                 v[t][h][i] = make_uint4(0u, 0u, 0u, 0u);
                 if (n < limit[t] && k < K)
-                    v[t][h][i] = *reinterpret_cast<const uint4*>(w + (long long)n * row_bytes + gs_row_offset<WMODE>(k));
+                    v[t][h][i] = ptx_ld_stream16(w + (long long)n * row_bytes + gs_row_offset<WMODE>(k));
             }
         }
 }

@@ -102,6 +102,7 @@ inline void ptx_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& 
     g_warp[w]->arrive_and_wait();
 }
 inline unsigned char* ge_emulated_dynamic_smem() { return g_dyn_smem; }
+inline uint4 ptx_ld_stream16(const void* p) { uint4 v; memcpy(&v, p, 16); return v; }
 inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
     unsigned long long v = ((unsigned long long)y << 32) | x;
     unsigned r = 0;
