@@ -118,7 +118,13 @@ public static partial class MoeCases
     /// for the replay to store anything). H = 1001 sends the gate/up GEMM (K odd) to the other kernels and gives the
     /// down GEMM an odd N. The cases with K = 128 above (the "grouped" shape) reach the kernel with one split.
     /// </summary>
-    private static IEnumerable<ConformanceCase> StreamCases()
+    private static IEnumerable<ConformanceCase> StreamCases() =>
+        StreamSpecs().Select(x => x.Graph
+            ? OnSpec(x.Name, x.Spec, GraphEqualsEager, CaseTier.Full)
+            : Layer(x.Name, x.Spec, CaseTier.Full));
+
+    /// <summary>The specs of <see cref="StreamCases"/> with their names; Graph: a replay-equals-eager case.</summary>
+    internal static IEnumerable<(string Name, Spec Spec, bool Graph)> StreamSpecs()
     {
         var half = new Shape(Experts: 8, TopK: 2, Hidden: 1032, Ffn: 1096);
         var integer = new Shape(Experts: 4, TopK: 2, Hidden: 2176, Ffn: 2176);
@@ -126,19 +132,19 @@ public static partial class MoeCases
         {
             string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
             foreach (int n in new[] { 1, 13, 29 })
-                yield return StreamCase($"bf16/{l}", half, layout, QuantMode.None, GroupSize.PerChannel, n);
-            yield return StreamCase($"bf16/{l}/odd-n", half with { Hidden = 1001 }, layout, QuantMode.None, GroupSize.PerChannel, 5);
+                yield return Stream($"bf16/{l}", half, layout, QuantMode.None, GroupSize.PerChannel, n);
+            yield return Stream($"bf16/{l}/odd-n", half with { Hidden = 1001 }, layout, QuantMode.None, GroupSize.PerChannel, 5);
             foreach (var (mode, group) in new[] { (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.Of(128)) })
                 foreach (int n in new[] { 1, 13 })
-                    yield return StreamCase($"{ModeName(mode, group)}/{l}", integer, layout, mode, group, n);
+                    yield return Stream($"{ModeName(mode, group)}/{l}", integer, layout, mode, group, n);
         }
-        yield return StreamCase("fp16/prefix", half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 7, DType.F16);
-        yield return OnSpec("moe/stream/graph/bf16/prefix/replay-equals-eager", new Spec(half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16), GraphEqualsEager, CaseTier.Full);
-        yield return OnSpec("moe/stream/graph/wint4-g128/padded/replay-equals-eager", new Spec(integer, TokenLayout.Padded, QuantMode.WInt4, GroupSize.Of(128), 13, 16), GraphEqualsEager, CaseTier.Full);
-    }
+        yield return Stream("fp16/prefix", half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 7, DType.F16);
+        yield return ("moe/stream/graph/bf16/prefix/replay-equals-eager", new Spec(half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16), true);
+        yield return ("moe/stream/graph/wint4-g128/padded/replay-equals-eager", new Spec(integer, TokenLayout.Padded, QuantMode.WInt4, GroupSize.Of(128), 13, 16), true);
 
-    private static ConformanceCase StreamCase(string what, Shape shape, TokenLayout layout, QuantMode mode, GroupSize group, int n, DType activation = DType.BF16) =>
-        Layer($"moe/stream/{what}/h={shape.Hidden}/f={shape.Ffn}/n={n}", new Spec(shape, layout, mode, group, n, RoundUp(n), Activation: activation), CaseTier.Full);
+        static (string, Spec, bool) Stream(string what, Shape shape, TokenLayout layout, QuantMode mode, GroupSize group, int n, DType activation = DType.BF16) =>
+            ($"moe/stream/{what}/h={shape.Hidden}/f={shape.Ffn}/n={n}", new Spec(shape, layout, mode, group, n, RoundUp(n), Activation: activation), false);
+    }
 
     private static ConformanceCase TileCase(QuantMode mode, GroupSize group, Shape shape, int padded)
     {
