@@ -77,6 +77,17 @@ GE_DEVICE void ptx_ldmatrix_x4_trans(unsigned& r0, unsigned& r1, unsigned& r2, u
     ptx_ldmatrix_x4_trans(r0, r1, r2, r3, ptx_smem_addr(smem));
 }
 
+// ------------------------------------------------------------------ streaming loads (sm_80+)
+
+// 16 bytes through the read-only path, not kept in L1 (each byte is read once) and with a 256-byte L2 prefetch (the
+// neighbouring lanes and warps read the rest of the row): the weight loads of group_gemm_stream.cu. Not volatile, so the
+// compiler may schedule it like a plain load; only for memory no thread writes during the kernel.
+GE_DEVICE uint4 ptx_ld_stream16(const void* p) {
+    uint4 v;
+    asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
 // ------------------------------------------------------------------ mma.sync (fp32 accumulate)
 
 // m16n8k16, row.col, T = __nv_bfloat16 or __half: d[0..3] += a[0..3] (A fragment) x b[0..1] (B fragment).

@@ -24,6 +24,31 @@
 #define GG_INT4 2      // [N, K/2] signed int4 nibbles, scale per (n, group)
 #define GG_INT4_ZP 3   // [N, K/2] unsigned int4 nibbles, (q - zero) * scale per (n, group)
 
+template <int WMODE> struct gg_bytes;   // weight bytes per element x2 (int4 packs two per byte)
+template <> struct gg_bytes<GG_HALF> { static constexpr int x2 = 4; };
+template <> struct gg_bytes<GG_INT8> { static constexpr int x2 = 2; };
+template <> struct gg_bytes<GG_INT4> { static constexpr int x2 = 1; };
+
+// Maps global M tile `tile` to (expert, first row, row count) by walking the per-expert tile counts.
+// padded_slots = 0: prefix-sum layout, offsets [E + 1]; > 0: padded layout [E, P, *], offsets = counts [E].
+// Returns false past the last real tile (the block exits at once).
+template <int BM>
+GE_DEVICE bool gg_find_tile(const int* __restrict__ offsets, int experts, int padded_slots, int tile,
+                            int& e, int& begin, int& count, int& m0) {
+    for (int i = 0; i < experts; ++i) {
+        int b, cnt;
+        if (padded_slots > 0) { b = i * padded_slots; cnt = min(max(offsets[i], 0), padded_slots); }
+        else { b = offsets[i]; cnt = max(offsets[i + 1] - b, 0); }
+#if defined(GE_MUTANT_GG_LAST_ROW)
+        cnt = max(cnt - 1, 0);
+#endif
+        const int tiles = (cnt + BM - 1) / BM;
+        if (tile < tiles) { e = i; begin = b; count = cnt; m0 = tile * BM; return true; }
+        tile -= tiles;
+    }
+    return false;
+}
+
 template <typename T> GE_DEVICE unsigned short ge_bits_from_float(float v);
 template <> GE_DEVICE unsigned short ge_bits_from_float<__nv_bfloat16>(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
 template <> GE_DEVICE unsigned short ge_bits_from_float<__half>(float v) { return __half_as_ushort(__float2half_rn(v)); }

@@ -70,7 +70,7 @@ public static class GroupGemmCases
         var seen = new Dictionary<string, (QuantMode, GroupSize, int, int)>(StringComparer.Ordinal);
         var order = new List<string>();
         foreach (var (mode, group) in modes)
-            foreach (int rows in new[] { 1, 24, 48, 96 })
+            foreach (int rows in new[] { 1, 16, 24, 48, 96 })
                 for (int k = 512; k >= 2; k--)
                 {
                     // int4 packs two codes per byte along K.

@@ -69,11 +69,12 @@ public static class KernelWarmup
         }
     }
 
-    /// <summary>native/ file of a variant: its family's, except the Hopper group GEMMs, which have their own file.</summary>
+    /// <summary>native/ file of a variant: its family's, except the Hopper and the weight-streaming group GEMMs, which have their own files.</summary>
     internal static string SourceFile(string family, string variant) =>
-        family == "moe/group_gemm" && variant.StartsWith("group_gemm_wgmma", StringComparison.Ordinal)
-            ? "moe/group_gemm_wgmma.cu"
-            : family + ".cu";
+        family != "moe/group_gemm" ? family + ".cu"
+        : variant.StartsWith("group_gemm_wgmma", StringComparison.Ordinal) ? "moe/group_gemm_wgmma.cu"
+        : variant.StartsWith("group_gemm_stream", StringComparison.Ordinal) ? "moe/group_gemm_stream.cu"
+        : family + ".cu";
 
     /// <summary>Compiles <see cref="Requests"/> for <paramref name="cases"/> on <paramref name="device"/>'s compiler.</summary>
     public static Result Compile(CudaDevice device, IEnumerable<ConformanceCase> cases)

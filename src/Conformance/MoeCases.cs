@@ -82,13 +82,14 @@ public static partial class MoeCases
             yield return OnSpec($"moe/graph/bf16/{l}/issue-shape/replay-equals-eager", new Spec(issue, layout, QuantMode.None, GroupSize.PerChannel, 100, 128), GraphEqualsEager, CaseTier.Full);
         }
         foreach (var c in TileCases()) yield return c;
+        foreach (var c in StreamCases()) yield return c;
         foreach (var c in RoutingCases()) yield return c;
         yield return new ConformanceCase("moe/wi4a16/not-capturable", "moe", d => Wi4A16RefusesCapture(d, new Spec(grouped, TokenLayout.PrefixSum, QuantMode.Wi4A16, GroupSize.PerChannel, 5, 8)));
     }
 
     /// <summary>
-    /// The integer-weight group-GEMM tiles the shapes above leave out: each regime (few, tens and hundreds of rows per
-    /// expert: S·k/E = 4, 32, 64, 128) with K a multiple of 256, of 128 but not 256, of 64 but not 128, and of 32 but
+    /// The integer-weight group-GEMM tiles the shapes above leave out: each regime (weight streaming up to 8 rows per
+    /// expert, the few-row tiles from 9, tens and hundreds of rows per expert: S·k/E = 4, 16, 32, 128) with K a multiple of 256, of 128 but not 256, of 64 but not 128, and of 32 but
     /// not 64 (the pipeline's K tile shrinks to fit), the register-staged 64-row tile (K not a multiple of 32), and
     /// wi4a16's 64-row tile. The gate/up GEMM's K is H, the down GEMM's is F. Prefix sums, 8 experts, top-2.
     /// </summary>
@@ -104,12 +105,49 @@ public static partial class MoeCases
         };
         foreach (var (mode, group, shapes) in sets)
             foreach (var shape in shapes)
-                foreach (int s in new[] { 16, 128, 512 })
+                foreach (int s in new[] { 16, 64, 128, 512 })
                     yield return TileCase(mode, group, shape, s);
         var odd = new Shape(8, 2, 70, 46);
         yield return TileCase(QuantMode.WInt8, GroupSize.PerChannel, odd, 256);
         yield return TileCase(QuantMode.WInt4, GroupSize.PerChannel, odd, 256);
         yield return TileCase(QuantMode.Wi4A16, GroupSize.PerChannel, new Shape(8, 2, 128, 128), 256);
+    }
+
+    /// <summary>
+    /// The weight-streaming group GEMM (up to 8 rows per expert) with its K split over several blocks: K of at least 16
+    /// K blocks (64 elements for half weights, 128 for integer codes) and a grid of fewer than 8 blocks per SM, so both
+    /// GEMMs of the layer reduce 2 or 3 slices through the ticketed workspace. K and N are not multiples of the K block
+    /// or of the 32-row column block; tokens give 1 to 8 rows per expert on average (experts above 8 take two M tiles);
+    /// every weight format the kernel reads, both layouts, and graph replay against eager (the tickets must be re-armed
+    /// for the replay to store anything). H = 1001 sends the gate/up GEMM (K odd) to the other kernels and gives the
+    /// down GEMM an odd N. The cases with K = 128 above (the "grouped" shape) reach the kernel with one split.
+    /// </summary>
+    private static IEnumerable<ConformanceCase> StreamCases() =>
+        StreamSpecs().Select(x => x.Graph
+            ? OnSpec(x.Name, x.Spec, GraphEqualsEager, CaseTier.Full)
+            : Layer(x.Name, x.Spec, CaseTier.Full));
+
+    /// <summary>The specs of <see cref="StreamCases"/> with their names; Graph: a replay-equals-eager case.</summary>
+    internal static IEnumerable<(string Name, Spec Spec, bool Graph)> StreamSpecs()
+    {
+        var half = new Shape(Experts: 8, TopK: 2, Hidden: 1032, Ffn: 1096);
+        var integer = new Shape(Experts: 4, TopK: 2, Hidden: 2176, Ffn: 2176);
+        foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+        {
+            string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";
+            foreach (int n in new[] { 1, 13, 29 })
+                yield return Stream($"bf16/{l}", half, layout, QuantMode.None, GroupSize.PerChannel, n);
+            yield return Stream($"bf16/{l}/odd-n", half with { Hidden = 1001 }, layout, QuantMode.None, GroupSize.PerChannel, 5);
+            foreach (var (mode, group) in new[] { (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.Of(128)) })
+                foreach (int n in new[] { 1, 13 })
+                    yield return Stream($"{ModeName(mode, group)}/{l}", integer, layout, mode, group, n);
+        }
+        yield return Stream("fp16/prefix", half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 7, DType.F16);
+        yield return ("moe/stream/graph/bf16/prefix/replay-equals-eager", new Spec(half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16), true);
+        yield return ("moe/stream/graph/wint4-g128/padded/replay-equals-eager", new Spec(integer, TokenLayout.Padded, QuantMode.WInt4, GroupSize.Of(128), 13, 16), true);
+
+        static (string, Spec, bool) Stream(string what, Shape shape, TokenLayout layout, QuantMode mode, GroupSize group, int n, DType activation = DType.BF16) =>
+            ($"moe/stream/{what}/h={shape.Hidden}/f={shape.Ffn}/n={n}", new Spec(shape, layout, mode, group, n, RoundUp(n), Activation: activation), false);
     }
 
     private static ConformanceCase TileCase(QuantMode mode, GroupSize group, Shape shape, int padded)

@@ -24,7 +24,7 @@ public sealed record MutantSpec(string Define, string Family, string Bug, IReadO
 public static class MutantCatalog
 {
     private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", DenseGemv = "gemm/dense_gemv.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
-        Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
+        Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupStream = "moe/group_gemm_stream.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
@@ -34,6 +34,8 @@ public static class MutantCatalog
     private const string GroupCases = "moe/layer/bf16,moe/layer/fp16,moe/layer/wint,moe/graph/bf16,moe/graph/wint,graph/replay-equals-eager/moe/bf16,graph/replay-equals-eager/moe/wint";
     // The half-weight cases whose K is a multiple of 8 (the wgmma kernel's condition on sm_90): both tiles, both layouts.
     private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
+    // The layer cases whose GEMMs split K over several blocks of the weight-streaming kernel, and their graph replays.
+    private const string StreamCases = "moe/stream";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
     // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
     private const string FusedSwiGluCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint";
@@ -62,7 +64,7 @@ public static class MutantCatalog
         M("GE_MUTANT_BF8_SCALE_INDEX", "gemm/block_fp8_gemm", "each K block is scaled with the next block's weight scale", BlockFp8, "lowprec/block_fp8"),
         M("GE_MUTANT_BF8_SKIP_PAD_GUARD", "gemm/block_fp8_gemm", "rows at or past the token count are stored", BlockFp8, "lowprec/block_fp8"),
 
-        new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one)", new[] { Group, GroupCore }, new[] { Group }, GroupCases),
+        new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one; the M-tile walk is shared with the weight-streaming kernel)", new[] { GroupCore }, new[] { Group, GroupStream }, GroupCases),
         new("GE_MUTANT_GG_DROP_LAST_K", "moe/group_gemm", "the last K tile is dropped", new[] { GroupCore }, new[] { Group }, GroupCases),
         new("GE_MUTANT_GG_SCALE_INDEX", "moe/group_gemm", "the next group's scale (grouped) or the neighbouring channel's (per channel)", new[] { GroupCore }, new[] { Group }, GroupCases),
         new("GE_MUTANT_GG_LAST_COLUMN", "moe/group_gemm", "the last output column (pair) is never stored", new[] { GroupCore }, new[] { Group }, GroupCases),
@@ -79,6 +81,10 @@ public static class MutantCatalog
             new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
         new("GE_MUTANT_SWIGLU_EPI_NEIGHBOUR", "moe/group_gemm", "the fused SwiGLU epilogue pairs gate j with up j + 1 (the weight loader's up rows one off)",
             new[] { SwiGluEpilogue }, new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
+
+        M("GE_MUTANT_GS_DROP_LAST_SLICE", "moe/group_gemm_stream", "the split-K reduction leaves the last K slice out", GroupStream, StreamCases),
+        M("GE_MUTANT_GS_RACY_REDUCTION", "moe/group_gemm_stream", "the warps' sums are added before every warp has written its own (barrier dropped)", GroupStream, StreamCases),
+        M("GE_MUTANT_GS_TICKET_NOT_RESET", "moe/group_gemm_stream", "the last block never re-arms its ticket: no later launch stores the split columns", GroupStream, StreamCases),
 
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),

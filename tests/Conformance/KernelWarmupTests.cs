@@ -78,4 +78,12 @@ public class KernelWarmupTests
             r => Assert.Equal("moe/group_gemm_wgmma.cu", r.SourceFile));
         Assert.Equal("moe/group_gemm.cu", KernelWarmup.SourceFile("moe/group_gemm", "group_gemm_pipe<T, 1>"));
     }
+
+    [Fact]
+    public void The_weight_streaming_group_gemms_are_compiled_from_their_own_file()
+    {
+        var stream = FullSuite.Where(r => r.KernelName.StartsWith("group_gemm_stream<", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(stream);
+        Assert.All(stream, r => Assert.Equal("moe/group_gemm_stream.cu", r.SourceFile));
+    }
 }

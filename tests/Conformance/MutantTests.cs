@@ -45,7 +45,7 @@ public sealed class MutantTests
         Assert.NotEmpty(families);
         var uncovered = families.Where(f => !covered.Contains(f)).ToArray();
         Assert.True(uncovered.Length == 0, $"kernel sources without a mutant: {string.Join(", ", uncovered)}");
-        foreach (var gemm in new[] { "gemm/weight_only_gemm.cu", "gemm/block_fp8_gemm.cu", "moe/group_gemm.cu", "moe/group_gemm_wgmma.cu" })
+        foreach (var gemm in new[] { "gemm/weight_only_gemm.cu", "gemm/block_fp8_gemm.cu", "moe/group_gemm.cu", "moe/group_gemm_wgmma.cu", "moe/group_gemm_stream.cu" })
             Assert.True(MutantCatalog.All.Count(m => m.Sources.Contains(gemm)) >= 3, $"{gemm}: fewer than 3 mutants");
     }
 

@@ -213,12 +213,36 @@ public sealed unsafe class CudaDevice : Device
     internal void UntrackStream(CudaStream s)
     {
         CublasLtMatmul? matmul;
+        SplitKScratch? splitK;
         lock (_lock)
         {
             _streams.Remove(s);
             matmul = _matmul;
+            splitK = _splitK;
         }
         matmul?.ReleaseStream(s.Handle);
+        splitK?.ReleaseStream(s.Handle);
+    }
+
+    private SplitKScratch? _splitK;
+
+    /// <summary>The device's per-stream split-K scratch, made on first use (by a launcher's constructor, so that
+    /// BeginCapture allocates it for the capturing stream before the capture starts).</summary>
+    internal SplitKScratch SplitK
+    {
+        get
+        {
+            lock (_lock)
+            {
+                ThrowIfDisposed();
+                if (_splitK is null)
+                {
+                    _splitK = new SplitKScratch(this);
+                    _owned[OwnedKind.Blas].Add(_splitK);
+                }
+                return _splitK;
+            }
+        }
     }
 
     private CublasLtMatmul? _matmul;
@@ -350,8 +374,14 @@ public sealed unsafe class CudaDevice : Device
     internal void PrepareCapture(CudaStream stream)
     {
         CublasLtMatmul? matmul;
-        lock (_lock) matmul = _matmul;
+        SplitKScratch? splitK;
+        lock (_lock)
+        {
+            matmul = _matmul;
+            splitK = _splitK;
+        }
         matmul?.EnsureWorkspace(stream);
+        splitK?.For(stream);
     }
 
     // ----- kernels -----

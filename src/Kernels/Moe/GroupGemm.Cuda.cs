@@ -7,6 +7,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 {
     internal const string Source = "moe/group_gemm.cu";
     internal const string WgmmaSource = "moe/group_gemm_wgmma.cu";
+    internal const string StreamSource = "moe/group_gemm_stream.cu";
     internal const int TileN = 64;
     private const uint Threads = 128;
 
@@ -18,7 +19,12 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     private readonly CudaDevice _device;
 
-    public GroupGemmCuda(CudaDevice device) => _device = device;
+    public GroupGemmCuda(CudaDevice device)
+    {
+        _device = device;
+        // Made now, at load time, so that BeginCapture allocates the capturing stream's scratch before a capture.
+        _ = device.SplitK;
+    }
 
     private CudaKernel Kernel(string name, int dynamicSharedBytes = 0, string source = Source)
     {
@@ -207,16 +213,109 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     private static string TileName(string type, GroupGemmProblem p, ExpertWeights w, int bm, int bk) =>
         $"group_gemm<{type}, {WeightMode(w.Format)}, {bm}, {bk}{EpilogueArgument(p)}>";
 
+    /// <summary>Token rows per M tile of the weight-streaming kernel (the MMA's n8 side): it is chosen up to this many rows per expert.</summary>
+    internal const int StreamRows = 8;
+
     /// <summary>
-    /// The kernel <see cref="RunCore"/> launches for a problem on a GPU of compute capability
-    /// <paramref name="computeMajor"/>.<paramref name="computeMinor"/>, with <paramref name="type"/> as the element type:
-    /// the wgmma kernel where it applies, else the pipelined one, else the register-staged tile. The epilogue picks the
-    /// SWIGLU instance of the same tile: every tile fuses it (its N / 2 gate and up row pairs per block cost the same
-    /// loads and MMAs as N plain columns), so the tile rule measured without it stands.
+    /// A launch of the weight-streaming kernel (group_gemm_stream.cu): blocks of 4 warps on 32 weight rows and one K slice
+    /// of <paramref name="KBlocksPerSplit"/> K blocks of <paramref name="KBlock"/> elements; grid (column blocks x
+    /// <paramref name="Splits"/>, <paramref name="Tiles"/> M tiles of <paramref name="Rows"/> rows).
     /// </summary>
-    internal static string KernelName(string type, GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
+    internal readonly record struct StreamConfig(int Rows, int KBlock, int Splits, int KBlocksPerSplit, int ColumnBlocks, int Tiles)
     {
-        if (Wgmma(p, w, computeMajor, computeMinor) is { } wc) return WgmmaName(type, p, wc);
+        public const int Threads = 128;
+        public const int WeightRows = 32;
+        /// <summary>fp32 sums a block hands to the reduction (2 tiles x 4 accumulators x 32 lanes).</summary>
+        public const int SlotsPerBlock = 256;
+
+        /// <summary>Bytes of shared memory before the staged rows: the warps' sums (4 x 256 fp32) and the ticket verdict.</summary>
+        public const int HeadBytes = 4 * SlotsPerBlock * 4 + 16;
+
+        /// <summary>At most this much shared memory per block: over 48 KiB it is opted in, and three blocks still fit an SM.</summary>
+        public const int MaxSharedBytes = 64 * 1024;
+
+        /// <summary>Dynamic shared memory, the same sum as gs_smem_bytes: the head, then the staged activation rows of one
+        /// slice, each 8 halves longer than the slice (bank spread).</summary>
+        public int SharedBytes => HeadBytes + Rows * (KBlocksPerSplit * KBlock + 8) * 2;
+
+        public long Blocks => (long)ColumnBlocks * Tiles;
+
+        /// <summary>Split-K scratch this launch uses: none with one split.</summary>
+        public long PartialFloats => Splits > 1 ? Blocks * Splits * SlotsPerBlock : 0;
+    }
+
+    /// <summary>K elements per K block and the K multiple that keeps every 16-byte chunk inside or outside K, or null for
+    /// a format the kernel does not read (wi4a16's zero points; groups that a 128-wide K block would span).</summary>
+    private static (int KBlock, int KMultiple)? StreamFormat(ExpertWeights w) => w.Format switch
+    {
+        ExpertWeightFormat.Half => (64, 8),
+        ExpertWeightFormat.Int8PerChannel => (128, 16),
+        ExpertWeightFormat.Int4PerChannel => (128, 32),
+        ExpertWeightFormat.Int4Group when w.GroupSize.Size % 128 == 0 => (128, 32),
+        _ => null,
+    };
+
+    /// <summary>
+    /// The weight-streaming configuration for a problem, or null where it does not apply: at most
+    /// <see cref="StreamRows"/> rows per expert bound (<see cref="RowsPerExpert"/>), sm_80 or later (bf16 mma.sync), a
+    /// format it reads, and K a multiple of 8 (half), 16 (int8) or 32 (int4) so every 16-byte load is wholly inside or
+    /// outside K; other shapes keep the kernels below.
+    /// Why: at n = 1 on the H200 (ERNIE gate/up, E = 64, N = 3072, K = 2560, top-6: 6 experts hit) the wgmma tile took
+    /// 44.2 us against a 23.4 us floor (the hit experts' bytes at 4.05 TB/s): 24 column blocks x 6 experts = 144 equal
+    /// blocks on 132 SMs, two waves; wint8 was 7.5x and wint4 g128 13.5x their floors there, and 2.5x / 4.6x at
+    /// n = 16 (docs/moe.md). Here a block is 32 weight rows of one K slice, so the grid is column blocks x splits x
+    /// M tiles: K is split until there are about 8 blocks per SM (each split keeping at least two K blocks per warp,
+    /// so its loads overlap its MMAs), and at least as far as the block's shared memory (the staged activations) needs to
+    /// stay within 64 KiB: K up to 3776 (half) or 3712 (integer) fits one slice.
+    /// Split sums go through the stream's fixed <see cref="SplitKScratch"/>; a launch that would not fit drops to the
+    /// fewest splits its slices allow, one when K fits one slice, and to the other kernels when that still does not
+    /// fit (a pure function of the shape: large K at thousands of tiles). Tiles are bounded by the rows themselves
+    /// (each real tile holds a row), so a step at n = 1 launches 6 tiles, not one per expert. With the SwiGLU epilogue a
+    /// block's 32 weight rows are 16 gate rows and their 16 up rows, so the column blocks are the same count.
+    /// </summary>
+    internal static StreamConfig? Stream(GroupGemmProblem p, ExpertWeights w, LaunchTarget target)
+    {
+        if (target.ComputeMajor < 8 || RowsPerExpert(p) > StreamRows) return null;
+        if (StreamFormat(w) is not { } format || p.K % format.KMultiple != 0) return null;
+        int kBlock = format.KBlock;
+        long perExpert = ((long)p.RowsBound + StreamRows - 1) / StreamRows;
+        long tiles = Math.Max(1, p.Layout == TokenLayout.PrefixSum ? Math.Min(perExpert + p.Experts, p.RowsBound) : perExpert * p.Experts);
+        if (tiles > 65535) return null;
+        int columnBlocks = (p.N + StreamConfig.WeightRows - 1) / StreamConfig.WeightRows;
+        int kBlocks = (p.K + kBlock - 1) / kBlock;
+        const int blocksPerSm = 8, kBlocksPerSplit = 8;
+        int maxSlice = ((StreamConfig.MaxSharedBytes - StreamConfig.HeadBytes) / (2 * StreamRows) - 8) / kBlock;
+        int minSplits = (kBlocks + maxSlice - 1) / maxSlice;
+        long blocks = tiles * columnBlocks;
+        long wanted = (blocksPerSm * (long)target.SmCount + blocks - 1) / blocks;
+        int splits = (int)Math.Max(minSplits, Math.Min(wanted, kBlocks / kBlocksPerSplit));
+        var c = Split(splits);
+        if (c.Splits > 1 && !FitsScratch(c)) c = Split(minSplits);
+        if (c.Splits > 1 && !FitsScratch(c)) return null;
+        return c;
+
+        StreamConfig Split(int s)
+        {
+            int per = (kBlocks + Math.Max(1, s) - 1) / Math.Max(1, s);
+            return new StreamConfig(StreamRows, kBlock, (kBlocks + per - 1) / per, per, columnBlocks, (int)tiles);
+        }
+        static bool FitsScratch(StreamConfig c) => c.Blocks <= SplitKScratch.Tickets && c.PartialFloats <= SplitKScratch.PartialFloats;
+    }
+
+    private static string StreamName(string type, GroupGemmProblem p, ExpertWeights w, StreamConfig c) =>
+        $"group_gemm_stream<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.Rows}, {(p.Epilogue == GroupGemmEpilogue.SwiGlu ? 1 : 0)}>";
+
+    /// <summary>
+    /// The kernel <see cref="RunCore"/> launches for a problem on <paramref name="target"/>, with <paramref name="type"/>
+    /// as the element type: the weight-streaming kernel at few rows per expert, else the wgmma kernel where it applies,
+    /// else the pipelined one, else the register-staged tile. The epilogue picks the SWIGLU instance of the same
+    /// kernel and tile: every one fuses it (its N / 2 gate and up row pairs per block cost the same loads and MMAs as N
+    /// plain columns), so the rule measured without it stands.
+    /// </summary>
+    internal static string KernelName(string type, GroupGemmProblem p, ExpertWeights w, LaunchTarget target)
+    {
+        if (Stream(p, w, target) is { } sc) return StreamName(type, p, w, sc);
+        if (Wgmma(p, w, target.ComputeMajor, target.ComputeMinor) is { } wc) return WgmmaName(type, p, wc);
         if (Pipe(p, w) is { } cfg) return PipeName(type, p, w, cfg);
         int bm = TileM(p);
         return TileName(type, p, w, bm, TileK(w.Format, w.GroupSize, bm));
@@ -226,6 +325,11 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     {
         var info = _device.Info;
         string type = p.A.DType.CudaTypeName();
+        if (Stream(p, w, _device.LaunchTarget) is { } sc)
+        {
+            LaunchStream(Kernel(StreamName(type, p, w, sc), sc.SharedBytes, StreamSource), (CudaStream)stream, p, w, sc);
+            return;
+        }
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
         {
             var k = Kernel(WgmmaName(type, p, wc), wc.SharedBytes, WgmmaSource);
@@ -241,6 +345,25 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         int bm = TileM(p);
         var kernel = Kernel(TileName(type, p, w, bm, TileK(w.Format, w.GroupSize, bm)));
         Launch(kernel, stream, p, w, TileN, MTiles(p, bm), (int)Threads, sharedBytes: 0);
+    }
+
+    /// <summary>The group-GEMM arguments, then the split-K scratch (null pointers with one split), the split count and the K blocks per split.</summary>
+    private void LaunchStream(CudaKernel kernel, CudaStream stream, GroupGemmProblem p, ExpertWeights w, StreamConfig c)
+    {
+        ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
+              po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address, partials = 0, tickets = 0;
+        if (c.Splits > 1)
+        {
+            var (pp, pt) = _device.SplitK.For(stream);
+            partials = pp.Address;
+            tickets = pt.Address;
+        }
+        int experts = p.Experts, n = p.N, k = p.K;
+        int group = KernelGroup(w), groups = w.Groups;
+        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
+        int splits = c.Splits, perSplit = c.KBlocksPerSplit;
+        void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded, &partials, &tickets, &splits, &perSplit };
+        kernel.Launch(stream, new Dim3((uint)(c.ColumnBlocks * c.Splits), (uint)c.Tiles), new Dim3(StreamConfig.Threads), (uint)c.SharedBytes, args);
     }
 
     /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>

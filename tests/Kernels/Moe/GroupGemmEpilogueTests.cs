@@ -92,17 +92,29 @@ public class GroupGemmEpilogueTests
     }
 
     [Theory]
-    [InlineData(ExpertWeightFormat.Half, 2560, 6, "group_gemm_wgmma<T, 64, 128, 4")]
+    [InlineData(ExpertWeightFormat.Half, 2560, 1024, "group_gemm_wgmma<T, 64, 128, 4")]
     [InlineData(ExpertWeightFormat.Half, 2560, 12288, "group_gemm_wgmma<T, 128, 256, 4")]
     [InlineData(ExpertWeightFormat.Half, 2561, 6, "group_gemm<T, 0, 16, 128")]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 2560, 12288, "group_gemm_wgmma_int<T, 1, 128, 4")]
-    [InlineData(ExpertWeightFormat.Int4PerChannel, 2560, 6, "group_gemm_pipe<T, 2, 0, 16, 128, 256, 128, 3, 1, 8, 1")]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 2560, 1024, "group_gemm_pipe<T, 2, 0, 16, 128, 256, 128, 3, 1, 8, 1")]
     public void The_epilogue_picks_the_swiglu_instance_of_the_same_tile(ExpertWeightFormat f, int k, int rowsBound, string tile)
     {
         var w = new ExpertWeights(f, default, default, default, GroupSize.PerChannel);
         var plain = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, k, rowsBound, default, default, default);
         Assert.Equal(tile + ">", GroupGemm.Variant(plain, w, LaunchTarget.H200));
         Assert.Equal(tile + ", 1>", GroupGemm.Variant(plain with { Epilogue = GroupGemmEpilogue.SwiGlu }, w, LaunchTarget.H200));
+    }
+
+    [Theory]
+    [InlineData(ExpertWeightFormat.Half, 0)]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 1)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 2)]
+    public void At_few_rows_the_weight_streaming_kernel_takes_the_swiglu_flag(ExpertWeightFormat f, int mode)
+    {
+        var w = new ExpertWeights(f, default, default, default, GroupSize.PerChannel);
+        var plain = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6, default, default, default);
+        Assert.Equal($"group_gemm_stream<T, {mode}, 0, 8, 0>", GroupGemm.Variant(plain, w, LaunchTarget.H200));
+        Assert.Equal($"group_gemm_stream<T, {mode}, 0, 8, 1>", GroupGemm.Variant(plain with { Epilogue = GroupGemmEpilogue.SwiGlu }, w, LaunchTarget.H200));
     }
 
     private sealed class OwnedWeights(ExpertWeights weights, IDisposable[] owned) : IDisposable

@@ -150,7 +150,7 @@ public class GroupGemmLauncherTests
             Assert.Equal(128, c.Value.TileN);
             Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
             if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
-            Assert.StartsWith("group_gemm_wgmma_int<", GroupGemmCuda.KernelName("T", new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default), w, 9, 0));
+            Assert.StartsWith("group_gemm_wgmma_int<", GroupGemmCuda.KernelName("T", new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default), w, LaunchTarget.H200));
         }
         var issue = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6144, default, default, default);
         Assert.Equal(128, GroupGemmCuda.Wgmma(issue, w, 9, 0)!.Value.TileM);

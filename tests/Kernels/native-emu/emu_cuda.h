@@ -4,6 +4,7 @@
 // indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
 // it cannot show timing, memory-model or PTX-level problems.
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <memory>
 #include <thread>
@@ -60,6 +61,10 @@ inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline int min(int a, int b) { return a < b ? a : b; }
+// Split-K tickets: blocks run one after another here, so the fence has nothing to order; the atomic is still one.
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+inline float __ldcg(const float* p) { return *p; }
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
     gridDim = {gx, gy, 1};
@@ -98,6 +103,7 @@ inline void ptx_ldmatrix_x4(unsigned& r0, unsigned& r1, unsigned& r2, unsigned& 
     g_warp[w]->arrive_and_wait();
 }
 inline unsigned char* ge_emulated_dynamic_smem() { return g_dyn_smem; }
+inline uint4 ptx_ld_stream16(const void* p) { uint4 v; memcpy(&v, p, 16); return v; }
 inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
     unsigned long long v = ((unsigned long long)y << 32) | x;
     unsigned r = 0;

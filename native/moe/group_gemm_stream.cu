@@ -1,0 +1,283 @@
+// Few-row MoE group GEMM: weight streaming. At a handful of rows per expert the group GEMM is a bandwidth problem
+// (every byte of a hit expert's weights is needed once, the MMAs are nearly free), so this kernel is built around the
+// weight loads rather than around a tile of C:
+//
+// - Swapped operands: the MMA computes Cᵀ = W · Aᵀ with mma.sync m16n8k16, 16 weight rows as M and up to 8 token rows
+//   as N, so a few rows fill the MMA's narrow side instead of wasting 15/16 of a 16-row tile.
+// - Weights go global -> registers with 16-byte loads (ptx_ld_stream16: read-only path, no L1 allocation, 256-byte L2
+//   prefetch) and are decoded there (ge_decode_fast8 for int8 / int4), no
+//   shared-memory round trip. Lane (g, c) of a warp loads rows g and g + 8 of each 16-row tile, the contiguous
+//   elements [c * EPT, (c + 1) * EPT) of each 64- (half) or 128-wide (integer) K block. The dot product does not care
+//   in which order K is summed, so step s of the block feeds the MMA the physical elements c * EPT + 4s .. + 4 in the
+//   places of logical k 2c, 2c + 1, 2c + 8, 2c + 9; the activation fragment of lane (g, c) is token row g at the same
+//   physical elements, so both operands agree. Each warp keeps the next K block's loads in flight during the MMAs.
+// - A block is 4 warps on 32 weight rows (two 16-row tiles per warp) and one K slice; its R token rows of that slice
+//   are staged once in shared memory (zero past the expert's rows and past K, so padded rows are never read). The
+//   warps take the slice's K blocks round robin and their sums are added in warp order.
+// - Grid: x = column blocks x K splits, y = M tiles of R rows over all experts (gg_find_tile walks the device
+//   offsets; tiles past the last real one exit at once, so experts without rows cost one offsets walk). The launcher
+//   sizes it from host bounds only, so the kernel is capturable.
+// - Deterministic split-K: with splits > 1 each block writes its fp32 sums to the workspace, takes a ticket of its
+//   column block, and the block that draws the last ticket sums the slices in slice order 0..S-1, stores C and re-arms
+//   the ticket. Which block finishes last changes nothing, so eager and graph replay agree bit for bit. No block ever
+//   waits on another: a lost ticket can give a wrong result but never a hang.
+//
+// Scales: per channel on the final fp32 sum, per group at each K block's end (a K block never spans two groups: the
+// launcher requires group % 128 == 0). SWIGLU: block column j pairs gate row j (tile 0) with up row F + j (tile 1),
+// F = N / 2, and stores into C [rows, F] what every fused gate/up GEMM stores (swiglu_epilogue.cuh): gate and up rounded
+// to T as the unfused path stores them, silu(gate) * up in fp32, rounded once.
+// Requires (launcher: GroupGemm.Cuda.cs, Stream) K % 8 == 0 (half), % 16 (int8), % 32 (int4): every 16-byte chunk
+// is wholly inside or outside K.
+#include "moe/group_gemm_core.cuh"
+#include "moe/swiglu_epilogue.cuh"
+
+#define GS_WARPS 4
+#define GS_THREADS (32 * GS_WARPS)
+#define GS_ROWS 32                  // weight rows per block: two 16-row MMA tiles per warp
+#define GS_SLOTS (2 * 4 * 32)       // fp32 sums per block: 2 tiles x 4 accumulators x 32 lanes
+#define GS_PAD 8                    // halves of padding per staged A row: rows g and g + 1 start 16 bytes apart in the banks
+#define GS_HEAD (GS_WARPS * GS_SLOTS * 4 + 16)   // bytes of shared memory before the staged rows: sums and the ticket verdict
+
+template <int WMODE> struct gs_fmt {
+    static constexpr int kb = WMODE == GG_HALF ? 64 : 128;                        // K elements per K block
+    static constexpr int ept = kb / 4;                                            // elements per lane and row
+    static constexpr int per_vec = WMODE == GG_HALF ? 8 : WMODE == GG_INT8 ? 16 : 32;   // elements per 16 bytes
+    static constexpr int vecs = ept / per_vec;                                    // 16-byte loads per lane and row
+    static constexpr int steps = kb / 16;                                         // MMAs per tile and K block
+    static constexpr int pairs = 2 * steps;                                       // packed half pairs per lane and row
+};
+
+// Dynamic shared memory of a launch (GroupGemm.Cuda.cs, StreamConfig.SharedBytes, computes the same).
+template <int WMODE, int R> GE_DEVICE constexpr int gs_smem_bytes(int kb_per_split) { return GS_HEAD + R * (kb_per_split * gs_fmt<WMODE>::kb + GS_PAD) * 2; }
+
+// Bytes from the start of a weight row to element k (k a multiple of the 16-byte chunk).
+template <int WMODE> GE_DEVICE long long gs_row_offset(int k) { return WMODE == GG_HALF ? 2LL * k : WMODE == GG_INT8 ? k : k >> 1; }
+
+// The raw 16-byte chunks of K block `kb` of the four rows a lane owns (tile t, row g + 8h): zero past the tile's row
+// limit and past K.
+template <int WMODE>
+GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned char* __restrict__ w, long long row_bytes,
+                         const int (&row)[2], const int (&limit)[2], int K, int kb, int g, int c) {
+    typedef gs_fmt<WMODE> F;
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int n = row[t] + g + 8 * h;
+#pragma unroll
+            for (int i = 0; i < F::vecs; ++i) {
+                const int k = kb * F::kb + c * F::ept + i * F::per_vec;
+                v[t][h][i] = make_uint4(0u, 0u, 0u, 0u);
+                if (n < limit[t] && k < K)
+                    v[t][h][i] = ptx_ld_stream16(w + (long long)n * row_bytes + gs_row_offset<WMODE>(k));
+            }
+        }
+}
+
+// A lane's chunks of one row -> packed activation-type pairs in K order (pair q: elements 2q, 2q + 1).
+template <typename T, int WMODE>
+GE_DEVICE void gs_pairs(const uint4 (&v)[gs_fmt<WMODE>::vecs], unsigned (&p)[gs_fmt<WMODE>::pairs]) {
+#pragma unroll
+    for (int i = 0; i < gs_fmt<WMODE>::vecs; ++i) {
+        if constexpr (WMODE == GG_HALF) {
+            p[4 * i] = v[i].x; p[4 * i + 1] = v[i].y; p[4 * i + 2] = v[i].z; p[4 * i + 3] = v[i].w;
+        } else if constexpr (WMODE == GG_INT8) {
+            const uint4 lo = ge_decode_fast8<T, GG_INT8>(v[i].x, v[i].y), hi = ge_decode_fast8<T, GG_INT8>(v[i].z, v[i].w);
+            p[8 * i] = lo.x; p[8 * i + 1] = lo.y; p[8 * i + 2] = lo.z; p[8 * i + 3] = lo.w;
+            p[8 * i + 4] = hi.x; p[8 * i + 5] = hi.y; p[8 * i + 6] = hi.z; p[8 * i + 7] = hi.w;
+        } else {
+            const unsigned word[4] = {v[i].x, v[i].y, v[i].z, v[i].w};
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const uint4 d = ge_decode_fast8<T, GG_INT4>(word[q], 0u);
+                p[16 * i + 4 * q] = d.x; p[16 * i + 4 * q + 1] = d.y; p[16 * i + 4 * q + 2] = d.z; p[16 * i + 4 * q + 3] = d.w;
+            }
+        }
+    }
+}
+
+// Where a block's sum `slot` (tile, accumulator, lane, as the warps store them) lands: weight row of the block and
+// token row of the tile (the MMA's D fragment: rows g and g + 8, columns 2c and 2c + 1).
+struct gs_cell { int wrow, token; };
+GE_DEVICE gs_cell gs_cell_of(int slot) {
+    const int t = slot >> 7, i = (slot >> 5) & 3, lane = slot & 31;
+    return gs_cell{t * 16 + (lane >> 2) + 8 * (i >> 1), 2 * (lane & 3) + (i & 1)};
+}
+
+template <typename T, int WMODE, int GROUPED, int R, int SWIGLU>
+__global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
+    const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
+    const void* __restrict__ W,           // [E, N, K] in WMODE's storage
+    const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
+    const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]; SWIGLU: [rows, N / 2] or [E, P, N / 2]
+    int experts, int N, int K, int group_size, int groups, int padded_slots,
+    float* __restrict__ partials,         // [gridDim.y, column blocks, splits, GS_SLOTS] when splits > 1
+    int* __restrict__ tickets,            // [gridDim.y, column blocks], zero between launches, when splits > 1
+    int splits, int kb_per_split) {
+    static_assert(R >= 1 && R <= 8, "token rows are the MMA's n8 side");
+    static_assert(WMODE == GG_HALF || WMODE == GG_INT8 || WMODE == GG_INT4, "half, int8 or signed int4 weights");
+    typedef gs_fmt<WMODE> F;
+    constexpr bool QUANT = WMODE != GG_HALF;
+    // Dynamic shared memory, all of it (so the launcher's opt-in above 48 KiB covers the whole block): the warps' sums,
+    // the ticket verdict, then the staged rows (gs_smem_bytes).
+#ifdef GE_EMULATED_MMA
+    unsigned char* smem = ge_emulated_dynamic_smem();
+#else
+    extern __shared__ __align__(16) unsigned char gs_dyn_smem[];
+    unsigned char* smem = gs_dyn_smem;
+#endif
+    float (*red)[GS_SLOTS] = reinterpret_cast<float (*)[GS_SLOTS]>(smem);
+    int& last = *reinterpret_cast<int*>(smem + GS_HEAD - 16);
+    unsigned short* sa = reinterpret_cast<unsigned short*>(smem + GS_HEAD);
+
+    int e, begin, count, m0;
+    if (!gg_find_tile<R>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
+    const int row0 = begin + m0, rows = min(R, count - m0);
+    const int cb = blockIdx.x / splits, split = blockIdx.x - cb * splits;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, c = lane & 3;
+    const int F2 = N >> 1;   // SWIGLU: output columns
+    // Tile t's first weight row and the row bound it may read up to.
+    const int row[2] = {SWIGLU ? cb * 16 : cb * GS_ROWS, SWIGLU ? F2 + cb * 16 : cb * GS_ROWS + 16};
+    const int limit[2] = {SWIGLU ? F2 : N, N};
+    const long long row_bytes = gs_row_offset<WMODE>(K);
+    const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * row_bytes;
+    const float* se = scales ? scales + (long long)e * N * groups : nullptr;
+
+    // Stage the tile's rows of this K slice; zero past the rows and past K.
+    const int kb_total = (K + F::kb - 1) / F::kb;
+    const int kb0 = split * kb_per_split, nkb = min(kb_per_split, kb_total - kb0);
+    const int lda = kb_per_split * F::kb + GS_PAD;
+    {
+        const int cpr = max(nkb, 0) * F::kb / 8;
+        for (int idx = tid; idx < R * cpr; idx += GS_THREADS) {
+            const int r = idx / cpr, ch = idx - r * cpr, k = kb0 * F::kb + ch * 8;
+            uint4 v = make_uint4(0u, 0u, 0u, 0u);
+            if (r < rows && k < K) v = *reinterpret_cast<const uint4*>(A + (long long)(row0 + r) * K + k);
+            *reinterpret_cast<uint4*>(sa + r * lda + ch * 8) = v;
+        }
+    }
+    __syncthreads();
+
+    float acc[2][4], part[2][4];
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) { acc[t][i] = 0.0f; part[t][i] = 0.0f; }
+
+    uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
+    if (warp < nkb) gs_load_w<WMODE>(cur, w, row_bytes, row, limit, K, kb0 + warp, g, c);
+    for (int j = warp; j < nkb; j += GS_WARPS) {
+        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, row_bytes, row, limit, K, kb0 + j + GS_WARPS, g, c);
+        // Token row g's elements of this lane, as packed pairs (zero for lanes past the R rows).
+        unsigned b[F::pairs];
+#pragma unroll
+        for (int i = 0; i < F::pairs; ++i) b[i] = 0u;
+        if (g < R) {
+            const uint4* src = reinterpret_cast<const uint4*>(sa + g * lda + j * F::kb + c * F::ept);
+#pragma unroll
+            for (int i = 0; i < F::ept / 8; ++i) {
+                const uint4 x = src[i];
+                b[4 * i] = x.x; b[4 * i + 1] = x.y; b[4 * i + 2] = x.z; b[4 * i + 3] = x.w;
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+            unsigned p0[F::pairs], p1[F::pairs];
+            gs_pairs<T, WMODE>(cur[t][0], p0);
+            gs_pairs<T, WMODE>(cur[t][1], p1);
+            float* d = GROUPED ? part[t] : acc[t];
+#pragma unroll
+            for (int s = 0; s < F::steps; ++s) {
+                const unsigned a[4] = {p0[2 * s], p1[2 * s], p0[2 * s + 1], p1[2 * s + 1]};
+                const unsigned bb[2] = {b[2 * s], b[2 * s + 1]};
+                ptx_mma_m16n8k16<T>(d, a, bb);
+            }
+            if (GROUPED) {
+                const int grp = (kb0 + j) * F::kb / group_size;
+                const int n = row[t] + g;
+                const float s0 = n < limit[t] ? se[(long long)n * groups + grp] : 0.0f;
+                const float s1 = n + 8 < limit[t] ? se[(long long)(n + 8) * groups + grp] : 0.0f;
+                acc[t][0] = __fmaf_rn(part[t][0], s0, acc[t][0]);
+                acc[t][1] = __fmaf_rn(part[t][1], s0, acc[t][1]);
+                acc[t][2] = __fmaf_rn(part[t][2], s1, acc[t][2]);
+                acc[t][3] = __fmaf_rn(part[t][3], s1, acc[t][3]);
+#pragma unroll
+                for (int i = 0; i < 4; ++i) part[t][i] = 0.0f;
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+                for (int i = 0; i < F::vecs; ++i) cur[t][h][i] = nxt[t][h][i];
+    }
+
+    // The warps' sums, added in warp order.
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) red[warp][t * 128 + i * 32 + lane] = acc[t][i];
+#if !defined(GE_MUTANT_GS_RACY_REDUCTION)
+    __syncthreads();
+#endif
+    float v[2];
+#pragma unroll
+    for (int q = 0; q < 2; ++q) {
+        const int slot = tid + q * GS_THREADS;
+        v[q] = red[0][slot];
+#pragma unroll
+        for (int x = 1; x < GS_WARPS; ++x) v[q] += red[x][slot];
+    }
+
+    if (splits > 1) {
+        const int column_blocks = gridDim.x / splits;
+        const long long ticket = (long long)blockIdx.y * column_blocks + cb;
+        float* slices = partials + ticket * splits * GS_SLOTS;
+        slices[split * GS_SLOTS + tid] = v[0];
+        slices[split * GS_SLOTS + tid + GS_THREADS] = v[1];
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) last = atomicAdd(&tickets[ticket], 1) == splits - 1;
+        __syncthreads();
+        if (!last) return;
+        __threadfence();
+#if defined(GE_MUTANT_GS_DROP_LAST_SLICE)
+        const int summed = splits - 1;
+#else
+        const int summed = splits;
+#endif
+        v[0] = 0.0f; v[1] = 0.0f;
+        for (int s = 0; s < summed; ++s) {
+            v[0] += __ldcg(slices + s * GS_SLOTS + tid);
+            v[1] += __ldcg(slices + s * GS_SLOTS + tid + GS_THREADS);
+        }
+#if !defined(GE_MUTANT_GS_TICKET_NOT_RESET)
+        if (tid == 0) tickets[ticket] = 0;
+#endif
+    }
+
+    if (SWIGLU) {
+        // Slots tid and tid + 128 are the same accumulator of tiles 0 and 1: gate column j and up column F + j.
+        const gs_cell x = gs_cell_of(tid);
+        const int jcol = cb * 16 + x.wrow;
+        if (x.token >= rows || jcol >= F2) return;
+        float gate = v[0], up = v[1];
+        if (QUANT && !GROUPED) {
+            gate = __fmaf_rn(gate, se[(long long)jcol * groups], 0.0f);
+            up = __fmaf_rn(up, se[(long long)(F2 + jcol) * groups], 0.0f);
+        }
+        C[(long long)(row0 + x.token) * F2 + jcol] = ge_bits_from_float<T>(ge_swiglu_of_sums<T>(gate, up));
+        return;
+    }
+#pragma unroll
+    for (int q = 0; q < 2; ++q) {
+        const gs_cell x = gs_cell_of(tid + q * GS_THREADS);
+        const int n = cb * GS_ROWS + x.wrow;
+        if (x.token >= rows || n >= N) continue;
+        float out = v[q];
+        if (QUANT && !GROUPED) out = __fmaf_rn(out, se[(long long)n * groups], 0.0f);
+        C[(long long)(row0 + x.token) * N + n] = ge_bits_from_float<T>(out);
+    }
+}
