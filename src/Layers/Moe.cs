@@ -288,9 +288,15 @@ public sealed class Moe : Layer
         bool prefix = layout == TokenLayout.PrefixSum;
         int rows = prefix ? s * k : e * s;   // permuted rows this step; padded slabs are [E, S, *]
 
-        if (_o.RouterFp32) _routing.RouterLogits(stream, Input, GateWeight, s, tok, Logits);
-        else _gemm.MatMul(stream, Input, GateWeight, Logits, s);
-        _routing.TopKSoftmax(stream, Logits, s, tok, k, Rule, TopIds, TopWeights);
+        if (_o.RouterFp32)
+        {
+            _routing.RouterTopK(stream, Input, GateWeight, s, tok, k, Rule, Logits, TopIds, TopWeights);
+        }
+        else
+        {
+            _gemm.MatMul(stream, Input, GateWeight, Logits, s);
+            _routing.TopKSoftmax(stream, Logits, s, tok, k, Rule, TopIds, TopWeights);
+        }
         _routing.Assign(stream, TopIds, s, tok, e, layout, s, Offsets, Counts, Permutation, Inverse);
 
         var a = View(_permuted, rows, h);
@@ -331,8 +337,9 @@ public sealed class Moe : Layer
 
     /// <summary>
     /// The CUDA kernels with a shape- or architecture-dependent choice that a forward over <paramref name="paddedTokens"/>
-    /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), both expert GEMMs, the
-    /// SwiGLU (routed, and shared experts') and the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
+    /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), the top-k softmax (absent where
+    /// the router fuses it, so the list shows the routing's kernel count), both expert GEMMs, the SwiGLU (routed, and shared
+    /// experts') and the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
     /// </summary>
     public static IReadOnlyList<string> Variants(MoeOptions options, int paddedTokens, DType activation, LaunchTarget target)
     {
@@ -340,7 +347,9 @@ public sealed class Moe : Layer
         int s = paddedTokens;
         var (gateUp, down) = ExpertProblems(options, s);
         var names = new List<string>();
-        if (options.RouterFp32) names.Add(MoeRouting.RouterVariant(activation, options.Hidden));
+        if (options.RouterFp32) names.Add(MoeRouting.RouterVariant(activation, options.Hidden, options.Experts, s, target));
+        if (!options.RouterFp32 || !MoeRouting.RouterFusesTopK(activation, options.Hidden, options.Experts, s, target))
+            names.Add(MoeRouting.TopKVariant);
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, gateUp, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, down, target));
         int rows = options.Layout == TokenLayout.PrefixSum ? s * options.TopK : options.Experts * s;

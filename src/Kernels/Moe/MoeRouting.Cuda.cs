@@ -15,6 +15,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     private readonly CudaDevice _device;
     private readonly Dictionary<DType, CudaKernel> _topK = new();
     private readonly Dictionary<DType, CudaKernel> _router = new();
+    private readonly Dictionary<(DType, int), CudaKernel> _tiled = new();
     private CudaKernel? _assign;
 
     public MoeRoutingCuda(CudaDevice device) => _device = device;
@@ -39,6 +40,16 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         }
     }
 
+    private CudaKernel TiledKernel(DType t, int blockExperts)
+    {
+        lock (_tiled)
+        {
+            if (!_tiled.TryGetValue((t, blockExperts), out var k))
+                _tiled[(t, blockExperts)] = k = _device.GetKernel(Source, $"moe_router_tiled<{t.CudaTypeName()}, {blockExperts}>");
+            return k;
+        }
+    }
+
     private CudaKernel AssignKernel => _assign ??= _device.GetKernel(Source, "moe_assign");
 
     protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
@@ -54,25 +65,59 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         kernel.Launch((CudaStream)stream, new Dim3(blocks), new Dim3(TopKWarpsPerBlock * 32), 0, args);
     }
 
+    private MoeRoutingPlan Plan(Tensor x, Tensor weight, int rows) =>
+        MoeRoutingPlan.Choose(rows, (int)weight.Dim(0), RouterVectorized(x.DType, (int)x.Dim(1), x.Ptr.Address, weight.Ptr.Address),
+            _device.Info.SmCount);
+
     protected override void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
     {
+        var plan = Plan(x, weight, rows);
+        if (plan.Tiled) { LaunchTiled(stream, plan, x, weight, rows, tokenCount, logits, 0, default, default, default); return; }
         var kernel = RouterKernel(x.DType);
         ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address, pn = tokenCount.Address;
         int hidden = (int)x.Dim(1), experts = (int)weight.Dim(0);
-        int vec4 = RouterVectorized(x.DType, hidden, px, pw) ? 1 : 0;
+        int vec4 = plan.Vectorized ? 1 : 0;
         var grid = new Dim3((uint)((rows + RouterTokensPerBlock - 1) / RouterTokensPerBlock),
                             (uint)((experts + RouterExpertsPerBlock - 1) / RouterExpertsPerBlock));
         void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts, &vec4 };
         kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarps * 32), 0, args);
     }
 
+    protected override void RouterTopKCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
+                                           in RoutingRule rule, Tensor logits, Tensor ids, Tensor weights)
+    {
+        var plan = Plan(x, weight, rows);
+        if (!plan.FusedTopK)
+        {
+            RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
+            TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+            return;
+        }
+        LaunchTiled(stream, plan, x, weight, rows, tokenCount, logits, topK, rule, ids, weights);
+    }
+
+    /// <summary>The tiled router; with <paramref name="topK"/> &gt; 0 (a fused plan) it also writes ids and weights under <paramref name="rule"/>.</summary>
+    private void LaunchTiled(ComputeStream stream, MoeRoutingPlan plan, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits,
+                             int topK, in RoutingRule rule, Tensor ids, Tensor weights)
+    {
+        var kernel = TiledKernel(x.DType, plan.BlockExperts);
+        ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address, pn = tokenCount.Address;
+        bool fused = topK > 0;
+        ulong pb = fused && rule.HasSelectionBias ? rule.SelectionBias.Ptr.Address : 0UL;
+        ulong pi = fused ? ids.Ptr.Address : 0UL, pwt = fused ? weights.Ptr.Address : 0UL;
+        int hidden = (int)x.Dim(1), experts = (int)weight.Dim(0), vec4 = plan.Vectorized ? 1 : 0;
+        int renorm = rule.Renormalize ? 1 : 0, round = rule.RoundCode;
+        float normMin = rule.NormMin;
+        var grid = new Dim3((uint)((rows + MoeRoutingPlan.TileTokens - 1) / MoeRoutingPlan.TileTokens),
+                            (uint)((experts + plan.BlockExperts - 1) / plan.BlockExperts));
+        void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts, &vec4, &pb, &pi, &pwt, &topK, &renorm, &normMin, &round };
+        kernel.Launch((CudaStream)stream, grid, new Dim3((uint)(4 * plan.BlockExperts)), 0, args);
+    }
+
     /// <summary>
     /// Whether the router may read four K values per load: 16-bit activations with rows of 8-byte multiples
     /// and an 8-byte aligned start, and 16-byte aligned fp32 weight rows. Otherwise it reads one at a time.
     /// </summary>
-    /// <summary>The router's name with its load width (a run-time argument of one instance).</summary>
-    internal static string RouterName(string type, bool vectorized) => $"moe_router_fp32<{type}>, {(vectorized ? "4-wide" : "1-wide")} loads";
-
     internal static bool RouterVectorized(DType activation, int hidden, ulong x, ulong weight) =>
         activation.BitsOf() == 16 && hidden % 4 == 0 && x % 8 == 0 && weight % 16 == 0;
 

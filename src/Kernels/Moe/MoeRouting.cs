@@ -1,7 +1,8 @@
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
-/// MoE routing on the device, in two kernels and without any host read:
+/// MoE routing on the device, without any host read: the fp32 router (<see cref="RouterLogits"/>; with the top-k
+/// fused into its epilogue where one block holds every expert, <see cref="RouterTopK"/>), then
 /// <list type="number">
 /// <item><see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>: gate logits -> top-k experts per token and their softmax weights.
 /// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
@@ -22,16 +23,27 @@ public abstract class MoeRouting
         KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
     /// <summary>
-    /// The CUDA kernel <see cref="RouterLogits"/> runs for <paramref name="activation"/> rows of <paramref name="hidden"/>
-    /// values from 16-byte aligned tensors (as the engine's pool hands out): the blocked fp32 router
-    /// (8 tokens x 4 experts per block) reading four K values per load where the row allows, one otherwise.
+    /// The fp32 router kernel <see cref="RouterTopK"/> runs on <paramref name="target"/> for <paramref name="rows"/> (the
+    /// padded size) rows of <paramref name="hidden"/> values and <paramref name="experts"/> experts, from 16-byte aligned
+    /// tensors (as the engine's pool hands out): the few-token kernel up to 128 rows, the tiled GEMM above (16 or 64
+    /// experts per block, with the top-k fused when one block holds them all), each with 4- or 1-wide loads.
     /// </summary>
-    public static string RouterVariant(DType activation, int hidden) =>
-        MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0));
+    public static string RouterVariant(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
+        RouterPlan(activation, hidden, experts, rows, target).Name(LaunchTarget.TypeParameter);
 
-    /// <summary>Every name <see cref="RouterVariant"/> can return (the rule reads no architecture).</summary>
+    /// <summary>Whether <see cref="RouterTopK"/> runs one kernel (the router with the top-k fused) rather than two.</summary>
+    public static bool RouterFusesTopK(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
+        RouterPlan(activation, hidden, experts, rows, target).FusedTopK;
+
+    private static MoeRoutingPlan RouterPlan(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
+        MoeRoutingPlan.Choose(rows, experts, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0), target.SmCount);
+
+    /// <summary>The top-k softmax kernel's name (one instance per logit type).</summary>
+    public static string TopKVariant { get; } = $"moe_topk_softmax<{LaunchTarget.TypeParameter}>";
+
+    /// <summary>Every name <see cref="RouterVariant"/> can return, and <see cref="TopKVariant"/> (the rule reads no architecture).</summary>
     public static IReadOnlyList<string> RouterVariants { get; } =
-        new[] { MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, true), MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, false) };
+        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter)).Append(TopKVariant).ToArray();
 
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>
@@ -59,31 +71,7 @@ public abstract class MoeRouting
                             Tensor ids, Tensor weights)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        logits.RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
-        if (!logits.DType.IsHalfPrecisionFloat() && logits.DType != DType.F32)
-            throw new ArgumentException($"{nameof(logits)} must be BF16, F16 or F32, got {logits}", nameof(logits));
-        int experts = checked((int)logits.Dim(1));
-        if (experts < 1 || experts > MaxExperts)
-            throw new ArgumentOutOfRangeException(nameof(logits), experts, $"expert count (columns of logits) must be in [1, {MaxExperts}]");
-        if (topK < 1 || topK > experts)
-            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"topK must be in [1, experts = {experts}]");
-        RequireRows(nameof(logits), logits, rows);
-        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
-        weights.Require(nameof(weights), DType.F32).RequireRank(nameof(weights), 2).RequireDevice(nameof(weights), stream.Device);
-        if (ids.Dim(1) != topK) throw new ArgumentException($"{nameof(ids)} must have {topK} columns, got {ids}", nameof(ids));
-        if (weights.Dim(1) != topK) throw new ArgumentException($"{nameof(weights)} must have {topK} columns, got {weights}", nameof(weights));
-        RequireRows(nameof(ids), ids, rows);
-        RequireRows(nameof(weights), weights, rows);
-        if (rule.HasSelectionBias)
-        {
-            if (rule.SelectionBias.DType != DType.F32 || rule.SelectionBias.ElementCount != experts)
-                throw new ArgumentException($"selection bias must be F32 with {experts} elements, got {rule.SelectionBias}", nameof(rule));
-            rule.SelectionBias.RequireDevice("selection bias", stream.Device);
-        }
-        if (!(rule.NormMin >= 0) || float.IsInfinity(rule.NormMin))
-            throw new ArgumentOutOfRangeException(nameof(rule), rule.NormMin, "NormMin must be finite and >= 0");
-        if (rule.WeightType is not (DType.F32 or DType.BF16 or DType.F16))
-            throw new ArgumentException($"weight type must be F32, BF16 or F16, got {rule.WeightType}", nameof(rule));
+        CheckTopK(stream, logits, rows, topK, rule, ids, weights);
         if (rows == 0) return;
         TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
     }
@@ -101,21 +89,34 @@ public abstract class MoeRouting
     public void RouterLogits(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        x.RequireRank(nameof(x), 2).RequireDevice(nameof(x), stream.Device);
-        if (!x.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(x)} must be BF16 or F16, got {x}", nameof(x));
-        weight.Require(nameof(weight), DType.F32).RequireRank(nameof(weight), 2).RequireDevice(nameof(weight), stream.Device);
-        if (weight.Dim(1) != x.Dim(1))
-            throw new ArgumentException($"{nameof(weight)} must have {x.Dim(1)} columns to match {x}, got {weight}", nameof(weight));
-        int experts = checked((int)weight.Dim(0));
-        if (experts < 1 || experts > MaxExperts)
-            throw new ArgumentOutOfRangeException(nameof(weight), experts, $"expert count (rows of weight) must be in [1, {MaxExperts}]");
-        logits.Require(nameof(logits), DType.F32).RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
-        if (logits.Dim(1) != experts)
-            throw new ArgumentException($"{nameof(logits)} must have {experts} columns, got {logits}", nameof(logits));
-        RequireRows(nameof(x), x, rows);
-        RequireRows(nameof(logits), logits, rows);
+        CheckRouter(stream, x, weight, rows, logits);
         if (rows == 0) return;
         RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
+    }
+
+    /// <summary>
+    /// The fp32 router and the top-k softmax routing of its logits: <see cref="RouterLogits"/> then
+    /// <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>, in one kernel
+    /// where <see cref="RouterFusesTopK"/> says so (the logits are written either way).
+    /// </summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
+    /// <param name="weight">[E, H] fp32 router weight.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
+    /// <param name="logits">[>= rows, E] fp32 logits (valid rows written).</param>
+    /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
+    /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
+    public void RouterTopK(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
+                           Tensor logits, Tensor ids, Tensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRouter(stream, x, weight, rows, logits);
+        CheckTopK(stream, logits, rows, topK, rule, ids, weights);
+        if (rows == 0) return;
+        RouterTopKCore(stream, x, weight, rows, tokenCount, topK, rule, logits, ids, weights);
     }
 
     /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>.</param>
@@ -161,6 +162,52 @@ public abstract class MoeRouting
     /// <summary>Experts the routing kernels handle (one thread per expert in the assignment kernel's block).</summary>
     public const int MaxExperts = 1024;
 
+    private static void CheckTopK(ComputeStream stream, Tensor logits, int rows, int topK, in RoutingRule rule, Tensor ids, Tensor weights)
+    {
+        logits.RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
+        if (!logits.DType.IsHalfPrecisionFloat() && logits.DType != DType.F32)
+            throw new ArgumentException($"{nameof(logits)} must be BF16, F16 or F32, got {logits}", nameof(logits));
+        int experts = checked((int)logits.Dim(1));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(logits), experts, $"expert count (columns of logits) must be in [1, {MaxExperts}]");
+        if (topK < 1 || topK > experts)
+            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"topK must be in [1, experts = {experts}]");
+        RequireRows(nameof(logits), logits, rows);
+        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
+        weights.Require(nameof(weights), DType.F32).RequireRank(nameof(weights), 2).RequireDevice(nameof(weights), stream.Device);
+        if (ids.Dim(1) != topK) throw new ArgumentException($"{nameof(ids)} must have {topK} columns, got {ids}", nameof(ids));
+        if (weights.Dim(1) != topK) throw new ArgumentException($"{nameof(weights)} must have {topK} columns, got {weights}", nameof(weights));
+        RequireRows(nameof(ids), ids, rows);
+        RequireRows(nameof(weights), weights, rows);
+        if (rule.HasSelectionBias)
+        {
+            if (rule.SelectionBias.DType != DType.F32 || rule.SelectionBias.ElementCount != experts)
+                throw new ArgumentException($"selection bias must be F32 with {experts} elements, got {rule.SelectionBias}", nameof(rule));
+            rule.SelectionBias.RequireDevice("selection bias", stream.Device);
+        }
+        if (!(rule.NormMin >= 0) || float.IsInfinity(rule.NormMin))
+            throw new ArgumentOutOfRangeException(nameof(rule), rule.NormMin, "NormMin must be finite and >= 0");
+        if (rule.WeightType is not (DType.F32 or DType.BF16 or DType.F16))
+            throw new ArgumentException($"weight type must be F32, BF16 or F16, got {rule.WeightType}", nameof(rule));
+    }
+
+    private static void CheckRouter(ComputeStream stream, Tensor x, Tensor weight, int rows, Tensor logits)
+    {
+        x.RequireRank(nameof(x), 2).RequireDevice(nameof(x), stream.Device);
+        if (!x.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(x)} must be BF16 or F16, got {x}", nameof(x));
+        weight.Require(nameof(weight), DType.F32).RequireRank(nameof(weight), 2).RequireDevice(nameof(weight), stream.Device);
+        if (weight.Dim(1) != x.Dim(1))
+            throw new ArgumentException($"{nameof(weight)} must have {x.Dim(1)} columns to match {x}, got {weight}", nameof(weight));
+        int experts = checked((int)weight.Dim(0));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(weight), experts, $"expert count (rows of weight) must be in [1, {MaxExperts}]");
+        logits.Require(nameof(logits), DType.F32).RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
+        if (logits.Dim(1) != experts)
+            throw new ArgumentException($"{nameof(logits)} must have {experts} columns, got {logits}", nameof(logits));
+        RequireRows(nameof(x), x, rows);
+        RequireRows(nameof(logits), logits, rows);
+    }
+
     private static void RequireRows(string name, Tensor t, int rows)
     {
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "must be >= 0");
@@ -173,6 +220,15 @@ public abstract class MoeRouting
 
     /// <summary>The backend's kernel behind <see cref="RouterLogits"/>, called once the arguments are checked.</summary>
     protected abstract void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits);
+
+    /// <summary>The backend's kernels behind <see cref="RouterTopK"/>, called once the arguments are checked: by default the
+    /// router, then the top-k.</summary>
+    protected virtual void RouterTopKCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
+                                          in RoutingRule rule, Tensor logits, Tensor ids, Tensor weights)
+    {
+        RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
+        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+    }
 
     /// <summary>The backend's kernel behind <see cref="Assign"/>, called once the arguments are checked.</summary>
     protected abstract void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
