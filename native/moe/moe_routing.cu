@@ -1,7 +1,9 @@
 // MoE routing: the fp32 router GEMM, top-k softmax over the gate logits (optionally with a selection
 // bias), then per-expert counts, prefix sums and the (stable) permutation of assignments into
-// expert-sorted rows. No host involvement anywhere, so the
-// whole routing is capturable; rows at or past *n_tokens never reach an expert.
+// expert-sorted rows. No host involvement anywhere, so the whole routing is capturable; rows at or past
+// *n_tokens never reach an expert. Launches per layer: few tokens, the router (fp32 only) and moe_topk_assign;
+// many, the tiled router with the top-k fused (when one block holds every expert) and moe_assign, else the
+// router, moe_topk_softmax and moe_assign.
 #include "common.cuh"
 
 #define GE_NONE 0x7fffffff
@@ -137,6 +139,93 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
     float* out_w = weights + (long long)t * top_k;
     if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
     ge_route_token<GE_TOPK_EPL>(v, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
+}
+
+// Few tokens (row bound <= 128): the top-k softmax and the assignment in one block, so routing costs one launch.
+// Warps route tokens (ge_route_token, as moe_topk_softmax), the block's barrier makes their ids visible to it, shared
+// counters give the counts (integer atomics: the totals do not depend on the order), warp 0 scans them into the
+// offsets and then walks the assignments in order (token, then slot) 32 at a time: __match_any_sync groups the lanes
+// of one expert, each takes the expert's next row plus its rank among them, and the group's first lane advances the
+// expert's counter. Rows of an expert are therefore stable, the same as moe_assign's and the host rule's.
+template <typename T>
+__global__ void __launch_bounds__(1024)
+moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
+                const float* __restrict__ bias,  // [experts] selection bias, or null
+                int* __restrict__ ids,           // [rows, top_k]
+                float* __restrict__ weights,     // [rows, top_k]
+                int* __restrict__ offsets,       // [experts + 1]
+                int* __restrict__ counts,        // [experts]
+                int* __restrict__ permutation,   // [rows * top_k] or [experts * P]
+                int* __restrict__ inverse,       // [rows * top_k]
+                const int* n_tokens, int rows, int experts, int top_k, int renormalize, float norm_min, int round_weights,
+                int padded_slots) {
+    __shared__ int count[1024];   // MoeRouting.MaxExperts
+    __shared__ int next[1024];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) count[e] = 0;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    for (int t = warp; t < rows; t += warps) {
+        const T* row = logits + (long long)t * experts;
+        int* out_ids = ids + (long long)t * top_k;
+        float* out_w = weights + (long long)t * top_k;
+        if (t >= valid) { ge_route_padded(out_ids, out_w, top_k); continue; }
+        float v[GE_TOPK_EPL];
+#pragma unroll
+        for (int j = 0; j < GE_TOPK_EPL; ++j) {
+            if (32 * j >= experts) break;
+            const int e = lane + 32 * j;
+            v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
+        }
+        ge_route_token<GE_TOPK_EPL>(v, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
+    }
+    __syncthreads();   // every id written, and visible to the block
+    const int total = valid * top_k;
+    for (int a = threadIdx.x; a < total; a += blockDim.x) {
+        const int id = ids[a];
+        if ((unsigned)id < (unsigned)experts) atomicAdd(&count[id], 1);
+    }
+    __syncthreads();
+    if (warp == 0) {
+        int run = 0;
+        for (int base = 0; base < experts; base += 32) {
+            const int e = base + lane, c = e < experts ? count[e] : 0;
+            int incl = c;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const int y = __shfl_up_sync(0xffffffffu, incl, o);
+                if (lane >= o) incl += y;
+            }
+            if (e < experts) {
+#if defined(GE_MUTANT_ASSIGN_COUNT)
+                counts[e] = max(c - 1, 0);
+#else
+                counts[e] = c;
+#endif
+                offsets[e] = run + incl - c;
+                next[e] = padded_slots > 0 ? e * padded_slots : run + incl - c;
+            }
+            run += __shfl_sync(0xffffffffu, incl, 31);
+        }
+        if (lane == 0) offsets[experts] = run;
+        __syncwarp();
+        const unsigned below = (1u << lane) - 1u;
+        for (int c0 = 0; c0 < total; c0 += 32) {
+            const int a = c0 + lane;
+            const int id = a < total ? ids[a] : -1;
+            const bool mine = (unsigned)id < (unsigned)experts;
+            const unsigned peers = __match_any_sync(0xffffffffu, mine ? id : -1);
+            const int rank = __popc(peers & below);
+            const int row = mine ? next[id] + rank : -1;
+            __syncwarp();
+            if (mine) {
+                permutation[row] = a;
+                if (rank == 0) next[id] += __popc(peers);
+            }
+            if (a < total) inverse[a] = row;
+            __syncwarp();
+        }
+    }
+    for (int a = total + threadIdx.x; a < rows * top_k; a += blockDim.x) inverse[a] = -1;
 }
 
 // fp32 router (ERNIE-4.5 keeps gate.weight in fp32 and runs F.linear on x.float()):

@@ -288,16 +288,16 @@ public sealed class Moe : Layer
         bool prefix = layout == TokenLayout.PrefixSum;
         int rows = prefix ? s * k : e * s;   // permuted rows this step; padded slabs are [E, S, *]
 
+        var routed = new MoeRoutingBuffers(Logits, TopIds, TopWeights, layout, s, Offsets, Counts, Permutation, Inverse);
         if (_o.RouterFp32)
         {
-            _routing.RouterTopK(stream, Input, GateWeight, s, tok, k, Rule, Logits, TopIds, TopWeights);
+            _routing.RouteFp32(stream, Input, GateWeight, s, tok, k, Rule, routed);
         }
         else
         {
             _gemm.MatMul(stream, Input, GateWeight, Logits, s);
-            _routing.TopKSoftmax(stream, Logits, s, tok, k, Rule, TopIds, TopWeights);
+            _routing.Route(stream, s, tok, k, Rule, routed);
         }
-        _routing.Assign(stream, TopIds, s, tok, e, layout, s, Offsets, Counts, Permutation, Inverse);
 
         var a = View(_permuted, rows, h);
         _permute.Scatter(stream, Input, Inverse, s, tok, k, a);
@@ -337,9 +337,9 @@ public sealed class Moe : Layer
 
     /// <summary>
     /// The CUDA kernels with a shape- or architecture-dependent choice that a forward over <paramref name="paddedTokens"/>
-    /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), the top-k softmax (absent where
-    /// the router fuses it, so the list shows the routing's kernel count), both expert GEMMs, the SwiGLU (routed, and shared
-    /// experts') and the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
+    /// rows runs on <paramref name="target"/>: the routing's kernels (<see cref="MoeRouting.RoutingVariants"/>: the fp32 router
+    /// when the options ask for it, then one or two kernels), both expert GEMMs, the SwiGLU (routed, and shared experts') and
+    /// the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
     /// </summary>
     public static IReadOnlyList<string> Variants(MoeOptions options, int paddedTokens, DType activation, LaunchTarget target)
     {
@@ -347,9 +347,7 @@ public sealed class Moe : Layer
         int s = paddedTokens;
         var (gateUp, down) = ExpertProblems(options, s);
         var names = new List<string>();
-        if (options.RouterFp32) names.Add(MoeRouting.RouterVariant(activation, options.Hidden, options.Experts, s, target));
-        if (!options.RouterFp32 || !MoeRouting.RouterFusesTopK(activation, options.Hidden, options.Experts, s, target))
-            names.Add(MoeRouting.TopKVariant);
+        names.AddRange(MoeRouting.RoutingVariants(options.RouterFp32, activation, options.Hidden, options.Experts, s, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, gateUp, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, down, target));
         int rows = options.Layout == TokenLayout.PrefixSum ? s * options.TopK : options.Experts * s;

@@ -16,6 +16,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     private readonly Dictionary<DType, CudaKernel> _topK = new();
     private readonly Dictionary<DType, CudaKernel> _router = new();
     private readonly Dictionary<(DType, int), CudaKernel> _tiled = new();
+    private readonly Dictionary<DType, CudaKernel> _topKAssign = new();
     private CudaKernel? _assign;
 
     public MoeRoutingCuda(CudaDevice device) => _device = device;
@@ -46,6 +47,16 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         {
             if (!_tiled.TryGetValue((t, blockExperts), out var k))
                 _tiled[(t, blockExperts)] = k = _device.GetKernel(Source, $"moe_router_tiled<{t.CudaTypeName()}, {blockExperts}>");
+            return k;
+        }
+    }
+
+    private CudaKernel TopKAssignKernel(DType t)
+    {
+        lock (_topKAssign)
+        {
+            if (!_topKAssign.TryGetValue(t, out var k))
+                _topKAssign[t] = k = _device.GetKernel(Source, $"moe_topk_assign<{t.CudaTypeName()}>");
             return k;
         }
     }
@@ -83,17 +94,37 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarps * 32), 0, args);
     }
 
-    protected override void RouterTopKCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
-                                           in RoutingRule rule, Tensor logits, Tensor ids, Tensor weights)
+    protected override void RouteFp32Core(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
+                                          in RoutingRule rule, in MoeRoutingBuffers b)
     {
         var plan = Plan(x, weight, rows);
         if (!plan.FusedTopK)
         {
-            RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
-            TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+            base.RouteFp32Core(stream, x, weight, rows, tokenCount, topK, rule, b);
             return;
         }
-        LaunchTiled(stream, plan, x, weight, rows, tokenCount, logits, topK, rule, ids, weights);
+        LaunchTiled(stream, plan, x, weight, rows, tokenCount, b.Logits, topK, rule, b.Ids, b.Weights);
+        AssignCore(stream, b.Ids, rows, tokenCount, (int)weight.Dim(0), b.Layout, b.SlotsPerExpert, b.Offsets, b.Counts, b.Permutation, b.Inverse);
+    }
+
+    protected override void RouteCore(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        if (rows > MoeRoutingPlan.FewTokenRows)
+        {
+            base.RouteCore(stream, rows, tokenCount, topK, rule, b);
+            return;
+        }
+        var kernel = TopKAssignKernel(b.Logits.DType);
+        ulong pl = b.Logits.Ptr.Address, pb = rule.HasSelectionBias ? rule.SelectionBias.Ptr.Address : 0UL;
+        ulong pi = b.Ids.Ptr.Address, pw = b.Weights.Ptr.Address, po = b.Offsets.Ptr.Address, pc = b.Counts.Ptr.Address,
+              pp = b.Permutation.Ptr.Address, pv = b.Inverse.Ptr.Address, pn = tokenCount.Address;
+        int experts = (int)b.Logits.Dim(1), renorm = rule.Renormalize ? 1 : 0, round = rule.RoundCode;
+        int padded = b.Layout == TokenLayout.Padded ? b.SlotsPerExpert : 0;
+        float normMin = rule.NormMin;
+        // A warp per token (up to 32), at least 4 warps for the counting and clearing loops.
+        uint threads = (uint)Math.Clamp(32 * rows, 128, 1024);
+        void** args = stackalloc void*[] { &pl, &pb, &pi, &pw, &po, &pc, &pp, &pv, &pn, &rows, &experts, &topK, &renorm, &normMin, &round, &padded };
+        kernel.Launch((CudaStream)stream, new Dim3(1), new Dim3(threads), 0, args);
     }
 
     /// <summary>The tiled router; with <paramref name="topK"/> &gt; 0 (a fused plan) it also writes ids and weights under <paramref name="rule"/>.</summary>

@@ -1,8 +1,9 @@
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
-/// MoE routing on the device, without any host read: the fp32 router (<see cref="RouterLogits"/>; with the top-k
-/// fused into its epilogue where one block holds every expert, <see cref="RouterTopK"/>), then
+/// MoE routing on the device, without any host read: the fp32 router (<see cref="RouterLogits"/>), then the two steps
+/// below; <see cref="Route"/> and <see cref="RouteFp32"/> run them all with fewer kernels where the shape allows
+/// (<see cref="RoutingVariants"/>).
 /// <list type="number">
 /// <item><see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>: gate logits -> top-k experts per token and their softmax weights.
 /// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
@@ -23,7 +24,7 @@ public abstract class MoeRouting
         KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
     /// <summary>
-    /// The fp32 router kernel <see cref="RouterTopK"/> runs on <paramref name="target"/> for <paramref name="rows"/> (the
+    /// The fp32 router kernel <see cref="RouteFp32"/> runs on <paramref name="target"/> for <paramref name="rows"/> (the
     /// padded size) rows of <paramref name="hidden"/> values and <paramref name="experts"/> experts, from 16-byte aligned
     /// tensors (as the engine's pool hands out): the few-token kernel up to 128 rows, the tiled GEMM above (16 or 64
     /// experts per block, with the top-k fused when one block holds them all), each with 4- or 1-wide loads.
@@ -31,19 +32,36 @@ public abstract class MoeRouting
     public static string RouterVariant(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
         RouterPlan(activation, hidden, experts, rows, target).Name(LaunchTarget.TypeParameter);
 
-    /// <summary>Whether <see cref="RouterTopK"/> runs one kernel (the router with the top-k fused) rather than two.</summary>
-    public static bool RouterFusesTopK(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
-        RouterPlan(activation, hidden, experts, rows, target).FusedTopK;
-
     private static MoeRoutingPlan RouterPlan(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
         MoeRoutingPlan.Choose(rows, experts, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0), target.SmCount);
 
-    /// <summary>The top-k softmax kernel's name (one instance per logit type).</summary>
-    public static string TopKVariant { get; } = $"moe_topk_softmax<{LaunchTarget.TypeParameter}>";
+    /// <summary>
+    /// The kernels <see cref="RouteFp32"/> (<paramref name="fp32Router"/>) or <see cref="Route"/> launches for
+    /// <paramref name="rows"/> rows on <paramref name="target"/>, in order: the router (fp32 only, <see cref="RouterVariant"/>),
+    /// then up to 128 rows moe_topk_assign (top-k and assignment in one block); above, moe_assign after the router where it
+    /// fused the top-k, else moe_topk_softmax and moe_assign. Its length is the routing's kernel count.
+    /// </summary>
+    public static IReadOnlyList<string> RoutingVariants(bool fp32Router, DType activation, int hidden, int experts, int rows, LaunchTarget target)
+    {
+        var plan = RouterPlan(activation, hidden, experts, rows, target);
+        var names = new List<string>(3);
+        if (fp32Router) names.Add(plan.Name(LaunchTarget.TypeParameter));
+        if (rows <= MoeRoutingPlan.FewTokenRows) names.Add(TopKAssignVariant);
+        else
+        {
+            if (!(fp32Router && plan.FusedTopK)) names.Add(TopKVariant);
+            names.Add(AssignVariant);
+        }
+        return names;
+    }
 
-    /// <summary>Every name <see cref="RouterVariant"/> can return, and <see cref="TopKVariant"/> (the rule reads no architecture).</summary>
+    private static readonly string TopKVariant = $"moe_topk_softmax<{LaunchTarget.TypeParameter}>";
+    private static readonly string TopKAssignVariant = $"moe_topk_assign<{LaunchTarget.TypeParameter}>";
+    private const string AssignVariant = "moe_assign";
+
+    /// <summary>Every name <see cref="RoutingVariants"/> can return (the rule reads no architecture).</summary>
     public static IReadOnlyList<string> RouterVariants { get; } =
-        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter)).Append(TopKVariant).ToArray();
+        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter)).Append(TopKVariant).Append(TopKAssignVariant).Append(AssignVariant).ToArray();
 
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>
@@ -95,9 +113,27 @@ public abstract class MoeRouting
     }
 
     /// <summary>
-    /// The fp32 router and the top-k softmax routing of its logits: <see cref="RouterLogits"/> then
-    /// <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>, in one kernel
-    /// where <see cref="RouterFusesTopK"/> says so (the logits are written either way).
+    /// Routing from logits already computed (the activation-type gate GEMM's): the top-k softmax under <paramref name="rule"/>
+    /// and the assignment, as <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>
+    /// then <see cref="Assign"/> (one kernel for few rows: <see cref="RoutingVariants"/>).
+    /// </summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
+    /// <param name="buffers">Logits read; ids, weights, counts, offsets, permutation and inverse written.</param>
+    public void Route(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers buffers)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRoute(stream, rows, topK, rule, buffers);
+        if (rows == 0) return;
+        RouteCore(stream, rows, tokenCount, topK, rule, buffers);
+    }
+
+    /// <summary>
+    /// The fp32 router, then <see cref="Route"/> on its logits: <see cref="RouterLogits"/>, top-k softmax and assignment,
+    /// with the top-k fused into the router where one block holds every expert (<see cref="RoutingVariants"/>).
     /// </summary>
     /// <param name="stream">The stream to enqueue on.</param>
     /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
@@ -106,17 +142,21 @@ public abstract class MoeRouting
     /// <param name="tokenCount">Device int32 valid-token count.</param>
     /// <param name="topK">Experts per token (1..E).</param>
     /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
-    /// <param name="logits">[>= rows, E] fp32 logits (valid rows written).</param>
-    /// <param name="ids">[>= rows, topK] int32 chosen experts (-1 for ignored rows).</param>
-    /// <param name="weights">[>= rows, topK] fp32 routing weights (0 for ignored rows).</param>
-    public void RouterTopK(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
-                           Tensor logits, Tensor ids, Tensor weights)
+    /// <param name="buffers">Logits (fp32, valid rows written), ids, weights, counts, offsets, permutation and inverse.</param>
+    public void RouteFp32(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
+                          in MoeRoutingBuffers buffers)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        CheckRouter(stream, x, weight, rows, logits);
-        CheckTopK(stream, logits, rows, topK, rule, ids, weights);
+        CheckRouter(stream, x, weight, rows, buffers.Logits);
+        CheckRoute(stream, rows, topK, rule, buffers);
         if (rows == 0) return;
-        RouterTopKCore(stream, x, weight, rows, tokenCount, topK, rule, logits, ids, weights);
+        RouteFp32Core(stream, x, weight, rows, tokenCount, topK, rule, buffers);
+    }
+
+    private static void CheckRoute(ComputeStream stream, int rows, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        CheckTopK(stream, b.Logits, rows, topK, rule, b.Ids, b.Weights);
+        CheckAssign(stream, b.Ids, rows, (int)b.Logits.Dim(1), b.Layout, b.SlotsPerExpert, b.Offsets, b.Counts, b.Permutation, b.Inverse);
     }
 
     /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>.</param>
@@ -137,24 +177,7 @@ public abstract class MoeRouting
                        int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
-        int topK = checked((int)ids.Dim(1));
-        if (experts < 1 || experts > MaxExperts)
-            throw new ArgumentOutOfRangeException(nameof(experts), experts, $"must be in [1, {MaxExperts}]");
-        if (topK < 1 || topK > experts) throw new ArgumentOutOfRangeException(nameof(ids), topK, $"topK (columns of ids) must be in [1, {experts}]");
-        RequireRows(nameof(ids), ids, rows);
-        offsets.Require(nameof(offsets), DType.I32, experts + 1).RequireDevice(nameof(offsets), stream.Device);
-        counts.Require(nameof(counts), DType.I32, experts).RequireDevice(nameof(counts), stream.Device);
-        permutation.Require(nameof(permutation), DType.I32).RequireDevice(nameof(permutation), stream.Device);
-        inverse.Require(nameof(inverse), DType.I32).RequireDevice(nameof(inverse), stream.Device);
-        long assignments = (long)rows * topK;
-        if (inverse.ElementCount < assignments)
-            throw new ArgumentException($"{nameof(inverse)} must hold >= {assignments} entries (rows {rows} x topK {topK}), got {inverse}", nameof(inverse));
-        long permRows = layout == TokenLayout.PrefixSum ? assignments : (long)experts * slotsPerExpert;
-        if (layout == TokenLayout.Padded && slotsPerExpert < rows)
-            throw new ArgumentOutOfRangeException(nameof(slotsPerExpert), slotsPerExpert, $"padded layout needs P >= rows ({rows}): one token reaches an expert at most once");
-        if (permutation.ElementCount < permRows)
-            throw new ArgumentException($"{nameof(permutation)} must hold >= {permRows} entries for layout {layout}, got {permutation}", nameof(permutation));
+        CheckAssign(stream, ids, rows, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
         if (rows == 0) return;
         AssignCore(stream, ids, rows, tokenCount, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
     }
@@ -208,6 +231,29 @@ public abstract class MoeRouting
         RequireRows(nameof(logits), logits, rows);
     }
 
+    private static void CheckAssign(ComputeStream stream, Tensor ids, int rows, int experts, TokenLayout layout, int slotsPerExpert,
+                                    Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
+    {
+        ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
+        int topK = checked((int)ids.Dim(1));
+        if (experts < 1 || experts > MaxExperts)
+            throw new ArgumentOutOfRangeException(nameof(experts), experts, $"must be in [1, {MaxExperts}]");
+        if (topK < 1 || topK > experts) throw new ArgumentOutOfRangeException(nameof(ids), topK, $"topK (columns of ids) must be in [1, {experts}]");
+        RequireRows(nameof(ids), ids, rows);
+        offsets.Require(nameof(offsets), DType.I32, experts + 1).RequireDevice(nameof(offsets), stream.Device);
+        counts.Require(nameof(counts), DType.I32, experts).RequireDevice(nameof(counts), stream.Device);
+        permutation.Require(nameof(permutation), DType.I32).RequireDevice(nameof(permutation), stream.Device);
+        inverse.Require(nameof(inverse), DType.I32).RequireDevice(nameof(inverse), stream.Device);
+        long assignments = (long)rows * topK;
+        if (inverse.ElementCount < assignments)
+            throw new ArgumentException($"{nameof(inverse)} must hold >= {assignments} entries (rows {rows} x topK {topK}), got {inverse}", nameof(inverse));
+        long permRows = layout == TokenLayout.PrefixSum ? assignments : (long)experts * slotsPerExpert;
+        if (layout == TokenLayout.Padded && slotsPerExpert < rows)
+            throw new ArgumentOutOfRangeException(nameof(slotsPerExpert), slotsPerExpert, $"padded layout needs P >= rows ({rows}): one token reaches an expert at most once");
+        if (permutation.ElementCount < permRows)
+            throw new ArgumentException($"{nameof(permutation)} must hold >= {permRows} entries for layout {layout}, got {permutation}", nameof(permutation));
+    }
+
     private static void RequireRows(string name, Tensor t, int rows)
     {
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "must be >= 0");
@@ -221,13 +267,21 @@ public abstract class MoeRouting
     /// <summary>The backend's kernel behind <see cref="RouterLogits"/>, called once the arguments are checked.</summary>
     protected abstract void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits);
 
-    /// <summary>The backend's kernels behind <see cref="RouterTopK"/>, called once the arguments are checked: by default the
-    /// router, then the top-k.</summary>
-    protected virtual void RouterTopKCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
-                                          in RoutingRule rule, Tensor logits, Tensor ids, Tensor weights)
+    /// <summary>The backend's kernels behind <see cref="Route"/>, called once the arguments are checked: by default the top-k,
+    /// then the assignment.</summary>
+    protected virtual void RouteCore(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
     {
-        RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
-        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+        TopKSoftmaxCore(stream, b.Logits, rows, tokenCount, topK, rule, b.Ids, b.Weights);
+        AssignCore(stream, b.Ids, rows, tokenCount, (int)b.Logits.Dim(1), b.Layout, b.SlotsPerExpert, b.Offsets, b.Counts, b.Permutation, b.Inverse);
+    }
+
+    /// <summary>The backend's kernels behind <see cref="RouteFp32"/>, called once the arguments are checked: by default the
+    /// router, then <see cref="RouteCore"/>.</summary>
+    protected virtual void RouteFp32Core(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
+                                         in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        RouterLogitsCore(stream, x, weight, rows, tokenCount, b.Logits);
+        RouteCore(stream, rows, tokenCount, topK, rule, b);
     }
 
     /// <summary>The backend's kernel behind <see cref="Assign"/>, called once the arguments are checked.</summary>

@@ -44,6 +44,14 @@ int main() {
         for (int e = 0; e < E; ++e) ho[e + 1] = ho[e] + hc[e];
         for (int a = 0; a < n * K; ++a) { int e = hid[a]; int r = (P ? e * P : ho[e]) + next[e]++; hp[r] = a; hi[a] = r; }
         int abad = (cnt != hc) + (off != ho) + (perm != hp) + (inv != hi);
+        // The one-block top-k + assignment (few tokens): the same ids, weights, counts, offsets, rows both ways.
+        if (R <= 128) {
+            std::vector<int> fi((size_t)R * K, 77), fo(E + 1, -9), fc(E, -9), fp(permRows, -7), fv((size_t)R * K, -9);
+            std::vector<float> fw((size_t)R * K, 3);
+            launch(1, 1, 1024, [&] { moe_topk_assign<__nv_bfloat16>(logits.data(), nullptr, fi.data(), fw.data(), fo.data(), fc.data(), fp.data(),
+                fv.data(), &n, R, E, K, 1, 0.0f, 0, P); });
+            abad += (fi != ids) + (memcmp(fw.data(), w.data(), fw.size() * sizeof(float)) != 0) + (fc != cnt) + (fo != off) + (fp != perm) + (fv != inv);
+        }
         // scatter + combine round trip with weights 1/k: out = x when y = permuted x
         int H = 20;
         std::vector<__nv_bfloat16> x((size_t)R * H), pa((size_t)permRows * H), out((size_t)R * H);
