@@ -1,7 +1,7 @@
 // MoE routing: the fp32 router GEMM, top-k softmax over the gate logits (optionally with a selection
 // bias), then per-expert counts, prefix sums and the (stable) permutation of assignments into
 // expert-sorted rows. No host involvement anywhere, so the whole routing is capturable; rows at or past
-// *n_tokens never reach an expert. Launches per layer: few tokens, the router (fp32 only) and moe_topk_assign;
+// *n_tokens never reach an expert. Launches per layer: up to 32 rows, the router (fp32 only) and moe_topk_assign;
 // many, the tiled router with the top-k fused (when one block holds every expert) and moe_assign, else the
 // router, moe_topk_softmax and moe_assign.
 #include "common.cuh"
@@ -27,36 +27,54 @@ GE_DEVICE float ge_route_round(float w, int round_weights) {
 // Experts one lane holds at most in registers: MoeRouting.MaxExperts (1024) / 32.
 #define GE_TOPK_EPL 32
 
-// Softmax and top-k of one token, one warp: lane l holds the logit of expert l + 32 j in v[j] (j < EPL, experts past
-// `experts` unread). Without a selection bias the choice reads the logits (softmax is monotone, so the choice is exact
-// and independent of how expf rounds). With one, it reads p + bias in fp32 as ERNIE-4.5 does, and the weight of a
-// chosen expert is its p, not its score. Renormalising divides by max(sum of chosen p, norm_min); norm_min = 0 is the
-// plain renormalisation. Each p is computed once and kept in registers, and for top_k <= 32 lane s keeps slot s's
+// Max and sum over a group of W lanes (a power of two; xor offsets below W stay inside the group).
+template <int W>
+GE_DEVICE float ge_group_max(float v) {
+#pragma unroll
+    for (int o = W / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+template <int W>
+GE_DEVICE float ge_group_sum(float v) {
+#pragma unroll
+    for (int o = W / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Softmax and top-k of one token on a group of W lanes (W = 32: a warp; the fused router packs 32 / W tokens into a
+// warp): lane l of the group holds the logit of expert l + W j in v[j] (j < EPL, experts past `experts` unread).
+// Every lane of the warp must call it (the shuffles span the warp); `live` false writes the padded row's -1 / 0 instead,
+// `store` false writes nothing. Without a selection bias the choice reads the logits (softmax is monotone, so the choice
+// is exact and independent of how expf rounds). With one, it reads p + bias in fp32 as ERNIE-4.5 does, and the weight
+// of a chosen expert is its p, not its score. Renormalising divides by max(sum of chosen p, norm_min); norm_min = 0 is
+// the plain renormalisation. Each p is computed once and kept in registers, and for top_k <= W lane s keeps slot s's
 // weight, so the renormalisation and the one coalesced store need no trip through global memory. The sums run in a
-// fixed order (each lane over its j ascending, then the xor tree), the same in every kernel that calls this.
-template <int EPL>
+// fixed order for a given W (each lane over its j ascending, then the xor tree).
+template <int EPL, int W>
 GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* __restrict__ bias, int top_k, int renormalize,
-                              float norm_min, int round_weights, int* __restrict__ out_ids, float* __restrict__ out_w) {
-    const int lane = threadIdx.x & 31;
+                              float norm_min, int round_weights, bool live, bool store,
+                              int* __restrict__ out_ids, float* __restrict__ out_w) {
+    const int sub = threadIdx.x & (W - 1);
     float mx = __int_as_float(0xff800000);  // -inf
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
-        if (32 * j >= experts) break;
-        if (lane + 32 * j < experts) mx = fmaxf(mx, v[j]);
+        if (W * j >= experts) break;
+        if (sub + W * j < experts) mx = fmaxf(mx, v[j]);
     }
-    mx = ge_warp_max(mx);
+    mx = ge_group_max<W>(mx);
     float sum = 0.0f;
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
-        if (32 * j >= experts) break;
-        if (lane + 32 * j < experts) sum += expf(v[j] - mx);
+        if (W * j >= experts) break;
+        if (sub + W * j < experts) sum += expf(v[j] - mx);
     }
-    sum = ge_warp_sum(sum);
+    sum = ge_group_sum<W>(sum);
     float p[EPL], score[EPL];
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
-        if (32 * j >= experts) break;
-        const int e = lane + 32 * j;
+        if (W * j >= experts) break;
+        const int e = sub + W * j;
         p[j] = e < experts ? expf(v[j] - mx) / sum : 0.0f;
         score[j] = bias && e < experts ? p[j] + bias[e] : v[j];
     }
@@ -70,22 +88,22 @@ GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* _
         int be = GE_NONE;
 #pragma unroll
         for (int j = 0; j < EPL; ++j) {
-            if (32 * j >= experts) break;
-            if (lane + 32 * j >= experts || (taken & (1u << j))) continue;
-            if (be == GE_NONE || score[j] > bv) { bv = score[j]; be = lane + 32 * j; bp = p[j]; }
+            if (W * j >= experts) break;
+            if (sub + W * j >= experts || (taken & (1u << j))) continue;
+            if (be == GE_NONE || score[j] > bv) { bv = score[j]; be = sub + W * j; bp = p[j]; }
         }
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
+        for (int o = W / 2; o > 0; o >>= 1) {
             float ov = __shfl_xor_sync(0xffffffffu, bv, o);
             int oe = __shfl_xor_sync(0xffffffffu, be, o);
             float op = __shfl_xor_sync(0xffffffffu, bp, o);
             if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; bp = op; }
         }
-        if ((be & 31) == lane) taken |= 1u << (be >> 5);
+        if ((be & (W - 1)) == sub) taken |= 1u << (be / W);
         chosen += bp;
-        if (top_k <= 32) {
-            if (lane == s) { my_id = be; my_w = bp; }
-        } else if (lane == 0) {
+        if (top_k <= W) {
+            if (sub == s) { my_id = be; my_w = bp; }
+        } else if (sub == 0 && live && store) {
             out_ids[s] = be; out_w[s] = bp;
         }
     }
@@ -94,15 +112,17 @@ GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* _
 #else
     const float denom = renormalize ? fmaxf(chosen, norm_min) : 1.0f;
 #endif
-    if (top_k <= 32) {
-        if (lane < top_k) {
-            out_ids[lane] = my_id;
-            out_w[lane] = ge_route_round(renormalize ? my_w / denom : my_w, round_weights);
+    if (top_k <= W) {
+        if (store && sub < top_k) {
+            out_ids[sub] = live ? my_id : -1;
+            out_w[sub] = live ? ge_route_round(renormalize ? my_w / denom : my_w, round_weights) : 0.0f;
         }
         return;
     }
-    __syncwarp();   // more than 32 slots: lane 0 wrote them above
-    for (int s = lane; s < top_k; s += 32) {
+    __syncwarp();   // more than W slots: the group's lane 0 wrote them above
+    if (!store) return;
+    for (int s = sub; s < top_k; s += W) {
+        if (!live) { out_ids[s] = -1; out_w[s] = 0.0f; continue; }
         const float w = renormalize ? out_w[s] / denom : out_w[s];
         out_w[s] = ge_route_round(w, round_weights);
     }
@@ -138,17 +158,20 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
     int* out_ids = ids + (long long)t * top_k;
     float* out_w = weights + (long long)t * top_k;
     if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
-    ge_route_token<GE_TOPK_EPL>(v, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
+    ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
 }
 
-// Few tokens (row bound <= 128): the top-k softmax and the assignment in one block, so routing costs one launch.
+// Few tokens (row bound <= 32): the top-k softmax and the assignment in one block, so routing costs one launch.
+// A warp's tokens run one after another (about 1600 cycles each at top-6), so past a token or two per warp the
+// two-kernel form, a warp per token over many SMs, is as fast; 512 threads leave each thread 128 registers for the
+// 32-entry p and score arrays of ge_route_token.
 // Warps route tokens (ge_route_token, as moe_topk_softmax), the block's barrier makes their ids visible to it, shared
 // counters give the counts (integer atomics: the totals do not depend on the order), warp 0 scans them into the
 // offsets and then walks the assignments in order (token, then slot) 32 at a time: __match_any_sync groups the lanes
 // of one expert, each takes the expert's next row plus its rank among them, and the group's first lane advances the
 // expert's counter. Rows of an expert are therefore stable, the same as moe_assign's and the host rule's.
 template <typename T>
-__global__ void __launch_bounds__(1024)
+__global__ void __launch_bounds__(512)
 moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
                 const float* __restrict__ bias,  // [experts] selection bias, or null
                 int* __restrict__ ids,           // [rows, top_k]
@@ -176,7 +199,7 @@ moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
             const int e = lane + 32 * j;
             v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
         }
-        ge_route_token<GE_TOPK_EPL>(v, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
+        ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
     }
     __syncthreads();   // every id written, and visible to the block
     const int total = valid * top_k;
@@ -341,8 +364,10 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
 // Summation order, the same for every BE, grid and row count: K group g sums k = c * 64 + 16 g + [0, 16) over the
 // chunks c in ascending order, one fmaf after another; the logit is ((P0 + P1) + P2) + P3.
 // With `ids` given (the host passes it only when one block holds every expert, BE >= experts) the block then runs
-// the top-k softmax of its tokens from the logit tile in shared memory (ge_route_token, one warp per token), so the
-// separate top-k kernel is not launched; rows at or past the count get id -1 as there.
+// the top-k softmax of its tokens from the logit tile in shared memory (ge_route_token on BE / 4 lanes per token, so
+// all 16 tokens at once: a warp per token took two tokens per warp one after the other, about 1600 cycles each), and
+// the separate top-k kernel is not launched; rows at or past the count get id -1 as there. Its softmax sum runs over
+// a 16- (or 4-) lane tree rather than 32, so its weights may differ from moe_topk_softmax's in the last bits.
 #define RT_TOKENS 16
 #define RT_KGROUPS 4
 #define RT_CHUNK 64
@@ -492,28 +517,19 @@ moe_router_tiled(const T* __restrict__ x,          // [rows, hidden]
     if (!store_now) { __syncwarp(); store_partials(); }
     if (!ids) return;
     __syncthreads();
-    for (int i = tid / 32; i < RT_TOKENS; i += NT / 32) {
-        const int t = t0 + i;
-        if (t >= rows) break;
-        int* out_ids = ids + (long long)t * top_k;
-        float* out_w = weights + (long long)t * top_k;
-#if defined(GE_MUTANT_ROUTER_FUSED_PAD_GUARD)
-        if (false) {
-#else
-        if (i >= nt) {
-#endif
-            ge_route_padded(out_ids, out_w, top_k);
-            continue;
-        }
-        constexpr int EPL = (BE + 31) / 32;
-        float v[EPL];
+    // W = BE / 4 lanes per token, 4 experts each: the block's 4 * BE threads route all 16 tokens at once.
+    constexpr int W = BE / 4;
+    const int i = tid / W, t = t0 + i;
+    float v[4];
 #pragma unroll
-        for (int j = 0; j < EPL; ++j) {
-            const int e = (tid & 31) + 32 * j;
-            v[j] = e < BE ? tile[i * BE + e] : 0.0f;
-        }
-        ge_route_token<EPL>(v, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
-    }
+    for (int j = 0; j < 4; ++j) v[j] = tile[i * BE + (tid & (W - 1)) + W * j];
+#if defined(GE_MUTANT_ROUTER_FUSED_PAD_GUARD)
+    const bool live = true;
+#else
+    const bool live = i < nt;
+#endif
+    ge_route_token<4, W>(v, experts, bias, top_k, renormalize, norm_min, round_weights, live, t < rows,
+                         ids + (long long)t * top_k, weights + (long long)t * top_k);
 }
 
 // Block-wide sum of an int; every thread gets the total. `scratch` holds 32 ints.

@@ -37,14 +37,31 @@ public static class KernelWarmup
             foreach (var variant in c.VariantsOn(target))
             {
                 if (!family.TryGetValue(variant, out var f)) continue;   // not this target's pick: left to the case
-                string source = SourceFile(f, variant);
-                foreach (var type in variant.Contains("<T", StringComparison.Ordinal) ? ElementTypes : new[] { "" })
+                string source = SourceFile(f, variant), instance = Instance(variant);
+                foreach (var type in instance.Contains("<T", StringComparison.Ordinal) ? ElementTypes : new[] { "" })
                 {
-                    string name = type.Length == 0 ? variant : variant.Replace("<T", "<" + type, StringComparison.Ordinal);
+                    string name = type.Length == 0 ? instance : instance.Replace("<T", "<" + type, StringComparison.Ordinal);
                     if (seen.Add((source, name))) requests.Add(new KernelRequest(source, name, Array.Empty<KernelDefine>()));
                 }
             }
         return requests;
+    }
+
+    /// <summary>
+    /// The kernel instance a variant names: up to its template's closing '&gt;' or, untemplated, its first top-level comma
+    /// (names may go on, as "moe_router_fp32&lt;T&gt;, 4-wide loads" or "wo_dequantize&lt;T, true, 128&gt; + cuBLASLt", which
+    /// NVRTC cannot instantiate).
+    /// </summary>
+    internal static string Instance(string variant)
+    {
+        int depth = 0;
+        for (int i = 0; i < variant.Length; i++)
+        {
+            if (variant[i] == '<') depth++;
+            else if (variant[i] == '>' && --depth == 0) return variant[..(i + 1)];
+            else if (variant[i] == ',' && depth == 0) return variant[..i];
+        }
+        return variant;
     }
 
     /// <summary>native/ file of a variant: its family's, except the Hopper group GEMMs, which have their own file.</summary>

@@ -39,10 +39,18 @@ public class KernelWarmupTests
             {
                 declared++;
                 foreach (var type in new[] { "__nv_bfloat16", "__half" })
-                    Assert.Contains(v.Replace("<T", "<" + type, StringComparison.Ordinal), requested);
+                    Assert.Contains(KernelWarmup.Instance(v).Replace("<T", "<" + type, StringComparison.Ordinal), requested);
             }
         Assert.True(declared > 100, $"{declared} declared variants");
     }
+
+    [Theory]
+    [InlineData("moe_router_tiled<T, 64>, top-k fused, 4-wide loads", "moe_router_tiled<T, 64>")]
+    [InlineData("wo_dequantize<T, true, 128> + cuBLASLt", "wo_dequantize<T, true, 128>")]
+    [InlineData("group_gemm<T, 0, 16, 128>", "group_gemm<T, 0, 16, 128>")]
+    [InlineData("moe_assign", "moe_assign")]
+    public void A_request_names_the_instance_without_the_variants_description(string variant, string instance) =>
+        Assert.Equal(instance, KernelWarmup.Instance(variant));
 
     [Fact]
     public void The_hopper_group_gemms_are_compiled_from_their_own_file()

@@ -109,7 +109,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
 
     protected override void RouteCore(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
     {
-        if (rows > MoeRoutingPlan.FewTokenRows)
+        if (rows > MoeRoutingPlan.OneBlockRoutingRows)
         {
             base.RouteCore(stream, rows, tokenCount, topK, rule, b);
             return;
@@ -121,8 +121,9 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         int experts = (int)b.Logits.Dim(1), renorm = rule.Renormalize ? 1 : 0, round = rule.RoundCode;
         int padded = b.Layout == TokenLayout.Padded ? b.SlotsPerExpert : 0;
         float normMin = rule.NormMin;
-        // A warp per token (up to 32), at least 4 warps for the counting and clearing loops.
-        uint threads = (uint)Math.Clamp(32 * rows, 128, 1024);
+        // A warp per token up to 16 rows (two per warp at 32), at least 4 warps for the counting and clearing loops;
+        // 512 is the kernel's launch bound.
+        uint threads = (uint)Math.Clamp(32 * rows, 128, 512);
         void** args = stackalloc void*[] { &pl, &pb, &pi, &pw, &po, &pc, &pp, &pv, &pn, &rows, &experts, &topK, &renorm, &normMin, &round, &padded };
         kernel.Launch((CudaStream)stream, new Dim3(1), new Dim3(threads), 0, args);
     }

@@ -38,7 +38,7 @@ public abstract class MoeRouting
     /// <summary>
     /// The kernels <see cref="RouteFp32"/> (<paramref name="fp32Router"/>) or <see cref="Route"/> launches for
     /// <paramref name="rows"/> rows on <paramref name="target"/>, in order: the router (fp32 only, <see cref="RouterVariant"/>),
-    /// then up to 128 rows moe_topk_assign (top-k and assignment in one block); above, moe_assign after the router where it
+    /// then up to 32 rows moe_topk_assign (top-k and assignment in one block); above, moe_assign after the router where it
     /// fused the top-k, else moe_topk_softmax and moe_assign. Its length is the routing's kernel count.
     /// </summary>
     public static IReadOnlyList<string> RoutingVariants(bool fp32Router, DType activation, int hidden, int experts, int rows, LaunchTarget target)
@@ -46,7 +46,7 @@ public abstract class MoeRouting
         var plan = RouterPlan(activation, hidden, experts, rows, target);
         var names = new List<string>(3);
         if (fp32Router) names.Add(plan.Name(LaunchTarget.TypeParameter));
-        if (rows <= MoeRoutingPlan.FewTokenRows) names.Add(TopKAssignVariant);
+        if (rows <= MoeRoutingPlan.OneBlockRoutingRows) names.Add(TopKAssignVariant);
         else
         {
             if (!(fp32Router && plan.FusedTopK)) names.Add(TopKVariant);

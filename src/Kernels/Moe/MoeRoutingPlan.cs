@@ -14,6 +14,10 @@ internal readonly record struct MoeRoutingPlan(bool Tiled, int BlockExperts, boo
     /// below it the tiled kernel's 16-token tiles leave most SMs idle.</summary>
     public const int FewTokenRows = 128;
 
+    /// <summary>Rows up to this bound route (top-k and assignment) in one block, moe_topk_assign: a warp's tokens run one
+    /// after another there, so beyond about one token per warp of its 512 threads the two kernels are as fast.</summary>
+    public const int OneBlockRoutingRows = 32;
+
     /// <summary>Tokens per tiled block (RT_TOKENS in moe_routing.cu).</summary>
     public const int TileTokens = 16;
 

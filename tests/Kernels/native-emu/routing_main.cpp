@@ -94,8 +94,8 @@ int main() {
     // The tiled router (many tokens): logits against float64 with K tails (hidden 70: scalar loads, 136: 4-wide, 200),
     // a partial and a fully padded token tile, experts split over blocks (BE 16, E 20) or all in one block with the
     // top-k fused (E 12 at BE 16, E 64 at BE 64; with and without a selection bias). The logits must be bit-identical
-    // at BE 16 and 64 (one summation order), and the fused ids and weights bit-identical to the top-k kernel's on
-    // those logits, ids also equal to the host rule's.
+    // at BE 16 and 64 (one summation order), the fused ids equal to the top-k kernel's on those logits and to the host
+    // rule's, the weights within 1e-6 (the fused softmax sums over a 16- or 4-lane tree, the kernel over 32).
     struct Tiled { int H, E; bool bias; };
     for (Tiled tc : {Tiled{70, 12, true}, Tiled{136, 64, false}, Tiled{200, 64, true}, Tiled{70, 20, false}}) {
         const int R = 37, valid = 29, E = tc.E, H = tc.H, K = 6;
@@ -135,7 +135,7 @@ int main() {
             std::vector<float> kw((size_t)R * K, 9);
             launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<float>(l16.data(), pb, kid.data(), kw.data(), &n, R, E, K, 1, 1e-12f, 1); });
             fbad += kid != fid;
-            fbad += memcmp(kw.data(), fw.data(), kw.size() * sizeof(float)) != 0;
+            for (size_t i = 0; i < kw.size(); ++i) fbad += std::fabs(kw[i] - fw[i]) > 1e-6f * std::fabs(kw[i]);
             for (int t = 0; t < R; ++t) {
                 std::vector<float> sc(l16.begin() + t * E, l16.begin() + (t + 1) * E);
                 if (pb) {
