@@ -381,9 +381,12 @@ GE_DEVICE float4 ge_router_quad(const T* row, int k, int hidden, int vec4) {
     if (k >= hidden) return make_float4(0.f, 0.f, 0.f, 0.f);
     float f[4];
     if (vec4) {
-        if constexpr (sizeof(T) == 4) return *reinterpret_cast<const float4*>(row + k);   // fp32 weights: 16-byte aligned rows
-        ge_router_load4(row + k, f);
-        return make_float4(f[0], f[1], f[2], f[3]);
+        if constexpr (sizeof(T) == 4) {
+            return *reinterpret_cast<const float4*>(row + k);   // fp32 weights: 16-byte aligned rows
+        } else {
+            ge_router_load4(row + k, f);
+            return make_float4(f[0], f[1], f[2], f[3]);
+        }
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) f[i] = k + i < hidden ? ge_to_float(row[k + i]) : 0.0f;
