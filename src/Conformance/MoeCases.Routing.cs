@@ -57,6 +57,15 @@ public static partial class MoeCases
                     new Spec(shape, layout, QuantMode.None, GroupSize.PerChannel, s - 20, s,
                         Router: biased ? RouterKind.Ernie : RouterKind.Fp32, NormMin: biased ? 1e-12 : 0));
             }
+        // The tiled router's fused top-k under capture and with NaN padding (a partial and a wholly padded token tile).
+        var tiled12 = new Spec(new Shape(12, 6, 70, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 236, 256,
+            Router: RouterKind.Ernie, NormMin: 1e-12);
+        yield return OnSpec("moe/graph/bf16/prefix/ernie/tiled/e=12/replay-equals-eager", tiled12, GraphEqualsEager);
+        yield return OnSpec("moe/layer/bf16/padded/ernie/tiled/e=12/nan-padding-changes-nothing", tiled12 with { Layout = TokenLayout.Padded },
+            NanPaddingChangesNothing);
+        yield return OnSpec("moe/graph/bf16/prefix/fp32/tiled/e=64/replay-equals-eager",
+            new Spec(new Shape(64, 6, 72, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 1080, 1100, Router: RouterKind.Fp32),
+            GraphEqualsEager, CaseTier.Full);
         yield return Routing("moe/routing/ernie/real-shape/n=2000/s=2048",
             new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 2000, 2048, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
         yield return Routing("moe/routing/qwen3/real-shape/n=100/s=128",
