@@ -353,7 +353,10 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
         for (int wi = 0; wi < ROUTER_WARPS; ++wi) v += red[wi][o];
         logits[(long long)(t0 + i) * experts + e0 + e] = v;
     }
-    if (!store_now) { __syncwarp(); ge_router_store_partials(acc, red, warp, lane); }
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    __syncwarp();   // warp 0's reads come before its stores
+#endif
+    if (!store_now) ge_router_store_partials(acc, red, warp, lane);
 }
 
 // fp32 router for many tokens: a shared-memory tiled SIMT GEMM, fp32 FMAs only (no TF32). A block is RT_TOKENS
@@ -517,7 +520,10 @@ moe_router_tiled(const T* __restrict__ x,          // [rows, hidden]
         if (i < nt && e < ne) logits[(long long)(t0 + i) * experts + e0 + e] = v;
         tile[o] = v;
     }
-    if (!store_now) { __syncwarp(); store_partials(); }
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    __syncwarp();   // every lane of the warp (group 0 may be half of one), so its reads come before its stores
+#endif
+    if (!store_now) store_partials();
     if (!ids) return;
     __syncthreads();
     // W = BE / 4 lanes per token, 4 experts each: the block's 4 * BE threads route all 16 tokens at once.
