@@ -1,7 +1,9 @@
 // MoE routing: the fp32 router GEMM, top-k softmax over the gate logits (optionally with a selection
 // bias), then per-expert counts, prefix sums and the (stable) permutation of assignments into
-// expert-sorted rows. No host involvement anywhere, so the
-// whole routing is capturable; rows at or past *n_tokens never reach an expert.
+// expert-sorted rows. No host involvement anywhere, so the whole routing is capturable; rows at or past
+// *n_tokens never reach an expert. Launches per layer: up to 32 rows, the router (fp32 only) and moe_topk_assign;
+// many, the tiled router with the top-k fused (when one block holds every expert) and moe_assign, else the
+// router, moe_topk_softmax and moe_assign.
 #include "common.cuh"
 
 #define GE_NONE 0x7fffffff
@@ -22,11 +24,119 @@ GE_DEVICE float ge_route_round(float w, int round_weights) {
     return w;
 }
 
-// One warp per token; lane l holds experts l, l + 32, ... (E <= 1024, so a 32-bit "taken" mask per lane).
-// Without a selection bias the choice reads the logits (softmax is monotone, so the choice is exact and
-// independent of how expf rounds). With one, it reads p + bias in fp32 as ERNIE-4.5 does, and the weight
-// of a chosen expert is its p, not its score. Renormalising divides by max(sum of chosen p, norm_min);
-// norm_min = 0 is the plain renormalisation.
+// Experts one lane holds at most in registers: MoeRouting.MaxExperts (1024) / 32.
+#define GE_TOPK_EPL 32
+
+// Max and sum over a group of W lanes (a power of two; xor offsets below W stay inside the group).
+template <int W>
+GE_DEVICE float ge_group_max(float v) {
+#pragma unroll
+    for (int o = W / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+template <int W>
+GE_DEVICE float ge_group_sum(float v) {
+#pragma unroll
+    for (int o = W / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Softmax and top-k of one token on a group of W lanes (W = 32: a warp; the fused router packs 32 / W tokens into a
+// warp): lane l of the group holds the logit of expert l + W j in v[j] (j < EPL, experts past `experts` unread).
+// Every lane of the warp must call it (the shuffles span the warp); `live` false writes the padded row's -1 / 0 instead,
+// `store` false writes nothing. Without a selection bias the choice reads the logits (softmax is monotone, so the choice
+// is exact and independent of how expf rounds). With one, it reads p + bias in fp32 as ERNIE-4.5 does, and the weight
+// of a chosen expert is its p, not its score. Renormalising divides by max(sum of chosen p, norm_min); norm_min = 0 is
+// the plain renormalisation. Each p is computed once and kept in registers, and for top_k <= W lane s keeps slot s's
+// weight, so the renormalisation and the one coalesced store need no trip through global memory. The sums run in a
+// fixed order for a given W (each lane over its j ascending, then the xor tree).
+template <int EPL, int W>
+GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* __restrict__ bias, int top_k, int renormalize,
+                              float norm_min, int round_weights, bool live, bool store,
+                              int* __restrict__ out_ids, float* __restrict__ out_w) {
+    const int sub = threadIdx.x & (W - 1);
+    float mx = __int_as_float(0xff800000);  // -inf
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+        if (W * j >= experts) break;
+        if (sub + W * j < experts) mx = fmaxf(mx, v[j]);
+    }
+    mx = ge_group_max<W>(mx);
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+        if (W * j >= experts) break;
+        if (sub + W * j < experts) sum += expf(v[j] - mx);
+    }
+    sum = ge_group_sum<W>(sum);
+    float p[EPL], score[EPL];
+#pragma unroll
+    for (int j = 0; j < EPL; ++j) {
+        if (W * j >= experts) break;
+        const int e = sub + W * j;
+        p[j] = e < experts ? expf(v[j] - mx) / sum : 0.0f;
+        score[j] = bias && e < experts ? p[j] + bias[e] : v[j];
+    }
+
+    unsigned taken = 0u;
+    float chosen = 0.0f, my_w = 0.0f;
+    int my_id = GE_NONE;
+    for (int s = 0; s < top_k; ++s) {
+        float bv = __int_as_float(0xff800000);
+        float bp = 0.0f;
+        int be = GE_NONE;
+#pragma unroll
+        for (int j = 0; j < EPL; ++j) {
+            if (W * j >= experts) break;
+            if (sub + W * j >= experts || (taken & (1u << j))) continue;
+            if (be == GE_NONE || score[j] > bv) { bv = score[j]; be = sub + W * j; bp = p[j]; }
+        }
+#pragma unroll
+        for (int o = W / 2; o > 0; o >>= 1) {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oe = __shfl_xor_sync(0xffffffffu, be, o);
+            float op = __shfl_xor_sync(0xffffffffu, bp, o);
+            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; bp = op; }
+        }
+        if ((be & (W - 1)) == sub) taken |= 1u << (be / W);
+        chosen += bp;
+        if (top_k <= W) {
+            if (sub == s) { my_id = be; my_w = bp; }
+        } else if (sub == 0 && live && store) {
+            out_ids[s] = be; out_w[s] = bp;
+        }
+    }
+#if defined(GE_MUTANT_ROUTING_NO_RENORM)
+    const float denom = 1.0f;
+#else
+    const float denom = renormalize ? fmaxf(chosen, norm_min) : 1.0f;
+#endif
+    if (top_k <= W) {
+        if (store && sub < top_k) {
+            out_ids[sub] = live ? my_id : -1;
+            out_w[sub] = live ? ge_route_round(renormalize ? my_w / denom : my_w, round_weights) : 0.0f;
+        }
+        return;
+    }
+    __syncwarp();   // more than W slots: the group's lane 0 wrote them above
+    if (!store) return;
+    for (int s = sub; s < top_k; s += W) {
+        if (!live) { out_ids[s] = -1; out_w[s] = 0.0f; continue; }
+        const float w = renormalize ? out_w[s] / denom : out_w[s];
+        out_w[s] = ge_route_round(w, round_weights);
+    }
+}
+
+// Rows at or past the token count: no expert, weight 0 (the assignment skips id -1).
+GE_DEVICE void ge_route_padded(int* __restrict__ out_ids, float* __restrict__ out_w, int top_k) {
+    for (int s = threadIdx.x & 31; s < top_k; s += 32) { out_ids[s] = -1; out_w[s] = 0.0f; }
+}
+
+// One warp per token. The row's loads are issued before the token count is read, so the two global latencies
+// overlap (rows < `rows` are in bounds whatever the count); the old form read the count first, then the row for the
+// max, again for the sum and again per slot (with an expf and a division per expert per slot), wrote each slot from
+// lane 0 and read them back from global memory to renormalise: a serial chain of about 20 dependent steps per token.
 template <typename T>
 __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, experts]
                                  const float* __restrict__ bias, // [experts] selection bias, or null
@@ -37,57 +147,108 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
     const int lane = threadIdx.x & 31;
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (t >= rows) return;
+    const T* row = logits + (long long)t * experts;
+    float v[GE_TOPK_EPL];
+#pragma unroll
+    for (int j = 0; j < GE_TOPK_EPL; ++j) {
+        if (32 * j >= experts) break;
+        const int e = lane + 32 * j;
+        v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
+    }
     int* out_ids = ids + (long long)t * top_k;
     float* out_w = weights + (long long)t * top_k;
-    if (t >= ge_valid_rows(n_tokens, rows)) {
-        for (int s = lane; s < top_k; s += 32) { out_ids[s] = -1; out_w[s] = 0.0f; }
-        return;
-    }
-    const T* row = logits + (long long)t * experts;
+    if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
+    ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
+}
 
-    float mx = __int_as_float(0xff800000);  // -inf
-    for (int e = lane; e < experts; e += 32) mx = fmaxf(mx, ge_to_float(row[e]));
-    mx = ge_warp_max(mx);
-    float sum = 0.0f;
-    for (int e = lane; e < experts; e += 32) sum += expf(ge_to_float(row[e]) - mx);
-    sum = ge_warp_sum(sum);
-
-    unsigned taken = 0u;
-    float chosen = 0.0f;
-    for (int s = 0; s < top_k; ++s) {
-        float bv = __int_as_float(0xff800000);
-        float bp = 0.0f;
-        int be = GE_NONE;
-        int j = 0;
-        for (int e = lane; e < experts; e += 32, ++j) {
-            if (taken & (1u << j)) continue;
-            float v = ge_to_float(row[e]);
-            float p = 0.0f;
-            if (bias) { p = expf(v - mx) / sum; v = p + bias[e]; }
-            if (be == GE_NONE || v > bv) { bv = v; be = e; bp = p; }
-        }
+// Few tokens (row bound <= 32): the top-k softmax and the assignment in one block, so routing costs one launch.
+// A warp's tokens run one after another (about 1600 cycles each at top-6), so past a token or two per warp the
+// two-kernel form, a warp per token over many SMs, is as fast; 512 threads leave each thread 128 registers for the
+// 32-entry p and score arrays of ge_route_token.
+// Warps route tokens (ge_route_token, as moe_topk_softmax), the block's barrier makes their ids visible to it, shared
+// counters give the counts (integer atomics: the totals do not depend on the order), warp 0 scans them into the
+// offsets and then walks the assignments in order (token, then slot) 32 at a time: __match_any_sync groups the lanes
+// of one expert, each takes the expert's next row plus its rank among them, and the group's first lane advances the
+// expert's counter. Rows of an expert are therefore stable, the same as moe_assign's and the host rule's.
+template <typename T>
+__global__ void __launch_bounds__(512)
+moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
+                const float* __restrict__ bias,  // [experts] selection bias, or null
+                int* __restrict__ ids,           // [rows, top_k]
+                float* __restrict__ weights,     // [rows, top_k]
+                int* __restrict__ offsets,       // [experts + 1]
+                int* __restrict__ counts,        // [experts]
+                int* __restrict__ permutation,   // [rows * top_k] or [experts * P]
+                int* __restrict__ inverse,       // [rows * top_k]
+                const int* n_tokens, int rows, int experts, int top_k, int renormalize, float norm_min, int round_weights,
+                int padded_slots) {
+    __shared__ int count[1024];   // MoeRouting.MaxExperts
+    __shared__ int next[1024];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) count[e] = 0;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    for (int t = warp; t < rows; t += warps) {
+        const T* row = logits + (long long)t * experts;
+        int* out_ids = ids + (long long)t * top_k;
+        float* out_w = weights + (long long)t * top_k;
+        if (t >= valid) { ge_route_padded(out_ids, out_w, top_k); continue; }
+        float v[GE_TOPK_EPL];
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            int oe = __shfl_xor_sync(0xffffffffu, be, o);
-            float op = __shfl_xor_sync(0xffffffffu, bp, o);
-            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; bp = op; }
+        for (int j = 0; j < GE_TOPK_EPL; ++j) {
+            if (32 * j >= experts) break;
+            const int e = lane + 32 * j;
+            v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
         }
-        if ((be & 31) == lane) taken |= 1u << (be >> 5);
-        float w = bias ? bp : expf(bv - mx) / sum;
-        chosen += w;
-        if (lane == 0) { out_ids[s] = be; out_w[s] = w; }
+        ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
     }
-    __syncwarp();
-#if defined(GE_MUTANT_ROUTING_NO_RENORM)
-    const float denom = 1.0f;
+    __syncthreads();   // every id written, and visible to the block
+    const int total = valid * top_k;
+    for (int a = threadIdx.x; a < total; a += blockDim.x) {
+        const int id = ids[a];
+        if ((unsigned)id < (unsigned)experts) atomicAdd(&count[id], 1);
+    }
+    __syncthreads();
+    if (warp == 0) {
+        int run = 0;
+        for (int base = 0; base < experts; base += 32) {
+            const int e = base + lane, c = e < experts ? count[e] : 0;
+            int incl = c;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const int y = __shfl_up_sync(0xffffffffu, incl, o);
+                if (lane >= o) incl += y;
+            }
+            if (e < experts) {
+#if defined(GE_MUTANT_ASSIGN_COUNT)
+                counts[e] = max(c - 1, 0);
 #else
-    const float denom = renormalize ? fmaxf(chosen, norm_min) : 1.0f;
+                counts[e] = c;
 #endif
-    for (int s = lane; s < top_k; s += 32) {
-        float w = renormalize ? out_w[s] / denom : out_w[s];
-        out_w[s] = ge_route_round(w, round_weights);
+                offsets[e] = run + incl - c;
+                next[e] = padded_slots > 0 ? e * padded_slots : run + incl - c;
+            }
+            run += __shfl_sync(0xffffffffu, incl, 31);
+        }
+        if (lane == 0) offsets[experts] = run;
+        __syncwarp();
+        const unsigned below = (1u << lane) - 1u;
+        for (int c0 = 0; c0 < total; c0 += 32) {
+            const int a = c0 + lane;
+            const int id = a < total ? ids[a] : -1;
+            const bool mine = (unsigned)id < (unsigned)experts;
+            const unsigned peers = __match_any_sync(0xffffffffu, mine ? id : -1);
+            const int rank = __popc(peers & below);
+            const int row = mine ? next[id] + rank : -1;
+            __syncwarp();
+            if (mine) {
+                permutation[row] = a;
+                if (rank == 0) next[id] += __popc(peers);
+            }
+            if (a < total) inverse[a] = row;
+            __syncwarp();
+        }
     }
+    for (int a = total + threadIdx.x; a < rows * top_k; a += blockDim.x) inverse[a] = -1;
 }
 
 // fp32 router (ERNIE-4.5 keeps gate.weight in fp32 and runs F.linear on x.float()):
@@ -110,6 +271,18 @@ GE_DEVICE void ge_router_load4(const T* p, float f[4]) {
     const T* h = reinterpret_cast<const T*>(&u);
 #pragma unroll
     for (int j = 0; j < 4; ++j) f[j] = ge_to_float(h[j]);
+}
+
+// Each warp's partial sums, reduced over its lanes, into red[warp] (lane 0 stores).
+GE_DEVICE void ge_router_store_partials(const float (&acc)[ROUTER_TOKENS][ROUTER_EXPERTS],
+                                        float (&red)[ROUTER_WARPS][ROUTER_TOKENS * ROUTER_EXPERTS], int warp, int lane) {
+#pragma unroll
+    for (int i = 0; i < ROUTER_TOKENS; ++i)
+#pragma unroll
+        for (int e = 0; e < ROUTER_EXPERTS; ++e) {
+            const float v = ge_warp_sum(acc[i][e]);
+            if (lane == 0) red[warp][i * ROUTER_EXPERTS + e] = v;
+        }
 }
 
 template <typename T>
@@ -163,16 +336,15 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
             }
         }
     }
-#pragma unroll
-    for (int i = 0; i < ROUTER_TOKENS; ++i)
-#pragma unroll
-        for (int e = 0; e < ROUTER_EXPERTS; ++e) {
-            const float v = ge_warp_sum(acc[i][e]);
-            if (lane == 0) red[warp][i * ROUTER_EXPERTS + e] = v;
-        }
-#if !defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
-    __syncthreads();
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    // Warp 0 (whose K slice is never empty) stores its partials only after the sum, which warp 0 alone runs: it reads
+    // them before they are written, every time (dropping the barrier alone happened to work on the H200).
+    const bool store_now = warp != 0;
+#else
+    const bool store_now = true;
 #endif
+    if (store_now) ge_router_store_partials(acc, red, warp, lane);
+    __syncthreads();
     for (int o = threadIdx.x; o < ROUTER_TOKENS * ROUTER_EXPERTS; o += blockDim.x) {
         const int i = o / ROUTER_EXPERTS, e = o - i * ROUTER_EXPERTS;
         if (i >= nt || e >= ne) continue;
@@ -181,6 +353,192 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
         for (int wi = 0; wi < ROUTER_WARPS; ++wi) v += red[wi][o];
         logits[(long long)(t0 + i) * experts + e0 + e] = v;
     }
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    __syncwarp();   // warp 0's reads come before its stores
+#endif
+    if (!store_now) ge_router_store_partials(acc, red, warp, lane);
+}
+
+// fp32 router for many tokens: a shared-memory tiled SIMT GEMM, fp32 FMAs only (no TF32). A block is RT_TOKENS
+// tokens x BE experts with 4 * BE threads in RT_KGROUPS K groups; a thread holds a 4 x 4 register tile (tokens
+// tg + 4i, experts eg + (BE / 4) j, so 8 neighbouring threads read distinct 16-byte bank groups). K is staged in
+// chunks of RT_CHUNK through two shared buffers, the next chunk's global loads held in registers while the current
+// one multiplies (one barrier per chunk); each 16-byte shared read feeds 16 FMAs.
+// Summation order, the same for every BE, grid and row count: K group g sums k = c * 64 + 16 g + [0, 16) over the
+// chunks c in ascending order, one fmaf after another; the logit is ((P0 + P1) + P2) + P3.
+// With `ids` given (the host passes it only when one block holds every expert, BE >= experts) the block then runs
+// the top-k softmax of its tokens from the logit tile in shared memory (ge_route_token on BE / 4 lanes per token, so
+// all 16 tokens at once: a warp per token took two tokens per warp one after the other, about 1600 cycles each), and
+// the separate top-k kernel is not launched; rows at or past the count get id -1 as there. Its softmax sum runs over
+// a 16- (or 4-) lane tree rather than 32, so its weights may differ from moe_topk_softmax's in the last bits.
+#define RT_TOKENS 16
+#define RT_KGROUPS 4
+#define RT_CHUNK 64
+#define RT_GROUP_K (RT_CHUNK / RT_KGROUPS)
+#define RT_STRIDE (RT_CHUNK + 4)   // floats per staged row: 16-byte aligned, row r's quad j in bank group (17 r + j) % 8
+
+// Four K values of one row starting at k as floats, zero past the row: one 8-byte (16-bit T) or 16-byte (fp32) load
+// when the launcher allows it (vec4: hidden % 4 == 0 and aligned rows, so a quad never straddles the end), else four.
+template <typename T>
+GE_DEVICE float4 ge_router_quad(const T* row, int k, int hidden, int vec4) {
+    if (k >= hidden) return make_float4(0.f, 0.f, 0.f, 0.f);
+    float f[4];
+    if (vec4) {
+        if constexpr (sizeof(T) == 4) {
+            return *reinterpret_cast<const float4*>(row + k);   // fp32 weights: 16-byte aligned rows
+        } else {
+            ge_router_load4(row + k, f);
+            return make_float4(f[0], f[1], f[2], f[3]);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) f[i] = k + i < hidden ? ge_to_float(row[k + i]) : 0.0f;
+    return make_float4(f[0], f[1], f[2], f[3]);
+}
+
+template <typename T, int BE>
+__global__ void __launch_bounds__(4 * BE)
+moe_router_tiled(const T* __restrict__ x,          // [rows, hidden]
+                 const float* __restrict__ w,      // [experts, hidden]
+                 float* __restrict__ logits,       // [rows, experts]
+                 const int* n_tokens, int rows, int hidden, int experts, int vec4,
+                 const float* __restrict__ bias,   // [experts] selection bias or null (fused top-k only)
+                 int* __restrict__ ids,            // [rows, top_k] or null: logits only
+                 float* __restrict__ weights,      // [rows, top_k]
+                 int top_k, int renormalize, float norm_min, int round_weights) {
+    constexpr int NT = 4 * BE;                           // threads
+    constexpr int XQ = (RT_TOKENS * RT_CHUNK / 4 + NT - 1) / NT;   // activation quads per thread per chunk
+    constexpr int WQ = BE * RT_CHUNK / 4 / NT;           // weight quads per thread per chunk (exactly 4)
+    // Staging: xs[2][RT_TOKENS][RT_STRIDE] then ws[2][BE][RT_STRIDE]. After the last chunk ws holds the K groups'
+    // partials [RT_KGROUPS][RT_TOKENS][BE + 1] and xs the logit tile [RT_TOKENS][BE] of the fused top-k.
+    __shared__ __align__(16) float smem[2 * RT_TOKENS * RT_STRIDE + 2 * BE * RT_STRIDE];
+    float* xs = smem;
+    float* ws = smem + 2 * RT_TOKENS * RT_STRIDE;
+    const int tid = threadIdx.x, g = tid / BE, tj = tid % BE, tg = tj / (BE / 4), eg = tj % (BE / 4);
+    const int t0 = blockIdx.x * RT_TOKENS, e0 = blockIdx.y * BE;
+    const int valid = ge_valid_rows(n_tokens, rows);
+    if (t0 >= valid) {   // uniform over the block
+        if (ids)
+            for (int t = t0 + tid / 32; t < min(t0 + RT_TOKENS, rows); t += NT / 32)
+                ge_route_padded(ids + (long long)t * top_k, weights + (long long)t * top_k, top_k);
+        return;
+    }
+    const int nt = min(RT_TOKENS, valid - t0), ne = min(BE, experts - e0);
+#if defined(GE_MUTANT_ROUTER_DROP_LAST_CHUNK)
+    const int chunks = max((hidden + RT_CHUNK - 1) / RT_CHUNK - 1, 1);
+#else
+    const int chunks = (hidden + RT_CHUNK - 1) / RT_CHUNK;
+#endif
+
+    float4 xr[XQ], wr[WQ];
+    auto load = [&](int c) {
+        const int k0 = c * RT_CHUNK;
+#pragma unroll
+        for (int q = 0; q < XQ; ++q) {
+            const int slot = tid + q * NT, r = slot / (RT_CHUNK / 4), kq = slot % (RT_CHUNK / 4);
+            xr[q] = slot < RT_TOKENS * RT_CHUNK / 4 && r < nt
+                ? ge_router_quad(x + (long long)(t0 + r) * hidden, k0 + 4 * kq, hidden, vec4) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int q = 0; q < WQ; ++q) {
+            const int slot = tid + q * NT, r = slot / (RT_CHUNK / 4), kq = slot % (RT_CHUNK / 4);
+            wr[q] = r < ne ? ge_router_quad(w + (long long)(e0 + r) * hidden, k0 + 4 * kq, hidden, vec4) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+    };
+    auto stage = [&](int buf) {
+#pragma unroll
+        for (int q = 0; q < XQ; ++q) {
+            const int slot = tid + q * NT, r = slot / (RT_CHUNK / 4), kq = slot % (RT_CHUNK / 4);
+            if (slot < RT_TOKENS * RT_CHUNK / 4)
+                *reinterpret_cast<float4*>(xs + (buf * RT_TOKENS + r) * RT_STRIDE + 4 * kq) = xr[q];
+        }
+#pragma unroll
+        for (int q = 0; q < WQ; ++q) {
+            const int slot = tid + q * NT, r = slot / (RT_CHUNK / 4), kq = slot % (RT_CHUNK / 4);
+            *reinterpret_cast<float4*>(ws + (buf * BE + r) * RT_STRIDE + 4 * kq) = wr[q];
+        }
+    };
+
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+    load(0);
+    stage(0);
+    __syncthreads();
+    for (int c = 0; c < chunks; ++c) {
+        const int buf = c & 1;
+        if (c + 1 < chunks) load(c + 1);
+        const float* xb = xs + buf * RT_TOKENS * RT_STRIDE + g * RT_GROUP_K;
+        const float* wb = ws + buf * BE * RT_STRIDE + g * RT_GROUP_K;
+#pragma unroll
+        for (int kk = 0; kk < RT_GROUP_K; kk += 4) {
+            float4 a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) a[i] = *reinterpret_cast<const float4*>(xb + (tg + 4 * i) * RT_STRIDE + kk);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) b[j] = *reinterpret_cast<const float4*>(wb + (eg + (BE / 4) * j) * RT_STRIDE + kk);
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    acc[i][j] = fmaf(a[i].x, b[j].x, acc[i][j]);
+                    acc[i][j] = fmaf(a[i].y, b[j].y, acc[i][j]);
+                    acc[i][j] = fmaf(a[i].z, b[j].z, acc[i][j]);
+                    acc[i][j] = fmaf(a[i].w, b[j].w, acc[i][j]);
+                }
+        }
+        if (c + 1 < chunks) stage(buf ^ 1);
+        __syncthreads();
+    }
+
+    // Cross-group sum in group order; the staging buffers are free after the last barrier.
+    float* part = ws;
+    float* tile = xs;
+    auto store_partials = [&] {
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                part[(g * RT_TOKENS + tg + 4 * i) * (BE + 1) + eg + (BE / 4) * j] = acc[i][j];
+    };
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    // K group 0 (never empty) stores after the sum has read its slots, which still hold staged weights. Warp 0 sums
+    // tokens 4r, whose group-0 partials it stores itself, so those logits are wrong every time (others as the race falls).
+    const bool store_now = g != 0;
+#else
+    const bool store_now = true;
+#endif
+    if (store_now) store_partials();
+    __syncthreads();
+    for (int o = tid; o < RT_TOKENS * BE; o += NT) {
+        const int i = o / BE, e = o % BE;
+        float v = part[i * (BE + 1) + e];
+#pragma unroll
+        for (int q = 1; q < RT_KGROUPS; ++q) v += part[(q * RT_TOKENS + i) * (BE + 1) + e];
+        if (i < nt && e < ne) logits[(long long)(t0 + i) * experts + e0 + e] = v;
+        tile[o] = v;
+    }
+#if defined(GE_MUTANT_ROUTER_RACY_REDUCTION)
+    __syncwarp();   // every lane of the warp (group 0 may be half of one), so its reads come before its stores
+#endif
+    if (!store_now) store_partials();
+    if (!ids) return;
+    __syncthreads();
+    // W = BE / 4 lanes per token, 4 experts each: the block's 4 * BE threads route all 16 tokens at once.
+    constexpr int W = BE / 4;
+    const int i = tid / W, t = t0 + i;
+    float v[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = tile[i * BE + (tid & (W - 1)) + W * j];
+#if defined(GE_MUTANT_ROUTER_FUSED_PAD_GUARD)
+    const bool live = true;
+#else
+    const bool live = i < nt;
+#endif
+    ge_route_token<4, W>(v, experts, bias, top_k, renormalize, norm_min, round_weights, live, t < rows,
+                         ids + (long long)t * top_k, weights + (long long)t * top_k);
 }
 
 // Block-wide sum of an int; every thread gets the total. `scratch` holds 32 ints.

@@ -45,15 +45,30 @@ public static class KernelWarmup
     }
 
     /// <summary>
+    /// The kernel instance a variant names: up to its template's closing '&gt;' or, untemplated, its first top-level comma
+    /// (names may go on, as "moe_router_fp32&lt;T&gt;, 4-wide loads" or "wo_dequantize&lt;T, true, 128&gt; + cuBLASLt", which
+    /// NVRTC cannot instantiate).
+    /// </summary>
+    internal static string Instance(string variant)
+    {
+        int depth = 0;
+        for (int i = 0; i < variant.Length; i++)
+        {
+            if (variant[i] == '<') depth++;
+            else if (variant[i] == '>' && --depth == 0) return variant[..(i + 1)];
+            else if (variant[i] == ',' && depth == 0) return variant[..i];
+        }
+        return variant;
+    }
+
+    /// <summary>
     /// The kernel instances a variant name stands for: its T placeholder replaced by each 16-bit element type, and
-    /// RMSNorm's residual placeholder R (a template argument of its own) by true and false; a library call named
-    /// after the kernel (" + cuBLASLt") is left out.
+    /// RMSNorm's residual placeholder R (a template argument of its own) by true and false, of the <see cref="Instance"/>
+    /// it names.
     /// </summary>
     internal static IEnumerable<string> Instances(string variant)
     {
-        // "wo_dequantize<...> + cuBLASLt": the kernel of ours is the part before the library's.
-        int plus = variant.IndexOf(" + ", StringComparison.Ordinal);
-        if (plus >= 0) variant = variant[..plus];
+        variant = Instance(variant);
         var typed = variant.Contains("<T", StringComparison.Ordinal)
             ? ElementTypes.Select(t => variant.Replace("<T", "<" + t, StringComparison.Ordinal))
             : new[] { variant };

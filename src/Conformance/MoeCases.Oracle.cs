@@ -229,7 +229,7 @@ public static partial class MoeCases
     {
         var hw = MoeHostWeights.For(spec);
         int e = spec.Shape.Experts, h = spec.Shape.Hidden;
-        bool fp32 = spec.Router == RouterKind.Ernie;
+        bool fp32 = spec.Fp32Router;
         double[] logits = fp32
             ? RouterFp32(x, n, hw.Router, e, h)
             : Float64.MatMulT(x, n, hw.Router, e, h);
@@ -242,7 +242,7 @@ public static partial class MoeCases
             for (int j = 0; j < e; j++)
             {
                 probs[t * e + j] = p[j];
-                scores[t * e + j] = p[j] + (fp32 ? hw.SelectionBias[j] : 0);
+                scores[t * e + j] = p[j] + (spec.Biased ? hw.SelectionBias[j] : 0);
             }
         }
         return new Routing64(logits, probs, scores);

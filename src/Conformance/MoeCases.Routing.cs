@@ -14,7 +14,7 @@ namespace GraphEngine.Conformance;
 /// </summary>
 public static partial class MoeCases
 {
-    /// <summary>fp32 scores p + bias are a few ulps (~1e-7 relative) from float64: a swap within this is a tie, not an error.</summary>
+    /// <summary>fp32 scores (p + bias, or p of fp32 logits) are a few ulps (~1e-7 relative) from float64: a swap within this is a tie, not an error.</summary>
     private const double BiasedTieMargin = 1e-5;
 
     // A bf16 router's logits are its fp32 accumulation rounded to 8 significant bits; where the float64 value
@@ -41,6 +41,33 @@ public static partial class MoeCases
             new Spec(odd, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Ernie, NormMin: 2.0));
         yield return Routing("moe/routing/ernie/real-shape/n=100/s=128",
             new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
+        yield return Routing("moe/routing/fp32/e=12/topk=6/n=13/s=16",
+            new Spec(odd, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Fp32));
+        // The fp32 router's tiled kernel (row bound above 128) in every plan its rule picks on the H200 (132 SMs): 16
+        // experts per block with the top-k fused (E 12) or logits only (E 64 at 256 rows), 64 per block fused (E 64 at
+        // 1100 rows: 69 token tiles) or logits only (E 100), each with 1-wide (H 70, ERNIE's rule) and 4-wide (H 72, the
+        // plain fp32 rule) loads; n = S - 20 leaves a partial and a wholly padded token tile.
+        foreach (var (experts, s) in new[] { (12, 256), (64, 256), (64, 1100), (100, 1100) })
+            foreach (int hidden in new[] { 70, 72 })
+            {
+                bool biased = hidden == 70;
+                var layout = !biased && s <= 256 ? TokenLayout.Padded : TokenLayout.PrefixSum;
+                var shape = new Shape(experts, 6, hidden, 46);
+                yield return Routing($"moe/routing/{(biased ? "ernie" : "fp32")}/tiled/e={experts}/h={hidden}/{(layout == TokenLayout.Padded ? "padded" : "prefix")}/n={s - 20}/s={s}",
+                    new Spec(shape, layout, QuantMode.None, GroupSize.PerChannel, s - 20, s,
+                        Router: biased ? RouterKind.Ernie : RouterKind.Fp32, NormMin: biased ? 1e-12 : 0));
+            }
+        // The tiled router's fused top-k under capture and with NaN padding (a partial and a wholly padded token tile).
+        var tiled12 = new Spec(new Shape(12, 6, 70, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 236, 256,
+            Router: RouterKind.Ernie, NormMin: 1e-12);
+        yield return OnSpec("moe/graph/bf16/prefix/ernie/tiled/e=12/replay-equals-eager", tiled12, GraphEqualsEager);
+        yield return OnSpec("moe/layer/bf16/padded/ernie/tiled/e=12/nan-padding-changes-nothing", tiled12 with { Layout = TokenLayout.Padded },
+            NanPaddingChangesNothing);
+        yield return OnSpec("moe/graph/bf16/prefix/fp32/tiled/e=64/replay-equals-eager",
+            new Spec(new Shape(64, 6, 72, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 1080, 1100, Router: RouterKind.Fp32),
+            GraphEqualsEager, CaseTier.Full);
+        yield return Routing("moe/routing/ernie/real-shape/n=2000/s=2048",
+            new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 2000, 2048, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
         yield return Routing("moe/routing/qwen3/real-shape/n=100/s=128",
             new Spec(qwen, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128), CaseTier.Full);
 
@@ -69,7 +96,7 @@ public static partial class MoeCases
         int n = spec.Tokens, e = spec.Shape.Experts, k = spec.Shape.TopK, h = spec.Shape.Hidden;
         var layer = rig.Layer;
         var rule = layer.Rule;
-        bool ernie = spec.Router == RouterKind.Ernie;
+        bool ernie = spec.Biased, fp32 = spec.Fp32Router;
         var x = rig.Input.SliceRows(0, n).DownloadFloats();
         var w = layer.GateWeight.DownloadFloats();
         var bias = ernie ? layer.SelectionBiasWeight.DownloadFloats() : null;
@@ -85,7 +112,7 @@ public static partial class MoeCases
                 double acc = 0;
                 for (int c = 0; c < h; c++) acc += (double)x[t * h + c] * w[j * h + c];
                 // transformers runs a bf16 router's F.linear in bf16: its logits are rounded to bf16.
-                logits[j] = ernie ? acc : HalfBits.ToFloat(HalfBits.FromFloat((float)acc, spec.Activation), spec.Activation);
+                logits[j] = fp32 ? acc : HalfBits.ToFloat(HalfBits.FromFloat((float)acc, spec.Activation), spec.Activation);
             }
             var p = Softmax64(logits);
             for (int j = 0; j < e; j++)
@@ -99,7 +126,7 @@ public static partial class MoeCases
         var ids = layer.TopIds.SliceRows(0, spec.Padded).DownloadInts();
         var weights = layer.TopWeights.SliceRows(0, n).ToArray<float>();
         var selection = SameSelection("expert selection vs float64", oracleIds, ids.AsSpan(0, n * k), scores, n, e, k,
-            ernie ? BiasedTieMargin : Bf16LogitTieMargin);
+            fp32 ? BiasedTieMargin : Bf16LogitTieMargin);
 
         // Weights of the experts the device chose, in float64, then as the rule rounds them.
         var expected = new double[n * k];
@@ -116,9 +143,9 @@ public static partial class MoeCases
             }
         }
         var (tol, why) = rule.WeightType == DType.F32
-            ? ernie ? (1e-5, "fp32 router and softmax vs float64") : (1e-2, "bf16 logits may round to the neighbouring value (~2^-8 in p)")
+            ? fp32 ? (1e-5, "fp32 router and softmax vs float64") : (1e-2, "bf16 logits may round to the neighbouring value (~2^-8 in p)")
             : (5e-3, "weights rounded to bf16: one ulp (2^-8) apart where the fp32 value straddles a rounding boundary");
-        var weightCheck = Checks.Close($"routing weights ({(ernie ? "ernie" : "softmax top-k")}, k={k})", expected, weights, tol, why);
+        var weightCheck = Checks.Close($"routing weights ({(ernie ? "ernie" : fp32 ? "fp32 router, softmax top-k" : "softmax top-k")}, k={k})", expected, weights, tol, why);
 
         var padIds = ids.AsSpan(n * k).ToArray();
         var padded = Checks.True(Array.TrueForAll(padIds, v => v == -1), $"padded rows [{n}, {spec.Padded}) have ids -1");

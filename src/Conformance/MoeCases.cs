@@ -185,10 +185,16 @@ public static partial class MoeCases
                               int SharedFfn = 0, bool Renormalize = true, bool ZeroGate = false, DType Activation = DType.BF16,
                               RouterKind Router = RouterKind.Plain, double NormMin = 0)
     {
+        /// <summary>The router runs in fp32 from fp32 weights (ERNIE-4.5's gate).</summary>
+        public bool Fp32Router => Router != RouterKind.Plain;
+
+        /// <summary>The choice reads p + a selection bias (ERNIE-4.5's e_score_correction_bias).</summary>
+        public bool Biased => Router == RouterKind.Ernie;
+
         public MoeOptions Options => new(Shape.Experts, Shape.TopK, Shape.Hidden, Shape.Ffn, Renormalize, SharedFfn, Layout, Mode, Group,
             Seed: 11,
-            RouterFp32: Router == RouterKind.Ernie, SelectionBias: Router == RouterKind.Ernie, NormMin: NormMin,
-            WeightsInActivationType: Router == RouterKind.Ernie);
+            RouterFp32: Fp32Router, SelectionBias: Biased, NormMin: NormMin,
+            WeightsInActivationType: Biased);
     }
 
     /// <summary>A Moe layer with its own pool, token-count scalar and input/output buffers.</summary>
@@ -279,19 +285,19 @@ public static partial class MoeCases
         var spec = rig.Spec;
         var layer = rig.Layer;
         int e = spec.Shape.Experts, k = spec.Shape.TopK;
-        bool ernie = spec.Router == RouterKind.Ernie;
+        bool fp32 = spec.Fp32Router;
         var x = rig.Input.SliceRows(0, n).DownloadFloats();
         var r = Route64(spec, x, n);
         var logits = layer.Logits.SliceRows(0, n).DownloadFloats();
-        var logitTol = ernie
+        var logitTol = fp32
             ? new Tolerance(DType.F32, 1, "fp32 router: fp32 accumulation over H", Accumulation: 2e-5)
             : Tolerance.OneRounding(spec.Activation, "router GEMM: fp32 accumulation, logits rounded once");
         var ids = layer.TopIds.SliceRows(0, n).DownloadInts();
         var selection = SameSelection("expert selection vs float64 top-k", TopK64(r.Scores, n, e, k), ids, r.Scores, n, e, k,
-            ernie ? BiasedTieMargin : Bf16LogitTieMargin);
+            fp32 ? BiasedTieMargin : Bf16LogitTieMargin);
         var (wTol, why) = layer.Rule.WeightType != DType.F32
             ? (5e-3, "weights rounded to the activation type: one ulp apart where the fp32 value straddles a rounding boundary")
-            : ernie ? (1e-5, "fp32 router and softmax vs float64") : (1e-2, "bf16 logits may round to the neighbouring value (~2^-8 in p)");
+            : fp32 ? (1e-5, "fp32 router and softmax vs float64") : (1e-2, "bf16 logits may round to the neighbouring value (~2^-8 in p)");
         return CaseResult.All(
             Checks.Close("router logits vs float64 x·Wgᵀ", r.Logits, logits, e, logitTol),
             selection,

@@ -20,10 +20,10 @@ internal sealed class MoeHostWeights : IMoeWeightSource
     {
         var (e, h, f, fs) = (spec.Shape.Experts, spec.Shape.Hidden, spec.Shape.Ffn, spec.SharedFfn);
         var act = spec.Activation;
-        bool fp32Router = spec.Router == RouterKind.Ernie;
+        bool fp32Router = spec.Fp32Router;
         // Scales as the layer's own random weights: logits of order 1, and unit-scale outputs per projection.
         Router = spec.ZeroGate ? new float[(long)e * h] : Values((long)e * h, 101, 3f / MathF.Sqrt(h), fp32Router ? DType.F32 : act);
-        SelectionBias = fp32Router ? Values(e, 102, 1f / e, DType.F32) : Array.Empty<float>();
+        SelectionBias = spec.Biased ? Values(e, 102, 1f / e, DType.F32) : Array.Empty<float>();
         GateUp = Values((long)e * 2 * f * h, 103, 2f / MathF.Sqrt(h), act);
         Down = Values((long)e * h * f, 104, 2f / MathF.Sqrt(f), act);
         SharedGateUp = fs > 0 ? Values(2L * fs * h, 105, 2f / MathF.Sqrt(h), act) : Array.Empty<float>();
@@ -33,8 +33,8 @@ internal sealed class MoeHostWeights : IMoeWeightSource
     /// <summary>The weights of <paramref name="spec"/>'s shape, made once per shape and types.</summary>
     public static MoeHostWeights For(MoeCases.Spec spec)
     {
-        var key = (spec.Shape.Experts, spec.Shape.Hidden, spec.Shape.Ffn, spec.SharedFfn, spec.Activation, spec.Router == RouterKind.Ernie,
-                   spec.Router == RouterKind.Ernie, spec.ZeroGate);
+        var key = (spec.Shape.Experts, spec.Shape.Hidden, spec.Shape.Ffn, spec.SharedFfn, spec.Activation, spec.Fp32Router,
+                   spec.Biased, spec.ZeroGate);
         lock (Gate)
         {
             if (!Cache.TryGetValue(key, out var w))

@@ -8,4 +8,7 @@ public enum RouterKind
 
     /// <summary>ERNIE-4.5: fp32 router, selection bias, clamped renormalisation, weights in the activation type.</summary>
     Ernie,
+
+    /// <summary>The fp32 router with plain top-k softmax (no selection bias, fp32 weights): the router kernels' other rule.</summary>
+    Fp32,
 }

@@ -291,10 +291,16 @@ public sealed class Moe : Layer
         bool prefix = layout == TokenLayout.PrefixSum;
         int rows = prefix ? s * k : e * s;   // permuted rows this step; padded slabs are [E, S, *]
 
-        if (_o.RouterFp32) _routing.RouterLogits(stream, Input, GateWeight, s, tok, Logits);
-        else _gemm.MatMul(stream, Input, GateWeight, Logits, s);
-        _routing.TopKSoftmax(stream, Logits, s, tok, k, Rule, TopIds, TopWeights);
-        _routing.Assign(stream, TopIds, s, tok, e, layout, s, Offsets, Counts, Permutation, Inverse);
+        var routed = new MoeRoutingBuffers(Logits, TopIds, TopWeights, layout, s, Offsets, Counts, Permutation, Inverse);
+        if (_o.RouterFp32)
+        {
+            _routing.RouteFp32(stream, Input, GateWeight, s, tok, k, Rule, routed);
+        }
+        else
+        {
+            _gemm.MatMul(stream, Input, GateWeight, Logits, s);
+            _routing.Route(stream, s, tok, k, Rule, routed);
+        }
 
         var a = View(_permuted, rows, h);
         _permute.Scatter(stream, Input, Inverse, s, tok, k, a);
@@ -343,12 +349,12 @@ public sealed class Moe : Layer
 
     /// <summary>
     /// The CUDA kernels with a shape- or architecture-dependent choice that a forward over <paramref name="paddedTokens"/>
-    /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), both expert GEMMs, the
-    /// SwiGLU (the routed experts' where their gate/up GEMM does not fuse it, and the shared experts') and the combine.
-    /// The gate GEMM and the shared experts' GEMMs are cuBLASLt's; top-k, assign and scatter have no variants. Launches
-    /// per forward in the fused modes: router, top-k, assign, scatter, gate/up, down, combine (7; 8 before the fusion),
-    /// plus three for shared experts (GEMM, SwiGLU, GEMM); the other modes add the routed SwiGLU (and w4afp8 its two
-    /// activation quantizers).
+    /// rows runs on <paramref name="target"/>: the routing's kernels (<see cref="MoeRouting.RoutingVariants"/>: the fp32 router
+    /// when the options ask for it, then one or two kernels), both expert GEMMs, the SwiGLU (the routed experts' where their
+    /// gate/up GEMM does not fuse it, and the shared experts') and the combine. The gate GEMM and the shared experts' GEMMs
+    /// are cuBLASLt's. Launches per forward in the fused modes: two or three routing kernels, scatter, gate/up, down,
+    /// combine (6 or 7; 8 before these fusions), plus three for shared experts (GEMM, SwiGLU, GEMM); the other modes add
+    /// the routed SwiGLU (and w4afp8 its two activation quantizers).
     /// </summary>
     public static IReadOnlyList<string> Variants(MoeOptions options, int paddedTokens, DType activation, LaunchTarget target)
     {
@@ -356,7 +362,7 @@ public sealed class Moe : Layer
         int s = paddedTokens;
         var (gateUp, down) = ExpertProblems(options, s);
         var names = new List<string>();
-        if (options.RouterFp32) names.Add(MoeRouting.RouterVariant(activation, options.Hidden));
+        names.AddRange(MoeRouting.RoutingVariants(options.RouterFp32, activation, options.Hidden, options.Experts, s, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, gateUp, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, down, target));
         int rows = options.Layout == TokenLayout.PrefixSum ? s * options.TopK : options.Experts * s;

@@ -43,8 +43,7 @@ public class KernelWarmupTests
                 declared++;
                 foreach (var type in new[] { "__nv_bfloat16", "__half" })
                 {
-                    string typed = v.Replace("<T", "<" + type, StringComparison.Ordinal);
-                    if (typed.IndexOf(" + ", StringComparison.Ordinal) is >= 0 and var plus) typed = typed[..plus];
+                    string typed = KernelWarmup.Instance(v).Replace("<T", "<" + type, StringComparison.Ordinal);
                     if (typed.Contains(", R", StringComparison.Ordinal))
                         foreach (var flag in new[] { "true", "false" })
                             Assert.Contains(typed.Replace(", R,", $", {flag},").Replace(", R>", $", {flag}>"), requested);
@@ -54,6 +53,14 @@ public class KernelWarmupTests
             }
         Assert.True(declared > 100, $"{declared} declared variants");
     }
+
+    [Theory]
+    [InlineData("moe_router_tiled<T, 64>, top-k fused, 4-wide loads", "moe_router_tiled<T, 64>")]
+    [InlineData("wo_dequantize<T, true, 128> + cuBLASLt", "wo_dequantize<T, true, 128>")]
+    [InlineData("group_gemm<T, 0, 16, 128>", "group_gemm<T, 0, 16, 128>")]
+    [InlineData("moe_assign", "moe_assign")]
+    public void A_request_names_the_instance_without_the_variants_description(string variant, string instance) =>
+        Assert.Equal(instance, KernelWarmup.Instance(variant));
 
     [Fact]
     public void Rms_norm_variants_are_requested_with_and_without_the_residual()

@@ -1,7 +1,9 @@
 namespace GraphEngine.Kernels.Moe;
 
 /// <summary>
-/// MoE routing on the device, in two kernels and without any host read:
+/// MoE routing on the device, without any host read: the fp32 router (<see cref="RouterLogits"/>), then the two steps
+/// below; <see cref="Route"/> and <see cref="RouteFp32"/> run them all with fewer kernels where the shape allows
+/// (<see cref="RoutingVariants"/>).
 /// <list type="number">
 /// <item><see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>: gate logits -> top-k experts per token and their softmax weights.
 /// Experts are chosen on the logits themselves (softmax is monotone), so the choice is exact on both
@@ -22,16 +24,44 @@ public abstract class MoeRouting
         KernelBackend.Create<MoeRouting>(device, cuda => new MoeRoutingCuda(cuda), () => new MoeRoutingReference());
 
     /// <summary>
-    /// The CUDA kernel <see cref="RouterLogits"/> runs for <paramref name="activation"/> rows of <paramref name="hidden"/>
-    /// values from 16-byte aligned tensors (as the engine's pool hands out): the blocked fp32 router
-    /// (8 tokens x 4 experts per block) reading four K values per load where the row allows, one otherwise.
+    /// The fp32 router kernel <see cref="RouteFp32"/> runs on <paramref name="target"/> for <paramref name="rows"/> (the
+    /// padded size) rows of <paramref name="hidden"/> values and <paramref name="experts"/> experts, from 16-byte aligned
+    /// tensors (as the engine's pool hands out): the few-token kernel up to 128 rows, the tiled GEMM above (16 or 64
+    /// experts per block, with the top-k fused when one block holds them all), each with 4- or 1-wide loads.
     /// </summary>
-    public static string RouterVariant(DType activation, int hidden) =>
-        MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0));
+    public static string RouterVariant(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
+        RouterPlan(activation, hidden, experts, rows, target).Name(LaunchTarget.TypeParameter);
 
-    /// <summary>Every name <see cref="RouterVariant"/> can return (the rule reads no architecture).</summary>
+    private static MoeRoutingPlan RouterPlan(DType activation, int hidden, int experts, int rows, LaunchTarget target) =>
+        MoeRoutingPlan.Choose(rows, experts, MoeRoutingCuda.RouterVectorized(activation, hidden, 0, 0), target.SmCount);
+
+    /// <summary>
+    /// The kernels <see cref="RouteFp32"/> (<paramref name="fp32Router"/>) or <see cref="Route"/> launches for
+    /// <paramref name="rows"/> rows on <paramref name="target"/>, in order: the router (fp32 only, <see cref="RouterVariant"/>),
+    /// then up to 32 rows moe_topk_assign (top-k and assignment in one block); above, moe_assign after the router where it
+    /// fused the top-k, else moe_topk_softmax and moe_assign. Its length is the routing's kernel count.
+    /// </summary>
+    public static IReadOnlyList<string> RoutingVariants(bool fp32Router, DType activation, int hidden, int experts, int rows, LaunchTarget target)
+    {
+        var plan = RouterPlan(activation, hidden, experts, rows, target);
+        var names = new List<string>(3);
+        if (fp32Router) names.Add(plan.Name(LaunchTarget.TypeParameter));
+        if (rows <= MoeRoutingPlan.OneBlockRoutingRows) names.Add(TopKAssignVariant);
+        else
+        {
+            if (!(fp32Router && plan.FusedTopK)) names.Add(TopKVariant);
+            names.Add(AssignVariant);
+        }
+        return names;
+    }
+
+    private static readonly string TopKVariant = $"moe_topk_softmax<{LaunchTarget.TypeParameter}>";
+    private static readonly string TopKAssignVariant = $"moe_topk_assign<{LaunchTarget.TypeParameter}>";
+    private const string AssignVariant = "moe_assign";
+
+    /// <summary>Every name <see cref="RoutingVariants"/> can return (the rule reads no architecture).</summary>
     public static IReadOnlyList<string> RouterVariants { get; } =
-        new[] { MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, true), MoeRoutingCuda.RouterName(LaunchTarget.TypeParameter, false) };
+        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter)).Append(TopKVariant).Append(TopKAssignVariant).Append(AssignVariant).ToArray();
 
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>
@@ -59,6 +89,104 @@ public abstract class MoeRouting
                             Tensor ids, Tensor weights)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        CheckTopK(stream, logits, rows, topK, rule, ids, weights);
+        if (rows == 0) return;
+        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
+    }
+
+    /// <summary>
+    /// The fp32 router GEMM: logits[t, e] = Σ_k float(x[t, k]) · w[e, k] in fp32, for valid rows only
+    /// (rows at or past the device count are left as they were; routing never reads them).
+    /// </summary>
+    /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
+    /// <param name="weight">[E, H] fp32 router weight.</param>
+    /// <param name="logits">[>= rows, E] fp32.</param>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    public void RouterLogits(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRouter(stream, x, weight, rows, logits);
+        if (rows == 0) return;
+        RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
+    }
+
+    /// <summary>
+    /// Routing from logits already computed (the activation-type gate GEMM's): the top-k softmax under <paramref name="rule"/>
+    /// and the assignment, as <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>
+    /// then <see cref="Assign"/> (one kernel for few rows: <see cref="RoutingVariants"/>).
+    /// </summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
+    /// <param name="buffers">Logits read; ids, weights, counts, offsets, permutation and inverse written.</param>
+    public void Route(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers buffers)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRoute(stream, rows, topK, rule, buffers);
+        if (rows == 0) return;
+        RouteCore(stream, rows, tokenCount, topK, rule, buffers);
+    }
+
+    /// <summary>
+    /// The fp32 router, then <see cref="Route"/> on its logits: <see cref="RouterLogits"/>, top-k softmax and assignment,
+    /// with the top-k fused into the router where one block holds every expert (<see cref="RoutingVariants"/>).
+    /// </summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
+    /// <param name="weight">[E, H] fp32 router weight.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count.</param>
+    /// <param name="topK">Experts per token (1..E).</param>
+    /// <param name="rule">Selection bias, renormalisation clamp and weight rounding.</param>
+    /// <param name="buffers">Logits (fp32, valid rows written), ids, weights, counts, offsets, permutation and inverse.</param>
+    public void RouteFp32(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule,
+                          in MoeRoutingBuffers buffers)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRouter(stream, x, weight, rows, buffers.Logits);
+        CheckRoute(stream, rows, topK, rule, buffers);
+        if (rows == 0) return;
+        RouteFp32Core(stream, x, weight, rows, tokenCount, topK, rule, buffers);
+    }
+
+    private static void CheckRoute(ComputeStream stream, int rows, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        CheckTopK(stream, b.Logits, rows, topK, rule, b.Ids, b.Weights);
+        CheckAssign(stream, b.Ids, rows, (int)b.Logits.Dim(1), b.Layout, b.SlotsPerExpert, b.Offsets, b.Counts, b.Permutation, b.Inverse);
+    }
+
+    /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>.</param>
+    /// <param name="slotsPerExpert">Padded layout only: P, the rows of each expert's slab (>= rows).</param>
+    /// <param name="offsets">[E + 1] int32 prefix sums of the counts (offsets[0] = 0).</param>
+    /// <param name="counts">[E] int32 rows per expert.</param>
+    /// <param name="permutation">Permuted row -> assignment (t*topK+slot): [rows*topK] for PrefixSum, [E*P] for Padded;
+    /// entries of rows past an expert's count are left as they were.</param>
+    /// <param name="inverse">[rows*topK] assignment -> permuted row (PrefixSum: offsets[e] + rank, Padded: e*P + rank);
+    /// -1 for ignored tokens.</param>
+    /// <summary>Groups the (token, choice) assignments by expert: counts, offsets, and the permutation both ways.</summary>
+    /// <param name="stream">The stream to enqueue on.</param>
+    /// <param name="rows">Host bound on the token count (the padded size).</param>
+    /// <param name="tokenCount">Device int32 valid-token count; later tokens are ignored.</param>
+    /// <param name="experts">E (1..MaxExperts).</param>
+    /// <param name="layout">PrefixSum: experts' rows back to back; Padded: a slab of <paramref name="slotsPerExpert"/> rows per expert.</param>
+    public void Assign(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
+                       int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckAssign(stream, ids, rows, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
+        if (rows == 0) return;
+        AssignCore(stream, ids, rows, tokenCount, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
+    }
+
+    /// <summary>Experts the routing kernels handle (one thread per expert in the assignment kernel's block).</summary>
+    public const int MaxExperts = 1024;
+
+    private static void CheckTopK(ComputeStream stream, Tensor logits, int rows, int topK, in RoutingRule rule, Tensor ids, Tensor weights)
+    {
         logits.RequireRank(nameof(logits), 2).RequireDevice(nameof(logits), stream.Device);
         if (!logits.DType.IsHalfPrecisionFloat() && logits.DType != DType.F32)
             throw new ArgumentException($"{nameof(logits)} must be BF16, F16 or F32, got {logits}", nameof(logits));
@@ -84,23 +212,10 @@ public abstract class MoeRouting
             throw new ArgumentOutOfRangeException(nameof(rule), rule.NormMin, "NormMin must be finite and >= 0");
         if (rule.WeightType is not (DType.F32 or DType.BF16 or DType.F16))
             throw new ArgumentException($"weight type must be F32, BF16 or F16, got {rule.WeightType}", nameof(rule));
-        if (rows == 0) return;
-        TopKSoftmaxCore(stream, logits, rows, tokenCount, topK, rule, ids, weights);
     }
 
-    /// <summary>
-    /// The fp32 router GEMM: logits[t, e] = Σ_k float(x[t, k]) · w[e, k] in fp32, for valid rows only
-    /// (rows at or past the device count are left as they were; routing never reads them).
-    /// </summary>
-    /// <param name="x">[>= rows, H] bf16/fp16 activations.</param>
-    /// <param name="weight">[E, H] fp32 router weight.</param>
-    /// <param name="logits">[>= rows, E] fp32.</param>
-    /// <param name="stream">The stream to enqueue on.</param>
-    /// <param name="rows">Host bound on the token count (the padded size).</param>
-    /// <param name="tokenCount">Device int32 valid-token count.</param>
-    public void RouterLogits(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits)
+    private static void CheckRouter(ComputeStream stream, Tensor x, Tensor weight, int rows, Tensor logits)
     {
-        ArgumentNullException.ThrowIfNull(stream);
         x.RequireRank(nameof(x), 2).RequireDevice(nameof(x), stream.Device);
         if (!x.DType.IsHalfPrecisionFloat()) throw new ArgumentException($"{nameof(x)} must be BF16 or F16, got {x}", nameof(x));
         weight.Require(nameof(weight), DType.F32).RequireRank(nameof(weight), 2).RequireDevice(nameof(weight), stream.Device);
@@ -114,28 +229,11 @@ public abstract class MoeRouting
             throw new ArgumentException($"{nameof(logits)} must have {experts} columns, got {logits}", nameof(logits));
         RequireRows(nameof(x), x, rows);
         RequireRows(nameof(logits), logits, rows);
-        if (rows == 0) return;
-        RouterLogitsCore(stream, x, weight, rows, tokenCount, logits);
     }
 
-    /// <param name="ids">[>= rows, topK] int32 from <see cref="TopKSoftmax(ComputeStream, Tensor, int, DevicePtr, int, in RoutingRule, Tensor, Tensor)"/>.</param>
-    /// <param name="slotsPerExpert">Padded layout only: P, the rows of each expert's slab (>= rows).</param>
-    /// <param name="offsets">[E + 1] int32 prefix sums of the counts (offsets[0] = 0).</param>
-    /// <param name="counts">[E] int32 rows per expert.</param>
-    /// <param name="permutation">Permuted row -> assignment (t*topK+slot): [rows*topK] for PrefixSum, [E*P] for Padded;
-    /// entries of rows past an expert's count are left as they were.</param>
-    /// <param name="inverse">[rows*topK] assignment -> permuted row (PrefixSum: offsets[e] + rank, Padded: e*P + rank);
-    /// -1 for ignored tokens.</param>
-    /// <summary>Groups the (token, choice) assignments by expert: counts, offsets, and the permutation both ways.</summary>
-    /// <param name="stream">The stream to enqueue on.</param>
-    /// <param name="rows">Host bound on the token count (the padded size).</param>
-    /// <param name="tokenCount">Device int32 valid-token count; later tokens are ignored.</param>
-    /// <param name="experts">E (1..MaxExperts).</param>
-    /// <param name="layout">PrefixSum: experts' rows back to back; Padded: a slab of <paramref name="slotsPerExpert"/> rows per expert.</param>
-    public void Assign(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,
-                       int slotsPerExpert, Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
+    private static void CheckAssign(ComputeStream stream, Tensor ids, int rows, int experts, TokenLayout layout, int slotsPerExpert,
+                                    Tensor offsets, Tensor counts, Tensor permutation, Tensor inverse)
     {
-        ArgumentNullException.ThrowIfNull(stream);
         ids.Require(nameof(ids), DType.I32).RequireRank(nameof(ids), 2).RequireDevice(nameof(ids), stream.Device);
         int topK = checked((int)ids.Dim(1));
         if (experts < 1 || experts > MaxExperts)
@@ -154,12 +252,7 @@ public abstract class MoeRouting
             throw new ArgumentOutOfRangeException(nameof(slotsPerExpert), slotsPerExpert, $"padded layout needs P >= rows ({rows}): one token reaches an expert at most once");
         if (permutation.ElementCount < permRows)
             throw new ArgumentException($"{nameof(permutation)} must hold >= {permRows} entries for layout {layout}, got {permutation}", nameof(permutation));
-        if (rows == 0) return;
-        AssignCore(stream, ids, rows, tokenCount, experts, layout, slotsPerExpert, offsets, counts, permutation, inverse);
     }
-
-    /// <summary>Experts the routing kernels handle (one thread per expert in the assignment kernel's block).</summary>
-    public const int MaxExperts = 1024;
 
     private static void RequireRows(string name, Tensor t, int rows)
     {
@@ -173,6 +266,23 @@ public abstract class MoeRouting
 
     /// <summary>The backend's kernel behind <see cref="RouterLogits"/>, called once the arguments are checked.</summary>
     protected abstract void RouterLogitsCore(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, Tensor logits);
+
+    /// <summary>The backend's kernels behind <see cref="Route"/>, called once the arguments are checked: by default the top-k,
+    /// then the assignment.</summary>
+    protected virtual void RouteCore(ComputeStream stream, int rows, DevicePtr tokenCount, int topK, in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        TopKSoftmaxCore(stream, b.Logits, rows, tokenCount, topK, rule, b.Ids, b.Weights);
+        AssignCore(stream, b.Ids, rows, tokenCount, (int)b.Logits.Dim(1), b.Layout, b.SlotsPerExpert, b.Offsets, b.Counts, b.Permutation, b.Inverse);
+    }
+
+    /// <summary>The backend's kernels behind <see cref="RouteFp32"/>, called once the arguments are checked: by default the
+    /// router, then <see cref="RouteCore"/>.</summary>
+    protected virtual void RouteFp32Core(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
+                                         in RoutingRule rule, in MoeRoutingBuffers b)
+    {
+        RouterLogitsCore(stream, x, weight, rows, tokenCount, b.Logits);
+        RouteCore(stream, rows, tokenCount, topK, rule, b);
+    }
 
     /// <summary>The backend's kernel behind <see cref="Assign"/>, called once the arguments are checked.</summary>
     protected abstract void AssignCore(ComputeStream stream, Tensor ids, int rows, DevicePtr tokenCount, int experts, TokenLayout layout,

@@ -10,7 +10,7 @@ public static class KernelFamilies
     public const string Norm = "norm";
     /// <summary>Dense GEMMs (gemm, cublas, cutlass, nvjet, sm90_xmma), whatever their operand types.</summary>
     public const string Gemm = "gemm";
-    /// <summary>MoE routing and data movement (moe_routing, permute, scatter, combine).</summary>
+    /// <summary>MoE routing and data movement (router, top-k, assign, permute, scatter, combine).</summary>
     public const string MoeRouting = "moe-routing";
     /// <summary>MoE group GEMMs (group_gemm, groupgemm, grouped_gemm).</summary>
     public const string MoeGemm = "moe-gemm";
@@ -32,7 +32,7 @@ public static class KernelFamilies
     [
         (Norm, ["rms_norm", "rmsnorm"]),
         (MoeGemm, ["group_gemm", "groupgemm", "grouped_gemm"]),
-        (MoeRouting, ["moe_routing", "permute", "combine", "scatter"]),
+        (MoeRouting, ["moe_routing", "moe_router", "moe_topk", "moe_assign", "permute", "combine", "scatter"]),
         (Gemm, ["gemm", "cublas", "sm90_xmma", "cutlass", "nvjet"]),
         (Quant, ["quant", "fp8"]),
     ];

@@ -55,6 +55,21 @@ inline unsigned __ballot_sync(unsigned, int p) {
     g_warp[w]->arrive_and_wait(); return m;
 }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
+inline int __shfl_up_sync(unsigned, int v, int o) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_ix[w][l] = v; g_warp[w]->arrive_and_wait(); int r = g_ix[w][l >= o ? l - o : l]; g_warp[w]->arrive_and_wait(); return r;
+}
+inline int __shfl_sync(unsigned, int v, int src) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_ix[w][l] = v; g_warp[w]->arrive_and_wait(); int r = g_ix[w][src & 31]; g_warp[w]->arrive_and_wait(); return r;
+}
+inline unsigned __match_any_sync(unsigned, int v) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_ix[w][l] = v; g_warp[w]->arrive_and_wait();
+    unsigned m = 0; for (int i = 0; i < 32; ++i) m |= (unsigned)(g_ix[w][i] == v) << i;
+    g_warp[w]->arrive_and_wait(); return m;
+}
+inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 inline float __fadd_rn(float a, float b) { return a + b; }
@@ -63,7 +78,6 @@ inline float __fsub_rn(float a, float b) { return a - b; }
 inline int min(int a, int b) { return a < b ? a : b; }
 // Split-K tickets: blocks run one after another here, so the fence has nothing to order; the atomic is still one.
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 inline float __ldcg(const float* p) { return *p; }
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};

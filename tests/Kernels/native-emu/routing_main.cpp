@@ -44,6 +44,14 @@ int main() {
         for (int e = 0; e < E; ++e) ho[e + 1] = ho[e] + hc[e];
         for (int a = 0; a < n * K; ++a) { int e = hid[a]; int r = (P ? e * P : ho[e]) + next[e]++; hp[r] = a; hi[a] = r; }
         int abad = (cnt != hc) + (off != ho) + (perm != hp) + (inv != hi);
+        // The one-block top-k + assignment (few tokens): the same ids, weights, counts, offsets, rows both ways.
+        if (R <= 128) {
+            std::vector<int> fi((size_t)R * K, 77), fo(E + 1, -9), fc(E, -9), fp(permRows, -7), fv((size_t)R * K, -9);
+            std::vector<float> fw((size_t)R * K, 3);
+            launch(1, 1, 1024, [&] { moe_topk_assign<__nv_bfloat16>(logits.data(), nullptr, fi.data(), fw.data(), fo.data(), fc.data(), fp.data(),
+                fv.data(), &n, R, E, K, 1, 0.0f, 0, P); });
+            abad += (fi != ids) + (memcmp(fw.data(), w.data(), fw.size() * sizeof(float)) != 0) + (fc != cnt) + (fo != off) + (fp != perm) + (fv != inv);
+        }
         // scatter + combine round trip with weights 1/k: out = x when y = permuted x
         int H = 20;
         std::vector<__nv_bfloat16> x((size_t)R * H), pa((size_t)permRows * H), out((size_t)R * H);
@@ -82,6 +90,71 @@ int main() {
         }
         printf("router hidden %d (%s): %d mismatches\n", H, vec4 ? "4-wide" : "scalar", rbad);
         fails += rbad;
+    }
+    // The tiled router (many tokens): logits against float64 with K tails (hidden 70: scalar loads, 136: 4-wide, 200),
+    // a partial and a fully padded token tile, experts split over blocks (BE 16, E 20) or all in one block with the
+    // top-k fused (E 12 at BE 16, E 64 at BE 64; with and without a selection bias). The logits must be bit-identical
+    // at BE 16 and 64 (one summation order), the fused ids equal to the top-k kernel's on those logits and to the host
+    // rule's, the weights within 1e-6 (the fused softmax sums over a 16- or 4-lane tree, the kernel over 32).
+    struct Tiled { int H, E; bool bias; };
+    for (Tiled tc : {Tiled{70, 12, true}, Tiled{136, 64, false}, Tiled{200, 64, true}, Tiled{70, 20, false}}) {
+        const int R = 37, valid = 29, E = tc.E, H = tc.H, K = 6;
+        std::vector<__nv_bfloat16> x((size_t)R * H);
+        std::vector<float> wg((size_t)E * H), bias(E);
+        for (auto& v : x) v = __float2bfloat16_rn(std::uniform_real_distribution<float>(-1, 1)(rng));
+        for (auto& v : wg) v = std::uniform_real_distribution<float>(-0.5f, 0.5f)(rng);
+        for (auto& v : bias) v = std::uniform_real_distribution<float>(0, 0.05f)(rng);
+        for (int i = valid * H; i < R * H; ++i) x[i] = __float2bfloat16_rn(NAN);
+        int n = valid, vec4 = H % 4 == 0;
+        const float* pb = tc.bias ? bias.data() : nullptr;
+        std::vector<float> l16((size_t)R * E, -7.0f), l64((size_t)R * E, -7.0f);
+        std::vector<int> fid((size_t)R * K, 123);
+        std::vector<float> fw((size_t)R * K, 5);
+        const int tiles = (R + 15) / 16;
+        bool fuse16 = E <= 16;
+        launch(tiles, (E + 15) / 16, 64, [&] { moe_router_tiled<__nv_bfloat16, 16>(x.data(), wg.data(), l16.data(), &n, R, H, E, vec4,
+            pb, fuse16 ? fid.data() : nullptr, fw.data(), K, 1, 1e-12f, 1); });
+        if (!fuse16)
+            launch(tiles, (E + 63) / 64, 256, [&] { moe_router_tiled<__nv_bfloat16, 64>(x.data(), wg.data(), l64.data(), &n, R, H, E, vec4,
+                pb, E <= 64 ? fid.data() : nullptr, fw.data(), K, 1, 1e-12f, 1); });
+        else
+            launch(tiles, 1, 256, [&] { moe_router_tiled<__nv_bfloat16, 64>(x.data(), wg.data(), l64.data(), &n, R, H, E, vec4,
+                nullptr, nullptr, nullptr, K, 1, 1e-12f, 1); });
+        int rbad = 0;
+        for (int t = 0; t < R; ++t) for (int e = 0; e < E; ++e) {
+            double ref = 0;
+            for (int k = 0; k < H; ++k) ref += (double)__bfloat162float(x[t * H + k]) * wg[e * H + k];
+            float got = l16[t * E + e];
+            if (t >= valid ? got != -7.0f : std::fabs(got - ref) > 1e-5 * (1 + std::fabs(ref))) rbad++;
+        }
+        int order = memcmp(l16.data(), l64.data(), l16.size() * sizeof(float)) != 0;
+        int fbad = 0;
+        const bool fused = E <= 64;
+        if (fused) {
+            std::vector<int> kid((size_t)R * K, 99);
+            std::vector<float> kw((size_t)R * K, 9);
+            launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<float>(l16.data(), pb, kid.data(), kw.data(), &n, R, E, K, 1, 1e-12f, 1); });
+            fbad += kid != fid;
+            for (size_t i = 0; i < kw.size(); ++i) fbad += std::fabs(kw[i] - fw[i]) > 1e-6f * std::fabs(kw[i]);
+            for (int t = 0; t < R; ++t) {
+                std::vector<float> sc(l16.begin() + t * E, l16.begin() + (t + 1) * E);
+                if (pb) {
+                    float mx = *std::max_element(sc.begin(), sc.end()), sum = 0;
+                    for (float v : sc) sum += std::exp(v - mx);
+                    for (int e = 0; e < E; ++e) sc[e] = std::exp(sc[e] - mx) / sum + bias[e];
+                }
+                std::vector<bool> taken(E);
+                for (int s = 0; s < K; ++s) {
+                    int best = -1;
+                    for (int e = 0; e < E; ++e) if (!taken[e] && (best < 0 || sc[e] > sc[best])) best = e;
+                    taken[best] = true;
+                    if (fid[t * K + s] != (t < valid ? best : -1)) fbad++;
+                }
+            }
+        }
+        printf("tiled router hidden %d E %d bias %d (%s%s): %d logit mismatches, BE 16 vs 64 %s, fused top-k mismatches %d\n",
+               H, E, tc.bias, vec4 ? "4-wide" : "scalar", fused ? ", fused" : "", rbad, order ? "DIFFER" : "identical", fbad);
+        fails += rbad + order + fbad;
     }
     printf("%d failed\n", fails);
     return fails != 0;
