@@ -15,7 +15,7 @@ namespace GraphEngine.Conformance;
 /// kernel: bound 1e-2), and against the unquantized inputs (measures the format: a bound per mode, see
 /// <see cref="FormatBound"/>). Quantizers are checked byte for byte against the host definition.
 /// </summary>
-public static class LowPrecisionCases
+public static partial class LowPrecisionCases
 {
     /// <summary>
     /// block_fp8 kernel bound: e4m3 x e4m3 on the tensor cores (wgmma on Hopper), whose accumulator is narrower than

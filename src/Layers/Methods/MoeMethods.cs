@@ -57,10 +57,18 @@ public static class MoeMethods
                 if (!groupSize.IsPerChannel)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass GroupSize.PerChannel");
                 return Nvfp4MoeMethod.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
+            case QuantMode.W8A8:
+            case QuantMode.W4A8:
+                throw Int8ActivationExpertsRefused(mode);
             default:
                 throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)");
         }
     }
+
+    /// <summary>w8a8 / w4a8 exist for dense Linear layers only so far: say so, and what the experts can use instead.</summary>
+    private static QuantConfigException Int8ActivationExpertsRefused(QuantMode mode) => new(
+        $"quant mode '{mode.Label()}' has no MoE group GEMM in this engine yet (only the dense Linear has the int8-activation kernel); " +
+        $"quantize the experts with another moe_quant_type through mix_quant, e.g. {{\"quantization\":\"mix_quant\",\"dense_quant_type\":\"{mode.Label()}\",\"moe_quant_type\":\"{(mode == QuantMode.W8A8 ? "wint8" : "wint4")}\"}}");
 
     /// <summary>
     /// The CUDA group-GEMM kernel the method <see cref="Create"/> builds for <paramref name="mode"/> runs for
@@ -74,6 +82,7 @@ public static class MoeMethods
         QuantMode.Wi4A16 => Wi4A16GroupGemm.Variant(shape),
         QuantMode.W4AFp8 => W4AFp8GroupGemm.Variant(shape.Layout, !groupSize.IsPerChannel),
         QuantMode.Nvfp4 => Nvfp4GroupGemm.Variant(shape.Layout),
+        QuantMode.W8A8 or QuantMode.W4A8 => throw Int8ActivationExpertsRefused(mode),
         _ => throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)"),
     };
 
