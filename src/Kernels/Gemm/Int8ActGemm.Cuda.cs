@@ -12,7 +12,7 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
         public int SharedBytes(WeightOnlyFormat f) => Stages * (BM * 128 + BN * (f == WeightOnlyFormat.Int4 ? 64 : 128));
     }
 
-    private static Tile TileOf(Int8ActGemmVariant v) => v == Int8ActGemmVariant.Small ? new Tile(16, 32, 1, 4, 4) : new Tile(64, 128, 2, 4, 3);
+    private static Tile TileOf(Int8ActGemmVariant v) => v == Int8ActGemmVariant.Small ? new Tile(16, 32, 1, 4, 8) : new Tile(64, 128, 2, 4, 3);
 
     private readonly CudaDevice _device;
     private readonly Int8ActGemmVariant? _fixed;

@@ -109,7 +109,7 @@ public abstract class Int8ActGemm
 /// <summary>The tiles of the int8-activation GEMM (one kernel template, two shapes).</summary>
 public enum Int8ActGemmVariant
 {
-    /// <summary>16 x 32 output tile, 4 warps, 4-stage cp.async ring: few rows, many blocks to stream the weights.</summary>
+    /// <summary>16 x 32 output tile, 4 warps, 8-stage cp.async ring (7 K blocks in flight, 28 KiB of int8 weights per block): few rows, many blocks, deep enough to stream the weights near full bandwidth.</summary>
     Small,
 
     /// <summary>64 x 128 output tile, 8 warps (2 x 4, 32 x 32 each), 3-stage cp.async ring.</summary>

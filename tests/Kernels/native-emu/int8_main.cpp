@@ -99,13 +99,13 @@ int main() {
     int fails = 0;
     fails += quant(7, 5, 200);
     fails += quant(3, 3, 1000);
-    // The launcher's two tiles: large 64 x 128 (8 warps, 3 stages), small 16 x 32 (4 warps, 4 stages).
+    // The launcher's two tiles: large 64 x 128 (8 warps, 3 stages), small 16 x 32 (4 warps, 8 stages).
     fails += gemm<0, 0, 64, 128, 2, 4, 3>(83, 70, 136, 200);     // w8a8, N and K tails, two M tiles
     fails += gemm<1, 0, 64, 128, 2, 4, 3>(70, 66, 130, 520);     // w4a8 per channel, more K blocks than stages
     fails += gemm<1, 1, 64, 128, 2, 4, 3>(65, 65, 136, 384);     // w4a8 g128
-    fails += gemm<0, 0, 16, 32, 1, 4, 4>(9, 7, 72, 136);         // small tile: w8a8
-    fails += gemm<1, 0, 16, 32, 1, 4, 4>(16, 16, 40, 264);       // small tile: w4a8 per channel
-    fails += gemm<1, 1, 16, 32, 1, 4, 4>(17, 13, 96, 640);       // small tile: w4a8 g128, two M tiles
+    fails += gemm<0, 0, 16, 32, 1, 4, 8>(9, 7, 72, 136);         // small tile: w8a8
+    fails += gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264);       // small tile: w4a8 per channel
+    fails += gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640);       // small tile: w4a8 g128, two M tiles
     fails += gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128);       // one K block (fewer than the stages)
     printf("%d failed\n", fails);
     return fails;
