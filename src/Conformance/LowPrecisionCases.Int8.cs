@@ -1,5 +1,6 @@
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Gemm;
+using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
 using GraphEngine.Layers;
@@ -54,6 +55,23 @@ public static partial class LowPrecisionCases
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
             : Int8ActGemm.Variants.Select(v => Int8ActGemm.KernelName(v, s.Format, Grouped(s))).ToArray();
 
+    /// <summary>The group kernel an expert case runs on the target (none below sm_80).</summary>
+    private static IReadOnlyList<string> Int8GroupRule(LaunchTarget t, WeightOnlyScheme s, TokenLayout layout, int[] counts, int k)
+    {
+        if (t.ComputeMajor * 10 + t.ComputeMinor < 80) return Array.Empty<string>();
+        var (_, bound, _, _, _) = Layout(layout, counts);
+        return new[] { Int8ActGroupGemm.KernelName(Int8ActGroupGemm.ChooseVariant(layout, counts.Length, bound), layout, s.Format,
+            Grouped(s) && Fp8Quant.Pad128(k) > Int8ActPacking.Block) };
+    }
+
+    /// <summary>Every group kernel (tiles x layouts x formats) the rule can pick on the target.</summary>
+    public static IReadOnlyList<string> Int8GroupSelectable(LaunchTarget t) =>
+        t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
+            : (from v in Int8ActGemm.Variants
+               from layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded }
+               from s in Int8Schemes
+               select Int8ActGroupGemm.KernelName(v, layout, s.Format, Grouped(s))).ToArray();
+
     /// <summary>The kernel a Linear forward over <paramref name="rows"/> host rows runs on the target (none below sm_80).</summary>
     private static IReadOnlyList<string> Int8Rule(LaunchTarget t, WeightOnlyScheme s, int rows, int k) =>
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
@@ -77,6 +95,18 @@ public static partial class LowPrecisionCases
                 d => Int8EveryVariant(d, s, 29, 300, s.PerChannel ? 1000 : 1024)) { Variants = t => Int8EveryTile(t, s) };
             yield return new ConformanceCase($"lowprec/{Tag(s)}/graph-replay/m=83", "lowprec", d => Int8Replay(d, s));
         }
+        // Experts: both layouts, an empty expert, one with several M tiles, slabs with padding rows (NaN).
+        foreach (var s in Int8Schemes)
+            foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
+                // Few rows per expert (the small tile in both layouts) and many (the large tile, several M tiles in one expert).
+                foreach (var counts in new[] { new[] { 5, 0, 20, 1 }, new[] { 130, 0, 83, 1 } })
+                {
+                    int k = s.PerChannel ? 200 : 256;
+                    yield return new ConformanceCase($"lowprec/{Tag(s)}/experts/{layout}/e=4/counts={string.Join('-', counts)}/n=136/k={k}", "lowprec",
+                        d => Int8Experts(d, s, layout, counts, 136, k)) { Variants = t => Int8GroupRule(t, s, layout, counts, k) };
+                }
+        yield return new ConformanceCase("lowprec/w8a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W8A8));
+        yield return new ConformanceCase("lowprec/w4a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4A8));
         yield return new ConformanceCase("lowprec/w8a8/linear/zero-rows/m=7/n=130/k=260", "lowprec", d => Int8ZeroRows(d));
         yield return new ConformanceCase("lowprec/w4a8/bad-input", "lowprec", d => Int8BadInput(d));
 
@@ -283,6 +313,55 @@ public static partial class LowPrecisionCases
                 "'proj'", "64", "128"),
         };
         return CaseResult.All(results.Append(Checks.True(device.AllocatedBytes == before, "nothing left allocated")).ToArray());
+    }
+
+    // The expert group GEMM through the MoE method: stored bytes per expert, activation codes of the real rows, every
+    // real row bit for bit against the host definition with its expert's weights and against float64, other rows unwritten.
+    private static CaseResult Int8Experts(Device device, WeightOnlyScheme scheme, TokenLayout layout, int[] counts, int n, int k)
+    {
+        int e = counts.Length;
+        var mode = ModeOf(scheme);
+        var (_, bound, total, _, rowExpert) = Layout(layout, counts);
+        using var rig = new Rig(device, total, total);
+        var w = RandomValues((long)e * n * k, 101, 0.05f, DType.BF16);
+        using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
+        wT.UploadFloats(w);
+        using var method = Int8ActMoeMethod.Quantize(rig.Context, wT, mode, scheme.GroupSize, total);
+        var run = RunExperts(rig, method, layout, counts, n, k, DType.BF16, 102);
+        int kp = Fp8Quant.Pad128(k), np = Fp8Quant.Pad128(n), groups = Int8ActPacking.Groups(scheme.GroupSize, k);
+        int rowBytes = Int8ActPacking.RowBytes(scheme.Format, k);
+        var (devW, devS) = method.Stored;
+        var storedW = devW.DownloadBytes();
+        var storedS = devS.ToArray<float>();
+        var devAq = method.ActivationWorkspace.Q.SliceRows(0, total).ToArray<sbyte>();
+        var devAs = method.ActivationWorkspace.Scales.SliceRows(0, total).ToArray<float>();
+        var checks = new List<CaseResult>();
+        for (int x = 0; x < e; x++)
+        {
+            var hostW = QuantizedWeights.Quantize(scheme, n, k, w.AsSpan(x * n * k, n * k));
+            var packed = new byte[(long)np * rowBytes];
+            var ws = new float[(long)groups * np];
+            Int8ActPacking.Pack(scheme.Format, scheme.GroupSize, n, k, hostW.Values, hostW.Scales, packed, ws);
+            checks.Add(Checks.Equal($"expert {x} stored bytes vs host quantizer", packed, storedW.AsSpan(x * np * rowBytes, np * rowBytes)));
+            checks.Add(Checks.BitEqual($"expert {x} scales vs host quantizer", ws, storedS.AsSpan(x * groups * np, groups * np)));
+            var rows = Enumerable.Range(0, total).Where(r => rowExpert[r] == x).ToArray();
+            if (rows.Length == 0) continue;
+            var xs = new float[(long)rows.Length * k];
+            for (int i = 0; i < rows.Length; i++) Array.Copy(run.A, (long)rows[i] * k, xs, (long)i * k, k);
+            var (aq, asc) = HostInt8Activations(xs, rows.Length, k);
+            var dq = new sbyte[aq.Length];
+            var ds = new float[rows.Length];
+            for (int i = 0; i < rows.Length; i++) { Array.Copy(devAq, (long)rows[i] * kp, dq, (long)i * kp, kp); ds[i] = devAs[rows[i]]; }
+            checks.Add(Checks.Equal($"expert {x} activation codes vs host quantizer", aq, dq));
+            checks.Add(Checks.BitEqual($"expert {x} activation scales vs host quantizer", asc, ds));
+            var codes = WeightCodes(scheme.Format, packed, n, k);
+            var y = Pick(run.C, rows, n);
+            checks.Add(Checks.BitEqual($"expert {x} ({rows.Length} rows) vs the host definition", Int8Definition(aq, asc, codes, ws, rows.Length, n, kp, np, groups, DType.BF16), y));
+            checks.Add(Checks.Close($"expert {x} vs float64 on the dequantized operands", Int8Oracle(aq, asc, codes, ws, rows.Length, n, kp, np, groups), y, n, Int8KernelTolerance(DType.BF16)));
+        }
+        var outside = Enumerable.Range(0, total).Where(r => rowExpert[r] < 0).ToArray();
+        checks.Add(Checks.True(outside.All(r => run.C.AsSpan(r * n, n).ToArray().All(float.IsNaN)), $"{outside.Length} rows outside every expert left unwritten"));
+        return CaseResult.All(checks.ToArray());
     }
 
     // ------------------------------------------------------------------ host side of the int8 cases

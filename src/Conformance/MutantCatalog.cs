@@ -27,7 +27,8 @@ public static class MutantCatalog
         Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
-        WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
+        WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
     private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
@@ -58,9 +59,11 @@ public static class MutantCatalog
         M("GE_MUTANT_BF8_SCALE_INDEX", "gemm/block_fp8_gemm", "each K block is scaled with the next block's weight scale", BlockFp8, "lowprec/block_fp8"),
         M("GE_MUTANT_BF8_SKIP_PAD_GUARD", "gemm/block_fp8_gemm", "rows at or past the token count are stored", BlockFp8, "lowprec/block_fp8"),
 
-        M("GE_MUTANT_I8A_DROP_LAST_K", "gemm/int8_act_gemm", "the last 128-wide K block is dropped", Int8Act, Int8ActCases),
-        M("GE_MUTANT_I8A_SCALE_INDEX", "gemm/int8_act_gemm", "the weight scale of the next K block (grouped) or the next channel (per channel) is read", Int8Act, Int8ActCases),
-        M("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count are stored", Int8Act, Int8ActCases),
+        new("GE_MUTANT_I8A_DROP_LAST_K", "gemm/int8_act_gemm", "the last 128-wide K block is dropped", new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8A_SCALE_INDEX", "gemm/int8_act_gemm", "the weight scale of the next K block (grouped) or the next channel (per channel) is read",
+            new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count (Linear) or the expert's rows (group GEMM) are stored",
+            new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
         M("GE_MUTANT_I8Q_TRUNCATE", "quant/int8_quant", "activation codes are rounded toward zero instead of to nearest even", Int8Quant, "lowprec/w8a8,lowprec/w4a8"),
 
         new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one)", new[] { Group, GroupCore }, new[] { Group }, GroupCases),

@@ -63,16 +63,21 @@ public class Int8ActivationModeTests
     }
 
     [Fact]
-    public void Moe_experts_are_refused_with_what_to_use_instead()
+    public void Moe_experts_get_the_int8_activation_group_gemm()
     {
         using var device = Device.Open(BackendPreference.Reference);
         using var stream = device.CreateStream();
+        using var pool = new DevicePool(device, initialBytes: 0, chunkBytes: 1 << 20);
+        var ctx = new LayerContext(device, pool, 8, DevicePtr.Null);
         using var buffer = device.AllocateTensor(DType.BF16, new long[] { 2, 16, 128 }, out var w, "experts");
-        foreach (var mode in new[] { QuantMode.W8A8, QuantMode.W4A8 })
+        foreach (var (mode, group, label) in new[] { (QuantMode.W8A8, GroupSize.PerChannel, "w8a8"), (QuantMode.W4A8, GroupSize.Of(128), "w4a8/g128") })
         {
-            var e = Assert.Throws<QuantConfigException>(() => MoeMethods.Create(mode, device, stream, w, GroupSize.PerChannel, GraphEngine.Kernels.Moe.TokenLayout.PrefixSum, 8));
-            Assert.Contains($"'{mode.Label()}'", e.Message);
-            Assert.Contains("mix_quant", e.Message);
+            using var method = MoeMethods.Create(mode, device, stream, w, group, GraphEngine.Kernels.Moe.TokenLayout.Padded, 8, ctx);
+            Assert.IsType<Int8ActMoeMethod>(method);
+            Assert.Equal(label, method.Label);
+            Assert.Equal(2 * 8, ((Int8ActMoeMethod)method).MaxRows);   // padded: E slabs of P rows
         }
+        var e = Assert.ThrowsAny<ArgumentException>(() => MoeMethods.Create(QuantMode.W4A8, device, stream, w, GroupSize.Of(64), GraphEngine.Kernels.Moe.TokenLayout.Padded, 8, ctx));
+        Assert.Contains("64", e.Message);
     }
 }

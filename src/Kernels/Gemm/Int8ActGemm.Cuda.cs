@@ -6,13 +6,13 @@ namespace GraphEngine.Kernels.Gemm;
 /// <summary>The int8_act_gemm template at the two tiles of <see cref="Int8ActGemmVariant"/>; each call runs the one the rule picks or the one fixed at construction.</summary>
 internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 {
-    private readonly record struct Tile(int BM, int BN, int WM, int WN, int Stages)
+    internal readonly record struct Tile(int BM, int BN, int WM, int WN, int Stages)
     {
         public int Threads => WM * WN * 32;
         public int SharedBytes(WeightOnlyFormat f) => Stages * (BM * 128 + BN * (f == WeightOnlyFormat.Int4 ? 64 : 128));
     }
 
-    private static Tile TileOf(Int8ActGemmVariant v) => v == Int8ActGemmVariant.Small ? new Tile(16, 32, 1, 4, 8) : new Tile(64, 128, 2, 4, 3);
+    internal static Tile TileOf(Int8ActGemmVariant v) => v == Int8ActGemmVariant.Small ? new Tile(16, 32, 1, 4, 8) : new Tile(64, 128, 2, 4, 3);
 
     private readonly CudaDevice _device;
     private readonly Int8ActGemmVariant? _fixed;

@@ -1,9 +1,11 @@
-// The w8a8 / w4a8 kernels (native/quant/int8_quant.cu, native/gemm/int8_act_gemm.cu) under host emulation:
+// The w8a8 / w4a8 kernels (native/quant/int8_quant.cu, native/gemm/int8_act_gemm.cu, native/moe/int8_act_group_gemm.cu)
+// under host emulation:
 // the quantizer byte for byte against the host rule, the GEMM bit for bit against the kernel's definition
 // (exact int32 sums, fp32 scales in the written order) and within 1e-2 of float64 on the same codes, every
 // weight format and scale grouping, both tile shapes the launcher picks, N tails, padded rows left unwritten.
 #include "quant/int8_quant.cu"
 #include "gemm/int8_act_gemm.cu"
+#include "moe/int8_act_group_gemm.cu"
 #include <cstdio>
 #include <random>
 static std::mt19937 rng(17);
@@ -95,6 +97,69 @@ int gemm(int rows, int valid, int n, int k) {
     return mismatch == 0 && err < 1e-2 && unwritten == 0 && past == 0 ? 0 : 1;
 }
 
+// Group GEMM: E experts with `counts` rows each, prefix sums or padded slabs of P rows; codes and scales random.
+template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES, int PREFIX>
+int group(std::vector<int> counts, int P, int n, int k) {
+    int E = (int)counts.size(), kp = pad128(k), np = pad128(n), groups = GROUPED ? kp / 128 : 1;
+    std::vector<int> off, rowExpert;
+    int total = 0;
+    for (int c : counts) total += c;
+    int rows = PREFIX ? total : E * P;
+    if (PREFIX) { off.push_back(0); for (int c : counts) off.push_back(off.back() + c); } else off = counts;
+    rowExpert.assign(rows, -1);
+    for (int e = 0, r = 0; e < E; ++e)
+        for (int i = 0; i < counts[e]; ++i) rowExpert[PREFIX ? r++ : e * P + i] = e;
+    std::vector<signed char> A((size_t)rows * kp, 0);
+    std::vector<float> as(rows);
+    for (int r = 0; r < rows; ++r) {
+        bool ok = rowExpert[r] >= 0;
+        as[r] = ok ? 0.001f + 0.01f * std::fabs(urand()) : NAN;
+        for (int c = 0; c < kp; ++c) A[(size_t)r * kp + c] = c < k || !ok ? (signed char)((int)(rng() % 255) - 127) : 0;
+    }
+    size_t rowBytes = W4 ? kp / 2 : kp;
+    std::vector<int> q((size_t)E * np * kp, 0);
+    std::vector<float> ws((size_t)E * groups * np, 0.0f);
+    std::vector<unsigned char> W((size_t)E * np * rowBytes, 0);
+    for (int e = 0; e < E; ++e) {
+        for (int j = 0; j < n; ++j)
+            for (int c = 0; c < k; ++c) {
+                int v = W4 ? (int)(rng() % 16) - 8 : (int)(rng() % 255) - 127;
+                q[((size_t)e * np + j) * kp + c] = v;
+                if (!W4) { W[((size_t)e * np + j) * kp + c] = (unsigned char)(signed char)v; continue; }
+                unsigned char& byte = W[((size_t)e * np + j) * rowBytes + c / 32 * 16 + c % 16];
+                byte = c % 32 < 16 ? (byte & 0xf0) | (v & 15) : (byte & 0x0f) | ((v & 15) << 4);
+            }
+        for (int g = 0; g < groups; ++g) for (int j = 0; j < n; ++j) ws[((size_t)e * groups + g) * np + j] = 0.001f + 0.01f * std::fabs(urand());
+    }
+    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    int rowsBound = PREFIX ? total : P;
+    long perExpert = (rowsBound + BM - 1) / BM;
+    long ty = PREFIX ? perExpert + E : perExpert * E;
+    launch(np / BN, ty, WM * WN * 32, [&] {
+        int8_act_group_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
+            (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
+    });
+    int mismatch = 0, unwritten = 0, past = 0;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j) {
+            unsigned short got = C[(size_t)r * n + j];
+            int e = rowExpert[r];
+            if (e < 0) { past += got != 0x7fff; continue; }
+            if (got == 0x7fff) { unwritten++; continue; }
+            float f = 0;
+            for (int g = 0; g < groups; ++g) {
+                int part = 0;
+                for (int c = g * (kp / groups); c < (g + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[((size_t)e * np + j) * kp + c];
+                float s = ws[((size_t)e * groups + g) * np + j];
+                f = GROUPED ? std::fma((float)part, s, f) : (float)part * s;
+            }
+            mismatch += __float2bfloat16_rn(f * as[r]).x != got;
+        }
+    printf("int8 group gemm W4 %d grouped %d tile %dx%d %s E %d N %d K %d: bit mismatches %d unwritten %d written-outside-experts %d\n",
+           W4, GROUPED, BM, BN, PREFIX ? "prefix" : "padded", E, n, k, mismatch, unwritten, past);
+    return mismatch == 0 && unwritten == 0 && past == 0 ? 0 : 1;
+}
+
 int main() {
     int fails = 0;
     fails += quant(7, 5, 200);
@@ -107,6 +172,10 @@ int main() {
     fails += gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264);       // small tile: w4a8 per channel
     fails += gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640);       // small tile: w4a8 g128, two M tiles
     fails += gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128);       // one K block (fewer than the stages)
+    fails += group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200);     // w8a8 prefix, empty expert, 2 M tiles
+    fails += group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384);     // w4a8 g128 padded, slab tails
+    fails += group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264);             // w4a8 per channel prefix
+    fails += group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136);            // w8a8 padded, small tile, 3 tiles in a slab
     printf("%d failed\n", fails);
     return fails;
 }
