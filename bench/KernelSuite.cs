@@ -239,6 +239,7 @@ public sealed class KernelSuite
         {
             ("bf16", QuantMode.None, GroupSize.PerChannel), ("wint8", QuantMode.WInt8, GroupSize.PerChannel), ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128)),
             ("w4afp8", QuantMode.W4AFp8, GroupSize.PerChannel), ("nvfp4", QuantMode.Nvfp4, GroupSize.PerChannel), ("wi4a16", QuantMode.Wi4A16, GroupSize.Of(128)),
+            ("w8a8", QuantMode.W8A8, GroupSize.PerChannel), ("w4a8/g128", QuantMode.W4A8, GroupSize.Of(128)),
         };
         string shape = $"H={p.Hidden},E={moe.Experts},top{moe.TopK},F={moe.ExpertFfn}";
         _console.Line("kernels: moe layer");
@@ -251,7 +252,7 @@ public sealed class KernelSuite
                 var instances = new List<Moe>();
                 var hits = new Dictionary<int, double>();
                 double perExpertEstimate = 3.0 * p.Hidden * moe.ExpertFfn * 2 * KernelCosts.BytesPerBf16Weight(m.Mode);
-                var rate = m.Mode == QuantMode.W4AFp8 ? MatrixRate.Fp8 : MatrixRate.Bf16;
+                var rate = RateOf(m.Mode);
                 // Floors use the experts each instance's routing really hit at n (counted after the timed replays);
                 // the uniform expectation only sizes the rotation, before anything ran.
                 MoeCost Cost(int n, double perExpert) => new(hits.GetValueOrDefault(n, LayerPlan.ExpectedExpertsHit(moe, n)),
@@ -286,6 +287,14 @@ public sealed class KernelSuite
     }
 
     private readonly record struct MoeCost(double Hit, Cost Cost);
+
+    /// <summary>The matrix unit a mode's MMAs run on: its floor uses that unit's rate measured in the same run.</summary>
+    private static MatrixRate RateOf(QuantMode mode) => mode switch
+    {
+        QuantMode.W4AFp8 or QuantMode.BlockWiseFp8 => MatrixRate.Fp8,
+        QuantMode.W8A8 or QuantMode.W4A8 => MatrixRate.Int8,
+        _ => MatrixRate.Bf16,
+    };
 
     // ------------------------------------------------------------ w4afp8 at the seed's shape
 
@@ -356,6 +365,8 @@ public sealed class KernelSuite
                 (ctx, w) => MoeMethods.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, GroupSize.Of(128), TokenLayout.PrefixSum, maxRows)),
             ("w4afp8", QuantMode.W4AFp8, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
             ("nvfp4", QuantMode.Nvfp4, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
+            ("w8a8", QuantMode.W8A8, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W8A8, GroupSize.PerChannel, maxRows)),
+            ("w4a8/g128", QuantMode.W4A8, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W4A8, GroupSize.Of(128), maxRows)),
         };
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
@@ -372,7 +383,7 @@ public sealed class KernelSuite
                 MethodLayer last = null!;
                 double perExpertEstimate = (double)nOut * k * 2 * KernelCosts.BytesPerBf16Weight(mode.Mode);
                 int firstHit = RoutedCounts(e, moe.TopK, ns[0]).Count(c => c > 0);
-                var rate = mode.Mode == QuantMode.W4AFp8 ? MatrixRate.Fp8 : MatrixRate.Bf16;
+                var rate = RateOf(mode.Mode);
                 var times = Rotated($"moe_gemm {mode.Variant}", ns, firstHit * perExpertEstimate, e * perExpertEstimate,
                     KernelCosts.GroupGemm(ns[0] * moe.TopK, nOut, k, firstHit, perExpertEstimate), rate, (engine, i) =>
                     {
