@@ -37,7 +37,7 @@ public static partial class LowPrecisionCases
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
             : (from v in Int8ActGemm.Variants
                from s in Int8Schemes
-               select Int8ActGemm.KernelName(v, s.Format, Grouped(s))).ToArray();
+               select Int8ActGemm.KernelName(v, s.Format, Grouped(s))).Append(Int8ScaleEpilogue.KernelName).ToArray();
 
     private static readonly WeightOnlyScheme[] Int8Schemes =
     {
@@ -75,6 +75,7 @@ public static partial class LowPrecisionCases
     /// <summary>The kernel a Linear forward over <paramref name="rows"/> host rows runs on the target (none below sm_80).</summary>
     private static IReadOnlyList<string> Int8Rule(LaunchTarget t, WeightOnlyScheme s, int rows, int k) =>
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
+            : Int8ActLinearMethod.ImmaApplies(s.Format, Grouped(s), rows) ? new[] { Int8ScaleEpilogue.KernelName }
             : new[] { Int8ActGemm.KernelName(Int8ActGemm.ChooseVariant(rows), s.Format, Grouped(s) && Fp8Quant.Pad128(k) > Int8ActPacking.Block) };
 
     /// <summary>The w8a8 / w4a8 cases; <see cref="ConformanceSuite"/> runs them with the other low-precision cases.</summary>
@@ -93,7 +94,7 @@ public static partial class LowPrecisionCases
             // Every tile the rule can pick, forced in turn on one host-quantized problem with NaN rows past the count.
             yield return new ConformanceCase($"lowprec/{Tag(s)}/gemm/every-variant/bf16/m=29/n=300/k={(s.PerChannel ? 1000 : 1024)}", "lowprec",
                 d => Int8EveryVariant(d, s, 29, 300, s.PerChannel ? 1000 : 1024)) { Variants = t => Int8EveryTile(t, s) };
-            yield return new ConformanceCase($"lowprec/{Tag(s)}/graph-replay/m=83", "lowprec", d => Int8Replay(d, s));
+            yield return new ConformanceCase($"lowprec/{Tag(s)}/graph-replay/m=83", "lowprec", d => Int8Replay(d, s, 96, 83, 61));
         }
         // Experts: both layouts, an empty expert, one with several M tiles, slabs with padding rows (NaN).
         foreach (var s in Int8Schemes)
@@ -107,6 +108,9 @@ public static partial class LowPrecisionCases
                 }
         yield return new ConformanceCase("lowprec/w8a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W8A8));
         yield return new ConformanceCase("lowprec/w4a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4A8));
+        // At 300 host rows w8a8 takes the IMMA path (cuBLASLt product + scale epilogue): captured, replayed at another count.
+        yield return new ConformanceCase("lowprec/w8a8/graph-replay/imma/m=283", "lowprec", d => Int8Replay(d, WeightOnlyScheme.Int8PerChannel, 300, 283, 261))
+            { Variants = t => Int8Rule(t, WeightOnlyScheme.Int8PerChannel, 300, 200) };
         yield return new ConformanceCase("lowprec/w8a8/linear/zero-rows/m=7/n=130/k=260", "lowprec", d => Int8ZeroRows(d));
         yield return new ConformanceCase("lowprec/w4a8/bad-input", "lowprec", d => Int8BadInput(d));
 
@@ -243,15 +247,15 @@ public static partial class LowPrecisionCases
     }
 
     // Capture at one token count, replay at another (between captured sizes): the replay equals an eager run bit for bit.
-    private static CaseResult Int8Replay(Device device, WeightOnlyScheme scheme)
+    private static CaseResult Int8Replay(Device device, WeightOnlyScheme scheme, int padded, int captured, int replayedTokens)
     {
-        int padded = 96, n = 136, k = scheme.PerChannel ? 200 : 256;
-        using var rig = new Rig(device, padded, 83);
+        int n = 136, k = scheme.PerChannel ? 200 : 256;
+        using var rig = new Rig(device, padded, captured);
         using var method = Int8ActLinearMethod.Create(rig.Context, DType.BF16, ModeOf(scheme), scheme.GroupSize,
             LinearWeights.FromHost(n, k, RandomValues((long)n * k, 81, 0.05f, DType.BF16)));
         using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, n }, out var yT, "y");
-        xT.UploadFloats(RandomActivations(padded, k, 83, 82, DType.BF16));
+        xT.UploadFloats(RandomActivations(padded, k, captured, 82, DType.BF16));
         rig.Stream.BeginCapture();
         DeviceGraph graph;
         try
@@ -264,21 +268,21 @@ public static partial class LowPrecisionCases
         }
         using (graph)
         {
-            rig.SetTokens(61);
-            xT.UploadFloats(RandomActivations(padded, k, 61, 83, DType.BF16));
+            rig.SetTokens(replayedTokens);
+            xT.UploadFloats(RandomActivations(padded, k, replayedTokens, 83, DType.BF16));
             yT.Poison(rig.Stream);
             graph.Launch(rig.Stream);
             rig.Stream.Synchronize();
             var replayedAll = yT.DownloadFloats();
-            var replayed = replayedAll.AsSpan(0, 61 * n).ToArray();
+            var replayed = replayedAll.AsSpan(0, replayedTokens * n).ToArray();
             yT.Poison(rig.Stream);
             method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
             rig.Stream.Synchronize();
-            var eager = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
+            var eager = yT.DownloadFloats().AsSpan(0, replayedTokens * n).ToArray();
             return CaseResult.All(
                 Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row"),
-                Checks.True(replayedAll.AsSpan(61 * n).ToArray().All(float.IsNaN), "replay left rows past the new count unwritten"),
-                Checks.BitEqual($"{Tag(scheme)} replay at n=61 vs eager", eager, replayed));
+                Checks.True(replayedAll.AsSpan(replayedTokens * n).ToArray().All(float.IsNaN), "replay left rows past the new count unwritten"),
+                Checks.BitEqual($"{Tag(scheme)} replay at n={replayedTokens} vs eager", eager, replayed));
         }
     }
 

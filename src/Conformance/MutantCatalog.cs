@@ -28,7 +28,7 @@ public static class MutantCatalog
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
-        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
     private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
@@ -64,6 +64,7 @@ public static class MutantCatalog
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
         new("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count (Linear) or the expert's rows (group GEMM) are stored",
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        M("GE_MUTANT_I8E_SCALE_INDEX", "gemm/int8_scale_epilogue", "the IMMA path's epilogue reads the next channel's weight scale", Int8Epilogue, "lowprec/w8a8"),
         M("GE_MUTANT_I8Q_TRUNCATE", "quant/int8_quant", "activation codes are rounded toward zero instead of to nearest even", Int8Quant, "lowprec/w8a8,lowprec/w4a8"),
 
         new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one)", new[] { Group, GroupCore }, new[] { Group }, GroupCases),

@@ -20,6 +20,9 @@ public sealed class Int8ActLinearMethod : ILinearMethod
     private readonly Tensor _w, _ws, _aq, _as;
     private readonly Int8Quant _quant;
     private readonly Int8ActGemm _gemm;
+    private readonly Int8Gemm? _imma;
+    private readonly Int8ScaleEpilogue? _epilogue;
+    private readonly Tensor? _c32;
     private readonly int _maxRows;
     private readonly WeightOnlyScheme _scheme;
     private bool _disposed;
@@ -49,6 +52,14 @@ public sealed class Int8ActLinearMethod : ILinearMethod
             _gemm = Int8ActGemm.Create(ctx.Device);
             _quant.Prepare(activation);
             _gemm.Prepare(activation, format, groups > 1);
+            if (ImmaApplies(format, groups > 1, ctx.MaxTokens))
+            {
+                // The int32 product of the IMMA path, [MaxTokens, Np] (4 bytes per output): the cost of the path.
+                _c32 = _memory.Rent(ctx.Pool, DType.I32, new long[] { ctx.MaxTokens, np }, $"{name} int32 product");
+                _imma = Int8Gemm.Create(ctx.Device);
+                _epilogue = Int8ScaleEpilogue.Create(ctx.Device);
+                _epilogue.Prepare(activation);
+            }
         }
         catch
         {
@@ -56,6 +67,19 @@ public sealed class Int8ActLinearMethod : ILinearMethod
             throw;
         }
     }
+
+    /// <summary>
+    /// The launch with at least this many host rows runs w8a8 (int8 weights, per-channel scales) as cuBLASLt's IMMA
+    /// product into an int32 workspace plus <see cref="Int8ScaleEpilogue"/>: at many rows cuBLASLt's int8 kernels run far
+    /// closer to the int8 matrix rate than the mma.sync tile (the block_fp8 mma.sync kernel reaches 0.35-0.45 of its wgmma
+    /// twin). The int32 sums are exact either way, so the output bits do not depend on the path. w4a8 always runs our
+    /// kernel (cuBLASLt has no int4 x int8), as does grouped scaling (it needs the per-block partials).
+    /// </summary>
+    public const int ImmaMinRows = 256;
+
+    /// <summary>The rule: whether a launch over <paramref name="rows"/> host rows takes the IMMA path (a pure function of the format, grouping and rows).</summary>
+    public static bool ImmaApplies(WeightOnlyFormat format, bool grouped, int rows) =>
+        format == WeightOnlyFormat.Int8 && !grouped && rows >= ImmaMinRows;
 
     /// <summary>
     /// Builds the method for <paramref name="mode"/> (<see cref="QuantMode.W8A8"/>: int8 per channel;
@@ -170,7 +194,16 @@ public sealed class Int8ActLinearMethod : ILinearMethod
             throw new ArgumentOutOfRangeException(nameof(paddedRows), paddedRows,
                 $"must be in [1, min({_maxRows} (max tokens), {input.Rows}, {output.Rows})]");
         _quant.QuantizeActivations(stream, input, _aq, _as, paddedRows, tokenCount);
-        _gemm.MatMul(stream, _aq, _as, _w, _ws, output, paddedRows, tokenCount);
+        if (_imma is not null && ImmaApplies(_scheme.Format, !_scheme.PerChannel, paddedRows))
+        {
+            // cuBLASLt computes every host row (it cannot read the device count); rows past it hold stale codes and
+            // land only in the workspace, which the epilogue reads below the count.
+            var c32 = _c32!.Value;
+            _imma.MatMul(stream, _aq, _w, c32, paddedRows);
+            _epilogue!.Apply(stream, c32, _as, _ws, output, paddedRows, tokenCount);
+        }
+        else
+            _gemm.MatMul(stream, _aq, _as, _w, _ws, output, paddedRows, tokenCount);
     }
 
     /// <inheritdoc/>
@@ -191,6 +224,7 @@ public sealed class Int8ActLinearMethod : ILinearMethod
     {
         if (_disposed) return;
         _disposed = true;
+        _imma?.Dispose();
         _memory.Dispose();
     }
 }

@@ -1,4 +1,5 @@
-// The w8a8 / w4a8 kernels (native/quant/int8_quant.cu, native/gemm/int8_act_gemm.cu, native/moe/int8_act_group_gemm.cu)
+// The w8a8 / w4a8 kernels (native/quant/int8_quant.cu, native/gemm/int8_act_gemm.cu, native/moe/int8_act_group_gemm.cu,
+// native/gemm/int8_scale_epilogue.cu)
 // under host emulation:
 // the quantizer byte for byte against the host rule, the GEMM bit for bit against the kernel's definition
 // (exact int32 sums, fp32 scales in the written order) and within 1e-2 of float64 on the same codes, every
@@ -6,6 +7,7 @@
 #include "quant/int8_quant.cu"
 #include "gemm/int8_act_gemm.cu"
 #include "moe/int8_act_group_gemm.cu"
+#include "gemm/int8_scale_epilogue.cu"
 #include <cstdio>
 #include <random>
 static std::mt19937 rng(17);
@@ -160,6 +162,25 @@ int group(std::vector<int> counts, int P, int n, int k) {
     return mismatch == 0 && unwritten == 0 && past == 0 ? 0 : 1;
 }
 
+// The IMMA path's epilogue: the per-channel formula on exact int32 sums, rows past the count untouched.
+int epilogue(int rows, int valid, int n) {
+    int np = pad128(n);
+    std::vector<int> c32((size_t)rows * np);
+    for (auto& v : c32) v = (int)(rng() % 4000001) - 2000000;
+    std::vector<float> as(rows), ws(np, 0.0f);
+    for (auto& v : as) v = 0.001f + 0.01f * std::fabs(urand());
+    for (int j = 0; j < n; ++j) ws[j] = 0.001f + 0.01f * std::fabs(urand());
+    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    int count = valid;
+    launch((n + 255) / 256, rows, 256, [&] { int8_scale_epilogue<__nv_bfloat16>(c32.data(), as.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, &count); });
+    int bad = 0;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j)
+            bad += r < valid ? __float2bfloat16_rn((float)c32[(size_t)r * np + j] * ws[j] * as[r]).x != C[(size_t)r * n + j] : C[(size_t)r * n + j] != 0x7fff;
+    printf("int8 scale epilogue rows %d valid %d N %d: mismatches %d\n", rows, valid, n, bad);
+    return bad != 0;
+}
+
 int main() {
     int fails = 0;
     fails += quant(7, 5, 200);
@@ -176,6 +197,7 @@ int main() {
     fails += group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384);     // w4a8 g128 padded, slab tails
     fails += group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264);             // w4a8 per channel prefix
     fails += group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136);            // w8a8 padded, small tile, 3 tiles in a slab
+    fails += epilogue(5, 3, 300);
     printf("%d failed\n", fails);
     return fails;
 }
