@@ -33,6 +33,7 @@ public static class KernelVariants
         new("gemm/weight_only_gemm", WeightOnlyGemm.Variants),
         new("gemm/block_fp8_gemm", t => BlockFp8Gemm.ChoosableVariants(t.ComputeMajor, t.ComputeMinor).Select(BlockFp8Gemm.KernelName).ToArray()),
         new("gemm/int8_act_gemm", LowPrecisionCases.Int8ActSelectable),
+        new("gemm/int8_scale_epilogue", LowPrecisionCases.Int8EpilogueSelectable),
         new("moe/int8_act_group_gemm", LowPrecisionCases.Int8GroupSelectable),
         new("moe/group_gemm", GroupGemm.Variants),
         new("moe/w4afp8_group_gemm", _ => W4AFp8GroupGemm.Variants),
