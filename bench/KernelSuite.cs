@@ -347,7 +347,8 @@ public sealed class KernelSuite
     /// <summary>
     /// The fused gate/up group GEMM of one ERNIE MoE layer ([64, 3072, 2560] expert weights) in each mode,
     /// prefix-sum layout, with the rows per expert of a seeded uniform top-6 routing of n tokens. The
-    /// floor counts only the experts those rows hit. The peer is torch._grouped_mm on the same counts.
+    /// floor counts only the experts those rows hit. The peer is torch._grouped_mm on the same counts. The "+swiglu"
+    /// rows run the same GEMM with SwiGLU fused into its epilogue (C = [rows, F]), the way the MoE layer runs it.
     /// </summary>
     private void ExpertGemms()
     {
@@ -357,16 +358,21 @@ public sealed class KernelSuite
         int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 8 };
         int maxRows = ns.Max() * moe.TopK;
         string shape = $"E={e},N={nOut},K={k}";
-        var modes = new (string Variant, QuantMode Mode, Func<LayerContext, Tensor, IMoeMethod> Make)[]
+        IMoeMethod Weights(LayerContext ctx, Tensor w, QuantMode m, GroupSize g) =>
+            MoeMethods.Create(m, ctx.Device, ctx.LoadStream, w, g, TokenLayout.PrefixSum, maxRows);
+        var none = GroupGemmEpilogue.None;
+        var modes = new (string Variant, QuantMode Mode, GroupGemmEpilogue Epilogue, Func<LayerContext, Tensor, IMoeMethod> Make)[]
         {
-            ("bf16", QuantMode.None, (ctx, w) => MoeMethods.Create(QuantMode.None, ctx.Device, ctx.LoadStream, w, GroupSize.PerChannel, TokenLayout.PrefixSum, maxRows)),
-            ("wint8", QuantMode.WInt8, (ctx, w) => MoeMethods.Create(QuantMode.WInt8, ctx.Device, ctx.LoadStream, w, GroupSize.PerChannel, TokenLayout.PrefixSum, maxRows)),
-            ("wint4/g128", QuantMode.WInt4,
-                (ctx, w) => MoeMethods.Create(QuantMode.WInt4, ctx.Device, ctx.LoadStream, w, GroupSize.Of(128), TokenLayout.PrefixSum, maxRows)),
-            ("w4afp8", QuantMode.W4AFp8, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
-            ("nvfp4", QuantMode.Nvfp4, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
-            ("w8a8", QuantMode.W8A8, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W8A8, GroupSize.PerChannel, maxRows)),
-            ("w4a8/g128", QuantMode.W4A8, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W4A8, GroupSize.Of(128), maxRows)),
+            ("bf16", QuantMode.None, none, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
+            ("bf16+swiglu", QuantMode.None, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
+            ("wint8", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint8+swiglu", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint4/g128", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
+            ("wint4/g128+swiglu", QuantMode.WInt4, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
+            ("w4afp8", QuantMode.W4AFp8, none, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
+            ("nvfp4", QuantMode.Nvfp4, none, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
+            ("w8a8", QuantMode.W8A8, none, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W8A8, GroupSize.PerChannel, maxRows)),
+            ("w4a8/g128", QuantMode.W4A8, none, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W4A8, GroupSize.Of(128), maxRows)),
         };
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
@@ -378,8 +384,10 @@ public sealed class KernelSuite
                 using var ob = _run.Device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var offsets, "expert offsets");
                 RandomFill.Create(_run.Device).Uniform(_run.Device.DefaultStream, aAll, 32, 1f);
                 offsets.UploadInts(Prefix(RoutedCounts(e, moe.TopK, ns.Max())));
+                int cCols = mode.Epilogue == GroupGemmEpilogue.SwiGlu ? nOut / 2 : nOut;
                 GroupGemmProblem Problem(int n) =>
-                    new(TokenLayout.PrefixSum, e, nOut, k, n * moe.TopK, aAll.SliceRows(0, n * moe.TopK), offsets, cAll.SliceRows(0, n * moe.TopK));
+                    new(TokenLayout.PrefixSum, e, nOut, k, n * moe.TopK, aAll.SliceRows(0, n * moe.TopK), offsets,
+                        new Tensor(cAll.Device, cAll.Ptr, DType.BF16, n * moe.TopK, cCols), mode.Epilogue);
                 MethodLayer last = null!;
                 double perExpertEstimate = (double)nOut * k * 2 * KernelCosts.BytesPerBf16Weight(mode.Mode);
                 int firstHit = RoutedCounts(e, moe.TopK, ns[0]).Count(c => c > 0);

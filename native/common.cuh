@@ -37,6 +37,12 @@ GE_DEVICE float ge_warp_max(float v) {
     return v;
 }
 
+// Racy mutants (check --mutants) drop a barrier. Warps that reach it together hide that on a quiet GPU, so such a
+// mutant also holds back the warps that store what the others read, as a busy SM would: the race is lost every time.
+GE_DEVICE void ge_hold_back(bool cond) {
+    if (cond) __nanosleep(20000);
+}
+
 // Valid-token count for kernels that skip padded rows: a null pointer means "all rows are valid".
 GE_DEVICE int ge_valid_rows(const int* n_tokens, int rows) {
     return n_tokens ? min(*n_tokens, rows) : rows;

@@ -445,6 +445,9 @@ wo_gemv(const T* __restrict__ x,              // [rows, K]
     // 3. K reduction across the warps, in warp order (deterministic), then scale, bias, store.
     __syncthreads();   // every warp is done with xs
     float* red = reinterpret_cast<float*>(xs);
+#if defined(GE_MUTANT_WO_RACY_REDUCTION)
+    ge_hold_back(warp != 0);
+#endif
 #pragma unroll
     for (int i = 0; i < TN; ++i)
 #pragma unroll

@@ -4,6 +4,7 @@
 // the offsets; indexes past the last real tile exit at once. The grid therefore depends only on
 // host bounds, experts without rows are never touched, and a hit expert's weight columns are read
 // once per M tile (once in total when its rows fit one tile, the common case at small n).
+// SWIGLU = 1: C = silu(gate) * up, [rows, N / 2] (swiglu_epilogue.cuh); blockIdx.x is then a block of N / 2 columns.
 #include "moe/group_gemm_core.cuh"
 
 template <int WMODE> struct gg_bytes;   // weight bytes per element x2 (int4 packs two per byte)
@@ -31,33 +32,33 @@ GE_DEVICE bool gg_find_tile(const int* __restrict__ offsets, int experts, int pa
     return false;
 }
 
-template <typename T, int WMODE, int BM, int BK>
+template <typename T, int WMODE, int BM, int BK, int SWIGLU = 0>
 __global__ void __launch_bounds__(GG_THREADS) group_gemm(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
     const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
-    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]; SWIGLU: [rows, N / 2] or [E, P, N / 2]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
     int e, begin, count, m0;
     if (!gg_find_tile<BM>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
     const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
     const char* we = reinterpret_cast<const char*>(W) + (long long)e * wbytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
-    ge_group_tile<T, WMODE, BM, BK>(A, begin + m0, begin + min(m0 + BM, count), we, se, nullptr, C,
-                                N, K, group_size, groups, blockIdx.x * GG_BN);
+    ge_group_tile<T, WMODE, BM, BK, SWIGLU>(A, begin + m0, begin + min(m0 + BM, count), we, se, nullptr, C,
+                                            N, K, group_size, groups, blockIdx.x * (SWIGLU ? GG_BN / 2 : GG_BN));
 }
 
 // The pipelined variant (group_gemm_core.cuh, ge_pipe_tile): 32 * WM * WN threads, BM x BN tiles,
 // dynamic shared memory of gp_smem<...>::bytes. Same schedule and arguments as group_gemm. MINB is
 // the blocks per SM the register allocation must allow.
-template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM, int WN, int MINB>
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM, int WN, int MINB, int SWIGLU = 0>
 __global__ void __launch_bounds__(32 * WM * WN, MINB) group_gemm_pipe(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
     const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
-    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]; SWIGLU: [rows, N / 2] or [E, P, N / 2]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
 #ifdef GE_EMULATED_MMA
     unsigned char* smem = ge_emulated_dynamic_smem();
@@ -70,8 +71,8 @@ __global__ void __launch_bounds__(32 * WM * WN, MINB) group_gemm_pipe(
     const long long wbytes = (long long)N * K * gg_bytes<WMODE>::x2 / 2;
     const unsigned char* we = reinterpret_cast<const unsigned char*>(W) + (long long)e * wbytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
-    ge_pipe_tile<T, WMODE, GROUPED, BM, BN, BK, KS, STAGES, WM, WN>(smem, A, begin + m0, begin + min(m0 + BM, count), we, se, C,
-                                                                   N, K, group_size, groups, blockIdx.x * BN);
+    ge_pipe_tile<T, WMODE, GROUPED, BM, BN, BK, KS, STAGES, WM, WN, SWIGLU>(smem, A, begin + m0, begin + min(m0 + BM, count), we, se, C,
+                                                                           N, K, group_size, groups, blockIdx.x * (SWIGLU ? BN / 2 : BN));
 }
 
 // One warp per (row, group) segment of the [E * N, K] source: scale = max|w| / qmax, q = rint(w / scale)

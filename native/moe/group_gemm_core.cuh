@@ -4,8 +4,13 @@
 // to the activation type in the load path: integer codes convert exactly, and scales are applied
 // to fp32 partial sums (per channel at the end, per group at each group's end), so a quantized
 // product is exact up to fp32 accumulation.
+//
+// SWIGLU = 1 (bf16/fp16, int8, int4 weights) fuses SwiGLU into the epilogue (swiglu_epilogue.cuh): each warp's WTN
+// weight rows are WTN / 2 gate rows and the matching up rows, so a thread's n8 tile j holds gate sums and tile
+// j + NT / 2 the up sums of the same columns of C, which has N / 2 columns.
 #pragma once
 #include "ptx.cuh"
+#include "moe/swiglu_epilogue.cuh"
 
 #define GG_BN 64
 #define GG_THREADS 128
@@ -90,10 +95,10 @@ GE_DEVICE uint4 ge_decode_w8(uint4 raw, float zero) {
 
 // Global -> registers for the K tile at k0 (A rows past row_end and columns past K are zero).
 // Chunk c of a tile covers row c / (BK / 8), columns (c % (BK / 8)) * 8 .. + 8.
-template <int WMODE, int BM, int BK>
+template <int WMODE, int BM, int BK, int SWIGLU, int SPAN>
 GE_DEVICE void ge_load_tile(const unsigned short* __restrict__ A, int row_begin, int row_end,
                             const void* __restrict__ w, const float* __restrict__ zeros,
-                            int N, int K, int group_size, int groups, int n0, int k0, bool vec,
+                            int N, int K, int group_size, int groups, int col0, int k0, bool vec,
                             uint4 (&ra)[BM * BK / 8 / GG_THREADS], uint4 (&rw)[GG_BN * BK / 8 / GG_THREADS],
                             float (&rz)[GG_BN * BK / 8 / GG_THREADS]) {
     constexpr int CPR = BK / 8;   // chunks per row
@@ -122,27 +127,27 @@ GE_DEVICE void ge_load_tile(const unsigned short* __restrict__ A, int row_begin,
 #pragma unroll
     for (int i = 0; i < GG_BN * BK / 8 / GG_THREADS; ++i) {
         const int chunk = tid + i * GG_THREADS;
-        const int n = n0 + chunk / CPR, k = k0 + (chunk % CPR) * 8;
+        const int n = ge_tile_weight_row<SWIGLU, SPAN>(chunk / CPR, col0, N), k = k0 + (chunk % CPR) * 8;
         rw[i] = make_uint4(0u, 0u, 0u, 0u);
         rz[i] = 0.0f;
-        if (n < N) {
+        if (n >= 0) {
             rw[i] = ge_load_w_raw<WMODE>(w, n, k, K, vec);
             if (WMODE == GG_INT4_ZP) rz[i] = zeros[(long long)n * groups + grp];
         }
     }
 }
 
-// One BM x 64 tile: rows [row_begin, row_end) of A and C (absolute rows), columns [n0, n0 + 64).
-// w/scales/zeros point at this expert's slice. group_size: K-elements per scale (a multiple of BK,
-// or >= K for per-channel), groups: scales per output row.
-template <typename T, int WMODE, int BM, int BK>
+// One BM x 64 tile: rows [row_begin, row_end) of A and C (absolute rows), weight rows [col0, col0 + 64) (SWIGLU: the
+// gate and up rows of C's columns [col0, col0 + 32)). w/scales/zeros point at this expert's slice. group_size:
+// K-elements per scale (a multiple of BK, or >= K for per-channel), groups: scales per output row.
+template <typename T, int WMODE, int BM, int BK, int SWIGLU = 0>
 GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] activation bits
                              int row_begin, int row_end,
                              const void* __restrict__ w,            // this expert's [N, K] weights
                              const float* __restrict__ scales,      // this expert's [N, groups] or null
                              const float* __restrict__ zeros,       // this expert's [N, groups] (GG_INT4_ZP)
-                             unsigned short* __restrict__ C,        // [rows, N] output bits
-                             int N, int K, int group_size, int groups, int n0) {
+                             unsigned short* __restrict__ C,        // [rows, N] output bits; SWIGLU: [rows, N / 2]
+                             int N, int K, int group_size, int groups, int col0) {
     constexpr int WM = BM / 16;            // warps along M
     constexpr int WN = 4 / WM;             // warps along N
     constexpr int NT = GG_BN / WN / 8;     // n8 tiles per warp
@@ -151,6 +156,7 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
     constexpr int W_CHUNKS = GG_BN * CPR / GG_THREADS;
     static_assert(WM * WN == 4, "4 warps per block");
     static_assert(BK % 16 == 0 && A_CHUNKS * GG_THREADS == BM * CPR && W_CHUNKS * GG_THREADS == GG_BN * CPR, "tile split");
+    constexpr int WTN = GG_BN / WN;        // weight rows per warp: the SWIGLU pairing span
     __shared__ __align__(16) unsigned short As[BM][BK + 8];
     __shared__ __align__(16) unsigned short Ws[GG_BN][BK + 8];
 
@@ -169,7 +175,7 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
     uint4 ra[A_CHUNKS], rw[W_CHUNKS];
     float rz[W_CHUNKS];
 
-    ge_load_tile<WMODE, BM, BK>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, n0, 0, vec, ra, rw, rz);
+    ge_load_tile<WMODE, BM, BK, SWIGLU, WTN>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, col0, 0, vec, ra, rw, rz);
 #if defined(GE_MUTANT_GG_DROP_LAST_K)
     for (int k0 = 0; k0 + BK < K; k0 += BK) {
 #else
@@ -187,7 +193,7 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
             *reinterpret_cast<uint4*>(&Ws[chunk / CPR][(chunk % CPR) * 8]) = ge_decode_w8<T, WMODE>(rw[i], rz[i]);
         }
         __syncthreads();
-        if (k0 + BK < K) ge_load_tile<WMODE, BM, BK>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, n0, k0 + BK, vec, ra, rw, rz);
+        if (k0 + BK < K) ge_load_tile<WMODE, BM, BK, SWIGLU, WTN>(A, row_begin, row_end, w, zeros, N, K, group_size, groups, col0, k0 + BK, vec, ra, rw, rz);
         const int grp = k0 / group_size;
 
 #pragma unroll
@@ -215,9 +221,10 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
         if (group_end) {
 #pragma unroll
             for (int j = 0; j < NT; ++j) {
-                const int n = n0 + wn * (GG_BN / WN) + j * 8 + 2 * c;
-                const float s0 = n < N ? scales[(long long)n * groups + grp] : 0.0f;
-                const float s1 = n + 1 < N ? scales[(long long)(n + 1) * groups + grp] : 0.0f;
+                const int n0 = ge_tile_weight_row<SWIGLU, WTN>(wn * WTN + j * 8 + 2 * c, col0, N);
+                const int n1 = ge_tile_weight_row<SWIGLU, WTN>(wn * WTN + j * 8 + 2 * c + 1, col0, N);
+                const float s0 = n0 >= 0 ? scales[(long long)n0 * groups + grp] : 0.0f;
+                const float s1 = n1 >= 0 ? scales[(long long)n1 * groups + grp] : 0.0f;
                 acc[j][0] = __fmaf_rn(part[j][0], s0, acc[j][0]);
                 acc[j][1] = __fmaf_rn(part[j][1], s1, acc[j][1]);
                 acc[j][2] = __fmaf_rn(part[j][2], s0, acc[j][2]);
@@ -228,11 +235,15 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
         }
     }
 
-    // Epilogue: C fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile.
+    // Epilogue: C fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile (SWIGLU: of the gate tiles j < NT / 2,
+    // paired with up tile j + NT / 2).
+    constexpr int JC = SWIGLU ? NT / 2 : NT;
+    const int ldc = SWIGLU ? N >> 1 : N;
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        const int n = n0 + wn * (GG_BN / WN) + j * 8 + 2 * c;
+    for (int j = 0; j < JC; ++j) {
+        const int n = col0 + wn * (SWIGLU ? WTN / 2 : WTN) + j * 8 + 2 * c;
         const float* v = (WMODE == GG_HALF) ? part[j] : acc[j];
+        const float* u = (WMODE == GG_HALF) ? part[j + JC * SWIGLU] : acc[j + JC * SWIGLU];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = row_begin + wm * 16 + g + 8 * h;
@@ -241,9 +252,11 @@ GE_DEVICE void ge_group_tile(const unsigned short* __restrict__ A, // [rows, K] 
 #else
             if (row >= row_end) continue;
 #endif
-            unsigned short* out = C + (long long)row * N;
-            if (n < N) out[n] = ge_bits_from_float<T>(v[2 * h]);
-            if (n + 1 < N) out[n + 1] = ge_bits_from_float<T>(v[2 * h + 1]);
+            unsigned short* out = C + (long long)row * ldc;
+            const float v0 = SWIGLU ? ge_swiglu_of_sums<T>(v[2 * h], u[2 * h]) : v[2 * h];
+            const float v1 = SWIGLU ? ge_swiglu_of_sums<T>(v[2 * h + 1], u[2 * h + 1]) : v[2 * h + 1];
+            if (n < ldc) out[n] = ge_bits_from_float<T>(v0);
+            if (n + 1 < ldc) out[n + 1] = ge_bits_from_float<T>(v1);
         }
     }
 }
@@ -329,11 +342,12 @@ struct gp_smem {
     static constexpr int bytes = STAGES * (a_stage + w_stage) + decoded;
 };
 
-// Issues the copies of K tile kt into ring slot `slot`: A rows [row_begin, row_end) and weight rows [n0, n0 + BN).
-template <int WMODE, int BM, int BN, int BK, int KS, int STAGES, int NTHREADS>
+// Issues the copies of K tile kt into ring slot `slot`: A rows [row_begin, row_end) and the BN weight rows of the block
+// whose C columns start at col0 (ge_tile_weight_row, pieces of SPAN rows when SWIGLU).
+template <int WMODE, int BM, int BN, int BK, int KS, int STAGES, int NTHREADS, int SWIGLU, int SPAN>
 GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
                              const unsigned short* __restrict__ A, int row_begin, int row_end,
-                             const unsigned char* __restrict__ w, int N, int K, int n0) {
+                             const unsigned char* __restrict__ w, int N, int K, int col0) {
     typedef gp_smem<WMODE, BM, BN, BK, KS, STAGES> L;
     const int tid = threadIdx.x;
     const int k0 = kt * BK;
@@ -355,8 +369,8 @@ GE_DEVICE void gp_load_stage(unsigned char* smem, int slot, int kt,
 #pragma unroll 4
     for (int c = tid; c < BN * W_CPR; c += NTHREADS) {
         const int r = c / W_CPR, kc = c % W_CPR;
-        const int n = n0 + r;
-        const bool ok = n < N;
+        const int n = ge_tile_weight_row<SWIGLU, SPAN>(r, col0, N);
+        const bool ok = n >= 0;
         const unsigned char* src = ok ? w + (long long)n * grow + gk + kc * 16 : w;
         ptx_cp_async_cg16_zfill(ws + r * L::w_row + kc * 16, src, ok);
     }
@@ -385,17 +399,17 @@ GE_DEVICE void gp_mma_slice(float (&acc)[MT][NT][4], const unsigned short* as, c
     }
 }
 
-// One BM x BN tile of C: rows [row_begin, row_end), columns [n0, n0 + BN). w/scales point at this
-// expert's slice. GROUPED: scales per group of group_size along K folded at each group's end; otherwise
-// one scale per channel applied at the end (Half: none).
-template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM_WARPS, int WN_WARPS>
+// One BM x BN tile of the product: rows [row_begin, row_end), weight rows [col0, col0 + BN) (SWIGLU: the gate and up rows
+// of C's columns [col0, col0 + BN / 2), WTN-row pieces per warp). w/scales point at this expert's slice. GROUPED: scales
+// per group of group_size along K folded at each group's end; otherwise one scale per channel applied at the end (Half: none).
+template <typename T, int WMODE, int GROUPED, int BM, int BN, int BK, int KS, int STAGES, int WM_WARPS, int WN_WARPS, int SWIGLU = 0>
 GE_DEVICE void ge_pipe_tile(unsigned char* smem,
                             const unsigned short* __restrict__ A, // [rows, K] activation bits
                             int row_begin, int row_end,
                             const unsigned char* __restrict__ w,  // this expert's [N, K] weights (raw bytes)
                             const float* __restrict__ scales,     // this expert's [N, groups] or null
-                            unsigned short* __restrict__ C,       // [rows, N] output bits
-                            int N, int K, int group_size, int groups, int n0) {
+                            unsigned short* __restrict__ C,       // [rows, N] output bits; SWIGLU: [rows, N / 2]
+                            int N, int K, int group_size, int groups, int col0) {
     typedef gp_smem<WMODE, BM, BN, BK, KS, STAGES> L;
     constexpr int NTHREADS = 32 * WM_WARPS * WN_WARPS;
     constexpr int WTM = BM / WM_WARPS, WTN = BN / WN_WARPS;   // warp tile
@@ -432,7 +446,7 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        if (s < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, s, s, A, row_begin, row_end, w, N, K, n0);
+        if (s < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS, SWIGLU, WTN>(smem, s, s, A, row_begin, row_end, w, N, K, col0);
         ptx_cp_async_commit();
     }
 
@@ -447,7 +461,7 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
             const int nk = kt + STAGES - 1;
             int ns = slot + STAGES - 1;
             if (ns >= STAGES) ns -= STAGES;
-            if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS>(smem, ns, nk, A, row_begin, row_end, w, N, K, n0);
+            if (nk < KT) gp_load_stage<WMODE, BM, BN, BK, KS, STAGES, NTHREADS, SWIGLU, WTN>(smem, ns, nk, A, row_begin, row_end, w, N, K, col0);
             ptx_cp_async_commit();
         }
         const unsigned short* as = reinterpret_cast<const unsigned short*>(smem + slot * L::a_stage) + wm * WTM * LDA;
@@ -487,9 +501,10 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
 #endif
 #pragma unroll
                         for (int j = 0; j < NT; ++j) {
-                            const int n = n0 + wn * WTN + j * 8 + 2 * (lane & 3);
-                            const float s0 = n < N ? scales[(long long)n * groups + grp] : 0.0f;
-                            const float s1 = n + 1 < N ? scales[(long long)(n + 1) * groups + grp] : 0.0f;
+                            const int n0 = ge_tile_weight_row<SWIGLU, WTN>(wn * WTN + j * 8 + 2 * (lane & 3), col0, N);
+                            const int n1 = ge_tile_weight_row<SWIGLU, WTN>(wn * WTN + j * 8 + 2 * (lane & 3) + 1, col0, N);
+                            const float s0 = n0 >= 0 ? scales[(long long)n0 * groups + grp] : 0.0f;
+                            const float s1 = n1 >= 0 ? scales[(long long)n1 * groups + grp] : 0.0f;
 #pragma unroll
                             for (int i = 0; i < MT; ++i) {
                                 float* p = part[GROUPED ? i : 0][GROUPED ? j : 0];
@@ -518,38 +533,51 @@ GE_DEVICE void ge_pipe_tile(unsigned char* smem,
         if (++slot == STAGES) slot = 0;
     }
 
-    // Epilogue: fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile. Per-channel scales
-    // multiply the fp32 sum once here (the same single rounding as a fold at the end of K).
+    // Epilogue: fragment rows g and g + 8, columns 2c and 2c + 1 of each n8 tile (SWIGLU: of the gate tiles j < NT / 2,
+    // paired with up tile j + NT / 2). Per-channel scales multiply the fp32 sum once here (the same single rounding as a
+    // fold at the end of K).
     const int g = lane >> 2, c2 = 2 * (lane & 3);
+    constexpr int JC = SWIGLU ? NT / 2 : NT;
+    const int ldc = SWIGLU ? N >> 1 : N;   // columns of C
+    // The per-channel scale of tile column lc (0 past the end, 1 where there is none or the groups were folded).
+    auto channel_scale = [&](int lc) {
+        if (!QUANT || GROUPED) return 1.0f;
+        const int wr = ge_tile_weight_row<SWIGLU, WTN>(lc, col0, N);
+        return wr >= 0 ? scales[(long long)wr * groups] : 0.0f;
+    };
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        const int n = n0 + wn * WTN + j * 8 + c2;
-        float s0 = 1.0f, s1 = 1.0f;
-        if (QUANT && !GROUPED) {
-            s0 = n < N ? scales[(long long)n * groups] : 0.0f;
-            s1 = n + 1 < N ? scales[(long long)(n + 1) * groups] : 0.0f;
+    for (int j = 0; j < JC; ++j) {
+        const int lc = wn * WTN + j * 8 + c2;   // tile column of the plain (or gate) sum
+        const int n = col0 + wn * (SWIGLU ? WTN / 2 : WTN) + j * 8 + c2;
+        float s0 = channel_scale(lc), s1 = channel_scale(lc + 1);
+        const float u0 = SWIGLU ? channel_scale(lc + WTN / 2) : 1.0f, u1 = SWIGLU ? channel_scale(lc + WTN / 2 + 1) : 1.0f;
 #if defined(GE_MUTANT_GG_SCALE_INDEX)
-            if (n + 1 < N) s0 = s1;
+        if (QUANT && !GROUPED && n + 1 < ldc) s0 = s1;
 #endif
-        }
 #pragma unroll
         for (int i = 0; i < MT; ++i)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = row_begin + wm * WTM + i * 16 + g + 8 * h;
 #if defined(GE_MUTANT_GG_LAST_COLUMN)
-                if (row >= row_end || n >= N - 1) continue;
+                if (row >= row_end || n >= ldc - 1) continue;
 #else
-                if (row >= row_end || n >= N) continue;
+                if (row >= row_end || n >= ldc) continue;
 #endif
                 float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
                 if (QUANT && !GROUPED) { v0 = __fmaf_rn(v0, s0, 0.0f); v1 = __fmaf_rn(v1, s1, 0.0f); }
-                unsigned short* out = C + (long long)row * N + n;
-                if (n + 1 < N && (N & 1) == 0) {
+                if (SWIGLU) {
+                    float w0 = acc[i][j + JC][2 * h], w1 = acc[i][j + JC][2 * h + 1];
+                    if (QUANT && !GROUPED) { w0 = __fmaf_rn(w0, u0, 0.0f); w1 = __fmaf_rn(w1, u1, 0.0f); }
+                    v0 = ge_swiglu_of_sums<T>(v0, w0);
+                    v1 = ge_swiglu_of_sums<T>(v1, w1);
+                }
+                unsigned short* out = C + (long long)row * ldc + n;
+                if (n + 1 < ldc && (ldc & 1) == 0) {
                     *reinterpret_cast<unsigned*>(out) = ge_pack2(ge_bits_from_float<T>(v0), ge_bits_from_float<T>(v1));
                 } else {
                     out[0] = ge_bits_from_float<T>(v0);
-                    if (n + 1 < N) out[1] = ge_bits_from_float<T>(v1);
+                    if (n + 1 < ldc) out[1] = ge_bits_from_float<T>(v1);
                 }
             }
     }

@@ -16,7 +16,12 @@
 // BM / 64 warpgroups share each weight tile (GroupGemm.Cuda.cs, Wgmma, says which tile for which rows). A warpgroup whose 64 rows lie past the expert's last row issues no MMA. Rows past the
 // expert's end, columns past N and K past its end are zero-filled on load and never stored.
 // Requires K % 8 == 0 (16-byte rows chunks); the launcher picks this kernel only then, on sm_90.
+//
+// SWIGLU = 1 fuses SwiGLU (swiglu_epilogue.cuh): a block's BN weight rows are BN / 2 gate rows and the matching BN / 2
+// up rows, one piece of BN (a warpgroup's accumulators span all BN columns), so the gate sum of tile column c and the
+// up sum of column c + BN / 2 sit in one thread: registers 4j + q and 4(j + BN / 16) + q. C is [rows, N / 2].
 #include "gemm/lowp_tile.cuh"
+#include "moe/swiglu_epilogue.cuh"
 
 #define GW_BK 64   // half elements per K tile: one 128-byte swizzled row
 
@@ -43,30 +48,35 @@ GE_DEVICE void gw_load_a(unsigned char* sa, const unsigned char* a, int row0, in
     }
 }
 
-template <int BM, int BN>
+template <int BM, int BN, int SWIGLU>
 GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigned char* a, const unsigned char* w,
-                             int row0, int row_end, int n0, int n, int k, int kb, int tid) {
+                             int row0, int row_end, int col0, int n, int k, int kb, int tid) {
     constexpr int threads = 2 * BM;
     const long long row_bytes = (long long)k * 2;
-    const int col0 = kb * GW_BK;
+    const int kcol0 = kb * GW_BK;
     gw_load_a<BM>(sa, a, row0, row_end, k, kb, tid);
 #pragma unroll
     for (int i = 0; i < (BN * 8 + threads - 1) / threads; i++) {
         const int idx = tid + i * threads, r = idx >> 3, ch = idx & 7;
         if (BN * 8 % threads != 0 && idx >= BN * 8) break;
-        const bool ok = n0 + r < n && col0 + ch * 8 < k;
-        const unsigned char* src = ok ? w + (n0 + r) * row_bytes + (col0 + ch * 8) * 2 : w;
+        const int wr = ge_tile_weight_row<SWIGLU, BN>(r, col0, n);
+        const bool ok = wr >= 0 && kcol0 + ch * 8 < k;
+        const unsigned char* src = ok ? w + wr * row_bytes + (kcol0 + ch * 8) * 2 : w;
         ptx_cp_async_cg16_zfill(sw + lp_swz128(r, ch), src, ok);
     }
 }
 
-// Stores one warpgroup's m64 x BN accumulator tile (rows row_base .., columns n0 ..) as T; rows from row_end and
-// columns from N are skipped. Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register
-// 4j + {0, 1} is columns 8j + 2t + {0, 1} of the first, 4j + {2, 3} of the second.
-template <typename T, int BN>
-GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, int row_end, int n0, int N, int warp, int g, int t) {
+// Stores one warpgroup's m64 x BN accumulator tile (rows row_base .., columns col0 .. of C) as T; rows from row_end and
+// columns past C's are skipped. Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register
+// 4j + {0, 1} is columns 8j + 2t + {0, 1} of the first, 4j + {2, 3} of the second. SWIGLU: tile columns [0, BN / 2)
+// hold the gate sums of C's columns col0 .., [BN / 2, BN) their up sums (ge_tile_weight_row with SPAN = BN), and C has
+// N / 2 columns.
+template <typename T, int BN, int SWIGLU>
+GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, int row_end, int col0, int N, int warp, int g, int t) {
     T* out = reinterpret_cast<T*>(C);
-    const bool pairs = (N & 1) == 0;   // an even row length keeps every (even column) pair 4-byte aligned
+    constexpr int J = SWIGLU ? BN / 16 : BN / 8;   // n8 column groups of C per thread
+    const int ldc = SWIGLU ? N >> 1 : N;            // columns of C
+    const bool pairs = (ldc & 1) == 0;   // an even row length keeps every (even column) pair 4-byte aligned
 #pragma unroll
     for (int half = 0; half < 2; half++) {
         const int r = row_base + warp * 16 + g + half * 8;
@@ -75,36 +85,42 @@ GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, 
 #else
         if (r >= row_end) continue;
 #endif
-        T* dst = out + (long long)r * N;
+        T* dst = out + (long long)r * ldc;
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * t;
-            const T v0 = ge_from_float<T>(acc[4 * j + 2 * half]), v1 = ge_from_float<T>(acc[4 * j + 2 * half + 1]);
-            if (pairs && col + 1 < N) {
+        for (int j = 0; j < J; j++) {
+            const int col = col0 + 8 * j + 2 * t;
+            const float* s = acc + 4 * j + 2 * half;
+            const T v0 = ge_from_float<T>(SWIGLU ? ge_swiglu_of_sums<T>(s[0], s[4 * J]) : s[0]);
+            const T v1 = ge_from_float<T>(SWIGLU ? ge_swiglu_of_sums<T>(s[1], s[4 * J + 1]) : s[1]);
+            if (pairs && col + 1 < ldc) {
                 T pair[2] = {v0, v1};
                 *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
             } else {
-                if (col < N) dst[col] = v0;
-                if (col + 1 < N) dst[col + 1] = v1;
+                if (col < ldc) dst[col] = v0;
+                if (col + 1 < ldc) dst[col + 1] = v1;
             }
         }
     }
 }
 
 // Dynamic shared memory: STAGES * (gw_smem<BM, BN>::a_stage + gw_smem<BM, BN>::w_stage) + 1024 (alignment of the ring).
-template <typename T, int BM, int BN, int STAGES>
+template <typename T, int BM, int BN, int STAGES, int SWIGLU = 0>
 __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] T
     const float* __restrict__ scales,     // unused: half weights carry no scales (uniform arguments)
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
-    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]; SWIGLU: [rows, N / 2] or [E, P, N / 2]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
     static_assert(BM % 64 == 0 && BM <= 192, "one to three warpgroups of 64 rows");
     static_assert(BN == 64 || BN == 128 || BN == 256, "the wgmma shapes ptx.cuh wraps");
     constexpr int ACC = BN / 2;   // fp32 accumulators per thread
     static_assert(STAGES >= 3, "the ring holds the tile in use, the one in flight behind it and one ahead");
+#ifdef GE_EMULATED_MMA
+    unsigned char* gw_dyn_smem = ge_emulated_dynamic_smem();
+#else
     extern __shared__ unsigned char gw_dyn_smem[];
+#endif
     unsigned char* base = gw_dyn_smem + ((1024 - (ptx_smem_addr(gw_dyn_smem) & 1023)) & 1023);
     unsigned char* s_a = base;
     unsigned char* s_w = base + STAGES * gw_smem<BM, BN>::a_stage;
@@ -114,7 +130,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
         ? lp_find_tile<0, BM>(offsets, experts, padded_slots, blockIdx.y, e, row0, row_end)
         : lp_find_tile<1, BM>(offsets, experts, 0x7fffffff, blockIdx.y, e, row0, row_end);
     if (!found) return;
-    const int n0 = blockIdx.x * BN;
+    const int col0 = blockIdx.x * (SWIGLU ? BN / 2 : BN);   // first column of C
     const unsigned char* a = reinterpret_cast<const unsigned char*>(A);
 #if defined(GE_MUTANT_GW_EXPERT_OFFSET)
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * K;
@@ -140,7 +156,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     for (int s = 0; s < STAGES - 2; s++) {
 #endif
         if (s < kblocks)
-            gw_load_stage<BM, BN>(s_a + s * gw_smem<BM, BN>::a_stage, s_w + s * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, s, tid);
+            gw_load_stage<BM, BN, SWIGLU>(s_a + s * gw_smem<BM, BN>::a_stage, s_w + s * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, col0, N, K, s, tid);
         ptx_cp_async_commit();
     }
     for (int kb = 0; kb < kblocks; kb++) {
@@ -159,7 +175,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
 #endif
         if (next < kblocks) {
             const int slot = next % STAGES;
-            gw_load_stage<BM, BN>(s_a + slot * gw_smem<BM, BN>::a_stage, s_w + slot * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, n0, N, K, next, tid);
+            gw_load_stage<BM, BN, SWIGLU>(s_a + slot * gw_smem<BM, BN>::a_stage, s_w + slot * gw_smem<BM, BN>::w_stage, a, w, row0, row_end, col0, N, K, next, tid);
         }
         ptx_cp_async_commit();
         if (has_rows) {
@@ -180,7 +196,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     ptx_wgmma_fence_operands<ACC>(acc);
     if (!has_rows) return;
 
-    gw_store_tile<T, BN>(acc, C, row0 + wg * 64, row_end, n0, N, warp, g, t);
+    gw_store_tile<T, BN, SWIGLU>(acc, C, row0 + wg * 64, row_end, col0, N, warp, g, t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +206,8 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
 // as in group_gemm_core.cuh the scales multiply fp32 partial sums: per channel at the end of K, per group at each
 // group's end (all MMAs of the group drained first). Two decoded weight tiles alternate: tile kb is decoded into slot
 // kb & 1 after the barrier of iteration kb, when the wgmma of tile kb - 2 (the slot's last reader) has finished in
-// every warpgroup. Requires K % 64 == 0 and, grouped, a group size that is a multiple of 64.
+// every warpgroup. Requires K % 64 == 0 and, grouped, a group size that is a multiple of 64. SWIGLU as in
+// group_gemm_wgmma: 64 gate and the 64 matching up rows per block, each row's scales its own.
 #include "moe/group_gemm_core.cuh"
 
 #define GW_IBN 128   // columns per block: acc and part (64 fp32 each) fit beside the decode
@@ -206,9 +223,9 @@ struct gw_int_smem {
 };
 
 // One stage: BM rows of A (gw_load_a) and GW_IBN rows of raw codes, columns [kb * 64, kb * 64 + 64).
-template <int BM, int WMODE>
+template <int BM, int WMODE, int SWIGLU>
 GE_DEVICE void gw_int_load_stage(unsigned char* sa, unsigned char* sraw, const unsigned char* a, const unsigned char* w,
-                                 int row0, int row_end, int n0, int n, int k, int kb, int tid) {
+                                 int row0, int row_end, int col0, int n, int k, int kb, int tid) {
     constexpr int threads = 2 * BM;
     constexpr int row_bytes_w = gw_int_bytes<WMODE>::row, chunks_w = row_bytes_w / 16;
     const long long w_row = WMODE == GG_INT8 ? (long long)k : (long long)(k >> 1);
@@ -218,8 +235,9 @@ GE_DEVICE void gw_int_load_stage(unsigned char* sa, unsigned char* sraw, const u
         const int idx = tid + i * threads;
         if (GW_IBN * chunks_w % threads != 0 && idx >= GW_IBN * chunks_w) break;
         const int r = idx / chunks_w, ch = idx % chunks_w;
-        const bool ok = n0 + r < n;
-        const unsigned char* src = ok ? w + (n0 + r) * w_row + (long long)kb * row_bytes_w + ch * 16 : w;
+        const int wr = ge_tile_weight_row<SWIGLU, GW_IBN>(r, col0, n);
+        const bool ok = wr >= 0;
+        const unsigned char* src = ok ? w + wr * w_row + (long long)kb * row_bytes_w + ch * 16 : w;
         ptx_cp_async_cg16_zfill(sraw + r * row_bytes_w + ch * 16, src, ok);
     }
 }
@@ -243,19 +261,23 @@ GE_DEVICE void gw_int_decode(unsigned char* sw, const unsigned char* sraw, int t
 }
 
 // Dynamic shared memory: STAGES * (a_stage + raw_stage) + 2 * w_tile + 1024 (gw_int_smem).
-template <typename T, int WMODE, int BM, int STAGES>
+template <typename T, int WMODE, int BM, int STAGES, int SWIGLU = 0>
 __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] int8 or [E, N, K / 2] packed int4 (low nibble = even k)
     const float* __restrict__ scales,     // [E, N, groups]
     const int* __restrict__ offsets,      // [E + 1] prefix sums or [E] counts
-    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]
+    unsigned short* __restrict__ C,       // [rows, N] or [E, P, N]; SWIGLU: [rows, N / 2] or [E, P, N / 2]
     int experts, int N, int K, int group_size, int groups, int padded_slots) {
     static_assert(BM % 64 == 0 && BM <= 128, "one or two warpgroups of 64 rows");
     static_assert(WMODE == GG_INT8 || WMODE == GG_INT4, "signed codes with scales");
     static_assert(STAGES >= 3, "the ring holds the tile in use, the one in flight behind it and one ahead");
     using S = gw_int_smem<BM, WMODE>;
+#ifdef GE_EMULATED_MMA
+    unsigned char* gw_dyn_smem = ge_emulated_dynamic_smem();
+#else
     extern __shared__ unsigned char gw_dyn_smem[];
+#endif
     unsigned char* base = gw_dyn_smem + ((1024 - (ptx_smem_addr(gw_dyn_smem) & 1023)) & 1023);
     unsigned char* s_w = base;                                  // [2][w_tile], 1024-aligned tiles
     unsigned char* s_a = base + 2 * S::w_tile;                  // [STAGES][a_stage]
@@ -266,7 +288,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
         ? lp_find_tile<0, BM>(offsets, experts, padded_slots, blockIdx.y, e, row0, row_end)
         : lp_find_tile<1, BM>(offsets, experts, 0x7fffffff, blockIdx.y, e, row0, row_end);
     if (!found) return;
-    const int n0 = blockIdx.x * GW_IBN;
+    const int col0 = blockIdx.x * (SWIGLU ? GW_IBN / 2 : GW_IBN);   // first column of C
     const unsigned char* a = reinterpret_cast<const unsigned char*>(A);
     const long long expert_bytes = WMODE == GG_INT8 ? (long long)N * K : (long long)N * (K >> 1);
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * expert_bytes;
@@ -282,7 +304,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
         if (s < kblocks)
-            gw_int_load_stage<BM, WMODE>(s_a + s * S::a_stage, s_raw + s * S::raw_stage, a, w, row0, row_end, n0, N, K, s, tid);
+            gw_int_load_stage<BM, WMODE, SWIGLU>(s_a + s * S::a_stage, s_raw + s * S::raw_stage, a, w, row0, row_end, col0, N, K, s, tid);
         ptx_cp_async_commit();
     }
     for (int kb = 0; kb < kblocks; kb++) {
@@ -291,7 +313,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
         const int next = kb + STAGES - 2;
         if (next < kblocks) {
             const int slot = next % STAGES;
-            gw_int_load_stage<BM, WMODE>(s_a + slot * S::a_stage, s_raw + slot * S::raw_stage, a, w, row0, row_end, n0, N, K, next, tid);
+            gw_int_load_stage<BM, WMODE, SWIGLU>(s_a + slot * S::a_stage, s_raw + slot * S::raw_stage, a, w, row0, row_end, col0, N, K, next, tid);
         }
         ptx_cp_async_commit();
         unsigned char* tile_w = s_w + (kb & 1) * S::w_tile;
@@ -318,9 +340,10 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
         const int grp = kb * GW_BK / group_size;
 #pragma unroll
         for (int j = 0; j < GW_IBN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * t;
-            const float s0 = col < N ? se[(long long)col * groups + grp] : 0.0f;
-            const float s1 = col + 1 < N ? se[(long long)(col + 1) * groups + grp] : 0.0f;
+            const int r0 = ge_tile_weight_row<SWIGLU, GW_IBN>(8 * j + 2 * t, col0, N);
+            const int r1 = ge_tile_weight_row<SWIGLU, GW_IBN>(8 * j + 2 * t + 1, col0, N);
+            const float s0 = r0 >= 0 ? se[(long long)r0 * groups + grp] : 0.0f;
+            const float s1 = r1 >= 0 ? se[(long long)r1 * groups + grp] : 0.0f;
             acc[4 * j] = __fmaf_rn(part[4 * j], s0, acc[4 * j]);
             acc[4 * j + 1] = __fmaf_rn(part[4 * j + 1], s1, acc[4 * j + 1]);
             acc[4 * j + 2] = __fmaf_rn(part[4 * j + 2], s0, acc[4 * j + 2]);
@@ -331,5 +354,5 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
     ptx_wgmma_wait_group<0>();
     if (!has_rows) return;
 
-    gw_store_tile<T, GW_IBN>(acc, C, row0 + wg * 64, row_end, n0, N, warp, g, t);
+    gw_store_tile<T, GW_IBN, SWIGLU>(acc, C, row0 + wg * 64, row_end, col0, N, warp, g, t);
 }

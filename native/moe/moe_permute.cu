@@ -1,6 +1,6 @@
 // The data movement around the expert GEMMs: scatter tokens into expert-sorted rows, SwiGLU between
 // the two group GEMMs, and the weighted combine back to token order (plus the shared experts).
-#include "common.cuh"
+#include "moe/swiglu_epilogue.cuh"
 
 // Row-validity modes shared by SwiGLU: which permuted rows hold real data this step.
 #define GE_ROWS_DENSE 0     // rows < *n_tokens (shared experts)
@@ -31,7 +31,8 @@ extern "C" __global__ void moe_scatter(const unsigned short* __restrict__ x, // 
     ge_copy_row16(a + (long long)dst * hidden, x + (long long)t * hidden, hidden);
 }
 
-// out = silu(gate) * up in fp32, rounded once. h holds gate in columns [0, F) and up in [F, 2F).
+// out = silu(gate) * up in fp32, rounded once. h holds gate in columns [0, F) and up in [F, 2F). The expert GEMMs
+// whose kernels fuse this into their epilogue (swiglu_epilogue.cuh) skip it; the shared experts and w4afp8 / nvfp4 / wi4a16 run it.
 template <typename T>
 __global__ void moe_swiglu(const T* __restrict__ h,    // [rows, 2 * ffn]
                            T* __restrict__ out,        // [rows, ffn]
@@ -54,9 +55,7 @@ __global__ void moe_swiglu(const T* __restrict__ h,    // [rows, 2 * ffn]
 #endif
     T* o = out + (long long)r * ffn;
     for (int c = blockIdx.y * blockDim.x + threadIdx.x; c < ffn; c += gridDim.y * blockDim.x) {
-        float g = ge_to_float(gate[c]);
-        float silu = g / (1.0f + expf(-g));
-        o[c] = ge_from_float<T>(silu * ge_to_float(up[c]));
+        o[c] = ge_from_float<T>(ge_silu_mul(ge_to_float(gate[c]), ge_to_float(up[c])));
     }
 }
 

@@ -4,7 +4,8 @@
 // One block per row; each thread keeps ITEMS vectors of VEC elements in registers, so global memory
 // is read once and written once (the residual variant reads x and r and writes r and out). fp32
 // accumulation. VEC is the widest vector the hidden size allows (8 -> 16-byte loads); rows at or past
-// the device token count are skipped.
+// the device token count are skipped. Rows too long for registers (more than 8 vectors per thread at 1024
+// threads) take rms_norm_long, which reads the row twice instead.
 #include "common.cuh"
 
 template <int BYTES> struct RnVec;
@@ -110,5 +111,72 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
 #pragma unroll
         for (int j = 0; j < VEC; ++j) oe[j] = ge_from_float<T>(ge_to_float(z[j]) * inv * ge_to_float(we[j]));
         *reinterpret_cast<V*>(out + base + i0) = oraw;
+    }
+}
+
+// Rows too long to keep in registers: at 16 vectors per thread ptxas needs more registers than a block of the
+// 600-1024 threads such a row takes can have (the H200 refused rms_norm<bf16, 2 or 4, 16, ...> at 672 threads).
+// Two passes over the row instead: the sum of squares, then the normalised output, each thread taking the same
+// vectors in both, so z = x + r is recomputed from the same inputs (same bits) and the second pass's reads of x
+// and r are L2 hits. r is written only in the second pass, after both reads of its vector by the same thread,
+// and x may alias out for the same reason. Invalid rows return before anything is read or written.
+#define RN_LONG_THREADS 512
+
+template <typename T, int VEC, bool RESIDUAL>
+GE_DEVICE typename RnVec<VEC * sizeof(T)>::type rn_long_z(const T* x, const T* residual, long long at) {
+    typedef typename RnVec<VEC * sizeof(T)>::type V;
+    V z = *reinterpret_cast<const V*>(x + at);
+    if (RESIDUAL) {
+        const V r = *reinterpret_cast<const V*>(residual + at);
+        T* ze = reinterpret_cast<T*>(&z);
+        const T* re = reinterpret_cast<const T*>(&r);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) ze[j] = ge_from_float<T>(ge_to_float(ze[j]) + ge_to_float(re[j]));
+    }
+    return z;
+}
+
+template <typename T, int VEC, bool RESIDUAL>
+__global__ void __launch_bounds__(RN_LONG_THREADS)
+rms_norm_long(const T* x, T* residual, const T* __restrict__ weight, T* out, const int* __restrict__ n_tokens,
+              int rows, int hidden, float eps) {
+    typedef typename RnVec<VEC * sizeof(T)>::type V;
+    __shared__ float scratch[32];
+    const int row = blockIdx.x;
+#if defined(GE_MUTANT_RMSNORM_LAST_ROW)
+    if (row >= ge_valid_rows(n_tokens, rows) - 1) return;
+#else
+    if (row >= ge_valid_rows(n_tokens, rows)) return;   // uniform per block, before the block sum's barriers
+#endif
+    const long long base = (long long)row * hidden;
+    const int vectors = hidden / VEC;
+    float ss = 0.0f;
+#pragma unroll 4
+    for (int v = threadIdx.x; v < vectors; v += RN_LONG_THREADS) {
+        const V zraw = rn_long_z<T, VEC, RESIDUAL>(x, residual, base + (long long)v * VEC);
+        const T* z = reinterpret_cast<const T*>(&zraw);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+            const float f = ge_to_float(z[j]);
+            ss += f * f;
+        }
+    }
+    const float inv = rsqrtf(rn_block_sum(ss, scratch) / (float)hidden + eps);
+#pragma unroll 4
+    for (int v = threadIdx.x; v < vectors; v += RN_LONG_THREADS) {
+#if defined(GE_MUTANT_RMSNORM_LAST_COLUMN)
+        if (v == vectors - 1) continue;
+#endif
+        const long long at = base + (long long)v * VEC;
+        const V zraw = rn_long_z<T, VEC, RESIDUAL>(x, residual, at);
+        if (RESIDUAL) *reinterpret_cast<V*>(residual + at) = zraw;
+        const V wraw = __ldg(reinterpret_cast<const V*>(weight + (long long)v * VEC));
+        const T* z = reinterpret_cast<const T*>(&zraw);
+        const T* we = reinterpret_cast<const T*>(&wraw);
+        V oraw;
+        T* oe = reinterpret_cast<T*>(&oraw);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) oe[j] = ge_from_float<T>(ge_to_float(z[j]) * inv * ge_to_float(we[j]));
+        *reinterpret_cast<V*>(out + at) = oraw;
     }
 }

@@ -71,6 +71,9 @@ __global__ void fp8_quant_act_per_token(const T* __restrict__ x,         // [row
     for (int c = threadIdx.x; c < k; c += blockDim.x) amax = fmaxf(amax, fabsf(ge_to_float(xr[c])));
     amax = ge_warp_max(amax);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+#if defined(GE_MUTANT_FP8Q_RACY_REDUCTION)
+    ge_hold_back(warp != 0);
+#endif
     if (lane == 0) warp_max[warp] = amax;
 #if !defined(GE_MUTANT_FP8Q_RACY_REDUCTION)
     __syncthreads();

@@ -28,6 +28,9 @@ __global__ void wq_quantize(const T* __restrict__ w,      // [N, K]
     if (threadIdx.x < 32) {
         float v = threadIdx.x < (blockDim.x + 31) / 32 ? warp_max[threadIdx.x] : 0.0f;
         v = ge_warp_max(v);
+#if defined(GE_MUTANT_WQ_RACY_REDUCTION)
+        ge_hold_back(true);   // warp 0 stores the maximum the others read
+#endif
         if (threadIdx.x == 0) warp_max[0] = v;
     }
 #if !defined(GE_MUTANT_WQ_RACY_REDUCTION)

@@ -14,6 +14,7 @@ public static class ConformanceSuite
         cases.AddRange(FormatCases.Cases());
         cases.AddRange(DenseCases.Cases());
         cases.AddRange(MoeCases.Cases());
+        cases.AddRange(GroupGemmCases.Cases());
         cases.AddRange(LowPrecisionCases.Cases());
         cases.AddRange(LowPrecisionCases.Int8ActivationCases());
         cases.AddRange(GraphCases.Cases());

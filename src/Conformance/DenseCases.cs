@@ -77,6 +77,11 @@ public static class DenseCases
                 if (mode != QuantMode.None && dtype == DType.BF16)
                     foreach (var (t, padded, k, n) in new[] { (5, 8, 256, 4501), (11, 16, 256, 4501), (11, 16, 256, 8603), (5, 8, 16384, 40) })
                         yield return LinearOf($"dense/linear/{m}/bf16/t={t}/s={padded}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: true, padded);
+                // dense_gemv (bf16/fp16 at up to 16 rows, one 8-channel tile per SM or more): a channel tail (N % 8 != 0),
+                // K with a partial last 32-wide chunk and split unevenly over the warps, 1-8 and 9-16 rows.
+                if (mode == QuantMode.None)
+                    foreach (var (t, padded, k, n) in new[] { (3, 8, 1032, 1100), (13, 16, 2568, 1061), (16, 16, 200, 1501) })
+                        yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: t != 13, padded);
                 foreach (var (t, padded) in new[] { (9, 16), (16, 16) })
                     yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k=8192/n=4096", dtype, mode, group, t, 8192, 4096, bias: true, padded, CaseTier.Full);
             }
@@ -102,13 +107,14 @@ public static class DenseCases
             Variants = t => new[] { RmsNormKernel.Variant(hidden, PaddedFor(tokens), t) },
         };
 
-    /// <summary>A Linear case; a weight-only mode declares the kernel its padded size runs (bf16/fp16 run cuBLASLt).</summary>
+    /// <summary>A Linear case; it declares the kernel of ours its padded size runs (bf16/fp16 at many rows run cuBLASLt, none of ours).</summary>
     private static ConformanceCase LinearOf(string name, DType dtype, QuantMode mode, GroupSize group, int tokens, int k, int n, bool bias,
                                           int paddedSize = 0, CaseTier tier = CaseTier.Ci) =>
         new(name, "dense", d => LinearCase(d, dtype, mode, group, tokens, k, n, bias, paddedSize), tier)
         {
-            Variants = mode == QuantMode.None ? null
-                : t => new[] { WeightOnlyVariant(mode, group, n, k, paddedSize > 0 ? paddedSize : PaddedFor(tokens), t) },
+            Variants = t => mode == QuantMode.None
+                ? (Gemm.Variant(paddedSize > 0 ? paddedSize : PaddedFor(tokens), n, k, t) is { } v ? new[] { v } : Array.Empty<string>())
+                : new[] { WeightOnlyVariant(mode, group, n, k, paddedSize > 0 ? paddedSize : PaddedFor(tokens), t) },
         };
 
     /// <summary>The weight-only kernel a Linear runs at <paramref name="padded"/> rows under a plan for as many (its context's size).</summary>

@@ -30,6 +30,7 @@ public static class KernelVariants
     public static IReadOnlyList<VariantFamily> Families { get; } = new VariantFamily[]
     {
         new("norm/rms_norm", RmsNormKernel.Variants),
+        new("gemm/dense_gemv", GraphEngine.Kernels.Gemm.Gemm.Variants),
         new("gemm/weight_only_gemm", WeightOnlyGemm.Variants),
         new("gemm/block_fp8_gemm", t => BlockFp8Gemm.ChoosableVariants(t.ComputeMajor, t.ComputeMinor).Select(BlockFp8Gemm.KernelName).ToArray()),
         new("gemm/int8_act_gemm", LowPrecisionCases.Int8ActSelectable),

@@ -38,13 +38,35 @@ public static class KernelWarmup
             {
                 if (!family.TryGetValue(variant, out var f)) continue;   // not this target's pick: left to the case
                 string source = SourceFile(f, variant);
-                foreach (var type in variant.Contains("<T", StringComparison.Ordinal) ? ElementTypes : new[] { "" })
-                {
-                    string name = type.Length == 0 ? variant : variant.Replace("<T", "<" + type, StringComparison.Ordinal);
+                foreach (var name in Instances(variant))
                     if (seen.Add((source, name))) requests.Add(new KernelRequest(source, name, Array.Empty<KernelDefine>()));
-                }
             }
         return requests;
+    }
+
+    /// <summary>
+    /// The kernel instances a variant name stands for: its T placeholder replaced by each 16-bit element type, and
+    /// RMSNorm's residual placeholder R (a template argument of its own) by true and false; a library call named
+    /// after the kernel (" + cuBLASLt") is left out.
+    /// </summary>
+    internal static IEnumerable<string> Instances(string variant)
+    {
+        // "wo_dequantize<...> + cuBLASLt": the kernel of ours is the part before the library's.
+        int plus = variant.IndexOf(" + ", StringComparison.Ordinal);
+        if (plus >= 0) variant = variant[..plus];
+        var typed = variant.Contains("<T", StringComparison.Ordinal)
+            ? ElementTypes.Select(t => variant.Replace("<T", "<" + t, StringComparison.Ordinal))
+            : new[] { variant };
+        foreach (var name in typed)
+        {
+            if (!name.Contains(", R,", StringComparison.Ordinal) && !name.Contains(", R>", StringComparison.Ordinal))
+            {
+                yield return name;
+                continue;
+            }
+            foreach (var flag in new[] { "true", "false" })
+                yield return name.Replace(", R,", $", {flag},", StringComparison.Ordinal).Replace(", R>", $", {flag}>", StringComparison.Ordinal);
+        }
     }
 
     /// <summary>native/ file of a variant: its family's, except the Hopper group GEMMs, which have their own file.</summary>

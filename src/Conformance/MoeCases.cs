@@ -16,7 +16,8 @@ public static partial class MoeCases
 {
     /// <summary>
     /// The layer's output against the float64 oracle. The routed path rounds four times to the activation
-    /// type (gate/up output, SwiGLU output, each expert's output, the combined output) and the shared experts'
+    /// type (gate/up output, SwiGLU output, each expert's output, the combined output; where the gate/up GEMM fuses
+    /// SwiGLU its epilogue makes the first two, <see cref="Tolerance.SwiGluEpilogue"/>) and the shared experts'
     /// path four times too; fp32 accumulation adds far less. The w4afp8 oracle reproduces the kernels' own
     /// bf16 gate/up and SwiGLU values (its e4m3 quantizers must see them), leaving two roundings on the
     /// routed path.
@@ -65,6 +66,9 @@ public static partial class MoeCases
             yield return Layer($"moe/layer/bf16/{l}/topk=experts/n=9/s=16", new Spec(small with { TopK = 8 }, layout, QuantMode.None, GroupSize.PerChannel, 9, 16, Renormalize: false));
             yield return Layer($"moe/layer/bf16/{l}/all-tokens-one-expert/n=13/s=16", new Spec(small with { TopK = 1 }, layout, QuantMode.None, GroupSize.PerChannel, 13, 16, ZeroGate: true));
             yield return Layer($"moe/layer/fp16/{l}/n=11/s=16", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 11, 16, Activation: DType.F16, SharedFfn: 24));
+            // Shared experts wider than a SwiGLU block at few tokens (ERNIE's at n = 1): their SwiGLU splits each row's
+            // columns over blocks, the one SwiGLU a fused layer still runs.
+            yield return Layer($"moe/layer/bf16/{l}/wide-shared/n=3/s=4", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 3, 4, SharedFfn: 264));
             yield return OnSpec($"moe/layer/bf16/{l}/nan-padding-changes-nothing", new Spec(small, layout, QuantMode.None, GroupSize.PerChannel, 5, 16, SharedFfn: 24), NanPaddingChangesNothing);
             // The Hopper wgmma tiles of half weights (tens of rows per expert: 64-row tiles; hundreds: 128), with K and
             // N off the 64 x 128 tile in both GEMMs.

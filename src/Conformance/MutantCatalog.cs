@@ -23,12 +23,13 @@ public sealed record MutantSpec(string Define, string Family, string Bug, IReadO
 /// </summary>
 public static class MutantCatalog
 {
-    private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
+    private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", DenseGemv = "gemm/dense_gemv.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
         Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
-        Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", Fp8Quant = "quant/fp8_quant.cu",
+        Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
-        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu",
+        Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
     private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
@@ -37,6 +38,8 @@ public static class MutantCatalog
     private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     private const string Int8ActCases = "lowprec/w8a8,lowprec/w4a8";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
+    // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
+    private const string FusedSwiGluCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint";
 
     private static MutantSpec M(string define, string family, string bug, string file, string caseFilter, bool reference = false) =>
         new(define, family, bug, new[] { file }, new[] { file }, caseFilter, reference);
@@ -50,10 +53,13 @@ public static class MutantCatalog
 
         M("GE_MUTANT_WO_DROP_LAST_K", "gemm/weight_only_gemm", "wo_gemv drops the last K chunk", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SCALE_INDEX", "gemm/weight_only_gemm", "wo_gemv reads the neighbouring channel's scale", WeightOnly, WeightOnlyCases),
-        M("GE_MUTANT_WO_RACY_REDUCTION", "gemm/weight_only_gemm", "wo_gemv sums the warps' partials before all are written (barrier dropped)", WeightOnly, WeightOnlyCases),
+        M("GE_MUTANT_WO_RACY_REDUCTION", "gemm/weight_only_gemm", "wo_gemv sums the warps' partials before all are written (barrier dropped, the other warps held back as on a busy SM)", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SKIP_PAD_GUARD", "gemm/weight_only_gemm", "wo_gemv stores rows at or past the token count", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_DEQUANT_LAST_ROW", "gemm/weight_only_gemm", "wo_dequantize never writes the last output channel (row off by one)", WeightOnly, WeightOnlyCases),
         M("GE_MUTANT_WO_SPLIT_DROP_LAST", "gemm/weight_only_gemm", "wo_gemm_small leaves the last K split out of its reduction", WeightOnly, WeightOnlyCases),
+
+        M("GE_MUTANT_GV_DROP_LAST_K", "gemm/dense_gemv", "dense_gemv drops the last 32-wide K chunk of the last warp", DenseGemv, "dense/linear/none"),
+        M("GE_MUTANT_GV_RACY_REDUCTION", "gemm/dense_gemv", "dense_gemv sums the warps' partials before all are written (barrier dropped, the other warps held back as on a busy SM)", DenseGemv, "dense/linear/none"),
 
         M("GE_MUTANT_BF8_DROP_LAST_K", "gemm/block_fp8_gemm", "the last 128-wide K block is dropped", BlockFp8, "lowprec/block_fp8"),
         M("GE_MUTANT_BF8_SCALE_INDEX", "gemm/block_fp8_gemm", "each K block is scaled with the next block's weight scale", BlockFp8, "lowprec/block_fp8"),
@@ -80,6 +86,11 @@ public static class MutantCatalog
         M("GE_MUTANT_GW_RACY_REFILL", "moe/group_gemm_wgmma", "the ring runs one tile further ahead and refills the slot of tile kb - 1, which the wgmma group left in flight may still read", GroupWgmma, WgmmaCases),
         M("GE_MUTANT_GW_EXPERT_OFFSET", "moe/group_gemm_wgmma", "expert e's weights are found at e * N * K bytes instead of elements", GroupWgmma, WgmmaCases),
 
+        new("GE_MUTANT_SWIGLU_EPI_SWAP", "moe/group_gemm", "the fused SwiGLU epilogue computes silu(up) * gate", new[] { SwiGluEpilogue },
+            new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
+        new("GE_MUTANT_SWIGLU_EPI_NEIGHBOUR", "moe/group_gemm", "the fused SwiGLU epilogue pairs gate j with up j + 1 (the weight loader's up rows one off)",
+            new[] { SwiGluEpilogue }, new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
+
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         new("GE_MUTANT_LP_LAST_ROW", "moe/w4afp8_group_gemm", "each expert's last row is never stored (lp_find_tile, shared with nvfp4)", new[] { LowpTile }, new[] { W4afp8, Nvfp4 }, "lowprec/w4afp8,lowprec/nvfp4,moe/layer/w4afp8,moe/layer/nvfp4"),
@@ -97,9 +108,9 @@ public static class MutantCatalog
         M("GE_MUTANT_COMBINE_DROP_LAST_SLOT", "moe/moe_permute", "the last selected expert is left out of the weighted sum", Permute, MoeCases, reference: true),
         M("GE_MUTANT_SWIGLU_SWAP", "moe/moe_permute", "gate and up halves read the wrong way round", Permute, MoeCases, reference: true),
 
-        M("GE_MUTANT_FP8Q_RACY_REDUCTION", "quant/fp8_quant", "the per-token amax is read before every warp has written it (barrier dropped)", Fp8Quant, "lowprec/w4afp8,moe/layer/w4afp8"),
+        M("GE_MUTANT_FP8Q_RACY_REDUCTION", "quant/fp8_quant", "the per-token amax is read before every warp has written it (barrier dropped, the writers held back as on a busy SM)", Fp8Quant, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_FP8Q_SCALE_INDEX", "quant/fp8_quant", "a 128-group's scale is stored at the next group's index", Fp8Quant, "lowprec/block_fp8"),
-        M("GE_MUTANT_WQ_RACY_REDUCTION", "quant/weight_quantize", "threads read the group maximum before it is written (barrier dropped)", WeightQuant, "dense/quantize,dense/linear/wint"),
+        M("GE_MUTANT_WQ_RACY_REDUCTION", "quant/weight_quantize", "threads read the group maximum before it is written (barrier dropped, warp 0 held back as on a busy SM)", WeightQuant, "dense/quantize,dense/linear/wint"),
         M("GE_MUTANT_CONVERT_NO_SATURATION", "quant/convert", "the satfinite encoders do not saturate", Convert, "format/"),
         M("GE_MUTANT_RANDOM_NO_OFFSET", "random/random", "the fill ignores its offset", "random/random.cu", "device/random-fill"),
         M("GE_MUTANT_FP4_NIBBLE_ORDER", "quant/convert_fp4", "the two e2m1 values of a byte are packed in the wrong order", ConvertFp4, "format/"),

@@ -51,6 +51,17 @@ public sealed record Tolerance(DType Output, int Roundings, string Reason, doubl
     public static Tolerance Fp8TensorCore(DType output) =>
         new(output, 2, "exact e4m3 products, fp8 tensor-core accumulation (about 14 bits per MMA chain), fp32 scales, one output rounding");
 
+    /// <summary>
+    /// The group GEMM's fused SwiGLU epilogue: fp32 sums, the gate and the up sum each rounded to the output type (as the
+    /// unfused product stores them), silu(g)·u in fp32 rounded once: two roundings on the longest path, the unfused
+    /// path's product and SwiGLU roundings, so a layer that fuses counts the same as one that does not. Per element the
+    /// earlier roundings reach each output directly, not as sums of many: up's relative error (up to u) is up to one ulp
+    /// of the output, gate's up to 1.28 ulps (silu'(g)·g / silu(g) &lt;= 1.28 for g &gt;= 0; for g &lt; 0 the error is
+    /// at most 0.27·u·|up| absolute, which the RMS term covers), and the final rounding half an ulp: 3 ulps.
+    /// </summary>
+    public static Tolerance SwiGluEpilogue(DType output) =>
+        new(output, 2, "fp32 sums, gate and up each rounded, silu(g)·u in fp32 rounded once (the unfused product's and SwiGLU's roundings)", Ulps: 3);
+
     /// <summary>Unit roundoff of <see cref="Output"/>: the largest relative error of one rounding to nearest.</summary>
     public double UnitRoundoff => Output switch
     {

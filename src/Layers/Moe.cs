@@ -75,7 +75,8 @@ public sealed record MoeOptions(
 /// <summary>
 /// Mixture-of-experts FFN: gate GEMM -> top-k softmax routing (device) -> scatter tokens by expert ->
 /// group GEMM (fused gate/up) -> SwiGLU -> group GEMM (down) -> weighted combine back to token order,
-/// plus optional shared experts. Every step reads the device token count and skips padded rows, and all
+/// plus optional shared experts. In the modes whose group GEMM fuses it (<see cref="MoeMethods.FusesSwiGlu"/>:
+/// bf16/fp16, wint8, wint4) SwiGLU is the gate/up GEMM's epilogue and the [rows, 2F] product is never stored. Every step reads the device token count and skips padded rows, and all
 /// workspace is rented at construction for MaxTokens, so the forward is capturable whenever its expert
 /// methods are (wi4a16 is not: it plans tiles on the host).
 /// </summary>
@@ -133,7 +134,9 @@ public sealed class Moe : Layer
             Own(pool.RentTensor(DType.I32, new long[] { _maxRows }, out var perm, $"{name}.permutation"));
             Own(pool.RentTensor(DType.I32, new long[] { (long)t * k }, out var inverse, $"{name}.inverse"));
             Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var permuted, $"{name}.permuted"));
-            Own(pool.RentTensor(act, new long[] { _maxRows, 2L * f }, out var gateUp, $"{name}.gate_up"));
+            // The unfused gate/up product only where SwiGLU runs after it.
+            Tensor gateUp = default;
+            if (!MoeMethods.FusesSwiGlu(options.Quant)) Own(pool.RentTensor(act, new long[] { _maxRows, 2L * f }, out gateUp, $"{name}.gate_up"));
             Own(pool.RentTensor(act, new long[] { _maxRows, f }, out var swiglu, $"{name}.swiglu"));
             Own(pool.RentTensor(act, new long[] { _maxRows, h }, out var expertOut, $"{name}.expert_out"));
             Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
@@ -297,10 +300,17 @@ public sealed class Moe : Layer
         _permute.Scatter(stream, Input, Inverse, s, tok, k, a);
 
         var (gateUp, down) = ExpertProblems(_o, s);
-        var h1 = View(_gateUp, rows, 2 * f);
-        GateUp.Forward(stream, Bind(gateUp, a, h1));
         var act = View(_swiglu, rows, f);
-        _permute.SwiGlu(stream, h1, act, rows, prefix ? RowValidity.PrefixSum : RowValidity.Padded, prefix ? Offsets : Counts, tok, e, s);
+        if (gateUp.Epilogue == GroupGemmEpilogue.SwiGlu)
+        {
+            GateUp.Forward(stream, Bind(gateUp, a, act));
+        }
+        else
+        {
+            var h1 = View(_gateUp, rows, 2 * f);
+            GateUp.Forward(stream, Bind(gateUp, a, h1));
+            _permute.SwiGlu(stream, h1, act, rows, prefix ? RowValidity.PrefixSum : RowValidity.Padded, prefix ? Offsets : Counts, tok, e, s);
+        }
         var y = View(_expertOut, rows, h);
         Down.Forward(stream, Bind(down, act, y));
 
@@ -317,7 +327,8 @@ public sealed class Moe : Layer
 
     /// <summary>
     /// The host-side shapes of the two expert GEMMs a forward over <paramref name="paddedTokens"/> rows runs (tensors
-    /// empty): gate/up [2F x H] and down [H x F] over S·k permuted rows (prefix sums) or E slabs of S rows (padded).
+    /// empty): gate/up [2F x H] and down [H x F] over S·k permuted rows (prefix sums) or E slabs of S rows (padded). The
+    /// gate/up GEMM carries the SwiGLU epilogue (C = [rows, F]) in the modes whose kernels fuse it.
     /// </summary>
     public static (GroupGemmProblem GateUp, GroupGemmProblem Down) ExpertProblems(MoeOptions options, int paddedTokens)
     {
@@ -325,14 +336,19 @@ public sealed class Moe : Layer
         int s = paddedTokens, e = options.Experts, h = options.Hidden, f = options.ExpertFfn;
         var layout = options.Layout;
         int bound = layout == TokenLayout.PrefixSum ? s * options.TopK : s;
-        return (new GroupGemmProblem(layout, e, 2 * f, h, bound, default, default, default),
+        var epilogue = MoeMethods.FusesSwiGlu(options.Quant) ? GroupGemmEpilogue.SwiGlu : GroupGemmEpilogue.None;
+        return (new GroupGemmProblem(layout, e, 2 * f, h, bound, default, default, default, epilogue),
                 new GroupGemmProblem(layout, e, h, f, bound, default, default, default));
     }
 
     /// <summary>
     /// The CUDA kernels with a shape- or architecture-dependent choice that a forward over <paramref name="paddedTokens"/>
     /// rows runs on <paramref name="target"/>: the fp32 router (when the options ask for it), both expert GEMMs, the
-    /// SwiGLU (routed, and shared experts') and the combine. The gate GEMM and the shared experts' GEMMs are cuBLASLt's.
+    /// SwiGLU (the routed experts' where their gate/up GEMM does not fuse it, and the shared experts') and the combine.
+    /// The gate GEMM and the shared experts' GEMMs are cuBLASLt's; top-k, assign and scatter have no variants. Launches
+    /// per forward in the fused modes: router, top-k, assign, scatter, gate/up, down, combine (7; 8 before the fusion),
+    /// plus three for shared experts (GEMM, SwiGLU, GEMM); the other modes add the routed SwiGLU (and w4afp8 its two
+    /// activation quantizers).
     /// </summary>
     public static IReadOnlyList<string> Variants(MoeOptions options, int paddedTokens, DType activation, LaunchTarget target)
     {
@@ -344,7 +360,7 @@ public sealed class Moe : Layer
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, gateUp, target));
         names.Add(MoeMethods.Variant(options.Quant, options.GroupSize, down, target));
         int rows = options.Layout == TokenLayout.PrefixSum ? s * options.TopK : options.Experts * s;
-        names.Add(MoePermute.SwiGluVariant(rows, options.ExpertFfn, target));
+        if (gateUp.Epilogue == GroupGemmEpilogue.None) names.Add(MoePermute.SwiGluVariant(rows, options.ExpertFfn, target));
         if (options.SharedFfn > 0) names.Add(MoePermute.SwiGluVariant(s, options.SharedFfn, target));
         names.Add(MoePermute.CombineVariant(s, options.Hidden, target));
         return names.Distinct().ToArray();
@@ -353,7 +369,7 @@ public sealed class Moe : Layer
     private GroupGemmProblem Bind(GroupGemmProblem shape, Tensor a, Tensor c) =>
         shape.Layout == TokenLayout.PrefixSum
             ? shape with { A = a, Offsets = Offsets, C = c }
-            : shape with { A = a.Reshape(shape.Experts, shape.RowsBound, shape.K), Offsets = Counts, C = c.Reshape(shape.Experts, shape.RowsBound, shape.N) };
+            : shape with { A = a.Reshape(shape.Experts, shape.RowsBound, shape.K), Offsets = Counts, C = c.Reshape(shape.Experts, shape.RowsBound, shape.OutputColumns) };
 
     private static Tensor View(Tensor t, int rows, int cols) => new(t.Device, t.Ptr, t.DType, rows, cols);
 }

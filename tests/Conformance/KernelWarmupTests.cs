@@ -23,6 +23,9 @@ public class KernelWarmupTests
         {
             Assert.True(KernelCompiler.EmbeddedSources.TryGetValue(r.SourceFile, out var source), $"{r.KernelName}: no native/{r.SourceFile}");
             Assert.DoesNotContain("<T", r.KernelName, StringComparison.Ordinal);
+            Assert.DoesNotContain(", R,", r.KernelName, StringComparison.Ordinal);   // RMSNorm's residual placeholder
+            Assert.DoesNotContain(", R>", r.KernelName, StringComparison.Ordinal);
+            Assert.DoesNotContain(" + ", r.KernelName, StringComparison.Ordinal);
             string template = r.KernelName.Split('<')[0];
             Assert.Matches(new Regex($@"__global__ void(\s+__launch_bounds__\([^)]*\))?\s+{Regex.Escape(template)}\s*\("), source!);
         }
@@ -39,9 +42,32 @@ public class KernelWarmupTests
             {
                 declared++;
                 foreach (var type in new[] { "__nv_bfloat16", "__half" })
-                    Assert.Contains(v.Replace("<T", "<" + type, StringComparison.Ordinal), requested);
+                {
+                    string typed = v.Replace("<T", "<" + type, StringComparison.Ordinal);
+                    if (typed.IndexOf(" + ", StringComparison.Ordinal) is >= 0 and var plus) typed = typed[..plus];
+                    if (typed.Contains(", R", StringComparison.Ordinal))
+                        foreach (var flag in new[] { "true", "false" })
+                            Assert.Contains(typed.Replace(", R,", $", {flag},").Replace(", R>", $", {flag}>"), requested);
+                    else
+                        Assert.Contains(typed, requested);
+                }
             }
         Assert.True(declared > 100, $"{declared} declared variants");
+    }
+
+    [Fact]
+    public void Rms_norm_variants_are_requested_with_and_without_the_residual()
+    {
+        var names = KernelWarmup.Instances("rms_norm<T, 8, 1, R, true>").ToArray();
+        Assert.Equal(new[]
+        {
+            "rms_norm<__nv_bfloat16, 8, 1, true, true>", "rms_norm<__nv_bfloat16, 8, 1, false, true>",
+            "rms_norm<__half, 8, 1, true, true>", "rms_norm<__half, 8, 1, false, true>",
+        }, names);
+        Assert.Equal(new[] { "rms_norm_long<__half, 2, true>", "rms_norm_long<__half, 2, false>" },
+            KernelWarmup.Instances("rms_norm_long<__half, 2, R>").ToArray());
+        Assert.Contains(FullSuite, r => r.KernelName.StartsWith("rms_norm_long<", StringComparison.Ordinal));
+        Assert.Equal(new[] { "wo_dequantize<__half, false, 0>" }, KernelWarmup.Instances("wo_dequantize<__half, false, 0> + cuBLASLt").ToArray());
     }
 
     [Fact]

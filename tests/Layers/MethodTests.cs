@@ -169,4 +169,26 @@ public class BackendTests
         Assert.Contains("'native'", bad.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => Nvfp4MoeMethod.FromPrequantized(rig.Ctx, packed, scales, global, e, n, 100, DType.BF16));
     }
+    /// <summary>The expert methods whose kernels have no fused epilogue refuse a SwiGLU problem by name, before any launch.</summary>
+    [Theory]
+    [InlineData(QuantMode.W4AFp8)]
+    [InlineData(QuantMode.Nvfp4)]
+    [InlineData(QuantMode.Wi4A16)]
+    public void Methods_without_a_fused_epilogue_refuse_the_swiglu_problem(QuantMode mode)
+    {
+        const int e = 2, n = 256, k = 128, rows = 8;
+        using var rig = new Rig(rows);
+        using var w = rig.UploadRandom(5, new long[] { e, n, k }, out _, out var wT);
+        using var method = MoeMethods.Create(mode, rig.Device, rig.Device.DefaultStream, wT, GroupSize.PerChannel, TokenLayout.PrefixSum, rows, rig.Ctx);
+        using var ab = rig.Device.AllocateTensor(DType.BF16, new long[] { rows, k }, out var a);
+        using var cb = rig.Device.AllocateTensor(DType.BF16, new long[] { rows, n / 2 }, out var c);
+        using var ob = rig.Device.AllocateTensor(DType.I32, new long[] { e + 1 }, out var off);
+        off.UploadInts(new[] { 0, 3, 8 });
+        c.Poison(rig.Device.DefaultStream);
+        var problem = new GroupGemmProblem(TokenLayout.PrefixSum, e, n, k, rows, a, off, c, GroupGemmEpilogue.SwiGlu);
+        Assert.False(MoeMethods.FusesSwiGlu(mode));
+        var ex = Assert.Throws<ArgumentException>(() => method.Forward(rig.Device.DefaultStream, problem));
+        Assert.Contains("SwiGlu", ex.Message);
+        Assert.True(c.DownloadFloats().All(float.IsNaN));   // nothing ran
+    }
 }

@@ -62,6 +62,31 @@ public class MoeLayerTests
         Assert.False(Checks.Close("scaled by 1.03", expected, wrong, 1e-2, "bf16").Passed);
     }
 
+    [Theory]
+    [InlineData(TokenLayout.PrefixSum)]
+    [InlineData(TokenLayout.Padded)]
+    public void A_layer_that_fuses_swiglu_rents_no_gate_up_buffer_and_lists_no_routed_swiglu(TokenLayout layout)
+    {
+        var shape = new MoeCases.Shape(Experts: 4, TopK: 2, Hidden: 128, Ffn: 128);   // wi4a16 needs multiples of 128
+        long InUse(QuantMode mode)
+        {
+            using var c = new Context8(shape.Hidden);
+            using var layer = c.Moe(new MoeOptions(shape.Experts, shape.TopK, shape.Hidden, shape.Ffn, Layout: layout, Quant: mode));
+            return c.Pool.InUseBytes;
+        }
+        // wi4a16 writes the product and runs SwiGLU after it; its expert weights and tile plan live outside the pool.
+        long maxRows = layout == TokenLayout.PrefixSum ? 8 * shape.TopK : shape.Experts * 8;
+        Assert.Equal(maxRows * 2 * shape.Ffn * 2, InUse(QuantMode.Wi4A16) - InUse(QuantMode.None));
+        Assert.Equal(InUse(QuantMode.None), InUse(QuantMode.WInt8));
+
+        var options = new MoeOptions(shape.Experts, shape.TopK, shape.Hidden, shape.Ffn, Layout: layout);
+        Assert.Equal(GroupGemmEpilogue.SwiGlu, GraphEngine.Layers.Moe.ExpertProblems(options, 8).GateUp.Epilogue);
+        Assert.DoesNotContain(GraphEngine.Layers.Moe.Variants(options, 8, DType.BF16, LaunchTarget.H200), v => v.StartsWith("moe_swiglu", StringComparison.Ordinal));
+        var eager = options with { Quant = QuantMode.Wi4A16 };
+        Assert.Equal(GroupGemmEpilogue.None, GraphEngine.Layers.Moe.ExpertProblems(eager, 8).GateUp.Epilogue);
+        Assert.Contains(GraphEngine.Layers.Moe.Variants(eager, 8, DType.BF16, LaunchTarget.H200), v => v.StartsWith("moe_swiglu", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Padded_token_count_between_sizes_leaves_padded_output_rows_zero()
     {

@@ -12,6 +12,16 @@ public abstract class Gemm : IDisposable
         KernelBackend.Create<Gemm>(device, cuda => new GemmCuda(cuda), () => new GemmReference());
 
     /// <summary>
+    /// The kernel of ours a product of <paramref name="rows"/> rows (the padded size) runs on <paramref name="target"/>,
+    /// T for the element type, or null where it is cuBLASLt's.
+    /// </summary>
+    public static string? Variant(int rows, int n, int k, LaunchTarget target) =>
+        GemmCuda.UsesGemv(rows, n, k, target.SmCount) ? GemmCuda.GemvName(LaunchTarget.TypeParameter) : null;
+
+    /// <summary>Every name <see cref="Variant"/> can return.</summary>
+    public static IReadOnlyList<string> Variants(LaunchTarget target) => new[] { GemmCuda.GemvName(LaunchTarget.TypeParameter) };
+
+    /// <summary>
     /// Multiplies rows [0, <paramref name="rows"/>) of <paramref name="a"/>; <paramref name="rows"/> is a
     /// host-known bound (the padded token count). Padded rows are computed too but never touch a valid row.
     /// </summary>

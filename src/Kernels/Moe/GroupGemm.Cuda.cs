@@ -191,26 +191,35 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         return new WgmmaConfig(rpe >= 96 ? 128 : 64, 128, 4, w.Format);
     }
 
-    private static string WgmmaName(string type, WgmmaConfig c) => c.Integer
-        ? $"group_gemm_wgmma_int<{type}, {WeightMode(c.Format)}, {c.TileM}, {c.Stages}>"
-        : $"group_gemm_wgmma<{type}, {c.TileM}, {c.TileN}, {c.Stages}>";
+    /// <summary>
+    /// The kernels' last template argument, SWIGLU, when the epilogue is fused; nothing otherwise, so the plain
+    /// instances keep the names (and cubin cache entries) they had before the epilogue existed.
+    /// </summary>
+    private static string EpilogueArgument(GroupGemmProblem p) => p.Epilogue == GroupGemmEpilogue.SwiGlu ? ", 1" : "";
 
-    private static string PipeName(string type, ExpertWeights w, PipeConfig c) =>
-        $"group_gemm_pipe<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.TileM}, {c.TileN}, {c.TileK}, {c.SliceK}, {c.Stages}, {c.WarpsM}, {c.WarpsN}, {c.MinBlocks}>";
+    private static string WgmmaName(string type, GroupGemmProblem p, WgmmaConfig c) => c.Integer
+        ? $"group_gemm_wgmma_int<{type}, {WeightMode(c.Format)}, {c.TileM}, {c.Stages}{EpilogueArgument(p)}>"
+        : $"group_gemm_wgmma<{type}, {c.TileM}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
 
-    private static string TileName(string type, ExpertWeights w, int bm, int bk) => $"group_gemm<{type}, {WeightMode(w.Format)}, {bm}, {bk}>";
+    private static string PipeName(string type, GroupGemmProblem p, ExpertWeights w, PipeConfig c) =>
+        $"group_gemm_pipe<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.TileM}, {c.TileN}, {c.TileK}, {c.SliceK}, {c.Stages}, {c.WarpsM}, {c.WarpsN}, {c.MinBlocks}{EpilogueArgument(p)}>";
+
+    private static string TileName(string type, GroupGemmProblem p, ExpertWeights w, int bm, int bk) =>
+        $"group_gemm<{type}, {WeightMode(w.Format)}, {bm}, {bk}{EpilogueArgument(p)}>";
 
     /// <summary>
     /// The kernel <see cref="RunCore"/> launches for a problem on a GPU of compute capability
     /// <paramref name="computeMajor"/>.<paramref name="computeMinor"/>, with <paramref name="type"/> as the element type:
-    /// the wgmma kernel where it applies, else the pipelined one, else the register-staged tile.
+    /// the wgmma kernel where it applies, else the pipelined one, else the register-staged tile. The epilogue picks the
+    /// SWIGLU instance of the same tile: every tile fuses it (its N / 2 gate and up row pairs per block cost the same
+    /// loads and MMAs as N plain columns), so the tile rule measured without it stands.
     /// </summary>
     internal static string KernelName(string type, GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
-        if (Wgmma(p, w, computeMajor, computeMinor) is { } wc) return WgmmaName(type, wc);
-        if (Pipe(p, w) is { } cfg) return PipeName(type, w, cfg);
+        if (Wgmma(p, w, computeMajor, computeMinor) is { } wc) return WgmmaName(type, p, wc);
+        if (Pipe(p, w) is { } cfg) return PipeName(type, p, w, cfg);
         int bm = TileM(p);
-        return TileName(type, w, bm, TileK(w.Format, w.GroupSize, bm));
+        return TileName(type, p, w, bm, TileK(w.Format, w.GroupSize, bm));
     }
 
     protected override void RunCore(ComputeStream stream, GroupGemmProblem p, ExpertWeights w)
@@ -219,18 +228,18 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         string type = p.A.DType.CudaTypeName();
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
         {
-            var k = Kernel(WgmmaName(type, wc), wc.SharedBytes, WgmmaSource);
+            var k = Kernel(WgmmaName(type, p, wc), wc.SharedBytes, WgmmaSource);
             Launch(k, stream, p, w, wc.TileN, MTiles(p, wc.TileM), wc.Threads, wc.SharedBytes);
             return;
         }
         if (Pipe(p, w) is { } cfg)
         {
             int smem = cfg.SharedBytes(w.Format);
-            Launch(Kernel(PipeName(type, w, cfg), smem), stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
+            Launch(Kernel(PipeName(type, p, w, cfg), smem), stream, p, w, cfg.TileN, MTiles(p, cfg.TileM), cfg.Threads, smem);
             return;
         }
         int bm = TileM(p);
-        var kernel = Kernel(TileName(type, w, bm, TileK(w.Format, w.GroupSize, bm)));
+        var kernel = Kernel(TileName(type, p, w, bm, TileK(w.Format, w.GroupSize, bm)));
         Launch(kernel, stream, p, w, TileN, MTiles(p, bm), (int)Threads, sharedBytes: 0);
     }
 
@@ -245,18 +254,20 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// Every group-GEMM variant takes the same arguments (A, W, scales, offsets, C, experts, N, K, group,
-    /// groups, padded rows) on a grid of (N / columnsPerBlock, M tiles); only the tile shape differs.
+    /// groups, padded rows) on a grid of (C's columns / C columns per block, M tiles); only the tile shape differs.
+    /// A block of <paramref name="tileN"/> weight rows writes tileN columns of C, or tileN / 2 with the SwiGLU epilogue.
     /// </summary>
     private static void Launch(CudaKernel kernel, ComputeStream stream, GroupGemmProblem p, ExpertWeights w,
-                               int columnsPerBlock, uint mTiles, int threads, int sharedBytes)
+                               int tileN, uint mTiles, int threads, int sharedBytes)
     {
+        int columnsPerBlock = p.Epilogue == GroupGemmEpilogue.SwiGlu ? tileN / 2 : tileN, columns = p.OutputColumns;
         ulong pa = p.A.Ptr.Address, pw = w.Weights.Ptr.Address, ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address,
               po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K;
         int group = KernelGroup(w), groups = w.Groups;
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)((n + columnsPerBlock - 1) / columnsPerBlock), mTiles),
+        kernel.Launch((CudaStream)stream, new Dim3((uint)((columns + columnsPerBlock - 1) / columnsPerBlock), mTiles),
             new Dim3((uint)threads), (uint)sharedBytes, args);
     }
 

@@ -18,6 +18,8 @@ internal static unsafe class GroupGemmReferenceMath
     /// <summary>
     /// The work of one group GEMM as a closure that reads the offsets when it runs. With
     /// <paramref name="tiles"/> (wi4a16's host plan: expert, first row, end row) only those rows are computed.
+    /// The SwiGLU epilogue rounds each gate and up sum to the activation type, then applies
+    /// <see cref="MoePermuteReference.SwiGluValue"/> and rounds once, as the kernels do.
     /// </summary>
     public static Action Plan(GroupGemmProblem p, ExpertWeights w, Func<List<(int Expert, int Begin, int End)>>? tiles)
     {
@@ -27,6 +29,12 @@ internal static unsafe class GroupGemmReferenceMath
         int groupWidth = k / groups;    // the group size wherever groups > 1
         var format = w.Format;
         var layout = p.Layout;
+        bool swiglu = p.Epilogue == GroupGemmEpilogue.SwiGlu;
+        int nc = p.OutputColumns, ffn = n / 2;
+        // Mutation testing only (see KernelMutants): the CUDA epilogue's two pairing bugs, gate and up swapped, and gate
+        // j paired with up j + 1 (zero past the last column, as the kernels' zero-filled weight rows give).
+        bool swap = swiglu && KernelMutants.IsActive("GE_MUTANT_SWIGLU_EPI_SWAP");
+        int upShift = swiglu && KernelMutants.IsActive("GE_MUTANT_SWIGLU_EPI_NEIGHBOUR") ? 1 : 0;
         long weightBytes = ExpertWeights.WeightType(format, act).ByteCount((long)n * k);
         ulong pa = p.A.Ptr.Address, pc = p.C.Ptr.Address, po = p.Offsets.Ptr.Address, pw = w.Weights.Ptr.Address;
         ulong ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address, pz = w.Zeros.IsEmpty ? 0 : w.Zeros.Ptr.Address;
@@ -52,20 +60,28 @@ internal static unsafe class GroupGemmReferenceMath
                     var arow = new float[k];
                     var bits = new ReadOnlySpan<ushort>((ushort*)pa + (long)r * k, k);
                     for (int i = 0; i < k; i++) arow[i] = HalfBits.ToFloat(bits[i], act);
-                    var crow = new Span<ushort>((ushort*)pc + (long)r * n, n);
-                    for (int j = 0; j < n; j++)
+                    var crow = new Span<ushort>((ushort*)pc + (long)r * nc, nc);
+                    float Sum(int j)
                     {
-                        float acc;
                         var wrow = new ReadOnlySpan<float>(values, j * k, k);
-                        if (format == ExpertWeightFormat.Half) acc = VectorMath.Dot(arow, wrow);
-                        else if (groups == 1) acc = VectorMath.Dot(arow, wrow) * s[j];
-                        else
+                        if (format == ExpertWeightFormat.Half) return VectorMath.Dot(arow, wrow);
+                        if (groups == 1) return VectorMath.Dot(arow, wrow) * s[j];
+                        float acc = 0f;
+                        for (int g = 0; g < groups; g++)
+                            acc += VectorMath.Dot(arow.AsSpan(g * groupWidth, groupWidth), wrow.Slice(g * groupWidth, groupWidth)) * s[j * groups + g];
+                        return acc;
+                    }
+                    float Rounded(float v) => HalfBits.ToFloat(HalfBits.FromFloat(v, act), act);
+                    for (int j = 0; j < nc; j++)
+                    {
+                        if (!swiglu)
                         {
-                            acc = 0f;
-                            for (int g = 0; g < groups; g++)
-                                acc += VectorMath.Dot(arow.AsSpan(g * groupWidth, groupWidth), wrow.Slice(g * groupWidth, groupWidth)) * s[j * groups + g];
+                            crow[j] = HalfBits.FromFloat(Sum(j), act);
+                            continue;
                         }
-                        crow[j] = HalfBits.FromFloat(acc, act);
+                        float gate = Rounded(Sum(j)), up = j + upShift < ffn ? Rounded(Sum(ffn + j + upShift)) : 0f;
+                        if (swap) (gate, up) = (up, gate);
+                        crow[j] = HalfBits.FromFloat(MoePermuteReference.SwiGluValue(gate, up), act);
                     }
                 });
             }

@@ -25,7 +25,8 @@ public abstract class GroupGemm
     /// <summary>
     /// Every name <see cref="Variant"/> can return on <paramref name="target"/>: half, int8 and int4 per-channel
     /// weights and int4 in groups of 64 and 128, K from 1 to 512 (every tile choice depends on K only through
-    /// K mod 256 and K mod 8), rows per expert 1, 24, 48 and 96 (the rule's thresholds).
+    /// K mod 256 and K mod 8), rows per expert 1, 24, 48 and 96 (the rule's thresholds), both epilogues (the
+    /// epilogue changes the name, never the tile).
     /// </summary>
     public static IReadOnlyList<string> Variants(LaunchTarget target)
     {
@@ -42,12 +43,17 @@ public abstract class GroupGemm
             for (int k = 1; k <= 512; k++)
                 if (group.Divides(k))
                     foreach (int rows in new[] { 1, 24, 48, 96 })
-                        names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 1, 128, k, rows, default, default, default), w, target));
+                        foreach (var epilogue in new[] { GroupGemmEpilogue.None, GroupGemmEpilogue.SwiGlu })
+                            names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 1, 128, k, rows, default, default, default, epilogue), w, target));
         }
         return names.ToArray();
     }
 
-    /// <summary>C_e = A_e · W_eᵀ for every expert of <paramref name="problem"/> with <paramref name="weights"/>, on <paramref name="stream"/>; capturable. wi4a16 weights are refused (they run on <see cref="Wi4A16GroupGemm"/>).</summary>
+    /// <summary>
+    /// C_e = A_e · W_eᵀ for every expert of <paramref name="problem"/> with <paramref name="weights"/>, on <paramref name="stream"/>;
+    /// capturable. Every format and kernel variant takes <see cref="GroupGemmEpilogue.SwiGlu"/> (C = silu(gate) · up, [rows, N / 2]).
+    /// wi4a16 weights are refused (they run on <see cref="Wi4A16GroupGemm"/>).
+    /// </summary>
     public void Run(ComputeStream stream, GroupGemmProblem problem, ExpertWeights weights)
     {
         ArgumentNullException.ThrowIfNull(stream);

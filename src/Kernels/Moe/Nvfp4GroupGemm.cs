@@ -63,6 +63,7 @@ public abstract class Nvfp4GroupGemm
         var dtype = problem.A.DType;
         if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"problem.A must be BF16 or F16, got {problem.A}", nameof(problem));
         problem.Validate(dtype, dtype);
+        problem.RequirePlainEpilogue("the nvfp4 group GEMM");
         problem.A.RequireDevice("problem.A", stream.Device);
         problem.C.RequireDevice("problem.C", stream.Device);
         problem.Offsets.RequireDevice("problem.Offsets", stream.Device);

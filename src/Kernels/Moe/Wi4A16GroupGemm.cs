@@ -50,6 +50,7 @@ public abstract class Wi4A16GroupGemm
         var act = problem.A.IsEmpty ? DType.BF16 : problem.A.DType;
         if (!act.IsHalfPrecisionFloat()) throw new ArgumentException($"A must be BF16 or F16, got {problem.A}", nameof(problem));
         problem.Validate(act, act);
+        problem.RequirePlainEpilogue("the wi4a16 group GEMM");
         RequireFormat(weights);
         weights.Validate(act, problem.Experts, problem.N, problem.K);
         GroupGemm.RequireDevice(stream.Device, problem, weights);

@@ -8,7 +8,9 @@ namespace GraphEngine.Kernels.Norm;
 /// chosen so a block has at most 256 threads (1024 for unaligned hidden sizes) and several loads in
 /// flight per thread at large hidden sizes. Up to two rows per SM the variant that loads the weight
 /// together with the row is used (launch latency is what counts); above, the one that loads it after
-/// the block sum (fewer live registers, more rows in flight per SM).
+/// the block sum (fewer live registers, more rows in flight per SM). Rows that would need more than 8
+/// vectors per thread at 1024 threads take rms_norm_long, which reads the row twice (at 16 vectors per
+/// thread the H200 refused the launch for want of registers).
 /// </summary>
 internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
 {
@@ -17,6 +19,13 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
 
     public RmsNormKernelCuda(CudaDevice device) => _device = device;
 
+    /// <summary>Threads of rms_norm_long (RN_LONG_THREADS in rms_norm.cu).</summary>
+    internal const int LongThreads = 512;
+
+    /// <summary>
+    /// Vector width, vectors per thread and threads for a hidden size. Items = 0: the row does not fit in registers
+    /// (more than 8 vectors per thread at 1024 threads) and rms_norm_long reads it twice with <see cref="LongThreads"/>.
+    /// </summary>
     internal static (int Vec, int Items, int Threads) Config(int hidden)
     {
         int vec = hidden % 8 == 0 ? 8 : hidden % 4 == 0 ? 4 : hidden % 2 == 0 ? 2 : 1;
@@ -24,25 +33,14 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
         int items = 1;
         int threadCap = vec == 8 ? 256 : 1024;
         while (items < 8 && (vectors + items - 1) / items > threadCap) items *= 2;
-        while (items < 16 && (vectors + items - 1) / items > 1024) items *= 2;
         int threads = Math.Max(32, ((vectors + items - 1) / items + 31) / 32 * 32);
-        return (vec, items, threads);
-    }
-
-    public override void ValidateHidden(int hidden)
-    {
-        base.ValidateHidden(hidden);
-        var (vec, items, threads) = Config(hidden);
-        if (threads > 1024)
-            throw new ArgumentOutOfRangeException(nameof(hidden), hidden,
-                $"RMSNorm hidden size {hidden} needs {threads} threads at vector width {vec}; sizes above {1024 * 16 * vec} must be a multiple of 8");
-        _ = items;
+        return threads > 1024 ? (vec, 0, LongThreads) : (vec, items, threads);
     }
 
     public override void Prepare(DType dtype, int hidden, bool residual)
     {
-        // Both variants in one fetch: a cold start compiles them in parallel.
-        _device.GetKernels(Source, new[] { KernelName(dtype, hidden, residual, true), KernelName(dtype, hidden, residual, false) });
+        // Both variants in one fetch: a cold start compiles them in parallel (long rows have one).
+        _device.GetKernels(Source, new[] { KernelName(dtype, hidden, residual, true), KernelName(dtype, hidden, residual, false) }.Distinct().ToArray());
         Variant(dtype, hidden, residual, true);
         Variant(dtype, hidden, residual, false);
     }
@@ -56,6 +54,7 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
     internal static string Name(string type, int hidden, string residual, bool earlyWeight)
     {
         var (vec, items, _) = Config(hidden);
+        if (items == 0) return $"rms_norm_long<{type}, {vec}, {residual}>";
         return $"rms_norm<{type}, {vec}, {items}, {residual}, {(earlyWeight ? "true" : "false")}>";
     }
 

@@ -6,11 +6,15 @@ namespace GraphEngine.Layers.Methods;
 /// <summary>Argument checks every expert method makes the same way.</summary>
 internal static class MoeMethodChecks
 {
-    /// <summary>The problem must be in the method's activation type (in and out) and of its E, N, K.</summary>
+    /// <summary>
+    /// The problem must be in the method's activation type (in and out), of its E, N, K, with the plain epilogue: the
+    /// methods that check here (w4afp8, nvfp4, block-wise fp8) have no fused one (<see cref="MoeMethods.FusesSwiGlu"/>).
+    /// </summary>
     public static void CheckProblem(this IMoeMethod method, DType activation, ComputeStream stream, GroupGemmProblem problem)
     {
         ArgumentNullException.ThrowIfNull(stream);
         problem.Validate(activation, activation);
+        problem.RequirePlainEpilogue($"the {method.Label} expert method");
         if (problem.Experts != method.Experts || problem.N != method.N || problem.K != method.K)
             throw new ArgumentException($"problem is E={problem.Experts}, N={problem.N}, K={problem.K}; these weights are " +
                 $"E={method.Experts}, N={method.N}, K={method.K}", nameof(problem));

@@ -85,6 +85,13 @@ public static class MoeMethods
         _ => throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)"),
     };
 
+    /// <summary>
+    /// Whether the expert method of <paramref name="mode"/> takes the gate/up GEMM with the SwiGLU epilogue fused
+    /// (<see cref="GroupGemmEpilogue.SwiGlu"/>): bf16/fp16, wint8 and wint4, whose group GEMM fuses it in every kernel
+    /// variant. The others (wi4a16, w4afp8, nvfp4) write the [rows, 2F] product and the layer runs SwiGLU after it.
+    /// </summary>
+    public static bool FusesSwiGlu(QuantMode mode) => mode is QuantMode.None or QuantMode.WInt8 or QuantMode.WInt4;
+
     private static LayerContext RequireContext(QuantMode mode, LayerContext? context, Device device)
     {
         if (context is null)

@@ -1,4 +1,4 @@
-// Host emulation of the CUDA execution model, just enough for the MoE kernels: one OS thread per CUDA
+// Host emulation of the CUDA execution model, just enough for the MoE kernels (group GEMMs, wgmma ones included): one OS thread per CUDA
 // thread, std::barrier for __syncthreads and for each warp's collective operations (shuffles, ballots,
 // mma.sync). Blocks run one after another, so `__shared__` becomes a function-local static. It checks
 // indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
@@ -12,6 +12,7 @@
 #include <vector>
 #include <functional>
 #include <algorithm>
+#include <type_traits>
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -115,6 +116,9 @@ inline unsigned ge_emu_fma2(unsigned a, unsigned b, unsigned c, bool bf16) {
     }
     return r;
 }
+template <typename T> inline T __ldg(const T* p) { return *p; }
+inline void __nanosleep(unsigned) {}
+inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 
 // mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes
@@ -169,3 +173,40 @@ template <typename T> inline unsigned ptx_fma2(unsigned a, unsigned b, unsigned 
 template <> inline unsigned ptx_fma2<__nv_bfloat16>(unsigned a, unsigned b, unsigned c) { return ge_emu_fma2(a, b, c, true); }
 template <> inline unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned c) { return ge_emu_fma2(a, b, c, false); }
 #define GE_EMULATED_MMA 1
+
+// ------------------------------------------------------------------ wgmma (group_gemm_wgmma.cu)
+// Shared-window addresses are offsets into the one dynamic shared buffer (a real window is 228 KiB at most, so the
+// descriptor's 18 address bits hold them). The MMA runs at issue, synchronously, reading the operands through the
+// descriptor's 128-byte swizzle, so fences, commits and waits are no-ops: the emulation checks the tiles' layout and
+// indexing (loader rows, swizzle, accumulator fragments, epilogue), not the asynchronous ordering.
+inline unsigned ptx_smem_addr(const void* p) { return (unsigned)(static_cast<const unsigned char*>(p) - g_dyn_smem); }
+inline unsigned long long ptx_wgmma_desc_sw128(unsigned saddr) {
+    return (unsigned long long)((saddr & 0x3FFFF) >> 4) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
+}
+inline void ptx_wgmma_fence() {}
+inline void ptx_wgmma_commit_group() {}
+template <int N> inline void ptx_wgmma_wait_group() {}
+template <int N> inline void ptx_wgmma_fence_operands(float*) {}
+inline void ptx_fence_proxy_async_shared() {}
+// Element (row, k) of a K-major operand whose 128-byte-swizzled tile the descriptor starts: the byte address the
+// hardware forms (start + 128 * row + 2 * k) with its 16-byte chunk XOR-ed by address bits 7..9.
+inline float ge_emu_wgmma_operand(unsigned long long desc, int row, int k, bool bf16) {
+    unsigned addr = (unsigned)(desc & 0x3FFF) * 16 + 128 * row + 2 * k;
+    addr ^= ((addr >> 7) & 7) << 4;
+    unsigned short v;
+    memcpy(&v, g_dyn_smem + addr, 2);
+    return ge_emu_half(v, bf16);
+}
+// wgmma.mma_async m64nNk16: thread (warp w of the warpgroup, lane 4g + t) holds D rows 16w + g (registers 4j, 4j + 1)
+// and 16w + g + 8 (4j + 2, 4j + 3), columns 8j + 2t and 8j + 2t + 1, as gw_store_tile reads them.
+template <typename T, int N> inline void ptx_wgmma_m64k16(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+    const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    for (int j = 0; j < N / 8; ++j)
+        for (int q = 0; q < 4; ++q) {
+            const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
+            float s = accumulate ? d[4 * j + q] : 0.0f;
+            for (int k = 0; k < 16; ++k) s += ge_emu_wgmma_operand(desc_a, row, k, bf16) * ge_emu_wgmma_operand(desc_b, col, k, bf16);
+            d[4 * j + q] = s;
+        }
+}

@@ -1,6 +1,8 @@
-// Group GEMM kernels (native/moe/group_gemm.cu, moe/wi4a16_group_gemm.cu) under host emulation against a
-// float64 product with the kernel's own semantics: every mode, both layouts, tails, BM/BK variants.
+// Group GEMM kernels (native/moe/group_gemm.cu, moe/group_gemm_wgmma.cu, moe/wi4a16_group_gemm.cu) under host
+// emulation against a float64 product with the kernel's own semantics: every mode, both layouts, tails, BM/BK
+// variants, and the fused SwiGLU epilogue (gate and up sums rounded to bf16, silu(g) * u, rounded once).
 #include "moe/group_gemm.cu"
+#include "moe/group_gemm_wgmma.cu"
 #include "moe/wi4a16_group_gemm.cu"
 #include <cstdio>
 #include <random>
@@ -11,15 +13,17 @@ static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b});
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
 // STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
-// WM x WN warps and decode slices of KS (dynamic shared memory).
-template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK>
+// WM x WN warps and decode slices of KS (dynamic shared memory); WG: group_gemm_wgmma (half weights) or
+// group_gemm_wgmma_int with BM, BN, STAGES. SW: the fused SwiGLU epilogue, C = [rows, N / 2].
+template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK, int SW = 0, int WG = 0>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
+    const int NC = SW ? N / 2 : N, CB = SW ? BN / 2 : BN;   // columns of C, and per block
     int groups = (WMODE >= 2 && G < K) || WMODE == 3 ? K / G : 1;
     int gsz = groups == 1 && WMODE != 3 ? (1 << 30) : G;
     if (WMODE == GG_HALF) { groups = 1; }
     int total = 0; for (int c : counts) total += c;
     int rows = padded ? E * P : total;
-    std::vector<unsigned short> A((size_t)rows * K), C((size_t)rows * N, 0x7fff);
+    std::vector<unsigned short> A((size_t)rows * K), C((size_t)rows * NC, 0x7fff);
     for (auto& a : A) a = f2bf(urand());
     std::vector<int> off;
     if (padded) off = counts; else { off.push_back(0); for (int c : counts) off.push_back(off.back() + c); }
@@ -40,41 +44,57 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
     if constexpr (WMODE == 3) {
         std::vector<int4> tiles;
         for (int e = 0; e < E; ++e) { int b = padded ? e * P : off[e]; int c = counts[e]; for (int m = 0; m < c; m += BM) tiles.push_back({e, b + m, b + std::min(m + BM, c), 0}); }
+        static_assert(SW == 0, "wi4a16 keeps the separate SwiGLU");
         launch((N + 63) / 64, tiles.size(), 128, [&] { wi4a16_group_gemm<__nv_bfloat16, BM, BK>(A.data(), W.data(), S.data(), Z.data(), tiles.data(), C.data(), N, K, G, groups); });
     } else {
         long perExpert = ((padded ? P : total) + BM - 1) / BM;
         long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
-        if constexpr (STAGES == 0)
-            launch((N + 63) / 64, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        const float* sc = WMODE == 0 ? nullptr : S.data();
+        if constexpr (WG && WMODE == 0)
+            launch((NC + CB - 1) / CB, ty, 2 * BM, [&] { group_gemm_wgmma<__nv_bfloat16, BM, BN, STAGES, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        else if constexpr (WG)
+            launch((NC + CB - 1) / CB, ty, 2 * BM, [&] { group_gemm_wgmma_int<__nv_bfloat16, WMODE, BM, STAGES, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
+        else if constexpr (STAGES == 0)
+            launch((NC + CB - 1) / CB, ty, 128, [&] { group_gemm<__nv_bfloat16, WMODE, BM, BK, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
         else {
             static_assert(gp_smem<WMODE, BM, BN, BK, KS, STAGES>::bytes <= (int)sizeof g_dyn_smem, "emulated shared memory");
             auto body = [&] {
-                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
-                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, KS, STAGES, WM, WN, 1>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                if (gsz < K) group_gemm_pipe<__nv_bfloat16, WMODE, 1, BM, BN, BK, KS, STAGES, WM, WN, 1, SW>(A.data(), W.data(), S.data(), off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
+                else group_gemm_pipe<__nv_bfloat16, WMODE, 0, BM, BN, BK, KS, STAGES, WM, WN, 1, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0);
             };
-            launch((N + BN - 1) / BN, ty, 32 * WM * WN, body);
+            launch((NC + CB - 1) / CB, ty, 32 * WM * WN, body);
         }
     }
     double num = 0, den = 0; int bad = 0, unwritten = 0;
+    auto product = [&](int e, int r, int n) {
+        double acc = 0;
+        for (int g = 0; g < groups; ++g) {
+            double part = 0;
+            int k0 = groups == 1 ? 0 : g * G, k1 = groups == 1 ? K : k0 + G;
+            for (int k = k0; k < k1; ++k) part += (double)bf2f(A[(size_t)r * K + k]) * vals[((size_t)e * N + n) * K + k];
+            acc += part * (WMODE == 0 ? 1.0 : S[((size_t)e * N + n) * groups + g]);
+        }
+        return acc;
+    };
     for (int e = 0; e < E; ++e) {
         int b = padded ? e * P : off[e];
         for (int r = b; r < b + counts[e]; ++r)
-            for (int n = 0; n < N; ++n) {
-                double acc = 0;
-                for (int g = 0; g < groups; ++g) {
-                    double part = 0;
-                    int k0 = groups == 1 ? 0 : g * G, k1 = groups == 1 ? K : k0 + G;
-                    for (int k = k0; k < k1; ++k) part += (double)bf2f(A[(size_t)r * K + k]) * vals[((size_t)e * N + n) * K + k];
-                    acc += part * (WMODE == 0 ? 1.0 : S[((size_t)e * N + n) * groups + g]);
+            for (int n = 0; n < NC; ++n) {
+                double acc = product(e, r, n);
+                if (SW) {
+                    // Gate column n and up column NC + n, each rounded to bf16 as the epilogue rounds them.
+                    double g = bf2f(f2bf((float)acc)), u = bf2f(f2bf((float)product(e, r, NC + n)));
+                    acc = g / (1 + std::exp(-g)) * u;
                 }
-                float got = bf2f(C[(size_t)r * N + n]);
+                float got = bf2f(C[(size_t)r * NC + n]);
                 if (std::isnan(got)) { unwritten++; continue; }
                 num += (got - acc) * (got - acc); den += acc * acc;
             }
-        if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * N]))) bad++;
+        if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * NC]))) bad++;
     }
     double err = std::sqrt(num / den);
-    printf("%s mode %d BM %d BK %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", STAGES ? "pipe" : "tile", WMODE, BM, BK, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
+    printf("%s%s mode %d BM %d BK %d BN %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", WG ? "wgmma" : STAGES ? "pipe" : "tile",
+           SW ? " swiglu" : "", WMODE, BM, BK, BN, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
     return err < 4e-3 && unwritten == 0 && bad == 0 ? 0 : 1;
 }
 
@@ -169,6 +189,28 @@ int main() {
     fails += run<2, 128, 128, 128, 3, 2, 4, 128>(2, 136, 512, 128, false, 0, {131, 20});   // int4 g128 L, slice 128
     fails += run<1, 16, 128, 128, 3, 1, 8, 128>(3, 200, 384, 0, true, 16, {16, 0, 3});     // int8 S 8 warps
     fails += run<2, 16, 256, 128, 3, 1, 8, 128>(3, 136, 768, 128, false, 0, {2, 0, 17});   // int4 S 8 warps
+    // The wgmma kernels (the launcher's tiles: 64 x 128 x 4 and 128 x 256 x 4 for half weights, 64 / 128 x 128 x 4 for
+    // int8) and the fused SwiGLU epilogue on every kernel family: odd F (N = 2F) with a tail inside a block, several
+    // column blocks, empty experts, both layouts, per-channel and grouped scales.
+    fails += run<0, 64, 64, 128, 4, 1, 1, 64, 0, 1>(3, 200, 136, 0, false, 0, {70, 0, 9});      // wgmma bf16 M, N tail
+    fails += run<0, 128, 64, 256, 4, 1, 1, 64, 0, 1>(2, 264, 200, 0, true, 140, {130, 7});     // wgmma bf16 L padded, K tail
+    fails += run<1, 64, 64, 128, 4, 1, 1, 64, 0, 1>(2, 136, 192, 0, false, 0, {65, 3});        // wgmma int8 M
+    fails += run<0, 64, 64, 128, 4, 1, 1, 64, 1, 1>(3, 2 * 75, 136, 0, false, 0, {70, 0, 9});   // wgmma bf16 swiglu, F = 75
+    fails += run<0, 128, 64, 256, 4, 1, 1, 64, 1, 1>(2, 2 * 150, 200, 0, true, 140, {130, 7});  // wgmma bf16 L swiglu padded, F = 150
+    fails += run<1, 64, 64, 128, 4, 1, 1, 64, 1, 1>(2, 2 * 100, 192, 0, false, 0, {65, 3});    // wgmma int8 swiglu, F = 100
+    fails += run<1, 128, 64, 128, 4, 1, 1, 64, 1, 1>(2, 2 * 69, 128, 0, true, 140, {129, 5});  // wgmma int8 L swiglu padded, F = 69
+    fails += run<2, 64, 64, 128, 4, 1, 1, 64, 1, 1>(2, 2 * 68, 256, 128, false, 0, {66, 2});   // wgmma int4 g128 swiglu
+    fails += run<0, 16, 64, 64, 0, 1, 1, 64, 1>(3, 2 * 35, 70, 0, false, 0, {3, 0, 17});        // tile BM 16 swiglu, scalar K path
+    fails += run<0, 64, 64, 64, 0, 1, 1, 64, 1>(3, 2 * 65, 136, 0, true, 70, {66, 0, 5});       // tile BM 64 swiglu padded
+    fails += run<1, 16, 128, 64, 0, 1, 1, 128, 1>(2, 2 * 36, 260, 0, true, 20, {20, 7});        // tile int8 swiglu
+    fails += run<2, 16, 128, 64, 0, 1, 1, 128, 1>(3, 2 * 32, 256, 128, false, 0, {4, 0, 16});   // tile int4 g128 swiglu
+    fails += run<0, 128, 64, 128, 3, 2, 4, 64, 1>(3, 2 * 68, 192, 0, false, 0, {130, 0, 9});     // pipe bf16 L swiglu
+    fails += run<0, 64, 128, 64, 3, 2, 2, 128, 1>(3, 2 * 101, 256, 0, true, 70, {65, 0, 3});     // pipe bf16 M swiglu padded, F = 101
+    fails += run<1, 128, 128, 128, 3, 2, 4, 64, 1>(2, 2 * 64, 384, 0, false, 0, {140, 5});       // pipe int8 L per channel swiglu
+    fails += run<2, 128, 128, 128, 3, 2, 4, 64, 1>(2, 2 * 68, 256, 64, true, 130, {129, 4});     // pipe int4 g64 L swiglu padded
+    fails += run<1, 16, 128, 128, 3, 1, 8, 128, 1>(3, 2 * 100, 384, 0, true, 16, {16, 0, 3});    // pipe int8 S swiglu
+    fails += run<2, 16, 256, 128, 3, 1, 8, 128, 1>(3, 2 * 68, 768, 128, false, 0, {2, 0, 17});   // pipe int4 g128 S swiglu
+    fails += run<2, 64, 256, 128, 3, 2, 4, 128, 1>(2, 2 * 68, 512, 1 << 30, false, 0, {64, 9});  // pipe int4 per channel M swiglu
     printf("%d failed\n", fails);
     return fails;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the MoE CUDA kernels of native/ and samples/RealModel's attention and embedding kernels on the CPU under
+# Runs the MoE and RMSNorm CUDA kernels of native/ and samples/RealModel's attention and embedding kernels on the CPU under
 # tests/Kernels/native-emu/emu_cuda.h (needs g++ with C++20). A development check for machines without a GPU;
 # `graphengine check` (and bench/interop/e2e.sh for the sample) on the GPU is the real one.
 set -euo pipefail
@@ -8,7 +8,7 @@ native="$here/../../../native"
 sample="$here/../../../samples/RealModel"
 out="${TMPDIR:-/tmp}/ge-moe-emu"
 mkdir -p "$out"
-for t in gemm routing attention int8; do
+for t in gemm routing attention norm gemv int8; do
   g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -I "$here" -I "$native" -I "$sample" -o "$out/$t" "$here/${t}_main.cpp"
   "$out/$t"
 done
