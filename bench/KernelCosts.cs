@@ -34,8 +34,8 @@ public static class KernelCosts
     /// <summary>Bytes of stored weight per bf16 weight in a mode (scales aside): sizes the rotation before anything is built.</summary>
     public static double BytesPerBf16Weight(QuantMode mode) => mode switch
     {
-        QuantMode.WInt8 or QuantMode.BlockWiseFp8 => 0.5,
-        QuantMode.WInt4 or QuantMode.W4AFp8 or QuantMode.Wi4A16
+        QuantMode.WInt8 or QuantMode.W8A8 or QuantMode.BlockWiseFp8 => 0.5,
+        QuantMode.WInt4 or QuantMode.W4A8 or QuantMode.W4AFp8 or QuantMode.Wi4A16
             or QuantMode.Nvfp4 => 0.25,
         _ => 1.0,
     };

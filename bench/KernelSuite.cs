@@ -145,11 +145,16 @@ public sealed class KernelSuite
     private void Linears()
     {
         var shapes = _run.Gpu ? new[] { (4096, 4096), (8192, 8192) } : new[] { (128, 128) };
-        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 2048 } : new[] { 1, 8 };
-        var modes = new (string Variant, QuantMode Mode, GroupSize Group, string Torch)[]
+        // 1024: from here w8a8 is meant to beat bf16 cuBLASLt on the same shape (its IMMA path), so both are measured there.
+        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 1024, 2048 } : new[] { 1, 8 };
+        // The int8-activation modes' floors use the int8 matrix rate measured in the same run (cuBLASLt IMMA);
+        // they have no torch peer.
+        var modes = new (string Variant, QuantMode Mode, GroupSize Group, string? Torch, MatrixRate Rate)[]
         {
-            ("bf16", QuantMode.None, GroupSize.PerChannel, "bf16"), ("wint8", QuantMode.WInt8, GroupSize.PerChannel, "wint8"),
-            ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128), "wint4"),
+            ("bf16", QuantMode.None, GroupSize.PerChannel, "bf16", MatrixRate.Bf16), ("wint8", QuantMode.WInt8, GroupSize.PerChannel, "wint8", MatrixRate.Bf16),
+            ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128), "wint4", MatrixRate.Bf16),
+            ("w8a8", QuantMode.W8A8, GroupSize.PerChannel, null, MatrixRate.Int8), ("w4a8/channel", QuantMode.W4A8, GroupSize.PerChannel, null, MatrixRate.Int8),
+            ("w4a8/g128", QuantMode.W4A8, GroupSize.Of(128), null, MatrixRate.Int8),
         };
         _console.Line("kernels: linear");
         foreach (var (k, nOut) in shapes)
@@ -163,18 +168,21 @@ public sealed class KernelSuite
                     long weightBytes = 0;
                     double estimate = 2.0 * k * nOut * KernelCosts.BytesPerBf16Weight(m.Mode);
                     var times = Rotated($"linear {m.Variant} {shape}", ns, estimate, estimate, KernelCosts.Linear(ns[0], k, nOut, estimate),
-                        MatrixRate.Bf16, (engine, i) =>
+                        m.Rate, (engine, i) =>
                         {
                             if (i == 0) (x, y) = Activations(engine, k, nOut, 7);
                             var lin = ModelFactory.RandomLinear(engine.Context, $"linear.{m.Variant}.{i}", x, y, m.Mode, m.Group, (uint)(8 + i));
                             weightBytes = lin.WeightBytes;
                             return lin;
                         }, out var rot);
-                    foreach (int n in ns) Add("linear", m.Variant, shape, n, times[n], KernelCosts.Linear(n, k, nOut, weightBytes), rot);
-                    _run.Torch.AddKernels("linear", m.Variant, shape, ns, rot, new JsonObject
-                    {
-                        ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = m.Torch, ["group"] = 128,
-                    });
+                    foreach (int n in ns)
+                        Add("linear", m.Variant, shape, n, times[n], KernelCosts.Linear(n, k, nOut, weightBytes), rot,
+                            m.Rate == MatrixRate.Int8 ? "int8 activations quantized per token in the forward; floor at the int8 rate" : null, m.Rate);
+                    if (m.Torch is { } torch)
+                        _run.Torch.AddKernels("linear", m.Variant, shape, ns, rot, new JsonObject
+                        {
+                            ["op"] = "linear", ["k"] = k, ["n"] = nOut, ["mode"] = torch, ["group"] = 128,
+                        });
                 }
                 catch (Exception e) when (Expected(e)) { Fail($"linear {m.Variant} {shape}", e); }
             }
@@ -231,6 +239,7 @@ public sealed class KernelSuite
         {
             ("bf16", QuantMode.None, GroupSize.PerChannel), ("wint8", QuantMode.WInt8, GroupSize.PerChannel), ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128)),
             ("w4afp8", QuantMode.W4AFp8, GroupSize.PerChannel), ("nvfp4", QuantMode.Nvfp4, GroupSize.PerChannel), ("wi4a16", QuantMode.Wi4A16, GroupSize.Of(128)),
+            ("w8a8", QuantMode.W8A8, GroupSize.PerChannel), ("w4a8/g128", QuantMode.W4A8, GroupSize.Of(128)),
         };
         string shape = $"H={p.Hidden},E={moe.Experts},top{moe.TopK},F={moe.ExpertFfn}";
         _console.Line("kernels: moe layer");
@@ -243,7 +252,7 @@ public sealed class KernelSuite
                 var instances = new List<Moe>();
                 var hits = new Dictionary<int, double>();
                 double perExpertEstimate = 3.0 * p.Hidden * moe.ExpertFfn * 2 * KernelCosts.BytesPerBf16Weight(m.Mode);
-                var rate = m.Mode == QuantMode.W4AFp8 ? MatrixRate.Fp8 : MatrixRate.Bf16;
+                var rate = RateOf(m.Mode);
                 // Floors use the experts each instance's routing really hit at n (counted after the timed replays);
                 // the uniform expectation only sizes the rotation, before anything ran.
                 MoeCost Cost(int n, double perExpert) => new(hits.GetValueOrDefault(n, LayerPlan.ExpectedExpertsHit(moe, n)),
@@ -278,6 +287,14 @@ public sealed class KernelSuite
     }
 
     private readonly record struct MoeCost(double Hit, Cost Cost);
+
+    /// <summary>The matrix unit a mode's MMAs run on: its floor uses that unit's rate measured in the same run.</summary>
+    private static MatrixRate RateOf(QuantMode mode) => mode switch
+    {
+        QuantMode.W4AFp8 or QuantMode.BlockWiseFp8 => MatrixRate.Fp8,
+        QuantMode.W8A8 or QuantMode.W4A8 => MatrixRate.Int8,
+        _ => MatrixRate.Bf16,
+    };
 
     // ------------------------------------------------------------ w4afp8 at the seed's shape
 
@@ -354,6 +371,8 @@ public sealed class KernelSuite
             ("wint4/g128+swiglu", QuantMode.WInt4, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("w4afp8", QuantMode.W4AFp8, none, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
             ("nvfp4", QuantMode.Nvfp4, none, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
+            ("w8a8", QuantMode.W8A8, none, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W8A8, GroupSize.PerChannel, maxRows)),
+            ("w4a8/g128", QuantMode.W4A8, none, (ctx, w) => Int8ActMoeMethod.Quantize(ctx, w, QuantMode.W4A8, GroupSize.Of(128), maxRows)),
         };
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
@@ -372,7 +391,7 @@ public sealed class KernelSuite
                 MethodLayer last = null!;
                 double perExpertEstimate = (double)nOut * k * 2 * KernelCosts.BytesPerBf16Weight(mode.Mode);
                 int firstHit = RoutedCounts(e, moe.TopK, ns[0]).Count(c => c > 0);
-                var rate = mode.Mode == QuantMode.W4AFp8 ? MatrixRate.Fp8 : MatrixRate.Bf16;
+                var rate = RateOf(mode.Mode);
                 var times = Rotated($"moe_gemm {mode.Variant}", ns, firstHit * perExpertEstimate, e * perExpertEstimate,
                     KernelCosts.GroupGemm(ns[0] * moe.TopK, nOut, k, firstHit, perExpertEstimate), rate, (engine, i) =>
                     {

@@ -110,6 +110,14 @@ GE_DEVICE void ptx_mma_m16n8k32_e4m3(float* d, const unsigned* a, const unsigned
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// int8 x int8 -> int32, m16n8k32, row.col (sm_80+): the same fragment layout as e4m3 (8-bit operands),
+// integer accumulators ("+r"), exact sums.
+GE_DEVICE void ptx_mma_m16n8k32_s8(int* d, const unsigned* a, const unsigned* b) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
 // ------------------------------------------------------------------ packed half-precision fma
 
 // Packed pair a * b + c, each half rounded once (fma.rn.bf16x2 / fma.rn.f16x2). Registers only, so

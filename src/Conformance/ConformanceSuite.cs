@@ -16,6 +16,7 @@ public static class ConformanceSuite
         cases.AddRange(MoeCases.Cases());
         cases.AddRange(GroupGemmCases.Cases());
         cases.AddRange(LowPrecisionCases.Cases());
+        cases.AddRange(LowPrecisionCases.Int8ActivationCases());
         cases.AddRange(GraphCases.Cases());
         var dup = cases.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new InvalidOperationException($"duplicate conformance case name '{dup.Key}'");

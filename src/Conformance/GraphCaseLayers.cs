@@ -40,6 +40,8 @@ internal static class GraphLayerKinds
         new("moe/bf16", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.None), new long[] { 64, 64, 64, 64 }),
         new("moe/wint4-g64", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.WInt4, GroupSize.Of(64)), new long[] { 64, 64, 64, 64 }),
         new("moe/nvfp4", DType.BF16, true, (ctx, name, i, o) => Experts(ctx, name, i, o, QuantMode.Nvfp4), new long[] { 64, 64, 64, 64 }),
+        new("linear/w8a8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.W8A8, GroupSize.PerChannel), new long[] { 64, 64, 64, 24 }),
+        new("linear/w4a8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.W4A8, GroupSize.PerChannel), new long[] { 64, 64, 64, 24 }),
         new("linear/block_wise_fp8", DType.BF16, false, (ctx, name, i, o) => Dense(ctx, name, i, o, QuantMode.BlockWiseFp8, GroupSize.PerChannel), new long[] { 64, 64, 64, 24 }),
     };
 

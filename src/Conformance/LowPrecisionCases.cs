@@ -15,7 +15,7 @@ namespace GraphEngine.Conformance;
 /// kernel: bound 1e-2), and against the unquantized inputs (measures the format: a bound per mode, see
 /// <see cref="FormatBound"/>). Quantizers are checked byte for byte against the host definition.
 /// </summary>
-public static class LowPrecisionCases
+public static partial class LowPrecisionCases
 {
     /// <summary>
     /// block_fp8 kernel bound: e4m3 x e4m3 on the tensor cores (wgmma on Hopper), whose accumulator is narrower than
@@ -553,9 +553,12 @@ public static class LowPrecisionCases
         using var rig = new Rig(device, bound, bound);
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { e, n, k }, out var wT, "w");
         wT.UploadFloats(RandomValues((long)e * n * k, 61, 0.05f, DType.BF16));
-        using IMoeMethod method = mode == QuantMode.W4AFp8
-            ? (IMoeMethod)W4AFp8MoeMethod.Quantize(rig.Context, wT, bound)
-            : Nvfp4MoeMethod.Quantize(rig.Context, wT);
+        using IMoeMethod method = mode switch
+        {
+            QuantMode.W4AFp8 => W4AFp8MoeMethod.Quantize(rig.Context, wT, bound),
+            QuantMode.W8A8 or QuantMode.W4A8 => Int8ActMoeMethod.Quantize(rig.Context, wT, mode, GroupSize.PerChannel, bound),
+            _ => Nvfp4MoeMethod.Quantize(rig.Context, wT),
+        };
         using var ab = rig.Pool.RentTensor(DType.BF16, new long[] { bound, k }, out var aT, "A");
         using var cb = rig.Pool.RentTensor(DType.BF16, new long[] { bound, n }, out var cT, "C");
         using var ob = rig.Pool.RentTensor(DType.I32, new long[] { e + 1 }, out var oT, "offsets");

@@ -67,10 +67,13 @@ public static partial class MoeCases
                 return new ExpertOperands(source, null, 0, source, 0);
             case QuantMode.WInt8:
             case QuantMode.WInt4:
+            case QuantMode.W8A8:
+            case QuantMode.W4A8:
             case QuantMode.Wi4A16:
             {
+                // w8a8 / w4a8 weights follow the weight-only rule too; their int8 activations are the oracle's ExpertMlp's business.
                 // wi4a16 stores q + 8 with zero 8: (q + 8) - 8 = q exactly in bf16, so it multiplies q · scale too.
-                int qmax = mode == QuantMode.WInt8 ? 127 : 7;
+                int qmax = mode is QuantMode.WInt8 or QuantMode.W8A8 ? 127 : 7;
                 int gsize = mode == QuantMode.Wi4A16 ? Wi4A16GroupGemm.GroupSize : group.IsPerChannel ? k : group.Size;
                 int groups = k / gsize;
                 var valuesMemory = Buffer(n * k, rented);
@@ -167,8 +170,9 @@ public static partial class MoeCases
     }
 
     /// <summary>Rows of e4m3 codes (decoded) and one scale per row and K group, as the per-token activation quantizer writes them.</summary>
-    private static (float[] Codes, float[] Scales) QuantizeTokens(float[] a, int m, int k, int group)
+    private static (float[] Codes, float[] Scales) QuantizeTokens(float[] a, int m, int k, int group, bool int8)
     {
+        if (int8) return QuantizeTokensInt8(a, m, k, group);
         int kp = Fp8Quant.Pad128(k), groups = group == 0 ? 1 : k / group;
         var codes = new float[(long)m * k];
         var scales = new float[m * groups];
@@ -183,21 +187,39 @@ public static partial class MoeCases
         return (codes, scales);
     }
 
+    /// <summary>The int8 per-token codes (as floats) and scales of w8a8 / w4a8, the scale repeated per weight group as MatMulT takes it.</summary>
+    private static (float[] Codes, float[] Scales) QuantizeTokensInt8(float[] a, int m, int k, int group)
+    {
+        int kp = Fp8Quant.Pad128(k), groups = group == 0 ? 1 : k / group;
+        var codes = new float[(long)m * k];
+        var scales = new float[m * groups];
+        Parallel.For(0, m, r =>
+        {
+            var q = new sbyte[kp];
+            float s = Int8Quant.HostQuantizeRow(a.AsSpan(r * k, k), q);
+            for (int c = 0; c < k; c++) codes[(long)r * k + c] = q[c];
+            for (int g = 0; g < groups; g++) scales[r * groups + g] = s;
+        });
+        return (codes, scales);
+    }
+
     private static float Round(double v, DType t) => HalfBits.ToFloat(HalfBits.FromFloat((float)v, t), t);
 
     /// <summary>
-    /// down · (silu(gate · x) · (up · x)) for the rows <paramref name="x"/> [m, H] of one expert. w4afp8 rounds the
-    /// gate/up output and the SwiGLU output to the activation type and quantizes both GEMMs' inputs per token to
-    /// e4m3 with the host quantizer, because its kernels quantize exactly those bf16 values; every other mode
-    /// rounds nothing.
+    /// down · (silu(gate · x) · (up · x)) for the rows <paramref name="x"/> [m, H] of one expert. w4afp8, w8a8 and w4a8
+    /// round the gate/up output and the SwiGLU output to the activation type and quantize both GEMMs' inputs per token
+    /// (e4m3, or int8) with the host quantizer, because their kernels quantize exactly those bf16 values; every other
+    /// mode rounds nothing.
     /// </summary>
     private static double[] ExpertMlp(float[] x, int m, ExpertOperands up, ExpertOperands down, int h, int f, QuantMode mode, DType act)
     {
         double[] hv;
-        bool fp8 = mode == QuantMode.W4AFp8;
+        // Modes whose kernels quantize activations (e4m3 or int8 per token) see the bf16 values the previous kernel stored.
+        bool fp8 = mode is QuantMode.W4AFp8 or QuantMode.W8A8 or QuantMode.W4A8;
+        bool int8 = mode is QuantMode.W8A8 or QuantMode.W4A8;
         if (fp8)
         {
-            var (codes, scales) = QuantizeTokens(x, m, h, up.Group);
+            var (codes, scales) = QuantizeTokens(x, m, h, up.Group, int8);
             hv = Float64.MatMulT(codes, m, up.Values, 2 * f, h, up.Group, scales, up.Scales);
         }
         else
@@ -214,7 +236,7 @@ public static partial class MoeCases
                 a[(long)r * f + j] = fp8 ? Round(v, act) : v;
             }
         if (!fp8) return Project(a, m, down, h, f);
-        var (ac, asc) = QuantizeTokens(Array.ConvertAll(a, v => (float)v), m, f, down.Group);
+        var (ac, asc) = QuantizeTokens(Array.ConvertAll(a, v => (float)v), m, f, down.Group, int8);
         return Float64.MatMulT(ac, m, down.Values, h, f, down.Group, asc, down.Scales);
     }
 

@@ -24,10 +24,11 @@ public static partial class MoeCases
     /// </summary>
     internal static Tolerance LayerTolerance(Spec spec)
     {
-        int routed = spec.Mode == QuantMode.W4AFp8 ? 2 : 4;
+        bool quantizedActivations = spec.Mode is QuantMode.W4AFp8 or QuantMode.W8A8 or QuantMode.W4A8;
+        int routed = quantizedActivations ? 2 : 4;
         int r = spec.SharedFfn > 0 ? Math.Max(routed, 4) : routed;
-        string why = spec.Mode == QuantMode.W4AFp8
-            ? "expert output and combine rounded (gate/up, SwiGLU and e4m3 activations as the kernels make them)" + (spec.SharedFfn > 0 ? "; shared experts: 4 roundings" : "")
+        string why = quantizedActivations
+            ? "expert output and combine rounded (gate/up, SwiGLU and the e4m3 / int8 activations as the kernels make them)" + (spec.SharedFfn > 0 ? "; shared experts: 4 roundings" : "")
             : "gate/up, SwiGLU, expert output and combined output each rounded" + (spec.SharedFfn > 0 ? "; shared experts the same" : "");
         return new Tolerance(spec.Activation, r, why);
     }
@@ -162,6 +163,7 @@ public static partial class MoeCases
         (QuantMode.None, GroupSize.PerChannel), (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel),
         (QuantMode.WInt4, GroupSize.Of(128)), (QuantMode.Wi4A16, GroupSize.PerChannel),
         (QuantMode.W4AFp8, GroupSize.PerChannel), (QuantMode.W4AFp8, GroupSize.Of(128)), (QuantMode.Nvfp4, GroupSize.PerChannel),
+        (QuantMode.W8A8, GroupSize.PerChannel), (QuantMode.W4A8, GroupSize.PerChannel), (QuantMode.W4A8, GroupSize.Of(128)),
     };
 
     private static string ModeName(QuantMode m, GroupSize group) => m == QuantMode.None ? "bf16" : group.IsPerChannel ? m.Label() : $"{m.Label()}-{group}";

@@ -27,7 +27,9 @@ public static class MutantCatalog
         Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupStream = "moe/group_gemm_stream.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
-        WeightQuant = "quant/weight_quantize.cu", Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
+        WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu",
+        Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
     private const string WeightOnlyCases = "dense/linear/wint,graph/replay-equals-eager/linear/wint";
@@ -36,6 +38,7 @@ public static class MutantCatalog
     private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     // The layer cases whose GEMMs split K over several blocks of the weight-streaming kernel, and their graph replays.
     private const string StreamCases = "moe/stream";
+    private const string Int8ActCases = "lowprec/w8a8,lowprec/w4a8";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
     // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
     private const string FusedSwiGluCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint";
@@ -65,6 +68,14 @@ public static class MutantCatalog
         M("GE_MUTANT_BF8_SKIP_PAD_GUARD", "gemm/block_fp8_gemm", "rows at or past the token count are stored", BlockFp8, "lowprec/block_fp8"),
 
         new("GE_MUTANT_GG_LAST_ROW", "moe/group_gemm", "each expert's last row is never computed (row off by one; the M-tile walk is shared with the weight-streaming kernel)", new[] { GroupCore }, new[] { Group, GroupStream }, GroupCases),
+        new("GE_MUTANT_I8A_DROP_LAST_K", "gemm/int8_act_gemm", "the last 128-wide K block is dropped", new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8A_SCALE_INDEX", "gemm/int8_act_gemm", "the weight scale of the next K block (grouped) or the next channel (per channel) is read",
+            new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count (Linear) or the expert's rows (group GEMM) are stored",
+            new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        M("GE_MUTANT_I8E_SCALE_INDEX", "gemm/int8_scale_epilogue", "the IMMA path's epilogue reads the next channel's weight scale", Int8Epilogue, "lowprec/w8a8"),
+        M("GE_MUTANT_I8Q_TRUNCATE", "quant/int8_quant", "activation codes are rounded toward zero instead of to nearest even", Int8Quant, "lowprec/w8a8,lowprec/w4a8"),
+
         new("GE_MUTANT_GG_DROP_LAST_K", "moe/group_gemm", "the last K tile is dropped", new[] { GroupCore }, new[] { Group }, GroupCases),
         new("GE_MUTANT_GG_SCALE_INDEX", "moe/group_gemm", "the next group's scale (grouped) or the neighbouring channel's (per channel)", new[] { GroupCore }, new[] { Group }, GroupCases),
         new("GE_MUTANT_GG_LAST_COLUMN", "moe/group_gemm", "the last output column (pair) is never stored", new[] { GroupCore }, new[] { Group }, GroupCases),

@@ -17,13 +17,13 @@ public sealed class QuantConfigException : GraphEngineException
 /// FastDeploy's quantization setting, resolved into the mode of dense (Linear) layers and the mode of
 /// MoE expert layers. Accepted forms (docs/quantization.md):
 /// <list type="bullet">
-/// <item>a plain mode name: "wint8", "wint4", "block_wise_fp8", "w4afp8", "wi4a16", "nvfp4" / "modelopt_fp4",
+/// <item>a plain mode name: "wint8", "wint4", "w8a8", "w4a8", "block_wise_fp8", "w4afp8", "wi4a16", "nvfp4" / "modelopt_fp4",
 /// "none" / "bf16" / "fp16";</item>
 /// <item>a JSON object, either {"quantization": "&lt;plain mode&gt;"} or FastDeploy's mix_quant:
 /// {"quantization":"mix_quant","dense_quant_type":"block_wise_fp8","is_moe_quantized":true,"moe_quant_type":"modelopt_fp4"},
 /// optionally with "group_size" (-1 = per channel, or 128) and "nvfp4_backend".</item>
 /// </list>
-/// Decisions: wint8 and wint4 apply to both kinds of layer. A MoE-only mode (w4afp8, wi4a16, nvfp4)
+/// Decisions: wint8, wint4, w8a8 and w4a8 apply to both kinds of layer. A MoE-only mode (w4afp8, wi4a16, nvfp4)
 /// given as the plain mode quantizes the MoE layers and leaves dense layers unquantized (FastDeploy's
 /// behaviour for these methods, which only implement the MoE path); it is an error when the model has
 /// no MoE layers, and always an error as "dense_quant_type". block_wise_fp8 as the plain mode applies to
@@ -47,10 +47,10 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
     public static readonly IReadOnlyList<QuantMode> MoeOnlyModes = new[] { QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
 
     /// <summary>Modes a dense layer accepts.</summary>
-    public static readonly IReadOnlyList<QuantMode> DenseModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.BlockWiseFp8 };
+    public static readonly IReadOnlyList<QuantMode> DenseModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.W8A8, QuantMode.W4A8, QuantMode.BlockWiseFp8 };
 
     /// <summary>Modes a MoE layer accepts as "moe_quant_type".</summary>
-    public static readonly IReadOnlyList<QuantMode> MoeModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
+    public static readonly IReadOnlyList<QuantMode> MoeModes = new[] { QuantMode.None, QuantMode.WInt8, QuantMode.WInt4, QuantMode.W8A8, QuantMode.W4A8, QuantMode.W4AFp8, QuantMode.Wi4A16, QuantMode.Nvfp4 };
 
     private static readonly string[] JsonKeys = { "quantization", "dense_quant_type", "is_moe_quantized", "moe_quant_type", "group_size", "nvfp4_backend" };
 
@@ -68,19 +68,19 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
     public string MoeLabel => ModeLabel(MoeMode, MoeGroupSize);
 
     /// <summary>
-    /// The group size the dense layers get: wint4's default of 128 when "group_size" was not given, per
-    /// channel for every other mode (wint8 has one scale per channel; block_wise_fp8 fixes its blocks).
+    /// The group size the dense layers get: for wint4 and w4a8 the configured group (128 when "group_size" was not
+    /// given), per channel for every other mode (wint8 and w8a8 have one scale per channel; block_wise_fp8 fixes its blocks).
     /// </summary>
-    public GroupSize DenseLayerGroupSize => DenseMode == QuantMode.WInt4 ? DenseGroupSize ?? DefaultGroup : GroupSize.PerChannel;
+    public GroupSize DenseLayerGroupSize => DenseMode is QuantMode.WInt4 or QuantMode.W4A8 ? DenseGroupSize ?? DefaultGroup : GroupSize.PerChannel;
 
     /// <summary>
-    /// The group size the MoE layers get: for wint4 and wi4a16 the configured group (128 when not given); for
+    /// The group size the MoE layers get: for wint4, w4a8 and wi4a16 the configured group (128 when not given); for
     /// w4afp8 the configured one (FastDeploy PR #3171 has per-channel and group-128 scales), per channel when not
     /// given; per channel for the other modes. A group the config accepted is never dropped on the way to a layer.
     /// </summary>
     public GroupSize MoeLayerGroupSize => MoeMode switch
     {
-        QuantMode.WInt4 or QuantMode.Wi4A16 => MoeGroupSize ?? DefaultGroup,
+        QuantMode.WInt4 or QuantMode.W4A8 or QuantMode.Wi4A16 => MoeGroupSize ?? DefaultGroup,
         QuantMode.W4AFp8 => MoeGroupSize ?? GroupSize.PerChannel,
         _ => GroupSize.PerChannel,
     };
@@ -121,7 +121,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
         return mode switch
         {
             QuantMode.None => Unquantized,
-            QuantMode.WInt8 or QuantMode.WInt4 => new(mode, mode, CheckGroup(mode, groupSize, source), CheckGroup(mode, groupSize, source), DefaultNvfp4Backend),
+            QuantMode.WInt8 or QuantMode.WInt4 or QuantMode.W8A8 or QuantMode.W4A8 => new(mode, mode, CheckGroup(mode, groupSize, source), CheckGroup(mode, groupSize, source), DefaultNvfp4Backend),
             QuantMode.BlockWiseFp8 => new(mode, QuantMode.None, null, null, DefaultNvfp4Backend),
             _ => new(QuantMode.None, mode, null, CheckGroup(mode, groupSize, source), DefaultNvfp4Backend),
         };
@@ -196,7 +196,7 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
                             $"moe_quant_type {InputText.Quote(moeName)} (from {source}) has no MoE kernel in this engine; accepted: {Names(MoeModes)}");
                 }
                 config = new QuantConfig(dense, moe,
-                    dense is QuantMode.WInt4 or QuantMode.WInt8 ? CheckGroup(dense, groupSize, source) : null,
+                    dense is QuantMode.WInt4 or QuantMode.WInt8 or QuantMode.W8A8 or QuantMode.W4A8 ? CheckGroup(dense, groupSize, source) : null,
                     moe == QuantMode.None ? null : CheckGroup(moe, groupSize, source), DefaultNvfp4Backend);
             }
             return config with { Nvfp4Backend = backend };
@@ -220,13 +220,19 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
     }
 
     /// <summary>
-    /// wint4 / wint8 / w4afp8 take per-channel (-1) or 128-wide groups; the other modes fix their own grouping.
+    /// wint4 / wint8 / w4afp8 / w4a8 take per-channel (-1) or 128-wide groups; w8a8 has one scale per output channel
+    /// (-1 only: its int32 accumulator runs over all of K); the other modes fix their own grouping.
     /// <paramref name="group"/> is the raw JSON integer, so the messages quote what the user wrote.
     /// </summary>
     private static GroupSize? CheckGroup(QuantMode mode, int? group, string source)
     {
         if (group is null) return null;
-        if (mode is QuantMode.WInt4 or QuantMode.WInt8 or QuantMode.W4AFp8)
+        if (mode == QuantMode.W8A8)
+        {
+            if (group == -1) return GroupSize.PerChannel;
+            throw new QuantConfigException($"group_size {group} (from {source}) is not supported for w8a8, which has one scale per output channel; accepted: -1 (per channel)");
+        }
+        if (mode is QuantMode.WInt4 or QuantMode.WInt8 or QuantMode.W4AFp8 or QuantMode.W4A8)
         {
             if (group == -1) return GroupSize.PerChannel;
             if (group == 128) return DefaultGroup;
@@ -276,9 +282,10 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
 
     /// <summary>
     /// fp8 modes (block_wise_fp8, w4afp8) need fp8 tensor cores: compute capability 8.9 or newer.
-    /// nvfp4 runs through bf16 mma.sync (8.0 or newer), on Hopper and on newer GPUs alike.
+    /// nvfp4 runs through bf16 mma.sync (8.0 or newer), on Hopper and on newer GPUs alike; w8a8 and w4a8 need the
+    /// int8 mma.sync m16n8k32 (8.0 or newer). <paramref name="layer"/>, when given, is named first in the message.
     /// </summary>
-    public static void EnsureSupported(QuantMode mode, DeviceInfo device)
+    public static void EnsureSupported(QuantMode mode, DeviceInfo device, string? layer = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.Backend == BackendKind.Reference) return;
@@ -286,14 +293,14 @@ public sealed record QuantConfig(QuantMode DenseMode, QuantMode MoeMode, GroupSi
         int need = Need(mode);
         if (cc < need)
             throw new QuantConfigException(
-                $"quant mode '{mode.Label()}' needs compute capability >= {need / 10}.{need % 10}, but {device.Name} is {device.Architecture}; " +
+                (layer is null ? "" : $"layer '{layer}': ") + $"quant mode '{mode.Label()}' needs compute capability >= {need / 10}.{need % 10}, but {device.Name} is {device.Architecture}; " +
                 $"modes this GPU runs: {string.Join(", ", Enum.GetValues<QuantMode>().Where(m => Need(m) <= cc).Select(m => m.Label()))}");
     }
 
     private static int Need(QuantMode m) => m switch
     {
         QuantMode.BlockWiseFp8 or QuantMode.W4AFp8 => 89,
-        QuantMode.Nvfp4 or QuantMode.Wi4A16 => 80,
+        QuantMode.Nvfp4 or QuantMode.Wi4A16 or QuantMode.W8A8 or QuantMode.W4A8 => 80,
         _ => 0,
     };
 }

@@ -17,6 +17,10 @@ public enum QuantMode
     Wi4A16,
     /// <summary>fp4 e2m1 expert weights with group-16 scales and a global scale, dequantized to bf16 (MoE only).</summary>
     Nvfp4,
+    /// <summary>int8 weights with a per-channel scale, int8 activations with a dynamic per-token scale (int8 tensor cores).</summary>
+    W8A8,
+    /// <summary>int4 weights (per channel or group-128 scales), int8 activations with a dynamic per-token scale (int8 tensor cores).</summary>
+    W4A8,
 }
 
 /// <summary>Labels and parsing of <see cref="QuantMode"/>.</summary>
@@ -32,6 +36,8 @@ public static class QuantModes
         QuantMode.W4AFp8 => "w4afp8",
         QuantMode.Wi4A16 => "wi4a16",
         QuantMode.Nvfp4 => "nvfp4",
+        QuantMode.W8A8 => "w8a8",
+        QuantMode.W4A8 => "w4a8",
         _ => throw new ArgumentOutOfRangeException(nameof(m), m, "unknown quant mode"),
     };
 
@@ -48,6 +54,8 @@ public static class QuantModes
         ["wi4a16"] = QuantMode.Wi4A16,
         ["nvfp4"] = QuantMode.Nvfp4,
         ["modelopt_fp4"] = QuantMode.Nvfp4,
+        ["w8a8"] = QuantMode.W8A8,
+        ["w4a8"] = QuantMode.W4A8,
     };
 
     /// <summary>The mode FastDeploy (or ModelOpt) calls <paramref name="name"/> (trimmed, case-insensitive); an <see cref="ArgumentException"/> naming <paramref name="source"/> and the accepted names otherwise.</summary>

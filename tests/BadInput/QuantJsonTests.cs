@@ -15,6 +15,8 @@ public class QuantJsonTests
     [InlineData("{\"quantization\":5}", "quantization")]
     [InlineData("{\"quantization\":[\"wint4\"]}", "quantization")]
     [InlineData("{\"quantization\":\"wint4\",\"group_size\":64}", "64")]
+    [InlineData("{\"quantization\":\"w8a8\",\"group_size\":128}", "w8a8")]
+    [InlineData("{\"quantization\":\"w4a8\",\"group_size\":64}", "64")]
     [InlineData("{\"quantization\":\"wint4\",\"group_size\":\"128\"}", "group_size")]
     [InlineData("{\"quantization\":\"wint4\",\"group_size\":1.5}", "group_size")]
     [InlineData("{\"quantization\":\"wint4\",\"extra\":1}", "'extra'")]

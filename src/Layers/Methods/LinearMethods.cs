@@ -16,11 +16,11 @@ public interface ILinearBiasMethod : ILinearMethod
 public static class LinearMethods
 {
     /// <summary>Quant modes a dense Linear accepts here, for messages.</summary>
-    public const string DenseModes = "none (bf16/fp16), wint8, wint4 (per channel, group 64, group 128), block_wise_fp8";
+    public const string DenseModes = "none (bf16/fp16), wint8, wint4 (per channel, group 64, group 128), w8a8, w4a8 (per channel, group 128), block_wise_fp8";
 
     /// <summary>
     /// Builds the method for <paramref name="mode"/>: None -> cuBLASLt (Gemm family), WInt8 / WInt4 ->
-    /// the weight-only kernels. <paramref name="groupSize"/> is per channel, 64 or 128 for wint4 and
+    /// the weight-only kernels, W8A8 / W4A8 -> the int8-activation GEMM (per channel or group 128 for w4a8). <paramref name="groupSize"/> is per channel, 64 or 128 for wint4 and
     /// must be per channel otherwise. Loads (and quantizes) the weights on the device; allocates.
     /// </summary>
     public static ILinearMethod Create(LayerContext ctx, DType activation, QuantMode mode, GroupSize groupSize, LinearWeights weights, string name = "linear")
@@ -37,6 +37,9 @@ public static class LinearMethods
                 return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int8, groupSize), weights, name);
             case QuantMode.WInt4:
                 return new WeightOnlyLinearMethod(ctx, activation, new WeightOnlyScheme(WeightOnlyFormat.Int4, groupSize), weights, name);
+            case QuantMode.W8A8:
+            case QuantMode.W4A8:
+                return Int8ActLinearMethod.Create(ctx, activation, mode, groupSize, weights, name);
             case QuantMode.BlockWiseFp8:
                 if (!groupSize.IsPerChannel)
                     throw new ArgumentException($"linear '{name}': block_wise_fp8 uses fixed 128x128 blocks; group size {groupSize.Size} given, use per-channel", nameof(groupSize));

@@ -18,7 +18,7 @@ public static class MoeMethods
     /// <param name="loadStream">The stream quantization runs on.</param>
     /// <param name="source">bf16/fp16 expert weights [E, N, K] on <paramref name="device"/>.</param>
     /// <param name="groupSize">wint4: per channel, or the group along K (a multiple of 64 dividing K; 128 in
-    /// FastDeploy). w4afp8: per channel or 128. wint8, bf16/fp16 and nvfp4: must be per channel. wi4a16: per
+    /// FastDeploy). w4afp8 and w4a8: per channel or 128. wint8, bf16/fp16 and nvfp4: must be per channel. wi4a16: per
     /// channel or 128 (both give its fixed 128).</param>
     /// <param name="layout">Token layout the method will see (wi4a16 sizes its tile plan with it).</param>
     /// <param name="maxRowsBound">Largest RowsBound of any problem it will run (wi4a16's plan capacity; the fp8
@@ -57,10 +57,16 @@ public static class MoeMethods
                 if (!groupSize.IsPerChannel)
                     throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "nvfp4 has fixed 16-element scale blocks; pass GroupSize.PerChannel");
                 return Nvfp4MoeMethod.Quantize(RequireContext(mode, context, device), source, nvfp4Backend);
+            case QuantMode.W8A8:
+            case QuantMode.W4A8:
+                // Its int8 activation workspace holds every row of a problem, as w4afp8's does.
+                return Int8ActMoeMethod.Quantize(RequireContext(mode, context, device), source, mode, groupSize,
+                    layout == TokenLayout.Padded ? checked((int)source.Dim(0) * maxRowsBound) : maxRowsBound);
             default:
                 throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)");
         }
     }
+
 
     /// <summary>
     /// The CUDA group-GEMM kernel the method <see cref="Create"/> builds for <paramref name="mode"/> runs for
@@ -74,6 +80,8 @@ public static class MoeMethods
         QuantMode.Wi4A16 => Wi4A16GroupGemm.Variant(shape),
         QuantMode.W4AFp8 => W4AFp8GroupGemm.Variant(shape.Layout, !groupSize.IsPerChannel),
         QuantMode.Nvfp4 => Nvfp4GroupGemm.Variant(shape.Layout),
+        QuantMode.W8A8 or QuantMode.W4A8 => Int8ActGroupGemm.KernelName(Int8ActGroupGemm.ChooseVariant(shape.Layout, shape.Experts, shape.RowsBound), shape.Layout,
+            mode == QuantMode.W8A8 ? WeightOnlyFormat.Int8 : WeightOnlyFormat.Int4, !groupSize.IsPerChannel && Fp8Quant.Pad128(shape.K) > Int8ActPacking.Block),
         _ => throw new NotSupportedException($"quant mode {mode.Label()} has no MoE expert method (it is a dense Linear mode)"),
     };
 

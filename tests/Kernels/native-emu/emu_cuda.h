@@ -162,6 +162,27 @@ inline void ge_emu_mma16816(float* d, const unsigned* a, const unsigned* b, bool
     }
     g_warp[warp]->arrive_and_wait();
 }
+// mma.sync.m16n8k32 s8.s8.s32 (row.col): register i of A holds bytes k = 4c + 16 (i / 2) + 0..3 of row
+// g + 8 (i % 2); register j of B bytes k = 4c + 16 j + 0..3 of column g; exact int32 sums.
+inline int __float2int_rn(float v) { return (int)std::nearbyint(v); }
+inline float __int2float_rn(int v) { return (float)v; }
+inline void ptx_mma_m16n8k32_s8(int* d, const unsigned* a, const unsigned* b) {
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int i = 0; i < 4; ++i) g_afrag[warp][lane][i] = a[i];
+    for (int i = 0; i < 2; ++i) g_bfrag[warp][lane][i] = b[i];
+    g_warp[warp]->arrive_and_wait();
+    auto byte = [](unsigned w, int k) { return (int)(signed char)(w >> (8 * (k % 4))); };
+    auto A = [&](int r, int k) { return byte(g_afrag[warp][(r % 8) * 4 + (k % 16) / 4][r / 8 + 2 * (k / 16)], k); };
+    auto B = [&](int k, int n) { return byte(g_bfrag[warp][n * 4 + (k % 16) / 4][k / 16], k); };
+    int g = lane / 4, c = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+        int r = g + 8 * (i / 2), n = 2 * c + (i % 2);
+        int s = d[i];
+        for (int k = 0; k < 32; ++k) s += A(r, k) * B(k, n);
+        d[i] = s;
+    }
+    g_warp[warp]->arrive_and_wait();
+}
 // The type-dispatched wrappers: T is the activation type of the emulated cuda_bf16.h / cuda_fp16.h.
 #include "cuda_bf16.h"
 #include "cuda_fp16.h"

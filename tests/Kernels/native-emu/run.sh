@@ -8,7 +8,7 @@ native="$here/../../../native"
 sample="$here/../../../samples/RealModel"
 out="${TMPDIR:-/tmp}/ge-moe-emu"
 mkdir -p "$out"
-for t in gemm stream routing attention norm gemv; do
+for t in gemm stream routing attention norm gemv int8; do
   g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -I "$here" -I "$native" -I "$sample" -o "$out/$t" "$here/${t}_main.cpp"
   "$out/$t"
 done

@@ -1,0 +1,203 @@
+// The w8a8 / w4a8 kernels (native/quant/int8_quant.cu, native/gemm/int8_act_gemm.cu, native/moe/int8_act_group_gemm.cu,
+// native/gemm/int8_scale_epilogue.cu)
+// under host emulation:
+// the quantizer byte for byte against the host rule, the GEMM bit for bit against the kernel's definition
+// (exact int32 sums, fp32 scales in the written order) and within 1e-2 of float64 on the same codes, every
+// weight format and scale grouping, both tile shapes the launcher picks, N tails, padded rows left unwritten.
+#include "quant/int8_quant.cu"
+#include "gemm/int8_act_gemm.cu"
+#include "moe/int8_act_group_gemm.cu"
+#include "gemm/int8_scale_epilogue.cu"
+#include <cstdio>
+#include <random>
+static std::mt19937 rng(17);
+static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
+static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b}); }
+static int pad128(int v) { return (v + 127) / 128 * 128; }
+
+int quant(int rows, int valid, int k) {
+    int kp = pad128(k);
+    std::vector<__nv_bfloat16> x((size_t)rows * k);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = __float2bfloat16_rn(urand() * (1 + (int)(i / k) % 3));
+    for (int c = 0; c < k; ++c) x[c] = __float2bfloat16_rn(0.0f);   // row 0 all zeros: scale 0, q 0
+    std::vector<signed char> q((size_t)rows * kp, 0x55);
+    std::vector<float> s(rows, -1.0f);
+    int count = valid;
+    launch(rows, 1, 256, [&] { int8_quant_act_per_token<__nv_bfloat16>(x.data(), q.data(), s.data(), rows, k, kp, &count); });
+    int bad = 0;
+    for (int r = 0; r < rows; ++r) {
+        if (r >= valid) { bad += s[r] != -1.0f || q[(size_t)r * kp] != 0x55; continue; }
+        float amax = 0;
+        for (int c = 0; c < k; ++c) amax = std::fmax(amax, std::fabs(__bfloat162float(x[(size_t)r * k + c])));
+        float sc = amax / 127.0f;
+        bad += s[r] != sc;
+        for (int c = 0; c < kp; ++c) {
+            int v = 0;
+            if (c < k && sc > 0) v = std::clamp((int)std::nearbyint(__bfloat162float(x[(size_t)r * k + c]) / sc), -127, 127);
+            bad += q[(size_t)r * kp + c] != v;
+        }
+    }
+    printf("int8 quant rows %d valid %d K %d: mismatches %d\n", rows, valid, k, bad);
+    return bad != 0;
+}
+
+template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES>
+int gemm(int rows, int valid, int n, int k) {
+    int kp = pad128(k), np = pad128(n), groups = GROUPED ? kp / 128 : 1;
+    std::vector<signed char> A((size_t)rows * kp, 0);
+    std::vector<float> as(rows);
+    for (int r = 0; r < rows; ++r) {
+        as[r] = r < valid ? 0.001f + 0.01f * std::fabs(urand()) : NAN;
+        for (int c = 0; c < kp; ++c) A[(size_t)r * kp + c] = c < k ? (signed char)((int)(rng() % 255) - 127) : 0;
+    }
+    std::vector<int> q((size_t)np * kp, 0);   // logical weight codes, zero past N and K
+    for (int j = 0; j < n; ++j)
+        for (int c = 0; c < k; ++c) q[(size_t)j * kp + c] = W4 ? (int)(rng() % 16) - 8 : (int)(rng() % 255) - 127;
+    std::vector<float> ws((size_t)groups * np, 0.0f);
+    for (int gi = 0; gi < groups; ++gi) for (int j = 0; j < n; ++j) ws[(size_t)gi * np + j] = 0.001f + 0.01f * std::fabs(urand());
+    std::vector<unsigned char> W(W4 ? (size_t)np * kp / 2 : (size_t)np * kp);
+    for (int j = 0; j < np; ++j)
+        for (int c = 0; c < kp; ++c) {
+            int v = q[(size_t)j * kp + c];
+            if (!W4) { W[(size_t)j * kp + c] = (unsigned char)(signed char)v; continue; }
+            int step = c / 32, e = c % 32, b = e % 16;   // byte b of a 16-byte step: element b low, b + 16 high
+            unsigned char& byte = W[(size_t)j * (kp / 2) + step * 16 + b];
+            byte = e < 16 ? (byte & 0xf0) | (v & 15) : (byte & 0x0f) | ((v & 15) << 4);
+        }
+    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    int count = valid;
+    constexpr int smem = STAGES * (BM * 128 + BN * (W4 ? 64 : 128));
+    static_assert(smem <= (int)sizeof g_dyn_smem, "emulated shared memory");
+    launch(np / BN, (rows + BM - 1) / BM, WM * WN * 32, [&] {
+        int8_act_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES>(A.data(), as.data(), W.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, kp, &count);
+    });
+    int mismatch = 0, unwritten = 0, past = 0;
+    double num = 0, den = 0;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j) {
+            unsigned short got = C[(size_t)r * n + j];
+            if (r >= valid) { past += got != 0x7fff; continue; }
+            if (got == 0x7fff) { unwritten++; continue; }
+            float f = 0;
+            double exact = 0;
+            for (int gi = 0; gi < groups; ++gi) {
+                int part = 0;
+                for (int c = gi * (kp / groups); c < (gi + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[(size_t)j * kp + c];
+                if (GROUPED) f = std::fma((float)part, ws[(size_t)gi * np + j], f);
+                else f = (float)part * ws[j];
+                exact += (double)part * ws[(size_t)gi * np + j];
+            }
+            f = f * as[r];
+            exact *= as[r];
+            mismatch += __float2bfloat16_rn(f).x != got;
+            num += (bf2f(got) - exact) * (bf2f(got) - exact);
+            den += exact * exact;
+        }
+    double err = std::sqrt(num / den);
+    printf("int8 gemm W4 %d grouped %d tile %dx%d rows %d valid %d N %d K %d: bit mismatches %d rel err %.2e unwritten %d written-past-count %d\n",
+           W4, GROUPED, BM, BN, rows, valid, n, k, mismatch, err, unwritten, past);
+    return mismatch == 0 && err < 1e-2 && unwritten == 0 && past == 0 ? 0 : 1;
+}
+
+// Group GEMM: E experts with `counts` rows each, prefix sums or padded slabs of P rows; codes and scales random.
+template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES, int PREFIX>
+int group(std::vector<int> counts, int P, int n, int k) {
+    int E = (int)counts.size(), kp = pad128(k), np = pad128(n), groups = GROUPED ? kp / 128 : 1;
+    std::vector<int> off, rowExpert;
+    int total = 0;
+    for (int c : counts) total += c;
+    int rows = PREFIX ? total : E * P;
+    if (PREFIX) { off.push_back(0); for (int c : counts) off.push_back(off.back() + c); } else off = counts;
+    rowExpert.assign(rows, -1);
+    for (int e = 0, r = 0; e < E; ++e)
+        for (int i = 0; i < counts[e]; ++i) rowExpert[PREFIX ? r++ : e * P + i] = e;
+    std::vector<signed char> A((size_t)rows * kp, 0);
+    std::vector<float> as(rows);
+    for (int r = 0; r < rows; ++r) {
+        bool ok = rowExpert[r] >= 0;
+        as[r] = ok ? 0.001f + 0.01f * std::fabs(urand()) : NAN;
+        for (int c = 0; c < kp; ++c) A[(size_t)r * kp + c] = c < k || !ok ? (signed char)((int)(rng() % 255) - 127) : 0;
+    }
+    size_t rowBytes = W4 ? kp / 2 : kp;
+    std::vector<int> q((size_t)E * np * kp, 0);
+    std::vector<float> ws((size_t)E * groups * np, 0.0f);
+    std::vector<unsigned char> W((size_t)E * np * rowBytes, 0);
+    for (int e = 0; e < E; ++e) {
+        for (int j = 0; j < n; ++j)
+            for (int c = 0; c < k; ++c) {
+                int v = W4 ? (int)(rng() % 16) - 8 : (int)(rng() % 255) - 127;
+                q[((size_t)e * np + j) * kp + c] = v;
+                if (!W4) { W[((size_t)e * np + j) * kp + c] = (unsigned char)(signed char)v; continue; }
+                unsigned char& byte = W[((size_t)e * np + j) * rowBytes + c / 32 * 16 + c % 16];
+                byte = c % 32 < 16 ? (byte & 0xf0) | (v & 15) : (byte & 0x0f) | ((v & 15) << 4);
+            }
+        for (int g = 0; g < groups; ++g) for (int j = 0; j < n; ++j) ws[((size_t)e * groups + g) * np + j] = 0.001f + 0.01f * std::fabs(urand());
+    }
+    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    int rowsBound = PREFIX ? total : P;
+    long perExpert = (rowsBound + BM - 1) / BM;
+    long ty = PREFIX ? perExpert + E : perExpert * E;
+    launch(np / BN, ty, WM * WN * 32, [&] {
+        int8_act_group_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
+            (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
+    });
+    int mismatch = 0, unwritten = 0, past = 0;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j) {
+            unsigned short got = C[(size_t)r * n + j];
+            int e = rowExpert[r];
+            if (e < 0) { past += got != 0x7fff; continue; }
+            if (got == 0x7fff) { unwritten++; continue; }
+            float f = 0;
+            for (int g = 0; g < groups; ++g) {
+                int part = 0;
+                for (int c = g * (kp / groups); c < (g + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[((size_t)e * np + j) * kp + c];
+                float s = ws[((size_t)e * groups + g) * np + j];
+                f = GROUPED ? std::fma((float)part, s, f) : (float)part * s;
+            }
+            mismatch += __float2bfloat16_rn(f * as[r]).x != got;
+        }
+    printf("int8 group gemm W4 %d grouped %d tile %dx%d %s E %d N %d K %d: bit mismatches %d unwritten %d written-outside-experts %d\n",
+           W4, GROUPED, BM, BN, PREFIX ? "prefix" : "padded", E, n, k, mismatch, unwritten, past);
+    return mismatch == 0 && unwritten == 0 && past == 0 ? 0 : 1;
+}
+
+// The IMMA path's epilogue: the per-channel formula on exact int32 sums, rows past the count untouched.
+int epilogue(int rows, int valid, int n) {
+    int np = pad128(n);
+    std::vector<int> c32((size_t)rows * np);
+    for (auto& v : c32) v = (int)(rng() % 4000001) - 2000000;
+    std::vector<float> as(rows), ws(np, 0.0f);
+    for (auto& v : as) v = 0.001f + 0.01f * std::fabs(urand());
+    for (int j = 0; j < n; ++j) ws[j] = 0.001f + 0.01f * std::fabs(urand());
+    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    int count = valid;
+    launch((n + 255) / 256, rows, 256, [&] { int8_scale_epilogue<__nv_bfloat16>(c32.data(), as.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, &count); });
+    int bad = 0;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j)
+            bad += r < valid ? __float2bfloat16_rn((float)c32[(size_t)r * np + j] * ws[j] * as[r]).x != C[(size_t)r * n + j] : C[(size_t)r * n + j] != 0x7fff;
+    printf("int8 scale epilogue rows %d valid %d N %d: mismatches %d\n", rows, valid, n, bad);
+    return bad != 0;
+}
+
+int main() {
+    int fails = 0;
+    fails += quant(7, 5, 200);
+    fails += quant(3, 3, 1000);
+    // The launcher's two tiles: large 64 x 128 (8 warps, 3 stages), small 16 x 32 (4 warps, 8 stages).
+    fails += gemm<0, 0, 64, 128, 2, 4, 3>(83, 70, 136, 200);     // w8a8, N and K tails, two M tiles
+    fails += gemm<1, 0, 64, 128, 2, 4, 3>(70, 66, 130, 520);     // w4a8 per channel, more K blocks than stages
+    fails += gemm<1, 1, 64, 128, 2, 4, 3>(65, 65, 136, 384);     // w4a8 g128
+    fails += gemm<0, 0, 16, 32, 1, 4, 8>(9, 7, 72, 136);         // small tile: w8a8
+    fails += gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264);       // small tile: w4a8 per channel
+    fails += gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640);       // small tile: w4a8 g128, two M tiles
+    fails += gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128);       // one K block (fewer than the stages)
+    fails += group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200);     // w8a8 prefix, empty expert, 2 M tiles
+    fails += group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384);     // w4a8 g128 padded, slab tails
+    fails += group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264);             // w4a8 per channel prefix
+    fails += group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136);            // w8a8 padded, small tile, 3 tiles in a slab
+    fails += epilogue(5, 3, 300);
+    printf("%d failed\n", fails);
+    return fails;
+}
