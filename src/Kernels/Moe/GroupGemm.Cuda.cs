@@ -273,10 +273,21 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// (each real tile holds a row), so a step at n = 1 launches 6 tiles, not one per expert. With the SwiGLU epilogue a
     /// block's 32 weight rows are 16 gate rows and their 16 up rows, so the column blocks are the same count.
     /// </summary>
+    /// <summary>
+    /// Half weights on sm_90 where the wgmma kernel's 64 x 128 blocks (one per hit expert and 128 columns; at most
+    /// min(E, rows) experts are hit) give every SM two: it streams them at the floor there, and this kernel does not. On
+    /// the H200 at d781d1b (ERNIE gate/up): n = 16 took 289 us here against 200 us (1.01x the floor) for the wgmma tile at
+    /// 215f519; n = 1 (6 rows, 144 blocks) 35.3 us here against 44.2.
+    /// </summary>
+    private static bool WgmmaCoversSms(GroupGemmProblem p, ExpertWeights w, LaunchTarget target) =>
+        w.Format == ExpertWeightFormat.Half && Wgmma(p, w, target.ComputeMajor, target.ComputeMinor) is not null
+        && (long)Math.Min(p.Experts, p.RowsBound) * ((p.N + 127) / 128) >= 2L * target.SmCount;
+
     internal static StreamConfig? Stream(GroupGemmProblem p, ExpertWeights w, LaunchTarget target)
     {
         if (target.ComputeMajor < 8 || RowsPerExpert(p) > StreamRows) return null;
         if (StreamFormat(w) is not { } format || p.K % format.KMultiple != 0) return null;
+        if (WgmmaCoversSms(p, w, target)) return null;
         int kBlock = format.KBlock;
         long perExpert = ((long)p.RowsBound + StreamRows - 1) / StreamRows;
         long tiles = Math.Max(1, p.Layout == TokenLayout.PrefixSum ? Math.Min(perExpert + p.Experts, p.RowsBound) : perExpert * p.Experts);

@@ -74,7 +74,7 @@ public class GroupGemmStreamLauncherTests
     {
         // n = 16: 96 rows, at most 76 tiles x 96 column blocks, far more than 8 per SM.
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 96, default, default, default);
-        var c = GroupGemmCuda.Stream(p, Weights(ExpertWeightFormat.Half), LaunchTarget.H200)!.Value;
+        var c = GroupGemmCuda.Stream(p, Weights(ExpertWeightFormat.Int8PerChannel), LaunchTarget.H200)!.Value;
         Assert.Equal(1, c.Splits);
         Assert.Equal(0, c.PartialFloats);
         Assert.Equal(76, c.Tiles);
@@ -87,7 +87,7 @@ public class GroupGemmStreamLauncherTests
         var half = Weights(ExpertWeightFormat.Half);
         var h200 = LaunchTarget.H200;
         Assert.NotNull(GroupGemmCuda.Stream(p, half, h200));
-        Assert.NotNull(GroupGemmCuda.Stream(p with { RowsBound = 512 }, half, h200));                      // 8 rows per expert
+        Assert.NotNull(GroupGemmCuda.Stream(p with { RowsBound = 512 }, Weights(ExpertWeightFormat.Int8PerChannel), h200));   // 8 rows per expert
         Assert.Null(GroupGemmCuda.Stream(p with { RowsBound = 576 }, half, h200));                         // 9: the tiled kernels
         Assert.Null(GroupGemmCuda.Stream(p with { Layout = TokenLayout.Padded, RowsBound = 72 }, half, h200));   // P / 8 = 9
         Assert.Null(GroupGemmCuda.Stream(p with { K = 2564 }, half, h200));                                // 16-byte chunks across K's end
@@ -106,9 +106,25 @@ public class GroupGemmStreamLauncherTests
         // Padded slabs of 64 rows, 64 experts: 512 tiles x 224 column blocks; K = 16384 needs 5 slices to stage within
         // 64 KiB, and 5 x 114688 blocks of sums do not fit the scratch.
         var p = new GroupGemmProblem(TokenLayout.Padded, 64, 7168, 16384, 64, default, default, default);
-        Assert.Null(GroupGemmCuda.Stream(p, Weights(ExpertWeightFormat.Half), LaunchTarget.H200));
-        Assert.DoesNotContain("group_gemm_stream", GroupGemmCuda.KernelName("T", p, Weights(ExpertWeightFormat.Half), LaunchTarget.H200));
+        var int8 = Weights(ExpertWeightFormat.Int8PerChannel);
+        Assert.Null(GroupGemmCuda.Stream(p, int8, LaunchTarget.H200));
+        Assert.DoesNotContain("group_gemm_stream", GroupGemmCuda.KernelName("T", p, int8, LaunchTarget.H200));
         // One slice holds K = 2560: no split, no scratch.
-        Assert.Equal(1, GroupGemmCuda.Stream(p with { K = 2560 }, Weights(ExpertWeightFormat.Half), LaunchTarget.H200)!.Value.Splits);
+        Assert.Equal(1, GroupGemmCuda.Stream(p with { K = 2560 }, int8, LaunchTarget.H200)!.Value.Splits);
+    }
+
+    [Fact]
+    public void Half_weights_stream_only_while_the_wgmma_grid_leaves_sms_without_a_second_block()
+    {
+        var half = Weights(ExpertWeightFormat.Half);
+        var n1 = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6, default, default, default);   // 6 x 24 = 144 blocks
+        Assert.NotNull(GroupGemmCuda.Stream(n1, half, LaunchTarget.H200));
+        Assert.NotNull(GroupGemmCuda.Stream(n1 with { RowsBound = 10 }, half, LaunchTarget.H200));             // 240 < 264
+        Assert.Null(GroupGemmCuda.Stream(n1 with { RowsBound = 11 }, half, LaunchTarget.H200));                // 264
+        Assert.StartsWith("group_gemm_wgmma<", GroupGemmCuda.KernelName("T", n1 with { RowsBound = 96 }, half, LaunchTarget.H200));
+        // Integer codes have no wgmma tile at these rows: they stream at n = 16 too.
+        Assert.NotNull(GroupGemmCuda.Stream(n1 with { RowsBound = 96 }, Weights(ExpertWeightFormat.Int4PerChannel), LaunchTarget.H200));
+        // Without wgmma (sm_80) the rule is the rows per expert alone.
+        Assert.NotNull(GroupGemmCuda.Stream(n1 with { RowsBound = 96 }, half, LaunchTarget.H200.WithArchitecture(8, 0)));
     }
 }
