@@ -43,22 +43,22 @@ public static partial class MoeCases
             new Spec(ernie, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128, Router: RouterKind.Ernie, NormMin: 1e-12), CaseTier.Full);
         yield return Routing("moe/routing/fp32/e=12/topk=6/n=13/s=16",
             new Spec(odd, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Fp32));
-        // The fp32 router's tiled kernel (row bound above 128) in every plan its rule picks on the H200 (132 SMs): 16
-        // experts per block with the top-k fused (E 12) or logits only (E 64 at 256 rows), 64 per block fused (E 64 at
+        // The fp32 router's tiled kernel (row bound above 1024) in every plan its rule picks on the H200 (132 SMs): 16
+        // experts per block with the top-k fused (E 12) or logits only (E 64 at 1040 rows: 65 token tiles), 64 per block fused (E 64 at
         // 1100 rows: 69 token tiles) or logits only (E 100), each with 1-wide (H 70, ERNIE's rule) and 4-wide (H 72, the
         // plain fp32 rule) loads; n = S - 20 leaves a partial and a wholly padded token tile.
-        foreach (var (experts, s) in new[] { (12, 256), (64, 256), (64, 1100), (100, 1100) })
+        foreach (var (experts, s) in new[] { (12, 1040), (64, 1040), (64, 1100), (100, 1100) })
             foreach (int hidden in new[] { 70, 72 })
             {
                 bool biased = hidden == 70;
-                var layout = !biased && s <= 256 ? TokenLayout.Padded : TokenLayout.PrefixSum;
+                var layout = !biased && s <= 1040 ? TokenLayout.Padded : TokenLayout.PrefixSum;
                 var shape = new Shape(experts, 6, hidden, 46);
                 yield return Routing($"moe/routing/{(biased ? "ernie" : "fp32")}/tiled/e={experts}/h={hidden}/{(layout == TokenLayout.Padded ? "padded" : "prefix")}/n={s - 20}/s={s}",
                     new Spec(shape, layout, QuantMode.None, GroupSize.PerChannel, s - 20, s,
                         Router: biased ? RouterKind.Ernie : RouterKind.Fp32, NormMin: biased ? 1e-12 : 0));
             }
         // The tiled router's fused top-k under capture and with NaN padding (a partial and a wholly padded token tile).
-        var tiled12 = new Spec(new Shape(12, 6, 70, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 236, 256,
+        var tiled12 = new Spec(new Shape(12, 6, 70, 46), TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 1020, 1040,
             Router: RouterKind.Ernie, NormMin: 1e-12);
         yield return OnSpec("moe/graph/bf16/prefix/ernie/tiled/e=12/replay-equals-eager", tiled12, GraphEqualsEager);
         yield return OnSpec("moe/layer/bf16/padded/ernie/tiled/e=12/nan-padding-changes-nothing", tiled12 with { Layout = TokenLayout.Padded },

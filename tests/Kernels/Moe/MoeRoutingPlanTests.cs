@@ -4,7 +4,7 @@ using GraphEngine.Kernels.Moe;
 namespace GraphEngine.Tests.Kernels.Moe;
 
 /// <summary>
-/// The fp32 router's rule at its thresholds (H200: 132 SMs): the few-token kernel up to 128 rows, then 64 experts per
+/// The fp32 router's rule at its thresholds (H200: 132 SMs): the few-token kernel up to 1024 rows, then 64 experts per
 /// tiled block while that gives at least half the SMs a block, else 16; the top-k fused exactly when one block holds
 /// every expert; and the routing kernels that follow it.
 /// </summary>
@@ -15,15 +15,15 @@ public sealed class MoeRoutingPlanTests
     [Theory]
     [InlineData(1, 64, false, 0, false)]
     [InlineData(128, 64, false, 0, false)]
-    [InlineData(129, 64, true, 16, false)]      // 9 token tiles: 64 per block would leave 123 SMs idle
-    [InlineData(1024, 64, true, 16, false)]     // 64 tiles: 2 x 64 < 132
+    [InlineData(1024, 64, false, 0, false)]
+    [InlineData(1025, 64, true, 16, false)]     // 65 token tiles: 2 x 65 < 132, 64 per block would leave SMs idle
     [InlineData(1041, 64, true, 64, true)]      // 66 tiles: 2 x 66 = 132, every expert in one block
     [InlineData(2048, 64, true, 64, true)]      // ERNIE's shape at 2048 tokens
     [InlineData(2048, 100, true, 64, false)]    // two expert blocks: logits only
-    [InlineData(512, 100, true, 16, false)]     // 32 tiles x 2 expert blocks: 2 x 64 < 132
-    [InlineData(1024, 100, true, 64, false)]    // 64 tiles x 2 expert blocks: 2 x 128 >= 132
+    [InlineData(512, 100, false, 0, false)]
+    [InlineData(1025, 100, true, 64, false)]    // 65 tiles x 2 expert blocks: 2 x 130 >= 132
     [InlineData(4096, 16, true, 16, true)]      // 16 experts never take 64-expert blocks
-    [InlineData(256, 12, true, 16, true)]
+    [InlineData(1040, 12, true, 16, true)]
     public void Rule_at_its_thresholds(int rows, int experts, bool tiled, int blockExperts, bool fused)
     {
         var p = MoeRoutingPlan.Choose(rows, experts, vectorized: true, Sms);
@@ -45,7 +45,8 @@ public sealed class MoeRoutingPlanTests
     [InlineData(true, 1, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T>" })]
     [InlineData(true, 32, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T>" })]
     [InlineData(true, 64, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
-    [InlineData(true, 512, new[] { "moe_router_tiled<T, 16>, logits only, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
+    [InlineData(true, 512, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
+    [InlineData(true, 1040, new[] { "moe_router_tiled<T, 16>, logits only, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
     [InlineData(true, 2048, new[] { "moe_router_tiled<T, 64>, top-k fused, 4-wide loads", "moe_assign" })]
     [InlineData(false, 16, new[] { "moe_topk_assign<T>" })]
     [InlineData(false, 2048, new[] { "moe_topk_softmax<T>", "moe_assign" })]
