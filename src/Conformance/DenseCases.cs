@@ -80,7 +80,7 @@ public static class DenseCases
                 // dense_gemv (bf16/fp16 at up to 16 rows, one 8-channel tile per SM or more): a channel tail (N % 8 != 0),
                 // K with a partial last 32-wide chunk and split unevenly over the warps, 1-8 and 9-16 rows.
                 if (mode == QuantMode.None)
-                    foreach (var (t, padded, k, n) in new[] { (3, 8, 1032, 1100), (13, 16, 2568, 1061), (16, 16, 200, 1501) })
+                    foreach (var (t, padded, k, n) in new[] { (3, 8, 4104, 1100), (13, 16, 4360, 1061), (16, 16, 4104, 1501) })
                         yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k={k}/n={n}", dtype, mode, group, t, k, n, bias: t != 13, padded);
                 foreach (var (t, padded) in new[] { (9, 16), (16, 16) })
                     yield return LinearOf($"dense/linear/{m}/{Name(dtype)}/t={t}/s={padded}/k=8192/n=4096", dtype, mode, group, t, 8192, 4096, bias: true, padded, CaseTier.Full);

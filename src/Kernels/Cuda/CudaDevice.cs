@@ -370,8 +370,12 @@ public sealed unsafe class CudaDevice : Device
         }
     }
 
-    /// <summary>What a stream needs before it captures: the cuBLASLt workspace cannot be allocated inside.</summary>
-    internal void PrepareCapture(CudaStream stream)
+    /// <summary>
+    /// What a stream needs before it captures: the cuBLASLt workspace and the split-K scratch cannot be allocated inside.
+    /// Returns whether the split-K scratch was made for this capture (<see cref="ReleaseCaptureScratch"/> frees it
+    /// again if the capture fails, so a failed capture leaves memory as it found it).
+    /// </summary>
+    internal bool PrepareCapture(CudaStream stream)
     {
         CublasLtMatmul? matmul;
         SplitKScratch? splitK;
@@ -381,7 +385,17 @@ public sealed unsafe class CudaDevice : Device
             splitK = _splitK;
         }
         matmul?.EnsureWorkspace(stream);
-        splitK?.For(stream);
+        if (splitK is null || splitK.Has(stream.Handle)) return false;
+        splitK.For(stream);
+        return true;
+    }
+
+    /// <summary>Frees the split-K scratch <see cref="PrepareCapture"/> made for a capture that failed: no graph uses it.</summary>
+    internal void ReleaseCaptureScratch(CudaStream stream)
+    {
+        SplitKScratch? splitK;
+        lock (_lock) splitK = _splitK;
+        splitK?.ReleaseStream(stream.Handle);
     }
 
     // ----- kernels -----

@@ -11,6 +11,9 @@ public sealed unsafe class CudaStream : ComputeStream
     private readonly CudaDevice _device;
     private readonly StreamHandle _handle;
     private volatile bool _capturing;
+
+    // The split-K scratch BeginCapture made for this capture: freed if the capture fails, kept by a graph otherwise.
+    private bool _scratchFromCapture;
     private bool _disposed;
 
     internal CudaStream(CudaDevice device) : base(device)
@@ -60,12 +63,39 @@ public sealed unsafe class CudaStream : ComputeStream
     public override void BeginCapture()
     {
         if (_capturing) throw new StreamCaptureException("stream is already capturing");
-        _device.PrepareCapture(this);
-        lock (_device.CaptureGate)
+        _scratchFromCapture = _device.PrepareCapture(this);
+        try
         {
-            CudaException.ThrowIfFailed(CuDriver.cuStreamBeginCapture(Enter(), CuDriver.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-            CaptureThread = Environment.CurrentManagedThreadId;
-            _capturing = true;
+            lock (_device.CaptureGate)
+            {
+                CudaException.ThrowIfFailed(CuDriver.cuStreamBeginCapture(Enter(), CuDriver.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+                CaptureThread = Environment.CurrentManagedThreadId;
+                _capturing = true;
+            }
+        }
+        catch
+        {
+            ReleaseCaptureScratch();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After a failed capture: frees the split-K scratch its BeginCapture made, once the stream has drained (the zeroing
+    /// of its tickets was enqueued before the capture). Never throws: it runs on error paths.
+    /// </summary>
+    private void ReleaseCaptureScratch()
+    {
+        if (!_scratchFromCapture) return;
+        _scratchFromCapture = false;
+        try
+        {
+            CuDriver.cuStreamSynchronize(Enter());
+            _device.ReleaseCaptureScratch(this);
+        }
+        catch
+        {
+            // Left to the stream's disposal, which frees it too.
         }
     }
 
@@ -93,9 +123,11 @@ public sealed unsafe class CudaStream : ComputeStream
         if (st != 0)
         {
             if (graph != IntPtr.Zero) CuDriver.cuGraphDestroy(graph);
+            ReleaseCaptureScratch();
             throw new StreamCaptureException(
                 $"capture failed: cuStreamEndCapture returned {CudaException.DescribeName(st)} ({st}): {CudaException.DescribeText(st)}");
         }
+        _scratchFromCapture = false;   // the graph's kernels use it: it lives as long as the stream
         var handle = new GraphHandle(graph, _device.ContextHandle);
         if (updateTarget is CudaGraph target)
         {
@@ -125,6 +157,7 @@ public sealed unsafe class CudaStream : ComputeStream
         {
             _capturing = false;
             CaptureThread = -1;
+            ReleaseCaptureScratch();
         }
     }
 

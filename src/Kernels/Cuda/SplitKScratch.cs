@@ -42,7 +42,13 @@ internal sealed class SplitKScratch : IDisposable
         }
     }
 
-    /// <summary>Frees a disposed stream's scratch; a no-op for streams that never had one.</summary>
+    /// <summary>Whether the stream has its scratch already.</summary>
+    public bool Has(IntPtr streamHandle)
+    {
+        lock (_buffers) return _buffers.ContainsKey(streamHandle);
+    }
+
+    /// <summary>Frees a disposed stream's scratch (or one a failed capture made); a no-op for streams that never had one.</summary>
     public void ReleaseStream(IntPtr streamHandle)
     {
         lock (_buffers)

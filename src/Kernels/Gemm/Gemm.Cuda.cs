@@ -24,15 +24,19 @@ internal sealed unsafe class GemmCuda : Gemm
 
     /// <summary>
     /// Whether a product of <paramref name="rows"/> rows, N = <paramref name="n"/>, K = <paramref name="k"/> takes
-    /// dense_gemv on a GPU of <paramref name="smCount"/> SMs (operands 16-byte aligned): few rows, 16-byte rows, at
-    /// least one 8-channel tile per SM (below that a block per tile leaves SMs idle while each streams all of K, and
-    /// cuBLASLt's split-K kernels do better), and at most 64 MiB of bf16 weights. On the H200 at 640f622+: 4096 x 4096
-    /// at 1 row 11.1 us against cuBLASLt's 14.5 (floor 8.1), at 16 rows 12.2 against 14.2; at 8192 x 8192 the grid
-    /// is two waves of four blocks per SM, each draining its loads at the wave's end, and cuBLASLt is faster
-    /// (35.3 against 37.9 us at 1 row).
+    /// dense_gemv on a GPU of <paramref name="smCount"/> SMs (operands 16-byte aligned): where the H200 measured it
+    /// faster than cuBLASLt, and nowhere else. At 640f622+: 4096 x 4096 at 1 row 11.1 us against cuBLASLt's 14.5 (floor
+    /// 8.1), at 16 rows 12.2 against 14.2. Slower: 8192 x 8192 (37.9 against 35.3 us at 1 row: two waves of four blocks
+    /// per SM, each draining its loads at the wave's end), and the ERNIE-4.5 projections at K = 2560 (2a852b8: 111
+    /// launches a step took 1011 us at 1 token, 9.1 us each, where cuBLASLt's 110 had taken 865 us at 215f519; each
+    /// warp's quarter of K is then two batches of loads, mostly latency). So: at most 16 rows, K a multiple of 8 and at
+    /// least 4096, one 8-channel tile per SM or more, at most 64 MiB of bf16 weights.
     /// </summary>
     internal static bool UsesGemv(int rows, int n, int k, int smCount) =>
-        rows <= GemvMaxRows && k % 8 == 0 && (n + 7) / 8 >= smCount && (long)n * k <= GemvMaxElements;
+        rows <= GemvMaxRows && k % 8 == 0 && k >= GemvMinK && (n + 7) / 8 >= smCount && (long)n * k <= GemvMaxElements;
+
+    /// <summary>Smallest K dense_gemv takes; see <see cref="UsesGemv"/>.</summary>
+    internal const int GemvMinK = 4096;
 
     /// <summary>The dense_gemv instance, T the element type as given.</summary>
     internal static string GemvName(string type) => $"dense_gemv<{type}, {GemvWarps}, {GemvUnroll}>";
