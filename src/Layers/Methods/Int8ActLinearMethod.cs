@@ -138,25 +138,8 @@ public sealed class Int8ActLinearMethod : ILinearMethod
             temps.Add(device.AllocateTensor(DType.I8, new long[] { n, k }, out var q, $"{name} q (load)"));
             temps.Add(device.AllocateTensor(DType.F32, new long[] { n, scheme.Groups(k) }, out var s, $"{name} scales (load)"));
             var quantize = WeightQuantize.Create(device);
-            switch (weights)
-            {
-                case DeviceWeights d:
-                    d.Weights.RequireDevice("weights", device);
-                    quantize.Quantize(stream, d.Weights, scheme, q, s);
-                    break;
-                case HostWeights h:
-                    temps.Add(device.AllocateTensor(DType.F32, new long[] { n, k }, out var hw, $"{name} float weights (load)"));
-                    hw.CopyFrom<float>(h.Values);
-                    quantize.Quantize(stream, hw, scheme, q, s);
-                    break;
-                case RandomWeights r:
-                    temps.Add(device.AllocateTensor(DType.BF16, new long[] { n, k }, out var rw, $"{name} random weights (load)"));
-                    RandomFill.Create(device).Uniform(stream, rw, r.Seed, r.Scale);
-                    quantize.Quantize(stream, rw, scheme, q, s);
-                    break;
-                default:
-                    throw new ArgumentException($"linear '{name}': unknown weight source {weights.GetType().Name}", nameof(weights));
-            }
+            if (!WeightOnlyLinearMethod.QuantizeSource(device, stream, quantize, weights, scheme, q, s, name, temps))
+                throw new ArgumentException($"linear '{name}': unknown weight source {weights.GetType().Name}", nameof(weights));
             stream.Synchronize();
             return (q.ToArray<sbyte>(), s.ToArray<float>());
         }

@@ -20,6 +20,27 @@ internal static class MoeMethodChecks
                 $"E={method.Experts}, N={method.N}, K={method.K}", nameof(problem));
     }
 
+    /// <summary>
+    /// For the methods that quantize the activations first (w4afp8, w8a8, w4a8): checks the problem, then gives A and C
+    /// as [rows, K] / [rows, N] views, the rows the problem carries (all slabs in the padded layout) and, with prefix
+    /// sums, the device pointer to offsets[E] (the real row count: rows past it are not quantized; padded slabs are
+    /// quantized whole, and the GEMM never reads their rows past a count). Null when the problem has no rows.
+    /// </summary>
+    public static (Tensor A, Tensor C, int TotalRows, DevicePtr Valid)? QuantizedInput(this IMoeMethod method, DType activation,
+        ComputeStream stream, GroupGemmProblem problem, int maxRows)
+    {
+        method.CheckProblem(activation, stream, problem);
+        bool prefix = problem.Layout == TokenLayout.PrefixSum;
+        int totalRows = prefix ? problem.RowsBound : checked(method.Experts * problem.RowsBound);
+        if (totalRows > maxRows)
+            throw new ArgumentOutOfRangeException(nameof(problem), totalRows, $"problem carries {totalRows} rows; this method was built for at most {maxRows}");
+        if (totalRows == 0) return null;
+        var a = problem.A.Reshape(problem.A.ElementCount / method.K, method.K);
+        var c = problem.C.Reshape(problem.C.ElementCount / method.N, method.N);
+        var valid = prefix ? problem.Offsets.Ptr + 4L * method.Experts : DevicePtr.Null;
+        return (a, c, totalRows, valid);
+    }
+
     /// <summary>The bf16/fp16 weights [E, N, K] on <paramref name="device"/> that a method quantizes there; gives E, N, K.</summary>
     public static (int E, int N, int K) SourceWeights(Tensor weights, Device device)
     {

@@ -171,16 +171,8 @@ public sealed class W4AFp8MoeMethod : IMoeMethod
     public void Forward(ComputeStream stream, GroupGemmProblem problem)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        this.CheckProblem(Activation, stream, problem);
-        bool prefix = problem.Layout == TokenLayout.PrefixSum;
-        int totalRows = prefix ? problem.RowsBound : checked(Experts * problem.RowsBound);
-        if (totalRows > MaxRows)
-            throw new ArgumentOutOfRangeException(nameof(problem), totalRows, $"problem carries {totalRows} rows; this method was built for at most {MaxRows}");
-        if (totalRows == 0) return;
-        var a = problem.A.Reshape(problem.A.ElementCount / K, K);
-        var c = problem.C.Reshape(problem.C.ElementCount / N, N);
-        // With prefix sums, offsets[E] is the real row count: rows past it are not quantized.
-        var valid = prefix ? problem.Offsets.Ptr + 4L * Experts : DevicePtr.Null;
+        if (this.QuantizedInput(Activation, stream, problem, MaxRows) is not { } input) return;
+        var (a, c, totalRows, valid) = input;
         _quant.QuantizeActivations(stream, a, _aq, _as, Fp8ActScaling.PerToken, totalRows, valid);
         _gemm.Run(stream, problem.Layout, Experts, problem.RowsBound, _aq, _as, problem.Offsets, _q, _s, _grouped, c);
     }

@@ -39,28 +39,12 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
         {
             temps.Add(device.AllocateTensor(DType.I8, new long[] { n, k }, out var q, $"{name} q (load)"));
             temps.Add(device.AllocateTensor(DType.F32, new long[] { n, scheme.Groups(k) }, out var s, $"{name} scales (load)"));
-            switch (weights)
+            if (!QuantizeSource(device, stream, quantize, weights, scheme, q, s, name, temps))
             {
-                case DeviceWeights d:
-                    d.Weights.RequireDevice("weights", device);
-                    quantize.Quantize(stream, d.Weights, scheme, q, s);
-                    break;
-                case HostWeights h:
-                    temps.Add(device.AllocateTensor(DType.F32, new long[] { n, k }, out var hw, $"{name} float weights (load)"));
-                    hw.CopyFrom<float>(h.Values);
-                    quantize.Quantize(stream, hw, scheme, q, s);
-                    break;
-                case RandomWeights r:
-                    temps.Add(device.AllocateTensor(DType.BF16, new long[] { n, k }, out var rw, $"{name} random weights (load)"));
-                    RandomFill.Create(device).Uniform(stream, rw, r.Seed, r.Scale);
-                    quantize.Quantize(stream, rw, scheme, q, s);
-                    break;
-                case OfflineWeights off:
-                    q.CopyFrom<sbyte>(off.Quantized.Values);
-                    s.CopyFrom<float>(off.Quantized.Scales);
-                    break;
-                default:
+                if (weights is not OfflineWeights off)
                     throw new ArgumentException($"linear '{name}': unknown weight source {weights.GetType().Name}", nameof(weights));
+                q.CopyFrom<sbyte>(off.Quantized.Values);
+                s.CopyFrom<float>(off.Quantized.Scales);
             }
             quantize.Repack(stream, q, s, _matrix);
             stream.Synchronize();
@@ -115,5 +99,35 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
     {
         _plan.Dispose();
         _matrix.Dispose();
+    }
+
+    /// <summary>
+    /// Quantizes a device, host or random weight source into logical codes <paramref name="q"/> and scales
+    /// <paramref name="s"/> with the device quantizer, adding the load-time buffers it needs to <paramref name="temps"/>;
+    /// false for any other source (the caller's to handle). The weight-only and the int8-activation Linears share it.
+    /// </summary>
+    internal static bool QuantizeSource(Device device, ComputeStream stream, WeightQuantize quantize, LinearWeights weights,
+                                        WeightOnlyScheme scheme, Tensor q, Tensor s, string name, List<IDisposable> temps)
+    {
+        int n = weights.OutFeatures, k = weights.InFeatures;
+        switch (weights)
+        {
+            case DeviceWeights d:
+                d.Weights.RequireDevice("weights", device);
+                quantize.Quantize(stream, d.Weights, scheme, q, s);
+                return true;
+            case HostWeights h:
+                temps.Add(device.AllocateTensor(DType.F32, new long[] { n, k }, out var hw, $"{name} float weights (load)"));
+                hw.CopyFrom<float>(h.Values);
+                quantize.Quantize(stream, hw, scheme, q, s);
+                return true;
+            case RandomWeights r:
+                temps.Add(device.AllocateTensor(DType.BF16, new long[] { n, k }, out var rw, $"{name} random weights (load)"));
+                RandomFill.Create(device).Uniform(stream, rw, r.Seed, r.Scale);
+                quantize.Quantize(stream, rw, scheme, q, s);
+                return true;
+            default:
+                return false;
+        }
     }
 }
