@@ -263,34 +263,7 @@ public static partial class LowPrecisionCases
         using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, n }, out var yT, "y");
         xT.UploadFloats(RandomActivations(padded, k, captured, 82, DType.BF16));
-        rig.Stream.BeginCapture();
-        DeviceGraph graph;
-        try
-        {
-            method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
-        }
-        finally
-        {
-            graph = rig.Stream.EndCapture();
-        }
-        using (graph)
-        {
-            rig.SetTokens(replayedTokens);
-            xT.UploadFloats(RandomActivations(padded, k, replayedTokens, 83, DType.BF16));
-            yT.Poison(rig.Stream);
-            graph.Launch(rig.Stream);
-            rig.Stream.Synchronize();
-            var replayedAll = yT.DownloadFloats();
-            var replayed = replayedAll.AsSpan(0, replayedTokens * n).ToArray();
-            yT.Poison(rig.Stream);
-            method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
-            rig.Stream.Synchronize();
-            var eager = yT.DownloadFloats().AsSpan(0, replayedTokens * n).ToArray();
-            return CaseResult.All(
-                Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row"),
-                Checks.True(replayedAll.AsSpan(replayedTokens * n).ToArray().All(float.IsNaN), "replay left rows past the new count unwritten"),
-                Checks.BitEqual($"{Tag(scheme)} replay at n={replayedTokens} vs eager", eager, replayed));
-        }
+        return LinearReplayEqualsEager(rig, method, xT, yT, padded, k, n, replayedTokens, 83, Tag(scheme), tailUnwritten: true);
     }
 
     // One line naming the layer, the value and the constraint; nothing allocated.

@@ -285,6 +285,17 @@ public static partial class LowPrecisionCases
         using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, k }, out var xT, "x");
         using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { padded, n }, out var yT, "y");
         xT.UploadFloats(RandomActivations(padded, k, 83, 32, DType.BF16));
+        return LinearReplayEqualsEager(rig, method, xT, yT, padded, k, n, 61, 33, "block_fp8", tailUnwritten: false);
+    }
+
+    /// <summary>
+    /// Captures <paramref name="method"/>'s forward at the rig's token count, then, as a new step with
+    /// <paramref name="replayedTokens"/> tokens and other inputs through the same addresses, compares the replay with an
+    /// eager run bit for bit; with <paramref name="tailUnwritten"/>, the rows past the new count must stay poisoned.
+    /// </summary>
+    private static CaseResult LinearReplayEqualsEager(Rig rig, GraphEngine.Layers.Methods.ILinearMethod method, Tensor xT, Tensor yT,
+        int padded, int k, int n, int replayedTokens, uint seed, string label, bool tailUnwritten)
+    {
         rig.Stream.BeginCapture();
         DeviceGraph graph;
         try
@@ -297,20 +308,22 @@ public static partial class LowPrecisionCases
         }
         using (graph)
         {
-            // New step: another token count and other inputs, replayed through the same addresses.
-            rig.SetTokens(61);
-            xT.UploadFloats(RandomActivations(padded, k, 61, 33, DType.BF16));
+            rig.SetTokens(replayedTokens);
+            xT.UploadFloats(RandomActivations(padded, k, replayedTokens, seed, DType.BF16));
             yT.Poison(rig.Stream);
             graph.Launch(rig.Stream);
             rig.Stream.Synchronize();
-            var replayed = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
+            var replayedAll = yT.DownloadFloats();
+            var replayed = replayedAll.AsSpan(0, replayedTokens * n).ToArray();
             yT.Poison(rig.Stream);
             method.Forward(rig.Stream, xT, yT, padded, rig.TokenCount);
             rig.Stream.Synchronize();
-            var eager = yT.DownloadFloats().AsSpan(0, 61 * n).ToArray();
-            return CaseResult.All(
-                Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row"),
-                Checks.BitEqual("block_fp8 replay at n=61 vs eager", eager, replayed));
+            var eager = yT.DownloadFloats().AsSpan(0, replayedTokens * n).ToArray();
+            var checks = new List<CaseResult> { Checks.True(ErrorMetrics.FirstNonFinite(replayed) < 0, "replay wrote every valid row") };
+            if (tailUnwritten)
+                checks.Add(Checks.True(replayedAll.AsSpan(replayedTokens * n).ToArray().All(float.IsNaN), "replay left rows past the new count unwritten"));
+            checks.Add(Checks.BitEqual($"{label} replay at n={replayedTokens} vs eager", eager, replayed));
+            return CaseResult.All(checks.ToArray());
         }
     }
 

@@ -116,14 +116,7 @@ public sealed class BlockWiseFp8LinearMethod : ILinearMethod
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(stream);
-        input.RequireRank(nameof(input), 2).Require(nameof(input), Activation);
-        if (input.Dim(1) != InFeatures) throw new ArgumentException($"{nameof(input)} must be [rows, {InFeatures}], got {input}", nameof(input));
-        output.RequireRank(nameof(output), 2).Require(nameof(output), Activation);
-        if (output.Dim(1) != OutFeatures) throw new ArgumentException($"{nameof(output)} must be [rows, {OutFeatures}], got {output}", nameof(output));
-        if (paddedRows < 1 || paddedRows > _maxRows || paddedRows > input.Rows || paddedRows > output.Rows)
-            throw new ArgumentOutOfRangeException(nameof(paddedRows), paddedRows,
-                $"must be in [1, min({_maxRows} (max tokens), {input.Rows}, {output.Rows})]");
+        this.CheckForward(Activation, stream, input, output, paddedRows, _maxRows);
         _runner.Run(stream, input, _w, _ws, output, paddedRows, tokenCount);
     }
 

@@ -59,15 +59,8 @@ public sealed class Nvfp4LinearMethod : ILinearMethod
     public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(stream);
+        this.CheckForward(_weights.Activation, stream, input, output, paddedRows, _maxRows);
         int k = InFeatures, n = OutFeatures;
-        input.RequireRank(nameof(input), 2).Require(nameof(input), _weights.Activation);
-        output.RequireRank(nameof(output), 2).Require(nameof(output), _weights.Activation);
-        if (input.Dim(1) != k) throw new ArgumentException($"{nameof(input)} must be [rows, {k}], got {input}", nameof(input));
-        if (output.Dim(1) != n) throw new ArgumentException($"{nameof(output)} must be [rows, {n}], got {output}", nameof(output));
-        if (paddedRows < 1 || paddedRows > _maxRows || paddedRows > input.Rows || paddedRows > output.Rows)
-            throw new ArgumentOutOfRangeException(nameof(paddedRows), paddedRows,
-                $"must be in [1, min({_maxRows} (max tokens), {input.Rows}, {output.Rows})]");
         var rows = tokenCount;
         if (rows.IsNull)
         {
