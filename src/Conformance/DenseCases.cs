@@ -416,7 +416,11 @@ public static class DenseCases
         using var layer = Linear.Create(rig.Context, "proj", x, o, mode, group, LinearWeights.FromHost(n, k, wHost), bias ? b : null);
         var xv = Activations(padded, tokens, k, 3, dtype);
         x.UploadFloats(xv);
-        o.Poison(rig.Stream);
+        // Weight-only kernels up to GemvMaxRows rows store only the valid rows. Their padded input rows are NaN, so a
+        // NaN poison could not tell a stored padded row from an untouched one: those cases fill with a finite sentinel.
+        bool storesValidOnly = mode != QuantMode.None && !WeightOnlyGemm.ExpandsWeights(padded);
+        if (storesValidOnly) rig.Stream.Fill16Async(o.Ptr, HalfBits.FromFloat(PadSentinel, dtype), o.ElementCount);
+        else o.Poison(rig.Stream);
         rig.SetTokens(tokens);
         layer.Forward(rig.Stream, padded);
         rig.Stream.Synchronize();
@@ -458,7 +462,19 @@ public static class DenseCases
         }
         var expected = Oracle(xv, tokens, k, values, n, gsize, scales, bias ? biasv : null);
         parts.Insert(0, Checks.Close(what, expected, Rows(outv, tokens, n), n, tol));
+        if (storesValidOnly) parts.Add(HoldsSentinel("output", outv, tokens, padded, n));
         return CaseResult.All(parts.ToArray());
+    }
+
+    /// <summary>A finite value no output of these cases takes (|y| stays under a few hundred), exact in bf16 and fp16.</summary>
+    private const float PadSentinel = -1024.0f;
+
+    /// <summary>Rows [from, to) still hold <see cref="PadSentinel"/>.</summary>
+    private static CaseResult HoldsSentinel(string what, float[] values, int from, int to, int cols)
+    {
+        for (long i = (long)from * cols; i < (long)to * cols; i++)
+            if (values[i] != PadSentinel) return CaseResult.Fail($"{what}: padded row {i / cols} was written ({values[i]})");
+        return CaseResult.Pass($"{what}: padded rows [{from}, {to}) untouched");
     }
 
     private static CaseResult QuantizerBytesCase(Device device, QuantMode mode, GroupSize group, int n, int k)

@@ -372,8 +372,8 @@ public sealed unsafe class CudaDevice : Device
 
     /// <summary>
     /// What a stream needs before it captures: the cuBLASLt workspace and the split-K scratch cannot be allocated inside.
-    /// Returns whether the split-K scratch was made for this capture (<see cref="ReleaseCaptureScratch"/> frees it
-    /// again if the capture fails, so a failed capture leaves memory as it found it).
+    /// Returns whether the capture has a split-K scratch to account for (<see cref="EndCaptureScratch"/> or
+    /// <see cref="AbortCaptureScratch"/> settle it), so a capture leaves memory as it found it apart from what its graph holds.
     /// </summary>
     internal bool PrepareCapture(CudaStream stream)
     {
@@ -385,17 +385,33 @@ public sealed unsafe class CudaDevice : Device
             splitK = _splitK;
         }
         matmul?.EnsureWorkspace(stream);
-        if (splitK is null || splitK.Has(stream.Handle)) return false;
-        splitK.For(stream);
+        if (splitK is null) return false;
+        splitK.Prepare(stream);
         return true;
     }
 
-    /// <summary>Frees the split-K scratch <see cref="PrepareCapture"/> made for a capture that failed: no graph uses it.</summary>
-    internal void ReleaseCaptureScratch(CudaStream stream)
+    /// <summary>After an instantiated capture: the hold its graph takes on the stream's split-K scratch (null when it does not use it); what nothing holds is freed.</summary>
+    internal object? EndCaptureScratch(CudaStream stream, object? graphHold)
     {
         SplitKScratch? splitK;
         lock (_lock) splitK = _splitK;
-        splitK?.ReleaseStream(stream.Handle);
+        return splitK?.EndCapture(stream.Handle, graphHold);
+    }
+
+    /// <summary>After a failed capture: the split-K scratch nothing holds is freed.</summary>
+    internal void AbortCaptureScratch(CudaStream stream)
+    {
+        SplitKScratch? splitK;
+        lock (_lock) splitK = _splitK;
+        splitK?.AbortCapture(stream.Handle);
+    }
+
+    /// <summary>A graph that held a stream's split-K scratch is disposed.</summary>
+    internal void ReleaseGraphScratch(IntPtr streamHandle, object hold)
+    {
+        SplitKScratch? splitK;
+        lock (_lock) splitK = _splitK;
+        splitK?.ReleaseGraph(streamHandle, hold);
     }
 
     // ----- kernels -----

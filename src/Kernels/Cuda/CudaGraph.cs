@@ -13,6 +13,8 @@ public sealed unsafe class CudaGraph : DeviceGraph
     private GraphExecHandle? _exec;
     private int _nodeCount;
     private bool _disposed;
+    private IntPtr _splitKStream;
+    private object? _splitKHold;
 
     internal CudaGraph(CudaDevice device, GraphHandle graph)
     {
@@ -54,6 +56,18 @@ public sealed unsafe class CudaGraph : DeviceGraph
         nuint n = 0;
         CudaException.ThrowIfFailed(CuDriver.cuGraphGetNodes(graph, null, &n));
         return (int)n;
+    }
+
+    /// <summary>The hold on the split-K scratch of the stream it was captured on, when its kernels use it (SplitKScratch); else null.</summary>
+    internal object? SplitKHold => _splitKHold;
+
+    /// <summary>Keeps the capturing stream's split-K scratch until this graph is disposed.</summary>
+    internal void HoldSplitKScratch(IntPtr streamHandle, object hold)
+    {
+        // Updated from a capture on another stream: the earlier stream's scratch is no longer this graph's.
+        if (_splitKHold is not null && !ReferenceEquals(_splitKHold, hold)) _device.ReleaseGraphScratch(_splitKStream, _splitKHold);
+        _splitKStream = streamHandle;
+        _splitKHold = hold;
     }
 
     /// <summary>Updates the exec in place from a fresh capture; re-instantiates when the driver refuses.</summary>
@@ -105,5 +119,6 @@ public sealed unsafe class CudaGraph : DeviceGraph
         _device.Untrack(CudaDevice.OwnedKind.Graph, this);
         _exec?.Dispose();      // the exec before the graph it came from
         _graph.Dispose();
+        if (_splitKHold is not null) _device.ReleaseGraphScratch(_splitKStream, _splitKHold);
     }
 }

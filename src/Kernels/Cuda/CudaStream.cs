@@ -12,7 +12,7 @@ public sealed unsafe class CudaStream : ComputeStream
     private readonly StreamHandle _handle;
     private volatile bool _capturing;
 
-    // The split-K scratch BeginCapture made for this capture: freed if the capture fails, kept by a graph otherwise.
+    // Whether BeginCapture prepared a split-K scratch that the capture's end must settle (SplitKScratch).
     private bool _scratchFromCapture;
     private bool _disposed;
 
@@ -75,28 +75,31 @@ public sealed unsafe class CudaStream : ComputeStream
         }
         catch
         {
-            ReleaseCaptureScratch();
+            SettleCaptureScratch(instantiated: false);
             throw;
         }
     }
 
     /// <summary>
-    /// After a failed capture: frees the split-K scratch its BeginCapture made, once the stream has drained (the zeroing
-    /// of its tickets was enqueued before the capture). Never throws: it runs on error paths.
+    /// At the end of a capture (instantiated or failed): settles the split-K scratch its BeginCapture prepared, once the
+    /// stream has drained (the zeroing of its tickets was enqueued before the capture). Returns the hold the graph takes
+    /// on it, or null. Never throws: it runs on error paths too.
     /// </summary>
-    private void ReleaseCaptureScratch()
+    private object? SettleCaptureScratch(bool instantiated, object? graphHold = null)
     {
-        if (!_scratchFromCapture) return;
+        if (!_scratchFromCapture) return null;
         _scratchFromCapture = false;
         try
         {
             CuDriver.cuStreamSynchronize(Enter());
-            _device.ReleaseCaptureScratch(this);
+            if (instantiated) return _device.EndCaptureScratch(this, graphHold);
+            _device.AbortCaptureScratch(this);
         }
         catch
         {
             // Left to the stream's disposal, which frees it too.
         }
+        return null;
     }
 
     /// <summary>What the driver says about this stream's capture (active, invalidated, none).</summary>
@@ -123,18 +126,30 @@ public sealed unsafe class CudaStream : ComputeStream
         if (st != 0)
         {
             if (graph != IntPtr.Zero) CuDriver.cuGraphDestroy(graph);
-            ReleaseCaptureScratch();
+            SettleCaptureScratch(instantiated: false);
             throw new StreamCaptureException(
                 $"capture failed: cuStreamEndCapture returned {CudaException.DescribeName(st)} ({st}): {CudaException.DescribeText(st)}");
         }
-        _scratchFromCapture = false;   // the graph's kernels use it: it lives as long as the stream
         var handle = new GraphHandle(graph, _device.ContextHandle);
-        if (updateTarget is CudaGraph target)
+        CudaGraph result;
+        try
         {
-            target.Update(handle);
-            return target;
+            if (updateTarget is CudaGraph target)
+            {
+                target.Update(handle);
+                result = target;
+            }
+            else result = new CudaGraph(_device, handle);
         }
-        return new CudaGraph(_device, handle);
+        catch
+        {
+            SettleCaptureScratch(instantiated: false);
+            throw;
+        }
+        // A graph whose kernels use the split-K scratch keeps it until it is disposed (an updated graph holds it once).
+        if (SettleCaptureScratch(instantiated: true, result.SplitKHold) is { } hold)
+            result.HoldSplitKScratch(_handle.Value, hold);
+        return result;
     }
 
     /// <inheritdoc/>
@@ -157,7 +172,7 @@ public sealed unsafe class CudaStream : ComputeStream
         {
             _capturing = false;
             CaptureThread = -1;
-            ReleaseCaptureScratch();
+            SettleCaptureScratch(instantiated: false);
         }
     }
 
