@@ -361,9 +361,13 @@ public sealed class KernelSuite
         IMoeMethod Weights(LayerContext ctx, Tensor w, QuantMode m, GroupSize g) =>
             MoeMethods.Create(m, ctx.Device, ctx.LoadStream, w, g, TokenLayout.PrefixSum, maxRows);
         var none = GroupGemmEpilogue.None;
+        IMoeMethod Half(LayerContext ctx, Tensor w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel);
         var modes = new (string Variant, QuantMode Mode, GroupGemmEpilogue Epilogue, Func<LayerContext, Tensor, IMoeMethod> Make)[]
         {
-            ("bf16", QuantMode.None, none, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
+            ("bf16", QuantMode.None, none, Half),
+            // The A/B behind the Hopper rule (GroupGemmCuda.Tma): the other TMA forms and the cp.async wgmma kernel, forced.
+            ("bf16 [tma]", QuantMode.None, none, Half),
+            ("bf16 [cp.async wgmma]", QuantMode.None, none, Half),
             ("bf16+swiglu", QuantMode.None, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
             ("wint8", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint8+swiglu", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
@@ -377,6 +381,8 @@ public sealed class KernelSuite
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
         {
+            GroupGemmCuda.TmaOverride = mode.Variant == "bf16 [tma]" ? new GroupGemmCuda.TmaConfig(256, 4) : null;
+            GroupGemmCuda.ForceCpAsync = mode.Variant == "bf16 [cp.async wgmma]";
             try
             {
                 using var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A");
@@ -417,6 +423,11 @@ public sealed class KernelSuite
                         });
             }
             catch (Exception ex) when (Expected(ex)) { Fail($"moe_gemm {mode.Variant} {shape}", ex); }
+            finally
+            {
+                GroupGemmCuda.TmaOverride = null;
+                GroupGemmCuda.ForceCpAsync = false;
+            }
         }
     }
 

@@ -242,4 +242,95 @@ GE_DEVICE void ptx_fence_proxy_async_shared() {
 #endif
 }
 
+// ------------------------------------------------------------------ TMA, mbarrier, setmaxnreg (sm_90)
+
+// A CUtensorMap as a kernel argument (cuTensorMapEncodeTiled fills it on the host): 128 opaque bytes, 64-aligned,
+// passed as a __grid_constant__ parameter so the TMA unit reads it from the parameter space.
+struct __align__(64) ge_tensor_map { unsigned long long opaque[16]; };
+
+GE_DEVICE unsigned long long ptx_param_addr(const ge_tensor_map& m) { return reinterpret_cast<unsigned long long>(&m); }
+
+// Pulls the descriptor into the TMA unit's cache before the first copy names it.
+GE_DEVICE void ptx_tma_prefetch_descriptor(const ge_tensor_map& m) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("prefetch.tensormap [%0];\n" ::"l"(ptx_param_addr(m)) : "memory");
+#else
+    __trap();
+#endif
+}
+
+// An mbarrier in shared memory (8 bytes, 8-aligned) expecting `count` arrivals a phase.
+GE_DEVICE void ptx_mbar_init(unsigned long long* bar, unsigned count) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(ptx_smem_addr(bar)), "r"(count) : "memory");
+#else
+    __trap();
+#endif
+}
+// Makes the initialised barriers visible to the async proxy (the TMA completes its bytes on them).
+GE_DEVICE void ptx_fence_mbar_init() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+
+// One arrival that also announces `bytes` the TMA will deliver to this barrier in the current phase.
+GE_DEVICE void ptx_mbar_arrive_expect_tx(unsigned long long* bar, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(ptx_smem_addr(bar)), "r"(bytes) : "memory");
+#else
+    __trap();
+#endif
+}
+GE_DEVICE void ptx_mbar_arrive(unsigned long long* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(ptx_smem_addr(bar)) : "memory");
+#else
+    __trap();
+#endif
+}
+// Waits until the phase of parity `parity` has completed (a fresh barrier is in phase 0, so waiting with parity 1
+// returns at once: what a producer does for slots that start empty).
+GE_DEVICE void ptx_mbar_wait(unsigned long long* bar, unsigned parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    // Labels are local to the { } block, so every inlined copy may use the same ones.
+    asm volatile("{\n.reg .pred done;\nGE_MBAR_WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra GE_MBAR_WAIT;\n}\n" ::"r"(ptx_smem_addr(bar)), "r"(parity) : "memory");
+#else
+    __trap();
+#endif
+}
+
+// TMA tile loads into this CTA's shared memory, completing on `bar` with the bytes delivered. Coordinates are in
+// elements, innermost first; boxes past the tensor's edges are zero-filled.
+GE_DEVICE void ptx_tma_load_2d(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
+                 ::"r"(ptx_smem_addr(dst)), "l"(ptx_param_addr(m)), "r"(ptx_smem_addr(bar)), "r"(c0), "r"(c1) : "memory");
+#else
+    __trap();
+#endif
+}
+GE_DEVICE void ptx_tma_load_3d(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n"
+                 ::"r"(ptx_smem_addr(dst)), "l"(ptx_param_addr(m)), "r"(ptx_smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2) : "memory");
+#else
+    __trap();
+#endif
+}
+// Moves registers between the warpgroups of a warp-specialised kernel (the producer gives up what the MMA
+// warpgroups' accumulators need). N is a multiple of 8 in [24, 256]; every warp of the warpgroup executes it.
+template <int N> GE_DEVICE void ptx_setmaxnreg_dec() {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+#endif
+}
+template <int N> GE_DEVICE void ptx_setmaxnreg_inc() {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
+#endif
+}
+
 #endif  // GE_EMULATED_MMA

@@ -21,7 +21,7 @@
 // up rows, one piece of BN (a warpgroup's accumulators span all BN columns), so the gate sum of tile column c and the
 // up sum of column c + BN / 2 sit in one thread: registers 4j + q and 4(j + BN / 16) + q. C is [rows, N / 2].
 #include "gemm/lowp_tile.cuh"
-#include "moe/swiglu_epilogue.cuh"
+#include "moe/wgmma_store.cuh"
 
 #define GW_BK 64   // half elements per K tile: one 128-byte swizzled row
 
@@ -63,43 +63,6 @@ GE_DEVICE void gw_load_stage(unsigned char* sa, unsigned char* sw, const unsigne
         const bool ok = wr >= 0 && kcol0 + ch * 8 < k;
         const unsigned char* src = ok ? w + wr * row_bytes + (kcol0 + ch * 8) * 2 : w;
         ptx_cp_async_cg16_zfill(sw + lp_swz128(r, ch), src, ok);
-    }
-}
-
-// Stores one warpgroup's m64 x BN accumulator tile (rows row_base .., columns col0 .. of C) as T; rows from row_end and
-// columns past C's are skipped. Accumulator layout of wgmma m64nN: warp w holds rows 16w + g and 16w + g + 8; register
-// 4j + {0, 1} is columns 8j + 2t + {0, 1} of the first, 4j + {2, 3} of the second. SWIGLU: tile columns [0, BN / 2)
-// hold the gate sums of C's columns col0 .., [BN / 2, BN) their up sums (ge_tile_weight_row with SPAN = BN), and C has
-// N / 2 columns.
-template <typename T, int BN, int SWIGLU>
-GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, int row_end, int col0, int N, int warp, int g, int t) {
-    T* out = reinterpret_cast<T*>(C);
-    constexpr int J = SWIGLU ? BN / 16 : BN / 8;   // n8 column groups of C per thread
-    const int ldc = SWIGLU ? N >> 1 : N;            // columns of C
-    const bool pairs = (ldc & 1) == 0;   // an even row length keeps every (even column) pair 4-byte aligned
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const int r = row_base + warp * 16 + g + half * 8;
-#if defined(GE_MUTANT_GW_LAST_ROW)
-        if (r >= row_end - 1) continue;
-#else
-        if (r >= row_end) continue;
-#endif
-        T* dst = out + (long long)r * ldc;
-#pragma unroll
-        for (int j = 0; j < J; j++) {
-            const int col = col0 + 8 * j + 2 * t;
-            const float* s = acc + 4 * j + 2 * half;
-            const T v0 = ge_from_float<T>(SWIGLU ? ge_swiglu_of_sums<T>(s[0], s[4 * J]) : s[0]);
-            const T v1 = ge_from_float<T>(SWIGLU ? ge_swiglu_of_sums<T>(s[1], s[4 * J + 1]) : s[1]);
-            if (pairs && col + 1 < ldc) {
-                T pair[2] = {v0, v1};
-                *reinterpret_cast<unsigned*>(dst + col) = *reinterpret_cast<const unsigned*>(pair);
-            } else {
-                if (col < ldc) dst[col] = v0;
-                if (col + 1 < ldc) dst[col + 1] = v1;
-            }
-        }
     }
 }
 

@@ -24,7 +24,7 @@ public sealed record MutantSpec(string Define, string Family, string Bug, IReadO
 public static class MutantCatalog
 {
     private const string Norm = "norm/rms_norm.cu", WeightOnly = "gemm/weight_only_gemm.cu", DenseGemv = "gemm/dense_gemv.cu", BlockFp8 = "gemm/block_fp8_gemm.cu",
-        Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupStream = "moe/group_gemm_stream.cu", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
+        Group = "moe/group_gemm.cu", GroupWgmma = "moe/group_gemm_wgmma.cu", GroupStream = "moe/group_gemm_stream.cu", GroupTma = "moe/group_gemm_tma.cu", WgmmaStore = "moe/wgmma_store.cuh", GroupCore = "moe/group_gemm_core.cuh", LowpTile = "gemm/lowp_tile.cuh",
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
@@ -40,6 +40,8 @@ public static class MutantCatalog
     private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     // The layer cases whose GEMMs split K over several blocks of the weight-streaming kernel, and their graph replays.
     private const string StreamCases = "moe/stream";
+    // The cases with hundreds of half-weight rows per expert (the TMA kernel's regime on sm_90): the per-tile cases, then layers.
+    private const string TmaCases = "moe/group-gemm/bf16/rows-per-expert=96,moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/bf16/prefix/issue-shape";
     private const string Int8ActCases = "lowprec/w8a8,lowprec/w4a8";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
     // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
@@ -85,13 +87,17 @@ public static class MutantCatalog
         new("GE_MUTANT_GG_FP16_ACCUMULATOR", "moe/group_gemm", "the fp32 accumulator is rounded to fp16 after every K tile", new[] { GroupCore }, new[] { Group }, GroupCases),
         M("GE_MUTANT_GG_QUANT_SCALE", "moe/group_gemm", "quantize_experts divides by qmax - 1: consistent bytes and scales, but not the host quantizer's", Group, "moe/layer/wint,moe/graph/wint"),
 
-        M("GE_MUTANT_GW_LAST_ROW", "moe/group_gemm_wgmma", "the epilogue's row guard stops one row early (each expert's last row is never stored)", GroupWgmma, WgmmaCases),
+        new("GE_MUTANT_GW_LAST_ROW", "moe/group_gemm_wgmma", "the epilogue's row guard stops one row early (each expert's last row is never stored; the epilogue is shared with the TMA kernel)",
+            new[] { WgmmaStore }, new[] { GroupWgmma, GroupTma }, WgmmaCases),
         M("GE_MUTANT_GW_DROP_LAST_K", "moe/group_gemm_wgmma", "the last 64-wide K tile is dropped (kblocks - 1)", GroupWgmma, WgmmaCases),
         M("GE_MUTANT_GW_RACY_REFILL", "moe/group_gemm_wgmma", "the ring runs one tile further ahead and refills the slot of tile kb - 1, which the wgmma group left in flight may still read", GroupWgmma, WgmmaCases),
         M("GE_MUTANT_GW_EXPERT_OFFSET", "moe/group_gemm_wgmma", "expert e's weights are found at e * N * K bytes instead of elements", GroupWgmma, WgmmaCases),
 
+        M("GE_MUTANT_GT_DROP_LAST_K", "moe/group_gemm_tma", "the last 64-wide K tile is dropped (kblocks - 1)", GroupTma, TmaCases),
+        M("GE_MUTANT_GT_SECOND_BOX", "moe/group_gemm_tma", "the second weight box is loaded from the first box's rows (the up rows, or the second half of the block, never read)", GroupTma, TmaCases),
+
         new("GE_MUTANT_SWIGLU_EPI_SWAP", "moe/group_gemm", "the fused SwiGLU epilogue computes silu(up) * gate", new[] { SwiGluEpilogue },
-            new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
+            new[] { Group, GroupWgmma, GroupTma }, FusedSwiGluCases, OnReference: true),
         new("GE_MUTANT_SWIGLU_EPI_NEIGHBOUR", "moe/group_gemm", "the fused SwiGLU epilogue pairs gate j with up j + 1 (the weight loader's up rows one off)",
             new[] { SwiGluEpilogue }, new[] { Group, GroupWgmma }, FusedSwiGluCases, OnReference: true),
 
@@ -101,7 +107,8 @@ public static class MutantCatalog
 
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
         M("GE_MUTANT_W4AFP8_SCALE_INDEX", "moe/w4afp8_group_gemm", "group 0's scale for every K block (grouped), the neighbour's (per channel)", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
-        new("GE_MUTANT_LP_LAST_ROW", "moe/w4afp8_group_gemm", "each expert's last row is never stored (lp_find_tile, shared with nvfp4)", new[] { LowpTile }, new[] { W4afp8, Nvfp4 }, "lowprec/w4afp8,lowprec/nvfp4,moe/layer/w4afp8,moe/layer/nvfp4"),
+        new("GE_MUTANT_LP_LAST_ROW", "moe/w4afp8_group_gemm", "each expert's last row is never stored (lp_find_tile, shared with nvfp4 and the TMA group GEMM)", new[] { LowpTile },
+            new[] { W4afp8, Nvfp4, GroupTma }, "lowprec/w4afp8,lowprec/nvfp4,moe/layer/w4afp8,moe/layer/nvfp4," + TmaCases),
 
         M("GE_MUTANT_NVFP4_SCALE_INDEX", "moe/nvfp4_group_gemm", "neighbouring 16-element blocks swap their e4m3 scales", Nvfp4, "lowprec/nvfp4,moe/layer/nvfp4"),
         M("GE_MUTANT_NVFP4_DROP_LAST_K", "moe/nvfp4_group_gemm", "the last K block is dropped", Nvfp4, "lowprec/nvfp4,moe/layer/nvfp4"),

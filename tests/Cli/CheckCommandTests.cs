@@ -40,7 +40,7 @@ public class CheckCommandTests
         var r = CliHarness.Run("check --list --filter dense/rmsnorm/residual/bf16/t=3/h=770,moe/layer/bf16/prefix/rows-per-expert=250");
         Assert.Equal(0, r.Exit);
         Assert.Contains("dense/rmsnorm/residual/bf16/t=3/h=770  [dense, Ci]  runs: rms_norm<T, 2, 1, R, true>", r.Out);
-        Assert.Contains("group_gemm_wgmma<T, 128, 256, 4>", r.Out);
+        Assert.Contains("group_gemm_tma<T, 256, 4>", r.Out);
         Assert.Contains("not on this GPU (selected on sm_80, sm_86, sm_89, sm_100, sm_120)", r.Out);
         Assert.Contains("REACHED BY NO CASE", r.Out);   // a filter that selects two cases leaves most variants unreached
     }

@@ -74,7 +74,8 @@ public sealed class KernelVariantTests
     {
         var half = new ExpertWeights(ExpertWeightFormat.Half, default, default, default, GroupSize.PerChannel);
         var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 12288, default, default, default);
-        Assert.Equal("group_gemm_wgmma<T, 128, 256, 4>", GroupGemm.Variant(p, half, H200));
+        Assert.Equal("group_gemm_tma<T, 256, 4>", GroupGemm.Variant(p, half, H200));
+        Assert.Equal("group_gemm_wgmma<T, 64, 128, 4>", GroupGemm.Variant(p with { RowsBound = 96 }, half, H200));
         Assert.StartsWith("group_gemm_pipe<T, 0, 0, 128, 128, 64, 64, 3, 2, 4, 2>", GroupGemm.Variant(p, half, H200.WithArchitecture(8, 9)));
         Assert.Equal("group_gemm<T, 0, 16, 128>", GroupGemm.Variant(p with { K = 2561, RowsBound = 6 }, half, H200));
         Assert.Equal("wo_dequantize<T, true, 128> + cuBLASLt", WeightOnlyGemm.Variant(WeightOnlyScheme.Int4Group(128), 77, 256, 17, 17, H200));

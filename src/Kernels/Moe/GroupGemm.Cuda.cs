@@ -8,6 +8,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal const string Source = "moe/group_gemm.cu";
     internal const string WgmmaSource = "moe/group_gemm_wgmma.cu";
     internal const string StreamSource = "moe/group_gemm_stream.cu";
+    internal const string TmaSource = "moe/group_gemm_tma.cu";
     internal const int TileN = 64;
     private const uint Threads = 128;
 
@@ -175,9 +176,10 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>
     /// The wgmma configuration for a problem on this GPU, or null where it does not apply: on sm_90 only (wgmma is
     /// sm_90a). Chosen from A/B runs on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
-    /// Half weights, K a multiple of 8 (16-byte rows): hundreds of rows per expert (compute-bound) take 128 x 256 tiles,
-    /// two warpgroups sharing each weight tile, four stages (one block per SM); against 128 x 128 it reads a quarter
-    /// less from L2, which ncu showed to be the limit (84% busy). Fewer rows: 64 x 128 tiles of one warpgroup, four
+    /// Half weights, K a multiple of 8 (16-byte rows): from 48 rows per expert the TMA kernel (<see cref="Tma"/>) runs
+    /// instead; what this rule gives there (hundreds of rows per expert: 128 x 256 tiles, two warpgroups sharing each
+    /// weight tile, four stages, a quarter less L2 traffic than 128 x 128, which ncu showed to be the limit at 84% busy)
+    /// is what the bench's A/B compares it with. Fewer rows: 64 x 128 tiles of one warpgroup, four
     /// stages, two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the
     /// register-staged tile, at 128 tokens 7% faster.
     /// int8 codes (per channel, K a multiple of 64), from tens of rows per expert: 128 columns (the partial sums the
@@ -196,6 +198,45 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         if (w.Format != ExpertWeightFormat.Int8PerChannel || p.K % 64 != 0 || rpe < 24) return null;
         return new WgmmaConfig(rpe >= 96 ? 128 : 64, 128, 4, w.Format);
     }
+
+    /// <summary>
+    /// A configuration of the TMA warp-specialised persistent Hopper kernel (group_gemm_tma.cu): tiles of 128 rows x
+    /// <paramref name="TileN"/> weight rows, a ring of <paramref name="Stages"/> K tiles of 64, one CTA per SM.
+    /// </summary>
+    internal readonly record struct TmaConfig(int TileN, int Stages)
+    {
+        public const int TileM = 128, Threads = 384;
+
+        /// <summary>The ring of A and weight tiles (128-byte rows), a full and an empty mbarrier per stage, 1 KiB to align the ring.</summary>
+        public int SharedBytes => Stages * (TileM + TileN) * 128 + 2 * Stages * 8 + 1024;
+    }
+
+    /// <summary>
+    /// For the bench's A/B of the Hopper kernels only (bench/KernelSuite.cs): on this thread while set, a TMA
+    /// configuration replaces the rule's, and <see cref="ForceCpAsync"/> picks the cp.async wgmma kernel instead. Never
+    /// set by the engine.
+    /// </summary>
+    [ThreadStatic] internal static TmaConfig? TmaOverride;
+
+    /// <summary>See <see cref="TmaOverride"/>.</summary>
+    [ThreadStatic] internal static bool ForceCpAsync;
+
+    /// <summary>
+    /// The TMA configuration for a problem on this GPU, or null where the rule picks another kernel: half weights on
+    /// sm_90, K a multiple of 8 (the TMA's 16-byte strides), from 12 rows per expert. Measured at the ERNIE gate/up
+    /// shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5% faster at 128 tokens (12 rows per expert),
+    /// 8% at 512 (48), 15-19% at 2048 (192); slower at 16 (1.5), where the 64 x 128 tiles stay. A pure function of the
+    /// host-side shape and compute capability.
+    /// </summary>
+    internal static TmaConfig? Tma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
+    {
+        if (computeMajor != 9 || computeMinor != 0 || w.Format != ExpertWeightFormat.Half || p.K % 8 != 0 || ForceCpAsync) return null;
+        if (TmaOverride is { } forced) return forced;
+        return RowsPerExpert(p) >= 12 ? new TmaConfig(256, 4) : null;
+    }
+
+    private static string TmaName(string type, GroupGemmProblem p, TmaConfig c) =>
+        $"group_gemm_tma<{type}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
 
     /// <summary>
     /// The kernels' last template argument, SWIGLU, when the epilogue is fused; nothing otherwise, so the plain
@@ -326,6 +367,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal static string KernelName(string type, GroupGemmProblem p, ExpertWeights w, LaunchTarget target)
     {
         if (Stream(p, w, target) is { } sc) return StreamName(type, p, w, sc);
+        if (Tma(p, w, target.ComputeMajor, target.ComputeMinor) is { } tc) return TmaName(type, p, tc);
         if (Wgmma(p, w, target.ComputeMajor, target.ComputeMinor) is { } wc) return WgmmaName(type, p, wc);
         if (Pipe(p, w) is { } cfg) return PipeName(type, p, w, cfg);
         int bm = TileM(p);
@@ -339,6 +381,11 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         if (Stream(p, w, _device.LaunchTarget) is { } sc)
         {
             LaunchStream(Kernel(StreamName(type, p, w, sc), sc.SharedBytes, StreamSource), (CudaStream)stream, p, w, sc);
+            return;
+        }
+        if (Tma(p, w, info.ComputeMajor, info.ComputeMinor) is { } tc)
+        {
+            LaunchTma(Kernel(TmaName(type, p, tc), tc.SharedBytes, TmaSource), (CudaStream)stream, p, w, tc);
             return;
         }
         if (Wgmma(p, w, info.ComputeMajor, info.ComputeMinor) is { } wc)
@@ -375,6 +422,30 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         int splits = c.Splits, perSplit = c.KBlocksPerSplit;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded, &partials, &tickets, &splits, &perSplit };
         kernel.Launch(stream, new Dim3((uint)(c.ColumnBlocks * c.Splits), (uint)c.Tiles), new Dim3(StreamConfig.Threads), (uint)c.SharedBytes, args);
+    }
+
+    /// <summary>
+    /// The TMA kernel's arguments: tensor maps of A ([rows, K], boxes of 128 rows) and of the expert weights ([E, N, K],
+    /// boxes of TileN / 2 rows), offsets, C, experts, N, K, the padded rows, then the column blocks and the bound on
+    /// output tiles the persistent CTAs walk (one per SM, fewer when there are fewer tiles).
+    /// </summary>
+    private void LaunchTma(CudaKernel kernel, CudaStream stream, GroupGemmProblem p, ExpertWeights w, TmaConfig c)
+    {
+        long aRows = p.A.ElementCount / p.K;
+        var aMap = TensorMap.HalfTiled(p.A.DType, p.A.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)aRows }, stackalloc uint[] { 64, TmaConfig.TileM });
+        var wMap = TensorMap.HalfTiled(w.Weights.DType, w.Weights.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)p.N, (ulong)p.Experts },
+            stackalloc uint[] { 64, (uint)(c.TileN / 2), 1 });
+        int columnsPerBlock = p.Epilogue == GroupGemmEpilogue.SwiGlu ? c.TileN / 2 : c.TileN;
+        int columnBlocks = (p.OutputColumns + columnsPerBlock - 1) / columnsPerBlock;
+        long bound = TileBound(p, TmaConfig.TileM) * columnBlocks;
+        if (bound > int.MaxValue)
+            throw new ArgumentException($"group GEMM needs {bound} output tiles (rows bound {p.RowsBound}, {p.Experts} experts), above {int.MaxValue}", nameof(p));
+        ulong po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
+        int experts = p.Experts, n = p.N, k = p.K, tiles = (int)bound;
+        int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
+        void** args = stackalloc void*[] { &aMap, &wMap, &po, &pc, &experts, &n, &k, &padded, &columnBlocks, &tiles };
+        uint ctas = (uint)Math.Min(_device.Info.SmCount, tiles);
+        kernel.Launch(stream, new Dim3(ctas), new Dim3(TmaConfig.Threads), (uint)c.SharedBytes, args);
     }
 
     /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>

@@ -92,8 +92,8 @@ public class GroupGemmEpilogueTests
     }
 
     [Theory]
-    [InlineData(ExpertWeightFormat.Half, 2560, 1024, "group_gemm_wgmma<T, 64, 128, 4")]
-    [InlineData(ExpertWeightFormat.Half, 2560, 12288, "group_gemm_wgmma<T, 128, 256, 4")]
+    [InlineData(ExpertWeightFormat.Half, 2560, 96, "group_gemm_wgmma<T, 64, 128, 4")]
+    [InlineData(ExpertWeightFormat.Half, 2560, 12288, "group_gemm_tma<T, 256, 4")]
     [InlineData(ExpertWeightFormat.Half, 2561, 6, "group_gemm<T, 0, 16, 128")]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 2560, 12288, "group_gemm_wgmma_int<T, 1, 128, 4")]
     [InlineData(ExpertWeightFormat.Int4PerChannel, 2560, 1024, "group_gemm_pipe<T, 2, 0, 16, 128, 256, 128, 3, 1, 8, 1")]

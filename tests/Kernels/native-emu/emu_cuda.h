@@ -14,6 +14,9 @@
 #include <functional>
 #include <algorithm>
 #include <type_traits>
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -21,6 +24,7 @@
 #define __align__(n)
 #define __shared__ alignas(16) static
 #define __restrict__ __restrict
+#define __grid_constant__
 struct dim3 { unsigned x = 0, y = 0, z = 0; };
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
@@ -230,3 +234,61 @@ template <typename T, int N> inline void ptx_wgmma_m64k16(float* d, unsigned lon
             d[4 * j + q] = s;
         }
 }
+
+// ------------------------------------------------------------------ TMA, mbarrier (group_gemm_tma.cu)
+template <int N> inline void ptx_setmaxnreg_dec() {}
+template <int N> inline void ptx_setmaxnreg_inc() {}
+
+// mbarrier: arrivals pending and transaction bytes outstanding in the current phase, the phases completed. Keyed by
+// the barrier's host address.
+struct ge_emu_mbar { unsigned expected = 0, pending = 0, phase = 0; long long tx = 0; };
+inline std::mutex g_mbar_mu;
+inline std::condition_variable g_mbar_cv;
+inline std::unordered_map<const void*, ge_emu_mbar> g_mbar;
+inline void ge_emu_mbar_settle(ge_emu_mbar& b) {
+    if (b.pending == 0 && b.tx == 0) { b.phase++; b.pending = b.expected; g_mbar_cv.notify_all(); }
+}
+inline void ptx_mbar_init(unsigned long long* bar, unsigned count) {
+    std::lock_guard<std::mutex> l(g_mbar_mu);
+    g_mbar[bar] = ge_emu_mbar{count, count, 0, 0};
+}
+inline void ptx_fence_mbar_init() {}
+inline void ptx_mbar_arrive_expect_tx(unsigned long long* bar, unsigned bytes) {
+    std::lock_guard<std::mutex> l(g_mbar_mu);
+    auto& b = g_mbar.at(bar);
+    b.tx += bytes; b.pending--; ge_emu_mbar_settle(b);
+}
+inline void ptx_mbar_arrive(unsigned long long* bar) {
+    std::lock_guard<std::mutex> l(g_mbar_mu);
+    auto& b = g_mbar.at(bar);
+    b.pending--; ge_emu_mbar_settle(b);
+}
+inline void ptx_mbar_wait(unsigned long long* bar, unsigned parity) {
+    std::unique_lock<std::mutex> l(g_mbar_mu);
+    g_mbar_cv.wait(l, [&] { return (g_mbar.at(bar).phase & 1u) != parity; });
+}
+
+// A tensor map: the host fields cuTensorMapEncodeTiled takes (innermost dimension first, strides in bytes).
+struct ge_tensor_map { const unsigned char* base; int rank; long long dims[3]; long long strides[3]; int box[3]; int elem; };
+inline void ptx_tma_prefetch_descriptor(const ge_tensor_map&) {}
+// The box at (c0, c1, c2) copied at once into dst with the 128-byte swizzle (16-byte chunk c of box row r at c ^ (r & 7)),
+// zeros past the tensor's edges; then the bytes complete on bar.
+inline void ge_emu_tma(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) {
+    unsigned char* d = static_cast<unsigned char*>(dst);
+    const int rowBytes = m.box[0] * m.elem, rows = m.box[1] * (m.rank > 2 ? m.box[2] : 1);
+    for (int r = 0; r < rows; ++r) {
+        const long long i1 = c1 + r % m.box[1], i2 = m.rank > 2 ? c2 + r / m.box[1] : 0;
+        for (int x = 0; x < m.box[0]; ++x) {
+            const long long i0 = c0 + x;
+            const int off = r * rowBytes + x * m.elem, swz = (off & ~0x70) | ((((off >> 4) & 7) ^ (r & 7)) << 4);
+            const bool in = i0 < m.dims[0] && i1 < m.dims[1] && (m.rank < 3 || i2 < m.dims[2]);
+            if (in) memcpy(d + swz, m.base + i0 * m.elem + i1 * m.strides[1] + (m.rank > 2 ? i2 * m.strides[2] : 0), m.elem);
+            else memset(d + swz, 0, m.elem);
+        }
+    }
+    std::lock_guard<std::mutex> l(g_mbar_mu);
+    auto& b = g_mbar.at(bar);
+    b.tx -= (long long)rows * rowBytes; ge_emu_mbar_settle(b);
+}
+inline void ptx_tma_load_2d(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1) { ge_emu_tma(dst, m, bar, c0, c1, 0); }
+inline void ptx_tma_load_3d(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) { ge_emu_tma(dst, m, bar, c0, c1, c2); }

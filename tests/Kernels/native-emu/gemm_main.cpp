@@ -3,6 +3,7 @@
 // variants, and the fused SwiGLU epilogue (gate and up sums rounded to bf16, silu(g) * u, rounded once).
 #include "moe/group_gemm.cu"
 #include "moe/group_gemm_wgmma.cu"
+#include "moe/group_gemm_tma.cu"
 #include "moe/wi4a16_group_gemm.cu"
 #include <cstdio>
 #include <random>
@@ -13,8 +14,9 @@ static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b});
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
 // STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
-// WM x WN warps and decode slices of KS (dynamic shared memory); WG: group_gemm_wgmma (half weights) or
-// group_gemm_wgmma_int with BM, BN, STAGES. SW: the fused SwiGLU epilogue, C = [rows, N / 2].
+// WM x WN warps and decode slices of KS (dynamic shared memory); WG 1: group_gemm_wgmma (half weights) or
+// group_gemm_wgmma_int with BM, BN, STAGES; WG 2: group_gemm_tma with BN, STAGES (BM 128, persistent CTAs).
+// SW: the fused SwiGLU epilogue, C = [rows, N / 2].
 template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK, int SW = 0, int WG = 0>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
     const int NC = SW ? N / 2 : N, CB = SW ? BN / 2 : BN;   // columns of C, and per block
@@ -50,7 +52,16 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         long perExpert = ((padded ? P : total) + BM - 1) / BM;
         long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
         const float* sc = WMODE == 0 ? nullptr : S.data();
-        if constexpr (WG && WMODE == 0)
+        if constexpr (WG == 2) {
+            static_assert(WMODE == 0 && BM == 128, "the TMA kernel takes half weights, 128-row tiles");
+            const int cols = (NC + CB - 1) / CB, tiles = (int)ty * cols;
+            ge_tensor_map am{reinterpret_cast<const unsigned char*>(A.data()), 2, {K, rows, 1}, {2, 2LL * K, 0}, {64, 128, 1}, 2};
+            ge_tensor_map wm{W.data(), 3, {K, N, E}, {2, 2LL * K, 2LL * K * N}, {64, BN / 2, 1}, 2};
+            // Fewer persistent CTAs than tiles, so each walks several and the ring runs on across them.
+            launch(std::min(tiles, 3), 1, GT_THREADS, [&] {
+                group_gemm_tma<__nv_bfloat16, BN, STAGES, SW>(am, wm, off.data(), C.data(), E, N, K, padded ? P : 0, cols, tiles);
+            });
+        } else if constexpr (WG && WMODE == 0)
             launch((NC + CB - 1) / CB, ty, 2 * BM, [&] { group_gemm_wgmma<__nv_bfloat16, BM, BN, STAGES, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
         else if constexpr (WG)
             launch((NC + CB - 1) / CB, ty, 2 * BM, [&] { group_gemm_wgmma_int<__nv_bfloat16, WMODE, BM, STAGES, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
@@ -93,7 +104,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         if (padded) for (int r = b + counts[e]; r < b + P; ++r) if (!std::isnan(bf2f(C[(size_t)r * NC]))) bad++;
     }
     double err = std::sqrt(num / den);
-    printf("%s%s mode %d BM %d BK %d BN %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", WG ? "wgmma" : STAGES ? "pipe" : "tile",
+    printf("%s%s mode %d BM %d BK %d BN %d E %d N %d K %d G %d %s: rel err %.2e unwritten %d written-past-count %d\n", WG == 2 ? "tma" : WG ? "wgmma" : STAGES ? "pipe" : "tile",
            SW ? " swiglu" : "", WMODE, BM, BK, BN, E, N, K, G, padded ? "padded" : "prefix", err, unwritten, bad);
     return err < 4e-3 && unwritten == 0 && bad == 0 ? 0 : 1;
 }
@@ -211,6 +222,13 @@ int main() {
     fails += run<1, 16, 128, 128, 3, 1, 8, 128, 1>(3, 2 * 100, 384, 0, true, 16, {16, 0, 3});    // pipe int8 S swiglu
     fails += run<2, 16, 256, 128, 3, 1, 8, 128, 1>(3, 2 * 68, 768, 128, false, 0, {2, 0, 17});   // pipe int4 g128 S swiglu
     fails += run<2, 64, 256, 128, 3, 2, 4, 128, 1>(2, 2 * 68, 512, 1 << 30, false, 0, {64, 9});  // pipe int4 per channel M swiglu
+    // The TMA warp-specialised persistent kernel (the launcher's 128 x 256 x 4, and a 128-wide form):
+    // each CTA walks several tiles, empty experts, N and K tails, more K tiles than stages, both layouts, SwiGLU.
+    fails += run<0, 128, 64, 256, 4, 1, 1, 64, 0, 2>(3, 264, 200, 0, false, 0, {130, 0, 300});        // tma, N + K tails
+    fails += run<0, 128, 64, 256, 4, 1, 1, 64, 1, 2>(2, 2 * 150, 520, 0, true, 300, {290, 7});        // tma swiglu padded
+    fails += run<0, 128, 64, 256, 4, 1, 1, 64, 0, 2>(3, 264, 328, 0, true, 140, {130, 0, 9});         // tma padded
+    fails += run<0, 128, 64, 128, 6, 1, 1, 64, 1, 2>(3, 2 * 75, 136, 0, false, 0, {129, 0, 5});       // tma BN 128 swiglu
+    fails += run<0, 128, 64, 128, 6, 1, 1, 64, 0, 2>(2, 136, 520, 0, false, 0, {257, 64});            // tma BN 128, 9 K tiles
     printf("%d failed\n", fails);
     return fails;
 }
