@@ -31,6 +31,5 @@ internal static partial class Interop
         internal static partial int cuLaunchKernel(IntPtr function,
             uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
             uint sharedBytes, IntPtr stream, void** args, void** extra);
-
     }
 }
