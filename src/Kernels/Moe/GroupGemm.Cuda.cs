@@ -223,16 +223,17 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// The TMA configuration for a problem on this GPU, or null where the rule picks another kernel: half weights on
-    /// sm_90, K a multiple of 8 (the TMA's 16-byte strides), from 12 rows per expert. Measured at the ERNIE gate/up
-    /// shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5% faster at 128 tokens (12 rows per expert),
-    /// 8% at 512 (48), 15-19% at 2048 (192); slower at 16 (1.5), where the 64 x 128 tiles stay. A pure function of the
-    /// host-side shape and compute capability.
+    /// sm_90, K a multiple of 8 (the TMA's 16-byte strides), from 48 rows per expert. Measured at the ERNIE gate/up
+    /// shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5-8% faster at 512 tokens (48 rows per
+    /// expert), 12-19% at 2048 (192); at 128 (12) 5% faster alone but no faster in the step (SwiGLU-fused gate/up
+    /// 269 against 261 us, down 132 against 137), slower at 16 (1.5): below 48 the 64 x 128 tiles stay. A pure
+    /// function of the host-side shape and compute capability.
     /// </summary>
     internal static TmaConfig? Tma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
         if (computeMajor != 9 || computeMinor != 0 || w.Format != ExpertWeightFormat.Half || p.K % 8 != 0 || ForceCpAsync) return null;
         if (TmaOverride is { } forced) return forced;
-        return RowsPerExpert(p) >= 12 ? new TmaConfig(256, 4) : null;
+        return RowsPerExpert(p) >= 48 ? new TmaConfig(256, 4) : null;
     }
 
     private static string TmaName(string type, GroupGemmProblem p, TmaConfig c) =>

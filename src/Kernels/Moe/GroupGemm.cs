@@ -28,7 +28,7 @@ public abstract class GroupGemm
     /// Every name <see cref="Variant"/> can return on <paramref name="target"/>: half, int8 and int4 per-channel
     /// weights and int4 in groups of 64 and 128, K from 1 to 512 (every tile choice depends on K only through
     /// K mod 256 and K mod 8, the weight-streaming one on K mod 32), rows per expert 1, 16, 24, 48 and 96 (the rule's
-    /// thresholds: up to 8 rows stream the weights, 9 to 23 take the few-row tiles, from 12 half weights take the TMA
+    /// thresholds: up to 8 rows stream the weights, 9 to 23 take the few-row tiles, from 48 half weights take the TMA
     /// kernel), and 64 experts of N = 3072 sharing 96 rows (half weights too wide to stream), both epilogues (the
     /// epilogue changes the name, never the tile).
     /// </summary>
