@@ -31,6 +31,19 @@ public sealed record ConformanceCase(string Name, string Area, Func<Device, Case
     /// </summary>
     public Func<LaunchTarget, IReadOnlyList<string>>? Variants { get; init; }
 
+    /// <summary>
+    /// Whether the case observes device-wide state (the device's allocated bytes), so must run with no other case
+    /// beside it. Cases of the kernel areas otherwise run several at once (<see cref="Concurrent"/>).
+    /// </summary>
+    public bool Exclusive { get; init; }
+
+    /// <summary>
+    /// Whether `check` may run the case beside others: the kernel areas (dense, moe, lowprec), whose cases own their
+    /// streams, buffers and weights and compare only their own outputs; graph, device and format cases, which measure
+    /// engine- or device-wide state (memory levels, capture, the kernel cache), run alone.
+    /// </summary>
+    public bool Concurrent => !Exclusive && Area is "dense" or "moe" or "lowprec";
+
     /// <summary><see cref="Variants"/> on <paramref name="target"/>, empty when the case declares none.</summary>
     public IReadOnlyList<string> VariantsOn(LaunchTarget target) => Variants?.Invoke(target) ?? Array.Empty<string>();
 

@@ -152,13 +152,16 @@ public static class DenseCases
             _count = device.AllocateTensor(DType.I32, new long[] { 1 }, out var c, "token count");
             Count = c;
             Context = new LayerContext(device, Pool, maxTokens, c.Ptr);
+            // Its own stream, never the device's default one: cases capture on it, and check runs cases of the kernel
+            // areas side by side (a capture on a stream another thread launches into is invalid).
+            Stream = device.CreateStream();
         }
 
         public Device Device { get; }
         public DevicePool Pool { get; }
         public Tensor Count { get; }
         public LayerContext Context { get; }
-        public ComputeStream Stream => Device.DefaultStream;
+        public ComputeStream Stream { get; }
 
         public void SetTokens(int n) => Count.UploadInts(new[] { n });
 
@@ -167,6 +170,7 @@ public static class DenseCases
 
         public void Dispose()
         {
+            Stream.Dispose();
             Pool.Dispose();
             _count.Dispose();
         }

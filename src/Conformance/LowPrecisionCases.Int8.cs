@@ -116,7 +116,7 @@ public static partial class LowPrecisionCases
         yield return new ConformanceCase("lowprec/w8a8/graph-replay/imma/m=283", "lowprec", d => Int8Replay(d, WeightOnlyScheme.Int8PerChannel, 300, 283, 261))
             { Variants = t => Int8Rule(t, WeightOnlyScheme.Int8PerChannel, 300, 200) };
         yield return new ConformanceCase("lowprec/w8a8/linear/zero-rows/m=7/n=130/k=260", "lowprec", d => Int8ZeroRows(d));
-        yield return new ConformanceCase("lowprec/w4a8/bad-input", "lowprec", d => Int8BadInput(d));
+        yield return new ConformanceCase("lowprec/w4a8/bad-input", "lowprec", d => Int8BadInput(d)) { Exclusive = true };
 
         // Full tier: benchmark shapes, every row against the oracle (the host definition is a scalar int loop: the
         // 2048 x 7168 x 4096 shape, IMMA's at many rows, runs for w8a8 only).

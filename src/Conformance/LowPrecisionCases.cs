@@ -102,7 +102,7 @@ public static partial class LowPrecisionCases
         yield return new ConformanceCase("lowprec/nvfp4/PrefixSum/f16/e=2/n=136/k=256/m=1000", "lowprec",
             d => Nvfp4Experts(d, TokenLayout.PrefixSum, DType.F16, new[] { 7, 993 }, 136, 256, sampleRows: 0)) { Variants = _ => new[] { Nvfp4GroupGemm.Variant(TokenLayout.PrefixSum) } };
         yield return new ConformanceCase("lowprec/nvfp4/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.Nvfp4));
-        yield return new ConformanceCase("lowprec/nvfp4/native-backend-refused", "lowprec", d => Nvfp4NativeRefused(d));
+        yield return new ConformanceCase("lowprec/nvfp4/native-backend-refused", "lowprec", d => Nvfp4NativeRefused(d)) { Exclusive = true };
 
         // Full tier: the benchmark shapes, every row against the oracle (exact 12-bit products, see Float64.MatMulT).
         foreach (var (m, n, k) in new[] { (128, 4096, 7168), (1024, 7168, 4096), (4096, 7168, 7168) })

@@ -44,13 +44,11 @@ public static class CheckCommand
             console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel, in {warm.Seconds:F1} s" +
                          (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
         }
-        var results = new List<(ConformanceCase Case, CaseResult Result, double Ms)>();
-        void RunCase(ConformanceCase c, Action<string> line)
+        var results = new (ConformanceCase Case, CaseResult Result, double Ms)[cases.Count];
+        int degree = ConcurrentCases(device);
+        void Report(int i, Action<string> line)
         {
-            var sw = Stopwatch.StartNew();
-            var r = ConformanceSuite.RunOne(c, device);
-            double ms = sw.Elapsed.TotalMilliseconds;
-            results.Add((c, r, ms));
+            var (c, r, ms) = results[i];
             if (r.Passed)
             {
                 passed++;
@@ -62,6 +60,38 @@ public static class CheckCommand
                 line($"FAIL {c.Name}: {OneLine(r.Detail)}");
             }
         }
+        void RunAll(Action<string> line, Action<string, int> progress)
+        {
+            // Runs of consecutive concurrent cases go `degree` at a time (their float64 oracles and host quantizers
+            // are most of the wall time, and the GPU has room); the rest one by one. Lines come out in case order.
+            int next = 0, done = 0;
+            object gate = new();
+            while (next < cases.Count)
+            {
+                int end = next + 1;
+                if (cases[next].Concurrent && degree > 1)
+                    while (end < cases.Count && cases[end].Concurrent) end++;
+                int first = next, reported = first;
+                Parallel.For(first, end, new ParallelOptions { MaxDegreeOfParallelism = degree }, i =>
+                {
+                    var sw = Stopwatch.StartNew();
+                    var r = ConformanceSuite.RunOne(cases[i], device);
+                    double ms = sw.Elapsed.TotalMilliseconds;
+                    lock (gate)
+                    {
+                        results[i] = (cases[i], r, ms);
+                        // Report every finished case whose predecessors have all been reported.
+                        while (reported < end && results[reported].Case is not null)
+                        {
+                            Report(reported, line);
+                            progress(cases[reported].Name, ++done);
+                            reported++;
+                        }
+                    }
+                });
+                next = end;
+            }
+        }
         if (console.Interactive && !ctx.Settings.Json)
         {
             // A bar on a terminal (the full tier runs for a minute or more); logs and pipes get the plain lines only.
@@ -71,17 +101,16 @@ public static class CheckCommand
                 .Start(p =>
                 {
                     var task = p.AddTask("check", maxValue: cases.Count);
-                    foreach (var c in cases)
+                    RunAll(text => console.Ui.WriteLine(text), (name, count) =>
                     {
-                        task.Description = $"check {Markup.Escape(c.Name)}";
-                        RunCase(c, text => console.Ui.WriteLine(text));
-                        task.Increment(1);
-                    }
+                        task.Description = $"check {Markup.Escape(name)}";
+                        task.Value = count;
+                    });
                 });
         }
         else
         {
-            foreach (var c in cases) RunCase(c, console.Line);
+            RunAll(console.Line, (_, _) => { });
         }
         double wallSeconds = wall.Elapsed.TotalSeconds;
         if (ctx.Settings.Json)
@@ -140,6 +169,13 @@ public static class CheckCommand
         console.Line($"{reached} of {here} variants selectable on {target.Architecture} reached; {table.Count(r => !r.OnTarget && r.Cases.Count == 0)} only on other architectures");
         return ExitCodes.Ok;
     }
+
+    /// <summary>
+    /// Cases `check` runs at once where they may (<see cref="ConformanceCase.Concurrent"/>): a quarter of the host's cores,
+    /// up to 4, on a GPU; one on the reference backend, whose kernels already use every core.
+    /// </summary>
+    internal static int ConcurrentCases(Device device) =>
+        device.Kind == BackendKind.Cuda ? Math.Clamp(Environment.ProcessorCount / 4, 1, 4) : 1;
 
     /// <summary>"checked N cases in S s (R cases/s)": the wall time of the whole run, cases in order.</summary>
     public static string WallLine(int cases, double seconds) =>
