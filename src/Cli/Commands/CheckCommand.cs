@@ -38,12 +38,12 @@ public static class CheckCommand
 
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();
-        // The kernels the cases declare compile in the background, in case order, while the cases run: a case that
-        // reaches a kernel still compiling waits for that compile (the compiler runs each key once), so with an empty
-        // kernel cache the NVRTC work overlaps the float64 oracles instead of preceding them.
-        var warmup = device is GraphEngine.Kernels.Cuda.CudaDevice cuda
-            ? Task.Factory.StartNew(() => KernelWarmup.Compile(cuda, cases), TaskCreationOptions.LongRunning)
-            : null;
+        if (device is GraphEngine.Kernels.Cuda.CudaDevice cuda)
+        {
+            var warm = KernelWarmup.Compile(cuda, cases);
+            console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel, in {warm.Seconds:F1} s" +
+                         (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
+        }
         var results = new (ConformanceCase Case, CaseResult Result, double Ms)[cases.Count];
         int degree = ConcurrentCases(device);
         void Report(int i, Action<string> line)
@@ -111,12 +111,6 @@ public static class CheckCommand
         else
         {
             RunAll(console.Line, (_, _) => { });
-        }
-        if (warmup is not null)
-        {
-            var warm = warmup.GetAwaiter().GetResult();
-            console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel beside the cases, in {warm.Seconds:F1} s" +
-                         (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
         }
         double wallSeconds = wall.Elapsed.TotalSeconds;
         if (ctx.Settings.Json)
