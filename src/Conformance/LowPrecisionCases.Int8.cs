@@ -184,14 +184,7 @@ public static partial class LowPrecisionCases
         var x = RandomActivations(m, k, m, 62, DType.BF16);
         for (int c = 0; c < k; c++) x[2 * k + c] = 0;
         using var method = Int8ActLinearMethod.Create(rig.Context, DType.BF16, QuantMode.W8A8, GroupSize.PerChannel, LinearWeights.FromHost(n, k, w));
-        using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { m, k }, out var xT, "x");
-        using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { m, n }, out var yT, "y");
-        xT.UploadFloats(x);
-        yT.Poison(rig.Stream);
-        method.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
-        rig.Stream.Synchronize();
-        var y = yT.DownloadFloats();
-        var scales = method.ActivationWorkspace.Scales.SliceRows(0, m).ToArray<float>();
+        var (y, scales) = ForwardOnce(rig, method, () => method.ActivationWorkspace.Scales, x, m);
         return CaseResult.All(
             Checks.True(scales[2] == 0f, $"an all-zero activation row gets scale 0 (got {scales[2]})"),
             Checks.True(method.Stored.Scales.ToArray<float>()[3] == 0f, "an all-zero weight row gets scale 0"),

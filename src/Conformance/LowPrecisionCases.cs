@@ -168,6 +168,23 @@ public static partial class LowPrecisionCases
             FormatCheck(QuantMode.BlockWiseFp8, x, w, y, rows, n, k));
     }
 
+    /// <summary>
+    /// One bf16 forward of a quantized-activation Linear over <paramref name="m"/> rows of <paramref name="x"/> into a
+    /// NaN-poisoned output: the output, and the first m rows of the activation scales the method computed on the way.
+    /// </summary>
+    private static (float[] Y, float[] Scales) ForwardOnce(Rig rig, GraphEngine.Layers.Methods.ILinearMethod method,
+        Func<Tensor> activationScales, float[] x, int m)
+    {
+        int k = method.InFeatures, n = method.OutFeatures;
+        using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { m, k }, out var xT, "x");
+        using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { m, n }, out var yT, "y");
+        xT.UploadFloats(x);
+        yT.Poison(rig.Stream);
+        method.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
+        rig.Stream.Synchronize();
+        return (yT.DownloadFloats(), activationScales().SliceRows(0, m).ToArray<float>());
+    }
+
     // Whole 128x128 weight blocks and 1x128 activation groups of zeros: scale 0, q 0, output still finite and exact.
     private static CaseResult BlockFp8ZeroBlocks(Device device)
     {
@@ -180,14 +197,7 @@ public static partial class LowPrecisionCases
         using var wBuf = device.AllocateTensor(DType.BF16, new long[] { n, k }, out var wT, "w");
         wT.UploadFloats(w);
         using var method = BlockWiseFp8LinearMethod.Quantize(rig.Context, wT);
-        using var xb = rig.Pool.RentTensor(DType.BF16, new long[] { m, k }, out var xT, "x");
-        using var yb = rig.Pool.RentTensor(DType.BF16, new long[] { m, n }, out var yT, "y");
-        xT.UploadFloats(x);
-        yT.Poison(rig.Stream);
-        method.Forward(rig.Stream, xT, yT, m, rig.TokenCount);
-        rig.Stream.Synchronize();
-        var y = yT.DownloadFloats();
-        var scales = method.ActivationWorkspace.Scales.SliceRows(0, m).ToArray<float>();
+        var (y, scales) = ForwardOnce(rig, method, () => method.ActivationWorkspace.Scales, x, m);
         var wDeq = method.DequantizedWeights();
         int kp = Fp8Quant.Pad128(k), np = Fp8Quant.Pad128(n), kb = kp / 128;
         var hostQ = new byte[np * kp];

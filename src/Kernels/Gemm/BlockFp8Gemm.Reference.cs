@@ -16,7 +16,7 @@ internal sealed unsafe class BlockFp8GemmReference : BlockFp8Gemm
         int kb = kp / Fp8Quant.Block;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pn == 0 ? rows : Math.Clamp(*(int*)pn, 0, rows);
+            int valid = ReferenceReads.ValidRows(pn, rows);
             if (valid == 0) return;
             var wf = Decode((byte*)pw, (long)n * kp);
             Parallel.For(0, valid, r =>

@@ -16,7 +16,7 @@ internal sealed unsafe class Int8ActGemmReference : Int8ActGemm
         int groups = grouped ? kp / Int8ActPacking.Block : 1;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pn == 0 ? rows : Math.Clamp(*(int*)pn, 0, rows);
+            int valid = ReferenceReads.ValidRows(pn, rows);
             if (valid == 0) return;
             var wq = Codes(format, (byte*)pw, n, np, kp);
             var ws = new ReadOnlySpan<float>((float*)psw, groups * np).ToArray();

@@ -11,7 +11,7 @@ internal sealed unsafe class Int8ScaleEpilogueReference : Int8ScaleEpilogue
         var dtype = c.DType;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pn == 0 ? rows : Math.Clamp(*(int*)pn, 0, rows);
+            int valid = ReferenceReads.ValidRows(pn, rows);
             Parallel.For(0, valid, r =>
             {
                 Span<int> sum = stackalloc int[1];

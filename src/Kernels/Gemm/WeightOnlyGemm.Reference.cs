@@ -25,7 +25,7 @@ internal sealed unsafe class WeightOnlyGemmReference : WeightOnlyGemm
         int packedBytes = (int)w.Packed.ByteCount;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pt == 0 ? rows : Math.Clamp(*(int*)pt, 0, rows);   // read at run time: replay sees the current count
+            int valid = ReferenceReads.ValidRows(pt, rows);   // read at run time: replay sees the current count
             if (valid == 0) return;
             var q = new sbyte[(long)n * k];
             WeightOnlyPacking.Unpack(scheme.Format, new ReadOnlySpan<byte>((void*)pw, packedBytes), n, k, q);

@@ -12,7 +12,7 @@ internal sealed unsafe class MoePermuteReference : MoePermute
         ulong px = x.Ptr.Address, pv = inverse.Ptr.Address, pa = permuted.Ptr.Address;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = MoeRoutingReference.ValidRows(tokenCount, rows);
+            int valid = ReferenceReads.ValidRows(tokenCount, rows);
             var inv = new ReadOnlySpan<int>((int*)pv, valid * topK);
             for (int a = 0; a < inv.Length; a++)
             {
@@ -34,7 +34,7 @@ internal sealed unsafe class MoePermuteReference : MoePermute
         int gateAt = KernelMutants.IsActive("GE_MUTANT_SWIGLU_SWAP") ? ffn : 0, upAt = ffn - gateAt;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int dense = MoeRoutingReference.ValidRows(tokenCount, rows);
+            int dense = ReferenceReads.ValidRows(tokenCount, rows);
             Parallel.For(0, rows, r =>
             {
                 bool valid = validity switch
@@ -66,7 +66,7 @@ internal sealed unsafe class MoePermuteReference : MoePermute
         int slots = KernelMutants.IsActive("GE_MUTANT_COMBINE_DROP_LAST_SLOT") ? topK - 1 : topK;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = MoeRoutingReference.ValidRows(tokenCount, rows);
+            int valid = ReferenceReads.ValidRows(tokenCount, rows);
             Parallel.For(0, rows, t =>
             {
                 var dst = new Span<ushort>((ushort*)po + (long)t * hidden, hidden);

@@ -5,10 +5,6 @@ namespace GraphEngine.Kernels.Moe;
 
 internal sealed unsafe class MoeRoutingReference : MoeRouting
 {
-    /// <summary>The valid row count as the device holds it now (read inside the closure, at run time).</summary>
-    internal static int ValidRows(DevicePtr tokenCount, int rows) =>
-        tokenCount.IsNull ? rows : Math.Clamp(*(int*)tokenCount.Address, 0, rows);
-
     protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
                                             in RoutingRule rule, Tensor ids, Tensor weights)
     {
@@ -19,7 +15,7 @@ internal sealed unsafe class MoeRoutingReference : MoeRouting
         ulong pb = r.HasSelectionBias ? r.SelectionBias.Ptr.Address : 0UL;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = ValidRows(tokenCount, rows);
+            int valid = ReferenceReads.ValidRows(tokenCount, rows);
             var row = new float[experts];
             var bias = pb == 0 ? ReadOnlySpan<float>.Empty : new ReadOnlySpan<float>((float*)pb, experts);
             for (int t = 0; t < rows; t++)
@@ -53,7 +49,7 @@ internal sealed unsafe class MoeRoutingReference : MoeRouting
         ulong px = x.Ptr.Address, pw = weight.Ptr.Address, pl = logits.Ptr.Address;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = ValidRows(tokenCount, rows);
+            int valid = ReferenceReads.ValidRows(tokenCount, rows);
             var w = new ReadOnlySpan<float>((float*)pw, experts * hidden);
             var xr = new float[hidden];
             for (int t = 0; t < valid; t++)
@@ -73,7 +69,7 @@ internal sealed unsafe class MoeRoutingReference : MoeRouting
         ulong pi = ids.Ptr.Address, po = offsets.Ptr.Address, pc = counts.Ptr.Address, pp = permutation.Ptr.Address, pv = inverse.Ptr.Address;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = ValidRows(tokenCount, rows);
+            int valid = ReferenceReads.ValidRows(tokenCount, rows);
             var r = MoeRoutingHost.Assign(new ReadOnlySpan<int>((int*)pi, valid * topK), valid, topK, experts, layout, slotsPerExpert);
             r.Counts.CopyTo(new Span<int>((int*)pc, experts));
             r.Offsets.CopyTo(new Span<int>((int*)po, experts + 1));

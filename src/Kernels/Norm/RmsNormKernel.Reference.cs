@@ -16,7 +16,7 @@ internal sealed unsafe class RmsNormKernelReference : RmsNormKernel
         int stored = KernelMutants.IsActive("GE_MUTANT_RMSNORM_LAST_COLUMN") ? hidden - 1 : hidden;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = Math.Max(0, (pt == 0 ? rows : Math.Clamp(*(int*)pt, 0, rows)) - lastRow);   // read at run time: replay sees the current count
+            int valid = Math.Max(0, ReferenceReads.ValidRows(pt, rows) - lastRow);   // read at run time: replay sees the current count
             var wf = new float[hidden];
             for (int i = 0; i < hidden; i++) wf[i] = HalfBits.ToFloat(((ushort*)pw)[i], dtype);
             Parallel.For(0, valid, r =>

@@ -13,12 +13,10 @@ internal sealed unsafe class Fp8QuantReference : Fp8Quant
         int groups = scaling == Fp8ActScaling.PerToken128 ? kp / Block : 1;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pn == 0 ? rows : Math.Clamp(*(int*)pn, 0, rows);
+            int valid = ReferenceReads.ValidRows(pn, rows);
             Parallel.For(0, valid, r =>
             {
-                var xr = new float[k];
-                var bits = new ReadOnlySpan<ushort>((ushort*)px + (long)r * k, k);
-                for (int c = 0; c < k; c++) xr[c] = HalfBits.ToFloat(bits[c], dtype);
+                var xr = ReferenceReads.HalfToFloats((ushort*)px + (long)r * k, k, dtype);
                 HostQuantizeRow(xr, scaling, new Span<byte>((byte*)pq + (long)r * kp, kp),
                     new Span<float>((float*)ps + (long)r * groups, groups));
             });

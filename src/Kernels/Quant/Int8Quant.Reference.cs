@@ -11,12 +11,10 @@ internal sealed unsafe class Int8QuantReference : Int8Quant
         var dtype = x.DType;
         ((ReferenceStream)stream).Enqueue(() =>
         {
-            int valid = pn == 0 ? rows : Math.Clamp(*(int*)pn, 0, rows);
+            int valid = ReferenceReads.ValidRows(pn, rows);
             Parallel.For(0, valid, r =>
             {
-                var xr = new float[k];
-                var bits = new ReadOnlySpan<ushort>((ushort*)px + (long)r * k, k);
-                for (int c = 0; c < k; c++) xr[c] = HalfBits.ToFloat(bits[c], dtype);
+                var xr = ReferenceReads.HalfToFloats((ushort*)px + (long)r * k, k, dtype);
                 ((float*)ps)[r] = HostQuantizeRow(xr, new Span<sbyte>((sbyte*)pq + (long)r * kp, kp));
             });
         });

@@ -22,6 +22,15 @@ internal static unsafe class ReferenceReads
         return (slab, slab + Math.Clamp(offsets[expert], 0, rowsBound));
     }
 
+    /// <summary>
+    /// The valid row count as the device holds it when the closure runs (so a replay sees the current count): the
+    /// token count at <paramref name="tokenCount"/> clamped to [0, rows], or all rows for a null pointer.
+    /// </summary>
+    public static int ValidRows(ulong tokenCount, int rows) => tokenCount == 0 ? rows : Math.Clamp(*(int*)tokenCount, 0, rows);
+
+    /// <inheritdoc cref="ValidRows(ulong, int)"/>
+    public static int ValidRows(DevicePtr tokenCount, int rows) => ValidRows(tokenCount.Address, rows);
+
     /// <summary>Widens <paramref name="count"/> bf16/fp16 values starting at <paramref name="bits"/> to floats.</summary>
     public static float[] HalfToFloats(ushort* bits, long count, DType dtype)
     {
