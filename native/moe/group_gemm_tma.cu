@@ -174,7 +174,10 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma(
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<ACC>(acc);
-        // The tile's last stage is free once its MMAs are done; the producer is already filling the next tile's.
+        // The tile's last stage is free once its MMAs are done in every lane of the warp (as in the loop; the host
+        // emulation, whose MMAs run lane by lane, freed it under a lagging lane without this); the producer is already
+        // filling the next tile's.
+        __syncwarp();
         if (lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
         if (has_rows) gw_store_tile<T, BN, SWIGLU>(acc, C, row0 + mwg * 64, row_end, col0, N, warp, g, t4);
     }
