@@ -1,4 +1,4 @@
-// Group GEMM kernels (native/moe/group_gemm.cu, moe/group_gemm_wgmma.cu, moe/wi4a16_group_gemm.cu) under host
+// Group GEMM kernels (native/moe/group_gemm.cu, moe/group_gemm_wgmma.cu, moe/group_gemm_tma.cu, moe/wi4a16_group_gemm.cu) under host
 // emulation against a float64 product with the kernel's own semantics: every mode, both layouts, tails, BM/BK
 // variants, and the fused SwiGLU epilogue (gate and up sums rounded to bf16, silu(g) * u, rounded once).
 #include "moe/group_gemm.cu"
