@@ -94,6 +94,19 @@ public class GroupGemmTmaLauncherTests
         {
             GroupGemmCuda.ForceCpAsync = false;
         }
+        // The bench's forced deeper int8 ring replaces the rule's only for int8, and only where the rule takes the TMA kernel.
+        GroupGemmCuda.TmaOverride = new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel);
+        try
+        {
+            Assert.Equal(GroupGemmCuda.TmaOverride, GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));
+            Assert.Null(GroupGemmCuda.Tma(Ernie(64 * 30), int8, 9, 0));
+            Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int4PerChannel), GroupGemmCuda.Tma(Ernie(12288), int4, 9, 0));
+            Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4), GroupGemmCuda.Tma(Ernie(12288), Half, 9, 0));
+        }
+        finally
+        {
+            GroupGemmCuda.TmaOverride = null;
+        }
     }
 
     [Fact]
