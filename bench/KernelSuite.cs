@@ -370,8 +370,14 @@ public sealed class KernelSuite
             ("bf16 [cp.async wgmma]", QuantMode.None, none, Half),
             ("bf16+swiglu", QuantMode.None, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
             ("wint8", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            // The A/B behind the integer TMA rule (GroupGemmCuda.TmaIntegerRows, provisional): the kernels it replaced, forced.
+            ("wint8 [cp.async wgmma]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint8 [tma, 5 stages]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint8+swiglu", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint4/g128", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
+            ("wint4/g128 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
+            ("wint4 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
+            ("wint4", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
             ("wint4/g128+swiglu", QuantMode.WInt4, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("w4afp8", QuantMode.W4AFp8, none, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
             ("nvfp4", QuantMode.Nvfp4, none, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
@@ -381,8 +387,15 @@ public sealed class KernelSuite
         _console.Line("kernels: MoE group GEMM (gate_up)");
         foreach (var mode in modes)
         {
-            GroupGemmCuda.TmaOverride = mode.Variant == "bf16 [tma]" ? new GroupGemmCuda.TmaConfig(256, 4) : null;
-            GroupGemmCuda.ForceCpAsync = mode.Variant == "bf16 [cp.async wgmma]";
+            GroupGemmCuda.TmaOverride = mode.Variant switch
+            {
+                "bf16 [tma]" => new GroupGemmCuda.TmaConfig(256, 4),
+                // The one deeper ring the int8 budget allows (GroupGemmTmaLauncherTests): where the rule takes the TMA kernel.
+                "wint8 [tma, 5 stages]" => new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel),
+                _ => null,
+            };
+            GroupGemmCuda.ForceCpAsync = mode.Variant.EndsWith("[cp.async wgmma]", StringComparison.Ordinal)
+                || mode.Variant.EndsWith("[pipelined]", StringComparison.Ordinal);
             try
             {
                 using var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A");

@@ -242,6 +242,11 @@ GE_DEVICE void ptx_fence_proxy_async_shared() {
 #endif
 }
 
+// Named barrier `id` (1 .. 15; 0 is the one __syncthreads uses) over `count` threads, a multiple of 32: synchronises
+// some warps of a block without the others (the MMA warpgroups of a warp-specialised kernel, whose producer warp never
+// arrives). Orders shared-memory accesses like __syncthreads among the threads that take part.
+GE_DEVICE void ptx_bar_sync(int id, int count) { asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory"); }
+
 // ------------------------------------------------------------------ TMA, mbarrier, setmaxnreg (sm_90)
 
 // A CUtensorMap as a kernel argument (cuTensorMapEncodeTiled fills it on the host): 128 opaque bytes, 64-aligned,

@@ -300,19 +300,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<64>(part);
-        const int grp = kb * GW_BK / group_size;
-#pragma unroll
-        for (int j = 0; j < GW_IBN / 8; j++) {
-            const int r0 = ge_tile_weight_row<SWIGLU, GW_IBN>(8 * j + 2 * t, col0, N);
-            const int r1 = ge_tile_weight_row<SWIGLU, GW_IBN>(8 * j + 2 * t + 1, col0, N);
-            const float s0 = r0 >= 0 ? se[(long long)r0 * groups + grp] : 0.0f;
-            const float s1 = r1 >= 0 ? se[(long long)r1 * groups + grp] : 0.0f;
-            acc[4 * j] = __fmaf_rn(part[4 * j], s0, acc[4 * j]);
-            acc[4 * j + 1] = __fmaf_rn(part[4 * j + 1], s1, acc[4 * j + 1]);
-            acc[4 * j + 2] = __fmaf_rn(part[4 * j + 2], s0, acc[4 * j + 2]);
-            acc[4 * j + 3] = __fmaf_rn(part[4 * j + 3], s1, acc[4 * j + 3]);
-            part[4 * j] = part[4 * j + 1] = part[4 * j + 2] = part[4 * j + 3] = 0.0f;
-        }
+        gw_scale_tile<GW_IBN, SWIGLU, 1>(acc, part, se, groups, kb * GW_BK / group_size, col0, N, t);
     }
     ptx_wgmma_wait_group<0>();
     if (!has_rows) return;

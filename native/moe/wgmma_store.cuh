@@ -1,5 +1,6 @@
 // The epilogue of the Hopper group GEMMs (group_gemm_wgmma.cu, group_gemm_tma.cu): one warpgroup's wgmma accumulators
-// stored straight from registers, plain or through the fused SwiGLU (swiglu_epilogue.cuh).
+// stored straight from registers, plain or through the fused SwiGLU (swiglu_epilogue.cuh), and the scales of integer
+// weights folded into them.
 #pragma once
 #include "moe/swiglu_epilogue.cuh"
 
@@ -40,3 +41,36 @@ GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, 
     }
 }
 
+
+// Integer codes convert exactly, so their scales multiply fp32 sums of one warpgroup's m64 x BN tile (registers as in
+// gw_store_tile): GROUPED = 0, the per-channel scale once on the finished sum (acc = acc * s); GROUPED = 1, group grp's
+// scale on the partial sum of that group, added to the total (acc += part * s, part cleared for the next group). se is
+// the expert's [N, groups] scales; tile column c holds weight row ge_tile_weight_row<SWIGLU, BN>(c), whose scale is 0
+// past N (those columns are never stored).
+template <int BN, int SWIGLU, int GROUPED>
+GE_DEVICE void gw_scale_tile(float* acc, float* part, const float* se, int groups, int grp, int col0, int N, int t) {
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int r0 = ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t, col0, N);
+#if defined(GE_MUTANT_GW_SCALE_INDEX)
+        // The neighbouring channel's scale (per channel) or the next group's (grouped).
+        const int r1 = GROUPED ? ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t + 1, col0, N) : r0;
+        if (GROUPED) grp = min(grp + 1, groups - 1);
+#else
+        const int r1 = ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t + 1, col0, N);
+#endif
+        const float s0 = r0 >= 0 ? se[(long long)r0 * groups + grp] : 0.0f;
+        const float s1 = r1 >= 0 ? se[(long long)r1 * groups + grp] : 0.0f;
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const float s = q & 1 ? s1 : s0;
+            float& a = acc[4 * j + q];
+            if (GROUPED) {
+                a = __fmaf_rn(part[4 * j + q], s, a);
+                part[4 * j + q] = 0.0f;
+            } else {
+                a = __fmaf_rn(a, s, 0.0f);
+            }
+        }
+    }
+}

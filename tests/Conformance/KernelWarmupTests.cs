@@ -87,6 +87,20 @@ public class KernelWarmupTests
     }
 
     [Fact]
+    public void Both_tma_group_gemms_are_compiled_from_the_tma_file()
+    {
+        foreach (var prefix in new[] { "group_gemm_tma<", "group_gemm_tma_int<" })
+        {
+            var tma = FullSuite.Where(r => r.KernelName.StartsWith(prefix, StringComparison.Ordinal)).ToArray();
+            Assert.NotEmpty(tma);
+            Assert.All(tma, r => Assert.Equal("moe/group_gemm_tma.cu", r.SourceFile));
+        }
+        // Every instance the integer rule names, for both element types, plain and fused.
+        Assert.Contains(FullSuite, r => r.KernelName == "group_gemm_tma_int<__nv_bfloat16, 2, 1, 128, 4, 1>");
+        Assert.Contains(FullSuite, r => r.KernelName == "group_gemm_tma_int<__half, 1, 0, 256, 4>");
+    }
+
+    [Fact]
     public void The_weight_streaming_group_gemms_are_compiled_from_their_own_file()
     {
         var stream = FullSuite.Where(r => r.KernelName.StartsWith("group_gemm_stream<", StringComparison.Ordinal)).ToArray();

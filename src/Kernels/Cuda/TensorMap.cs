@@ -19,14 +19,34 @@ internal struct TensorMap
     /// is the contiguous one), copied in boxes of <paramref name="box"/> elements with the 128-byte swizzle (the box's
     /// inner extent must be 128 bytes: 64 halfs); boxes past the edges read zeros.
     /// </summary>
-    public static unsafe TensorMap HalfTiled(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
+    public static TensorMap HalfTiled(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
+    {
+        if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"tensor map over {dtype}: BF16 or F16 only", nameof(dtype));
+        if (box.Length > 0 && box[0] * 2 != 128) throw new ArgumentException($"the box's inner extent is {box[0] * 2} bytes; the 128-byte swizzle needs 128", nameof(box));
+        int type = dtype == DType.BF16 ? CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+        return Encode(type, 2, CuDriver.CU_TENSOR_MAP_SWIZZLE_128B, dtype.ToString(), address, dims, box);
+    }
+
+    /// <summary>
+    /// A row-major tensor of bytes (integer weight codes, int4 two to a byte) of two or three dimensions, innermost first,
+    /// copied in boxes of <paramref name="box"/> bytes row after row, without swizzle: the box's inner extent must be a
+    /// multiple of 16 bytes; boxes past the edges read zeros.
+    /// </summary>
+    public static TensorMap BytesTiled(DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
+    {
+        if (box.Length > 0 && (box[0] == 0 || box[0] % 16 != 0))
+            throw new ArgumentException($"the box's inner extent is {box[0]} bytes; unswizzled boxes need a multiple of 16", nameof(box));
+        return Encode(CuDriver.CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, CuDriver.CU_TENSOR_MAP_SWIZZLE_NONE, "bytes", address, dims, box);
+    }
+
+    /// <summary>The checks every map needs before the driver sees it (rank, 16-byte strides and address), then the encoding.</summary>
+    private static unsafe TensorMap Encode(int type, int elementBytes, int swizzle, string what, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
     {
         int rank = dims.Length;
         if (rank is < 2 or > 3 || box.Length != rank)
             throw new ArgumentException($"tensor map of rank {rank} with a box of rank {box.Length}: ranks 2 and 3 are supported");
-        if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"tensor map over {dtype}: BF16 or F16 only", nameof(dtype));
-        if (box[0] * 2 != 128) throw new ArgumentException($"the box's inner extent is {box[0] * 2} bytes; the 128-byte swizzle needs 128", nameof(box));
-        if (dims[0] * 2 % 16 != 0) throw new ArgumentException($"rows of {dims[0]} halfs are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
+        if (dims[0] * (ulong)elementBytes % 16 != 0)
+            throw new ArgumentException($"rows of {dims[0]} {(elementBytes == 2 ? "halfs" : "bytes")} are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
         if (address.Address % 16 != 0) throw new ArgumentException($"{address} is not 16-byte aligned", nameof(address));
         // 64-byte aligned storage for the driver to write into; the struct itself carries no alignment guarantee.
         byte* raw = stackalloc byte[128 + 64];
@@ -35,7 +55,7 @@ internal struct TensorMap
         ulong* gstride = stackalloc ulong[2];
         uint* bdim = stackalloc uint[3];
         uint* estride = stackalloc uint[3];
-        ulong stride = 2;
+        ulong stride = (ulong)elementBytes;
         for (int i = 0; i < rank; i++)
         {
             gdim[i] = dims[i];
@@ -44,12 +64,11 @@ internal struct TensorMap
             if (i > 0) gstride[i - 1] = stride;
             stride *= dims[i];
         }
-        int type = dtype == DType.BF16 ? CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
         int st = CuDriver.cuTensorMapEncodeTiled(aligned, type, (uint)rank, (void*)address.Address, gdim, gstride, bdim, estride,
-            CuDriver.CU_TENSOR_MAP_INTERLEAVE_NONE, CuDriver.CU_TENSOR_MAP_SWIZZLE_128B, CuDriver.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CuDriver.CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CuDriver.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
             CuDriver.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
         if (st != 0)
-            throw CudaException.Create(st, $"cuTensorMapEncodeTiled({dtype}, dims [{string.Join(", ", dims.ToArray())}], box [{string.Join(", ", box.ToArray())}])");
+            throw CudaException.Create(st, $"cuTensorMapEncodeTiled({what}, dims [{string.Join(", ", dims.ToArray())}], box [{string.Join(", ", box.ToArray())}])");
         var map = new TensorMap();
         new ReadOnlySpan<byte>(aligned, 128).CopyTo(MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref map[0], 16)));
         return map;

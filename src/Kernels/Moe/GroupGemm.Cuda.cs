@@ -182,7 +182,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// is what the bench's A/B compares it with. Fewer rows: 64 x 128 tiles of one warpgroup, four
     /// stages, two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the
     /// register-staged tile, at 128 tokens 7% faster.
-    /// int8 codes (per channel, K a multiple of 64), from tens of rows per expert: 128 columns (the partial sums the
+    /// int8 codes (per channel, K a multiple of 64), from tens of rows per expert (from <see cref="TmaIntegerRows"/> the TMA
+    /// kernel runs instead, and what this rule gives there is the bench's A/B baseline): 128 columns (the partial sums the
     /// scales fold into need a second accumulator), 64 or 128 rows; at the ERNIE gate/up shape 481 -> 389 us at 512
     /// tokens, 1271 -> 1064 us at 2048. The kernel also takes int4 codes (checked on the H200), but with groups of 128
     /// it measured slower than the pipelined tiles (550 against 528 us at 512 tokens, 1563 against 1425 at 2048: every
@@ -200,44 +201,84 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     }
 
     /// <summary>
-    /// A configuration of the TMA warp-specialised persistent Hopper kernel (group_gemm_tma.cu): tiles of 128 rows x
-    /// <paramref name="TileN"/> weight rows, a ring of <paramref name="Stages"/> K tiles of 64, one CTA per SM.
+    /// A configuration of the TMA warp-specialised persistent Hopper kernels (group_gemm_tma.cu): tiles of 128 rows x
+    /// <paramref name="TileN"/> weight rows, a ring of <paramref name="Stages"/> K tiles of 64, one CTA per SM; for integer
+    /// <paramref name="Format"/>s group_gemm_tma_int, whose ring holds the raw codes and which decodes them into two tiles
+    /// of the activation type.
     /// </summary>
-    internal readonly record struct TmaConfig(int TileN, int Stages)
+    internal readonly record struct TmaConfig(int TileN, int Stages, ExpertWeightFormat Format = ExpertWeightFormat.Half)
     {
         public const int TileM = 128, Threads = 384;
 
-        /// <summary>The ring of A and weight tiles (128-byte rows), a full and an empty mbarrier per stage, 1 KiB to align the ring.</summary>
-        public int SharedBytes => Stages * (TileM + TileN) * 128 + 2 * Stages * 8 + 1024;
+        /// <summary>Integer codes (group_gemm_tma_int).</summary>
+        public bool Integer => Format != ExpertWeightFormat.Half;
+
+        /// <summary>Scales per group of K (int4 in groups): a partial sum beside the total, so 128 weight rows at most.</summary>
+        public bool Grouped => Format == ExpertWeightFormat.Int4Group;
+
+        /// <summary>Code bytes of one weight row in one 64-wide K tile: the inner extent of the codes' TMA box.</summary>
+        public int CodeBytesPerRow => Format == ExpertWeightFormat.Int8PerChannel ? 64 : 32;
+
+        /// <summary>
+        /// Dynamic shared memory in bytes, the sums of gt_smem / gti_smem: the ring of A and weight tiles (128-byte rows;
+        /// for integer codes the raw codes' rows instead, beside two decoded 128-byte-row tiles), a full and an empty
+        /// mbarrier per stage, 1 KiB to align the ring.
+        /// </summary>
+        public int SharedBytes => Integer
+            ? 2 * TileN * 128 + Stages * (TileM * 128 + TileN * CodeBytesPerRow) + 2 * Stages * 8 + 1024
+            : Stages * (TileM + TileN) * 128 + 2 * Stages * 8 + 1024;
     }
 
     /// <summary>
     /// For the bench's A/B of the Hopper kernels only (bench/KernelSuite.cs): on this thread while set, a TMA
-    /// configuration replaces the rule's, and <see cref="ForceCpAsync"/> picks the cp.async wgmma kernel instead. Never
-    /// set by the engine.
+    /// configuration replaces the rule's for the weights of its format where the rule takes a TMA kernel, and <see cref="ForceCpAsync"/> takes the TMA kernels out of the
+    /// rule, so every format runs what it ran before them (the cp.async wgmma kernels, or the pipelined tiles for int4).
+    /// Never set by the engine.
     /// </summary>
     [ThreadStatic] internal static TmaConfig? TmaOverride;
 
     /// <summary>See <see cref="TmaOverride"/>.</summary>
     [ThreadStatic] internal static bool ForceCpAsync;
 
+    /// <summary>Rows per expert from which integer codes take the TMA kernel on sm_90. Provisional: the half kernel's
+    /// threshold, and where the decoding wgmma kernel hands over, until the bench's A/B (the "[cp.async wgmma]" and
+    /// "[pipelined]" rows of moe_gemm) measures both sides on the H200.</summary>
+    internal const int TmaIntegerRows = 48;
+
     /// <summary>
-    /// The TMA configuration for a problem on this GPU, or null where the rule picks another kernel: half weights on
-    /// sm_90, K a multiple of 8 (the TMA's 16-byte strides), from 48 rows per expert. Measured at the ERNIE gate/up
-    /// shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5-8% faster at 512 tokens (48 rows per
+    /// The TMA configuration for a problem on this GPU, or null where the rule picks another kernel. sm_90 only, from
+    /// 48 rows per expert.
+    /// Half weights, K a multiple of 8 (the TMA's 16-byte strides): 128 x 256 tiles, four stages. Measured at the ERNIE
+    /// gate/up shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5-8% faster at 512 tokens (48 rows per
     /// expert), 12-19% at 2048 (192); at 128 (12) 5% faster alone but no faster in the step (SwiGLU-fused gate/up
-    /// 269 against 261 us, down 132 against 137), slower at 16 (1.5): below 48 the 64 x 128 tiles stay. A pure
-    /// function of the host-side shape and compute capability.
+    /// 269 against 261 us, down 132 against 137), slower at 16 (1.5): below 48 the 64 x 128 tiles stay.
+    /// Integer codes (<see cref="TmaIntegerRows"/>, provisional): int8 and int4 per channel at 128 x 256 x 4 (the scale
+    /// multiplies the finished sum, so the accumulators are the half kernel's), int4 in groups at 128 x 128 x 4 (a partial
+    /// sum per group beside the total). The codes' rows must be 16-byte multiples (K % 16 for int8, K % 32 for int4), and
+    /// groups multiples of 64 (each K tile inside one group; a group dividing K then makes K a multiple of 64). What they
+    /// replace there: the decoding wgmma kernel for int8 (1185.7 us at 2048 ERNIE tokens against a 242.7 us floor, 386.9
+    /// at 512 against 130.1), the pipelined tiles for int4. A pure function of the host-side shape and compute capability.
     /// </summary>
     internal static TmaConfig? Tma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
-        if (computeMajor != 9 || computeMinor != 0 || w.Format != ExpertWeightFormat.Half || p.K % 8 != 0 || ForceCpAsync) return null;
-        if (TmaOverride is { } forced) return forced;
-        return RowsPerExpert(p) >= 48 ? new TmaConfig(256, 4) : null;
+        if (computeMajor != 9 || computeMinor != 0 || ForceCpAsync) return null;
+        long rpe = RowsPerExpert(p);
+        TmaConfig? c = w.Format switch
+        {
+            // Forced half configurations apply at any rows, as the bench's "bf16 [tma]" A/B always ran them.
+            ExpertWeightFormat.Half when p.K % 8 == 0 => TmaOverride is { Integer: false } ? TmaOverride : rpe >= 48 ? new TmaConfig(256, 4) : null,
+            ExpertWeightFormat.Int8PerChannel when p.K % 16 == 0 && rpe >= TmaIntegerRows => new TmaConfig(256, 4, w.Format),
+            ExpertWeightFormat.Int4PerChannel when p.K % 32 == 0 && rpe >= TmaIntegerRows => new TmaConfig(256, 4, w.Format),
+            ExpertWeightFormat.Int4Group when w.GroupSize.Size % 64 == 0 && p.K % w.GroupSize.Size == 0 && rpe >= TmaIntegerRows
+                => new TmaConfig(128, 4, w.Format),
+            _ => null,
+        };
+        return c is { Integer: true } && TmaOverride is { } forced && forced.Format == w.Format ? forced : c;
     }
 
-    private static string TmaName(string type, GroupGemmProblem p, TmaConfig c) =>
-        $"group_gemm_tma<{type}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
+    private static string TmaName(string type, GroupGemmProblem p, TmaConfig c) => c.Integer
+        ? $"group_gemm_tma_int<{type}, {WeightMode(c.Format)}, {(c.Grouped ? 1 : 0)}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>"
+        : $"group_gemm_tma<{type}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
 
     /// <summary>
     /// The kernels' last template argument, SWIGLU, when the epilogue is fused; nothing otherwise, so the plain
@@ -360,7 +401,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// The kernel <see cref="RunCore"/> launches for a problem on <paramref name="target"/>, with <paramref name="type"/>
-    /// as the element type: the weight-streaming kernel at few rows per expert, else the wgmma kernel where it applies,
+    /// as the element type: the weight-streaming kernel at few rows per expert, else the TMA kernels where they apply, else the wgmma kernel where it applies,
     /// else the pipelined one, else the register-staged tile. The epilogue picks the SWIGLU instance of the same
     /// kernel and tile: every one fuses it (its N / 2 gate and up row pairs per block cost the same loads and MMAs as N
     /// plain columns), so the rule measured without it stands.
@@ -426,27 +467,43 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     }
 
     /// <summary>
-    /// The TMA kernel's arguments: tensor maps of A ([rows, K], boxes of 128 rows) and of the expert weights ([E, N, K],
-    /// boxes of TileN / 2 rows), offsets, C, experts, N, K, the padded rows, then the column blocks and the bound on
-    /// output tiles the persistent CTAs walk (one per SM, fewer when there are fewer tiles).
+    /// The TMA kernels' arguments: tensor maps of A ([rows, K], boxes of 128 rows) and of the expert weights ([E, N, K]
+    /// halfs, boxes of TileN / 2 rows; for integer codes [E, N, code bytes per row] bytes, boxes of one K tile's codes),
+    /// for integer codes the scales, then offsets, C, experts, N, K, for integer codes the group size and groups, the
+    /// padded rows, then the column blocks and the bound on output tiles the persistent CTAs walk (one per SM, fewer when
+    /// there are fewer tiles).
     /// </summary>
     private void LaunchTma(CudaKernel kernel, CudaStream stream, GroupGemmProblem p, ExpertWeights w, TmaConfig c)
     {
         long aRows = p.A.ElementCount / p.K;
         var aMap = TensorMap.HalfTiled(p.A.DType, p.A.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)aRows }, stackalloc uint[] { 64, TmaConfig.TileM });
-        var wMap = TensorMap.HalfTiled(w.Weights.DType, w.Weights.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)p.N, (ulong)p.Experts },
-            stackalloc uint[] { 64, (uint)(c.TileN / 2), 1 });
+        // int4 packs two codes a byte along K.
+        ulong rowBytes = c.Format == ExpertWeightFormat.Int8PerChannel ? (ulong)p.K : (ulong)p.K / 2;
+        var wMap = c.Integer
+            ? TensorMap.BytesTiled(w.Weights.Ptr, stackalloc ulong[] { rowBytes, (ulong)p.N, (ulong)p.Experts },
+                stackalloc uint[] { (uint)c.CodeBytesPerRow, (uint)(c.TileN / 2), 1 })
+            : TensorMap.HalfTiled(w.Weights.DType, w.Weights.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)p.N, (ulong)p.Experts },
+                stackalloc uint[] { 64, (uint)(c.TileN / 2), 1 });
         int columnsPerBlock = p.Epilogue == GroupGemmEpilogue.SwiGlu ? c.TileN / 2 : c.TileN;
         int columnBlocks = (p.OutputColumns + columnsPerBlock - 1) / columnsPerBlock;
         long bound = TileBound(p, TmaConfig.TileM) * columnBlocks;
         if (bound > int.MaxValue)
             throw new ArgumentException($"group GEMM needs {bound} output tiles (rows bound {p.RowsBound}, {p.Experts} experts), above {int.MaxValue}", nameof(p));
-        ulong po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
+        ulong ps = w.Scales.IsEmpty ? 0 : w.Scales.Ptr.Address, po = p.Offsets.Ptr.Address, pc = p.C.Ptr.Address;
         int experts = p.Experts, n = p.N, k = p.K, tiles = (int)bound;
+        int group = KernelGroup(w), groups = w.Groups;
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
-        void** args = stackalloc void*[] { &aMap, &wMap, &po, &pc, &experts, &n, &k, &padded, &columnBlocks, &tiles };
-        uint ctas = (uint)Math.Min(_device.Info.SmCount, tiles);
-        kernel.Launch(stream, new Dim3(ctas), new Dim3(TmaConfig.Threads), (uint)c.SharedBytes, args);
+        var grid = new Dim3((uint)Math.Min(_device.Info.SmCount, tiles));
+        if (c.Integer)
+        {
+            void** args = stackalloc void*[] { &aMap, &wMap, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded, &columnBlocks, &tiles };
+            kernel.Launch(stream, grid, new Dim3(TmaConfig.Threads), (uint)c.SharedBytes, args);
+        }
+        else
+        {
+            void** args = stackalloc void*[] { &aMap, &wMap, &po, &pc, &experts, &n, &k, &padded, &columnBlocks, &tiles };
+            kernel.Launch(stream, grid, new Dim3(TmaConfig.Threads), (uint)c.SharedBytes, args);
+        }
     }
 
     /// <summary>M tiles of <paramref name="bm"/> rows the grid covers; its y dimension holds at most 65535.</summary>

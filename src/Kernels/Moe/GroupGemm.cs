@@ -16,8 +16,8 @@ public abstract class GroupGemm
     /// <summary>
     /// The CUDA kernel <see cref="Run"/> launches for <paramref name="problem"/>'s host-side shape (layout, experts,
     /// N, K, rows bound; its tensors are not read) and <paramref name="weights"/>' format on <paramref name="target"/>:
-    /// group_gemm_stream (few rows per expert: the weights streamed once), group_gemm_tma (Hopper, half weights, hundreds
-    /// of rows per expert), group_gemm_wgmma (Hopper, fewer rows or integer codes),
+    /// group_gemm_stream (few rows per expert: the weights streamed once), group_gemm_tma / group_gemm_tma_int (Hopper, half
+    /// weights / integer codes, from 48 rows per expert), group_gemm_wgmma (Hopper, fewer rows; int8 codes from 24),
     /// group_gemm_pipe (the cp.async pipeline) or group_gemm (the register-staged tile), each with its tile arguments
     /// and T for the activation type.
     /// </summary>
@@ -28,8 +28,8 @@ public abstract class GroupGemm
     /// Every name <see cref="Variant"/> can return on <paramref name="target"/>: half, int8 and int4 per-channel
     /// weights and int4 in groups of 64 and 128, K from 1 to 512 (every tile choice depends on K only through
     /// K mod 256 and K mod 8, the weight-streaming one on K mod 32), rows per expert 1, 16, 24, 48 and 96 (the rule's
-    /// thresholds: up to 8 rows stream the weights, 9 to 23 take the few-row tiles, from 48 half weights take the TMA
-    /// kernel), and 64 experts of N = 3072 sharing 96 rows (half weights too wide to stream), both epilogues (the
+    /// thresholds: up to 8 rows stream the weights, 9 to 23 take the few-row tiles, from 48 half weights and integer codes
+    /// take the TMA kernels), and 64 experts of N = 3072 sharing 96 rows (half weights too wide to stream), both epilogues (the
     /// epilogue changes the name, never the tile).
     /// </summary>
     public static IReadOnlyList<string> Variants(LaunchTarget target)

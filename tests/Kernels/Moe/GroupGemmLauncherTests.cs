@@ -135,11 +135,12 @@ public class GroupGemmLauncherTests
         }
     }
 
-    // The check cases moe/layer/wint8/prefix/rows-per-expert=50 and =250 (K = 128) reach both integer wgmma tiles on sm_90.
+    // The decoding wgmma kernel's tiles at 50 and 250 rows per expert (K = 128): what the rule runs below 48 rows per
+    // expert and what the bench's A/B forces above, where the TMA kernel runs (GroupGemmTmaLauncherTests).
     [Theory]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 400, 64)]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 2000, 128)]
-    public void Integer_weights_with_tens_of_rows_per_expert_take_the_decoding_wgmma_kernel_on_sm90(ExpertWeightFormat f, int rows, int tileM)
+    public void The_decoding_wgmma_tiles_follow_the_rows_per_expert_and_fit_one_sm(ExpertWeightFormat f, int rows, int tileM)
     {
         var w = new ExpertWeights(f, default, default, default, GroupSize.PerChannel);
         foreach (var (n, k) in new[] { (256, 128), (128, 128) })
@@ -150,7 +151,6 @@ public class GroupGemmLauncherTests
             Assert.Equal(128, c.Value.TileN);
             Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
             if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
-            Assert.StartsWith("group_gemm_wgmma_int<", GroupGemmCuda.KernelName("T", new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default), w, LaunchTarget.H200));
         }
         var issue = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6144, default, default, default);
         Assert.Equal(128, GroupGemmCuda.Wgmma(issue, w, 9, 0)!.Value.TileM);

@@ -6,9 +6,10 @@ using GraphEngine.Kernels.Quant;
 namespace GraphEngine.Tests.Kernels.Moe;
 
 /// <summary>
-/// The TMA group GEMM's choice and its tensor maps' argument checks are host arithmetic, checked here without a GPU:
+/// The TMA group GEMMs' choice and their tensor maps' argument checks are host arithmetic, checked here without a GPU:
 /// where the rule hands a problem to group_gemm_tma (half weights on sm_90, K a multiple of 8, from 48 rows per
-/// expert), that its ring fits one SM's shared memory, and that a map the TMA could not use is refused before the
+/// expert) or group_gemm_tma_int (integer codes with 16-byte code rows, groups of a multiple of 64, from 48 rows per
+/// expert), that their rings fit one SM's shared memory, and that a map the TMA could not use is refused before the
 /// driver is asked to encode it.
 /// </summary>
 public class GroupGemmTmaLauncherTests
@@ -38,8 +39,87 @@ public class GroupGemmTmaLauncherTests
         Assert.Null(GroupGemmCuda.Tma(Ernie(12288), Half, 8, 9));               // no TMA or wgmma before sm_90
         Assert.Null(GroupGemmCuda.Tma(Ernie(12288), Half, 10, 0));              // sm_90a instructions only
         Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2564), Half, 9, 0));      // rows not 16-byte multiples
-        var int8 = new ExpertWeights(ExpertWeightFormat.Int8PerChannel, default, default, default, GroupSize.PerChannel);
-        Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));               // integer codes decode on the cp.async path
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288), Weights(ExpertWeightFormat.Int4ZeroPointGroup, GroupSize.Of(128)), 9, 0));   // wi4a16: its own kernel
+    }
+
+    private static ExpertWeights Weights(ExpertWeightFormat f, GroupSize g) => new(f, default, default, default, g);
+
+    // ERNIE n = 2048 and n = 512 (192 and 48 rows per expert); the int4 groups FastDeploy uses (128) and the smallest (64).
+    [Theory]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 0, 12288, "group_gemm_tma_int<T, 1, 0, 256, 4")]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 0, 3072, "group_gemm_tma_int<T, 1, 0, 256, 4")]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 0, 12288, "group_gemm_tma_int<T, 2, 0, 256, 4")]
+    [InlineData(ExpertWeightFormat.Int4Group, 128, 3072, "group_gemm_tma_int<T, 2, 1, 128, 4")]
+    [InlineData(ExpertWeightFormat.Int4Group, 64, 12288, "group_gemm_tma_int<T, 2, 1, 128, 4")]
+    public void Integer_codes_with_tens_of_rows_per_expert_take_the_tma_kernel_on_sm90(ExpertWeightFormat f, int group, int rows, string name)
+    {
+        var w = Weights(f, group == 0 ? GroupSize.PerChannel : GroupSize.Of(group));
+        var c = GroupGemmCuda.Tma(Ernie(rows), w, 9, 0)!.Value;
+        Assert.True(c.Integer);
+        Assert.Equal(f == ExpertWeightFormat.Int4Group, c.Grouped);
+        Assert.InRange(c.SharedBytes, 1, SharedLimit);
+        Assert.Equal(name + ">", GroupGemm.Variant(Ernie(rows), w, LaunchTarget.H200));
+        Assert.Equal(name + ", 1>", GroupGemm.Variant(Ernie(rows) with { Epilogue = GroupGemmEpilogue.SwiGlu }, w, LaunchTarget.H200));
+    }
+
+    [Fact]
+    public void Integer_codes_keep_the_other_kernels_where_the_tma_kernel_does_not_apply()
+    {
+        var int8 = Weights(ExpertWeightFormat.Int8PerChannel, GroupSize.PerChannel);
+        var int4 = Weights(ExpertWeightFormat.Int4PerChannel, GroupSize.PerChannel);
+        // Below the threshold: int8 on the decoding wgmma kernel from 24 rows per expert, the pipelined tiles below.
+        Assert.Null(GroupGemmCuda.Tma(Ernie(64 * (GroupGemmCuda.TmaIntegerRows - 1)), int8, 9, 0));
+        Assert.StartsWith("group_gemm_wgmma_int<T, 1, 64, 4", GroupGemm.Variant(Ernie(64 * 30), int8, LaunchTarget.H200));
+        Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(64 * 30), int4, LaunchTarget.H200));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(64 * GroupGemmCuda.TmaIntegerRows), int8, 9, 0));
+        // Code rows that are not 16-byte multiples (the TMA's strides): int8 K % 16, int4 K % 32.
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2568), int8, 9, 0));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(12288, k: 2576), int8, 9, 0));
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2576), int4, 9, 0));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(12288, k: 2592), int4, 9, 0));
+        // Groups that a 64-wide K tile would span, or that do not divide K.
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2560), Weights(ExpertWeightFormat.Int4Group, GroupSize.Of(32)), 9, 0));
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2560 + 64), Weights(ExpertWeightFormat.Int4Group, GroupSize.Of(128)), 9, 0));
+        // Other architectures, and the bench's switch back to the kernels the TMA one replaced.
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 8, 9));
+        Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 10, 0));
+        GroupGemmCuda.ForceCpAsync = true;
+        try
+        {
+            Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));
+            Assert.StartsWith("group_gemm_wgmma_int<T, 1, 128, 4", GroupGemm.Variant(Ernie(12288), int8, LaunchTarget.H200));
+            Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(12288), Weights(ExpertWeightFormat.Int4Group, GroupSize.Of(128)), LaunchTarget.H200));
+        }
+        finally
+        {
+            GroupGemmCuda.ForceCpAsync = false;
+        }
+        // The bench's forced deeper int8 ring replaces the rule's only for int8, and only where the rule takes the TMA kernel.
+        GroupGemmCuda.TmaOverride = new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel);
+        try
+        {
+            Assert.Equal(GroupGemmCuda.TmaOverride, GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));
+            Assert.Null(GroupGemmCuda.Tma(Ernie(64 * 30), int8, 9, 0));
+            Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int4PerChannel), GroupGemmCuda.Tma(Ernie(12288), int4, 9, 0));
+            Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4), GroupGemmCuda.Tma(Ernie(12288), Half, 9, 0));
+        }
+        finally
+        {
+            GroupGemmCuda.TmaOverride = null;
+        }
+    }
+
+    [Fact]
+    public void The_integer_tma_rings_fit_one_sm_and_match_the_kernels_layout()
+    {
+        // gti_smem: two decoded 256 x 128-byte tiles, four stages of A (128 x 128 bytes) and codes (256 x 64 bytes int8,
+        // 256 x 32 int4), eight mbarriers, 1 KiB of alignment.
+        Assert.Equal(2 * 32768 + 4 * (16384 + 16384) + 64 + 1024, new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int8PerChannel).SharedBytes);
+        Assert.Equal(2 * 32768 + 4 * (16384 + 8192) + 64 + 1024, new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int4PerChannel).SharedBytes);
+        Assert.Equal(2 * 16384 + 4 * (16384 + 4096) + 64 + 1024, new GroupGemmCuda.TmaConfig(128, 4, ExpertWeightFormat.Int4Group).SharedBytes);
+        // int8 has room for a fifth stage, not a sixth: what an A/B of deeper rings could try.
+        Assert.InRange(new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel).SharedBytes, 1, SharedLimit);
+        Assert.True(new GroupGemmCuda.TmaConfig(256, 6, ExpertWeightFormat.Int8PerChannel).SharedBytes > SharedLimit);
     }
 
     [Fact]
@@ -64,5 +144,12 @@ public class GroupGemmTmaLauncherTests
             TensorMap.HalfTiled(DType.F16, at, new ulong[] { 60, 128 }, new uint[] { 64, 128 })).Message);
         Assert.Contains("16-byte aligned", Assert.Throws<ArgumentException>(() =>
             TensorMap.HalfTiled(DType.BF16, new DevicePtr((1 << 20) + 8), new ulong[] { 64, 128 }, new uint[] { 64, 128 })).Message);
+        // The codes' byte maps: no swizzle, so any inner extent of 16-byte multiples; rows of 16-byte multiples.
+        Assert.Contains("multiple of 16", Assert.Throws<ArgumentException>(() =>
+            TensorMap.BytesTiled(at, new ulong[] { 2560, 3072, 64 }, new uint[] { 40, 128, 1 })).Message);
+        Assert.Contains("16 bytes", Assert.Throws<ArgumentException>(() =>
+            TensorMap.BytesTiled(at, new ulong[] { 1284, 3072, 64 }, new uint[] { 32, 128, 1 })).Message);
+        Assert.Contains("rank", Assert.Throws<ArgumentException>(() =>
+            TensorMap.BytesTiled(at, new ulong[] { 64 }, new uint[] { 64 })).Message);
     }
 }

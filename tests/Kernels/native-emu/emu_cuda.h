@@ -83,6 +83,7 @@ inline int min(int a, int b) { return a < b ? a : b; }
 // Split-K tickets: blocks run one after another here, so the fence has nothing to order; the atomic is still one.
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline float __ldcg(const float* p) { return *p; }
+inline void ge_emu_block_done();   // clears the named barriers (defined with them below)
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
     gridDim = {gx, gy, 1};
@@ -97,6 +98,7 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
         std::vector<std::thread> ts;
         for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); });
         for (auto& t : ts) t.join();
+        ge_emu_block_done();
     }
 }
 
@@ -237,6 +239,20 @@ template <typename T, int N> inline void ptx_wgmma_m64k16(float* d, unsigned lon
 
 // ------------------------------------------------------------------ TMA, mbarrier (group_gemm_tma.cu)
 template <int N> inline void ptx_setmaxnreg_dec() {}
+// Named barriers (bar.sync id, count): one std::barrier per id, made by its first arrival with that count; launch clears
+// them after each block.
+inline std::mutex g_named_mu;
+inline std::unique_ptr<std::barrier<>> g_named[16];
+inline void ptx_bar_sync(int id, int count) {
+    std::barrier<>* b;
+    {
+        std::lock_guard<std::mutex> l(g_named_mu);
+        if (!g_named[id]) g_named[id] = std::make_unique<std::barrier<>>(count);
+        b = g_named[id].get();
+    }
+    b->arrive_and_wait();
+}
+inline void ge_emu_block_done() { for (auto& b : g_named) b.reset(); }
 template <int N> inline void ptx_setmaxnreg_inc() {}
 
 // mbarrier: arrivals pending and transaction bytes outstanding in the current phase, the phases completed. Keyed by
@@ -268,11 +284,12 @@ inline void ptx_mbar_wait(unsigned long long* bar, unsigned parity) {
     g_mbar_cv.wait(l, [&] { return (g_mbar.at(bar).phase & 1u) != parity; });
 }
 
-// A tensor map: the host fields cuTensorMapEncodeTiled takes (innermost dimension first, strides in bytes).
-struct ge_tensor_map { const unsigned char* base; int rank; long long dims[3]; long long strides[3]; int box[3]; int elem; };
+// A tensor map: the host fields cuTensorMapEncodeTiled takes (innermost dimension first, strides in bytes); swizzle 128
+// (the 128-byte swizzle) or 0 (none).
+struct ge_tensor_map { const unsigned char* base; int rank; long long dims[3]; long long strides[3]; int box[3]; int elem; int swizzle = 128; };
 inline void ptx_tma_prefetch_descriptor(const ge_tensor_map&) {}
-// The box at (c0, c1, c2) copied at once into dst with the 128-byte swizzle (16-byte chunk c of box row r at c ^ (r & 7)),
-// zeros past the tensor's edges; then the bytes complete on bar.
+// The box at (c0, c1, c2) copied at once into dst, with the 128-byte swizzle (16-byte chunk c of box row r at c ^ (r & 7))
+// or row after row, zeros past the tensor's edges; then the bytes complete on bar.
 inline void ge_emu_tma(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) {
     unsigned char* d = static_cast<unsigned char*>(dst);
     const int rowBytes = m.box[0] * m.elem, rows = m.box[1] * (m.rank > 2 ? m.box[2] : 1);
@@ -280,7 +297,8 @@ inline void ge_emu_tma(void* dst, const ge_tensor_map& m, unsigned long long* ba
         const long long i1 = c1 + r % m.box[1], i2 = m.rank > 2 ? c2 + r / m.box[1] : 0;
         for (int x = 0; x < m.box[0]; ++x) {
             const long long i0 = c0 + x;
-            const int off = r * rowBytes + x * m.elem, swz = (off & ~0x70) | ((((off >> 4) & 7) ^ (r & 7)) << 4);
+            const int off = r * rowBytes + x * m.elem;
+            const int swz = m.swizzle ? (off & ~0x70) | ((((off >> 4) & 7) ^ (r & 7)) << 4) : off;
             const bool in = i0 < m.dims[0] && i1 < m.dims[1] && (m.rank < 3 || i2 < m.dims[2]);
             if (in) memcpy(d + swz, m.base + i0 * m.elem + i1 * m.strides[1] + (m.rank > 2 ? i2 * m.strides[2] : 0), m.elem);
             else memset(d + swz, 0, m.elem);

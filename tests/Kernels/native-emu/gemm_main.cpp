@@ -1,4 +1,4 @@
-// Group GEMM kernels (native/moe/group_gemm.cu, moe/group_gemm_wgmma.cu, moe/wi4a16_group_gemm.cu) under host
+// Group GEMM kernels (native/moe/group_gemm.cu, moe/group_gemm_wgmma.cu, moe/group_gemm_tma.cu, moe/wi4a16_group_gemm.cu) under host
 // emulation against a float64 product with the kernel's own semantics: every mode, both layouts, tails, BM/BK
 // variants, and the fused SwiGLU epilogue (gate and up sums rounded to bf16, silu(g) * u, rounded once).
 #include "moe/group_gemm.cu"
@@ -15,7 +15,8 @@ static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng);
 
 // STAGES = 0: the register-staged group_gemm (BN 64, 128 threads); > 0: group_gemm_pipe with BN, STAGES,
 // WM x WN warps and decode slices of KS (dynamic shared memory); WG 1: group_gemm_wgmma (half weights) or
-// group_gemm_wgmma_int with BM, BN, STAGES; WG 2: group_gemm_tma with BN, STAGES (BM 128, persistent CTAs).
+// group_gemm_wgmma_int with BM, BN, STAGES; WG 2: group_gemm_tma (half weights) or group_gemm_tma_int (integer codes:
+// per channel at BN 256, grouped at BN 128) with BN, STAGES (BM 128, persistent CTAs).
 // SW: the fused SwiGLU epilogue, C = [rows, N / 2].
 template <int WMODE, int BM, int BK, int BN = 64, int STAGES = 0, int WM = 1, int WN = 1, int KS = BK, int SW = 0, int WG = 0>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts) {
@@ -53,14 +54,26 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts)
         long ty = padded ? perExpert * E : std::min(perExpert + E, perExpert * E);
         const float* sc = WMODE == 0 ? nullptr : S.data();
         if constexpr (WG == 2) {
-            static_assert(WMODE == 0 && BM == 128, "the TMA kernel takes half weights, 128-row tiles");
+            static_assert(BM == 128, "the TMA kernels take 128-row tiles");
             const int cols = (NC + CB - 1) / CB, tiles = (int)ty * cols;
             ge_tensor_map am{reinterpret_cast<const unsigned char*>(A.data()), 2, {K, rows, 1}, {2, 2LL * K, 0}, {64, 128, 1}, 2};
-            ge_tensor_map wm{W.data(), 3, {K, N, E}, {2, 2LL * K, 2LL * K * N}, {64, BN / 2, 1}, 2};
             // Fewer persistent CTAs than tiles, so each walks several and the ring runs on across them.
-            launch(std::min(tiles, 3), 1, GT_THREADS, [&] {
-                group_gemm_tma<__nv_bfloat16, BN, STAGES, SW>(am, wm, off.data(), C.data(), E, N, K, padded ? P : 0, cols, tiles);
-            });
+            const int ctas = std::min(tiles, 3);
+            if constexpr (WMODE == 0) {
+                ge_tensor_map wm{W.data(), 3, {K, N, E}, {2, 2LL * K, 2LL * K * N}, {64, BN / 2, 1}, 2};
+                launch(ctas, 1, GT_THREADS, [&] {
+                    group_gemm_tma<__nv_bfloat16, BN, STAGES, SW>(am, wm, off.data(), C.data(), E, N, K, padded ? P : 0, cols, tiles);
+                });
+            } else {
+                // The codes as a byte tensor [E, N, row bytes], boxes of one K tile's codes, no swizzle.
+                constexpr int grouped = BN == 128;
+                if ((gsz < K) != grouped) { printf("tma int: BN 128 is the grouped form, 256 per channel\n"); return 1; }
+                const long long rb = WMODE == GG_INT8 ? K : K / 2;
+                ge_tensor_map wm{W.data(), 3, {rb, N, E}, {1, rb, rb * N}, {WMODE == GG_INT8 ? 64 : 32, BN / 2, 1}, 1, 0};
+                launch(ctas, 1, GT_THREADS, [&] {
+                    group_gemm_tma_int<__nv_bfloat16, WMODE, grouped, BN, STAGES, SW>(am, wm, sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0, cols, tiles);
+                });
+            }
         } else if constexpr (WG && WMODE == 0)
             launch((NC + CB - 1) / CB, ty, 2 * BM, [&] { group_gemm_wgmma<__nv_bfloat16, BM, BN, STAGES, SW>(A.data(), W.data(), sc, off.data(), C.data(), E, N, K, gsz, groups, padded ? P : 0); });
         else if constexpr (WG)
@@ -229,6 +242,18 @@ int main() {
     fails += run<0, 128, 64, 256, 4, 1, 1, 64, 0, 2>(3, 264, 328, 0, true, 140, {130, 0, 9});         // tma padded
     fails += run<0, 128, 64, 128, 6, 1, 1, 64, 1, 2>(3, 2 * 75, 136, 0, false, 0, {129, 0, 5});       // tma BN 128 swiglu
     fails += run<0, 128, 64, 128, 6, 1, 1, 64, 0, 2>(2, 136, 520, 0, false, 0, {257, 64});            // tma BN 128, 9 K tiles
+    // The TMA kernel for integer codes (the launcher's int8 / int4 per channel at 128 x 256 x 4, int4 grouped at 128 x 128 x 4):
+    // odd F with SwiGLU, K tails (K % 64 != 0 where the format allows one), empty experts, several tiles per CTA, more K
+    // tiles than stages, group ends inside the ring, both layouts.
+    fails += run<1, 128, 64, 256, 4, 1, 1, 64, 0, 2>(3, 264, 208, 0, false, 0, {130, 0, 300});          // tma int8, N + K tails
+    fails += run<1, 128, 64, 256, 4, 1, 1, 64, 1, 2>(2, 2 * 139, 520, 0, true, 300, {290, 7});          // tma int8 swiglu padded, F = 139
+    fails += run<1, 128, 64, 256, 4, 1, 1, 64, 1, 2>(3, 2 * 75, 336, 0, false, 0, {129, 0, 5});         // tma int8 swiglu, F = 75
+    fails += run<1, 128, 64, 256, 2, 1, 1, 64, 0, 2>(2, 136, 576, 0, true, 140, {129, 64});             // tma int8 two stages, padded
+    fails += run<2, 128, 64, 256, 4, 1, 1, 64, 0, 2>(3, 264, 224, 1 << 30, false, 0, {130, 0, 9});      // tma int4 per channel, K tail
+    fails += run<2, 128, 64, 256, 4, 1, 1, 64, 1, 2>(2, 2 * 139, 384, 1 << 30, true, 140, {139, 0});   // tma int4 per channel swiglu padded
+    fails += run<2, 128, 64, 128, 4, 1, 1, 64, 0, 2>(3, 136, 512, 128, false, 0, {130, 0, 257});        // tma int4 g128, N tail
+    fails += run<2, 128, 64, 128, 4, 1, 1, 64, 1, 2>(2, 2 * 69, 384, 64, true, 200, {193, 3});          // tma int4 g64 swiglu padded, F = 69
+    fails += run<2, 128, 64, 128, 3, 1, 1, 64, 1, 2>(3, 2 * 75, 256, 128, false, 0, {0, 129, 5});      // tma int4 g128 swiglu, 3 stages
     printf("%d failed\n", fails);
     return fails;
 }
