@@ -15,18 +15,27 @@ internal struct TensorMap
     private ulong _element;
 
     /// <summary>
-    /// A row-major half-precision tensor of two or three dimensions (innermost first: <paramref name="dims"/>[0]
-    /// is the contiguous one), copied in boxes of <paramref name="box"/> elements with the 128-byte swizzle (the box's
-    /// inner extent must be 128 bytes: 64 halfs); boxes past the edges read zeros.
+    /// A row-major tensor of two or three dimensions (innermost first: <paramref name="dims"/>[0] is the contiguous one) of
+    /// 16-bit floats (BF16, F16) or bytes (I8, U8: int8 codes), copied in boxes of <paramref name="box"/> elements with the
+    /// 128-byte swizzle (the box's inner extent must be 128 bytes: 64 halfs or 128 bytes); boxes past the edges read zeros.
     /// </summary>
-    public static unsafe TensorMap HalfTiled(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
+    public static unsafe TensorMap Swizzled128(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
     {
         int rank = dims.Length;
         if (rank is < 2 or > 3 || box.Length != rank)
             throw new ArgumentException($"tensor map of rank {rank} with a box of rank {box.Length}: ranks 2 and 3 are supported");
-        if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"tensor map over {dtype}: BF16 or F16 only", nameof(dtype));
-        if (box[0] * 2 != 128) throw new ArgumentException($"the box's inner extent is {box[0] * 2} bytes; the 128-byte swizzle needs 128", nameof(box));
-        if (dims[0] * 2 % 16 != 0) throw new ArgumentException($"rows of {dims[0]} halfs are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
+        int type = dtype switch
+        {
+            DType.BF16 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+            DType.F16 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+            DType.I8 or DType.U8 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_UINT8,
+            _ => throw new ArgumentException($"tensor map over {dtype}: BF16, F16, I8 or U8 only", nameof(dtype)),
+        };
+        uint size = (uint)dtype.BitsOf() / 8;
+        if (box[0] * size != 128) throw new ArgumentException($"the box's inner extent is {box[0] * size} bytes; the 128-byte swizzle needs 128", nameof(box));
+        for (int i = 1; i < rank; i++)
+            if (box[i] is < 1 or > 256) throw new ArgumentException($"box dimension {i} is {box[i]} elements; the TMA takes 1 to 256", nameof(box));
+        if (dims[0] * size % 16 != 0) throw new ArgumentException($"rows of {dims[0]} {dtype} elements are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
         if (address.Address % 16 != 0) throw new ArgumentException($"{address} is not 16-byte aligned", nameof(address));
         // 64-byte aligned storage for the driver to write into; the struct itself carries no alignment guarantee.
         byte* raw = stackalloc byte[128 + 64];
@@ -35,7 +44,7 @@ internal struct TensorMap
         ulong* gstride = stackalloc ulong[2];
         uint* bdim = stackalloc uint[3];
         uint* estride = stackalloc uint[3];
-        ulong stride = 2;
+        ulong stride = size;
         for (int i = 0; i < rank; i++)
         {
             gdim[i] = dims[i];
@@ -44,7 +53,6 @@ internal struct TensorMap
             if (i > 0) gstride[i - 1] = stride;
             stride *= dims[i];
         }
-        int type = dtype == DType.BF16 ? CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
         int st = CuDriver.cuTensorMapEncodeTiled(aligned, type, (uint)rank, (void*)address.Address, gdim, gstride, bdim, estride,
             CuDriver.CU_TENSOR_MAP_INTERLEAVE_NONE, CuDriver.CU_TENSOR_MAP_SWIZZLE_128B, CuDriver.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
             CuDriver.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
