@@ -1,7 +1,7 @@
 // The PTX wrappers every kernel family uses, written once: cp.async, ldmatrix, mma.sync, packed fma,
 // and the sm_90a wgmma instructions with their fences. Each asm states what it touches: "memory" on
 // the instructions that read or write shared memory behind the compiler's back (cp.async and its
-// commit / wait, ldmatrix, the wgmma fences), accumulators as "+f" operands, so the compiler neither
+// commit / wait, ldmatrix, the wgmma fences), accumulators as "+f" (s32: "+r") operands, so the compiler neither
 // caches shared-memory values across them nor moves accumulator reads over an MMA.
 //
 // Shared-memory operands are generic pointers (converted here with cvta) or, where a kernel computes
