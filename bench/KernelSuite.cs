@@ -4,6 +4,7 @@ using GraphEngine.Bench.Reports;
 using GraphEngine.Graph;
 using GraphEngine.Hosting;
 using GraphEngine.Kernels;
+using GraphEngine.Kernels.Gemm;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
 using GraphEngine.Kernels.Quant;
@@ -155,6 +156,9 @@ public sealed class KernelSuite
             ("wint4/g128", QuantMode.WInt4, GroupSize.Of(128), "wint4", MatrixRate.Bf16),
             ("w8a8", QuantMode.W8A8, GroupSize.PerChannel, null, MatrixRate.Int8), ("w4a8/channel", QuantMode.W4A8, GroupSize.PerChannel, null, MatrixRate.Int8),
             ("w4a8/g128", QuantMode.W4A8, GroupSize.Of(128), null, MatrixRate.Int8),
+            // The A/B behind the w8a8 rule on sm_90 (Int8ActGemm.TmaApplies): the cuBLASLt IMMA product and scale pass it
+            // replaced there, forced, at the row counts where the two differ.
+            (ImmaAb, QuantMode.W8A8, GroupSize.PerChannel, null, MatrixRate.Int8),
         };
         _console.Line("kernels: linear");
         foreach (var (k, nOut) in shapes)
@@ -162,12 +166,16 @@ public sealed class KernelSuite
             foreach (var m in modes)
             {
                 string shape = $"K={k},N={nOut}";
+                bool ab = m.Variant == ImmaAb;
+                var manyRows = ns.Where(n => n >= Int8ActGemm.TmaMinRows).ToArray();
+                int[] rowCounts = ab && manyRows.Length > 0 ? manyRows : ns;
+                Int8ActGemm.TmaOff = ab;
                 try
                 {
                     Tensor x = default, y = default;
                     long weightBytes = 0;
                     double estimate = 2.0 * k * nOut * KernelCosts.BytesPerBf16Weight(m.Mode);
-                    var times = Rotated($"linear {m.Variant} {shape}", ns, estimate, estimate, KernelCosts.Linear(ns[0], k, nOut, estimate),
+                    var times = Rotated($"linear {m.Variant} {shape}", rowCounts, estimate, estimate, KernelCosts.Linear(rowCounts[0], k, nOut, estimate),
                         m.Rate, (engine, i) =>
                         {
                             if (i == 0) (x, y) = Activations(engine, k, nOut, 7);
@@ -175,9 +183,10 @@ public sealed class KernelSuite
                             weightBytes = lin.WeightBytes;
                             return lin;
                         }, out var rot);
-                    foreach (int n in ns)
+                    foreach (int n in rowCounts)
                         Add("linear", m.Variant, shape, n, times[n], KernelCosts.Linear(n, k, nOut, weightBytes), rot,
-                            m.Rate == MatrixRate.Int8 ? "int8 activations quantized per token in the forward; floor at the int8 rate" : null, m.Rate);
+                            ab ? "A/B: cuBLASLt IMMA into an int32 workspace + scale pass, forced (sm_90 runs the TMA kernel from 256 rows); floor at the int8 rate"
+                            : m.Rate == MatrixRate.Int8 ? "int8 activations quantized per token in the forward; floor at the int8 rate" : null, m.Rate);
                     if (m.Torch is { } torch)
                         _run.Torch.AddKernels("linear", m.Variant, shape, ns, rot, new JsonObject
                         {
@@ -185,9 +194,13 @@ public sealed class KernelSuite
                         });
                 }
                 catch (Exception e) when (Expected(e)) { Fail($"linear {m.Variant} {shape}", e); }
+                finally { Int8ActGemm.TmaOff = false; }
             }
         }
     }
+
+    /// <summary>The linear family's A/B row: w8a8 with the TMA kernel switched off on this thread.</summary>
+    private const string ImmaAb = "w8a8 [imma]";
 
     private void BlockFp8()
     {

@@ -1,7 +1,7 @@
 // The PTX wrappers every kernel family uses, written once: cp.async, ldmatrix, mma.sync, packed fma,
 // and the sm_90a wgmma instructions with their fences. Each asm states what it touches: "memory" on
 // the instructions that read or write shared memory behind the compiler's back (cp.async and its
-// commit / wait, ldmatrix, the wgmma fences), accumulators as "+f" operands, so the compiler neither
+// commit / wait, ldmatrix, the wgmma fences), accumulators as "+f" (s32: "+r") operands, so the compiler neither
 // caches shared-memory values across them nor moves accumulator reads over an MMA.
 //
 // Shared-memory operands are generic pointers (converted here with cvta) or, where a kernel computes
@@ -138,15 +138,17 @@ template <> GE_DEVICE unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned
 // Compiled to nothing (fences) or a trap (the MMA) where wgmma is unavailable, so a file using them
 // still builds for sm_89; the launcher never picks such a kernel there.
 
-// The fp32 accumulators of an m64n64 (32 per thread), m64n128 (64) or m64n256 (128) wgmma, as "+f" asm operands
-// %0 .. %31 / %63 / %127 (one list for every shape below).
-#define GE_WGMMA_ACC32(d) \
-    "+f"((d)[0]), "+f"((d)[1]), "+f"((d)[2]), "+f"((d)[3]), "+f"((d)[4]), "+f"((d)[5]), "+f"((d)[6]), "+f"((d)[7]), \
-    "+f"((d)[8]), "+f"((d)[9]), "+f"((d)[10]), "+f"((d)[11]), "+f"((d)[12]), "+f"((d)[13]), "+f"((d)[14]), "+f"((d)[15]), \
-    "+f"((d)[16]), "+f"((d)[17]), "+f"((d)[18]), "+f"((d)[19]), "+f"((d)[20]), "+f"((d)[21]), "+f"((d)[22]), "+f"((d)[23]), \
-    "+f"((d)[24]), "+f"((d)[25]), "+f"((d)[26]), "+f"((d)[27]), "+f"((d)[28]), "+f"((d)[29]), "+f"((d)[30]), "+f"((d)[31])
+// The accumulators of an m64n64 (32 per thread), m64n128 (64) or m64n256 (128) wgmma as asm operands %0 .. %31 / %63 /
+// %127 (one list for every shape below), with constraint c: "+f" for fp32 accumulators, "+r" for s32.
+#define GE_WGMMA_OPS32(c, d) \
+    c((d)[0]), c((d)[1]), c((d)[2]), c((d)[3]), c((d)[4]), c((d)[5]), c((d)[6]), c((d)[7]), \
+    c((d)[8]), c((d)[9]), c((d)[10]), c((d)[11]), c((d)[12]), c((d)[13]), c((d)[14]), c((d)[15]), \
+    c((d)[16]), c((d)[17]), c((d)[18]), c((d)[19]), c((d)[20]), c((d)[21]), c((d)[22]), c((d)[23]), \
+    c((d)[24]), c((d)[25]), c((d)[26]), c((d)[27]), c((d)[28]), c((d)[29]), c((d)[30]), c((d)[31])
+#define GE_WGMMA_ACC32(d) GE_WGMMA_OPS32("+f", d)
 #define GE_WGMMA_ACC64(d) GE_WGMMA_ACC32(d), GE_WGMMA_ACC32((d) + 32)
 #define GE_WGMMA_ACC128(d) GE_WGMMA_ACC64(d), GE_WGMMA_ACC64((d) + 64)
+#define GE_WGMMA_IACC128(d) GE_WGMMA_OPS32("+r", d), GE_WGMMA_OPS32("+r", (d) + 32), GE_WGMMA_OPS32("+r", (d) + 64), GE_WGMMA_OPS32("+r", (d) + 96)
 #define GE_WGMMA_REGS32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 #define GE_WGMMA_REGS128 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
 #define GE_WGMMA_REGS64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
@@ -198,6 +200,21 @@ template <> GE_DEVICE void ptx_wgmma_m64k16<__half, 256>(float* d, unsigned long
     GE_WGMMA_M64K16("256", "f16", GE_WGMMA_REGS128, GE_WGMMA_ACC128, "128", "129", "130");
 }
 
+// wgmma.mma_async m64n256k32, s8 x s8 -> s32, both operands from shared memory through matrix descriptors, K-major
+// (integer wgmma has no transpose or negate operands: the predicate is its only one). 128 int32 accumulators per
+// thread, exact sums; accumulate = 0 overwrites d.
+GE_DEVICE void ptx_wgmma_m64n256k32_s8(int* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 " GE_WGMMA_REGS128 ", %128, %129, p;\n}\n"
+        : GE_WGMMA_IACC128(d)
+        : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+#else
+    __trap();
+#endif
+}
+
 // Matrix descriptor of a K-major operand tile in the 128-byte-swizzle layout (rows of 128 bytes, 16-byte chunk c
 // of row r at c ^ (r & 7), 8-row atoms of 1024 bytes): the start address in 16-byte units, the 1024-byte stride
 // between atoms, swizzle mode 1. saddr is a shared-window address; stepping K inside the 128-byte row is adding
@@ -233,6 +250,10 @@ template <int N> GE_DEVICE void ptx_wgmma_wait_group() {
 template <int N> GE_DEVICE void ptx_wgmma_fence_operands(float* d) {
 #pragma unroll
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int N> GE_DEVICE void ptx_wgmma_fence_operands(int* d) {
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+r"(d[i])::"memory");
 }
 // Makes this thread's generic-proxy writes to shared memory (cp.async included) visible to the async
 // proxy that wgmma reads through.

@@ -32,16 +32,18 @@ public static partial class LowPrecisionCases
     /// </summary>
     private static double Int8FormatBound(QuantMode mode) => mode == QuantMode.W8A8 ? 0.02 : 0.12;
 
-    /// <summary>The kernel names the int8-activation GEMM's tile rule can pick on <paramref name="t"/>: both tiles of each weight format and grouping (int8 MMA needs sm_80).</summary>
+    /// <summary>The kernel names the int8-activation GEMM's rule can pick on <paramref name="t"/>: both tiles of each weight format and grouping, the TMA kernel for w8a8 on sm_90 (int8 MMA needs sm_80).</summary>
     public static IReadOnlyList<string> Int8ActSelectable(LaunchTarget t) =>
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
-            : (from v in Int8ActGemm.Variants
-               from s in Int8Schemes
-               select Int8ActGemm.KernelName(v, s.Format, Grouped(s))).ToArray();
+            : (from s in Int8Schemes
+               from v in Int8ActGemm.VariantsFor(s.Format, Grouped(s), t.ComputeMajor, t.ComputeMinor)
+               select Int8ActGemm.KernelName(v, s.Format, Grouped(s))).Distinct().ToArray();
 
-    /// <summary>The IMMA path's epilogue kernel, which the w8a8 Linear rule picks at many rows (int8 MMA needs sm_80).</summary>
+    /// <summary>The IMMA path's epilogue kernel, which the w8a8 Linear rule picks at many rows where the TMA kernel does not apply (int8 MMA needs sm_80).</summary>
     public static IReadOnlyList<string> Int8EpilogueSelectable(LaunchTarget t) =>
-        t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>() : new[] { Int8ScaleEpilogue.KernelName };
+        t.ComputeMajor * 10 + t.ComputeMinor >= 80
+        && Int8ActLinearMethod.ImmaApplies(WeightOnlyFormat.Int8, false, Int8ActLinearMethod.ImmaMinRows, t.ComputeMajor, t.ComputeMinor)
+            ? new[] { Int8ScaleEpilogue.KernelName } : Array.Empty<string>();
 
     private static readonly WeightOnlyScheme[] Int8Schemes =
     {
@@ -54,10 +56,17 @@ public static partial class LowPrecisionCases
 
     private static string Tag(WeightOnlyScheme s) => s.Format == WeightOnlyFormat.Int8 ? "w8a8" : s.PerChannel ? "w4a8/channel" : "w4a8/g128";
 
-    /// <summary>Both tiles of one weight format and grouping: what the every-variant cases force in turn (none below sm_80).</summary>
+    /// <summary>
+    /// What the every-variant cases force in turn for one weight format and grouping (none below sm_80): every variant of
+    /// the GEMM on the target, and for w8a8 the IMMA path's epilogue, which a GPU of another architecture picks at many rows.
+    /// </summary>
     private static IReadOnlyList<string> Int8EveryTile(LaunchTarget t, WeightOnlyScheme s) =>
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
-            : Int8ActGemm.Variants.Select(v => Int8ActGemm.KernelName(v, s.Format, Grouped(s))).ToArray();
+            : Int8ActGemm.VariantsFor(s.Format, Grouped(s), t.ComputeMajor, t.ComputeMinor).Select(v => Int8ActGemm.KernelName(v, s.Format, Grouped(s)))
+                .Concat(ImmaForm(s) ? new[] { Int8ScaleEpilogue.KernelName } : Array.Empty<string>()).ToArray();
+
+    /// <summary>Whether the scheme has the IMMA path at all (w8a8: int8 codes, per-channel scales), on whatever GPU picks it.</summary>
+    private static bool ImmaForm(WeightOnlyScheme s) => s.Format == WeightOnlyFormat.Int8 && !Grouped(s);
 
     /// <summary>The group kernel an expert case runs on the target (none below sm_80).</summary>
     private static IReadOnlyList<string> Int8GroupRule(LaunchTarget t, WeightOnlyScheme s, TokenLayout layout, int[] counts, int k)
@@ -77,10 +86,14 @@ public static partial class LowPrecisionCases
                select Int8ActGroupGemm.KernelName(v, layout, s.Format, Grouped(s))).ToArray();
 
     /// <summary>The kernel a Linear forward over <paramref name="rows"/> host rows runs on the target (none below sm_80).</summary>
-    private static IReadOnlyList<string> Int8Rule(LaunchTarget t, WeightOnlyScheme s, int rows, int k) =>
-        t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
-            : Int8ActLinearMethod.ImmaApplies(s.Format, Grouped(s), rows) ? new[] { Int8ScaleEpilogue.KernelName }
-            : new[] { Int8ActGemm.KernelName(Int8ActGemm.ChooseVariant(rows), s.Format, Grouped(s) && Fp8Quant.Pad128(k) > Int8ActPacking.Block) };
+    private static IReadOnlyList<string> Int8Rule(LaunchTarget t, WeightOnlyScheme s, int rows, int k)
+    {
+        if (t.ComputeMajor * 10 + t.ComputeMinor < 80) return Array.Empty<string>();
+        if (Int8ActLinearMethod.ImmaApplies(s.Format, Grouped(s), rows, t.ComputeMajor, t.ComputeMinor)) return new[] { Int8ScaleEpilogue.KernelName };
+        // One 128-wide group is per channel to the kernel: the Linear stores one scale row.
+        bool grouped = Grouped(s) && Fp8Quant.Pad128(k) > Int8ActPacking.Block;
+        return new[] { Int8ActGemm.KernelName(Int8ActGemm.ChooseVariant(rows, s.Format, grouped, t.ComputeMajor, t.ComputeMinor), s.Format, grouped) };
+    }
 
     /// <summary>The w8a8 / w4a8 cases; <see cref="ConformanceSuite"/> runs them with the other low-precision cases.</summary>
     public static IEnumerable<ConformanceCase> Int8ActivationCases()
@@ -95,9 +108,15 @@ public static partial class LowPrecisionCases
                     d => Int8Linear(d, s, DType.BF16, m, 136, k)) { Variants = t => Int8Rule(t, s, m + 5, k) };
             yield return new ConformanceCase($"lowprec/{Tag(s)}/linear/f16/m=1000/n=264/k={(s.PerChannel ? 520 : 256)}", "lowprec",
                 d => Int8Linear(d, s, DType.F16, 1000, 264, s.PerChannel ? 520 : 256)) { Variants = t => Int8Rule(t, s, 1005, s.PerChannel ? 520 : 256) };
-            // Every tile the rule can pick, forced in turn on one host-quantized problem with NaN rows past the count.
+            // Every variant the rule can pick, forced in turn on one host-quantized problem with NaN rows past the count.
             yield return new ConformanceCase($"lowprec/{Tag(s)}/gemm/every-variant/bf16/m=29/n=300/k={(s.PerChannel ? 1000 : 1024)}", "lowprec",
                 d => Int8EveryVariant(d, s, 29, 300, s.PerChannel ? 1000 : 1024)) { Variants = t => Int8EveryTile(t, s) };
+            // w8a8 at many rows, where the paths differ by GPU (the TMA kernel on sm_90, cuBLASLt IMMA and the scale pass
+            // elsewhere): both forced, with three M tiles (the last one short of its second warpgroup's rows), an N tail in
+            // the second 256-column block and eight K tiles through the four-stage ring.
+            if (ImmaForm(s))
+                yield return new ConformanceCase($"lowprec/{Tag(s)}/gemm/every-variant/bf16/m=283/n=300/k=1000", "lowprec",
+                    d => Int8EveryVariant(d, s, 283, 300, 1000)) { Variants = t => Int8EveryTile(t, s) };
             yield return new ConformanceCase($"lowprec/{Tag(s)}/graph-replay/m=83", "lowprec", d => Int8Replay(d, s, 96, 83, 61));
         }
         // Experts: both layouts, an empty expert, one with several M tiles, slabs with padding rows (NaN).
@@ -112,8 +131,9 @@ public static partial class LowPrecisionCases
                 }
         yield return new ConformanceCase("lowprec/w8a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W8A8));
         yield return new ConformanceCase("lowprec/w4a8/experts/graph-replay", "lowprec", d => ExpertReplay(d, QuantMode.W4A8));
-        // At 300 host rows w8a8 takes the IMMA path (cuBLASLt product + scale epilogue): captured, replayed at another count.
-        yield return new ConformanceCase("lowprec/w8a8/graph-replay/imma/m=283", "lowprec", d => Int8Replay(d, WeightOnlyScheme.Int8PerChannel, 300, 283, 261))
+        // At 300 host rows w8a8 takes its many-row path (the TMA kernel on sm_90, the IMMA product + scale epilogue
+        // elsewhere): captured, replayed at another count. On sm_90 the tensor maps travel in the captured node.
+        yield return new ConformanceCase("lowprec/w8a8/graph-replay/many-rows/m=283", "lowprec", d => Int8Replay(d, WeightOnlyScheme.Int8PerChannel, 300, 283, 261))
             { Variants = t => Int8Rule(t, WeightOnlyScheme.Int8PerChannel, 300, 200) };
         yield return new ConformanceCase("lowprec/w8a8/linear/zero-rows/m=7/n=130/k=260", "lowprec", d => Int8ZeroRows(d));
         yield return new ConformanceCase("lowprec/w4a8/bad-input", "lowprec", d => Int8BadInput(d)) { Exclusive = true };
@@ -193,7 +213,9 @@ public static partial class LowPrecisionCases
     }
 
     // The GEMM alone on host-quantized operands, once per tile (the rule picks by rows; conformance forces each).
-    // Rows past the device token count hold codes 127 and NaN scales and must be neither read into a valid row nor written.
+    // Rows past the device token count hold codes 127 and must be neither read into a valid row nor written: the first of
+    // them has scale 1, so a stored padded row shows against the NaN poison (a NaN scale would store NaN), the rest NaN,
+    // so a valid row that picked up a padded row's scale is NaN.
     private static CaseResult Int8EveryVariant(Device device, WeightOnlyScheme scheme, int m, int n, int k)
     {
         int padded = m + 5;
@@ -212,6 +234,7 @@ public static partial class LowPrecisionCases
         asc.CopyTo(sAll, 0);
         aAll.AsSpan(m * kp).Fill(127);
         sAll.AsSpan(m).Fill(float.NaN);
+        sAll[m] = 1f;
         var codes = WeightCodes(scheme.Format, packed, n, k);
         var definition = Int8Definition(aq, asc, codes, ws, m, n, kp, np, groups, DType.BF16);
         var expected = Int8Oracle(aq, asc, codes, ws, m, n, kp, np, groups);
@@ -226,22 +249,40 @@ public static partial class LowPrecisionCases
         asT.UploadFloats(sAll);
         wT.UploadBytes(packed);
         wsT.UploadFloats(ws);
-        var variants = device.Info.Backend == BackendKind.Cuda
-            ? Int8ActGemm.Variants.Select(v => (Int8ActGemmVariant?)v).ToArray()
+        var info = device.Info;
+        var variants = info.Backend == BackendKind.Cuda
+            ? Int8ActGemm.VariantsFor(scheme.Format, groups > 1, info.ComputeMajor, info.ComputeMinor).Select(v => (Int8ActGemmVariant?)v).ToArray()
             : new Int8ActGemmVariant?[] { null };
         var checks = new List<CaseResult>();
-        foreach (var variant in variants)
+        void Compare(string label, Action run)
         {
-            string label = variant?.ToString() ?? "reference";
-            var gemm = Int8ActGemm.Create(device, variant);
-            gemm.Prepare(DType.BF16, scheme.Format, groups > 1);
             cT.Poison(rig.Stream);
-            gemm.MatMul(rig.Stream, aT, asT, wT, wsT, cT, padded, rig.TokenCount);
+            run();
             rig.Stream.Synchronize();
             var y = cT.DownloadFloats();
             checks.Add(Checks.BitEqual($"{Tag(scheme)} GEMM {label} vs the host definition", definition, y.AsSpan(0, m * n)));
             checks.Add(Checks.Close($"{Tag(scheme)} GEMM {label} [{m}x{k}]·[{n}x{k}]ᵀ vs float64", expected, y.AsSpan(0, m * n), n, Int8KernelTolerance(DType.BF16)));
             checks.Add(Checks.True(y.AsSpan(m * n).ToArray().All(float.IsNaN), $"{label}: rows past the token count left unwritten"));
+        }
+        foreach (var variant in variants)
+        {
+            var gemm = Int8ActGemm.Create(device, variant);
+            gemm.Prepare(DType.BF16, scheme.Format, groups > 1);
+            Compare(variant?.ToString() ?? "reference", () => gemm.MatMul(rig.Stream, aT, asT, wT, wsT, cT, padded, rig.TokenCount));
+        }
+        if (ImmaForm(scheme))
+        {
+            // The IMMA path as other GPUs run it at many rows: every host row into the int32 product (rows past the count
+            // from codes 127), the scale pass below the count only.
+            using var c32b = rig.Pool.RentTensor(DType.I32, new long[] { padded, np }, out var c32, "int32 product");
+            using var imma = Int8Gemm.Create(device);
+            var epilogue = Int8ScaleEpilogue.Create(device);
+            epilogue.Prepare(DType.BF16);
+            Compare("IMMA + scale epilogue", () =>
+            {
+                imma.MatMul(rig.Stream, aT, wT, c32, padded);
+                epilogue.Apply(rig.Stream, c32, asT, wsT, cT, padded, rig.TokenCount);
+            });
         }
         return CaseResult.All(checks.ToArray());
     }

@@ -28,7 +28,7 @@ public static class MutantCatalog
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
-        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu",
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu", Int8Tma = "gemm/int8_act_tma.cu",
         Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
@@ -48,6 +48,8 @@ public static class MutantCatalog
     // The cases of the decoding wgmma kernel (int8 from 24 to 47 rows per expert), which shares the Hopper scale fold.
     private const string WgmmaIntCases = "moe/group-gemm/wint8/rows-per-expert=24,moe/layer/wint8/prefix/tiles/rows-per-expert=32";
     private const string Int8ActCases = "lowprec/w8a8,lowprec/w4a8";
+    // The w8a8 cases that run the TMA kernel on sm_90: both every-variant cases force it, then the Linear cases at many rows.
+    private const string Int8TmaCases = "lowprec/w8a8/gemm/every-variant,lowprec/w8a8/linear/f16/m=1000,lowprec/w8a8/graph-replay/many-rows";
     private const string MoeCases = "moe/routing,moe/layer/bf16,moe/layer/fp16";
     // Every case whose gate/up group GEMM fuses SwiGLU: the kernel-level cases first (each tile, both layouts), then the layers.
     private const string FusedSwiGluCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint";
@@ -82,6 +84,9 @@ public static class MutantCatalog
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
         new("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count (Linear) or the expert's rows (group GEMM) are stored",
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
+        M("GE_MUTANT_I8T_DROP_LAST_K", "gemm/int8_act_tma", "the TMA kernel drops the last 128-wide K tile (kblocks - 1)", Int8Tma, Int8TmaCases),
+        M("GE_MUTANT_I8T_SCALE_INDEX", "gemm/int8_act_tma", "the TMA kernel's epilogue reads the next channel's weight scale", Int8Tma, Int8TmaCases),
+        M("GE_MUTANT_I8T_SKIP_PAD_GUARD", "gemm/int8_act_tma", "the TMA kernel stores the rows of its tiles at or past the token count (up to the host rows)", Int8Tma, Int8TmaCases),
         M("GE_MUTANT_I8E_SCALE_INDEX", "gemm/int8_scale_epilogue", "the IMMA path's epilogue reads the next channel's weight scale", Int8Epilogue, "lowprec/w8a8"),
         M("GE_MUTANT_I8Q_TRUNCATE", "quant/int8_quant", "activation codes are rounded toward zero instead of to nearest even", Int8Quant, "lowprec/w8a8,lowprec/w4a8"),
 

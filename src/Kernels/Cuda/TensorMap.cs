@@ -15,16 +15,22 @@ internal struct TensorMap
     private ulong _element;
 
     /// <summary>
-    /// A row-major half-precision tensor of two or three dimensions (innermost first: <paramref name="dims"/>[0]
-    /// is the contiguous one), copied in boxes of <paramref name="box"/> elements with the 128-byte swizzle (the box's
-    /// inner extent must be 128 bytes: 64 halfs); boxes past the edges read zeros.
+    /// A row-major tensor of two or three dimensions (innermost first: <paramref name="dims"/>[0] is the contiguous one) of
+    /// 16-bit floats (BF16, F16) or bytes (I8, U8: int8 codes), copied in boxes of <paramref name="box"/> elements with the
+    /// 128-byte swizzle (the box's inner extent must be 128 bytes: 64 halfs or 128 bytes); boxes past the edges read zeros.
     /// </summary>
-    public static TensorMap HalfTiled(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
+    public static TensorMap Swizzled128(DType dtype, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
     {
-        if (!dtype.IsHalfPrecisionFloat()) throw new ArgumentException($"tensor map over {dtype}: BF16 or F16 only", nameof(dtype));
-        if (box.Length > 0 && box[0] * 2 != 128) throw new ArgumentException($"the box's inner extent is {box[0] * 2} bytes; the 128-byte swizzle needs 128", nameof(box));
-        int type = dtype == DType.BF16 ? CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-        return Encode(type, 2, CuDriver.CU_TENSOR_MAP_SWIZZLE_128B, dtype.ToString(), address, dims, box);
+        int type = dtype switch
+        {
+            DType.BF16 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+            DType.F16 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+            DType.I8 or DType.U8 => CuDriver.CU_TENSOR_MAP_DATA_TYPE_UINT8,
+            _ => throw new ArgumentException($"tensor map over {dtype}: BF16, F16, I8 or U8 only", nameof(dtype)),
+        };
+        int size = dtype.BitsOf() / 8;
+        if (box.Length > 0 && box[0] * size != 128) throw new ArgumentException($"the box's inner extent is {box[0] * size} bytes; the 128-byte swizzle needs 128", nameof(box));
+        return Encode(type, size, CuDriver.CU_TENSOR_MAP_SWIZZLE_128B, dtype.ToString(), address, dims, box);
     }
 
     /// <summary>
@@ -39,14 +45,16 @@ internal struct TensorMap
         return Encode(CuDriver.CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, CuDriver.CU_TENSOR_MAP_SWIZZLE_NONE, "bytes", address, dims, box);
     }
 
-    /// <summary>The checks every map needs before the driver sees it (rank, 16-byte strides and address), then the encoding.</summary>
+    /// <summary>The checks every map needs before the driver sees it (rank, box extents, 16-byte strides and address), then the encoding.</summary>
     private static unsafe TensorMap Encode(int type, int elementBytes, int swizzle, string what, DevicePtr address, ReadOnlySpan<ulong> dims, ReadOnlySpan<uint> box)
     {
         int rank = dims.Length;
         if (rank is < 2 or > 3 || box.Length != rank)
             throw new ArgumentException($"tensor map of rank {rank} with a box of rank {box.Length}: ranks 2 and 3 are supported");
+        for (int i = 1; i < rank; i++)
+            if (box[i] is < 1 or > 256) throw new ArgumentException($"box dimension {i} is {box[i]} elements; the TMA takes 1 to 256", nameof(box));
         if (dims[0] * (ulong)elementBytes % 16 != 0)
-            throw new ArgumentException($"rows of {dims[0]} {(elementBytes == 2 ? "halfs" : "bytes")} are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
+            throw new ArgumentException($"rows of {dims[0]} {what} elements are not a multiple of 16 bytes (the TMA's strides)", nameof(dims));
         if (address.Address % 16 != 0) throw new ArgumentException($"{address} is not 16-byte aligned", nameof(address));
         // 64-byte aligned storage for the driver to write into; the struct itself carries no alignment guarantee.
         byte* raw = stackalloc byte[128 + 64];

@@ -3,9 +3,37 @@ using GraphEngine.Kernels.Quant;
 
 namespace GraphEngine.Kernels.Gemm;
 
-/// <summary>The int8_act_gemm template at the two tiles of <see cref="Int8ActGemmVariant"/>; each call runs the one the rule picks or the one fixed at construction.</summary>
+/// <summary>
+/// The int8_act_gemm template at its two tiles and, on sm_90, the TMA kernel (int8_act_tma.cu): the variants of
+/// <see cref="Int8ActGemmVariant"/>; each call runs the one the rule picks or the one fixed at construction.
+/// </summary>
 internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 {
+    internal const string Source = "gemm/int8_act_gemm.cu", TmaSource = "gemm/int8_act_tma.cu";
+
+    /// <summary>The TMA kernel's tile (int8_act_tma.cu's I8T_* defines): 128 rows, 256 columns, K tiles of 128 bytes, 384 threads.</summary>
+    internal const int TmaTileM = 128, TmaTileN = 256, TmaTileK = 128, TmaThreads = 384;
+
+    /// <summary>Stages of the TMA kernel's ring: a stage is 16 KiB of A and 32 KiB of W, and four are what 227 KiB holds.</summary>
+    internal const int TmaStages = 4;
+
+    /// <summary>Dynamic shared memory of a TMA ring of <paramref name="stages"/>: the A and W tiles, a full and an empty mbarrier per stage, 1 KiB to align the ring.</summary>
+    internal static int TmaSharedBytes(int stages) => stages * (TmaTileM + TmaTileN) * TmaTileK + 2 * stages * 8 + 1024;
+
+    /// <summary>A TMA launch: the 256-column blocks of C and the persistent CTAs (one per SM, fewer when there are fewer tiles).</summary>
+    internal readonly record struct TmaPlan(int ColumnBlocks, int Ctas);
+
+    /// <summary>The TMA launch for <paramref name="rows"/> host rows and <paramref name="n"/> columns on <paramref name="smCount"/> SMs.</summary>
+    internal static TmaPlan PlanTma(int rows, int n, int smCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(smCount);
+        int columnBlocks = (n + TmaTileN - 1) / TmaTileN;
+        long tiles = (long)((rows + TmaTileM - 1) / TmaTileM) * columnBlocks;
+        return new TmaPlan(columnBlocks, (int)Math.Min(smCount, tiles));
+    }
+
     internal readonly record struct Tile(int BM, int BN, int WM, int WN, int Stages)
     {
         public int Threads => WM * WN * 32;
@@ -26,13 +54,27 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 
     internal static string KernelName(string type, Int8ActGemmVariant variant, WeightOnlyFormat format, bool grouped)
     {
+        if (variant == Int8ActGemmVariant.Tma)
+        {
+            RequireTmaFormat(format, grouped);
+            return $"int8_act_tma<{type}, {TmaStages}>";
+        }
         var t = TileOf(variant);
         return $"int8_act_gemm<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {t.BM}, {t.BN}, {t.WM}, {t.WN}, {t.Stages}>";
     }
 
+    /// <summary>The TMA kernel's one weight form; anything else is refused before a name or a launch is made.</summary>
+    private static void RequireTmaFormat(WeightOnlyFormat format, bool grouped)
+    {
+        if (format != WeightOnlyFormat.Int8 || grouped)
+            throw new ArgumentException($"the TMA int8 GEMM takes int8 weights with per-channel scales; got {format}{(grouped ? " with group scales" : "")}", nameof(format));
+    }
+
     public override void Prepare(DType output, WeightOnlyFormat format, bool grouped)
     {
-        foreach (var v in _fixed is { } f ? new[] { f } : Variants) _ = Kernel(output, v, format, grouped);
+        var info = _device.Info;
+        foreach (var v in _fixed is { } f ? new[] { f } : VariantsFor(format, grouped, info.ComputeMajor, info.ComputeMinor))
+            _ = Kernel(output, v, format, grouped);
     }
 
     private CudaKernel Kernel(DType output, Int8ActGemmVariant variant, WeightOnlyFormat format, bool grouped)
@@ -42,8 +84,9 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             var key = (output, variant, format, grouped);
             if (!_kernels.TryGetValue(key, out var k))
             {
-                k = _device.GetKernel("gemm/int8_act_gemm.cu", KernelName(output.CudaTypeName(), variant, format, grouped));
-                k.EnsureDynamicSharedMemory(TileOf(variant).SharedBytes(format));
+                bool tma = variant == Int8ActGemmVariant.Tma;
+                k = _device.GetKernel(tma ? TmaSource : Source, KernelName(output.CudaTypeName(), variant, format, grouped));
+                k.EnsureDynamicSharedMemory(tma ? TmaSharedBytes(TmaStages) : TileOf(variant).SharedBytes(format));
                 _kernels[key] = k;
             }
             return k;
@@ -53,7 +96,13 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
     protected override void MatMulCore(ComputeStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
         int rows, int n, int np, int kp, WeightOnlyFormat format, bool grouped, DevicePtr tokenCount)
     {
-        var variant = _fixed ?? ChooseVariant(rows);
+        var info = _device.Info;
+        var variant = _fixed ?? ChooseVariant(rows, format, grouped, info.ComputeMajor, info.ComputeMinor);
+        if (variant == Int8ActGemmVariant.Tma)
+        {
+            LaunchTma(Kernel(c.DType, variant, format, grouped), (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
+            return;
+        }
         var tile = TileOf(variant);
         var kernel = Kernel(c.DType, variant, format, grouped);
         ulong pa = a.Ptr.Address, psa = aScales.Ptr.Address, pw = w.Ptr.Address, psw = wScales.Ptr.Address;
@@ -61,5 +110,23 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
         void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &np, &kp, &pn };
         var grid = new Dim3((uint)(np / tile.BN), (uint)((rows + tile.BM - 1) / tile.BM));
         kernel.Launch((CudaStream)stream, grid, new Dim3((uint)tile.Threads), (uint)tile.SharedBytes(format), args);
+    }
+
+    /// <summary>
+    /// The TMA kernel's arguments: tensor maps of A ([rows, Kp] int8, boxes of 128 rows: rows past the host rows read as
+    /// zeros) and W ([Np, Kp], boxes of 256 rows: the last block's rows past Np read as zeros), both scales, C, rows, N,
+    /// Kp, the column blocks and the device token count. The maps are built here, on the host, and travel by value in
+    /// the launch's parameters, so a captured launch carries them into its graph node.
+    /// </summary>
+    private void LaunchTma(CudaKernel kernel, CudaStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
+        int rows, int n, int np, int kp, DevicePtr tokenCount)
+    {
+        var plan = PlanTma(rows, n, _device.Info.SmCount);
+        var aMap = TensorMap.Swizzled128(DType.I8, a.Ptr, stackalloc ulong[] { (ulong)kp, (ulong)rows }, stackalloc uint[] { TmaTileK, TmaTileM });
+        var wMap = TensorMap.Swizzled128(DType.I8, w.Ptr, stackalloc ulong[] { (ulong)kp, (ulong)np }, stackalloc uint[] { TmaTileK, TmaTileN });
+        ulong psa = aScales.Ptr.Address, psw = wScales.Ptr.Address, pc = c.Ptr.Address, pn = tokenCount.Address;
+        int columnBlocks = plan.ColumnBlocks;
+        void** args = stackalloc void*[] { &aMap, &wMap, &psa, &psw, &pc, &rows, &n, &kp, &columnBlocks, &pn };
+        kernel.Launch(stream, new Dim3((uint)plan.Ctas), new Dim3(TmaThreads), (uint)TmaSharedBytes(TmaStages), args);
     }
 }

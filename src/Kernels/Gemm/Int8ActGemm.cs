@@ -5,7 +5,8 @@ using GraphEngine.Kernels.Reference;
 namespace GraphEngine.Kernels.Gemm;
 
 /// <summary>
-/// The w8a8 / w4a8 Linear GEMM on the int8 tensor cores (native/gemm/int8_act_gemm.cu):
+/// The w8a8 / w4a8 Linear GEMM on the int8 tensor cores (native/gemm/int8_act_gemm.cu; w8a8 at many rows on sm_90
+/// native/gemm/int8_act_tma.cu):
 /// C[m, n] = a_scale[m] · Σ_groups w_scale[g, n] · (A_q[m, g·] · W_q[n, g·]), with A_q int8 codes and one fp32
 /// scale per token (<see cref="Int8Quant"/>), W_q int8 or int4 codes in <see cref="Int8ActPacking"/>'s layout,
 /// one scale per output channel or per 128 of K. Integer products are summed exactly in int32 (per 128-wide K
@@ -16,11 +17,14 @@ namespace GraphEngine.Kernels.Gemm;
 public abstract class Int8ActGemm
 {
     /// <summary>
-    /// The GEMM for <paramref name="device"/>. <paramref name="variant"/> null: each call runs the tile
-    /// <see cref="ChooseVariant"/> picks; otherwise every call runs that tile (conformance forces each in turn).
+    /// The GEMM for <paramref name="device"/>. <paramref name="variant"/> null: each call runs the variant
+    /// <see cref="ChooseVariant(int, WeightOnlyFormat, bool, int, int)"/> picks for the GPU; otherwise every call runs that
+    /// variant (conformance forces each in turn; the TMA kernel only on sm_90, for int8 per-channel weights).
     /// </summary>
     public static Int8ActGemm Create(Device device, Int8ActGemmVariant? variant = null) => device switch
     {
+        CudaDevice cuda when variant == Int8ActGemmVariant.Tma && !TmaArchitecture(cuda.Info.ComputeMajor, cuda.Info.ComputeMinor) =>
+            throw new ArgumentException($"the TMA int8 GEMM needs sm_90 (wgmma, TMA); this GPU is {cuda.Info.Architecture}", nameof(variant)),
         CudaDevice cuda => new Int8ActGemmCuda(cuda, variant),
         ReferenceDevice when variant is null => new Int8ActGemmReference(),
         ReferenceDevice => throw new ArgumentException($"the reference backend has no int8-activation GEMM variants; got {variant}", nameof(variant)),
@@ -30,17 +34,53 @@ public abstract class Int8ActGemm
     /// <summary>Rows up to which the small tile is picked: below that a 64-row tile wastes MMA rows and, worse, gives too few blocks to stream the weights at full bandwidth.</summary>
     public const int SmallTileMaxRows = 32;
 
-    /// <summary>The launcher's rule, a pure function of the rows the launch covers (the host bound): the 16 x 32 tile up to <see cref="SmallTileMaxRows"/> rows, the 64 x 128 tile above.</summary>
+    /// <summary>The mma.sync tile rule (every GPU, every format; the group GEMM's too), a pure function of the rows the launch covers (the host bound): the 16 x 32 tile up to <see cref="SmallTileMaxRows"/> rows, the 64 x 128 tile above.</summary>
     public static Int8ActGemmVariant ChooseVariant(int rows)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         return rows <= SmallTileMaxRows ? Int8ActGemmVariant.Small : Int8ActGemmVariant.Large;
     }
 
-    /// <summary>Every tile the rule can pick (both, depending on the rows).</summary>
+    /// <summary>The mma.sync tiles (any sm_80 GPU, every format; the experts' group GEMM has the same two): what <see cref="ChooseVariant(int)"/> picks from.</summary>
     public static IReadOnlyList<Int8ActGemmVariant> Variants { get; } = new[] { Int8ActGemmVariant.Small, Int8ActGemmVariant.Large };
 
-    /// <summary>The kernel instance a tile runs for a weight format and grouping, T for the output type: what `graphengine check --list` names.</summary>
+    /// <summary>
+    /// Host rows from which the Hopper TMA kernel (<see cref="Int8ActGemmVariant.Tma"/>) takes w8a8 on sm_90: where a
+    /// 128 x 256 tile per SM has two M tiles to share each weight tile across and the 64 x 128 mma.sync tile falls behind
+    /// the int8 matrix rate. The threshold of the cuBLASLt IMMA path it replaces there, kept so the switch changes one
+    /// kernel for another at the same shapes; not tuned on its own yet.
+    /// </summary>
+    public const int TmaMinRows = 256;
+
+    /// <summary>
+    /// For the bench's A/B only (bench/KernelSuite.cs): while set on this thread, <see cref="TmaApplies"/> is false, so a
+    /// w8a8 Linear built and run meanwhile takes the path it takes on other GPUs (cuBLASLt IMMA at many rows). Never set
+    /// by the engine.
+    /// </summary>
+    [ThreadStatic] internal static bool TmaOff;
+
+    /// <summary>Whether the GPU can run the TMA kernel: sm_90 (wgmma and setmaxnreg are sm_90a; Blackwell has neither in that form).</summary>
+    public static bool TmaArchitecture(int computeMajor, int computeMinor) => computeMajor == 9 && computeMinor == 0;
+
+    /// <summary>
+    /// The rule for the TMA kernel, a pure function of the launch's host rows, the weight format and grouping and the
+    /// compute capability: int8 codes with per-channel scales (the kernel applies one scale per column; w4a8 would need
+    /// the int4 expansion, group scales the per-block partials), sm_90, at least <see cref="TmaMinRows"/> rows.
+    /// </summary>
+    public static bool TmaApplies(WeightOnlyFormat format, bool grouped, int rows, int computeMajor, int computeMinor) =>
+        format == WeightOnlyFormat.Int8 && !grouped && rows >= TmaMinRows && TmaArchitecture(computeMajor, computeMinor) && !TmaOff;
+
+    /// <summary>The launcher's rule on a GPU: the TMA kernel where <see cref="TmaApplies"/>, else the tile <see cref="ChooseVariant(int)"/> picks.</summary>
+    public static Int8ActGemmVariant ChooseVariant(int rows, WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
+        TmaApplies(format, grouped, rows, computeMajor, computeMinor) ? Int8ActGemmVariant.Tma : ChooseVariant(rows);
+
+    /// <summary>Every variant the rule can pick on a GPU for a weight format and grouping: both tiles, and the TMA kernel for w8a8 on sm_90.</summary>
+    public static IReadOnlyList<Int8ActGemmVariant> VariantsFor(WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
+        format == WeightOnlyFormat.Int8 && !grouped && TmaArchitecture(computeMajor, computeMinor)
+            ? new[] { Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma }
+            : Variants;
+
+    /// <summary>The kernel instance a variant runs for a weight format and grouping, T for the output type: what `graphengine check --list` names.</summary>
     public static string KernelName(Int8ActGemmVariant variant, WeightOnlyFormat format, bool grouped) =>
         Int8ActGemmCuda.KernelName(LaunchTarget.TypeParameter, variant, format, grouped);
 
@@ -114,4 +154,10 @@ public enum Int8ActGemmVariant
 
     /// <summary>64 x 128 output tile, 8 warps (2 x 4, 32 x 32 each), 3-stage cp.async ring.</summary>
     Large,
+
+    /// <summary>
+    /// Hopper only (native/gemm/int8_act_tma.cu): 128 x 256 tiles fed by the TMA through a 4-stage ring, one producer
+    /// thread and two wgmma warpgroups, one persistent CTA per SM; int8 weights with per-channel scales only.
+    /// </summary>
+    Tma,
 }

@@ -6,7 +6,7 @@ internal static partial class Interop
 {
     internal static unsafe partial class CuDriver
     {
-        // CUtensorMapDataType
+        // CUtensorMapDataType (int8 codes travel as UINT8: the TMA copies bytes and never converts them)
         internal const int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
         internal const int CU_TENSOR_MAP_DATA_TYPE_FLOAT16 = 6;
         internal const int CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9;

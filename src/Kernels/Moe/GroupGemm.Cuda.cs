@@ -476,13 +476,13 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     private void LaunchTma(CudaKernel kernel, CudaStream stream, GroupGemmProblem p, ExpertWeights w, TmaConfig c)
     {
         long aRows = p.A.ElementCount / p.K;
-        var aMap = TensorMap.HalfTiled(p.A.DType, p.A.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)aRows }, stackalloc uint[] { 64, TmaConfig.TileM });
+        var aMap = TensorMap.Swizzled128(p.A.DType, p.A.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)aRows }, stackalloc uint[] { 64, TmaConfig.TileM });
         // int4 packs two codes a byte along K.
         ulong rowBytes = c.Format == ExpertWeightFormat.Int8PerChannel ? (ulong)p.K : (ulong)p.K / 2;
         var wMap = c.Integer
             ? TensorMap.BytesTiled(w.Weights.Ptr, stackalloc ulong[] { rowBytes, (ulong)p.N, (ulong)p.Experts },
                 stackalloc uint[] { (uint)c.CodeBytesPerRow, (uint)(c.TileN / 2), 1 })
-            : TensorMap.HalfTiled(w.Weights.DType, w.Weights.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)p.N, (ulong)p.Experts },
+            : TensorMap.Swizzled128(w.Weights.DType, w.Weights.Ptr, stackalloc ulong[] { (ulong)p.K, (ulong)p.N, (ulong)p.Experts },
                 stackalloc uint[] { 64, (uint)(c.TileN / 2), 1 });
         int columnsPerBlock = p.Epilogue == GroupGemmEpilogue.SwiGlu ? c.TileN / 2 : c.TileN;
         int columnBlocks = (p.OutputColumns + columnsPerBlock - 1) / columnsPerBlock;

@@ -9,7 +9,8 @@ namespace GraphEngine.Layers.Methods;
 /// <summary>
 /// w8a8 and w4a8 Linear: int8 (per-channel scales) or int4 (per-channel or group-128 scales) weights, activations
 /// quantized inside every forward to int8 with one scale per token, and the int8 tensor-core GEMM that applies
-/// both scales in its epilogue (<see cref="Int8ActGemm"/>). Weights are quantized with the weight-only quantizer's
+/// both scales in its epilogue (<see cref="Int8ActGemm"/>; at many rows the TMA kernel on sm_90, cuBLASLt IMMA and a scale
+/// pass elsewhere). Weights are quantized with the weight-only quantizer's
 /// rule (scale = amax / 127 or / 7, round half to even, clamp), on the device for device, host and random weights,
 /// or taken as given (offline). No bias. Forward is capturable: the activation workspace is rented once, at
 /// construction, for <see cref="LayerContext.MaxTokens"/> rows.
@@ -23,7 +24,7 @@ public sealed class Int8ActLinearMethod : ILinearMethod
     private readonly Int8Gemm? _imma;
     private readonly Int8ScaleEpilogue? _epilogue;
     private readonly Tensor? _c32;
-    private readonly int _maxRows;
+    private readonly int _maxRows, _major, _minor;
     private readonly WeightOnlyScheme _scheme;
     private bool _disposed;
 
@@ -34,6 +35,7 @@ public sealed class Int8ActLinearMethod : ILinearMethod
         Activation = activation;
         _scheme = scheme;
         _maxRows = ctx.MaxTokens;
+        (_major, _minor) = (ctx.Device.Info.ComputeMajor, ctx.Device.Info.ComputeMinor);
         var format = scheme.Format;
         int np = Fp8Quant.Pad128(n), kp = Fp8Quant.Pad128(k), row = Int8ActPacking.RowBytes(format, k), groups = Int8ActPacking.Groups(scheme.GroupSize, k);
         var packed = new byte[(long)np * row];
@@ -52,7 +54,7 @@ public sealed class Int8ActLinearMethod : ILinearMethod
             _gemm = Int8ActGemm.Create(ctx.Device);
             _quant.Prepare(activation);
             _gemm.Prepare(activation, format, groups > 1);
-            if (ImmaApplies(format, groups > 1, ctx.MaxTokens))
+            if (ImmaApplies(format, groups > 1, ctx.MaxTokens, _major, _minor))
             {
                 // The int32 product of the IMMA path, [MaxTokens, Np] (4 bytes per output): the cost of the path.
                 _c32 = _memory.Rent(ctx.Pool, DType.I32, new long[] { ctx.MaxTokens, np }, $"{name} int32 product");
@@ -69,17 +71,25 @@ public sealed class Int8ActLinearMethod : ILinearMethod
     }
 
     /// <summary>
-    /// The launch with at least this many host rows runs w8a8 (int8 weights, per-channel scales) as cuBLASLt's IMMA
-    /// product into an int32 workspace plus <see cref="Int8ScaleEpilogue"/>: at many rows cuBLASLt's int8 kernels run far
-    /// closer to the int8 matrix rate than the mma.sync tile (the block_fp8 mma.sync kernel reaches 0.35-0.45 of its wgmma
-    /// twin). The int32 sums are exact either way, so the output bits do not depend on the path. w4a8 always runs our
-    /// kernel (cuBLASLt has no int4 x int8), as does grouped scaling (it needs the per-block partials).
+    /// Off sm_90, the launch with at least this many host rows runs w8a8 (int8 weights, per-channel scales) as cuBLASLt's
+    /// IMMA product into an int32 workspace plus <see cref="Int8ScaleEpilogue"/>: at many rows cuBLASLt's int8 kernels run
+    /// far closer to the int8 matrix rate than the mma.sync tile (the block_fp8 mma.sync kernel reaches 0.35-0.45 of its
+    /// wgmma twin). On sm_90 the TMA kernel (<see cref="Int8ActGemm.TmaApplies"/>, from the same row count) takes these
+    /// launches instead: it applies the scales from its int32 accumulators, with no workspace and no second pass (on the
+    /// H200 the IMMA path took 67.8 us at 1024 x 4096 x 4096 against 44.7 us for bf16). The int32 sums are exact on every
+    /// path, so the output bits do not depend on it. w4a8 always runs our mma.sync kernel (cuBLASLt has no int4 x int8),
+    /// as does grouped scaling (it needs the per-block partials).
     /// </summary>
-    public const int ImmaMinRows = 256;
+    public const int ImmaMinRows = Int8ActGemm.TmaMinRows;
 
-    /// <summary>The rule: whether a launch over <paramref name="rows"/> host rows takes the IMMA path (a pure function of the format, grouping and rows).</summary>
-    public static bool ImmaApplies(WeightOnlyFormat format, bool grouped, int rows) =>
-        format == WeightOnlyFormat.Int8 && !grouped && rows >= ImmaMinRows;
+    /// <summary>
+    /// The rule: whether a launch over <paramref name="rows"/> host rows takes the IMMA path on a GPU of this compute
+    /// capability (a pure function of the format, grouping, rows and architecture): w8a8 from <see cref="ImmaMinRows"/>
+    /// rows where the TMA kernel does not apply.
+    /// </summary>
+    public static bool ImmaApplies(WeightOnlyFormat format, bool grouped, int rows, int computeMajor, int computeMinor) =>
+        format == WeightOnlyFormat.Int8 && !grouped && rows >= ImmaMinRows
+        && !Int8ActGemm.TmaApplies(format, grouped, rows, computeMajor, computeMinor);
 
     /// <summary>
     /// Builds the method for <paramref name="mode"/> (<see cref="QuantMode.W8A8"/>: int8 per channel;
@@ -170,7 +180,7 @@ public sealed class Int8ActLinearMethod : ILinearMethod
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckForward(Activation, stream, input, output, paddedRows, _maxRows);
         _quant.QuantizeActivations(stream, input, _aq, _as, paddedRows, tokenCount);
-        if (_imma is not null && ImmaApplies(_scheme.Format, !_scheme.PerChannel, paddedRows))
+        if (_imma is not null && ImmaApplies(_scheme.Format, !_scheme.PerChannel, paddedRows, _major, _minor))
         {
             // cuBLASLt computes every host row (it cannot read the device count); rows past it hold stale codes and
             // land only in the workspace, which the epilogue reads below the count.

@@ -135,15 +135,15 @@ public class GroupGemmTmaLauncherTests
     {
         var at = new DevicePtr(1 << 20);
         Assert.Contains("rank", Assert.Throws<ArgumentException>(() =>
-            TensorMap.HalfTiled(DType.BF16, at, new ulong[] { 64, 2, 2, 2 }, new uint[] { 64, 1, 1, 1 })).Message);
-        Assert.Contains("BF16 or F16", Assert.Throws<ArgumentException>(() =>
-            TensorMap.HalfTiled(DType.F32, at, new ulong[] { 64, 128 }, new uint[] { 64, 128 })).Message);
+            TensorMap.Swizzled128(DType.BF16, at, new ulong[] { 64, 2, 2, 2 }, new uint[] { 64, 1, 1, 1 })).Message);
+        Assert.Contains("BF16, F16, I8 or U8", Assert.Throws<ArgumentException>(() =>
+            TensorMap.Swizzled128(DType.F32, at, new ulong[] { 64, 128 }, new uint[] { 64, 128 })).Message);
         Assert.Contains("128-byte swizzle", Assert.Throws<ArgumentException>(() =>
-            TensorMap.HalfTiled(DType.BF16, at, new ulong[] { 64, 128 }, new uint[] { 32, 128 })).Message);
+            TensorMap.Swizzled128(DType.BF16, at, new ulong[] { 64, 128 }, new uint[] { 32, 128 })).Message);
         Assert.Contains("16 bytes", Assert.Throws<ArgumentException>(() =>
-            TensorMap.HalfTiled(DType.F16, at, new ulong[] { 60, 128 }, new uint[] { 64, 128 })).Message);
+            TensorMap.Swizzled128(DType.F16, at, new ulong[] { 60, 128 }, new uint[] { 64, 128 })).Message);
         Assert.Contains("16-byte aligned", Assert.Throws<ArgumentException>(() =>
-            TensorMap.HalfTiled(DType.BF16, new DevicePtr((1 << 20) + 8), new ulong[] { 64, 128 }, new uint[] { 64, 128 })).Message);
+            TensorMap.Swizzled128(DType.BF16, new DevicePtr((1 << 20) + 8), new ulong[] { 64, 128 }, new uint[] { 64, 128 })).Message);
         // The codes' byte maps: no swizzle, so any inner extent of 16-byte multiples; rows of 16-byte multiples.
         Assert.Contains("multiple of 16", Assert.Throws<ArgumentException>(() =>
             TensorMap.BytesTiled(at, new ulong[] { 2560, 3072, 64 }, new uint[] { 40, 128, 1 })).Message);

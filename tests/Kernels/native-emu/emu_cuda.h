@@ -213,14 +213,19 @@ inline void ptx_wgmma_fence() {}
 inline void ptx_wgmma_commit_group() {}
 template <int N> inline void ptx_wgmma_wait_group() {}
 template <int N> inline void ptx_wgmma_fence_operands(float*) {}
+template <int N> inline void ptx_wgmma_fence_operands(int*) {}
 inline void ptx_fence_proxy_async_shared() {}
-// Element (row, k) of a K-major operand whose 128-byte-swizzled tile the descriptor starts: the byte address the
-// hardware forms (start + 128 * row + 2 * k) with its 16-byte chunk XOR-ed by address bits 7..9.
-inline float ge_emu_wgmma_operand(unsigned long long desc, int row, int k, bool bf16) {
-    unsigned addr = (unsigned)(desc & 0x3FFF) * 16 + 128 * row + 2 * k;
+// Byte b of row `row` of a K-major operand whose 128-byte-swizzled tile the descriptor starts: the address the hardware
+// forms (start + 128 * row + b) with its 16-byte chunk XOR-ed by address bits 7..9.
+inline const unsigned char* ge_emu_wgmma_byte(unsigned long long desc, int row, int b) {
+    unsigned addr = (unsigned)(desc & 0x3FFF) * 16 + 128 * row + b;
     addr ^= ((addr >> 7) & 7) << 4;
+    return g_dyn_smem + addr;
+}
+// Element (row, k) of a half-precision operand (2 bytes an element).
+inline float ge_emu_wgmma_operand(unsigned long long desc, int row, int k, bool bf16) {
     unsigned short v;
-    memcpy(&v, g_dyn_smem + addr, 2);
+    memcpy(&v, ge_emu_wgmma_byte(desc, row, 2 * k), 2);
     return ge_emu_half(v, bf16);
 }
 // wgmma.mma_async m64nNk16: thread (warp w of the warpgroup, lane 4g + t) holds D rows 16w + g (registers 4j, 4j + 1)
@@ -237,7 +242,20 @@ template <typename T, int N> inline void ptx_wgmma_m64k16(float* d, unsigned lon
         }
 }
 
-// ------------------------------------------------------------------ TMA, mbarrier (group_gemm_tma.cu)
+// wgmma.mma_async m64n256k32 s8.s8.s32: the same accumulator layout, 32 int8 elements (bytes) of K a call, exact int32 sums.
+inline void ptx_wgmma_m64n256k32_s8(int* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
+    const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    for (int j = 0; j < 256 / 8; ++j)
+        for (int q = 0; q < 4; ++q) {
+            const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
+            int s = accumulate ? d[4 * j + q] : 0;
+            for (int k = 0; k < 32; ++k)
+                s += (int)*(const signed char*)ge_emu_wgmma_byte(desc_a, row, k) * (int)*(const signed char*)ge_emu_wgmma_byte(desc_b, col, k);
+            d[4 * j + q] = s;
+        }
+}
+
+// ------------------------------------------------------------------ TMA, mbarrier (group_gemm_tma.cu, int8_act_tma.cu)
 template <int N> inline void ptx_setmaxnreg_dec() {}
 // Named barriers (bar.sync id, count): one std::barrier per id, made by its first arrival with that count; launch clears
 // them after each block.
