@@ -385,9 +385,10 @@ public sealed class KernelSuite
             ("wint8", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             // The A/B behind the integer TMA rule (GroupGemmCuda.TmaIntegerRows, provisional): the kernels it replaced, forced.
             ("wint8 [cp.async wgmma]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
-            ("wint8 [tma, 5 stages]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint8 [tma]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint8+swiglu", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint4/g128", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
+            ("wint4/g128 [tma]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("wint4/g128 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("wint4 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
             ("wint4", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
@@ -403,8 +404,9 @@ public sealed class KernelSuite
             GroupGemmCuda.TmaOverride = mode.Variant switch
             {
                 "bf16 [tma]" => new GroupGemmCuda.TmaConfig(256, 4),
-                // The one deeper ring the int8 budget allows (GroupGemmTmaLauncherTests): where the rule takes the TMA kernel.
-                "wint8 [tma, 5 stages]" => new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel),
+                // The integer TMA kernels at every n, below the rule's rows too: where the threshold belongs.
+                "wint8 [tma]" => new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int8PerChannel),
+                "wint4/g128 [tma]" => new GroupGemmCuda.TmaConfig(128, 4, ExpertWeightFormat.Int4Group),
                 _ => null,
             };
             GroupGemmCuda.ForceCpAsync = mode.Variant.EndsWith("[cp.async wgmma]", StringComparison.Ordinal)

@@ -263,6 +263,8 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
     float acc[64], part[64];
 #pragma unroll
     for (int i = 0; i < 64; i++) acc[i] = part[i] = 0.0f;
+    float sc[GW_IBN / 4];   // the scales of the group being summed, read as it starts so the fold never waits on them
+    if (has_rows) gw_load_scales<GW_IBN, SWIGLU>(sc, se, groups, 0, col0, N, t);
 
 #pragma unroll
     for (int s = 0; s < STAGES - 2; s++) {
@@ -300,7 +302,8 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma_int(
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<64>(part);
-        gw_scale_tile<GW_IBN, SWIGLU, 1>(acc, part, se, groups, kb * GW_BK / group_size, col0, N, t);
+        gw_apply_scales<GW_IBN, 1>(acc, part, sc);
+        if (kb + 1 < kblocks) gw_load_scales<GW_IBN, SWIGLU>(sc, se, groups, (kb + 1) * GW_BK / group_size, col0, N, t);
     }
     ptx_wgmma_wait_group<0>();
     if (!has_rows) return;

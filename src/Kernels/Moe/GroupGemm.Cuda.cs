@@ -231,7 +231,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
 
     /// <summary>
     /// For the bench's A/B of the Hopper kernels only (bench/KernelSuite.cs): on this thread while set, a TMA
-    /// configuration replaces the rule's for the weights of its format where the rule takes a TMA kernel, and <see cref="ForceCpAsync"/> takes the TMA kernels out of the
+    /// configuration replaces the rule's for the weights of its format at any rows where the shape allows its kernel, and <see cref="ForceCpAsync"/> takes the TMA kernels out of the
     /// rule, so every format runs what it ran before them (the cp.async wgmma kernels, or the pipelined tiles for int4).
     /// Never set by the engine.
     /// </summary>
@@ -262,18 +262,19 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     internal static TmaConfig? Tma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
         if (computeMajor != 9 || computeMinor != 0 || ForceCpAsync) return null;
-        long rpe = RowsPerExpert(p);
+        // A forced configuration (the bench's A/B) applies at any rows, where the shape allows its kernel.
+        TmaConfig? forced = TmaOverride is { } f && f.Format == w.Format ? f : null;
+        bool many = forced is not null || RowsPerExpert(p) >= (w.Format == ExpertWeightFormat.Half ? 48 : TmaIntegerRows);
         TmaConfig? c = w.Format switch
         {
-            // Forced half configurations apply at any rows, as the bench's "bf16 [tma]" A/B always ran them.
-            ExpertWeightFormat.Half when p.K % 8 == 0 => TmaOverride is { Integer: false } ? TmaOverride : rpe >= 48 ? new TmaConfig(256, 4) : null,
-            ExpertWeightFormat.Int8PerChannel when p.K % 16 == 0 && rpe >= TmaIntegerRows => new TmaConfig(256, 4, w.Format),
-            ExpertWeightFormat.Int4PerChannel when p.K % 32 == 0 && rpe >= TmaIntegerRows => new TmaConfig(256, 4, w.Format),
-            ExpertWeightFormat.Int4Group when w.GroupSize.Size % 64 == 0 && p.K % w.GroupSize.Size == 0 && rpe >= TmaIntegerRows
+            ExpertWeightFormat.Half when p.K % 8 == 0 && many => new TmaConfig(256, 4),
+            ExpertWeightFormat.Int8PerChannel when p.K % 16 == 0 && many => new TmaConfig(256, 4, w.Format),
+            ExpertWeightFormat.Int4PerChannel when p.K % 32 == 0 && many => new TmaConfig(256, 4, w.Format),
+            ExpertWeightFormat.Int4Group when w.GroupSize.Size % 64 == 0 && p.K % w.GroupSize.Size == 0 && many
                 => new TmaConfig(128, 4, w.Format),
             _ => null,
         };
-        return c is { Integer: true } && TmaOverride is { } forced && forced.Format == w.Format ? forced : c;
+        return c is not null && forced is not null ? forced : c;
     }
 
     private static string TmaName(string type, GroupGemmProblem p, TmaConfig c) => c.Integer

@@ -94,12 +94,13 @@ public class GroupGemmTmaLauncherTests
         {
             GroupGemmCuda.ForceCpAsync = false;
         }
-        // The bench's forced deeper int8 ring replaces the rule's only for int8, and only where the rule takes the TMA kernel.
+        // A forced integer configuration replaces the rule's only for its format, at any rows, and only on sm_90.
         GroupGemmCuda.TmaOverride = new GroupGemmCuda.TmaConfig(256, 5, ExpertWeightFormat.Int8PerChannel);
         try
         {
             Assert.Equal(GroupGemmCuda.TmaOverride, GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));
-            Assert.Null(GroupGemmCuda.Tma(Ernie(64 * 30), int8, 9, 0));
+            Assert.Equal(GroupGemmCuda.TmaOverride, GroupGemmCuda.Tma(Ernie(64 * 12), int8, 9, 0));
+            Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 10, 0));
             Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int4PerChannel), GroupGemmCuda.Tma(Ernie(12288), int4, 9, 0));
             Assert.Equal(new GroupGemmCuda.TmaConfig(256, 4), GroupGemmCuda.Tma(Ernie(12288), Half, 9, 0));
         }
