@@ -392,6 +392,7 @@ public sealed class KernelSuite
             ("wint4/g128 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("wint4 [pipelined]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
             ("wint4", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
+            ("wint4 [tma]", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.PerChannel)),
             ("wint4/g128+swiglu", QuantMode.WInt4, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("w4afp8", QuantMode.W4AFp8, none, (ctx, w) => W4AFp8MoeMethod.Quantize(ctx, w, maxRows)),
             ("nvfp4", QuantMode.Nvfp4, none, (ctx, w) => Nvfp4MoeMethod.Quantize(ctx, w)),
@@ -407,6 +408,7 @@ public sealed class KernelSuite
                 // The integer TMA kernels at every n, below the rule's rows too: where the threshold belongs.
                 "wint8 [tma]" => new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int8PerChannel),
                 "wint4/g128 [tma]" => new GroupGemmCuda.TmaConfig(128, 4, ExpertWeightFormat.Int4Group),
+                "wint4 [tma]" => new GroupGemmCuda.TmaConfig(256, 4, ExpertWeightFormat.Int4PerChannel),
                 _ => null,
             };
             GroupGemmCuda.ForceCpAsync = mode.Variant.EndsWith("[cp.async wgmma]", StringComparison.Ordinal)

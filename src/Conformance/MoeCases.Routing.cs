@@ -34,6 +34,15 @@ public static partial class MoeCases
             yield return Routing($"moe/routing/qwen3/e=12/topk={k}/n=13/s=16",
                 new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
         }
+        // The routing kernels' register tiers (ge_route_row_tiered): up to 64 experts above, up to 256 and up to 1024 here,
+        // through the one-block kernel (S 16) and the warp-per-token one (S 128).
+        var wide = new Shape(Experts: 200, TopK: 8, Hidden: 70, Ffn: 46);
+        yield return Routing("moe/routing/qwen3/e=200/topk=8/n=13/s=16",
+            new Spec(wide, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
+        yield return Routing("moe/routing/ernie/e=300/topk=8/n=13/s=16",
+            new Spec(wide with { Experts = 300 }, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Ernie, NormMin: 1e-12));
+        yield return Routing("moe/routing/qwen3/e=300/topk=8/n=100/s=128",
+            new Spec(wide with { Experts = 300 }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128));
         yield return Routing("moe/routing/qwen3/e=12/topk=8/no-renorm/n=13/s=16",
             new Spec(odd with { TopK = 8 }, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Renormalize: false));
         // Six chosen probabilities sum to at most 1, so a floor of 2 is always the divisor.
