@@ -383,8 +383,8 @@ public sealed class KernelSuite
             ("bf16 [cp.async wgmma]", QuantMode.None, none, Half),
             ("bf16+swiglu", QuantMode.None, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.None, GroupSize.PerChannel)),
             ("wint8", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
-            // The A/B behind the integer TMA rule (GroupGemmCuda.TmaIntegerRows, provisional): the kernels it replaced, forced.
-            ("wint8 [cp.async wgmma]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            // The A/B behind the integer TMA rule (GroupGemmCuda.TmaPerChannelRows, TmaGroupedRows): the kernels it replaced, forced.
+            ("wint8 [pipelined]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint8 [tma]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint8+swiglu", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             ("wint4/g128", QuantMode.WInt4, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),

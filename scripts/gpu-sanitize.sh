@@ -49,6 +49,8 @@ for tool in "${tools[@]}"; do
   rc=$?
   took=$((SECONDS - t0))
   errors=$(grep -o 'ERROR SUMMARY: [0-9]* error' "$log" 2>/dev/null | tail -1 | grep -o '[0-9]*')
+  # racecheck ends with its own line instead: "RACECHECK SUMMARY: N hazards displayed (E errors, W warnings)".
+  [ -z "$errors" ] && errors=$(grep -o 'RACECHECK SUMMARY: [0-9]* hazards displayed ([0-9]* errors' "$log" 2>/dev/null | tail -1 | grep -o '[0-9]* errors' | grep -o '[0-9]*')
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$tool.check.log" | tail -1)
   if [ "$rc" = 124 ] || [ "$rc" = 137 ] || { [ -z "$errors" ] && [ "$rc" = 130 ]; }; then
     # Cut short: no summary; count the error reports printed so far (each starts with the tool's prefix and a kind).

@@ -201,9 +201,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma(
 //
 // Codes convert exactly, so scales multiply fp32 sums (gw_scale_tile): per channel once, on the finished sum
 // (GROUPED = 0, BN = 256: 128 accumulators); per group (GROUPED = 1, BN = 128: a partial sum beside the total), folded
-// after the wait that follows the group's last MMAs, so a group end costs no extra drain, on scales read as the group
-// started (gw_load_scales), so it costs no global load either: at one fold per 1024 MMA cycles, waiting there on an L2
-// trip idled the tensor cores for most of one K tile in two. Requires K % 16 (int8) or
+// after the wait that follows the group's last MMAs, so a group end costs no extra drain. Requires K % 16 (int8) or
 // K % 32 (int4) for the code rows' 16-byte strides, and grouped a group size that is a multiple of 64 dividing K (each
 // K tile inside one group). A warpgroup without rows still decodes its half: the other warpgroup's MMAs read all BN rows.
 template <int WMODE>
@@ -295,8 +293,6 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma_int(
 #pragma unroll
         for (int i = 0; i < (GROUPED ? ACC : 1); i++) part[i] = 0.0f;
         int fold = -1;   // the group whose last MMAs are in flight (grouped), folded once they are done
-        float sc[BN / 4];  // grouped: the scales of the group being summed, read as it starts so the fold never waits on them
-        if (GROUPED && has_rows) gw_load_scales<BN, SWIGLU>(sc, se, groups, 0, col0, N, t4);
         for (int kb = 0; kb < kblocks; kb++, it++) {
             const int s = it % STAGES;
             unsigned char* tile_w = s_w + (it & 1) * S::w_tile;
@@ -306,10 +302,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma_int(
             if (has_rows) {
                 ptx_wgmma_wait_group<0>();
                 ptx_wgmma_fence_operands<ACC>(mma);
-                if (GROUPED && fold >= 0) {
-                    gw_apply_scales<BN, 1>(acc, part, sc);
-                    gw_load_scales<BN, SWIGLU>(sc, se, groups, fold + 1, col0, N, t4);
-                }
+                if (GROUPED && fold >= 0) gw_scale_tile<BN, SWIGLU, 1>(acc, part, se, groups, fold, col0, N, t4);
             }
             ptx_bar_sync(1, 256);
             if (kb > 0 && lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
@@ -333,8 +326,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma_int(
         if (kblocks > 0 && lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
         if (!has_rows) continue;
         // K's end closes the last group (grouped) or the one per-channel sum.
-        if (GROUPED) gw_apply_scales<BN, 1>(acc, part, sc);
-        else gw_scale_tile<BN, SWIGLU, 0>(acc, part, se, groups, 0, col0, N, t4);
+        gw_scale_tile<BN, SWIGLU, GROUPED>(acc, part, se, groups, GROUPED ? (kblocks - 1) * GT_BK / group_size : 0, col0, N, t4);
         gw_store_tile<T, BN, SWIGLU>(acc, C, row0 + mwg * 64, row_end, col0, N, warp, g, t4);
     }
 }

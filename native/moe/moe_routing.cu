@@ -137,43 +137,6 @@ GE_DEVICE void ge_route_padded(int* __restrict__ out_ids, float* __restrict__ ou
 // overlap (rows < `rows` are in bounds whatever the count); the old form read the count first, then the row for the
 // max, again for the sum and again per slot (with an expf and a division per expert per slot), wrote each slot from
 // lane 0 and read them back from global memory to renormalise: a serial chain of about 20 dependent steps per token.
-// One token on one warp: lane l loads the logits of experts l + 32 j (j < EPL) before the token count is read, so the
-// two global latencies overlap (rows < `rows` are in bounds whatever the count), then routes it or writes the padded row.
-template <typename T, int EPL>
-GE_DEVICE void ge_route_row(const T* __restrict__ row, const int* n_tokens, int t, int rows, int experts,
-                            const float* __restrict__ bias, int top_k, int renormalize, float norm_min, int round_weights,
-                            int* __restrict__ out_ids, float* __restrict__ out_w) {
-    const int lane = threadIdx.x & 31;
-    float v[EPL];
-#pragma unroll
-    for (int j = 0; j < EPL; ++j) {
-        if (32 * j >= experts) break;
-        const int e = lane + 32 * j;
-        v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
-    }
-    if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
-    ge_route_token<EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
-}
-
-// ge_route_row at the smallest of three register tiers that holds the experts. The per-expert loops are unrolled to
-// EPL with a runtime exit the compiler turns into predication, so one 32-deep tier ran every lane through 32 slots per
-// pass at any expert count: about 1270 instructions a token at 64 experts, top-6 (moe_topk_assign at 16 tokens took
-// 11.3 us on the H200). The tiers give the same bits: lanes sum and compare over their experts in the same order.
-template <typename T>
-GE_DEVICE void ge_route_row_tiered(const T* __restrict__ row, const int* n_tokens, int t, int rows, int experts,
-                                   const float* __restrict__ bias, int top_k, int renormalize, float norm_min, int round_weights,
-                                   int* __restrict__ out_ids, float* __restrict__ out_w) {
-    if (experts <= 64)
-        ge_route_row<T, 2>(row, n_tokens, t, rows, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
-    else if (experts <= 256)
-        ge_route_row<T, 8>(row, n_tokens, t, rows, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
-    else
-        ge_route_row<T, GE_TOPK_EPL>(row, n_tokens, t, rows, experts, bias, top_k, renormalize, norm_min, round_weights, out_ids, out_w);
-}
-
-// One warp per token. The old form read the count first, then the row for the max, again for the sum and again per slot
-// (with an expf and a division per expert per slot), wrote each slot from lane 0 and read them back from global memory
-// to renormalise: a serial chain of about 20 dependent steps per token.
 template <typename T>
 __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, experts]
                                  const float* __restrict__ bias, // [experts] selection bias, or null
@@ -181,16 +144,27 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
                                  float* __restrict__ weights,    // [rows, top_k]
                                  const int* n_tokens, int rows, int experts, int top_k, int renormalize,
                                  float norm_min, int round_weights) {
+    const int lane = threadIdx.x & 31;
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (t >= rows) return;
-    ge_route_row_tiered(logits + (long long)t * experts, n_tokens, t, rows, experts, bias, top_k, renormalize, norm_min,
-                        round_weights, ids + (long long)t * top_k, weights + (long long)t * top_k);
+    const T* row = logits + (long long)t * experts;
+    float v[GE_TOPK_EPL];
+#pragma unroll
+    for (int j = 0; j < GE_TOPK_EPL; ++j) {
+        if (32 * j >= experts) break;
+        const int e = lane + 32 * j;
+        v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
+    }
+    int* out_ids = ids + (long long)t * top_k;
+    float* out_w = weights + (long long)t * top_k;
+    if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
+    ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
 }
 
 // Few tokens (row bound <= 32): the top-k softmax and the assignment in one block, so routing costs one launch.
 // A warp's tokens run one after another (about 1600 cycles each at top-6), so past a token or two per warp the
 // two-kernel form, a warp per token over many SMs, is as fast; 512 threads leave each thread 128 registers for the
-// largest tier's 32-entry p and score arrays of ge_route_token.
+// 32-entry p and score arrays of ge_route_token.
 // Warps route tokens (ge_route_token, as moe_topk_softmax), the block's barrier makes their ids visible to it, shared
 // counters give the counts (integer atomics: the totals do not depend on the order), warp 0 scans them into the
 // offsets and then walks the assignments in order (token, then slot) 32 at a time: __match_any_sync groups the lanes
@@ -213,9 +187,20 @@ moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     for (int e = threadIdx.x; e < experts; e += blockDim.x) count[e] = 0;
     const int valid = ge_valid_rows(n_tokens, rows);
-    for (int t = warp; t < rows; t += warps)
-        ge_route_row_tiered(logits + (long long)t * experts, n_tokens, t, rows, experts, bias, top_k, renormalize, norm_min,
-                            round_weights, ids + (long long)t * top_k, weights + (long long)t * top_k);
+    for (int t = warp; t < rows; t += warps) {
+        const T* row = logits + (long long)t * experts;
+        int* out_ids = ids + (long long)t * top_k;
+        float* out_w = weights + (long long)t * top_k;
+        if (t >= valid) { ge_route_padded(out_ids, out_w, top_k); continue; }
+        float v[GE_TOPK_EPL];
+#pragma unroll
+        for (int j = 0; j < GE_TOPK_EPL; ++j) {
+            if (32 * j >= experts) break;
+            const int e = lane + 32 * j;
+            v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
+        }
+        ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
+    }
     __syncthreads();   // every id written, and visible to the block
     const int total = valid * top_k;
     for (int a = threadIdx.x; a < total; a += blockDim.x) {

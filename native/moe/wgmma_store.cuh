@@ -47,32 +47,23 @@ GE_DEVICE void gw_store_tile(const float* acc, unsigned short* C, int row_base, 
 // scale on the partial sum of that group, added to the total (acc += part * s, part cleared for the next group). se is
 // the expert's [N, groups] scales; tile column c holds weight row ge_tile_weight_row<SWIGLU, BN>(c), whose scale is 0
 // past N (those columns are never stored).
-template <int BN, int SWIGLU>
-GE_DEVICE void gw_load_scales(float (&sc)[BN / 4], const float* se, int groups, int grp, int col0, int N, int t) {
+template <int BN, int SWIGLU, int GROUPED>
+GE_DEVICE void gw_scale_tile(float* acc, float* part, const float* se, int groups, int grp, int col0, int N, int t) {
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
         const int r0 = ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t, col0, N);
 #if defined(GE_MUTANT_GW_SCALE_INDEX)
         // The neighbouring channel's scale (per channel) or the next group's (grouped).
-        const int r1 = groups > 1 ? ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t + 1, col0, N) : r0;
-        const int g = groups > 1 ? min(grp + 1, groups - 1) : grp;
+        const int r1 = GROUPED ? ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t + 1, col0, N) : r0;
+        if (GROUPED) grp = min(grp + 1, groups - 1);
 #else
         const int r1 = ge_tile_weight_row<SWIGLU, BN>(8 * j + 2 * t + 1, col0, N);
-        const int g = grp;
 #endif
-        sc[2 * j] = r0 >= 0 ? se[(long long)r0 * groups + g] : 0.0f;
-        sc[2 * j + 1] = r1 >= 0 ? se[(long long)r1 * groups + g] : 0.0f;
-    }
-}
-
-// The fold itself, on scales gw_load_scales read: issued apart, the loads' latency hides behind the MMAs between them.
-template <int BN, int GROUPED>
-GE_DEVICE void gw_apply_scales(float* acc, float* part, const float (&sc)[BN / 4]) {
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
+        const float s0 = r0 >= 0 ? se[(long long)r0 * groups + grp] : 0.0f;
+        const float s1 = r1 >= 0 ? se[(long long)r1 * groups + grp] : 0.0f;
 #pragma unroll
         for (int q = 0; q < 4; q++) {
-            const float s = sc[2 * j + (q & 1)];
+            const float s = q & 1 ? s1 : s0;
             float& a = acc[4 * j + q];
             if (GROUPED) {
                 a = __fmaf_rn(part[4 * j + q], s, a);
@@ -82,11 +73,4 @@ GE_DEVICE void gw_apply_scales(float* acc, float* part, const float (&sc)[BN / 4
             }
         }
     }
-}
-
-template <int BN, int SWIGLU, int GROUPED>
-GE_DEVICE void gw_scale_tile(float* acc, float* part, const float* se, int groups, int grp, int col0, int N, int t) {
-    float sc[BN / 4];
-    gw_load_scales<BN, SWIGLU>(sc, se, groups, grp, col0, N, t);
-    gw_apply_scales<BN, GROUPED>(acc, part, sc);
 }

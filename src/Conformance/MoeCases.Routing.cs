@@ -34,8 +34,8 @@ public static partial class MoeCases
             yield return Routing($"moe/routing/qwen3/e=12/topk={k}/n=13/s=16",
                 new Spec(odd with { TopK = k }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
         }
-        // The routing kernels' register tiers (ge_route_row_tiered): up to 64 experts above, up to 256 and up to 1024 here,
-        // through the one-block kernel (S 16) and the warp-per-token one (S 128).
+        // Past the models' 64 and 128 experts (a lane holds up to 32 of them), through the one-block kernel (S 16) and the
+        // warp-per-token one (S 128).
         var wide = new Shape(Experts: 200, TopK: 8, Hidden: 70, Ffn: 46);
         yield return Routing("moe/routing/qwen3/e=200/topk=8/n=13/s=16",
             new Spec(wide, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));

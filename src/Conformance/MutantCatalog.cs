@@ -42,11 +42,9 @@ public static class MutantCatalog
     private const string StreamCases = "moe/stream";
     // The cases with hundreds of half-weight rows per expert (the TMA kernel's regime on sm_90): the per-tile cases, then layers.
     private const string TmaCases = "moe/group-gemm/bf16/rows-per-expert=96,moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/bf16/prefix/issue-shape";
-    // The cases whose integer codes take the TMA kernel on sm_90 (from 48 rows per expert): per channel int8 and int4, int4
-    // grouped (the per-tile cases, then the layers, whose gate/up and down GEMMs both take it).
-    private const string TmaIntCases = "moe/group-gemm/wint8/rows-per-expert=48,moe/group-gemm/wint4/rows-per-expert=48,moe/group-gemm/wint4-g64/rows-per-expert=48,moe/layer/wint8/prefix/rows-per-expert,moe/layer/wint4/prefix/rows-per-expert,moe/layer/wint4-g128/prefix/rows-per-expert";
-    // The cases of the decoding wgmma kernel (int8 from 24 to 47 rows per expert), which shares the Hopper scale fold.
-    private const string WgmmaIntCases = "moe/group-gemm/wint8/rows-per-expert=24,moe/layer/wint8/prefix/tiles/rows-per-expert=32";
+    // The cases whose integer codes take the TMA kernel on sm_90 (per channel from 12 rows per expert, int4 grouped from 48):
+    // the per-tile cases, then the layers, whose gate/up and down GEMMs both take it.
+    private const string TmaIntCases = "moe/group-gemm/wint8/rows-per-expert=16,moe/group-gemm/wint4/rows-per-expert=16,moe/group-gemm/wint4-g64/rows-per-expert=48,moe/layer/wint8/prefix/rows-per-expert,moe/layer/wint4/prefix/rows-per-expert,moe/layer/wint4-g128/prefix/rows-per-expert";
     private const string Int8ActCases = "lowprec/w8a8,lowprec/w4a8";
     // The w8a8 cases that run the TMA kernel on sm_90: both every-variant cases force it, then the Linear cases at many rows.
     private const string Int8TmaCases = "lowprec/w8a8/gemm/every-variant,lowprec/w8a8/linear/f16/m=1000,lowprec/w8a8/graph-replay/many-rows";
@@ -107,8 +105,8 @@ public static class MutantCatalog
         M("GE_MUTANT_GT_SECOND_BOX", "moe/group_gemm_tma", "the second weight box is loaded from the first box's rows (the up rows, or the second half of the block, never read; the producer is shared by the half and integer kernels)", GroupTma, TmaCases + "," + TmaIntCases),
         M("GE_MUTANT_GTI_DROP_LAST_K", "moe/group_gemm_tma", "the integer kernel alone drops its last 64-wide K tile (producer and MMA warpgroups alike)", GroupTma, TmaIntCases),
         M("GE_MUTANT_GTI_ONE_DECODER", "moe/group_gemm_tma", "the integer kernel's second MMA warpgroup never decodes its half of the weight rows (wgmma reads what the last tile left there)", GroupTma, TmaIntCases),
-        new("GE_MUTANT_GW_SCALE_INDEX", "moe/group_gemm_tma", "the Hopper integer kernels fold the neighbouring channel's scale (per channel) or the next group's (grouped)",
-            new[] { WgmmaStore }, new[] { GroupTma, GroupWgmma }, TmaIntCases + "," + WgmmaIntCases),
+        new("GE_MUTANT_GW_SCALE_INDEX", "moe/group_gemm_tma", "the Hopper integer kernel folds the neighbouring channel's scale (per channel) or the next group's (grouped)",
+            new[] { WgmmaStore }, new[] { GroupTma }, TmaIntCases),
 
         new("GE_MUTANT_SWIGLU_EPI_SWAP", "moe/group_gemm", "the fused SwiGLU epilogue computes silu(up) * gate", new[] { SwiGluEpilogue },
             new[] { Group, GroupWgmma, GroupTma }, FusedSwiGluCases, OnReference: true),

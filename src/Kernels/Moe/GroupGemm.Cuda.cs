@@ -157,47 +157,34 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// A configuration of the Hopper kernel (group_gemm_wgmma.cu): <paramref name="TileM"/> rows (64 per warpgroup)
     /// x <paramref name="TileN"/> columns (128 or 256), K tiles of 64 through a ring of <paramref name="Stages"/> cp.async stages.
     /// </summary>
-    internal readonly record struct WgmmaConfig(int TileM, int TileN, int Stages, ExpertWeightFormat Format = ExpertWeightFormat.Half)
+    internal readonly record struct WgmmaConfig(int TileM, int TileN, int Stages)
     {
         public int Threads => 2 * TileM;
 
-        /// <summary>Integer codes, decoded in shared memory (group_gemm_wgmma_int).</summary>
-        public bool Integer => Format != ExpertWeightFormat.Half;
-
-        /// <summary>
-        /// Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it; for integer
-        /// codes the ring holds A and the raw codes (64 or 32 bytes a row), beside two decoded weight tiles.
-        /// </summary>
-        public int SharedBytes => Integer
-            ? Stages * (TileM * 128 + TileN * (Format == ExpertWeightFormat.Int8PerChannel ? 64 : 32)) + 2 * TileN * 128 + 1024
-            : Stages * (TileM + TileN) * 128 + 1024;
+        /// <summary>Dynamic shared memory in bytes: the ring of A and W tiles (128-byte rows) and 1 KiB to align it.</summary>
+        public int SharedBytes => Stages * (TileM + TileN) * 128 + 1024;
     }
 
     /// <summary>
     /// The wgmma configuration for a problem on this GPU, or null where it does not apply: on sm_90 only (wgmma is
-    /// sm_90a). Chosen from A/B runs on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
-    /// Half weights, K a multiple of 8 (16-byte rows): from 48 rows per expert the TMA kernel (<see cref="Tma"/>) runs
+    /// sm_90a), half weights only. Chosen from A/B runs on the H200 at the ERNIE gate/up shape (docs/moe.md has the numbers).
+    /// K a multiple of 8 (16-byte rows): from 48 rows per expert the TMA kernel (<see cref="Tma"/>) runs
     /// instead; what this rule gives there (hundreds of rows per expert: 128 x 256 tiles, two warpgroups sharing each
     /// weight tile, four stages, a quarter less L2 traffic than 128 x 128, which ncu showed to be the limit at 84% busy)
     /// is what the bench's A/B compares it with. Fewer rows: 64 x 128 tiles of one warpgroup, four
     /// stages, two blocks per SM; at one to sixteen tokens it streams the hit experts' weights as fast as the
     /// register-staged tile, at 128 tokens 7% faster.
-    /// int8 codes (per channel, K a multiple of 64), from tens of rows per expert (from <see cref="TmaIntegerRows"/> the TMA
-    /// kernel runs instead, and what this rule gives there is the bench's A/B baseline): 128 columns (the partial sums the
-    /// scales fold into need a second accumulator), 64 or 128 rows; at the ERNIE gate/up shape 481 -> 389 us at 512
-    /// tokens, 1271 -> 1064 us at 2048. The kernel also takes int4 codes (checked on the H200), but with groups of 128
-    /// it measured slower than the pipelined tiles (550 against 528 us at 512 tokens, 1563 against 1425 at 2048: every
-    /// group end drains the MMAs to fold its scales), so int4 stays on those. Below tens of rows the pipelined integer
-    /// tiles stream the codes. A pure function of the problem's host-side shape and the compute capability.
+    /// Integer codes had a decoding form of this kernel (int8 per channel, 24 to 47 rows per expert); the TMA kernel
+    /// measured faster on both sides of that range on the H200 at 297ba5a (ERNIE gate/up, wint8: 247 against 312 us at 12
+    /// rows per expert, 261 against 373 at 48), so it was removed and integer codes take the TMA kernel from 12 rows.
+    /// A pure function of the problem's host-side shape and the compute capability.
     /// </summary>
     internal static WgmmaConfig? Wgmma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
         if (computeMajor != 9 || computeMinor != 0) return null;
         long rpe = RowsPerExpert(p);
-        if (w.Format == ExpertWeightFormat.Half)
-            return p.K % 8 != 0 ? null : rpe >= 96 ? new WgmmaConfig(128, 256, 4) : new WgmmaConfig(64, 128, 4);
-        if (w.Format != ExpertWeightFormat.Int8PerChannel || p.K % 64 != 0 || rpe < 24) return null;
-        return new WgmmaConfig(rpe >= 96 ? 128 : 64, 128, 4, w.Format);
+        if (w.Format != ExpertWeightFormat.Half || p.K % 8 != 0) return null;
+        return rpe >= 96 ? new WgmmaConfig(128, 256, 4) : new WgmmaConfig(64, 128, 4);
     }
 
     /// <summary>
@@ -240,31 +227,43 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>See <see cref="TmaOverride"/>.</summary>
     [ThreadStatic] internal static bool ForceCpAsync;
 
-    /// <summary>Rows per expert from which integer codes take the TMA kernel on sm_90. Provisional: the half kernel's
-    /// threshold, and where the decoding wgmma kernel hands over, until the bench's A/B (the "[cp.async wgmma]" and
-    /// "[pipelined]" rows of moe_gemm) measures both sides on the H200.</summary>
-    internal const int TmaIntegerRows = 48;
+    /// <summary>Rows per expert from which integer codes per channel take the TMA kernel on sm_90. The bench's forced rows
+    /// (moe_gemm "wint8 [tma]", "wint4 [tma]") on the H200 at 297ba5a, ERNIE gate/up: at 12 rows per expert (128 tokens)
+    /// 247 against 312 us (int8) and 229 against 261 (int4) for the kernels before it; at 1.5 (16 tokens) the same.</summary>
+    internal const int TmaPerChannelRows = 12;
+
+    /// <summary>Rows per expert from which int4 in groups takes the TMA kernel on sm_90: its partial sums beside the totals
+    /// halve its tile, and at 12 rows per expert it measured 570 against 298 us for the pipelined tiles (297ba5a); at 48
+    /// the two measured alike (536 against 543 at 9d79379), at 192 it is faster (1224 against 1449).</summary>
+    internal const int TmaGroupedRows = 48;
 
     /// <summary>
     /// The TMA configuration for a problem on this GPU, or null where the rule picks another kernel. sm_90 only, from
-    /// 48 rows per expert.
+    /// 48 rows per expert (integer codes per channel from <see cref="TmaPerChannelRows"/>).
     /// Half weights, K a multiple of 8 (the TMA's 16-byte strides): 128 x 256 tiles, four stages. Measured at the ERNIE
     /// gate/up shape on the H200 against the cp.async wgmma tiles (docs/moe.md): 5-8% faster at 512 tokens (48 rows per
     /// expert), 12-19% at 2048 (192); at 128 (12) 5% faster alone but no faster in the step (SwiGLU-fused gate/up
     /// 269 against 261 us, down 132 against 137), slower at 16 (1.5): below 48 the 64 x 128 tiles stay.
-    /// Integer codes (<see cref="TmaIntegerRows"/>, provisional): int8 and int4 per channel at 128 x 256 x 4 (the scale
+    /// Integer codes: int8 and int4 per channel at 128 x 256 x 4 (the scale
     /// multiplies the finished sum, so the accumulators are the half kernel's), int4 in groups at 128 x 128 x 4 (a partial
     /// sum per group beside the total). The codes' rows must be 16-byte multiples (K % 16 for int8, K % 32 for int4), and
     /// groups multiples of 64 (each K tile inside one group; a group dividing K then makes K a multiple of 64). What they
     /// replace there: the decoding wgmma kernel for int8 (1185.7 us at 2048 ERNIE tokens against a 242.7 us floor, 386.9
-    /// at 512 against 130.1), the pipelined tiles for int4. A pure function of the host-side shape and compute capability.
+    /// at 512 against 130.1; removed since), the pipelined tiles for int4. A pure function of the host-side shape and
+    /// compute capability.
     /// </summary>
     internal static TmaConfig? Tma(GroupGemmProblem p, ExpertWeights w, int computeMajor, int computeMinor)
     {
         if (computeMajor != 9 || computeMinor != 0 || ForceCpAsync) return null;
         // A forced configuration (the bench's A/B) applies at any rows, where the shape allows its kernel.
         TmaConfig? forced = TmaOverride is { } f && f.Format == w.Format ? f : null;
-        bool many = forced is not null || RowsPerExpert(p) >= (w.Format == ExpertWeightFormat.Half ? 48 : TmaIntegerRows);
+        int from = w.Format switch
+        {
+            ExpertWeightFormat.Int8PerChannel or ExpertWeightFormat.Int4PerChannel => TmaPerChannelRows,
+            ExpertWeightFormat.Int4Group => TmaGroupedRows,
+            _ => 48,
+        };
+        bool many = forced is not null || RowsPerExpert(p) >= from;
         TmaConfig? c = w.Format switch
         {
             ExpertWeightFormat.Half when p.K % 8 == 0 && many => new TmaConfig(256, 4),
@@ -287,9 +286,8 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// </summary>
     private static string EpilogueArgument(GroupGemmProblem p) => p.Epilogue == GroupGemmEpilogue.SwiGlu ? ", 1" : "";
 
-    private static string WgmmaName(string type, GroupGemmProblem p, WgmmaConfig c) => c.Integer
-        ? $"group_gemm_wgmma_int<{type}, {WeightMode(c.Format)}, {c.TileM}, {c.Stages}{EpilogueArgument(p)}>"
-        : $"group_gemm_wgmma<{type}, {c.TileM}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
+    private static string WgmmaName(string type, GroupGemmProblem p, WgmmaConfig c) =>
+        $"group_gemm_wgmma<{type}, {c.TileM}, {c.TileN}, {c.Stages}{EpilogueArgument(p)}>";
 
     private static string PipeName(string type, GroupGemmProblem p, ExpertWeights w, PipeConfig c) =>
         $"group_gemm_pipe<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.TileM}, {c.TileN}, {c.TileK}, {c.SliceK}, {c.Stages}, {c.WarpsM}, {c.WarpsN}, {c.MinBlocks}{EpilogueArgument(p)}>";

@@ -95,9 +95,9 @@ public class GroupGemmEpilogueTests
     [InlineData(ExpertWeightFormat.Half, 2560, 96, "group_gemm_wgmma<T, 64, 128, 4")]
     [InlineData(ExpertWeightFormat.Half, 2560, 12288, "group_gemm_tma<T, 256, 4")]
     [InlineData(ExpertWeightFormat.Half, 2561, 6, "group_gemm<T, 0, 16, 128")]
-    [InlineData(ExpertWeightFormat.Int8PerChannel, 2560, 1536, "group_gemm_wgmma_int<T, 1, 64, 4")]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 2560, 1536, "group_gemm_tma_int<T, 1, 0, 256, 4")]
     [InlineData(ExpertWeightFormat.Int8PerChannel, 2560, 12288, "group_gemm_tma_int<T, 1, 0, 256, 4")]
-    [InlineData(ExpertWeightFormat.Int4PerChannel, 2560, 1024, "group_gemm_pipe<T, 2, 0, 16, 128, 256, 128, 3, 1, 8, 1")]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 2560, 1024, "group_gemm_tma_int<T, 2, 0, 256, 4")]
     public void The_epilogue_picks_the_swiglu_instance_of_the_same_tile(ExpertWeightFormat f, int k, int rowsBound, string tile)
     {
         var w = new ExpertWeights(f, default, default, default, GroupSize.PerChannel);

@@ -135,38 +135,17 @@ public class GroupGemmLauncherTests
         }
     }
 
-    // The decoding wgmma kernel's tiles at 50 and 250 rows per expert (K = 128): what the rule runs below 48 rows per
-    // expert and what the bench's A/B forces above, where the TMA kernel runs (GroupGemmTmaLauncherTests).
+    // Integer codes never take the cp.async wgmma kernel: its decoding form was removed for the TMA integer kernel,
+    // which measured faster on both sides of the rows it covered (GroupGemmTmaLauncherTests has the rule).
     [Theory]
-    [InlineData(ExpertWeightFormat.Int8PerChannel, 400, 64)]
-    [InlineData(ExpertWeightFormat.Int8PerChannel, 2000, 128)]
-    public void The_decoding_wgmma_tiles_follow_the_rows_per_expert_and_fit_one_sm(ExpertWeightFormat f, int rows, int tileM)
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 0)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 0)]
+    [InlineData(ExpertWeightFormat.Int4Group, 128)]
+    [InlineData(ExpertWeightFormat.Int4ZeroPointGroup, 128)]
+    public void Integer_weights_never_take_the_cp_async_wgmma_kernel(ExpertWeightFormat f, int group)
     {
-        var w = new ExpertWeights(f, default, default, default, GroupSize.PerChannel);
-        foreach (var (n, k) in new[] { (256, 128), (128, 128) })
-        {
-            var c = GroupGemmCuda.Wgmma(new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, rows, default, default, default), w, 9, 0);
-            Assert.Equal(tileM, c!.Value.TileM);
-            Assert.True(c.Value.Integer);
-            Assert.Equal(128, c.Value.TileN);
-            Assert.InRange(c.Value.SharedBytes, 1, SharedLimit);
-            if (tileM == 64) Assert.True(2 * c.Value.SharedBytes <= SharedLimit, "two 64-row blocks must fit one SM");
-        }
-        var issue = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 6144, default, default, default);
-        Assert.Equal(128, GroupGemmCuda.Wgmma(issue, w, 9, 0)!.Value.TileM);
-    }
-
-    [Fact]
-    public void Integer_weights_keep_the_streaming_tiles_where_the_decoding_kernel_does_not_apply()
-    {
-        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, 12288, default, default, default);
-        var int8 = new ExpertWeights(ExpertWeightFormat.Int8PerChannel, default, default, default, GroupSize.PerChannel);
-        Assert.Null(GroupGemmCuda.Wgmma(p with { RowsBound = 768 }, int8, 9, 0));   // 12 rows per expert: streaming
-        Assert.Null(GroupGemmCuda.Wgmma(p with { K = 2560 + 32 }, int8, 9, 0));     // K tiles of 64 only
-        Assert.Null(GroupGemmCuda.Wgmma(p, int8, 8, 9));
-        // int4 measured slower on the decoding kernel than on the pipelined tiles (group-end drains).
-        Assert.Null(GroupGemmCuda.Wgmma(p, new ExpertWeights(ExpertWeightFormat.Int4Group, default, default, default, GroupSize.Of(128)), 9, 0));
-        Assert.Null(GroupGemmCuda.Wgmma(p, new ExpertWeights(ExpertWeightFormat.Int4PerChannel, default, default, default, GroupSize.PerChannel), 9, 0));
-        Assert.Null(GroupGemmCuda.Wgmma(p, new ExpertWeights(ExpertWeightFormat.Int4ZeroPointGroup, default, default, default, GroupSize.Of(128)), 9, 0));
+        var w = new ExpertWeights(f, default, default, default, group == 0 ? GroupSize.PerChannel : GroupSize.Of(group));
+        foreach (int rows in new[] { 768, 1536, 3072, 12288 })
+            Assert.Null(GroupGemmCuda.Wgmma(new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, 2560, rows, default, default, default), w, 9, 0));
     }
 }

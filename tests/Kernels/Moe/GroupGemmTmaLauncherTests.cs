@@ -67,11 +67,16 @@ public class GroupGemmTmaLauncherTests
     {
         var int8 = Weights(ExpertWeightFormat.Int8PerChannel, GroupSize.PerChannel);
         var int4 = Weights(ExpertWeightFormat.Int4PerChannel, GroupSize.PerChannel);
-        // Below the threshold: int8 on the decoding wgmma kernel from 24 rows per expert, the pipelined tiles below.
-        Assert.Null(GroupGemmCuda.Tma(Ernie(64 * (GroupGemmCuda.TmaIntegerRows - 1)), int8, 9, 0));
-        Assert.StartsWith("group_gemm_wgmma_int<T, 1, 64, 4", GroupGemm.Variant(Ernie(64 * 30), int8, LaunchTarget.H200));
-        Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(64 * 30), int4, LaunchTarget.H200));
-        Assert.NotNull(GroupGemmCuda.Tma(Ernie(64 * GroupGemmCuda.TmaIntegerRows), int8, 9, 0));
+        var g128 = Weights(ExpertWeightFormat.Int4Group, GroupSize.Of(128));
+        // Below the thresholds the pipelined tiles: per channel below 12 rows per expert, grouped below 48.
+        Assert.Null(GroupGemmCuda.Tma(Ernie(64 * (GroupGemmCuda.TmaPerChannelRows - 1)), int8, 9, 0));
+        Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(64 * (GroupGemmCuda.TmaPerChannelRows - 1)), int4, LaunchTarget.H200));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(64 * GroupGemmCuda.TmaPerChannelRows), int8, 9, 0));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(64 * GroupGemmCuda.TmaPerChannelRows), int4, 9, 0));
+        Assert.StartsWith("group_gemm_tma_int<T, 1, 0, 256, 4", GroupGemm.Variant(Ernie(64 * 30), int8, LaunchTarget.H200));
+        Assert.Null(GroupGemmCuda.Tma(Ernie(64 * (GroupGemmCuda.TmaGroupedRows - 1)), g128, 9, 0));
+        Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(64 * 30), g128, LaunchTarget.H200));
+        Assert.NotNull(GroupGemmCuda.Tma(Ernie(64 * GroupGemmCuda.TmaGroupedRows), g128, 9, 0));
         // Code rows that are not 16-byte multiples (the TMA's strides): int8 K % 16, int4 K % 32.
         Assert.Null(GroupGemmCuda.Tma(Ernie(12288, k: 2568), int8, 9, 0));
         Assert.NotNull(GroupGemmCuda.Tma(Ernie(12288, k: 2576), int8, 9, 0));
@@ -87,7 +92,7 @@ public class GroupGemmTmaLauncherTests
         try
         {
             Assert.Null(GroupGemmCuda.Tma(Ernie(12288), int8, 9, 0));
-            Assert.StartsWith("group_gemm_wgmma_int<T, 1, 128, 4", GroupGemm.Variant(Ernie(12288), int8, LaunchTarget.H200));
+            Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(12288), int8, LaunchTarget.H200));
             Assert.StartsWith("group_gemm_pipe<", GroupGemm.Variant(Ernie(12288), Weights(ExpertWeightFormat.Int4Group, GroupSize.Of(128)), LaunchTarget.H200));
         }
         finally

@@ -11,7 +11,7 @@ int main() {
     struct Case { int rows, valid, E, k, padded; bool ties; };
     for (Case cs : {Case{300, 290, 4, 2, 0, false}, Case{300, 290, 4, 2, 300, false}, Case{37, 29, 8, 2, 0, false}, Case{37, 29, 8, 2, 40, false}, Case{20, 20, 64, 6, 0, false},
                     Case{9, 9, 5, 5, 0, false}, Case{13, 13, 6, 1, 0, true}, Case{33, 30, 70, 3, 33, true},
-                    // Each register tier of ge_route_row_tiered: up to 64 experts above, 256 and 1024 here.
+                    // Past 64 experts, up to the 1024 a lane's 32 registers hold.
                     Case{24, 21, 200, 8, 0, false}, Case{20, 17, 300, 8, 20, true}, Case{40, 37, 1024, 6, 0, false}}) {
         int R = cs.rows, E = cs.E, K = cs.k;
         std::vector<__nv_bfloat16> logits((size_t)R * E);
