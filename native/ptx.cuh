@@ -9,8 +9,8 @@
 // operand order: destinations first.
 //
 // Under the host emulation of the MoE kernels (tests/Kernels/native-emu/emu_cuda.h defines
-// GE_EMULATED_MMA) this header is empty: the emulation supplies the wrappers the group GEMM uses, with
-// the same names and semantics.
+// GE_EMULATED_MMA) this header holds only the composites at its end: the emulation supplies the wrappers the
+// kernels use, with the same names and semantics.
 #pragma once
 #include "common.cuh"
 
@@ -360,3 +360,47 @@ template <int N> GE_DEVICE void ptx_setmaxnreg_inc() {
 }
 
 #endif  // GE_EMULATED_MMA
+
+// ------------------------------------------------------------------ composites of the wrappers
+// Built from the wrappers above, or from the emulation's under GE_EMULATED_MMA, so the kernels share them in both.
+
+// The kernel's dynamic shared memory from its first 1024-byte boundary, where the 128-byte swizzle's 8-row atoms (wgmma
+// operands, TMA boxes) must start; a launch asks for 1 KiB more than its rings to leave room.
+GE_DEVICE unsigned char* ptx_dynamic_smem_1024() {
+#ifdef GE_EMULATED_MMA
+    unsigned char* dyn = ge_emulated_dynamic_smem();
+#else
+    extern __shared__ unsigned char ge_dynamic_smem[];
+    unsigned char* dyn = ge_dynamic_smem;
+#endif
+    return dyn + ((1024 - (ptx_smem_addr(dyn) & 1023)) & 1023);
+}
+
+// One 128-byte K tile (64 halfs, or 128 int8 codes) of a warpgroup's MMAs as one committed wgmma group: A (64 rows) and
+// B (N rows) K-major in 128-byte-swizzled shared memory at shared-window addresses a and b, four 32-byte K steps, the
+// accumulators pinned around the issue. The caller waits for the group (ptx_wgmma_wait_group) before reusing the tiles.
+template <typename T, int N> GE_DEVICE void ptx_wgmma_k_tile(float* acc, unsigned a, unsigned b) {
+    ptx_wgmma_fence_operands<N / 2>(acc);
+    ptx_wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++)
+        ptx_wgmma_m64k16<T, N>(acc, ptx_wgmma_desc_sw128(a + ks * 32), ptx_wgmma_desc_sw128(b + ks * 32), 1);
+    ptx_wgmma_commit_group();
+}
+// The same for int8 codes on both sides: m64n256k32 s8 with int32 accumulators.
+GE_DEVICE void ptx_wgmma_k_tile_s8(int* acc, unsigned a, unsigned b) {
+    ptx_wgmma_fence_operands<128>(acc);
+    ptx_wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++)
+        ptx_wgmma_m64n256k32_s8(acc, ptx_wgmma_desc_sw128(a + ks * 32), ptx_wgmma_desc_sw128(b + ks * 32), 1);
+    ptx_wgmma_commit_group();
+}
+
+// Frees a ring slot (lane 0 arrives on its empty barrier) once every lane of the warp is past its wait on the slot's
+// full barrier: a warpgroup without rows issues no wgmma to converge its warps, and a lane left two phases behind
+// would read the barrier's parity as current. Every lane of the warp calls it.
+GE_DEVICE void ptx_ring_free(unsigned long long* empty_bar, int lane) {
+    __syncwarp();
+    if (lane == 0) ptx_mbar_arrive(empty_bar);
+}

@@ -29,6 +29,7 @@
 #define I8T_BM 128                // rows per tile: two MMA warpgroups of 64
 #define I8T_BN 256                // weight rows (output columns) per tile
 #define I8T_BK 128                // int8 per K tile: one 128-byte swizzled row
+static_assert(I8T_BK == 128, "ptx_wgmma_k_tile issues one 128-byte K tile");
 #define I8T_THREADS 384           // producer warpgroup + two MMA warpgroups
 #define I8T_A_STAGE (I8T_BM * I8T_BK)
 #define I8T_W_STAGE (I8T_BN * I8T_BK)
@@ -80,13 +81,7 @@ __global__ void __launch_bounds__(I8T_THREADS, 1) int8_act_tma(
     const int* n_tokens) {                         // device token count, or null: every row valid
     static_assert(STAGES >= 2, "a stage in use and one filling");
     constexpr int ACC = I8T_BN / 2;   // int32 accumulators per MMA thread
-#ifdef GE_EMULATED_MMA
-    unsigned char* dyn = ge_emulated_dynamic_smem();
-#else
-    extern __shared__ unsigned char i8t_dyn_smem[];
-    unsigned char* dyn = i8t_dyn_smem;
-#endif
-    unsigned char* base = dyn + ((1024 - (ptx_smem_addr(dyn) & 1023)) & 1023);
+    unsigned char* base = ptx_dynamic_smem_1024();
     unsigned char* s_a = base;                                   // [STAGES][I8T_A_STAGE]
     unsigned char* s_w = base + STAGES * I8T_A_STAGE;            // [STAGES][I8T_W_STAGE]
     unsigned long long* full = reinterpret_cast<unsigned long long*>(s_w + STAGES * I8T_W_STAGE);
@@ -147,25 +142,17 @@ __global__ void __launch_bounds__(I8T_THREADS, 1) int8_act_tma(
             if (has_rows) {
                 const unsigned ta = ptx_smem_addr(s_a + s * I8T_A_STAGE + mwg * 64 * I8T_BK);
                 const unsigned tw = ptx_smem_addr(s_w + s * I8T_W_STAGE);
-                ptx_wgmma_fence_operands<ACC>(acc);
-                ptx_wgmma_fence();
-#pragma unroll
-                for (int ks = 0; ks < I8T_BK / 32; ks++)
-                    ptx_wgmma_m64n256k32_s8(acc, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
-                ptx_wgmma_commit_group();
+                ptx_wgmma_k_tile_s8(acc, ta, tw);
                 // One group stays in flight: when this returns, the MMAs of the previous K tile have read their stage.
                 ptx_wgmma_wait_group<1>();
                 ptx_wgmma_fence_operands<ACC>(acc);
             }
-            // Every lane is past the wait before its lane 0 frees a stage (group_gemm_tma.cu: a warpgroup without rows has
-            // no wgmma to converge it, and a lane left two phases behind would read the barrier's parity as current).
-            __syncwarp();
-            if (kb > 0 && lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
+            if (kb > 0) ptx_ring_free(&empty[(it - 1) % STAGES], lane);
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<ACC>(acc);
         // The tile's last stage is free once its MMAs are done; the producer is already filling the next tile's.
-        if (lane == 0 && kblocks > 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
+        if (kblocks > 0) ptx_ring_free(&empty[(it - 1) % STAGES], lane);
 #if defined(GE_MUTANT_I8T_SKIP_PAD_GUARD)
         const int row_end = rows;
 #else

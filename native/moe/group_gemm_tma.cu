@@ -29,6 +29,7 @@
 #include "moe/group_gemm_core.cuh"
 
 #define GT_BK 64                  // halfs per K tile: one 128-byte swizzled row
+static_assert(GT_BK * 2 == 128, "ptx_wgmma_k_tile issues one 128-byte K tile");
 
 #define GT_BM 128                 // rows per tile: two MMA warpgroups of 64
 #define GT_THREADS 384            // producer warpgroup + two MMA warpgroups
@@ -121,12 +122,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma(
     static_assert(STAGES >= 2, "a stage in use and one filling");
     using S = gt_smem<BN>;
     constexpr int ACC = BN / 2;   // fp32 accumulators per MMA thread
-#ifdef GE_EMULATED_MMA
-    unsigned char* gt_dyn_smem = ge_emulated_dynamic_smem();
-#else
-    extern __shared__ unsigned char gt_dyn_smem[];
-#endif
-    unsigned char* base = gt_dyn_smem + ((1024 - (ptx_smem_addr(gt_dyn_smem) & 1023)) & 1023);
+    unsigned char* base = ptx_dynamic_smem_1024();
     unsigned char* s_a = base;                                   // [STAGES][a_stage]
     unsigned char* s_w = base + STAGES * S::a_stage;             // [STAGES][w_stage]
     unsigned long long* full = reinterpret_cast<unsigned long long*>(s_w + STAGES * S::w_stage);
@@ -157,28 +153,19 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma(
             if (has_rows) {
                 const unsigned ta = ptx_smem_addr(s_a + s * S::a_stage + mwg * 64 * 128);
                 const unsigned tw = ptx_smem_addr(s_w + s * S::w_stage);
-                ptx_wgmma_fence_operands<ACC>(acc);
-                ptx_wgmma_fence();
-#pragma unroll
-                for (int ks = 0; ks < GT_BK / 16; ks++)
-                    ptx_wgmma_m64k16<T, BN>(acc, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
-                ptx_wgmma_commit_group();
+                ptx_wgmma_k_tile<T, BN>(acc, ta, tw);
                 // One group stays in flight: when this returns, the MMAs of the previous K tile have read their stage.
                 ptx_wgmma_wait_group<1>();
                 ptx_wgmma_fence_operands<ACC>(acc);
             }
-            // Every lane of the warp is past the wait before its lane 0 frees a stage: a warpgroup without rows has no
-            // wgmma to converge it, and a lane left two phases behind would read the barrier's parity as current.
-            __syncwarp();
-            if (kb > 0 && lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
+            if (kb > 0) ptx_ring_free(&empty[(it - 1) % STAGES], lane);
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<ACC>(acc);
         // The tile's last stage is free once its MMAs are done in every lane of the warp (as in the loop; the host
-        // emulation, whose MMAs run lane by lane, freed it under a lagging lane without this); the producer is already
-        // filling the next tile's.
-        __syncwarp();
-        if (lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
+        // emulation, whose MMAs run lane by lane, freed it under a lagging lane without the warp's convergence); the
+        // producer is already filling the next tile's.
+        if (kblocks > 0) ptx_ring_free(&empty[(it - 1) % STAGES], lane);
         if (has_rows) gw_store_tile<T, BN, SWIGLU>(acc, C, row0 + mwg * 64, row_end, col0, N, warp, g, t4);
     }
 }
@@ -197,7 +184,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma(
 //   (its codes were decoded and its A read by now in both warpgroups); issue the MMAs of tile i.
 // Decoded tile i & 1 was last read by the MMAs of tile i - 2, which both warpgroups waited for before the previous
 // barrier, so two decoded tiles suffice; and since every MMA thread passes that barrier each K tile, no lane can lag a
-// phase behind on a full barrier (the half kernel's __syncwarp).
+// phase behind on a full barrier (the half kernel's ptx_ring_free).
 //
 // Codes convert exactly, so scales multiply fp32 sums (gw_scale_tile): per channel once, on the finished sum
 // (GROUPED = 0, BN = 256: 128 accumulators); per group (GROUPED = 1, BN = 128: a partial sum beside the total), folded
@@ -252,12 +239,7 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma_int(
     static_assert(STAGES >= 2, "a stage in use and one filling");
     using S = gti_smem<WMODE, BN>;
     constexpr int ACC = BN / 2;
-#ifdef GE_EMULATED_MMA
-    unsigned char* gt_dyn_smem = ge_emulated_dynamic_smem();
-#else
-    extern __shared__ unsigned char gt_dyn_smem[];
-#endif
-    unsigned char* base = gt_dyn_smem + ((1024 - (ptx_smem_addr(gt_dyn_smem) & 1023)) & 1023);
+    unsigned char* base = ptx_dynamic_smem_1024();
     unsigned char* s_w = base;                                   // [2][w_tile], 1024-aligned (wgmma's swizzle atoms)
     unsigned char* s_a = s_w + 2 * S::w_tile;                    // [STAGES][a_stage]
     unsigned char* s_raw = s_a + STAGES * S::a_stage;            // [STAGES][raw_stage]
@@ -309,21 +291,15 @@ __global__ void __launch_bounds__(GT_THREADS, 1) group_gemm_tma_int(
             if (has_rows) {
                 const unsigned ta = ptx_smem_addr(s_a + s * S::a_stage + mwg * 64 * 128);
                 const unsigned tw = ptx_smem_addr(tile_w);
-                ptx_wgmma_fence_operands<ACC>(mma);
-                ptx_wgmma_fence();
-#pragma unroll
-                for (int ks = 0; ks < GT_BK / 16; ks++)
-                    ptx_wgmma_m64k16<T, BN>(mma, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
-                ptx_wgmma_commit_group();
+                ptx_wgmma_k_tile<T, BN>(mma, ta, tw);
             }
             fold = GROUPED && kb + 1 < kblocks && ((kb + 1) * GT_BK) % group_size == 0 ? kb * GT_BK / group_size : -1;
         }
         ptx_wgmma_wait_group<0>();
         ptx_wgmma_fence_operands<ACC>(mma);
-        // The tile's last stage is free once its MMAs are done in every lane of the warp (the wait converges them; the
-        // __syncwarp says so where no MMA was issued); the producer is already filling the next tile's.
-        __syncwarp();
-        if (kblocks > 0 && lane == 0) ptx_mbar_arrive(&empty[(it - 1) % STAGES]);
+        // The tile's last stage is free once its MMAs are done in every lane of the warp (the wait converges them;
+        // ptx_ring_free's convergence says so where no MMA was issued); the producer is already filling the next tile's.
+        if (kblocks > 0) ptx_ring_free(&empty[(it - 1) % STAGES], lane);
         if (!has_rows) continue;
         // K's end closes the last group (grouped) or the one per-channel sum.
         gw_scale_tile<BN, SWIGLU, GROUPED>(acc, part, se, groups, GROUPED ? (kblocks - 1) * GT_BK / group_size : 0, col0, N, t4);

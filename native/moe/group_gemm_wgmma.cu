@@ -24,6 +24,7 @@
 #include "moe/wgmma_store.cuh"
 
 #define GW_BK 64   // half elements per K tile: one 128-byte swizzled row
+static_assert(GW_BK * 2 == 128, "ptx_wgmma_k_tile issues one 128-byte K tile");
 
 template <int BM, int BN>
 struct gw_smem {
@@ -79,12 +80,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
     static_assert(BN == 64 || BN == 128 || BN == 256, "the wgmma shapes ptx.cuh wraps");
     constexpr int ACC = BN / 2;   // fp32 accumulators per thread
     static_assert(STAGES >= 3, "the ring holds the tile in use, the one in flight behind it and one ahead");
-#ifdef GE_EMULATED_MMA
-    unsigned char* gw_dyn_smem = ge_emulated_dynamic_smem();
-#else
-    extern __shared__ unsigned char gw_dyn_smem[];
-#endif
-    unsigned char* base = gw_dyn_smem + ((1024 - (ptx_smem_addr(gw_dyn_smem) & 1023)) & 1023);
+    unsigned char* base = ptx_dynamic_smem_1024();
     unsigned char* s_a = base;
     unsigned char* s_w = base + STAGES * gw_smem<BM, BN>::a_stage;
 
@@ -145,12 +141,7 @@ __global__ void __launch_bounds__(2 * BM) group_gemm_wgmma(
             const int slot = kb % STAGES;
             const unsigned ta = ptx_smem_addr(s_a + slot * gw_smem<BM, BN>::a_stage + wg * 64 * 128);
             const unsigned tw = ptx_smem_addr(s_w + slot * gw_smem<BM, BN>::w_stage);
-            ptx_wgmma_fence_operands<ACC>(acc);
-            ptx_wgmma_fence();
-#pragma unroll
-            for (int ks = 0; ks < GW_BK / 16; ks++)
-                ptx_wgmma_m64k16<T, BN>(acc, ptx_wgmma_desc_sw128(ta + ks * 32), ptx_wgmma_desc_sw128(tw + ks * 32), 1);
-            ptx_wgmma_commit_group();
+            ptx_wgmma_k_tile<T, BN>(acc, ta, tw);
             ptx_wgmma_wait_group<1>();
             ptx_wgmma_fence_operands<ACC>(acc);
         }

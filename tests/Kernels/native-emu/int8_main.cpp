@@ -16,6 +16,31 @@ static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng);
 static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b}); }
 static int pad128(int v) { return (v + 127) / 128 * 128; }
 
+// A kernel's output C [rows, n] against its definition. C starts as the 0x7fff sentinel: rows with live(r) false must
+// keep it, every other element must be written with the bits expect(r, j) gives (the definition's one rounding), and
+// within the float64 value it also gives (relative Frobenius error over those elements; decode reads C's bits).
+struct OutputScan {
+    int mismatch = 0, unwritten = 0, past = 0;
+    double num = 0, den = 0;
+    double err() const { return den > 0 ? std::sqrt(num / den) : 0; }
+};
+template <class Live, class Expect, class Decode>
+static OutputScan scan_output(const std::vector<unsigned short>& C, int rows, int n, Live live, Expect expect, Decode decode) {
+    OutputScan o;
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < n; ++j) {
+            const unsigned short got = C[(size_t)r * n + j];
+            if (!live(r)) { o.past += got != 0x7fff; continue; }
+            if (got == 0x7fff) { o.unwritten++; continue; }
+            const auto [bits, exact] = expect(r, j);
+            o.mismatch += bits != got;
+            const double d = decode(got) - exact;
+            o.num += d * d;
+            o.den += exact * exact;
+        }
+    return o;
+}
+
 int quant(int rows, int valid, int k) {
     int kp = pad128(k);
     std::vector<__nv_bfloat16> x((size_t)rows * k);
@@ -72,29 +97,20 @@ int gemm(int rows, int valid, int n, int k) {
     launch(np / BN, (rows + BM - 1) / BM, WM * WN * 32, [&] {
         int8_act_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES>(A.data(), as.data(), W.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, kp, &count);
     });
-    int mismatch = 0, unwritten = 0, past = 0;
-    double num = 0, den = 0;
-    for (int r = 0; r < rows; ++r)
-        for (int j = 0; j < n; ++j) {
-            unsigned short got = C[(size_t)r * n + j];
-            if (r >= valid) { past += got != 0x7fff; continue; }
-            if (got == 0x7fff) { unwritten++; continue; }
-            float f = 0;
-            double exact = 0;
-            for (int gi = 0; gi < groups; ++gi) {
-                int part = 0;
-                for (int c = gi * (kp / groups); c < (gi + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[(size_t)j * kp + c];
-                if (GROUPED) f = std::fma((float)part, ws[(size_t)gi * np + j], f);
-                else f = (float)part * ws[j];
-                exact += (double)part * ws[(size_t)gi * np + j];
-            }
-            f = f * as[r];
-            exact *= as[r];
-            mismatch += __float2bfloat16_rn(f).x != got;
-            num += (bf2f(got) - exact) * (bf2f(got) - exact);
-            den += exact * exact;
+    const auto o = scan_output(C, rows, n, [&](int r) { return r < valid; }, [&](int r, int j) {
+        float f = 0;
+        double exact = 0;
+        for (int gi = 0; gi < groups; ++gi) {
+            int part = 0;
+            for (int c = gi * (kp / groups); c < (gi + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[(size_t)j * kp + c];
+            if (GROUPED) f = std::fma((float)part, ws[(size_t)gi * np + j], f);
+            else f = (float)part * ws[j];
+            exact += (double)part * ws[(size_t)gi * np + j];
         }
-    double err = std::sqrt(num / den);
+        return std::pair<unsigned short, double>(__float2bfloat16_rn(f * as[r]).x, exact * as[r]);
+    }, bf2f);
+    const int mismatch = o.mismatch, unwritten = o.unwritten, past = o.past;
+    const double err = o.err();
     printf("int8 gemm W4 %d grouped %d tile %dx%d rows %d valid %d N %d K %d: bit mismatches %d rel err %.2e unwritten %d written-past-count %d\n",
            W4, GROUPED, BM, BN, rows, valid, n, k, mismatch, err, unwritten, past);
     return mismatch == 0 && err < 1e-2 && unwritten == 0 && past == 0 ? 0 : 1;
@@ -142,22 +158,20 @@ int group(std::vector<int> counts, int P, int n, int k) {
         int8_act_group_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
             (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
     });
-    int mismatch = 0, unwritten = 0, past = 0;
-    for (int r = 0; r < rows; ++r)
-        for (int j = 0; j < n; ++j) {
-            unsigned short got = C[(size_t)r * n + j];
-            int e = rowExpert[r];
-            if (e < 0) { past += got != 0x7fff; continue; }
-            if (got == 0x7fff) { unwritten++; continue; }
-            float f = 0;
-            for (int g = 0; g < groups; ++g) {
-                int part = 0;
-                for (int c = g * (kp / groups); c < (g + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[((size_t)e * np + j) * kp + c];
-                float s = ws[((size_t)e * groups + g) * np + j];
-                f = GROUPED ? std::fma((float)part, s, f) : (float)part * s;
-            }
-            mismatch += __float2bfloat16_rn(f * as[r]).x != got;
+    const auto o = scan_output(C, rows, n, [&](int r) { return rowExpert[r] >= 0; }, [&](int r, int j) {
+        const int e = rowExpert[r];
+        float f = 0;
+        double exact = 0;
+        for (int g = 0; g < groups; ++g) {
+            int part = 0;
+            for (int c = g * (kp / groups); c < (g + 1) * (kp / groups); ++c) part += A[(size_t)r * kp + c] * q[((size_t)e * np + j) * kp + c];
+            float sc = ws[((size_t)e * groups + g) * np + j];
+            f = GROUPED ? std::fma((float)part, sc, f) : (float)part * sc;
+            exact += (double)part * sc;
         }
+        return std::pair<unsigned short, double>(__float2bfloat16_rn(f * as[r]).x, exact * as[r]);
+    }, bf2f);
+    const int mismatch = o.mismatch, unwritten = o.unwritten, past = o.past;
     printf("int8 group gemm W4 %d grouped %d tile %dx%d %s E %d N %d K %d: bit mismatches %d unwritten %d written-outside-experts %d\n",
            W4, GROUPED, BM, BN, PREFIX ? "prefix" : "padded", E, n, k, mismatch, unwritten, past);
     return mismatch == 0 && unwritten == 0 && past == 0 ? 0 : 1;
@@ -202,23 +216,15 @@ int tma(int rows, int valid, int n, int k, int ctas) {
     int count = valid;
     static_assert(4 * (I8T_A_STAGE + I8T_W_STAGE) + 64 + 1024 <= (int)sizeof g_dyn_smem, "emulated shared memory");
     launch(ctas, 1, I8T_THREADS, [&] { int8_act_tma<T, 4>(am, wm, as.data(), ws.data(), C.data(), rows, n, k, cols, &count); });
-    int mismatch = 0, unwritten = 0, past = 0;
-    double num = 0, den = 0;
-    for (int r = 0; r < rows; ++r)
-        for (int j = 0; j < n; ++j) {
-            unsigned short got = C[(size_t)r * n + j];
-            if (r >= valid) { past += got != 0x7fff; continue; }
-            if (got == 0x7fff) { unwritten++; continue; }
-            long long sum = 0;
-            for (int c = 0; c < k; ++c) sum += (long long)A[(size_t)r * k + c] * W[(size_t)j * k + c];
-            const float f = (float)sum * ws[j] * as[r];
-            mismatch += ge_emu_round(f, bf16) != got;
-            const double exact = (double)sum * ws[j] * as[r], d = ge_emu_half(got, bf16) - exact;
-            num += d * d;
-            den += exact * exact;
-        }
+    const auto o = scan_output(C, rows, n, [&](int r) { return r < valid; }, [&](int r, int j) {
+        long long sum = 0;
+        for (int c = 0; c < k; ++c) sum += (long long)A[(size_t)r * k + c] * W[(size_t)j * k + c];
+        const float f = (float)sum * ws[j] * as[r];
+        return std::pair<unsigned short, double>(ge_emu_round(f, bf16), (double)sum * ws[j] * as[r]);
+    }, [&](unsigned short got) { return (double)ge_emu_half(got, bf16); });
+    const int mismatch = o.mismatch, unwritten = o.unwritten, past = o.past;
     // One output rounding: 2^-8 relative for bf16, 2^-11 for fp16 (the sums are exact, the two fp32 products add 2^-23).
-    const double err = den > 0 ? std::sqrt(num / den) : 0, bound = bf16 ? 1.0 / 256 : 1.0 / 2048;
+    const double err = o.err(), bound = bf16 ? 1.0 / 256 : 1.0 / 2048;
     printf("int8 tma %s rows %d valid %d N %d K %d CTAs %d: bit mismatches %d rel err %.2e (bound %.1e) unwritten %d written-past-count %d\n",
            bf16 ? "bf16" : "fp16", rows, valid, n, k, ctas, mismatch, err, bound, unwritten, past);
     return mismatch == 0 && err <= bound && unwritten == 0 && past == 0 ? 0 : 1;
