@@ -2,9 +2,12 @@
 // thread, std::barrier for __syncthreads and for each warp's collective operations (shuffles, ballots,
 // mma.sync). Blocks run one after another, so `__shared__` becomes a function-local static. It checks
 // indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
-// it cannot show timing, memory-model or PTX-level problems.
+// it cannot show timing or PTX-level problems, but it does run asynchronous copies and MMAs in their most adverse legal
+// order (wgmma below).
 #pragma once
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <barrier>
 #include <memory>
 #include <thread>
@@ -84,6 +87,7 @@ inline int min(int a, int b) { return a < b ? a : b; }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline float __ldcg(const float* p) { return *p; }
 inline void ge_emu_block_done();   // clears the named barriers (defined with them below)
+inline void ge_emu_wgmma_thread_done();   // reports wgmma groups never waited for (defined with wgmma below)
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
     gridDim = {gx, gy, 1};
@@ -96,7 +100,7 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
         g_block = &blk;
         memset(g_dyn_smem, 0xff, sizeof g_dyn_smem);
         std::vector<std::thread> ts;
-        for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); });
+        for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); ge_emu_wgmma_thread_done(); });
         for (auto& t : ts) t.join();
         ge_emu_block_done();
     }
@@ -105,8 +109,8 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
 // The PTX wrappers of native/ptx.cuh that the group GEMM uses (ptx.cuh is empty under GE_EMULATED_MMA),
 // with the same names and semantics.
 //
-// cp.async (16 bytes, zero-filled when pred is false) completes at once here: the waits are no-ops, so
-// the emulation checks the ring's indexing and the barriers that order slot reuse, not the async timing.
+// cp.async (16 bytes, zero-filled when pred is false) completes at once here, the earliest it may land, so the waits are
+// no-ops: against the MMAs run at their latest (wgmma below) a refill that overtakes a reader of its slot shows.
 inline void ptx_cp_async_cg16_zfill(void* dst, const void* src, bool pred) {
     if (pred) memcpy(dst, src, 16); else memset(dst, 0, 16);
 }
@@ -202,18 +206,38 @@ template <> inline unsigned ptx_fma2<__half>(unsigned a, unsigned b, unsigned c)
 
 // ------------------------------------------------------------------ wgmma (group_gemm_wgmma.cu)
 // Shared-window addresses are offsets into the one dynamic shared buffer (a real window is 228 KiB at most, so the
-// descriptor's 18 address bits hold them). The MMA runs at issue, synchronously, reading the operands through the
-// descriptor's 128-byte swizzle, so fences, commits and waits are no-ops: the emulation checks the tiles' layout and
-// indexing (loader rows, swizzle, accumulator fragments, epilogue), not the asynchronous ordering.
+// descriptor's 18 address bits hold them). The MMA reads its operands through the descriptor's 128-byte swizzle.
+//
+// The asynchrony, at its most adverse: an issued wgmma runs when the thread's wait_group retires its group (the latest
+// moment the hardware may read its operands and write its accumulators), while cp.async and TMA copies land at issue (the
+// earliest). So a kernel that refills a slot an MMA still in flight reads, releases a ring slot before waiting for its
+// MMAs, or reads accumulators before the wait computes with the wrong values here on every run, where the GPU shows it
+// only when its timing opens the window. A group still in flight when the thread ends is reported (its accumulators were
+// never waited for).
 inline unsigned ptx_smem_addr(const void* p) { return (unsigned)(static_cast<const unsigned char*>(p) - g_dyn_smem); }
 inline unsigned long long ptx_wgmma_desc_sw128(unsigned saddr) {
     return (unsigned long long)((saddr & 0x3FFFF) >> 4) | ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
 }
+inline thread_local std::vector<std::function<void()>> g_wgmma_open;                   // issued since the last commit
+inline thread_local std::vector<std::vector<std::function<void()>>> g_wgmma_groups;    // committed, oldest first
 inline void ptx_wgmma_fence() {}
-inline void ptx_wgmma_commit_group() {}
-template <int N> inline void ptx_wgmma_wait_group() {}
+inline void ptx_wgmma_commit_group() { g_wgmma_groups.push_back(std::move(g_wgmma_open)); g_wgmma_open.clear(); }
+template <int N> inline void ptx_wgmma_wait_group() {
+    while (g_wgmma_groups.size() > (size_t)N) {
+        for (auto& mma : g_wgmma_groups.front()) mma();
+        g_wgmma_groups.erase(g_wgmma_groups.begin());
+    }
+}
 template <int N> inline void ptx_wgmma_fence_operands(float*) {}
 template <int N> inline void ptx_wgmma_fence_operands(int*) {}
+inline void ge_emu_wgmma_issue(std::function<void()> mma) { g_wgmma_open.push_back(std::move(mma)); }
+// Called by launch as each thread ends.
+inline void ge_emu_wgmma_thread_done() {
+    if (g_wgmma_open.empty() && g_wgmma_groups.empty()) return;
+    fprintf(stderr, "emulation: thread %u of block (%u, %u) ended with %zu wgmma group(s) never waited for\n", threadIdx.x,
+            blockIdx.x, blockIdx.y, g_wgmma_groups.size() + (g_wgmma_open.empty() ? 0 : 1));
+    std::abort();
+}
 inline void ptx_fence_proxy_async_shared() {}
 // Byte b of row `row` of a K-major operand whose 128-byte-swizzled tile the descriptor starts: the address the hardware
 // forms (start + 128 * row + b) with its 16-byte chunk XOR-ed by address bits 7..9.
@@ -231,28 +255,32 @@ inline float ge_emu_wgmma_operand(unsigned long long desc, int row, int k, bool 
 // wgmma.mma_async m64nNk16: thread (warp w of the warpgroup, lane 4g + t) holds D rows 16w + g (registers 4j, 4j + 1)
 // and 16w + g + 8 (4j + 2, 4j + 3), columns 8j + 2t and 8j + 2t + 1, as gw_store_tile reads them.
 template <typename T, int N> inline void ptx_wgmma_m64k16(float* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
-    constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
-    const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    for (int j = 0; j < N / 8; ++j)
-        for (int q = 0; q < 4; ++q) {
-            const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
-            float s = accumulate ? d[4 * j + q] : 0.0f;
-            for (int k = 0; k < 16; ++k) s += ge_emu_wgmma_operand(desc_a, row, k, bf16) * ge_emu_wgmma_operand(desc_b, col, k, bf16);
-            d[4 * j + q] = s;
-        }
+    ge_emu_wgmma_issue([=] {
+        constexpr bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+        const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+        for (int j = 0; j < N / 8; ++j)
+            for (int q = 0; q < 4; ++q) {
+                const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
+                float s = accumulate ? d[4 * j + q] : 0.0f;
+                for (int k = 0; k < 16; ++k) s += ge_emu_wgmma_operand(desc_a, row, k, bf16) * ge_emu_wgmma_operand(desc_b, col, k, bf16);
+                d[4 * j + q] = s;
+            }
+    });
 }
 
 // wgmma.mma_async m64n256k32 s8.s8.s32: the same accumulator layout, 32 int8 elements (bytes) of K a call, exact int32 sums.
 inline void ptx_wgmma_m64n256k32_s8(int* d, unsigned long long desc_a, unsigned long long desc_b, int accumulate) {
-    const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    for (int j = 0; j < 256 / 8; ++j)
-        for (int q = 0; q < 4; ++q) {
-            const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
-            int s = accumulate ? d[4 * j + q] : 0;
-            for (int k = 0; k < 32; ++k)
-                s += (int)*(const signed char*)ge_emu_wgmma_byte(desc_a, row, k) * (int)*(const signed char*)ge_emu_wgmma_byte(desc_b, col, k);
-            d[4 * j + q] = s;
-        }
+    ge_emu_wgmma_issue([=] {
+        const int w = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+        for (int j = 0; j < 256 / 8; ++j)
+            for (int q = 0; q < 4; ++q) {
+                const int row = 16 * w + g + 8 * (q >> 1), col = 8 * j + 2 * t + (q & 1);
+                int s = accumulate ? d[4 * j + q] : 0;
+                for (int k = 0; k < 32; ++k)
+                    s += (int)*(const signed char*)ge_emu_wgmma_byte(desc_a, row, k) * (int)*(const signed char*)ge_emu_wgmma_byte(desc_b, col, k);
+                d[4 * j + q] = s;
+            }
+    });
 }
 
 // ------------------------------------------------------------------ TMA, mbarrier (group_gemm_tma.cu, int8_act_tma.cu)
