@@ -13,7 +13,9 @@ namespace GraphEngine.Conformance;
 /// SwiGLU fused (<see cref="GroupGemmEpilogue.SwiGlu"/>), against a float64 oracle of the host-quantized weights. One
 /// case per tile the H200's rule can pick (<see cref="GroupGemm.Variants"/>: each tile has a plain and a fused
 /// instance), each run on both token layouts with uneven expert counts (one expert empty, one spanning several M tiles),
-/// NaN in every row past an expert's count, and an odd F whose last column block is partial.
+/// NaN in every row past an expert's count, and an odd F whose last column block is partial. The kernels the bench's A/B
+/// rows time with the TMA kernels taken out of the rule ("[cp.async wgmma]", "[pipelined]") have cases of their own
+/// where their tiles differ from the rule's (cp-async in the name), so every kernel the bench reports is one the check ran.
 /// </summary>
 public static class GroupGemmCases
 {
@@ -28,18 +30,25 @@ public static class GroupGemmCases
 
     public static IEnumerable<ConformanceCase> Cases()
     {
-        foreach (var (mode, group, k, rowsPerExpert) in Representatives(LaunchTarget.H200))
+        foreach (var spec in Representatives(LaunchTarget.H200))
         {
-            string m = mode == QuantMode.None ? "bf16" : group.IsPerChannel ? mode.Label() : $"{mode.Label()}-{group}";
-            var spec = new Spec(mode, group, k, rowsPerExpert);
-            yield return new ConformanceCase($"moe/group-gemm/{m}/rows-per-expert={rowsPerExpert}/k={k}/f={Ffn}", "moe",
-                d => Run(d, spec), rowsPerExpert > 1 ? CaseTier.Full : CaseTier.Ci) { Variants = t => spec.Variants(t) };
+            string m = spec.Mode == QuantMode.None ? "bf16" : spec.Group.IsPerChannel ? spec.Mode.Label() : $"{spec.Mode.Label()}-{spec.Group}";
+            string ab = spec.WithoutTma ? "/cp-async" : "";
+            yield return new ConformanceCase($"moe/group-gemm/{m}{ab}/rows-per-expert={spec.RowsPerExpert}/k={spec.K}/f={Ffn}", "moe",
+                d => spec.Scoped(() => Run(d, spec)), spec.RowsPerExpert > 1 ? CaseTier.Full : CaseTier.Ci)
+            { Variants = t => spec.Variants(t) };
         }
     }
 
-    /// <summary>One case's weights and shape: the gate/up GEMM of F = <see cref="Ffn"/> (N = 2F) over K, E = 4 experts.</summary>
-    private sealed record Spec(QuantMode Mode, GroupSize Group, int K, int RowsPerExpert)
+    /// <summary>
+    /// One case's weights and shape: the gate/up GEMM of F = <see cref="Ffn"/> (N = 2F) over K, E = 4 experts;
+    /// <paramref name="WithoutTma"/>: with the TMA kernels out of the rule, as the bench's A/B runs it.
+    /// </summary>
+    private sealed record Spec(QuantMode Mode, GroupSize Group, int K, int RowsPerExpert, bool WithoutTma = false)
     {
+        /// <summary><paramref name="body"/> under the rule this case runs.</summary>
+        public T Scoped<T>(Func<T> body) => WithoutTma ? GroupGemmCuda.WithoutTma(body) : body();
+
         public ExpertWeights Format => new(WeightOnlyFormat, default, default, default, Group);
 
         private ExpertWeightFormat WeightOnlyFormat => Mode == QuantMode.None ? ExpertWeightFormat.Half
@@ -50,38 +59,40 @@ public static class GroupGemmCases
         public GroupGemmProblem Shape(TokenLayout layout, GroupGemmEpilogue epilogue) => new(layout, Experts, 2 * Ffn, K,
             layout == TokenLayout.PrefixSum ? RowsPerExpert * Experts + 3 : 8 * RowsPerExpert, default, default, default, epilogue);
 
-        public IReadOnlyList<string> Variants(LaunchTarget t) =>
+        public IReadOnlyList<string> Variants(LaunchTarget t) => Scoped(() =>
             (from layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded }
              from epilogue in new[] { GroupGemmEpilogue.None, GroupGemmEpilogue.SwiGlu }
-             select GroupGemm.Variant(Shape(layout, epilogue), Format, t)).Distinct().ToArray();
+             select GroupGemm.Variant(Shape(layout, epilogue), Format, t)).Distinct().ToArray());
     }
 
     /// <summary>
-    /// A (mode, group, K, rows per expert) for every distinct plain tile the rule picks on <paramref name="target"/>, over
-    /// the domain <see cref="GroupGemm.Variants"/> spans; the largest K that reaches it, so the ring runs several K tiles.
+    /// A spec for every distinct plain tile the rule picks on <paramref name="target"/>, over the domain
+    /// <see cref="GroupGemm.Variants"/> spans, then for every further one the rule picks without the TMA kernels; the largest
+    /// K that reaches it, so the ring runs several K tiles.
     /// </summary>
-    private static IEnumerable<(QuantMode Mode, GroupSize Group, int K, int RowsPerExpert)> Representatives(LaunchTarget target)
+    private static IEnumerable<Spec> Representatives(LaunchTarget target)
     {
         var modes = new (QuantMode, GroupSize)[]
         {
             (QuantMode.None, GroupSize.PerChannel), (QuantMode.WInt8, GroupSize.PerChannel), (QuantMode.WInt4, GroupSize.PerChannel),
             (QuantMode.WInt4, GroupSize.Of(64)), (QuantMode.WInt4, GroupSize.Of(128)),
         };
-        var seen = new Dictionary<string, (QuantMode, GroupSize, int, int)>(StringComparer.Ordinal);
-        var order = new List<string>();
-        foreach (var (mode, group) in modes)
-            foreach (int rows in new[] { 1, 16, 24, 48, 96 })
-                for (int k = 512; k >= 2; k--)
-                {
-                    // int4 packs two codes per byte along K.
-                    if (!group.Divides(k) || (mode == QuantMode.WInt4 && k % 2 != 0)) continue;
-                    var spec = new Spec(mode, group, k, rows);
-                    string name = GroupGemm.Variant(spec.Shape(TokenLayout.PrefixSum, GroupGemmEpilogue.None), spec.Format, target);
-                    if (seen.ContainsKey(name)) continue;
-                    seen[name] = (mode, group, k, rows);
-                    order.Add(name);
-                }
-        return order.Select(n => seen[n]);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var specs = new List<Spec>();
+        foreach (bool withoutTma in new[] { false, true })
+            foreach (var (mode, group) in modes)
+                foreach (int rows in new[] { 1, 16, 24, 48, 96 })
+                    for (int k = 512; k >= 2; k--)
+                    {
+                        // int4 packs two codes per byte along K.
+                        if (!group.Divides(k) || (mode == QuantMode.WInt4 && k % 2 != 0)) continue;
+                        // The bench's A/B runs the models' shapes, K a multiple of 256 (GroupGemm.Variants).
+                        if (withoutTma && k % 256 != 0) continue;
+                        var spec = new Spec(mode, group, k, rows, withoutTma);
+                        string name = spec.Scoped(() => GroupGemm.Variant(spec.Shape(TokenLayout.PrefixSum, GroupGemmEpilogue.None), spec.Format, target));
+                        if (seen.Add(name)) specs.Add(spec);
+                    }
+        return specs;
     }
 
     /// <summary>Uneven counts in [0, slab]: one expert across several M tiles, one empty.</summary>

@@ -36,8 +36,9 @@ public static class MutantCatalog
     // The per-tile cases first: on the H200 the layer cases reach the weight-streaming and wgmma kernels, not these tiles
     // (the full mutant run at f8148bb missed GG_LAST_COLUMN and GG_FP16_ACCUMULATOR over the layer cases alone).
     private const string GroupCases = "moe/group-gemm/,moe/layer/bf16,moe/layer/fp16,moe/layer/wint,moe/graph/bf16,moe/graph/wint,graph/replay-equals-eager/moe/bf16,graph/replay-equals-eager/moe/wint";
-    // The half-weight cases whose K is a multiple of 8 (the wgmma kernel's condition on sm_90): both tiles, both layouts.
-    private const string WgmmaCases = "moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
+    // The half-weight cases whose K is a multiple of 8 (the wgmma kernel's condition on sm_90): the per-tile cases of its two
+    // tiles (64 x 128, the rule's at 9-47 rows per expert; 128 x 256, the bench's A/B), then the layers, both layouts.
+    private const string WgmmaCases = "moe/group-gemm/bf16/rows-per-expert=16,moe/group-gemm/bf16/cp-async,moe/layer/bf16/prefix/rows-per-expert,moe/layer/bf16/padded/rows-per-expert,moe/layer/fp16/prefix/rows-per-expert,moe/layer/fp16/padded/rows-per-expert,moe/layer/bf16/prefix/issue-shape,moe/layer/bf16/padded/issue-shape";
     // The layer cases whose GEMMs split K over several blocks of the weight-streaming kernel, and their graph replays.
     private const string StreamCases = "moe/stream";
     // The cases with hundreds of half-weight rows per expert (the TMA kernel's regime on sm_90): the per-tile cases, then layers.

@@ -227,6 +227,18 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>See <see cref="TmaOverride"/>.</summary>
     [ThreadStatic] internal static bool ForceCpAsync;
 
+    /// <summary>
+    /// <paramref name="body"/> with <see cref="ForceCpAsync"/> set on this thread, the flag restored after: the kernels the
+    /// bench's "[cp.async wgmma]" and "[pipelined]" rows time, for the check's cases of them.
+    /// </summary>
+    internal static T WithoutTma<T>(Func<T> body)
+    {
+        bool was = ForceCpAsync;
+        ForceCpAsync = true;
+        try { return body(); }
+        finally { ForceCpAsync = was; }
+    }
+
     /// <summary>Rows per expert from which integer codes per channel take the TMA kernel on sm_90. The bench's forced rows
     /// (moe_gemm "wint8 [tma]", "wint4 [tma]") on the H200 at 297ba5a, ERNIE gate/up: at 12 rows per expert (128 tokens)
     /// 247 against 312 us (int8) and 229 against 261 (int4) for the kernels before it; at 1.5 (16 tokens) the same.</summary>

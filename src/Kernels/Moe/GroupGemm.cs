@@ -30,7 +30,8 @@ public abstract class GroupGemm
     /// K mod 256 and K mod 8, the weight-streaming one on K mod 32), rows per expert 1, 16, 24, 48 and 96 (the rule's
     /// thresholds: up to 8 rows stream the weights, 9 to 23 take the few-row tiles, from 48 half weights and integer codes
     /// take the TMA kernels), and 64 experts of N = 3072 sharing 96 rows (half weights too wide to stream), both epilogues (the
-    /// epilogue changes the name, never the tile).
+    /// epilogue changes the name, never the tile). With them, what it returns at K a multiple of 256 with the TMA kernels
+    /// taken out of the rule: the kernels the bench's A/B rows ("[cp.async wgmma]", "[pipelined]") time at the models' shapes.
     /// </summary>
     public static IReadOnlyList<string> Variants(LaunchTarget target)
     {
@@ -49,7 +50,11 @@ public abstract class GroupGemm
                     foreach (var epilogue in new[] { GroupGemmEpilogue.None, GroupGemmEpilogue.SwiGlu })
                     {
                         foreach (int rows in new[] { 1, 16, 24, 48, 96 })
-                            names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 1, 128, k, rows, default, default, default, epilogue), w, target));
+                        {
+                            var p = new GroupGemmProblem(TokenLayout.PrefixSum, 1, 128, k, rows, default, default, default, epilogue);
+                            names.Add(Variant(p, w, target));
+                            if (k % 256 == 0) names.Add(GroupGemmCuda.WithoutTma(() => Variant(p, w, target)));
+                        }
                         // Many experts with a row or two each (sixteen ERNIE tokens): too many weight columns in all to stream.
                         names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, k, 96, default, default, default, epilogue), w, target));
                     }

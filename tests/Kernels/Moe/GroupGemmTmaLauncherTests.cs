@@ -116,6 +116,21 @@ public class GroupGemmTmaLauncherTests
     }
 
     [Fact]
+    public void The_bench_ab_kernels_are_variants_the_check_reaches_and_the_switch_is_restored()
+    {
+        // 128 x 256 cp.async wgmma tiles: what the rule picks at 96 rows per expert without the TMA kernel, the bench's
+        // "bf16 [cp.async wgmma]" at 2048 ERNIE tokens; never the engine's pick on sm_90, so only the A/B reaches it.
+        const string ab = "group_gemm_wgmma<T, 128, 256, 4>";
+        Assert.Contains(ab, GroupGemm.Variants(LaunchTarget.H200));
+        Assert.Equal(ab, GroupGemmCuda.WithoutTma(() => GroupGemm.Variant(Ernie(12288), Half, LaunchTarget.H200)));
+        Assert.StartsWith("group_gemm_tma<", GroupGemm.Variant(Ernie(12288), Half, LaunchTarget.H200));
+        Assert.Throws<InvalidOperationException>(() => GroupGemmCuda.WithoutTma<int>(() => throw new InvalidOperationException("body")));
+        Assert.False(GroupGemmCuda.ForceCpAsync);
+        var reached = GraphEngine.Conformance.ConformanceSuite.All.Where(c => c.VariantsOn(LaunchTarget.H200).Contains(ab)).Select(c => c.Name).ToArray();
+        Assert.Contains(reached, n => n.StartsWith("moe/group-gemm/bf16/cp-async/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_integer_tma_rings_fit_one_sm_and_match_the_kernels_layout()
     {
         // gti_smem: two decoded 256 x 128-byte tiles, four stages of A (128 x 128 bytes) and codes (256 x 64 bytes int8,
