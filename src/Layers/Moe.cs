@@ -142,8 +142,14 @@ public sealed class Moe : Layer
             Logits = logits; TopIds = ids; TopWeights = weights; Offsets = offsets; Counts = counts;
             Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
 
-            // Weights: random on the device, then quantized there by the methods.
             var load = context.LoadStream;
+            // The top-k kernels issue a row's logit loads before they read the token count (moe_routing.cu,
+            // moe_topk_softmax: the two latencies overlap), so they read the rows past it, which the router never writes,
+            // and drop them. Written once here, those rows hold a value, never memory no one initialized
+            // (compute-sanitizer initcheck reported every such read).
+            load.Fill8Async(logits.Ptr, 0, logits.ByteCount);
+
+            // Weights: random on the device, then quantized there by the methods.
             var fill = RandomFill.Create(Device);
             uint seed = options.Seed * 7919u;
             Own(Device.AllocateTensor(routerType, new long[] { e, h }, out var gate, $"{name}.gate_weight"));

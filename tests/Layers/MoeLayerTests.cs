@@ -48,6 +48,23 @@ public class MoeLayerTests
     }
 
     [Fact]
+    public void Logits_rows_are_written_once_at_construction_so_the_top_k_kernels_never_read_uninitialized_memory()
+    {
+        using var c = new Context8(64);
+        // Pool memory a previous tenant left holding a pattern, as after a freed layer: the new layer's logits land on it.
+        using (c.Pool.RentTensor(DType.F32, new long[] { 4096 }, out var stale, "stale"))
+        {
+            c.Device.DefaultStream.Fill32Async(stale.Ptr, 0x7FC0_0000u, stale.ElementCount);
+            c.Device.DefaultStream.Synchronize();
+        }
+        using var layer = c.Moe(new MoeOptions(6, 2, 64, 32, RouterFp32: true));
+        c.Context.LoadStream.Synchronize();
+        var logits = layer.Logits.DownloadFloats();
+        Assert.Equal(8 * 6, logits.Length);
+        Assert.All(logits, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void Oracle_bound_catches_a_three_percent_error()
     {
         using var device = new ReferenceDevice();
