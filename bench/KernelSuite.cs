@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using GraphEngine.Bench.Reports;
@@ -367,10 +368,9 @@ public sealed class KernelSuite
     {
         var p = _run.Gpu ? ModelPresets.Ernie45_21B_A3B : ModelPresets.Tiny;
         var moe = p.Moe!;
-        int e = moe.Experts, nOut = 2 * moe.ExpertFfn, k = p.Hidden;
-        int[] ns = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 8 };
-        int maxRows = ns.Max() * moe.TopK;
-        string shape = $"E={e},N={nOut},K={k}";
+        int e = moe.Experts, gateUpN = 2 * moe.ExpertFfn;
+        int[] allNs = _run.Gpu ? new[] { 1, 16, 128, 512, 2048 } : new[] { 1, 8 };
+        int maxRows = allNs.Max() * moe.TopK;
         IMoeMethod Weights(LayerContext ctx, Tensor w, QuantMode m, GroupSize g) =>
             MoeMethods.Create(m, ctx.Device, ctx.LoadStream, w, g, TokenLayout.PrefixSum, maxRows);
         var none = GroupGemmEpilogue.None;
@@ -378,6 +378,16 @@ public sealed class KernelSuite
         var modes = new (string Variant, QuantMode Mode, GroupGemmEpilogue Epilogue, Func<LayerContext, Tensor, IMoeMethod> Make)[]
         {
             ("bf16", QuantMode.None, none, Half),
+            // The A/B behind the weight-streaming kernel's split rule (GroupGemmCuda.Stream) at the token counts it runs:
+            // its K splits forced, on the gate/up shape and (the "down" rows) on the down projection's, [E, H, F].
+            ("bf16+swiglu [stream splits=1]", QuantMode.None, GroupGemmEpilogue.SwiGlu, Half),
+            ("bf16+swiglu [stream splits=4]", QuantMode.None, GroupGemmEpilogue.SwiGlu, Half),
+            ("bf16 down", QuantMode.None, none, Half),
+            ("bf16 down [stream splits=1]", QuantMode.None, none, Half),
+            ("bf16 down [stream splits=2]", QuantMode.None, none, Half),
+            ("bf16 down [stream splits=6]", QuantMode.None, none, Half),
+            ("wint8 down", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint8 down [stream splits=1]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             // The A/B behind the Hopper rule (GroupGemmCuda.Tma): the other TMA forms and the cp.async wgmma kernel, forced.
             ("bf16 [tma]", QuantMode.None, none, Half),
             ("bf16 [cp.async wgmma]", QuantMode.None, none, Half),
@@ -413,6 +423,13 @@ public sealed class KernelSuite
             };
             GroupGemmCuda.ForceCpAsync = mode.Variant.EndsWith("[cp.async wgmma]", StringComparison.Ordinal)
                 || mode.Variant.EndsWith("[pipelined]", StringComparison.Ordinal);
+            int splitsAt = mode.Variant.IndexOf("[stream splits=", StringComparison.Ordinal);
+            GroupGemmCuda.StreamSplitsOverride = splitsAt < 0 ? 0 : int.Parse(mode.Variant.AsSpan(splitsAt + 15).TrimEnd(']'), CultureInfo.InvariantCulture);
+            bool down = mode.Variant.Contains(" down", StringComparison.Ordinal);
+            // The down projection: [E, H, F] weights over the SwiGLU rows; the forced splits only where the streaming kernel runs.
+            int nOut = down ? p.Hidden : gateUpN, k = down ? moe.ExpertFfn : p.Hidden;
+            string shape = $"E={e},N={nOut},K={k}";
+            int[] ns = splitsAt >= 0 ? allNs.Where(n => n <= 16).ToArray() : allNs;
             try
             {
                 using var ab = _run.Device.AllocateTensor(DType.BF16, new long[] { maxRows, k }, out var aAll, "expert A");
@@ -457,6 +474,7 @@ public sealed class KernelSuite
             {
                 GroupGemmCuda.TmaOverride = null;
                 GroupGemmCuda.ForceCpAsync = false;
+                GroupGemmCuda.StreamSplitsOverride = 0;
             }
         }
     }

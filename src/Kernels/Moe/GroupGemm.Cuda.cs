@@ -227,6 +227,10 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>See <see cref="TmaOverride"/>.</summary>
     [ThreadStatic] internal static bool ForceCpAsync;
 
+    /// <summary>For the bench's A/B of the weight-streaming kernel's split rule only: on this thread while positive, the
+    /// K splits of every <see cref="Stream"/> launch (within what its slices and scratch allow). Never set by the engine.</summary>
+    [ThreadStatic] internal static int StreamSplitsOverride;
+
     /// <summary>
     /// <paramref name="body"/> with <see cref="ForceCpAsync"/> set on this thread, the flag restored after: the kernels the
     /// bench's "[cp.async wgmma]" and "[pipelined]" rows time, for the check's cases of them.
@@ -394,6 +398,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         long blocks = tiles * columnBlocks;
         long wanted = (blocksPerSm * (long)target.SmCount + blocks - 1) / blocks;
         int splits = (int)Math.Max(minSplits, Math.Min(wanted, kBlocks / kBlocksPerSplit));
+        if (StreamSplitsOverride > 0) splits = Math.Clamp(StreamSplitsOverride, minSplits, kBlocks);
         var c = Split(splits);
         if (c.Splits > 1 && !FitsScratch(c)) c = Split(minSplits);
         if (c.Splits > 1 && !FitsScratch(c)) return null;
