@@ -110,13 +110,14 @@ public sealed partial class PrefillEngine : IDisposable
         return b < 0 ? null : _sizes[b];
     }
 
-    /// <summary>Rents a [MaxTokens, width] activation from the pool; the engine owns it and frees it on Dispose.</summary>
+    /// <summary>Rents a [MaxTokens, width] activation from the pool, zero-filled (the layers after a row-guarded one read
+    /// its padded rows: <see cref="DevicePool.RentZeroedTensor"/>); the engine owns it and frees it on Dispose.</summary>
     public Tensor Activation(string name, DType dtype, long width)
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, $"activation '{name}' width must be >= 1");
-        var block = Pool.RentTensor(dtype, new long[] { MaxTokens, width }, out var tensor, name);
+        var block = Pool.RentZeroedTensor(dtype, new long[] { MaxTokens, width }, out var tensor, name);
         _activations.Add(block);
         return tensor;
     }

@@ -126,7 +126,9 @@ public sealed class Moe : Layer
             var pool = context.Pool;
             var act = Activation;
             var routerType = options.RouterFp32 ? DType.F32 : act;
-            Own(pool.RentTensor(routerType, new long[] { t, e }, out var logits, $"{name}.logits"));
+            // Zeroed: the top-k kernels issue a row's logit loads before they read the token count (moe_routing.cu,
+            // moe_topk_softmax: the two latencies overlap), so they read and drop the rows past it, which the router never writes.
+            Own(pool.RentZeroedTensor(routerType, new long[] { t, e }, out var logits, $"{name}.logits"));
             Own(pool.RentTensor(DType.I32, new long[] { t, k }, out var ids, $"{name}.topk_ids"));
             Own(pool.RentTensor(DType.F32, new long[] { t, k }, out var weights, $"{name}.topk_weights"));
             Own(pool.RentTensor(DType.I32, new long[] { e + 1 }, out var offsets, $"{name}.offsets"));
@@ -143,11 +145,6 @@ public sealed class Moe : Layer
             Permutation = perm; Inverse = inverse; _permuted = permuted; _gateUp = gateUp; _swiglu = swiglu; _expertOut = expertOut;
 
             var load = context.LoadStream;
-            // The top-k kernels issue a row's logit loads before they read the token count (moe_routing.cu,
-            // moe_topk_softmax: the two latencies overlap), so they read the rows past it, which the router never writes,
-            // and drop them. Written once here, those rows hold a value, never memory no one initialized
-            // (compute-sanitizer initcheck reported every such read).
-            load.Fill8Async(logits.Ptr, 0, logits.ByteCount);
 
             // Weights: random on the device, then quantized there by the methods.
             var fill = RandomFill.Create(Device);
@@ -204,7 +201,8 @@ public sealed class Moe : Layer
                     source.Fill(MoeWeight.SharedDown, sd);
                 }
                 Own(pool.RentTensor(act, new long[] { t, 2L * fs }, out var sh1, $"{name}.shared_gate_up_out"));
-                Own(pool.RentTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
+                // Zeroed: SwiGLU writes the token count's rows, the down GEMM reads the padded size's.
+                Own(pool.RentZeroedTensor(act, new long[] { t, fs }, out var sh2, $"{name}.shared_swiglu"));
                 Own(pool.RentTensor(act, new long[] { t, h }, out var sh3, $"{name}.shared_out"));
                 SharedGateUp = su; SharedDown = sd; _sharedH = sh1; _sharedAct = sh2; SharedOut = sh3;
             }

@@ -69,6 +69,29 @@ public sealed class DevicePool : IDisposable
         return block;
     }
 
+    /// <summary>
+    /// <see cref="RentTensor"/>, the block zero-filled (on the device's default stream, finished before it returns): for
+    /// buffers that kernels read over a step's padded rows before any step has written those rows (a GEMM over the
+    /// captured size reads the rows past the token count and its results there are dropped), so the rows hold a value,
+    /// never memory no one initialized (what compute-sanitizer initcheck reports). Not while a stream captures.
+    /// </summary>
+    public PoolBlock RentZeroedTensor(DType dtype, long[] shape, out Tensor tensor, string tag = "")
+    {
+        var block = RentTensor(dtype, shape, out tensor, tag);
+        try
+        {
+            var stream = _device.DefaultStream;
+            stream.Fill8Async(block.Ptr, 0, block.Bytes);
+            stream.Synchronize();
+        }
+        catch
+        {
+            block.Dispose();
+            throw;
+        }
+        return block;
+    }
+
     private PoolBlock Grant(Chunk chunk, long offset, long size, long requested, string tag)
     {
         _inUse += size;

@@ -97,7 +97,8 @@ public static class ModelLoader
         var dt = DType.BF16;
         Tensor Rent(string name, long width)
         {
-            owned.Add(engine.Pool.RentTensor(dt, new long[] { engine.MaxTokens, width }, out var t, name));
+            // Zeroed as the engine's activations are (PrefillEngine.Activation): row-guarded layers leave padded rows to the next.
+            owned.Add(engine.Pool.RentZeroedTensor(dt, new long[] { engine.MaxTokens, width }, out var t, name));
             return t;
         }
         int h = model.Hidden;
