@@ -381,13 +381,15 @@ public sealed class KernelSuite
             // The A/B behind the weight-streaming kernel's split rule (GroupGemmCuda.Stream) at the token counts it runs:
             // its K splits forced, on the gate/up shape and (the "down" rows) on the down projection's, [E, H, F].
             ("bf16+swiglu [stream splits=1]", QuantMode.None, GroupGemmEpilogue.SwiGlu, Half),
+            ("bf16+swiglu [stream splits=3]", QuantMode.None, GroupGemmEpilogue.SwiGlu, Half),
             ("bf16+swiglu [stream splits=4]", QuantMode.None, GroupGemmEpilogue.SwiGlu, Half),
             ("bf16 down", QuantMode.None, none, Half),
-            ("bf16 down [stream splits=1]", QuantMode.None, none, Half),
             ("bf16 down [stream splits=2]", QuantMode.None, none, Half),
-            ("bf16 down [stream splits=6]", QuantMode.None, none, Half),
+            ("bf16 down [stream splits=3]", QuantMode.None, none, Half),
+            ("wint8+swiglu [stream splits=2]", QuantMode.WInt8, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint4/g128+swiglu [stream splits=2]", QuantMode.WInt4, GroupGemmEpilogue.SwiGlu, (ctx, w) => Weights(ctx, w, QuantMode.WInt4, GroupSize.Of(128))),
             ("wint8 down", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
-            ("wint8 down [stream splits=1]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
+            ("wint8 down [stream splits=2]", QuantMode.WInt8, none, (ctx, w) => Weights(ctx, w, QuantMode.WInt8, GroupSize.PerChannel)),
             // The A/B behind the Hopper rule (GroupGemmCuda.Tma): the other TMA forms and the cp.async wgmma kernel, forced.
             ("bf16 [tma]", QuantMode.None, none, Half),
             ("bf16 [cp.async wgmma]", QuantMode.None, none, Half),

@@ -115,10 +115,11 @@ public static partial class MoeCases
     }
 
     /// <summary>
-    /// The weight-streaming group GEMM (up to 8 rows per expert) with its K split over several blocks: K of at least 16
-    /// K blocks (64 elements for half weights, 128 for integer codes) and a grid of fewer than 8 blocks per SM, so both
-    /// GEMMs of the layer reduce 2 or 3 slices through the ticketed workspace. K and N are not multiples of the K block
-    /// or of the 32-row column block; tokens give 1 to 8 rows per expert on average (experts above 8 take two M tiles);
+    /// The weight-streaming group GEMM (up to 8 rows per expert) with its K split over several blocks: the gate/up GEMM's
+    /// K of 41 K blocks (64 elements for half weights, 128 for integer codes; the rule keeps 20 a split) and a grid of
+    /// fewer than 8 blocks per SM, so it reduces 2 slices through the ticketed workspace; the down GEMM's shorter K runs
+    /// one slice. Half K and N are not multiples of the K block or of the 32-row column block (integer K is whole groups
+    /// of 128); tokens give 1 to 8 rows per expert on average (experts above 8 take two M tiles);
     /// every weight format the kernel reads, both layouts, and graph replay against eager (the tickets must be re-armed
     /// for the replay to store anything). H = 1001 sends the gate/up GEMM (K odd) to the other kernels and gives the
     /// down GEMM an odd N. The cases with K = 128 above (the "grouped" shape) reach the kernel with one split.
@@ -131,8 +132,10 @@ public static partial class MoeCases
     /// <summary>The specs of <see cref="StreamCases"/> with their names; Graph: a replay-equals-eager case.</summary>
     internal static IEnumerable<(string Name, Spec Spec, bool Graph)> StreamSpecs()
     {
-        var half = new Shape(Experts: 8, TopK: 2, Hidden: 1032, Ffn: 1096);
-        var integer = new Shape(Experts: 4, TopK: 2, Hidden: 2176, Ffn: 2176);
+        // Gate/up's K (H) long enough to split (40 K blocks a split pair at least: GroupGemmCuda.Stream), F short to keep
+        // the host weights as small as before.
+        var half = new Shape(Experts: 8, TopK: 2, Hidden: 2568, Ffn: 552);
+        var integer = new Shape(Experts: 4, TopK: 2, Hidden: 5248, Ffn: 1152);
         foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
         {
             string l = layout == TokenLayout.PrefixSum ? "prefix" : "padded";

@@ -362,9 +362,13 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// 44.2 us against a 23.4 us floor (the hit experts' bytes at 4.05 TB/s): 24 column blocks x 6 experts = 144 equal
     /// blocks on 132 SMs, two waves; wint8 was 7.5x and wint4 g128 13.5x their floors there, and 2.5x / 4.6x at
     /// n = 16 (docs/moe.md). Here a block is 32 weight rows of one K slice, so the grid is column blocks x splits x
-    /// M tiles: K is split until there are about 8 blocks per SM (each split keeping at least two K blocks per warp,
-    /// so its loads overlap its MMAs), and at least as far as the block's shared memory (the staged activations) needs to
-    /// stay within 64 KiB: K up to 3776 (half) or 3712 (integer) fits one slice.
+    /// M tiles: K is split until there are about 8 blocks per SM, each split keeping at least five K blocks per warp (20
+    /// per block), and at least as far as the block's shared memory (the staged activations) needs to stay within 64 KiB:
+    /// K up to 3776 (half) or 3712 (integer) fits one slice. Five, from the bench's forced splits on the H200 at 4b55ee3
+    /// (bf16, n = 1): the down projection (24 K blocks) took 27.4 us in 3 splits (two K blocks per warp, the rule's at
+    /// eight per block), 23.5 in 2 and 17.9 in 1 (floor 11.4); gate/up (40 K blocks) 35.7 in 2 (five per warp), 42.5 in 1,
+    /// 43.4 in 4 (floor 22.7). Too few K blocks per warp leave the block's prologue (finding its tile, staging the rows)
+    /// and its split-K epilogue unamortised; too few blocks leave SMs idle.
     /// Split sums go through the stream's fixed <see cref="SplitKScratch"/>; a launch that would not fit drops to the
     /// fewest splits its slices allow, one when K fits one slice, and to the other kernels when that still does not
     /// fit (a pure function of the shape: large K at thousands of tiles). Tiles are bounded by the rows themselves
@@ -392,7 +396,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         if (tiles > 65535) return null;
         int columnBlocks = (p.N + StreamConfig.WeightRows - 1) / StreamConfig.WeightRows;
         int kBlocks = (p.K + kBlock - 1) / kBlock;
-        const int blocksPerSm = 8, kBlocksPerSplit = 8;
+        const int blocksPerSm = 8, kBlocksPerSplit = 20;
         int maxSlice = ((StreamConfig.MaxSharedBytes - StreamConfig.HeadBytes) / (2 * StreamRows) - 8) / kBlock;
         int minSplits = (kBlocks + maxSlice - 1) / maxSlice;
         long blocks = tiles * columnBlocks;
