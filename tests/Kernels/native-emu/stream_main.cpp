@@ -101,6 +101,10 @@ int main() {
     fails += run<2, 0, 8, 0>(3, 72, 416, 0, false, 0, {1, 7, 0}, 2);
     fails += run<2, 1, 8, 0>(3, 64, 512, 128, false, 0, {6, 0, 10}, 3);
     fails += run<2, 1, 8, 0>(2, 48, 768, 256, true, 5, {5, 2}, 2);
+    // One long slice: each warp runs its loop over many K blocks (9, 5 and 4 per warp, with tails).
+    fails += run<0, 0, 8, 0>(2, 40, 2056, 0, false, 0, {3, 8}, 1);
+    fails += run<1, 0, 8, 0>(2, 40, 2320, 0, true, 4, {4, 1}, 1);
+    fails += run<2, 1, 8, 1>(2, 2 * 20, 2048, 128, false, 0, {2, 5}, 1);
     // SWIGLU: gate row j and up row F + j of one block; F not a multiple of 16.
     fails += run<0, 0, 8, 1>(3, 2 * 23, 136, 0, false, 0, {2, 9, 0}, 1);
     fails += run<0, 0, 8, 1>(2, 2 * 40, 520, 0, true, 6, {6, 1}, 3);
