@@ -10,7 +10,8 @@
 //   elements [c * EPT, (c + 1) * EPT) of each 64- (half) or 128-wide (integer) K block. The dot product does not care
 //   in which order K is summed, so step s of the block feeds the MMA the physical elements c * EPT + 4s .. + 4 in the
 //   places of logical k 2c, 2c + 1, 2c + 8, 2c + 9; the activation fragment of lane (g, c) is token row g at the same
-//   physical elements, so both operands agree. Each warp keeps the next K block's loads in flight during the MMAs.
+//   physical elements, so both operands agree. Each warp keeps the next K block's loads in flight during the MMAs, and
+//   requests its first before the rows are staged.
 // - A block is 4 warps on 32 weight rows (two 16-row tiles per warp) and one K slice; its R token rows of that slice
 //   are staged once in shared memory (zero past the expert's rows and past K, so padded rows are never read). The
 //   warps take the slice's K blocks round robin and their sums are added in warp order.
@@ -144,10 +145,16 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * row_bytes;
     const float* se = scales ? scales + (long long)e * N * groups : nullptr;
 
-    // Stage the tile's rows of this K slice; zero past the rows and past K.
     const int kb_total = (K + F::kb - 1) / F::kb;
     const int kb0 = split * kb_per_split, nkb = min(kb_per_split, kb_total - kb0);
     const int lda = kb_per_split * F::kb + GS_PAD;
+
+    // The warp's first K block of weights is requested before the rows are staged: it needs only the tile, so its
+    // latency overlaps the staging's and the barrier's instead of following them.
+    uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
+    if (warp < nkb) gs_load_w<WMODE>(cur, w, row_bytes, row, limit, K, kb0 + warp, g, c);
+
+    // Stage the tile's rows of this K slice; zero past the rows and past K.
     {
         const int cpr = max(nkb, 0) * F::kb / 8;
         for (int idx = tid; idx < R * cpr; idx += GS_THREADS) {
@@ -165,8 +172,6 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
 #pragma unroll
         for (int i = 0; i < 4; ++i) { acc[t][i] = 0.0f; part[t][i] = 0.0f; }
 
-    uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
-    if (warp < nkb) gs_load_w<WMODE>(cur, w, row_bytes, row, limit, K, kb0 + warp, g, c);
     for (int j = warp; j < nkb; j += GS_WARPS) {
         if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, row_bytes, row, limit, K, kb0 + j + GS_WARPS, g, c);
         // Token row g's elements of this lane, as packed pairs (zero for lanes past the R rows).
