@@ -120,14 +120,15 @@ public static partial class MoeCases
     /// fewer than 8 blocks per SM, so it reduces 2 slices through the ticketed workspace; the down GEMM's shorter K runs
     /// one slice. Half K and N are not multiples of the K block or of the 32-row column block (integer K is whole groups
     /// of 128); tokens give 1 to 8 rows per expert on average (experts above 8 take two M tiles);
-    /// every weight format the kernel reads, both layouts, and graph replay against eager (the tickets must be re-armed
-    /// for the replay to store anything). H = 1001 sends the gate/up GEMM (K odd) to the other kernels and gives the
+    /// every weight format the kernel reads, both layouts, two steps on new input per case (the second must find every
+    /// ticket the first took re-armed, or it stores nothing and leaves the first step's values), and graph replay
+    /// against eager. H = 1001 sends the gate/up GEMM (K odd) to the other kernels and gives the
     /// down GEMM an odd N. The cases with K = 128 above (the "grouped" shape) reach the kernel with one split.
     /// </summary>
     private static IEnumerable<ConformanceCase> StreamCases() =>
         StreamSpecs().Select(x => x.Graph
             ? OnSpec(x.Name, x.Spec, GraphEqualsEager, CaseTier.Full)
-            : Layer(x.Name, x.Spec, CaseTier.Full));
+            : OnSpec(x.Name, x.Spec, LayerMatchesOracleTwice, CaseTier.Full));
 
     /// <summary>The specs of <see cref="StreamCases"/> with their names; Graph: a replay-equals-eager case.</summary>
     internal static IEnumerable<(string Name, Spec Spec, bool Graph)> StreamSpecs()
@@ -270,11 +271,27 @@ public static partial class MoeCases
     private static CaseResult LayerMatchesOracle(Device device, Spec spec)
     {
         using var rig = new Rig(device, spec);
-        rig.FillInput(seed: 5, nanPadding: true);
+        return LayerStep(rig, spec, seed: 5, "");
+    }
+
+    /// <summary>
+    /// Two steps of one layer on one stream, each against the oracle, the second on new input: its split-K launches find
+    /// the workspace and tickets the first left, so a ticket the first never re-armed shows as a wrong or stale second
+    /// step (the weight-streaming cases).
+    /// </summary>
+    private static CaseResult LayerMatchesOracleTwice(Device device, Spec spec)
+    {
+        using var rig = new Rig(device, spec);
+        return CaseResult.All(LayerStep(rig, spec, seed: 5, ""), LayerStep(rig, spec, seed: 6, "second step, new input: "));
+    }
+
+    private static CaseResult LayerStep(Rig rig, Spec spec, uint seed, string step)
+    {
+        rig.FillInput(seed, nanPadding: true);
         rig.Forward(spec.Tokens);
         var actual = rig.ValidOutput(spec.Tokens);
         var ((_, expected), quantizers) = OracleWithChecks(rig, spec.Tokens);
-        var numeric = Checks.Close($"{rig.Layer.QuantLabel} {spec.Layout} n={spec.Tokens} (every token)", expected, actual, spec.Shape.Hidden, LayerTolerance(spec));
+        var numeric = Checks.Close($"{step}{rig.Layer.QuantLabel} {spec.Layout} n={spec.Tokens} (every token)", expected, actual, spec.Shape.Hidden, LayerTolerance(spec));
         var extra = spec.ZeroGate
             ? Checks.Equal("counts with every logit tied", AllOnFirst(spec), rig.Layer.Counts.DownloadInts())
             : CaseResult.Pass("");
