@@ -2,9 +2,11 @@
 // thread, std::barrier for __syncthreads and for each warp's collective operations (shuffles, ballots,
 // mma.sync). Blocks run one after another, so `__shared__` becomes a function-local static. It checks
 // indexing, scheduling, decoding and tails of the real native/ sources on a machine without a GPU;
-// it cannot show timing or PTX-level problems, but it does run asynchronous copies and MMAs in their most adverse legal
-// order (wgmma below).
+// it cannot show timing or PTX-level problems, but it does run asynchronous copies and MMAs in adverse legal orders:
+// MMAs at their latest against copies at their earliest (wgmma below), and, built with GE_EMU_LATE_COPIES, copies at
+// their latest too (cp.async below).
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +90,7 @@ inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst
 inline float __ldcg(const float* p) { return *p; }
 inline void ge_emu_block_done();   // clears the named barriers (defined with them below)
 inline void ge_emu_wgmma_thread_done();   // reports wgmma groups never waited for (defined with wgmma below)
+inline void ge_emu_cp_thread_done();      // drops cp.async copies never waited for (defined with cp.async below)
 inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<void()> body) {
     blockDim = {threads, 1, 1};
     gridDim = {gx, gy, 1};
@@ -100,7 +103,7 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
         g_block = &blk;
         memset(g_dyn_smem, 0xff, sizeof g_dyn_smem);
         std::vector<std::thread> ts;
-        for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); ge_emu_wgmma_thread_done(); });
+        for (unsigned t = 0; t < threads; ++t) ts.emplace_back([=] { threadIdx = {t, 0, 0}; blockIdx = {bx, by, 0}; body(); ge_emu_wgmma_thread_done(); ge_emu_cp_thread_done(); });
         for (auto& t : ts) t.join();
         ge_emu_block_done();
     }
@@ -111,11 +114,34 @@ inline void launch(unsigned gx, unsigned gy, unsigned threads, std::function<voi
 //
 // cp.async (16 bytes, zero-filled when pred is false) completes at once here, the earliest it may land, so the waits are
 // no-ops: against the MMAs run at their latest (wgmma below) a refill that overtakes a reader of its slot shows.
+// Built with GE_EMU_LATE_COPIES the copies land at their latest instead: when the thread's cp.async.wait_group retires
+// their group (TMA boxes when the first thread waits on their mbarrier), so a read of a tile before its wait, or a wait
+// for one group too few, reads what the slot held before.
+#if defined(GE_EMU_LATE_COPIES)
+inline thread_local std::vector<std::function<void()>> g_cp_open;                   // issued since the last commit
+inline thread_local std::vector<std::vector<std::function<void()>>> g_cp_groups;    // committed, oldest first
+inline void ptx_cp_async_cg16_zfill(void* dst, const void* src, bool pred) {
+    std::array<unsigned char, 16> bytes{};
+    if (pred) memcpy(bytes.data(), src, 16);
+    g_cp_open.push_back([=] { memcpy(dst, bytes.data(), 16); });
+}
+inline void ptx_cp_async_commit() { g_cp_groups.push_back(std::move(g_cp_open)); g_cp_open.clear(); }
+template <int N> inline void ptx_cp_async_wait() {
+    while (g_cp_groups.size() > (size_t)N) {
+        for (auto& copy : g_cp_groups.front()) copy();
+        g_cp_groups.erase(g_cp_groups.begin());
+    }
+}
+// Called by launch as each thread ends: copies never waited for are dropped with the block's shared memory.
+inline void ge_emu_cp_thread_done() { g_cp_open.clear(); g_cp_groups.clear(); }
+#else
 inline void ptx_cp_async_cg16_zfill(void* dst, const void* src, bool pred) {
     if (pred) memcpy(dst, src, 16); else memset(dst, 0, 16);
 }
 inline void ptx_cp_async_commit() {}
 template <int N> inline void ptx_cp_async_wait() {}
+inline void ge_emu_cp_thread_done() {}
+#endif
 // ldmatrix.x4 (b16, no transpose): lane L gives the row address of matrix L / 8, row L % 8; matrix j
 // hands lane L the 32-bit word (L % 4) of row L / 4.
 inline const void* g_ldm_ptr[64][32];
@@ -298,7 +324,8 @@ inline void ptx_bar_sync(int id, int count) {
     }
     b->arrive_and_wait();
 }
-inline void ge_emu_block_done() { for (auto& b : g_named) b.reset(); }
+inline void ge_emu_tma_block_done();
+inline void ge_emu_block_done() { for (auto& b : g_named) b.reset(); ge_emu_tma_block_done(); }
 template <int N> inline void ptx_setmaxnreg_inc() {}
 
 // mbarrier: arrivals pending and transaction bytes outstanding in the current phase, the phases completed. Keyed by
@@ -325,9 +352,23 @@ inline void ptx_mbar_arrive(unsigned long long* bar) {
     auto& b = g_mbar.at(bar);
     b.pending--; ge_emu_mbar_settle(b);
 }
+// TMA boxes not yet landed (GE_EMU_LATE_COPIES), by the mbarrier they complete on; under g_mbar_mu. Those no thread
+// waited for go with the block (its shared memory is the next block's).
+inline std::unordered_map<const void*, std::vector<std::function<void()>>> g_tma_pending;
+inline void ge_emu_tma_block_done() { std::lock_guard<std::mutex> l(g_mbar_mu); g_tma_pending.clear(); }
 inline void ptx_mbar_wait(unsigned long long* bar, unsigned parity) {
     std::unique_lock<std::mutex> l(g_mbar_mu);
-    g_mbar_cv.wait(l, [&] { return (g_mbar.at(bar).phase & 1u) != parity; });
+    for (;;) {
+        // Boxes issued on this barrier land now, also those issued while this thread slept (their issue wakes it).
+        auto pending = g_tma_pending.find(bar);
+        if (pending != g_tma_pending.end()) {
+            auto copies = std::move(pending->second);
+            g_tma_pending.erase(pending);
+            for (auto& copy : copies) copy();
+        }
+        if ((g_mbar.at(bar).phase & 1u) != parity) return;
+        g_mbar_cv.wait(l);
+    }
 }
 
 // A tensor map: the host fields cuTensorMapEncodeTiled takes (innermost dimension first, strides in bytes); swizzle 128
@@ -336,7 +377,26 @@ struct ge_tensor_map { const unsigned char* base; int rank; long long dims[3]; l
 inline void ptx_tma_prefetch_descriptor(const ge_tensor_map&) {}
 // The box at (c0, c1, c2) copied at once into dst, with the 128-byte swizzle (16-byte chunk c of box row r at c ^ (r & 7))
 // or row after row, zeros past the tensor's edges; then the bytes complete on bar.
+inline void ge_emu_tma_land(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2);
 inline void ge_emu_tma(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) {
+#if defined(GE_EMU_LATE_COPIES)
+    // The source is read now (it does not change while a kernel runs); the box lands when its barrier is first waited on.
+    const int bytes = m.box[0] * m.elem * m.box[1] * (m.rank > 2 ? m.box[2] : 1);
+    auto staged = std::make_shared<std::vector<unsigned char>>(bytes);
+    ge_emu_tma_land(staged->data(), m, nullptr, c0, c1, c2);
+    std::lock_guard<std::mutex> l(g_mbar_mu);
+    g_tma_pending[bar].push_back([=] {
+        memcpy(dst, staged->data(), bytes);
+        auto& b = g_mbar.at(bar);
+        b.tx -= bytes; ge_emu_mbar_settle(b);
+    });
+    g_mbar_cv.notify_all();
+#else
+    ge_emu_tma_land(dst, m, bar, c0, c1, c2);
+#endif
+}
+// The box copied into dst (swizzled as the map says), then, with a barrier, its bytes completed on it.
+inline void ge_emu_tma_land(void* dst, const ge_tensor_map& m, unsigned long long* bar, int c0, int c1, int c2) {
     unsigned char* d = static_cast<unsigned char*>(dst);
     const int rowBytes = m.box[0] * m.elem, rows = m.box[1] * (m.rank > 2 ? m.box[2] : 1);
     for (int r = 0; r < rows; ++r) {
@@ -350,6 +410,7 @@ inline void ge_emu_tma(void* dst, const ge_tensor_map& m, unsigned long long* ba
             else memset(d + swz, 0, m.elem);
         }
     }
+    if (bar == nullptr) return;
     std::lock_guard<std::mutex> l(g_mbar_mu);
     auto& b = g_mbar.at(bar);
     b.tx -= (long long)rows * rowBytes; ge_emu_mbar_settle(b);

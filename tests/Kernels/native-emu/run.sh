@@ -12,6 +12,13 @@ for t in gemm stream routing attention norm gemv int8; do
   g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -I "$here" -I "$native" -I "$sample" -o "$out/$t" "$here/${t}_main.cpp"
   "$out/$t"
 done
+# The kernels with asynchronous copies again with the copies landing at their latest (emu_cuda.h, GE_EMU_LATE_COPIES):
+# a tile read before its wait reads the slot's old contents.
+for t in gemm int8; do
+  g++ -std=c++20 -O1 -pthread -include "$here/emu_cuda.h" -DGE_EMU_LATE_COPIES -I "$here" -I "$native" -I "$sample" -o "$out/$t-late" "$here/${t}_main.cpp"
+  echo "late copies: ${t}_main"
+  "$out/$t-late"
+done
 # Mutants (src/Conformance/MutantCatalog.cs) whose fault is an ordering the GPU shows only when its timing opens the
 # window: the emulation's adverse order (emu_cuda.h, wgmma) makes each wrong on every run, so each build must fail.
 for m in "gemm GE_MUTANT_GW_RACY_REFILL"; do
