@@ -35,6 +35,7 @@ public static class CliApp
             Description = "Plant each deliberately broken kernel (NVRTC GE_MUTANT_* defines; reference twins where they exist) and "
                           + "report whether the cases that reach it catch it; --filter then selects mutants by define or family",
         };
+        var jobs = new Option<int?>("--jobs") { Description = "Cases run at once (1 to 64; default: a quarter of the host's cores, up to 4, on CUDA; 1 on the reference backend)" };
         var oracle = new Option<string>("--oracle")
         {
             Description = "With --model: compare each layer with outputs recorded in this safetensors file "
@@ -49,12 +50,14 @@ public static class CliApp
         check.Options.Add(tier);
         check.Options.Add(oracle);
         check.Options.Add(mutants);
+        check.Options.Add(jobs);
         check.SetAction(pr => Execute(pr, shared, console, environment,
             ctx => ctx.Settings.ModelDirectory is not null || pr.GetValue(oracle) is not null
                 ? ModelCheckCommand.Execute(ctx, pr.GetValue(oracle))
                 : pr.GetValue(mutants)
                     ? MutantCheck.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))
-                    : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))));
+                    : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)),
+                        CheckCommand.ParseJobs(pr.GetValue(jobs)))));
         root.Subcommands.Add(check);
 
         var bench = new BenchCommandLine();

@@ -11,7 +11,8 @@ public class CheckCommandTests
         Assert.StartsWith("device: CPU reference", lines[0]);
         Assert.Matches(@"^[1-9]\d* passed, 0 failed$", lines[^1]);
         // The wall time of the run comes just before the totals, which stay the last line.
-        Assert.Matches(@"^checked [1-9]\d* cases in \d+\.\d s \(\d+\.\d cases/s\)$", lines[^2]);
+        // with how many ran at once (one on the reference backend) and the host CPU time of the cases.
+        Assert.Matches(@"^checked [1-9]\d* cases in \d+\.\d s \(\d+\.\d cases/s\); 1 at a time, cases host CPU \d+ s, \d+\.\d of [1-9]\d* cores$", lines[^2]);
         Assert.DoesNotContain(lines, l => l.StartsWith("FAIL"));
         Assert.DoesNotContain("\u001b[", r.Out); // no ANSI codes when output is not a terminal
     }
@@ -23,6 +24,31 @@ public class CheckCommandTests
     public void Wall_line_gives_cases_seconds_and_rate(int cases, double seconds, string expected)
     {
         Assert.Equal(expected, GraphEngine.Cli.Commands.CheckCommand.WallLine(cases, seconds));
+    }
+
+    [Theory]
+    [InlineData(412.4, 80.0, 16, "host CPU 412 s, 5.2 of 16 cores")]
+    [InlineData(3.0, 0, 2, "host CPU 3 s, 0.0 of 2 cores")]
+    public void Host_cpu_text_gives_seconds_and_mean_busy_cores(double cpu, double wall, int cores, string expected)
+    {
+        Assert.Equal(expected, GraphEngine.Cli.Commands.HostCpu.Text(cpu, wall, cores));
+    }
+
+    [Fact]
+    public void Check_jobs_sets_the_cases_run_at_once()
+    {
+        var r = CliHarness.Run("check --filter device --backend reference --jobs 3");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Contains("; 3 at a time, cases host CPU", r.Out);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65")]
+    [InlineData("-2")]
+    public void Check_jobs_out_of_range_is_bad_input(string jobs)
+    {
+        CliHarness.AssertUsageError(CliHarness.Run($"check --filter device --backend reference --jobs {jobs}"), $"--jobs {jobs} (from --jobs)");
     }
 
     [Fact]

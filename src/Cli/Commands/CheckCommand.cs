@@ -23,7 +23,15 @@ public static class CheckCommand
         _ => throw new UsageException($"unknown tier '{tier}' (from --tier); accepted: ci, full"),
     };
 
-    public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier)
+    /// <summary>--jobs: cases run at once (null: <see cref="ConcurrentCases"/>); 1 to 64.</summary>
+    public static int? ParseJobs(int? jobs) => jobs switch
+    {
+        null => null,
+        >= 1 and <= 64 => jobs,
+        _ => throw new UsageException($"--jobs {jobs} (from --jobs): cases run at once must be 1 to 64"),
+    };
+
+    public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier, int? jobs = null)
     {
         var console = ctx.Console;
         if (listOnly) return List(ctx, filter);
@@ -38,14 +46,15 @@ public static class CheckCommand
 
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();
+        var cpu = HostCpu.Start();
         if (device is GraphEngine.Kernels.Cuda.CudaDevice cuda)
         {
             var warm = KernelWarmup.Compile(cuda, cases);
-            console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel, in {warm.Seconds:F1} s" +
+            console.Line($"compiled or loaded {warm.Kernels} kernel variants the cases declare, in parallel, in {warm.Seconds:F1} s ({cpu.Lap()})" +
                          (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
         }
         var results = new (ConformanceCase Case, CaseResult Result, double Ms)[cases.Count];
-        int degree = ConcurrentCases(device);
+        int degree = jobs ?? ConcurrentCases(device);
         void Report(int i, Action<string> line)
         {
             var (c, r, ms) = results[i];
@@ -71,21 +80,26 @@ public static class CheckCommand
                 int end = next + 1;
                 if (cases[next].Concurrent && degree > 1)
                     while (end < cases.Count && cases[end].Concurrent) end++;
-                int first = next, reported = first;
-                Parallel.For(first, end, new ParallelOptions { MaxDegreeOfParallelism = degree }, i =>
+                int first = next, reported = first, taken = first - 1;
+                // Each worker takes the next case when it finishes one (not a range of them), so a long case
+                // never holds up short ones queued behind it on the same worker.
+                Parallel.For(0, Math.Min(degree, end - first), new ParallelOptions { MaxDegreeOfParallelism = degree }, _ =>
                 {
-                    var sw = Stopwatch.StartNew();
-                    var r = ConformanceSuite.RunOne(cases[i], device);
-                    double ms = sw.Elapsed.TotalMilliseconds;
-                    lock (gate)
+                    for (int i; (i = Interlocked.Increment(ref taken)) < end;)
                     {
-                        results[i] = (cases[i], r, ms);
-                        // Report every finished case whose predecessors have all been reported.
-                        while (reported < end && results[reported].Case is not null)
+                        var sw = Stopwatch.StartNew();
+                        var r = ConformanceSuite.RunOne(cases[i], device);
+                        double ms = sw.Elapsed.TotalMilliseconds;
+                        lock (gate)
                         {
-                            Report(reported, line);
-                            progress(cases[reported].Name, ++done);
-                            reported++;
+                            results[i] = (cases[i], r, ms);
+                            // Report every finished case whose predecessors have all been reported.
+                            while (reported < end && results[reported].Case is not null)
+                            {
+                                Report(reported, line);
+                                progress(cases[reported].Name, ++done);
+                                reported++;
+                            }
                         }
                     }
                 });
@@ -113,12 +127,17 @@ public static class CheckCommand
             RunAll(console.Line, (_, _) => { });
         }
         double wallSeconds = wall.Elapsed.TotalSeconds;
+        string casesCpu = cpu.Lap();
         if (ctx.Settings.Json)
         {
             var rows = results.Select(x => new { name = x.Case.Name, area = x.Case.Area, passed = x.Result.Passed, detail = x.Result.Detail, ms = Math.Round(x.Ms, 2) });
-            JsonReport.Write(ctx, "check", device, new { provenance, tier, passed, failed, wallSeconds = Math.Round(wallSeconds, 3), cases = rows });
+            JsonReport.Write(ctx, "check", device, new
+            {
+                provenance, tier, passed, failed, wallSeconds = Math.Round(wallSeconds, 3), concurrentCases = degree,
+                hostCpuSeconds = Math.Round(cpu.TotalSeconds, 1), hostCores = Environment.ProcessorCount, cases = rows,
+            });
         }
-        console.Line(WallLine(cases.Count, wallSeconds));
+        console.Line($"{WallLine(cases.Count, wallSeconds)}; {degree} at a time, cases {casesCpu}");
         console.Line($"{passed} passed, {failed} failed");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
