@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using GraphEngine.Kernels;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Numerics;
@@ -48,10 +50,112 @@ public static partial class MoeCases
     /// |dequantized - source| in half steps <paramref name="halfStep"/>, plus a few 2^-24 of the value for the fp32
     /// rounding of w / scale and of q · scale; 0 when exact.
     /// </summary>
+    private const double TwoToMinus21 = 1.0 / (1 << 21);
+
     private static double HalfSteps(float dequantized, float source, float halfStep)
     {
         double err = Math.Abs((double)dequantized - source);
-        return err == 0 ? 0 : err / (halfStep + Math.ScaleB(Math.Abs(source), -21));
+        return err == 0 ? 0 : err / (halfStep + Math.Abs(source) * TwoToMinus21);
+    }
+
+    /// <summary>
+    /// Integer codes <paramref name="q"/> of one segment as floats into <paramref name="values"/> and times
+    /// <paramref name="scale"/> (one fp32 product, as the kernels scale them) into <paramref name="deq"/>; returns the
+    /// worst <see cref="HalfSteps"/> of those from <paramref name="source"/>.
+    /// </summary>
+    private static double CodesTimesScale(ReadOnlySpan<int> q, float scale, ReadOnlySpan<float> source, Span<float> values, Span<float> deq)
+    {
+        int lanes = q.Length / Vector<float>.Count;
+        var qv = MemoryMarshal.Cast<int, Vector<int>>(q[..(lanes * Vector<float>.Count)]);
+        var vv = MemoryMarshal.Cast<float, Vector<float>>(values[..(lanes * Vector<float>.Count)]);
+        var dv = MemoryMarshal.Cast<float, Vector<float>>(deq[..(lanes * Vector<float>.Count)]);
+        Vector<float> vs = new(scale);
+        for (int v = 0; v < lanes; v++)
+        {
+            var codes = Vector.ConvertToSingle(qv[v]);
+            vv[v] = codes;
+            dv[v] = codes * vs;
+        }
+        for (int i = lanes * Vector<float>.Count; i < q.Length; i++)
+        {
+            values[i] = q[i];
+            deq[i] = q[i] * scale;
+        }
+        return WorstHalfSteps(deq, source, scale / 2);
+    }
+
+    /// <summary>
+    /// The largest <see cref="HalfSteps"/>(deq[i], source[i], half) over a segment with one half step: vector lanes in
+    /// double (the same ratios as the scalar tail), since the checks run it over every weight of every expert.
+    /// </summary>
+    private static double WorstHalfSteps(ReadOnlySpan<float> deq, ReadOnlySpan<float> source, float half)
+    {
+        if (!(half > 0))
+        {
+            double w0 = 0;
+            for (int i = 0; i < deq.Length; i++) w0 = Math.Max(w0, HalfSteps(deq[i], source[i], half));
+            return w0;
+        }
+        int lanes = deq.Length / Vector<float>.Count;
+        var dv = MemoryMarshal.Cast<float, Vector<float>>(deq[..(lanes * Vector<float>.Count)]);
+        var sv = MemoryMarshal.Cast<float, Vector<float>>(source[..(lanes * Vector<float>.Count)]);
+        Vector<double> vhalf = new(half), slack = new(TwoToMinus21), worstv = Vector<double>.Zero;
+        for (int v = 0; v < lanes; v++)
+        {
+            Vector.Widen(dv[v], out var d0, out var d1);
+            Vector.Widen(sv[v], out var s0, out var s1);
+            // A zero error gives 0, as HalfSteps does (the denominator is at least half > 0).
+            worstv = Vector.Max(worstv, Vector.Abs(d0 - s0) / (vhalf + Vector.Abs(s0) * slack));
+            worstv = Vector.Max(worstv, Vector.Abs(d1 - s1) / (vhalf + Vector.Abs(s1) * slack));
+        }
+        double worst = 0;
+        for (int i = 0; i < Vector<double>.Count; i++) worst = Math.Max(worst, worstv[i]);
+        for (int i = lanes * Vector<float>.Count; i < deq.Length; i++) worst = Math.Max(worst, HalfSteps(deq[i], source[i], half));
+        return worst;
+    }
+
+    /// <summary>
+    /// The largest <see cref="HalfSteps"/> over one nvfp4 block of scale <paramref name="unit"/> (e4m3 block scale times
+    /// the global one), each element's half step from the e2m1 spacing at its magnitude: 0.5 below 2, 1 below 4, 2 above
+    /// (values past 6 saturate by less than 0.4). Vector lanes in double, the scalar form for the tail.
+    /// </summary>
+    private static double E2M1WorstHalfSteps(ReadOnlySpan<float> deq, ReadOnlySpan<float> source, double unit)
+    {
+        static float Half(double v, double unit) => (float)((v < 2 ? 0.25 : v < 4 ? 0.5 : 1.0) * unit);
+        double worst = 0;
+        int done = 0;
+        if (unit > 0)
+        {
+            int lanes = deq.Length / Vector<float>.Count;
+            var dv = MemoryMarshal.Cast<float, Vector<float>>(deq[..(lanes * Vector<float>.Count)]);
+            var sv = MemoryMarshal.Cast<float, Vector<float>>(source[..(lanes * Vector<float>.Count)]);
+            Vector<double> vunit = new(unit), two = new(2.0), four = new(4.0), slack = new(TwoToMinus21), worstv = Vector<double>.Zero;
+            Vector<double> Step(Vector<double> a) =>
+                Vector.ConditionalSelect(Vector.LessThan(a / vunit, two), new Vector<double>(0.25),
+                    Vector.ConditionalSelect(Vector.LessThan(a / vunit, four), new Vector<double>(0.5), Vector<double>.One)) * vunit;
+            for (int v = 0; v < lanes; v++)
+            {
+                Vector.Widen(dv[v], out var d0, out var d1);
+                Vector.Widen(sv[v], out var s0, out var s1);
+                var a0 = Vector.Abs(s0);
+                var a1 = Vector.Abs(s1);
+                // The half step rounded to float, as the scalar form passes it.
+                Vector.Widen(Vector.Narrow(Step(a0), Step(a1)), out var h0, out var h1);
+                var e0 = Vector.Abs(d0 - s0);
+                var e1 = Vector.Abs(d1 - s1);
+                // A zero error is 0 even where a tiny unit rounds the half step to 0 (HalfSteps' early return).
+                worstv = Vector.Max(worstv, Vector.ConditionalSelect(Vector.Equals(e0, Vector<double>.Zero), Vector<double>.Zero, e0 / (h0 + a0 * slack)));
+                worstv = Vector.Max(worstv, Vector.ConditionalSelect(Vector.Equals(e1, Vector<double>.Zero), Vector<double>.Zero, e1 / (h1 + a1 * slack)));
+            }
+            for (int i = 0; i < Vector<double>.Count; i++) worst = Math.Max(worst, worstv[i]);
+            done = lanes * Vector<float>.Count;
+        }
+        for (int i = done; i < deq.Length; i++)
+        {
+            double v = unit > 0 ? Math.Abs(source[i]) / unit : 0;
+            worst = Math.Max(worst, HalfSteps(deq[i], source[i], Half(v, unit)));
+        }
+        return worst;
     }
 
     /// <summary>Host quantization of one expert's [N, K] source weights <paramref name="source"/> in <paramref name="mode"/>.</summary>
@@ -88,13 +192,7 @@ public static partial class MoeCases
                         int at = r * k + g * gsize;
                         float s = ExpertWeightMath.QuantizeSegment(w.Slice(at, gsize), qmax, q);
                         scales[r * groups + g] = s;
-                        float half = s / 2;
-                        for (int i = 0; i < gsize; i++)
-                        {
-                            values[at + i] = q[i];
-                            deq[at + i] = q[i] * s;
-                            worst = Math.Max(worst, HalfSteps(deq[at + i], w[at + i], half));
-                        }
+                        worst = Math.Max(worst, CodesTimesScale(q.AsSpan(0, gsize), s, w.Slice(at, gsize), values.Slice(at, gsize), deq.Slice(at, gsize)));
                     }
                 return new ExpertOperands(valuesMemory, scales, gsize == k ? 0 : gsize, deqMemory, worst) { Rented = rented?.ToArray() ?? [] };
             }
@@ -116,8 +214,11 @@ public static partial class MoeCases
                 for (int r = 0; r < n; r++)
                 {
                     W4AFp8GroupGemm.RowValues(qb, kp, r, codes.Slice(r * kp, kp));
-                    for (int c = 0; c < k; c++)
-                        worst = Math.Max(worst, HalfSteps(deq[(long)r * k + c], w[r * k + c], scales[r * groups + c / span] / 2));
+                    for (int c0 = 0; c0 < k; c0 += span)
+                    {
+                        int len = Math.Min(span, k - c0);
+                        worst = Math.Max(worst, WorstHalfSteps(deq.AsSpan(r * k + c0, len), w.Slice(r * k + c0, len), scales[r * groups + c0 / span] / 2));
+                    }
                 }
                 return new ExpertOperands(codesMemory, scales, grouped ? span : 0, deq, worst) { Rented = rented?.ToArray() ?? [] };
             }
@@ -138,13 +239,8 @@ public static partial class MoeCases
                     {
                         // One e4m3 scale per block of 16 along K.
                         double unit = Fp8E4M3.ToFloat(bs[Nvfp4GroupGemm.ScaleIndex(np, r, c0)]) * (double)global;
-                        for (int c = c0; c < Math.Min(k, c0 + Nvfp4GroupGemm.BlockSize); c++)
-                        {
-                            double v = unit > 0 ? Math.Abs(w[r * k + c]) / unit : 0;
-                            // e2m1 spacing: 0.5 below 2, 1 below 4, 2 above (values past 6 saturate by less than 0.4).
-                            float half = (float)((v < 2 ? 0.25 : v < 4 ? 0.5 : 1.0) * unit);
-                            worst = Math.Max(worst, HalfSteps(deq[(long)r * k + c], w[r * k + c], half));
-                        }
+                        int len = Math.Min(Nvfp4GroupGemm.BlockSize, k - c0);
+                        worst = Math.Max(worst, E2M1WorstHalfSteps(deq.AsSpan(r * k + c0, len), w.Slice(r * k + c0, len), unit));
                     }
                 return new ExpertOperands(unscaled, Enumerable.Repeat(global, n).ToArray(), 0, deq, worst);
             }

@@ -183,14 +183,18 @@ public abstract class W4AFp8GroupGemm
     {
         var bytes = expertQ.Slice(row * (kp / 2), kp / 2);
         codes = codes[..kp];
+        ReadOnlySpan<float> value = NibbleValues;
         for (int j = 0; j < kp / 32; j++)
             for (int b = 0; b < 16; b++)
             {
                 int v = bytes[16 * j + b];
-                codes[32 * j + b] = FromNibble(v & 0xF);
-                codes[32 * j + 16 + b] = FromNibble(v >> 4);
+                codes[32 * j + b] = value[v & 0xF];
+                codes[32 * j + 16 + b] = value[v >> 4];
             }
     }
+
+    /// <summary><see cref="FromNibble"/> of each nibble as a float: the checks decode every weight of every expert.</summary>
+    private static readonly float[] NibbleValues = Enumerable.Range(0, 16).Select(x => (float)FromNibble(x)).ToArray();
 
     /// <summary>One expert's weights as the kernel sees them: q · (stored scale / 512), float [N, K].</summary>
     /// <remarks>Per (row, group) the sixteen possible values q · scale are made once, the same float products, and

@@ -90,13 +90,57 @@ public static class Int8ActPacking
     /// <summary>The stored weights as float [N, K]: code · scale of its group (what the kernel multiplies with).</summary>
     public static float[] Dequantize(WeightOnlyFormat format, GroupSize group, int n, int k, byte[] packed, float[] packedScales)
     {
-        int np = Fp8Quant.Pad128(n), groups = Groups(group, k);
         var w = new float[(long)n * k];
-        Parallel.For(0, n, j =>
+        int rows = Math.Max(1, (1 << 16) / k);
+        Parallel.For(0, (n + rows - 1) / rows, b =>
         {
-            for (int c = 0; c < k; c++)
-                w[(long)j * k + c] = CodeAt(format, packed, k, j, c) * packedScales[(groups == 1 ? 0 : c / Block) * np + j];
+            int j0 = b * rows, j1 = Math.Min(n, j0 + rows);
+            DequantizeRows(format, group, n, k, packed, packedScales, j0, j1, w.AsSpan((int)((long)j0 * k), (j1 - j0) * k));
         });
         return w;
+    }
+
+    /// <summary>
+    /// The stored weights as float [N, K] into <paramref name="destination"/>, on the calling thread (callers that check
+    /// many experts run one per core).
+    /// </summary>
+    public static void Dequantize(WeightOnlyFormat format, GroupSize group, int n, int k, ReadOnlySpan<byte> packed, ReadOnlySpan<float> packedScales,
+        Span<float> destination)
+    {
+        if (destination.Length != (long)n * k) throw new ArgumentException($"destination holds {destination.Length} values, expected {n}x{k}", nameof(destination));
+        DequantizeRows(format, group, n, k, packed, packedScales, 0, n, destination);
+    }
+
+    /// <summary>Rows [j0, j1) of the stored weights as floats: int8 one code a byte; int4 per 32-wide K step, byte b's low
+    /// nibble is element b and its high nibble element b + 16 (<see cref="Int4Position"/>).</summary>
+    private static void DequantizeRows(WeightOnlyFormat format, GroupSize group, int n, int k, ReadOnlySpan<byte> packed, ReadOnlySpan<float> packedScales,
+        int j0, int j1, Span<float> destination)
+    {
+        int np = Fp8Quant.Pad128(n), row = RowBytes(format, k), groups = Groups(group, k);
+        if (packed.Length < (long)np * row) throw new ArgumentException($"packed holds {packed.Length} bytes, expected {np}x{row}", nameof(packed));
+        if (packedScales.Length < (long)groups * np) throw new ArgumentException($"packedScales holds {packedScales.Length} values, expected {groups}x{np}", nameof(packedScales));
+        for (int j = j0; j < j1; j++)
+        {
+            var src = packed.Slice(j * row, row);
+            var dst = destination.Slice((j - j0) * k, k);
+            for (int c0 = 0; c0 < k; c0 += Block)
+            {
+                float scale = packedScales[(groups == 1 ? 0 : c0 / Block) * np + j];
+                int end = Math.Min(k, c0 + Block);
+                if (format == WeightOnlyFormat.Int8)
+                {
+                    for (int c = c0; c < end; c++) dst[c] = (sbyte)src[c] * scale;
+                    continue;
+                }
+                // c0 is a multiple of 128, so each step starts a 16-byte word pair; (x ^ 8) - 8 sign-extends a nibble.
+                for (int c = c0; c < end; c += 32)
+                {
+                    var word = src.Slice(c / 2, 16);
+                    int low = Math.Min(16, end - c), high = Math.Min(32, end - c);
+                    for (int b = 0; b < low; b++) dst[c + b] = (((word[b] & 0xF) ^ 8) - 8) * scale;
+                    for (int b = 16; b < high; b++) dst[c + b] = (((word[b - 16] >> 4) ^ 8) - 8) * scale;
+                }
+            }
+        }
     }
 }

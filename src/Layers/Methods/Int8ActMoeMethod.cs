@@ -121,9 +121,34 @@ public sealed class Int8ActMoeMethod : IMoeMethod
     /// <inheritdoc/>
     public float[] DequantizedWeights(int expert)
     {
+        var v = new float[(long)N * K];
+        DequantizedWeights(expert, v);
+        return v;
+    }
+
+    /// <inheritdoc/>
+    public void DequantizedWeights(int expert, Span<float> destination)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         this.CheckExpert(expert);
-        return Int8ActPacking.Dequantize(_scheme.Format, _scheme.GroupSize, N, K, _w.SliceRows(expert, 1).ToArray<byte>(), _ws.SliceRows(expert, 1).ToArray<float>());
+        var wb = _w.SliceRows(expert, 1);
+        var sb = _ws.SliceRows(expert, 1);
+        // Pooled host buffers: a check reads every expert of a layer, hundreds of megabytes a case.
+        var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent((int)wb.ByteCount);
+        var scales = System.Buffers.ArrayPool<float>.Shared.Rent((int)(sb.ByteCount / 4));
+        try
+        {
+            var w = bytes.AsSpan(0, (int)wb.ByteCount);
+            var s = scales.AsSpan(0, (int)(sb.ByteCount / 4));
+            wb.CopyTo(w);
+            sb.CopyTo(s);
+            Int8ActPacking.Dequantize(_scheme.Format, _scheme.GroupSize, N, K, w, s, destination);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+            System.Buffers.ArrayPool<float>.Shared.Return(scales);
+        }
     }
 
     /// <summary>The stored weights [E, Np, row bytes] and scales [E, groups, Np], exposed for checks.</summary>

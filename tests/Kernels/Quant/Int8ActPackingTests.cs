@@ -81,6 +81,11 @@ public class Int8ActPackingTests
         var w = Int8ActPacking.Dequantize(format, g, n, k, packed, ps);
         for (int j = 0; j < n; j++)
             for (int c = 0; c < k; c++) Assert.Equal(q[j * k + c] * s[j * groups + (groups == 1 ? 0 : c / 128)], w[j * k + c]);
+        // The one-thread form into a caller's buffer (what the MoE checks use per expert) gives the same values.
+        var into = new float[n * k];
+        Int8ActPacking.Dequantize(format, g, n, k, packed, ps, into);
+        Assert.Equal(w, into);
+        Assert.Throws<ArgumentException>(() => Int8ActPacking.Dequantize(format, g, n, k, packed, ps, new float[n * k - 1]));
     }
 
     [Theory]
