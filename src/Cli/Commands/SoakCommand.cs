@@ -22,19 +22,8 @@ internal sealed class SoakCommandLine
     public (long Replays, ulong Seed) Bind(ParseResult pr) =>
         (Whole(pr.GetValue(Replays), "--replays", DefaultReplays, 1, MaxReplays), (ulong)Whole(pr.GetValue(Seed), "--seed", 1, 0, int.MaxValue));
 
-    // The parser every integer option and setting goes through, so --replays reads like --reps and the config's sizes.
-    private static int Whole(string? text, string option, int dflt, int min, int max)
-    {
-        if (text is null) return dflt;
-        try
-        {
-            return SettingParsers.ParseInt(text, option, option, min, max);
-        }
-        catch (EngineConfigurationException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-    }
+    private static int Whole(string? text, string option, int dflt, int min, int max) =>
+        text is null ? dflt : OptionValues.Int(text, option, min, max);
 }
 
 /// <summary>
