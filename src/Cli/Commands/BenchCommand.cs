@@ -16,6 +16,8 @@ public static class BenchCommand
         if (o.ReadmeTableFrom is { } from) return WriteReadmeTable(ctx, from, o.OutDir);
         using var device = ctx.OpenDevice();
         bool gpu = device.Kind == BackendKind.Cuda;
+        // The prefill sweep builds the preset: one too large for the backend is refused before the ceilings take their time.
+        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) ModelSession.RequireRunnable(device, ctx.Settings.Preset);
         var report = new BenchReport
         {
             Device = device.Info.ToString(),
@@ -122,6 +124,7 @@ public static class BenchCommand
             throw new UsageException($"--readme-table {InputText.Quote(from)}: {e.Message}", e);
         }
         string tablePath = Path.Combine(outDir, "readme-table.md"), svgPath = Path.Combine(outDir, "prefill.svg");
+        Directory.CreateDirectory(outDir);
         File.WriteAllText(tablePath, table);
         File.WriteAllText(svgPath, svg);
         ctx.Console.Line(table.TrimEnd());

@@ -53,6 +53,7 @@ public static class ProfileCommand
         var points = new ProfileSuite(ctx, device, tracer, ceilings, steps, outDir).Run(modes);
         var report = new ProfileReport(1, provenance, ProfileSuite.Method, points);
         string json = JsonSerializer.Serialize(report, Json);
+        Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "profile.json"), json);
         if (!ctx.Settings.Json) Print(console, points);
         console.Line($"wrote {Path.Combine(outDir, "profile.json")} and {points.Count} timelines");
