@@ -55,4 +55,27 @@ public static class OptionValues
             throw new UsageException($"{option} {InputText.Quote(text)} names no substring; give comma-separated parts of names, or leave {option} out to run everything");
         return text;
     }
+
+    /// <summary>
+    /// An input file given by a switch: it must exist and not be a directory; with <paramref name="seekable"/> it must
+    /// also be a regular file, for readers that would wait for ever on a FIFO (a Python script) or read at offsets.
+    /// </summary>
+    public static void RequireFile(string path, string option, bool seekable = false)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} is empty: give the path of a file");
+        string full = OutputDirectory.FullPath(path, option);
+        if (Directory.Exists(full)) throw new UsageException($"{option} {InputText.Quote(path)} is a directory, not a file");
+        if (!File.Exists(full)) throw new UsageException($"{option} {InputText.Quote(path)} does not exist (looked for {InputText.Quote(full)})");
+        if (!seekable) return;
+        try
+        {
+            using var handle = InputFile.OpenRead(full);
+            if (!InputFile.IsSeekable(handle))
+                throw new UsageException($"{option} {InputText.Quote(path)} is not a regular file (a FIFO, pipe or socket)");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{option} {InputText.Quote(path)} cannot be read: {InputText.OneLine(e.Message)}", e);
+        }
+    }
 }

@@ -2,6 +2,7 @@ using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 using GraphEngine.Models;
+using GraphEngine.Models.Checkpoints;
 using Microsoft.Extensions.Configuration;
 
 namespace GraphEngine.Hosting;
@@ -123,17 +124,21 @@ public sealed record RunSettings(
     /// </summary>
     private static ModelPreset CheckpointPreset(string dir, string origin)
     {
-        string config = Path.Combine(dir, GraphEngine.Models.Checkpoints.CheckpointDirectory.ConfigFileName);
+        string config = Path.Combine(dir, CheckpointDirectory.ConfigFileName);
+        if (File.Exists(dir))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) is a file; give the checkpoint's directory");
         if (!Directory.Exists(dir))
             throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) does not exist");
+        if (Directory.Exists(config))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) has a directory where config.json belongs");
         if (!File.Exists(config))
             throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) has no config.json");
         try
         {
-            var model = GraphEngine.Models.Checkpoints.HfModelConfig.Parse(File.ReadAllText(config), config);
+            var model = HfModelConfig.Parse(CheckpointDirectory.ReadJsonText(config, CheckpointDirectory.MaxConfigBytes), config);
             return ModelPreset.From(model, CheckpointMaxTokens, new[] { 1, 16, 128, 512, CheckpointMaxTokens });
         }
-        catch (GraphEngine.Models.Checkpoints.CheckpointException e)
+        catch (CheckpointException e)
         {
             throw new UsageException($"{e.Message} (model from {origin})", e);
         }

@@ -5,7 +5,7 @@ namespace GraphEngine.Tests.BadInput;
 /// <summary>
 /// A refused run writes nothing: checking --out creates nothing that outlives the check, so a run refused by a later
 /// check (profile on the reference backend, a bad --readme-table, a preset too large for the backend) leaves no empty
-/// output directory behind.
+/// output directory behind, and input files that never end or never open are refused without hanging.
 /// </summary>
 public sealed class OutputPathTests : IDisposable
 {
@@ -33,6 +33,30 @@ public sealed class OutputPathTests : IDisposable
         File.WriteAllText(input, text);
         string outDir = Path.Combine(_dir, "readme");
         CliHarness.AssertUsageError(BadInputCli.Run("bench", "--readme-table", input, "--out", outDir), input, "--readme-table");
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void A_readme_table_input_that_never_ends_or_never_opens_is_refused()
+    {
+        string outDir = Path.Combine(_dir, "readme");
+        string zero = Path.Combine(_dir, "zero.json");
+        if (SpecialFiles.LinkToDevZero(zero))
+            CliHarness.AssertUsageError(SpecialFiles.RunWithin("bench", "--readme-table", zero, "--out", outDir), zero, "--readme-table", "MiB");
+        string fifo = Path.Combine(_dir, "fifo.json");
+        if (SpecialFiles.MkFifo(fifo))
+            CliHarness.AssertUsageError(SpecialFiles.RunWithin("bench", "--readme-table", fifo, "--out", outDir), fifo, "--readme-table");
+        Assert.False(Directory.Exists(outDir));
+    }
+
+    [Fact]
+    public void A_torch_script_fifo_is_refused_before_the_bench()
+    {
+        string fifo = Path.Combine(_dir, "torch_reference.py");
+        if (!SpecialFiles.MkFifo(fifo)) return;
+        string outDir = Path.Combine(_dir, "out");
+        var r = SpecialFiles.RunWithin("bench", "--backend", "reference", "--torch", "--torch-script", fifo, "--out", outDir);
+        CliHarness.AssertUsageError(r, fifo, "--torch-script", "not a regular file");
         Assert.False(Directory.Exists(outDir));
     }
 

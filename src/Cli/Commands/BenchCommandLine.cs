@@ -56,7 +56,8 @@ internal sealed class BenchCommandLine
         if (string.IsNullOrWhiteSpace(python))
             throw new UsageException("--python is empty: give the interpreter to run torch_reference.py with (default python3)");
         string? script = pr.GetValue(Script);
-        if (script is not null) BenchPaths.RequireFile(script, "--torch-script");
+        // Python would wait for ever on a FIFO with no writer, minutes into the bench.
+        if (script is not null) BenchPaths.RequireFile(script, "--torch-script", seekable: true);
         string? readme = pr.GetValue(ReadmeTable);
         if (readme is not null) BenchPaths.RequireFile(readme, "--readme-table");
         // Last: the only check that touches the disk (it creates the directory and probes it).
