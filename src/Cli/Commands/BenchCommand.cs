@@ -14,10 +14,12 @@ public static class BenchCommand
     {
         var console = ctx.Console;
         if (o.ReadmeTableFrom is { } from) return WriteReadmeTable(ctx, from, o.OutDir);
+        bool prefillSuite = o.Suite is BenchSuite.Prefill or BenchSuite.All;
+        if (prefillSuite) ctx.Settings.RequireQuantFits();
         using var device = ctx.OpenDevice();
         bool gpu = device.Kind == BackendKind.Cuda;
         // The prefill sweep builds the preset: one too large for the backend is refused before the ceilings take their time.
-        if (o.Suite is BenchSuite.Prefill or BenchSuite.All) ModelSession.RequireRunnable(device, ctx.Settings.Preset);
+        if (prefillSuite) ModelSession.RequireRunnable(device, ctx.Settings.Preset);
         var report = new BenchReport
         {
             Device = device.Info.ToString(),

@@ -26,6 +26,7 @@ public static class ModelCheckCommand
             ?? throw new UsageException("--oracle needs --model DIR: the checkpoint the recording was made from");
         if (oracleFile is not null) OptionValues.RequireFile(oracleFile, "--oracle", seekable: true);
         int[] tokens = ctx.Options.Tokens is null ? DefaultTokens : st.TokenCounts;
+        st.RequireQuantFits();
         using var device = ctx.OpenDevice();
         console.Line($"device: {device.Info}; model: {st.Preset}; quant: {st.Quant.Label}");
         // Layers run one at a time here; graphs would only add capture time.

@@ -38,8 +38,10 @@ public static class SoakCommand
     {
         var console = ctx.Console;
         var st = ctx.Settings;
-        using var device = ctx.OpenDevice();
+        // Bound before the device opens, so a bad size or flag costs no device start-up.
         var options = ModelSession.BindOptions(ctx, st.Preset.MaxTokens);
+        st.RequireQuantFits();
+        using var device = ctx.OpenDevice();
         console.Line($"device: {device.Info}; commit {BuildInfo.Describe()}");
         console.Line($"preset: {st.Preset}; quant {st.Quant.Label}; graphs: {(options.Enabled ? $"{options.Granularity}, sizes {ListingView.Sizes(options.Sizes)}" : "disabled")}");
         using var session = ModelSession.Create(ctx, device, st.Preset, st.Quant, options, quiet: st.Json);
