@@ -12,8 +12,8 @@ public static class OutputDirectory
 {
     /// <summary>
     /// Makes sure <paramref name="path"/> is, or can be created as, a directory the given files can be written to:
-    /// an existing directory gets a probe file written and deleted in it; a missing one needs its nearest existing
-    /// ancestor to be a directory that takes a probe subdirectory (made and removed again). Returns the path as given.
+    /// an existing directory gets a probe file written and deleted in it; a missing one is made with a probe file in
+    /// it and removed again, up to the topmost directory this call made. Returns the path as given.
     /// </summary>
     public static string Prepare(string path, string option, IReadOnlyList<string> files)
     {
@@ -34,21 +34,36 @@ public static class OutputDirectory
                 File.Delete(probe);
                 return path;
             }
-            var ancestor = new DirectoryInfo(full).Parent;
-            while (ancestor is not null && !ancestor.Exists && !File.Exists(ancestor.FullName)) ancestor = ancestor.Parent;
-            if (ancestor is null)
-                throw new UsageException($"{option} {InputText.Quote(path)} is not a writable directory: no part of it exists");
-            if (File.Exists(ancestor.FullName))
-                throw new UsageException($"{option} {InputText.Quote(path)} is not a writable directory: {InputText.Quote(ancestor.FullName)} is a file");
-            var probeDir = Directory.CreateDirectory(Path.Combine(ancestor.FullName, ProbeName()));
-            probeDir.Delete();
+            // The directory itself is made and probed, so every reason it could not be (a name or path too long, a
+            // read-only mount, an ancestor that is a file) shows now; then everything made here is removed again.
+            string? created = null;
+            for (var d = new DirectoryInfo(full); d is not null && !d.Exists; d = d.Parent)
+            {
+                if (File.Exists(d.FullName))
+                    throw new UsageException($"{option} {InputText.Quote(path)} is not a writable directory: {InputText.Quote(d.FullName)} is a file");
+                created = d.FullName;
+            }
+            try
+            {
+                Directory.CreateDirectory(full);
+                File.WriteAllBytes(Path.Combine(full, ProbeName()), new byte[] { 0 });
+            }
+            finally
+            {
+                if (created is not null && Directory.Exists(created)) Directory.Delete(created, recursive: true);
+            }
             return path;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"{option} {InputText.Quote(path)} is not a writable directory: {InputText.OneLine(e.Message)}", e);
+            throw new UsageException($"{option} {InputText.Quote(path)} is not a writable directory: {Why(e, full)}", e);
         }
     }
+
+    // .NET's messages quote the whole path, which for a too-long one is the very text that must not fill the line.
+    private static string Why(Exception e, string full) => e is PathTooLongException
+        ? "a name in it or the whole path is longer than the file system allows"
+        : InputText.OneLine(e.Message.Replace(full, "it", StringComparison.Ordinal));
 
     private static string ProbeName() => $".graphengine-probe-{Guid.NewGuid():N}";
 

@@ -70,6 +70,18 @@ public sealed class OutputPathTests : IDisposable
         Assert.False(Directory.Exists(outDir));
     }
 
+    [Theory]
+    [InlineData(300, 1)]
+    [InlineData(200, 30)]
+    public void An_out_path_too_long_for_the_file_system_is_refused_before_the_bench(int nameLength, int depth)
+    {
+        string outDir = Path.Combine(new[] { _dir }.Concat(Enumerable.Repeat(new string('n', nameLength), depth)).ToArray());
+        var r = BadInputCli.Run("bench", "--backend", "reference", "--out", outDir, "--reps", "1");
+        CliHarness.AssertUsageError(r, "--out", "longer than the file system allows");
+        Assert.DoesNotContain("ceilings", r.Out);
+        Assert.Empty(Entries());
+    }
+
     [Fact]
     public void An_out_directory_under_a_file_names_the_file()
     {
