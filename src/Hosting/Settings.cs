@@ -197,6 +197,9 @@ public sealed record RunSettings(
         if (!ListKeys.Contains(key))
             throw new UsageException($"{first?.Origin ?? child.Path} sets {child.Path}, but {key} takes one value, not a list or section; "
                                      + $"set {full} itself");
+        if (config.GetSection(full).GetChildren().FirstOrDefault(c => c.Key.Length == 0 || !c.Key.All(char.IsAsciiDigit)) is { } odd)
+            throw new UsageException($"{EngineConfiguration.Read(config, odd.Path)?.Origin ?? odd.Path} sets {odd.Path}, but {key} is a list: "
+                                     + $"its entries are numbered ({full}:0, {full}:1, ...) or given as one comma-separated value");
         // A list from a file array has only children; name the first child's origin.
         return first;
     }

@@ -108,6 +108,16 @@ public class ProbeCliTests
         CliHarness.AssertUsageError(r, variable, $"{key} takes one value");
     }
 
+    [Theory]
+    [InlineData("GRAPHENGINE__BlockWiseCudaGraph__Sizes__x", "list")]
+    [InlineData("GRAPHENGINE__BlockWiseCudaGraph__Exclude__first", "list")]
+    [InlineData("GRAPHENGINE__RUN__TOKENS__one", "run")]
+    public void A_list_entry_that_is_not_numbered_is_refused(string variable, string command)
+    {
+        var env = new Dictionary<string, string?> { [variable] = "4" };
+        CliHarness.AssertUsageError(BadInputCli.Run(env, command, "--backend", "reference"), variable, "is a list", "numbered");
+    }
+
     [Fact]
     public void Tokens_may_still_come_as_a_list_of_variables()
     {
