@@ -35,7 +35,7 @@ public static class CliApp
             Description = "Plant each deliberately broken kernel (NVRTC GE_MUTANT_* defines; reference twins where they exist) and "
                           + "report whether the cases that reach it catch it; --filter then selects mutants by define or family",
         };
-        var jobs = new Option<int?>("--jobs") { Description = "Cases run at once (1 to 64; default: a quarter of the host's cores, up to 4, on CUDA; 1 on the reference backend)" };
+        var jobs = new Option<string>("--jobs") { Description = "Cases run at once (1 to 64; default: a quarter of the host's cores, up to 4, on CUDA; 1 on the reference backend)" };
         var oracle = new Option<string>("--oracle")
         {
             Description = "With --model: compare each layer with outputs recorded in this safetensors file "
@@ -55,8 +55,8 @@ public static class CliApp
             ctx => ctx.Settings.ModelDirectory is not null || pr.GetValue(oracle) is not null
                 ? ModelCheckCommand.Execute(ctx, pr.GetValue(oracle))
                 : pr.GetValue(mutants)
-                    ? MutantCheck.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))
-                    : CheckCommand.Execute(ctx, pr.GetValue(filter), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)),
+                    ? MutantCheck.Execute(ctx, OptionValues.Filter(pr.GetValue(filter), "--filter"), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)))
+                    : CheckCommand.Execute(ctx, OptionValues.Filter(pr.GetValue(filter), "--filter"), pr.GetValue(listCases), CheckCommand.ParseTier(pr.GetValue(tier), pr.GetValue(full)),
                         CheckCommand.ParseJobs(pr.GetValue(jobs)))));
         root.Subcommands.Add(check);
 
@@ -80,7 +80,7 @@ public static class CliApp
         var faults = new Command("faults", "Inject every fault of the matrix (capture, out of memory, compile, upload, corrupt kernel cache) on the chosen device; "
                                            + "prints 'survived'/'FAILED' per fault and a summary");
         faults.Options.Add(faultsFilter);
-        faults.SetAction(pr => Execute(pr, shared, console, environment, ctx => FaultsCommand.Execute(ctx, pr.GetValue(faultsFilter))));
+        faults.SetAction(pr => Execute(pr, shared, console, environment, ctx => FaultsCommand.Execute(ctx, OptionValues.Filter(pr.GetValue(faultsFilter), "--filter"))));
         root.Subcommands.Add(faults);
 
         var soak = new SoakCommandLine();

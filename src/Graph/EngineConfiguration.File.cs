@@ -1,12 +1,9 @@
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using GraphEngine.Kernels;
-using Microsoft.Win32.SafeHandles;
 
 namespace GraphEngine.Graph;
 
-// The configuration file: read once into memory (size-capped, never blocking on a FIFO), parsed from that
+// The configuration file: read once into memory (through InputFile: size-capped, never blocking on a FIFO), parsed from that
 // text, and checked against the schema of the sections the program reads.
 public static partial class EngineConfiguration
 {
@@ -47,78 +44,23 @@ public static partial class EngineConfiguration
             throw new EngineConfigurationException($"configuration file {InputText.Quote(shown)} is a directory, not a JSON file");
         if (!File.Exists(full))
             throw new EngineConfigurationException($"configuration file {InputText.Quote(shown)} does not exist (looked for {InputText.Quote(full)})");
-        byte[] bytes;
         try
         {
-            using var stream = OpenNonBlocking(full);
-            bytes = ReadCapped(stream, shown);
+            return InputFile.ReadAllText(full, MaxFileBytes);
         }
-        catch (EngineConfigurationException) { throw; }
+        catch (InputFileException e) when (e.Problem == InputFileProblem.TooLarge)
+        {
+            throw new EngineConfigurationException(
+                $"configuration file {InputText.Quote(shown)} is larger than {MaxFileBytes >> 20} MiB; a configuration is a small JSON object", e);
+        }
+        catch (InputFileException e)
+        {
+            throw new EngineConfigurationException($"configuration file {InputText.Quote(shown)} {e.Message}", e);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             throw new EngineConfigurationException($"configuration file {InputText.Quote(shown)} cannot be read: {InputText.OneLine(e.Message)}", e);
         }
-        try
-        {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new EngineConfigurationException($"configuration file {InputText.Quote(shown)} is not UTF-8 text", e);
-        }
-    }
-
-    private static byte[] ReadCapped(Stream stream, string shown)
-    {
-        if (stream.CanSeek && stream.Length > MaxFileBytes)
-            throw TooLarge(shown);
-        var buffer = new MemoryStream();
-        var chunk = new byte[64 << 10];
-        int n;
-        while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
-        {
-            if (buffer.Length + n > MaxFileBytes) throw TooLarge(shown);
-            buffer.Write(chunk, 0, n);
-        }
-        return buffer.ToArray();
-    }
-
-    private static EngineConfigurationException TooLarge(string shown) =>
-        new($"configuration file {InputText.Quote(shown)} is larger than {MaxFileBytes >> 20} MiB; a configuration is a small JSON object");
-
-    /// <summary>
-    /// Opens for reading without blocking in open(2) (a FIFO with no writer would wait forever there),
-    /// then clears O_NONBLOCK so reads wait for data the way they do on a pipe.
-    /// </summary>
-    private static FileStream OpenNonBlocking(string path)
-    {
-        if (!OperatingSystem.IsLinux())
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
-        const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000, F_SETFL = 4;
-        int fd = Posix.Open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-            throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        try
-        {
-            if (Posix.Fcntl(fd, F_SETFL, O_RDONLY) < 0)
-                throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
-            return new FileStream(handle, FileAccess.Read, 1);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
-
-    private static class Posix
-    {
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [DllImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-        public static extern int Fcntl(int fd, int cmd, int arg);
     }
 
     /// <summary>

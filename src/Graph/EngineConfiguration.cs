@@ -245,6 +245,10 @@ public static partial class EngineConfiguration
                     foreach (var c in children.OrderBy(c => c, ConfigurationKeyComparer.Instance))
                     {
                         string ck = key + ":" + c;
+                        // A list's children are its indices (a file's array, NAME__0, NAME__1); any other child is a typo'd key.
+                        if (c.Length == 0 || !c.All(char.IsAsciiDigit))
+                            throw new EngineConfigurationException(
+                                $"{Origin(p, ck)} sets {ck}, but {name} is a list: its entries are numbered ({key}:0, {key}:1, ...) or given as one comma-separated value");
                         p.TryGet(ck, out string? cv);
                         items.Add(new Raw(cv ?? "", Origin(p, ck), ck, false));
                     }

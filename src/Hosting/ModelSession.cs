@@ -54,16 +54,23 @@ public sealed class ModelSession : IDisposable
         MaxSegmentLayers = o.MaxSegmentLayers,
     };
 
-    /// <summary>Builds the preset into a new engine and captures it (a progress bar on a terminal).</summary>
-    public static ModelSession Create(CommandContext ctx, Device device, ModelPreset preset, QuantConfig quant,
-        BlockWiseGraphOptions options, bool quiet = false)
+    /// <summary>
+    /// The reference backend keeps weights in host memory and computes them in managed code: a full-size preset would
+    /// take tens of GB and hours, so it is refused (bad input) instead of started.
+    /// </summary>
+    public static void RequireRunnable(Device device, ModelPreset preset)
     {
-        // The reference backend keeps weights in host memory and computes them in managed code: a
-        // full-size preset would take tens of GB and hours, so say so instead of starting.
         const long referenceLimit = 4L << 30;
         if (device.Kind == BackendKind.Reference && preset.Bf16WeightBytes > referenceLimit)
             throw new UsageException($"preset '{preset.Name}' has {preset.Bf16WeightBytes / 1e9:F1} GB of weights; the CPU reference backend " +
                                      $"runs presets up to {referenceLimit >> 30} GiB (use --preset tiny, or a GPU with --backend cuda)");
+    }
+
+    /// <summary>Builds the preset into a new engine and captures it (a progress bar on a terminal).</summary>
+    public static ModelSession Create(CommandContext ctx, Device device, ModelPreset preset, QuantConfig quant,
+        BlockWiseGraphOptions options, bool quiet = false)
+    {
+        RequireRunnable(device, preset);
         var logger = ctx.LoggerFactory.CreateLogger("GraphEngine.Engine");
         var engine = new PrefillEngine(device, options, preset.MaxTokens, logger);
         try

@@ -2,6 +2,7 @@ using GraphEngine.Graph;
 using GraphEngine.Kernels;
 using GraphEngine.Layers;
 using GraphEngine.Models;
+using GraphEngine.Models.Checkpoints;
 using Microsoft.Extensions.Configuration;
 
 namespace GraphEngine.Hosting;
@@ -39,6 +40,21 @@ public sealed record RunSettings(
 {
     /// <summary>A checkpoint's largest step and default token counts: the shipped presets' spread.</summary>
     public const int CheckpointMaxTokens = 2048;
+
+    /// <summary>Where <see cref="Preset"/> came from (the switch, variable or file key of --preset or --model), for errors.</summary>
+    public string ModelOrigin { get; init; } = "the default preset";
+
+    /// <summary><see cref="Quant"/> as the user wrote it, for errors.</summary>
+    public string QuantText { get; init; } = "bf16";
+
+    /// <summary>Where <see cref="Quant"/> came from, for errors.</summary>
+    public string QuantOrigin { get; init; } = "the default";
+
+    /// <summary>
+    /// Refuses a quantization the model's shapes cannot take (see <see cref="QuantFit"/>). Called by the commands that
+    /// build the model, before they open the device; the conformance suite, which builds its own layers, does not ask.
+    /// </summary>
+    public void RequireQuantFits() => QuantFit.Require(Preset, ModelOrigin, Quant, QuantText, QuantOrigin);
 
     /// <summary>The configuration section the run settings are bound from.</summary>
     public const string Section = "GraphEngine:Run";
@@ -109,11 +125,20 @@ public sealed record RunSettings(
             ? preset.DefaultTokens.Where(t => t <= preset.MaxTokens).ToArray()
             : TokenList.Parse(TokensText(config) ?? tokensValue.Value.Text, tokensValue.Value.Origin, preset.MaxTokens);
         var quantValue = Read(config, "Quant");
+        // QuantConfig.Parse reads blank as "no quantization"; given on purpose (an unset shell variable), it is a mistake.
+        if (quantValue is { } qv && string.IsNullOrWhiteSpace(qv.Text))
+            throw new UsageException($"quantization is empty (from {qv.Origin}): give a mode ({QuantModeNames}) or FastDeploy's JSON, or leave it unset for bf16");
         var qc = QuantConfig.Parse(quantValue?.Text ?? "bf16", quantValue?.Origin ?? "the default", preset.IsMoe);
+
         // Destroys the GPU's primary context when the command ends (compute-sanitizer's leak check reports then); see
         // CudaDevice.ResetContextOnDispose. Off by default: set by scripts/gpu-sanitize.sh.
         bool reset = EngineConfiguration.ReadBoolKey(config, $"{Section}:ResetDeviceAtExit") ?? false;
-        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json, modelValue?.Text, reset);
+        return new RunSettings(preset, qc, backend, tokens, debug, cli.Json, modelValue?.Text, reset)
+        {
+            ModelOrigin = modelValue?.Origin ?? presetValue?.Origin ?? "the default preset",
+            QuantText = quantValue?.Text ?? "bf16",
+            QuantOrigin = quantValue?.Origin ?? "the default",
+        };
     }
 
     /// <summary>
@@ -123,17 +148,21 @@ public sealed record RunSettings(
     /// </summary>
     private static ModelPreset CheckpointPreset(string dir, string origin)
     {
-        string config = Path.Combine(dir, GraphEngine.Models.Checkpoints.CheckpointDirectory.ConfigFileName);
+        string config = Path.Combine(dir, CheckpointDirectory.ConfigFileName);
+        if (File.Exists(dir))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) is a file; give the checkpoint's directory");
         if (!Directory.Exists(dir))
             throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) does not exist");
+        if (Directory.Exists(config))
+            throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) has a directory where config.json belongs");
         if (!File.Exists(config))
             throw new UsageException($"model directory {InputText.Quote(dir)} (from {origin}) has no config.json");
         try
         {
-            var model = GraphEngine.Models.Checkpoints.HfModelConfig.Parse(File.ReadAllText(config), config);
+            var model = HfModelConfig.Parse(CheckpointDirectory.ReadJsonText(config, CheckpointDirectory.MaxConfigBytes), config);
             return ModelPreset.From(model, CheckpointMaxTokens, new[] { 1, 16, 128, 512, CheckpointMaxTokens });
         }
-        catch (GraphEngine.Models.Checkpoints.CheckpointException e)
+        catch (CheckpointException e)
         {
             throw new UsageException($"{e.Message} (model from {origin})", e);
         }
@@ -148,14 +177,39 @@ public sealed record RunSettings(
         return items.Count == 0 ? null : string.Join(",", items);
     }
 
-    /// <summary>A Run setting with its origin: the switch, the variable, or the key of the file.</summary>
+    private const string QuantModeNames = "bf16, wint8, wint4, w8a8, w4a8, block_wise_fp8, w4afp8, wi4a16, nvfp4";
+
+    /// <summary>The Run keys that hold a list, so they may come as children (a file's array, GRAPHENGINE__RUN__TOKENS__0).</summary>
+    private static readonly string[] ListKeys = { "Tokens" };
+
+    /// <summary>
+    /// A Run setting with its origin: the switch, the variable, or the key of the file. A one-value key set through
+    /// children (GRAPHENGINE__RUN__PRESET__0, GRAPHENGINE__RUN__QUANT__quantization) is refused rather than read as
+    /// its first child, the way the file's parser refuses an array or object there.
+    /// </summary>
     private static EngineConfiguration.SettingValue? Read(IConfiguration config, string key)
     {
         string full = $"{Section}:{key}";
         if (EngineConfiguration.Read(config, full) is { } v) return v;
-        // A list from a file array has only children; name the first child's origin.
         var child = config.GetSection(full).GetChildren().FirstOrDefault();
-        return child is null ? null : EngineConfiguration.Read(config, child.Path) is { } c ? c : null;
+        if (child is null) return null;
+        var first = FirstLeaf(config, child);
+        if (!ListKeys.Contains(key))
+            throw new UsageException($"{first?.Origin ?? child.Path} sets {child.Path}, but {key} takes one value, not a list or section; "
+                                     + $"set {full} itself");
+        if (config.GetSection(full).GetChildren().FirstOrDefault(c => c.Key.Length == 0 || !c.Key.All(char.IsAsciiDigit)) is { } odd)
+            throw new UsageException($"{EngineConfiguration.Read(config, odd.Path)?.Origin ?? odd.Path} sets {odd.Path}, but {key} is a list: "
+                                     + $"its entries are numbered ({full}:0, {full}:1, ...) or given as one comma-separated value");
+        // A list from a file array has only children; name the first child's origin.
+        return first;
+    }
+
+    private static EngineConfiguration.SettingValue? FirstLeaf(IConfiguration config, IConfigurationSection section)
+    {
+        if (EngineConfiguration.Read(config, section.Path) is { } v) return v;
+        foreach (var c in section.GetChildren())
+            if (FirstLeaf(config, c) is { } leaf) return leaf;
+        return null;
     }
 }
 

@@ -48,7 +48,7 @@ public class CheckCommandTests
     [InlineData("-2")]
     public void Check_jobs_out_of_range_is_bad_input(string jobs)
     {
-        CliHarness.AssertUsageError(CliHarness.Run($"check --filter device --backend reference --jobs {jobs}"), $"--jobs {jobs} (from --jobs)");
+        CliHarness.AssertUsageError(CliHarness.Run($"check --filter device --backend reference --jobs {jobs}"), $"'{jobs}'", "--jobs", "[1, 64]");
     }
 
     [Fact]

@@ -14,8 +14,12 @@ public static class BenchCommand
     {
         var console = ctx.Console;
         if (o.ReadmeTableFrom is { } from) return WriteReadmeTable(ctx, from, o.OutDir);
+        bool prefillSuite = o.Suite is BenchSuite.Prefill or BenchSuite.All;
+        if (prefillSuite) ctx.Settings.RequireQuantFits();
         using var device = ctx.OpenDevice();
         bool gpu = device.Kind == BackendKind.Cuda;
+        // The prefill sweep builds the preset: one too large for the backend is refused before the ceilings take their time.
+        if (prefillSuite) ModelSession.RequireRunnable(device, ctx.Settings.Preset);
         var report = new BenchReport
         {
             Device = device.Info.ToString(),
@@ -98,17 +102,29 @@ public static class BenchCommand
         "reference backend: the same rotation (2 instances x 2 repeats) in one reference-engine graph per token count; the time is " +
         "the host CPU's between the reference stream's events around one replay, divided by S x R. No GPU and no L2 are involved.";
 
+    /// <summary>Largest bench.json --readme-table reads: a full `--suite all --torch` report is well under a megabyte.</summary>
+    private const int MaxBenchJsonBytes = 64 << 20;
+
     // The README's results table and chart from a committed bench.json; opens no device.
     private static int WriteReadmeTable(CommandContext ctx, string from, string outDir)
     {
         BenchReport report;
+        string text;
         try
         {
-            report = BenchJson.Read(File.ReadAllText(from));
+            text = InputFile.ReadAllText(from, MaxBenchJsonBytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--readme-table {InputText.Quote(from)} cannot be read: {InputText.OneLine(e.Message)}", e);
+        }
+        try
+        {
+            report = BenchJson.Read(text);
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException)
         {
-            throw new UsageException($"--readme-table {InputText.Quote(from)} is not a bench.json: {e.Message}", e);
+            throw new UsageException($"--readme-table {InputText.Quote(from)} is not a bench.json: {InputText.OneLine(e.Message)}", e);
         }
         string? preset = ctx.Config[$"{RunSettings.Section}:Preset"];
         string table, svg;
@@ -122,6 +138,7 @@ public static class BenchCommand
             throw new UsageException($"--readme-table {InputText.Quote(from)}: {e.Message}", e);
         }
         string tablePath = Path.Combine(outDir, "readme-table.md"), svgPath = Path.Combine(outDir, "prefill.svg");
+        Directory.CreateDirectory(outDir);
         File.WriteAllText(tablePath, table);
         File.WriteAllText(svgPath, svg);
         ctx.Console.Line(table.TrimEnd());

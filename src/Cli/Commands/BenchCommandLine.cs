@@ -51,21 +51,13 @@ internal sealed class BenchCommandLine
         };
         int reps = Count(pr.GetValue(Reps), "--reps", DefaultRepetitions, 1);
         int warm = Count(pr.GetValue(Warmup), "--warmup", 3, 0);
-        string[]? families = null;
-        if (pr.GetValue(Families) is { } fam)
-        {
-            families = fam.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            if (families.Length == 0)
-                throw new UsageException($"--families {InputText.Quote(fam)} names no family; accepted: {string.Join(", ", KnownFamilies)}");
-            foreach (var f in families)
-                if (!KnownFamilies.Contains(f, StringComparer.OrdinalIgnoreCase))
-                    throw new UsageException($"unknown kernel family {InputText.Quote(f)} (from --families); accepted: {string.Join(", ", KnownFamilies)}");
-        }
+        string[]? families = pr.GetValue(Families) is { } fam ? OptionValues.Names(fam, "--families", "kernel family", KnownFamilies) : null;
         string python = pr.GetValue(Python) ?? "python3";
         if (string.IsNullOrWhiteSpace(python))
             throw new UsageException("--python is empty: give the interpreter to run torch_reference.py with (default python3)");
         string? script = pr.GetValue(Script);
-        if (script is not null) BenchPaths.RequireFile(script, "--torch-script");
+        // Python would wait for ever on a FIFO with no writer, minutes into the bench.
+        if (script is not null) BenchPaths.RequireFile(script, "--torch-script", seekable: true);
         string? readme = pr.GetValue(ReadmeTable);
         if (readme is not null) BenchPaths.RequireFile(readme, "--readme-table");
         // Last: the only check that touches the disk (it creates the directory and probes it).
@@ -73,16 +65,6 @@ internal sealed class BenchCommandLine
         return new BenchOptions(outDir, pr.GetValue(Torch), suite, reps, warm, python, script, families, readme);
     }
 
-    private static int Count(string? text, string option, int dflt, int min)
-    {
-        if (text is null) return dflt;
-        try
-        {
-            return SettingParsers.ParseInt(text, option, option, min, MaxRepetitions);
-        }
-        catch (EngineConfigurationException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-    }
+    private static int Count(string? text, string option, int dflt, int min) =>
+        text is null ? dflt : OptionValues.Int(text, option, min, MaxRepetitions);
 }

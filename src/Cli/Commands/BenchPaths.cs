@@ -9,14 +9,6 @@ internal static class BenchPaths
     /// <summary>The bench report's directory: see <see cref="OutputDirectory.Prepare"/>.</summary>
     public static string PrepareOutDir(string path, string option) => OutputDirectory.Prepare(path, option, ReportFiles);
 
-    /// <summary>An input file given by a switch must exist and be a file.</summary>
-    public static void RequireFile(string path, string option)
-    {
-        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} is empty: give the path of a file");
-        string full = FullPath(path, option);
-        if (Directory.Exists(full)) throw new UsageException($"{option} {InputText.Quote(path)} is a directory, not a file");
-        if (!File.Exists(full)) throw new UsageException($"{option} {InputText.Quote(path)} does not exist (looked for {InputText.Quote(full)})");
-    }
-
-    private static string FullPath(string path, string option) => OutputDirectory.FullPath(path, option);
+    /// <summary>An input file given by a switch: see <see cref="OptionValues.RequireFile"/>.</summary>
+    public static void RequireFile(string path, string option, bool seekable = false) => OptionValues.RequireFile(path, option, seekable);
 }

@@ -20,21 +20,25 @@ public static class CheckCommand
         null => full ? CaseTier.Full : null,
         "ci" => CaseTier.Ci,
         "full" => CaseTier.Full,
-        _ => throw new UsageException($"unknown tier '{tier}' (from --tier); accepted: ci, full"),
+        _ => throw new UsageException($"unknown tier {InputText.Quote(tier)} (from --tier); accepted: ci, full"),
     };
 
-    /// <summary>--jobs: cases run at once (null: <see cref="ConcurrentCases"/>); 1 to 64.</summary>
-    public static int? ParseJobs(int? jobs) => jobs switch
-    {
-        null => null,
-        >= 1 and <= 64 => jobs,
-        _ => throw new UsageException($"--jobs {jobs} (from --jobs): cases run at once must be 1 to 64"),
-    };
+    /// <summary>Most cases run at once: more only contend for the host's cores and the GPU.</summary>
+    public const int MaxJobs = 64;
+
+    /// <summary>--jobs: cases run at once (null: <see cref="ConcurrentCases"/>); 1 to <see cref="MaxJobs"/>.</summary>
+    public static int? ParseJobs(string? jobs) => jobs is null ? null : OptionValues.Int(jobs, "--jobs", 1, MaxJobs);
+
+    private static UsageException NoCase(string? filter) =>
+        new($"--filter {InputText.Quote(filter)} selects no conformance case (see check --list)");
 
     public static int Execute(CommandContext ctx, string? filter, bool listOnly, CaseTier? maxTier, int? jobs = null)
     {
         var console = ctx.Console;
         if (listOnly) return List(ctx, filter);
+        // Before the device opens: a filter that selects nothing at any tier will select nothing at the device's.
+        if (!ConformanceSuite.Select(filter, maxTier ?? CaseTier.Full).Any())
+            throw NoCase(filter);
 
         using var device = ctx.OpenDevice();
         var provenance = Provenance.For(device);
@@ -42,7 +46,7 @@ public static class CheckCommand
         var tier = maxTier ?? (device.Kind == BackendKind.Cuda ? CaseTier.Full : CaseTier.Ci);
         var cases = ConformanceSuite.Select(filter, tier).ToList();
         if (cases.Count == 0)
-            throw new UsageException($"--filter '{filter}' selects no conformance case (see check --list)");
+            throw NoCase(filter);
 
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();

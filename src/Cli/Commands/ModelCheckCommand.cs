@@ -24,9 +24,9 @@ public static class ModelCheckCommand
         var st = ctx.Settings;
         string dir = st.ModelDirectory
             ?? throw new UsageException("--oracle needs --model DIR: the checkpoint the recording was made from");
-        if (oracleFile is not null && !File.Exists(oracleFile))
-            throw new UsageException($"oracle file {InputText.Quote(oracleFile)} (from --oracle) does not exist");
+        if (oracleFile is not null) OptionValues.RequireFile(oracleFile, "--oracle", seekable: true);
         int[] tokens = ctx.Options.Tokens is null ? DefaultTokens : st.TokenCounts;
+        st.RequireQuantFits();
         using var device = ctx.OpenDevice();
         console.Line($"device: {device.Info}; model: {st.Preset}; quant: {st.Quant.Label}");
         // Layers run one at a time here; graphs would only add capture time.

@@ -18,7 +18,7 @@ public static class MutantCheck
         var console = ctx.Console;
         var mutants = MutantCatalog.Select(filter);
         if (mutants.Count == 0)
-            throw new UsageException($"--filter '{filter}' selects no mutant (see check --mutants --list)");
+            throw new UsageException($"--filter {InputText.Quote(filter)} selects no mutant (see check --mutants --list)");
         if (listOnly)
         {
             if (ctx.Settings.Json)

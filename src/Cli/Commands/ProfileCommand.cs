@@ -11,7 +11,7 @@ namespace GraphEngine.Cli.Commands;
 /// <summary>`graphengine profile`: a CUPTI timeline of real prefill steps per token count and mode.</summary>
 public sealed class ProfileCommandLine
 {
-    public readonly Option<int> Steps = new("--steps") { Description = "Steps traced per token count and mode (median reported); default 10", DefaultValueFactory = _ => 10 };
+    public readonly Option<string> Steps = new("--steps") { Description = "Steps traced per token count and mode (median reported), 2 to 100000; default 10" };
     public readonly Option<string> Out = new("--out") { Description = "Directory for profile.json and the SVG timelines (default: profile-out)" };
     public readonly Option<string> Modes = new("--modes") { Description = "Comma-separated modes: eager, layer, segment (default: all three)" };
 
@@ -19,15 +19,14 @@ public sealed class ProfileCommandLine
 
     private static readonly string[] KnownModes = { "eager", "layer", "segment" };
 
+    /// <summary>Most steps traced per point: each is a CUPTI trace kept in memory until the point's median is taken.</summary>
+    private const int MaxSteps = 100_000;
+
     public (int Steps, string OutDir, string[] Modes) Bind(ParseResult pr)
     {
-        int steps = pr.GetValue(Steps);
-        if (steps < 2 || steps > 100_000) throw new UsageException($"--steps {steps} is out of range (2 to 100000)");
+        int steps = pr.GetValue(Steps) is { } text ? OptionValues.Int(text, "--steps", 2, MaxSteps) : 10;
         string outDir = pr.GetValue(Out) ?? "profile-out";
-        var modes = (pr.GetValue(Modes) ?? "eager,layer,segment").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        foreach (var m in modes)
-            if (!KnownModes.Contains(m, StringComparer.Ordinal))
-                throw new UsageException($"unknown mode {InputText.Quote(m)} (from --modes); accepted: {string.Join(", ", KnownModes)}");
+        var modes = OptionValues.Names(pr.GetValue(Modes) ?? "eager,layer,segment", "--modes", "mode", KnownModes);
         return (steps, outDir, modes);
     }
 }
@@ -54,6 +53,7 @@ public static class ProfileCommand
         var points = new ProfileSuite(ctx, device, tracer, ceilings, steps, outDir).Run(modes);
         var report = new ProfileReport(1, provenance, ProfileSuite.Method, points);
         string json = JsonSerializer.Serialize(report, Json);
+        Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "profile.json"), json);
         if (!ctx.Settings.Json) Print(console, points);
         console.Line($"wrote {Path.Combine(outDir, "profile.json")} and {points.Count} timelines");

@@ -15,8 +15,10 @@ public static class RunCommand
     {
         var console = ctx.Console;
         var st = ctx.Settings;
-        using var device = ctx.OpenDevice();
+        // Bound before the device opens, so a bad size or flag costs no device start-up.
         var options = ModelSession.BindOptions(ctx, st.Preset.MaxTokens);
+        st.RequireQuantFits();
+        using var device = ctx.OpenDevice();
         if (!st.Json)
         {
             console.Line($"device: {device.Info}");
@@ -85,8 +87,10 @@ public static class ListCommand
     public static int Execute(CommandContext ctx)
     {
         var st = ctx.Settings;
-        using var device = ctx.OpenDevice();
+        // Bound before the device opens, so a bad size or flag costs no device start-up.
         var options = ModelSession.BindOptions(ctx, st.Preset.MaxTokens);
+        st.RequireQuantFits();
+        using var device = ctx.OpenDevice();
         if (!st.Json)
         {
             ctx.Console.Line($"device: {device.Info}");

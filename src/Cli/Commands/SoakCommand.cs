@@ -22,19 +22,8 @@ internal sealed class SoakCommandLine
     public (long Replays, ulong Seed) Bind(ParseResult pr) =>
         (Whole(pr.GetValue(Replays), "--replays", DefaultReplays, 1, MaxReplays), (ulong)Whole(pr.GetValue(Seed), "--seed", 1, 0, int.MaxValue));
 
-    // The parser every integer option and setting goes through, so --replays reads like --reps and the config's sizes.
-    private static int Whole(string? text, string option, int dflt, int min, int max)
-    {
-        if (text is null) return dflt;
-        try
-        {
-            return SettingParsers.ParseInt(text, option, option, min, max);
-        }
-        catch (EngineConfigurationException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-    }
+    private static int Whole(string? text, string option, int dflt, int min, int max) =>
+        text is null ? dflt : OptionValues.Int(text, option, min, max);
 }
 
 /// <summary>
@@ -49,8 +38,10 @@ public static class SoakCommand
     {
         var console = ctx.Console;
         var st = ctx.Settings;
-        using var device = ctx.OpenDevice();
+        // Bound before the device opens, so a bad size or flag costs no device start-up.
         var options = ModelSession.BindOptions(ctx, st.Preset.MaxTokens);
+        st.RequireQuantFits();
+        using var device = ctx.OpenDevice();
         console.Line($"device: {device.Info}; commit {BuildInfo.Describe()}");
         console.Line($"preset: {st.Preset}; quant {st.Quant.Label}; graphs: {(options.Enabled ? $"{options.Granularity}, sizes {ListingView.Sizes(options.Sizes)}" : "disabled")}");
         using var session = ModelSession.Create(ctx, device, st.Preset, st.Quant, options, quiet: st.Json);

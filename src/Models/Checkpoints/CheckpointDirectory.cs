@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GraphEngine.Kernels;
 
 namespace GraphEngine.Models.Checkpoints;
 
@@ -68,9 +69,9 @@ public sealed class CheckpointDirectory : IDisposable
         string configPath = Path.Combine(directory, ConfigFileName);
         if (!File.Exists(configPath))
             throw new CheckpointException(configPath, null, "config.json is missing from the checkpoint directory");
-        string config = File.ReadAllText(configPath);
+        string config = ReadJsonText(configPath, MaxConfigBytes);
         string quantPath = Path.Combine(directory, QuantConfigFileName);
-        string? quant = File.Exists(quantPath) ? File.ReadAllText(quantPath) : null;
+        string? quant = File.Exists(quantPath) ? ReadJsonText(quantPath, MaxConfigBytes) : null;
 
         string single = Path.Combine(directory, SingleFileName);
         string index = Path.Combine(directory, IndexFileName);
@@ -109,6 +110,11 @@ public sealed class CheckpointDirectory : IDisposable
         foreach (string shard in weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             string shardPath = Path.Combine(directory, shard);
+            if (System.IO.Directory.Exists(shardPath))
+            {
+                string who = weightMap.First(kv => kv.Value == shard).Key;
+                throw new CheckpointException(indexPath, who, $"is mapped to shard '{CheckpointException.Clip(shard)}', which is a directory");
+            }
             if (!File.Exists(shardPath))
             {
                 string who = weightMap.First(kv => kv.Value == shard).Key;
@@ -146,7 +152,7 @@ public sealed class CheckpointDirectory : IDisposable
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            doc = JsonDocument.Parse(ReadJsonText(indexPath, MaxIndexBytes));
         }
         catch (JsonException e)
         {
@@ -173,6 +179,37 @@ public sealed class CheckpointDirectory : IDisposable
             if (result.Count == 0)
                 throw new CheckpointException(indexPath, "weight_map", "weight_map is empty");
             return result;
+        }
+    }
+
+    /// <summary>Largest config.json or hf_quant_config.json read: real ones are a few KB.</summary>
+    public const int MaxConfigBytes = 16 << 20;
+
+    /// <summary>Largest shard index read: the largest real ones (hundreds of shards, tens of thousands of tensors) are a few MB.</summary>
+    public const int MaxIndexBytes = 64 << 20;
+
+    /// <summary>
+    /// One of the checkpoint's JSON files as text, read once through <see cref="InputFile"/>: a FIFO, /dev/zero, a file
+    /// over <paramref name="maxBytes"/> or bytes that are not UTF-8 are a <see cref="CheckpointException"/> naming the file,
+    /// never a hang or an out-of-memory crash.
+    /// </summary>
+    public static string ReadJsonText(string path, int maxBytes)
+    {
+        try
+        {
+            return InputFile.ReadAllText(path, maxBytes);
+        }
+        catch (InputFileException e) when (e.Problem == InputFileProblem.TooLarge)
+        {
+            throw new CheckpointException(path, null, $"{e.Message}; a checkpoint's JSON files are far smaller", e);
+        }
+        catch (InputFileException e)
+        {
+            throw new CheckpointException(path, null, e.Message, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(path, null, $"cannot be read: {CheckpointException.Clip(e.Message)}", e);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using GraphEngine.Kernels;
 using Microsoft.Win32.SafeHandles;
 
 namespace GraphEngine.Models.Checkpoints;
@@ -54,6 +55,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         SafeFileHandle handle;
         try
         {
+            RequireSeekable(path);
             handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -71,6 +73,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A FIFO would block the open below until a writer came, and a pipe or socket has no offsets to read at; a probe
+    /// open that cannot block tells them apart before the real one.
+    /// </summary>
+    private static void RequireSeekable(string path)
+    {
+        using var probe = InputFile.OpenRead(path);
+        if (!InputFile.IsSeekable(probe))
+            throw new CheckpointException(path, null, "is not a regular file (a FIFO, pipe or socket); safetensors are read at offsets");
     }
 
     /// <summary>Whether the header lists <paramref name="name"/>.</summary>
