@@ -19,6 +19,8 @@ public abstract class Layer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(context);
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("layer name must not be empty", nameof(name));
+        // `with { Pool = ... }` sets one value at a time, so only here are both known together.
+        LayerContext.RequirePoolOnDevice(context.Pool, context.Device);
         Context = context;
         Name = name;
     }
