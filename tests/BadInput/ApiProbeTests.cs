@@ -1,6 +1,7 @@
 using GraphEngine.Graph;
 using GraphEngine.Kernels.Moe;
 using GraphEngine.Kernels.Quant;
+using GraphEngine.Layers.Methods;
 using GraphEngine.Layers.Quantization;
 using GraphEngine.Models;
 
@@ -451,6 +452,57 @@ public class ApiProbeTests
         var e = Assert.Throws<ObjectDisposedException>(() => pool.Rent(16, "late"));
         Assert.Contains("'late'", e.Message);
         Assert.Equal(0, pool.InUseBytes);
+    }
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("wint8")]
+    public void A_layers_quant_method_handed_out_refuses_to_run_on_freed_weights(string quant)
+    {
+        using var device = Device.Open(BackendPreference.Reference);
+        var engine = new PrefillEngine(device, Eager, 4);
+        var model = ModelFactory.Build(engine, ModelPresets.Tiny, QuantConfig.Parse(quant, "the test"));
+        var linear = model.Layers.OfType<Linear>().First();
+        var moe = model.Layers.OfType<Moe>().First();
+        using var inBuf = device.AllocateTensor(DType.BF16, new long[] { 4, linear.InFeatures }, out var input);
+        using var outBuf = device.AllocateTensor(DType.BF16, new long[] { 4, linear.OutFeatures }, out var output);
+        using var countBuf = device.AllocateTensor(DType.I32, new long[] { 1 }, out var count);
+        using var stream = device.CreateStream();
+        var (gateUp, _) = Moe.ExpertProblems(moe.Options, 4);
+        engine.Dispose();
+        // Live tensors of the caller's around the method's freed weights: before, the weight-only GEMM read freed memory.
+        Assert.Throws<ObjectDisposedException>(() => linear.Method.Forward(stream, input, output, 3, count.Ptr));
+        Assert.Throws<ObjectDisposedException>(() => moe.GateUp.Forward(stream, gateUp));
+    }
+
+    [Fact]
+    public void No_layer_is_built_on_a_disposed_engines_context_and_no_weights_leak()
+    {
+        using var device = Device.Open(BackendPreference.Reference);
+        var engine = new PrefillEngine(device, Eager, 4);
+        var ctx = engine.Context;
+        engine.Dispose();
+        using var inBuf = device.AllocateTensor(DType.BF16, new long[] { 4, 64 }, out var x);
+        long before = device.AllocatedBytes;
+        var e = Assert.Throws<ObjectDisposedException>(
+            () => Linear.Create(ctx, "late", x, x, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(64, 64, 1, 0.1f)));
+        Assert.Contains("'late'", e.Message);
+        Assert.Throws<ObjectDisposedException>(() => new RmsNorm(ctx, "late", 64, DType.BF16, 1e-6f, x, x));
+        Assert.Equal(before, device.AllocatedBytes);
+    }
+
+    [Fact]
+    public void A_linear_refused_by_the_layer_base_frees_the_method_it_was_given()
+    {
+        using var device = Device.Open(BackendPreference.Reference);
+        using var engine = new PrefillEngine(device, Eager, 4);
+        var x = engine.Activation("x", DType.BF16, 64);
+        var method = LinearMethods.Create(engine.Context, DType.BF16, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(64, 64, 1, 0.1f));
+        long withMethod = device.AllocatedBytes;
+        Assert.Equal("name", Assert.Throws<ArgumentException>(() => new Linear(engine.Context, " ", x, x, method)).ParamName);
+        Assert.True(device.AllocatedBytes < withMethod, "the refused method's weights are still allocated");
+        Assert.Equal("name", RefusedWithNothingLeft<ArgumentException>(engine,
+            () => Linear.Create(engine.Context, "", x, x, QuantMode.WInt8, GroupSize.PerChannel, LinearWeights.Random(64, 64, 1, 0.1f))).ParamName);
     }
 
     // ----- group sizes and quant settings that do not fit the layer -----
