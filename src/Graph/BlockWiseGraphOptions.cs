@@ -44,7 +44,14 @@ public sealed class BlockWiseGraphOptions
     /// faster than per-layer graphs at every token count on the H200, docs/results/76198e8) or one layer (Layer,
     /// FastDeploy's block-wise graphs, for loops that call Forward per layer).
     /// </summary>
-    public Granularity Granularity { get; init; } = Granularity.Segment;
+    public Granularity Granularity
+    {
+        get => _granularity;
+        init => _granularity = Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(Granularity), value, $"Granularity {(int)value} is neither Layer nor Segment");
+    }
+    private readonly Granularity _granularity = Granularity.Segment;
 
     /// <summary>Largest accepted <see cref="MaxSegmentLayers"/>.</summary>
     public const int MaxSegmentLayersLimit = 1 << 16;

@@ -32,5 +32,10 @@ public sealed class EagerStep : Layer
     public override long WeightBytes => 0;
 
     /// <summary>Runs the application's step for <paramref name="paddedTokens"/> tokens (the step's valid count when the engine calls it).</summary>
-    public override void Forward(ComputeStream stream, int paddedTokens) => _step(stream, paddedTokens);
+    public override void Forward(ComputeStream stream, int paddedTokens)
+    {
+        // The application's code must not run against an engine (or device) that is gone.
+        ValidatePadded(paddedTokens);
+        _step(stream, paddedTokens);
+    }
 }

@@ -19,6 +19,7 @@ public sealed partial class PrefillEngine
     public CaptureReport Capture(IProgress<CaptureProgress>? progress = null)
     {
         ThrowIfDisposed();
+        using var _ = Enter(nameof(Capture));
         if (Stream.IsCapturing) throw new InvalidOperationException("the engine's stream is already capturing");
         // Earlier graphs of a unit that is captured again over the same layers are updated in place
         // (cuGraphExecUpdate: no new exec, no new instantiation memory when the topology holds); the

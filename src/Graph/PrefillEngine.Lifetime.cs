@@ -26,6 +26,8 @@ public sealed partial class PrefillEngine
     public void Dispose()
     {
         if (_disposed) return;
+        // Freed under a step, capture or build in progress, its graphs and layers would run on freed memory.
+        using var _ = Enter(nameof(Dispose));
         _disposed = true;
         foreach (var u in _plan) u.DisposeGraphs();
         _plan = Array.Empty<Unit>();
@@ -59,6 +61,8 @@ public sealed partial class PrefillEngine
         if (_disposed) return;
         if (mark.Layers < 0 || mark.Layers > _slots.Count || mark.Activations < 0 || mark.Activations > _activations.Count)
             throw new ArgumentOutOfRangeException(nameof(mark), mark, $"not a mark of this engine ({_slots.Count} layers, {_activations.Count} activations)");
+        if (mark.Layers == _slots.Count && mark.Activations == _activations.Count) return;
+        using var _ = Enter(nameof(RollbackTo));
         if (mark.Layers < _slots.Count)
         {
             if (_captured)

@@ -18,6 +18,7 @@ public sealed partial class PrefillEngine
         ThrowIfDisposed();
         CheckTokens(n);
         if (n == 0) return;
+        using var _ = Enter(nameof(Prefill));
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
         int b = _bucketOf[n];
@@ -55,6 +56,7 @@ public sealed partial class PrefillEngine
         if (n == 0) return;
         if (!_slotOf.TryGetValue(layer, out var slot))
             throw new ArgumentException($"layer '{layer.Name}' was not added to this engine", nameof(layer));
+        using var _ = Enter(nameof(Forward));
         if (_lastWrittenN != n)
         {
             Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
@@ -85,6 +87,7 @@ public sealed partial class PrefillEngine
     {
         ThrowIfDisposed();
         CheckTokens(n);
+        using var _ = Enter(nameof(WriteTokenCount));
         Stream.Fill32Async(Context.TokenCount, (uint)n, 1);
         _lastWrittenN = n;
     }

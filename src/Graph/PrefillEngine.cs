@@ -104,6 +104,7 @@ public sealed partial class PrefillEngine : IDisposable
     /// <summary>The padded size a step of <paramref name="n"/> tokens replays at, or null when n is above the largest size.</summary>
     public int? PaddedSize(int n)
     {
+        ThrowIfDisposed();
         CheckTokens(n);
         if (n == 0) return null;
         int b = _bucketOf[n];
@@ -116,7 +117,12 @@ public sealed partial class PrefillEngine : IDisposable
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        DTypes.RequireDefined(dtype, nameof(dtype));
         if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, $"activation '{name}' width must be >= 1");
+        long maxWidth = long.MaxValue / Math.Max(1, dtype.BitsOf() / 8) / MaxTokens;
+        if (width > maxWidth)
+            throw new ArgumentOutOfRangeException(nameof(width), width, $"activation '{name}' width must be at most {maxWidth}: [MaxTokens={MaxTokens}, width] of {dtype} must fit in a 64-bit byte count");
+        using var _ = Enter(nameof(Activation));
         var block = Pool.RentZeroedTensor(dtype, new long[] { MaxTokens, width }, out var tensor, name);
         _activations.Add(block);
         return tensor;
@@ -126,7 +132,8 @@ public sealed partial class PrefillEngine : IDisposable
     public long ActivationBytes => _activations.Sum(b => b.Bytes);
 
     /// <summary>
-    /// Appends a layer (execution order). The engine owns and disposes it. Adding after Capture drops
+    /// Appends a layer (execution order). The engine owns and disposes it; a layer refused here (disposed, of another
+    /// context, added before, or named like one added before) stays the caller's. Adding after Capture drops
     /// the graphs: the stack changed, so call Capture again.
     /// </summary>
     public T Add<T>(T layer) where T : Layer => Insert(_slots.Count, layer);
@@ -163,6 +170,10 @@ public sealed partial class PrefillEngine : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(layer);
+        // Taken in, a disposed layer would fail every later step and capture.
+        if (layer.IsDisposed)
+            throw new ObjectDisposedException(layer.GetType().Name, $"layer '{layer.Name}' is disposed (or its pool or device is); build a new one to add");
+        using var _ = Enter(nameof(Add));
         if (!ReferenceEquals(layer.Context, Context))
             throw new ArgumentException($"layer '{layer.Name}' was built with another context; build it with this engine's Context", nameof(layer));
         if (_slotOf.ContainsKey(layer))

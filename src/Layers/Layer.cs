@@ -17,10 +17,25 @@ public abstract class Layer : IDisposable
     /// <summary>A layer called <paramref name="name"/> built in <paramref name="context"/>.</summary>
     protected Layer(LayerContext context, string name)
     {
+        Context = CheckContext(context, name);
+        Name = name;
+    }
+
+    /// <summary>
+    /// <paramref name="context"/> when a layer called <paramref name="name"/> can be built in it; otherwise the exception
+    /// the constructor throws. For subclasses that take ownership of something before the base constructor runs
+    /// (a Linear's method) and must free it when this refuses.
+    /// </summary>
+    protected static LayerContext CheckContext(LayerContext context, string name)
+    {
         ArgumentNullException.ThrowIfNull(context);
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("layer name must not be empty", nameof(name));
-        Context = context;
-        Name = name;
+        // `with { Pool = ... }` sets one value at a time, so only here are both known together.
+        LayerContext.RequirePoolOnDevice(context.Pool, context.Device);
+        // A layer built on a disposed engine's context could never run; its weights would only leak.
+        if (context.Pool.IsDisposed || context.Device.IsDisposed)
+            throw new ObjectDisposedException(nameof(LayerContext), $"layer '{name}': the context's {(context.Device.IsDisposed ? "device" : "engine (its pool)")} was disposed");
+        return context;
     }
 
     /// <summary>The device, pool, MaxTokens and device token count the layer was built with.</summary>

@@ -17,7 +17,7 @@ public sealed class Linear : Layer
 
     /// <summary>A linear layer from <paramref name="input"/> [MaxTokens, in] to <paramref name="output"/> [MaxTokens, out] through <paramref name="method"/>, which it owns from here on (disposed even when this constructor throws); <paramref name="bias"/> [out] stays the caller's.</summary>
     public Linear(LayerContext ctx, string name, Tensor input, Tensor output, ILinearMethod method, Tensor? bias = null)
-        : base(ctx, name)
+        : base(ContextOrDispose(ctx, name, method), name)
     {
         ArgumentNullException.ThrowIfNull(method);
         try
@@ -51,11 +51,24 @@ public sealed class Linear : Layer
         Output = output;
     }
 
+    private static LayerContext ContextOrDispose(LayerContext ctx, string name, ILinearMethod method)
+    {
+        try
+        {
+            return CheckContext(ctx, name);
+        }
+        catch
+        {
+            method?.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Builds the method for (mode, group size, weights) and the layer around it.</summary>
     public static Linear Create(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, GroupSize groupSize,
         LinearWeights weights, Tensor? bias = null)
     {
-        ArgumentNullException.ThrowIfNull(ctx);
+        CheckContext(ctx, name);      // before the method allocates weights the layer could not take
         var method = LinearMethods.Create(ctx, input.DType, mode, groupSize, weights, name);
         return new Linear(ctx, name, input, output, method, bias);
     }

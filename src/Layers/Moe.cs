@@ -50,6 +50,11 @@ public sealed record MoeOptions(
     /// <summary>Throws <see cref="ArgumentException"/> (or <see cref="ArgumentOutOfRangeException"/>) naming <paramref name="layer"/> and the option when the shape, quant mode and group size do not fit together.</summary>
     public void Validate(string layer)
     {
+        // Cast integers: the layer would otherwise pick a branch for a layout or mode nobody asked for.
+        if (!Enum.IsDefined(Layout))
+            throw new ArgumentOutOfRangeException(nameof(Layout), Layout, $"MoE layer '{layer}': layout {(int)Layout} is neither PrefixSum nor Padded");
+        if (!Enum.IsDefined(Quant))
+            throw new ArgumentOutOfRangeException(nameof(Quant), Quant, $"MoE layer '{layer}': quant mode {(int)Quant} is not a QuantMode");
         if (Experts < 1 || Experts > MoeRouting.MaxExperts)
             throw new ArgumentOutOfRangeException(nameof(Experts), Experts, $"MoE layer '{layer}': experts must be in [1, {MoeRouting.MaxExperts}]");
         if (TopK < 1 || TopK > Experts)

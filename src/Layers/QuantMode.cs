@@ -27,7 +27,7 @@ public enum QuantMode
 public static class QuantModes
 {
     /// <summary>FastDeploy's name for the mode.</summary>
-    public static string Label(this QuantMode m) => m switch
+    public static string Label(this QuantMode mode) => mode switch
     {
         QuantMode.None => "none",
         QuantMode.WInt8 => "wint8",
@@ -38,7 +38,7 @@ public static class QuantModes
         QuantMode.Nvfp4 => "nvfp4",
         QuantMode.W8A8 => "w8a8",
         QuantMode.W4A8 => "w4a8",
-        _ => throw new ArgumentOutOfRangeException(nameof(m), m, "unknown quant mode"),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, $"quant mode {(int)mode} is not a QuantMode"),
     };
 
     /// <summary>Accepted spellings, lower case; "modelopt_fp4" is FastDeploy's name for nvfp4.</summary>

@@ -101,10 +101,11 @@ public static class ModelFactory
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentNullException.ThrowIfNull(quant);
+        DTypes.RequireDefined(activation, nameof(activation));
         if (engine.MaxTokens > preset.MaxTokens)
-            throw new ArgumentException($"engine MaxTokens={engine.MaxTokens} is above preset '{preset.Name}' max tokens {preset.MaxTokens}");
+            throw new ArgumentException($"engine MaxTokens={engine.MaxTokens} is above preset '{preset.Name}' max tokens {preset.MaxTokens}", nameof(engine));
         if (!preset.IsMoe && quant.MoeMode != QuantMode.None && quant.DenseMode == QuantMode.None)
-            throw new ArgumentException($"quantization {quant.Label} quantizes MoE layers only and preset '{preset.Name}' has none");
+            throw new ArgumentException($"quantization {quant.Label} quantizes MoE layers only and preset '{preset.Name}' has none", nameof(quant));
 
         // A build that fails part-way (a quant mode a layer refuses, a bad shape, no memory) disposes and
         // detaches what it built, so the engine and its pool are as they were before the call.
@@ -210,7 +211,7 @@ public static class ModelFactory
         bool ernie = m.Routing == MoeRouting.ErnieBiasedSoftmax;
         return new MoeOptions(m.Experts, m.TopK, model.Hidden, m.ExpertFfn,
             Renormalize: ernie || m.NormTopKProb, SharedFfn: m.SharedExpertFfn, Quant: quant.MoeMode, GroupSize: quant.MoeLayerGroupSize,
-            Seed: seed, RouterFp32: m.RouterFp32, SelectionBias: m.SelectionBias, NormMin: ernie ? m.NormMin : 0,
+            Seed: seed, Nvfp4Backend: quant.Nvfp4Backend, RouterFp32: m.RouterFp32, SelectionBias: m.SelectionBias, NormMin: ernie ? m.NormMin : 0,
             WeightsInActivationType: ernie);
     }
 
@@ -230,7 +231,9 @@ public static class ModelFactory
     public static RmsNorm RandomNorm(LayerContext ctx, string name, Tensor input, Tensor output, Tensor? residual, uint seed,
         float eps = RmsEps)
     {
-        var norm = new RmsNorm(ctx, name, checked((int)input.Dim(1)), input.DType, eps, input, output, residual);
+        ArgumentNullException.ThrowIfNull(ctx);
+        input.RequireRank($"{name}.input", 2);
+        var norm = new RmsNorm(ctx, name, (int)Math.Min(input.Dim(1), int.MaxValue), input.DType, eps, input, output, residual);
         norm.RandomizeWeight(seed, 0.25f);
         return norm;
     }
@@ -241,7 +244,12 @@ public static class ModelFactory
     /// </summary>
     public static Linear RandomLinear(LayerContext ctx, string name, Tensor input, Tensor output, QuantMode mode, GroupSize groupSize, uint seed)
     {
-        int inWidth = checked((int)input.Dim(1)), outWidth = checked((int)output.Dim(1));
+        ArgumentNullException.ThrowIfNull(ctx);
+        input.RequireRank($"{name}.input", 2);
+        output.RequireRank($"{name}.output", 2);
+        if (input.Dim(1) > int.MaxValue || output.Dim(1) > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(input), $"linear '{name}': widths of {input} and {output} must be at most {int.MaxValue}");
+        int inWidth = (int)input.Dim(1), outWidth = (int)output.Dim(1);
         var weights = LinearWeights.Random(outWidth, inWidth, seed, 1f / MathF.Sqrt(inWidth));
         return Linear.Create(ctx, name, input, output, mode, groupSize, weights);
     }

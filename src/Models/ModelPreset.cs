@@ -60,6 +60,11 @@ public sealed record ModelPreset(
     public static ModelPreset From(ModelDescription model, int maxTokens, IReadOnlyList<int> defaultTokens, string? description = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(defaultTokens);
+        if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, $"preset '{model.Name}': maxTokens must be >= 1");
+        for (int i = 0; i < defaultTokens.Count; i++)
+            if (defaultTokens[i] < 1 || defaultTokens[i] > maxTokens)
+                throw new ArgumentOutOfRangeException(nameof(defaultTokens), defaultTokens[i], $"preset '{model.Name}': defaultTokens[{i}] = {defaultTokens[i]} must be in [1, maxTokens={maxTokens}]");
         return new ModelPreset(model.Name, description ?? model.ToString(), model, maxTokens, defaultTokens);
     }
 

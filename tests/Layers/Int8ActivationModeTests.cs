@@ -68,7 +68,8 @@ public class Int8ActivationModeTests
         using var device = Device.Open(BackendPreference.Reference);
         using var stream = device.CreateStream();
         using var pool = new DevicePool(device, initialBytes: 0, chunkBytes: 1 << 20);
-        var ctx = new LayerContext(device, pool, 8, DevicePtr.Null);
+        using var count = pool.Rent(sizeof(int), "token count");
+        var ctx = new LayerContext(device, pool, 8, count.Ptr);
         using var buffer = device.AllocateTensor(DType.BF16, new long[] { 2, 16, 128 }, out var w, "experts");
         foreach (var (mode, group, label) in new[] { (QuantMode.W8A8, GroupSize.PerChannel, "w8a8"), (QuantMode.W4A8, GroupSize.Of(128), "w4a8/g128") })
         {

@@ -30,16 +30,25 @@ public enum DType
 /// <summary>Sizes and properties of <see cref="DType"/>.</summary>
 public static class DTypes
 {
-    /// <summary>Bits per element of <paramref name="t"/> (4 for the packed types).</summary>
-    public static int BitsOf(this DType t) => t switch
+    /// <summary>Bits per element of <paramref name="dtype"/> (4 for the packed types).</summary>
+    public static int BitsOf(this DType dtype) => dtype switch
     {
         DType.BF16 or DType.F16 => 16,
         DType.F32 or DType.I32 => 32,
         DType.I64 => 64,
         DType.I8 or DType.U8 or DType.Fp8E4M3 or DType.Fp8E5M2 => 8,
         DType.Int4 or DType.Fp4E2M1 => 4,
-        _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
+        _ => throw UnknownDType(dtype, nameof(dtype)),
     };
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming <paramref name="paramName"/> when <paramref name="dtype"/> is not a member of <see cref="DType"/> (a cast integer).</summary>
+    public static void RequireDefined(DType dtype, string paramName)
+    {
+        if ((uint)dtype > (uint)DType.Fp4E2M1) throw UnknownDType(dtype, paramName);
+    }
+
+    private static ArgumentOutOfRangeException UnknownDType(DType dtype, string paramName) =>
+        new(paramName, dtype, $"{paramName} {(int)dtype} is not a DType (BF16 ... Fp4E2M1)");
 
     /// <summary>True for the types stored two per byte (Int4, Fp4E2M1).</summary>
     public static bool IsPacked(this DType t) => t.BitsOf() == 4;
@@ -54,7 +63,11 @@ public static class DTypes
                 throw new ArgumentException($"{t} packs two elements per byte; element count {elements} is odd", nameof(elements));
             return elements / 2;
         }
-        return elements * (t.BitsOf() / 8);
+        int size = t.BitsOf() / 8;
+        // Unchecked, the product wraps to a small or negative size that every later buffer check accepts.
+        if (elements > long.MaxValue / size)
+            throw new ArgumentOutOfRangeException(nameof(elements), elements, $"{elements} elements of {t} is more than {long.MaxValue} bytes");
+        return elements * size;
     }
 
     /// <summary>The CUDA C++ type name used when baking a dtype into an NVRTC kernel.</summary>

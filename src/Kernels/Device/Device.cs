@@ -113,6 +113,8 @@ public abstract class Device : IDisposable
     /// </summary>
     public static Device Open(BackendPreference preference = BackendPreference.Auto, ILogger? logger = null, int ordinal = 0)
     {
+        if (!Enum.IsDefined(preference))
+            throw new ArgumentOutOfRangeException(nameof(preference), preference, $"backend preference {(int)preference} is not Auto, Cuda or Reference");
         switch (preference)
         {
             case BackendPreference.Reference:

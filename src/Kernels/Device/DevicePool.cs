@@ -11,6 +11,9 @@ public sealed class DevicePool : IDisposable
     /// <summary>Alignment of every block, in bytes.</summary>
     public const long Alignment = 256;
 
+    /// <summary>The largest block <see cref="Rent"/> takes: long.MaxValue rounded down to <see cref="Alignment"/>.</summary>
+    public const long MaxBlockBytes = long.MaxValue / Alignment * Alignment;
+
     private readonly Device _device;
     private readonly List<Chunk> _chunks = new();
     private readonly object _lock = new();
@@ -46,10 +49,16 @@ public sealed class DevicePool : IDisposable
     public PoolBlock Rent(long bytes, string tag = "")
     {
         if (bytes <= 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"pool block '{tag}' must be > 0 bytes");
+        // Rounding up past long.MaxValue would wrap to a negative size that every chunk "fits".
+        if (bytes > MaxBlockBytes)
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"pool block '{tag}' must be at most {MaxBlockBytes} bytes");
         long size = AlignUp(bytes);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            // A chunk of a disposed device is freed memory even while this pool still lists it.
+            if (_device.IsDisposed)
+                throw new ObjectDisposedException(nameof(DevicePool), $"pool block '{tag}': the pool's device was disposed");
             foreach (var chunk in _chunks)
                 if (chunk.TryTake(size, out long offset))
                     return Grant(chunk, offset, size, bytes, tag);

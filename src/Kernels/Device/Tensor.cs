@@ -18,9 +18,15 @@ public readonly struct Tensor
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(shape);
-        CountElements(shape);
+        DTypes.RequireDefined(dtype, nameof(dtype));
+        long elements = CountElements(shape);
         if (dtype.IsPacked() && shape.Length > 0 && (shape[^1] & 1) != 0)
             throw new ArgumentException($"{dtype} packs two per byte: innermost dimension {shape[^1]} must be even", nameof(shape));
+        // A view whose byte size wrapped would pass every later size check against a small buffer.
+        long bytes = dtype.ByteCount(elements);
+        // Address 0 is never device memory: a copy or kernel through it is a native crash, not an exception.
+        if (ptr.IsNull && bytes > 0)
+            throw new ArgumentException($"tensor {dtype}[{string.Join(", ", shape)}] at address 0: a tensor of {bytes} bytes needs device memory", nameof(ptr));
         Device = device;
         Ptr = ptr;
         DType = dtype;
@@ -60,8 +66,8 @@ public readonly struct Tensor
     public bool IsEmpty => _shape is null;
     /// <summary>Dimension <paramref name="i"/>; <see cref="ArgumentOutOfRangeException"/> outside [0, Rank).</summary>
     public long Dim(int i) => i >= 0 && i < Rank ? _shape[i] : throw new ArgumentOutOfRangeException(nameof(i), i, $"tensor of rank {Rank}");
-    /// <summary>Product of the dimensions.</summary>
-    public long ElementCount => CountElements(_shape);
+    /// <summary>Product of the dimensions (0 for the empty tensor).</summary>
+    public long ElementCount => IsEmpty ? 0 : CountElements(_shape);
     /// <summary>Bytes of the elements (two 4-bit elements per byte).</summary>
     public long ByteCount => DType.ByteCount(ElementCount);
 
@@ -83,17 +89,29 @@ public readonly struct Tensor
         foreach (var d in shape)
         {
             if (d < 0) throw new ArgumentOutOfRangeException(nameof(shape), d, "dimensions must be >= 0");
-            n = checked(n * d);
+            if (d != 0 && n > long.MaxValue / d)
+                throw new ArgumentOutOfRangeException(nameof(shape), $"shape [{string.Join(", ", shape.ToArray())}] has more than {long.MaxValue} elements");
+            n *= d;
         }
         return n;
+    }
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> naming <paramref name="what"/> for <c>default(Tensor)</c>, which has no device or memory.</summary>
+    private void ThrowIfEmpty(string what)
+    {
+        if (IsEmpty) throw new InvalidOperationException($"cannot {what} the empty tensor (default(Tensor)): it has no device and no memory");
     }
 
     /// <summary>Rows [start, start + count) as a view of the same memory.</summary>
     public Tensor SliceRows(long start, long count)
     {
+        ThrowIfEmpty("slice");
         if (Rank == 0) throw new InvalidOperationException("cannot slice rows of a scalar tensor");
-        if (start < 0 || count < 0 || start + count > Rows)
-            throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) outside tensor {this} of {Rows} rows");
+        // Compared without start + count, which wraps for counts near long.MaxValue.
+        if (start < 0 || start > Rows)
+            throw new ArgumentOutOfRangeException(nameof(start), start, $"first row {start} outside tensor {this} of {Rows} rows");
+        if (count < 0 || count > Rows - start)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count} rows from row {start} run past tensor {this} of {Rows} rows");
         var shape = (long[])_shape.Clone();
         shape[0] = count;
         return _owner is null ? new Tensor(Device, Ptr + start * RowBytes, DType, shape) : new Tensor(_owner, Ptr + start * RowBytes, DType, shape);
@@ -102,6 +120,8 @@ public readonly struct Tensor
     /// <summary>Same memory, another shape with the same element count.</summary>
     public Tensor Reshape(params long[] shape)
     {
+        ThrowIfEmpty("reshape");
+        ArgumentNullException.ThrowIfNull(shape);
         long n = CountElements(shape);
         if (n != ElementCount)
             throw new ArgumentException($"cannot reshape {this} ({ElementCount} elements) to [{string.Join(", ", shape)}] ({n})", nameof(shape));
@@ -140,9 +160,12 @@ public readonly struct Tensor
     /// <summary>This tensor when it is on <paramref name="device"/> (and not released); otherwise an exception naming <paramref name="name"/>.</summary>
     public Tensor RequireDevice(string name, Device device)
     {
+        ArgumentNullException.ThrowIfNull(device);
+        if (IsEmpty) throw new ArgumentException($"{name} is an empty tensor", name);
         ThrowIfReleased();
+        // Two devices of one kind share a name (two reference backends, two GPUs of a model): say "another".
         if (!ReferenceEquals(Device, device))
-            throw new ArgumentException($"{name} lives on {Device.Info.Name}, not on {device.Info.Name}", name);
+            throw new ArgumentException($"{name} lives on another device ({Device.Info.Name}), not on this one ({device.Info.Name})", name);
         return this;
     }
 
@@ -167,6 +190,7 @@ public readonly struct Tensor
     /// <summary>A live tensor and a host span of exactly <see cref="ByteCount"/> bytes, or the exception saying which is wrong.</summary>
     private void RequireHostBytes(int hostBytes, string paramName, string verb)
     {
+        ThrowIfEmpty("copy to or from");
         ThrowIfReleased();
         if (hostBytes != ByteCount)
             throw new ArgumentException($"{paramName} holds {hostBytes} bytes but {this} {verb} {ByteCount}", paramName);
@@ -175,6 +199,7 @@ public readonly struct Tensor
     /// <summary>The tensor's bytes as a new array of <typeparamref name="T"/>; synchronous, illegal while capturing.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {
+        ThrowIfEmpty("copy from");
         long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (ByteCount % size != 0)
             throw new ArgumentException($"{this} ({ByteCount} bytes) is not a whole number of {typeof(T).Name}");

@@ -36,14 +36,14 @@ public static class Int8ActPacking
         if (!group.IsPerChannel)
         {
             if (format == WeightOnlyFormat.Int8)
-                throw new ArgumentException($"{source}: w8a8 has one scale per output channel; group size {group.Size} is not supported (use per-channel)");
+                throw new ArgumentException($"{source}: w8a8 has one scale per output channel; group size {group.Size} is not supported (use per-channel)", "groupSize");
             if (group.Size != Block)
-                throw new ArgumentException($"{source}: w4a8 group size must be per-channel or {Block}, got {group.Size}");
+                throw new ArgumentException($"{source}: w4a8 group size must be per-channel or {Block}, got {group.Size}", "groupSize");
             if (k % Block != 0)
-                throw new ArgumentException($"{source}: in features K={k} is not a multiple of the group size {Block}");
+                throw new ArgumentException($"{source}: in features K={k} is not a multiple of the group size {Block}", "groupSize");
         }
         else if (Fp8Quant.Pad128(k) > MaxPerChannelK)
-            throw new ArgumentException($"{source}: in features K={k} exceeds {MaxPerChannelK} for per-channel scales (the int32 sum over K would overflow); use group size {Block}");
+            throw new ArgumentException($"{source}: in features K={k} exceeds {MaxPerChannelK} for per-channel scales (the int32 sum over K would overflow); use group size {Block}", nameof(k));
     }
 
     /// <summary>Logical codes <paramref name="q"/> [N, K] and scales [N, groups] into the stored layout: <paramref name="packed"/> [Np, RowBytes] and <paramref name="packedScales"/> [groups, Np].</summary>

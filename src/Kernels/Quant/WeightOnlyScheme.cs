@@ -45,10 +45,10 @@ public readonly record struct WeightOnlyScheme(WeightOnlyFormat Format, GroupSiz
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, $"{source}: out features must be >= 1");
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, $"{source}: in features must be >= 1");
         if (Format == WeightOnlyFormat.Int8 && !PerChannel)
-            throw new ArgumentException($"{source}: wint8 uses one scale per output channel; group size {GroupSize.Size} is not supported (use per-channel)");
+            throw new ArgumentException($"{source}: wint8 uses one scale per output channel; group size {GroupSize.Size} is not supported (use per-channel)", "groupSize");
         if (Format == WeightOnlyFormat.Int4 && !PerChannel && GroupSize.Size is not (64 or 128))
-            throw new ArgumentException($"{source}: wint4 group size must be per-channel, 64 or 128, got {GroupSize.Size}");
+            throw new ArgumentException($"{source}: wint4 group size must be per-channel, 64 or 128, got {GroupSize.Size}", "groupSize");
         if (!GroupSize.Divides(k))
-            throw new ArgumentException($"{source}: in features K={k} is not a multiple of the group size {GroupSize.Size}");
+            throw new ArgumentException($"{source}: in features K={k} is not a multiple of the group size {GroupSize.Size}", "groupSize");
     }
 }

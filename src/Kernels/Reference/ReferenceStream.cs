@@ -8,6 +8,7 @@ namespace GraphEngine.Kernels.Reference;
 public sealed unsafe class ReferenceStream : ComputeStream
 {
     private List<Action>? _recording;
+    private bool _disposed;
 
     internal ReferenceStream(ReferenceDevice device) : base(device) { }
 
@@ -19,6 +20,7 @@ public sealed unsafe class ReferenceStream : ComputeStream
     public void Enqueue(Action op)
     {
         ArgumentNullException.ThrowIfNull(op);
+        ThrowIfDisposed();
         if (_recording is not null) _recording.Add(op);
         else op();
     }
@@ -26,12 +28,14 @@ public sealed unsafe class ReferenceStream : ComputeStream
     /// <inheritdoc/>
     public override void Synchronize()
     {
+        ThrowIfDisposed();
         if (IsCapturing) throw new StreamCaptureException("cannot synchronize a stream while it is capturing a graph");
     }
 
     /// <inheritdoc/>
     public override void BeginCapture()
     {
+        ThrowIfDisposed();
         if (IsCapturing) throw new StreamCaptureException("stream is already capturing");
         _recording = new List<Action>();
         CaptureThread = Environment.CurrentManagedThreadId;
@@ -66,16 +70,33 @@ public sealed unsafe class ReferenceStream : ComputeStream
 
     /// <inheritdoc/>
     public override void Fill32Async(DevicePtr dst, uint value, long count) =>
-        Enqueue(() => new Span<uint>((void*)dst.Address, checked((int)count)).Fill(value));
+        Enqueue(() => Fill((uint*)dst.Address, value, count));
 
     /// <inheritdoc/>
     public override void Fill16Async(DevicePtr dst, ushort value, long count) =>
-        Enqueue(() => new Span<ushort>((void*)dst.Address, checked((int)count)).Fill(value));
+        Enqueue(() => Fill((ushort*)dst.Address, value, count));
 
     /// <inheritdoc/>
     public override void Fill8Async(DevicePtr dst, byte value, long count) =>
-        Enqueue(() => new Span<byte>((void*)dst.Address, checked((int)count)).Fill(value));
+        Enqueue(() => Fill((byte*)dst.Address, value, count));
 
-    /// <inheritdoc/>
-    public override void Dispose() => _recording = null;
+    /// <summary>Fills <paramref name="count"/> elements in spans of at most int.MaxValue: a buffer of 2 GiB or more is legal device memory.</summary>
+    private static void Fill<T>(T* dst, T value, long count) where T : unmanaged
+    {
+        for (long done = 0; done < count;)
+        {
+            int n = (int)Math.Min(count - done, int.MaxValue);
+            new Span<T>(dst + done, n).Fill(value);
+            done += n;
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Drops a capture in progress; enqueuing, synchronizing or capturing afterwards throws <see cref="ObjectDisposedException"/>, as a destroyed CUDA stream does.</summary>
+    public override void Dispose()
+    {
+        _disposed = true;
+        _recording = null;
+    }
 }

@@ -9,6 +9,7 @@ namespace GraphEngine.Layers.Methods;
 /// <summary>Unquantized bf16/fp16 weights [N, K] through the Gemm family (cuBLASLt on CUDA).</summary>
 public sealed class CublasLinearMethod : ILinearBiasMethod
 {
+    private bool _disposed;
     private readonly DeviceBuffer _weightBuf;
     private readonly Gemm _gemm;
 
@@ -80,8 +81,11 @@ public sealed class CublasLinearMethod : ILinearBiasMethod
         Forward(stream, input, output, paddedRows, tokenCount, null);
 
     /// <summary>cuBLASLt computes every padded row (it cannot read the device count); padded rows never touch valid ones.</summary>
-    public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias) =>
+    public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _gemm.MatMul(stream, input, Weight, output, paddedRows, bias);
+    }
 
     /// <inheritdoc/>
     public float[] DequantizedWeights() => Weight.DownloadFloats();
@@ -89,6 +93,7 @@ public sealed class CublasLinearMethod : ILinearBiasMethod
     /// <summary>Frees the GEMM handle and the weights.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _gemm?.Dispose();
         _weightBuf.Dispose();
     }

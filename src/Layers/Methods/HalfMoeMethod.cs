@@ -21,5 +21,9 @@ public sealed class HalfMoeMethod : MoeMethodBase
     public override string Label => Activation == DType.BF16 ? "bf16" : "fp16";
 
     /// <inheritdoc/>
-    public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
+    public override void Forward(ComputeStream stream, GroupGemmProblem problem)
+    {
+        ThrowIfDisposed();
+        _gemm.Run(stream, problem, Weights);
+    }
 }

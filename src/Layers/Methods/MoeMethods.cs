@@ -224,6 +224,10 @@ public abstract class MoeMethodBase : IMoeMethod
         return f;
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once disposed: every Forward starts here, since the
+    /// expert kernels take the weights' raw addresses, which no tensor check sees freed.</summary>
+    protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
     /// <summary>Runs <see cref="DisposeCore"/>, then frees the weight buffers; a second call does nothing.</summary>
     public void Dispose()
     {

@@ -14,6 +14,7 @@ namespace GraphEngine.Layers.Methods;
 /// </summary>
 public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
 {
+    private bool _disposed;
     private readonly WeightOnlyMatrix _matrix;
     private readonly WeightOnlyGemm _gemm;
     private readonly WeightOnlyPlan _plan;
@@ -88,8 +89,12 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
         Forward(stream, input, output, paddedRows, tokenCount, null);
 
     /// <inheritdoc/>
-    public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias) =>
+    public void Forward(ComputeStream stream, Tensor input, Tensor output, int paddedRows, DevicePtr tokenCount, Tensor? bias)
+    {
+        // The plan holds raw weight addresses, which no tensor check sees freed.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _gemm.MatMul(stream, input, _plan, output, paddedRows, tokenCount, bias);
+    }
 
     /// <inheritdoc/>
     public float[] DequantizedWeights() => _matrix.Dequantize();
@@ -97,6 +102,7 @@ public sealed class WeightOnlyLinearMethod : ILinearBiasMethod
     /// <summary>Frees the plan and the matrix.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _plan.Dispose();
         _matrix.Dispose();
     }

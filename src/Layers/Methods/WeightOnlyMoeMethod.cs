@@ -31,5 +31,9 @@ public sealed class WeightOnlyMoeMethod : MoeMethodBase
     public override string Label => Weights.IsGrouped ? $"{Mode.Label()}/{Weights.GroupSize}" : Mode.Label();
 
     /// <inheritdoc/>
-    public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights);
+    public override void Forward(ComputeStream stream, GroupGemmProblem problem)
+    {
+        ThrowIfDisposed();
+        _gemm.Run(stream, problem, Weights);
+    }
 }

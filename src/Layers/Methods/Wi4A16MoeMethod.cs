@@ -29,7 +29,11 @@ public sealed class Wi4A16MoeMethod : MoeMethodBase
     public override Capturability Capturability => Capturability.No(Wi4A16GroupGemm.NotCapturableReason);
 
     /// <inheritdoc/>
-    public override void Forward(ComputeStream stream, GroupGemmProblem problem) => _gemm.Run(stream, problem, Weights, _plan);
+    public override void Forward(ComputeStream stream, GroupGemmProblem problem)
+    {
+        ThrowIfDisposed();
+        _gemm.Run(stream, problem, Weights, _plan);
+    }
 
     /// <summary>Frees the tile plan.</summary>
     protected override void DisposeCore() => _plan?.Dispose();

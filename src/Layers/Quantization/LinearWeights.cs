@@ -9,6 +9,9 @@ public abstract record LinearWeights(int OutFeatures, int InFeatures)
     public static LinearWeights FromDevice(Tensor weights)
     {
         weights.RequireRank(nameof(weights), 2);
+        // The record keeps int features; a wider tensor would silently become a different shape.
+        if (weights.Dim(0) > int.MaxValue || weights.Dim(1) > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(weights), $"weights {weights} have a dimension above {int.MaxValue} (out and in features are int)");
         return new DeviceWeights(weights);
     }
 
