@@ -7,12 +7,7 @@ namespace GraphEngine.Tests.Bench;
 /// <summary>The bench end to end on the reference backend, and the README table from a committed GPU run.</summary>
 public class BenchRunTests
 {
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "GraphEngine.sln"))) return d.FullName;
-        throw new DirectoryNotFoundException("GraphEngine.sln not found above the test binaries");
-    }
+    private static string RepoRoot() => RepoPaths.Root;
 
     private static string TempDir() => Path.Combine(Path.GetTempPath(), $"ge-bench-{Guid.NewGuid():N}");
 

@@ -49,10 +49,5 @@ public class LoadMeasureTests
         Assert.Matches(@"host peak above baseline: [\d.]+ GB \(target < 2 GB\)", output);
     }
 
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "GraphEngine.sln"))) return d.FullName;
-        throw new DirectoryNotFoundException($"no GraphEngine.sln above {AppContext.BaseDirectory}");
-    }
+    private static string RepoRoot() => RepoPaths.Root;
 }

@@ -30,10 +30,5 @@ public class ReadmeResultsTests
         Assert.False(provenance.GetProperty("dirty").GetBoolean());
     }
 
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "README.md")) && Directory.Exists(Path.Combine(d.FullName, "docs"))) return d.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepoRoot() => RepoPaths.Root;
 }

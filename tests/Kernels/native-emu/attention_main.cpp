@@ -92,11 +92,11 @@ static int gather() {
 
 int main() {
     int fails = 0;
-    fails += run(4, 2, 16, 33, 36, true, false);    // ERNIE-4.5: interleaved pairs, GQA 2:1
-    fails += run(6, 2, 32, 7, 9, false, true);      // Qwen3: rotate_half, q/k norm, GQA 3:1
-    fails += run(3, 3, 8, 1, 2, false, false);      // Llama-style MHA, a single token
-    fails += run(2, 1, 130, 5, 5, true, true);      // head_dim above the block: the strided loops
-    fails += gather();
+    GE_EMU_COUNT(fails, run(4, 2, 16, 33, 36, true, false));    // ERNIE-4.5: interleaved pairs, GQA 2:1
+    GE_EMU_COUNT(fails, run(6, 2, 32, 7, 9, false, true));      // Qwen3: rotate_half, q/k norm, GQA 3:1
+    GE_EMU_COUNT(fails, run(3, 3, 8, 1, 2, false, false));      // Llama-style MHA, a single token
+    GE_EMU_COUNT(fails, run(2, 1, 130, 5, 5, true, true));      // head_dim above the block: the strided loops
+    GE_EMU_COUNT(fails, gather());
     printf("%d failed\n", fails);
     return fails != 0;
 }

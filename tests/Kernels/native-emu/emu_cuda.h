@@ -22,6 +22,16 @@
 #include <condition_variable>
 #include <mutex>
 #include <unordered_map>
+// fails += (expr), and with GE_EMU_FAIL_FAST set (mutants.sh) an exit at the first failing case: a caught mutant then
+// costs one case of its main, not all of them.
+#define GE_EMU_COUNT(fails, ...)                                                                            \
+    do {                                                                                                     \
+        (fails) += (__VA_ARGS__);                                                                             \
+        if ((fails) && std::getenv("GE_EMU_FAIL_FAST")) {                                                    \
+            std::printf("%d failed (stopped at the first failing case: GE_EMU_FAIL_FAST)\n", (int)(fails)); \
+            std::exit(1);                                                                                    \
+        }                                                                                                    \
+    } while (0)
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -201,6 +211,7 @@ inline void ge_emu_mma16816(float* d, const unsigned* a, const unsigned* b, bool
 // mma.sync.m16n8k32 s8.s8.s32 (row.col): register i of A holds bytes k = 4c + 16 (i / 2) + 0..3 of row
 // g + 8 (i % 2); register j of B bytes k = 4c + 16 j + 0..3 of column g; exact int32 sums.
 inline int __float2int_rn(float v) { return (int)std::nearbyint(v); }
+inline int __float2int_rz(float v) { return (int)std::trunc(v); }
 inline float __int2float_rn(int v) { return (float)v; }
 inline void ptx_mma_m16n8k32_s8(int* d, const unsigned* a, const unsigned* b) {
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

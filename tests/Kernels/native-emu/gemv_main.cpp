@@ -31,10 +31,10 @@ static int run_case(int rows, int N, int K, bool with_bias) {
 
 int main() {
     int fails = 0;
-    fails += run_case(1, 20, 1032, true) != 0;
-    fails += run_case(13, 37, 2568, false) != 0;
-    fails += run_case(16, 9, 200, true) != 0;
-    fails += run_case(8, 16, 64, false) != 0;
+    GE_EMU_COUNT(fails, run_case(1, 20, 1032, true) != 0);
+    GE_EMU_COUNT(fails, run_case(13, 37, 2568, false) != 0);
+    GE_EMU_COUNT(fails, run_case(16, 9, 200, true) != 0);
+    GE_EMU_COUNT(fails, run_case(8, 16, 64, false) != 0);
     std::printf("%s\n", fails ? "FAILED" : "dense_gemv emulation passed");
     return fails ? 1 : 0;
 }

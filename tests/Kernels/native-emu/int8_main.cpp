@@ -16,7 +16,11 @@ static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng);
 static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b}); }
 static int pad128(int v) { return (v + 127) / 128 * 128; }
 
-// A kernel's output C [rows, n] against its definition. C starts as the 0x7fff sentinel: rows with live(r) false must
+// Unwritten output: a NaN payload no conversion makes (NaN results round to the canonical 0x7fff), so a row stored with a
+// NaN scale past the count still shows as written.
+constexpr unsigned short kUnwritten = 0x7fa5;
+
+// A kernel's output C [rows, n] against its definition. C starts as the kUnwritten sentinel: rows with live(r) false must
 // keep it, every other element must be written with the bits expect(r, j) gives (the definition's one rounding), and
 // within the float64 value it also gives (relative Frobenius error over those elements; decode reads C's bits).
 struct OutputScan {
@@ -30,8 +34,8 @@ static OutputScan scan_output(const std::vector<unsigned short>& C, int rows, in
     for (int r = 0; r < rows; ++r)
         for (int j = 0; j < n; ++j) {
             const unsigned short got = C[(size_t)r * n + j];
-            if (!live(r)) { o.past += got != 0x7fff; continue; }
-            if (got == 0x7fff) { o.unwritten++; continue; }
+            if (!live(r)) { o.past += got != kUnwritten; continue; }
+            if (got == kUnwritten) { o.unwritten++; continue; }
             const auto [bits, exact] = expect(r, j);
             o.mismatch += bits != got;
             const double d = decode(got) - exact;
@@ -90,7 +94,7 @@ int gemm(int rows, int valid, int n, int k) {
             unsigned char& byte = W[(size_t)j * (kp / 2) + step * 16 + b];
             byte = e < 16 ? (byte & 0xf0) | (v & 15) : (byte & 0x0f) | ((v & 15) << 4);
         }
-    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    std::vector<unsigned short> C((size_t)rows * n, kUnwritten);
     int count = valid;
     constexpr int smem = STAGES * (BM * 128 + BN * (W4 ? 64 : 128));
     static_assert(smem <= (int)sizeof g_dyn_smem, "emulated shared memory");
@@ -150,7 +154,7 @@ int group(std::vector<int> counts, int P, int n, int k) {
             }
         for (int g = 0; g < groups; ++g) for (int j = 0; j < n; ++j) ws[((size_t)e * groups + g) * np + j] = 0.001f + 0.01f * std::fabs(urand());
     }
-    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    std::vector<unsigned short> C((size_t)rows * n, kUnwritten);
     int rowsBound = PREFIX ? total : P;
     long perExpert = (rowsBound + BM - 1) / BM;
     long ty = PREFIX ? perExpert + E : perExpert * E;
@@ -185,13 +189,13 @@ int epilogue(int rows, int valid, int n) {
     std::vector<float> as(rows), ws(np, 0.0f);
     for (auto& v : as) v = 0.001f + 0.01f * std::fabs(urand());
     for (int j = 0; j < n; ++j) ws[j] = 0.001f + 0.01f * std::fabs(urand());
-    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    std::vector<unsigned short> C((size_t)rows * n, kUnwritten);
     int count = valid;
     launch((n + 255) / 256, rows, 256, [&] { int8_scale_epilogue<__nv_bfloat16>(c32.data(), as.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, &count); });
     int bad = 0;
     for (int r = 0; r < rows; ++r)
         for (int j = 0; j < n; ++j)
-            bad += r < valid ? __float2bfloat16_rn((float)c32[(size_t)r * np + j] * ws[j] * as[r]).x != C[(size_t)r * n + j] : C[(size_t)r * n + j] != 0x7fff;
+            bad += r < valid ? __float2bfloat16_rn((float)c32[(size_t)r * np + j] * ws[j] * as[r]).x != C[(size_t)r * n + j] : C[(size_t)r * n + j] != kUnwritten;
     printf("int8 scale epilogue rows %d valid %d N %d: mismatches %d\n", rows, valid, n, bad);
     return bad != 0;
 }
@@ -209,7 +213,7 @@ int tma(int rows, int valid, int n, int k, int ctas) {
     // Finite scales past the count: a stored padded row would then differ from the poison (a NaN one would round to it).
     for (int r = 0; r < rows; ++r) as[r] = r < valid ? 0.001f + 0.01f * std::fabs(urand()) : 1.0f;
     for (auto& v : ws) v = 0.001f + 0.01f * std::fabs(urand());
-    std::vector<unsigned short> C((size_t)rows * n, 0x7fff);
+    std::vector<unsigned short> C((size_t)rows * n, kUnwritten);
     ge_tensor_map am{reinterpret_cast<const unsigned char*>(A.data()), 2, {k, rows, 1}, {1, k, 0}, {I8T_BK, I8T_BM, 1}, 1};
     ge_tensor_map wm{reinterpret_cast<const unsigned char*>(W.data()), 2, {k, n, 1}, {1, k, 0}, {I8T_BK, I8T_BN, 1}, 1};
     const int cols = (n + I8T_BN - 1) / I8T_BN;
@@ -232,28 +236,28 @@ int tma(int rows, int valid, int n, int k, int ctas) {
 
 int main() {
     int fails = 0;
-    fails += quant(7, 5, 200);
-    fails += quant(3, 3, 1000);
+    GE_EMU_COUNT(fails, quant(7, 5, 200));
+    GE_EMU_COUNT(fails, quant(3, 3, 1000));
     // The launcher's two tiles: large 64 x 128 (8 warps, 3 stages), small 16 x 32 (4 warps, 8 stages).
-    fails += gemm<0, 0, 64, 128, 2, 4, 3>(83, 70, 136, 200);     // w8a8, N and K tails, two M tiles
-    fails += gemm<1, 0, 64, 128, 2, 4, 3>(70, 66, 130, 520);     // w4a8 per channel, more K blocks than stages
-    fails += gemm<1, 1, 64, 128, 2, 4, 3>(65, 65, 136, 384);     // w4a8 g128
-    fails += gemm<0, 0, 16, 32, 1, 4, 8>(9, 7, 72, 136);         // small tile: w8a8
-    fails += gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264);       // small tile: w4a8 per channel
-    fails += gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640);       // small tile: w4a8 g128, two M tiles
-    fails += gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128);       // one K block (fewer than the stages)
-    fails += group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200);     // w8a8 prefix, empty expert, 2 M tiles
-    fails += group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384);     // w4a8 g128 padded, slab tails
-    fails += group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264);             // w4a8 per channel prefix
-    fails += group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136);            // w8a8 padded, small tile, 3 tiles in a slab
-    fails += epilogue(5, 3, 300);
+    GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(83, 70, 136, 200));     // w8a8, N and K tails, two M tiles
+    GE_EMU_COUNT(fails, gemm<1, 0, 64, 128, 2, 4, 3>(70, 66, 130, 520));     // w4a8 per channel, more K blocks than stages
+    GE_EMU_COUNT(fails, gemm<1, 1, 64, 128, 2, 4, 3>(65, 65, 136, 384));     // w4a8 g128
+    GE_EMU_COUNT(fails, gemm<0, 0, 16, 32, 1, 4, 8>(9, 7, 72, 136));         // small tile: w8a8
+    GE_EMU_COUNT(fails, gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264));       // small tile: w4a8 per channel
+    GE_EMU_COUNT(fails, gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640));       // small tile: w4a8 g128, two M tiles
+    GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128));       // one K block (fewer than the stages)
+    GE_EMU_COUNT(fails, group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200));     // w8a8 prefix, empty expert, 2 M tiles
+    GE_EMU_COUNT(fails, group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, slab tails
+    GE_EMU_COUNT(fails, group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264));             // w4a8 per channel prefix
+    GE_EMU_COUNT(fails, group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136));            // w8a8 padded, small tile, 3 tiles in a slab
+    GE_EMU_COUNT(fails, epilogue(5, 3, 300));
     // The TMA kernel: 3 M tiles x 2 column blocks over 4 CTAs, 5 K tiles through 4 stages with a 16-wide K tail, a last
     // M tile whose second warpgroup has no rows, an N tail inside the second block; one CTA walking 3 column blocks
     // (K of two tiles, the ring's phases reused across tiles); fp16 output; a zero token count.
-    fails += tma<__nv_bfloat16>(300, 283, 300, 528, 4);
-    fails += tma<__nv_bfloat16>(77, 77, 520, 144, 1);
-    fails += tma<__half>(130, 129, 136, 256, 2);
-    fails += tma<__nv_bfloat16>(40, 0, 136, 128, 2);
+    GE_EMU_COUNT(fails, tma<__nv_bfloat16>(300, 283, 300, 528, 4));
+    GE_EMU_COUNT(fails, tma<__nv_bfloat16>(77, 77, 520, 144, 1));
+    GE_EMU_COUNT(fails, tma<__half>(130, 129, 136, 256, 2));
+    GE_EMU_COUNT(fails, tma<__nv_bfloat16>(40, 0, 136, 128, 2));
     printf("%d failed\n", fails);
     return fails;
 }

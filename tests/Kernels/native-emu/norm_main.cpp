@@ -52,11 +52,11 @@ static int run_case(int hidden, int rows, int valid, unsigned threads) {
 
 int main() {
     int fails = 0;
-    fails += run_case<2, false, true>(20482, 3, 2, 0) != 0;
-    fails += run_case<2, true, true>(20482, 3, 2, 0) != 0;
-    fails += run_case<4, true, true>(40964, 2, 1, 0) != 0;
-    fails += run_case<1, false, true>(12289, 2, 2, 0) != 0;
-    fails += run_case<8, true, false>(8200, 3, 2, 160) != 0;   // 1025 vectors, 8 per thread at 129 -> 160 threads
+    GE_EMU_COUNT(fails, run_case<2, false, true>(20482, 3, 2, 0) != 0);
+    GE_EMU_COUNT(fails, run_case<2, true, true>(20482, 3, 2, 0) != 0);
+    GE_EMU_COUNT(fails, run_case<4, true, true>(40964, 2, 1, 0) != 0);
+    GE_EMU_COUNT(fails, run_case<1, false, true>(12289, 2, 2, 0) != 0);
+    GE_EMU_COUNT(fails, run_case<8, true, false>(8200, 3, 2, 160) != 0);   // 1025 vectors, 8 per thread at 129 -> 160 threads
     std::printf("%s\n", fails ? "FAILED" : "rms_norm emulation passed");
     return fails ? 1 : 0;
 }

@@ -4,10 +4,37 @@
 #include "moe/moe_permute.cu"
 #include <cstdio>
 #include <random>
+// moe_swiglu in each row mode against silu(gate) * up in float (gate in columns [0, F), up in [F, 2F)), rounded once,
+// bit for bit; rows the mode marks invalid keep their sentinel. Columns split over grid.y as at few rows.
+static int swiglu(std::mt19937& rng) {
+    const int rows = 12, F = 37, E = 2, slots = 6, tokens = 7;
+    const std::vector<int> offsets{0, 4, 9}, counts{4, 2};
+    int bad = 0;
+    for (int mode : {GE_ROWS_DENSE, GE_ROWS_PREFIX, GE_ROWS_PADDED}) {
+        std::vector<__nv_bfloat16> h((size_t)rows * 2 * F), out((size_t)rows * F);
+        for (auto& v : h) v = __float2bfloat16_rn(std::uniform_real_distribution<float>(-3, 3)(rng));
+        for (auto& v : out) v.x = 0x7fa5;
+        const int* info = mode == GE_ROWS_PREFIX ? offsets.data() : counts.data();
+        int before = bad;
+        launch(rows, 2, 16, [&] { moe_swiglu<__nv_bfloat16>(h.data(), out.data(), info, &tokens, rows, F, mode, E, slots); });
+        for (int r = 0; r < rows; ++r) {
+            bool valid = mode == GE_ROWS_DENSE ? r < tokens : mode == GE_ROWS_PREFIX ? r < offsets[E] : r % slots < counts[r / slots];
+            for (int c = 0; c < F; ++c) {
+                float g = __bfloat162float(h[(size_t)r * 2 * F + c]), u = __bfloat162float(h[(size_t)r * 2 * F + F + c]);
+                unsigned short want = valid ? __float2bfloat16_rn(g / (1.0f + std::exp(-g)) * u).x : 0x7fa5;
+                bad += out[(size_t)r * F + c].x != want;
+            }
+        }
+        printf("moe_swiglu mode %d rows %d F %d: %d mismatches\n", mode, rows, F, bad - before);
+    }
+    return bad != 0;
+}
+
 // Host rules (mirror of MoeRoutingHost): top-k on logits, ties to lower index; stable assignment.
 int main() {
     std::mt19937 rng(7);
     int fails = 0;
+    GE_EMU_COUNT(fails, swiglu(rng));
     struct Case { int rows, valid, E, k, padded; bool ties; };
     for (Case cs : {Case{300, 290, 4, 2, 0, false}, Case{300, 290, 4, 2, 300, false}, Case{37, 29, 8, 2, 0, false}, Case{37, 29, 8, 2, 40, false}, Case{20, 20, 64, 6, 0, false},
                     Case{9, 9, 5, 5, 0, false}, Case{13, 13, 6, 1, 0, true}, Case{33, 30, 70, 3, 33, true},
@@ -71,7 +98,7 @@ int main() {
         }
         printf("rows %d valid %d E %d k %d P %d ties %d: id mismatches %d, w[0..k) sum %.6f, assign mismatches %d, combine mismatches %d\n",
                R, n, E, K, P, cs.ties, idbad, wsum, abad, cbad);
-        fails += idbad + abad + cbad + (std::fabs(wsum - 1) > 1e-5);
+        GE_EMU_COUNT(fails, idbad + abad + cbad + (std::fabs(wsum - 1) > 1e-5));
     }
     // The fp32 router against a float64 dot product: experts not a multiple of the block's 4, token tiles
     // with padded rows (logits left untouched), the 4-wide path (hidden % 4 == 0) and the scalar one.
@@ -91,7 +118,7 @@ int main() {
             if (t >= valid ? got != -7.0f : std::fabs(got - ref) > 1e-5 * (1 + std::fabs(ref))) rbad++;
         }
         printf("router hidden %d (%s): %d mismatches\n", H, vec4 ? "4-wide" : "scalar", rbad);
-        fails += rbad;
+        GE_EMU_COUNT(fails, rbad);
     }
     // The tiled router (many tokens): logits against float64 with K tails (hidden 70: scalar loads, 136: 4-wide, 200),
     // a partial and a fully padded token tile, experts split over blocks (BE 16, E 20) or all in one block with the
@@ -156,7 +183,7 @@ int main() {
         }
         printf("tiled router hidden %d E %d bias %d (%s%s): %d logit mismatches, BE 16 vs 64 %s, fused top-k mismatches %d\n",
                H, E, tc.bias, vec4 ? "4-wide" : "scalar", fused ? ", fused" : "", rbad, order ? "DIFFER" : "identical", fbad);
-        fails += rbad + order + fbad;
+        GE_EMU_COUNT(fails, rbad + order + fbad);
     }
     printf("%d failed\n", fails);
     return fails != 0;

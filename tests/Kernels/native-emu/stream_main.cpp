@@ -91,25 +91,25 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts,
 int main() {
     int fails = 0;
     // Half weights: K tail inside a K block, odd N, empty experts, an expert with more than R rows (two tiles).
-    fails += run<0, 0, 8, 0>(4, 71, 200, 0, false, 0, {3, 0, 11, 1}, 1);
-    fails += run<0, 0, 8, 0>(4, 71, 200, 0, false, 0, {3, 0, 11, 1}, 3);        // more splits than some warps' K blocks
-    fails += run<0, 0, 8, 0>(3, 64, 1032, 0, true, 9, {9, 0, 4}, 2);          // padded, NaN slots past the counts
-    fails += run<0, 0, 4, 0>(3, 40, 264, 0, false, 0, {4, 5, 1}, 2);          // R = 4
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0>(4, 71, 200, 0, false, 0, {3, 0, 11, 1}, 1));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0>(4, 71, 200, 0, false, 0, {3, 0, 11, 1}, 3));        // more splits than some warps' K blocks
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0>(3, 64, 1032, 0, true, 9, {9, 0, 4}, 2));          // padded, NaN slots past the counts
+    GE_EMU_COUNT(fails, run<0, 0, 4, 0>(3, 40, 264, 0, false, 0, {4, 5, 1}, 2));          // R = 4
     // int8 per channel, int4 per channel, int4 in groups of 128 and 256.
-    fails += run<1, 0, 8, 0>(3, 72, 400, 0, false, 0, {2, 0, 9}, 2);
-    fails += run<1, 0, 8, 0>(2, 33, 272, 0, true, 8, {8, 3}, 1);
-    fails += run<2, 0, 8, 0>(3, 72, 416, 0, false, 0, {1, 7, 0}, 2);
-    fails += run<2, 1, 8, 0>(3, 64, 512, 128, false, 0, {6, 0, 10}, 3);
-    fails += run<2, 1, 8, 0>(2, 48, 768, 256, true, 5, {5, 2}, 2);
+    GE_EMU_COUNT(fails, run<1, 0, 8, 0>(3, 72, 400, 0, false, 0, {2, 0, 9}, 2));
+    GE_EMU_COUNT(fails, run<1, 0, 8, 0>(2, 33, 272, 0, true, 8, {8, 3}, 1));
+    GE_EMU_COUNT(fails, run<2, 0, 8, 0>(3, 72, 416, 0, false, 0, {1, 7, 0}, 2));
+    GE_EMU_COUNT(fails, run<2, 1, 8, 0>(3, 64, 512, 128, false, 0, {6, 0, 10}, 3));
+    GE_EMU_COUNT(fails, run<2, 1, 8, 0>(2, 48, 768, 256, true, 5, {5, 2}, 2));
     // One long slice: each warp runs its loop over many K blocks (9, 5 and 4 per warp, with tails).
-    fails += run<0, 0, 8, 0>(2, 40, 2056, 0, false, 0, {3, 8}, 1);
-    fails += run<1, 0, 8, 0>(2, 40, 2320, 0, true, 4, {4, 1}, 1);
-    fails += run<2, 1, 8, 1>(2, 2 * 20, 2048, 128, false, 0, {2, 5}, 1);
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0>(2, 40, 2056, 0, false, 0, {3, 8}, 1));
+    GE_EMU_COUNT(fails, run<1, 0, 8, 0>(2, 40, 2320, 0, true, 4, {4, 1}, 1));
+    GE_EMU_COUNT(fails, run<2, 1, 8, 1>(2, 2 * 20, 2048, 128, false, 0, {2, 5}, 1));
     // SWIGLU: gate row j and up row F + j of one block; F not a multiple of 16.
-    fails += run<0, 0, 8, 1>(3, 2 * 23, 136, 0, false, 0, {2, 9, 0}, 1);
-    fails += run<0, 0, 8, 1>(2, 2 * 40, 520, 0, true, 6, {6, 1}, 3);
-    fails += run<1, 0, 8, 1>(2, 2 * 20, 256, 0, false, 0, {3, 4}, 2);
-    fails += run<2, 1, 8, 1>(2, 2 * 24, 512, 128, false, 0, {5, 8}, 2);
+    GE_EMU_COUNT(fails, run<0, 0, 8, 1>(3, 2 * 23, 136, 0, false, 0, {2, 9, 0}, 1));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 1>(2, 2 * 40, 520, 0, true, 6, {6, 1}, 3));
+    GE_EMU_COUNT(fails, run<1, 0, 8, 1>(2, 2 * 20, 256, 0, false, 0, {3, 4}, 2));
+    GE_EMU_COUNT(fails, run<2, 1, 8, 1>(2, 2 * 24, 512, 128, false, 0, {5, 8}, 2));
     printf("%d failed\n", fails);
     return fails;
 }
