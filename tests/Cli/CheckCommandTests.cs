@@ -52,6 +52,16 @@ public class CheckCommandTests
     }
 
     [Fact]
+    public void Check_jobs_above_four_is_refused_on_a_gpu_only()
+    {
+        Assert.Equal(4, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 4));
+        Assert.Equal(16, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Reference, 16));
+        Assert.Null(GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, null));
+        var e = Assert.Throws<GraphEngine.Hosting.UsageException>(() => GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 8));
+        Assert.Contains("--jobs 8 (from --jobs)", e.Message);
+    }
+
+    [Fact]
     public void Check_list_prints_case_names_without_opening_a_device()
     {
         var r = CliHarness.Run("check --list --filter device");

@@ -58,7 +58,7 @@ public static class CheckCommand
                          (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
         }
         var results = new (ConformanceCase Case, CaseResult Result, double Ms)[cases.Count];
-        int degree = jobs ?? ConcurrentCases(device);
+        int degree = JobsOn(device.Kind, jobs) ?? ConcurrentCases(device);
         void Report(int i, Action<string> line)
         {
             var (c, r, ms) = results[i];
@@ -199,6 +199,16 @@ public static class CheckCommand
     /// </summary>
     internal static int ConcurrentCases(Device device) =>
         device.Kind == BackendKind.Cuda ? Math.Clamp(Environment.ProcessorCount / 4, 1, 4) : 1;
+
+    /// <summary>The most cases run at once on a GPU: four is what the full check has run at; eight crashed the process
+    /// on the H200 (a failed wo_gemv launch, then a segmentation fault) with the cause not yet found.</summary>
+    internal const int MaxCudaJobs = 4;
+
+    /// <summary><paramref name="jobs"/> where <paramref name="kind"/> may run that many cases at once; exit 2 above <see cref="MaxCudaJobs"/> on CUDA.</summary>
+    internal static int? JobsOn(BackendKind kind, int? jobs) =>
+        kind == BackendKind.Cuda && jobs > MaxCudaJobs
+            ? throw new UsageException($"--jobs {jobs} (from --jobs): on a GPU at most {MaxCudaJobs} cases run at once (more have not been shown safe)")
+            : jobs;
 
     /// <summary>"checked N cases in S s (R cases/s)": the wall time of the whole run, cases in order.</summary>
     public static string WallLine(int cases, double seconds) =>
