@@ -35,7 +35,7 @@ public static class CliApp
             Description = "Plant each deliberately broken kernel (NVRTC GE_MUTANT_* defines; reference twins where they exist) and "
                           + "report whether the cases that reach it catch it; --filter then selects mutants by define or family",
         };
-        var jobs = new Option<string>("--jobs") { Description = "Cases run at once (1 to 64, at most 4 on a GPU; default: a quarter of the host's cores, up to 4, on CUDA; 1 on the reference backend)" };
+        var jobs = new Option<string>("--jobs") { Description = "Cases run at once (1 to 64, at most 16 on a GPU; default: a quarter of the host's cores, up to 4, on CUDA; 1 on the reference backend)" };
         var oracle = new Option<string>("--oracle")
         {
             Description = "With --model: compare each layer with outputs recorded in this safetensors file "

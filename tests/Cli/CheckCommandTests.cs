@@ -52,13 +52,13 @@ public class CheckCommandTests
     }
 
     [Fact]
-    public void Check_jobs_above_four_is_refused_on_a_gpu_only()
+    public void Check_jobs_above_sixteen_is_refused_on_a_gpu_only()
     {
-        Assert.Equal(4, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 4));
-        Assert.Equal(16, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Reference, 16));
+        Assert.Equal(16, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 16));
+        Assert.Equal(40, GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Reference, 40));
         Assert.Null(GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, null));
-        var e = Assert.Throws<GraphEngine.Hosting.UsageException>(() => GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 8));
-        Assert.Contains("--jobs 8 (from --jobs)", e.Message);
+        var e = Assert.Throws<GraphEngine.Hosting.UsageException>(() => GraphEngine.Cli.Commands.CheckCommand.JobsOn(BackendKind.Cuda, 17));
+        Assert.Contains("--jobs 17 (from --jobs)", e.Message);
     }
 
     [Fact]

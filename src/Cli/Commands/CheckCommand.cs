@@ -48,6 +48,8 @@ public static class CheckCommand
         if (cases.Count == 0)
             throw NoCase(filter);
 
+        // Before the kernels compile: a refused --jobs costs nothing.
+        int degree = JobsOn(device.Kind, jobs) ?? ConcurrentCases(device);
         int passed = 0, failed = 0;
         var wall = Stopwatch.StartNew();
         var cpu = HostCpu.Start();
@@ -58,7 +60,6 @@ public static class CheckCommand
                          (warm.FirstError is null ? "" : $" (some did not compile, left to their cases: {InputText.Quote(warm.FirstError)})"));
         }
         var results = new (ConformanceCase Case, CaseResult Result, double Ms)[cases.Count];
-        int degree = JobsOn(device.Kind, jobs) ?? ConcurrentCases(device);
         void Report(int i, Action<string> line)
         {
             var (c, r, ms) = results[i];
@@ -200,9 +201,9 @@ public static class CheckCommand
     internal static int ConcurrentCases(Device device) =>
         device.Kind == BackendKind.Cuda ? Math.Clamp(Environment.ProcessorCount / 4, 1, 4) : 1;
 
-    /// <summary>The most cases run at once on a GPU: four is what the full check has run at; eight crashed the process
-    /// on the H200 (a failed wo_gemv launch, then a segmentation fault) with the cause not yet found.</summary>
-    internal const int MaxCudaJobs = 4;
+    /// <summary>The most cases run at once on a GPU: one per core of the 16-core H200 host. (Eight at once once failed a
+    /// wo_gemv launch there: two plans raising one kernel's shared memory limit at once, see SharedMemoryLimit.)</summary>
+    internal const int MaxCudaJobs = 16;
 
     /// <summary><paramref name="jobs"/> where <paramref name="kind"/> may run that many cases at once; exit 2 above <see cref="MaxCudaJobs"/> on CUDA.</summary>
     internal static int? JobsOn(BackendKind kind, int? jobs) =>

@@ -10,7 +10,7 @@ public sealed unsafe class CudaKernel
 {
     private readonly CudaDevice _device;
     private readonly IntPtr _function;
-    private int _dynamicSharedLimit;
+    private readonly SharedMemoryLimit _dynamicShared = new();
 
     internal CudaKernel(CudaDevice device, IntPtr function, string name, string loweredName)
     {
@@ -43,16 +43,17 @@ public sealed unsafe class CudaKernel
         return v;
     }
 
-    /// <summary>Raises the kernel's dynamic shared memory limit (needed above 48 KiB); idempotent.</summary>
+    /// <summary>Raises the kernel's dynamic shared memory limit (needed above 48 KiB); idempotent, and safe from several threads (<see cref="SharedMemoryLimit"/>).</summary>
     public void EnsureDynamicSharedMemory(int bytes)
     {
         if (bytes < 0 || bytes > _device.MaxSharedMemoryPerBlockOptin)
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes,
                 $"{Name}: dynamic shared memory must be in [0, {_device.MaxSharedMemoryPerBlockOptin}] on {_device.Info.Name}");
-        if (bytes <= Volatile.Read(ref _dynamicSharedLimit)) return;
-        _device.EnsureCurrent();
-        CudaException.ThrowIfFailed(CuDriver.cuFuncSetAttribute(_function, CuDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
-        Volatile.Write(ref _dynamicSharedLimit, bytes);
+        _dynamicShared.Raise(bytes, this, static (kernel, b) =>
+        {
+            kernel._device.EnsureCurrent();
+            CudaException.ThrowIfFailed(CuDriver.cuFuncSetAttribute(kernel._function, CuDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, b));
+        });
     }
 
     /// <summary>Enqueues the kernel on <paramref name="stream"/> over <paramref name="grid"/> blocks of <paramref name="block"/> threads with <paramref name="sharedBytes"/> of dynamic shared memory; <paramref name="args"/> points to one pointer per kernel parameter, each to its value.</summary>
