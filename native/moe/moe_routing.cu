@@ -8,14 +8,6 @@
 
 #define GE_NONE 0x7fffffff
 
-// (v, e) beats (bv, be): larger value wins, equal values go to the lower expert index; "no expert"
-// (GE_NONE) never wins. The host rule in MoeRoutingHost.TopK is the same.
-GE_DEVICE bool ge_route_better(float v, int e, float bv, int be) {
-    if (e == GE_NONE) return false;
-    if (be == GE_NONE) return true;
-    return v > bv || (v == bv && e < be);
-}
-
 // Weight rounding after routing (round_weights): 0 keeps fp32, 1 rounds to bf16, 2 to fp16 (ERNIE's
 // router casts its weights to the activation dtype before the experts use them).
 GE_DEVICE float ge_route_round(float w, int round_weights) {
@@ -42,6 +34,46 @@ GE_DEVICE float ge_group_sum(float v) {
     return v;
 }
 
+// Order-preserving key of a score: a larger float has a larger key (-0 and +0 the same), every number's key is at least
+// 0x007fffff, NaN's is 1 (below every number: a NaN score is chosen only when nothing else is left) and 0 means "taken or
+// no expert". One unsigned compare then orders two candidates, and a warp finds its best with one redux.sync.
+GE_DEVICE unsigned ge_route_key(float f) {
+    if (f != f) return 1u;
+    unsigned u = __float_as_uint(f);
+    if (u == 0x80000000u) u = 0u;
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+GE_DEVICE float ge_route_unkey(unsigned k) { return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k); }
+
+// Largest / smallest value over a group of W lanes: redux.sync for a whole warp (one instruction where a shuffle tree
+// is five dependent steps), the xor tree for narrower groups.
+template <int W>
+GE_DEVICE unsigned ge_group_max_u32(unsigned v) {
+    if constexpr (W == 32) {
+        return __reduce_max_sync(0xffffffffu, v);
+    } else {
+#pragma unroll
+        for (int o = W / 2; o > 0; o >>= 1) {
+            const unsigned y = (unsigned)__shfl_xor_sync(0xffffffffu, (int)v, o);
+            v = y > v ? y : v;
+        }
+        return v;
+    }
+}
+template <int W>
+GE_DEVICE unsigned ge_group_min_u32(unsigned v) {
+    if constexpr (W == 32) {
+        return __reduce_min_sync(0xffffffffu, v);
+    } else {
+#pragma unroll
+        for (int o = W / 2; o > 0; o >>= 1) {
+            const unsigned y = (unsigned)__shfl_xor_sync(0xffffffffu, (int)v, o);
+            v = y < v ? y : v;
+        }
+        return v;
+    }
+}
+
 // Softmax and top-k of one token on a group of W lanes (W = 32: a warp; the fused router packs 32 / W tokens into a
 // warp): lane l of the group holds the logit of expert l + W j in v[j] (j < EPL, experts past `experts` unread).
 // Every lane of the warp must call it (the shuffles span the warp); `live` false writes the padded row's -1 / 0 instead,
@@ -51,18 +83,23 @@ GE_DEVICE float ge_group_sum(float v) {
 // the plain renormalisation. Each p is computed once and kept in registers, and for top_k <= W lane s keeps slot s's
 // weight, so the renormalisation and the one coalesced store need no trip through global memory. The sums run in a
 // fixed order for a given W (each lane over its j ascending, then the xor tree).
+// A slot's choice is two group reductions over score keys (ge_route_key): the largest key, then the lowest expert
+// holding it (ties go to the lower index, as the host rule's strictly-greater scan), and one shuffle for its p. The
+// three-value shuffle tree it replaces was a chain of about 100 dependent instructions per slot; at one token a step's
+// routing is that chain (ncu at c54abd4, H200: moe_topk_assign 12 us on one SM, 1.0 instructions per cycle).
 template <int EPL, int W>
 GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* __restrict__ bias, int top_k, int renormalize,
                               float norm_min, int round_weights, bool live, bool store,
                               int* __restrict__ out_ids, float* __restrict__ out_w) {
     const int sub = threadIdx.x & (W - 1);
-    float mx = __int_as_float(0xff800000);  // -inf
+    const int group_base = (threadIdx.x & 31) & ~(W - 1);   // the group's first lane in the warp
+    unsigned mk = 0u;
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
         if (W * j >= experts) break;
-        if (sub + W * j < experts) mx = fmaxf(mx, v[j]);
+        if (sub + W * j < experts) { const unsigned k = ge_route_key(v[j]); mk = k > mk ? k : mk; }
     }
-    mx = ge_group_max<W>(mx);
+    const float mx = ge_route_unkey(ge_group_max_u32<W>(mk));
     float sum = 0.0f;
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
@@ -70,41 +107,44 @@ GE_DEVICE void ge_route_token(const float (&v)[EPL], int experts, const float* _
         if (sub + W * j < experts) sum += expf(v[j] - mx);
     }
     sum = ge_group_sum<W>(sum);
-    float p[EPL], score[EPL];
+    float p[EPL];
+    unsigned key[EPL];
 #pragma unroll
     for (int j = 0; j < EPL; ++j) {
         if (W * j >= experts) break;
         const int e = sub + W * j;
         p[j] = e < experts ? expf(v[j] - mx) / sum : 0.0f;
-        score[j] = bias && e < experts ? p[j] + bias[e] : v[j];
+        key[j] = e < experts ? ge_route_key(bias ? p[j] + bias[e] : v[j]) : 0u;
     }
 
-    unsigned taken = 0u;
     float chosen = 0.0f, my_w = 0.0f;
     int my_id = GE_NONE;
     for (int s = 0; s < top_k; ++s) {
-        float bv = __int_as_float(0xff800000);
-        float bp = 0.0f;
-        int be = GE_NONE;
+        unsigned lk = 0u;
+        int le = GE_NONE;
+        float lp = 0.0f;
 #pragma unroll
         for (int j = 0; j < EPL; ++j) {
             if (W * j >= experts) break;
-            if (sub + W * j >= experts || (taken & (1u << j))) continue;
-            if (be == GE_NONE || score[j] > bv) { bv = score[j]; be = sub + W * j; bp = p[j]; }
+            if (key[j] > lk) { lk = key[j]; le = sub + W * j; lp = p[j]; }
         }
+        const unsigned best = ge_group_max_u32<W>(lk);
+        const int be = (int)ge_group_min_u32<W>(lk == best && best != 0u ? (unsigned)le : (unsigned)GE_NONE);
+        const float bp = __shfl_sync(0xffffffffu, lp, group_base + (be & (W - 1)));
+#if !defined(GE_MUTANT_ROUTING_KEEPS_TAKEN)
+        if (be != GE_NONE && (be & (W - 1)) == sub) {
 #pragma unroll
-        for (int o = W / 2; o > 0; o >>= 1) {
-            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            int oe = __shfl_xor_sync(0xffffffffu, be, o);
-            float op = __shfl_xor_sync(0xffffffffu, bp, o);
-            if (ge_route_better(ov, oe, bv, be)) { bv = ov; be = oe; bp = op; }
+            for (int j = 0; j < EPL; ++j) {
+                if (W * j >= experts) break;
+                if (sub + W * j == be) key[j] = 0u;
+            }
         }
-        if ((be & (W - 1)) == sub) taken |= 1u << (be / W);
-        chosen += bp;
+#endif
+        chosen += be != GE_NONE ? bp : 0.0f;
         if (top_k <= W) {
-            if (sub == s) { my_id = be; my_w = bp; }
+            if (sub == s) { my_id = be; my_w = be != GE_NONE ? bp : 0.0f; }
         } else if (sub == 0 && live && store) {
-            out_ids[s] = be; out_w[s] = bp;
+            out_ids[s] = be; out_w[s] = be != GE_NONE ? bp : 0.0f;
         }
     }
 #if defined(GE_MUTANT_ROUTING_NO_RENORM)

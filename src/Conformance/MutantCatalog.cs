@@ -130,6 +130,7 @@ public static class MutantCatalog
         M("GE_MUTANT_WI4A16_ZERO_POINT", "moe/wi4a16_group_gemm", "the quantizer stores zero point 7 for codes biased by 8", Wi4a16, "moe/wi4a16,moe/layer/wi4a16"),
 
         M("GE_MUTANT_ROUTING_NO_RENORM", "moe/moe_routing", "top-k weights are not renormalized", Routing, MoeCases),
+        M("GE_MUTANT_ROUTING_KEEPS_TAKEN", "moe/moe_routing", "the top-k leaves a chosen expert in the running, so every slot picks the same one", Routing, MoeCases),
         M("GE_MUTANT_ROUTER_RACY_REDUCTION", "moe/moe_routing", "both fp32 routers sum the partials before the first warp (K group) has stored its own", Routing, MoeCases),
         M("GE_MUTANT_ROUTER_DROP_LAST_CHUNK", "moe/moe_routing", "the tiled fp32 router drops its last 64-wide K chunk", Routing, MoeCases),
         M("GE_MUTANT_ROUTER_FUSED_PAD_GUARD", "moe/moe_routing", "the router's fused top-k routes rows at or past the token count", Routing, MoeCases),

@@ -82,6 +82,19 @@ inline int __shfl_sync(unsigned, int v, int src) {
     int w = threadIdx.x / 32, l = threadIdx.x % 32;
     g_ix[w][l] = v; g_warp[w]->arrive_and_wait(); int r = g_ix[w][src & 31]; g_warp[w]->arrive_and_wait(); return r;
 }
+inline float __shfl_sync(unsigned, float v, int src) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_fx[w][l] = v; g_warp[w]->arrive_and_wait(); float r = g_fx[w][src & 31]; g_warp[w]->arrive_and_wait(); return r;
+}
+// redux.sync over the whole warp (the kernels pass the full mask).
+template <typename Op> inline unsigned ge_emu_reduce_u32(unsigned v, Op op) {
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_bal[w][l] = v; g_warp[w]->arrive_and_wait();
+    unsigned r = g_bal[w][0]; for (int i = 1; i < 32; ++i) r = op(r, g_bal[w][i]);
+    g_warp[w]->arrive_and_wait(); return r;
+}
+inline unsigned __reduce_max_sync(unsigned, unsigned v) { return ge_emu_reduce_u32(v, [](unsigned a, unsigned b) { return a > b ? a : b; }); }
+inline unsigned __reduce_min_sync(unsigned, unsigned v) { return ge_emu_reduce_u32(v, [](unsigned a, unsigned b) { return a < b ? a : b; }); }
 inline unsigned __match_any_sync(unsigned, int v) {
     int w = threadIdx.x / 32, l = threadIdx.x % 32;
     g_ix[w][l] = v; g_warp[w]->arrive_and_wait();
@@ -186,6 +199,7 @@ template <typename T> inline T __ldg(const T* p) { return *p; }
 inline void __nanosleep(unsigned) {}
 inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 
 // mma.sync.m16n8k16 (row.col, fp32 accumulate): lanes publish their fragments, then each lane computes
 // its own four D entries with the fragment layout of the PTX ISA.
