@@ -16,8 +16,10 @@ GE_DEVICE float ge_route_round(float w, int round_weights) {
     return w;
 }
 
-// Experts one lane holds at most in registers: MoeRouting.MaxExperts (1024) / 32.
-#define GE_TOPK_EPL 32
+// Experts per lane (EPL) of the warp-per-token kernels is a template parameter, the smallest of 2, 4, 8 and 32 that
+// holds the layer's experts (MoeRouting.ExpertsPerLane; 32 x 32 = MoeRouting.MaxExperts): the per-expert loops unroll
+// EPL times, and one instance for every count up to 1024 was 6,928 instructions of code, which a one-token routing
+// walked through with instruction-cache misses (ncu at e29bf1b, H200: "no instruction" the top stall after the barrier).
 
 // Max and sum over a group of W lanes (a power of two; xor offsets below W stay inside the group).
 template <int W>
@@ -177,7 +179,7 @@ GE_DEVICE void ge_route_padded(int* __restrict__ out_ids, float* __restrict__ ou
 // overlap (rows < `rows` are in bounds whatever the count); the old form read the count first, then the row for the
 // max, again for the sum and again per slot (with an expf and a division per expert per slot), wrote each slot from
 // lane 0 and read them back from global memory to renormalise: a serial chain of about 20 dependent steps per token.
-template <typename T>
+template <typename T, int EPL>
 __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, experts]
                                  const float* __restrict__ bias, // [experts] selection bias, or null
                                  int* __restrict__ ids,          // [rows, top_k]
@@ -188,9 +190,9 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (t >= rows) return;
     const T* row = logits + (long long)t * experts;
-    float v[GE_TOPK_EPL];
+    float v[EPL];
 #pragma unroll
-    for (int j = 0; j < GE_TOPK_EPL; ++j) {
+    for (int j = 0; j < EPL; ++j) {
         if (32 * j >= experts) break;
         const int e = lane + 32 * j;
         v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
@@ -198,19 +200,19 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
     int* out_ids = ids + (long long)t * top_k;
     float* out_w = weights + (long long)t * top_k;
     if (t >= ge_valid_rows(n_tokens, rows)) { ge_route_padded(out_ids, out_w, top_k); return; }
-    ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
+    ge_route_token<EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
 }
 
 // Few tokens (row bound <= 32): the top-k softmax and the assignment in one block, so routing costs one launch.
-// A warp's tokens run one after another (about 1600 cycles each at top-6), so past a token or two per warp the
-// two-kernel form, a warp per token over many SMs, is as fast; 512 threads leave each thread 128 registers for the
-// 32-entry p and score arrays of ge_route_token.
+// A warp's tokens run one after another, so past a token or two per warp the two-kernel form, a warp per token over
+// many SMs, is as fast; 512 threads leave each thread 128 registers for the EPL-entry v, p and key arrays of
+// ge_route_token at EPL 32.
 // Warps route tokens (ge_route_token, as moe_topk_softmax), the block's barrier makes their ids visible to it, shared
 // counters give the counts (integer atomics: the totals do not depend on the order), warp 0 scans them into the
 // offsets and then walks the assignments in order (token, then slot) 32 at a time: __match_any_sync groups the lanes
 // of one expert, each takes the expert's next row plus its rank among them, and the group's first lane advances the
 // expert's counter. Rows of an expert are therefore stable, the same as moe_assign's and the host rule's.
-template <typename T>
+template <typename T, int EPL>
 __global__ void __launch_bounds__(512)
 moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
                 const float* __restrict__ bias,  // [experts] selection bias, or null
@@ -232,14 +234,14 @@ moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
         int* out_ids = ids + (long long)t * top_k;
         float* out_w = weights + (long long)t * top_k;
         if (t >= valid) { ge_route_padded(out_ids, out_w, top_k); continue; }
-        float v[GE_TOPK_EPL];
+        float v[EPL];
 #pragma unroll
-        for (int j = 0; j < GE_TOPK_EPL; ++j) {
+        for (int j = 0; j < EPL; ++j) {
             if (32 * j >= experts) break;
             const int e = lane + 32 * j;
             v[j] = e < experts ? ge_to_float(row[e]) : 0.0f;
         }
-        ge_route_token<GE_TOPK_EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
+        ge_route_token<EPL, 32>(v, experts, bias, top_k, renormalize, norm_min, round_weights, true, true, out_ids, out_w);
     }
     __syncthreads();   // every id written, and visible to the block
     const int total = valid * top_k;

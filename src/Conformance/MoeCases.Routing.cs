@@ -37,10 +37,15 @@ public static partial class MoeCases
         // Past the models' 64 and 128 experts (a lane holds up to 32 of them), through the one-block kernel (S 16) and the
         // warp-per-token one (S 128).
         var wide = new Shape(Experts: 200, TopK: 8, Hidden: 70, Ffn: 46);
+        // Qwen3-MoE's 128 experts through the one-block kernel: its 4-experts-a-lane instance (64 and fewer: 2; 200: 8; 300: 32).
+        yield return Routing("moe/routing/qwen3/e=128/topk=8/n=13/s=16",
+            new Spec(wide with { Experts = 128 }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
         yield return Routing("moe/routing/qwen3/e=200/topk=8/n=13/s=16",
             new Spec(wide, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16));
         yield return Routing("moe/routing/ernie/e=300/topk=8/n=13/s=16",
             new Spec(wide with { Experts = 300 }, TokenLayout.Padded, QuantMode.None, GroupSize.PerChannel, 13, 16, Router: RouterKind.Ernie, NormMin: 1e-12));
+        yield return Routing("moe/routing/qwen3/e=200/topk=8/n=100/s=128",
+            new Spec(wide, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128));
         yield return Routing("moe/routing/qwen3/e=300/topk=8/n=100/s=128",
             new Spec(wide with { Experts = 300 }, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 100, 128));
         yield return Routing("moe/routing/qwen3/e=12/topk=8/no-renorm/n=13/s=16",

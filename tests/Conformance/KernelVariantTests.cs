@@ -109,7 +109,7 @@ public sealed class KernelVariantTests
         Assert.Equal("moe_router_tiled<T, 64>, top-k fused, 4-wide loads", MoeRouting.RouterVariant(GraphEngine.Kernels.DType.BF16, 2560, 64, 2048, H200));
         Assert.Equal("moe_router_tiled<T, 16>, logits only, 4-wide loads", MoeRouting.RouterVariant(GraphEngine.Kernels.DType.BF16, 2560, 64, 1040, H200));
         Assert.Equal(new[] { "moe_router_tiled<T, 64>, top-k fused, 4-wide loads", "moe_assign" }, MoeRouting.RoutingVariants(true, GraphEngine.Kernels.DType.BF16, 2560, 64, 2048, H200));
-        Assert.Equal(new[] { "moe_topk_assign<T>" }, MoeRouting.RoutingVariants(false, GraphEngine.Kernels.DType.BF16, 2048, 128, 16, H200));
+        Assert.Equal(new[] { "moe_topk_assign<T, 4>" }, MoeRouting.RoutingVariants(false, GraphEngine.Kernels.DType.BF16, 2048, 128, 16, H200));
         Assert.Equal("moe_swiglu<T>, columns split over blocks", MoePermute.SwiGluVariant(1, 1536, H200));
         Assert.Equal("moe_combine<T>, one block per row", MoePermute.CombineVariant(1024, 2560, H200));
     }

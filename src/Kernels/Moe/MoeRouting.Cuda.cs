@@ -13,20 +13,21 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     private const int RouterExpertsPerBlock = 4;  // ROUTER_EXPERTS
 
     private readonly CudaDevice _device;
-    private readonly Dictionary<DType, CudaKernel> _topK = new();
+    private readonly Dictionary<(DType, int), CudaKernel> _topK = new();
     private readonly Dictionary<DType, CudaKernel> _router = new();
     private readonly Dictionary<(DType, int), CudaKernel> _tiled = new();
-    private readonly Dictionary<DType, CudaKernel> _topKAssign = new();
+    private readonly Dictionary<(DType, int), CudaKernel> _topKAssign = new();
     private CudaKernel? _assign;
 
     public MoeRoutingCuda(CudaDevice device) => _device = device;
 
-    private CudaKernel TopKKernel(DType t)
+    private CudaKernel TopKKernel(DType t, int experts)
     {
+        int epl = ExpertsPerLane(experts);
         lock (_topK)
         {
-            if (!_topK.TryGetValue(t, out var k))
-                _topK[t] = k = _device.GetKernel(Source, $"moe_topk_softmax<{t.CudaTypeName()}>");
+            if (!_topK.TryGetValue((t, epl), out var k))
+                _topK[(t, epl)] = k = _device.GetKernel(Source, TopKName(t.CudaTypeName(), epl));
             return k;
         }
     }
@@ -51,12 +52,13 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         }
     }
 
-    private CudaKernel TopKAssignKernel(DType t)
+    private CudaKernel TopKAssignKernel(DType t, int experts)
     {
+        int epl = ExpertsPerLane(experts);
         lock (_topKAssign)
         {
-            if (!_topKAssign.TryGetValue(t, out var k))
-                _topKAssign[t] = k = _device.GetKernel(Source, $"moe_topk_assign<{t.CudaTypeName()}>");
+            if (!_topKAssign.TryGetValue((t, epl), out var k))
+                _topKAssign[(t, epl)] = k = _device.GetKernel(Source, TopKAssignName(t.CudaTypeName(), epl));
             return k;
         }
     }
@@ -66,7 +68,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
     protected override void TopKSoftmaxCore(ComputeStream stream, Tensor logits, int rows, DevicePtr tokenCount, int topK,
                                             in RoutingRule rule, Tensor ids, Tensor weights)
     {
-        var kernel = TopKKernel(logits.DType);
+        var kernel = TopKKernel(logits.DType, (int)logits.Dim(1));
         ulong pl = logits.Ptr.Address, pb = rule.HasSelectionBias ? rule.SelectionBias.Ptr.Address : 0UL;
         ulong pi = ids.Ptr.Address, pw = weights.Ptr.Address, pn = tokenCount.Address;
         int experts = (int)logits.Dim(1), renorm = rule.Renormalize ? 1 : 0, round = rule.RoundCode;
@@ -114,7 +116,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
             base.RouteCore(stream, rows, tokenCount, topK, rule, b);
             return;
         }
-        var kernel = TopKAssignKernel(b.Logits.DType);
+        var kernel = TopKAssignKernel(b.Logits.DType, (int)b.Logits.Dim(1));
         ulong pl = b.Logits.Ptr.Address, pb = rule.HasSelectionBias ? rule.SelectionBias.Ptr.Address : 0UL;
         ulong pi = b.Ids.Ptr.Address, pw = b.Weights.Ptr.Address, po = b.Offsets.Ptr.Address, pc = b.Counts.Ptr.Address,
               pp = b.Permutation.Ptr.Address, pv = b.Inverse.Ptr.Address, pn = tokenCount.Address;

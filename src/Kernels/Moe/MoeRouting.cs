@@ -46,22 +46,42 @@ public abstract class MoeRouting
         var plan = RouterPlan(activation, hidden, experts, rows, target);
         var names = new List<string>(3);
         if (fp32Router) names.Add(plan.Name(LaunchTarget.TypeParameter));
-        if (rows <= MoeRoutingPlan.OneBlockRoutingRows) names.Add(TopKAssignVariant);
+        int epl = ExpertsPerLane(experts);
+        if (rows <= MoeRoutingPlan.OneBlockRoutingRows) names.Add(TopKAssignName(LaunchTarget.TypeParameter, epl));
         else
         {
-            if (!(fp32Router && plan.FusedTopK)) names.Add(TopKVariant);
+            if (!(fp32Router && plan.FusedTopK)) names.Add(TopKName(LaunchTarget.TypeParameter, epl));
             names.Add(AssignVariant);
         }
         return names;
     }
 
-    private static readonly string TopKVariant = $"moe_topk_softmax<{LaunchTarget.TypeParameter}>";
-    private static readonly string TopKAssignVariant = $"moe_topk_assign<{LaunchTarget.TypeParameter}>";
+    /// <summary>The instances of the warp-per-token top-k kernels: experts a lane holds in registers.</summary>
+    internal static readonly int[] LaneExpertCounts = { 2, 4, 8, 32 };
+
+    /// <summary>
+    /// Experts a lane of a warp-per-token top-k holds for a layer of <paramref name="experts"/> experts: the smallest of
+    /// <see cref="LaneExpertCounts"/> with 32 lanes x it >= experts. The kernels' loops unroll that many times, so a
+    /// 64-expert layer runs 2-wide code rather than the 32-wide code that 1024 experts need.
+    /// </summary>
+    internal static int ExpertsPerLane(int experts)
+    {
+        if (experts >= 1)
+            foreach (int epl in LaneExpertCounts)
+                if (32 * epl >= experts) return epl;
+        throw new ArgumentOutOfRangeException(nameof(experts), experts, $"expert count must be in [1, {MaxExperts}]");
+    }
+
+    internal static string TopKName(string type, int epl) => $"moe_topk_softmax<{type}, {epl}>";
+    internal static string TopKAssignName(string type, int epl) => $"moe_topk_assign<{type}, {epl}>";
     private const string AssignVariant = "moe_assign";
 
     /// <summary>Every name <see cref="RoutingVariants"/> can return (the rule reads no architecture).</summary>
     public static IReadOnlyList<string> RouterVariants { get; } =
-        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter)).Append(TopKVariant).Append(TopKAssignVariant).Append(AssignVariant).ToArray();
+        MoeRoutingPlan.All().Select(p => p.Name(LaunchTarget.TypeParameter))
+            .Concat(LaneExpertCounts.Select(e => TopKName(LaunchTarget.TypeParameter, e)))
+            .Concat(LaneExpertCounts.Select(e => TopKAssignName(LaunchTarget.TypeParameter, e)))
+            .Append(AssignVariant).ToArray();
 
     /// <param name="logits">[>= rows, E] bf16/fp16 gate logits.</param>
     /// <param name="rows">Host bound on the token count (the padded size).</param>

@@ -36,20 +36,41 @@ public sealed class MoeRoutingPlanTests
     {
         var names = MoeRoutingPlan.All().Select(p => p.Name("T")).ToArray();
         Assert.Equal(names.Length, names.Distinct().Count());
-        Assert.Equal(names.Length + 3, MoeRouting.RouterVariants.Count);
+        Assert.Equal(names.Length + 2 * MoeRouting.LaneExpertCounts.Length + 1, MoeRouting.RouterVariants.Count);
         Assert.Contains("moe_router_fp32<T>, 1-wide loads", names);
         Assert.Contains("moe_router_tiled<T, 16>, top-k fused, 1-wide loads", names);
     }
 
     [Theory]
-    [InlineData(true, 1, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T>" })]
-    [InlineData(true, 32, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T>" })]
-    [InlineData(true, 64, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
-    [InlineData(true, 512, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
-    [InlineData(true, 1040, new[] { "moe_router_tiled<T, 16>, logits only, 4-wide loads", "moe_topk_softmax<T>", "moe_assign" })]
+    [InlineData(true, 1, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T, 2>" })]
+    [InlineData(true, 32, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_assign<T, 2>" })]
+    [InlineData(true, 64, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T, 2>", "moe_assign" })]
+    [InlineData(true, 512, new[] { "moe_router_fp32<T>, 4-wide loads", "moe_topk_softmax<T, 2>", "moe_assign" })]
+    [InlineData(true, 1040, new[] { "moe_router_tiled<T, 16>, logits only, 4-wide loads", "moe_topk_softmax<T, 2>", "moe_assign" })]
     [InlineData(true, 2048, new[] { "moe_router_tiled<T, 64>, top-k fused, 4-wide loads", "moe_assign" })]
-    [InlineData(false, 16, new[] { "moe_topk_assign<T>" })]
-    [InlineData(false, 2048, new[] { "moe_topk_softmax<T>", "moe_assign" })]
+    [InlineData(false, 16, new[] { "moe_topk_assign<T, 2>" })]
+    [InlineData(false, 2048, new[] { "moe_topk_softmax<T, 2>", "moe_assign" })]
     public void Routing_kernels_in_launch_order(bool fp32Router, int rows, string[] kernels) =>
         Assert.Equal(kernels, MoeRouting.RoutingVariants(fp32Router, DType.BF16, 2560, 64, rows, LaunchTarget.H200));
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(64, 2)]
+    [InlineData(65, 4)]
+    [InlineData(128, 4)]
+    [InlineData(129, 8)]
+    [InlineData(256, 8)]
+    [InlineData(257, 32)]
+    [InlineData(1024, 32)]
+    public void A_lane_holds_the_fewest_experts_that_cover_the_layer(int experts, int perLane)
+    {
+        Assert.Equal(perLane, MoeRouting.ExpertsPerLane(experts));
+        Assert.Equal(new[] { $"moe_topk_assign<T, {perLane}>" }, MoeRouting.RoutingVariants(false, DType.BF16, 2560, experts, 16, LaunchTarget.H200));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1025)]
+    public void An_expert_count_past_the_lanes_is_refused(int experts) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => MoeRouting.ExpertsPerLane(experts));
 }

@@ -4,6 +4,15 @@
 #include "moe/moe_permute.cu"
 #include <cstdio>
 #include <random>
+#include <type_traits>
+// The top-k kernels' experts-per-lane instance for E experts, as MoeRouting.ExpertsPerLane picks it: f gets it as a
+// std::integral_constant.
+template <typename F> static void with_epl(int E, F f) {
+    if (E <= 64) f(std::integral_constant<int, 2>{});
+    else if (E <= 128) f(std::integral_constant<int, 4>{});
+    else if (E <= 256) f(std::integral_constant<int, 8>{});
+    else f(std::integral_constant<int, 32>{});
+}
 // moe_swiglu in each row mode against silu(gate) * up in float (gate in columns [0, F), up in [F, 2F)), rounded once,
 // bit for bit; rows the mode marks invalid keep their sentinel. Columns split over grid.y as at few rows.
 static int swiglu(std::mt19937& rng) {
@@ -50,7 +59,9 @@ int main() {
         }
         int n = cs.valid;
         std::vector<int> ids((size_t)R * K, 123); std::vector<float> w((size_t)R * K, 5);
-        launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<__nv_bfloat16>(logits.data(), nullptr, ids.data(), w.data(), &n, R, E, K, 1, 0.0f, 0); });
+        with_epl(E, [&](auto epl) {
+            launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<__nv_bfloat16, decltype(epl)::value>(logits.data(), nullptr, ids.data(), w.data(), &n, R, E, K, 1, 0.0f, 0); });
+        });
         // host
         std::vector<int> hid((size_t)R * K, -1);
         for (int t = 0; t < n; ++t) {
@@ -77,8 +88,10 @@ int main() {
         if (R <= 128) {
             std::vector<int> fi((size_t)R * K, 77), fo(E + 1, -9), fc(E, -9), fp(permRows, -7), fv((size_t)R * K, -9);
             std::vector<float> fw((size_t)R * K, 3);
-            launch(1, 1, 1024, [&] { moe_topk_assign<__nv_bfloat16>(logits.data(), nullptr, fi.data(), fw.data(), fo.data(), fc.data(), fp.data(),
-                fv.data(), &n, R, E, K, 1, 0.0f, 0, P); });
+            with_epl(E, [&](auto epl) {
+                launch(1, 1, 1024, [&] { moe_topk_assign<__nv_bfloat16, decltype(epl)::value>(logits.data(), nullptr, fi.data(), fw.data(), fo.data(), fc.data(), fp.data(),
+                    fv.data(), &n, R, E, K, 1, 0.0f, 0, P); });
+            });
             abad += (fi != ids) + (memcmp(fw.data(), w.data(), fw.size() * sizeof(float)) != 0) + (fc != cnt) + (fo != off) + (fp != perm) + (fv != inv);
         }
         // scatter + combine round trip with weights 1/k: out = x when y = permuted x
@@ -162,7 +175,9 @@ int main() {
         if (fused) {
             std::vector<int> kid((size_t)R * K, 99);
             std::vector<float> kw((size_t)R * K, 9);
-            launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<float>(l16.data(), pb, kid.data(), kw.data(), &n, R, E, K, 1, 1e-12f, 1); });
+            with_epl(E, [&](auto epl) {
+                launch((R + 3) / 4, 1, 128, [&] { moe_topk_softmax<float, decltype(epl)::value>(l16.data(), pb, kid.data(), kw.data(), &n, R, E, K, 1, 1e-12f, 1); });
+            });
             fbad += kid != fid;
             for (size_t i = 0; i < kw.size(); ++i) fbad += std::fabs(kw[i] - fw[i]) > 1e-6f * std::fabs(kw[i]);
             for (int t = 0; t < R; ++t) {
