@@ -55,22 +55,24 @@ template <int WMODE, int R> GE_DEVICE constexpr int gs_smem_bytes(int kb_per_spl
 template <int WMODE> GE_DEVICE long long gs_row_offset(int k) { return WMODE == GG_HALF ? 2LL * k : WMODE == GG_INT8 ? k : k >> 1; }
 
 // The raw 16-byte chunks of K block `kb` of the four rows a lane owns (tile t, row g + 8h): zero past the tile's row
-// limit and past K.
+// limit (`ok`) and past K. `off` is each row's byte offset from the expert's weights to the lane's first element, fixed
+// for the whole launch, so a K block costs one add per load (the row products and 64-bit multiplies that every K block
+// used to redo were a fifth of the int4 kernel's instructions at 16 tokens; ncu at e29bf1b).
 template <int WMODE>
-GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned char* __restrict__ w, long long row_bytes,
-                         const int (&row)[2], const int (&limit)[2], int K, int kb, int g, int c) {
+GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned char* __restrict__ w,
+                         const unsigned (&off)[2][2], const bool (&ok)[2][2], int K, int kb, int c) {
     typedef gs_fmt<WMODE> F;
+    const long long kb_bytes = gs_row_offset<WMODE>(kb * F::kb);
 #pragma unroll
     for (int t = 0; t < 2; ++t)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const int n = row[t] + g + 8 * h;
 #pragma unroll
             for (int i = 0; i < F::vecs; ++i) {
                 const int k = kb * F::kb + c * F::ept + i * F::per_vec;
                 v[t][h][i] = make_uint4(0u, 0u, 0u, 0u);
-                if (n < limit[t] && k < K)
-                    v[t][h][i] = ptx_ld_stream16(w + (long long)n * row_bytes + gs_row_offset<WMODE>(k));
+                if (ok[t][h] && k < K)
+                    v[t][h][i] = ptx_ld_stream16(w + off[t][h] + kb_bytes + gs_row_offset<WMODE>(i * F::per_vec));
             }
         }
 }
@@ -143,25 +145,48 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     const int limit[2] = {SWIGLU ? F2 : N, N};
     const long long row_bytes = gs_row_offset<WMODE>(K);
     const unsigned char* w = reinterpret_cast<const unsigned char*>(W) + (long long)e * N * row_bytes;
-    const float* se = scales ? scales + (long long)e * N * groups : nullptr;
+    const float* se = QUANT ? scales + (long long)e * N * groups : nullptr;
 
     const int kb_total = (K + F::kb - 1) / F::kb;
     const int kb0 = split * kb_per_split, nkb = min(kb_per_split, kb_total - kb0);
     const int lda = kb_per_split * F::kb + GS_PAD;
 
+    // The lane's four weight rows: byte offsets within the expert (an expert's weights are under 4 GiB: the launcher
+    // checks N x K) and, grouped, the offsets of their scale rows.
+    unsigned off[2][2], soff[2][2];
+    bool ok[2][2];
+#pragma unroll
+    for (int t = 0; t < 2; ++t)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int n = row[t] + g + 8 * h;
+            ok[t][h] = n < limit[t];
+            off[t][h] = ok[t][h] ? (unsigned)(n * row_bytes + gs_row_offset<WMODE>(c * F::ept)) : 0u;
+            soff[t][h] = ok[t][h] ? (unsigned)(n * groups) : 0u;
+        }
+    const int kb_per_group = GROUPED ? group_size / F::kb : 1;   // >= 1: the launcher requires group % 128 == 0
+
     // The warp's first K block of weights is requested before the rows are staged: it needs only the tile, so its
     // latency overlaps the staging's and the barrier's instead of following them.
     uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
-    if (warp < nkb) gs_load_w<WMODE>(cur, w, row_bytes, row, limit, K, kb0 + warp, g, c);
+    if (warp < nkb) gs_load_w<WMODE>(cur, w, off, ok, K, kb0 + warp, c);
 
-    // Stage the tile's rows of this K slice; zero past the rows and past K.
+    // Stage the tile's valid rows of this K slice (zero past K); rows past `rows` are never read (the B operand of those
+    // token columns is zero from registers, below). Chunk-major with the rows unrolled: no division per chunk, and a
+    // thread's loads of all rows are in flight together.
     {
         const int cpr = max(nkb, 0) * F::kb / 8;
-        for (int idx = tid; idx < R * cpr; idx += GS_THREADS) {
-            const int r = idx / cpr, ch = idx - r * cpr, k = kb0 * F::kb + ch * 8;
-            uint4 v = make_uint4(0u, 0u, 0u, 0u);
-            if (r < rows && k < K) v = *reinterpret_cast<const uint4*>(A + (long long)(row0 + r) * K + k);
-            *reinterpret_cast<uint4*>(sa + r * lda + ch * 8) = v;
+        for (int ch = tid; ch < cpr; ch += GS_THREADS) {
+            const int k = kb0 * F::kb + ch * 8;
+            uint4 v[R];
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                v[r] = make_uint4(0u, 0u, 0u, 0u);
+                if (r < rows && k < K) v[r] = *reinterpret_cast<const uint4*>(A + (long long)(row0 + r) * K + k);
+            }
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+                if (r < rows) *reinterpret_cast<uint4*>(sa + r * lda + ch * 8) = v[r];
         }
     }
     __syncthreads();
@@ -172,13 +197,15 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
 #pragma unroll
         for (int i = 0; i < 4; ++i) { acc[t][i] = 0.0f; part[t][i] = 0.0f; }
 
-    for (int j = warp; j < nkb; j += GS_WARPS) {
-        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, row_bytes, row, limit, K, kb0 + j + GS_WARPS, g, c);
-        // Token row g's elements of this lane, as packed pairs (zero for lanes past the R rows).
+    // One K block: request the warp's next one into `later`, then decode and multiply `now`. The loop below alternates
+    // the two buffers rather than copying the next block's registers into the current one each time.
+    auto k_block = [&](uint4 (&now)[2][2][F::vecs], uint4 (&later)[2][2][F::vecs], int j) {
+        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(later, w, off, ok, K, kb0 + j + GS_WARPS, c);
+        // Token row g's elements of this lane, as packed pairs (zero for lanes past the tile's rows).
         unsigned b[F::pairs];
 #pragma unroll
         for (int i = 0; i < F::pairs; ++i) b[i] = 0u;
-        if (g < R) {
+        if (g < rows) {
             const uint4* src = reinterpret_cast<const uint4*>(sa + g * lda + j * F::kb + c * F::ept);
 #pragma unroll
             for (int i = 0; i < F::ept / 8; ++i) {
@@ -186,11 +213,17 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
                 b[4 * i] = x.x; b[4 * i + 1] = x.y; b[4 * i + 2] = x.z; b[4 * i + 3] = x.w;
             }
         }
+        const int kbi = kb0 + j;
+#if defined(GE_MUTANT_GS_GROUP_PER_BLOCK)
+        const int grp = kbi;
+#else
+        const int grp = kb_per_group == 1 ? kbi : kbi / kb_per_group;
+#endif
 #pragma unroll
         for (int t = 0; t < 2; ++t) {
             unsigned p0[F::pairs], p1[F::pairs];
-            gs_pairs<T, WMODE>(cur[t][0], p0);
-            gs_pairs<T, WMODE>(cur[t][1], p1);
+            gs_pairs<T, WMODE>(now[t][0], p0);
+            gs_pairs<T, WMODE>(now[t][1], p1);
             float* d = GROUPED ? part[t] : acc[t];
 #pragma unroll
             for (int s = 0; s < F::steps; ++s) {
@@ -199,10 +232,8 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
                 ptx_mma_m16n8k16<T>(d, a, bb);
             }
             if (GROUPED) {
-                const int grp = (kb0 + j) * F::kb / group_size;
-                const int n = row[t] + g;
-                const float s0 = n < limit[t] ? se[(long long)n * groups + grp] : 0.0f;
-                const float s1 = n + 8 < limit[t] ? se[(long long)(n + 8) * groups + grp] : 0.0f;
+                const float s0 = ok[t][0] ? se[soff[t][0] + grp] : 0.0f;
+                const float s1 = ok[t][1] ? se[soff[t][1] + grp] : 0.0f;
                 acc[t][0] = __fmaf_rn(part[t][0], s0, acc[t][0]);
                 acc[t][1] = __fmaf_rn(part[t][1], s0, acc[t][1]);
                 acc[t][2] = __fmaf_rn(part[t][2], s1, acc[t][2]);
@@ -211,13 +242,13 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
                 for (int i = 0; i < 4; ++i) part[t][i] = 0.0f;
             }
         }
-#pragma unroll
-        for (int t = 0; t < 2; ++t)
-#pragma unroll
-            for (int h = 0; h < 2; ++h)
-#pragma unroll
-                for (int i = 0; i < F::vecs; ++i) cur[t][h][i] = nxt[t][h][i];
+    };
+    int j = warp;
+    for (; j + GS_WARPS < nkb; j += 2 * GS_WARPS) {
+        k_block(cur, nxt, j);
+        k_block(nxt, cur, j + GS_WARPS);
     }
+    if (j < nkb) k_block(cur, nxt, j);
 
     // The warps' sums, added in warp order.
 #pragma unroll

@@ -148,6 +148,8 @@ public static partial class MoeCases
                     yield return Stream($"{ModeName(mode, group)}/{l}", integer, layout, mode, group, n);
         }
         yield return Stream("fp16/prefix", half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 7, DType.F16);
+        // Groups of 256: two 128-wide K blocks share each scale (every other integer case has one group per K block).
+        yield return Stream("wint4-g256/prefix", integer with { Hidden = 5120, Ffn = 1024 }, TokenLayout.PrefixSum, QuantMode.WInt4, GroupSize.Of(256), 13);
         yield return ("moe/stream/graph/bf16/prefix/replay-equals-eager", new Spec(half, TokenLayout.PrefixSum, QuantMode.None, GroupSize.PerChannel, 13, 16), true);
         yield return ("moe/stream/graph/wint4-g128/padded/replay-equals-eager", new Spec(integer, TokenLayout.Padded, QuantMode.WInt4, GroupSize.Of(128), 13, 16), true);
 

@@ -356,8 +356,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// <summary>
     /// The weight-streaming configuration for a problem, or null where it does not apply: at most
     /// <see cref="StreamRows"/> rows per expert bound (<see cref="RowsPerExpert"/>), sm_80 or later (bf16 mma.sync), a
-    /// format it reads, and K a multiple of 8 (half), 16 (int8) or 32 (int4) so every 16-byte load is wholly inside or
-    /// outside K; other shapes keep the kernels below.
+    /// format it reads, K a multiple of 8 (half), 16 (int8) or 32 (int4) so every 16-byte load is wholly inside or
+    /// outside K, and one expert's weights under 4 GiB (a lane addresses its rows by 32-bit offsets); other shapes keep
+    /// the kernels below.
     /// Why: at n = 1 on the H200 (ERNIE gate/up, E = 64, N = 3072, K = 2560, top-6: 6 experts hit) the wgmma tile took
     /// 44.2 us against a 23.4 us floor (the hit experts' bytes at 4.05 TB/s): 24 column blocks x 6 experts = 144 equal
     /// blocks on 132 SMs, two waves; wint8 was 7.5x and wint4 g128 13.5x their floors there, and 2.5x / 4.6x at
@@ -385,10 +386,15 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         w.Format == ExpertWeightFormat.Half && Wgmma(p, w, target.ComputeMajor, target.ComputeMinor) is not null
         && (long)Math.Min(p.Experts, p.RowsBound) * ((p.N + 127) / 128) >= 2L * target.SmCount;
 
+    /// <summary>Bytes of one expert's N x K weights in the streaming kernel's formats (its row offsets are 32-bit).</summary>
+    internal static long ExpertWeightBytes(ExpertWeightFormat f, int n, int k) =>
+        (long)n * (f == ExpertWeightFormat.Half ? 2L * k : f == ExpertWeightFormat.Int8PerChannel ? k : k / 2);
+
     internal static StreamConfig? Stream(GroupGemmProblem p, ExpertWeights w, LaunchTarget target)
     {
         if (target.ComputeMajor < 8 || RowsPerExpert(p) > StreamRows) return null;
         if (StreamFormat(w) is not { } format || p.K % format.KMultiple != 0) return null;
+        if (ExpertWeightBytes(w.Format, p.N, p.K) > uint.MaxValue) return null;   // the kernel's 32-bit row offsets
         if (WgmmaCoversSms(p, w, target)) return null;
         int kBlock = format.KBlock;
         long perExpert = ((long)p.RowsBound + StreamRows - 1) / StreamRows;

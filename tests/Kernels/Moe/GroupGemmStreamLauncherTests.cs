@@ -53,6 +53,18 @@ public class GroupGemmStreamLauncherTests
         Assert.StartsWith("group_gemm_stream<T, ", GroupGemmCuda.KernelName("T", p, Weights(f, group), LaunchTarget.H200));
     }
 
+    [Theory]
+    [InlineData(ExpertWeightFormat.Half, 65536, 32768)]
+    [InlineData(ExpertWeightFormat.Int8PerChannel, 65536, 65536)]
+    [InlineData(ExpertWeightFormat.Int4PerChannel, 131072, 65536)]
+    public void An_expert_of_4_GiB_or_more_is_left_to_the_other_kernels(ExpertWeightFormat f, int n, int k)
+    {
+        Assert.True(GroupGemmCuda.ExpertWeightBytes(f, n, k) > uint.MaxValue);
+        Assert.True(GroupGemmCuda.ExpertWeightBytes(f, n / 2, k) <= uint.MaxValue);
+        var p = new GroupGemmProblem(TokenLayout.PrefixSum, 8, n, k, 1, default, default, default);
+        Assert.Null(GroupGemmCuda.Stream(p, Weights(f), LaunchTarget.H200));
+    }
+
     // The shape at n = 1 (6 rows, 6 experts hit): 6 tiles x 96 column blocks is 576 blocks, so half gate/up (40 K
     // blocks of 64) splits in two for about 8 blocks per SM, each split keeping 20 K blocks (five per warp); the down GEMM
     // (N = 2560, K = 1536: 24) and the integer gate/up (20 K blocks of 128) have too few K blocks to split.
