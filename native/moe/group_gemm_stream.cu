@@ -5,7 +5,7 @@
 // - Swapped operands: the MMA computes Cᵀ = W · Aᵀ with mma.sync m16n8k16, 16 weight rows as M and up to 8 token rows
 //   as N, so a few rows fill the MMA's narrow side instead of wasting 15/16 of a 16-row tile.
 // - Weights go global -> registers with 16-byte loads (ptx_ld_stream16: read-only path, no L1 allocation, 256-byte L2
-//   prefetch) and are decoded there (ge_decode_fast8 for int8 / int4), no
+//   prefetch) and are decoded there (ge_decode_fast8 for int8, gs_decode_int4 for int4), no
 //   shared-memory round trip. Lane (g, c) of a warp loads rows g and g + 8 of each 16-row tile, the contiguous
 //   elements [c * EPT, (c + 1) * EPT) of each 64- (half) or 128-wide (integer) K block. The dot product does not care
 //   in which order K is summed, so step s of the block feeds the MMA the physical elements c * EPT + 4s .. + 4 in the
@@ -77,7 +77,33 @@ GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned c
         }
 }
 
-// A lane's chunks of one row -> packed activation-type pairs in K order (pair q: elements 2q, 2q + 1).
+// Int4 codes are paired by nibble distance 4 rather than neighbours: pair m of a 32-bit word (codes 0..7 at bits 4i) is
+// codes m and m + 4, which one shift and one three-input LOP3 place in the two halves of a packed pair already biased
+// (((x >> 4m) & 0x000F000F) ^ (base ^ 0x00080008) is base + (code ^ 8), i.e. base + q + 8 for the two's complement q),
+// so a word costs 3 shifts, 4 LOP3 and 4 HFMA2 (was 18 instructions with the neighbour pairing: a PRMT and two LOP3 a
+// pair plus the xor). The activations are staged in the same order (gs_interleave), and the dot product does not care.
+template <typename T>
+GE_DEVICE uint4 gs_decode_int4(unsigned x) {
+    constexpr unsigned biased = ge_magic<T>::base ^ 0x00080008u;
+    return make_uint4(ptx_fma2<T>((x & 0x000F000Fu) ^ biased, ge_magic<T>::one, ge_magic<T>::minus_int4),
+                      ptx_fma2<T>(((x >> 4) & 0x000F000Fu) ^ biased, ge_magic<T>::one, ge_magic<T>::minus_int4),
+                      ptx_fma2<T>(((x >> 8) & 0x000F000Fu) ^ biased, ge_magic<T>::one, ge_magic<T>::minus_int4),
+                      ptx_fma2<T>(((x >> 12) & 0x000F000Fu) ^ biased, ge_magic<T>::one, ge_magic<T>::minus_int4));
+}
+
+// Eight activation values (x0 .. x7 as four packed pairs) in gs_decode_int4's order: pairs (x0, x4), (x1, x5), (x2, x6),
+// (x3, x7). Applied when the rows are staged, once per block, for the int4 formats only.
+GE_DEVICE uint4 gs_interleave(uint4 v) {
+#if defined(GE_MUTANT_GS_NEIGHBOUR_PAIRS)
+    return v;
+#else
+    return make_uint4(__byte_perm(v.x, v.z, 0x5410u), __byte_perm(v.x, v.z, 0x7632u),
+                      __byte_perm(v.y, v.w, 0x5410u), __byte_perm(v.y, v.w, 0x7632u));
+#endif
+}
+
+// A lane's chunks of one row -> packed activation-type pairs in K order (pair q: elements 2q, 2q + 1; int4: in
+// gs_decode_int4's order within each 8 elements).
 template <typename T, int WMODE>
 GE_DEVICE void gs_pairs(const uint4 (&v)[gs_fmt<WMODE>::vecs], unsigned (&p)[gs_fmt<WMODE>::pairs]) {
 #pragma unroll
@@ -92,7 +118,7 @@ GE_DEVICE void gs_pairs(const uint4 (&v)[gs_fmt<WMODE>::vecs], unsigned (&p)[gs_
             const unsigned word[4] = {v[i].x, v[i].y, v[i].z, v[i].w};
 #pragma unroll
             for (int q = 0; q < 4; ++q) {
-                const uint4 d = ge_decode_fast8<T, GG_INT4>(word[q], 0u);
+                const uint4 d = gs_decode_int4<T>(word[q]);
                 p[16 * i + 4 * q] = d.x; p[16 * i + 4 * q + 1] = d.y; p[16 * i + 4 * q + 2] = d.z; p[16 * i + 4 * q + 3] = d.w;
             }
         }
@@ -186,7 +212,7 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
             }
 #pragma unroll
             for (int r = 0; r < R; ++r)
-                if (r < rows) *reinterpret_cast<uint4*>(sa + r * lda + ch * 8) = v[r];
+                if (r < rows) *reinterpret_cast<uint4*>(sa + r * lda + ch * 8) = WMODE == GG_INT4 ? gs_interleave(v[r]) : v[r];
         }
     }
     __syncthreads();

@@ -117,6 +117,7 @@ public static class MutantCatalog
         M("GE_MUTANT_GS_DROP_LAST_SLICE", "moe/group_gemm_stream", "the split-K reduction leaves the last K slice out", GroupStream, StreamCases),
         M("GE_MUTANT_GS_RACY_REDUCTION", "moe/group_gemm_stream", "the warps' sums are added before every warp has written its own (barrier dropped)", GroupStream, StreamCases),
         M("GE_MUTANT_GS_GROUP_PER_BLOCK", "moe/group_gemm_stream", "each 128-wide K block takes its own scale group, as if groups were 128 wide", GroupStream, StreamCases),
+        M("GE_MUTANT_GS_NEIGHBOUR_PAIRS", "moe/group_gemm_stream", "int4 activations are staged in neighbour order while the weights are paired by nibble distance 4", GroupStream, StreamCases),
         M("GE_MUTANT_GS_TICKET_NOT_RESET", "moe/group_gemm_stream", "the last block never re-arms its ticket: no later launch stores the split columns", GroupStream, StreamCases),
 
         M("GE_MUTANT_W4AFP8_DROP_LAST_K", "moe/w4afp8_group_gemm", "the last 128-wide K block is dropped", W4afp8, "lowprec/w4afp8,moe/layer/w4afp8"),
