@@ -54,27 +54,36 @@ template <int WMODE, int R> GE_DEVICE constexpr int gs_smem_bytes(int kb_per_spl
 // Bytes from the start of a weight row to element k (k a multiple of the 16-byte chunk).
 template <int WMODE> GE_DEVICE long long gs_row_offset(int k) { return WMODE == GG_HALF ? 2LL * k : WMODE == GG_INT8 ? k : k >> 1; }
 
-// The raw 16-byte chunks of K block `kb` of the four rows a lane owns (tile t, row g + 8h): zero past the tile's row
-// limit (`ok`) and past K. `off` is each row's byte offset from the expert's weights to the lane's first element, fixed
-// for the whole launch, so a K block costs one add per load (the row products and 64-bit multiplies that every K block
-// used to redo were a fifth of the int4 kernel's instructions at 16 tokens; ncu at e29bf1b).
+// The raw 16-byte chunks of K block `kb` of the four rows a lane owns (tile t, row g + 8h), zero past K. `off` is each
+// row's byte offset from the expert's weights to the lane's first element, fixed for the whole launch (rows past the
+// tile's limit read the last row instead: their sums land in channels that are never stored), so a K block wholly
+// inside K costs one add and one unpredicated load per chunk. (Predicated loads with the row products and 64-bit
+// multiplies redone every K block were a fifth of the int4 kernel's instructions at 16 tokens; ncu at e29bf1b.)
 template <int WMODE>
 GE_DEVICE void gs_load_w(uint4 (&v)[2][2][gs_fmt<WMODE>::vecs], const unsigned char* __restrict__ w,
-                         const unsigned (&off)[2][2], const bool (&ok)[2][2], int K, int kb, int c) {
+                         const unsigned (&off)[2][2], int K, int kb, int c) {
     typedef gs_fmt<WMODE> F;
-    const long long kb_bytes = gs_row_offset<WMODE>(kb * F::kb);
+    const unsigned char* base = w + gs_row_offset<WMODE>(kb * F::kb);
+    if ((kb + 1) * F::kb <= K) {
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+                for (int i = 0; i < F::vecs; ++i)
+                    v[t][h][i] = ptx_ld_stream16(base + off[t][h] + gs_row_offset<WMODE>(i * F::per_vec));
+        return;
+    }
 #pragma unroll
     for (int t = 0; t < 2; ++t)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
+        for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int i = 0; i < F::vecs; ++i) {
                 const int k = kb * F::kb + c * F::ept + i * F::per_vec;
                 v[t][h][i] = make_uint4(0u, 0u, 0u, 0u);
-                if (ok[t][h] && k < K)
-                    v[t][h][i] = ptx_ld_stream16(w + off[t][h] + kb_bytes + gs_row_offset<WMODE>(i * F::per_vec));
+                if (k < K) v[t][h][i] = ptx_ld_stream16(base + off[t][h] + gs_row_offset<WMODE>(i * F::per_vec));
             }
-        }
 }
 
 // Int4 codes are paired by nibble distance 4 rather than neighbours: pair m of a 32-bit word (codes 0..7 at bits 4i) is
@@ -178,27 +187,24 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     const int lda = kb_per_split * F::kb + GS_PAD;
 
     // The lane's four weight rows: byte offsets within the expert (an expert's weights are under 4 GiB: the launcher
-    // checks N x K) and, grouped, the offsets of their scale rows.
+    // checks N x K) and, grouped, the offsets of their scale rows; a row past the tile's limit reads the last one.
     unsigned off[2][2], soff[2][2];
-    bool ok[2][2];
 #pragma unroll
     for (int t = 0; t < 2; ++t)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const int n = row[t] + g + 8 * h;
-            ok[t][h] = n < limit[t];
-            off[t][h] = ok[t][h] ? (unsigned)(n * row_bytes + gs_row_offset<WMODE>(c * F::ept)) : 0u;
-            soff[t][h] = ok[t][h] ? (unsigned)(n * groups) : 0u;
+            const int n = min(row[t] + g + 8 * h, limit[t] - 1);
+            off[t][h] = (unsigned)(n * row_bytes + gs_row_offset<WMODE>(c * F::ept));
+            soff[t][h] = (unsigned)(n * groups);
         }
     const int kb_per_group = GROUPED ? group_size / F::kb : 1;   // >= 1: the launcher requires group % 128 == 0
 
     // The warp's first K block of weights is requested before the rows are staged: it needs only the tile, so its
     // latency overlaps the staging's and the barrier's instead of following them.
     uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
-    if (warp < nkb) gs_load_w<WMODE>(cur, w, off, ok, K, kb0 + warp, c);
+    if (warp < nkb) gs_load_w<WMODE>(cur, w, off, K, kb0 + warp, c);
 
-    // Stage the tile's valid rows of this K slice (zero past K); rows past `rows` are never read (the B operand of those
-    // token columns is zero from registers, below). A row at a time, no division per chunk. (All R rows' loads in flight
+    // Stage the tile's valid rows of this K slice (zero past K); rows past `rows` are left as they are (below). A row at a time, no division per chunk. (All R rows' loads in flight
     // together, a uint4 each beside the warp's first K block, cost the half kernel registers and 6 us at one token on the
     // H200 at b96b7d9, with the loop below unrolled in two: 40.5 us for ERNIE's gate/up against 33.8.)
     {
@@ -222,12 +228,11 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
         for (int i = 0; i < 4; ++i) { acc[t][i] = 0.0f; part[t][i] = 0.0f; }
 
     for (int j = warp; j < nkb; j += GS_WARPS) {
-        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, off, ok, K, kb0 + j + GS_WARPS, c);
-        // Token row g's elements of this lane, as packed pairs (zero for lanes past the tile's rows).
+        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, off, K, kb0 + j + GS_WARPS, c);
+        // Token row g's elements of this lane, as packed pairs. Rows past the tile's were never staged and hold whatever
+        // the shared memory held: they feed only MMA columns (tokens) that are never stored, and columns do not mix.
         unsigned b[F::pairs];
-#pragma unroll
-        for (int i = 0; i < F::pairs; ++i) b[i] = 0u;
-        if (g < rows) {
+        {
             const uint4* src = reinterpret_cast<const uint4*>(sa + g * lda + j * F::kb + c * F::ept);
 #pragma unroll
             for (int i = 0; i < F::ept / 8; ++i) {
@@ -254,8 +259,8 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
                 ptx_mma_m16n8k16<T>(d, a, bb);
             }
             if (GROUPED) {
-                const float s0 = ok[t][0] ? se[soff[t][0] + grp] : 0.0f;
-                const float s1 = ok[t][1] ? se[soff[t][1] + grp] : 0.0f;
+                const float s0 = se[soff[t][0] + grp];
+                const float s1 = se[soff[t][1] + grp];
                 acc[t][0] = __fmaf_rn(part[t][0], s0, acc[t][0]);
                 acc[t][1] = __fmaf_rn(part[t][1], s0, acc[t][1]);
                 acc[t][2] = __fmaf_rn(part[t][2], s1, acc[t][2]);
