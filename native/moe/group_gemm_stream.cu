@@ -142,12 +142,8 @@ GE_DEVICE gs_cell gs_cell_of(int slot) {
     return gs_cell{t * 16 + (lane >> 2) + 8 * (i >> 1), 2 * (lane & 3) + (i & 1)};
 }
 
-// Int4: six blocks an SM (at most 85 registers; 96 gave five, 30% occupancy, at 11fa145). The half and int8 kernels
-// keep the compiler's choice: their K blocks of weights in flight take twice the registers.
-template <int WMODE> struct gs_min_blocks { static constexpr int value = WMODE == GG_INT4 ? 6 : 1; };
-
 template <typename T, int WMODE, int GROUPED, int R, int SWIGLU>
-__global__ void __launch_bounds__(GS_THREADS, gs_min_blocks<WMODE>::value) group_gemm_stream(
+__global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
     const float* __restrict__ scales,     // [E, N, groups] or null (GG_HALF)
