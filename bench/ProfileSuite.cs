@@ -12,7 +12,7 @@ public sealed record ProfilePoint(
     string Preset, string Quant, string Mode, int Tokens, int Steps,
     double WallMs, double TracedWallMs, double BusyMs, double SpanMs, double FloorMs, string FloorBound,
     int Kernels, int Gaps, double GapSumUs, double GapMedianUs, double GapLargestUs, string? GapBefore, string? GapAfter,
-    IReadOnlyList<FamilyShare> Families, IReadOnlyList<KernelShare> TopKernels, string? Svg)
+    IReadOnlyList<FamilyShare> Families, IReadOnlyList<KernelShare> TopKernels, string? Svg, double HostMs = double.NaN)
 {
     public double TracingOverhead => WallMs > 0 ? TracedWallMs / WallMs - 1 : double.NaN;
     /// <summary>Busy over the wall time of the traced steps it was measured in (the untraced wall is shorter by the overhead).</summary>
@@ -91,9 +91,10 @@ public sealed class ProfileSuite
                 var after = Timing.Step(engine.Stream, step, 0, _steps);
                 var median = StepProfiler.Median(steps);
                 double untracedWall = 0.5 * (before.WallMs + after.WallMs);
-                var point = Point(session, preset, quant.Label, mode, n, untracedWall, Timing.Median(traced.Skip(1)), median);
+                var point = Point(session, preset, quant.Label, mode, n, untracedWall, Timing.Median(traced.Skip(1)), median)
+                    with { HostMs = 0.5 * (before.HostMs + after.HostMs) };
                 points.Add(point);
-                _ctx.Console.Line($"  n={n,5}: wall {point.WallMs,8:F3} ms (traced {point.TracedWallMs:F3}), busy {point.BusyMs,8:F3} ms, " +
+                _ctx.Console.Line($"  n={n,5}: wall {point.WallMs,8:F3} ms (traced {point.TracedWallMs:F3}, host dispatch {point.HostMs:F3}), busy {point.BusyMs,8:F3} ms, " +
                                   $"{point.Kernels} kernels, {point.Gaps} gaps (sum {point.GapSumUs:F1} us, largest {point.GapLargestUs:F1} us), " +
                                   $"floor {point.FloorMs:F3} ms");
             }
