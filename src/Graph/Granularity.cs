@@ -6,6 +6,7 @@ public enum Granularity
 {
     /// <summary>One graph per layer per size (FastDeploy's block-wise graphs).</summary>
     Layer,
-    /// <summary>One graph per maximal run of consecutive capturable layers per size, cut at MaxSegmentLayers.</summary>
+    /// <summary>One graph per maximal run of consecutive capturable layers per size, cut at MaxSegmentLayers; a step's
+    /// first run of more than 8 layers is cut into a launch ramp of 1, 2, 4, ... layers so the GPU starts early.</summary>
     Segment,
 }

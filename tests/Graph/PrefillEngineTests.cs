@@ -151,6 +151,39 @@ public class PrefillEngineTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 139, true, 0, new[] { 1, 2, 4, 8, 16, 32, 64, 13 })]
+    [InlineData(5, 9, true, 0, new[] { 1, 2, 2 })]
+    [InlineData(0, 99, true, 24, new[] { 1, 2, 4, 8, 16, 24, 24, 21 })]
+    [InlineData(0, 99, false, 24, new[] { 24, 24, 24, 24, 4 })]
+    [InlineData(3, 3, true, 0, new[] { 1 })]
+    [InlineData(0, 9, false, 0, new[] { 10 })]
+    public void Segment_pieces_tile_the_run_in_order_ramping_only_when_asked(int first, int last, bool ramp, int cap, int[] sizes)
+    {
+        var pieces = PrefillEngine.SegmentPieces(first, last, ramp, cap).ToArray();
+        Assert.Equal(sizes, pieces.Select(p => p.Last - p.First + 1).ToArray());
+        Assert.Equal(first, pieces[0].First);
+        Assert.Equal(last, pieces[^1].Last);
+        for (int i = 1; i < pieces.Length; i++) Assert.Equal(pieces[i - 1].Last + 1, pieces[i].First);
+    }
+
+    [Fact]
+    public void Only_the_first_run_of_a_step_ramps_and_only_past_eight_layers()
+    {
+        using var device = new ReferenceDevice();
+        // g0 | g1-g2 | g3-g6 | g7-g8 (the ramp) || g9 eager || g10-g19 whole.
+        var spec = Enumerable.Range(0, 20).Select(i => new StackLayer($"g{i}", Gemm, 6)).ToList();
+        var options = new BlockWiseGraphOptions { Sizes = new[] { 4 }, Granularity = Granularity.Segment, Exclude = new[] { "g9" } };
+        using var graphs = GraphStack.Build(device, options, 16, DType.BF16, 6, spec);
+        using var eager = GraphStack.Build(device, new BlockWiseGraphOptions { Enabled = false }, 16, DType.BF16, 6, spec);
+        graphs.Engine.Capture();
+        var segments = graphs.Engine.Listing().Segments;
+        Assert.Equal(new[] { 1, 2, 4, 2, 10 }, segments.Select(x => x.LayerCount).ToArray());
+        Assert.Equal("g10", segments[^1].FirstLayer);
+        var input = graphs.RandomInput(3, 5);
+        Assert.Equal(eager.Prefill(3, input), graphs.Prefill(3, input));
+    }
+
     [Fact]
     public void MaxSegmentLayers_out_of_range_is_refused()
     {
