@@ -43,6 +43,32 @@ GE_DEVICE void ge_hold_back(bool cond) {
     if (cond) __nanosleep(20000);
 }
 
+// Programmatic dependent launch (PTX griddepcontrol, sm_90+; no-ops elsewhere and when the kernel was launched plainly).
+// A kernel launched with CudaKernel.Launch(..., dependent: true) may start while the kernel before it still runs:
+// before ge_pdl_wait() it may only read what no kernel of the step writes (weights, scales) and write nothing; after it,
+// every earlier kernel has finished and its writes are visible. ge_pdl_trigger() lets the next dependent launch start
+// once every block of this grid has called it (or exited); calling it right after the wait keeps at most two grids
+// in flight.
+GE_DEVICE void ge_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+GE_DEVICE void ge_pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Starts a bulk copy of [p, p + bytes) from memory into L2 and returns at once (sm_90+; a no-op elsewhere): for weights
+// a dependent launch reads before ge_pdl_wait(). p 16-byte aligned, bytes a multiple of 16.
+GE_DEVICE void ge_prefetch_l2(const void* p, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(p), "r"(bytes) : "memory");
+#endif
+}
+
 // Valid-token count for kernels that skip padded rows: a null pointer means "all rows are valid".
 GE_DEVICE int ge_valid_rows(const int* n_tokens, int rows) {
     return n_tokens ? min(*n_tokens, rows) : rows;

@@ -169,6 +169,8 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     int& last = *reinterpret_cast<int*>(smem + GS_HEAD - 16);
     unsigned short* sa = reinterpret_cast<unsigned short*>(smem + GS_HEAD);
 
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     int e, begin, count, m0;
     if (!gg_find_tile<R>(offsets, experts, padded_slots, blockIdx.y, e, begin, count, m0)) return;
     const int row0 = begin + m0, rows = min(R, count - m0);

@@ -25,6 +25,8 @@ extern "C" __global__ void moe_scatter(const unsigned short* __restrict__ x, // 
                                        const int* n_tokens, int rows, int top_k, int hidden) {
     const int asg = blockIdx.x;
     const int t = asg / top_k;
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     if (t >= ge_valid_rows(n_tokens, rows)) return;
     const int dst = inverse[asg];
     if (dst < 0) return;
@@ -40,6 +42,8 @@ __global__ void moe_swiglu(const T* __restrict__ h,    // [rows, 2 * ffn]
                            const int* n_tokens, int rows, int ffn, int mode, int experts, int slots) {
     // grid.y splits the columns when there are few rows (see the launcher): same math per element.
     const int r = blockIdx.x;
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     if (r >= rows) return;
     bool valid;
     if (mode == GE_ROWS_PREFIX) valid = r < valid_info[experts];
@@ -71,6 +75,8 @@ __global__ void moe_combine(const T* __restrict__ y,        // [permuted rows, h
                             T* __restrict__ out,            // [rows, hidden]
                             const int* n_tokens, int rows, int top_k, int hidden) {
     const int t = blockIdx.x;
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     if (t >= rows) return;
     T* o = out + (long long)t * hidden;
     const int c0 = blockIdx.y * blockDim.x + threadIdx.x, stride = gridDim.y * blockDim.x;

@@ -188,6 +188,8 @@ __global__ void moe_topk_softmax(const T* __restrict__ logits,   // [rows, exper
                                  float norm_min, int round_weights) {
     const int lane = threadIdx.x & 31;
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     if (t >= rows) return;
     const T* row = logits + (long long)t * experts;
     float v[EPL];
@@ -227,6 +229,8 @@ moe_topk_assign(const T* __restrict__ logits,    // [rows, experts]
     __shared__ int count[1024];   // MoeRouting.MaxExperts
     __shared__ int next[1024];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     for (int e = threadIdx.x; e < experts; e += blockDim.x) count[e] = 0;
     const int valid = ge_valid_rows(n_tokens, rows);
     for (int t = warp; t < rows; t += warps) {
@@ -336,6 +340,11 @@ moe_router_fp32(const T* __restrict__ x,         // [rows, hidden]
     __shared__ float red[ROUTER_WARPS][ROUTER_TOKENS * ROUTER_EXPERTS];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int t0 = blockIdx.x * ROUTER_TOKENS, e0 = blockIdx.y * ROUTER_EXPERTS;
+    // The block's router rows (fp32, contiguous) start for L2 under the previous kernel: they are no kernel's output.
+    if (vec4 && blockIdx.x == 0 && threadIdx.x == 0)
+        ge_prefetch_l2(w + (long long)e0 * hidden, (unsigned)(min(ROUTER_EXPERTS, experts - e0) * hidden * 4));
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
     const int valid = ge_valid_rows(n_tokens, rows);
     if (t0 >= valid) return;   // uniform over the block
     const int nt = min(ROUTER_TOKENS, valid - t0), ne = min(ROUTER_EXPERTS, experts - e0);

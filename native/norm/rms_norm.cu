@@ -49,14 +49,23 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
     // below `rows` is in bounds whatever the count says, so reading it early is safe, and whether it
     // is valid is only needed before the stores. One memory round trip instead of three
     // (count -> row -> weight) in front of the block sum.
+    // A dependent launch: the weight is no kernel's output, so it is loaded before the wait, under the previous kernel.
     V xraw[ITEMS], rraw[ITEMS], wraw[ITEMS];
+    if (EARLY_W) {
+#pragma unroll
+        for (int it = 0; it < ITEMS; ++it) {
+            const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
+            if (i0 < hidden) wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));
+        }
+    }
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
         if (i0 >= hidden) continue;   // hidden is a multiple of VEC: a vector is whole or absent
         xraw[it] = *reinterpret_cast<const V*>(x + base + i0);
         if (RESIDUAL) rraw[it] = *reinterpret_cast<const V*>(residual + base + i0);
-        if (EARLY_W) wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));
     }
     const int valid = ge_valid_rows(n_tokens, rows);
 
@@ -143,6 +152,8 @@ rms_norm_long(const T* x, T* residual, const T* __restrict__ weight, T* out, con
     typedef typename RnVec<VEC * sizeof(T)>::type V;
     __shared__ float scratch[32];
     const int row = blockIdx.x;
+    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    ge_pdl_trigger();
 #if defined(GE_MUTANT_RMSNORM_LAST_ROW)
     if (row >= ge_valid_rows(n_tokens, rows) - 1) return;
 #else

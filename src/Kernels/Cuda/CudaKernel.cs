@@ -56,13 +56,34 @@ public sealed unsafe class CudaKernel
         });
     }
 
-    /// <summary>Enqueues the kernel on <paramref name="stream"/> over <paramref name="grid"/> blocks of <paramref name="block"/> threads with <paramref name="sharedBytes"/> of dynamic shared memory; <paramref name="args"/> points to one pointer per kernel parameter, each to its value.</summary>
-    public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, void** args)
+    /// <summary>
+    /// Enqueues the kernel on <paramref name="stream"/> over <paramref name="grid"/> blocks of <paramref name="block"/> threads
+    /// with <paramref name="sharedBytes"/> of dynamic shared memory; <paramref name="args"/> points to one pointer per kernel
+    /// parameter, each to its value. <paramref name="dependent"/>: a programmatic dependent launch (Hopper and later; a plain
+    /// launch elsewhere), for kernels that call ge_pdl_wait() (native/common.cuh) before they read anything an earlier
+    /// kernel wrote or write anything at all: the launch may then start while the kernel before it in the stream (or
+    /// graph) still runs, once that kernel's blocks have all called ge_pdl_trigger().
+    /// </summary>
+    public void Launch(CudaStream stream, Dim3 grid, Dim3 block, uint sharedBytes, void** args, bool dependent = false)
     {
         IntPtr s = stream.Handle;
         _device.EnsureCurrent();
-        int st = CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, s, args, null);
+        int st;
+        if (dependent && _device.Info.ComputeMajor >= 9)
+        {
+            var attr = new CuDriver.CUlaunchAttribute { Id = CuDriver.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, Value = 1 };
+            var config = new CuDriver.CUlaunchConfig
+            {
+                GridDimX = grid.X, GridDimY = grid.Y, GridDimZ = grid.Z, BlockDimX = block.X, BlockDimY = block.Y, BlockDimZ = block.Z,
+                SharedMemBytes = sharedBytes, Stream = s, Attrs = &attr, NumAttrs = 1,
+            };
+            st = CuDriver.cuLaunchKernelEx(&config, _function, args, null);
+        }
+        else
+        {
+            st = CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, s, args, null);
+        }
         if (st != 0)
-            throw CudaException.Create(st, $"cuLaunchKernel({Name}, grid ({grid.X},{grid.Y},{grid.Z}), block ({block.X},{block.Y},{block.Z}), {sharedBytes} B shared)");
+            throw CudaException.Create(st, $"{(dependent ? "cuLaunchKernelEx" : "cuLaunchKernel")}({Name}, grid ({grid.X},{grid.Y},{grid.Z}), block ({block.X},{block.Y},{block.Z}), {sharedBytes} B shared)");
     }
 }

@@ -31,5 +31,29 @@ internal static partial class Interop
         internal static partial int cuLaunchKernel(IntPtr function,
             uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
             uint sharedBytes, IntPtr stream, void** args, void** extra);
+
+        /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (cuda.h, CUDA 12.0+).</summary>
+        internal const int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+        /// <summary>CUlaunchAttribute: a 4-byte id, padding to 8, then the 64-byte value union.</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 72)]
+        internal struct CUlaunchAttribute
+        {
+            [FieldOffset(0)] public int Id;
+            [FieldOffset(8)] public int Value;
+        }
+
+        /// <summary>CUlaunchConfig (cuda.h): seven unsigned ints, then the stream, the attribute array and its length.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct CUlaunchConfig
+        {
+            public uint GridDimX, GridDimY, GridDimZ, BlockDimX, BlockDimY, BlockDimZ, SharedMemBytes;
+            public IntPtr Stream;
+            public CUlaunchAttribute* Attrs;
+            public uint NumAttrs;
+        }
+
+        [LibraryImport(Libraries.CuDriver, EntryPoint = "cuLaunchKernelEx")]
+        internal static partial int cuLaunchKernelEx(CUlaunchConfig* config, IntPtr function, void** args, void** extra);
     }
 }

@@ -489,7 +489,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         int padded = p.Layout == TokenLayout.Padded ? p.RowsBound : 0;
         int splits = c.Splits, perSplit = c.KBlocksPerSplit;
         void** args = stackalloc void*[] { &pa, &pw, &ps, &po, &pc, &experts, &n, &k, &group, &groups, &padded, &partials, &tickets, &splits, &perSplit };
-        kernel.Launch(stream, new Dim3((uint)(c.ColumnBlocks * c.Splits), (uint)c.Tiles), new Dim3(StreamConfig.Threads), (uint)c.SharedBytes, args);
+        kernel.Launch(stream, new Dim3((uint)(c.ColumnBlocks * c.Splits), (uint)c.Tiles), new Dim3(StreamConfig.Threads), (uint)c.SharedBytes, args, dependent: true);
     }
 
     /// <summary>

@@ -33,7 +33,7 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
         ulong px = x.Ptr.Address, pv = inverse.Ptr.Address, pa = permuted.Ptr.Address, pn = tokenCount.Address;
         int hidden = (int)x.Dim(1);
         void** args = stackalloc void*[] { &px, &pv, &pa, &pn, &rows, &topK, &hidden };
-        Kernel("moe_scatter").Launch((CudaStream)stream, new Dim3((uint)(rows * topK)), new Dim3(Threads), 0, args);
+        Kernel("moe_scatter").Launch((CudaStream)stream, new Dim3((uint)(rows * topK)), new Dim3(Threads), 0, args, dependent: true);
     }
 
     protected override void SwiGluCore(ComputeStream stream, Tensor h, Tensor output, int rows, RowValidity validity, Tensor validInfo,
@@ -43,7 +43,7 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
         int ffn = (int)output.Dim(1), mode = (int)validity, slots = Math.Max(1, slotsPerExpert);
         void** args = stackalloc void*[] { &ph, &po, &pi, &pn, &rows, &ffn, &mode, &experts, &slots };
         Kernel($"moe_swiglu<{h.DType.CudaTypeName()}>").Launch((CudaStream)stream,
-            new Dim3((uint)rows, ColumnSplit(rows, ffn, _device.Info.SmCount)), new Dim3(Threads), 0, args);
+            new Dim3((uint)rows, ColumnSplit(rows, ffn, _device.Info.SmCount)), new Dim3(Threads), 0, args, dependent: true);
     }
 
     protected override void CombineCore(ComputeStream stream, Tensor y, Tensor inverse, Tensor weights, Tensor? shared, int rows,
@@ -54,6 +54,6 @@ internal sealed unsafe class MoePermuteCuda : MoePermute
         int hidden = (int)y.Dim(1);
         void** args = stackalloc void*[] { &py, &pv, &pw, &ps, &po, &pn, &rows, &topK, &hidden };
         Kernel($"moe_combine<{y.DType.CudaTypeName()}>").Launch((CudaStream)stream,
-            new Dim3((uint)rows, ColumnSplit(rows, hidden, _device.Info.SmCount)), new Dim3(Threads), 0, args);
+            new Dim3((uint)rows, ColumnSplit(rows, hidden, _device.Info.SmCount)), new Dim3(Threads), 0, args, dependent: true);
     }
 }

@@ -75,7 +75,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         float normMin = rule.NormMin;
         uint blocks = (uint)((rows + TopKWarpsPerBlock - 1) / TopKWarpsPerBlock);
         void** args = stackalloc void*[] { &pl, &pb, &pi, &pw, &pn, &rows, &experts, &topK, &renorm, &normMin, &round };
-        kernel.Launch((CudaStream)stream, new Dim3(blocks), new Dim3(TopKWarpsPerBlock * 32), 0, args);
+        kernel.Launch((CudaStream)stream, new Dim3(blocks), new Dim3(TopKWarpsPerBlock * 32), 0, args, dependent: true);
     }
 
     private MoeRoutingPlan Plan(Tensor x, Tensor weight, int rows) =>
@@ -93,7 +93,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         var grid = new Dim3((uint)((rows + RouterTokensPerBlock - 1) / RouterTokensPerBlock),
                             (uint)((experts + RouterExpertsPerBlock - 1) / RouterExpertsPerBlock));
         void** args = stackalloc void*[] { &px, &pw, &pl, &pn, &rows, &hidden, &experts, &vec4 };
-        kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarps * 32), 0, args);
+        kernel.Launch((CudaStream)stream, grid, new Dim3(RouterWarps * 32), 0, args, dependent: true);
     }
 
     protected override void RouteFp32Core(ComputeStream stream, Tensor x, Tensor weight, int rows, DevicePtr tokenCount, int topK,
@@ -127,7 +127,7 @@ internal sealed unsafe class MoeRoutingCuda : MoeRouting
         // 512 is the kernel's launch bound.
         uint threads = (uint)Math.Clamp(32 * rows, 128, 512);
         void** args = stackalloc void*[] { &pl, &pb, &pi, &pw, &po, &pc, &pp, &pv, &pn, &rows, &experts, &topK, &renorm, &normMin, &round, &padded };
-        kernel.Launch((CudaStream)stream, new Dim3(1), new Dim3(threads), 0, args);
+        kernel.Launch((CudaStream)stream, new Dim3(1), new Dim3(threads), 0, args, dependent: true);
     }
 
     /// <summary>The tiled router; with <paramref name="topK"/> &gt; 0 (a fused plan) it also writes ids and weights under <paramref name="rule"/>.</summary>

@@ -88,6 +88,6 @@ internal sealed unsafe class RmsNormKernelCuda : RmsNormKernel
         var (kernel, threads) = Variant(x.DType, hidden, residual is not null, EarlyWeight(rows, _device.Info.SmCount));
         ulong px = x.Ptr.Address, pr = residual?.Ptr.Address ?? 0, pw = weight.Ptr.Address, po = output.Ptr.Address, pt = tokenCount.Address;
         void** args = stackalloc void*[] { &px, &pr, &pw, &po, &pt, &rows, &hidden, &eps };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(threads), 0, args);
+        kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(threads), 0, args, dependent: true);
     }
 }
