@@ -49,23 +49,19 @@ __global__ void rms_norm(const T* x,                    // [rows, hidden] (may a
     // below `rows` is in bounds whatever the count says, so reading it early is safe, and whether it
     // is valid is only needed before the stores. One memory round trip instead of three
     // (count -> row -> weight) in front of the block sum.
-    // A dependent launch: the weight is no kernel's output, so it is loaded before the wait, under the previous kernel.
-    V xraw[ITEMS], rraw[ITEMS], wraw[ITEMS];
-    if (EARLY_W) {
-#pragma unroll
-        for (int it = 0; it < ITEMS; ++it) {
-            const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
-            if (i0 < hidden) wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));
-        }
-    }
-    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
+    // A dependent launch: everything below reads or writes what earlier kernels touch. (Loading the weight above the
+    // wait, in a loop of its own, cost ptxas registers: 96 at 8 vectors a thread, too many for a 20484-wide row's 672
+    // threads.)
+    ge_pdl_wait();
     ge_pdl_trigger();
+    V xraw[ITEMS], rraw[ITEMS], wraw[ITEMS];
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int i0 = (it * (int)blockDim.x + (int)threadIdx.x) * VEC;
         if (i0 >= hidden) continue;   // hidden is a multiple of VEC: a vector is whole or absent
         xraw[it] = *reinterpret_cast<const V*>(x + base + i0);
         if (RESIDUAL) rraw[it] = *reinterpret_cast<const V*>(residual + base + i0);
+        if (EARLY_W) wraw[it] = __ldg(reinterpret_cast<const V*>(weight + i0));
     }
     const int valid = ge_valid_rows(n_tokens, rows);
 
