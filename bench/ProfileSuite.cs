@@ -111,11 +111,13 @@ public sealed class ProfileSuite
         double mem = bytes / (_ceilings.CopyGBps * 1e9) * 1e3;
         double cmp = double.IsFinite(_ceilings.MatrixTflops) ? flops / (_ceilings.MatrixTflops * 1e12) * 1e3 : double.NaN;
         (double floor, string bound) = !(cmp > mem) ? (mem, "memory") : (cmp, "compute");
-        double total = step.Records.Sum(r => (double)(r.EndNs - r.StartNs));
+        // Each record's own time (past the end of the one before it on its stream: a dependent launch's wait is not its own).
+        var own = step.Records.Select((r, i) => (r, Ns: (double)step.ExclusiveNs[i])).ToArray();
+        double total = own.Sum(x => x.Ns);
         var families = step.Families.Select(f => new FamilyShare(f.Family, f.Count, f.TotalNs / 1e3, f.Share)).ToArray();
-        var top = step.Records.GroupBy(r => r.Name)
-            .Select(g => new KernelShare(g.Key, step.FamilyOf(g.First()), g.Count(), g.Sum(r => (double)(r.EndNs - r.StartNs)) / 1e3,
-                total > 0 ? g.Sum(r => (double)(r.EndNs - r.StartNs)) / total : 0))
+        var top = own.GroupBy(x => x.r.Name)
+            .Select(g => new KernelShare(g.Key, step.FamilyOf(g.First().r), g.Count(), g.Sum(x => x.Ns) / 1e3,
+                total > 0 ? g.Sum(x => x.Ns) / total : 0))
             .OrderByDescending(k => k.Us).Take(5).ToArray();
         string svgName = $"timeline-{Safe(preset.Name)}-{mode}-n{n}.svg";
         Directory.CreateDirectory(_outDir);

@@ -19,7 +19,9 @@ public sealed class StepTimeline
         BusyIntervals = busy;
         BusyNs = busy.Aggregate(0UL, (sum, b) => sum + b.LengthNs);
         Gaps = SummarizeGaps(sorted, busy);
-        Families = Totals(sorted, classifier);
+        var own = Exclusive(sorted);
+        ExclusiveNs = own;
+        Families = Totals(sorted, own, classifier);
         Streams = sorted.Select(r => r.StreamId).Distinct().Order().ToArray();
         KernelCount = sorted.Count(r => r.Kind == RecordKind.Kernel);
     }
@@ -56,7 +58,15 @@ public sealed class StepTimeline
     /// <summary>Count, total, median and largest idle gap between busy stretches, and the records around the largest.</summary>
     public GapSummary Gaps { get; }
 
-    /// <summary>Per-family totals, largest first (ties by name).</summary>
+    /// <summary>
+    /// Per record (in <see cref="Records"/>' order), its time past the end of the records before it on its stream. A
+    /// programmatic dependent launch starts while the kernel before it runs and waits inside (griddepcontrol.wait);
+    /// CUPTI counts that wait in its duration, so durations on one stream overlap and their sum exceeds the busy time.
+    /// On separate streams records really run together and keep their whole duration.
+    /// </summary>
+    public IReadOnlyList<ulong> ExclusiveNs { get; }
+
+    /// <summary>Per-family totals of <see cref="ExclusiveNs"/>, largest first (ties by name).</summary>
     public IReadOnlyList<FamilyTotal> Families { get; }
 
     /// <summary>The family the timeline's classifier assigns to <paramref name="record"/>.</summary>
@@ -193,16 +203,30 @@ public sealed class StepTimeline
             sorted[busy[largest].LastIndex].Name, sorted[busy[largest + 1].FirstIndex].Name);
     }
 
-    private static FamilyTotal[] Totals(KernelRecord[] sorted, Func<string, string> classifier)
+    private static ulong[] Exclusive(KernelRecord[] sorted)
+    {
+        var own = new ulong[sorted.Length];
+        var lastEnd = new Dictionary<uint, ulong>();
+        for (int i = 0; i < sorted.Length; i++)
+        {
+            var r = sorted[i];
+            ulong from = lastEnd.TryGetValue(r.StreamId, out var end) ? Math.Max(r.StartNs, end) : r.StartNs;
+            own[i] = r.EndNs > from ? r.EndNs - from : 0;
+            lastEnd[r.StreamId] = Math.Max(end, r.EndNs);
+        }
+        return own;
+    }
+
+    private static FamilyTotal[] Totals(KernelRecord[] sorted, ulong[] own, Func<string, string> classifier)
     {
         var byFamily = new Dictionary<string, (int Count, ulong Total)>();
         ulong all = 0;
-        foreach (var r in sorted)
+        for (int i = 0; i < sorted.Length; i++)
         {
-            string family = classifier(r.Name);
+            string family = classifier(sorted[i].Name);
             byFamily.TryGetValue(family, out var t);
-            byFamily[family] = (t.Count + 1, t.Total + r.DurationNs);
-            all += r.DurationNs;
+            byFamily[family] = (t.Count + 1, t.Total + own[i]);
+            all += own[i];
         }
         return byFamily
             .Select(kv => new FamilyTotal(kv.Key, kv.Value.Count, kv.Value.Total, all == 0 ? 0 : (double)kv.Value.Total / all))

@@ -77,6 +77,28 @@ public sealed class StepTimelineTests
     }
 
     [Fact]
+    public void A_kernel_started_under_its_predecessor_on_one_stream_owns_only_the_time_past_it()
+    {
+        // Programmatic dependent launch: the down GEMM starts while gate/up runs and waits; on another stream a copy
+        // really overlaps and keeps its whole duration.
+        var records = new[]
+        {
+            K("group_gemm_stream_gate_up", 1000, 1400, 1),
+            K("group_gemm_stream_down", 1100, 1650, 1),
+            K("moe_combine", 1600, 1700, 1),
+            K("rms_norm_side", 1200, 1300, 2),
+        };
+        var t = StepTimeline.Analyze(records);
+        var own = t.Records.Select((r, i) => (r.Name, t.ExclusiveNs[i])).ToDictionary(x => x.Name, x => x.Item2);
+        Assert.Equal(400UL, own["group_gemm_stream_gate_up"]);
+        Assert.Equal(250UL, own["group_gemm_stream_down"]);
+        Assert.Equal(50UL, own["moe_combine"]);
+        Assert.Equal(100UL, own["rms_norm_side"]);
+        Assert.Equal(700UL, t.BusyNs);
+        Assert.Equal(800UL, t.Families.Aggregate(0UL, (s, f) => s + f.TotalNs));
+    }
+
+    [Fact]
     public void One_kernel_is_all_busy()
     {
         var t = StepTimeline.Analyze(new[] { K("_Z8rms_normIfEvPT_", 5000, 5123) });
