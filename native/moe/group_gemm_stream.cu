@@ -142,7 +142,8 @@ GE_DEVICE gs_cell gs_cell_of(int slot) {
     return gs_cell{t * 16 + (lane >> 2) + 8 * (i >> 1), 2 * (lane & 3) + (i & 1)};
 }
 
-template <typename T, int WMODE, int GROUPED, int R, int SWIGLU>
+// DEPTH: K blocks of weights a warp has in flight, 2 (the one it multiplies and the next) or 3.
+template <typename T, int WMODE, int GROUPED, int R, int SWIGLU, int DEPTH = 2>
 __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     const unsigned short* __restrict__ A, // [rows, K] or [E, P, K] activation bits
     const void* __restrict__ W,           // [E, N, K] in WMODE's storage
@@ -154,6 +155,7 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
     int* __restrict__ tickets,            // [gridDim.y, column blocks], zero between launches, when splits > 1
     int splits, int kb_per_split) {
     static_assert(R >= 1 && R <= 8, "token rows are the MMA's n8 side");
+    static_assert(DEPTH == 2 || DEPTH == 3, "two or three K blocks in flight");
     static_assert(WMODE == GG_HALF || WMODE == GG_INT8 || WMODE == GG_INT4, "half, int8 or signed int4 weights");
     typedef gs_fmt<WMODE> F;
     constexpr bool QUANT = WMODE != GG_HALF;
@@ -203,8 +205,9 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
 
     // The warp's first K block of weights is requested before the rows are staged: it needs only the tile, so its
     // latency overlaps the staging's and the barrier's instead of following them.
-    uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs];
+    uint4 cur[2][2][F::vecs], nxt[2][2][F::vecs], far[2][2][F::vecs];
     if (warp < nkb) gs_load_w<WMODE>(cur, w, off, K, kb0 + warp, c);
+    if (DEPTH == 3 && warp + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, off, K, kb0 + warp + GS_WARPS, c);
 
     // Stage the tile's valid rows of this K slice (zero past K); rows past `rows` are left as they are (below). A row at a time, no division per chunk. (All R rows' loads in flight
     // together, a uint4 each beside the warp's first K block, cost the half kernel registers and 6 us at one token on the
@@ -230,7 +233,11 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
         for (int i = 0; i < 4; ++i) { acc[t][i] = 0.0f; part[t][i] = 0.0f; }
 
     for (int j = warp; j < nkb; j += GS_WARPS) {
-        if (j + GS_WARPS < nkb) gs_load_w<WMODE>(nxt, w, off, K, kb0 + j + GS_WARPS, c);
+        if (DEPTH == 3) {
+            if (j + 2 * GS_WARPS < nkb) gs_load_w<WMODE>(far, w, off, K, kb0 + j + 2 * GS_WARPS, c);
+        } else if (j + GS_WARPS < nkb) {
+            gs_load_w<WMODE>(nxt, w, off, K, kb0 + j + GS_WARPS, c);
+        }
         // Token row g's elements of this lane, as packed pairs. Rows past the tile's were never staged and hold whatever
         // the shared memory held: they feed only MMA columns (tokens) that are never stored, and columns do not mix.
         unsigned b[F::pairs];
@@ -278,7 +285,10 @@ __global__ void __launch_bounds__(GS_THREADS) group_gemm_stream(
 #pragma unroll
             for (int h = 0; h < 2; ++h)
 #pragma unroll
-                for (int i = 0; i < F::vecs; ++i) cur[t][h][i] = nxt[t][h][i];
+                for (int i = 0; i < F::vecs; ++i) {
+                    cur[t][h][i] = nxt[t][h][i];
+                    if (DEPTH == 3) nxt[t][h][i] = far[t][h][i];
+                }
     }
 
     // The warps' sums, added in warp order.

@@ -319,7 +319,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
     /// of <paramref name="KBlocksPerSplit"/> K blocks of <paramref name="KBlock"/> elements; grid (column blocks x
     /// <paramref name="Splits"/>, <paramref name="Tiles"/> M tiles of <paramref name="Rows"/> rows).
     /// </summary>
-    internal readonly record struct StreamConfig(int Rows, int KBlock, int Splits, int KBlocksPerSplit, int ColumnBlocks, int Tiles)
+    internal readonly record struct StreamConfig(int Rows, int KBlock, int Splits, int KBlocksPerSplit, int ColumnBlocks, int Tiles, int Depth = 2)
     {
         public const int Threads = 128;
         public const int WeightRows = 32;
@@ -412,7 +412,7 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         var c = Split(splits);
         if (c.Splits > 1 && !FitsScratch(c)) c = Split(minSplits);
         if (c.Splits > 1 && !FitsScratch(c)) return null;
-        return c;
+        return c with { Depth = StreamDepth(w.Format, c.Blocks * c.Splits, target.SmCount) };
 
         StreamConfig Split(int s)
         {
@@ -422,8 +422,25 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         static bool FitsScratch(StreamConfig c) => c.Blocks <= SplitKScratch.Tickets && c.PartialFloats <= SplitKScratch.PartialFloats;
     }
 
+    /// <summary>Most blocks of a launch that takes the streaming kernel's three-deep instance: about what one wave
+    /// holds at its 128 registers a lane (four blocks an SM).</summary>
+    internal const int StreamDeepBlocksPerSm = 4;
+
+    /// <summary>
+    /// K blocks of weights a warp of the streaming kernel keeps in flight: 3 for half weights when the whole grid fits
+    /// one wave at <see cref="StreamDeepBlocksPerSm"/> blocks an SM, else 2. A grid under one wave leaves slots free, and
+    /// a third K block in flight per warp is more bytes in flight per SM; a grid of several waves loses more to the fifth
+    /// block an SM the extra registers cost. H200, ERNIE-4.5 at one token, b85af45 + this rule, two runs each: the down
+    /// projection (480 blocks) 17.9 -> 17.0 us a layer and the step's busy time 2.823 -> 2.794 ms; the three-deep
+    /// instance on gate/up too (1152 blocks) took that kernel from 33.0 to 38.2 us. Integer weights stay at 2: their
+    /// decode, not the loads in flight, bounds them (ncu, docs/moe.md).
+    /// </summary>
+    internal static int StreamDepth(ExpertWeightFormat format, long blocks, int smCount) =>
+        format == ExpertWeightFormat.Half && blocks <= (long)StreamDeepBlocksPerSm * smCount ? 3 : 2;
+
     private static string StreamName(string type, GroupGemmProblem p, ExpertWeights w, StreamConfig c) =>
-        $"group_gemm_stream<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.Rows}, {(p.Epilogue == GroupGemmEpilogue.SwiGlu ? 1 : 0)}>";
+        $"group_gemm_stream<{type}, {WeightMode(w.Format)}, {(w.IsGrouped ? 1 : 0)}, {c.Rows}, {(p.Epilogue == GroupGemmEpilogue.SwiGlu ? 1 : 0)}" +
+        (c.Depth == 2 ? ">" : $", {c.Depth}>");
 
     /// <summary>
     /// The kernel <see cref="RunCore"/> launches for a problem on <paramref name="target"/>, with <paramref name="type"/>

@@ -57,6 +57,9 @@ public abstract class GroupGemm
                         }
                         // Many experts with a row or two each (sixteen ERNIE tokens): too many weight columns in all to stream.
                         names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, k, 96, default, default, default, epilogue), w, target));
+                        // Six rows over 64 experts of N = 3072 (one ERNIE token): more streaming blocks than one wave holds,
+                        // the two-deep instance (GroupGemmCuda.StreamDepth).
+                        names.Add(Variant(new GroupGemmProblem(TokenLayout.PrefixSum, 64, 3072, k, 6, default, default, default, epilogue), w, target));
                     }
         }
         return names.ToArray();

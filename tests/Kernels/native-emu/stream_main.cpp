@@ -12,7 +12,7 @@ static float bf2f(unsigned short b) { return __bfloat162float(__nv_bfloat16{b});
 static float urand() { return std::uniform_real_distribution<float>(-1, 1)(rng); }
 
 // WMODE 0 half, 1 int8, 2 int4; G = 0: per channel. Returns 1 on failure.
-template <int WMODE, int GROUPED, int R, int SWIGLU>
+template <int WMODE, int GROUPED, int R, int SWIGLU, int DEPTH = 2>
 int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts, int splits) {
     typedef gs_fmt<WMODE> F;
     const int groups = GROUPED ? K / G : 1, gsz = GROUPED ? G : (1 << 30);
@@ -53,7 +53,7 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts,
     if ((size_t)gs_smem_bytes<WMODE, R>(kbPer) > sizeof g_dyn_smem) { printf("emulated shared memory too small\n"); return 1; }
     auto launchOnce = [&] {
         launch(colBlocks * splits, tiles, GS_THREADS, [&] {
-            group_gemm_stream<__nv_bfloat16, WMODE, GROUPED, R, SWIGLU>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(),
+            group_gemm_stream<__nv_bfloat16, WMODE, GROUPED, R, SWIGLU, DEPTH>(A.data(), W.data(), WMODE == 0 ? nullptr : S.data(), off.data(), C.data(),
                 E, N, K, gsz, groups, padded ? P : 0, partials.data(), tickets.data(), splits, kbPer);
         });
     };
@@ -82,9 +82,9 @@ int run(int E, int N, int K, int G, bool padded, int P, std::vector<int> counts,
     double err = den > 0 ? std::sqrt(num / den) : 0;
     // bf16 output: one rounding (relative 2^-9 RMS at most); fp32 sums add far less.
     bool ok = err < 4e-3 && unwritten == 0 && bad == 0 && !changed && armed == 0;
-    printf("stream mode %d grouped %d R %d swiglu %d E %d N %d K %d G %d %s splits %d: rel err %.2e unwritten %d written-past-count %d "
+    printf("stream mode %d grouped %d R %d swiglu %d depth %d E %d N %d K %d G %d %s splits %d: rel err %.2e unwritten %d written-past-count %d "
            "second launch differs %d tickets left armed %d %s\n",
-           WMODE, GROUPED, R, SWIGLU, E, N, K, G, padded ? "padded" : "prefix", splits, err, unwritten, bad, changed, armed, ok ? "" : "FAIL");
+           WMODE, GROUPED, R, SWIGLU, DEPTH, E, N, K, G, padded ? "padded" : "prefix", splits, err, unwritten, bad, changed, armed, ok ? "" : "FAIL");
     return ok ? 0 : 1;
 }
 
@@ -110,6 +110,12 @@ int main() {
     GE_EMU_COUNT(fails, run<0, 0, 8, 1>(2, 2 * 40, 520, 0, true, 6, {6, 1}, 3));
     GE_EMU_COUNT(fails, run<1, 0, 8, 1>(2, 2 * 20, 256, 0, false, 0, {3, 4}, 2));
     GE_EMU_COUNT(fails, run<2, 1, 8, 1>(2, 2 * 24, 512, 128, false, 0, {5, 8}, 2));
+    // Three K blocks in flight a warp: 1 to 9 K blocks per warp (fewer than the prefetch depth, and tails), SWIGLU too.
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0, 3>(4, 71, 200, 0, false, 0, {3, 0, 11, 1}, 1));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0, 3>(2, 40, 2056, 0, false, 0, {3, 8}, 1));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 0, 3>(3, 64, 1032, 0, true, 9, {9, 0, 4}, 2));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 1, 3>(2, 2 * 40, 520, 0, true, 6, {6, 1}, 3));
+    GE_EMU_COUNT(fails, run<0, 0, 8, 1, 3>(2, 2 * 20, 1288, 0, false, 0, {2, 5}, 1));
     printf("%d failed\n", fails);
     return fails;
 }
