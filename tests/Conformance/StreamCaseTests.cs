@@ -42,6 +42,17 @@ public sealed class StreamCaseTests
     }
 
     [Fact]
+    public void The_stream_cases_run_half_weights_at_both_depths()
+    {
+        // The mutants run on the moe/stream cases, so both instances of the half kernel must be among them.
+        var depths = MoeCases.StreamSpecs().SelectMany(s => Gemms(s.Spec))
+            .Where(g => g.Weights.Format == ExpertWeightFormat.Half)
+            .Select(g => GroupGemmCuda.Stream(g.Problem, g.Weights, LaunchTarget.H200))
+            .Where(c => c is not null).Select(c => c!.Value.Depth).ToHashSet();
+        Assert.Equal(new HashSet<int> { 2, 3 }, depths);
+    }
+
+    [Fact]
     public void The_stream_cases_are_the_suites_and_the_mutants_reach_them()
     {
         var names = MoeCases.StreamSpecs().Select(s => s.Name).ToArray();
