@@ -44,11 +44,6 @@ dense_gemv(const T* __restrict__ x,      // [rows, K]
 #else
     const int ce = min(chunks, cb + per_warp);
 #endif
-    // The block's 8 weight rows are contiguous and no kernel's output: they start for L2 under the previous kernel (a
-    // dependent launch), so the loads below find most of them there.
-    if (threadIdx.x == 0 && n0 < N) ge_prefetch_l2(w + (long long)n0 * K, (unsigned)(min(8, N - n0) * K * (int)sizeof(T)));
-    ge_pdl_wait();      // everything below reads or writes what earlier kernels touch
-    ge_pdl_trigger();
     const bool w_row = n0 + g < N, x_lo = g < rows, x_hi = g + 8 < rows;
     const long long w_base = (long long)(w_row ? n0 + g : 0) * K;
     const long long x_lo_base = (long long)(x_lo ? g : 0) * K, x_hi_base = (long long)(x_hi ? g + 8 : 0) * K;

@@ -65,7 +65,7 @@ internal sealed unsafe class GemmCuda : Gemm
             ulong pa = a.Ptr.Address, pw = w.Ptr.Address, pb = bias?.Ptr.Address ?? 0, pc = c.Ptr.Address;
             void** args = stackalloc void*[] { &pa, &pw, &pb, &pc, &rows, &n, &k };
             _device.GetKernel(GemvSource, GemvName(a.DType.CudaTypeName()))
-                .Launch(cs, new Dim3((uint)((n + 7) / 8)), new Dim3(GemvWarps * 32), 0, args, dependent: true);
+                .Launch(cs, new Dim3((uint)((n + 7) / 8)), new Dim3(GemvWarps * 32), 0, args);
             return;
         }
         int type = a.DType == DType.BF16 ? CublasLt.CUDA_R_16BF : CublasLt.CUDA_R_16F;

@@ -422,8 +422,9 @@ internal sealed unsafe class GroupGemmCuda : GroupGemm
         static bool FitsScratch(StreamConfig c) => c.Blocks <= SplitKScratch.Tickets && c.PartialFloats <= SplitKScratch.PartialFloats;
     }
 
-    /// <summary>Most blocks of a launch that takes the streaming kernel's three-deep instance: about what one wave
-    /// holds at its 128 registers a lane (four blocks an SM).</summary>
+    /// <summary>Most blocks an SM of a launch that takes the streaming kernel's three-deep instance: the two-deep one
+    /// holds five an SM (ncu, 96 registers a lane); the third K block costs 32 more registers a lane, so at most four
+    /// are assumed (the three-deep instance's own count was not measured).</summary>
     internal const int StreamDeepBlocksPerSm = 4;
 
     /// <summary>
