@@ -16,7 +16,8 @@ GE_DEVICE signed char i8q_quant(float x, float scale) {
     return (signed char)max(-127, min(127, v));
 }
 
-// One block per row; the whole row shares one scale. grid = rows (host bound), block = 256.
+// One block per row; the whole row shares one scale. grid = rows (host bound), block = 256. The trigger lets the GEMM
+// that consumes q launch and request its weights while this runs (gemm/int8_act_stream.cu).
 // Rows at or past the device token count are not touched.
 template <typename T>
 __global__ void int8_quant_act_per_token(const T* __restrict__ x,          // [rows, k]
@@ -24,6 +25,8 @@ __global__ void int8_quant_act_per_token(const T* __restrict__ x,          // [r
                                          float* __restrict__ scales,       // [rows]
                                          int rows, int k, int kp, const int* n_tokens) {
     __shared__ float warp_max[32];
+    ge_pdl_wait();      // x is the step's (launched dependent: the previous kernel may still be running)
+    ge_pdl_trigger();
     int row = blockIdx.x;
     if (row >= ge_valid_rows(n_tokens, rows)) return;
     const T* xr = x + (long long)row * k;

@@ -85,9 +85,11 @@ public static class KernelWarmup
     }
 
     /// <summary>native/ file of a variant: its family's, except the Hopper (cp.async and TMA) and the weight-streaming group GEMMs
-    /// and the w8a8 TMA GEMM, which have their own files.</summary>
+    /// and the int8-activation TMA and streaming GEMMs, which have their own files.</summary>
     internal static string SourceFile(string family, string variant) =>
-        family == "gemm/int8_act_gemm" ? (variant.StartsWith("int8_act_tma", StringComparison.Ordinal) ? "gemm/int8_act_tma.cu" : family + ".cu")
+        family == "gemm/int8_act_gemm"
+            ? (variant.StartsWith("int8_act_tma", StringComparison.Ordinal) ? "gemm/int8_act_tma.cu"
+                : variant.StartsWith("int8_act_stream", StringComparison.Ordinal) ? "gemm/int8_act_stream.cu" : family + ".cu")
         : family != "moe/group_gemm" ? family + ".cu"
         : variant.StartsWith("group_gemm_wgmma", StringComparison.Ordinal) ? "moe/group_gemm_wgmma.cu"
         : variant.StartsWith("group_gemm_stream", StringComparison.Ordinal) ? "moe/group_gemm_stream.cu"

@@ -33,8 +33,32 @@ public class Int8ActTmaLauncherTests
     {
         Assert.False(Int8ActGemm.TmaApplies(WeightOnlyFormat.Int8, false, Int8ActGemm.TmaMinRows - 1, 9, 0));
         Assert.Equal(Int8ActGemmVariant.Large, Int8ActGemm.ChooseVariant(255, WeightOnlyFormat.Int8, false, 9, 0));
-        Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(7, WeightOnlyFormat.Int8, false, 9, 0));
+        Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(17, WeightOnlyFormat.Int8, false, 9, 0));
         Assert.False(Int8ActLinearMethod.ImmaApplies(WeightOnlyFormat.Int8, false, 255, 9, 0));
+    }
+
+    [Theory]
+    [InlineData(WeightOnlyFormat.Int8, false, 9, 0)]
+    [InlineData(WeightOnlyFormat.Int4, false, 9, 0)]
+    [InlineData(WeightOnlyFormat.Int4, true, 8, 0)]
+    [InlineData(WeightOnlyFormat.Int8, false, 12, 0)]
+    public void Up_to_16_rows_every_format_streams_its_weights_on_every_int8_gpu(WeightOnlyFormat format, bool grouped, int major, int minor)
+    {
+        foreach (int rows in new[] { 1, 7, Int8ActGemm.StreamMaxRows })
+            Assert.Equal(Int8ActGemmVariant.Stream, Int8ActGemm.ChooseVariant(rows, format, grouped, major, minor));
+        Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(Int8ActGemm.StreamMaxRows + 1, format, grouped, major, minor));
+        Assert.Contains(Int8ActGemmVariant.Stream, Int8ActGemm.VariantsFor(format, grouped, major, minor));
+        // The experts' group GEMM keeps the two tiles: its rule is the rows-only one.
+        Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(1));
+        Assert.DoesNotContain(Int8ActGemmVariant.Stream, Int8ActGemm.Variants);
+    }
+
+    [Fact]
+    public void The_streaming_kernel_is_named_with_its_ring_depth()
+    {
+        Assert.Equal("int8_act_stream<T, 0, 0, 2>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
+        Assert.Equal("int8_act_stream<T, 1, 0, 3>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
+        Assert.Equal("int8_act_stream<T, 1, 1, 3>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, true));
     }
 
     [Theory]
@@ -60,14 +84,14 @@ public class Int8ActTmaLauncherTests
         Assert.False(Int8ActGemm.TmaApplies(format, grouped, 4096, 9, 0));
         Assert.Equal(Int8ActGemmVariant.Large, Int8ActGemm.ChooseVariant(4096, format, grouped, 9, 0));
         Assert.False(Int8ActLinearMethod.ImmaApplies(format, grouped, 4096, 8, 9));
-        Assert.Equal(Int8ActGemm.Variants, Int8ActGemm.VariantsFor(format, grouped, 9, 0));
+        Assert.Equal(new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large }, Int8ActGemm.VariantsFor(format, grouped, 9, 0));
     }
 
     [Fact]
     public void The_tma_kernel_is_named_for_w8a8_only()
     {
         Assert.Equal("int8_act_tma<T, 4>", Int8ActGemm.KernelName(Int8ActGemmVariant.Tma, WeightOnlyFormat.Int8, false));
-        Assert.Equal(new[] { Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma },
+        Assert.Equal(new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma },
             Int8ActGemm.VariantsFor(WeightOnlyFormat.Int8, false, 9, 0));
         var e = Assert.Throws<ArgumentException>(() => Int8ActGemm.KernelName(Int8ActGemmVariant.Tma, WeightOnlyFormat.Int4, false));
         Assert.Contains("Int4", e.Message);

@@ -9,7 +9,16 @@ namespace GraphEngine.Kernels.Gemm;
 /// </summary>
 internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 {
-    internal const string Source = "gemm/int8_act_gemm.cu", TmaSource = "gemm/int8_act_tma.cu";
+    internal const string Source = "gemm/int8_act_gemm.cu", TmaSource = "gemm/int8_act_tma.cu", StreamSource = "gemm/int8_act_stream.cu";
+
+    /// <summary>The streaming kernel's block (int8_act_stream.cu's I8S_* defines): 32 weight rows, 16 token rows, 8 warps.</summary>
+    internal const int StreamRows = 32, StreamTokens = 16, StreamThreads = 256;
+
+    /// <summary>
+    /// K blocks of weights a warp of the streaming kernel requests ahead: two of int8 (4 KiB a warp each, 64 KiB in flight
+    /// per SM), three of int4, whose K block is half the bytes.
+    /// </summary>
+    internal static int StreamDepth(WeightOnlyFormat format) => format == WeightOnlyFormat.Int4 ? 3 : 2;
 
     /// <summary>The TMA kernel's tile (int8_act_tma.cu's I8T_* defines): 128 rows, 256 columns, K tiles of 128 bytes, 384 threads.</summary>
     internal const int TmaTileM = 128, TmaTileN = 256, TmaTileK = 128, TmaThreads = 384;
@@ -59,6 +68,8 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             RequireTmaFormat(format, grouped);
             return $"int8_act_tma<{type}, {TmaStages}>";
         }
+        if (variant == Int8ActGemmVariant.Stream)
+            return $"int8_act_stream<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {StreamDepth(format)}>";
         var t = TileOf(variant);
         return $"int8_act_gemm<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {t.BM}, {t.BN}, {t.WM}, {t.WN}, {t.Stages}>";
     }
@@ -84,9 +95,15 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             var key = (output, variant, format, grouped);
             if (!_kernels.TryGetValue(key, out var k))
             {
-                bool tma = variant == Int8ActGemmVariant.Tma;
-                k = _device.GetKernel(tma ? TmaSource : Source, KernelName(output.CudaTypeName(), variant, format, grouped));
-                k.EnsureDynamicSharedMemory(tma ? TmaSharedBytes(TmaStages) : TileOf(variant).SharedBytes(format));
+                var source = variant switch { Int8ActGemmVariant.Tma => TmaSource, Int8ActGemmVariant.Stream => StreamSource, _ => Source };
+                k = _device.GetKernel(source, KernelName(output.CudaTypeName(), variant, format, grouped));
+                int shared = variant switch
+                {
+                    Int8ActGemmVariant.Tma => TmaSharedBytes(TmaStages),
+                    Int8ActGemmVariant.Stream => 0,   // static: the warps' int32 sums
+                    _ => TileOf(variant).SharedBytes(format),
+                };
+                if (shared > 0) k.EnsureDynamicSharedMemory(shared);
                 _kernels[key] = k;
             }
             return k;
@@ -103,13 +120,32 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             LaunchTma(Kernel(c.DType, variant, format, grouped), (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
             return;
         }
-        var tile = TileOf(variant);
         var kernel = Kernel(c.DType, variant, format, grouped);
+        if (variant == Int8ActGemmVariant.Stream)
+        {
+            LaunchStream(kernel, (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
+            return;
+        }
+        var tile = TileOf(variant);
         ulong pa = a.Ptr.Address, psa = aScales.Ptr.Address, pw = w.Ptr.Address, psw = wScales.Ptr.Address;
         ulong pc = c.Ptr.Address, pn = tokenCount.Address;
         void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &np, &kp, &pn };
         var grid = new Dim3((uint)(np / tile.BN), (uint)((rows + tile.BM - 1) / tile.BM));
         kernel.Launch((CudaStream)stream, grid, new Dim3((uint)tile.Threads), (uint)tile.SharedBytes(format), args);
+    }
+
+    /// <summary>
+    /// The streaming kernel over <paramref name="rows"/> host rows: a block per 32 weight rows and 16 token rows, launched
+    /// dependent so its first weight loads overlap the activation quantizer before it.
+    /// </summary>
+    private static void LaunchStream(CudaKernel kernel, CudaStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
+        int rows, int n, int np, int kp, DevicePtr tokenCount)
+    {
+        ulong pa = a.Ptr.Address, psa = aScales.Ptr.Address, pw = w.Ptr.Address, psw = wScales.Ptr.Address;
+        ulong pc = c.Ptr.Address, pn = tokenCount.Address;
+        void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &np, &kp, &pn };
+        var grid = new Dim3((uint)(np / StreamRows), (uint)((rows + StreamTokens - 1) / StreamTokens));
+        kernel.Launch(stream, grid, new Dim3(StreamThreads), 0, args, dependent: true);
     }
 
     /// <summary>

@@ -70,15 +70,26 @@ public abstract class Int8ActGemm
     public static bool TmaApplies(WeightOnlyFormat format, bool grouped, int rows, int computeMajor, int computeMinor) =>
         format == WeightOnlyFormat.Int8 && !grouped && rows >= TmaMinRows && TmaArchitecture(computeMajor, computeMinor) && !TmaOff;
 
-    /// <summary>The launcher's rule on a GPU: the TMA kernel where <see cref="TmaApplies"/>, else the tile <see cref="ChooseVariant(int)"/> picks.</summary>
-    public static Int8ActGemmVariant ChooseVariant(int rows, WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
-        TmaApplies(format, grouped, rows, computeMajor, computeMinor) ? Int8ActGemmVariant.Tma : ChooseVariant(rows);
+    /// <summary>
+    /// Host rows up to which the Linear takes the weight-streaming kernel (<see cref="Int8ActGemmVariant.Stream"/>): one
+    /// block covers 16 token rows, so up to here every weight byte is read once.
+    /// </summary>
+    public const int StreamMaxRows = 16;
 
-    /// <summary>Every variant the rule can pick on a GPU for a weight format and grouping: both tiles, and the TMA kernel for w8a8 on sm_90.</summary>
+    /// <summary>
+    /// The launcher's rule on a GPU: the TMA kernel where <see cref="TmaApplies"/>, the weight-streaming kernel up to
+    /// <see cref="StreamMaxRows"/> host rows, else the tile <see cref="ChooseVariant(int)"/> picks.
+    /// </summary>
+    public static Int8ActGemmVariant ChooseVariant(int rows, WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
+        TmaApplies(format, grouped, rows, computeMajor, computeMinor) ? Int8ActGemmVariant.Tma
+        : rows <= StreamMaxRows ? Int8ActGemmVariant.Stream
+        : ChooseVariant(rows);
+
+    /// <summary>Every variant the Linear's rule can pick on a GPU for a weight format and grouping: the streaming kernel, both tiles, and the TMA kernel for w8a8 on sm_90.</summary>
     public static IReadOnlyList<Int8ActGemmVariant> VariantsFor(WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
         format == WeightOnlyFormat.Int8 && !grouped && TmaArchitecture(computeMajor, computeMinor)
-            ? new[] { Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma }
-            : Variants;
+            ? new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma }
+            : new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large };
 
     /// <summary>The kernel instance a variant runs for a weight format and grouping, T for the output type: what `graphengine check --list` names.</summary>
     public static string KernelName(Int8ActGemmVariant variant, WeightOnlyFormat format, bool grouped) =>
@@ -146,7 +157,7 @@ public abstract class Int8ActGemm
     }
 }
 
-/// <summary>The tiles of the int8-activation GEMM (one kernel template, two shapes).</summary>
+/// <summary>The kernels of the int8-activation GEMM: one tile template at two shapes, the few-row streaming kernel, the Hopper TMA kernel.</summary>
 public enum Int8ActGemmVariant
 {
     /// <summary>16 x 32 output tile, 4 warps, 8-stage cp.async ring (7 K blocks in flight, 28 KiB of int8 weights per block): few rows, many blocks, deep enough to stream the weights near full bandwidth.</summary>
@@ -154,6 +165,13 @@ public enum Int8ActGemmVariant
 
     /// <summary>64 x 128 output tile, 8 warps (2 x 4, 32 x 32 each), 3-stage cp.async ring.</summary>
     Large,
+
+    /// <summary>
+    /// Few rows (native/gemm/int8_act_stream.cu): weights streamed into registers, swapped MMA operands (32 weight rows x
+    /// 16 token rows a block), eight warps splitting K, the first weights requested before the dependent-launch wait.
+    /// Any GPU with int8 mma.sync; the Linear only (the experts' group GEMM has the two tiles).
+    /// </summary>
+    Stream,
 
     /// <summary>
     /// Hopper only (native/gemm/int8_act_tma.cu): 128 x 256 tiles fed by the TMA through a 4-stage ring, one producer

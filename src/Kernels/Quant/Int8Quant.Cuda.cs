@@ -26,6 +26,6 @@ internal sealed unsafe class Int8QuantCuda : Int8Quant
         var kernel = Kernel(x.DType);
         ulong px = x.Ptr.Address, pq = q.Ptr.Address, ps = scales.Ptr.Address, pn = tokenCount.Address;
         void** args = stackalloc void*[] { &px, &pq, &ps, &rows, &k, &kp, &pn };
-        kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(256), 0, args);
+        kernel.Launch((CudaStream)stream, new Dim3((uint)rows), new Dim3(256), 0, args, dependent: true);
     }
 }

@@ -3,9 +3,11 @@
 // under host emulation:
 // the quantizer byte for byte against the host rule, the GEMM bit for bit against the kernel's definition
 // (exact int32 sums, fp32 scales in the written order) and within 1e-2 of float64 on the same codes, every
-// weight format and scale grouping, both tile shapes the launcher picks, N tails, padded rows left unwritten.
+// weight format and scale grouping, both tile shapes the launcher picks and the few-row streaming kernel, N tails,
+// padded rows left unwritten.
 #include "quant/int8_quant.cu"
 #include "gemm/int8_act_gemm.cu"
+#include "gemm/int8_act_stream.cu"
 #include "moe/int8_act_group_gemm.cu"
 #include "gemm/int8_scale_epilogue.cu"
 #include "gemm/int8_act_tma.cu"
@@ -71,8 +73,9 @@ int quant(int rows, int valid, int k) {
     return bad != 0;
 }
 
-template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES>
-int gemm(int rows, int valid, int n, int k) {
+// The Linear GEMM's operands and its output against the definition; `run` launches one kernel over them.
+template <int W4, int GROUPED, class Run>
+int gemm_with(const char* what, int rows, int valid, int n, int k, Run run) {
     int kp = pad128(k), np = pad128(n), groups = GROUPED ? kp / 128 : 1;
     std::vector<signed char> A((size_t)rows * kp, 0);
     std::vector<float> as(rows);
@@ -96,11 +99,7 @@ int gemm(int rows, int valid, int n, int k) {
         }
     std::vector<unsigned short> C((size_t)rows * n, kUnwritten);
     int count = valid;
-    constexpr int smem = STAGES * (BM * 128 + BN * (W4 ? 64 : 128));
-    static_assert(smem <= (int)sizeof g_dyn_smem, "emulated shared memory");
-    launch(np / BN, (rows + BM - 1) / BM, WM * WN * 32, [&] {
-        int8_act_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES>(A.data(), as.data(), W.data(), ws.data(), (__nv_bfloat16*)C.data(), rows, n, np, kp, &count);
-    });
+    run(A.data(), as.data(), W.data(), ws.data(), (__nv_bfloat16*)C.data(), np, kp, &count);
     const auto o = scan_output(C, rows, n, [&](int r) { return r < valid; }, [&](int r, int j) {
         float f = 0;
         double exact = 0;
@@ -115,9 +114,32 @@ int gemm(int rows, int valid, int n, int k) {
     }, bf2f);
     const int mismatch = o.mismatch, unwritten = o.unwritten, past = o.past;
     const double err = o.err();
-    printf("int8 gemm W4 %d grouped %d tile %dx%d rows %d valid %d N %d K %d: bit mismatches %d rel err %.2e unwritten %d written-past-count %d\n",
-           W4, GROUPED, BM, BN, rows, valid, n, k, mismatch, err, unwritten, past);
+    printf("int8 %s W4 %d grouped %d rows %d valid %d N %d K %d: bit mismatches %d rel err %.2e unwritten %d written-past-count %d\n",
+           what, W4, GROUPED, rows, valid, n, k, mismatch, err, unwritten, past);
     return mismatch == 0 && err < 1e-2 && unwritten == 0 && past == 0 ? 0 : 1;
+}
+
+template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES>
+int gemm(int rows, int valid, int n, int k) {
+    constexpr int smem = STAGES * (BM * 128 + BN * (W4 ? 64 : 128));
+    static_assert(smem <= (int)sizeof g_dyn_smem, "emulated shared memory");
+    char what[48];
+    snprintf(what, sizeof what, "gemm tile %dx%d", BM, BN);
+    return gemm_with<W4, GROUPED>(what, rows, valid, n, k, [&](auto A, auto as, auto W, auto ws, auto C, int np, int kp, int* count) {
+        launch(np / BN, (rows + BM - 1) / BM, WM * WN * 32, [&] {
+            int8_act_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES>(A, as, W, ws, C, rows, n, np, kp, count);
+        });
+    });
+}
+
+// The few-row streaming kernel: 32 weight rows and 16 token rows a block, eight warps splitting K round robin.
+template <int W4, int GROUPED, int DEPTH>
+int stream(int rows, int valid, int n, int k) {
+    return gemm_with<W4, GROUPED>("stream", rows, valid, n, k, [&](auto A, auto as, auto W, auto ws, auto C, int np, int kp, int* count) {
+        launch(np / I8S_ROWS, (rows + I8S_TOKENS - 1) / I8S_TOKENS, I8S_THREADS, [&] {
+            int8_act_stream<__nv_bfloat16, W4, GROUPED, DEPTH>(A, as, W, ws, C, rows, n, np, kp, count);
+        });
+    });
 }
 
 // Group GEMM: E experts with `counts` rows each, prefix sums or padded slabs of P rows; codes and scales random.
@@ -246,6 +268,14 @@ int main() {
     GE_EMU_COUNT(fails, gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264));       // small tile: w4a8 per channel
     GE_EMU_COUNT(fails, gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640));       // small tile: w4a8 g128, two M tiles
     GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128));       // one K block (fewer than the stages)
+    // The streaming kernel: fewer K blocks than warps, several rounds with a partial last one (K tail), both ring
+    // depths, a second token tile, one valid row of sixteen, a zero token count.
+    GE_EMU_COUNT(fails, stream<0, 0, 2>(1, 1, 72, 200));                   // w8a8, N tail, 2 K blocks of 8 warps
+    GE_EMU_COUNT(fails, stream<0, 0, 2>(16, 11, 40, 2000));                // w8a8, 16 K blocks: two rounds
+    GE_EMU_COUNT(fails, stream<1, 0, 3>(9, 9, 136, 2304));                 // w4a8 per channel, 18 K blocks: 3 rounds, last partial
+    GE_EMU_COUNT(fails, stream<1, 1, 3>(16, 1, 96, 3072));                 // w4a8 g128: group chain over 3 rounds
+    GE_EMU_COUNT(fails, stream<1, 1, 2>(21, 19, 40, 1280));                // g128, 10 groups, two token tiles of 16
+    GE_EMU_COUNT(fails, stream<0, 0, 2>(4, 0, 40, 256));                   // zero token count: nothing written
     GE_EMU_COUNT(fails, group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200));     // w8a8 prefix, empty expert, 2 M tiles
     GE_EMU_COUNT(fails, group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, slab tails
     GE_EMU_COUNT(fails, group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264));             // w4a8 per channel prefix
