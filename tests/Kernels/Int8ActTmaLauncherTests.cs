@@ -54,11 +54,20 @@ public class Int8ActTmaLauncherTests
     }
 
     [Fact]
-    public void The_streaming_kernel_is_named_with_its_ring_depth()
+    public void Grouped_streaming_launches_keep_their_sums_in_64_KiB_up_to_K_15360()
     {
-        Assert.Equal("int8_act_stream<T, 0, 0, 2>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
-        Assert.Equal("int8_act_stream<T, 1, 0, 3>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
-        Assert.Equal("int8_act_stream<T, 1, 1, 3>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, true));
+        Assert.Equal(0, Int8ActGemmCuda.StreamSharedBytes(false, 131072));
+        Assert.Equal(32 * 544, Int8ActGemmCuda.StreamSharedBytes(true, 4096));
+        Assert.True(Int8ActGemmCuda.StreamSharedBytes(true, 15360) <= Int8ActGemmCuda.StreamMaxSharedBytes);
+        Assert.True(Int8ActGemmCuda.StreamSharedBytes(true, 15360 + 128) > Int8ActGemmCuda.StreamMaxSharedBytes);
+    }
+
+    [Fact]
+    public void The_streaming_kernel_is_named_with_its_loads_in_flight()
+    {
+        Assert.Equal("int8_act_stream<T, 0, 0, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
+        Assert.Equal("int8_act_stream<T, 1, 0, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
+        Assert.Equal("int8_act_stream<T, 1, 1, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, true));
     }
 
     [Theory]

@@ -11,14 +11,23 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 {
     internal const string Source = "gemm/int8_act_gemm.cu", TmaSource = "gemm/int8_act_tma.cu", StreamSource = "gemm/int8_act_stream.cu";
 
-    /// <summary>The streaming kernel's block (int8_act_stream.cu's I8S_* defines): 32 weight rows, 16 token rows, 8 warps.</summary>
-    internal const int StreamRows = 32, StreamTokens = 16, StreamThreads = 256;
+    /// <summary>The streaming kernel's block (int8_act_stream.cu's I8S_* defines): 8 weight rows, 16 token rows, 4 warps.</summary>
+    internal const int StreamCols = 8, StreamTokens = 16, StreamThreads = 128;
+
+    /// <summary>16-byte weight loads a lane of the streaming kernel keeps in flight: 64 registers, 8 KiB a warp, 128 KiB an SM at four blocks.</summary>
+    internal const int StreamUnroll = 16;
 
     /// <summary>
-    /// K blocks of weights a warp of the streaming kernel requests ahead: two of int8 (4 KiB a warp each, 64 KiB in flight
-    /// per SM), three of int4, whose K block is half the bytes.
+    /// Dynamic shared memory of a streaming launch: none per channel; grouped, per 128-wide group the 128 int32 sums of the
+    /// block's outputs and its 8 weight scales.
     /// </summary>
-    internal static int StreamDepth(WeightOnlyFormat format) => format == WeightOnlyFormat.Int4 ? 3 : 2;
+    internal static int StreamSharedBytes(bool grouped, int kp) => grouped ? kp / Int8ActPacking.Block * (128 * 4 + StreamCols * 4) : 0;
+
+    /// <summary>
+    /// The most shared memory a grouped streaming launch takes: 120 groups (K up to 15,360, Llama-3's 14,336 included), three
+    /// blocks an SM at the most; past it the rule takes the small tile.
+    /// </summary>
+    internal const int StreamMaxSharedBytes = 64 * 1024;
 
     /// <summary>The TMA kernel's tile (int8_act_tma.cu's I8T_* defines): 128 rows, 256 columns, K tiles of 128 bytes, 384 threads.</summary>
     internal const int TmaTileM = 128, TmaTileN = 256, TmaTileK = 128, TmaThreads = 384;
@@ -69,7 +78,7 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             return $"int8_act_tma<{type}, {TmaStages}>";
         }
         if (variant == Int8ActGemmVariant.Stream)
-            return $"int8_act_stream<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {StreamDepth(format)}>";
+            return $"int8_act_stream<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {StreamUnroll}>";
         var t = TileOf(variant);
         return $"int8_act_gemm<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {t.BM}, {t.BN}, {t.WM}, {t.WN}, {t.Stages}>";
     }
@@ -100,7 +109,7 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
                 int shared = variant switch
                 {
                     Int8ActGemmVariant.Tma => TmaSharedBytes(TmaStages),
-                    Int8ActGemmVariant.Stream => 0,   // static: the warps' int32 sums
+                    Int8ActGemmVariant.Stream => grouped ? StreamMaxSharedBytes : 0,
                     _ => TileOf(variant).SharedBytes(format),
                 };
                 if (shared > 0) k.EnsureDynamicSharedMemory(shared);
@@ -115,6 +124,12 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
     {
         var info = _device.Info;
         var variant = _fixed ?? ChooseVariant(rows, format, grouped, info.ComputeMajor, info.ComputeMinor);
+        if (variant == Int8ActGemmVariant.Stream && StreamSharedBytes(grouped, kp) > StreamMaxSharedBytes)
+        {
+            if (_fixed is not null)
+                throw new ArgumentException($"the streaming int8 GEMM keeps a group's sums per block: Kp={kp} with 128-wide groups needs {StreamSharedBytes(grouped, kp)} bytes of shared memory, more than {StreamMaxSharedBytes}", nameof(wScales));
+            variant = Int8ActGemmVariant.Small;
+        }
         if (variant == Int8ActGemmVariant.Tma)
         {
             LaunchTma(Kernel(c.DType, variant, format, grouped), (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
@@ -135,7 +150,7 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
     }
 
     /// <summary>
-    /// The streaming kernel over <paramref name="rows"/> host rows: a block per 32 weight rows and 16 token rows, launched
+    /// The streaming kernel over <paramref name="rows"/> host rows: a block per 8 weight rows and 16 token rows, launched
     /// dependent so its first weight loads overlap the activation quantizer before it.
     /// </summary>
     private static void LaunchStream(CudaKernel kernel, CudaStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
@@ -144,8 +159,8 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
         ulong pa = a.Ptr.Address, psa = aScales.Ptr.Address, pw = w.Ptr.Address, psw = wScales.Ptr.Address;
         ulong pc = c.Ptr.Address, pn = tokenCount.Address;
         void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &np, &kp, &pn };
-        var grid = new Dim3((uint)(np / StreamRows), (uint)((rows + StreamTokens - 1) / StreamTokens));
-        kernel.Launch(stream, grid, new Dim3(StreamThreads), 0, args, dependent: true);
+        var grid = new Dim3((uint)(np / StreamCols), (uint)((rows + StreamTokens - 1) / StreamTokens));
+        kernel.Launch(stream, grid, new Dim3(StreamThreads), (uint)StreamSharedBytes(wScales.Dim(0) > 1, kp), args, dependent: true);
     }
 
     /// <summary>

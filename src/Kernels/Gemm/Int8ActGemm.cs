@@ -167,9 +167,9 @@ public enum Int8ActGemmVariant
     Large,
 
     /// <summary>
-    /// Few rows (native/gemm/int8_act_stream.cu): weights streamed into registers, swapped MMA operands (32 weight rows x
-    /// 16 token rows a block), eight warps splitting K, the first weights requested before the dependent-launch wait.
-    /// Any GPU with int8 mma.sync; the Linear only (the experts' group GEMM has the two tiles).
+    /// Few rows (native/gemm/int8_act_stream.cu): weights streamed into registers, 16 token rows x 8 weight rows a block,
+    /// four warps splitting K with 16 loads each in flight, the first requested before the dependent-launch wait. Any GPU
+    /// with int8 mma.sync; the Linear only (the experts' group GEMM has the two tiles); grouped up to K = 15,360.
     /// </summary>
     Stream,
 

@@ -132,12 +132,13 @@ int gemm(int rows, int valid, int n, int k) {
     });
 }
 
-// The few-row streaming kernel: 32 weight rows and 16 token rows a block, eight warps splitting K round robin.
-template <int W4, int GROUPED, int DEPTH>
+// The few-row streaming kernel: 8 weight rows and 16 token rows a block, four warps splitting K, UNROLL loads in flight.
+template <int W4, int GROUPED, int UNROLL>
 int stream(int rows, int valid, int n, int k) {
     return gemm_with<W4, GROUPED>("stream", rows, valid, n, k, [&](auto A, auto as, auto W, auto ws, auto C, int np, int kp, int* count) {
-        launch(np / I8S_ROWS, (rows + I8S_TOKENS - 1) / I8S_TOKENS, I8S_THREADS, [&] {
-            int8_act_stream<__nv_bfloat16, W4, GROUPED, DEPTH>(A, as, W, ws, C, rows, n, np, kp, count);
+        static_assert(sizeof g_dyn_smem >= 64 * (512 + 32), "emulated shared memory: 64 groups");
+        launch(np / I8S_COLS, (rows + I8S_TOKENS - 1) / I8S_TOKENS, I8S_THREADS, [&] {
+            int8_act_stream<__nv_bfloat16, W4, GROUPED, UNROLL>(A, as, W, ws, C, rows, n, np, kp, count);
         });
     });
 }
@@ -268,14 +269,14 @@ int main() {
     GE_EMU_COUNT(fails, gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264));       // small tile: w4a8 per channel
     GE_EMU_COUNT(fails, gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640));       // small tile: w4a8 g128, two M tiles
     GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128));       // one K block (fewer than the stages)
-    // The streaming kernel: fewer K blocks than warps, several rounds with a partial last one (K tail), both ring
-    // depths, a second token tile, one valid row of sixteen, a zero token count.
-    GE_EMU_COUNT(fails, stream<0, 0, 2>(1, 1, 72, 200));                   // w8a8, N tail, 2 K blocks of 8 warps
-    GE_EMU_COUNT(fails, stream<0, 0, 2>(16, 11, 40, 2000));                // w8a8, 16 K blocks: two rounds
-    GE_EMU_COUNT(fails, stream<1, 0, 3>(9, 9, 136, 2304));                 // w4a8 per channel, 18 K blocks: 3 rounds, last partial
-    GE_EMU_COUNT(fails, stream<1, 1, 3>(16, 1, 96, 3072));                 // w4a8 g128: group chain over 3 rounds
-    GE_EMU_COUNT(fails, stream<1, 1, 2>(21, 19, 40, 1280));                // g128, 10 groups, two token tiles of 16
-    GE_EMU_COUNT(fails, stream<0, 0, 2>(4, 0, 40, 256));                   // zero token count: nothing written
+    // The streaming kernel: fewer chunks than warps, several load batches per warp, ragged warp ranges, a second
+    // token tile, one valid row of sixteen, a zero token count.
+    GE_EMU_COUNT(fails, stream<0, 0, 16>(1, 1, 72, 200));                  // w8a8, N tail, 4 chunks of 64
+    GE_EMU_COUNT(fails, stream<0, 0, 4>(16, 11, 40, 2000));                // w8a8, 32 chunks: 2 batches of 4 a warp
+    GE_EMU_COUNT(fails, stream<1, 0, 4>(9, 9, 136, 2304));                 // w4a8 per channel, 18 chunks: 5 + 5 + 5 + 3
+    GE_EMU_COUNT(fails, stream<1, 1, 16>(16, 1, 96, 3072));                // w4a8 g128: 24 groups chained in order
+    GE_EMU_COUNT(fails, stream<1, 1, 2>(21, 19, 40, 1280));                // g128, 10 groups, batches of 2, two token tiles
+    GE_EMU_COUNT(fails, stream<0, 0, 16>(4, 0, 40, 256));                  // zero token count: nothing written
     GE_EMU_COUNT(fails, group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200));     // w8a8 prefix, empty expert, 2 M tiles
     GE_EMU_COUNT(fails, group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, slab tails
     GE_EMU_COUNT(fails, group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264));             // w4a8 per channel prefix
