@@ -106,6 +106,10 @@ public static partial class LowPrecisionCases
             foreach (int m in new[] { 1, 7, 83 })
                 yield return new ConformanceCase($"lowprec/{Tag(s)}/linear/bf16/m={m}/n=136/k={k}", "lowprec",
                     d => Int8Linear(d, s, DType.BF16, m, 136, k)) { Variants = t => Int8Rule(t, s, m + 5, k) };
+            // K not a multiple of 8: the quantizer's element-wise path (16-byte loads need K % 8 == 0), 8 host rows.
+            if (s.PerChannel)
+                yield return new ConformanceCase($"lowprec/{Tag(s)}/linear/bf16/m=3/n=72/k=203", "lowprec",
+                    d => Int8Linear(d, s, DType.BF16, 3, 72, 203)) { Variants = t => Int8Rule(t, s, 8, 203) };
             yield return new ConformanceCase($"lowprec/{Tag(s)}/linear/f16/m=1000/n=264/k={(s.PerChannel ? 520 : 256)}", "lowprec",
                 d => Int8Linear(d, s, DType.F16, 1000, 264, s.PerChannel ? 520 : 256)) { Variants = t => Int8Rule(t, s, 1005, s.PerChannel ? 520 : 256) };
             // Every variant the rule can pick, forced in turn on one host-quantized problem with NaN rows past the count.

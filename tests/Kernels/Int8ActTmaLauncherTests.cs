@@ -44,13 +44,17 @@ public class Int8ActTmaLauncherTests
     [InlineData(WeightOnlyFormat.Int8, false, 12, 0)]
     public void Up_to_16_rows_every_format_streams_its_weights_on_every_int8_gpu(WeightOnlyFormat format, bool grouped, int major, int minor)
     {
-        foreach (int rows in new[] { 1, 7, Int8ActGemm.StreamMaxRows })
+        foreach (int rows in new[] { 1, 7, Int8ActGemm.StreamNarrowMaxRows })
+            Assert.Equal(Int8ActGemmVariant.StreamNarrow, Int8ActGemm.ChooseVariant(rows, format, grouped, major, minor));
+        foreach (int rows in new[] { Int8ActGemm.StreamNarrowMaxRows + 1, Int8ActGemm.StreamMaxRows })
             Assert.Equal(Int8ActGemmVariant.Stream, Int8ActGemm.ChooseVariant(rows, format, grouped, major, minor));
         Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(Int8ActGemm.StreamMaxRows + 1, format, grouped, major, minor));
         Assert.Contains(Int8ActGemmVariant.Stream, Int8ActGemm.VariantsFor(format, grouped, major, minor));
+        Assert.Contains(Int8ActGemmVariant.StreamNarrow, Int8ActGemm.VariantsFor(format, grouped, major, minor));
         // The experts' group GEMM keeps the two tiles: its rule is the rows-only one.
         Assert.Equal(Int8ActGemmVariant.Small, Int8ActGemm.ChooseVariant(1));
         Assert.DoesNotContain(Int8ActGemmVariant.Stream, Int8ActGemm.Variants);
+        Assert.DoesNotContain(Int8ActGemmVariant.StreamNarrow, Int8ActGemm.Variants);
     }
 
     [Fact]
@@ -63,11 +67,12 @@ public class Int8ActTmaLauncherTests
     }
 
     [Fact]
-    public void The_streaming_kernel_is_named_with_its_loads_in_flight()
+    public void The_streaming_kernels_are_named_with_their_token_rows_and_batch()
     {
-        Assert.Equal("int8_act_stream<T, 0, 0, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
-        Assert.Equal("int8_act_stream<T, 1, 0, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
-        Assert.Equal("int8_act_stream<T, 1, 1, 16>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, true));
+        Assert.Equal("int8_act_stream<T, 0, 0, 16, 8>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
+        Assert.Equal("int8_act_stream<T, 0, 0, 8, 12>", Int8ActGemm.KernelName(Int8ActGemmVariant.StreamNarrow, WeightOnlyFormat.Int8, false));
+        Assert.Equal("int8_act_stream<T, 1, 0, 16, 4>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
+        Assert.Equal("int8_act_stream<T, 1, 1, 8, 8>", Int8ActGemm.KernelName(Int8ActGemmVariant.StreamNarrow, WeightOnlyFormat.Int4, true));
     }
 
     [Theory]
@@ -93,14 +98,14 @@ public class Int8ActTmaLauncherTests
         Assert.False(Int8ActGemm.TmaApplies(format, grouped, 4096, 9, 0));
         Assert.Equal(Int8ActGemmVariant.Large, Int8ActGemm.ChooseVariant(4096, format, grouped, 9, 0));
         Assert.False(Int8ActLinearMethod.ImmaApplies(format, grouped, 4096, 8, 9));
-        Assert.Equal(new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large }, Int8ActGemm.VariantsFor(format, grouped, 9, 0));
+        Assert.Equal(new[] { Int8ActGemmVariant.StreamNarrow, Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large }, Int8ActGemm.VariantsFor(format, grouped, 9, 0));
     }
 
     [Fact]
     public void The_tma_kernel_is_named_for_w8a8_only()
     {
         Assert.Equal("int8_act_tma<T, 4>", Int8ActGemm.KernelName(Int8ActGemmVariant.Tma, WeightOnlyFormat.Int8, false));
-        Assert.Equal(new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma },
+        Assert.Equal(new[] { Int8ActGemmVariant.StreamNarrow, Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma },
             Int8ActGemm.VariantsFor(WeightOnlyFormat.Int8, false, 9, 0));
         var e = Assert.Throws<ArgumentException>(() => Int8ActGemm.KernelName(Int8ActGemmVariant.Tma, WeightOnlyFormat.Int4, false));
         Assert.Contains("Int4", e.Message);

@@ -11,11 +11,25 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 {
     internal const string Source = "gemm/int8_act_gemm.cu", TmaSource = "gemm/int8_act_tma.cu", StreamSource = "gemm/int8_act_stream.cu";
 
-    /// <summary>The streaming kernel's block (int8_act_stream.cu's I8S_* defines): 8 weight rows, 16 token rows, 4 warps.</summary>
-    internal const int StreamCols = 8, StreamTokens = 16, StreamThreads = 128;
+    /// <summary>The streaming kernels' block (int8_act_stream.cu's I8S_* defines): 8 weight rows, 4 warps.</summary>
+    internal const int StreamCols = 8, StreamThreads = 128;
 
-    /// <summary>16-byte weight loads a lane of the streaming kernel keeps in flight: 64 registers, 8 KiB a warp, 128 KiB an SM at four blocks.</summary>
-    internal const int StreamUnroll = 16;
+    /// <summary>Token rows a block of a streaming variant covers: the MMA's whole m16, or its lower half (no registers for the upper).</summary>
+    internal static int StreamTokens(Int8ActGemmVariant v) => v == Int8ActGemmVariant.StreamNarrow ? 8 : 16;
+
+    /// <summary>
+    /// Chunks (16-byte weight loads of a lane) a streaming warp requests as one batch, with the activation bytes they meet:
+    /// as many as keep weights and activations within about 96 registers (an int4 chunk meets twice the activation bytes
+    /// of an int8 one, 16 token rows twice those of 8), so four blocks still fit an SM.
+    /// </summary>
+    internal static int StreamUnroll(Int8ActGemmVariant v, WeightOnlyFormat format) =>
+        (format == WeightOnlyFormat.Int4, v == Int8ActGemmVariant.StreamNarrow) switch
+        {
+            (false, true) => 12,
+            (false, false) => 8,
+            (true, true) => 8,
+            (true, false) => 4,
+        };
 
     /// <summary>
     /// Dynamic shared memory of a streaming launch: none per channel; grouped, per 128-wide group the 128 int32 sums of the
@@ -77,8 +91,8 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             RequireTmaFormat(format, grouped);
             return $"int8_act_tma<{type}, {TmaStages}>";
         }
-        if (variant == Int8ActGemmVariant.Stream)
-            return $"int8_act_stream<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {StreamUnroll}>";
+        if (IsStream(variant))
+            return $"int8_act_stream<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {StreamTokens(variant)}, {StreamUnroll(variant, format)}>";
         var t = TileOf(variant);
         return $"int8_act_gemm<{type}, {(format == WeightOnlyFormat.Int4 ? 1 : 0)}, {(grouped ? 1 : 0)}, {t.BM}, {t.BN}, {t.WM}, {t.WN}, {t.Stages}>";
     }
@@ -104,14 +118,11 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             var key = (output, variant, format, grouped);
             if (!_kernels.TryGetValue(key, out var k))
             {
-                var source = variant switch { Int8ActGemmVariant.Tma => TmaSource, Int8ActGemmVariant.Stream => StreamSource, _ => Source };
+                var source = variant == Int8ActGemmVariant.Tma ? TmaSource : IsStream(variant) ? StreamSource : Source;
                 k = _device.GetKernel(source, KernelName(output.CudaTypeName(), variant, format, grouped));
-                int shared = variant switch
-                {
-                    Int8ActGemmVariant.Tma => TmaSharedBytes(TmaStages),
-                    Int8ActGemmVariant.Stream => grouped ? StreamMaxSharedBytes : 0,
-                    _ => TileOf(variant).SharedBytes(format),
-                };
+                int shared = variant == Int8ActGemmVariant.Tma ? TmaSharedBytes(TmaStages)
+                    : IsStream(variant) ? (grouped ? StreamMaxSharedBytes : 0)
+                    : TileOf(variant).SharedBytes(format);
                 if (shared > 0) k.EnsureDynamicSharedMemory(shared);
                 _kernels[key] = k;
             }
@@ -124,7 +135,7 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
     {
         var info = _device.Info;
         var variant = _fixed ?? ChooseVariant(rows, format, grouped, info.ComputeMajor, info.ComputeMinor);
-        if (variant == Int8ActGemmVariant.Stream && StreamSharedBytes(grouped, kp) > StreamMaxSharedBytes)
+        if (IsStream(variant) && StreamSharedBytes(grouped, kp) > StreamMaxSharedBytes)
         {
             if (_fixed is not null)
                 throw new ArgumentException($"the streaming int8 GEMM keeps a group's sums per block: Kp={kp} with 128-wide groups needs {StreamSharedBytes(grouped, kp)} bytes of shared memory, more than {StreamMaxSharedBytes}", nameof(wScales));
@@ -136,9 +147,9 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
             return;
         }
         var kernel = Kernel(c.DType, variant, format, grouped);
-        if (variant == Int8ActGemmVariant.Stream)
+        if (IsStream(variant))
         {
-            LaunchStream(kernel, (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
+            LaunchStream(kernel, variant, (CudaStream)stream, a, aScales, w, wScales, c, rows, n, np, kp, tokenCount);
             return;
         }
         var tile = TileOf(variant);
@@ -149,17 +160,21 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
         kernel.Launch((CudaStream)stream, grid, new Dim3((uint)tile.Threads), (uint)tile.SharedBytes(format), args);
     }
 
+    /// <summary>Whether a variant is one of the weight-streaming kernels.</summary>
+    internal static bool IsStream(Int8ActGemmVariant v) => v is Int8ActGemmVariant.Stream or Int8ActGemmVariant.StreamNarrow;
+
     /// <summary>
-    /// The streaming kernel over <paramref name="rows"/> host rows: a block per 8 weight rows and 16 token rows, launched
+    /// A streaming kernel over <paramref name="rows"/> host rows: a block per 8 weight rows and 8 or 16 token rows, launched
     /// dependent so its first weight loads overlap the activation quantizer before it.
     /// </summary>
-    private static void LaunchStream(CudaKernel kernel, CudaStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
+    private static void LaunchStream(CudaKernel kernel, Int8ActGemmVariant variant, CudaStream stream, Tensor a, Tensor aScales, Tensor w, Tensor wScales, Tensor c,
         int rows, int n, int np, int kp, DevicePtr tokenCount)
     {
         ulong pa = a.Ptr.Address, psa = aScales.Ptr.Address, pw = w.Ptr.Address, psw = wScales.Ptr.Address;
         ulong pc = c.Ptr.Address, pn = tokenCount.Address;
         void** args = stackalloc void*[] { &pa, &psa, &pw, &psw, &pc, &rows, &n, &np, &kp, &pn };
-        var grid = new Dim3((uint)(np / StreamCols), (uint)((rows + StreamTokens - 1) / StreamTokens));
+        int tokens = StreamTokens(variant);
+        var grid = new Dim3((uint)(np / StreamCols), (uint)((rows + tokens - 1) / tokens));
         kernel.Launch(stream, grid, new Dim3(StreamThreads), (uint)StreamSharedBytes(wScales.Dim(0) > 1, kp), args, dependent: true);
     }
 

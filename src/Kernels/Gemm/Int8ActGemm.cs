@@ -71,25 +71,28 @@ public abstract class Int8ActGemm
         format == WeightOnlyFormat.Int8 && !grouped && rows >= TmaMinRows && TmaArchitecture(computeMajor, computeMinor) && !TmaOff;
 
     /// <summary>
-    /// Host rows up to which the Linear takes the weight-streaming kernel (<see cref="Int8ActGemmVariant.Stream"/>): one
-    /// block covers 16 token rows, so up to here every weight byte is read once.
+    /// Host rows up to which the Linear takes a weight-streaming kernel: <see cref="Int8ActGemmVariant.StreamNarrow"/> up to
+    /// <see cref="StreamNarrowMaxRows"/>, <see cref="Int8ActGemmVariant.Stream"/> above. A block covers all the rows, so every
+    /// weight byte is read once.
     /// </summary>
-    public const int StreamMaxRows = 16;
+    public const int StreamMaxRows = 16, StreamNarrowMaxRows = 8;
 
     /// <summary>
-    /// The launcher's rule on a GPU: the TMA kernel where <see cref="TmaApplies"/>, the weight-streaming kernel up to
-    /// <see cref="StreamMaxRows"/> host rows, else the tile <see cref="ChooseVariant(int)"/> picks.
+    /// The launcher's rule on a GPU: the TMA kernel where <see cref="TmaApplies"/>, a weight-streaming kernel up to
+    /// <see cref="StreamMaxRows"/> host rows (the narrow one up to <see cref="StreamNarrowMaxRows"/>), else the tile
+    /// <see cref="ChooseVariant(int)"/> picks.
     /// </summary>
     public static Int8ActGemmVariant ChooseVariant(int rows, WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
         TmaApplies(format, grouped, rows, computeMajor, computeMinor) ? Int8ActGemmVariant.Tma
+        : rows <= StreamNarrowMaxRows ? Int8ActGemmVariant.StreamNarrow
         : rows <= StreamMaxRows ? Int8ActGemmVariant.Stream
         : ChooseVariant(rows);
 
     /// <summary>Every variant the Linear's rule can pick on a GPU for a weight format and grouping: the streaming kernel, both tiles, and the TMA kernel for w8a8 on sm_90.</summary>
     public static IReadOnlyList<Int8ActGemmVariant> VariantsFor(WeightOnlyFormat format, bool grouped, int computeMajor, int computeMinor) =>
         format == WeightOnlyFormat.Int8 && !grouped && TmaArchitecture(computeMajor, computeMinor)
-            ? new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma }
-            : new[] { Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large };
+            ? new[] { Int8ActGemmVariant.StreamNarrow, Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large, Int8ActGemmVariant.Tma }
+            : new[] { Int8ActGemmVariant.StreamNarrow, Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large };
 
     /// <summary>The kernel instance a variant runs for a weight format and grouping, T for the output type: what `graphengine check --list` names.</summary>
     public static string KernelName(Int8ActGemmVariant variant, WeightOnlyFormat format, bool grouped) =>
@@ -168,10 +171,14 @@ public enum Int8ActGemmVariant
 
     /// <summary>
     /// Few rows (native/gemm/int8_act_stream.cu): weights streamed into registers, 16 token rows x 8 weight rows a block,
-    /// four warps splitting K with 16 loads each in flight, the first requested before the dependent-launch wait. Any GPU
-    /// with int8 mma.sync; the Linear only (the experts' group GEMM has the two tiles); grouped up to K = 15,360.
+    /// four warps splitting K in batches of weight and activation loads, the first weights requested before the
+    /// dependent-launch wait. Any GPU with int8 mma.sync; the Linear only (the experts' group GEMM has the two tiles);
+    /// grouped up to K = 15,360.
     /// </summary>
     Stream,
+
+    /// <summary>The streaming kernel with 8 token rows a block: no registers for the MMA's upper 8 rows, so larger batches.</summary>
+    StreamNarrow,
 
     /// <summary>
     /// Hopper only (native/gemm/int8_act_tma.cu): 128 x 256 tiles fed by the TMA through a 4-stage ring, one producer

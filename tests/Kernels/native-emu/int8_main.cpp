@@ -47,6 +47,7 @@ static OutputScan scan_output(const std::vector<unsigned short>& C, int rows, in
     return o;
 }
 
+template <bool VEC>
 int quant(int rows, int valid, int k) {
     int kp = pad128(k);
     std::vector<__nv_bfloat16> x((size_t)rows * k);
@@ -55,7 +56,7 @@ int quant(int rows, int valid, int k) {
     std::vector<signed char> q((size_t)rows * kp, 0x55);
     std::vector<float> s(rows, -1.0f);
     int count = valid;
-    launch(rows, 1, 256, [&] { int8_quant_act_per_token<__nv_bfloat16>(x.data(), q.data(), s.data(), rows, k, kp, &count); });
+    launch(rows, 1, I8Q_THREADS, [&] { int8_quant_act_per_token<__nv_bfloat16, VEC>(x.data(), q.data(), s.data(), rows, k, kp, &count); });
     int bad = 0;
     for (int r = 0; r < rows; ++r) {
         if (r >= valid) { bad += s[r] != -1.0f || q[(size_t)r * kp] != 0x55; continue; }
@@ -69,7 +70,7 @@ int quant(int rows, int valid, int k) {
             bad += q[(size_t)r * kp + c] != v;
         }
     }
-    printf("int8 quant rows %d valid %d K %d: mismatches %d\n", rows, valid, k, bad);
+    printf("int8 quant %s rows %d valid %d K %d: mismatches %d\n", VEC ? "vector" : "scalar", rows, valid, k, bad);
     return bad != 0;
 }
 
@@ -132,13 +133,15 @@ int gemm(int rows, int valid, int n, int k) {
     });
 }
 
-// The few-row streaming kernel: 8 weight rows and 16 token rows a block, four warps splitting K, UNROLL loads in flight.
-template <int W4, int GROUPED, int UNROLL>
+// The few-row streaming kernel: 8 weight rows and TOK token rows a block, four warps splitting K in batches of UNROLL.
+template <int W4, int GROUPED, int TOK, int UNROLL>
 int stream(int rows, int valid, int n, int k) {
-    return gemm_with<W4, GROUPED>("stream", rows, valid, n, k, [&](auto A, auto as, auto W, auto ws, auto C, int np, int kp, int* count) {
+    char what[32];
+    snprintf(what, sizeof what, "stream tok %d", TOK);
+    return gemm_with<W4, GROUPED>(what, rows, valid, n, k, [&](auto A, auto as, auto W, auto ws, auto C, int np, int kp, int* count) {
         static_assert(sizeof g_dyn_smem >= 64 * (512 + 32), "emulated shared memory: 64 groups");
-        launch(np / I8S_COLS, (rows + I8S_TOKENS - 1) / I8S_TOKENS, I8S_THREADS, [&] {
-            int8_act_stream<__nv_bfloat16, W4, GROUPED, UNROLL>(A, as, W, ws, C, rows, n, np, kp, count);
+        launch(np / I8S_COLS, (rows + TOK - 1) / TOK, I8S_THREADS, [&] {
+            int8_act_stream<__nv_bfloat16, W4, GROUPED, TOK, UNROLL>(A, as, W, ws, C, rows, n, np, kp, count);
         });
     });
 }
@@ -259,8 +262,10 @@ int tma(int rows, int valid, int n, int k, int ctas) {
 
 int main() {
     int fails = 0;
-    GE_EMU_COUNT(fails, quant(7, 5, 200));
-    GE_EMU_COUNT(fails, quant(3, 3, 1000));
+    GE_EMU_COUNT(fails, quant<false>(7, 5, 200));
+    GE_EMU_COUNT(fails, quant<false>(3, 3, 1001));
+    GE_EMU_COUNT(fails, quant<true>(7, 5, 200));      // fewer vectors than threads, K padded to 256
+    GE_EMU_COUNT(fails, quant<true>(2, 2, 17000));    // past the held vectors: the rest read again
     // The launcher's two tiles: large 64 x 128 (8 warps, 3 stages), small 16 x 32 (4 warps, 8 stages).
     GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(83, 70, 136, 200));     // w8a8, N and K tails, two M tiles
     GE_EMU_COUNT(fails, gemm<1, 0, 64, 128, 2, 4, 3>(70, 66, 130, 520));     // w4a8 per channel, more K blocks than stages
@@ -269,14 +274,18 @@ int main() {
     GE_EMU_COUNT(fails, gemm<1, 0, 16, 32, 1, 4, 8>(16, 16, 40, 264));       // small tile: w4a8 per channel
     GE_EMU_COUNT(fails, gemm<1, 1, 16, 32, 1, 4, 8>(17, 13, 96, 640));       // small tile: w4a8 g128, two M tiles
     GE_EMU_COUNT(fails, gemm<0, 0, 64, 128, 2, 4, 3>(5, 5, 136, 128));       // one K block (fewer than the stages)
-    // The streaming kernel: fewer chunks than warps, several load batches per warp, ragged warp ranges, a second
-    // token tile, one valid row of sixteen, a zero token count.
-    GE_EMU_COUNT(fails, stream<0, 0, 16>(1, 1, 72, 200));                  // w8a8, N tail, 4 chunks of 64
-    GE_EMU_COUNT(fails, stream<0, 0, 4>(16, 11, 40, 2000));                // w8a8, 32 chunks: 2 batches of 4 a warp
-    GE_EMU_COUNT(fails, stream<1, 0, 4>(9, 9, 136, 2304));                 // w4a8 per channel, 18 chunks: 5 + 5 + 5 + 3
-    GE_EMU_COUNT(fails, stream<1, 1, 16>(16, 1, 96, 3072));                // w4a8 g128: 24 groups chained in order
-    GE_EMU_COUNT(fails, stream<1, 1, 2>(21, 19, 40, 1280));                // g128, 10 groups, batches of 2, two token tiles
-    GE_EMU_COUNT(fails, stream<0, 0, 16>(4, 0, 40, 256));                  // zero token count: nothing written
+    // The streaming kernel: fewer chunks than warps, several batches per warp, ragged warp ranges, 8- and 16-row token
+    // tiles (several of them), one valid row of sixteen, a zero token count.
+    GE_EMU_COUNT(fails, stream<0, 0, 16, 8>(1, 1, 72, 200));               // w8a8, N tail, 4 chunks of 64
+    GE_EMU_COUNT(fails, stream<0, 0, 8, 12>(5, 5, 72, 200));               // w8a8, 8-row tile
+    GE_EMU_COUNT(fails, stream<0, 0, 16, 4>(16, 11, 40, 2000));            // w8a8, 32 chunks: 2 batches of 4 a warp
+    GE_EMU_COUNT(fails, stream<0, 0, 8, 3>(19, 17, 40, 2000));             // w8a8, three 8-row tiles, batches of 3
+    GE_EMU_COUNT(fails, stream<1, 0, 16, 4>(9, 9, 136, 2304));             // w4a8 per channel, 18 chunks: 5 + 5 + 5 + 3
+    GE_EMU_COUNT(fails, stream<1, 0, 8, 8>(8, 8, 136, 2304));              // w4a8 per channel, 8-row tile
+    GE_EMU_COUNT(fails, stream<1, 1, 16, 4>(16, 1, 96, 3072));             // w4a8 g128: 24 groups chained in order
+    GE_EMU_COUNT(fails, stream<1, 1, 8, 8>(8, 3, 96, 3072));               // g128, 8-row tile
+    GE_EMU_COUNT(fails, stream<1, 1, 16, 2>(21, 19, 40, 1280));            // g128, 10 groups, batches of 2, two token tiles
+    GE_EMU_COUNT(fails, stream<0, 0, 16, 8>(4, 0, 40, 256));               // zero token count: nothing written
     GE_EMU_COUNT(fails, group<0, 0, 64, 128, 2, 4, 3, 1>({5, 0, 70, 1}, 0, 136, 200));     // w8a8 prefix, empty expert, 2 M tiles
     GE_EMU_COUNT(fails, group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, slab tails
     GE_EMU_COUNT(fails, group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264));             // w4a8 per channel prefix
