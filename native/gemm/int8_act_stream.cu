@@ -4,7 +4,7 @@
 //
 // - mma.sync m16n8k32 s8 with TOK (8 or 16) token rows as the A operand (rows past the token count, and the upper 8
 //   when TOK is 8, are zeros) and 8 weight rows as B, so a block's tile is 8 output channels: thousands of tiles,
-//   four blocks of four warps per SM (three at 16 token rows, whose batches need more registers).
+//   four blocks of four warps per SM.
 // - Operands come straight from global memory into fragment registers, 16 bytes per lane, no shared memory. Lane
 //   (g = lane / 4, t = lane % 4) loads the 16 bytes at 16t of a chunk of weight row g: four lanes cover 64 contiguous
 //   bytes of a row per load. Each warp requests a batch of UNROLL such loads and the activation bytes they meet (L2
@@ -67,7 +67,7 @@ GE_DEVICE void i8s_chunk(int (&acc)[4], const uint4& wv, const uint4 (&x)[R][W4 
 // same): per 128-wide group, 128 int32 sums (16 tokens x 8 channels) and the block's 8 weight scales.
 // UNROLL: chunks (16-byte weight loads of a lane) per batch.
 template <typename T, int W4, int GROUPED, int TOK, int UNROLL>
-__global__ void __launch_bounds__(I8S_THREADS, TOK == 16 ? 3 : 4) int8_act_stream(
+__global__ void __launch_bounds__(I8S_THREADS, 4) int8_act_stream(
     const signed char* __restrict__ a,        // [rows, kp] int8 codes
     const float* __restrict__ a_scale,        // [rows]
     const unsigned char* __restrict__ w,      // [np, kp] int8, or [np, kp / 2] int4 (W4)

@@ -69,9 +69,9 @@ public class Int8ActTmaLauncherTests
     [Fact]
     public void The_streaming_kernels_are_named_with_their_token_rows_and_batch()
     {
-        Assert.Equal("int8_act_stream<T, 0, 0, 16, 12>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
+        Assert.Equal("int8_act_stream<T, 0, 0, 16, 8>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int8, false));
         Assert.Equal("int8_act_stream<T, 0, 0, 8, 12>", Int8ActGemm.KernelName(Int8ActGemmVariant.StreamNarrow, WeightOnlyFormat.Int8, false));
-        Assert.Equal("int8_act_stream<T, 1, 0, 16, 6>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
+        Assert.Equal("int8_act_stream<T, 1, 0, 16, 4>", Int8ActGemm.KernelName(Int8ActGemmVariant.Stream, WeightOnlyFormat.Int4, false));
         Assert.Equal("int8_act_stream<T, 1, 1, 8, 8>", Int8ActGemm.KernelName(Int8ActGemmVariant.StreamNarrow, WeightOnlyFormat.Int4, true));
     }
 

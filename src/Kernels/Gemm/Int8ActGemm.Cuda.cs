@@ -19,16 +19,16 @@ internal sealed unsafe class Int8ActGemmCuda : Int8ActGemm
 
     /// <summary>
     /// Chunks (16-byte weight loads of a lane) a streaming warp requests as one batch, with the activation bytes they meet:
-    /// as many as keep weights and activations within about 96 registers at 8 token rows (four blocks an SM) and 144 at
-    /// 16 (three blocks an SM; an int4 chunk meets twice the activation bytes of an int8 one, 16 token rows twice those of 8).
+    /// as many as keep weights and activations within about 96 registers (an int4 chunk meets twice the activation bytes
+    /// of an int8 one, 16 token rows twice those of 8), so four blocks still fit an SM.
     /// </summary>
     internal static int StreamUnroll(Int8ActGemmVariant v, WeightOnlyFormat format) =>
         (format == WeightOnlyFormat.Int4, v == Int8ActGemmVariant.StreamNarrow) switch
         {
             (false, true) => 12,
-            (false, false) => 12,
+            (false, false) => 8,
             (true, true) => 8,
-            (true, false) => 6,
+            (true, false) => 4,
         };
 
     /// <summary>
