@@ -28,7 +28,7 @@ public static class MutantCatalog
         W4afp8 = "moe/w4afp8_group_gemm.cu", Nvfp4 = "moe/nvfp4_group_gemm.cu", Wi4a16 = "moe/wi4a16_group_gemm.cu",
         Routing = "moe/moe_routing.cu", Permute = "moe/moe_permute.cu", SwiGluEpilogue = "moe/swiglu_epilogue.cuh", Fp8Quant = "quant/fp8_quant.cu",
         WeightQuant = "quant/weight_quantize.cu", Int8Act = "gemm/int8_act_gemm.cu", Int8Quant = "quant/int8_quant.cu",
-        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Stream = "gemm/int8_act_stream.cu", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu", Int8Tma = "gemm/int8_act_tma.cu",
+        Int8ActTile = "gemm/int8_act_tile.cuh", Int8Stream = "gemm/int8_act_stream.cu", Int8StreamTile = "gemm/int8_act_stream.cuh", Int8Group = "moe/int8_act_group_gemm.cu", Int8Epilogue = "gemm/int8_scale_epilogue.cu", Int8Tma = "gemm/int8_act_tma.cu",
         Convert = "quant/convert.cu", ConvertFp4 = "quant/convert_fp4.cu";
 
     private const string NormCases = "dense/rmsnorm,graph/replay-equals-eager/rmsnorm";
@@ -83,9 +83,9 @@ public static class MutantCatalog
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
         new("GE_MUTANT_I8A_SKIP_PAD_GUARD", "gemm/int8_act_gemm", "rows at or past the token count (Linear) or the expert's rows (group GEMM) are stored",
             new[] { Int8ActTile }, new[] { Int8Act, Int8Group }, Int8ActCases),
-        M("GE_MUTANT_I8S_DROP_LAST_K", "gemm/int8_act_stream", "the few-row streaming kernel drops the last 128-wide K block", Int8Stream, Int8ActCases),
-        M("GE_MUTANT_I8S_SCALE_INDEX", "gemm/int8_act_stream", "the streaming kernel's group chain reads the next group's weight scale", Int8Stream, Int8ActCases),
-        M("GE_MUTANT_I8S_SKIP_PAD_GUARD", "gemm/int8_act_stream", "the streaming kernel stores token rows at or past the token count (up to the host rows)", Int8Stream, Int8ActCases),
+        new("GE_MUTANT_I8S_DROP_LAST_K", "gemm/int8_act_stream", "the few-row streaming kernel drops the last 128-wide K block", new[] { Int8StreamTile }, new[] { Int8Stream, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8S_SCALE_INDEX", "gemm/int8_act_stream", "the streaming kernel's group chain reads the next group's weight scale", new[] { Int8StreamTile }, new[] { Int8Stream, Int8Group }, Int8ActCases),
+        new("GE_MUTANT_I8S_SKIP_PAD_GUARD", "gemm/int8_act_stream", "the streaming Linear stores token rows at or past the token count (up to the host rows)", new[] { Int8StreamTile }, new[] { Int8Stream, Int8Group }, Int8ActCases),
         M("GE_MUTANT_I8T_DROP_LAST_K", "gemm/int8_act_tma", "the TMA kernel drops the last 128-wide K tile (kblocks - 1)", Int8Tma, Int8TmaCases),
         M("GE_MUTANT_I8T_SCALE_INDEX", "gemm/int8_act_tma", "the TMA kernel's epilogue reads the next channel's weight scale", Int8Tma, Int8TmaCases),
         M("GE_MUTANT_I8T_SKIP_PAD_GUARD", "gemm/int8_act_tma", "the TMA kernel stores the rows of its tiles at or past the token count (up to the host rows)", Int8Tma, Int8TmaCases),
