@@ -54,9 +54,11 @@ internal sealed unsafe class Int8ActGroupGemmCuda : Int8ActGroupGemm
         bool streaming = Int8ActGemmCuda.IsStream(variant);
         var tile = streaming ? default : Int8ActGemmCuda.TileOf(variant);
         int bm = streaming ? Int8ActGemmCuda.StreamTokens(variant) : tile.BM;
-        // Every expert's tiles, ceil(count / BM) each, fit in ceil(total / BM) + E for prefix sums; E slabs otherwise.
+        // Every expert's tiles, ceil(count / BM) each, fit in ceil(total / BM) + E for prefix sums, and in the total
+        // itself (a tile holds at least one row: at one token and top-6, 6 tiles rather than 65); E slabs otherwise.
+        // Blocks past the last real tile exit, but each still costs a launch slot and an offsets walk.
         long perBound = (rowsBound + bm - 1) / bm;
-        long tiles = layout == TokenLayout.PrefixSum ? Math.Min(perBound + experts, perBound * experts) : perBound * experts;
+        long tiles = layout == TokenLayout.PrefixSum ? Math.Min(Math.Min(perBound + experts, perBound * experts), Math.Max(1, rowsBound)) : perBound * experts;
         if (streaming)
             kernel.Launch((CudaStream)stream, new Dim3((uint)(np / Int8ActGemmCuda.StreamCols), checked((uint)tiles)), new Dim3(Int8ActGemmCuda.StreamThreads),
                 (uint)Int8ActGemmCuda.StreamSharedBytes(grouped, kp), args, dependent: true);
