@@ -1,6 +1,7 @@
-// The few-row weight-streaming tile of the w8a8 / w4a8 GEMMs on the int8 tensor cores, the int8 counterpart of
-// gemm/dense_gemv.cu, written once for the Linear (gemm/int8_act_stream.cu) and the experts' group GEMM
-// (moe/int8_act_group_gemm.cu).
+// The few-row weight-streaming tile of the w8a8 / w4a8 Linear (gemm/int8_act_stream.cu) on the int8 tensor cores, the
+// int8 counterpart of gemm/dense_gemv.cu. Taken per expert for the group GEMM it lost to the small tile on the H200 at
+// 35f1d9d (ERNIE's expert layer at 16 tokens 0.50 ms against 0.25: 8-row column blocks give four times the blocks, most
+// of them with a row or two), so the experts keep the tiles.
 // At up to 16 token rows the GEMM is a stream of the weight matrix (each byte is needed once, the MMAs are nearly
 // free), and what sets its speed is how many weight bytes are in flight per SM.
 //
@@ -26,8 +27,8 @@
 //   chains fma(part, w_scale, total) over all groups in K order for one output. The block's weight scales are read
 //   into shared memory (grouped) or a register (per channel) before the wait too, so no scale load is left on the
 //   kernel's tail.
-// Token rows at or past the tile's row end (the device token count, or the expert's last row) are neither read nor
-// stored. The launchers pick TOK 8 up to 8 rows (per expert) and 16 up to 16. Capturable: no host reads.
+// Token rows at or past the tile's row end (the device token count) are neither read nor stored. The launcher picks
+// TOK 8 up to 8 rows and 16 up to 16. Capturable: no host reads.
 #pragma once
 #include "ptx.cuh"
 
@@ -67,8 +68,7 @@ GE_DEVICE void i8s_chunk(int (&acc)[4], const uint4& wv, const uint4 (&x)[R][W4 
 }
 
 // One block's tile: 8 weight rows from n0, token rows [m0, m0 + TOK) below the row end, which is
-// ge_valid_rows(row_count, rows): the device token count (Linear), or the expert's end with row_count null (group GEMM,
-// which reads the offsets after its own ge_pdl_wait, so the one here returns at once). Block = 128 threads. Dynamic
+// ge_valid_rows(row_count, rows): the device token count. Block = 128 threads. Dynamic
 // shared memory `smem` when GROUPED (Int8ActGemm.Cuda.cs computes the same): per 128-wide group, 128 int32 sums
 // (16 tokens x 8 channels) and the block's 8 weight scales. UNROLL: chunks (16-byte weight loads of a lane) per batch.
 template <typename T, int W4, int GROUPED, int TOK, int UNROLL>

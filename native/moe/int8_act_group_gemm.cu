@@ -1,9 +1,8 @@
 // w8a8 / w4a8 MoE group GEMM: C_e = A_e . W_e^T for every expert, one int8_act_tile (gemm/int8_act_tile.cuh)
-// per block, or at few rows per expert one streaming tile (int8_act_group_stream below). blockIdx.y walks the M tiles of all experts in order (lp_find_tile scans the device offsets), so
+// per block. blockIdx.y walks the M tiles of all experts in order (lp_find_tile scans the device offsets), so
 // the grid is sized from host-known bounds: ceil(rows / BM) + E tiles for prefix sums, E * ceil(P / BM) for
 // padded slabs; blocks past the last real tile exit. Rows are absolute in A and C for both layouts.
 #include "gemm/int8_act_tile.cuh"
-#include "gemm/int8_act_stream.cuh"
 
 template <typename T, int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES, int PREFIX>
 __global__ void __launch_bounds__(WM * WN * 32) int8_act_group_gemm(
@@ -26,32 +25,4 @@ __global__ void __launch_bounds__(WM * WN * 32) int8_act_group_gemm(
     const int groups = GROUPED ? kp / 128 : 1;
     i8a_tile<T, W4, GROUPED, BM, BN, WM, WN, STAGES>(smem, a, a_scale, w + e * w_bytes, w_scale + (long long)e * groups * np, c,
                                                      row0, row_end, blockIdx.x * BN, rows, n, np, kp);
-}
-
-// Few rows per expert: one i8s_tile (gemm/int8_act_stream.cuh) per block, 8 weight rows and TOK token rows of one
-// expert, the expert's weights streamed once per TOK-row tile. blockIdx.y walks the experts' tiles of TOK rows as
-// above; grid.x = np / 8, block = 128, dynamic shared memory as the Linear's when GROUPED. Launched dependent: the
-// offsets (and everything the tile reads) come after the wait.
-template <typename T, int W4, int GROUPED, int TOK, int UNROLL, int PREFIX>
-__global__ void __launch_bounds__(I8S_THREADS, 4) int8_act_group_stream(
-    const signed char* __restrict__ a,        // [rows, kp] int8 codes (rows = total, or E * P)
-    const float* __restrict__ a_scale,        // [rows]
-    const int* __restrict__ offsets,          // [E + 1] prefix sums (PREFIX) or [E] counts
-    const unsigned char* __restrict__ w,      // [E, np, kp] int8, or [E, np, kp / 2] int4 (W4)
-    const float* __restrict__ w_scale,        // [E, kp / 128, np] (GROUPED) or [E, 1, np]
-    T* __restrict__ c,                        // [rows, n]
-    int experts, int rows_bound, int rows, int n, int np, int kp) {
-#ifdef GE_EMULATED_MMA
-    unsigned char* smem = ge_emulated_dynamic_smem();
-#else
-    extern __shared__ __align__(16) unsigned char i8gs_dyn_smem[];
-    unsigned char* smem = i8gs_dyn_smem;
-#endif
-    ge_pdl_wait();
-    int e, row0, row_end;
-    if (!lp_find_tile<PREFIX, TOK>(offsets, experts, rows_bound, blockIdx.y, e, row0, row_end)) return;
-    const long long w_bytes = (long long)np * (W4 ? kp / 2 : kp);
-    const int groups = GROUPED ? kp / 128 : 1;
-    i8s_tile<T, W4, GROUPED, TOK, UNROLL>(smem, a, a_scale, w + e * w_bytes, w_scale + (long long)e * groups * np, c,
-                                          row0, blockIdx.x * I8S_COLS, row_end, n, np, kp, nullptr);
 }

@@ -80,7 +80,7 @@ public static partial class LowPrecisionCases
     /// <summary>Every group kernel (tiles x layouts x formats) the rule can pick on the target.</summary>
     public static IReadOnlyList<string> Int8GroupSelectable(LaunchTarget t) =>
         t.ComputeMajor * 10 + t.ComputeMinor < 80 ? Array.Empty<string>()
-            : (from v in Int8ActGroupGemm.Variants
+            : (from v in Int8ActGemm.Variants
                from layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded }
                from s in Int8Schemes
                select Int8ActGroupGemm.KernelName(v, layout, s.Format, Grouped(s))).ToArray();
@@ -126,9 +126,9 @@ public static partial class LowPrecisionCases
         // Experts: both layouts, an empty expert, one with several M tiles, slabs with padding rows (NaN).
         foreach (var s in Int8Schemes)
             foreach (var layout in new[] { TokenLayout.PrefixSum, TokenLayout.Padded })
-                // Few rows per expert (the streaming tiles: 8 rows with prefix sums, an expert of 20 over three of them;
-                // padded slabs of 8 and 14, two padding rows included, take the 8- and 16-row ones, of 22 the small tile), a middling count (the small
-                // tile with prefix sums) and many (the large tile, several M tiles in one expert).
+                // Few rows per expert (the small tile in both layouts; padded slabs of 8, 14 and 22, two padding rows
+                // included, an expert of 20 over several tiles with prefix sums), a middling count and many (the large
+                // tile, several M tiles in one expert).
                 foreach (var counts in new[] { new[] { 5, 0, 6, 1 }, new[] { 5, 0, 12, 1 }, new[] { 5, 0, 20, 1 }, new[] { 40, 0, 30, 10 }, new[] { 130, 0, 83, 1 } })
                 {
                     int k = s.PerChannel ? 200 : 256;

@@ -17,22 +17,12 @@ public abstract class Int8ActGroupGemm
         KernelBackend.Create<Int8ActGroupGemm>(device, cuda => new Int8ActGroupGemmCuda(cuda), () => new Int8ActGroupGemmReference());
 
     /// <summary>
-    /// The kernel for a problem: the rows an expert holds at most (P when padded; the total when prefix sums, where one
-    /// expert may take them all) pick it as for the Linear (weight streaming up to 8 and 16 rows, then the two tiles),
-    /// except that with prefix sums the average per expert decides, since tiles follow experts and most hold few rows at
-    /// prefill sizes; an expert with more rows than the streaming tile takes several tiles, each streaming its weights.
+    /// The tile for a problem: the rows an expert holds at most (P when padded; the total when prefix sums, where one
+    /// expert may take them all) pick it as for the Linear, except that with prefix sums the average per expert
+    /// decides, since tiles follow experts and most hold few rows at prefill sizes.
     /// </summary>
-    public static Int8ActGemmVariant ChooseVariant(TokenLayout layout, int experts, int rowsBound)
-    {
-        int perExpert = layout == TokenLayout.Padded ? rowsBound : (rowsBound + experts - 1) / Math.Max(1, experts);
-        return perExpert <= Int8ActGemm.StreamNarrowMaxRows ? Int8ActGemmVariant.StreamNarrow
-            : perExpert <= Int8ActGemm.StreamMaxRows ? Int8ActGemmVariant.Stream
-            : Int8ActGemm.ChooseVariant(perExpert);
-    }
-
-    /// <summary>Every kernel the rule can pick: the two weight-streaming tiles (8 and 16 token rows) and the two mma.sync tiles.</summary>
-    public static IReadOnlyList<Int8ActGemmVariant> Variants { get; } =
-        new[] { Int8ActGemmVariant.StreamNarrow, Int8ActGemmVariant.Stream, Int8ActGemmVariant.Small, Int8ActGemmVariant.Large };
+    public static Int8ActGemmVariant ChooseVariant(TokenLayout layout, int experts, int rowsBound) =>
+        Int8ActGemm.ChooseVariant(layout == TokenLayout.Padded ? rowsBound : (rowsBound + experts - 1) / Math.Max(1, experts));
 
     /// <summary>The kernel instance for a tile, layout, weight format and grouping, T for the output type.</summary>
     public static string KernelName(Int8ActGemmVariant variant, TokenLayout layout, WeightOnlyFormat format, bool grouped) =>
@@ -71,7 +61,7 @@ public abstract class Int8ActGroupGemm
         RunCore(stream, layout, experts, rowsBound, rows, a, aScales, offsets, w, wScales, c, n, np, kp, format, groups > 1);
     }
 
-    /// <summary>Compiles every kernel a run with these arguments can launch (every variant), so nothing compiles inside a capture.</summary>
+    /// <summary>Compiles every kernel a run with these arguments can launch (both tiles), so nothing compiles inside a capture.</summary>
     public virtual void Prepare(DType output, TokenLayout layout, WeightOnlyFormat format, bool grouped) { }
 
     /// <summary>The backend's kernel behind <see cref="Run"/>, called once the arguments are checked.</summary>

@@ -147,8 +147,7 @@ int stream(int rows, int valid, int n, int k) {
 }
 
 // Group GEMM: E experts with `counts` rows each, prefix sums or padded slabs of P rows; codes and scales random.
-// SU > 0: the streaming kernel (int8_act_group_stream) with BM token rows a tile and batches of SU chunks.
-template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES, int PREFIX, int SU = 0>
+template <int W4, int GROUPED, int BM, int BN, int WM, int WN, int STAGES, int PREFIX>
 int group(std::vector<int> counts, int P, int n, int k) {
     int E = (int)counts.size(), kp = pad128(k), np = pad128(n), groups = GROUPED ? kp / 128 : 1;
     std::vector<int> off, rowExpert;
@@ -185,16 +184,10 @@ int group(std::vector<int> counts, int P, int n, int k) {
     int rowsBound = PREFIX ? total : P;
     long perExpert = (rowsBound + BM - 1) / BM;
     long ty = PREFIX ? perExpert + E : perExpert * E;
-    if constexpr (SU > 0)
-        launch(np / I8S_COLS, ty, I8S_THREADS, [&] {
-            int8_act_group_stream<__nv_bfloat16, W4, GROUPED, BM, SU, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
-                (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
-        });
-    else
-        launch(np / BN, ty, WM * WN * 32, [&] {
-            int8_act_group_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
-                (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
-        });
+    launch(np / BN, ty, WM * WN * 32, [&] {
+        int8_act_group_gemm<__nv_bfloat16, W4, GROUPED, BM, BN, WM, WN, STAGES, PREFIX>(A.data(), as.data(), off.data(), W.data(), ws.data(),
+            (__nv_bfloat16*)C.data(), E, rowsBound, rows, n, np, kp);
+    });
     const auto o = scan_output(C, rows, n, [&](int r) { return rowExpert[r] >= 0; }, [&](int r, int j) {
         const int e = rowExpert[r];
         float f = 0;
@@ -209,8 +202,8 @@ int group(std::vector<int> counts, int P, int n, int k) {
         return std::pair<unsigned short, double>(__float2bfloat16_rn(f * as[r]).x, exact * as[r]);
     }, bf2f);
     const int mismatch = o.mismatch, unwritten = o.unwritten, past = o.past;
-    printf("int8 group %s W4 %d grouped %d tile %dx%d %s E %d N %d K %d: bit mismatches %d unwritten %d written-outside-experts %d\n",
-           SU > 0 ? "stream" : "gemm", W4, GROUPED, BM, SU > 0 ? I8S_COLS : BN, PREFIX ? "prefix" : "padded", E, n, k, mismatch, unwritten, past);
+    printf("int8 group gemm W4 %d grouped %d tile %dx%d %s E %d N %d K %d: bit mismatches %d unwritten %d written-outside-experts %d\n",
+           W4, GROUPED, BM, BN, PREFIX ? "prefix" : "padded", E, n, k, mismatch, unwritten, past);
     return mismatch == 0 && unwritten == 0 && past == 0 ? 0 : 1;
 }
 
@@ -297,11 +290,6 @@ int main() {
     GE_EMU_COUNT(fails, group<1, 1, 16, 32, 1, 4, 8, 0>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, slab tails
     GE_EMU_COUNT(fails, group<1, 0, 16, 32, 1, 4, 8, 1>({17, 2}, 0, 40, 264));             // w4a8 per channel prefix
     GE_EMU_COUNT(fails, group<0, 0, 16, 32, 1, 4, 8, 0>({1, 33}, 40, 72, 136));            // w8a8 padded, small tile, 3 tiles in a slab
-    // The streaming group kernel: an empty expert, an expert over several token tiles, slab tails, both layouts.
-    GE_EMU_COUNT(fails, group<0, 0, 8, 0, 0, 0, 0, 1, 12>({5, 0, 20, 1}, 0, 136, 200));      // w8a8 prefix, 8-row tiles
-    GE_EMU_COUNT(fails, group<1, 1, 16, 0, 0, 0, 0, 0, 4>({3, 0, 20, 16}, 20, 96, 384));     // w4a8 g128 padded, 16-row tiles
-    GE_EMU_COUNT(fails, group<1, 0, 8, 0, 0, 0, 0, 1, 8>({17, 2}, 0, 40, 264));              // w4a8 per channel prefix
-    GE_EMU_COUNT(fails, group<0, 0, 16, 0, 0, 0, 0, 0, 8>({1, 33}, 40, 72, 136));            // w8a8 padded, 3 tiles in a slab
     GE_EMU_COUNT(fails, epilogue(5, 3, 300));
     // The TMA kernel: 3 M tiles x 2 column blocks over 4 CTAs, 5 K tiles through 4 stages with a 16-wide K tail, a last
     // M tile whose second warpgroup has no rows, an N tail inside the second block; one CTA walking 3 column blocks
